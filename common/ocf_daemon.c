@@ -1,0 +1,107 @@
+/*  ocf_daemon: common start-up.  */
+#include "ocf_daemon.h"
+#include "ocf_identity.h"
+#include "ocf_log.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+
+static void
+s_usage (FILE *out, const char *program, const char *summary)
+{
+    fprintf (out,
+        "Usage: %s [-c FILE] [--set section.key=value]... [--check-config]\n"
+        "%s\n\n"
+        "  -c, --config FILE     configuration file (default %s; a missing default file\n"
+        "                        means every key takes its default)\n"
+        "  -s, --set S.K=VALUE   override one key, e.g. --set proxyd.listen=127.0.0.1:8092\n"
+        "      --check-config    check the configuration, print any errors and exit\n"
+        "      --print-config    print the effective configuration and exit\n"
+        "      --help-config     print every configuration key with its default and exit\n"
+        "      --version         print the version and exit\n"
+        "  -h, --help            print this help and exit\n\n"
+        "The process does not fork; run it under systemd (Type=notify). SIGTERM stops it cleanly.\n",
+        program, summary, OCF_CONFIG_DEFAULT_PATH);
+}
+
+ocf_config_t *
+ocf_daemon_start (int argc, char **argv, const char *program, const char *summary)
+{
+    enum { OPT_CHECK = 256, OPT_PRINT, OPT_REFERENCE, OPT_VERSION };
+    static const struct option options[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, 's' },
+        { "check-config", no_argument, NULL, OPT_CHECK },
+        { "print-config", no_argument, NULL, OPT_PRINT },
+        { "help-config", no_argument, NULL, OPT_REFERENCE },
+        { "version", no_argument, NULL, OPT_VERSION },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    ocf_log_init (program);
+    const char *path = OCF_CONFIG_DEFAULT_PATH;
+    bool explicit_path = false, check = false, print = false;
+    char **overrides = calloc (argc + 1, sizeof *overrides);
+    int override_count = 0, option;
+    while ((option = getopt_long (argc, argv, "c:s:h", options, NULL)) != -1) {
+        switch (option) {
+            case 'c': path = optarg; explicit_path = true; break;
+            case 's': overrides[override_count++] = optarg; break;
+            case OPT_CHECK: check = true; break;
+            case OPT_PRINT: print = true; break;
+            case OPT_REFERENCE: ocf_config_print_reference (stdout); exit (0);
+            case OPT_VERSION: printf ("%s %s\n", program, OCF_VERSION); exit (0);
+            case 'h': s_usage (stdout, program, summary); exit (0);
+            default: s_usage (stderr, program, summary); exit (2);
+        }
+    }
+    if (optind < argc) {
+        fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", program, argv[optind]);
+        exit (2);
+    }
+    ocf_config_t *config = ocf_config_new ();
+    ocf_config_load (config, path, explicit_path);
+    for (int i = 0; i < override_count; i++)
+        ocf_config_set (config, overrides[i]);
+    free (overrides);
+    ocf_config_finish (config);
+    if (*ocf_config_errors (config)) {
+        fprintf (stderr, "%s: configuration errors:\n%s", program, ocf_config_errors (config));
+        exit (check ? 1 : 78);      //  78: EX_CONFIG, which systemd shows as "CONFIG"
+    }
+    if (print)
+        ocf_config_print (config, stdout);
+    if (check || print) {
+        if (check)
+            printf ("%s: configuration OK (%s)\n", program, config->path ? config->path : "defaults only");
+        exit (0);
+    }
+    ocf_log_set_level (ocf_log_level_parse (config->node.log_level));
+    //  The daemons handle signals through a signalfd; czmq must not install its own handler.
+    zsys_handler_set (NULL);
+    zsys_init ();
+    return config;
+}
+
+const char *
+ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "ipc://%s/%s", config->node.run_dir, name);
+    return buffer;
+}
+
+int
+ocf_daemon_make_dirs (ocf_config_t *config)
+{
+    if (ocf_mkdirs (config->node.run_dir, 0755) != 0) {
+        ocf_log_error ("cannot create run directory %s: %s", config->node.run_dir, strerror (errno));
+        return -1;
+    }
+    if (ocf_mkdirs (config->node.state_dir, 0750) != 0) {
+        ocf_log_error ("cannot create state directory %s: %s", config->node.state_dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}

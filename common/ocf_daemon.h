@@ -1,0 +1,17 @@
+/*  ocf_daemon: what every daemon does before its own work starts.
+    Parses the common command line (-c FILE, --set section.key=value, --check-config,
+    --print-config, --help-config, --version, --help), loads and checks the configuration,
+    sets up logging and ZeroMQ. Exits the process for the informational flags and for a
+    configuration with errors (every error is printed, each naming file, line and key).  */
+#ifndef OCF_DAEMON_H
+#define OCF_DAEMON_H
+
+#include "ocf_config.h"
+
+ocf_config_t *ocf_daemon_start (int argc, char **argv, const char *program, const char *summary);
+//  "ipc://<run_dir>/<name>" into buffer.
+const char *ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_t size);
+//  Creates run_dir (0755) and state_dir (0750) when missing; logs and returns -1 on failure.
+int ocf_daemon_make_dirs (ocf_config_t *config);
+
+#endif

@@ -1,0 +1,122 @@
+/*  ocf_msg: local message codec.  */
+#include "ocf_msg.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+
+static bool
+s_verb_valid (const char *verb, size_t size)
+{
+    if (size == 0 || size > OCF_VERB_MAX)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (!isalnum ((unsigned char) verb[i]) && verb[i] != '.' && verb[i] != '_' && verb[i] != '-')
+            return false;
+    return true;
+}
+
+int
+ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body,
+                size_t body_size, size_t max_body, char *error, size_t error_size)
+{
+    msg->verb[0] = '\0';
+    msg->body = NULL;
+    if (!s_verb_valid (verb, verb_size)) {
+        snprintf (error, error_size, "malformed verb frame (%zu bytes): expected 1-%d characters of A-Z a-z 0-9 . _ -",
+                  verb_size, OCF_VERB_MAX);
+        return -1;
+    }
+    memcpy (msg->verb, verb, verb_size);
+    msg->verb[verb_size] = '\0';
+    if (body_size > max_body) {
+        snprintf (error, error_size, "%s: body of %zu bytes exceeds the limit of %zu", msg->verb, body_size, max_body);
+        return -1;
+    }
+    json_error_t json_error;
+    json_t *parsed = json_loadb (body, body_size, JSON_REJECT_DUPLICATES, &json_error);
+    if (!parsed) {
+        snprintf (error, error_size, "%s: body is not valid JSON: %s at byte %d", msg->verb, json_error.text,
+                  json_error.position);
+        return -1;
+    }
+    if (!json_is_object (parsed)) {
+        snprintf (error, error_size, "%s: body must be a JSON object", msg->verb);
+        json_decref (parsed);
+        return -1;
+    }
+    json_t *version = json_object_get (parsed, "v");
+    if (!json_is_integer (version)) {
+        snprintf (error, error_size, "%s: body lacks the protocol version \"v\": %d", msg->verb, OCF_PROTOCOL_VERSION);
+        json_decref (parsed);
+        return -1;
+    }
+    if (json_integer_value (version) != OCF_PROTOCOL_VERSION) {
+        snprintf (error, error_size, "%s: protocol version %lld is not supported (this side speaks %d)", msg->verb,
+                  (long long) json_integer_value (version), OCF_PROTOCOL_VERSION);
+        json_decref (parsed);
+        return -1;
+    }
+    msg->body = parsed;
+    return 0;
+}
+
+int
+ocf_msg_decode_zmsg (ocf_msg_t *msg, zmsg_t *zmsg, size_t max_body, char *error, size_t error_size)
+{
+    msg->verb[0] = '\0';
+    msg->body = NULL;
+    if (zmsg_size (zmsg) != 2) {
+        snprintf (error, error_size, "expected 2 frames (verb, JSON body), got %zu", zmsg_size (zmsg));
+        return -1;
+    }
+    zframe_t *verb = zmsg_first (zmsg);
+    zframe_t *body = zmsg_next (zmsg);
+    return ocf_msg_decode (msg, zframe_data (verb), zframe_size (verb), zframe_data (body), zframe_size (body),
+                           max_body, error, error_size);
+}
+
+void
+ocf_msg_clear (ocf_msg_t *msg)
+{
+    json_decref (msg->body);
+    msg->body = NULL;
+}
+
+void
+ocf_msg_append (zmsg_t *zmsg, const char *verb, json_t *body)
+{
+    if (!body)
+        body = json_object ();
+    json_object_set_new (body, "v", json_integer (OCF_PROTOCOL_VERSION));
+    zmsg_addstr (zmsg, verb);
+    char *text = json_dumps (body, JSON_COMPACT);
+    zmsg_addmem (zmsg, text, strlen (text));
+    free (text);
+    json_decref (body);
+}
+
+void
+ocf_msg_append_raw (zmsg_t *zmsg, const char *verb, const char *json_text, size_t size)
+{
+    zmsg_addstr (zmsg, verb);
+    zmsg_addmem (zmsg, json_text, size);
+}
+
+int
+ocf_msg_send (zsock_t *sock, const char *verb, json_t *body)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    ocf_msg_append (zmsg, verb, body);
+    return zmsg_send (&zmsg, sock);
+}
+
+json_t *
+ocf_msg_error_body (const char *format, ...)
+{
+    char text[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    return json_pack ("{s:s}", "error", text);
+}

@@ -1,0 +1,82 @@
+/*  ocf_record: the node record on the wire, checked and made canonical.
+    A row travels as one flat JSON object: the fields its owner writes (id, name, generation,
+    version, addr, hardware, services, labels, ...) plus the membership fields others may
+    change (incarnation, status, status_generation). This module validates such objects,
+    splits them into the owner's part, kept as canonical JSON (compact, sorted keys) so every
+    host hashes the same bytes, and the membership part; and parses tombstones and membership
+    updates. Pure functions: no I/O, no global state.  */
+#ifndef OCF_RECORD_H
+#define OCF_RECORD_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCF_ID_SIZE 41           //  40 Z85 characters + NUL
+
+//  SWIM ordering at equal incarnation: left > dead > suspect > alive.
+typedef enum {
+    OCF_STATUS_ALIVE = 0,
+    OCF_STATUS_SUSPECT = 1,
+    OCF_STATUS_DEAD = 2,
+    OCF_STATUS_LEFT = 3
+} ocf_status_t;
+
+typedef enum {
+    OCF_REASON_REAPED = 1,       //  dead for longer than reap_after
+    OCF_REASON_LEFT = 2          //  left gracefully
+} ocf_reason_t;
+
+typedef struct {
+    uint64_t generation;
+    uint64_t incarnation;
+    ocf_status_t status;
+} ocf_member_t;
+
+typedef struct {
+    char id[OCF_ID_SIZE];
+    uint64_t generation;
+    uint64_t version;
+    char *record;                //  canonical JSON of the owner's fields (malloc'd)
+    size_t record_len;
+    uint64_t content_hash;
+    bool has_member;             //  the row carried membership fields
+    ocf_member_t member;
+} ocf_row_in_t;
+
+typedef struct {
+    char id[OCF_ID_SIZE];
+    uint64_t generation;         //  every row of this id up to this generation is gone
+    ocf_reason_t reason;
+    int64_t declared_at;         //  wall-clock ms; compaction happens at declared_at + retention
+} ocf_tombstone_in_t;
+
+typedef struct {
+    char id[OCF_ID_SIZE];
+    ocf_member_t member;
+} ocf_member_in_t;
+
+const char *ocf_status_name (ocf_status_t status);
+int ocf_status_parse (const char *name);          //  -1 when unknown
+const char *ocf_reason_name (ocf_reason_t reason);
+int ocf_reason_parse (const char *name);
+
+//  Validates a row object. On success fills out (free with ocf_row_in_clear) and returns 0;
+//  otherwise returns -1 with the problem in error.
+int ocf_record_parse_row (json_t *row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size);
+void ocf_row_in_clear (ocf_row_in_t *row);
+//  The content hash of a canonical record string.
+uint64_t ocf_record_content_hash (const char *record, size_t record_len);
+//  Validates the owner's part only (used for the node's own record before it is versioned).
+int ocf_record_check_owner (json_t *record, char *error, size_t error_size);
+int ocf_record_parse_tombstone (json_t *object, ocf_tombstone_in_t *out, char *error, size_t error_size);
+int ocf_record_parse_member (json_t *object, ocf_member_in_t *out, char *error, size_t error_size);
+//  Checks one service object as found in a record's "services" array.
+int ocf_record_check_service (json_t *service, char *error, size_t error_size);
+bool ocf_record_service_name_valid (const char *name);
+
+//  Total orders the merge takes the maximum of.
+int ocf_member_compare (const ocf_member_t *a, const ocf_member_t *b);
+
+#endif

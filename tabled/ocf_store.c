@@ -1,0 +1,432 @@
+/*  ocf_store: SQLite persistence of the node table.  */
+#include "ocf_store.h"
+#include "ocf_log.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+//  Each migration takes the schema from version i to i + 1.
+static const char *s_migrations[] = {
+    //  1: the first schema
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
+    "CREATE TABLE nodes ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  name TEXT,"                                   //  from the record, for people
+    "  generation INTEGER,"                          //  NULL: membership known, record not yet
+    "  version INTEGER,"
+    "  status_generation INTEGER,"
+    "  incarnation INTEGER,"
+    "  status TEXT,"                                 //  alive | suspect | dead | left
+    "  status_since INTEGER NOT NULL DEFAULT 0,"     //  ms, this host's observation
+    "  last_alive INTEGER NOT NULL DEFAULT 0,"       //  ms, this host's observation
+    "  record TEXT"                                  //  canonical JSON written by the node
+    ");"
+    "CREATE TABLE tombstone ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  declared_at INTEGER NOT NULL"
+    ");"
+    "CREATE VIEW live_nodes AS"
+    "  SELECT id, name, status, generation, version, incarnation,"
+    "         json_extract(record, '$.addr.proxy') AS proxy,"
+    "         json_extract(record, '$.addr.gossip') AS gossip,"
+    "         coalesce(json_array_length(record, '$.hardware.gpus'), 0) AS gpus,"
+    "         coalesce(json_array_length(record, '$.services'), 0) AS services,"
+    "         CASE WHEN last_alive > 0 THEN strftime('%Y-%m-%d %H:%M:%f', last_alive / 1000.0, 'unixepoch') END AS last_alive"
+    "  FROM nodes WHERE record IS NOT NULL AND status IN ('alive', 'suspect');"
+    "CREATE VIEW services AS"
+    "  SELECT n.id AS node_id, n.name AS node, n.status AS node_status,"
+    "         json_extract(s.value, '$.name') AS service,"
+    "         g.value AS identity_group,"
+    "         coalesce(json_extract(s.value, '$.status'), 'ready') AS status,"
+    "         json_extract(s.value, '$.host') AS host,"
+    "         json_extract(s.value, '$.port') AS port,"
+    "         json_extract(s.value, '$.load.inflight') AS inflight,"
+    "         json_extract(s.value, '$.load.max_inflight') AS max_inflight,"
+    "         json_extract(s.value, '$.load.queue_depth') AS queue_depth,"
+    "         json_extract(s.value, '$.load.kv_cache') AS kv_cache"
+    "  FROM nodes AS n"
+    "  JOIN json_each(n.record, '$.services') AS s"
+    "  LEFT JOIN json_each(s.value, '$.identity_group') AS g"
+    "  WHERE n.record IS NOT NULL;"
+    "CREATE VIEW gpus AS"
+    "  SELECT n.id AS node_id, n.name AS node,"
+    "         json_extract(g.value, '$.index') AS gpu,"
+    "         json_extract(g.value, '$.name') AS model,"
+    "         json_extract(g.value, '$.uuid') AS uuid,"
+    "         json_extract(g.value, '$.memory_total_mb') AS memory_total_mb,"
+    "         json_extract(g.value, '$.memory_used_mb') AS memory_used_mb,"
+    "         json_extract(g.value, '$.utilization') AS utilization,"
+    "         json_extract(g.value, '$.temperature') AS temperature"
+    "  FROM nodes AS n JOIN json_each(n.record, '$.hardware.gpus') AS g"
+    "  WHERE n.record IS NOT NULL;"
+    "CREATE VIEW tombstones AS"
+    "  SELECT id, generation, reason,"
+    "         strftime('%Y-%m-%d %H:%M:%f', declared_at / 1000.0, 'unixepoch') AS declared_at,"
+    "         strftime('%Y-%m-%d %H:%M:%f', (declared_at + coalesce((SELECT value FROM meta"
+    "             WHERE key = 'tombstone_retention_ms'), 86400000)) / 1000.0, 'unixepoch') AS expires_at"
+    "  FROM tombstone;",
+};
+#define MIGRATION_COUNT (int) (sizeof s_migrations / sizeof s_migrations[0])
+
+enum {
+    STMT_UPSERT_NODE, STMT_DELETE_NODE, STMT_UPSERT_TOMBSTONE, STMT_DELETE_TOMBSTONE,
+    STMT_LAST_ALIVE, STMT_META_SET, STMT_META_GET, STMT_COUNT
+};
+
+static const char *s_statements[STMT_COUNT] = {
+    [STMT_UPSERT_NODE] =
+        "INSERT INTO nodes (id, name, generation, version, status_generation, incarnation, status,"
+        "                   status_since, last_alive, record)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        " ON CONFLICT (id) DO UPDATE SET name = ?2, generation = ?3, version = ?4, status_generation = ?5,"
+        "   incarnation = ?6, status = ?7, status_since = ?8, last_alive = max(last_alive, ?9), record = ?10",
+    [STMT_DELETE_NODE] = "DELETE FROM nodes WHERE id = ?1",
+    [STMT_UPSERT_TOMBSTONE] =
+        "INSERT OR REPLACE INTO tombstone (id, generation, reason, declared_at) VALUES (?1, ?2, ?3, ?4)",
+    [STMT_DELETE_TOMBSTONE] = "DELETE FROM tombstone WHERE id = ?1",
+    [STMT_LAST_ALIVE] = "UPDATE nodes SET last_alive = ?2 WHERE id = ?1 AND last_alive < ?2",
+    [STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+    [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+};
+
+struct _ocf_store_t {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *statements[STMT_COUNT];
+    bool in_transaction;
+    char error[512];
+};
+
+static int
+s_exec (ocf_store_t *self, const char *sql)
+{
+    char *message = NULL;
+    if (sqlite3_exec (self->db, sql, NULL, NULL, &message) != SQLITE_OK) {
+        snprintf (self->error, sizeof self->error, "%s", message ? message : sqlite3_errmsg (self->db));
+        sqlite3_free (message);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_schema_version (ocf_store_t *self)
+{
+    sqlite3_stmt *stmt;
+    int version = 0;
+    if (sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK) {
+        if (sqlite3_step (stmt) == SQLITE_ROW)
+            version = sqlite3_column_int (stmt, 0);
+        sqlite3_finalize (stmt);
+    }
+    return version;
+}
+
+static int
+s_migrate (ocf_store_t *self)
+{
+    int version = s_schema_version (self);
+    if (version > MIGRATION_COUNT) {
+        snprintf (self->error, sizeof self->error,
+                  "schema version %d is newer than this ocf-tabled knows (%d): downgrades are not supported",
+                  version, MIGRATION_COUNT);
+        return -1;
+    }
+    while (version < MIGRATION_COUNT) {
+        char pragma[64];
+        snprintf (pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
+        if (s_exec (self, "BEGIN IMMEDIATE") != 0)
+            return -1;
+        if (s_exec (self, s_migrations[version]) != 0 || s_exec (self, pragma) != 0) {
+            char saved[512];
+            snprintf (saved, sizeof saved, "%s", self->error);
+            s_exec (self, "ROLLBACK");
+            snprintf (self->error, sizeof self->error, "migration to schema %d failed: %s", version + 1, saved);
+            return -1;
+        }
+        if (s_exec (self, "COMMIT") != 0)
+            return -1;
+        ocf_log_info ("table.db: schema migrated to version %d", ++version);
+    }
+    return 0;
+}
+
+ocf_store_t *
+ocf_store_open (const char *path, char *error, size_t error_size)
+{
+    ocf_store_t *self = calloc (1, sizeof *self);
+    self->path = strdup (path);
+    //  Group members (the ocf group) may read the database; nobody else.
+    mode_t old_mask = umask (027);
+    int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    umask (old_mask);
+    if (rc != SQLITE_OK) {
+        snprintf (error, error_size, "cannot open %s: %s", path, self->db ? sqlite3_errmsg (self->db) : "out of memory");
+        ocf_store_destroy (&self);
+        return NULL;
+    }
+    //  A person's write lock must not stall the event loop: fail fast and let the caller retry.
+    sqlite3_busy_timeout (self->db, 50);
+    if (s_exec (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048;"
+                      "PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 16777216;") != 0
+    ||  s_migrate (self) != 0) {
+        snprintf (error, error_size, "%s: %s", path, self->error);
+        ocf_store_destroy (&self);
+        return NULL;
+    }
+    for (int i = 0; i < STMT_COUNT; i++)
+        if (sqlite3_prepare_v3 (self->db, s_statements[i], -1, SQLITE_PREPARE_PERSISTENT, &self->statements[i], NULL) != SQLITE_OK) {
+            snprintf (error, error_size, "%s: cannot prepare statement: %s", path, sqlite3_errmsg (self->db));
+            ocf_store_destroy (&self);
+            return NULL;
+        }
+    return self;
+}
+
+void
+ocf_store_destroy (ocf_store_t **self_p)
+{
+    ocf_store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->in_transaction)
+        ocf_store_rollback (self);
+    for (int i = 0; i < STMT_COUNT; i++)
+        sqlite3_finalize (self->statements[i]);
+    sqlite3_close (self->db);
+    free (self->path);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+ocf_store_error (ocf_store_t *self)
+{
+    return self->error;
+}
+
+int
+ocf_store_begin (ocf_store_t *self)
+{
+    if (self->in_transaction)
+        return 0;
+    //  IMMEDIATE: a deferred transaction that later writes fails with SQLITE_BUSY_SNAPSHOT.
+    if (s_exec (self, "BEGIN IMMEDIATE") != 0)
+        return -1;
+    self->in_transaction = true;
+    return 0;
+}
+
+bool
+ocf_store_in_transaction (ocf_store_t *self)
+{
+    return self->in_transaction;
+}
+
+int
+ocf_store_commit (ocf_store_t *self)
+{
+    if (!self->in_transaction)
+        return 0;
+    if (s_exec (self, "COMMIT") != 0) {
+        ocf_store_rollback (self);
+        return -1;
+    }
+    self->in_transaction = false;
+    return 0;
+}
+
+void
+ocf_store_rollback (ocf_store_t *self)
+{
+    if (self->in_transaction) {
+        char saved[512];
+        snprintf (saved, sizeof saved, "%s", self->error);
+        s_exec (self, "ROLLBACK");
+        snprintf (self->error, sizeof self->error, "%s", saved);
+        self->in_transaction = false;
+    }
+}
+
+//  Runs a bound statement to completion; resets it either way.
+static int
+s_step (ocf_store_t *self, sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step (stmt);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
+int
+ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entry)
+{
+    sqlite3_stmt *stmt;
+    if (entry && (entry->record || entry->has_member)) {
+        stmt = self->statements[STMT_UPSERT_NODE];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        if (entry->record) {
+            sqlite3_bind_text (stmt, 2, entry->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) entry->generation);
+            sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) entry->version);
+            sqlite3_bind_text (stmt, 10, entry->record, (int) entry->record_len, SQLITE_STATIC);
+        }
+        if (entry->has_member) {
+            sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) entry->member.generation);
+            sqlite3_bind_int64 (stmt, 6, (sqlite3_int64) entry->member.incarnation);
+            sqlite3_bind_text (stmt, 7, ocf_status_name (entry->member.status), -1, SQLITE_STATIC);
+        }
+        sqlite3_bind_int64 (stmt, 8, entry->status_since);
+        sqlite3_bind_int64 (stmt, 9, entry->last_alive);
+    }
+    else {
+        stmt = self->statements[STMT_DELETE_NODE];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    }
+    if (s_step (self, stmt) != 0)
+        return -1;
+    if (entry && entry->has_tombstone) {
+        stmt = self->statements[STMT_UPSERT_TOMBSTONE];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) entry->tomb_generation);
+        sqlite3_bind_text (stmt, 3, ocf_reason_name (entry->tomb_reason), -1, SQLITE_STATIC);
+        sqlite3_bind_int64 (stmt, 4, entry->tomb_declared_at);
+    }
+    else {
+        stmt = self->statements[STMT_DELETE_TOMBSTONE];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    }
+    return s_step (self, stmt);
+}
+
+int
+ocf_store_save_last_alive (ocf_store_t *self, const char *id, int64_t last_alive)
+{
+    sqlite3_stmt *stmt = self->statements[STMT_LAST_ALIVE];
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, last_alive);
+    return s_step (self, stmt);
+}
+
+int
+ocf_store_meta_set (ocf_store_t *self, const char *key, int64_t value)
+{
+    sqlite3_stmt *stmt = self->statements[STMT_META_SET];
+    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_int64 (stmt, 2, value);
+    return s_step (self, stmt);
+}
+
+int64_t
+ocf_store_meta_get (ocf_store_t *self, const char *key, int64_t fallback)
+{
+    sqlite3_stmt *stmt = self->statements[STMT_META_GET];
+    sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+    int64_t value = fallback;
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64 (stmt, 0);
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return value;
+}
+
+long
+ocf_store_load (ocf_store_t *self, ocf_table_t *table)
+{
+    //  Tombstones first, so rows they cover are dropped as they would be on the wire.
+    sqlite3_stmt *stmt;
+    long loaded = 0;
+    if (sqlite3_prepare_v2 (self->db, "SELECT id, generation, reason, declared_at FROM tombstone", -1, &stmt, NULL) != SQLITE_OK)
+        goto failed;
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        ocf_tombstone_in_t tombstone = { .generation = (uint64_t) sqlite3_column_int64 (stmt, 1),
+                                         .declared_at = sqlite3_column_int64 (stmt, 3) };
+        snprintf (tombstone.id, sizeof tombstone.id, "%s", (const char *) sqlite3_column_text (stmt, 0));
+        int reason = ocf_reason_parse ((const char *) sqlite3_column_text (stmt, 2));
+        tombstone.reason = reason < 0 ? OCF_REASON_REAPED : reason;
+        ocf_table_merge_tombstone (table, &tombstone, 0, NULL);
+        loaded++;
+    }
+    sqlite3_finalize (stmt);
+    if (sqlite3_prepare_v2 (self->db,
+            "SELECT id, generation, version, status_generation, incarnation, status, status_since, last_alive, record"
+            " FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
+        goto failed;
+    while (sqlite3_step (stmt) == SQLITE_ROW) {
+        const char *id = (const char *) sqlite3_column_text (stmt, 0);
+        int64_t status_since = sqlite3_column_int64 (stmt, 6);
+        int status = ocf_status_parse ((const char *) sqlite3_column_text (stmt, 5));
+        ocf_member_t member = { (uint64_t) sqlite3_column_int64 (stmt, 3), (uint64_t) sqlite3_column_int64 (stmt, 4),
+                                status < 0 ? OCF_STATUS_ALIVE : status };
+        ocf_entry_t *entry = NULL;
+        if (sqlite3_column_type (stmt, 8) != SQLITE_NULL) {
+            //  Stored records were validated and made canonical when they arrived.
+            ocf_row_in_t row = { .generation = (uint64_t) sqlite3_column_int64 (stmt, 1),
+                                 .version = (uint64_t) sqlite3_column_int64 (stmt, 2),
+                                 .record = (char *) sqlite3_column_text (stmt, 8),
+                                 .record_len = (size_t) sqlite3_column_bytes (stmt, 8),
+                                 .has_member = sqlite3_column_type (stmt, 5) != SQLITE_NULL,
+                                 .member = member };
+            snprintf (row.id, sizeof row.id, "%s", id);
+            row.content_hash = ocf_record_content_hash (row.record, row.record_len);
+            ocf_table_merge_row (table, &row, status_since, &entry);
+        }
+        else
+        if (sqlite3_column_type (stmt, 5) != SQLITE_NULL) {
+            ocf_member_in_t update = { .member = member };
+            snprintf (update.id, sizeof update.id, "%s", id);
+            ocf_table_merge_member (table, &update, status_since, &entry);
+        }
+        if (entry) {
+            entry->status_since = status_since;
+            entry->last_alive = sqlite3_column_int64 (stmt, 7);
+            loaded++;
+        }
+    }
+    sqlite3_finalize (stmt);
+    return loaded;
+failed:
+    snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));
+    return -1;
+}
+
+int
+ocf_store_checkpoint (ocf_store_t *self)
+{
+    if (self->in_transaction)
+        return 0;
+    int rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));
+        return -1;
+    }
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int64_t
+s_file_size (const char *path)
+{
+    struct stat st;
+    return stat (path, &st) == 0 ? (int64_t) st.st_size : 0;
+}
+
+int64_t
+ocf_store_file_size (ocf_store_t *self)
+{
+    return s_file_size (self->path);
+}
+
+int64_t
+ocf_store_wal_size (ocf_store_t *self)
+{
+    char wal[4200];
+    snprintf (wal, sizeof wal, "%s-wal", self->path);
+    return s_file_size (wal);
+}

@@ -1,0 +1,120 @@
+/*  ocf_table: the replicated node table as a CRDT, in memory, with no I/O.
+    Per node id it holds up to three lattice values and merges each by taking the maximum:
+      record     (generation, version, content)      written only by the node itself
+      membership (generation, incarnation, status)   alive < suspect < dead < left
+      tombstone  (generation, reason, declared_at)   kills every row up to its generation
+    after which a record or membership at or below the tombstone's generation is dropped and
+    membership never falls below (record generation, 0, alive). Every merge is therefore
+    commutative, associative and idempotent, and only a higher generation re-adds an id.
+    The table keeps 256 bucket hashes (XOR of per-id hashes, updated in O(1)) and a root hash
+    over them, so two replicas compare in a few bytes. Local observations (last_alive,
+    status_since) are kept beside the replicated state but never hashed.
+    Used by ocf-tabled and by the gossip simulator, which runs thousands of tables at once.  */
+#ifndef OCF_TABLE_H
+#define OCF_TABLE_H
+
+#include "ocf_record.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define OCF_BUCKETS 256
+
+typedef struct _ocf_entry_t ocf_entry_t;
+struct _ocf_entry_t {
+    char id[OCF_ID_SIZE];
+    uint8_t bucket;
+    //  record (present when record != NULL)
+    uint64_t generation;
+    uint64_t version;
+    uint64_t content_hash;
+    char *record;                //  canonical JSON of the owner's fields
+    size_t record_len;
+    //  membership (present when has_member)
+    bool has_member;
+    ocf_member_t member;
+    //  tombstone (present when has_tombstone)
+    bool has_tombstone;
+    uint64_t tomb_generation;
+    ocf_reason_t tomb_reason;
+    int64_t tomb_declared_at;
+    //  local observations, wall-clock ms, not replicated
+    int64_t status_since;
+    int64_t last_alive;
+    //  digest contribution and bucket chain
+    uint64_t hash;
+    ocf_entry_t *bucket_prev, *bucket_next;
+    //  parsed from the record when it changes: its name and a services index for provider queries
+    char *name;
+    struct ocf_service_index *services;
+    size_t service_count;
+};
+
+typedef struct ocf_service_index {
+    char *name;
+    char **groups;
+    size_t group_count;
+    bool ready;
+} ocf_service_index_t;
+
+//  What a merge changed (a bit mask; 0 = nothing, the input was old or a duplicate).
+enum {
+    OCF_CHANGED_RECORD = 1,
+    OCF_CHANGED_MEMBER = 2,
+    OCF_CHANGED_TOMBSTONE = 4,
+    OCF_CHANGED_REMOVED = 8      //  the entry is gone; the pointer is no longer valid
+};
+
+typedef struct _ocf_table_t ocf_table_t;
+
+ocf_table_t *ocf_table_new (void);
+void ocf_table_destroy (ocf_table_t **self_p);
+
+//  Merges one row. The row's record string is copied. now: wall-clock ms for status_since.
+//  Returns the change mask; *entry_p (optional) gets the entry when one remains.
+int ocf_table_merge_row (ocf_table_t *self, const ocf_row_in_t *row, int64_t now, ocf_entry_t **entry_p);
+int ocf_table_merge_member (ocf_table_t *self, const ocf_member_in_t *member, int64_t now, ocf_entry_t **entry_p);
+int ocf_table_merge_tombstone (ocf_table_t *self, const ocf_tombstone_in_t *tombstone, int64_t now, ocf_entry_t **entry_p);
+//  Why the last merge changed nothing: "stale", "duplicate", "tombstoned" or "quarantined".
+const char *ocf_table_last_refusal (ocf_table_t *self);
+
+ocf_entry_t *ocf_table_lookup (ocf_table_t *self, const char *id);
+size_t ocf_table_size (ocf_table_t *self);        //  entries (ids)
+size_t ocf_table_record_count (ocf_table_t *self);
+size_t ocf_table_tombstone_count (ocf_table_t *self);
+
+//  Digests.
+uint64_t ocf_table_root (ocf_table_t *self);
+uint64_t ocf_table_bucket_hash (ocf_table_t *self, unsigned bucket);
+size_t ocf_table_bucket_size (ocf_table_t *self, unsigned bucket);
+ocf_entry_t *ocf_table_bucket_first (ocf_table_t *self, unsigned bucket);
+//  The bucket an id falls in (first byte of its hash).
+unsigned ocf_table_bucket_of (const char *id);
+//  Visits every entry; stop by returning false.
+void ocf_table_foreach (ocf_table_t *self, bool (*visit) (ocf_entry_t *entry, void *arg), void *arg);
+
+//  Local observation that a node is alive; not replicated.
+void ocf_table_seen (ocf_table_t *self, const char *id, int64_t now);
+
+//  Tombstones every node dead since at least reap_after (not skip_id, this node itself).
+//  Calls changed(entry id, mask) for each; returns how many were reaped.
+size_t ocf_table_reap (ocf_table_t *self, int64_t now, int64_t reap_after, const char *skip_id,
+                       void (*changed) (const char *id, int mask, void *arg), void *arg);
+//  Drops up to max tombstones declared before now - retention; their (id, generation) stay
+//  quarantined for quarantine ms so a late copy of an old row cannot come back meanwhile.
+size_t ocf_table_compact (ocf_table_t *self, int64_t now, int64_t retention, int64_t quarantine, size_t max,
+                          void (*changed) (const char *id, int mask, void *arg), void *arg);
+
+//  Row JSON as exchanged (owner fields + incarnation, status, status_generation when it
+//  differs), optionally with last_alive. Returns a malloc'd string, NULL for an entry
+//  without a record.
+char *ocf_entry_row_json (const ocf_entry_t *entry, bool with_local);
+//  {"id","generation","incarnation","status"} or NULL when the entry has no membership.
+json_t *ocf_entry_member_json (const ocf_entry_t *entry);
+//  {"id","generation","reason","declared_at"} or NULL when the entry has no tombstone.
+json_t *ocf_entry_tombstone_json (const ocf_entry_t *entry);
+//  The live status: the entry has a record and membership alive or suspect.
+bool ocf_entry_live (const ocf_entry_t *entry);
+
+#endif
