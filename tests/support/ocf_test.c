@@ -1,0 +1,238 @@
+/*  ocf_test: shared test support.  */
+#include "ocf_test.h"
+#include "ocf_client.h"
+#include "ocf_time.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void
+ocf_test_node_init (ocf_test_node_t *node, const char *name)
+{
+    memset (node, 0, sizeof *node);
+    snprintf (node->root, sizeof node->root, "/tmp/ocf-test-%s-XXXXXX", name);
+    if (!mkdtemp (node->root))
+        abort ();
+    snprintf (node->state_dir, sizeof node->state_dir, "%s/state", node->root);
+    snprintf (node->run_dir, sizeof node->run_dir, "%s/run", node->root);
+    snprintf (node->config, sizeof node->config, "%s/ocf.conf", node->root);
+    snprintf (node->notify, sizeof node->notify, "%s/notify.sock", node->root);
+    FILE *file = fopen (node->config, "w");
+    fclose (file);
+    node->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", node->notify);
+    if (bind (node->notify_fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        abort ();
+}
+
+void
+ocf_test_node_cleanup (ocf_test_node_t *node)
+{
+    if (node->notify_fd > 0)
+        close (node->notify_fd);
+    node->notify_fd = -1;
+    if (!getenv ("OCF_TEST_KEEP") && node->root[0]) {
+        char command[400];
+        snprintf (command, sizeof command, "rm -rf '%s'", node->root);
+        if (system (command) != 0)
+            fprintf (stderr, "cannot remove %s\n", node->root);
+    }
+}
+
+void
+ocf_test_node_config (ocf_test_node_t *node, const char *text)
+{
+    FILE *file = fopen (node->config, "a");
+    fputs (text, file);
+    fclose (file);
+}
+
+const char *
+ocf_test_bin (const char *program)
+{
+    static __thread char path[512];
+    snprintf (path, sizeof path, "%s/%s", OCF_BIN_DIR, program);
+    return path;
+}
+
+pid_t
+ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *sets)
+{
+    char state[400], run[400], log[400];
+    snprintf (state, sizeof state, "node.state_dir=%s", node->state_dir);
+    snprintf (run, sizeof run, "node.run_dir=%s", node->run_dir);
+    snprintf (log, sizeof log, "%s/%s.log", node->root, program);
+    const char *argv[64] = { ocf_test_bin (program), "-c", node->config, "--set", state, "--set", run };
+    int argc = 7;
+    for (const char *const *set = sets; set && *set && argc < 60; set++) {
+        argv[argc++] = "--set";
+        argv[argc++] = *set;
+    }
+    argv[argc] = NULL;
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (fd, STDERR_FILENO);
+        dup2 (fd, STDOUT_FILENO);
+        setenv ("NOTIFY_SOCKET", node->notify, 1);
+        execv (argv[0], (char **) argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+bool
+ocf_test_wait_notify (ocf_test_node_t *node, const char *line, int timeout_ms)
+{
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - ocf_time_mono_ms ();
+        if (left <= 0)
+            return false;
+        struct pollfd item = { node->notify_fd, POLLIN, 0 };
+        if (poll (&item, 1, (int) left) <= 0)
+            continue;
+        char buffer[4096];
+        ssize_t got = recv (node->notify_fd, buffer, sizeof buffer - 1, 0);
+        if (got <= 0)
+            continue;
+        buffer[got] = '\0';
+        for (char *saveptr = NULL, *part = strtok_r (buffer, "\n", &saveptr); part; part = strtok_r (NULL, "\n", &saveptr))
+            if (strcmp (part, line) == 0)
+                return true;
+    }
+}
+
+pid_t
+ocf_test_start (ocf_test_node_t *node, const char *program, const char *const *sets, int timeout_ms)
+{
+    pid_t pid = ocf_test_spawn (node, program, sets);
+    if (pid > 0 && !ocf_test_wait_notify (node, "READY=1", timeout_ms)) {
+        ocf_test_stop (pid, SIGKILL, 1000);
+        return -1;
+    }
+    return pid;
+}
+
+int
+ocf_test_stop (pid_t pid, int signal, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    kill (pid, signal);
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    int status;
+    while (ocf_time_mono_ms () < deadline) {
+        pid_t done = waitpid (pid, &status, WNOHANG);
+        if (done == pid)
+            return status;
+        if (done < 0)
+            return -1;
+        usleep (2000);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, &status, 0);
+    return -1;
+}
+
+json_t *
+ocf_test_call (ocf_test_node_t *node, const char *daemon, const char *verb, json_t *body, bool *ok)
+{
+    char endpoint[400], error[1024];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/%s.api", node->run_dir, daemon);
+    ocf_client_t *client = ocf_client_new (endpoint);
+    json_t *reply;
+    int rc = ocf_client_call (client, verb, body, 5000, &reply, error, sizeof error);
+    ocf_client_destroy (&client);
+    if (ok)
+        *ok = rc == 0;
+    return reply;
+}
+
+bool
+ocf_test_wait_for (bool (*cond) (void *arg), void *arg, int timeout_ms)
+{
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    do {
+        if (cond (arg))
+            return true;
+        usleep (5000);
+    } while (ocf_time_mono_ms () < deadline);
+    return cond (arg);
+}
+
+int
+ocf_test_free_port (void)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || getsockname (fd, (struct sockaddr *) &addr, &len) != 0)
+        abort ();
+    close (fd);
+    return ntohs (addr.sin_port);
+}
+
+int64_t
+ocf_test_now_us (void)
+{
+    return ocf_time_mono_us ();
+}
+
+char *
+ocf_test_read_file (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *data = malloc (cap);
+    size_t got;
+    while ((got = fread (data + len, 1, cap - len - 1, file)) > 0) {
+        len += got;
+        if (cap - len < 2)
+            data = realloc (data, cap *= 2);
+    }
+    data[len] = '\0';
+    fclose (file);
+    return data;
+}
+
+char *
+ocf_test_run (const char *command, int *status)
+{
+    FILE *pipe = popen (command, "r");
+    if (!pipe) {
+        *status = -1;
+        return strdup ("");
+    }
+    size_t cap = 4096, len = 0, got;
+    char *data = malloc (cap);
+    while ((got = fread (data + len, 1, cap - len - 1, pipe)) > 0) {
+        len += got;
+        if (cap - len < 2)
+            data = realloc (data, cap *= 2);
+    }
+    data[len] = '\0';
+    int rc = pclose (pipe);
+    *status = WIFEXITED (rc) ? WEXITSTATUS (rc) : -1;
+    return data;
+}
