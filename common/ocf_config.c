@@ -291,7 +291,7 @@ ocf_config_argv_free (char ***argv_p)
 //  --------------------------------------------------------------------------
 //  Errors
 
-static void
+static void __attribute__ ((format (printf, 2, 3)))
 s_error (ocf_config_t *self, const char *format, ...)
 {
     size_t used = self->errors ? strlen (self->errors) : 0;

@@ -1,0 +1,588 @@
+/*  ocf-test-backend: an OpenAI-compatible streaming server written for the tests.
+    It stands in for vLLM where there is no GPU: /health, /v1/models, /v1/chat/completions and
+    /v1/completions (plain or streamed as server-sent events, one token per event at a set
+    pace), /v1/embeddings, vLLM-style /metrics, /ping (a tiny fast reply for benchmarks) and
+    an echo of anything else (method, path, headers, body size) so tests can see what a proxy
+    forwarded. Behaviour is set by flags, or per request by X-Test-* headers. Each streamed
+    event carries "x_sent_us" (wall clock, microseconds) so clients can measure delay added on
+    the way. It is not part of the fabric and is never installed.  */
+#include <errno.h>
+#include <getopt.h>
+#include <h2o.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_MODELS 64
+#define MAX_TIMEOUTS 32
+
+typedef struct {
+    const char *name;            //  shown in replies, to tell backends apart
+    const char *host;
+    int port;
+    int threads;
+    const char *models[MAX_MODELS];
+    int model_count;
+    const char *models_file;     //  re-read at each request: tests add models at run time
+    const char *sick_file;       //  /health answers 503 while this file exists
+    int startup_delay_ms;        //  /health answers 503 until then
+    int tokens;
+    int token_delay_ms;
+    int first_token_delay_ms;
+    int fail_status;             //  answer the OpenAI routes with this status
+    int max_running;             //  above this, requests count as waiting in /metrics
+} options_t;
+
+static options_t s_options = {
+    .name = "test-backend", .host = "127.0.0.1", .port = 8000, .threads = 1,
+    .tokens = 16, .token_delay_ms = 20, .max_running = 8
+};
+static struct timespec s_started;
+static int s_inflight;           //  requests being answered, all threads
+
+typedef struct {
+    h2o_evloop_t *loop;
+    h2o_context_t context;
+    h2o_accept_ctx_t accept;
+    struct { uint64_t ms; h2o_timeout_t timeout; } timeouts[MAX_TIMEOUTS];
+    int timeout_count;
+} worker_t;
+
+static h2o_globalconf_t s_config;
+static __thread worker_t *s_worker;
+
+static int64_t
+s_wall_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+s_uptime_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - s_started.tv_sec) * 1000 + (now.tv_nsec - s_started.tv_nsec) / 1000000;
+}
+
+//  h2o 2.2 timers are queues of one fixed duration: keep one queue per delay in use.
+static h2o_timeout_t *
+s_timeout (uint64_t ms)
+{
+    for (int i = 0; i < s_worker->timeout_count; i++)
+        if (s_worker->timeouts[i].ms == ms)
+            return &s_worker->timeouts[i].timeout;
+    int slot = s_worker->timeout_count < MAX_TIMEOUTS ? s_worker->timeout_count++ : MAX_TIMEOUTS - 1;
+    s_worker->timeouts[slot].ms = ms;
+    h2o_timeout_init (s_worker->context.loop, &s_worker->timeouts[slot].timeout, ms);
+    return &s_worker->timeouts[slot].timeout;
+}
+
+//  --------------------------------------------------------------------------
+//  Request helpers
+
+static int
+s_header_int (h2o_req_t *req, const char *name, int fallback)
+{
+    ssize_t index = h2o_find_header_by_str (&req->headers, name, strlen (name), -1);
+    if (index < 0)
+        return fallback;
+    h2o_iovec_t value = req->headers.entries[index].value;
+    char text[32];
+    size_t len = value.len < sizeof text - 1 ? value.len : sizeof text - 1;
+    memcpy (text, value.base, len);
+    text[len] = '\0';
+    return atoi (text);
+}
+
+static void
+s_respond (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = status == 200 ? "OK" : status == 404 ? "Not Found" : status == 400 ? "Bad Request" : "Error";
+    h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
+    //  h2o sends inline bodies from the request's pool.
+    char *copy = h2o_mem_alloc_pool (&req->pool, len + 1);
+    memcpy (copy, body, len);
+    h2o_send_inline (req, copy, len);
+}
+
+static void
+s_respond_json (h2o_req_t *req, int status, json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    s_respond (req, status, "application/json", text, strlen (text));
+    free (text);
+    json_decref (body);
+}
+
+static void
+s_respond_error (h2o_req_t *req, int status, const char *type, const char *message)
+{
+    s_respond_json (req, status, json_pack ("{s:{s:s, s:s, s:n}}", "error", "message", message, "type", type, "code"));
+}
+
+//  The models served now: from --models-file when given (one per line), else --model.
+static json_t *
+s_models (void)
+{
+    json_t *models = json_array ();
+    if (s_options.models_file) {
+        FILE *file = fopen (s_options.models_file, "r");
+        char line[512];
+        while (file && fgets (line, sizeof line, file)) {
+            line[strcspn (line, "\r\n")] = '\0';
+            if (*line)
+                json_array_append_new (models, json_string (line));
+        }
+        if (file)
+            fclose (file);
+    }
+    else
+        for (int i = 0; i < s_options.model_count; i++)
+            json_array_append_new (models, json_string (s_options.models[i]));
+    return models;
+}
+
+static bool
+s_model_known (const char *model)
+{
+    json_t *models = s_models ();
+    size_t index;
+    json_t *item;
+    bool known = false;
+    json_array_foreach (models, index, item)
+        known |= strcmp (json_string_value (item), model) == 0;
+    json_decref (models);
+    return known;
+}
+
+//  --------------------------------------------------------------------------
+//  Streaming completions: one server-sent event per token, paced by a timer
+
+typedef struct {
+    h2o_generator_t generator;
+    h2o_req_t *req;
+    h2o_timeout_entry_t timer;
+    bool chat;
+    char model[256];
+    char id[64];
+    int tokens;                  //  content tokens to send
+    int sent;                    //  events sent so far
+    int token_delay_ms;
+    bool may_send;               //  h2o asked for more (proceed) since our last send
+    bool due;                    //  the timer says the next event is due
+    bool done;
+    char buffer[1024];
+} stream_t;
+
+static void s_stream_try (stream_t *stream);
+
+static void
+s_stream_timer (h2o_timeout_entry_t *entry)
+{
+    stream_t *stream = H2O_STRUCT_FROM_MEMBER (stream_t, timer, entry);
+    stream->due = true;
+    s_stream_try (stream);
+}
+
+static void
+s_stream_proceed (h2o_generator_t *generator, h2o_req_t *req)
+{
+    stream_t *stream = (stream_t *) generator;
+    stream->may_send = true;
+    s_stream_try (stream);
+}
+
+static void
+s_stream_stop (h2o_generator_t *generator, h2o_req_t *req)
+{
+    //  The client went away: the request's memory goes with it, so drop the timer now.
+    stream_t *stream = (stream_t *) generator;
+    if (h2o_timeout_is_linked (&stream->timer))
+        h2o_timeout_unlink (&stream->timer);
+    if (!stream->done)
+        __atomic_sub_fetch (&s_inflight, 1, __ATOMIC_RELAXED);
+    stream->done = true;
+}
+
+static void
+s_stream_try (stream_t *stream)
+{
+    if (!stream->may_send || !stream->due || stream->done)
+        return;
+    stream->may_send = stream->due = false;
+    int len;
+    bool last = stream->sent > stream->tokens;
+    if (last)
+        len = snprintf (stream->buffer, sizeof stream->buffer, "data: [DONE]\n\n");
+    else {
+        bool finish = stream->sent == stream->tokens;
+        //  The first token names the backend, so tests can tell who answered.
+        char content[128];
+        if (stream->sent == 0)
+            snprintf (content, sizeof content, "%s:", s_options.name);
+        else
+            snprintf (content, sizeof content, " tok%d", stream->sent);
+        if (stream->chat)
+            len = snprintf (stream->buffer, sizeof stream->buffer,
+                "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":\"%s\","
+                "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\"},\"finish_reason\":%s}],\"x_sent_us\":%lld}\n\n",
+                stream->id, (long) time (NULL), stream->model, stream->sent == 0 ? "\"role\":\"assistant\"," : "",
+                finish ? "" : content, finish ? "\"stop\"" : "null", (long long) s_wall_us ());
+        else
+            len = snprintf (stream->buffer, sizeof stream->buffer,
+                "data: {\"id\":\"%s\",\"object\":\"text_completion\",\"created\":%ld,\"model\":\"%s\","
+                "\"choices\":[{\"index\":0,\"text\":\"%s\",\"finish_reason\":%s}],\"x_sent_us\":%lld}\n\n",
+                stream->id, (long) time (NULL), stream->model, finish ? "" : content, finish ? "\"stop\"" : "null",
+                (long long) s_wall_us ());
+    }
+    stream->sent++;
+    h2o_iovec_t buf = h2o_iovec_init (stream->buffer, len);
+    if (last) {
+        stream->done = true;
+        __atomic_sub_fetch (&s_inflight, 1, __ATOMIC_RELAXED);
+        h2o_send (stream->req, &buf, 1, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    h2o_timeout_link (s_worker->context.loop, s_timeout ((uint64_t) stream->token_delay_ms), &stream->timer);
+    h2o_send (stream->req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+//  --------------------------------------------------------------------------
+//  Routes
+
+static void
+s_completion (h2o_req_t *req, bool chat)
+{
+    json_error_t error;
+    json_t *body = json_loadb (req->entity.base, req->entity.len, 0, &error);
+    if (!json_is_object (body)) {
+        json_decref (body);
+        s_respond_error (req, 400, "invalid_request_error", "request body is not a JSON object");
+        return;
+    }
+    const char *model = json_string_value (json_object_get (body, "model"));
+    int status = s_header_int (req, "x-test-status", s_options.fail_status);
+    if (status) {
+        json_decref (body);
+        s_respond_error (req, status, "server_error", "failing as told (--fail-status or X-Test-Status)");
+        return;
+    }
+    if (!model || !s_model_known (model)) {
+        json_decref (body);
+        s_respond_error (req, 404, "invalid_request_error", "model not served by this backend");
+        return;
+    }
+    int tokens = s_header_int (req, "x-test-tokens", s_options.tokens);
+    json_t *max_tokens = json_object_get (body, "max_tokens");
+    if (json_is_integer (max_tokens) && json_integer_value (max_tokens) > 0 && json_integer_value (max_tokens) < tokens)
+        tokens = (int) json_integer_value (max_tokens);
+    int first_delay = s_header_int (req, "x-test-first-token-delay-ms", s_options.first_token_delay_ms);
+    bool streamed = json_is_true (json_object_get (body, "stream"));
+    static __thread unsigned long counter;
+    char id[64];
+    snprintf (id, sizeof id, "%s-%lx-%lu", chat ? "chatcmpl" : "cmpl", (unsigned long) pthread_self () & 0xffff, ++counter);
+    if (!streamed) {
+        char content[4096];
+        int len = snprintf (content, sizeof content, "%s:", s_options.name);
+        for (int i = 1; i < tokens && len < (int) sizeof content - 16; i++)
+            len += snprintf (content + len, sizeof content - len, " tok%d", i);
+        json_t *choice = chat ? json_pack ("{s:i, s:{s:s, s:s}, s:s}", "index", 0, "message", "role", "assistant",
+                                           "content", content, "finish_reason", "stop")
+                              : json_pack ("{s:i, s:s, s:s}", "index", 0, "text", content, "finish_reason", "stop");
+        json_t *reply = json_pack ("{s:s, s:s, s:I, s:s, s:[o], s:{s:i, s:i, s:i}, s:s}", "id", id,
+                                   "object", chat ? "chat.completion" : "text_completion", "created", (json_int_t) time (NULL),
+                                   "model", model, "choices", choice, "usage", "prompt_tokens", 8, "completion_tokens", tokens,
+                                   "total_tokens", 8 + tokens, "backend", s_options.name);
+        json_decref (body);
+        s_respond_json (req, 200, reply);
+        return;
+    }
+    stream_t *stream = h2o_mem_alloc_pool (&req->pool, sizeof *stream);
+    memset (stream, 0, sizeof *stream);
+    stream->generator = (h2o_generator_t) { s_stream_proceed, s_stream_stop };
+    stream->req = req;
+    stream->chat = chat;
+    stream->tokens = tokens;
+    stream->token_delay_ms = s_header_int (req, "x-test-token-delay-ms", s_options.token_delay_ms);
+    stream->timer.cb = s_stream_timer;
+    stream->may_send = true;
+    snprintf (stream->model, sizeof stream->model, "%s", model);
+    snprintf (stream->id, sizeof stream->id, "%s", id);
+    json_decref (body);
+    __atomic_add_fetch (&s_inflight, 1, __ATOMIC_RELAXED);
+    req->res.status = 200;
+    req->res.reason = "OK";
+    h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT ("text/event-stream"));
+    h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT ("no-cache"));
+    h2o_start_response (req, &stream->generator);
+    //  The first event (the role) goes after the first-token delay, later ones at the pace.
+    if (first_delay > 0)
+        h2o_timeout_link (s_worker->context.loop, s_timeout ((uint64_t) first_delay), &stream->timer);
+    else {
+        stream->due = true;
+        s_stream_try (stream);
+    }
+}
+
+static void
+s_embeddings (h2o_req_t *req)
+{
+    json_t *body = json_loadb (req->entity.base, req->entity.len, 0, NULL);
+    const char *model = json_string_value (json_object_get (body, "model"));
+    if (!model || !s_model_known (model)) {
+        json_decref (body);
+        s_respond_error (req, 404, "invalid_request_error", "model not served by this backend");
+        return;
+    }
+    json_t *vector = json_array ();
+    for (int i = 0; i < 8; i++)
+        json_array_append_new (vector, json_real ((double) (i + 1) / 8.0));
+    json_t *reply = json_pack ("{s:s, s:[{s:s, s:i, s:o}], s:s, s:{s:i, s:i}}", "object", "list", "data",
+                               "object", "embedding", "index", 0, "embedding", vector, "model", model,
+                               "usage", "prompt_tokens", 8, "total_tokens", 8);
+    json_decref (body);
+    s_respond_json (req, 200, reply);
+}
+
+static void
+s_models_route (h2o_req_t *req)
+{
+    json_t *data = json_array ();
+    json_t *models = s_models ();
+    size_t index;
+    json_t *model;
+    json_array_foreach (models, index, model)
+        json_array_append_new (data, json_pack ("{s:O, s:s, s:i, s:s}", "id", model, "object", "model",
+                                                "created", 1700000000, "owned_by", "ocf-test-backend"));
+    json_decref (models);
+    s_respond_json (req, 200, json_pack ("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static void
+s_health (h2o_req_t *req)
+{
+    struct stat st;
+    bool sick = s_options.sick_file && stat (s_options.sick_file, &st) == 0;
+    if (s_uptime_ms () < s_options.startup_delay_ms || sick)
+        s_respond (req, 503, "text/plain", "starting or sick\n", 17);
+    else
+        s_respond (req, 200, "text/plain", "ok\n", 3);
+}
+
+static void
+s_metrics (h2o_req_t *req)
+{
+    int inflight = __atomic_load_n (&s_inflight, __ATOMIC_RELAXED);
+    int running = inflight < s_options.max_running ? inflight : s_options.max_running;
+    char text[2048];
+    json_t *models = s_models ();
+    const char *model = json_array_size (models) ? json_string_value (json_array_get (models, 0)) : "none";
+    int len = snprintf (text, sizeof text,
+        "# HELP vllm:num_requests_running Number of requests currently running on GPU.\n"
+        "# TYPE vllm:num_requests_running gauge\n"
+        "vllm:num_requests_running{model_name=\"%s\"} %d.0\n"
+        "# HELP vllm:num_requests_waiting Number of requests waiting to be processed.\n"
+        "# TYPE vllm:num_requests_waiting gauge\n"
+        "vllm:num_requests_waiting{model_name=\"%s\"} %d.0\n"
+        "# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage. 1 means 100 percent usage.\n"
+        "# TYPE vllm:gpu_cache_usage_perc gauge\n"
+        "vllm:gpu_cache_usage_perc{model_name=\"%s\"} %.3f\n",
+        model, running, model, inflight - running, model, running * 0.05);
+    json_decref (models);
+    s_respond (req, 200, "text/plain; version=0.0.4", text, (size_t) len);
+}
+
+static void
+s_echo (h2o_req_t *req)
+{
+    json_t *headers = json_object ();
+    for (size_t i = 0; i < req->headers.size; i++) {
+        h2o_header_t *header = &req->headers.entries[i];
+        char *name = strndup (header->name->base, header->name->len);
+        json_object_set_new (headers, name, json_stringn (header->value.base, header->value.len));
+        free (name);
+    }
+    s_respond_json (req, 200, json_pack ("{s:s%, s:s%, s:o, s:I, s:s}", "method", req->method.base, req->method.len,
+                                         "path", req->path.base, req->path.len, "headers", headers,
+                                         "body_bytes", (json_int_t) req->entity.len, "backend", s_options.name));
+}
+
+static bool
+s_is (h2o_req_t *req, const char *method, const char *path)
+{
+    size_t path_len = req->path_normalized.len;
+    return h2o_memis (req->method.base, req->method.len, method, strlen (method))
+        && h2o_memis (req->path_normalized.base, path_len, path, strlen (path));
+}
+
+static int
+s_on_request (h2o_handler_t *handler, h2o_req_t *req)
+{
+    if (s_is (req, "GET", "/ping"))
+        s_respond (req, 200, "text/plain", "pong\n", 5);
+    else
+    if (s_is (req, "GET", "/health"))
+        s_health (req);
+    else
+    if (s_is (req, "GET", "/v1/models"))
+        s_models_route (req);
+    else
+    if (s_is (req, "POST", "/v1/chat/completions"))
+        s_completion (req, true);
+    else
+    if (s_is (req, "POST", "/v1/completions"))
+        s_completion (req, false);
+    else
+    if (s_is (req, "POST", "/v1/embeddings"))
+        s_embeddings (req);
+    else
+    if (s_is (req, "GET", "/metrics"))
+        s_metrics (req);
+    else
+        s_echo (req);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_on_accept (h2o_socket_t *listener, const char *error)
+{
+    if (error)
+        return;
+    h2o_socket_t *sock;
+    while ((sock = h2o_evloop_socket_accept (listener)) != NULL)
+        h2o_accept (&s_worker->accept, sock);
+}
+
+static int
+s_listen (void)
+{
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) s_options.port) };
+    if (inet_pton (AF_INET, s_options.host, &addr.sin_addr) != 1)
+        return -1;
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (fd, SOMAXCONN) != 0) {
+        close (fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *
+s_worker_run (void *arg)
+{
+    worker_t *worker = arg;
+    s_worker = worker;
+    worker->loop = h2o_evloop_create ();
+    h2o_context_init (&worker->context, worker->loop, &s_config);
+    worker->accept.ctx = &worker->context;
+    worker->accept.hosts = s_config.hosts;
+    int fd = s_listen ();
+    if (fd < 0) {
+        fprintf (stderr, "ocf-test-backend: cannot listen on %s:%d: %s\n", s_options.host, s_options.port, strerror (errno));
+        exit (1);
+    }
+    h2o_socket_read_start (h2o_evloop_socket_create (worker->loop, fd, H2O_SOCKET_FLAG_DONT_READ), s_on_accept);
+    while (h2o_evloop_run (worker->loop, INT32_MAX) == 0 || errno == EINTR)
+        ;
+    return NULL;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+        "Usage: ocf-test-backend [options]\n"
+        "An OpenAI-compatible streaming server for the tests (stands in for vLLM).\n\n"
+        "  --listen HOST:PORT         address (default 127.0.0.1:8000)\n"
+        "  --name NAME                named in replies (default test-backend)\n"
+        "  --model ID                 a model served (repeatable; default test-model)\n"
+        "  --models-file PATH         models, one per line, re-read at each request\n"
+        "  --tokens N                 tokens per completion (default 16; max_tokens lowers it)\n"
+        "  --token-delay-ms MS        pace of streamed events (default 20)\n"
+        "  --first-token-delay-ms MS  delay before the first event (default 0)\n"
+        "  --startup-delay-ms MS      /health answers 503 until then (default 0)\n"
+        "  --sick-file PATH           /health answers 503 while PATH exists\n"
+        "  --fail-status CODE         answer completions with CODE\n"
+        "  --max-running N            in-flight requests above N count as waiting in /metrics\n"
+        "  --threads N                event loops (SO_REUSEPORT), default 1\n"
+        "Per request: X-Test-Tokens, X-Test-Token-Delay-Ms, X-Test-First-Token-Delay-Ms,\n"
+        "X-Test-Status override the flags.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' }, { "name", required_argument, NULL, 'n' },
+        { "model", required_argument, NULL, 'm' }, { "models-file", required_argument, NULL, 'M' },
+        { "tokens", required_argument, NULL, 't' }, { "token-delay-ms", required_argument, NULL, 'd' },
+        { "first-token-delay-ms", required_argument, NULL, 'f' }, { "startup-delay-ms", required_argument, NULL, 's' },
+        { "sick-file", required_argument, NULL, 'S' }, { "fail-status", required_argument, NULL, 'F' },
+        { "max-running", required_argument, NULL, 'r' }, { "threads", required_argument, NULL, 'T' },
+        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "h", options, NULL)) != -1) {
+        switch (option) {
+            case 'l': {
+                char *colon = strrchr (optarg, ':');
+                if (!colon) {
+                    fprintf (stderr, "ocf-test-backend: --listen needs HOST:PORT\n");
+                    return 2;
+                }
+                *colon = '\0';
+                s_options.host = optarg;
+                s_options.port = atoi (colon + 1);
+                break;
+            }
+            case 'n': s_options.name = optarg; break;
+            case 'm': if (s_options.model_count < MAX_MODELS) s_options.models[s_options.model_count++] = optarg; break;
+            case 'M': s_options.models_file = optarg; break;
+            case 't': s_options.tokens = atoi (optarg); break;
+            case 'd': s_options.token_delay_ms = atoi (optarg); break;
+            case 'f': s_options.first_token_delay_ms = atoi (optarg); break;
+            case 's': s_options.startup_delay_ms = atoi (optarg); break;
+            case 'S': s_options.sick_file = optarg; break;
+            case 'F': s_options.fail_status = atoi (optarg); break;
+            case 'r': s_options.max_running = atoi (optarg); break;
+            case 'T': s_options.threads = atoi (optarg) > 0 ? atoi (optarg) : 1; break;
+            case 'h': s_usage (stdout); return 0;
+            default: s_usage (stderr); return 2;
+        }
+    }
+    if (s_options.model_count == 0)
+        s_options.models[s_options.model_count++] = "test-model";
+    signal (SIGPIPE, SIG_IGN);
+    clock_gettime (CLOCK_MONOTONIC, &s_started);
+    h2o_config_init (&s_config);
+    s_config.http1.upgrade_to_http2 = 0;
+    h2o_hostconf_t *host = h2o_config_register_host (&s_config, h2o_iovec_init (H2O_STRLIT ("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
+    h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;
+    fprintf (stderr, "ocf-test-backend %s listening on %s:%d (%d thread%s)\n", s_options.name, s_options.host,
+             s_options.port, s_options.threads, s_options.threads > 1 ? "s" : "");
+    pthread_t threads[64];
+    worker_t *workers = calloc ((size_t) s_options.threads, sizeof *workers);
+    for (int i = 1; i < s_options.threads && i < 64; i++)
+        pthread_create (&threads[i], NULL, s_worker_run, &workers[i]);
+    s_worker_run (&workers[0]);
+    return 0;
+}
