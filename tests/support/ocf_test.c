@@ -3,6 +3,8 @@
 #include "ocf_client.h"
 #include "ocf_time.h"
 
+#include <criterion/criterion.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,9 +41,27 @@ ocf_test_node_init (ocf_test_node_t *node, const char *name)
         abort ();
 }
 
+//  Daemons built with sanitizers report to their logs; a report there fails the test.
+static void
+s_check_logs (ocf_test_node_t *node)
+{
+    char command[600];
+    snprintf (command, sizeof command,
+              "grep -l -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' '%s'/*.log 2>/dev/null",
+              node->root);
+    int status;
+    char *found = ocf_test_run (command, &status);
+    if (*found) {
+        setenv ("OCF_TEST_KEEP", "1", 1);
+        cr_assert_fail ("sanitizer findings in %s", found);
+    }
+    free (found);
+}
+
 void
 ocf_test_node_cleanup (ocf_test_node_t *node)
 {
+    s_check_logs (node);
     if (node->notify_fd > 0)
         close (node->notify_fd);
     node->notify_fd = -1;

@@ -1,7 +1,11 @@
-/*  The real ocf-tabled over its real ipc sockets.  */
+/*  The real ocf-tabled over its real ipc sockets, with a real SQLite file and the sqlite3
+    CLI: registration, queries, merges, events, bad input, crash safety, one instance per
+    run_dir, restarts.  */
+#include "ocf_msg.h"
 #include "ocf_test.h"
 
 #include <criterion/criterion.h>
+#include <czmq.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -11,7 +15,9 @@ static pid_t s_pid;
 static void
 s_setup (void)
 {
+    zsys_init ();
     ocf_test_node_init (&s_node, "tabled");
+    ocf_test_node_config (&s_node, "[node]\nname = host-a\n[tabled]\nmax_message = 64KiB\n");
     s_pid = ocf_test_start (&s_node, "ocf-tabled", NULL, 5000);
     cr_assert_gt (s_pid, 0, "ocf-tabled did not report READY=1");
 }
@@ -23,13 +29,455 @@ s_teardown (void)
     ocf_test_node_cleanup (&s_node);
 }
 
-TestSuite (tabled_daemon, .init = s_setup, .fini = s_teardown, .timeout = 60);
+TestSuite (tabled_daemon, .init = s_setup, .fini = s_teardown, .timeout = 120);
 
-Test (tabled_daemon, hello_names_this_node)
+static json_t *
+s_call_ok (const char *verb, json_t *body)
 {
     bool ok;
-    json_t *reply = ocf_test_call (&s_node, "tabled", "HELLO", NULL, &ok);
-    cr_assert (ok);
-    cr_assert_eq (strlen (json_string_value (json_object_get (reply, "id"))), 40);
+    json_t *reply = ocf_test_call (&s_node, "tabled", verb, body, &ok);
+    cr_assert_not_null (reply, "%s: no reply", verb);
+    cr_assert (ok, "%s: %s", verb, json_string_value (json_object_get (reply, "error")));
+    return reply;
+}
+
+static char *
+s_call_error (const char *verb, json_t *body)
+{
+    bool ok;
+    json_t *reply = ocf_test_call (&s_node, "tabled", verb, body, &ok);
+    cr_assert_not_null (reply, "%s: no reply", verb);
+    cr_assert (!ok, "%s: expected ERR", verb);
+    char *error = strdup (json_string_value (json_object_get (reply, "error")));
     json_decref (reply);
+    return error;
+}
+
+static const char *
+s_self_id (void)
+{
+    static char id[64];
+    json_t *hello = s_call_ok ("HELLO", NULL);
+    snprintf (id, sizeof id, "%s", json_string_value (json_object_get (hello, "id")));
+    json_decref (hello);
+    return id;
+}
+
+//  A row of another node, with a real key as its id.
+static json_t *
+s_foreign_row (char *id_out, int generation, int version)
+{
+    zcert_t *cert = zcert_new ();
+    strcpy (id_out, zcert_public_txt (cert));
+    zcert_destroy (&cert);
+    return json_pack ("{s:s, s:s, s:i, s:i, s:{s:s}, s:[{s:s, s:[s], s:i}]}", "id", id_out, "name", "host-b",
+                      "generation", generation, "version", version, "addr", "proxy", "http://10.0.0.2:8092",
+                      "services", "name", "llm", "identity_group", "model=m2", "port", 8000);
+}
+
+static char *
+s_sqlite (const char *query)
+{
+    char command[1024];
+    snprintf (command, sizeof command, "sqlite3 -readonly %s/table.db \"%s\" 2>&1", s_node.state_dir, query);
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "sqlite3 failed: %s", output);
+    return output;
+}
+
+Test (tabled_daemon, registers_and_answers_queries)
+{
+    const char *self = s_self_id ();
+    json_t *reply = s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:[s, s], s:i, s:s}}", "service", "name", "llm",
+                                                        "identity_group", "model=m1", "model=m3", "port", 8000, "status", "ready"));
+    cr_assert (json_is_true (json_object_get (reply, "changed")));
+    json_int_t version = json_integer_value (json_object_get (reply, "version"));
+    json_decref (reply);
+    //  Registering the same service again is idempotent: no new version.
+    reply = s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:[s, s], s:i, s:s}}", "service", "name", "llm",
+                                                "identity_group", "model=m1", "model=m3", "port", 8000, "status", "ready"));
+    cr_assert (json_is_false (json_object_get (reply, "changed")));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "version")), version);
+    json_decref (reply);
+
+    reply = s_call_ok ("PROVIDERS", json_pack ("{s:s, s:s}", "service", "llm", "identity", "model=m3"));
+    json_t *providers = json_object_get (reply, "providers");
+    cr_assert_eq (json_array_size (providers), 1);
+    json_t *provider = json_array_get (providers, 0);
+    cr_assert_str_eq (json_string_value (json_object_get (provider, "id")), self);
+    cr_assert (json_is_true (json_object_get (provider, "self")));
+    cr_assert_eq (json_integer_value (json_object_get (json_object_get (provider, "service"), "port")), 8000);
+    json_decref (reply);
+    reply = s_call_ok ("PROVIDERS", json_pack ("{s:s, s:s}", "service", "llm", "identity", "model=absent"));
+    cr_assert_eq (json_array_size (json_object_get (reply, "providers")), 0);
+    json_decref (reply);
+
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", self));
+    json_t *row = json_object_get (reply, "row");
+    cr_assert_str_eq (json_string_value (json_object_get (row, "name")), "host-a");
+    cr_assert_str_eq (json_string_value (json_object_get (row, "status")), "alive");
+    json_decref (reply);
+
+    char *services = s_sqlite ("select service, identity_group, port from services order by identity_group");
+    cr_assert_str_eq (services, "llm|model=m1|8000\nllm|model=m3|8000\n");
+    free (services);
+
+    reply = s_call_ok ("SERVICE.DOWN", json_pack ("{s:s}", "name", "llm"));
+    json_decref (reply);
+    reply = s_call_ok ("PROVIDERS", json_pack ("{s:s}", "service", "llm"));
+    cr_assert_eq (json_array_size (json_object_get (reply, "providers")), 0);
+    json_decref (reply);
+}
+
+Test (tabled_daemon, merges_rows_tombstones_and_memberships)
+{
+    char id[64];
+    json_t *row = s_foreign_row (id, 10, 2);
+    json_t *reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 1);
+    json_decref (reply);
+    reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "stale")), 1, "a duplicate changes nothing");
+    json_decref (reply);
+    reply = s_call_ok ("LIST", json_pack ("{s:b}", "live", 1));
+    cr_assert_eq (json_array_size (json_object_get (reply, "rows")), 2);
+    json_decref (reply);
+
+    reply = s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:i, s:s}]}", "members", "id", id, "generation", 10,
+                                           "incarnation", 0, "status", "dead"));
+    json_decref (reply);
+    char *dead = s_sqlite ("select status from nodes where record is not null and status = 'dead'");
+    cr_assert_str_eq (dead, "dead\n");
+    free (dead);
+
+    reply = s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:s, s:i}]}", "tombstones", "id", id, "generation", 10,
+                                           "reason", "left", "declared_at", 1000));
+    json_decref (reply);
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", id));
+    cr_assert (json_is_null (json_object_get (reply, "row")));
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (reply, "tombstone"), "reason")), "left");
+    json_decref (reply);
+    //  The old row cannot come back; a new generation can.
+    reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 0);
+    json_decref (reply);
+    json_object_set_new (row, "generation", json_integer (11));
+    reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 1);
+    json_decref (reply);
+    char *tombstones = s_sqlite ("select generation, reason from tombstones");
+    cr_assert_str_eq (tombstones, "10|left\n");
+    free (tombstones);
+    json_decref (row);
+}
+
+Test (tabled_daemon, bad_input_is_answered_with_err_and_changes_nothing)
+{
+    json_t *digest = s_call_ok ("DIGEST", NULL);
+    char *root = strdup (json_string_value (json_object_get (digest, "root")));
+    json_decref (digest);
+
+    char *error = s_call_error ("NO.SUCH.VERB", NULL);
+    cr_assert (strstr (error, "unknown verb NO.SUCH.VERB"), "%s", error);
+    free (error);
+    char id[64];
+    json_t *good = s_foreign_row (id, 3, 1);
+    json_t *bad = json_pack ("{s:s, s:i}", "id", id, "generation", 3);
+    error = s_call_error ("MERGE", json_pack ("{s:[o, o]}", "rows", good, bad));
+    cr_assert (strstr (error, "MERGE: rows[1]: \"version\" is missing"), "%s", error);
+    free (error);
+    error = s_call_error ("SERVICE.UP", json_pack ("{s:{s:s}}", "service", "name", "no spaces allowed"));
+    cr_assert (strstr (error, "SERVICE.UP: service \"name\""), "%s", error);
+    free (error);
+    error = s_call_error ("SELF.SET", json_pack ("{s:i}", "generation", 99));
+    cr_assert (strstr (error, "\"generation\" cannot be set"), "%s", error);
+    free (error);
+
+    //  Frames that are not even a message, over a raw socket.
+    char endpoint[400];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", s_node.run_dir);
+    zsock_t *raw = zsock_new_dealer (endpoint);
+    zsock_set_rcvtimeo (raw, 5000);
+    static const char *cases[][3] = {
+        { "GET", NULL, "expected 2 frames" },
+        { "GET", "{\"v\":1", "not valid JSON" },
+        { "GET", "{\"id\":1}", "lacks the protocol version" },
+        { "bad verb!", "{\"v\":1}", "malformed verb" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (cases[i][1])
+            zstr_sendx (raw, cases[i][0], cases[i][1], NULL);
+        else
+            zstr_send (raw, cases[i][0]);
+        zmsg_t *reply = zmsg_recv (raw);
+        cr_assert_not_null (reply, "case %zu: no reply", i);
+        char *verb = zmsg_popstr (reply), *body = zmsg_popstr (reply);
+        cr_assert_str_eq (verb, "ERR");
+        cr_assert (strstr (body, cases[i][2]), "case %zu: %s", i, body);
+        free (verb);
+        free (body);
+        zmsg_destroy (&reply);
+    }
+    //  A body over [tabled] max_message (64 KiB here).
+    char *big = malloc (100000);
+    memset (big, ' ', 99999);
+    memcpy (big, "{\"v\":1}", 7);
+    big[99999] = '\0';
+    zstr_sendx (raw, "LIST", big, NULL);
+    free (big);
+    zmsg_t *reply = zmsg_recv (raw);
+    char *verb = zmsg_popstr (reply), *body = zmsg_popstr (reply);
+    cr_assert_str_eq (verb, "ERR");
+    cr_assert (strstr (body, "exceeds the limit of 65536"), "%s", body);
+    free (verb);
+    free (body);
+    zmsg_destroy (&reply);
+    zsock_destroy (&raw);
+
+    digest = s_call_ok ("DIGEST", NULL);
+    cr_assert_str_eq (json_string_value (json_object_get (digest, "root")), root, "bad input changed the table");
+    json_decref (digest);
+    free (root);
+    //  And the daemon still serves.
+    json_decref (s_call_ok ("HELLO", NULL));
+}
+
+//  Receives events until one with this topic arrives (or the timeout); returns its body.
+static json_t *
+s_next_event (zsock_t *sub, const char *topic, int timeout_ms)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (zclock_mono () < deadline) {
+        zsock_set_rcvtimeo (sub, (int) (deadline - zclock_mono ()) + 1);
+        zmsg_t *zmsg = zmsg_recv (sub);
+        if (!zmsg)
+            break;
+        ocf_msg_t msg;
+        char error[256];
+        cr_assert_eq (ocf_msg_decode_zmsg (&msg, zmsg, 1 << 20, error, sizeof error), 0, "bad event: %s", error);
+        zmsg_destroy (&zmsg);
+        if (strcmp (msg.verb, topic) == 0)
+            return msg.body;
+        ocf_msg_clear (&msg);
+    }
+    return NULL;
+}
+
+Test (tabled_daemon, publishes_committed_changes_to_subscribers)
+{
+    char endpoint[400];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.events", s_node.run_dir);
+    zsock_t *sub = zsock_new_sub (endpoint, "");
+    //  A subscription takes a moment to reach the publisher: poke until the first event.
+    json_t *event = NULL;
+    for (int attempt = 0; attempt < 200 && !event; attempt++) {
+        char probe[16];
+        snprintf (probe, sizeof probe, "%d", attempt);
+        json_decref (s_call_ok ("SELF.SET", json_pack ("{s:{s:s}}", "labels", "probe", probe)));
+        event = s_next_event (sub, "row", 50);
+    }
+    cr_assert_not_null (event, "no event reached the subscriber");
+    json_int_t seq = json_integer_value (json_object_get (event, "seq"));
+    json_int_t boot = json_integer_value (json_object_get (event, "boot"));
+    cr_assert_str_eq (json_string_value (json_object_get (event, "source")), "self");
+    json_decref (event);
+    while ((event = s_next_event (sub, "row", 100)) != NULL) {   //  the rest of the probes
+        seq = json_integer_value (json_object_get (event, "seq"));
+        json_decref (event);
+    }
+
+    json_decref (s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:i}}", "service", "name", "embed", "port", 9000)));
+    event = s_next_event (sub, "row", 5000);
+    cr_assert_not_null (event);
+    cr_assert_eq (json_integer_value (json_object_get (event, "seq")), seq + 1, "sequence numbers have no gaps");
+    cr_assert_eq (json_integer_value (json_object_get (event, "boot")), boot);
+    json_t *services = json_object_get (json_object_get (event, "row"), "services");
+    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (services, 0), "name")), "embed");
+    json_decref (event);
+
+    char id[64];
+    json_t *row = s_foreign_row (id, 4, 1);
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[o]}", "rows", row)));
+    event = s_next_event (sub, "row", 5000);
+    cr_assert_str_eq (json_string_value (json_object_get (event, "source")), "merge");
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "row"), "id")), id);
+    json_decref (event);
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:i, s:s}]}", "members", "id", id,
+                                                "generation", 4, "incarnation", 2, "status", "suspect")));
+    event = s_next_event (sub, "status", 5000);
+    cr_assert_not_null (event);
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "member"), "status")), "suspect");
+    json_decref (event);
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:s, s:i}]}", "tombstones", "id", id,
+                                                "generation", 4, "reason", "reaped", "declared_at", 5)));
+    event = s_next_event (sub, "tombstone", 5000);
+    cr_assert_not_null (event);
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "tombstone"), "id")), id);
+    json_decref (event);
+    zsock_destroy (&sub);
+}
+
+Test (tabled_daemon, refutes_suspicion_of_itself_and_starts_a_new_generation_after_leave)
+{
+    json_t *hello = s_call_ok ("HELLO", NULL);
+    const char *self = json_string_value (json_object_get (hello, "id"));
+    json_int_t generation = json_integer_value (json_object_get (hello, "generation"));
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:I, s:i, s:s}]}", "members", "id", self,
+                                                "generation", generation, "incarnation", 3, "status", "suspect")));
+    json_t *reply = s_call_ok ("GET", json_pack ("{s:s}", "id", self));
+    json_t *row = json_object_get (reply, "row");
+    cr_assert_str_eq (json_string_value (json_object_get (row, "status")), "alive");
+    cr_assert_eq (json_integer_value (json_object_get (row, "incarnation")), 4, "refuted with a higher incarnation");
+    json_decref (reply);
+
+    reply = s_call_ok ("LEAVE", NULL);
+    json_t *tombstone = json_object_get (reply, "tombstone");
+    cr_assert_eq (json_integer_value (json_object_get (tombstone, "generation")), generation);
+    cr_assert_gt (json_integer_value (json_object_get (reply, "generation")), generation);
+    json_decref (reply);
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", self));
+    cr_assert_gt (json_integer_value (json_object_get (json_object_get (reply, "row"), "generation")), generation);
+    json_decref (reply);
+    json_decref (hello);
+}
+
+Test (tabled_daemon, a_second_instance_is_refused)
+{
+    pid_t second = ocf_test_spawn (&s_node, "ocf-tabled", NULL);
+    int status = ocf_test_stop (second, 0, 5000);   //  signal 0: just wait for it to exit
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0, "a second ocf-tabled kept running");
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-tabled.log", s_node.root);
+    char *log = ocf_test_read_file (path);
+    cr_assert (strstr (log, "refusing to start: another instance holds"), "%s", log);
+    free (log);
+    json_decref (s_call_ok ("HELLO", NULL));        //  the first one still owns the socket
+}
+
+Test (tabled_daemon, restart_keeps_the_table_and_bumps_the_generation)
+{
+    json_t *hello = s_call_ok ("HELLO", NULL);
+    json_int_t generation = json_integer_value (json_object_get (hello, "generation"));
+    char self[64];
+    snprintf (self, sizeof self, "%s", json_string_value (json_object_get (hello, "id")));
+    json_decref (hello);
+    json_decref (s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:i}}", "service", "name", "llm", "port", 8000)));
+    int status = ocf_test_stop (s_pid, SIGTERM, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "SIGTERM is a clean exit");
+    int64_t started = ocf_test_now_us ();
+    s_pid = ocf_test_start (&s_node, "ocf-tabled", NULL, 5000);
+    cr_assert_gt (s_pid, 0);
+    cr_log_info ("restart to READY=1: %.1f ms", (ocf_test_now_us () - started) / 1000.0);
+    hello = s_call_ok ("HELLO", NULL);
+    cr_assert_str_eq (json_string_value (json_object_get (hello, "id")), self, "same node key");
+    cr_assert_gt (json_integer_value (json_object_get (hello, "generation")), generation);
+    json_decref (hello);
+    json_t *reply = s_call_ok ("PROVIDERS", json_pack ("{s:s}", "service", "llm"));
+    cr_assert_eq (json_array_size (json_object_get (reply, "providers")), 1, "own services survive a restart");
+    json_decref (reply);
+}
+
+Test (tabled_daemon, kill_9_during_a_write_burst_loses_nothing_acknowledged)
+{
+    char endpoint[400];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", s_node.run_dir);
+    zsock_t *client = zsock_new_dealer (endpoint);
+    enum { TOTAL = 20000 };
+    static char ids[TOTAL][48];
+    //  Pipeline merges of distinct rows; replies come back in request order.
+    int sent = 0, acked = 0;
+    int64_t kill_after = 3000;              //  acknowledgements before the kill
+    bool killed = false;
+    zpoller_t *poller = zpoller_new (client, NULL);
+    while (acked < TOTAL) {
+        while (sent < TOTAL && sent - acked < 200 && !killed) {
+            json_t *row = s_foreign_row (ids[sent], 1, 1);
+            zmsg_t *msg = zmsg_new ();
+            ocf_msg_append (msg, "MERGE", json_pack ("{s:[o]}", "rows", row));
+            zmsg_send (&msg, client);
+            sent++;
+        }
+        if (!zpoller_wait (poller, killed ? 200 : 5000))
+            break;
+        zmsg_t *reply = zmsg_recv (client);
+        cr_assert (zframe_streq (zmsg_first (reply), "OK"));
+        zmsg_destroy (&reply);
+        if (++acked == kill_after) {
+            kill (s_pid, SIGKILL);
+            killed = true;
+        }
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&client);
+    waitpid (s_pid, NULL, 0);
+    cr_log_info ("%d sent, %d acknowledged before and around kill -9", sent, acked);
+    s_pid = ocf_test_start (&s_node, "ocf-tabled", NULL, 5000);
+    cr_assert_gt (s_pid, 0);
+    for (int i = 0; i < acked; i++) {
+        json_t *reply = s_call_ok ("GET", json_pack ("{s:s}", "id", ids[i]));
+        cr_assert (!json_is_null (json_object_get (reply, "row")), "acknowledged row %d of %d lost", i, acked);
+        json_decref (reply);
+    }
+    char *check = s_sqlite ("pragma integrity_check");
+    cr_assert_str_eq (check, "ok\n");
+    free (check);
+}
+
+Test (tabled_daemon, sqlite3_reads_the_views_while_tabled_writes)
+{
+    //  A writer in a child process keeps merging rows while sqlite3 reads the views.
+    pid_t writer = fork ();
+    if (writer == 0) {
+        for (int i = 0; i < 2000; i++) {
+            char id[64];
+            json_t *row = s_foreign_row (id, 1, 1);
+            bool ok;
+            json_decref (ocf_test_call (&s_node, "tabled", "MERGE", json_pack ("{s:[o]}", "rows", row), &ok));
+            if (!ok)
+                _exit (1);
+        }
+        _exit (0);
+    }
+    long previous = 0;
+    int reads = 0;
+    while (waitpid (writer, NULL, WNOHANG) == 0 || reads == 0) {
+        char *count = s_sqlite ("select count(*) from live_nodes; select count(*) from services; select count(*) from gpus;"
+                                "select count(*) from tombstones;");
+        long live = atol (count);
+        cr_assert_geq (live, previous, "readers see committed states only, never going back");
+        previous = live;
+        free (count);
+        reads++;
+    }
+    cr_log_info ("%d consistent reads while writing", reads);
+    char *final = s_sqlite ("select count(*) from live_nodes");
+    cr_assert_eq (atol (final), 2001, "2000 rows merged + this node");
+    free (final);
+}
+
+Test (tabled_daemon, stops_cleanly_on_sigterm_with_stopping_notification)
+{
+    cr_assert_eq (kill (s_pid, SIGTERM), 0);
+    cr_assert (ocf_test_wait_notify (&s_node, "STOPPING=1", 5000));
+    int status = ocf_test_stop (s_pid, 0, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    s_pid = ocf_test_start (&s_node, "ocf-tabled", NULL, 5000);      //  for the teardown
+}
+
+Test (tabled_daemon, configuration_errors_name_the_key_and_stop_start_up)
+{
+    char command[1024];
+    snprintf (command, sizeof command, "%s -c /dev/null --set tabled.reap_after=soon --check-config 2>&1",
+              ocf_test_bin ("ocf-tabled"));
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 1);
+    cr_assert (strstr (output, "[tabled] reap_after: 'soon' is not a duration"), "%s", output);
+    free (output);
+    snprintf (command, sizeof command, "%s -c /nonexistent/ocf.conf 2>&1", ocf_test_bin ("ocf-tabled"));
+    output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 78, "EX_CONFIG");
+    cr_assert (strstr (output, "/nonexistent/ocf.conf: cannot read"), "%s", output);
+    free (output);
 }
