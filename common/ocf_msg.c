@@ -1,5 +1,6 @@
 /*  ocf_msg: local message codec.  */
 #include "ocf_msg.h"
+#include "ocf_json.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -15,12 +16,15 @@ s_verb_valid (const char *verb, size_t size)
     return true;
 }
 
-int
-ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body,
-                size_t body_size, size_t max_body, char *error, size_t error_size)
+//  The checks both decoders make before looking at the body.
+static int
+s_check_frames (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body, size_t body_size,
+                size_t max_body, char *error, size_t error_size)
 {
     msg->verb[0] = '\0';
     msg->body = NULL;
+    msg->text = body;
+    msg->text_len = body_size;
     if (!s_verb_valid (verb, verb_size)) {
         snprintf (error, error_size, "malformed verb frame (%zu bytes): expected 1-%d characters of A-Z a-z 0-9 . _ -",
                   verb_size, OCF_VERB_MAX);
@@ -32,6 +36,77 @@ ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *
         snprintf (error, error_size, "%s: body of %zu bytes exceeds the limit of %zu", msg->verb, body_size, max_body);
         return -1;
     }
+    return 0;
+}
+
+static int
+s_check_version (ocf_msg_t *msg, bool present, int64_t version, char *error, size_t error_size)
+{
+    if (!present) {
+        snprintf (error, error_size, "%s: body lacks the protocol version \"v\": %d", msg->verb, OCF_PROTOCOL_VERSION);
+        return -1;
+    }
+    if (version != OCF_PROTOCOL_VERSION) {
+        snprintf (error, error_size, "%s: protocol version %lld is not supported (this side speaks %d)", msg->verb,
+                  (long long) version, OCF_PROTOCOL_VERSION);
+        return -1;
+    }
+    return 0;
+}
+
+int
+ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body, size_t body_size,
+              size_t max_body, char *error, size_t error_size)
+{
+    if (s_check_frames (msg, verb, verb_size, body, body_size, max_body, error, error_size) != 0)
+        return -1;
+    char problem[256];
+    if (ocf_json_validate (body, body_size, problem, sizeof problem) != 0) {
+        snprintf (error, error_size, "%s: body is not valid JSON: %s", msg->verb, problem);
+        return -1;
+    }
+    ocf_json_span_t root = ocf_json_root (body, body_size);
+    if (ocf_json_type (root) != OCF_JSON_OBJECT) {
+        snprintf (error, error_size, "%s: body must be a JSON object", msg->verb);
+        return -1;
+    }
+    ocf_json_iter_t iter = ocf_json_iter (root);
+    ocf_json_span_t key, value, previous[64];
+    size_t count = 0;
+    while (ocf_json_object_next (&iter, &key, &value)) {
+        for (size_t i = 0; i < count && i < 64; i++)
+            if (ocf_json_strings_equal (previous[i], key)) {
+                snprintf (error, error_size, "%s: body has the key %.*s twice", msg->verb, (int) key.len, key.start);
+                return -1;
+            }
+        if (count < 64)
+            previous[count] = key;
+        count++;
+    }
+    ocf_json_span_t version = ocf_json_member (root, "v");
+    int64_t number = 0;
+    bool present = version.len && ocf_json_integer (version, &number) == 0;
+    return s_check_version (msg, present, number, error, error_size);
+}
+
+json_t *
+ocf_msg_body (ocf_msg_t *msg, char *error, size_t error_size)
+{
+    if (!msg->body) {
+        json_error_t json_error;
+        msg->body = json_loadb (msg->text, msg->text_len, JSON_REJECT_DUPLICATES, &json_error);
+        if (!msg->body)
+            snprintf (error, error_size, "%s: body is not usable JSON: %s", msg->verb, json_error.text);
+    }
+    return msg->body;
+}
+
+int
+ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body,
+                size_t body_size, size_t max_body, char *error, size_t error_size)
+{
+    if (s_check_frames (msg, verb, verb_size, body, body_size, max_body, error, error_size) != 0)
+        return -1;
     json_error_t json_error;
     json_t *parsed = json_loadb (body, body_size, JSON_REJECT_DUPLICATES, &json_error);
     if (!parsed) {
@@ -45,14 +120,7 @@ ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *
         return -1;
     }
     json_t *version = json_object_get (parsed, "v");
-    if (!json_is_integer (version)) {
-        snprintf (error, error_size, "%s: body lacks the protocol version \"v\": %d", msg->verb, OCF_PROTOCOL_VERSION);
-        json_decref (parsed);
-        return -1;
-    }
-    if (json_integer_value (version) != OCF_PROTOCOL_VERSION) {
-        snprintf (error, error_size, "%s: protocol version %lld is not supported (this side speaks %d)", msg->verb,
-                  (long long) json_integer_value (version), OCF_PROTOCOL_VERSION);
+    if (s_check_version (msg, json_is_integer (version), json_integer_value (version), error, error_size) != 0) {
         json_decref (parsed);
         return -1;
     }

@@ -13,7 +13,9 @@
 
 typedef struct {
     char verb[OCF_VERB_MAX + 1];
-    json_t *body;                //  a JSON object, owned by the message
+    json_t *body;                //  a JSON object, owned by the message (NULL after ocf_msg_scan)
+    const char *text;            //  the body frame's bytes, valid while that frame lives
+    size_t text_len;
 } ocf_msg_t;
 
 //  Checks and parses a verb frame and a body frame. The verb is 1-32 characters of A-Z, a-z,
@@ -21,6 +23,13 @@ typedef struct {
 //  OCF_PROTOCOL_VERSION. Returns 0, or -1 with the problem written into error.
 int ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body,
                     size_t body_size, size_t max_body, char *error, size_t error_size);
+//  The same checks without building a jansson tree: the body is validated in place by the
+//  scanner (ocf_json.h) and "v" read from it. body stays NULL until ocf_msg_body().
+int ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body, size_t body_size,
+                  size_t max_body, char *error, size_t error_size);
+//  The body as jansson JSON, parsed on first use after ocf_msg_scan; NULL (with error set)
+//  in the rare case jansson refuses what the scanner accepted (a number out of its range).
+json_t *ocf_msg_body (ocf_msg_t *msg, char *error, size_t error_size);
 //  Decodes a whole multipart message that must hold exactly the two frames.
 int ocf_msg_decode_zmsg (ocf_msg_t *msg, zmsg_t *zmsg, size_t max_body, char *error, size_t error_size);
 void ocf_msg_clear (ocf_msg_t *msg);

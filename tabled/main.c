@@ -46,7 +46,15 @@ s_handle_one (server_t *server, zmsg_t *request)
     zmsg_t *reply = s_take_envelope (request);
     ocf_msg_t msg;
     char error[512];
-    if (ocf_msg_decode_zmsg (&msg, request, (size_t) server->config->tabled.max_message, error, sizeof error) == 0) {
+    int rc = -1;
+    if (zmsg_size (request) != 2)
+        snprintf (error, sizeof error, "expected 2 frames (verb, JSON body), got %zu", zmsg_size (request));
+    else {
+        zframe_t *verb = zmsg_first (request), *body = zmsg_next (request);
+        rc = ocf_msg_scan (&msg, zframe_data (verb), zframe_size (verb), zframe_data (body), zframe_size (body),
+                           (size_t) server->config->tabled.max_message, error, sizeof error);
+    }
+    if (rc == 0) {
         ocf_tabled_handle (server->tabled, &msg, reply);
         ocf_msg_clear (&msg);
     }

@@ -1,9 +1,10 @@
-/*  ocf_record: record validation and canonical form.  */
+/*  ocf_record: record validation, on spans of validated JSON text.  */
 #include "ocf_record.h"
 #include "ocf_hash.h"
 #include "ocf_identity.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #define MAX_SERVICES 256
 #define MAX_GROUPS 256
 #define MAX_GPUS 256
+#define MAX_MEMBERS 256          //  keys of any object we check (duplicates are looked for)
 #define MAX_STRING 1024
 
 //  Fields that are not the owner's: they travel with the row but are not in its content.
@@ -63,54 +65,6 @@ ocf_member_compare (const ocf_member_t *a, const ocf_member_t *b)
     return 0;
 }
 
-//  --------------------------------------------------------------------------
-//  Field checks. Each returns 0 or -1 with error set; "where" prefixes the message.
-
-static int __attribute__ ((format (printf, 3, 4)))
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
-static int
-s_get_id (json_t *object, char *id, char *error, size_t error_size)
-{
-    const char *text = json_string_value (json_object_get (object, "id"));
-    if (!text)
-        return s_fail (error, error_size, "\"id\" is missing or not a string");
-    if (!ocf_identity_id_valid (text))
-        return s_fail (error, error_size, "\"id\" must be 40 Z85 characters (a node's public key), got \"%.60s\"", text);
-    memcpy (id, text, OCF_ID_SIZE);
-    return 0;
-}
-
-//  A JSON integer within [min, max] (JSON numbers above 2^63 are rejected by jansson itself).
-static int
-s_get_uint (json_t *object, const char *key, bool required, uint64_t min, uint64_t *value, char *error, size_t error_size)
-{
-    json_t *item = json_object_get (object, key);
-    if (!item) {
-        if (required)
-            return s_fail (error, error_size, "\"%s\" is missing", key);
-        return 0;
-    }
-    if (!json_is_integer (item) || json_integer_value (item) < (json_int_t) min)
-        return s_fail (error, error_size, "\"%s\" must be an integer >= %s", key, min ? "1" : "0");
-    *value = (uint64_t) json_integer_value (item);
-    return 0;
-}
-
-static bool
-s_string_ok (json_t *item, size_t max)
-{
-    return json_is_string (item) && json_string_length (item) <= max
-        && strlen (json_string_value (item)) == json_string_length (item);
-}
-
 bool
 ocf_record_service_name_valid (const char *name)
 {
@@ -123,162 +77,336 @@ ocf_record_service_name_valid (const char *name)
     return true;
 }
 
-int
-ocf_record_check_service (json_t *service, char *error, size_t error_size)
-{
-    if (!json_is_object (service))
-        return s_fail (error, error_size, "a service must be an object");
-    const char *name = json_string_value (json_object_get (service, "name"));
-    if (!ocf_record_service_name_valid (name))
-        return s_fail (error, error_size, "service \"name\" must be 1-64 letters, digits, '-', '_' or '.'");
-    json_t *groups = json_object_get (service, "identity_group");
-    if (groups) {
-        if (!json_is_array (groups) || json_array_size (groups) > MAX_GROUPS)
-            return s_fail (error, error_size, "service %s: \"identity_group\" must be an array of at most 256 strings", name);
-        size_t index;
-        json_t *group;
-        json_array_foreach (groups, index, group)
-            if (!s_string_ok (group, 256) || json_string_length (group) == 0)
-                return s_fail (error, error_size, "service %s: identity groups must be non-empty strings of at most 256 bytes", name);
-    }
-    json_t *status = json_object_get (service, "status");
-    if (status && !s_string_ok (status, 32))
-        return s_fail (error, error_size, "service %s: \"status\" must be a short string", name);
-    json_t *port = json_object_get (service, "port");
-    if (port && (!json_is_integer (port) || json_integer_value (port) < 0 || json_integer_value (port) > 65535))
-        return s_fail (error, error_size, "service %s: \"port\" must be an integer 0-65535", name);
-    json_t *host = json_object_get (service, "host");
-    if (host && !s_string_ok (host, 255))
-        return s_fail (error, error_size, "service %s: \"host\" must be a string of at most 255 bytes", name);
-    json_t *load = json_object_get (service, "load");
-    if (load && !json_is_object (load))
-        return s_fail (error, error_size, "service %s: \"load\" must be an object", name);
-    return 0;
-}
-
-int
-ocf_record_check_owner (json_t *record, char *error, size_t error_size)
-{
-    json_t *name = json_object_get (record, "name");
-    if (!s_string_ok (name, 255) || json_string_length (name) == 0)
-        return s_fail (error, error_size, "\"name\" must be a non-empty string of at most 255 bytes");
-    json_t *addr = json_object_get (record, "addr");
-    if (addr) {
-        if (!json_is_object (addr))
-            return s_fail (error, error_size, "\"addr\" must be an object");
-        const char *key;
-        json_t *value;
-        json_object_foreach (addr, key, value)
-            if (!s_string_ok (value, MAX_STRING))
-                return s_fail (error, error_size, "\"addr.%s\" must be a string", key);
-    }
-    json_t *hardware = json_object_get (record, "hardware");
-    if (hardware) {
-        if (!json_is_object (hardware))
-            return s_fail (error, error_size, "\"hardware\" must be an object");
-        json_t *gpus = json_object_get (hardware, "gpus");
-        if (gpus && (!json_is_array (gpus) || json_array_size (gpus) > MAX_GPUS))
-            return s_fail (error, error_size, "\"hardware.gpus\" must be an array of at most 256 objects");
-        size_t index;
-        json_t *gpu;
-        json_array_foreach (gpus, index, gpu)
-            if (!json_is_object (gpu))
-                return s_fail (error, error_size, "\"hardware.gpus\" items must be objects");
-    }
-    json_t *services = json_object_get (record, "services");
-    if (services) {
-        if (!json_is_array (services) || json_array_size (services) > MAX_SERVICES)
-            return s_fail (error, error_size, "\"services\" must be an array of at most 256 services");
-        size_t index;
-        json_t *service;
-        json_array_foreach (services, index, service) {
-            if (ocf_record_check_service (service, error, error_size) != 0)
-                return -1;
-            //  One entry per service name: providers are looked up by it.
-            const char *name_text = json_string_value (json_object_get (service, "name"));
-            for (size_t other = 0; other < index; other++)
-                if (strcmp (name_text, json_string_value (json_object_get (json_array_get (services, other), "name"))) == 0)
-                    return s_fail (error, error_size, "service %s is listed twice", name_text);
-        }
-    }
-    json_t *labels = json_object_get (record, "labels");
-    if (labels) {
-        if (!json_is_object (labels))
-            return s_fail (error, error_size, "\"labels\" must be an object of strings");
-        const char *key;
-        json_t *value;
-        json_object_foreach (labels, key, value)
-            if (!s_string_ok (value, MAX_STRING))
-                return s_fail (error, error_size, "label \"%s\" must be a string", key);
-    }
-    return 0;
-}
-
 //  --------------------------------------------------------------------------
+//  Checks on spans. Each returns 0, or -1 with the problem written into error.
+
+static int __attribute__ ((format (printf, 3, 4)))
+s_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+static bool
+s_is (ocf_json_span_t value, ocf_json_type_t type)
+{
+    return ocf_json_type (value) == type;
+}
+
+static bool
+s_is_string_of_at_most (ocf_json_span_t value, size_t max)
+{
+    return s_is (value, OCF_JSON_STRING) && ocf_json_string_length (value) <= max;
+}
+
+//  Object walks collect each key once, with whether it has escapes: most keys have none,
+//  and then equality is a plain comparison.
+typedef struct {
+    ocf_json_span_t key;
+    bool escaped;
+} seen_key_t;
+
+static bool
+s_key_seen (seen_key_t *seen, size_t count, ocf_json_span_t key, bool escaped)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (!escaped && !seen[i].escaped) {
+            if (seen[i].key.len == key.len && memcmp (seen[i].key.start, key.start, key.len) == 0)
+                return true;
+        }
+        else
+        if (ocf_json_strings_equal (seen[i].key, key))
+            return true;
+    }
+    return false;
+}
+
+//  Walks an object once: checks its keys are all different (at most MAX_MEMBERS), and calls
+//  visit (when given) for each member; visit returns 0 or -1 with error set.
+typedef int (member_fn) (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size);
 
 static int
-s_parse_member (json_t *object, uint64_t record_generation, ocf_member_t *member, bool *present, char *error, size_t error_size)
+s_walk_object (ocf_json_span_t object, const char *what, member_fn *visit, void *arg, char *error, size_t error_size)
 {
-    json_t *status = json_object_get (object, "status");
-    *present = status != NULL;
-    if (!status)
+    if (ocf_json_type (object) != OCF_JSON_OBJECT)
+        return s_fail (error, error_size, "%s must be an object", what);
+    seen_key_t seen[MAX_MEMBERS];
+    size_t count = 0;
+    ocf_json_iter_t iter = ocf_json_iter (object);
+    ocf_json_span_t key, value;
+    while (ocf_json_object_next (&iter, &key, &value)) {
+        if (count == MAX_MEMBERS)
+            return s_fail (error, error_size, "%s has more than %d keys", what, MAX_MEMBERS);
+        bool escaped = memchr (key.start, '\\', key.len) != NULL;
+        if (s_key_seen (seen, count, key, escaped))
+            return s_fail (error, error_size, "%s has the key %.*s twice", what, (int) key.len, key.start);
+        seen[count++] = (seen_key_t) { key, escaped };
+        if (visit && visit (key, value, arg, error, error_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_check_object (ocf_json_span_t object, const char *what, char *error, size_t error_size)
+{
+    return s_walk_object (object, what, NULL, NULL, error, error_size);
+}
+
+static int
+s_string_member (ocf_json_span_t key, ocf_json_span_t value, void *what, char *error, size_t error_size)
+{
+    if (!s_is_string_of_at_most (value, MAX_STRING))
+        return s_fail (error, error_size, "%s: %.*s must be a string of at most %d bytes", (const char *) what,
+                       (int) key.len, key.start, MAX_STRING);
+    return 0;
+}
+
+static int
+s_check_strings (ocf_json_span_t object, const char *what, char *error, size_t error_size)
+{
+    return s_walk_object (object, what, s_string_member, (void *) what, error, error_size);
+}
+
+static int
+s_get_id (ocf_json_span_t value, char *id, char *error, size_t error_size)
+{
+    if (!s_is (value, OCF_JSON_STRING))
+        return s_fail (error, error_size, "\"id\" is missing or not a string");
+    char text[64];
+    if (ocf_json_string_copy (value, text, sizeof text) < 0 || !ocf_identity_id_valid (text))
+        return s_fail (error, error_size, "\"id\" must be 40 Z85 characters (a node's public key), got %.*s",
+                       (int) (value.len < 60 ? value.len : 60), value.start);
+    memcpy (id, text, OCF_ID_SIZE);
+    return 0;
+}
+
+static int
+s_get_uint (ocf_json_span_t item, const char *key, bool required, uint64_t min, uint64_t *value, char *error,
+            size_t error_size)
+{
+    if (!item.len) {
+        if (required)
+            return s_fail (error, error_size, "\"%s\" is missing", key);
         return 0;
-    int parsed = ocf_status_parse (json_string_value (status));
+    }
+    int64_t number;
+    if (ocf_json_integer (item, &number) != 0 || number < (int64_t) min)
+        return s_fail (error, error_size, "\"%s\" must be an integer >= %llu", key, (unsigned long long) min);
+    *value = (uint64_t) number;
+    return 0;
+}
+
+typedef struct {
+    ocf_json_span_t name, identity_group, status, port, host, load;
+} service_fields_t;
+
+static int
+s_service_member (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size)
+{
+    service_fields_t *fields = arg;
+    if (ocf_json_string_is (key, "name")) fields->name = value;
+    else if (ocf_json_string_is (key, "identity_group")) fields->identity_group = value;
+    else if (ocf_json_string_is (key, "status")) fields->status = value;
+    else if (ocf_json_string_is (key, "port")) fields->port = value;
+    else if (ocf_json_string_is (key, "host")) fields->host = value;
+    else if (ocf_json_string_is (key, "load")) fields->load = value;
+    return 0;
+}
+
+static int
+s_check_service_span (ocf_json_span_t service, char *name_out, char *error, size_t error_size)
+{
+    service_fields_t fields;
+    memset (&fields, 0, sizeof fields);
+    if (s_walk_object (service, "a service", s_service_member, &fields, error, error_size) != 0)
+        return -1;
+    char name[80] = "";
+    if (!s_is (fields.name, OCF_JSON_STRING) || ocf_json_string_copy (fields.name, name, sizeof name) < 0
+    ||  !ocf_record_service_name_valid (name))
+        return s_fail (error, error_size, "service \"name\" must be 1-64 letters, digits, '-', '_' or '.'");
+    if (fields.identity_group.len) {
+        if (!s_is (fields.identity_group, OCF_JSON_ARRAY))
+            return s_fail (error, error_size, "service %s: \"identity_group\" must be an array of at most 256 strings", name);
+        ocf_json_iter_t iter = ocf_json_iter (fields.identity_group);
+        ocf_json_span_t group;
+        size_t count = 0;
+        while (ocf_json_array_next (&iter, &group))
+            if (++count > MAX_GROUPS)
+                return s_fail (error, error_size, "service %s: \"identity_group\" must be an array of at most 256 strings", name);
+            else
+            if (!s_is_string_of_at_most (group, 256) || group.len == 2)
+                return s_fail (error, error_size, "service %s: identity groups must be non-empty strings of at most 256 bytes", name);
+    }
+    if (fields.status.len && !s_is_string_of_at_most (fields.status, 32))
+        return s_fail (error, error_size, "service %s: \"status\" must be a short string", name);
+    int64_t port;
+    if (fields.port.len && (ocf_json_integer (fields.port, &port) != 0 || port < 0 || port > 65535))
+        return s_fail (error, error_size, "service %s: \"port\" must be an integer 0-65535", name);
+    if (fields.host.len && !s_is_string_of_at_most (fields.host, 255))
+        return s_fail (error, error_size, "service %s: \"host\" must be a string of at most 255 bytes", name);
+    if (fields.load.len && s_check_object (fields.load, "service \"load\"", error, error_size) != 0)
+        return -1;
+    if (name_out)
+        strcpy (name_out, name);
+    return 0;
+}
+
+static bool
+s_is_membership_field (ocf_json_span_t key)
+{
+    for (const char **field = s_membership_fields; *field; field++)
+        if (ocf_json_string_is (key, *field))
+            return true;
+    return false;
+}
+
+//  The members of a row the parser looks at, found in one walk that also copies the owner's
+//  members (all but the membership fields) into record, when given.
+typedef struct {
+    ocf_json_span_t id, generation, version, name, status, incarnation, status_generation;
+    ocf_json_span_t addr, labels, hardware, services;
+    char *record;
+    size_t record_len;
+} row_fields_t;
+
+static int
+s_row_member (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size)
+{
+    row_fields_t *fields = arg;
+    static const struct { const char *name; size_t offset; } known[] = {
+        { "id", offsetof (row_fields_t, id) }, { "generation", offsetof (row_fields_t, generation) },
+        { "version", offsetof (row_fields_t, version) }, { "name", offsetof (row_fields_t, name) },
+        { "status", offsetof (row_fields_t, status) }, { "incarnation", offsetof (row_fields_t, incarnation) },
+        { "status_generation", offsetof (row_fields_t, status_generation) }, { "addr", offsetof (row_fields_t, addr) },
+        { "labels", offsetof (row_fields_t, labels) }, { "hardware", offsetof (row_fields_t, hardware) },
+        { "services", offsetof (row_fields_t, services) },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (ocf_json_string_is (key, known[i].name)) {
+            *(ocf_json_span_t *) ((char *) fields + known[i].offset) = value;
+            break;
+        }
+    if (fields->record && !s_is_membership_field (key)) {
+        if (fields->record_len > 1)
+            fields->record[fields->record_len++] = ',';
+        memcpy (fields->record + fields->record_len, key.start, key.len);
+        fields->record_len += key.len;
+        fields->record[fields->record_len++] = ':';
+        memcpy (fields->record + fields->record_len, value.start, value.len);
+        fields->record_len += value.len;
+    }
+    return 0;
+}
+
+static int
+s_check_owner (const row_fields_t *fields, char *error, size_t error_size)
+{
+    if (!s_is_string_of_at_most (fields->name, 255) || fields->name.len == 2)
+        return s_fail (error, error_size, "\"name\" must be a non-empty string of at most 255 bytes");
+    if (fields->addr.len && s_check_strings (fields->addr, "\"addr\"", error, error_size) != 0)
+        return -1;
+    if (fields->labels.len && s_check_strings (fields->labels, "\"labels\"", error, error_size) != 0)
+        return -1;
+    if (fields->hardware.len) {
+        if (s_check_object (fields->hardware, "\"hardware\"", error, error_size) != 0)
+            return -1;
+        ocf_json_span_t gpus = ocf_json_member (fields->hardware, "gpus");
+        if (gpus.len && !s_is (gpus, OCF_JSON_ARRAY))
+            return s_fail (error, error_size, "\"hardware.gpus\" must be an array of at most 256 objects");
+        ocf_json_iter_t iter = ocf_json_iter (gpus);
+        ocf_json_span_t gpu;
+        for (size_t count = 0; gpus.len && ocf_json_array_next (&iter, &gpu); count++)
+            if (count == MAX_GPUS)
+                return s_fail (error, error_size, "\"hardware.gpus\" must be an array of at most 256 objects");
+            else
+            if (s_check_object (gpu, "\"hardware.gpus\" items", error, error_size) != 0)
+                return -1;
+    }
+    if (fields->services.len) {
+        if (!s_is (fields->services, OCF_JSON_ARRAY))
+            return s_fail (error, error_size, "\"services\" must be an array of at most 256 services");
+        //  One entry per service name: providers are looked up by it.
+        static __thread char names[MAX_SERVICES][80];
+        size_t count = 0;
+        ocf_json_iter_t iter = ocf_json_iter (fields->services);
+        ocf_json_span_t service;
+        while (ocf_json_array_next (&iter, &service)) {
+            if (count == MAX_SERVICES)
+                return s_fail (error, error_size, "\"services\" must be an array of at most 256 services");
+            if (s_check_service_span (service, names[count], error, error_size) != 0)
+                return -1;
+            for (size_t other = 0; other < count; other++)
+                if (strcmp (names[other], names[count]) == 0)
+                    return s_fail (error, error_size, "service %s is listed twice", names[count]);
+            count++;
+        }
+    }
+    return 0;
+}
+
+static int
+s_parse_member (const row_fields_t *fields, uint64_t record_generation, ocf_member_t *member, bool *present, char *error,
+                size_t error_size)
+{
+    *present = fields->status.len > 0;
+    if (!fields->status.len)
+        return 0;
+    char name[16] = "";
+    int parsed = ocf_json_string_copy (fields->status, name, sizeof name) < 0 ? -1 : ocf_status_parse (name);
     if (parsed < 0)
         return s_fail (error, error_size, "\"status\" must be alive, suspect, dead or left");
     member->status = parsed;
     member->incarnation = 0;
     member->generation = record_generation;
-    if (s_get_uint (object, "incarnation", false, 0, &member->incarnation, error, error_size) != 0
-    ||  s_get_uint (object, "status_generation", false, 1, &member->generation, error, error_size) != 0)
+    if (s_get_uint (fields->incarnation, "incarnation", false, 0, &member->incarnation, error, error_size) != 0
+    ||  s_get_uint (fields->status_generation, "status_generation", false, 1, &member->generation, error, error_size) != 0)
         return -1;
     return 0;
 }
+
+//  --------------------------------------------------------------------------
 
 int
-ocf_record_parse_row (json_t *row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size)
+ocf_record_parse_row_span (ocf_json_span_t row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
-    if (!json_is_object (row))
+    if (!s_is (row, OCF_JSON_OBJECT))
         return s_fail (error, error_size, "a row must be a JSON object");
-    if (s_get_id (row, out->id, error, error_size) != 0
-    ||  s_get_uint (row, "generation", true, 1, &out->generation, error, error_size) != 0
-    ||  s_get_uint (row, "version", true, 1, &out->version, error, error_size) != 0
-    ||  s_parse_member (row, out->generation, &out->member, &out->has_member, error, error_size) != 0
-    ||  ocf_record_check_owner (row, error, error_size) != 0)
-        return -1;
-    if (out->has_member && out->member.generation < out->generation)
-        return s_fail (error, error_size, "\"status_generation\" is older than the row's generation");
-    //  The owner's part: everything but the membership fields, canonical.
-    json_t *owner = json_object ();
-    const char *key;
-    json_t *value;
-    json_object_foreach (row, key, value) {
-        bool membership = false;
-        for (const char **field = s_membership_fields; *field; field++)
-            membership |= strcmp (key, *field) == 0;
-        if (!membership)
-            json_object_set (owner, key, value);
+    if (row.len > max_record + 256)
+        return s_fail (error, error_size, "record too large (%zu bytes, limit %zu)", row.len, max_record);
+    row_fields_t fields;
+    memset (&fields, 0, sizeof fields);
+    out->record = fields.record = malloc (row.len + 1);
+    fields.record[fields.record_len++] = '{';
+    if (s_walk_object (row, "a row", s_row_member, &fields, error, error_size) != 0
+    ||  s_get_id (fields.id, out->id, error, error_size) != 0
+    ||  s_get_uint (fields.generation, "generation", true, 1, &out->generation, error, error_size) != 0
+    ||  s_get_uint (fields.version, "version", true, 1, &out->version, error, error_size) != 0
+    ||  s_parse_member (&fields, out->generation, &out->member, &out->has_member, error, error_size) != 0
+    ||  s_check_owner (&fields, error, error_size) != 0)
+        goto refused;
+    if (out->has_member && out->member.generation < out->generation) {
+        s_fail (error, error_size, "\"status_generation\" is older than the row's generation");
+        goto refused;
     }
-    out->record = json_dumps (owner, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-    json_decref (owner);
-    if (!out->record)
-        return s_fail (error, error_size, "record cannot be serialized");
-    out->record_len = strlen (out->record);
-    if (out->record_len > max_record) {
-        char detail[64];
-        snprintf (detail, sizeof detail, "%zu bytes, limit %zu", out->record_len, max_record);
-        ocf_row_in_clear (out);
-        return s_fail (error, error_size, "record too large (%s)", detail);
+    ocf_json_string_copy (fields.name, out->name, sizeof out->name);
+    size_t len = fields.record_len;
+    out->record[len++] = '}';
+    out->record[len] = '\0';
+    out->record_len = len;
+    if (len > max_record) {
+        s_fail (error, error_size, "record too large (%zu bytes, limit %zu)", len, max_record);
+        goto refused;
     }
-    out->content_hash = ocf_record_content_hash (out->record, out->record_len);
+    out->content_hash = ocf_hash64 (out->record, out->record_len, 0x7265636f7264ULL);
     return 0;
-}
-
-uint64_t
-ocf_record_content_hash (const char *record, size_t record_len)
-{
-    return ocf_hash64 (record, record_len, 0x7265636f7264ULL);
+refused:
+    ocf_row_in_clear (out);
+    return -1;
 }
 
 void
@@ -289,36 +417,105 @@ ocf_row_in_clear (ocf_row_in_t *row)
 }
 
 int
-ocf_record_parse_tombstone (json_t *object, ocf_tombstone_in_t *out, char *error, size_t error_size)
+ocf_record_parse_tombstone_span (ocf_json_span_t object, ocf_tombstone_in_t *out, char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
-    if (!json_is_object (object))
+    if (!s_is (object, OCF_JSON_OBJECT))
         return s_fail (error, error_size, "a tombstone must be a JSON object");
     uint64_t declared_at = 0;
-    if (s_get_id (object, out->id, error, error_size) != 0
-    ||  s_get_uint (object, "generation", true, 1, &out->generation, error, error_size) != 0
-    ||  s_get_uint (object, "declared_at", true, 0, &declared_at, error, error_size) != 0)
+    if (s_check_object (object, "a tombstone", error, error_size) != 0
+    ||  s_get_id (ocf_json_member (object, "id"), out->id, error, error_size) != 0
+    ||  s_get_uint (ocf_json_member (object, "generation"), "generation", true, 1, &out->generation, error, error_size) != 0
+    ||  s_get_uint (ocf_json_member (object, "declared_at"), "declared_at", true, 0, &declared_at, error, error_size) != 0)
         return -1;
-    int reason = ocf_reason_parse (json_string_value (json_object_get (object, "reason")));
-    if (reason < 0)
+    char reason[16] = "";
+    ocf_json_span_t value = ocf_json_member (object, "reason");
+    int parsed = ocf_json_string_copy (value, reason, sizeof reason) < 0 ? -1 : ocf_reason_parse (reason);
+    if (parsed < 0)
         return s_fail (error, error_size, "tombstone \"reason\" must be left or reaped");
-    out->reason = reason;
+    out->reason = parsed;
     out->declared_at = (int64_t) declared_at;
     return 0;
 }
 
 int
-ocf_record_parse_member (json_t *object, ocf_member_in_t *out, char *error, size_t error_size)
+ocf_record_parse_member_span (ocf_json_span_t object, ocf_member_in_t *out, char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
-    if (!json_is_object (object))
+    if (!s_is (object, OCF_JSON_OBJECT))
         return s_fail (error, error_size, "a membership update must be a JSON object");
+    row_fields_t fields;
+    memset (&fields, 0, sizeof fields);
     bool present;
-    if (s_get_id (object, out->id, error, error_size) != 0
-    ||  s_get_uint (object, "generation", true, 1, &out->member.generation, error, error_size) != 0
-    ||  s_parse_member (object, out->member.generation, &out->member, &present, error, error_size) != 0)
+    if (s_walk_object (object, "a membership update", s_row_member, &fields, error, error_size) != 0
+    ||  s_get_id (fields.id, out->id, error, error_size) != 0
+    ||  s_get_uint (fields.generation, "generation", true, 1, &out->member.generation, error, error_size) != 0
+    ||  s_parse_member (&fields, out->member.generation, &out->member, &present, error, error_size) != 0)
         return -1;
     if (!present)
         return s_fail (error, error_size, "\"status\" is missing");
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  The same checks for jansson values: serialized, then scanned.
+
+typedef struct {
+    char *text;
+    ocf_json_span_t span;
+} serialized_t;
+
+static int
+s_serialize (json_t *value, serialized_t *out, char *error, size_t error_size)
+{
+    out->text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!out->text)
+        return s_fail (error, error_size, "value cannot be serialized");
+    out->span = ocf_json_root (out->text, strlen (out->text));
+    return 0;
+}
+
+int
+ocf_record_parse_row (json_t *row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size)
+{
+    serialized_t serialized;
+    memset (out, 0, sizeof *out);
+    if (s_serialize (row, &serialized, error, error_size) != 0)
+        return -1;
+    int rc = ocf_record_parse_row_span (serialized.span, max_record, out, error, error_size);
+    free (serialized.text);
+    return rc;
+}
+
+int
+ocf_record_parse_tombstone (json_t *object, ocf_tombstone_in_t *out, char *error, size_t error_size)
+{
+    serialized_t serialized;
+    if (s_serialize (object, &serialized, error, error_size) != 0)
+        return -1;
+    int rc = ocf_record_parse_tombstone_span (serialized.span, out, error, error_size);
+    free (serialized.text);
+    return rc;
+}
+
+int
+ocf_record_parse_member (json_t *object, ocf_member_in_t *out, char *error, size_t error_size)
+{
+    serialized_t serialized;
+    if (s_serialize (object, &serialized, error, error_size) != 0)
+        return -1;
+    int rc = ocf_record_parse_member_span (serialized.span, out, error, error_size);
+    free (serialized.text);
+    return rc;
+}
+
+int
+ocf_record_check_service (json_t *service, char *error, size_t error_size)
+{
+    serialized_t serialized;
+    if (s_serialize (service, &serialized, error, error_size) != 0)
+        return -1;
+    int rc = s_check_service_span (serialized.span, NULL, error, error_size);
+    free (serialized.text);
+    return rc;
 }

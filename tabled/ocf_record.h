@@ -4,9 +4,14 @@
     change (incarnation, status, status_generation). This module validates such objects,
     splits them into the owner's part, kept as canonical JSON (compact, sorted keys) so every
     host hashes the same bytes, and the membership part; and parses tombstones and membership
-    updates. Pure functions: no I/O, no global state.  */
+    updates. Pure functions: no I/O, no global state.
+    The owner's part is serialized compactly in the order its keys arrived (jansson keeps
+    insertion order), so every host stores the bytes the owner wrote; its 64-bit hash breaks
+    the (never expected) tie of two contents under one (generation, version).  */
 #ifndef OCF_RECORD_H
 #define OCF_RECORD_H
+
+#include "ocf_json.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -36,9 +41,10 @@ typedef struct {
 
 typedef struct {
     char id[OCF_ID_SIZE];
+    char name[256];
     uint64_t generation;
     uint64_t version;
-    char *record;                //  canonical JSON of the owner's fields (malloc'd)
+    char *record;                //  JSON of the owner's fields (malloc'd), see below
     size_t record_len;
     uint64_t content_hash;
     bool has_member;             //  the row carried membership fields
@@ -62,15 +68,16 @@ int ocf_status_parse (const char *name);          //  -1 when unknown
 const char *ocf_reason_name (ocf_reason_t reason);
 int ocf_reason_parse (const char *name);
 
-//  Validates a row object. On success fills out (free with ocf_row_in_clear) and returns 0;
-//  otherwise returns -1 with the problem in error.
+//  Validates a row: a span of validated JSON text (the fast path: MERGE rows are checked in
+//  place and their owner's fields copied as they came), or a jansson value (serialized
+//  first). On success fills out (free with ocf_row_in_clear) and returns 0; otherwise
+//  returns -1 with the problem in error.
+int ocf_record_parse_row_span (ocf_json_span_t row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size);
 int ocf_record_parse_row (json_t *row, size_t max_record, ocf_row_in_t *out, char *error, size_t error_size);
 void ocf_row_in_clear (ocf_row_in_t *row);
-//  The content hash of a canonical record string.
-uint64_t ocf_record_content_hash (const char *record, size_t record_len);
-//  Validates the owner's part only (used for the node's own record before it is versioned).
-int ocf_record_check_owner (json_t *record, char *error, size_t error_size);
+int ocf_record_parse_tombstone_span (ocf_json_span_t object, ocf_tombstone_in_t *out, char *error, size_t error_size);
 int ocf_record_parse_tombstone (json_t *object, ocf_tombstone_in_t *out, char *error, size_t error_size);
+int ocf_record_parse_member_span (ocf_json_span_t object, ocf_member_in_t *out, char *error, size_t error_size);
 int ocf_record_parse_member (json_t *object, ocf_member_in_t *out, char *error, size_t error_size);
 //  Checks one service object as found in a record's "services" array.
 int ocf_record_check_service (json_t *service, char *error, size_t error_size);

@@ -2,8 +2,11 @@
 #include "ocf_store.h"
 #include "ocf_log.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,7 +25,8 @@ static const char *s_migrations[] = {
     "  status TEXT,"                                 //  alive | suspect | dead | left
     "  status_since INTEGER NOT NULL DEFAULT 0,"     //  ms, this host's observation
     "  last_alive INTEGER NOT NULL DEFAULT 0,"       //  ms, this host's observation
-    "  record TEXT"                                  //  canonical JSON written by the node
+    "  content_hash INTEGER,"                        //  64-bit hash of record, for merging
+    "  record TEXT"                                  //  JSON written by the node
     ");"
     "CREATE TABLE tombstone ("
     "  id TEXT PRIMARY KEY NOT NULL,"
@@ -74,17 +78,22 @@ static const char *s_migrations[] = {
 #define MIGRATION_COUNT (int) (sizeof s_migrations / sizeof s_migrations[0])
 
 enum {
-    STMT_UPSERT_NODE, STMT_DELETE_NODE, STMT_UPSERT_TOMBSTONE, STMT_DELETE_TOMBSTONE,
-    STMT_LAST_ALIVE, STMT_META_SET, STMT_META_GET, STMT_COUNT
+    STMT_UPSERT_NODE, STMT_UPSERT_MEMBER, STMT_DELETE_NODE, STMT_UPSERT_TOMBSTONE, STMT_DELETE_TOMBSTONE,
+    STMT_LAST_ALIVE, STMT_META_SET, STMT_META_GET, STMT_RECORD, STMT_COUNT
 };
 
 static const char *s_statements[STMT_COUNT] = {
     [STMT_UPSERT_NODE] =
         "INSERT INTO nodes (id, name, generation, version, status_generation, incarnation, status,"
-        "                   status_since, last_alive, record)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "                   status_since, last_alive, content_hash, record)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
         " ON CONFLICT (id) DO UPDATE SET name = ?2, generation = ?3, version = ?4, status_generation = ?5,"
-        "   incarnation = ?6, status = ?7, status_since = ?8, last_alive = max(last_alive, ?9), record = ?10",
+        "   incarnation = ?6, status = ?7, status_since = ?8, last_alive = max(last_alive, ?9),"
+        "   content_hash = ?10, record = ?11",
+    //  A membership change leaves the record as it is.
+    [STMT_UPSERT_MEMBER] =
+        "INSERT INTO nodes (id, status_generation, incarnation, status, status_since) VALUES (?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT (id) DO UPDATE SET status_generation = ?2, incarnation = ?3, status = ?4, status_since = ?5",
     [STMT_DELETE_NODE] = "DELETE FROM nodes WHERE id = ?1",
     [STMT_UPSERT_TOMBSTONE] =
         "INSERT OR REPLACE INTO tombstone (id, generation, reason, declared_at) VALUES (?1, ?2, ?3, ?4)",
@@ -92,7 +101,10 @@ static const char *s_statements[STMT_COUNT] = {
     [STMT_LAST_ALIVE] = "UPDATE nodes SET last_alive = ?2 WHERE id = ?1 AND last_alive < ?2",
     [STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
     [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [STMT_RECORD] = "SELECT record FROM nodes WHERE id = ?1",
 };
+
+#define CHECKPOINT_PAGES 1000
 
 struct _ocf_store_t {
     sqlite3 *db;
@@ -100,6 +112,16 @@ struct _ocf_store_t {
     sqlite3_stmt *statements[STMT_COUNT];
     bool in_transaction;
     char error[512];
+    //  the checkpoint thread and what it shares with the writer
+    pthread_t checkpointer;
+    bool checkpointing;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    bool wal_full;               //  the WAL grew by CHECKPOINT_PAGES since the last wake-up
+    int wal_pages_signalled;     //  WAL size at that wake-up (writer's thread only)
+    bool stopping;
+    int64_t interval_ms;
+    uint64_t checkpoints;
 };
 
 static int
@@ -172,8 +194,11 @@ ocf_store_open (const char *path, char *error, size_t error_size)
     }
     //  A person's write lock must not stall the event loop: fail fast and let the caller retry.
     sqlite3_busy_timeout (self->db, 50);
+    pthread_mutex_init (&self->mutex, NULL);
+    pthread_cond_init (&self->wake, NULL);
     if (s_exec (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048;"
-                      "PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 16777216;") != 0
+                      "PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;"
+                      "PRAGMA wal_autocheckpoint = 0;") != 0
     ||  s_migrate (self) != 0) {
         snprintf (error, error_size, "%s: %s", path, self->error);
         ocf_store_destroy (&self);
@@ -196,9 +221,21 @@ ocf_store_destroy (ocf_store_t **self_p)
         return;
     if (self->in_transaction)
         ocf_store_rollback (self);
+    if (self->checkpointing) {
+        pthread_mutex_lock (&self->mutex);
+        self->stopping = true;
+        pthread_cond_signal (&self->wake);
+        pthread_mutex_unlock (&self->mutex);
+        pthread_join (self->checkpointer, NULL);
+    }
+    //  Leave a small file behind: the next start reads no WAL.
+    if (self->db)
+        sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize (self->statements[i]);
     sqlite3_close (self->db);
+    pthread_mutex_destroy (&self->mutex);
+    pthread_cond_destroy (&self->wake);
     free (self->path);
     free (self);
     *self_p = NULL;
@@ -265,33 +302,50 @@ s_step (ocf_store_t *self, sqlite3_stmt *stmt)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
 }
 
-int
-ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entry)
+static void
+s_bind_member (sqlite3_stmt *stmt, int first, const ocf_entry_t *entry)
 {
-    sqlite3_stmt *stmt;
-    if (entry && (entry->record || entry->has_member)) {
-        stmt = self->statements[STMT_UPSERT_NODE];
-        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
-        if (entry->record) {
-            sqlite3_bind_text (stmt, 2, entry->name, -1, SQLITE_STATIC);
-            sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) entry->generation);
-            sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) entry->version);
-            sqlite3_bind_text (stmt, 10, entry->record, (int) entry->record_len, SQLITE_STATIC);
-        }
-        if (entry->has_member) {
-            sqlite3_bind_int64 (stmt, 5, (sqlite3_int64) entry->member.generation);
-            sqlite3_bind_int64 (stmt, 6, (sqlite3_int64) entry->member.incarnation);
-            sqlite3_bind_text (stmt, 7, ocf_status_name (entry->member.status), -1, SQLITE_STATIC);
-        }
-        sqlite3_bind_int64 (stmt, 8, entry->status_since);
-        sqlite3_bind_int64 (stmt, 9, entry->last_alive);
+    if (entry->has_member) {
+        sqlite3_bind_int64 (stmt, first, (sqlite3_int64) entry->member.generation);
+        sqlite3_bind_int64 (stmt, first + 1, (sqlite3_int64) entry->member.incarnation);
+        sqlite3_bind_text (stmt, first + 2, ocf_status_name (entry->member.status), -1, SQLITE_STATIC);
     }
-    else {
+    sqlite3_bind_int64 (stmt, first + 3, entry->status_since);
+}
+
+int
+ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entry, int mask)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool has_node = entry && (entry->has_record || entry->has_member);
+    if (!has_node) {
         stmt = self->statements[STMT_DELETE_NODE];
         sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
     }
-    if (s_step (self, stmt) != 0)
+    else
+    if (mask & OCF_CHANGED_RECORD) {
+        stmt = self->statements[STMT_UPSERT_NODE];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        if (entry->has_record) {
+            sqlite3_bind_text (stmt, 2, entry->name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64 (stmt, 3, (sqlite3_int64) entry->generation);
+            sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) entry->version);
+            sqlite3_bind_int64 (stmt, 10, (sqlite3_int64) entry->content_hash);
+            sqlite3_bind_text (stmt, 11, entry->record, (int) entry->record_len, SQLITE_STATIC);
+        }
+        s_bind_member (stmt, 5, entry);
+        sqlite3_bind_int64 (stmt, 9, entry->last_alive);
+    }
+    else
+    if (mask & OCF_CHANGED_MEMBER) {
+        stmt = self->statements[STMT_UPSERT_MEMBER];
+        sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+        s_bind_member (stmt, 2, entry);
+    }
+    if (stmt && s_step (self, stmt) != 0)
         return -1;
+    if (!(mask & (OCF_CHANGED_TOMBSTONE | OCF_CHANGED_REMOVED)))
+        return 0;
     if (entry && entry->has_tombstone) {
         stmt = self->statements[STMT_UPSERT_TOMBSTONE];
         sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
@@ -304,6 +358,22 @@ ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entr
         sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
     }
     return s_step (self, stmt);
+}
+
+char *
+ocf_store_record (ocf_store_t *self, const char *id, size_t *len)
+{
+    sqlite3_stmt *stmt = self->statements[STMT_RECORD];
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    char *record = NULL;
+    if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL) {
+        *len = (size_t) sqlite3_column_bytes (stmt, 0);
+        record = malloc (*len + 1);
+        memcpy (record, sqlite3_column_text (stmt, 0), *len + 1);
+    }
+    sqlite3_reset (stmt);
+    sqlite3_clear_bindings (stmt);
+    return record;
 }
 
 int
@@ -356,8 +426,8 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
     }
     sqlite3_finalize (stmt);
     if (sqlite3_prepare_v2 (self->db,
-            "SELECT id, generation, version, status_generation, incarnation, status, status_since, last_alive, record"
-            " FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
+            "SELECT id, generation, version, status_generation, incarnation, status, status_since, last_alive,"
+            " content_hash, name, length(record) FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
         goto failed;
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         const char *id = (const char *) sqlite3_column_text (stmt, 0);
@@ -366,16 +436,16 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
         ocf_member_t member = { (uint64_t) sqlite3_column_int64 (stmt, 3), (uint64_t) sqlite3_column_int64 (stmt, 4),
                                 status < 0 ? OCF_STATUS_ALIVE : status };
         ocf_entry_t *entry = NULL;
-        if (sqlite3_column_type (stmt, 8) != SQLITE_NULL) {
-            //  Stored records were validated and made canonical when they arrived.
+        if (sqlite3_column_type (stmt, 1) != SQLITE_NULL) {
+            //  Only what merging needs: the text stays on disk until someone asks for it.
             ocf_row_in_t row = { .generation = (uint64_t) sqlite3_column_int64 (stmt, 1),
                                  .version = (uint64_t) sqlite3_column_int64 (stmt, 2),
-                                 .record = (char *) sqlite3_column_text (stmt, 8),
-                                 .record_len = (size_t) sqlite3_column_bytes (stmt, 8),
+                                 .content_hash = (uint64_t) sqlite3_column_int64 (stmt, 8),
+                                 .record_len = (size_t) sqlite3_column_int64 (stmt, 10),
                                  .has_member = sqlite3_column_type (stmt, 5) != SQLITE_NULL,
                                  .member = member };
             snprintf (row.id, sizeof row.id, "%s", id);
-            row.content_hash = ocf_record_content_hash (row.record, row.record_len);
+            snprintf (row.name, sizeof row.name, "%s", (const char *) sqlite3_column_text (stmt, 9));
             ocf_table_merge_row (table, &row, status_since, &entry);
         }
         else
@@ -397,17 +467,94 @@ failed:
     return -1;
 }
 
-int
-ocf_store_checkpoint (ocf_store_t *self)
+//  Called by SQLite after each commit on the writer's connection, with the WAL's size. Wakes
+//  the checkpointer once per CHECKPOINT_PAGES of growth: a WAL that cannot restart yet (a
+//  reader holds a snapshot, or writes raced the last checkpoint) stays large for a while,
+//  and waking at every commit then would checkpoint and fsync after every commit.
+static int
+s_wal_hook (void *arg, sqlite3 *db, const char *name, int pages)
 {
-    if (self->in_transaction)
-        return 0;
-    int rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));
+    ocf_store_t *self = arg;
+    if (pages < self->wal_pages_signalled)
+        self->wal_pages_signalled = 0;              //  the WAL restarted from its beginning
+    if (pages - self->wal_pages_signalled >= CHECKPOINT_PAGES) {
+        self->wal_pages_signalled = pages;
+        pthread_mutex_lock (&self->mutex);
+        self->wal_full = true;
+        pthread_cond_signal (&self->wake);
+        pthread_mutex_unlock (&self->mutex);
+    }
+    return SQLITE_OK;
+}
+
+static void *
+s_checkpoint_thread (void *arg)
+{
+    ocf_store_t *self = arg;
+    sqlite3 *db;
+    if (sqlite3_open_v2 (self->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        ocf_log_error ("checkpoint thread: cannot open %s: %s", self->path, sqlite3_errmsg (db));
+        sqlite3_close (db);
+        return NULL;
+    }
+    sqlite3_exec (db, "PRAGMA cache_size = -256", NULL, NULL, NULL);
+    struct timespec next;
+    clock_gettime (CLOCK_REALTIME, &next);
+    pthread_mutex_lock (&self->mutex);
+    while (!self->stopping) {
+        struct timespec due = next;
+        due.tv_sec += self->interval_ms / 1000;
+        due.tv_nsec += (self->interval_ms % 1000) * 1000000;
+        if (due.tv_nsec >= 1000000000) {
+            due.tv_sec++;
+            due.tv_nsec -= 1000000000;
+        }
+        int waited = 0;
+        while (!self->stopping && !self->wal_full && waited != ETIMEDOUT)
+            waited = pthread_cond_timedwait (&self->wake, &self->mutex, &due);
+        if (self->stopping)
+            break;
+        bool periodic = waited == ETIMEDOUT;
+        self->wal_full = false;
+        pthread_mutex_unlock (&self->mutex);
+        //  PASSIVE never blocks the writer or readers; TRUNCATE waits briefly for them and
+        //  then gives the WAL's disk space back (a reader holding a snapshot only delays it).
+        if (periodic) {
+            sqlite3_busy_timeout (db, 20);
+            clock_gettime (CLOCK_REALTIME, &next);
+        }
+        int rc = sqlite3_wal_checkpoint_v2 (db, NULL, periodic ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE,
+                                            NULL, NULL);
+        sqlite3_busy_timeout (db, 0);
+        pthread_mutex_lock (&self->mutex);
+        if (rc == SQLITE_OK)
+            self->checkpoints++;
+    }
+    pthread_mutex_unlock (&self->mutex);
+    sqlite3_close (db);
+    return NULL;
+}
+
+int
+ocf_store_start_checkpoints (ocf_store_t *self, int64_t interval_ms)
+{
+    self->interval_ms = interval_ms > 0 ? interval_ms : 60000;
+    sqlite3_wal_hook (self->db, s_wal_hook, self);
+    if (pthread_create (&self->checkpointer, NULL, s_checkpoint_thread, self) != 0) {
+        snprintf (self->error, sizeof self->error, "cannot start the checkpoint thread");
         return -1;
     }
-    return rc == SQLITE_OK ? 0 : -1;
+    self->checkpointing = true;
+    return 0;
+}
+
+uint64_t
+ocf_store_checkpoint_count (ocf_store_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    uint64_t count = self->checkpoints;
+    pthread_mutex_unlock (&self->mutex);
+    return count;
 }
 
 static int64_t

@@ -27,10 +27,8 @@ struct _ocf_table_t {
 //  Entries
 
 static void
-s_index_free (ocf_entry_t *entry)
+s_services_free (ocf_entry_t *entry)
 {
-    free (entry->name);
-    entry->name = NULL;
     for (size_t i = 0; i < entry->service_count; i++) {
         ocf_service_index_t *service = &entry->services[i];
         for (size_t g = 0; g < service->group_count; g++)
@@ -41,35 +39,56 @@ s_index_free (ocf_entry_t *entry)
     free (entry->services);
     entry->services = NULL;
     entry->service_count = 0;
+    entry->services_indexed = false;
 }
 
-//  Indexes the record's name and services for provider queries. The record was validated on
-//  the way in, so only the shape needed here is checked.
-static void
-s_index_record (ocf_entry_t *entry)
+//  The record was validated on the way in, so only the shape needed here is checked.
+void
+ocf_table_index_services (ocf_entry_t *entry, json_t *record)
 {
-    s_index_free (entry);
-    json_t *record = entry->record ? json_loadb (entry->record, entry->record_len, 0, NULL) : NULL;
-    const char *name = json_string_value (json_object_get (record, "name"));
-    entry->name = name ? strdup (name) : NULL;
+    if (entry->services_indexed)
+        return;
+    s_services_free (entry);
+    json_t *parsed = !record && entry->record ? json_loadb (entry->record, entry->record_len, 0, NULL) : NULL;
+    if (parsed)
+        record = parsed;
     json_t *services = json_object_get (record, "services");
     size_t count = json_array_size (services);
-    if (count) {
+    if (count)
         entry->services = calloc (count, sizeof *entry->services);
-        for (size_t i = 0; i < count; i++) {
-            json_t *service = json_array_get (services, i);
-            ocf_service_index_t *index = &entry->services[entry->service_count++];
-            index->name = strdup (json_string_value (json_object_get (service, "name")));
-            const char *status = json_string_value (json_object_get (service, "status"));
-            index->ready = !status || strcmp (status, "ready") == 0;
-            json_t *groups = json_object_get (service, "identity_group");
-            index->group_count = json_array_size (groups);
-            index->groups = calloc (index->group_count ? index->group_count : 1, sizeof (char *));
-            for (size_t g = 0; g < index->group_count; g++)
-                index->groups[g] = strdup (json_string_value (json_array_get (groups, g)));
-        }
+    for (size_t i = 0; i < count; i++) {
+        json_t *service = json_array_get (services, i);
+        ocf_service_index_t *index = &entry->services[entry->service_count++];
+        index->name = strdup (json_string_value (json_object_get (service, "name")));
+        const char *status = json_string_value (json_object_get (service, "status"));
+        index->ready = !status || strcmp (status, "ready") == 0;
+        json_t *groups = json_object_get (service, "identity_group");
+        index->group_count = json_array_size (groups);
+        index->groups = calloc (index->group_count ? index->group_count : 1, sizeof (char *));
+        for (size_t g = 0; g < index->group_count; g++)
+            index->groups[g] = strdup (json_string_value (json_array_get (groups, g)));
     }
-    json_decref (record);
+    entry->services_indexed = true;
+    json_decref (parsed);
+}
+
+static void
+s_record_free (ocf_entry_t *entry)
+{
+    s_services_free (entry);
+    free (entry->record);
+    free (entry->name);
+    entry->record = NULL;
+    entry->name = NULL;
+    entry->record_len = 0;
+    entry->has_record = false;
+}
+
+void
+ocf_table_evict_record (ocf_entry_t *entry)
+{
+    free (entry->record);
+    entry->record = NULL;
 }
 
 static void
@@ -77,8 +96,7 @@ s_entry_free (void **item)
 {
     ocf_entry_t *entry = *item;
     if (entry) {
-        s_index_free (entry);
-        free (entry->record);
+        s_record_free (entry);
         free (entry);
         *item = NULL;
     }
@@ -88,7 +106,7 @@ static uint64_t
 s_entry_hash (const ocf_entry_t *entry)
 {
     uint64_t h = ocf_hash64 (entry->id, OCF_ID_SIZE - 1, 0x6f6366);
-    if (entry->record) {
+    if (entry->has_record) {
         h = ocf_hash_u64 (h, 1);
         h = ocf_hash_u64 (h, entry->generation);
         h = ocf_hash_u64 (h, entry->version);
@@ -149,11 +167,11 @@ s_record_compare (const ocf_entry_t *entry, const ocf_row_in_t *row)
     if (row->version != entry->version)
         return row->version > entry->version ? 1 : -1;
     //  Same (generation, version) with other content only happens to a misbehaving owner;
-    //  any deterministic choice keeps replicas identical.
+    //  any deterministic choice keeps replicas identical. Equal 64-bit hashes count as equal
+    //  content (a collision chance of 2^-64 per such tie).
     if (row->content_hash != entry->content_hash)
         return row->content_hash > entry->content_hash ? 1 : -1;
-    int order = strcmp (row->record, entry->record);
-    return order > 0 ? 1 : order < 0 ? -1 : 0;
+    return 0;
 }
 
 static bool
@@ -211,18 +229,22 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
         self->refusal = "tombstoned";
     else
     if (row) {
-        int order = entry->record ? s_record_compare (entry, row) : 1;
+        int order = entry->has_record ? s_record_compare (entry, row) : 1;
         if (order > 0) {
-            free (entry->record);
-            if (!entry->record)
+            if (!entry->has_record)
                 self->record_count++;
-            entry->record = malloc (row->record_len + 1);
-            memcpy (entry->record, row->record, row->record_len + 1);
+            s_record_free (entry);
+            entry->has_record = true;
+            //  A row without text (loaded from disk) carries only what merging needs.
+            if (row->record) {
+                entry->record = malloc (row->record_len + 1);
+                memcpy (entry->record, row->record, row->record_len + 1);
+            }
             entry->record_len = row->record_len;
+            entry->name = strdup (row->name);
             entry->generation = row->generation;
             entry->version = row->version;
             entry->content_hash = row->content_hash;
-            s_index_record (entry);
             mask |= OCF_CHANGED_RECORD;
         }
         else
@@ -237,16 +259,13 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
         entry->has_member = true;
     }
     //  Membership never falls below the record's generation: a new generation starts alive.
-    if (entry->record && (!entry->has_member || entry->member.generation < entry->generation)) {
+    if (entry->has_record && (!entry->has_member || entry->member.generation < entry->generation)) {
         entry->member = (ocf_member_t) { entry->generation, 0, OCF_STATUS_ALIVE };
         entry->has_member = true;
     }
     //  The tombstone removes everything at or below its generation.
-    if (entry->record && entry->generation <= floor) {
-        free (entry->record);
-        entry->record = NULL;
-        entry->record_len = 0;
-        s_index_free (entry);
+    if (entry->has_record && entry->generation <= floor) {
+        s_record_free (entry);
         self->record_count--;
         mask |= OCF_CHANGED_RECORD;
     }
@@ -271,7 +290,7 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
         self->buckets[entry->bucket] ^= entry->hash;
         s_bucket_unlink (self, entry);
     }
-    if (!entry->record && !entry->has_member && !entry->has_tombstone) {
+    if (!entry->has_record && !entry->has_member && !entry->has_tombstone) {
         if (!created)
             zhashx_delete (self->entries, id);      //  frees the entry
         else
@@ -447,7 +466,7 @@ ocf_table_compact (ocf_table_t *self, int64_t now, int64_t retention, int64_t qu
             self->tombstone_count--;
             compacted++;
             int mask = OCF_CHANGED_TOMBSTONE;
-            if (!entry->record && !entry->has_member) {
+            if (!entry->has_record && !entry->has_member) {
                 s_bucket_unlink (self, entry);
                 zhashx_delete (self->entries, id);
                 mask |= OCF_CHANGED_REMOVED;
@@ -468,28 +487,36 @@ ocf_table_compact (ocf_table_t *self, int64_t now, int64_t retention, int64_t qu
 bool
 ocf_entry_live (const ocf_entry_t *entry)
 {
-    return entry->record && entry->has_member
+    return entry->has_record && entry->has_member
         && (entry->member.status == OCF_STATUS_ALIVE || entry->member.status == OCF_STATUS_SUSPECT);
+}
+
+char *
+ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
+              int64_t last_alive)
+{
+    //  The record is a JSON object: membership fields are spliced in front of its first key
+    //  rather than parsing and re-serializing the whole record.
+    char head[256];
+    int len = snprintf (head, sizeof head, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
+                        member->incarnation, ocf_status_name (member->status));
+    if (member->generation != generation)
+        len += snprintf (head + len, sizeof head - len, "\"status_generation\":%" PRIu64 ",", member->generation);
+    if (last_alive)
+        len += snprintf (head + len, sizeof head - len, "\"last_alive\":%" PRId64 ",", last_alive);
+    char *json = malloc ((size_t) len + record_len);
+    memcpy (json, head, (size_t) len);
+    memcpy (json + len, record + 1, record_len);          //  includes the NUL
+    return json;
 }
 
 char *
 ocf_entry_row_json (const ocf_entry_t *entry, bool with_local)
 {
-    if (!entry->record)
+    if (!entry->has_record || !entry->record)
         return NULL;
-    //  The canonical record is a JSON object; membership fields are spliced in front of its
-    //  first key rather than parsing and re-serializing the whole record.
-    char head[256];
-    int len = snprintf (head, sizeof head, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
-                        entry->member.incarnation, ocf_status_name (entry->member.status));
-    if (entry->member.generation != entry->generation)
-        len += snprintf (head + len, sizeof head - len, "\"status_generation\":%" PRIu64 ",", entry->member.generation);
-    if (with_local && entry->last_alive)
-        len += snprintf (head + len, sizeof head - len, "\"last_alive\":%" PRId64 ",", entry->last_alive);
-    char *json = malloc (len + entry->record_len);
-    memcpy (json, head, len);
-    memcpy (json + len, entry->record + 1, entry->record_len);     //  includes the NUL
-    return json;
+    return ocf_row_json (entry->record, entry->record_len, entry->generation, &entry->member,
+                         with_local ? entry->last_alive : 0);
 }
 
 json_t *

@@ -9,6 +9,8 @@
     The table keeps 256 bucket hashes (XOR of per-id hashes, updated in O(1)) and a root hash
     over them, so two replicas compare in a few bytes. Local observations (last_alive,
     status_since) are kept beside the replicated state but never hashed.
+    A record's text may be evicted once it is stored elsewhere (ocf-tabled keeps it in SQLite
+    only): merging needs just the generation, version and content hash.
     Used by ocf-tabled and by the gossip simulator, which runs thousands of tables at once.  */
 #ifndef OCF_TABLE_H
 #define OCF_TABLE_H
@@ -25,11 +27,13 @@ typedef struct _ocf_entry_t ocf_entry_t;
 struct _ocf_entry_t {
     char id[OCF_ID_SIZE];
     uint8_t bucket;
-    //  record (present when record != NULL)
+    //  record (present when has_record)
+    bool has_record;
     uint64_t generation;
     uint64_t version;
     uint64_t content_hash;
-    char *record;                //  canonical JSON of the owner's fields
+    char *name;
+    char *record;                //  JSON of the owner's fields; NULL once evicted
     size_t record_len;
     //  membership (present when has_member)
     bool has_member;
@@ -45,8 +49,8 @@ struct _ocf_entry_t {
     //  digest contribution and bucket chain
     uint64_t hash;
     ocf_entry_t *bucket_prev, *bucket_next;
-    //  parsed from the record when it changes: its name and a services index for provider queries
-    char *name;
+    //  services index for provider queries, built on demand (ocf_table_index_services)
+    bool services_indexed;
     struct ocf_service_index *services;
     size_t service_count;
 };
@@ -106,9 +110,18 @@ size_t ocf_table_reap (ocf_table_t *self, int64_t now, int64_t reap_after, const
 size_t ocf_table_compact (ocf_table_t *self, int64_t now, int64_t retention, int64_t quarantine, size_t max,
                           void (*changed) (const char *id, int mask, void *arg), void *arg);
 
-//  Row JSON as exchanged (owner fields + incarnation, status, status_generation when it
-//  differs), optionally with last_alive. Returns a malloc'd string, NULL for an entry
-//  without a record.
+//  Drops the entry's record text (its metadata stays); the caller keeps it elsewhere.
+void ocf_table_evict_record (ocf_entry_t *entry);
+//  Builds the entry's services index from its record (parsed JSON, or NULL to parse the text
+//  the entry holds). Cheap when already built; invalidated when the record changes.
+void ocf_table_index_services (ocf_entry_t *entry, json_t *record);
+
+//  Row JSON as exchanged: the owner's record text with the membership fields spliced in
+//  (incarnation, status, status_generation when it differs from generation, last_alive when
+//  non-zero). Returns a malloc'd string.
+char *ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
+                    int64_t last_alive);
+//  The same for an entry holding its record text; NULL when it has none (or it was evicted).
 char *ocf_entry_row_json (const ocf_entry_t *entry, bool with_local);
 //  {"id","generation","incarnation","status"} or NULL when the entry has no membership.
 json_t *ocf_entry_member_json (const ocf_entry_t *entry);

@@ -30,7 +30,7 @@ struct _ocf_tabled_t {
     bool batch_failed;
     char batch_error[512];
     zhashx_t *seen_dirty;        //  ids whose last_alive changed since the last flush
-    int64_t started_mono, next_reap, next_compact, next_checkpoint, next_seen_flush;
+    int64_t started_mono, next_reap, next_compact, next_seen_flush;
     struct {
         uint64_t requests, bad_requests, errors, writes, commits, commit_failures;
         uint64_t applied, stale, events, reaped, compacted, refutations;
@@ -88,8 +88,10 @@ static void
 s_event (ocf_tabled_t *self, const char *topic, const char *key, const char *json_text)
 {
     ocf_strbuf_t buf = { 0 };
-    ocf_strbuf_printf (&buf, "{\"v\":%d,\"seq\":%" PRIu64 ",\"boot\":%" PRIu64 ",\"source\":\"%s\",\"%s\":%s}",
-                       OCF_PROTOCOL_VERSION, ++self->seq, self->boot, self->source, key, json_text);
+    ocf_strbuf_printf (&buf, "{\"v\":%d,\"seq\":%" PRIu64 ",\"boot\":%" PRIu64 ",\"source\":\"%s\",\"%s\":",
+                       OCF_PROTOCOL_VERSION, ++self->seq, self->boot, self->source, key);
+    ocf_strbuf_puts (&buf, json_text);
+    ocf_strbuf_puts (&buf, "}");
     zmsg_t *event = zmsg_new ();
     ocf_msg_append_raw (event, topic, buf.data, buf.len);
     ocf_strbuf_free (&buf);
@@ -105,20 +107,22 @@ s_event_json (ocf_tabled_t *self, const char *topic, const char *key, json_t *va
     json_decref (value);
 }
 
+//  Persists a change (inside the open transaction), queues its events, then lets the record
+//  text go: SQLite holds it, memory keeps what merging needs.
 static void
 s_changed (ocf_tabled_t *self, const char *id, int mask)
 {
     if (!mask)
         return;
     ocf_entry_t *entry = ocf_table_lookup (self->table, id);
-    if (!self->batch_failed && ocf_store_save_entry (self->store, id, entry) != 0) {
+    if (!self->batch_failed && ocf_store_save_entry (self->store, id, entry, mask) != 0) {
         self->batch_failed = true;
         snprintf (self->batch_error, sizeof self->batch_error, "writing table.db failed: %s", ocf_store_error (self->store));
     }
     self->stats.writes++;
     if (mask & OCF_CHANGED_TOMBSTONE && entry && entry->has_tombstone)
         s_event_json (self, "tombstone", "tombstone", ocf_entry_tombstone_json (entry));
-    if (mask & OCF_CHANGED_RECORD && entry && entry->record) {
+    if (mask & OCF_CHANGED_RECORD && entry && entry->has_record) {
         char *row = ocf_entry_row_json (entry, true);
         s_event (self, "row", "row", row);
         free (row);
@@ -126,6 +130,34 @@ s_changed (ocf_tabled_t *self, const char *id, int mask)
     else
     if (mask & OCF_CHANGED_MEMBER && entry && entry->has_member)
         s_event_json (self, "status", "member", ocf_entry_member_json (entry));
+    if (entry)
+        ocf_table_evict_record (entry);
+}
+
+//  The row JSON of an entry, its record text read from table.db. NULL without a record.
+static char *
+s_row_text (ocf_tabled_t *self, const ocf_entry_t *entry, bool with_local)
+{
+    if (!entry->has_record)
+        return NULL;
+    size_t len;
+    char *record = ocf_store_record (self->store, entry->id, &len);
+    if (!record)
+        return NULL;
+    char *row = ocf_row_json (record, len, entry->generation, &entry->member, with_local ? entry->last_alive : 0);
+    free (record);
+    return row;
+}
+
+//  The record of an entry as JSON (read from table.db), or NULL.
+static json_t *
+s_record_json (ocf_tabled_t *self, const char *id)
+{
+    size_t len;
+    char *record = ocf_store_record (self->store, id, &len);
+    json_t *parsed = record ? json_loadb (record, len, 0, NULL) : NULL;
+    free (record);
+    return parsed;
 }
 
 static void
@@ -179,7 +211,7 @@ s_own_renew (ocf_tabled_t *self)
         next = entry->tomb_generation + 1;
     if (entry && entry->has_member && entry->member.generation >= next)
         next = entry->member.generation + 1;
-    if (entry && entry->record && entry->generation >= next)
+    if (entry && entry->has_record && entry->generation >= next)
         next = entry->generation + 1;
     //  Seconds since the epoch as a floor: a node whose table.db was lost still comes back
     //  above every generation it used before.
@@ -191,7 +223,7 @@ s_own_renew (ocf_tabled_t *self)
         self->batch_failed = true;
         snprintf (self->batch_error, sizeof self->batch_error, "writing table.db failed: %s", ocf_store_error (self->store));
     }
-    if (s_own_write (self, json_deep_copy (self->own), error, sizeof error) < 0)
+    if (s_own_write (self, json_copy (self->own), error, sizeof error) < 0)
         ocf_log_error ("cannot write this node's record: %s", error);
     ocf_log_info ("this node is now generation %" PRIu64, self->generation);
 }
@@ -202,7 +234,7 @@ static void
 s_own_defend (ocf_tabled_t *self)
 {
     ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    if (!entry || !entry->record || entry->generation < self->generation
+    if (!entry || !entry->has_record || entry->generation < self->generation
     ||  (entry->has_member && entry->member.generation > self->generation)) {
         s_own_renew (self);
         return;
@@ -267,8 +299,7 @@ s_config_labels (ocf_tabled_t *self)
 static int
 s_own_start (ocf_tabled_t *self, char *error, size_t error_size)
 {
-    ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    json_t *previous = entry && entry->record ? json_loadb (entry->record, entry->record_len, 0, NULL) : NULL;
+    json_t *previous = s_record_json (self, self->id);
     json_t *own = previous ? previous : json_object ();
     json_object_set_new (own, "id", json_string (self->id));
     json_object_set_new (own, "name", json_string (self->config->node.name));
@@ -343,7 +374,7 @@ static bool
 s_collect_visit (ocf_entry_t *entry, void *arg)
 {
     collect_t *collect = arg;
-    if (collect->records_only && !entry->record)
+    if (collect->records_only && !entry->has_record)
         return true;
     if (collect->live_only && !ocf_entry_live (entry))
         return true;
@@ -368,11 +399,11 @@ s_collect_sorted (ocf_tabled_t *self, collect_t *collect, const char *after)
 
 //  Appends "rows":[...],"members":[...],"tombstones":[...] for the given entries.
 static void
-s_append_entries (ocf_strbuf_t *buf, ocf_entry_t **entries, size_t count, bool with_local)
+s_append_entries (ocf_tabled_t *self, ocf_strbuf_t *buf, ocf_entry_t **entries, size_t count, bool with_local)
 {
     ocf_strbuf_puts (buf, ",\"rows\":[");
     for (size_t i = 0; i < count; i++) {
-        char *row = ocf_entry_row_json (entries[i], with_local);
+        char *row = s_row_text (self, entries[i], with_local);
         if (row) {
             ocf_strbuf_puts (buf, row);
             ocf_strbuf_puts (buf, ",");
@@ -382,7 +413,7 @@ s_append_entries (ocf_strbuf_t *buf, ocf_entry_t **entries, size_t count, bool w
     ocf_strbuf_trim_comma (buf);
     ocf_strbuf_puts (buf, "],\"members\":[");
     for (size_t i = 0; i < count; i++)
-        if (!entries[i]->record && entries[i]->has_member) {
+        if (!entries[i]->has_record && entries[i]->has_member) {
             json_t *member = ocf_entry_member_json (entries[i]);
             s_append_json (buf, member);
             json_decref (member);
@@ -408,7 +439,7 @@ static void
 s_self_set (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
 {
     static const char *settable[] = { "name", "addr", "hardware", "labels", NULL };
-    json_t *candidate = json_deep_copy (self->own);
+    json_t *candidate = json_copy (self->own);          //  top-level keys are replaced whole
     const char *key;
     json_t *value;
     json_object_foreach (body, key, value) {
@@ -483,7 +514,7 @@ s_service_up (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     }
     if (!placed)
         json_array_append (ordered, service);
-    json_t *candidate = json_deep_copy (self->own);
+    json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", ordered);
     int mask = s_own_write (self, candidate, error, sizeof error);
     if (mask < 0)
@@ -500,7 +531,7 @@ s_service_down (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         s_reply_error (self, reply, "SERVICE.DOWN: \"name\" must be a service name");
         return;
     }
-    json_t *candidate = json_deep_copy (self->own);
+    json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", s_own_services_without (self, name));
     char error[512];
     int mask = s_own_write (self, candidate, error, sizeof error);
@@ -510,6 +541,8 @@ s_service_down (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         s_reply_own_version (self, reply, mask);
 }
 
+//  Load reports arrive every second or so per service: an unchanged report costs a lookup,
+//  a changed one copies only the path to the changed load object.
 static void
 s_service_load (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
 {
@@ -519,22 +552,36 @@ s_service_load (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         s_reply_error (self, reply, "SERVICE.LOAD: needs \"name\" (a service) and \"load\" (an object)");
         return;
     }
-    json_t *candidate = json_deep_copy (self->own);
-    json_t *services = json_object_get (candidate, "services");
-    json_t *service = NULL, *item;
-    size_t index;
+    json_t *services = json_object_get (self->own, "services");
+    json_t *item, *service = NULL;
+    size_t index, position = 0;
     json_array_foreach (services, index, item)
-        if (strcmp (json_string_value (json_object_get (item, "name")), name) == 0)
+        if (strcmp (json_string_value (json_object_get (item, "name")), name) == 0) {
             service = item;
+            position = index;
+        }
     if (!service) {
-        json_decref (candidate);
         s_reply_error (self, reply, "SERVICE.LOAD: service %s is not registered on this node", name);
         return;
     }
     json_t *current = json_object_get (service, "load");
-    if (!json_is_object (current))
-        json_object_set_new (service, "load", current = json_object ());
-    json_object_update (current, load);
+    bool changed = !json_is_object (current);
+    const char *key;
+    json_t *value;
+    json_object_foreach (load, key, value)
+        changed |= !json_equal (json_object_get (current, key), value);
+    if (!changed) {
+        s_reply_own_version (self, reply, 0);
+        return;
+    }
+    json_t *new_load = json_is_object (current) ? json_copy (current) : json_object ();
+    json_object_update (new_load, load);
+    json_t *new_service = json_copy (service);
+    json_object_set_new (new_service, "load", new_load);
+    json_t *new_services = json_copy (services);
+    json_array_set_new (new_services, position, new_service);
+    json_t *candidate = json_copy (self->own);
+    json_object_set_new (candidate, "services", new_services);
     char error[512];
     int mask = s_own_write (self, candidate, error, sizeof error);
     if (mask < 0)
@@ -543,40 +590,43 @@ s_service_load (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         s_reply_own_version (self, reply, mask);
 }
 
-//  Checks every item of one MERGE array; fills parsed items. Returns -1 with error set.
+//  Checks every item of one MERGE array in place; fills parsed items. Returns -1 with error set.
 typedef enum { KIND_ROW, KIND_MEMBER, KIND_TOMBSTONE } merge_kind_t;
 
 static int
-s_merge_parse (ocf_tabled_t *self, json_t *body, const char *key, merge_kind_t kind, void **items_p,
+s_merge_parse (ocf_tabled_t *self, ocf_json_span_t array, const char *key, merge_kind_t kind, void **items_p,
                size_t *count_p, char *error, size_t error_size)
 {
-    json_t *array = json_object_get (body, key);
     *items_p = NULL;
     *count_p = 0;
-    if (!array)
+    if (!array.len)
         return 0;
-    if (!json_is_array (array)) {
+    if (ocf_json_type (array) != OCF_JSON_ARRAY) {
         snprintf (error, error_size, "\"%s\" must be an array", key);
         return -1;
     }
     size_t size = kind == KIND_ROW ? sizeof (ocf_row_in_t) : kind == KIND_MEMBER ? sizeof (ocf_member_in_t)
                                                              : sizeof (ocf_tombstone_in_t);
-    char *items = calloc (json_array_size (array) + 1, size);
-    *items_p = items;
-    size_t index;
-    json_t *item;
-    json_array_foreach (array, index, item) {
+    size_t capacity = 16;
+    char *items = malloc (capacity * size);
+    ocf_json_iter_t iter = ocf_json_iter (array);
+    ocf_json_span_t item;
+    for (size_t index = 0; ocf_json_array_next (&iter, &item); index++) {
+        if (index == capacity)
+            items = realloc (items, (capacity *= 2) * size);
+        *items_p = items;
         char problem[512];
-        int rc = kind == KIND_ROW ? ocf_record_parse_row (item, (size_t) self->config->tabled.max_record,
-                                                          (ocf_row_in_t *) (items + index * size), problem, sizeof problem)
-               : kind == KIND_MEMBER ? ocf_record_parse_member (item, (ocf_member_in_t *) (items + index * size), problem, sizeof problem)
-               : ocf_record_parse_tombstone (item, (ocf_tombstone_in_t *) (items + index * size), problem, sizeof problem);
+        void *slot = items + index * size;
+        int rc = kind == KIND_ROW ? ocf_record_parse_row_span (item, (size_t) self->config->tabled.max_record, slot, problem, sizeof problem)
+               : kind == KIND_MEMBER ? ocf_record_parse_member_span (item, slot, problem, sizeof problem)
+               : ocf_record_parse_tombstone_span (item, slot, problem, sizeof problem);
         if (rc != 0) {
             snprintf (error, error_size, "%s[%zu]: %s", key, index, problem);
             return -1;
         }
         *count_p = index + 1;
     }
+    *items_p = items;
     return 0;
 }
 
@@ -591,28 +641,32 @@ s_merge_counted (ocf_tabled_t *self, const char *id, int mask, size_t *applied, 
         (*stale)++;
 }
 
+//  MERGE works on the request text: rows are checked in place and stored as they came,
+//  without building a JSON tree (the costliest part of a merge otherwise).
 static void
-s_merge (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
+s_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
 {
-    ocf_row_in_t *rows;
-    ocf_member_in_t *members;
-    ocf_tombstone_in_t *tombstones;
+    ocf_json_span_t arrays[3] = { { 0 } }, key, value;
+    ocf_json_iter_t iter = ocf_json_iter (body);
+    while (ocf_json_object_next (&iter, &key, &value))
+        for (int kind = KIND_ROW; kind <= KIND_TOMBSTONE; kind++)
+            if (ocf_json_string_is (key, (const char *[]) { "rows", "members", "tombstones" }[kind]))
+                arrays[kind] = value;
+    ocf_row_in_t *rows = NULL;
+    ocf_member_in_t *members = NULL;
+    ocf_tombstone_in_t *tombstones = NULL;
     size_t row_count = 0, member_count = 0, tombstone_count = 0;
     char error[600];
     //  Everything is checked before anything is applied: a bad item changes nothing.
-    int rc = s_merge_parse (self, body, "rows", KIND_ROW, (void **) &rows, &row_count, error, sizeof error);
-    if (rc == 0)
-        rc = s_merge_parse (self, body, "members", KIND_MEMBER, (void **) &members, &member_count, error, sizeof error);
-    else
-        members = NULL;
-    if (rc == 0)
-        rc = s_merge_parse (self, body, "tombstones", KIND_TOMBSTONE, (void **) &tombstones, &tombstone_count, error, sizeof error);
-    else
-        tombstones = NULL;
-    if (rc == 0 && !json_object_get (body, "rows") && !json_object_get (body, "members") && !json_object_get (body, "tombstones")) {
+    int rc = -1;
+    if (!arrays[KIND_ROW].len && !arrays[KIND_MEMBER].len && !arrays[KIND_TOMBSTONE].len)
         snprintf (error, sizeof error, "needs \"rows\", \"members\" or \"tombstones\"");
-        rc = -1;
-    }
+    else
+    if (s_merge_parse (self, arrays[KIND_ROW], "rows", KIND_ROW, (void **) &rows, &row_count, error, sizeof error) == 0
+    &&  s_merge_parse (self, arrays[KIND_MEMBER], "members", KIND_MEMBER, (void **) &members, &member_count, error, sizeof error) == 0
+    &&  s_merge_parse (self, arrays[KIND_TOMBSTONE], "tombstones", KIND_TOMBSTONE, (void **) &tombstones, &tombstone_count,
+                       error, sizeof error) == 0)
+        rc = 0;
     size_t applied = 0, stale = 0, own_ignored = 0;
     bool touches_self = false;
     int64_t now = ocf_time_wall_ms ();
@@ -694,8 +748,9 @@ s_get (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     ocf_entry_t *entry = ocf_table_lookup (self->table, id);
     ocf_strbuf_t buf = { 0 };
     s_raw_begin (&buf);
-    char *row = entry ? ocf_entry_row_json (entry, true) : NULL;
-    ocf_strbuf_printf (&buf, ",\"row\":%s", row ? row : "null");
+    char *row = entry ? s_row_text (self, entry, true) : NULL;
+    ocf_strbuf_puts (&buf, ",\"row\":");
+    ocf_strbuf_puts (&buf, row ? row : "null");
     free (row);
     json_t *member = entry ? ocf_entry_member_json (entry) : NULL;
     json_t *tombstone = entry ? ocf_entry_tombstone_json (entry) : NULL;
@@ -719,10 +774,12 @@ s_list (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     s_raw_begin (&buf);
     ocf_strbuf_puts (&buf, ",\"rows\":[");
     for (size_t i = start; i < end; i++) {
-        char *row = ocf_entry_row_json (collect.items[i], true);
-        ocf_strbuf_puts (&buf, row);
-        ocf_strbuf_puts (&buf, ",");
-        free (row);
+        char *row = s_row_text (self, collect.items[i], true);
+        if (row) {
+            ocf_strbuf_puts (&buf, row);
+            ocf_strbuf_puts (&buf, ",");
+            free (row);
+        }
     }
     ocf_strbuf_trim_comma (&buf);
     ocf_strbuf_puts (&buf, "]");
@@ -744,7 +801,7 @@ s_snapshot (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     size_t end = start + (size_t) limit < collect.count ? start + (size_t) limit : collect.count;
     ocf_strbuf_t buf = { 0 };
     s_raw_begin (&buf);
-    s_append_entries (&buf, collect.items + start, end - start, false);
+    s_append_entries (self, &buf, collect.items + start, end - start, false);
     if (end < collect.count)
         ocf_strbuf_printf (&buf, ",\"next\":\"%s\"", collect.items[end - 1]->id);
     else
@@ -772,7 +829,7 @@ s_delta (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     }
     ocf_strbuf_t buf = { 0 };
     s_raw_begin (&buf);
-    s_append_entries (&buf, entries, count, false);
+    s_append_entries (self, &buf, entries, count, false);
     free (entries);
     s_raw_send (reply, &buf);
 }
@@ -808,7 +865,7 @@ s_digest (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
             for (ocf_entry_t *entry = ocf_table_bucket_first (self->table, (unsigned) json_integer_value (bucket));
                  entry; entry = entry->bucket_next)
                 ocf_strbuf_printf (&buf, "[\"%s\",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%d,%" PRIu64 ",\"%016" PRIx64 "\"],",
-                                   entry->id, entry->record ? entry->generation : 0, entry->record ? entry->version : 0,
+                                   entry->id, entry->has_record ? entry->generation : 0, entry->has_record ? entry->version : 0,
                                    entry->has_member ? entry->member.generation : 0,
                                    entry->has_member ? entry->member.incarnation : 0,
                                    entry->has_member ? (int) entry->member.status : -1,
@@ -847,10 +904,16 @@ s_providers_visit (ocf_entry_t *entry, void *arg)
     providers_t *query = arg;
     if (!ocf_entry_live (entry))
         return true;
+    json_t *record = NULL;
+    if (!entry->services_indexed) {
+        record = s_record_json (query->self, entry->id);
+        ocf_table_index_services (entry, record);
+    }
     for (size_t i = 0; i < entry->service_count; i++) {
         if (!s_service_matches (&entry->services[i], query->service, query->identity, query->ready_only))
             continue;
-        json_t *record = json_loadb (entry->record, entry->record_len, 0, NULL);
+        if (!record)
+            record = s_record_json (query->self, entry->id);
         json_t *service = json_array_get (json_object_get (record, "services"), i);
         json_array_append_new (query->providers, json_pack ("{s:s, s:s?, s:O?, s:s, s:b, s:O}",
             "id", entry->id, "name", entry->name,
@@ -858,8 +921,8 @@ s_providers_visit (ocf_entry_t *entry, void *arg)
             "status", ocf_status_name (entry->member.status),
             "self", strcmp (entry->id, query->self->id) == 0,
             "service", service));
-        json_decref (record);
     }
+    json_decref (record);
     return true;
 }
 
@@ -908,7 +971,7 @@ static bool
 s_census_visit (ocf_entry_t *entry, void *arg)
 {
     census_t *census = arg;
-    if (entry->record && entry->has_member) {
+    if (entry->has_record && entry->has_member) {
         census->live += ocf_entry_live (entry);
         census->suspect += entry->member.status == OCF_STATUS_SUSPECT;
         census->dead += entry->member.status == OCF_STATUS_DEAD;
@@ -938,6 +1001,7 @@ s_stats (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     json_object_set_new (stats, "counters", counters);
     json_object_set_new (stats, "db_bytes", json_integer (ocf_store_file_size (self->store)));
     json_object_set_new (stats, "wal_bytes", json_integer (ocf_store_wal_size (self->store)));
+    json_object_set_new (stats, "checkpoints", json_integer ((json_int_t) ocf_store_checkpoint_count (self->store)));
     s_reply_ok (reply, stats);
 }
 
@@ -956,7 +1020,7 @@ static const struct {
     { "SERVICE.UP", s_service_up, true },
     { "SERVICE.DOWN", s_service_down, true },
     { "SERVICE.LOAD", s_service_load, true },
-    { "MERGE", s_merge, true },
+    { "MERGE", NULL, true },                    //  s_merge, on the request text
     { "LEAVE", s_leave, true },
     { "SEEN", s_seen, false },
     { "GET", s_get, false },
@@ -969,19 +1033,28 @@ static const struct {
 };
 
 void
-ocf_tabled_handle (ocf_tabled_t *self, const ocf_msg_t *request, zmsg_t *reply)
+ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply)
 {
     self->stats.requests++;
     for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++) {
         if (strcmp (request->verb, s_verbs[i].verb) != 0)
             continue;
+        char error[512];
+        json_t *body = s_verbs[i].handler ? ocf_msg_body (request, error, sizeof error) : NULL;
+        if (s_verbs[i].handler && !body) {
+            s_reply_error (self, reply, "%s", error);
+            return;
+        }
         if (s_verbs[i].writes && ocf_store_begin (self->store) != 0) {
             s_reply_error (self, reply, "%s: table.db is busy or failing (%s); nothing was changed, retry",
                            request->verb, ocf_store_error (self->store));
             return;
         }
         self->source = "merge";
-        s_verbs[i].handler (self, request->body, reply);
+        if (s_verbs[i].handler)
+            s_verbs[i].handler (self, body, reply);
+        else
+            s_merge (self, ocf_json_root (request->text, request->text_len), reply);
         return;
     }
     s_reply_error (self, reply, "unknown verb %s (known: HELLO SELF.SET SELF.RENEW SERVICE.UP SERVICE.DOWN SERVICE.LOAD "
@@ -997,8 +1070,7 @@ s_reload (ocf_tabled_t *self)
     if (ocf_store_load (self->store, self->table) < 0)
         ocf_log_error ("reloading table.db failed: %s", ocf_store_error (self->store));
     self->generation = (uint64_t) ocf_store_meta_get (self->store, "generation", (int64_t) self->generation);
-    ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    json_t *own = entry && entry->record ? json_loadb (entry->record, entry->record_len, 0, NULL) : NULL;
+    json_t *own = s_record_json (self, self->id);
     if (own) {
         json_decref (self->own);
         self->own = own;
@@ -1094,10 +1166,7 @@ ocf_tabled_tick (ocf_tabled_t *self)
         self->next_seen_flush = now + SEEN_FLUSH_MS;
         s_flush_seen (self);
     }
-    if (ocf_tabled_commit (self) == 0 && now >= self->next_checkpoint) {
-        self->next_checkpoint = now + config->checkpoint_interval_ms;
-        ocf_store_checkpoint (self->store);
-    }
+    ocf_tabled_commit (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -1125,7 +1194,10 @@ ocf_tabled_new (ocf_config_t *config, const char *node_id, char *error, size_t e
         ocf_tabled_destroy (&self);
         return NULL;
     }
-    if (s_own_start (self, error, error_size) != 0) {
+    if (s_own_start (self, error, error_size) != 0
+    ||  ocf_store_start_checkpoints (self->store, config->tabled.checkpoint_interval_ms) != 0) {
+        if (!*error)
+            snprintf (error, error_size, "%s", ocf_store_error (self->store));
         ocf_tabled_destroy (&self);
         return NULL;
     }
@@ -1143,7 +1215,6 @@ ocf_tabled_destroy (ocf_tabled_t **self_p)
     if (self->store) {
         s_flush_seen (self);
         ocf_store_commit (self->store);
-        ocf_store_checkpoint (self->store);
     }
     ocf_store_destroy (&self->store);
     ocf_table_destroy (&self->table);

@@ -18,8 +18,9 @@ typedef struct _ocf_tabled_t ocf_tabled_t;
 ocf_tabled_t *ocf_tabled_new (ocf_config_t *config, const char *node_id, char *error, size_t error_size);
 void ocf_tabled_destroy (ocf_tabled_t **self_p);
 
-//  Handles one request; appends the reply ([OK|ERR][json]) to reply.
-void ocf_tabled_handle (ocf_tabled_t *self, const ocf_msg_t *request, zmsg_t *reply);
+//  Handles one request decoded by ocf_msg_scan (its frames still alive); appends the reply
+//  ([OK|ERR][json]) to reply.
+void ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply);
 //  Ends a batch. Returns 0, or -1 when its changes could not be made durable (then every
 //  reply of the batch must be replaced by ocf_tabled_batch_error()).
 int ocf_tabled_commit (ocf_tabled_t *self);

@@ -1,0 +1,521 @@
+/*  ocf_json: strict in-place JSON scanner.  */
+#include "ocf_json.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *start;
+    const char *p;
+    const char *end;
+    const char *problem;
+} scanner_t;
+
+static bool
+s_fail (scanner_t *scanner, const char *problem)
+{
+    if (!scanner->problem)
+        scanner->problem = problem;
+    return false;
+}
+
+static void
+s_skip_space (scanner_t *scanner)
+{
+    while (scanner->p < scanner->end
+       && (*scanner->p == ' ' || *scanner->p == '\t' || *scanner->p == '\n' || *scanner->p == '\r'))
+        scanner->p++;
+}
+
+static int
+s_hex (char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+static long
+s_hex4 (const char *p)
+{
+    long value = 0;
+    for (int i = 0; i < 4; i++) {
+        int digit = s_hex (p[i]);
+        if (digit < 0)
+            return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+//  One UTF-8 sequence starting at p (first byte >= 0x80); returns its length or 0.
+static int
+s_utf8_sequence (const unsigned char *p, const unsigned char *end)
+{
+    int len;
+    unsigned min;
+    unsigned code;
+    if (*p >= 0xC2 && *p <= 0xDF) { len = 2; code = *p & 0x1F; min = 0x80; }
+    else if (*p >= 0xE0 && *p <= 0xEF) { len = 3; code = *p & 0x0F; min = 0x800; }
+    else if (*p >= 0xF0 && *p <= 0xF4) { len = 4; code = *p & 0x07; min = 0x10000; }
+    else return 0;
+    if (end - p < len)
+        return 0;
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (p[i] & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static bool
+s_string (scanner_t *scanner)
+{
+    scanner->p++;                                        //  the opening quote
+    while (scanner->p < scanner->end) {
+        unsigned char c = (unsigned char) *scanner->p;
+        if (c == '"') {
+            scanner->p++;
+            return true;
+        }
+        if (c < 0x20)
+            return s_fail (scanner, "control character in a string");
+        if (c == '\\') {
+            if (scanner->end - scanner->p < 2)
+                break;
+            char escape = scanner->p[1];
+            if (escape == 'u') {
+                if (scanner->end - scanner->p < 6)
+                    break;
+                long code = s_hex4 (scanner->p + 2);
+                if (code < 0)
+                    return s_fail (scanner, "bad \\u escape");
+                if (code == 0)
+                    return s_fail (scanner, "\\u0000 is not allowed in strings");
+                scanner->p += 6;
+                if (code >= 0xD800 && code <= 0xDBFF) {
+                    long low = scanner->end - scanner->p >= 6 && scanner->p[0] == '\\' && scanner->p[1] == 'u'
+                             ? s_hex4 (scanner->p + 2) : -1;
+                    if (low < 0xDC00 || low > 0xDFFF)
+                        return s_fail (scanner, "unpaired surrogate in a \\u escape");
+                    scanner->p += 6;
+                }
+                else
+                if (code >= 0xDC00 && code <= 0xDFFF)
+                    return s_fail (scanner, "unpaired surrogate in a \\u escape");
+                continue;
+            }
+            if (!strchr ("\"\\/bfnrt", escape) || !escape)
+                return s_fail (scanner, "bad escape in a string");
+            scanner->p += 2;
+            continue;
+        }
+        if (c >= 0x80) {
+            int len = s_utf8_sequence ((const unsigned char *) scanner->p, (const unsigned char *) scanner->end);
+            if (!len)
+                return s_fail (scanner, "invalid UTF-8 in a string");
+            scanner->p += len;
+            continue;
+        }
+        scanner->p++;
+    }
+    return s_fail (scanner, "unterminated string");
+}
+
+static bool
+s_digits (scanner_t *scanner)
+{
+    const char *start = scanner->p;
+    while (scanner->p < scanner->end && *scanner->p >= '0' && *scanner->p <= '9')
+        scanner->p++;
+    return scanner->p > start;
+}
+
+static bool
+s_number (scanner_t *scanner)
+{
+    if (*scanner->p == '-')
+        scanner->p++;
+    if (scanner->p < scanner->end && *scanner->p == '0')
+        scanner->p++;
+    else
+    if (!s_digits (scanner))
+        return s_fail (scanner, "bad number");
+    if (scanner->p < scanner->end && *scanner->p == '.') {
+        scanner->p++;
+        if (!s_digits (scanner))
+            return s_fail (scanner, "bad number: digits expected after '.'");
+    }
+    if (scanner->p < scanner->end && (*scanner->p == 'e' || *scanner->p == 'E')) {
+        scanner->p++;
+        if (scanner->p < scanner->end && (*scanner->p == '+' || *scanner->p == '-'))
+            scanner->p++;
+        if (!s_digits (scanner))
+            return s_fail (scanner, "bad number: digits expected in the exponent");
+    }
+    return true;
+}
+
+static bool
+s_literal (scanner_t *scanner, const char *word)
+{
+    size_t len = strlen (word);
+    if ((size_t) (scanner->end - scanner->p) < len || memcmp (scanner->p, word, len) != 0)
+        return s_fail (scanner, "unexpected character");
+    scanner->p += len;
+    return true;
+}
+
+static bool s_value (scanner_t *scanner, int depth);
+
+static bool
+s_container (scanner_t *scanner, int depth, char close)
+{
+    if (depth >= OCF_JSON_MAX_DEPTH)
+        return s_fail (scanner, "nested too deeply");
+    scanner->p++;
+    s_skip_space (scanner);
+    if (scanner->p < scanner->end && *scanner->p == close) {
+        scanner->p++;
+        return true;
+    }
+    while (true) {
+        if (close == '}') {
+            if (scanner->p >= scanner->end || *scanner->p != '"')
+                return s_fail (scanner, "object key expected");
+            if (!s_string (scanner))
+                return false;
+            s_skip_space (scanner);
+            if (scanner->p >= scanner->end || *scanner->p != ':')
+                return s_fail (scanner, "':' expected after an object key");
+            scanner->p++;
+        }
+        if (!s_value (scanner, depth + 1))
+            return false;
+        s_skip_space (scanner);
+        if (scanner->p < scanner->end && *scanner->p == ',') {
+            scanner->p++;
+            s_skip_space (scanner);
+            continue;
+        }
+        if (scanner->p < scanner->end && *scanner->p == close) {
+            scanner->p++;
+            return true;
+        }
+        return s_fail (scanner, close == '}' ? "',' or '}' expected in an object" : "',' or ']' expected in an array");
+    }
+}
+
+static bool
+s_value (scanner_t *scanner, int depth)
+{
+    s_skip_space (scanner);
+    if (scanner->p >= scanner->end)
+        return s_fail (scanner, "value expected");
+    switch (*scanner->p) {
+        case '{': return s_container (scanner, depth, '}');
+        case '[': return s_container (scanner, depth, ']');
+        case '"': return s_string (scanner);
+        case 't': return s_literal (scanner, "true");
+        case 'f': return s_literal (scanner, "false");
+        case 'n': return s_literal (scanner, "null");
+        default:
+            if (*scanner->p == '-' || (*scanner->p >= '0' && *scanner->p <= '9'))
+                return s_number (scanner);
+            return s_fail (scanner, "unexpected character");
+    }
+}
+
+int
+ocf_json_validate (const char *text, size_t len, char *error, size_t error_size)
+{
+    scanner_t scanner = { text, text, text + len, NULL };
+    if (s_value (&scanner, 0)) {
+        s_skip_space (&scanner);
+        if (scanner.p == scanner.end)
+            return 0;
+        s_fail (&scanner, "extra text after the value");
+    }
+    snprintf (error, error_size, "%s at byte %zu", scanner.problem, (size_t) (scanner.p - text));
+    return -1;
+}
+
+ocf_json_span_t
+ocf_json_root (const char *text, size_t len)
+{
+    scanner_t scanner = { text, text, text + len, NULL };
+    s_skip_space (&scanner);
+    const char *start = scanner.p;
+    s_value (&scanner, 0);
+    return (ocf_json_span_t) { start, (size_t) (scanner.p - start) };
+}
+
+ocf_json_type_t
+ocf_json_type (ocf_json_span_t value)
+{
+    if (value.len == 0)
+        return OCF_JSON_INVALID;
+    switch (*value.start) {
+        case '{': return OCF_JSON_OBJECT;
+        case '[': return OCF_JSON_ARRAY;
+        case '"': return OCF_JSON_STRING;
+        case 't': return OCF_JSON_TRUE;
+        case 'f': return OCF_JSON_FALSE;
+        case 'n': return OCF_JSON_NULL;
+        default: return OCF_JSON_NUMBER;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Walking validated text: no checks needed beyond finding the ends of values.
+
+static const char *
+s_skip_ws (const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+//  The end of the value starting at p (validated text).
+static const char *
+s_value_end (const char *p, const char *end)
+{
+    if (*p == '"') {
+        //  The next quote not escaped: an odd run of backslashes before it escapes it.
+        for (const char *quote = p + 1; (quote = memchr (quote, '"', (size_t) (end - quote))); quote++) {
+            size_t backslashes = 0;
+            while (quote - backslashes > p + 1 && quote[-1 - (ptrdiff_t) backslashes] == '\\')
+                backslashes++;
+            if (backslashes % 2 == 0)
+                return quote + 1;
+        }
+        return end;
+    }
+    if (*p == '{' || *p == '[') {
+        //  Only quotes and brackets matter inside a container: skip everything else fast.
+        static const bool special[256] = { ['"'] = true, ['{'] = true, ['}'] = true, ['['] = true, [']'] = true };
+        int depth = 0;
+        for (; p < end; p++) {
+            if (!special[(unsigned char) *p])
+                continue;
+            if (*p == '"') {
+                p = s_value_end (p, end) - 1;
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else
+            if (--depth == 0)
+                return p + 1;
+        }
+        return end;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+        p++;
+    return p;
+}
+
+ocf_json_iter_t
+ocf_json_iter (ocf_json_span_t container)
+{
+    if (container.len < 2)
+        return (ocf_json_iter_t) { NULL, NULL };
+    return (ocf_json_iter_t) { container.start + 1, container.start + container.len - 1 };
+}
+
+static bool
+s_next (ocf_json_iter_t *iter, ocf_json_span_t *key, ocf_json_span_t *value)
+{
+    if (!iter->cursor)
+        return false;
+    const char *p = s_skip_ws (iter->cursor, iter->end);
+    if (p < iter->end && *p == ',')
+        p = s_skip_ws (p + 1, iter->end);
+    if (p >= iter->end)
+        return false;
+    if (key) {
+        const char *key_end = s_value_end (p, iter->end);
+        *key = (ocf_json_span_t) { p, (size_t) (key_end - p) };
+        p = s_skip_ws (key_end, iter->end);
+        p = s_skip_ws (p + 1, iter->end);            //  the ':'
+    }
+    const char *value_end = s_value_end (p, iter->end);
+    *value = (ocf_json_span_t) { p, (size_t) (value_end - p) };
+    iter->cursor = value_end;
+    return true;
+}
+
+bool
+ocf_json_object_next (ocf_json_iter_t *iter, ocf_json_span_t *key, ocf_json_span_t *value)
+{
+    return s_next (iter, key, value);
+}
+
+bool
+ocf_json_array_next (ocf_json_iter_t *iter, ocf_json_span_t *value)
+{
+    return s_next (iter, NULL, value);
+}
+
+size_t
+ocf_json_count (ocf_json_span_t container)
+{
+    ocf_json_iter_t iter = ocf_json_iter (container);
+    ocf_json_span_t key, value;
+    size_t count = 0;
+    bool object = ocf_json_type (container) == OCF_JSON_OBJECT;
+    while (s_next (&iter, object ? &key : NULL, &value))
+        count++;
+    return count;
+}
+
+ocf_json_span_t
+ocf_json_member (ocf_json_span_t object, const char *key)
+{
+    ocf_json_iter_t iter = ocf_json_iter (object);
+    ocf_json_span_t name, value;
+    while (ocf_json_object_next (&iter, &name, &value))
+        if (ocf_json_string_is (name, key))
+            return value;
+    return (ocf_json_span_t) { NULL, 0 };
+}
+
+//  --------------------------------------------------------------------------
+//  Strings and numbers
+
+//  Decodes the next character of a string body into out (up to 4 bytes); returns how many
+//  bytes of out it wrote and advances *p.
+static int
+s_decode_char (const char **p, char *out)
+{
+    const char *c = *p;
+    if (*c != '\\') {
+        out[0] = *c;
+        *p = c + 1;
+        return 1;
+    }
+    char escape = c[1];
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const char *found = strchr (from, escape);
+    if (escape != 'u' && found) {
+        out[0] = to[found - from];
+        *p = c + 2;
+        return 1;
+    }
+    long code = s_hex4 (c + 2);
+    *p = c + 6;
+    if (code >= 0xD800 && code <= 0xDBFF) {
+        long low = s_hex4 (c + 8);
+        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        *p = c + 12;
+    }
+    if (code < 0x80) {
+        out[0] = (char) code;
+        return 1;
+    }
+    if (code < 0x800) {
+        out[0] = (char) (0xC0 | (code >> 6));
+        out[1] = (char) (0x80 | (code & 0x3F));
+        return 2;
+    }
+    if (code < 0x10000) {
+        out[0] = (char) (0xE0 | (code >> 12));
+        out[1] = (char) (0x80 | ((code >> 6) & 0x3F));
+        out[2] = (char) (0x80 | (code & 0x3F));
+        return 3;
+    }
+    out[0] = (char) (0xF0 | (code >> 18));
+    out[1] = (char) (0x80 | ((code >> 12) & 0x3F));
+    out[2] = (char) (0x80 | ((code >> 6) & 0x3F));
+    out[3] = (char) (0x80 | (code & 0x3F));
+    return 4;
+}
+
+bool
+ocf_json_string_is (ocf_json_span_t string, const char *text)
+{
+    if (ocf_json_type (string) != OCF_JSON_STRING)
+        return false;
+    const char *p = string.start + 1, *end = string.start + string.len - 1;
+    //  Fast path: no escapes.
+    if (!memchr (p, '\\', (size_t) (end - p)))
+        return strlen (text) == (size_t) (end - p) && memcmp (p, text, (size_t) (end - p)) == 0;
+    while (p < end) {
+        char decoded[4];
+        int len = s_decode_char (&p, decoded);
+        if (strncmp (text, decoded, (size_t) len) != 0 || strlen (text) < (size_t) len)
+            return false;
+        text += len;
+    }
+    return *text == '\0';
+}
+
+long
+ocf_json_string_copy (ocf_json_span_t string, char *out, size_t out_size)
+{
+    if (ocf_json_type (string) != OCF_JSON_STRING || out_size == 0)
+        return -1;
+    const char *p = string.start + 1, *end = string.start + string.len - 1;
+    size_t len = 0;
+    while (p < end) {
+        char decoded[4];
+        int n = s_decode_char (&p, decoded);
+        if (len + (size_t) n >= out_size)
+            return -1;
+        memcpy (out + len, decoded, (size_t) n);
+        len += (size_t) n;
+    }
+    out[len] = '\0';
+    return (long) len;
+}
+
+size_t
+ocf_json_string_length (ocf_json_span_t string)
+{
+    if (ocf_json_type (string) != OCF_JSON_STRING)
+        return 0;
+    const char *p = string.start + 1, *end = string.start + string.len - 1;
+    size_t len = 0;
+    while (p < end) {
+        char decoded[4];
+        len += (size_t) s_decode_char (&p, decoded);
+    }
+    return len;
+}
+
+bool
+ocf_json_strings_equal (ocf_json_span_t a, ocf_json_span_t b)
+{
+    if (a.len == b.len && memcmp (a.start, b.start, a.len) == 0)
+        return true;
+    if (!memchr (a.start, '\\', a.len) && !memchr (b.start, '\\', b.len))
+        return false;
+    char decoded_a[1024], decoded_b[1024];
+    long len_a = ocf_json_string_copy (a, decoded_a, sizeof decoded_a);
+    long len_b = ocf_json_string_copy (b, decoded_b, sizeof decoded_b);
+    return len_a >= 0 && len_a == len_b && memcmp (decoded_a, decoded_b, (size_t) len_a) == 0;
+}
+
+int
+ocf_json_integer (ocf_json_span_t number, int64_t *value)
+{
+    if (ocf_json_type (number) != OCF_JSON_NUMBER || number.len > 20)
+        return -1;
+    char text[24];
+    memcpy (text, number.start, number.len);
+    text[number.len] = '\0';
+    if (strpbrk (text, ".eE"))
+        return -1;
+    char *end;
+    errno = 0;
+    long long parsed = strtoll (text, &end, 10);
+    if (errno || *end)
+        return -1;
+    *value = parsed;
+    return 0;
+}

@@ -1,0 +1,205 @@
+/*  bench_tabled: how fast ocf-tabled persists and answers, measured on the real daemon.
+    1. merged rows per second, persisted (10,000-row bursts of ~1 KB rows, pipelined:
+       one row per MERGE, and 100 rows per MERGE as gossipd sends them);
+    2. API round trip, one request at a time: GET (read) and SERVICE.LOAD (a durable write);
+    3. restart with 10,000 rows: spawn to READY=1;
+    4. RSS with 10,000 rows loaded.
+    Run: tests/bench/tabled/run (builds first). Not a test: it prints figures.  */
+#include "ocf_msg.h"
+#include "ocf_test.h"
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+#define ROWS 10000
+
+static int
+s_compare_i64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  A realistic ~1 KB record: 4 GPUs, two services, labels.
+static json_t *
+s_row (int generation)
+{
+    zcert_t *cert = zcert_new ();
+    json_t *gpus = json_array ();
+    for (int i = 0; i < 4; i++)
+        json_array_append_new (gpus, json_pack ("{s:i, s:s, s:s, s:i, s:i, s:i, s:i}", "index", i, "name", "NVIDIA H100 80GB HBM3",
+                                                "uuid", "GPU-5d2c3f1e-8a4b-11ee-b962-0242ac120002", "memory_total_mb", 81559,
+                                                "memory_used_mb", 1024, "utilization", 3, "temperature", 31));
+    json_t *row = json_pack ("{s:s, s:s, s:i, s:i, s:s, s:I, s:{s:s, s:s}, s:{s:s, s:s}, s:{s:i, s:i, s:o},"
+                             " s:[{s:s, s:[s], s:s, s:s, s:i, s:{s:i, s:i}}, {s:s, s:[s, s], s:i}]}",
+                             "id", zcert_public_txt (cert), "name", "gpu-host-0001.cluster.example.org", "generation", generation,
+                             "version", 1, "software", "ocf 0.1.0", "started_at", (json_int_t) 1795323048123,
+                             "addr", "proxy", "http://10.0.12.34:8092", "gossip", "tcp://10.0.12.34:7946",
+                             "labels", "rack", "b4", "slurm_job_id", "123456",
+                             "hardware", "cpus", 64, "memory_mb", 515000, "gpus", gpus,
+                             "services", "name", "llm", "identity_group", "model=meta-llama/Llama-3.1-70B-Instruct",
+                             "status", "ready", "host", "127.0.0.1", "port", 8000, "load", "inflight", 2, "max_inflight", 64,
+                             "name", "embed", "identity_group", "model=bge-large", "model=e5-large", "port", 8001);
+    zcert_destroy (&cert);
+    return row;
+}
+
+//  Sends `requests` MERGEs of `per_request` rows each, pipelined (at most 256 in flight);
+//  returns rows per second, acknowledged (so persisted).
+static double
+s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request)
+{
+    zsock_t *client = zsock_new_dealer (endpoint);
+    zmsg_t **messages = calloc ((size_t) requests, sizeof *messages);
+    for (int r = 0; r < requests; r++) {
+        json_t *batch = json_array ();
+        for (int i = 0; i < per_request; i++)
+            json_array_append (batch, rows[r * per_request + i]);
+        messages[r] = zmsg_new ();
+        ocf_msg_append (messages[r], "MERGE", json_pack ("{s:o}", "rows", batch));
+    }
+    int64_t start = ocf_test_now_us ();
+    int sent = 0, acked = 0;
+    while (acked < requests) {
+        while (sent < requests && sent - acked < 256)
+            zmsg_send (&messages[sent++], client);
+        zmsg_t *reply = zmsg_recv (client);
+        if (!reply || !zframe_streq (zmsg_first (reply), "OK")) {
+            fprintf (stderr, "MERGE failed\n");
+            exit (1);
+        }
+        zmsg_destroy (&reply);
+        acked++;
+    }
+    double seconds = (ocf_test_now_us () - start) / 1e6;
+    free (messages);
+    zsock_destroy (&client);
+    return requests * per_request / seconds;
+}
+
+typedef struct {
+    int64_t p50, p90, p99, p999, max;
+} latency_t;
+
+static void
+s_round_trips (const char *endpoint, const char *verb, json_t *body, int count, latency_t *latency)
+{
+    zsock_t *client = zsock_new_dealer (endpoint);
+    int64_t *samples = malloc ((size_t) count * sizeof *samples);
+    for (int i = 0; i < count; i++) {
+        json_t *copy = json_deep_copy (body);
+        if (json_is_true (json_object_get (copy, "vary")))      //  a different value each time: a real write
+            json_object_set_new (json_object_get (copy, "load"), "inflight", json_integer (i));
+        json_object_del (copy, "vary");
+        int64_t start = ocf_test_now_us ();
+        ocf_msg_send (client, verb, copy);
+        zmsg_t *reply = zmsg_recv (client);
+        samples[i] = ocf_test_now_us () - start;
+        zmsg_destroy (&reply);
+    }
+    qsort (samples, (size_t) count, sizeof *samples, s_compare_i64);
+    *latency = (latency_t) { samples[count / 2], samples[count * 90 / 100], samples[count * 99 / 100],
+                             samples[count * 999 / 1000], samples[count - 1] };
+    free (samples);
+    zsock_destroy (&client);
+}
+
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (sscanf (line, "VmRSS: %ld kB", &rss) == 1)
+            break;
+    if (file)
+        fclose (file);
+    return rss;
+}
+
+int
+main (void)
+{
+    zsys_init ();
+    ocf_test_node_t node;
+    ocf_test_node_init (&node, "bench");
+    pid_t pid = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
+    if (pid < 0) {
+        fprintf (stderr, "ocf-tabled did not start\n");
+        return 1;
+    }
+    char endpoint[400];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", node.run_dir);
+    json_t **rows = malloc (3 * ROWS * sizeof *rows);
+    for (int i = 0; i < 3 * ROWS; i++)
+        rows[i] = s_row (1);
+    char *sample = json_dumps (rows[0], JSON_COMPACT);
+    printf ("row size: %zu bytes of JSON\n", strlen (sample));
+    free (sample);
+
+    double single = s_merge_rate (endpoint, rows, ROWS, 1);
+    double batched = s_merge_rate (endpoint, rows + ROWS, ROWS / 100, 100);
+    printf ("merge, 1 row per request, pipelined:  %8.0f rows/s persisted\n", single);
+    printf ("merge, 100 rows per request:          %8.0f rows/s persisted\n", batched);
+    //  Third 10,000: updates of rows already there (a new version each), as steady state.
+    for (int i = 0; i < ROWS; i++) {
+        json_object_set (rows[2 * ROWS + i], "id", json_object_get (rows[ROWS + i], "id"));
+        json_object_set_new (rows[2 * ROWS + i], "version", json_integer (2));
+    }
+    double updates = s_merge_rate (endpoint, rows + 2 * ROWS, ROWS / 100, 100);
+    printf ("merge, 100 updated rows per request:  %8.0f rows/s persisted\n", updates);
+
+    bool ok;
+    json_t *hello = ocf_test_call (&node, "tabled", "HELLO", NULL, &ok);
+    json_t *get = json_pack ("{s:O}", "id", json_object_get (hello, "id"));
+    json_decref (ocf_test_call (&node, "tabled", "SERVICE.UP",
+                                json_pack ("{s:{s:s, s:i}}", "service", "name", "llm", "port", 8000), &ok));
+    static const struct { const char *label, *verb; bool vary; } trips[] = {
+        { "HELLO (no work)", "HELLO", false },
+        { "GET (read a row)", "GET", false },
+        { "SERVICE.LOAD, unchanged", "SERVICE.LOAD", false },
+        { "SERVICE.LOAD (durable write)", "SERVICE.LOAD", true },
+    };
+    for (size_t i = 0; i < sizeof trips / sizeof trips[0]; i++) {
+        json_t *body = strcmp (trips[i].verb, "GET") == 0 ? json_incref (get)
+                     : strcmp (trips[i].verb, "HELLO") == 0 ? json_object ()
+                     : json_pack ("{s:s, s:{s:i}, s:b}", "name", "llm", "load", "inflight", 0, "vary", trips[i].vary);
+        latency_t latency;
+        s_round_trips (endpoint, trips[i].verb, body, 20000, &latency);
+        json_decref (body);
+        printf ("round trip %-30s p50 %4lld us, p90 %4lld, p99 %4lld, p99.9 %4lld, max %5lld\n", trips[i].label,
+                (long long) latency.p50, (long long) latency.p90, (long long) latency.p99, (long long) latency.p999,
+                (long long) latency.max);
+    }
+
+    //  The table now holds 20,001 rows; restart with 10,000 of them (drop the second half).
+    ocf_test_stop (pid, SIGTERM, 10000);
+    char command[600];
+    snprintf (command, sizeof command,
+              "sqlite3 %s/table.db \"delete from nodes where rowid in (select rowid from nodes where name != 'bench-node' limit 10001);"
+              "select count(*) from nodes;\"", node.state_dir);
+    int status;
+    char *count = ocf_test_run (command, &status);
+    printf ("rows in table.db for the restart:     %s", count);
+    free (count);
+    int64_t samples[5];
+    long rss = 0;
+    for (int i = 0; i < 5; i++) {
+        int64_t start = ocf_test_now_us ();
+        pid = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
+        samples[i] = ocf_test_now_us () - start;
+        rss = s_rss_kb (pid);
+        ocf_test_stop (pid, SIGTERM, 10000);
+    }
+    qsort (samples, 5, sizeof samples[0], s_compare_i64);
+    printf ("restart to READY=1 with 10,000 rows:  median %.1f ms (min %.1f, max %.1f, 5 runs)\n",
+            samples[2] / 1000.0, samples[0] / 1000.0, samples[4] / 1000.0);
+    printf ("RSS with 10,000 rows loaded:          %.1f MB\n", rss / 1024.0);
+    ocf_test_node_cleanup (&node);
+    return 0;
+}
