@@ -146,3 +146,40 @@ Test (config, durations_sizes_and_addresses)
     cr_assert_eq (ocf_config_parse_hostport ("::1:8092", host, sizeof host, &port), -1, "IPv6 needs brackets");
     cr_assert_eq (ocf_config_parse_hostport ("host:0", host, sizeof host, &port), -1);
 }
+
+//  docs/configuration.md documents every key of the schema, in its section.
+Test (config, every_key_is_documented)
+{
+    char *reference = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream (&reference, &size);
+    ocf_config_print_reference (out);
+    fclose (out);
+    FILE *file = fopen (OCF_SOURCE_DIR "/docs/configuration.md", "r");
+    cr_assert_not_null (file, "docs/configuration.md is missing");
+    char *docs = calloc (1, 1 << 20);
+    size_t got = fread (docs, 1, (1 << 20) - 1, file);
+    docs[got] = '\0';
+    fclose (file);
+    char section[64] = "";
+    for (char *line = strtok (reference, "\n"); line; line = strtok (NULL, "\n")) {
+        if (line[0] == '[') {
+            char heading[80];
+            snprintf (heading, sizeof heading, "## %s", line);
+            cr_assert (strstr (docs, heading), "docs/configuration.md lacks the heading \"%s\"", heading);
+            snprintf (section, sizeof section, "%s", heading);
+            continue;
+        }
+        char key[64];
+        if (line[0] != ' ' || line[2] == ' ' || sscanf (line, " %63s", key) != 1)
+            continue;
+        char cell[80];
+        snprintf (cell, sizeof cell, "| `%s` |", key);
+        const char *after = strstr (docs, section);
+        const char *next = strstr (after + 3, "\n## ");
+        const char *found = strstr (after, cell);
+        cr_assert (found && (!next || found < next), "docs/configuration.md lacks %s in %s", cell, section);
+    }
+    free (docs);
+    free (reference);
+}

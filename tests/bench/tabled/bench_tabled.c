@@ -23,13 +23,13 @@ s_compare_i64 (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  A realistic ~1 KB record: 4 GPUs, two services, labels.
+//  A realistic ~1 KB record: 3 GPUs, two services, labels.
 static json_t *
 s_row (int generation)
 {
     zcert_t *cert = zcert_new ();
     json_t *gpus = json_array ();
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         json_array_append_new (gpus, json_pack ("{s:i, s:s, s:s, s:i, s:i, s:i, s:i}", "index", i, "name", "NVIDIA H100 80GB HBM3",
                                                 "uuid", "GPU-5d2c3f1e-8a4b-11ee-b962-0242ac120002", "memory_total_mb", 81559,
                                                 "memory_used_mb", 1024, "utilization", 3, "temperature", 31));
