@@ -1,0 +1,156 @@
+#!/bin/sh
+# Runs inside the throwaway container booted by systemd_test.sh, under systemd as PID 1:
+# installs the .deb and checks the units as an operator would use them. Writes its log to
+# /results/log and its exit status to /results/status, then powers the container off.
+set -u
+exec >/results/log 2>&1
+passed=0
+failed=0
+check() {                               # check "what" command...
+  what=$1; shift
+  if "$@"; then passed=$((passed + 1)); echo "ok   $what"
+  else failed=$((failed + 1)); echo "FAIL $what"; fi
+}
+wait_for() {                            # wait_for SECONDS command...
+  limit=$1; shift
+  for _ in $(seq $((limit * 10))); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+finish() {
+  if [ "$failed" != 0 ]; then
+    echo "--- diagnostics"
+    for name in $daemons; do
+      echo "--- journal of ocf-$name"
+      journalctl --no-pager -o short-monotonic -u "ocf-$name.service" | grep -v "Scheduled restart\|Start request repeated" | head -25
+    done
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ] && echo 0 > /results/status || echo 1 > /results/status
+  systemctl poweroff --no-block
+  exit 0
+}
+property() { systemctl show -p "$2" --value "$1"; }
+active() { [ "$(property "$1" ActiveState)" = active ]; }
+inactive() { [ "$(property "$1" ActiveState)" = inactive ]; }
+mainpid() { property "ocf-$1.service" MainPID; }
+
+#  The daemons this build has (a part not built yet has no binary).
+daemons=""
+for name in tabled gossipd proxyd workerd; do
+  dpkg-deb -c /ocf-test/openfabric.deb | grep -q "/usr/sbin/ocf-$name\$" && daemons="$daemons $name"
+done
+echo "daemons in the package:$daemons"
+mkdir -p /etc/ocf
+cat > /etc/ocf/ocf.conf <<CONF
+[node]
+name = nspawn-host
+CONF
+
+#  Install: the package creates the user, enables and starts everything.
+check "dpkg installs the package (postinst creates the user, enables and starts the units)" \
+  dpkg -i --force-confold /ocf-test/openfabric.deb
+check "user and group ocf exist" id ocf
+check "/var/lib/ocf belongs to ocf:ocf with mode 0750" \
+  test "$(stat -c '%U:%G %a' /var/lib/ocf)" = "ocf:ocf 750"
+check "ocf.target is enabled" test "$(systemctl is-enabled ocf.target)" = enabled
+for name in $daemons; do
+  check "ocf-$name is active after install" wait_for 20 active "ocf-$name.service"
+done
+#  Nothing else can pass when tabled does not run: say why and stop here.
+active ocf-tabled.service || finish
+verify=$(systemd-analyze verify --man=no /usr/lib/systemd/system/ocf-*.service /usr/lib/systemd/system/ocf.target 2>&1)
+echo "$verify"
+check "the installed units pass systemd-analyze verify without a word" test -z "$verify"
+for name in tabled gossipd proxyd; do
+  check "ocf-$name scores 2.0 or better in systemd-analyze security" \
+    systemd-analyze security --offline=yes --threshold=20 "/usr/lib/systemd/system/ocf-$name.service" >/dev/null
+done
+check "ocf-workerd scores 4.0 or better (it runs GPU backends)" \
+  systemd-analyze security --offline=yes --threshold=40 /usr/lib/systemd/system/ocf-workerd.service >/dev/null
+
+#  Start to ready, timed.
+systemctl stop ocf.target
+check "systemctl stop ocf.target stops every daemon" wait_for 30 sh -c "for n in $daemons; do systemctl is-active -q ocf-\$n.service && exit 1; done; exit 0"
+started=$(date +%s%N)
+check "systemctl start ocf.target returns once all report ready" systemctl start ocf.target
+elapsed=$(( ($(date +%s%N) - started) / 1000000 ))
+echo "time from systemctl start ocf.target to ready: $elapsed ms"
+echo "$elapsed" > /results/start_ms
+for name in $daemons; do
+  check "ocf-$name is active (READY=1 received)" active "ocf-$name.service"
+done
+
+#  A change to keep through everything that follows.
+check "ocfctl registers a service with ocf-tabled over /run/ocf" \
+  ocfctl SERVICE.UP '{"service": {"name": "survivor", "port": 9999, "identity_group": ["model=kept"]}}'
+table_has_survivor() {
+  ocfctl -t 1000 PROVIDERS '{"service": "survivor", "ready": false}' 2>/dev/null | grep -q '"port": 9999'
+}
+
+#  kill -9 of each daemon: only that one restarts, the others keep their process.
+for name in $daemons; do
+  before=""
+  for other in $daemons; do before="$before $other=$(mainpid "$other")"; done
+  restarts=$(property "ocf-$name.service" NRestarts)
+  kill -9 "$(mainpid "$name")"
+  check "kill -9 ocf-$name: systemd restarts it" \
+    wait_for 20 sh -c "[ \$(systemctl show -p NRestarts --value ocf-$name.service) -gt $restarts ] && [ \$(systemctl show -p ActiveState --value ocf-$name.service) = active ]"
+  unchanged=yes
+  for pair in $before; do
+    other=${pair%%=*}
+    [ "$other" = "$name" ] && continue
+    [ "$(mainpid "$other")" = "${pair#*=}" ] || unchanged=no
+  done
+  check "kill -9 ocf-$name: the other daemons kept running (same PIDs)" test "$unchanged" = yes
+  check "kill -9 ocf-$name: the table still has the registered service" wait_for 10 table_has_survivor
+done
+
+#  systemctl restart of each, and of the target.
+for name in $daemons; do
+  pid=$(mainpid "$name")
+  check "systemctl restart ocf-$name: a new process, active" \
+    sh -c "systemctl restart ocf-$name.service && [ \$(systemctl show -p MainPID --value ocf-$name.service) != $pid ]"
+done
+before=""
+for name in $daemons; do before="$before $(mainpid "$name")"; done
+check "systemctl restart ocf.target restarts every daemon" systemctl restart ocf.target
+for name in $daemons; do
+  case " $before " in *" $(mainpid "$name") "*) check "ocf-$name got a new process" false ;;
+                      *) check "ocf-$name got a new process" true ;; esac
+done
+check "the table survived the restarts" wait_for 10 table_has_survivor
+table_has_survivor || { ocfctl PROVIDERS '{"service": "survivor", "ready": false}'; ocfctl LIST; journalctl --no-pager -u ocf-tabled.service | tail -20; }
+
+#  The watchdog: a daemon that stops answering is restarted.
+mkdir -p /run/systemd/system/ocf-tabled.service.d
+printf '[Service]\nWatchdogSec=2s\n' > /run/systemd/system/ocf-tabled.service.d/watchdog.conf
+systemctl daemon-reload
+systemctl restart ocf-tabled.service
+restarts=$(property ocf-tabled.service NRestarts)
+kill -STOP "$(mainpid tabled)"
+check "a frozen ocf-tabled (SIGSTOP) is killed by the watchdog and restarted" \
+  wait_for 15 sh -c "[ \$(systemctl show -p NRestarts --value ocf-tabled.service) -gt $restarts ] && [ \$(systemctl show -p ActiveState --value ocf-tabled.service) = active ]"
+rm -r /run/systemd/system/ocf-tabled.service.d
+systemctl daemon-reload
+
+#  journald: lines with priorities, from the right unit.
+check "journald has ocf-tabled's lines at priority info" \
+  sh -c 'journalctl -u ocf-tabled.service -p info -o cat --no-pager | grep -q "ready:"'
+check "journald files errors as errors (the watchdog restart is logged)" \
+  sh -c 'journalctl -u ocf-tabled.service -o cat --no-pager | grep -qi "watchdog"'
+
+#  sqlite3 by a member of group ocf, and not by others.
+useradd -M -G ocf operator1 && useradd -M stranger1
+check "a member of group ocf reads the views with sqlite3 while tabled runs" \
+  sh -c 'runuser -u operator1 -- sqlite3 -readonly /var/lib/ocf/table.db "select count(*) from live_nodes; select service from services; select count(*) from gpus; select count(*) from tombstones" | grep -q survivor'
+check "a user outside group ocf cannot read the table" \
+  sh -c '! runuser -u stranger1 -- sqlite3 -readonly /var/lib/ocf/table.db "select count(*) from nodes" 2>/dev/null'
+
+#  A clean stop.
+check "systemctl stop ocf.target" systemctl stop ocf.target
+for name in $daemons; do
+  check "ocf-$name stopped cleanly (inactive, result success)" \
+    wait_for 30 sh -c "[ \$(systemctl show -p ActiveState --value ocf-$name.service) = inactive ] && [ \$(systemctl show -p Result --value ocf-$name.service) = success ]"
+done
+check "ocf-tabled logged STOPPING and stopped" sh -c 'journalctl -u ocf-tabled.service -o cat --no-pager | grep -q "stopped"'
+finish
