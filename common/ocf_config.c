@@ -150,51 +150,50 @@ static const key_spec_t s_keys[] = {
 //  --------------------------------------------------------------------------
 //  Value parsing
 
-int
-ocf_config_parse_duration (const char *text, int64_t *ms)
+typedef struct {
+    const char *unit;
+    double factor;
+} unit_t;
+
+//  A non-negative number followed by one of the units (the empty unit included when listed).
+static int
+s_parse_scaled (const char *text, const unit_t *units, size_t count, int64_t *out)
 {
-    static const struct { const char *unit; double ms; } units[] = {
-        { "ms", 1 }, { "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
-        { "h", 3600000 }, { "d", 86400000 }, { "", 1000 }
-    };
     char *end;
     errno = 0;
     double value = strtod (text, &end);
     if (end == text || errno || !isfinite (value) || value < 0)
         return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    for (size_t i = 0; i < count; i++)
         if (strcmp (end, units[i].unit) == 0) {
-            double result = value * units[i].ms;
+            double result = value * units[i].factor;
             if (result > 9e15)
                 return -1;
-            *ms = (int64_t) result;
+            *out = (int64_t) result;
             return 0;
         }
     return -1;
 }
 
 int
+ocf_config_parse_duration (const char *text, int64_t *ms)
+{
+    static const unit_t units[] = {
+        { "ms", 1 }, { "s", 1000 }, { "sec", 1000 }, { "m", 60000 }, { "min", 60000 },
+        { "h", 3600000 }, { "d", 86400000 }, { "", 1000 }
+    };
+    return s_parse_scaled (text, units, sizeof units / sizeof units[0], ms);
+}
+
+int
 ocf_config_parse_size (const char *text, int64_t *bytes)
 {
-    static const struct { const char *unit; double factor; } units[] = {
+    static const unit_t units[] = {
         { "", 1 }, { "B", 1 }, { "K", 1024 }, { "KiB", 1024 }, { "KB", 1000 },
         { "M", 1048576 }, { "MiB", 1048576 }, { "MB", 1e6 },
         { "G", 1073741824 }, { "GiB", 1073741824 }, { "GB", 1e9 }
     };
-    char *end;
-    errno = 0;
-    double value = strtod (text, &end);
-    if (end == text || errno || !isfinite (value) || value < 0)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp (end, units[i].unit) == 0) {
-            double result = value * units[i].factor;
-            if (result > 9e15)
-                return -1;
-            *bytes = (int64_t) result;
-            return 0;
-        }
-    return -1;
+    return s_parse_scaled (text, units, sizeof units / sizeof units[0], bytes);
 }
 
 int

@@ -436,6 +436,26 @@ s_append_entries (ocf_tabled_t *self, ocf_strbuf_t *buf, ocf_entry_t **entries, 
 //  Verbs that write
 
 static void
+s_reply_own_version (ocf_tabled_t *self, zmsg_t *reply, int mask)
+{
+    s_reply_ok (reply, json_pack ("{s:I, s:I, s:b}", "generation", (json_int_t) self->generation,
+                                  "version", json_integer_value (json_object_get (self->own, "version")),
+                                  "changed", mask != 0));
+}
+
+//  Writes the candidate own record and answers: the new version, or why it was refused.
+static void
+s_own_write_reply (ocf_tabled_t *self, const char *verb, json_t *candidate, zmsg_t *reply)
+{
+    char error[512];
+    int mask = s_own_write (self, candidate, error, sizeof error);
+    if (mask < 0)
+        s_reply_error (self, reply, "%s: %s", verb, error);
+    else
+        s_reply_own_version (self, reply, mask);
+}
+
+static void
 s_self_set (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
 {
     static const char *settable[] = { "name", "addr", "hardware", "labels", NULL };
@@ -458,14 +478,7 @@ s_self_set (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         else
             json_object_set (candidate, key, value);
     }
-    char error[512];
-    int mask = s_own_write (self, candidate, error, sizeof error);
-    if (mask < 0)
-        s_reply_error (self, reply, "SELF.SET: %s", error);
-    else
-        s_reply_ok (reply, json_pack ("{s:I, s:I, s:b}", "generation", (json_int_t) self->generation,
-                                      "version", json_integer_value (json_object_get (self->own, "version")),
-                                      "changed", mask != 0));
+    s_own_write_reply (self, "SELF.SET", candidate, reply);
 }
 
 static json_t *
@@ -478,14 +491,6 @@ s_own_services_without (ocf_tabled_t *self, const char *name)
         if (strcmp (json_string_value (json_object_get (service, "name")), name) != 0)
             json_array_append (services, service);
     return services;
-}
-
-static void
-s_reply_own_version (ocf_tabled_t *self, zmsg_t *reply, int mask)
-{
-    s_reply_ok (reply, json_pack ("{s:I, s:I, s:b}", "generation", (json_int_t) self->generation,
-                                  "version", json_integer_value (json_object_get (self->own, "version")),
-                                  "changed", mask != 0));
 }
 
 static void
@@ -516,11 +521,7 @@ s_service_up (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         json_array_append (ordered, service);
     json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", ordered);
-    int mask = s_own_write (self, candidate, error, sizeof error);
-    if (mask < 0)
-        s_reply_error (self, reply, "SERVICE.UP: %s", error);
-    else
-        s_reply_own_version (self, reply, mask);
+    s_own_write_reply (self, "SERVICE.UP", candidate, reply);
 }
 
 static void
@@ -533,12 +534,7 @@ s_service_down (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     }
     json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", s_own_services_without (self, name));
-    char error[512];
-    int mask = s_own_write (self, candidate, error, sizeof error);
-    if (mask < 0)
-        s_reply_error (self, reply, "SERVICE.DOWN: %s", error);
-    else
-        s_reply_own_version (self, reply, mask);
+    s_own_write_reply (self, "SERVICE.DOWN", candidate, reply);
 }
 
 //  Load reports arrive every second or so per service: an unchanged report costs a lookup,
@@ -582,12 +578,7 @@ s_service_load (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     json_array_set_new (new_services, position, new_service);
     json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", new_services);
-    char error[512];
-    int mask = s_own_write (self, candidate, error, sizeof error);
-    if (mask < 0)
-        s_reply_error (self, reply, "SERVICE.LOAD: %s", error);
-    else
-        s_reply_own_version (self, reply, mask);
+    s_own_write_reply (self, "SERVICE.LOAD", candidate, reply);
 }
 
 //  Checks every item of one MERGE array in place; fills parsed items. Returns -1 with error set.
