@@ -69,6 +69,8 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
     ocf_config_finish (config);
     if (*ocf_config_errors (config)) {
         fprintf (stderr, "%s: configuration errors:\n%s", program, ocf_config_errors (config));
+        //  Freed before exiting so that leak checkers (ASan builds) keep the exit status.
+        ocf_config_destroy (&config);
         exit (check ? 1 : 78);      //  78: EX_CONFIG, which systemd shows as "CONFIG"
     }
     if (print)
@@ -76,6 +78,7 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
     if (check || print) {
         if (check)
             printf ("%s: configuration OK (%s)\n", program, config->path ? config->path : "defaults only");
+        ocf_config_destroy (&config);
         exit (0);
     }
     ocf_log_set_level (ocf_log_level_parse (config->node.log_level));
