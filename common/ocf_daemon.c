@@ -2,6 +2,7 @@
 #include "ocf_daemon.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_sdnotify.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -107,4 +108,19 @@ ocf_daemon_make_dirs (ocf_config_t *config)
         return -1;
     }
     return 0;
+}
+
+static int
+s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
+{
+    ocf_sdnotify ("WATCHDOG=1");
+    return 0;
+}
+
+void
+ocf_daemon_watchdog (zloop_t *loop)
+{
+    int64_t interval = ocf_sdnotify_watchdog_interval_ms ();
+    if (interval > 0)
+        zloop_timer (loop, (size_t) interval, 0, s_on_watchdog, NULL);
 }

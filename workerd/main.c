@@ -23,26 +23,10 @@ typedef struct {
     char status[256];            //  the last STATUS= sent
 } daemon_t;
 
-//  [identity][empty delimiter, from REQ clients][verb][body]: the reply keeps the envelope.
-static zmsg_t *
-s_take_envelope (zmsg_t *request)
-{
-    zmsg_t *reply = zmsg_new ();
-    zframe_t *identity = zmsg_pop (request);
-    if (identity)
-        zmsg_append (reply, &identity);
-    zframe_t *first = zmsg_first (request);
-    if (first && zframe_size (first) == 0) {
-        zframe_t *delimiter = zmsg_pop (request);
-        zmsg_append (reply, &delimiter);
-    }
-    return reply;
-}
-
 static void
 s_answer (daemon_t *daemon, zmsg_t *request)
 {
-    zmsg_t *reply = s_take_envelope (request);
+    zmsg_t *reply = ocf_msg_take_envelope (request);
     ocf_msg_t msg;
     char error[512];
     if (ocf_msg_decode_zmsg (&msg, request, MAX_REQUEST, error, sizeof error) != 0) {
@@ -99,13 +83,6 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         if (rc == -1)
             return -1;           //  ends zloop_start
     }
-    return 0;
-}
-
-static int
-s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
-{
-    ocf_sdnotify ("WATCHDOG=1");
     return 0;
 }
 
@@ -169,9 +146,7 @@ main (int argc, char **argv)
     zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (daemon.signals), ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, &daemon);
     zloop_timer (loop, STATUS_INTERVAL_MS, 0, s_on_status, &daemon);
-    int64_t watchdog = ocf_sdnotify_watchdog_interval_ms ();
-    if (watchdog > 0)
-        zloop_timer (loop, (size_t) watchdog, 0, s_on_watchdog, &daemon);
+    ocf_daemon_watchdog (loop);
     ocf_log_info ("ready: %zu service%s; API on %s/workerd.api", config->service_count,
                   config->service_count == 1 ? "" : "s", config->node.run_dir);
     s_on_status (loop, 0, &daemon);
