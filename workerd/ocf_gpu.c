@@ -116,9 +116,17 @@ s_parse_line (span_t line, int number, char *error, size_t error_size)
         snprintf (error, error_size, "line %d: uuid must be at most %d printable characters", number, NAME_MAX_LEN);
         return NULL;
     }
-    json_t *gpu = json_pack ("{s:o, s:s%}", "index", index, "name", name.start, name.len);
-    json_object_set_new (gpu, "uuid", s_is_unavailable (uuid) || uuid.len == 0 ? json_null ()
-                                                                               : json_stringn (uuid.start, uuid.len));
+    //  JSON strings must be UTF-8; nvidia-smi prints ASCII, so anything else is garbage.
+    json_t *name_text = json_stringn (name.start, name.len);
+    json_t *uuid_text = s_is_unavailable (uuid) || uuid.len == 0 ? json_null () : json_stringn (uuid.start, uuid.len);
+    if (!name_text || !uuid_text) {
+        json_decref (index);
+        json_decref (name_text);
+        json_decref (uuid_text);
+        snprintf (error, error_size, "line %d: %s is not valid UTF-8", number, name_text ? "uuid" : "name");
+        return NULL;
+    }
+    json_t *gpu = json_pack ("{s:o, s:o, s:o}", "index", index, "name", name_text, "uuid", uuid_text);
     for (int i = 0; i < 4; i++) {
         span_t field = fields[count - 4 + i];
         json_t *value;

@@ -57,7 +57,9 @@ ocf_slurm_labels (char *const *envp, char *skipped, size_t skipped_size)
             value = s_getenv (envp, name = s_variables[i][1]);
         if (!value || !*value)
             continue;
-        if (!s_value_ok (value)) {
+        //  JSON wants UTF-8: a value that is not is left out like an overlong one.
+        json_t *text = s_value_ok (value) ? json_string (value) : NULL;
+        if (!text) {
             size_t used = strlen (skipped);
             snprintf (skipped + used, skipped_size - used, "%s%s", used ? ", " : "", name);
             continue;
@@ -66,7 +68,7 @@ ocf_slurm_labels (char *const *envp, char *skipped, size_t skipped_size)
         size_t len = strlen (s_variables[i][0]);
         for (size_t c = 0; c <= len; c++)
             key[c] = (char) tolower ((unsigned char) s_variables[i][0][c]);
-        json_object_set_new (labels, key, json_string (value));
+        json_object_set_new (labels, key, text);
     }
     return labels;
 }

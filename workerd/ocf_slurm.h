@@ -13,8 +13,8 @@
 #define OCF_SLURM_VALUE_MAX 256
 
 //  The labels for an environment (NULL-terminated "NAME=value" strings). Values longer than
-//  OCF_SLURM_VALUE_MAX or with control characters are left out (named in skipped, a
-//  caller's buffer, which is otherwise set to "").
+//  OCF_SLURM_VALUE_MAX, with control characters or not UTF-8 are left out (named in skipped,
+//  a caller's buffer, which is otherwise set to "").
 json_t *ocf_slurm_labels (char *const *envp, char *skipped, size_t skipped_size);
 //  The labels to store: current (may be NULL) without its stale slurm_ labels, plus slurm.
 json_t *ocf_slurm_merge (json_t *current, json_t *slurm);

@@ -150,6 +150,8 @@ Test (gpu, malformed_output)
         { "0, , GPU-1, 40960, 0, 0, 30\n", "name" },
         { "index, name, uuid, memory.total [MiB], memory.used [MiB], utilization.gpu [%], temperature.gpu\n", "index 'index'" },
         { "0, A100, GPU-1, 40960, 0, 0, 30\n1, A100, GPU-2, 40960\n", "line 2" },
+        { "0, A100, GPU-\xd5\xca, 40960, 0, 0, 30\n", "line 1: uuid is not valid UTF-8" },
+        { "0, A\xff, GPU-1, 40960, 0, 0, 30\n", "line 1: name is not valid UTF-8" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char error[512] = "";
@@ -412,11 +414,11 @@ Test (slurm, unusable_values_are_named)
     char long_value[400] = "SLURM_JOB_NAME=";
     memset (long_value + 15, 'n', 300);
     long_value[315] = '\0';
-    char *envp[] = { long_value, "SLURM_JOB_ID=1\x1b[31m", "SLURM_JOB_PARTITION=gpu", NULL };
+    char *envp[] = { long_value, "SLURM_JOB_ID=1\x1b[31m", "SLURM_JOB_PARTITION=gpu", "SLURM_JOB_USER=\xe9ric", NULL };
     char skipped[256];
     json_t *labels = ocf_slurm_labels (envp, skipped, sizeof skipped);
     cr_assert_eq (json_object_size (labels), 1);
-    cr_assert_str_eq (skipped, "SLURM_JOB_ID, SLURM_JOB_NAME");
+    cr_assert_str_eq (skipped, "SLURM_JOB_ID, SLURM_JOB_NAME, SLURM_JOB_USER");
     json_decref (labels);
 }
 
