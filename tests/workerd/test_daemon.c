@@ -464,6 +464,62 @@ Test (workerd_daemon, sigterm_withdraws_before_stopping_the_backends)
     free (log);
 }
 
+Test (workerd_daemon, backend_environment_and_process_group)
+{
+    //  The shell prints what the backend gets, leaves a child in its process group, then
+    //  becomes the backend.
+    int port = ocf_test_free_port ();
+    char straggler[400], section[2048];
+    snprintf (straggler, sizeof straggler, "%s/straggler.pid", s_node.root);
+    snprintf (section, sizeof section,
+              "[service.llm]\n"
+              "command = /bin/sh -c 'echo \"env: CUDA=$CUDA_VISIBLE_DEVICES FOO=$FOO\n"
+              "    NOTIFY=${NOTIFY_SOCKET:-unset} PWD=$(pwd)\"; sleep 1000 & echo $! > %s;\n"
+              "    exec %s --listen 127.0.0.1:%d'\n"
+              "env = FOO=bar\ngpus = 1,3\nworkdir = %s\nport = %d\nidentity_group = model=m\nrestart = no\n",
+              straggler, ocf_test_bin ("ocf-test-backend"), port, s_node.state_dir, port);
+    ocf_test_node_config (&s_node, section);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    char expected[600];
+    snprintf (expected, sizeof expected, "llm: env: CUDA=1,3 FOO=bar NOTIFY=unset PWD=%s", s_node.state_dir);
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, expected), "'%s' not in the log", expected);
+    free (log);
+    char *text = ocf_test_read_file (straggler);
+    cr_assert_not_null (text);
+    pid_t sleeper = (pid_t) atoi (text);
+    free (text);
+    cr_assert_eq (kill (sleeper, 0), 0, "the backend's child runs");
+    cr_assert_eq (kill ((pid_t) s_stat_integer ("llm", "pid"), SIGKILL), 0);
+    int64_t deadline = ocf_time_mono_ms () + 5000;
+    while (kill (sleeper, 0) == 0 && ocf_time_mono_ms () < deadline)
+        usleep (10000);
+    cr_assert_eq (kill (sleeper, 0), -1, "what the backend left in its process group went with it");
+}
+
+Test (workerd_daemon, a_backend_ignoring_sigterm_is_killed_after_stop_timeout)
+{
+    int port = ocf_test_free_port ();
+    char section[1024];
+    snprintf (section, sizeof section, "[service.stubborn]\ncommand = /bin/sh -c 'trap \"\" TERM; exec %s --listen 127.0.0.1:%d'\n"
+              "port = %d\nstop_timeout = 1s\n", ocf_test_bin ("ocf-test-backend"), port, port);
+    ocf_test_node_config (&s_node, section);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("stubborn", true, 5000), 0);
+    int64_t start = ocf_time_mono_ms ();
+    int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
+    int64_t took = ocf_time_mono_ms () - start;
+    s_workerd = 0;
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+    cr_assert_geq (took, 1000, "waited stop_timeout");
+    cr_assert_lt (took, 3000);
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "stubborn: still running 1.0 s after SIGTERM, sending SIGKILL to its process group"));
+    cr_assert (strstr (log, "stubborn: backend killed by Killed"));
+    free (log);
+}
+
 //  --------------------------------------------------------------------------
 //  Externally managed backends
 
@@ -792,6 +848,7 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
     snprintf (sick, sizeof sick, "%s/sick", s_node.root);
     snprintf (section, sizeof section, "[service.ext]\nport = %d\nidentity_group = model=ext\n", port);
     ocf_test_node_config (&s_node, section);
+    s_launched_service ("launched", "--model l", "identity_group = model=l\nrestart_max = 100");
     s_touch (sick);
     const char *flags[] = { "--model", "ext", "--sick-file", sick, NULL };
     int slot = s_start_backend (port, flags);
@@ -820,16 +877,30 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
         cr_assert_geq (refused[i], 0);
         slot = s_start_backend (port, flags);
     }
+    //  A launched backend dies: SIGCHLD, no check needed.
+    int64_t exited[SAMPLES];
     for (int i = 0; i < SAMPLES; i++) {
+        cr_assert_geq (s_wait_registered ("launched", true, (int) bound * 3), 0);
+        pid_t pid = (pid_t) s_stat_integer ("launched", "pid");
+        usleep ((useconds_t) (rand () % (int) s_interval_ms) * 1000);
+        cr_assert_eq (kill (pid, SIGKILL), 0);
+        exited[i] = s_wait_registered ("launched", false, (int) bound * 3);
+        cr_assert_geq (exited[i], 0);
+    }
+    for (int i = 0; i < SAMPLES; i++) {
+        cr_assert_leq (exited[i], bound, "exit -> withdrawn took %lld ms", (long long) exited[i]);
         cr_assert_leq (registered[i], bound, "healthy -> registered took %lld ms", (long long) registered[i]);
         cr_assert_leq (withdrawn[i], bound, "failed -> withdrawn took %lld ms", (long long) withdrawn[i]);
         cr_assert_leq (refused[i], bound, "killed -> withdrawn took %lld ms", (long long) refused[i]);
     }
-    int64_t medians[3] = { s_median (registered, SAMPLES), s_median (withdrawn, SAMPLES), s_median (refused, SAMPLES) };
+    int64_t medians[4] = { s_median (registered, SAMPLES), s_median (withdrawn, SAMPLES), s_median (refused, SAMPLES),
+                           s_median (exited, SAMPLES) };
     fprintf (stderr, "TIMING health_interval=%lldms samples=%d: healthy->registered median %lld ms (max %lld), "
              "failed->withdrawn (503, failure_threshold=1) median %lld ms (max %lld), "
-             "killed->withdrawn (refused) median %lld ms (max %lld), bound %lld ms\n",
+             "external killed->withdrawn (refused) median %lld ms (max %lld), "
+             "launched killed->withdrawn (exit) median %lld ms (max %lld), bound %lld ms\n",
              (long long) s_interval_ms, SAMPLES, (long long) medians[0], (long long) registered[SAMPLES - 1],
              (long long) medians[1], (long long) withdrawn[SAMPLES - 1], (long long) medians[2],
-             (long long) refused[SAMPLES - 1], (long long) bound);
+             (long long) refused[SAMPLES - 1], (long long) medians[3], (long long) exited[SAMPLES - 1],
+             (long long) bound);
 }
