@@ -18,9 +18,9 @@
 #include <signal.h>
 #include <sys/wait.h>
 
-#define NEVER INT64_MAX
-
 extern char **environ;
+
+#define NEVER INT64_MAX
 #define TABLED_TIMEOUT_MS 2000
 #define TABLED_HEARTBEAT_MS 1000
 #define WITHDRAW_WAIT_MS 2000    //  how long SIGTERM waits for tabled before stopping backends

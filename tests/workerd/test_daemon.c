@@ -1,8 +1,8 @@
 /*  The real ocf-workerd with the real ocf-tabled and ocf-test-backend processes, over real
     sockets. What tabled holds is read back through its API (GET of this node's row) and,
     for the SQL views, with the sqlite3 command on table.db. Health checks run every
-    OCF_TEST_HEALTH_INTERVAL (default 200ms) to keep the suite short; the timing test
-    reports its medians on stderr ("TIMING ...").  */
+    OCF_TEST_HEALTH_INTERVAL (default 200ms) to keep the suite short; the timing test takes
+    OCF_TEST_TIMING_SAMPLES (default 7) samples and reports medians on stderr ("TIMING ...").  */
 #include "ocf_client.h"
 #include "ocf_test.h"
 #include "ocf_time.h"
@@ -553,6 +553,50 @@ Test (workerd_daemon, an_external_backend_is_registered_and_withdrawn_by_health_
     json_decref (stats);
 }
 
+Test (workerd_daemon, a_hung_backend_is_withdrawn_after_its_checks_time_out)
+{
+    //  A stopped process still completes TCP handshakes (the kernel does) but never answers:
+    //  each check times out, and failure_threshold of them withdraw it.
+    int port = ocf_test_free_port ();
+    char section[256];
+    snprintf (section, sizeof section, "[service.ext]\nport = %d\nidentity_group = model=ext\n", port);
+    ocf_test_node_config (&s_node, section);
+    const char *flags[] = { "--model", "ext", NULL };
+    int slot = s_start_backend (port, flags);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("ext", true, 5000), 0);
+    cr_assert_eq (kill (s_backends[slot], SIGSTOP), 0);
+    int64_t withdrawn = s_wait_registered ("ext", false, 10000);
+    cr_assert_geq (withdrawn, 0, "withdrawn while hung");
+    //  3 checks, each waiting its timeout (the interval, at least 1 s).
+    cr_assert_geq (withdrawn, 2000, "not before failure_threshold timeouts (%lld ms)", (long long) withdrawn);
+    json_t *stats = s_stats ();
+    const char *error = json_string_value (json_object_get (s_service_stats (stats, "ext"), "last_error"));
+    cr_assert (error && strstr (error, "timed out"), "%s", error);
+    json_decref (stats);
+    cr_assert_eq (kill (s_backends[slot], SIGCONT), 0);
+    cr_assert_geq (s_wait_registered ("ext", true, 5000), 0, "back when it answers again");
+}
+
+Test (workerd_daemon, sigterm_without_tabled_still_stops_the_backends)
+{
+    s_launched_service ("llm", "--model m1", NULL);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    pid_t backend = (pid_t) s_stat_integer ("llm", "pid");
+    ocf_test_stop (s_tabled, SIGTERM, 5000);
+    s_tabled = 0;
+    int64_t start = ocf_time_mono_ms ();
+    int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
+    s_workerd = 0;
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
+    cr_assert_lt (ocf_time_mono_ms () - start, 4000, "gives up on tabled after 2 s");
+    cr_assert_eq (kill (backend, 0), -1);
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "tabled did not confirm the withdrawal within 2000 ms; stopping the backends anyway"));
+    free (log);
+}
+
 Test (workerd_daemon, a_stale_registration_of_an_earlier_run_is_withdrawn)
 {
     //  A workerd killed with -9 leaves its services in the record; the next one, whose
@@ -832,7 +876,7 @@ Test (workerd_daemon, configuration_errors_name_section_and_key)
 //  1 s + one health interval. failure_threshold = 1 here: with N, a failing check needs N
 //  intervals by definition (a refused connection withdraws at once whatever N is).
 
-#define SAMPLES 7
+#define MAX_SAMPLES 101
 
 static int64_t
 s_median (int64_t *values, int count)
@@ -841,8 +885,13 @@ s_median (int64_t *values, int count)
     return values[count / 2];
 }
 
-Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
+Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 600)
 {
+    //  OCF_TEST_TIMING_SAMPLES (default 7) samples of each.
+    const char *wanted = getenv ("OCF_TEST_TIMING_SAMPLES");
+    int samples = wanted && atoi (wanted) > 0 ? atoi (wanted) : 7;
+    if (samples > MAX_SAMPLES)
+        samples = MAX_SAMPLES;
     int port = ocf_test_free_port ();
     char sick[400], section[512];
     snprintf (sick, sizeof sick, "%s/sick", s_node.root);
@@ -854,9 +903,9 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
     int slot = s_start_backend (port, flags);
     s_start_workerd (NULL, "workerd.failure_threshold=1");
     usleep (2 * s_interval_ms * 1000);
-    int64_t registered[SAMPLES], withdrawn[SAMPLES], refused[SAMPLES];
+    int64_t registered[MAX_SAMPLES], withdrawn[MAX_SAMPLES], refused[MAX_SAMPLES];
     int64_t bound = 1000 + s_interval_ms;
-    for (int i = 0; i < SAMPLES; i++) {
+    for (int i = 0; i < samples; i++) {
         //  Random phase against the check interval, as in real life.
         usleep ((useconds_t) (rand () % (int) s_interval_ms) * 1000);
         unlink (sick);
@@ -869,7 +918,7 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
     }
     //  The backend dies: a refused connection.
     unlink (sick);
-    for (int i = 0; i < SAMPLES; i++) {
+    for (int i = 0; i < samples; i++) {
         cr_assert_geq (s_wait_registered ("ext", true, (int) bound * 3), 0);
         usleep ((useconds_t) (rand () % (int) s_interval_ms) * 1000);
         s_stop_backend (slot, SIGKILL);
@@ -878,8 +927,8 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
         slot = s_start_backend (port, flags);
     }
     //  A launched backend dies: SIGCHLD, no check needed.
-    int64_t exited[SAMPLES];
-    for (int i = 0; i < SAMPLES; i++) {
+    int64_t exited[MAX_SAMPLES];
+    for (int i = 0; i < samples; i++) {
         cr_assert_geq (s_wait_registered ("launched", true, (int) bound * 3), 0);
         pid_t pid = (pid_t) s_stat_integer ("launched", "pid");
         usleep ((useconds_t) (rand () % (int) s_interval_ms) * 1000);
@@ -887,20 +936,20 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 180)
         exited[i] = s_wait_registered ("launched", false, (int) bound * 3);
         cr_assert_geq (exited[i], 0);
     }
-    for (int i = 0; i < SAMPLES; i++) {
+    for (int i = 0; i < samples; i++) {
         cr_assert_leq (exited[i], bound, "exit -> withdrawn took %lld ms", (long long) exited[i]);
         cr_assert_leq (registered[i], bound, "healthy -> registered took %lld ms", (long long) registered[i]);
         cr_assert_leq (withdrawn[i], bound, "failed -> withdrawn took %lld ms", (long long) withdrawn[i]);
         cr_assert_leq (refused[i], bound, "killed -> withdrawn took %lld ms", (long long) refused[i]);
     }
-    int64_t medians[4] = { s_median (registered, SAMPLES), s_median (withdrawn, SAMPLES), s_median (refused, SAMPLES),
-                           s_median (exited, SAMPLES) };
+    int64_t medians[] = { s_median (registered, samples), s_median (withdrawn, samples), s_median (refused, samples),
+                           s_median (exited, samples) };
     fprintf (stderr, "TIMING health_interval=%lldms samples=%d: healthy->registered median %lld ms (max %lld), "
              "failed->withdrawn (503, failure_threshold=1) median %lld ms (max %lld), "
              "external killed->withdrawn (refused) median %lld ms (max %lld), "
              "launched killed->withdrawn (exit) median %lld ms (max %lld), bound %lld ms\n",
-             (long long) s_interval_ms, SAMPLES, (long long) medians[0], (long long) registered[SAMPLES - 1],
-             (long long) medians[1], (long long) withdrawn[SAMPLES - 1], (long long) medians[2],
-             (long long) refused[SAMPLES - 1], (long long) medians[3], (long long) exited[SAMPLES - 1],
+             (long long) s_interval_ms, samples, (long long) medians[0], (long long) registered[samples - 1],
+             (long long) medians[1], (long long) withdrawn[samples - 1], (long long) medians[2],
+             (long long) refused[samples - 1], (long long) medians[3], (long long) exited[samples - 1],
              (long long) bound);
 }
