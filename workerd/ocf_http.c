@@ -212,9 +212,3 @@ ocf_http_get (ocf_http_t *self, const char *url, int64_t timeout_ms, size_t max_
     request->handle = zlistx_add_end (self->requests, request);
     return 0;
 }
-
-size_t
-ocf_http_in_flight (ocf_http_t *self)
-{
-    return zlistx_size (self->requests);
-}

@@ -32,6 +32,5 @@ void ocf_http_destroy (ocf_http_t **self_p);
 //  0, or -1 when the request cannot even start (then fn is not called).
 int ocf_http_get (ocf_http_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_http_fn *fn, void *arg,
                   uint64_t tag);
-size_t ocf_http_in_flight (ocf_http_t *self);
 
 #endif

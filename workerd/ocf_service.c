@@ -124,12 +124,6 @@ ocf_service_destroy (ocf_service_t **self_p)
     *self_p = NULL;
 }
 
-const char *
-ocf_service_name (ocf_service_t *self)
-{
-    return self->config->name;
-}
-
 bool
 ocf_service_launched (ocf_service_t *self)
 {
@@ -140,12 +134,6 @@ ocf_service_state_t
 ocf_service_state (ocf_service_t *self)
 {
     return self->state;
-}
-
-const char *
-ocf_service_state_name (ocf_service_state_t state)
-{
-    return s_state_names[state];
 }
 
 uint64_t

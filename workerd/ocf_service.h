@@ -57,10 +57,8 @@ typedef struct _ocf_service_t ocf_service_t;
 ocf_service_t *ocf_service_new (const ocf_service_config_t *config, const ocf_workerd_config_t *workerd);
 void ocf_service_destroy (ocf_service_t **self_p);
 
-const char *ocf_service_name (ocf_service_t *self);
 bool ocf_service_launched (ocf_service_t *self);
 ocf_service_state_t ocf_service_state (ocf_service_t *self);
-const char *ocf_service_state_name (ocf_service_state_t state);
 //  The run the process or check belongs to: results of an earlier run are ignored.
 uint64_t ocf_service_run (ocf_service_t *self);
 //  True while a launched process exists (from spawned to exited).
