@@ -60,40 +60,28 @@ s_expect_gpu (json_t *gpus, size_t at, int index, const char *name, const char *
 
 #define MASKED "GPU-00000000-0000-0000-0000-000000000000"
 
-Test (gpu, datacenter_gpus)
+Test (gpu, one_gpu_of_each_kind)
 {
-    char error[512];
-    json_t *gpus = s_parse_gpus ("nvidia-smi/h100-80gb-hbm3.csv", error, sizeof error);
-    cr_assert_not_null (gpus, "%s", error);
-    cr_assert_eq (json_array_size (gpus), 1);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA H100 80GB HBM3", MASKED, 81559, 19818, 100, 59);
-    json_decref (gpus);
-    gpus = s_parse_gpus ("nvidia-smi/l40s.csv", error, sizeof error);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA L40S", MASKED, 46068, 1235, 9, 54);
-    json_decref (gpus);
-}
-
-Test (gpu, mig_enabled_gpus_report_utilization_as_null)
-{
-    char error[512];
-    json_t *gpus = s_parse_gpus ("nvidia-smi/h100-mig.csv", error, sizeof error);
-    cr_assert_not_null (gpus, "%s", error);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA H100 80GB HBM3", MASKED, 81559, 11125, -1, 53);
-    json_decref (gpus);
-    gpus = s_parse_gpus ("nvidia-smi/h200-mig.csv", error, sizeof error);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA H200", MASKED, 143771, 55, -1, 28);
-    json_decref (gpus);
-}
-
-Test (gpu, consumer_gpus)
-{
-    char error[512];
-    json_t *gpus = s_parse_gpus ("nvidia-smi/rtx-4080-super.csv", error, sizeof error);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA GeForce RTX 4080 SUPER", MASKED, 16376, 1474, 7, 46);
-    json_decref (gpus);
-    gpus = s_parse_gpus ("nvidia-smi/rtx-2080-super.csv", error, sizeof error);
-    s_expect_gpu (gpus, 0, 0, "NVIDIA GeForce RTX 2080 SUPER", MASKED, 8192, 214, 0, 40);
-    json_decref (gpus);
+    //  Datacenter, MIG enabled (utilization unknown), consumer, and an old GeForce.
+    struct { const char *fixture, *name; long total, used, utilization, temperature; } cases[] = {
+        { "h100-80gb-hbm3.csv", "NVIDIA H100 80GB HBM3", 81559, 19818, 100, 59 },
+        { "l40s.csv", "NVIDIA L40S", 46068, 1235, 9, 54 },
+        { "h100-mig.csv", "NVIDIA H100 80GB HBM3", 81559, 11125, -1, 53 },
+        { "h200-mig.csv", "NVIDIA H200", 143771, 55, -1, 28 },
+        { "rtx-4080-super.csv", "NVIDIA GeForce RTX 4080 SUPER", 16376, 1474, 7, 46 },
+        { "rtx-2080-super.csv", "NVIDIA GeForce RTX 2080 SUPER", 8192, 214, 0, 40 },
+        { "gtx-770-not-supported.csv", "GeForce GTX 770", -1, -1, -1, 52 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[128], error[512];
+        snprintf (path, sizeof path, "nvidia-smi/%s", cases[i].fixture);
+        json_t *gpus = s_parse_gpus (path, error, sizeof error);
+        cr_assert_not_null (gpus, "%s: %s", cases[i].fixture, error);
+        cr_assert_eq (json_array_size (gpus), 1, "%s", cases[i].fixture);
+        s_expect_gpu (gpus, 0, 0, cases[i].name, MASKED, cases[i].total, cases[i].used, cases[i].utilization,
+                      cases[i].temperature);
+        json_decref (gpus);
+    }
 }
 
 Test (gpu, eight_gpus_in_order)
@@ -104,15 +92,6 @@ Test (gpu, eight_gpus_in_order)
     cr_assert_eq (json_array_size (gpus), 8);
     s_expect_gpu (gpus, 0, 0, "GeForce GTX TITAN X", "GPU-004f693d-767b-b215-b4a9-a18af0ffd643", 12206, 802, 0, 25);
     s_expect_gpu (gpus, 7, 7, "GeForce GTX TITAN X", "GPU-f199c9ea-65d8-5382-aefe-a9e8fb48057b", 12206, 6442, 82, 55);
-    json_decref (gpus);
-}
-
-Test (gpu, not_supported_fields_are_null)
-{
-    char error[512];
-    json_t *gpus = s_parse_gpus ("nvidia-smi/gtx-770-not-supported.csv", error, sizeof error);
-    cr_assert_not_null (gpus, "%s", error);
-    s_expect_gpu (gpus, 0, 0, "GeForce GTX 770", MASKED, -1, -1, -1, 52);
     json_decref (gpus);
 }
 
