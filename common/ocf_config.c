@@ -777,6 +777,14 @@ ocf_config_finish (ocf_config_t *self)
             s_error (self, "%s models_path: '%s' must start with /", where, service->models_path);
         if (*service->metrics_path && *service->metrics_path != '/')
             s_error (self, "%s metrics_path: '%s' must start with /", where, service->metrics_path);
+        if (service->restart_delay_max_ms < service->restart_delay_ms)
+            s_error (self, "%s restart_delay_max: shorter than restart_delay", where);
+        //  Two services on one address would check (and register) the same backend twice.
+        for (size_t j = 0; j < i; j++)
+            if (service->port && service->port == self->services[j].port
+            &&  strcmp (service->host, self->services[j].host) == 0)
+                s_error (self, "%s port: %lld is also the port of [service.%s]", where, (long long) service->port,
+                         self->services[j].name);
     }
     return s_error_count (self) - before;
 }

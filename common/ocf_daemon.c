@@ -2,6 +2,7 @@
 #include "ocf_daemon.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_sdnotify.h"
 
 #include <czmq.h>
 #include <errno.h>
@@ -69,6 +70,7 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
     ocf_config_finish (config);
     if (*ocf_config_errors (config)) {
         fprintf (stderr, "%s: configuration errors:\n%s", program, ocf_config_errors (config));
+        //  Freed before exiting so that leak checkers (ASan builds) keep the exit status.
         ocf_config_destroy (&config);
         exit (check ? 1 : 78);      //  78: EX_CONFIG, which systemd shows as "CONFIG"
     }
@@ -106,4 +108,19 @@ ocf_daemon_make_dirs (ocf_config_t *config)
         return -1;
     }
     return 0;
+}
+
+static int
+s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
+{
+    ocf_sdnotify ("WATCHDOG=1");
+    return 0;
+}
+
+void
+ocf_daemon_watchdog (zloop_t *loop)
+{
+    int64_t interval = ocf_sdnotify_watchdog_interval_ms ();
+    if (interval > 0)
+        zloop_timer (loop, (size_t) interval, 0, s_on_watchdog, NULL);
 }

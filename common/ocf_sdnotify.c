@@ -28,7 +28,9 @@ ocf_sdnotify (const char *state)
     if (fd < 0)
         return -1;
     socklen_t addr_len = (socklen_t) (offsetof (struct sockaddr_un, sun_path) + path_len);
-    ssize_t sent = sendto (fd, state, strlen (state), MSG_NOSIGNAL, (struct sockaddr *) &addr, addr_len);
+    //  Never blocks: a notify socket whose reader fell behind (its queue holds a handful of
+    //  datagrams) would otherwise freeze the daemon's loop inside a STATUS update.
+    ssize_t sent = sendto (fd, state, strlen (state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *) &addr, addr_len);
     int saved = errno;
     close (fd);
     errno = saved;

@@ -6,8 +6,9 @@
 
 #include <stdint.h>
 
-//  Sends one notification ("READY=1\nSTATUS=serving"). Returns 0, or -1 when it could not be
-//  sent (and 0 when there is no notify socket to send to).
+//  Sends one notification ("READY=1\nSTATUS=serving") without ever blocking. Returns 0, or -1
+//  when it could not be sent (also when the reader's queue is full), and 0 when there is no
+//  notify socket to send to.
 int ocf_sdnotify (const char *state);
 int ocf_sdnotify_status (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 //  How often to send WATCHDOG=1 (half of $WATCHDOG_USEC), in ms; 0 when no watchdog is set.

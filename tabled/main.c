@@ -24,26 +24,10 @@ typedef struct {
     zlistx_t *replies;           //  zmsg_t replies of the batch being applied
 } server_t;
 
-//  A request as it arrives on the ROUTER: [identity][empty delimiter, from REQ clients][verb][body].
-static zmsg_t *
-s_take_envelope (zmsg_t *request)
-{
-    zmsg_t *reply = zmsg_new ();
-    zframe_t *identity = zmsg_pop (request);
-    if (identity)
-        zmsg_append (reply, &identity);
-    zframe_t *first = zmsg_first (request);
-    if (first && zframe_size (first) == 0) {
-        zframe_t *delimiter = zmsg_pop (request);
-        zmsg_append (reply, &delimiter);
-    }
-    return reply;
-}
-
 static void
 s_handle_one (server_t *server, zmsg_t *request)
 {
-    zmsg_t *reply = s_take_envelope (request);
+    zmsg_t *reply = ocf_msg_take_envelope (request);
     ocf_msg_t msg;
     char error[512];
     int rc = -1;
@@ -126,13 +110,6 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_on_watchdog (zloop_t *loop, int timer_id, void *arg)
-{
-    ocf_sdnotify ("WATCHDOG=1");
-    return 0;
-}
-
-static int
 s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     server_t *server = arg;
@@ -195,9 +172,7 @@ main (int argc, char **argv)
     zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (server.signals), ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, &server);
     zloop_timer (loop, 1000, 0, s_on_tick, &server);
-    int64_t watchdog = ocf_sdnotify_watchdog_interval_ms ();
-    if (watchdog > 0)
-        zloop_timer (loop, (size_t) watchdog, 0, s_on_watchdog, &server);
+    ocf_daemon_watchdog (loop);
     ocf_table_t *table = ocf_tabled_table (server.tabled);
     ocf_log_info ("ready: %zu rows, %zu tombstones; API on %s/tabled.api", ocf_table_record_count (table),
                   ocf_table_tombstone_count (table), config->node.run_dir);

@@ -1,0 +1,399 @@
+/*  The per-service state machine (workerd/ocf_service.c) driven with a made-up clock:
+    registration only while healthy, failure threshold, restarts with backoff and the crash
+    loop limit, start and stop timeouts, model discovery, load, shutdown.  */
+#include "ocf_service.h"
+#include "ocf_test.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+
+static ocf_config_t *s_config;
+
+//  A configuration with one service: test timings, then extra ("key = value" lines) over them.
+static ocf_service_t *
+s_service (const char *extra)
+{
+    static const char *timings[] = {
+        "workerd.health_interval=1s", "workerd.failure_threshold=3", "workerd.metrics_interval=5s",
+        "service.llm.port=8000", "service.llm.restart_delay=1s", "service.llm.restart_delay_max=4s",
+        "service.llm.restart_max=3", "service.llm.start_timeout=60s", "service.llm.stop_timeout=10s", NULL
+    };
+    s_config = ocf_config_new ();
+    for (const char **timing = timings; *timing; timing++)
+        ocf_config_set (s_config, *timing);
+    char text[2048];
+    snprintf (text, sizeof text, "[service.llm]\n%s", extra);
+    ocf_config_load_string (s_config, text, "test.conf");
+    ocf_config_finish (s_config);
+    cr_assert_str_empty (ocf_config_errors (s_config));
+    return ocf_service_new (&s_config->services[0], &s_config->workerd);
+}
+
+static void
+s_teardown (void)
+{
+    ocf_config_destroy (&s_config);
+}
+
+TestSuite (service, .fini = s_teardown);
+
+static const ocf_service_probe_t OK = { .ok = true, .latency_us = 800 };
+static const ocf_service_probe_t HTTP_503 = { .ok = false, .error = "HTTP 503" };
+static const ocf_service_probe_t REFUSED = { .ok = false, .refused = true, .error = "Connection refused" };
+
+static bool
+s_registered (ocf_service_t *service)
+{
+    json_t *registration = ocf_service_registration (service);
+    json_decref (registration);
+    return registration != NULL;
+}
+
+//  The identity groups of the current registration, as "a,b,c" ("-" when withdrawn).
+static const char *
+s_groups (ocf_service_t *service)
+{
+    static char text[1024];
+    json_t *registration = ocf_service_registration (service);
+    if (!registration)
+        return "-";
+    text[0] = '\0';
+    json_t *group;
+    size_t index;
+    json_array_foreach (json_object_get (registration, "identity_group"), index, group)
+        snprintf (text + strlen (text), sizeof text - strlen (text), "%s%s", index ? "," : "", json_string_value (group));
+    json_decref (registration);
+    return text;
+}
+
+//  One value of the service's STATS.
+static json_int_t
+s_stat (ocf_service_t *service, const char *key)
+{
+    json_t *stats = ocf_service_stats (service, 0);
+    json_int_t value = json_integer_value (json_object_get (stats, key));
+    json_decref (stats);
+    return value;
+}
+
+static const char *
+s_stat_text (ocf_service_t *service, const char *key)
+{
+    static char text[512];
+    json_t *stats = ocf_service_stats (service, 0);
+    snprintf (text, sizeof text, "%s", json_string_value (json_object_get (stats, key)) ?: "");
+    json_decref (stats);
+    return text;
+}
+
+//  Ticks at now and returns the actions due.
+static int
+s_at (ocf_service_t *service, int64_t now)
+{
+    ocf_service_tick (service, now);
+    return ocf_service_take_actions (service);
+}
+
+//  Starts a launched service at time 0 and answers its first check as given.
+static void
+s_launch (ocf_service_t *service)
+{
+    ocf_service_start (service, 0);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_SPAWN);
+    ocf_service_spawned (service, 0);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    cr_assert_eq (s_at (service, 0), OCF_SERVICE_CHECK, "checked at once");
+}
+
+static void
+s_make_healthy (ocf_service_t *service, int64_t now)
+{
+    ocf_service_health (service, ocf_service_run (service), &OK, now);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_HEALTHY);
+}
+
+Test (service, registered_only_once_healthy)
+{
+    ocf_service_t *service = s_service ("command = vllm serve m\nidentity_group = model=m, tier=gold\nmax_inflight = 64\n");
+    s_launch (service);
+    //  Loading: refused connections and errors keep it starting, never registered.
+    ocf_service_health (service, 1, &REFUSED, 5);
+    cr_assert_eq (s_at (service, 500), 0, "the next check waits for the interval");
+    cr_assert_eq (s_at (service, 1000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &HTTP_503, 1001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (s_at (service, 2000), OCF_SERVICE_CHECK);
+    s_make_healthy (service, 2001);
+    json_t *registration = ocf_service_registration (service);
+    json_t *expected = json_pack ("{s:s, s:[s, s], s:s, s:s, s:i, s:{s:i}}", "name", "llm", "identity_group", "model=m",
+                                  "tier=gold", "status", "ready", "host", "127.0.0.1", "port", 8000, "load",
+                                  "max_inflight", 64);
+    cr_assert (json_equal (registration, expected), "got %s", json_dumps (registration, JSON_COMPACT));
+    json_decref (registration);
+    json_decref (expected);
+    ocf_service_destroy (&service);
+}
+
+Test (service, failure_threshold_then_recovery_keeps_the_groups)
+{
+    ocf_service_t *service = s_service ("command = backend\nidentity_group = model=m\n");
+    s_launch (service);
+    s_make_healthy (service, 10);
+    for (int i = 1; i <= 2; i++) {
+        cr_assert_eq (s_at (service, i * 1000), OCF_SERVICE_CHECK);
+        ocf_service_health (service, 1, &HTTP_503, i * 1000 + 1);
+        cr_assert (s_registered (service), "failure %d of 3 keeps it registered", i);
+    }
+    cr_assert_eq (s_at (service, 3000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &HTTP_503, 3001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_UNHEALTHY);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (s_at (service, 4000), OCF_SERVICE_CHECK, "still checked while unhealthy");
+    ocf_service_health (service, 1, &OK, 4001);
+    cr_assert_str_eq (s_groups (service), "model=m");
+    ocf_service_destroy (&service);
+}
+
+Test (service, a_refused_connection_withdraws_at_once)
+{
+    ocf_service_t *service = s_service ("");          //  externally managed
+    ocf_service_start (service, 0);
+    cr_assert_eq (s_at (service, 0), OCF_SERVICE_CHECK);
+    s_make_healthy (service, 1);
+    cr_assert_eq (s_at (service, 1000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &REFUSED, 1001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_UNHEALTHY);
+    cr_assert_not (s_registered (service));
+    ocf_service_destroy (&service);
+}
+
+Test (service, external_backends_are_only_checked)
+{
+    ocf_service_t *service = s_service ("identity_group = model=ext\n");
+    cr_assert_not (ocf_service_launched (service));
+    ocf_service_start (service, 0);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    cr_assert_eq (s_at (service, 0), OCF_SERVICE_CHECK, "no spawn, a check");
+    ocf_service_health (service, 1, &HTTP_503, 1);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_UNHEALTHY, "an external backend is not loading: failing");
+    for (int64_t t = 1000; t < 100000; t += 1000) {
+        int actions = s_at (service, t);
+        cr_assert_eq (actions, OCF_SERVICE_CHECK, "never spawned, never timed out (t=%lld)", (long long) t);
+        ocf_service_health (service, 1, &HTTP_503, t + 1);
+    }
+    s_make_healthy (service, 100001);
+    cr_assert_str_eq (s_groups (service), "model=ext");
+    ocf_service_destroy (&service);
+}
+
+Test (service, models_are_discovered_before_registering_and_refreshed)
+{
+    ocf_service_t *service = s_service ("command = backend\nmodels_path = /v1/models\nidentity_group = tier=gold\n");
+    s_launch (service);
+    ocf_service_health (service, 1, &OK, 1);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS);
+    cr_assert_not (s_registered (service), "not before the model list");
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    ocf_service_models (service, 1, NULL, "HTTP 500", 2);
+    cr_assert_not (s_registered (service), "a failed list registers nothing");
+    cr_assert_eq (s_at (service, 1000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &OK, 1001);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS);
+    json_t *models = json_pack ("[s]", "m1");
+    ocf_service_models (service, 1, models, NULL, 1002);
+    json_decref (models);
+    cr_assert_str_eq (s_groups (service), "tier=gold,model=m1");
+    //  Each check while healthy refreshes the list; a model added shows up.
+    cr_assert_eq (s_at (service, 2000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &OK, 2001);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS);
+    models = json_pack ("[s, s]", "m1", "m2");
+    ocf_service_models (service, 1, models, NULL, 2002);
+    json_decref (models);
+    cr_assert_str_eq (s_groups (service), "tier=gold,model=m1,model=m2");
+    //  A failed refresh keeps the last list.
+    cr_assert_eq (s_at (service, 3000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, 1, &OK, 3001);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS);
+    ocf_service_models (service, 1, NULL, "not JSON", 3002);
+    cr_assert_str_eq (s_groups (service), "tier=gold,model=m1,model=m2");
+    ocf_service_destroy (&service);
+}
+
+Test (service, exit_withdraws_and_restarts_with_backoff_until_the_crash_loop_limit)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    s_make_healthy (service, 1);
+    int64_t now = 100;
+    int64_t delays[] = { 1000, 2000, 4000 };        //  doubling, capped by restart_delay_max = 4s
+    for (int restart = 0; restart < 3; restart++) {
+        ocf_service_exited (service, 9, now);       //  killed by SIGKILL
+        cr_assert_not (s_registered (service), "withdrawn at the exit");
+        cr_assert_eq (ocf_service_state (service), OCF_SERVICE_BACKOFF);
+        cr_assert_eq (ocf_service_next_wakeup (service), now + delays[restart]);
+        cr_assert_eq (s_at (service, now + delays[restart] - 1), 0, "not before the delay");
+        cr_assert_eq (s_at (service, now + delays[restart]), OCF_SERVICE_SPAWN);
+        now += delays[restart];
+        ocf_service_spawned (service, now);
+        cr_assert_eq (ocf_service_run (service), (uint64_t) restart + 2, "each spawn is a new run");
+        now += 10;
+    }
+    ocf_service_exited (service, 1 << 8, now);      //  exit status 1
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_FAILED, "restart_max = 3 reached");
+    cr_assert_eq (s_at (service, now + 100000), 0, "nothing more");
+    cr_assert_eq (ocf_service_next_wakeup (service), INT64_MAX);
+    cr_assert_str_eq (s_stat_text (service, "state"), "failed");
+    cr_assert_eq (s_stat (service, "restarts"), 3);
+    ocf_service_destroy (&service);
+}
+
+Test (service, a_stable_run_ends_the_crash_loop)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    ocf_service_exited (service, 1 << 8, 10);
+    cr_assert_eq (s_at (service, 1010), OCF_SERVICE_SPAWN);
+    ocf_service_spawned (service, 1010);
+    ocf_service_exited (service, 1 << 8, 1020);
+    cr_assert_eq (ocf_service_next_wakeup (service), 1020 + 2000, "the delay doubled");
+    cr_assert_eq (s_at (service, 3020), OCF_SERVICE_SPAWN);
+    ocf_service_spawned (service, 3020);
+    cr_assert_eq (s_at (service, 3020), OCF_SERVICE_CHECK);
+    s_make_healthy (service, 3021);
+    //  Healthy for restart_delay_max (4 s): the loop is over, the next failure starts afresh.
+    for (int64_t t = 4020; t <= 8020; t += 1000) {
+        s_at (service, t);
+        ocf_service_health (service, ocf_service_run (service), &OK, t + 1);
+    }
+    ocf_service_exited (service, 1 << 8, 9000);
+    cr_assert_eq (ocf_service_next_wakeup (service), 10000, "back to the first delay");
+    ocf_service_destroy (&service);
+}
+
+Test (service, restart_policies)
+{
+    ocf_service_t *service = s_service ("command = backend\n");          //  on-failure
+    s_launch (service);
+    ocf_service_exited (service, 0, 10);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPED, "a clean exit is not restarted");
+    ocf_service_destroy (&service);
+    s_teardown ();
+
+    service = s_service ("command = backend\nrestart = always\n");
+    s_launch (service);
+    ocf_service_exited (service, 0, 10);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_BACKOFF);
+    ocf_service_destroy (&service);
+    s_teardown ();
+
+    service = s_service ("command = backend\nrestart = no\n");
+    s_launch (service);
+    ocf_service_exited (service, SIGSEGV, 10);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_FAILED);
+    ocf_service_destroy (&service);
+}
+
+Test (service, start_timeout_stops_then_kills_and_counts_as_a_failure)
+{
+    ocf_service_t *service = s_service ("command = backend\nstart_timeout = 5s\nstop_timeout = 2s\n");
+    s_launch (service);
+    ocf_service_health (service, 1, &REFUSED, 1);
+    for (int64_t t = 1000; t < 5000; t += 1000) {
+        cr_assert_eq (s_at (service, t), OCF_SERVICE_CHECK);
+        ocf_service_health (service, 1, &HTTP_503, t + 1);
+    }
+    cr_assert_eq (ocf_service_next_wakeup (service), 5000);
+    cr_assert_eq (s_at (service, 5000) & OCF_SERVICE_TERM, OCF_SERVICE_TERM);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPING);
+    cr_assert_eq (s_at (service, 6999), 0);
+    cr_assert_eq (s_at (service, 7000), OCF_SERVICE_KILL, "stop_timeout after SIGTERM");
+    cr_assert_eq (s_at (service, 9000), 0, "SIGKILL once");
+    ocf_service_exited (service, SIGKILL, 7001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_BACKOFF, "a backend that never got healthy failed");
+    ocf_service_destroy (&service);
+}
+
+Test (service, a_spawn_failure_is_a_failed_start)
+{
+    ocf_service_t *service = s_service ("command = no-such-program\n");
+    ocf_service_start (service, 0);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_SPAWN);
+    ocf_service_spawn_failed (service, "no-such-program: not found in PATH", 0);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_BACKOFF);
+    cr_assert (strstr (s_stat_text (service, "last_error"), "not found in PATH"));
+    ocf_service_destroy (&service);
+}
+
+Test (service, results_of_an_earlier_run_are_ignored)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    ocf_service_exited (service, 9, 10);
+    cr_assert_eq (s_at (service, 1010), OCF_SERVICE_SPAWN);
+    ocf_service_spawned (service, 1010);
+    ocf_service_health (service, 1, &OK, 1011);     //  the check sent to the first run
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (s_at (service, 1010), OCF_SERVICE_CHECK, "the new run is checked at once");
+    ocf_service_health (service, 2, &OK, 1012);
+    cr_assert (s_registered (service));
+    ocf_service_destroy (&service);
+}
+
+Test (service, load_from_metrics)
+{
+    ocf_service_t *service = s_service ("command = backend\nmetrics_path = /metrics\n");
+    s_launch (service);
+    cr_assert_eq (ocf_service_next_wakeup (service), 60000, "no scrape before healthy");
+    s_make_healthy (service, 1);
+    cr_assert_eq (s_at (service, 1) & OCF_SERVICE_SCRAPE, OCF_SERVICE_SCRAPE, "scraped at once when healthy");
+    ocf_service_metrics (service, 1, true, true, 7, true, 0.4375, NULL, 2);
+    json_t *registration = ocf_service_registration (service);
+    json_t *load = json_object_get (registration, "load");
+    cr_assert_eq (json_integer_value (json_object_get (load, "queue_depth")), 7);
+    cr_assert_float_eq (json_real_value (json_object_get (load, "kv_cache")), 0.44, 1e-9, "in whole percents");
+    json_decref (registration);
+    cr_assert_eq (s_at (service, 1000) & OCF_SERVICE_SCRAPE, 0, "rate-limited by metrics_interval");
+    cr_assert_eq (s_at (service, 5001) & OCF_SERVICE_SCRAPE, OCF_SERVICE_SCRAPE);
+    ocf_service_metrics (service, 1, false, false, 0, false, 0, "HTTP 404", 5002);
+    registration = ocf_service_registration (service);
+    cr_assert_eq (json_integer_value (json_object_get (json_object_get (registration, "load"), "queue_depth")), 7,
+                  "a failed scrape keeps the last values");
+    json_decref (registration);
+    ocf_service_destroy (&service);
+}
+
+Test (service, shutdown_withdraws_first_then_stops)
+{
+    ocf_service_t *service = s_service ("command = backend\nstop_timeout = 3s\n");
+    s_launch (service);
+    s_make_healthy (service, 1);
+    ocf_service_withdraw (service);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (s_at (service, 5000), 0, "no check, no signal before the stop");
+    cr_assert (ocf_service_running (service));
+    ocf_service_stop (service, 6000);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_TERM);
+    cr_assert_eq (s_at (service, 8999), 0);
+    cr_assert_eq (s_at (service, 9000), OCF_SERVICE_KILL);
+    ocf_service_exited (service, SIGKILL, 9001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPED, "no restart during shutdown");
+    cr_assert_eq (s_at (service, 20000), 0);
+    cr_assert_eq (s_stat (service, "registrations"), 1);
+    cr_assert_eq (s_stat (service, "withdrawals"), 1);
+    ocf_service_destroy (&service);
+}
+
+Test (service, shutdown_during_backoff_cancels_the_restart)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    ocf_service_exited (service, 9, 10);
+    ocf_service_withdraw (service);
+    ocf_service_stop (service, 20);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPED);
+    cr_assert_eq (s_at (service, 5000), 0, "no spawn");
+    ocf_service_destroy (&service);
+}

@@ -1,0 +1,168 @@
+/*  ocf-workerd: the GPU worker agent of this host.
+    The daemon around ocf_worker: configuration, signals (SIGTERM/SIGINT stop, SIGCHLD
+    reaps), systemd notifications, and the local API on run_dir/workerd.api (ROUTER) with
+    HELLO and STATS, guarded by run_dir/workerd.lock.  */
+#include "ocf_daemon.h"
+#include "ocf_lock.h"
+#include "ocf_log.h"
+#include "ocf_msg.h"
+#include "ocf_sdnotify.h"
+#include "ocf_signals.h"
+#include "ocf_worker.h"
+
+#include <curl/curl.h>
+
+#define MAX_REQUEST 65536
+#define STATUS_INTERVAL_MS 5000
+
+typedef struct {
+    ocf_config_t *config;
+    ocf_signals_t *signals;
+    ocf_worker_t *worker;
+    zsock_t *api;
+    char status[256];            //  the last STATUS= sent
+} daemon_t;
+
+static void
+s_answer (daemon_t *daemon, zmsg_t *request)
+{
+    zmsg_t *reply = ocf_msg_take_envelope (request);
+    ocf_msg_t msg;
+    char error[512];
+    if (ocf_msg_decode_zmsg (&msg, request, MAX_REQUEST, error, sizeof error) != 0) {
+        ocf_log_warning ("rejected a request: %s", error);
+        ocf_msg_append (reply, "ERR", json_pack ("{s:s}", "error", error));
+    }
+    else {
+        if (strcmp (msg.verb, "HELLO") == 0)
+            ocf_msg_append (reply, "OK", ocf_worker_hello (daemon->worker));
+        else
+        if (strcmp (msg.verb, "STATS") == 0)
+            ocf_msg_append (reply, "OK", ocf_worker_stats (daemon->worker));
+        else
+            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS)", msg.verb));
+        ocf_msg_clear (&msg);
+    }
+    //  Never blocks (SNDTIMEO 0): a client gone or too slow loses its reply.
+    if (zmsg_send (&reply, daemon->api) != 0)
+        zmsg_destroy (&reply);
+}
+
+static int
+s_on_api (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    for (int count = 0; count < 100 && (zsock_events (sock) & ZMQ_POLLIN); count++) {
+        zmsg_t *request = zmsg_recv_nowait (sock);
+        if (!request)
+            break;
+        s_answer (arg, request);
+        zmsg_destroy (&request);
+    }
+    return 0;
+}
+
+static int
+s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    daemon_t *daemon = arg;
+    int signal_number, rc = 0;
+    while ((signal_number = ocf_signals_next (daemon->signals))) {
+        if (signal_number == SIGCHLD)
+            rc = ocf_worker_reap (daemon->worker);
+        else
+        if (signal_number == SIGTERM || signal_number == SIGINT) {
+            if (!ocf_worker_stopping (daemon->worker)) {
+                ocf_log_info ("received %s, stopping", strsignal (signal_number));
+                ocf_sdnotify ("STOPPING=1");
+            }
+            rc = ocf_worker_shutdown (daemon->worker);
+        }
+        else
+            ocf_log_notice ("received %s: ignored (the configuration is read at start; restart to change it)",
+                            strsignal (signal_number));
+        if (rc == -1)
+            return -1;           //  ends zloop_start
+    }
+    return 0;
+}
+
+static int
+s_on_status (zloop_t *loop, int timer_id, void *arg)
+{
+    daemon_t *daemon = arg;
+    char status[256];
+    ocf_worker_status_line (daemon->worker, status, sizeof status);
+    if (strcmp (status, daemon->status) != 0) {
+        ocf_sdnotify_status ("%s", status);
+        snprintf (daemon->status, sizeof daemon->status, "%s", status);
+    }
+    return 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    ocf_config_t *config = ocf_daemon_start (argc, argv, "ocf-workerd",
+                                             "Launches, supervises and health-checks this host's backends and registers them with tabled.");
+    //  Blocked before any thread starts (libzmq's, curl's), so every thread inherits the mask
+    //  and SIGCHLD can only arrive through the signalfd.
+    static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, 0 };
+    daemon_t daemon = { .config = config, .signals = ocf_signals_new (signals) };
+    char error[1024], path[4200], endpoint[4200];
+    int status = 1;
+    ocf_lock_t *lock = NULL;
+    if (!daemon.signals) {
+        ocf_log_error ("cannot set up signal handling: %s", strerror (errno));
+        goto done;
+    }
+    if (ocf_daemon_make_dirs (config) != 0)
+        goto done;
+    snprintf (path, sizeof path, "%s/workerd.lock", config->node.run_dir);
+    lock = ocf_lock_new (path, error, sizeof error);
+    if (!lock) {
+        ocf_log_error ("refusing to start: %s", error);
+        goto done;
+    }
+    if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        ocf_log_error ("cannot initialise libcurl");
+        goto done;
+    }
+    daemon.api = zsock_new (ZMQ_ROUTER);
+    zsock_set_sndtimeo (daemon.api, 0);
+    zsock_set_router_mandatory (daemon.api, 1);
+    zsock_set_maxmsgsize (daemon.api, MAX_REQUEST * 4);
+    if (zsock_bind (daemon.api, "%s", ocf_daemon_endpoint (config, "workerd.api", endpoint, sizeof endpoint)) != 0) {
+        ocf_log_error ("cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        goto stop;
+    }
+    zloop_t *loop = zloop_new ();
+    daemon.worker = ocf_worker_new (config, loop, error, sizeof error);
+    if (!daemon.worker) {
+        ocf_log_error ("%s", error);
+        zloop_destroy (&loop);
+        goto stop;
+    }
+    zloop_reader (loop, daemon.api, s_on_api, &daemon);
+    zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (daemon.signals), ZMQ_POLLIN, 0 };
+    zloop_poller (loop, &signal_item, s_on_signal, &daemon);
+    zloop_timer (loop, STATUS_INTERVAL_MS, 0, s_on_status, &daemon);
+    ocf_daemon_watchdog (loop);
+    ocf_log_info ("ready: %zu service%s; API on %s/workerd.api", config->service_count,
+                  config->service_count == 1 ? "" : "s", config->node.run_dir);
+    s_on_status (loop, 0, &daemon);
+    //  Ready means supervising: backends become healthy later, each in its own time.
+    ocf_sdnotify ("READY=1");
+    zloop_start (loop);
+    ocf_worker_destroy (&daemon.worker);
+    zloop_destroy (&loop);
+    status = 0;
+stop:
+    zsock_destroy (&daemon.api);
+    curl_global_cleanup ();
+    ocf_log_info ("stopped");
+done:
+    ocf_lock_destroy (&lock);
+    ocf_signals_destroy (&daemon.signals);
+    ocf_config_destroy (&config);
+    return status;
+}

@@ -1,0 +1,45 @@
+/*  ocf_tabled_link: workerd's side of the conversation with ocf-tabled.
+    The rest of workerd only says what tabled should hold (this host's hardware, its Slurm
+    labels, each service registered with some content or withdrawn); the link keeps what
+    tabled acknowledged and sends the difference, one request at a time, over a DEALER
+    socket polled by the loop: nothing ever waits for tabled. A service whose content
+    differs from the acknowledged one only in load values is updated with SERVICE.LOAD
+    (which keeps the in-flight count proxyd reports); any other change is a SERVICE.UP.
+
+    Restarts of tabled are detected with a HELLO each heartbeat: a new "boot", or a request
+    left unanswered, makes every acknowledgement unknown again, so everything is sent again
+    (all of it idempotent). Events on tabled.events are not used: tabled publishes nothing
+    when it starts, so only asking notices a restart promptly, and following the events
+    would mean parsing every row change of the whole cluster.  */
+#ifndef OCF_TABLED_LINK_H
+#define OCF_TABLED_LINK_H
+
+#include <czmq.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _ocf_tabled_link_t ocf_tabled_link_t;
+
+//  endpoint: tabled's API (ipc://run_dir/tabled.api). timeout_ms: how long a reply may take
+//  before tabled counts as unreachable; heartbeat_ms: the HELLO interval.
+ocf_tabled_link_t *ocf_tabled_link_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, int64_t heartbeat_ms);
+void ocf_tabled_link_destroy (ocf_tabled_link_t **self_p);
+
+//  What tabled should hold. Each takes the reference given; NULL for a service: withdrawn.
+void ocf_tabled_link_set_hardware (ocf_tabled_link_t *self, json_t *hardware);
+void ocf_tabled_link_set_labels (ocf_tabled_link_t *self, json_t *slurm_labels);
+void ocf_tabled_link_set_service (ocf_tabled_link_t *self, const char *name, json_t *service);
+
+//  True when tabled acknowledged everything set so far.
+bool ocf_tabled_link_synced (ocf_tabled_link_t *self);
+//  Called (from the loop) each time the link becomes synced after a reply.
+typedef void (ocf_tabled_link_fn) (void *arg);
+void ocf_tabled_link_set_synced_handler (ocf_tabled_link_t *self, ocf_tabled_link_fn *fn, void *arg);
+bool ocf_tabled_link_connected (ocf_tabled_link_t *self);
+//  This node's id as tabled said in HELLO ("" before that).
+const char *ocf_tabled_link_node_id (ocf_tabled_link_t *self);
+//  Counters for STATS. Caller owns it.
+json_t *ocf_tabled_link_stats (ocf_tabled_link_t *self);
+
+#endif

@@ -1,0 +1,693 @@
+/*  ocf_worker: processes, HTTP, GPU probe and tabled link around the state machines.  */
+#include "ocf_worker.h"
+#include "ocf_daemon.h"
+#include "ocf_gpu_probe.h"
+#include "ocf_http.h"
+#include "ocf_linebuf.h"
+#include "ocf_log.h"
+#include "ocf_models.h"
+#include "ocf_process.h"
+#include "ocf_prom.h"
+#include "ocf_service.h"
+#include "ocf_slurm.h"
+#include "ocf_sysinfo.h"
+#include "ocf_tabled_link.h"
+#include "ocf_time.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+#define NEVER INT64_MAX
+#define TABLED_TIMEOUT_MS 2000
+#define TABLED_HEARTBEAT_MS 1000
+#define WITHDRAW_WAIT_MS 2000    //  how long SIGTERM waits for tabled before stopping backends
+#define KILL_WAIT_MS 5000        //  how long a SIGKILLed group may take to go
+#define OUTPUT_BUDGET 65536      //  bytes read from one child per wake-up: others get a turn
+#define MAX_HEALTH_BODY 65536
+#define MAX_MODELS_BODY (4 * 1024 * 1024)
+#define MAX_METRICS_BODY (8 * 1024 * 1024)
+#define MAX_MODELS 256
+
+typedef enum { PHASE_RUNNING, PHASE_WITHDRAWING, PHASE_STOPPING, PHASE_DONE } phase_t;
+
+typedef struct {
+    ocf_worker_t *worker;
+    ocf_service_config_t *config;
+    ocf_service_t *machine;
+    char **argv;                 //  the command, split once
+    char **env;                  //  env plus CUDA_VISIBLE_DEVICES
+    char base_url[320];
+    ocf_process_t *process;
+    bool polled;                 //  its output pipe is in the loop
+    ocf_linebuf_t lines;
+} entry_t;
+
+struct _ocf_worker_t {
+    ocf_config_t *config;
+    zloop_t *loop;
+    entry_t *entries;
+    size_t entry_count;
+    ocf_http_t *http;
+    ocf_tabled_link_t *link;
+    ocf_gpu_probe_t *probe;
+    bool probe_polled;
+    int64_t next_probe_at;
+    int cpus;
+    int64_t memory_mb;
+    int64_t health_timeout_ms;
+    phase_t phase;
+    int64_t phase_deadline;
+    int timer_id;
+    int64_t timer_at;
+    int64_t started_at;
+    uint64_t output_lines;
+    uint64_t metrics_scrapes;
+    uint64_t metrics_failures;
+    uint64_t model_fetches;
+    uint64_t model_failures;
+};
+
+static void s_after_event (ocf_worker_t *self);
+
+//  --------------------------------------------------------------------------
+//  Backend output: each line into the log, prefixed with the service name
+
+static void
+s_log_line (const char *line, size_t len, bool continued, void *arg)
+{
+    entry_t *entry = arg;
+    entry->worker->output_lines++;
+    ocf_log_info ("%s: %.*s%s", entry->config->name, (int) len, line, continued ? " [...]" : "");
+}
+
+static void
+s_stop_polling (entry_t *entry)
+{
+    if (!entry->polled)
+        return;
+    zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), 0, 0 };
+    zloop_poller_end (entry->worker->loop, &item);
+    entry->polled = false;
+}
+
+static void
+s_read_output (entry_t *entry, size_t budget)
+{
+    char buffer[16384];
+    ssize_t got;
+    while (budget && (got = ocf_process_read (entry->process, buffer, sizeof buffer < budget ? sizeof buffer : budget)) != -1) {
+        if (got == 0) {
+            ocf_linebuf_flush (&entry->lines, s_log_line, entry);
+            s_stop_polling (entry);
+            return;
+        }
+        ocf_linebuf_feed (&entry->lines, buffer, (size_t) got, s_log_line, entry);
+        budget -= (size_t) got;
+    }
+}
+
+static int
+s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_read_output (arg, OUTPUT_BUDGET);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Carrying out the state machines' actions
+
+static void
+s_spawn (entry_t *entry, int64_t now)
+{
+    char error[512];
+    entry->process = ocf_process_spawn (entry->argv, entry->env, entry->config->workdir, error, sizeof error);
+    if (!entry->process) {
+        ocf_service_spawn_failed (entry->machine, error, now);
+        return;
+    }
+    ocf_log_info ("%s: started %s (pid %d)", entry->config->name, entry->argv[0], (int) ocf_process_pid (entry->process));
+    entry->lines.len = 0;
+    zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), ZMQ_POLLIN, 0 };
+    zloop_poller (entry->worker->loop, &item, s_on_output, entry);
+    zloop_poller_set_tolerant (entry->worker->loop, &item);
+    entry->polled = true;
+    ocf_service_spawned (entry->machine, now);
+}
+
+static void
+s_signal (entry_t *entry, int signal_number)
+{
+    if (!entry->process)
+        return;
+    if (signal_number == SIGTERM)
+        ocf_log_info ("%s: sending SIGTERM to process group %d", entry->config->name, (int) ocf_process_pid (entry->process));
+    if (ocf_process_signal (entry->process, signal_number) != 0 && errno != ESRCH)
+        ocf_log_error ("%s: cannot signal process group %d: %s", entry->config->name,
+                       (int) ocf_process_pid (entry->process), strerror (errno));
+}
+
+//  What a request was for travels in its tag, with the run it belongs to.
+typedef enum { GET_HEALTH, GET_MODELS, GET_METRICS } get_kind_t;
+
+static void s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_http_result_t *result);
+
+static void
+s_on_response (const ocf_http_result_t *result, void *arg, uint64_t tag)
+{
+    entry_t *entry = arg;
+    s_deliver (entry, (get_kind_t) (tag & 3), tag >> 2, result);
+    s_after_event (entry->worker);
+}
+
+static void
+s_get (entry_t *entry, get_kind_t kind)
+{
+    static const size_t max_body[] = { MAX_HEALTH_BODY, MAX_MODELS_BODY, MAX_METRICS_BODY };
+    const char *paths[] = { entry->config->health_path, entry->config->models_path, entry->config->metrics_path };
+    char url[1024];
+    snprintf (url, sizeof url, "%s%s", entry->base_url, paths[kind]);
+    uint64_t run = ocf_service_run (entry->machine);
+    if (ocf_http_get (entry->worker->http, url, entry->worker->health_timeout_ms, max_body[kind], s_on_response, entry,
+                      run << 2 | kind) != 0) {
+        ocf_http_result_t failed = { .body = "", .error = "cannot start an HTTP request" };
+        s_deliver (entry, kind, run, &failed);
+    }
+}
+
+static void
+s_act (entry_t *entry, int64_t now)
+{
+    ocf_worker_t *self = entry->worker;
+    //  An action can make another due at once (a spawn that fails schedules a restart):
+    //  a few rounds settle it.
+    for (int round = 0; round < 4; round++) {
+        ocf_service_tick (entry->machine, now);
+        int actions = ocf_service_take_actions (entry->machine);
+        if (!actions)
+            break;
+        if (actions & OCF_SERVICE_SPAWN)
+            s_spawn (entry, now);
+        if (actions & OCF_SERVICE_TERM)
+            s_signal (entry, SIGTERM);
+        if (actions & OCF_SERVICE_KILL)
+            s_signal (entry, SIGKILL);
+        if (actions & OCF_SERVICE_CHECK)
+            s_get (entry, GET_HEALTH);
+        if (actions & OCF_SERVICE_MODELS)
+            s_get (entry, GET_MODELS);
+        if (actions & OCF_SERVICE_SCRAPE)
+            s_get (entry, GET_METRICS);
+    }
+    ocf_tabled_link_set_service (self->link, entry->config->name, ocf_service_registration (entry->machine));
+}
+
+//  --------------------------------------------------------------------------
+//  HTTP results
+
+static void
+s_describe (const ocf_http_result_t *result, char *text, size_t size)
+{
+    if (result->error)
+        snprintf (text, size, "%s", result->error);
+    else
+        snprintf (text, size, "HTTP %d", result->status);
+}
+
+static bool
+s_success (const ocf_http_result_t *result)
+{
+    return !result->error && result->status >= 200 && result->status < 300;
+}
+
+static void
+s_deliver_health (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+{
+    char why[512];
+    s_describe (result, why, sizeof why);
+    ocf_service_probe_t probe = { .ok = s_success (result), .refused = result->refused,
+                                  .latency_us = result->latency_us, .error = why };
+    ocf_service_health (entry->machine, run, &probe, now);
+}
+
+static void
+s_deliver_models (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+{
+    char problem[512] = "";
+    json_t *models = NULL;
+    entry->worker->model_fetches++;
+    if (!s_success (result))
+        s_describe (result, problem, sizeof problem);
+    else
+    if (!(models = ocf_models_parse (result->body, result->size, MAX_MODELS, problem, sizeof problem))) {
+        //  Say which request got the bad answer: the parser only knows the text.
+        char detail[600];
+        snprintf (detail, sizeof detail, "GET %s: %s", entry->config->models_path, problem);
+        snprintf (problem, sizeof problem, "%s", detail);
+    }
+    if (!models)
+        entry->worker->model_failures++;
+    ocf_service_models (entry->machine, run, models, problem, now);
+    json_decref (models);
+}
+
+static void
+s_deliver_metrics (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+{
+    char problem[512] = "";
+    ocf_prom_load_t load = { 0 };
+    bool ok = s_success (result);
+    entry->worker->metrics_scrapes++;
+    if (!ok)
+        s_describe (result, problem, sizeof problem);
+    else
+    if (ocf_prom_parse_load (result->body, result->size, &load, problem, sizeof problem) != 0) {
+        char detail[600];
+        snprintf (detail, sizeof detail, "GET %s: %s", entry->config->metrics_path, problem);
+        snprintf (problem, sizeof problem, "%s", detail);
+        ok = false;
+    }
+    if (!ok)
+        entry->worker->metrics_failures++;
+    ocf_service_metrics (entry->machine, run, ok, load.has_queue, load.queue_depth, load.has_kv, load.kv_cache,
+                         problem, now);
+}
+
+static void
+s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_http_result_t *result)
+{
+    int64_t now = ocf_time_mono_ms ();
+    if (kind == GET_HEALTH)
+        s_deliver_health (entry, run, result, now);
+    else
+    if (kind == GET_MODELS)
+        s_deliver_models (entry, run, result, now);
+    else
+        s_deliver_metrics (entry, run, result, now);
+}
+
+//  --------------------------------------------------------------------------
+//  GPU inventory and hardware
+
+static void
+s_report_hardware (ocf_worker_t *self)
+{
+    json_t *gpus = ocf_gpu_probe_gpus (self->probe);
+    if (!gpus)
+        return;
+    ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb);
+    ocf_tabled_link_set_hardware (self->link, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
+                                                          "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
+}
+
+static int
+s_on_probe_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    ocf_worker_t *self = arg;
+    if (ocf_gpu_probe_read (self->probe) != 0) {
+        zloop_poller_end (loop, item);
+        self->probe_polled = false;
+    }
+    return 0;
+}
+
+static void
+s_probe (ocf_worker_t *self, int64_t now)
+{
+    if (ocf_gpu_probe_start (self->probe, now) != 0) {
+        //  Finished at once (no nvidia-smi here).
+        self->next_probe_at = now + self->config->workerd.gpu_interval_ms;
+        s_report_hardware (self);
+        return;
+    }
+    zmq_pollitem_t item = { NULL, ocf_gpu_probe_fd (self->probe), ZMQ_POLLIN, 0 };
+    zloop_poller (self->loop, &item, s_on_probe_output, self);
+    zloop_poller_set_tolerant (self->loop, &item);
+    self->probe_polled = true;
+    self->next_probe_at = NEVER;
+}
+
+static void
+s_probe_exited (ocf_worker_t *self, int status)
+{
+    if (self->probe_polled) {
+        zmq_pollitem_t item = { NULL, ocf_gpu_probe_fd (self->probe), 0, 0 };
+        zloop_poller_end (self->loop, &item);
+        self->probe_polled = false;
+    }
+    ocf_gpu_probe_exited (self->probe, status);
+    self->next_probe_at = ocf_time_mono_ms () + self->config->workerd.gpu_interval_ms;
+    s_report_hardware (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Scheduling: one timer, armed for the earliest deadline of all parts
+
+static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
+
+static int64_t
+s_next_deadline (ocf_worker_t *self)
+{
+    if (self->phase == PHASE_DONE)
+        return 0;                //  at once: the timer ends the loop
+    int64_t next = self->phase == PHASE_RUNNING ? self->next_probe_at : NEVER;
+    int64_t probe_deadline = ocf_gpu_probe_deadline (self->probe);
+    if (probe_deadline && probe_deadline < next)
+        next = probe_deadline;
+    if (self->phase == PHASE_WITHDRAWING || self->phase == PHASE_STOPPING)
+        next = self->phase_deadline < next ? self->phase_deadline : next;
+    for (size_t i = 0; i < self->entry_count; i++) {
+        int64_t wake = ocf_service_next_wakeup (self->entries[i].machine);
+        next = wake < next ? wake : next;
+    }
+    return next;
+}
+
+static void
+s_arm (ocf_worker_t *self)
+{
+    int64_t at = s_next_deadline (self);
+    if (self->timer_id >= 0 && self->timer_at == at)
+        return;
+    if (self->timer_id >= 0)
+        zloop_timer_end (self->loop, self->timer_id);
+    self->timer_id = -1;
+    if (at == NEVER)
+        return;
+    int64_t delay = at - ocf_time_mono_ms ();
+    self->timer_at = at;
+    self->timer_id = zloop_timer (self->loop, (size_t) (delay > 0 ? delay : 0), 1, s_on_timer, self);
+}
+
+static bool
+s_anything_running (ocf_worker_t *self)
+{
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (self->entries[i].process)
+            return true;
+    return ocf_gpu_probe_pid (self->probe) != 0;
+}
+
+//  Shutdown: withdrawn from tabled first (or given up on it), then the backends stopped.
+static void
+s_advance_shutdown (ocf_worker_t *self, int64_t now)
+{
+    if (self->phase == PHASE_WITHDRAWING
+    &&  (ocf_tabled_link_synced (self->link) || now >= self->phase_deadline)) {
+        if (ocf_tabled_link_synced (self->link))
+            ocf_log_info ("every service is withdrawn from tabled; stopping the backends");
+        else
+            ocf_log_warning ("tabled did not confirm the withdrawal within %d ms; stopping the backends anyway",
+                             WITHDRAW_WAIT_MS);
+        self->phase = PHASE_STOPPING;
+        int64_t longest = 0;
+        for (size_t i = 0; i < self->entry_count; i++) {
+            ocf_service_stop (self->entries[i].machine, now);
+            if (self->entries[i].config->stop_timeout_ms > longest)
+                longest = self->entries[i].config->stop_timeout_ms;
+        }
+        ocf_gpu_probe_kill (self->probe);
+        self->phase_deadline = now + longest + KILL_WAIT_MS;
+    }
+    if (self->phase == PHASE_STOPPING && !s_anything_running (self)) {
+        ocf_log_info ("every backend has stopped");
+        self->phase = PHASE_DONE;
+    }
+    else
+    if (self->phase == PHASE_STOPPING && now >= self->phase_deadline) {
+        ocf_log_error ("backends still running %d ms after SIGKILL; exiting without them", KILL_WAIT_MS);
+        self->phase = PHASE_DONE;
+    }
+}
+
+//  After any event: let every machine act, hand registrations to the link, re-arm.
+static void
+s_after_event (ocf_worker_t *self)
+{
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = 0; i < self->entry_count; i++)
+        s_act (&self->entries[i], now);
+    if (self->phase == PHASE_RUNNING && now >= self->next_probe_at)
+        s_probe (self, now);
+    int64_t probe_deadline = ocf_gpu_probe_deadline (self->probe);
+    if (probe_deadline && now >= probe_deadline)
+        ocf_gpu_probe_kill (self->probe);
+    if (self->phase != PHASE_RUNNING && self->phase != PHASE_DONE) {
+        s_advance_shutdown (self, now);
+        //  Stopping the services made SIGTERMs due.
+        for (size_t i = 0; i < self->entry_count; i++)
+            s_act (&self->entries[i], now);
+    }
+    s_arm (self);
+}
+
+static int
+s_on_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    ocf_worker_t *self = arg;
+    if (timer_id != self->timer_id)
+        return 0;                //  ended in this loop iteration but run anyway
+    self->timer_id = -1;
+    s_after_event (self);
+    return self->phase == PHASE_DONE ? -1 : 0;
+}
+
+//  The link caught up with tabled: a withdrawal may be complete.
+static void
+s_on_synced (void *arg)
+{
+    ocf_worker_t *self = arg;
+    if (self->phase == PHASE_WITHDRAWING)
+        s_after_event (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Children
+
+static void
+s_entry_exited (entry_t *entry, int status)
+{
+    //  What the child wrote last is worth keeping: it often says why it died.
+    s_read_output (entry, OUTPUT_BUDGET);
+    ocf_linebuf_flush (&entry->lines, s_log_line, entry);
+    s_stop_polling (entry);
+    //  Workers the backend left behind (its process group) go with it.
+    ocf_process_signal (entry->process, SIGKILL);
+    ocf_process_destroy (&entry->process);
+    ocf_service_exited (entry->machine, status, ocf_time_mono_ms ());
+}
+
+int
+ocf_worker_reap (ocf_worker_t *self)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid (-1, &status, WNOHANG)) > 0) {
+        if (pid == ocf_gpu_probe_pid (self->probe)) {
+            s_probe_exited (self, status);
+            continue;
+        }
+        for (size_t i = 0; i < self->entry_count; i++)
+            if (self->entries[i].process && ocf_process_pid (self->entries[i].process) == pid)
+                s_entry_exited (&self->entries[i], status);
+    }
+    s_after_event (self);
+    return self->phase == PHASE_DONE ? -1 : 0;
+}
+
+int
+ocf_worker_shutdown (ocf_worker_t *self)
+{
+    if (self->phase != PHASE_RUNNING) {
+        ocf_log_info ("already stopping");
+        return 0;
+    }
+    ocf_log_info ("withdrawing %zu service%s from tabled before stopping the backends", self->entry_count,
+                  self->entry_count == 1 ? "" : "s");
+    self->phase = PHASE_WITHDRAWING;
+    self->phase_deadline = ocf_time_mono_ms () + WITHDRAW_WAIT_MS;
+    for (size_t i = 0; i < self->entry_count; i++)
+        ocf_service_withdraw (self->entries[i].machine);
+    s_after_event (self);
+    return self->phase == PHASE_DONE ? -1 : 0;
+}
+
+bool
+ocf_worker_stopping (ocf_worker_t *self)
+{
+    return self->phase != PHASE_RUNNING;
+}
+
+//  --------------------------------------------------------------------------
+//  Construction
+
+//  "KEY=VALUE KEY=VALUE" plus CUDA_VISIBLE_DEVICES from gpus.
+static char **
+s_environment (const ocf_service_config_t *config)
+{
+    size_t count = 0, cap = 8;
+    char **env = calloc (cap, sizeof *env);
+    char *copy = strdup (config->env), *saveptr = NULL;
+    for (char *item = strtok_r (copy, " \t", &saveptr); item; item = strtok_r (NULL, " \t", &saveptr)) {
+        if (count + 2 >= cap)
+            env = realloc (env, (cap *= 2) * sizeof *env);
+        env[count++] = strdup (item);
+    }
+    free (copy);
+    if (*config->gpus) {
+        if (count + 2 >= cap)
+            env = realloc (env, (cap *= 2) * sizeof *env);
+        char *variable = malloc (strlen (config->gpus) + 32);
+        sprintf (variable, "CUDA_VISIBLE_DEVICES=%s", config->gpus);
+        env[count++] = variable;
+    }
+    env[count] = NULL;
+    return env;
+}
+
+ocf_worker_t *
+ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size)
+{
+    ocf_worker_t *self = calloc (1, sizeof *self);
+    self->config = config;
+    self->loop = loop;
+    self->timer_id = -1;
+    self->started_at = ocf_time_mono_ms ();
+    int64_t interval = config->workerd.health_interval_ms;
+    self->health_timeout_ms = interval < 1000 ? 1000 : interval > 10000 ? 10000 : interval;
+    self->http = ocf_http_new (loop);
+    char endpoint[512];
+    self->link = ocf_tabled_link_new (loop, ocf_daemon_endpoint (config, "tabled.api", endpoint, sizeof endpoint),
+                                      TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
+    ocf_tabled_link_set_synced_handler (self->link, s_on_synced, self);
+    int64_t gpu_timeout = config->workerd.gpu_interval_ms;
+    self->probe = ocf_gpu_probe_new (config->workerd.nvidia_smi, gpu_timeout < 2000 ? 2000 : gpu_timeout > 30000 ? 30000 : gpu_timeout);
+    char skipped[256];
+    json_t *labels = ocf_slurm_labels (environ, skipped, sizeof skipped);
+    if (*skipped)
+        ocf_log_warning ("Slurm variables left out of the labels (too long or control characters): %s", skipped);
+    if (json_object_size (labels))
+        ocf_log_info ("running in Slurm job %s: its variables become labels",
+                      json_string_value (json_object_get (labels, "slurm_job_id")) ?: "(no id)");
+    ocf_tabled_link_set_labels (self->link, labels);
+
+    self->entries = calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
+    for (size_t i = 0; i < config->service_count; i++) {
+        entry_t *entry = &self->entries[self->entry_count];
+        entry->worker = self;
+        entry->config = &config->services[i];
+        if (entry->config->command) {
+            entry->argv = ocf_config_split_argv (entry->config->command, error, error_size);
+            if (!entry->argv) {
+                ocf_worker_destroy (&self);
+                return NULL;
+            }
+            entry->env = s_environment (entry->config);
+        }
+        const char *host = entry->config->host;
+        snprintf (entry->base_url, sizeof entry->base_url, strchr (host, ':') ? "http://[%s]:%lld" : "http://%s:%lld",
+                  host, (long long) entry->config->port);
+        entry->machine = ocf_service_new (entry->config, &config->workerd);
+        self->entry_count++;
+        //  A service this node registered in an earlier run is withdrawn until it is healthy.
+        ocf_tabled_link_set_service (self->link, entry->config->name, NULL);
+        ocf_log_info ("%s: %s on %s", entry->config->name,
+                      entry->config->command ? "launching a backend" : "checking an externally managed backend",
+                      entry->base_url);
+    }
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = 0; i < self->entry_count; i++)
+        ocf_service_start (self->entries[i].machine, now);
+    s_after_event (self);
+    return self;
+}
+
+void
+ocf_worker_destroy (ocf_worker_t **self_p)
+{
+    ocf_worker_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = &self->entries[i];
+        if (entry->process) {
+            s_stop_polling (entry);
+            ocf_process_signal (entry->process, SIGKILL);
+            waitpid (ocf_process_pid (entry->process), NULL, 0);
+            ocf_process_destroy (&entry->process);
+        }
+        ocf_service_destroy (&entry->machine);
+        ocf_config_argv_free (&entry->argv);
+        ocf_config_argv_free (&entry->env);
+    }
+    free (self->entries);
+    if (self->probe_polled) {
+        zmq_pollitem_t item = { NULL, ocf_gpu_probe_fd (self->probe), 0, 0 };
+        zloop_poller_end (self->loop, &item);
+    }
+    ocf_gpu_probe_destroy (&self->probe);
+    ocf_http_destroy (&self->http);
+    ocf_tabled_link_destroy (&self->link);
+    if (self->timer_id >= 0)
+        zloop_timer_end (self->loop, self->timer_id);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  API views
+
+json_t *
+ocf_worker_hello (ocf_worker_t *self)
+{
+    json_t *names = json_array ();
+    for (size_t i = 0; i < self->entry_count; i++)
+        json_array_append_new (names, json_string (self->entries[i].config->name));
+    return json_pack ("{s:s, s:s, s:s, s:i, s:o, s:b}", "daemon", "ocf-workerd", "software", "ocf " OCF_VERSION,
+                      "id", ocf_tabled_link_node_id (self->link), "pid", (int) getpid (), "services", names,
+                      "stopping", self->phase != PHASE_RUNNING);
+}
+
+json_t *
+ocf_worker_stats (ocf_worker_t *self)
+{
+    int64_t now = ocf_time_mono_ms ();
+    json_t *services = json_object ();
+    size_t healthy = 0;
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = &self->entries[i];
+        json_t *stats = ocf_service_stats (entry->machine, now);
+        json_object_set_new (stats, "pid", entry->process ? json_integer (ocf_process_pid (entry->process)) : json_null ());
+        json_object_set_new (services, entry->config->name, stats);
+        healthy += ocf_service_state (entry->machine) == OCF_SERVICE_HEALTHY;
+    }
+    json_t *gpus = ocf_gpu_probe_gpus (self->probe);
+    json_t *counters = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+                                  "output_lines", (json_int_t) self->output_lines,
+                                  "gpu_probes", (json_int_t) ocf_gpu_probe_runs (self->probe),
+                                  "gpu_probe_failures", (json_int_t) ocf_gpu_probe_failures (self->probe),
+                                  "model_fetches", (json_int_t) self->model_fetches,
+                                  "model_fetch_failures", (json_int_t) self->model_failures,
+                                  "metrics_scrapes", (json_int_t) self->metrics_scrapes,
+                                  "metrics_failures", (json_int_t) self->metrics_failures);
+    return json_pack ("{s:o, s:I, s:I, s:I, s:i, s:I, s:o, s:o, s:I, s:b}", "services", services,
+                      "services_total", (json_int_t) self->entry_count, "services_healthy", (json_int_t) healthy,
+                      "gpus", (json_int_t) (gpus ? json_array_size (gpus) : 0), "cpus", self->cpus,
+                      "memory_mb", (json_int_t) self->memory_mb, "tabled", ocf_tabled_link_stats (self->link),
+                      "counters", counters, "uptime_s", (json_int_t) ((now - self->started_at) / 1000),
+                      "stopping", self->phase != PHASE_RUNNING);
+}
+
+void
+ocf_worker_status_line (ocf_worker_t *self, char *line, size_t size)
+{
+    size_t healthy = 0;
+    for (size_t i = 0; i < self->entry_count; i++)
+        healthy += ocf_service_state (self->entries[i].machine) == OCF_SERVICE_HEALTHY;
+    json_t *gpus = ocf_gpu_probe_gpus (self->probe);
+    snprintf (line, size, "%zu/%zu services healthy, %zu GPU%s, tabled %s", healthy, self->entry_count,
+              gpus ? json_array_size (gpus) : 0, gpus && json_array_size (gpus) == 1 ? "" : "s",
+              ocf_tabled_link_connected (self->link) ? "connected" : "unreachable");
+}
