@@ -213,10 +213,10 @@ s_own_renew (ocf_tabled_t *self)
         next = entry->member.generation + 1;
     if (entry && entry->has_record && entry->generation >= next)
         next = entry->generation + 1;
-    //  Seconds since the epoch as a floor: a node whose table.db was lost still comes back
-    //  above every generation it used before.
-    uint64_t now_s = (uint64_t) (ocf_time_wall_ms () / 1000);
-    self->generation = next > now_s ? next : now_s;
+    //  Milliseconds since the epoch as a floor: a node whose table.db was lost still comes back
+    //  above every generation it used before, even when it restarts within the same second.
+    uint64_t now_ms = (uint64_t) ocf_time_wall_ms ();
+    self->generation = next > now_ms ? next : now_ms;
     char error[256];
     if (ocf_store_meta_set (self->store, "generation", (int64_t) self->generation) != 0
     &&  !self->batch_failed) {
