@@ -31,6 +31,9 @@ void ocf_msg_append (zmsg_t *zmsg, const char *verb, json_t *body);
 void ocf_msg_append_raw (zmsg_t *zmsg, const char *verb, const char *json_text, size_t size);
 //  Sends [verb][json] on sock. Takes body's reference. Returns 0 or -1.
 int ocf_msg_send (zsock_t *sock, const char *verb, json_t *body);
+//  For a server (ROUTER): takes the routing envelope off a request ([identity] and, from REQ
+//  clients, an empty delimiter) and returns a reply that starts with it.
+zmsg_t *ocf_msg_take_envelope (zmsg_t *request);
 //  An ERR body: {"error": formatted text}.
 json_t *ocf_msg_error_body (const char *format, ...) __attribute__ ((format (printf, 1, 2)));
 
