@@ -183,10 +183,8 @@ ocf_route_parse (const char *path, size_t len, ocf_route_t *route)
     }
     static const char models[] = "/v1/models/";
     if (len > sizeof models - 1 && memcmp (path, models, sizeof models - 1) == 0) {
-        const char *id = path + sizeof models - 1;
-        size_t id_len = strcspn (id, "?");
-        if (id_len > (size_t) (path + len - id))
-            id_len = (size_t) (path + len - id);
+        const char *id = path + sizeof models - 1, *query = memchr (id, '?', (size_t) (path + len - id));
+        size_t id_len = (size_t) ((query ? query : path + len) - id);
         if (id_len && ocf_percent_decode (id, id_len, route->node, sizeof route->node) == 0)
             return route->kind = OCF_ROUTE_MODEL;
     }
