@@ -33,6 +33,7 @@ struct _ocf_proxyd_t {
     int settled;                 //  atomic
     bool ready;
     bool stopping;
+    bool running;                //  the other workers' threads were started
     h2o_timeout_t watchdog_timeout;
     h2o_timeout_entry_t watchdog;
     h2o_timeout_t report_timeout;
@@ -231,10 +232,25 @@ s_on_api (zsock_t *sock, void *arg)
 
 //  --------------------------------------------------------------------------
 
+//  A worker thread ends its loop, frees what it owns, then stays parked until the process
+//  exits: h2o keeps per-thread caches of buffers and pool chunks that it offers no way to free,
+//  and they stay reachable (not leaked) as long as their thread lives.
+//  (Process-wide, since parked threads outlive the server object.)
+static pthread_mutex_t s_finished_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_finished_cond = PTHREAD_COND_INITIALIZER;
+static int s_finished;
+
 static void *
 s_worker_thread (void *arg)
 {
-    ocf_worker_run (arg);
+    ocf_worker_t *worker = arg;
+    ocf_worker_run (worker);
+    ocf_worker_fini (worker);
+    pthread_mutex_lock (&s_finished_lock);
+    s_finished++;
+    pthread_cond_broadcast (&s_finished_cond);
+    while (true)
+        pthread_cond_wait (&s_finished_cond, &s_finished_lock);
     return NULL;
 }
 
@@ -297,11 +313,16 @@ ocf_proxyd_run (ocf_proxyd_t *self)
     h2o_timeout_init (self->loop, &self->report_timeout, (uint64_t) self->config->proxyd.load_report_interval_ms);
     self->report.cb = s_on_report;
     h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
-    for (int i = 1; i < self->worker_count; i++)
+    self->running = true;
+    for (int i = 1; i < self->worker_count; i++) {
         pthread_create (&self->workers[i].thread, NULL, s_worker_thread, &self->workers[i]);
+        pthread_detach (self->workers[i].thread);
+    }
     ocf_worker_run (&self->workers[0]);
-    for (int i = 1; i < self->worker_count; i++)
-        pthread_join (self->workers[i].thread, NULL);
+    pthread_mutex_lock (&s_finished_lock);
+    while (s_finished < self->worker_count - 1)
+        pthread_cond_wait (&s_finished_cond, &s_finished_lock);
+    pthread_mutex_unlock (&s_finished_lock);
     return 0;
 }
 
@@ -327,7 +348,8 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
             h2o_socket_close (self->settled_event);
     }
     zsock_destroy (&self->api);
-    for (int i = self->worker_count - 1; i >= 0; i--)
+    //  Running worker threads freed theirs already.
+    for (int i = self->running ? 0 : self->worker_count - 1; i >= 0; i--)
         ocf_worker_fini (&self->workers[i]);
     free (self->workers);
     if (!self->settled_event && self->settled_fd >= 0)

@@ -270,6 +270,9 @@ ocf_worker_fini (ocf_worker_t *self)
         return;
     }
     h2o_context_dispose (&self->context);
+#if H2O_VERSION_MAJOR == 2 && H2O_VERSION_MINOR < 3
+    free (self->context.queue);              //  h2o before 2.3 forgets to (fixed upstream in 6b0a76e)
+#endif
     h2o_evloop_run (self->loop, 0);          //  let closed sockets be freed
     h2o_evloop_destroy (self->loop);
     self->loop = NULL;
