@@ -6,6 +6,8 @@
 #include "ocf_log.h"
 #include "ocf_proxyd.h"
 
+#include <sys/resource.h>
+
 int
 main (int argc, char **argv)
 {
@@ -13,6 +15,12 @@ main (int argc, char **argv)
                                              "Routes and streams HTTP requests (OpenAI API included) to the hosts that serve them.");
     char error[1024], path[4200];
     int status = 1;
+    //  Each stream holds two sockets: take every file descriptor the hard limit allows.
+    struct rlimit files;
+    if (getrlimit (RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit (RLIMIT_NOFILE, &files);
+    }
     ocf_lock_t *lock = NULL;
     ocf_proxyd_t *proxyd = NULL;
     if (ocf_daemon_make_dirs (config) != 0)

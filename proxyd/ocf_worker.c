@@ -30,8 +30,11 @@ ocf_worker_of (h2o_req_t *req)
 //  --------------------------------------------------------------------------
 //  Listening
 
+//  SO_REUSEPORT lets every worker bind the address, but would also let another program of the
+//  same user share it silently: the first worker checks with an exclusive bind that nobody
+//  else listens there.
 static int
-s_listen (const char *address, char *error, size_t error_size)
+s_listen (const char *address, bool exclusive_check, char *error, size_t error_size)
 {
     char host[256];
     int port;
@@ -47,6 +50,17 @@ s_listen (const char *address, char *error, size_t error_size)
     if (rc != 0) {
         snprintf (error, error_size, "[proxyd] listen '%s': %s", address, gai_strerror (rc));
         return -1;
+    }
+    if (exclusive_check) {
+        int probe = socket (result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+        setsockopt (probe, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        int failed = bind (probe, result->ai_addr, result->ai_addrlen) != 0 ? errno : 0;
+        close (probe);
+        if (failed) {
+            snprintf (error, error_size, "cannot listen on %s: %s", address, strerror (failed));
+            freeaddrinfo (result);
+            return -1;
+        }
     }
     int fd = socket (result->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
     //  Every worker binds the same address: the kernel spreads new connections over them.
@@ -186,7 +200,7 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *erro
     self->wake_fd = -1;
     h2o_linklist_init_anchor (&self->clients);
     h2o_linklist_init_anchor (&self->forwards);
-    self->listen_fd = s_listen (self->config->proxyd.listen, error, error_size);
+    self->listen_fd = s_listen (self->config->proxyd.listen, index == 0, error, error_size);
     if (self->listen_fd < 0)
         return -1;
     self->loop = h2o_evloop_create ();
