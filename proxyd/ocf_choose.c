@@ -14,12 +14,6 @@ ocf_policy_parse (const char *name)
     return -1;
 }
 
-const char *
-ocf_policy_name (ocf_policy_t policy)
-{
-    return (unsigned) policy < sizeof s_names / sizeof s_names[0] ? s_names[policy] : "unknown";
-}
-
 void
 ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed)
 {

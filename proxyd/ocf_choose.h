@@ -38,7 +38,6 @@ typedef struct {
 
 //  Parses "p2c", "local_first", "round_robin" or "random"; -1 otherwise.
 int ocf_policy_parse (const char *name);
-const char *ocf_policy_name (ocf_policy_t policy);
 void ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed);
 //  The index of the chosen candidate, or -1 when every candidate is excluded (or n is 0).
 int ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n);

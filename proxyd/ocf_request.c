@@ -42,13 +42,6 @@ ocf_route_name (ocf_route_kind_t kind)
 }
 
 bool
-ocf_route_forwards (ocf_route_kind_t kind)
-{
-    return kind == OCF_ROUTE_SERVICE || kind == OCF_ROUTE_LOCAL_SERVICE || kind == OCF_ROUTE_P2P
-        || kind == OCF_ROUTE_CHAT || kind == OCF_ROUTE_COMPLETIONS || kind == OCF_ROUTE_EMBEDDINGS;
-}
-
-bool
 ocf_route_method_allowed (ocf_route_kind_t kind, const char *method, size_t method_len, const char **allow)
 {
     const char *list = kind < OCF_ROUTE_COUNT && s_routes[kind].allow ? s_routes[kind].allow : FORWARD_METHODS;

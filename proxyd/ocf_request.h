@@ -51,8 +51,6 @@ ocf_route_kind_t ocf_route_parse (const char *path, size_t len, ocf_route_t *rou
 const char *ocf_route_name (ocf_route_kind_t kind);
 //  Whether the route accepts the method; *allow gets the Allow header value for a 405.
 bool ocf_route_method_allowed (ocf_route_kind_t kind, const char *method, size_t method_len, const char **allow);
-//  True for routes whose requests are forwarded to a backend or another node.
-bool ocf_route_forwards (ocf_route_kind_t kind);
 
 typedef enum {
     OCF_JSON_FOUND = 0,          //  the key's string value was copied

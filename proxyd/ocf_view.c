@@ -147,15 +147,6 @@ ocf_view_node_service (ocf_view_node_t *node, const char *name, size_t name_len)
     return NULL;
 }
 
-bool
-ocf_view_service_has_group (const ocf_view_service_t *service, const char *identity)
-{
-    for (size_t g = 0; g < service->group_count; g++)
-        if (strcmp (service->groups[g], identity) == 0)
-            return true;
-    return false;
-}
-
 //  --------------------------------------------------------------------------
 //  Parsing rows
 

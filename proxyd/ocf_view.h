@@ -76,7 +76,6 @@ ocf_view_node_t *ocf_view_lookup (ocf_view_t *self, const char *id);
 ocf_view_node_t *ocf_view_find (ocf_view_t *self, const char *id_or_name);
 ocf_view_service_t *ocf_view_node_service (ocf_view_node_t *node, const char *name, size_t name_len);
 bool ocf_view_node_live (const ocf_view_node_t *node);
-bool ocf_view_service_has_group (const ocf_view_service_t *service, const char *identity);
 
 //  Live nodes whose service is ready and carries the identity (any identity when NULL).
 //  *providers points into the view: valid until the view next changes.

@@ -268,8 +268,3 @@ ocf_zcall_cancel (ocf_zcall_t *call)
         call->fn = NULL;
 }
 
-const char *
-ocf_zclient_endpoint (ocf_zclient_t *self)
-{
-    return self->endpoint;
-}

@@ -41,8 +41,8 @@ void ocf_zclient_destroy (ocf_zclient_t **self_p);
 //  Sends verb + body (taken; NULL means {}). The callback runs later, never from inside this
 //  call. Returns a handle for ocf_zcall_cancel.
 ocf_zcall_t *ocf_zclient_call (ocf_zclient_t *self, const char *verb, json_t *body, ocf_zreply_fn *fn, void *arg);
-//  The call's callback will not run (its reply is still consumed in order).
+//  The call's callback will not run (its reply is still consumed in order). Only for a call
+//  whose callback has not run yet: the handle is freed once it has.
 void ocf_zcall_cancel (ocf_zcall_t *call);
-const char *ocf_zclient_endpoint (ocf_zclient_t *self);
 
 #endif

@@ -1,5 +1,6 @@
 /*  fabric: loopback hosts and an HTTP client for proxyd's tests.  */
 #include "fabric.h"
+#include "ocf_time.h"
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
@@ -10,14 +11,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-int64_t
-fabric_wall_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 //  --------------------------------------------------------------------------
 //  HTTP
@@ -148,7 +141,7 @@ static size_t
 s_stream_data (char *data, size_t size, size_t count, void *arg)
 {
     stream_state_t *state = arg;
-    int64_t now = fabric_wall_us ();
+    int64_t now = ocf_time_wall_us ();
     s_collect (data, size, count, &state->pending);
     char *end;
     while ((end = strstr (state->pending.data, "\n\n"))) {

@@ -89,6 +89,5 @@ typedef struct {
 
 //  A streamed chat completion, timing each server-sent event on arrival.
 fabric_stream_t fabric_stream (const char *url, const char *model, const char *const *headers);
-int64_t fabric_wall_us (void);
 
 #endif

@@ -2,6 +2,7 @@
     restart, SIGTERM letting streams finish, its local API, /metrics through promtool, load
     reports, several workers, the instance lock, and the dashboard in headless Chromium.  */
 #include "fabric.h"
+#include "ocf_time.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -104,7 +105,7 @@ Test (proxyd_daemon, sigterm_lets_streams_finish)
     const char *argv[] = { "/usr/bin/curl", "-s", "-N", "-o", output, "-d", "{\"model\": \"m1\", \"stream\": true}", url, NULL };
     pid_t curl = ocf_test_exec (argv, "/dev/null", NULL);
     usleep (300000);
-    int64_t start = fabric_wall_us ();
+    int64_t start = ocf_time_wall_us ();
     kill (host->proxyd, SIGTERM);
     cr_assert (ocf_test_wait_notify (&host->node, "STOPPING=1", 2000));
     //  No new connections...
@@ -115,13 +116,30 @@ Test (proxyd_daemon, sigterm_lets_streams_finish)
     int status = ocf_test_stop (host->proxyd, SIGTERM, 10000);
     host->proxyd = 0;
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
-    cr_assert_gt (fabric_wall_us () - start, 500000, "proxyd exited before the stream could end");
+    cr_assert_gt (ocf_time_wall_us () - start, 500000, "proxyd exited before the stream could end");
     int curl_status;
     waitpid (curl, &curl_status, 0);
     cr_assert (WIFEXITED (curl_status) && WEXITSTATUS (curl_status) == 0);
     char *text = ocf_test_read_file (output);
     cr_assert (text && strstr (text, "data: [DONE]"), "the stream was cut: %s", text ? text : "(nothing)");
     free (text);
+}
+
+//  Waits until the host's row in tabled reports this many requests in flight to its llm.
+static bool
+s_wait_reported (fabric_host_t *host, int64_t inflight)
+{
+    for (int i = 0; i < 500; i++) {
+        bool ok;
+        json_t *entry = ocf_test_call (&host->node, "tabled", "GET", json_pack ("{s:s}", "id", host->id), &ok);
+        json_t *service = json_array_get (json_object_get (json_object_get (entry, "row"), "services"), 0);
+        int64_t seen = json_integer_value (json_object_get (json_object_get (service, "load"), "inflight"));
+        json_decref (entry);
+        if (seen == inflight)
+            return true;
+        usleep (10000);
+    }
+    return false;
 }
 
 Test (proxyd_daemon, local_api_metrics_and_load_reports)
@@ -168,23 +186,8 @@ Test (proxyd_daemon, local_api_metrics_and_load_reports)
     snprintf (command, sizeof command, "curl -s -N -H 'X-Test-Token-Delay-Ms: 100' -H 'X-Test-Tokens: 15' "
              "-d '{\"model\": \"m1\", \"stream\": true}' %s/v1/chat/completions > /dev/null &", host->url);
     cr_assert_eq (system (command), 0);
-    int64_t seen = -1;
-    for (int i = 0; i < 300 && seen != 1; i++) {
-        json_t *entry = ocf_test_call (&host->node, "tabled", "GET", json_pack ("{s:s}", "id", host->id), &ok);
-        json_t *service = json_array_get (json_object_get (json_object_get (entry, "row"), "services"), 0);
-        seen = json_integer_value (json_object_get (json_object_get (service, "load"), "inflight"));
-        json_decref (entry);
-        usleep (10000);
-    }
-    cr_assert_eq (seen, 1, "the in-flight stream was not reported to tabled");
-    for (int i = 0; i < 500 && seen != 0; i++) {
-        json_t *entry = ocf_test_call (&host->node, "tabled", "GET", json_pack ("{s:s}", "id", host->id), &ok);
-        json_t *service = json_array_get (json_object_get (json_object_get (entry, "row"), "services"), 0);
-        seen = json_integer_value (json_object_get (json_object_get (service, "load"), "inflight"));
-        json_decref (entry);
-        usleep (10000);
-    }
-    cr_assert_eq (seen, 0, "the end of the stream was not reported");
+    cr_assert (s_wait_reported (host, 1), "the in-flight stream was not reported to tabled");
+    cr_assert (s_wait_reported (host, 0), "the end of the stream was not reported");
 }
 
 Test (proxyd_daemon, two_workers_and_one_instance)

@@ -3,6 +3,7 @@
     405, 413 over max_body, 503 + Retry-After with no ready provider, 502 when the upstream
     fails, 504 when it does not answer in time, and a malformed request line.  */
 #include "fabric.h"
+#include "ocf_time.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -178,9 +179,9 @@ Test (proxyd_errors, failing_upstream_is_502_and_slow_one_504)
     cr_assert (strstr (json_string_value (json_object_get (error, "message")), "closed the connection"));
     json_decref (error);
     const char *slow[] = { "X-Test-First-Token-Delay-Ms: 3000", NULL };
-    int64_t start = fabric_wall_us ();
+    int64_t start = ocf_time_wall_us ();
     s_expect_only ("POST", "/v1/chat/completions", slow, "{\"model\": \"m1\", \"stream\": true}", 504, "upstream_timeout");
-    int64_t took = fabric_wall_us () - start;
+    int64_t took = ocf_time_wall_us () - start;
     cr_assert (took >= 450000 && took < 2500000, "the 504 came after %lld us (first_byte_timeout is 500 ms)", (long long) took);
 }
 

@@ -56,7 +56,7 @@ PROXYD_B=$((PORT_BASE + 5)) PROXYD_A=$((PORT_BASE + 6))
 for port in $(seq $PORT_BASE $((PORT_BASE + 6))); do
     if (exec 3<> /dev/tcp/127.0.0.1/$port) 2> /dev/null; then echo "run.sh: port $port is in use (set PORT_BASE)" >&2; exit 1; fi
 done
-cc -O2 -o "$WORK/sse_bench" "$HERE/sse_bench.c"
+cc -O2 -I "$ROOT/common" -o "$WORK/sse_bench" "$HERE/sse_bench.c"
 
 log () { echo "[$(date +%T)] $*" >&2; }
 

@@ -8,7 +8,7 @@
     interval), as independent clients would send them; with SPREAD_MS=0 they all leave at
     once and every event interval becomes a burst of STREAMS events, whose queueing then
     dominates the delays.
-    Build: cc -O2 -o sse_bench sse_bench.c
+    Build: cc -O2 -I common -o sse_bench tests/bench/proxy/sse_bench.c
     Usage: sse_bench HOST PORT PATH STREAMS BODY [PID,PID...] [HEADER]...  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ocf_time.h"
+
 #define MAX_STREAMS 20000
 #define TAIL 64                  //  bytes kept across reads: a marker may be split by a read
 
@@ -37,22 +39,6 @@ typedef struct {
 
 static int64_t *s_delays;
 static size_t s_delay_count, s_delay_cap;
-
-static int64_t
-s_wall_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t
-s_mono_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static long
 s_rss_kb (const char *pids)
@@ -147,12 +133,12 @@ main (int argc, char **argv)
     }
     double spread_ms = getenv ("SPREAD_MS") ? atof (getenv ("SPREAD_MS")) : 50;
     long rss_max = pids[0] ? s_rss_kb (pids) : 0;
-    int64_t start_us = s_wall_us ();
-    int64_t next_sample = s_mono_ms () + 100, deadline = s_mono_ms () + 600000;
+    int64_t start_us = ocf_time_wall_us ();
+    int64_t next_sample = ocf_time_mono_ms () + 100, deadline = ocf_time_mono_ms () + 600000;
     struct epoll_event ready[256];
-    while (open_streams > 0 && s_mono_ms () < deadline) {
+    while (open_streams > 0 && ocf_time_mono_ms () < deadline) {
         //  Send the requests that are due.
-        int64_t now_us = s_wall_us ();
+        int64_t now_us = ocf_time_wall_us ();
         while (sent < count && start_us + (int64_t) (spread_ms * 1000 * sent / count) <= now_us) {
             stream_t *stream = &streams[sent++];
             if (stream->fd >= 0 && write (stream->fd, request, (size_t) len) != len) {
@@ -164,7 +150,7 @@ main (int argc, char **argv)
         }
         int wait_ms = sent < count ? 1 : 100;
         int n = epoll_wait (ep, ready, 256, wait_ms);
-        int64_t now = s_wall_us ();
+        int64_t now = ocf_time_wall_us ();
         for (int i = 0; i < n; i++) {
             stream_t *stream = ready[i].data.ptr;
             ssize_t got = read (stream->fd, stream->carry + stream->carry_len, sizeof stream->carry - stream->carry_len);
@@ -180,10 +166,10 @@ main (int argc, char **argv)
                 open_streams--;
             }
         }
-        if (pids[0] && s_mono_ms () >= next_sample) {
+        if (pids[0] && ocf_time_mono_ms () >= next_sample) {
             long rss = s_rss_kb (pids);
             rss_max = rss > rss_max ? rss : rss_max;
-            next_sample = s_mono_ms () + 100;
+            next_sample = ocf_time_mono_ms () + 100;
         }
     }
     qsort (s_delays, s_delay_count, sizeof *s_delays, s_compare);
