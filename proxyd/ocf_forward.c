@@ -44,7 +44,25 @@ static const ocf_upstream_cb_t s_callbacks;
 static void s_attempt (forward_t *self);
 
 //  --------------------------------------------------------------------------
-//  Request
+//  Request (built with copies rather than printf: this runs for every request)
+
+static char *
+s_put (char *cursor, const char *text, size_t len)
+{
+    memcpy (cursor, text, len);
+    return cursor + len;
+}
+
+#define s_put_literal(cursor, text) s_put ((cursor), (text), sizeof (text) - 1)
+
+static char *
+s_put_header (char *cursor, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    cursor = s_put (cursor, name, name_len);
+    cursor = s_put_literal (cursor, ": ");
+    cursor = s_put (cursor, value, value_len);
+    return s_put_literal (cursor, "\r\n");
+}
 
 static bool
 s_dropped_request_header (const h2o_header_t *header)
@@ -71,9 +89,13 @@ s_build_headers (forward_t *self)
     if (id.len && id.len <= 200)
         self->request_id = id;
     else {
-        char *text = h2o_mem_alloc_pool (&req->pool, 33);
-        snprintf (text, 33, "%016" PRIx64 "%016" PRIx64, ocf_chooser_random (&self->worker->chooser),
-                  ocf_chooser_random (&self->worker->chooser));
+        static const char hex[] = "0123456789abcdef";
+        char *text = h2o_mem_alloc_pool (&req->pool, 32);
+        for (int half = 0; half < 2; half++) {
+            uint64_t bits = ocf_chooser_random (&self->worker->chooser);
+            for (int i = 0; i < 16; i++, bits >>= 4)
+                text[half * 16 + i] = hex[bits & 15];
+        }
         self->request_id = h2o_iovec_init (text, 32);
     }
     char peer[NI_MAXHOST] = "";
@@ -87,30 +109,31 @@ s_build_headers (forward_t *self)
     char *buffer = h2o_mem_alloc_pool (&req->pool, size), *cursor = buffer;
     for (size_t i = 0; i < req->headers.size; i++) {
         const h2o_header_t *header = &req->headers.entries[i];
-        if (s_dropped_request_header (header))
-            continue;
-        memcpy (cursor, header->orig_name ? header->orig_name : header->name->base, header->name->len);
-        cursor += header->name->len;
-        *cursor++ = ':';
-        *cursor++ = ' ';
-        memcpy (cursor, header->value.base, header->value.len);
-        cursor += header->value.len;
-        *cursor++ = '\r';
-        *cursor++ = '\n';
+        if (!s_dropped_request_header (header))
+            cursor = s_put_header (cursor, header->orig_name ? header->orig_name : header->name->base, header->name->len,
+                                   header->value.base, header->value.len);
     }
-    if (forwarded.len)
-        cursor += sprintf (cursor, "x-forwarded-for: %.*s, %s\r\n", (int) forwarded.len, forwarded.base, peer);
-    else
-        cursor += sprintf (cursor, "x-forwarded-for: %s\r\n", peer);
-    cursor += sprintf (cursor, "x-request-id: %.*s\r\n", (int) self->request_id.len, self->request_id.base);
+    cursor = s_put_literal (cursor, "x-forwarded-for: ");
+    if (forwarded.len) {
+        cursor = s_put (cursor, forwarded.base, forwarded.len);
+        cursor = s_put_literal (cursor, ", ");
+    }
+    cursor = s_put (cursor, peer, strlen (peer));
+    cursor = s_put_literal (cursor, "\r\n");
+    cursor = s_put_header (cursor, H2O_STRLIT ("x-request-id"), self->request_id.base, self->request_id.len);
     //  Methods that carry a body always say how long it is, even when it is empty.
     bool with_body = req->entity.base || h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("POST"))
                   || h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("PUT"))
                   || h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("PATCH"));
-    if (with_body)
-        cursor += sprintf (cursor, "content-length: %zu\r\n", req->entity.len);
-    *cursor++ = '\r';
-    *cursor++ = '\n';
+    if (with_body) {
+        char digits[24], *start = digits + sizeof digits;
+        size_t length = req->entity.len;
+        do
+            *--start = (char) ('0' + length % 10);
+        while (length /= 10);
+        cursor = s_put_header (cursor, H2O_STRLIT ("content-length"), start, (size_t) (digits + sizeof digits - start));
+    }
+    cursor = s_put_literal (cursor, "\r\n");
     self->headers = h2o_iovec_init (buffer, (size_t) (cursor - buffer));
     self->head_request = h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("HEAD"));
 }
@@ -414,11 +437,13 @@ s_attempt (forward_t *self)
 {
     h2o_req_t *req = self->req;
     h2o_iovec_t authority = ocf_pool_authority (self->target.pool);
-    size_t size = req->method.len + self->target.path.len + authority.len + 32;
-    char *line = h2o_mem_alloc_pool (&req->pool, size);
-    int len = snprintf (line, size, "%.*s %.*s HTTP/1.1\r\nhost: %.*s\r\n", (int) req->method.len, req->method.base,
-                        (int) self->target.path.len, self->target.path.base, (int) authority.len, authority.base);
-    self->bufs[0] = h2o_iovec_init (line, (size_t) len);
+    char *line = h2o_mem_alloc_pool (&req->pool, req->method.len + self->target.path.len + authority.len + 32), *cursor;
+    cursor = s_put (line, req->method.base, req->method.len);
+    cursor = s_put_literal (cursor, " ");
+    cursor = s_put (cursor, self->target.path.base, self->target.path.len);
+    cursor = s_put_literal (cursor, " HTTP/1.1\r\n");
+    cursor = s_put_header (cursor, H2O_STRLIT ("host"), authority.base, authority.len);
+    self->bufs[0] = h2o_iovec_init (line, (size_t) (cursor - line));
     self->bufs[1] = self->headers;
     self->bufs[2] = req->entity;
     self->buf_count = req->entity.len ? 3 : 2;
