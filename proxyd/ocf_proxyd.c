@@ -10,8 +10,11 @@
 #include "ocf_worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#define TRIM_INTERVAL_MS 10000
 
 struct _ocf_proxyd_t {
     ocf_config_t *config;
@@ -38,6 +41,8 @@ struct _ocf_proxyd_t {
     h2o_timeout_entry_t watchdog;
     h2o_timeout_t report_timeout;
     h2o_timeout_entry_t report;
+    h2o_timeout_t trim_timeout;
+    h2o_timeout_entry_t trim;
     struct _report_t {
         ocf_proxyd_t *server;
         int slot;
@@ -174,6 +179,17 @@ s_on_report (h2o_timeout_entry_t *entry)
         ocf_zclient_call (worker->tabled, "SERVICE.LOAD", json_pack ("{s:s, s:{s:I}}", "name", name, "load", "inflight",
                           (json_int_t) value), s_on_reported, report);
     }
+}
+
+//  After a burst (a thousand streams hold tens of MB of buffers), give the freed memory back
+//  once nothing is in flight: malloc keeps it otherwise.
+static void
+s_on_trim (h2o_timeout_entry_t *entry)
+{
+    ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, trim, entry);
+    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
+    if (ocf_metrics_inflight (self->metrics) == 0)
+        malloc_trim (0);
 }
 
 static json_t *
@@ -313,6 +329,9 @@ ocf_proxyd_run (ocf_proxyd_t *self)
     h2o_timeout_init (self->loop, &self->report_timeout, (uint64_t) self->config->proxyd.load_report_interval_ms);
     self->report.cb = s_on_report;
     h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
+    h2o_timeout_init (self->loop, &self->trim_timeout, TRIM_INTERVAL_MS);
+    self->trim.cb = s_on_trim;
+    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
     self->running = true;
     for (int i = 1; i < self->worker_count; i++) {
         pthread_create (&self->workers[i].thread, NULL, s_worker_thread, &self->workers[i]);
@@ -337,9 +356,12 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
             h2o_timeout_unlink (&self->watchdog);
         if (h2o_timeout_is_linked (&self->report))
             h2o_timeout_unlink (&self->report);
+        if (h2o_timeout_is_linked (&self->trim))
+            h2o_timeout_unlink (&self->trim);
         if (self->api_watch) {
             h2o_timeout_dispose (self->loop, &self->watchdog_timeout);
             h2o_timeout_dispose (self->loop, &self->report_timeout);
+            h2o_timeout_dispose (self->loop, &self->trim_timeout);
         }
         ocf_zwatch_destroy (&self->api_watch);
         if (self->signal_event)

@@ -162,14 +162,13 @@ ocf_upconn_pause (ocf_upconn_t *conn, bool paused)
     if (!conn || conn->paused == paused || conn->state != STATE_BODY)
         return;
     conn->paused = paused;
-    if (paused) {
+    //  Paused, the body deadline keeps running: a client that stops reading altogether has the
+    //  stream cut after io_timeout, rather than holding it open forever.
+    s_timer_start (conn, &conn->pool->pools->io_timeout, s_on_body_timeout);
+    if (paused)
         h2o_socket_read_stop (conn->sock);
-        s_timer_stop (conn);
-    }
-    else {
+    else
         h2o_socket_read_start (conn->sock, s_on_read);
-        s_timer_start (conn, &conn->pool->pools->io_timeout, s_on_body_timeout);
-    }
 }
 
 h2o_buffer_t **
@@ -184,7 +183,8 @@ ocf_upconn_buffer (ocf_upconn_t *conn)
 static void
 s_on_body_timeout (h2o_timeout_entry_t *entry)
 {
-    s_fail (H2O_STRUCT_FROM_MEMBER (ocf_upconn_t, timer, entry), OCF_UP_BODY_FAILED, "upstream went silent inside the body");
+    ocf_upconn_t *conn = H2O_STRUCT_FROM_MEMBER (ocf_upconn_t, timer, entry);
+    s_fail (conn, OCF_UP_BODY_FAILED, conn->paused ? "the client stopped reading the body" : "upstream went silent inside the body");
 }
 
 static void

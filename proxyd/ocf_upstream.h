@@ -74,7 +74,8 @@ ocf_upconn_t *ocf_upstream_send (ocf_pool_t *pool, h2o_iovec_t *bufs, size_t cou
                                  const ocf_upstream_cb_t *cb, void *arg);
 //  Abandons the exchange: the connection is closed, no more callbacks.
 void ocf_upconn_close (ocf_upconn_t *conn);
-//  Stops or resumes reading the body (the deadline does not run while paused).
+//  Stops or resumes reading the body. The io deadline restarts at both and keeps running while
+//  paused: a client that stops reading entirely gets its stream cut after io_timeout.
 void ocf_upconn_pause (ocf_upconn_t *conn, bool paused);
 //  The body bytes waiting on the connection (see on_body).
 h2o_buffer_t **ocf_upconn_buffer (ocf_upconn_t *conn);
