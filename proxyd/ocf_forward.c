@@ -42,6 +42,7 @@ typedef struct {
 
 static const ocf_upstream_cb_t s_callbacks;
 static void s_attempt (forward_t *self);
+static void s_send (forward_t *self);
 
 //  --------------------------------------------------------------------------
 //  Request (built with copies rather than printf: this runs for every request)
@@ -226,6 +227,29 @@ s_swap (h2o_buffer_t **a, h2o_buffer_t **b)
     *b = held;
 }
 
+//  The client's socket (HTTP/1.1: one request at a time on it), -1 if unknown.
+static int
+s_client_fd (forward_t *self)
+{
+    h2o_conn_t *conn = self->req->conn;
+    h2o_socket_t *sock = conn->callbacks->get_socket ? conn->callbacks->get_socket (conn) : NULL;
+    return sock ? h2o_socket_get_fd (sock) : -1;
+}
+
+//  The stream cannot go on: end it now. While h2o still writes to a client that does not read,
+//  that write would never finish: shutting the socket down fails it, and h2o closes the
+//  connection (the client sees a cut stream, as it must).
+static void
+s_cut (forward_t *self)
+{
+    self->broken = true;
+    if (!self->in_flight)
+        s_send (self);
+    else
+    if (s_client_fd (self) >= 0)
+        shutdown (s_client_fd (self), SHUT_RDWR);
+}
+
 //  Sends what `sending` holds. A final send may end the request at once: nothing may touch
 //  self after it.
 static void
@@ -386,9 +410,7 @@ s_on_error (void *arg, ocf_up_error_t error, const char *text)
         ocf_log_info ("request %.*s: %s after %zu bytes", (int) self->request_id.len, self->request_id.base, text,
                       self->req->bytes_sent);
         s_release (self);
-        self->broken = true;
-        if (!self->in_flight)
-            s_send (self);
+        s_cut (self);
         return;
     }
     if (error == OCF_UP_STALE && self->stale_retries < MAX_STALE_RETRIES) {
@@ -419,9 +441,9 @@ static void
 s_on_liveness (h2o_timeout_entry_t *entry)
 {
     forward_t *self = H2O_STRUCT_FROM_MEMBER (forward_t, liveness, entry);
-    h2o_socket_t *sock = self->req->conn->callbacks->get_socket ? self->req->conn->callbacks->get_socket (self->req->conn) : NULL;
+    int fd = s_client_fd (self);
     char byte;
-    ssize_t got = sock ? recv (h2o_socket_get_fd (sock), &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+    ssize_t got = fd >= 0 ? recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
     if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         ocf_log_info ("request %.*s: the client went away before the response; cancelled upstream",
                       (int) self->request_id.len, self->request_id.base);
@@ -492,9 +514,7 @@ ocf_forward_abort_all (ocf_worker_t *worker)
         node = node->next;
         if (self->started) {
             s_cancel_upstream (self);
-            self->broken = true;
-            if (!self->in_flight)
-                s_send (self);
+            s_cut (self);
         }
         else
         if (self->has_target || self->conn) {

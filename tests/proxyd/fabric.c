@@ -121,6 +121,20 @@ fabric_json (const fabric_response_t *response)
     return json_loadb (response->body, response->body_len, 0, NULL);
 }
 
+double
+fabric_metric (fabric_host_t *host, const char *sample)
+{
+    char url[128], line[256];
+    snprintf (url, sizeof url, "%s/metrics", host->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 200);
+    snprintf (line, sizeof line, "\n%s", sample);         //  a sample line, not its HELP line
+    const char *found = strstr (response.body, line);
+    double value = found ? atof (found + strlen (line)) : 0;
+    fabric_response_free (&response);
+    return value;
+}
+
 void
 fabric_escape (const char *text, char *out, size_t size)
 {

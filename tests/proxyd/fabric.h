@@ -75,6 +75,8 @@ void fabric_response_free (fabric_response_t *response);
 char *fabric_header (const fabric_response_t *response, const char *name);
 //  The body as JSON (NULL when it is not).
 json_t *fabric_json (const fabric_response_t *response);
+//  The value of a sample of the host's /metrics ("name{labels} "), 0 when absent.
+double fabric_metric (fabric_host_t *host, const char *sample);
 //  A node id as a path segment (percent-encoded).
 void fabric_escape (const char *text, char *out, size_t size);
 

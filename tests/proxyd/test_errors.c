@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -35,7 +36,7 @@ s_closer (void *arg)
 static void
 s_setup (void)
 {
-    A = fabric_host (&s_fabric, "host-a", "max_body = 4KiB\nfirst_byte_timeout = 500ms\nretries = 1\n");
+    A = fabric_host (&s_fabric, "host-a", "max_body = 4KiB\nfirst_byte_timeout = 500ms\nio_timeout = 1s\nretries = 1\n");
     const char *m1[] = { "--model", "m1", NULL };
     fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
     fabric_service (A, "llm", backend, "model=m1", NULL);
@@ -197,4 +198,53 @@ Test (proxyd_errors, malformed_http_is_400)
     cr_assert (read (fd, reply, sizeof reply - 1) > 0);
     close (fd);
     cr_assert (strncmp (reply, "HTTP/1.1 400 ", 13) == 0, "%s", reply);
+}
+
+static bool
+s_cut_a_stream (void *arg)
+{
+    return fabric_metric (arg, "ocf_proxyd_upstream_attempts_total{outcome=\"body_failed\"} ") >= 1;
+}
+
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64], line[128];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
+Test (proxyd_errors, a_client_that_stops_reading_is_cut)
+{
+    //  A fast endless stream to a client that reads nothing: proxyd stops reading upstream once
+    //  1 MiB waits (memory stays bounded), then cuts the stream after io_timeout (1 s here).
+    int fd = socket (AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) A->port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert (connect (fd, (struct sockaddr *) &address, sizeof address) == 0);
+    const char *body = "{\"model\": \"m1\", \"stream\": true}";
+    char request[512];
+    int len = snprintf (request, sizeof request, "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nX-Test-Tokens: 100000000\r\n"
+                        "X-Test-Token-Delay-Ms: 0\r\nContent-Length: %zu\r\n\r\n%s", strlen (body), body);
+    cr_assert_eq (write (fd, request, (size_t) len), len);
+    cr_assert (ocf_test_wait_for (s_cut_a_stream, A, 15000), "the stream to a client that does not read was never cut");
+    long rss = s_rss_kb (A->proxyd);
+    cr_assert (rss > 0 && rss < 64 * 1024, "ocf-proxyd holds %ld kB for a client that does not read", rss);
+    //  The client, reading at last, gets what was sent and then the end of the connection.
+    struct timeval wait = { 10, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char buffer[65536];
+    ssize_t got;
+    while ((got = read (fd, buffer, sizeof buffer)) > 0)
+        ;
+    cr_assert (got == 0 || errno == ECONNRESET, "the connection was not closed (%s)", strerror (errno));
+    close (fd);
 }

@@ -72,21 +72,6 @@ s_served_by (const fabric_response_t *response)
     return served;
 }
 
-static double
-s_metric (fabric_host_t *host, const char *sample)
-{
-    char url[128];
-    snprintf (url, sizeof url, "%s/metrics", host->url);
-    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
-    cr_assert_eq (response.status, 200);
-    char line[256];
-    snprintf (line, sizeof line, "\n%s", sample);         //  a sample line, not its HELP line
-    const char *found = strstr (response.body, line);
-    double value = found ? atof (found + strlen (line)) : 0;
-    fabric_response_free (&response);
-    return value;
-}
-
 Test (proxyd_fabric, any_host_reaches_a_provider)
 {
     int served_b = 0, served_c = 0;
@@ -187,8 +172,8 @@ Test (proxyd_fabric, retries_elsewhere_then_503)
         cr_assert_eq (s_served_by (&response), C);
         fabric_response_free (&response);
     }
-    cr_assert_gt (s_metric (A, "ocf_proxyd_upstream_retries_total "), 0);
-    cr_assert_gt (s_metric (B, "ocf_proxyd_upstream_attempts_total{outcome=\"connect_failed\"} "), 0);
+    cr_assert_gt (fabric_metric (A, "ocf_proxyd_upstream_retries_total "), 0);
+    cr_assert_gt (fabric_metric (B, "ocf_proxyd_upstream_attempts_total{outcome=\"connect_failed\"} "), 0);
     //  A provider answering 503 before any byte: the request goes to another one.
     for (int i = 0; i < 10; i++) {
         char url[128];
@@ -364,7 +349,7 @@ s_backend_idle (void *arg)
 static bool
 s_no_upstream (void *arg)
 {
-    return s_metric (arg, "ocf_proxyd_upstream_connections{state=\"active\"} ") == 0;
+    return fabric_metric (arg, "ocf_proxyd_upstream_connections{state=\"active\"} ") == 0;
 }
 
 static void
@@ -390,6 +375,6 @@ Test (proxyd_fabric, client_disconnect_cancels_upstream)
     s_abandon ("-H 'X-Test-First-Token-Delay-Ms: 20000'");
     cr_assert (ocf_test_wait_for (s_no_upstream, A, 3000), "A still waits upstream for a client that left");
     cr_assert (ocf_test_wait_for (s_no_upstream, C, 3000), "C still waits on the backend for a request nobody wants");
-    cr_assert_eq (s_metric (A, "ocf_proxyd_requests_total{route=\"chat_completions\",code=\"499\"} "), 1);
-    cr_assert_eq (s_metric (C, "ocf_proxyd_requests_total{route=\"local_service\",code=\"499\"} "), 1);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_requests_total{route=\"chat_completions\",code=\"499\"} "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_requests_total{route=\"local_service\",code=\"499\"} "), 1);
 }
