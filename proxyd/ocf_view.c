@@ -277,6 +277,14 @@ s_member_newer (const ocf_view_node_t *node, uint64_t generation, uint64_t incar
 }
 
 static void
+s_set_member (ocf_view_node_t *node, uint64_t generation, uint64_t incarnation, int status)
+{
+    node->member_generation = generation;
+    node->incarnation = incarnation;
+    node->status = status;
+}
+
+static void
 s_reshaped (ocf_view_t *self, ocf_view_node_t *node)
 {
     uint64_t shape = s_shape (node);
@@ -353,11 +361,8 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         free (node->row);
         node->row = json_dumps (row, JSON_COMPACT);
     }
-    if (created || member_newer) {
-        node->member_generation = member_generation;
-        node->incarnation = incarnation;
-        node->status = status;
-    }
+    if (created || member_newer)
+        s_set_member (node, member_generation, incarnation, status);
     s_reshaped (self, node);
     return 1;
 }
@@ -376,9 +381,7 @@ ocf_view_apply_member (ocf_view_t *self, json_t *member, char *error, size_t err
     uint64_t generation = (uint64_t) s_int (member, "generation"), incarnation = (uint64_t) s_int (member, "incarnation");
     if (!node || !s_member_newer (node, generation, incarnation, status))
         return 0;
-    node->member_generation = generation;
-    node->incarnation = incarnation;
-    node->status = status;
+    s_set_member (node, generation, incarnation, status);
     s_reshaped (self, node);
     return 1;
 }

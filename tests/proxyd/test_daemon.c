@@ -22,6 +22,17 @@ s_teardown (void)
 
 TestSuite (proxyd_daemon, .fini = s_teardown, .timeout = 90);
 
+//  A host whose llm service is a test backend (started with args), routed once this returns.
+static fabric_host_t *
+s_serving_host (const char *extra, const char *const *args, const char *groups)
+{
+    fabric_host_t *host = fabric_host (&s_fabric, "host-a", extra);
+    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", args);
+    fabric_service (host, "llm", backend, groups, NULL);
+    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    return host;
+}
+
 static json_t *
 s_get (fabric_host_t *host, const char *path)
 {
@@ -77,11 +88,9 @@ Test (proxyd_daemon, ready_without_tabled_then_follows_it)
 
 Test (proxyd_daemon, keeps_routing_while_tabled_restarts)
 {
-    fabric_host_t *host = fabric_host (&s_fabric, "host-a", NULL);
     const char *models[] = { "--model", "m1", "--model", "m2", NULL };
-    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", models);
-    fabric_service (host, "llm", backend, "model=m1", NULL);
-    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    fabric_host_t *host = s_serving_host (NULL, models, "model=m1");
+    fabric_backend_t *backend = &s_fabric.backends[0];
     ocf_test_stop (host->tabled, SIGKILL, 2000);
     for (int i = 0; i < 10; i++)
         cr_assert_eq (s_chat_status (host, "m1"), 200, "routing stopped with tabled");
@@ -94,11 +103,8 @@ Test (proxyd_daemon, keeps_routing_while_tabled_restarts)
 
 Test (proxyd_daemon, sigterm_lets_streams_finish)
 {
-    fabric_host_t *host = fabric_host (&s_fabric, "host-a", NULL);
     const char *m1[] = { "--model", "m1", "--tokens", "10", "--token-delay-ms", "100", NULL };
-    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
-    fabric_service (host, "llm", backend, "model=m1", NULL);
-    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    fabric_host_t *host = s_serving_host (NULL, m1, "model=m1");
     char output[300], url[128];
     snprintf (output, sizeof output, "%s/stream.out", host->node.root);
     snprintf (url, sizeof url, "%s/v1/chat/completions", host->url);
@@ -144,11 +150,8 @@ s_wait_reported (fabric_host_t *host, int64_t inflight)
 
 Test (proxyd_daemon, local_api_metrics_and_load_reports)
 {
-    fabric_host_t *host = fabric_host (&s_fabric, "host-a", "load_report_interval = 100ms\n");
     const char *m1[] = { "--model", "m1", NULL };
-    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
-    fabric_service (host, "llm", backend, "model=m1", NULL);
-    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    fabric_host_t *host = s_serving_host ("load_report_interval = 100ms\n", m1, "model=m1");
     cr_assert_eq (s_chat_status (host, "m1"), 200);
     bool ok;
     json_t *hello = ocf_test_call (&host->node, "proxyd", "HELLO", NULL, &ok);
@@ -192,11 +195,8 @@ Test (proxyd_daemon, local_api_metrics_and_load_reports)
 
 Test (proxyd_daemon, two_workers_and_one_instance)
 {
-    fabric_host_t *host = fabric_host (&s_fabric, "host-a", "workers = 2\n");
     const char *m1[] = { "--model", "m1", NULL };
-    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
-    fabric_service (host, "llm", backend, "model=m1", NULL);
-    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    fabric_host_t *host = s_serving_host ("workers = 2\n", m1, "model=m1");
     //  Every worker follows the table: all requests, whichever worker takes them, route.
     int status;
     char command[256];
