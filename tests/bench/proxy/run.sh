@@ -290,7 +290,7 @@ done
         IFS='|' read -r proxy path workers rps p50 p99 one50 one99 <<< "$row"
         if [ "$proxy" = backend ]; then base_rps=$rps base50=$one50 base99=$one99; fi
         ratio=$(awk -v a="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f×", a / b }')
-        added="+$((one50 - base50)) µs / +$((one99 - base99)) µs"
+        added="$(printf '%+d µs / %+d µs' $((one50 - base50)) $((one99 - base99)))"
         [ "$proxy" = backend ] && added="—"
         echo "| $proxy | $path | $workers | $(printf '%.0f' "$rps") | $ratio | $p50 µs | $p99 µs | $one50 µs | $one99 µs | $added |"
     done
@@ -303,7 +303,8 @@ done
     for row in "${STREAMROWS[@]}"; do
         IFS='|' read -r proxy path count events p50 p99 rss <<< "$row"
         if [ "$proxy" = backend ]; then direct50[$count]=$p50 direct99[$count]=$p99; fi
-        added50="+$((p50 - direct50[$count])) µs" added99="+$((p99 - direct99[$count])) µs" memory="$((rss / 1024)) MB"
+        added50=$(printf '%+d µs' $((p50 - direct50[$count]))) added99=$(printf '%+d µs' $((p99 - direct99[$count])))
+        memory="$((rss / 1024)) MB"
         [ "$proxy" = backend ] && { added50="—"; added99="—"; memory="—"; }
         echo "| $proxy | $path | $count | $events | $p50 µs | $p99 µs | $added50 | $added99 | $memory |"
     done
