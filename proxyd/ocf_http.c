@@ -28,6 +28,11 @@ ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char 
             req->res.reason = reasons[i].reason;
     req->res.content_length = len;
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
+    //  Every answer names the node that gave it; proxyd's own answers come from this one.
+    const char *self_id = ocf_view_self_id (ocf_worker_of (req)->view);
+    if (*self_id)
+        h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
+                               self_id, strlen (self_id));
     h2o_send_inline (req, body, len);
 }
 
