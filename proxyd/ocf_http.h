@@ -3,7 +3,7 @@
     Every request is counted (in-flight, and by route and status when it ends). Errors are
     JSON in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with the exact
     status; h2o's own early refusals (a body over max_body: 413) are reshaped the same way by
-    a filter, so no client ever sees a plain-text error.  */
+    a filter. Only bytes that are not an HTTP request at all get h2o's plain-text 400.  */
 #ifndef OCF_HTTP_H
 #define OCF_HTTP_H
 

@@ -46,7 +46,6 @@ typedef struct {
     ocf_pools_t *pools;
     ocf_chooser_t chooser;
     ocf_zclient_t *scrape[OCF_SCRAPE_COUNT];  //  STATS for /metrics, short deadline
-    h2o_timeout_t one_second;    //  client liveness checks, drain checks
     size_t inflight;             //  requests of this worker being answered
     int wake_fd;                 //  eventfd: another thread asks this worker to stop
     h2o_socket_t *wake;
