@@ -97,6 +97,12 @@ static const key_spec_t s_keys[] = {
       "Other providers tried when connecting fails or the upstream answers 502/503 first" },
     { "proxyd", "load_report_interval", T_DURATION, CFG (proxyd, load_report_interval_ms), "1s", 50, 3600000, NULL, false,
       "Most frequent in-flight report to tabled" },
+    { "proxyd", "workers", T_INT, CFG (proxyd, workers), "1", 1, 64, NULL, false,
+      "Event-loop threads, each with its own listener (SO_REUSEPORT), routing view and pools" },
+    { "proxyd", "keepalive_timeout", T_DURATION, CFG (proxyd, keepalive_timeout_ms), "4s", 100, 3600000, NULL, false,
+      "Idle upstream connections are closed after this (keep it below the backends' own idle timeout)" },
+    { "proxyd", "stop_timeout", T_DURATION, CFG (proxyd, stop_timeout_ms), "15s", 0, 3600000, NULL, false,
+      "On SIGTERM, longest wait for requests in flight (streams) to finish" },
 
     { "workerd", "health_interval", T_DURATION, CFG (workerd, health_interval_ms), "2s", 50, 3600000, NULL, false,
       "Interval of backend health checks" },

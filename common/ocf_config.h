@@ -52,6 +52,9 @@ typedef struct {
     int64_t io_timeout_ms;
     int64_t retries;
     int64_t load_report_interval_ms;
+    int64_t workers;             //  event-loop threads
+    int64_t keepalive_timeout_ms;    //  idle upstream connections
+    int64_t stop_timeout_ms;     //  grace for requests in flight on SIGTERM
 } ocf_proxyd_config_t;
 
 typedef struct {

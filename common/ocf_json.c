@@ -94,8 +94,6 @@ s_string (scanner_t *scanner)
                 long code = s_hex4 (scanner->p + 2);
                 if (code < 0)
                     return s_fail (scanner, "bad \\u escape");
-                if (code == 0)
-                    return s_fail (scanner, "\\u0000 is not allowed in strings");
                 scanner->p += 6;
                 if (code >= 0xD800 && code <= 0xDBFF) {
                     long low = scanner->end - scanner->p >= 6 && scanner->p[0] == '\\' && scanner->p[1] == 'u'
@@ -448,7 +446,7 @@ ocf_json_string_is (ocf_json_span_t string, const char *text)
     while (p < end) {
         char decoded[4];
         int len = s_decode_char (&p, decoded);
-        if (strncmp (text, decoded, (size_t) len) != 0 || strlen (text) < (size_t) len)
+        if (decoded[0] == '\0' || strlen (text) < (size_t) len || memcmp (text, decoded, (size_t) len) != 0)
             return false;
         text += len;
     }
@@ -465,7 +463,7 @@ ocf_json_string_copy (ocf_json_span_t string, char *out, size_t out_size)
     while (p < end) {
         char decoded[4];
         int n = s_decode_char (&p, decoded);
-        if (len + (size_t) n >= out_size)
+        if (len + (size_t) n >= out_size || decoded[0] == '\0')
             return -1;
         memcpy (out + len, decoded, (size_t) n);
         len += (size_t) n;
@@ -518,4 +516,35 @@ ocf_json_integer (ocf_json_span_t number, int64_t *value)
         return -1;
     *value = parsed;
     return 0;
+}
+
+ocf_json_key_t
+ocf_json_find_key (const char *text, size_t len, const char *key, char *value, size_t value_size,
+                   char *error, size_t error_size)
+{
+    if (value_size)
+        value[0] = '\0';
+    if (error_size)
+        error[0] = '\0';
+    if (ocf_json_validate (text, len, error, error_size) != 0)
+        return OCF_JSON_KEY_INVALID;
+    ocf_json_span_t root = ocf_json_root (text, len);
+    if (ocf_json_type (root) != OCF_JSON_OBJECT)
+        return OCF_JSON_KEY_NOT_OBJECT;
+    //  The last member of that name wins, as in most JSON parsers.
+    ocf_json_span_t name, member, found = { NULL, 0 };
+    ocf_json_iter_t iter = ocf_json_iter (root);
+    while (ocf_json_object_next (&iter, &name, &member))
+        if (ocf_json_string_is (name, key))
+            found = member;
+    if (!found.len)
+        return OCF_JSON_KEY_ABSENT;
+    if (ocf_json_type (found) != OCF_JSON_STRING)
+        return OCF_JSON_KEY_NOT_STRING;
+    if (ocf_json_string_copy (found, value, value_size) < 0) {
+        if (value_size)
+            value[0] = '\0';
+        return OCF_JSON_KEY_TOO_LONG;
+    }
+    return OCF_JSON_KEY_FOUND;
 }

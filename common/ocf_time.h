@@ -24,6 +24,14 @@ ocf_time_mono_us (void)
 }
 
 static inline int64_t
+ocf_time_wall_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static inline int64_t
 ocf_time_wall_ms (void)
 {
     struct timespec ts;

@@ -92,7 +92,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     bool scanned = ocf_json_validate ((const char *) data, size, error, sizeof error) == 0;
     json_error_t json_error;
     //  Duplicate keys are the one thing jansson keeps only once: keep them out of the comparison.
-    json_t *parsed = json_loadb ((const char *) data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &json_error);
+    json_t *parsed = json_loadb ((const char *) data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &json_error);
     //  jansson stops reading at a NUL byte; the scanner refuses it (it is not JSON).
     if (parsed && s_depth (data, size) <= OCF_JSON_MAX_DEPTH && !memchr (data, 0, size)) {
         if (!scanned)

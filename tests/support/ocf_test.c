@@ -103,6 +103,12 @@ ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *s
         argv[argc++] = *set;
     }
     argv[argc] = NULL;
+    return ocf_test_exec (argv, log, node->notify);
+}
+
+pid_t
+ocf_test_exec (const char *const *argv, const char *log, const char *notify)
+{
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid == 0) {
@@ -112,7 +118,10 @@ ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *s
         int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2 (fd, STDERR_FILENO);
         dup2 (fd, STDOUT_FILENO);
-        setenv ("NOTIFY_SOCKET", node->notify, 1);
+        if (notify)
+            setenv ("NOTIFY_SOCKET", notify, 1);
+        else
+            unsetenv ("NOTIFY_SOCKET");
         execv (argv[0], (char **) argv);
         _exit (127);
     }

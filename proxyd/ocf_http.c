@@ -1,0 +1,211 @@
+/*  ocf_http: dispatch and response helpers.  */
+#include "ocf_http.h"
+#include "ocf_dashboard.h"
+#include "ocf_request.h"
+#include "ocf_routes.h"
+#include "ocf_scrape.h"
+#include "ocf_tableapi.h"
+#include "ocf_time.h"
+#include "ocf_worker.h"
+
+#include <stdarg.h>
+
+//  --------------------------------------------------------------------------
+//  Responses
+
+void
+ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+{
+    static const struct { int status; const char *reason; } reasons[] = {
+        { 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
+        { 413, "Payload Too Large" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
+        { 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
+    };
+    req->res.status = status;
+    req->res.reason = "Error";
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++)
+        if (reasons[i].status == status)
+            req->res.reason = reasons[i].reason;
+    req->res.content_length = len;
+    h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
+    //  Every answer names the node that gave it; proxyd's own answers come from this one.
+    const char *self_id = ocf_view_self_id (ocf_worker_of (req)->view);
+    if (*self_id)
+        h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
+                               self_id, strlen (self_id));
+    h2o_send_inline (req, body, len);
+}
+
+void
+ocf_http_json (h2o_req_t *req, int status, json_t *body)
+{
+    char *text = json_dumps (body, JSON_COMPACT);
+    ocf_http_send (req, status, "application/json", text, strlen (text));
+    free (text);
+    json_decref (body);
+}
+
+static json_t *
+s_error_body (int status, const char *code, json_t *extra, const char *message)
+{
+    const char *type = status == 404 ? "not_found_error" : status < 500 ? "invalid_request_error" : "server_error";
+    //  Messages quote request bytes (a path, a model name) that may not be UTF-8.
+    json_t *text = json_string (message);
+    if (!text) {
+        char clean[1024];
+        size_t len = 0;
+        for (const char *c = message; *c && len + 1 < sizeof clean; c++)
+            clean[len++] = (unsigned char) *c >= 0x20 && (unsigned char) *c < 0x7f ? *c : '?';
+        clean[len] = '\0';
+        text = json_string (clean);
+    }
+    json_t *error = json_pack ("{s:o, s:s, s:n, s:s}", "message", text, "type", type, "param", "code", code);
+    if (extra)
+        json_object_update (error, extra);
+    json_decref (extra);
+    return json_pack ("{s:o}", "error", error);
+}
+
+void
+ocf_http_error (h2o_req_t *req, int status, const char *code, json_t *extra, const char *format, ...)
+{
+    char message[1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (message, sizeof message, format, args);
+    va_end (args);
+    if (status == 503)
+        h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT (OCF_RETRY_AFTER));
+    ocf_http_json (req, status, s_error_body (status, code, extra, message));
+}
+
+h2o_iovec_t
+ocf_http_header (h2o_req_t *req, const char *name)
+{
+    ssize_t index = h2o_find_header_by_str (&req->headers, name, strlen (name), -1);
+    return index >= 0 ? req->headers.entries[index].value : h2o_iovec_init (NULL, 0);
+}
+
+//  --------------------------------------------------------------------------
+//  h2o's own refusals (413 for a body over max_body, 400 for broken chunked encoding) come
+//  as plain text from the fallback path, which only requests that never reached our handler
+//  take: give them the same JSON shape as every other error.
+
+typedef struct {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} reshaped_t;
+
+static void
+s_reshaped_send (h2o_ostream_t *ostream, h2o_req_t *req, h2o_iovec_t *bufs, size_t count, h2o_send_state_t state)
+{
+    reshaped_t *self = (reshaped_t *) ostream;
+    h2o_iovec_t body = self->body;
+    self->body = h2o_iovec_init (NULL, 0);
+    h2o_ostream_send_next (&self->super, req, &body, body.len ? 1 : 0, state);
+}
+
+static void
+s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (req->res.status >= 400) {
+        const char *code = req->res.status == 413 ? "request_too_large" : "invalid_request";
+        char message[256];
+        snprintf (message, sizeof message, "%s%s", req->res.status == 413 ? "the request body is larger than [proxyd] max_body: "
+                                                                          : "", req->res.reason);
+        json_t *body = s_error_body (req->res.status, code, NULL, message);
+        char *text = json_dumps (body, JSON_COMPACT);
+        json_decref (body);
+        reshaped_t *reshaped = (reshaped_t *) h2o_add_ostream (req, sizeof *reshaped, slot);
+        reshaped->super.do_send = s_reshaped_send;
+        bool head = h2o_memis (req->input.method.base, req->input.method.len, H2O_STRLIT ("HEAD"));
+        reshaped->body = head ? h2o_iovec_init (NULL, 0) : h2o_strdup (&req->pool, text, strlen (text));
+        req->res.content_length = strlen (text);
+        free (text);
+        memset (&req->res.headers, 0, sizeof req->res.headers);
+        h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT ("application/json"));
+        slot = &reshaped->super.next;
+    }
+    h2o_setup_next_ostream (req, slot);
+}
+
+//  --------------------------------------------------------------------------
+//  Dispatch
+
+typedef struct {
+    ocf_worker_t *worker;
+    h2o_req_t *req;
+    ocf_route_kind_t route;
+    int64_t started_us;
+} accounting_t;
+
+static void
+s_on_request_done (void *data)
+{
+    accounting_t *accounting = data;
+    ocf_worker_t *worker = accounting->worker;
+    ocf_metrics_request_end (worker->metrics, accounting->route, accounting->req->res.status,
+                             (uint64_t) (ocf_time_mono_us () - accounting->started_us));
+    ocf_worker_request_end (worker);
+}
+
+static int
+s_on_request (h2o_handler_t *handler, h2o_req_t *req)
+{
+    ocf_worker_t *worker = ocf_worker_of (req);
+    ocf_route_t *route = h2o_mem_alloc_pool (&req->pool, sizeof *route);
+    ocf_route_parse (req->path.base, req->path.len, route);
+    accounting_t *accounting = h2o_mem_alloc_shared (&req->pool, sizeof *accounting, s_on_request_done);
+    *accounting = (accounting_t) { worker, req, route->kind, ocf_time_mono_us () };
+    ocf_worker_request_begin (worker);
+    ocf_metrics_request_begin (worker->metrics);
+    const char *allow;
+    if (route->kind == OCF_ROUTE_NOT_FOUND) {
+        ocf_http_error (req, 404, "route_not_found", NULL,
+                        "no route %.*s (routes: /v1/health, /v1/dnt/{table,peers,peers_status,bootstraps,stats,_node}, "
+                        "/v1/service/{svc}/{path}, /v1/_service/{svc}/{path}, /v1/p2p/{node}/{path}, /v1/chat/completions, "
+                        "/v1/completions, /v1/embeddings, /v1/models, /metrics, /)",
+                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base);
+        return 0;
+    }
+    if (!ocf_route_method_allowed (route->kind, req->method.base, req->method.len, &allow)) {
+        h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
+        ocf_http_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
+                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base,
+                        ocf_route_name (route->kind), allow);
+        return 0;
+    }
+    switch (route->kind) {
+        case OCF_ROUTE_DASHBOARD:
+            ocf_dashboard_serve (req);
+            break;
+        case OCF_ROUTE_METRICS:
+            ocf_scrape_serve (worker, req);
+            break;
+        case OCF_ROUTE_HEALTH:
+        case OCF_ROUTE_DNT_TABLE:
+        case OCF_ROUTE_DNT_PEERS:
+        case OCF_ROUTE_DNT_PEERS_STATUS:
+        case OCF_ROUTE_DNT_BOOTSTRAPS:
+        case OCF_ROUTE_DNT_STATS:
+        case OCF_ROUTE_MODELS:
+        case OCF_ROUTE_MODEL:
+            ocf_tableapi_view (worker, req, route);
+            break;
+        case OCF_ROUTE_DNT_NODE:
+            ocf_tableapi_node (worker, req);
+            break;
+        default:
+            ocf_routes_forward (worker, req, route);
+            break;
+    }
+    return 0;
+}
+
+void
+ocf_http_register (h2o_hostconf_t *host)
+{
+    h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
+    h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;
+    h2o_create_filter (&host->fallback_path, sizeof (h2o_filter_t))->on_setup_ostream = s_reshape;
+}

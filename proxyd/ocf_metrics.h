@@ -1,0 +1,50 @@
+/*  ocf_metrics: proxyd's own counters and histograms, shared by every worker.
+    Atomic counters (relaxed: each is independent; no lock on the request path): requests by
+    route and status, upstream attempts by outcome, retries, in-flight requests, server-sent
+    events relayed, request durations and upstream first-byte times as histograms, upstream
+    connection counts. Rendered into an ocf_promtext page for /metrics and as JSON for the
+    STATS verb of proxyd.api.  */
+#ifndef OCF_METRICS_H
+#define OCF_METRICS_H
+
+#include "ocf_promtext.h"
+#include "ocf_request.h"
+#include "ocf_upstream.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef enum {
+    OCF_ATTEMPT_OK = 0,          //  the response was relayed
+    OCF_ATTEMPT_CONNECT_FAILED,
+    OCF_ATTEMPT_STALE,           //  kept-alive connection closed by the upstream: resent
+    OCF_ATTEMPT_FAILED,          //  I/O error or malformed response before the head
+    OCF_ATTEMPT_TIMEOUT,         //  no head before the first-byte deadline
+    OCF_ATTEMPT_STATUS_502,      //  the upstream answered 502 and another provider was tried
+    OCF_ATTEMPT_STATUS_503,
+    OCF_ATTEMPT_BODY_FAILED,     //  the stream broke after the head
+    OCF_ATTEMPT_COUNT
+} ocf_attempt_t;
+
+typedef struct _ocf_metrics_t ocf_metrics_t;
+
+ocf_metrics_t *ocf_metrics_new (void);
+void ocf_metrics_destroy (ocf_metrics_t **self_p);
+
+void ocf_metrics_request_begin (ocf_metrics_t *self);
+void ocf_metrics_request_end (ocf_metrics_t *self, ocf_route_kind_t route, int status, uint64_t duration_us);
+void ocf_metrics_first_byte (ocf_metrics_t *self, uint64_t duration_us);
+void ocf_metrics_attempt (ocf_metrics_t *self, ocf_attempt_t outcome);
+void ocf_metrics_retry (ocf_metrics_t *self);
+void ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count);
+int64_t ocf_metrics_inflight (ocf_metrics_t *self);
+uint64_t ocf_metrics_requests (ocf_metrics_t *self);
+//  The upstream connection counters, updated atomically by every worker's pools.
+ocf_pools_stats_t *ocf_metrics_pools (ocf_metrics_t *self);
+
+//  Adds proxyd's families to a page.
+void ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page);
+//  The same counters as a JSON object (for STATS).
+json_t *ocf_metrics_json (ocf_metrics_t *self);
+
+#endif

@@ -1,0 +1,385 @@
+/*  ocf_proxyd: workers, shared state and control.  */
+#include "ocf_proxyd.h"
+#include "ocf_daemon.h"
+#include "ocf_http.h"
+#include "ocf_log.h"
+#include "ocf_msg.h"
+#include "ocf_sdnotify.h"
+#include "ocf_signals.h"
+#include "ocf_time.h"
+#include "ocf_worker.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define TRIM_INTERVAL_MS 10000
+
+struct _ocf_proxyd_t {
+    ocf_config_t *config;
+    h2o_globalconf_t globalconf;
+    char server_name[64];
+    ocf_metrics_t *metrics;
+    ocf_load_t *load;
+    ocf_worker_t *workers;
+    int worker_count;
+    int64_t started_ms;
+    //  Control, on worker 0's loop
+    h2o_loop_t *loop;
+    ocf_signals_t *signals;
+    h2o_socket_t *signal_event;
+    zsock_t *api;
+    ocf_zwatch_t *api_watch;
+    int settled_fd;              //  eventfd: workers say their view is loaded
+    h2o_socket_t *settled_event;
+    int settled;                 //  atomic
+    bool ready;
+    bool stopping;
+    bool running;                //  the other workers' threads were started
+    h2o_timeout_t watchdog_timeout;
+    h2o_timeout_entry_t watchdog;
+    h2o_timeout_t report_timeout;
+    h2o_timeout_entry_t report;
+    h2o_timeout_t trim_timeout;
+    h2o_timeout_entry_t trim;
+    struct _report_t {
+        ocf_proxyd_t *server;
+        int slot;
+        int64_t value;           //  sent
+        int64_t reported;        //  last acknowledged by tabled, -1: none
+    } reports[OCF_LOAD_SLOTS];
+    size_t reports_waiting;
+};
+
+ocf_config_t *
+ocf_proxyd_config (ocf_proxyd_t *self)
+{
+    return self->config;
+}
+
+ocf_metrics_t *
+ocf_proxyd_metrics (ocf_proxyd_t *self)
+{
+    return self->metrics;
+}
+
+ocf_load_t *
+ocf_proxyd_load (ocf_proxyd_t *self)
+{
+    return self->load;
+}
+
+h2o_globalconf_t *
+ocf_proxyd_globalconf (ocf_proxyd_t *self)
+{
+    return &self->globalconf;
+}
+
+int64_t
+ocf_proxyd_uptime_ms (ocf_proxyd_t *self)
+{
+    return ocf_time_mono_ms () - self->started_ms;
+}
+
+void
+ocf_proxyd_worker_settled (ocf_proxyd_t *self)
+{
+    __atomic_add_fetch (&self->settled, 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    if (write (self->settled_fd, &one, sizeof one) < 0)
+        ocf_log_error ("cannot signal readiness: %s", strerror (errno));
+}
+
+//  --------------------------------------------------------------------------
+//  Control
+
+static void
+s_on_settled (h2o_socket_t *sock, const char *error)
+{
+    ocf_proxyd_t *self = sock->data;
+    uint64_t value;
+    if (read (self->settled_fd, &value, sizeof value) < 0 || self->ready)
+        return;
+    if (__atomic_load_n (&self->settled, __ATOMIC_ACQUIRE) < self->worker_count)
+        return;
+    self->ready = true;
+    ocf_view_t *view = self->workers[0].view;
+    ocf_log_info ("ready: listening on %s with %d worker%s, policy %s; %zu nodes in view (%zu live)%s",
+                  self->config->proxyd.listen, self->worker_count, self->worker_count > 1 ? "s" : "",
+                  self->config->proxyd.policy, ocf_view_size (view), ocf_view_live_count (view),
+                  ocf_feed_connected (self->workers[0].feed) ? "" : "; tabled unreachable, retrying");
+    ocf_sdnotify_status ("serving on %s, %zu nodes in view", self->config->proxyd.listen, ocf_view_size (view));
+    ocf_sdnotify ("READY=1");
+}
+
+static void
+s_stop (ocf_proxyd_t *self, int signal_number)
+{
+    if (self->stopping)
+        return;
+    self->stopping = true;
+    ocf_log_info ("received %s, stopping: no new connections, finishing requests in flight", strsignal (signal_number));
+    ocf_sdnotify ("STOPPING=1");
+    for (int i = 0; i < self->worker_count; i++)
+        ocf_worker_stop (&self->workers[i]);
+}
+
+static void
+s_on_signal (h2o_socket_t *sock, const char *error)
+{
+    ocf_proxyd_t *self = sock->data;
+    int signal_number;
+    while ((signal_number = ocf_signals_next (self->signals)))
+        if (signal_number == SIGTERM || signal_number == SIGINT)
+            s_stop (self, signal_number);
+}
+
+static void
+s_on_watchdog (h2o_timeout_entry_t *entry)
+{
+    ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, watchdog, entry);
+    ocf_sdnotify ("WATCHDOG=1");
+    h2o_timeout_link (self->loop, &self->watchdog_timeout, &self->watchdog);
+}
+
+typedef struct _report_t report_t;
+
+static void
+s_on_reported (void *arg, ocf_zreply_t status, json_t *body, const char *error)
+{
+    report_t *report = arg;
+    ocf_proxyd_t *self = report->server;
+    self->reports_waiting--;
+    if (status == OCF_ZREPLY_OK)
+        report->reported = report->value;
+    else
+        ocf_log_debug ("SERVICE.LOAD %s: %s", ocf_load_name (self->load, report->slot), error);
+}
+
+//  Every load_report_interval: the in-flight count of each service this node serves, when it
+//  changed since tabled last took it.
+static void
+s_on_report (h2o_timeout_entry_t *entry)
+{
+    ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, report, entry);
+    h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
+    ocf_worker_t *worker = &self->workers[0];
+    ocf_view_node_t *me = ocf_view_self (worker->view);
+    if (!me || self->reports_waiting || self->stopping)
+        return;
+    for (size_t slot = 0; slot < ocf_load_count (self->load); slot++) {
+        const char *name = ocf_load_name (self->load, (int) slot);
+        int64_t value = ocf_load_get (self->load, (int) slot);
+        report_t *report = &self->reports[slot];
+        if (value == report->reported || !ocf_view_node_service (me, name, strlen (name)))
+            continue;
+        report->value = value;
+        self->reports_waiting++;
+        ocf_zclient_call (worker->tabled, "SERVICE.LOAD", json_pack ("{s:s, s:{s:I}}", "name", name, "load", "inflight",
+                          (json_int_t) value), s_on_reported, report);
+    }
+}
+
+//  After a burst (a thousand streams hold tens of MB of buffers), give the freed memory back
+//  once nothing is in flight: malloc keeps it otherwise.
+static void
+s_on_trim (h2o_timeout_entry_t *entry)
+{
+    ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, trim, entry);
+    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
+    if (ocf_metrics_inflight (self->metrics) == 0)
+        malloc_trim (0);
+}
+
+static json_t *
+s_hello (ocf_proxyd_t *self)
+{
+    ocf_view_node_t *me = ocf_view_self (self->workers[0].view);
+    return json_pack ("{s:s?, s:s, s:s, s:s, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
+                      "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen, "workers", self->worker_count,
+                      "ready", self->ready);
+}
+
+static json_t *
+s_stats (ocf_proxyd_t *self)
+{
+    ocf_worker_t *worker = &self->workers[0];
+    json_t *stats = ocf_metrics_json (self->metrics);
+    json_object_set_new (stats, "uptime_ms", json_integer (ocf_proxyd_uptime_ms (self)));
+    json_object_set_new (stats, "workers", json_integer (self->worker_count));
+    json_object_set_new (stats, "view_nodes", json_integer ((json_int_t) ocf_view_size (worker->view)));
+    json_object_set_new (stats, "view_live_nodes", json_integer ((json_int_t) ocf_view_live_count (worker->view)));
+    json_object_set_new (stats, "table", ocf_feed_stats (worker->feed));
+    json_t *inflight = json_object ();
+    for (size_t slot = 0; slot < ocf_load_count (self->load); slot++)
+        json_object_set_new (inflight, ocf_load_name (self->load, (int) slot), json_integer (ocf_load_get (self->load, (int) slot)));
+    json_object_set_new (stats, "service_inflight", inflight);
+    return stats;
+}
+
+static void
+s_on_api (zsock_t *sock, void *arg)
+{
+    ocf_proxyd_t *self = arg;
+    zmsg_t *request = zmsg_recv (sock);
+    if (!request)
+        return;
+    zmsg_t *reply = ocf_msg_take_envelope (request);
+    ocf_msg_t msg;
+    char error[512];
+    if (ocf_msg_decode_zmsg (&msg, request, 1024 * 1024, error, sizeof error) != 0)
+        ocf_msg_append (reply, "ERR", json_pack ("{s:s}", "error", error));
+    else {
+        if (strcmp (msg.verb, "HELLO") == 0)
+            ocf_msg_append (reply, "OK", s_hello (self));
+        else
+        if (strcmp (msg.verb, "STATS") == 0)
+            ocf_msg_append (reply, "OK", s_stats (self));
+        else
+            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS)", msg.verb));
+        ocf_msg_clear (&msg);
+    }
+    zmsg_destroy (&request);
+    if (zmsg_send (&reply, sock) != 0)
+        zmsg_destroy (&reply);       //  the client is gone or too slow: never block the loop
+    ocf_zwatch_sent (self->api_watch);
+}
+
+//  --------------------------------------------------------------------------
+
+//  A worker thread ends its loop, frees what it owns, then stays parked until the process
+//  exits: h2o keeps per-thread caches of buffers and pool chunks that it offers no way to free,
+//  and they stay reachable (not leaked) as long as their thread lives.
+//  (Process-wide, since parked threads outlive the server object.)
+static pthread_mutex_t s_finished_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t s_finished_cond = PTHREAD_COND_INITIALIZER;
+static int s_finished;
+
+static void *
+s_worker_thread (void *arg)
+{
+    ocf_worker_t *worker = arg;
+    ocf_worker_run (worker);
+    ocf_worker_fini (worker);
+    pthread_mutex_lock (&s_finished_lock);
+    s_finished++;
+    pthread_cond_broadcast (&s_finished_cond);
+    while (true)
+        pthread_cond_wait (&s_finished_cond, &s_finished_lock);
+    return NULL;
+}
+
+ocf_proxyd_t *
+ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
+{
+    static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
+    ocf_proxyd_t *self = calloc (1, sizeof *self);
+    self->config = config;
+    self->started_ms = ocf_time_mono_ms ();
+    self->signals = ocf_signals_new (signals);   //  blocked here, inherited by every thread
+    self->metrics = ocf_metrics_new ();
+    self->load = ocf_load_new ();
+    self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    for (int i = 0; i < OCF_LOAD_SLOTS; i++)
+        self->reports[i] = (report_t) { self, i, 0, -1 };
+    h2o_config_init (&self->globalconf);
+    snprintf (self->server_name, sizeof self->server_name, "ocf-proxyd/%s", OCF_VERSION);
+    self->globalconf.server_name = h2o_iovec_init (self->server_name, strlen (self->server_name));
+    self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
+    self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
+    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535));
+    self->worker_count = (int) config->proxyd.workers;
+    self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
+    for (int i = 0; i < self->worker_count; i++)
+        self->workers[i].listen_fd = -1;
+    for (int i = 0; i < self->worker_count; i++)
+        if (ocf_worker_init (&self->workers[i], self, i, error, error_size) != 0) {
+            ocf_proxyd_destroy (&self);
+            return NULL;
+        }
+    self->loop = self->workers[0].loop;
+    char endpoint[300];
+    self->api = zsock_new (ZMQ_ROUTER);
+    zsock_set_sndtimeo (self->api, 0);
+    zsock_set_linger (self->api, 0);
+    if (zsock_bind (self->api, "%s", ocf_daemon_endpoint (config, "proxyd.api", endpoint, sizeof endpoint)) != 0) {
+        snprintf (error, error_size, "cannot bind %s: %s", endpoint, zmq_strerror (zmq_errno ()));
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+int
+ocf_proxyd_run (ocf_proxyd_t *self)
+{
+    self->api_watch = ocf_zwatch_new (self->loop, self->api, s_on_api, self);
+    self->signal_event = h2o_evloop_socket_create (self->loop, dup (ocf_signals_fd (self->signals)), H2O_SOCKET_FLAG_DONT_READ);
+    self->signal_event->data = self;
+    h2o_socket_read_start (self->signal_event, s_on_signal);
+    self->settled_event = h2o_evloop_socket_create (self->loop, self->settled_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->settled_event->data = self;
+    h2o_socket_read_start (self->settled_event, s_on_settled);
+    int64_t watchdog = ocf_sdnotify_watchdog_interval_ms ();
+    h2o_timeout_init (self->loop, &self->watchdog_timeout, (uint64_t) (watchdog > 0 ? watchdog : 1000));
+    self->watchdog.cb = s_on_watchdog;
+    if (watchdog > 0)
+        h2o_timeout_link (self->loop, &self->watchdog_timeout, &self->watchdog);
+    h2o_timeout_init (self->loop, &self->report_timeout, (uint64_t) self->config->proxyd.load_report_interval_ms);
+    self->report.cb = s_on_report;
+    h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
+    h2o_timeout_init (self->loop, &self->trim_timeout, TRIM_INTERVAL_MS);
+    self->trim.cb = s_on_trim;
+    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
+    self->running = true;
+    for (int i = 1; i < self->worker_count; i++) {
+        pthread_create (&self->workers[i].thread, NULL, s_worker_thread, &self->workers[i]);
+        pthread_detach (self->workers[i].thread);
+    }
+    ocf_worker_run (&self->workers[0]);
+    pthread_mutex_lock (&s_finished_lock);
+    while (s_finished < self->worker_count - 1)
+        pthread_cond_wait (&s_finished_cond, &s_finished_lock);
+    pthread_mutex_unlock (&s_finished_lock);
+    return 0;
+}
+
+void
+ocf_proxyd_destroy (ocf_proxyd_t **self_p)
+{
+    ocf_proxyd_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->loop) {
+        if (h2o_timeout_is_linked (&self->watchdog))
+            h2o_timeout_unlink (&self->watchdog);
+        if (h2o_timeout_is_linked (&self->report))
+            h2o_timeout_unlink (&self->report);
+        if (h2o_timeout_is_linked (&self->trim))
+            h2o_timeout_unlink (&self->trim);
+        if (self->api_watch) {
+            h2o_timeout_dispose (self->loop, &self->watchdog_timeout);
+            h2o_timeout_dispose (self->loop, &self->report_timeout);
+            h2o_timeout_dispose (self->loop, &self->trim_timeout);
+        }
+        ocf_zwatch_destroy (&self->api_watch);
+        if (self->signal_event)
+            h2o_socket_close (self->signal_event);
+        if (self->settled_event)
+            h2o_socket_close (self->settled_event);
+    }
+    zsock_destroy (&self->api);
+    //  Running worker threads freed theirs already.
+    for (int i = self->running ? 0 : self->worker_count - 1; i >= 0; i--)
+        ocf_worker_fini (&self->workers[i]);
+    free (self->workers);
+    if (!self->settled_event && self->settled_fd >= 0)
+        close (self->settled_fd);    //  else closed with its socket
+    h2o_config_dispose (&self->globalconf);
+    ocf_load_destroy (&self->load);
+    ocf_metrics_destroy (&self->metrics);
+    ocf_signals_destroy (&self->signals);
+    free (self);
+    *self_p = NULL;
+}

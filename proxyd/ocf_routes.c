@@ -1,0 +1,276 @@
+/*  ocf_routes: forwarding routes and their routers.  */
+#include "ocf_routes.h"
+#include "ocf_forward.h"
+#include "ocf_http.h"
+
+#define MAX_TRIED 17             //  [proxyd] retries is at most 16
+#define LOCAL ((void *) 1)       //  target.data of an attempt on this host's own backend
+
+//  --------------------------------------------------------------------------
+//  Providers of a service (and identity): this host or another one
+
+typedef struct {
+    ocf_worker_t *worker;
+    const char *service;
+    size_t service_len;
+    const char *identity;        //  NULL: any provider of the service
+    h2o_iovec_t local_path;      //  the path at a backend
+    h2o_iovec_t remote_path;     //  the same through another host's proxyd
+    char tried[MAX_TRIED][41];   //  node ids, also the targets' node_id
+    size_t tried_count;
+    int slot;                    //  this host's load slot for the service
+} providers_t;
+
+static bool
+s_tried (providers_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->tried_count; i++)
+        if (strcmp (self->tried[i], id) == 0)
+            return true;
+    return false;
+}
+
+static bool
+s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
+{
+    providers_t *self = arg;
+    ocf_worker_t *worker = self->worker;
+    const ocf_provider_t *providers;
+    size_t count = ocf_view_providers (worker->view, self->service, self->service_len, self->identity, &providers);
+    const char *self_id = ocf_view_self_id (worker->view);
+    ocf_candidate_t few[64];
+    ocf_candidate_t *candidates = count <= 64 ? few : malloc (count * sizeof *candidates);
+    for (size_t i = 0; i < count; i++) {
+        const ocf_provider_t *provider = &providers[i];
+        bool local = strcmp (provider->node->id, self_id) == 0;
+        candidates[i] = (ocf_candidate_t) {
+            .self = local,
+            .excluded = s_tried (self, provider->node->id) || self->tried_count >= MAX_TRIED,
+            //  Here: what this host's backend carries now. Elsewhere: what this worker sends
+            //  there plus what that host last reported.
+            .load = local ? ocf_load_get (worker->load, self->slot)
+                          : provider->node->inflight + provider->service->inflight + provider->service->queue_depth,
+            .capacity = provider->service->max_inflight
+        };
+    }
+    int chosen = ocf_choose (&worker->chooser, candidates, count);
+    if (candidates != few)
+        free (candidates);
+    if (chosen < 0) {
+        snprintf (why, why_size, "no live provider of %.*s%s%s is left to try", (int) self->service_len, self->service,
+                  self->identity ? " for " : "", self->identity ? self->identity : "");
+        return false;
+    }
+    ocf_view_node_t *node = providers[chosen].node;
+    ocf_view_service_t *service = providers[chosen].service;
+    char *id = self->tried[self->tried_count++];
+    snprintf (id, sizeof self->tried[0], "%s", node->id);
+    target->node_id = id;
+    if (strcmp (node->id, self_id) == 0) {
+        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+        target->path = self->local_path;
+        target->data = LOCAL;
+        ocf_load_add (worker->load, self->slot, 1);
+    }
+    else {
+        target->pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+        target->path = self->remote_path;
+        target->data = NULL;
+        node->inflight++;
+    }
+    return target->pool != NULL;
+}
+
+static void
+s_providers_release (void *arg, ocf_target_t *target)
+{
+    providers_t *self = arg;
+    if (target->data == LOCAL)
+        ocf_load_add (self->worker->load, self->slot, -1);
+    else {
+        ocf_view_node_t *node = ocf_view_lookup (self->worker->view, target->node_id);
+        if (node && node->inflight > 0)
+            node->inflight--;
+    }
+}
+
+static const ocf_router_t s_providers_router = { s_providers_next, s_providers_release };
+
+//  404 when nothing in the table names the service or identity, 503 when something does but
+//  no live, ready node serves it now.
+static void
+s_no_provider (ocf_worker_t *worker, h2o_req_t *req, const char *service, size_t service_len, const char *identity)
+{
+    ocf_view_t *view = worker->view;
+    if (ocf_view_knows (view, service, service_len, identity)) {
+        ocf_http_error (req, 503, "no_live_provider", NULL, "no live provider of %.*s%s%s right now; retry shortly",
+                        (int) service_len, service, identity ? " for " : "", identity ? identity : "");
+        return;
+    }
+    char name[72];
+    snprintf (name, sizeof name, "%.*s", (int) service_len, service);
+    if (identity && ocf_view_knows (view, service, service_len, NULL)) {
+        const char *equals = strchr (identity, '=');
+        char key[64];
+        snprintf (key, sizeof key, "%.*s", (int) (equals - identity), identity);
+        json_t *values = ocf_view_group_values (view, name, key, false);
+        char *list = json_dumps (values, JSON_COMPACT);
+        bool model = strcmp (key, "model") == 0;
+        ocf_http_error (req, 404, model ? "model_not_found" : "identity_not_found",
+                        json_pack ("{s:o}", model ? "available_models" : "available", values),
+                        "%s '%s' is not served by any node of the network; available: %s", model ? "model" : key,
+                        equals + 1, list);
+        free (list);
+        return;
+    }
+    json_t *services = ocf_view_service_names (view);
+    char *list = json_dumps (services, JSON_COMPACT);
+    ocf_http_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", services),
+                    "service '%s' is not offered by any node of the network; available: %s", name, list);
+    free (list);
+}
+
+static void
+s_route_providers (ocf_worker_t *worker, h2o_req_t *req, const char *service, size_t service_len, h2o_iovec_t path,
+                   bool openai)
+{
+    h2o_iovec_t header = ocf_http_header (req, "x-ocf-identity");
+    h2o_iovec_t content_type = ocf_http_header (req, "content-type");
+    char identity[OCF_IDENTITY_MAX], error[512];
+    ocf_identity_result_t found = ocf_request_identity (header.base, header.len, content_type.base, content_type.len,
+                                                        req->entity.base, req->entity.len, "model", openai, identity,
+                                                        sizeof identity, error, sizeof error);
+    if (found == OCF_IDENTITY_ERROR) {
+        ocf_http_error (req, 400, "invalid_request", NULL, "%s", error);
+        return;
+    }
+    const char *wanted = found == OCF_IDENTITY_OK ? h2o_strdup (&req->pool, identity, strlen (identity)).base : NULL;
+    const ocf_provider_t *providers;
+    if (ocf_view_providers (worker->view, service, service_len, wanted, &providers) == 0) {
+        s_no_provider (worker, req, service, service_len, wanted);
+        return;
+    }
+    providers_t *self = h2o_mem_alloc_pool (&req->pool, sizeof *self);
+    memset (self, 0, sizeof *self);
+    self->worker = worker;
+    self->service = service;
+    self->service_len = service_len;
+    self->identity = wanted;
+    self->local_path = path;
+    self->remote_path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/_service/")),
+                                    h2o_iovec_init (service, service_len), path);
+    self->slot = ocf_load_slot (worker->load, service, service_len);
+    ocf_forward (worker, req, &s_providers_router, self, 1 + (unsigned) worker->config->proxyd.retries);
+}
+
+//  --------------------------------------------------------------------------
+//  One fixed target: this host's backend (/v1/_service) or a node's proxyd (/v1/p2p)
+
+typedef struct {
+    ocf_worker_t *worker;
+    ocf_target_t target;
+    bool given;
+    int slot;                    //  >= 0: a local backend, counted in the load
+} fixed_t;
+
+static bool
+s_fixed_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
+{
+    fixed_t *self = arg;
+    if (self->given || !self->target.pool) {
+        snprintf (why, why_size, "%s cannot be reached", self->target.node_id);
+        return false;
+    }
+    self->given = true;
+    *target = self->target;
+    ocf_load_add (self->worker->load, self->slot, 1);
+    return true;
+}
+
+static void
+s_fixed_release (void *arg, ocf_target_t *target)
+{
+    fixed_t *self = arg;
+    ocf_load_add (self->worker->load, self->slot, -1);
+}
+
+static const ocf_router_t s_fixed_router = { s_fixed_next, s_fixed_release };
+
+static void
+s_route_fixed (ocf_worker_t *worker, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot)
+{
+    fixed_t *self = h2o_mem_alloc_pool (&req->pool, sizeof *self);
+    *self = (fixed_t) { worker, { pool, path, h2o_strdup (&req->pool, node_id, strlen (node_id)).base, NULL }, false, slot };
+    ocf_forward (worker, req, &s_fixed_router, self, 1);
+}
+
+static void
+s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
+{
+    ocf_view_node_t *me = ocf_view_self (worker->view);
+    if (!me) {
+        ocf_http_error (req, 503, "table_unavailable", NULL, "this node's record is not known yet (is ocf-tabled running?)");
+        return;
+    }
+    ocf_view_service_t *service = ocf_view_node_service (me, route->service, route->service_len);
+    if (!service || service->port <= 0) {
+        json_t *names = json_array ();
+        for (size_t i = 0; i < me->service_count; i++)
+            json_array_append_new (names, json_string (me->services[i].name));
+        char *list = json_dumps (names, JSON_COMPACT);
+        ocf_http_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", names),
+                        "service '%.*s' is not registered on this node (%s); its services: %s", (int) route->service_len,
+                        route->service, me->name, list);
+        free (list);
+        return;
+    }
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+    s_route_fixed (worker, req, pool, path, me->id, ocf_load_slot (worker->load, route->service, route->service_len));
+}
+
+static void
+s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
+{
+    ocf_view_node_t *node = ocf_view_find (worker->view, route->node);
+    if (!node) {
+        size_t count;
+        ocf_view_node_t **nodes = ocf_view_nodes (worker->view, &count);
+        json_t *known = json_array ();
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new (known, json_pack ("{s:s, s:s}", "id", nodes[i]->id, "name", nodes[i]->name));
+        free (nodes);
+        ocf_http_error (req, 404, "node_not_found", json_pack ("{s:o}", "available_nodes", known),
+                        "no node has the id or unique name '%s'", route->node);
+        return;
+    }
+    if (!ocf_view_node_live (node) || !node->proxy_port) {
+        ocf_http_error (req, 503, "node_unavailable", NULL, "node %s (%s) is %s", node->name, node->id,
+                        !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
+        return;
+    }
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+    s_route_fixed (worker, req, pool, path, node->id, -1);
+}
+
+void
+ocf_routes_forward (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
+{
+    h2o_iovec_t path = route->rest_slash ? h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/")),
+                                                       h2o_iovec_init (route->rest, route->rest_len))
+                                         : h2o_iovec_init (route->rest, route->rest_len);
+    switch (route->kind) {
+        case OCF_ROUTE_SERVICE:
+            s_route_providers (worker, req, route->service, route->service_len, path, false);
+            break;
+        case OCF_ROUTE_LOCAL_SERVICE:
+            s_route_local (worker, req, route, path);
+            break;
+        case OCF_ROUTE_P2P:
+            s_route_p2p (worker, req, route, path);
+            break;
+        default:
+            //  The OpenAI routes keep their path: the backend serves the same API.
+            s_route_providers (worker, req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
+            break;
+    }
+}

@@ -1,0 +1,120 @@
+/*  ocf_scrape: the /metrics page.  */
+#include "ocf_scrape.h"
+#include "ocf_http.h"
+#include "ocf_proxyd.h"
+
+#include <sys/stat.h>
+
+static const char *s_daemons[OCF_SCRAPE_COUNT] = { "tabled", "gossipd", "workerd" };
+
+typedef struct _scrape_t scrape_t;
+
+typedef struct {
+    scrape_t *scrape;
+    ocf_zcall_t *call;           //  NULL once answered
+    json_t *stats;               //  the reply, or NULL when the daemon did not answer
+} scrape_call_t;
+
+struct _scrape_t {
+    ocf_worker_t *worker;
+    h2o_req_t *req;
+    scrape_call_t calls[OCF_SCRAPE_COUNT];
+    size_t waiting;
+};
+
+static void
+s_scrape_dispose (void *data)
+{
+    scrape_t *scrape = data;
+    for (int i = 0; i < OCF_SCRAPE_COUNT; i++) {
+        if (scrape->calls[i].call)
+            ocf_zcall_cancel (scrape->calls[i].call);
+        json_decref (scrape->calls[i].stats);
+    }
+}
+
+static void
+s_gauge (ocf_promtext_t *page, const char *name, const char *help, double value, const char *const *labels)
+{
+    ocf_promtext_family (page, name, "gauge", help);
+    ocf_promtext_sample (page, name, "", value, labels);
+}
+
+static void
+s_render (scrape_t *scrape)
+{
+    ocf_worker_t *worker = scrape->worker;
+    ocf_promtext_t *page = ocf_promtext_new ();
+    ocf_promtext_family (page, "ocf_daemon_up", "gauge", "Whether the daemon answered (1) or is down (0)");
+    const char *proxyd[] = { "daemon", "proxyd", NULL };
+    ocf_promtext_sample (page, "ocf_daemon_up", "", 1, proxyd);
+    for (int i = 0; i < OCF_SCRAPE_COUNT; i++) {
+        const char *labels[] = { "daemon", s_daemons[i], NULL };
+        ocf_promtext_sample (page, "ocf_daemon_up", "", scrape->calls[i].stats ? 1 : 0, labels);
+    }
+    ocf_metrics_render (worker->metrics, page);
+    s_gauge (page, "ocf_proxyd_uptime_seconds", "Seconds since ocf-proxyd started",
+             (double) ocf_proxyd_uptime_ms (worker->server) / 1000.0, NULL);
+    s_gauge (page, "ocf_proxyd_workers", "Event loops serving requests", (double) worker->config->proxyd.workers, NULL);
+    s_gauge (page, "ocf_proxyd_view_nodes", "Nodes in the routing view", (double) ocf_view_size (worker->view), NULL);
+    s_gauge (page, "ocf_proxyd_view_live_nodes", "Live (alive or suspect) nodes in the routing view",
+             (double) ocf_view_live_count (worker->view), NULL);
+    s_gauge (page, "ocf_proxyd_tabled_connected", "Whether the routing view follows tabled's events now",
+             ocf_feed_connected (worker->feed), NULL);
+    ocf_promtext_family (page, "ocf_proxyd_service_inflight_requests", "gauge",
+                         "Requests in flight to this host's own backends, by service");
+    for (size_t slot = 0; slot < ocf_load_count (worker->load); slot++) {
+        const char *labels[] = { "service", ocf_load_name (worker->load, (int) slot), NULL };
+        ocf_promtext_sample (page, "ocf_proxyd_service_inflight_requests", "", (double) ocf_load_get (worker->load, (int) slot),
+                             labels);
+    }
+    json_t *feed = ocf_feed_stats (worker->feed);
+    ocf_promtext_family (page, "ocf_proxyd_table_loads_total", "counter", "Full loads of the routing view from tabled");
+    ocf_promtext_sample (page, "ocf_proxyd_table_loads_total", "", (double) json_integer_value (json_object_get (feed, "loads")), NULL);
+    ocf_promtext_family (page, "ocf_proxyd_table_events_total", "counter", "Table events applied to the routing view");
+    ocf_promtext_sample (page, "ocf_proxyd_table_events_total", "", (double) json_integer_value (json_object_get (feed, "events")), NULL);
+    json_decref (feed);
+    for (int i = 0; i < OCF_SCRAPE_COUNT; i++)
+        if (scrape->calls[i].stats)
+            ocf_promtext_stats (page, s_daemons[i], scrape->calls[i].stats);
+    size_t len;
+    char *text = ocf_promtext_render (page, &len);
+    ocf_promtext_destroy (&page);
+    ocf_http_send (scrape->req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free (text);
+}
+
+static void
+s_on_stats (void *arg, ocf_zreply_t status, json_t *body, const char *error)
+{
+    scrape_call_t *call = arg;
+    scrape_t *scrape = call->scrape;
+    call->call = NULL;
+    if (status == OCF_ZREPLY_OK)
+        call->stats = json_incref (body);
+    if (--scrape->waiting == 0)
+        s_render (scrape);
+}
+
+void
+ocf_scrape_serve (ocf_worker_t *worker, h2o_req_t *req)
+{
+    scrape_t *scrape = h2o_mem_alloc_shared (&req->pool, sizeof *scrape, s_scrape_dispose);
+    memset (scrape, 0, sizeof *scrape);
+    scrape->worker = worker;
+    scrape->req = req;
+    for (int i = 0; i < OCF_SCRAPE_COUNT; i++) {
+        scrape->calls[i].scrape = scrape;
+        //  No socket file: the daemon is not running, no need to wait for its deadline.
+        char path[400];
+        struct stat info;
+        snprintf (path, sizeof path, "%s/%s.api", worker->config->node.run_dir, s_daemons[i]);
+        if (stat (path, &info) != 0)
+            continue;
+        scrape->waiting++;
+        scrape->calls[i].call = ocf_zclient_call (ocf_worker_scrape (worker, (ocf_scrape_target_t) i), "STATS", NULL,
+                                                  s_on_stats, &scrape->calls[i]);
+    }
+    if (scrape->waiting == 0)
+        s_render (scrape);
+}

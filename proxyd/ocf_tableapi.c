@@ -1,0 +1,417 @@
+/*  ocf_tableapi: table views, health, models, and service registration over HTTP.  */
+#include "ocf_tableapi.h"
+#include "ocf_http.h"
+#include "ocf_proxyd.h"
+#include "ocf_record.h"
+
+#define MAX_NODE_SERVICES 64     //  services one POST /v1/dnt/_node may name
+
+//  --------------------------------------------------------------------------
+//  Views
+
+static bool
+s_query_flag (h2o_req_t *req, const char *name)
+{
+    if (req->query_at == SIZE_MAX)
+        return false;
+    const char *query = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    size_t len = strlen (name);
+    for (const char *item = query; item < end;) {
+        const char *stop = memchr (item, '&', (size_t) (end - item));
+        if (!stop)
+            stop = end;
+        if ((size_t) (stop - item) >= len && memcmp (item, name, len) == 0
+        &&  (stop - item == (ptrdiff_t) len || (item[len] == '=' && !(stop - item == (ptrdiff_t) len + 2 && item[len + 1] == '0'))))
+            return true;
+        item = stop + 1;
+    }
+    return false;
+}
+
+//  The host part of "http://host:port".
+static json_t *
+s_public_address (ocf_view_node_t *node)
+{
+    return json_string (node->proxy_host[0] ? node->proxy_host : "");
+}
+
+//  One node in OpenFabric's "Peer" shape, with this implementation's row under "ocf".
+static json_t *
+s_peer (ocf_view_node_t *node)
+{
+    json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
+    if (!row)
+        row = json_object ();
+    json_t *services = json_array (), *offering = json_array (), *loads = json_array ();
+    size_t index;
+    json_t *item;
+    json_array_foreach (json_object_get (row, "services"), index, item) {
+        json_t *service = json_deep_copy (item);
+        json_t *port = json_object_get (item, "port");
+        char text[16];
+        snprintf (text, sizeof text, "%" JSON_INTEGER_FORMAT, json_is_integer (port) ? json_integer_value (port) : 0);
+        json_object_set_new (service, "port", json_string (text));      //  OpenFabric sends ports as strings
+        if (!json_object_get (service, "status"))
+            json_object_set_new (service, "status", json_string ("ready"));
+        if (!json_object_get (service, "identity_group"))
+            json_object_set_new (service, "identity_group", json_array ());
+        json_array_append_new (services, service);
+        json_array_append (offering, json_object_get (item, "name"));
+        json_t *inflight = json_object_get (json_object_get (item, "load"), "inflight");
+        json_array_append_new (loads, json_integer (json_is_integer (inflight) ? json_integer_value (inflight) : 0));
+    }
+    json_t *hardware = json_object_get (row, "hardware"), *gpus = json_array ();
+    json_array_foreach (json_object_get (hardware, "gpus"), index, item) {
+        json_t *gpu = json_deep_copy (item);
+        json_object_set (gpu, "total_memory", json_object_get (item, "memory_total_mb"));
+        json_object_set (gpu, "used_memory", json_object_get (item, "memory_used_mb"));
+        json_array_append_new (gpus, gpu);
+    }
+    json_t *memory = json_object_get (hardware, "memory_mb");
+    json_t *last_alive = json_object_get (row, "last_alive");
+    json_t *peer = json_pack ("{s:s, s:s, s:s, s:b, s:o, s:O?, s:I, s:o, s:o, s:o, s:o, s:[], s:s, s:i, s:b, s:{s:o, s:I, s:O?}, s:o}",
+        "id", node->id, "name", node->name ? node->name : "", "status", ocf_status_name ((ocf_status_t) node->status),
+        "connected", ocf_view_node_live (node), "public_address", s_public_address (node),
+        "version", json_object_get (row, "software"),
+        "last_seen", (json_int_t) (json_is_integer (last_alive) ? json_integer_value (last_alive) / 1000 : 0),
+        "service", services, "current_offering", offering, "available_offering", json_deep_copy (offering),
+        "load", loads, "role", "owner", "", "latency", 0, "privileged", false,
+        "hardware", "gpus", gpus, "host_memory", (json_int_t) (json_is_integer (memory) ? json_integer_value (memory) : 0),
+        "cpus", json_object_get (hardware, "cpus"), "ocf", row);
+    return peer;
+}
+
+static json_t *
+s_peer_status (ocf_view_node_t *node)
+{
+    return json_pack ("{s:s, s:s, s:s, s:s}", "id", node->id, "name", node->name ? node->name : "",
+                      "connectedness", ocf_view_node_live (node) ? "Connected" : "NotConnected",
+                      "status", ocf_status_name ((ocf_status_t) node->status));
+}
+
+static json_t *
+s_peer_addrs (ocf_view_node_t *node)
+{
+    json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
+    json_t *addrs = json_array ();
+    const char *key;
+    json_t *value;
+    json_object_foreach (json_object_get (row, "addr"), key, value)
+        if (json_is_string (value))
+            json_array_append (addrs, value);
+    json_decref (row);
+    return json_pack ("{s:s, s:o}", "ID", node->id, "Addrs", addrs);
+}
+
+//  "tcp://10.0.0.5:7946" -> "<id>@10.0.0.5:7946", the seed form gossipd accepts.
+static json_t *
+s_bootstrap (ocf_view_node_t *node)
+{
+    json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
+    const char *gossip = json_string_value (json_object_get (json_object_get (row, "addr"), "gossip"));
+    json_t *seed = NULL;
+    if (gossip) {
+        const char *hostport = strstr (gossip, "://");
+        char text[400];
+        snprintf (text, sizeof text, "%s@%s", node->id, hostport ? hostport + 3 : gossip);
+        seed = json_string (text);
+    }
+    json_decref (row);
+    return seed;
+}
+
+typedef struct {
+    size_t count;
+    ocf_view_node_t **nodes;
+    const char *self_id;
+} nodes_t;
+
+static json_t *
+s_collect (nodes_t *nodes, json_t *(*render) (ocf_view_node_t *node), bool live_only, bool others_only)
+{
+    json_t *list = json_array ();
+    for (size_t i = 0; i < nodes->count; i++) {
+        ocf_view_node_t *node = nodes->nodes[i];
+        if ((live_only && !ocf_view_node_live (node)) || (others_only && strcmp (node->id, nodes->self_id) == 0))
+            continue;
+        json_t *item = render (node);
+        if (item)
+            json_array_append_new (list, item);
+    }
+    return list;
+}
+
+static json_t *
+s_model (const char *id, json_int_t created, size_t providers)
+{
+    return json_pack ("{s:s, s:s, s:I, s:s, s:I}", "id", id, "object", "model", "created", created,
+                      "owned_by", "openfabric", "providers", (json_int_t) providers);
+}
+
+//  The models of the llm services that live nodes serve now.
+static json_t *
+s_models (ocf_worker_t *worker)
+{
+    json_t *ids = ocf_view_group_values (worker->view, "llm", "model", true), *data = json_array ();
+    size_t index;
+    json_t *id;
+    json_array_foreach (ids, index, id) {
+        char identity[OCF_IDENTITY_MAX];
+        snprintf (identity, sizeof identity, "model=%s", json_string_value (id));
+        const ocf_provider_t *providers;
+        size_t count = ocf_view_providers (worker->view, "llm", 3, identity, &providers);
+        if (count)
+            json_array_append_new (data, s_model (json_string_value (id), (json_int_t) providers[0].node->generation, count));
+    }
+    json_decref (ids);
+    return data;
+}
+
+void
+ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
+{
+    nodes_t nodes = { 0, NULL, ocf_view_self_id (worker->view) };
+    nodes.nodes = ocf_view_nodes (worker->view, &nodes.count);
+    size_t live = 0;
+    for (size_t i = 0; i < nodes.count; i++)
+        live += ocf_view_node_live (nodes.nodes[i]);
+    ocf_view_node_t *me = ocf_view_self (worker->view);
+    bool me_live = me && ocf_view_node_live (me);
+    json_t *reply = NULL;
+    switch (route->kind) {
+        case OCF_ROUTE_HEALTH:
+            reply = json_pack ("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:b, s:i}", "status", "ok", "id", me ? me->id : NULL,
+                               "name", me ? me->name : NULL, "version", OCF_VERSION,
+                               "uptime_seconds", (json_int_t) (ocf_proxyd_uptime_ms (worker->server) / 1000),
+                               "peers_alive", (json_int_t) (live - (me_live ? 1 : 0)), "table_size", (json_int_t) nodes.count,
+                               "tabled", ocf_feed_connected (worker->feed), "workers", (int) worker->config->proxyd.workers);
+            break;
+        case OCF_ROUTE_DNT_TABLE: {
+            bool all = s_query_flag (req, "all");
+            reply = json_object ();
+            for (size_t i = 0; i < nodes.count; i++)
+                if (all || ocf_view_node_live (nodes.nodes[i])) {
+                    char key[48];
+                    snprintf (key, sizeof key, "/%s", nodes.nodes[i]->id);
+                    json_object_set_new (reply, key, s_peer (nodes.nodes[i]));
+                }
+            break;
+        }
+        case OCF_ROUTE_DNT_PEERS:
+            reply = json_pack ("{s:o}", "peers", s_collect (&nodes, s_peer_addrs, true, true));
+            break;
+        case OCF_ROUTE_DNT_PEERS_STATUS:
+            reply = json_pack ("{s:o}", "peers", s_collect (&nodes, s_peer_status, false, true));
+            break;
+        case OCF_ROUTE_DNT_BOOTSTRAPS:
+            reply = json_pack ("{s:o}", "bootstraps", s_collect (&nodes, s_bootstrap, true, false));
+            break;
+        case OCF_ROUTE_DNT_STATS: {
+            size_t by_status[4] = { 0 };
+            for (size_t i = 0; i < nodes.count; i++)
+                by_status[nodes.nodes[i]->status & 3]++;
+            reply = json_pack ("{s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+                               "connected_peers", (json_int_t) (live - (me_live ? 1 : 0)),
+                               "total_peers_known", (json_int_t) (nodes.count - (me ? 1 : 0)),
+                               "connected_peer_details", s_collect (&nodes, s_peer_addrs, true, true),
+                               "all_peer_details", s_collect (&nodes, s_peer_status, false, true),
+                               "table", "rows", (json_int_t) nodes.count, "alive", (json_int_t) by_status[OCF_STATUS_ALIVE],
+                               "suspect", (json_int_t) by_status[OCF_STATUS_SUSPECT],
+                               "dead", (json_int_t) by_status[OCF_STATUS_DEAD], "left", (json_int_t) by_status[OCF_STATUS_LEFT],
+                               "tabled", ocf_feed_stats (worker->feed));
+            break;
+        }
+        case OCF_ROUTE_MODELS:
+            reply = json_pack ("{s:s, s:o}", "object", "list", "data", s_models (worker));
+            break;
+        default: {
+            json_t *models = s_models (worker);
+            size_t index;
+            json_t *model;
+            json_array_foreach (models, index, model)
+                if (strcmp (json_string_value (json_object_get (model, "id")), route->node) == 0)
+                    reply = json_incref (model);
+            if (!reply) {
+                json_t *ids = ocf_view_group_values (worker->view, "llm", "model", true);
+                ocf_http_error (req, 404, "model_not_found", json_pack ("{s:o}", "available_models", ids),
+                                "model '%s' is not served by any live node", route->node);
+            }
+            json_decref (models);
+            break;
+        }
+    }
+    free (nodes.nodes);
+    if (reply)
+        ocf_http_json (req, 200, reply);
+}
+
+//  --------------------------------------------------------------------------
+//  POST / DELETE /v1/dnt/_node
+
+typedef struct _node_op_t node_op_t;
+
+typedef struct {
+    node_op_t *op;
+    ocf_zcall_t *call;           //  NULL once answered
+} node_call_t;
+
+struct _node_op_t {
+    h2o_req_t *req;
+    node_call_t calls[MAX_NODE_SERVICES];
+    size_t count;
+    size_t waiting;
+    json_t *names;               //  services registered or withdrawn
+    char error[512];             //  the first failure, if any
+    int status;                  //  its HTTP status
+    bool post;
+};
+
+static void
+s_node_op_dispose (void *data)
+{
+    node_op_t *op = data;
+    for (size_t i = 0; i < op->count; i++)
+        if (op->calls[i].call)
+            ocf_zcall_cancel (op->calls[i].call);
+    json_decref (op->names);
+}
+
+static void
+s_node_op_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error)
+{
+    node_call_t *call = arg;
+    node_op_t *op = call->op;
+    call->call = NULL;
+    if (status != OCF_ZREPLY_OK && !op->status) {
+        op->status = status == OCF_ZREPLY_ERR ? 400 : 503;
+        snprintf (op->error, sizeof op->error, "%s", error ? error : "tabled failed");
+    }
+    if (--op->waiting)
+        return;
+    if (op->status == 503)
+        ocf_http_error (op->req, 503, "table_unavailable", NULL, "tabled did not answer: %s", op->error);
+    else
+    if (op->status)
+        ocf_http_error (op->req, 400, "invalid_service", NULL, "tabled refused the change: %s", op->error);
+    else
+        ocf_http_json (op->req, 200, json_pack ("{s:s, s:O}", "status", "ok", op->post ? "registered" : "withdrawn",
+                                                op->names));
+}
+
+//  One service of OpenFabric's body: {"name", "host", "port" (number or string),
+//  "identity_group": ["k=v"], "max_inflight"?} -> the service object of a row.
+static json_t *
+s_service_from_body (json_t *item, char *error, size_t error_size)
+{
+    const char *name = json_string_value (json_object_get (item, "name"));
+    if (!ocf_record_service_name_valid (name)) {
+        snprintf (error, error_size, "each service needs a \"name\" of 1-64 characters of A-Z a-z 0-9 - _ .");
+        return NULL;
+    }
+    json_t *port_value = json_object_get (item, "port");
+    long long port = -1;
+    if (json_is_integer (port_value))
+        port = json_integer_value (port_value);
+    else
+    if (json_is_string (port_value)) {
+        char *end;
+        port = strtoll (json_string_value (port_value), &end, 10);
+        if (*end || end == json_string_value (port_value))
+            port = -1;
+    }
+    if (port < 1 || port > 65535) {
+        snprintf (error, error_size, "service %s: \"port\" must be a port number (1-65535), as a number or a string", name);
+        return NULL;
+    }
+    json_t *host = json_object_get (item, "host");
+    if (host && (!json_is_string (host) || !*json_string_value (host))) {
+        snprintf (error, error_size, "service %s: \"host\" must be a non-empty string", name);
+        return NULL;
+    }
+    json_t *groups = json_object_get (item, "identity_group");
+    if (groups && !json_is_array (groups)) {
+        snprintf (error, error_size, "service %s: \"identity_group\" must be an array of \"key=value\" strings", name);
+        return NULL;
+    }
+    size_t index;
+    json_t *group;
+    json_array_foreach (groups, index, group) {
+        const char *text = json_string_value (group);
+        const char *equals = text ? strchr (text, '=') : NULL;
+        if (!equals || equals == text || !equals[1]) {
+            snprintf (error, error_size, "service %s: identity_group[%zu] must be \"key=value\"", name, index);
+            return NULL;
+        }
+    }
+    json_t *service = json_pack ("{s:s, s:s, s:I, s:s, s:o}", "name", name, "host", host ? json_string_value (host) : "127.0.0.1",
+                                 "port", (json_int_t) port, "status", "ready",
+                                 "identity_group", groups ? json_deep_copy (groups) : json_array ());
+    json_t *max_inflight = json_object_get (item, "max_inflight");
+    if (json_is_integer (max_inflight) && json_integer_value (max_inflight) > 0)
+        json_object_set_new (service, "load", json_pack ("{s:O}", "max_inflight", max_inflight));
+    return service;
+}
+
+void
+ocf_tableapi_node (ocf_worker_t *worker, h2o_req_t *req)
+{
+    bool post = h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("POST"));
+    json_error_t parse_error;
+    json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : NULL;
+    if (req->entity.len && !body) {
+        ocf_http_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
+                        parse_error.position);
+        return;
+    }
+    json_t *services = json_object_get (body, "service");
+    if ((body && !json_is_object (body)) || (services && !json_is_array (services))
+    ||  (post && json_array_size (services) == 0) || json_array_size (services) > MAX_NODE_SERVICES) {
+        json_decref (body);
+        ocf_http_error (req, 400, "invalid_request", NULL, "the body must be {\"service\": [{\"name\", \"host\", \"port\", "
+                        "\"identity_group\"}, ...]} with 1 to %d services%s", MAX_NODE_SERVICES,
+                        post ? "" : " (or empty, to withdraw them all)");
+        return;
+    }
+    json_t *changes = json_array ();
+    size_t index;
+    json_t *item;
+    char error[512];
+    json_array_foreach (services, index, item) {
+        json_t *change = post ? s_service_from_body (item, error, sizeof error)
+                              : ocf_record_service_name_valid (json_string_value (json_object_get (item, "name")))
+                              ? json_pack ("{s:O}", "name", json_object_get (item, "name")) : NULL;
+        if (!change) {
+            if (!post)
+                snprintf (error, sizeof error, "service[%zu] needs a valid \"name\"", index);
+            json_decref (changes);
+            json_decref (body);
+            ocf_http_error (req, 400, "invalid_service", NULL, "%s", error);
+            return;
+        }
+        json_array_append_new (changes, change);
+    }
+    json_decref (body);
+    ocf_view_node_t *me = ocf_view_self (worker->view);
+    if (!post && json_array_size (changes) == 0)
+        for (size_t i = 0; me && i < me->service_count; i++)
+            json_array_append_new (changes, json_pack ("{s:s}", "name", me->services[i].name));
+    node_op_t *op = h2o_mem_alloc_shared (&req->pool, sizeof *op, s_node_op_dispose);
+    memset (op, 0, sizeof *op);
+    op->req = req;
+    op->post = post;
+    op->names = json_array ();
+    op->count = op->waiting = json_array_size (changes);
+    if (op->count == 0) {
+        json_decref (changes);
+        ocf_http_json (req, 200, json_pack ("{s:s, s:[]}", "status", "ok", "withdrawn"));
+        return;
+    }
+    json_array_foreach (changes, index, item) {
+        json_array_append (op->names, json_object_get (item, "name"));
+        op->calls[index].op = op;
+        op->calls[index].call = ocf_zclient_call (worker->tabled, post ? "SERVICE.UP" : "SERVICE.DOWN",
+                                                  post ? json_pack ("{s:O}", "service", item) : json_incref (item),
+                                                  s_node_op_reply, &op->calls[index]);
+    }
+    json_decref (changes);
+}

@@ -1,0 +1,293 @@
+/*  ocf_worker: one event loop.  */
+#include "ocf_worker.h"
+#include "ocf_daemon.h"
+#include "ocf_forward.h"
+#include "ocf_log.h"
+#include "ocf_proxyd.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define TABLED_TIMEOUT_MS 2000
+#define SCRAPE_TIMEOUT_MS 300
+#define CLOSE_WAIT_MS 3000       //  longest wait for clients to go once the loop is done
+
+typedef struct {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+} client_t;
+
+ocf_worker_t *
+ocf_worker_of (h2o_req_t *req)
+{
+    return H2O_STRUCT_FROM_MEMBER (ocf_worker_t, context, req->conn->ctx);
+}
+
+//  --------------------------------------------------------------------------
+//  Listening
+
+//  SO_REUSEPORT lets every worker bind the address, but would also let another program of the
+//  same user share it silently: the first worker checks with an exclusive bind that nobody
+//  else listens there.
+static int
+s_listen (const char *address, bool exclusive_check, char *error, size_t error_size)
+{
+    char host[256];
+    int port;
+    if (ocf_config_parse_hostport (address, host, sizeof host, &port) != 0) {
+        snprintf (error, error_size, "[proxyd] listen '%s' is not host:port", address);
+        return -1;
+    }
+    char service[16];
+    snprintf (service, sizeof service, "%d", port);
+    struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM };
+    struct addrinfo *result;
+    int rc = getaddrinfo (host, service, &hints, &result);
+    if (rc != 0) {
+        snprintf (error, error_size, "[proxyd] listen '%s': %s", address, gai_strerror (rc));
+        return -1;
+    }
+    if (exclusive_check) {
+        int probe = socket (result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+        setsockopt (probe, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+        int failed = bind (probe, result->ai_addr, result->ai_addrlen) != 0 ? errno : 0;
+        close (probe);
+        if (failed) {
+            snprintf (error, error_size, "cannot listen on %s: %s", address, strerror (failed));
+            freeaddrinfo (result);
+            return -1;
+        }
+    }
+    int fd = socket (result->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
+    //  Every worker binds the same address: the kernel spreads new connections over them.
+    if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0
+    ||  setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0
+    ||  bind (fd, result->ai_addr, result->ai_addrlen) != 0 || listen (fd, SOMAXCONN) != 0) {
+        snprintf (error, error_size, "cannot listen on %s: %s", address, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        fd = -1;
+    }
+    freeaddrinfo (result);
+    return fd;
+}
+
+static void
+s_on_client_close (void *data)
+{
+    client_t *client = data;
+    h2o_linklist_unlink (&client->link);
+    free (client);
+}
+
+static void
+s_on_accept (h2o_socket_t *listener, const char *error)
+{
+    ocf_worker_t *self = listener->data;
+    if (error)
+        return;
+    h2o_socket_t *sock;
+    while (!self->stopping && (sock = h2o_evloop_socket_accept (listener)) != NULL) {
+        client_t *client = calloc (1, sizeof *client);
+        client->sock = sock;
+        h2o_linklist_insert (&self->clients, &client->link);
+        sock->on_close.cb = s_on_client_close;
+        sock->on_close.data = client;
+        h2o_accept (&self->accept, sock);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Stopping
+
+static void
+s_check_drained (ocf_worker_t *self)
+{
+    if (self->stopping && !self->done && (self->inflight == 0 || h2o_now (self->loop) >= self->stop_deadline))
+        self->done = true;
+}
+
+static void
+s_on_drain_check (h2o_timeout_entry_t *entry)
+{
+    ocf_worker_t *self = H2O_STRUCT_FROM_MEMBER (ocf_worker_t, drain_check, entry);
+    s_check_drained (self);
+    if (!self->done)
+        h2o_timeout_link (self->loop, &self->context.hundred_ms_timeout, &self->drain_check);
+}
+
+static void
+s_on_wake (h2o_socket_t *sock, const char *error)
+{
+    ocf_worker_t *self = sock->data;
+    uint64_t value;
+    if (read (self->wake_fd, &value, sizeof value) < 0 || self->stopping)
+        return;
+    self->stopping = true;
+    self->context.shutdown_requested = 1;    //  kept-alive clients get "connection: close"
+    self->stop_deadline = h2o_now (self->loop) + (uint64_t) self->config->proxyd.stop_timeout_ms;
+    if (self->listener) {
+        h2o_socket_close (self->listener);
+        self->listener = NULL;
+    }
+    if (self->inflight)
+        ocf_log_info ("worker %d: waiting for %zu requests in flight (at most %" PRId64 " ms)", self->index,
+                      self->inflight, self->config->proxyd.stop_timeout_ms);
+    self->drain_check.cb = s_on_drain_check;
+    h2o_timeout_link (self->loop, &self->context.hundred_ms_timeout, &self->drain_check);
+    s_check_drained (self);
+}
+
+void
+ocf_worker_request_begin (ocf_worker_t *self)
+{
+    self->inflight++;
+}
+
+void
+ocf_worker_request_end (ocf_worker_t *self)
+{
+    self->inflight--;
+    s_check_drained (self);
+}
+
+void
+ocf_worker_stop (ocf_worker_t *self)
+{
+    uint64_t one = 1;
+    if (write (self->wake_fd, &one, sizeof one) < 0)
+        ocf_log_error ("cannot wake worker %d: %s", self->index, strerror (errno));
+}
+
+//  Ends whatever is left: forwards are aborted, client sockets shut down so that h2o notices
+//  and closes them, and the loop turns until they are gone (bounded).
+static void
+s_close_clients (ocf_worker_t *self)
+{
+    ocf_forward_abort_all (self);
+    for (h2o_linklist_t *node = self->clients.next; node != &self->clients; node = node->next) {
+        client_t *client = H2O_STRUCT_FROM_MEMBER (client_t, link, node);
+        shutdown (h2o_socket_get_fd (client->sock), SHUT_RDWR);
+    }
+    uint64_t deadline = h2o_now (self->loop) + CLOSE_WAIT_MS;
+    while (!h2o_linklist_is_empty (&self->clients) && h2o_now (self->loop) < deadline)
+        if (h2o_evloop_run (self->loop, 10) != 0 && errno != EINTR)
+            break;
+}
+
+//  --------------------------------------------------------------------------
+
+static void
+s_on_settled (void *arg)
+{
+    ocf_worker_t *self = arg;
+    ocf_proxyd_worker_settled (self->server);
+}
+
+int
+ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *error, size_t error_size)
+{
+    self->server = server;
+    self->config = ocf_proxyd_config (server);
+    self->metrics = ocf_proxyd_metrics (server);
+    self->load = ocf_proxyd_load (server);
+    self->globalconf = ocf_proxyd_globalconf (server);
+    self->index = index;
+    self->wake_fd = -1;
+    h2o_linklist_init_anchor (&self->clients);
+    h2o_linklist_init_anchor (&self->forwards);
+    self->listen_fd = s_listen (self->config->proxyd.listen, index == 0, error, error_size);
+    if (self->listen_fd < 0)
+        return -1;
+    self->loop = h2o_evloop_create ();
+    h2o_context_init (&self->context, self->loop, self->globalconf);
+    self->accept.ctx = &self->context;
+    self->accept.hosts = self->globalconf->hosts;
+    self->listener = h2o_evloop_socket_create (self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->listener->data = self;
+    self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->wake = h2o_evloop_socket_create (self->loop, self->wake_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->wake->data = self;
+    h2o_socket_read_start (self->wake, s_on_wake);
+    self->view = ocf_view_new ();
+    char endpoint[300];
+    self->tabled = ocf_zclient_new (self->loop, ocf_daemon_endpoint (self->config, "tabled.api", endpoint, sizeof endpoint),
+                                    TABLED_TIMEOUT_MS);
+    ocf_pools_config_t pools = {
+        .connect_ms = (uint64_t) self->config->proxyd.connect_timeout_ms,
+        .first_byte_ms = (uint64_t) self->config->proxyd.first_byte_timeout_ms,
+        .io_ms = (uint64_t) self->config->proxyd.io_timeout_ms,
+        .keepalive_ms = (uint64_t) self->config->proxyd.keepalive_timeout_ms,
+        .max_idle = 1024
+    };
+    self->pools = ocf_pools_new (&self->context, &pools, ocf_metrics_pools (self->metrics));
+    uint64_t seed = 0;
+    if (getrandom (&seed, sizeof seed, 0) != sizeof seed)
+        seed = (uint64_t) time (NULL) ^ ((uint64_t) index << 32);
+    ocf_chooser_init (&self->chooser, (ocf_policy_t) ocf_policy_parse (self->config->proxyd.policy), seed);
+    return 0;
+}
+
+void
+ocf_worker_run (ocf_worker_t *self)
+{
+    char endpoint[300];
+    self->feed = ocf_feed_new (self->loop, self->tabled, ocf_daemon_endpoint (self->config, "tabled.events", endpoint,
+                               sizeof endpoint), self->view, s_on_settled, self);
+    h2o_socket_read_start (self->listener, s_on_accept);
+    while (!self->done)
+        if (h2o_evloop_run (self->loop, INT32_MAX) != 0 && errno != EINTR) {
+            ocf_log_error ("worker %d: event loop failed: %s", self->index, strerror (errno));
+            break;
+        }
+    s_close_clients (self);
+}
+
+ocf_zclient_t *
+ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target)
+{
+    static const char *names[OCF_SCRAPE_COUNT] = { "tabled.api", "gossipd.api", "workerd.api" };
+    if (!self->scrape[target]) {
+        char endpoint[300];
+        self->scrape[target] = ocf_zclient_new (self->loop, ocf_daemon_endpoint (self->config, names[target], endpoint,
+                                                sizeof endpoint), SCRAPE_TIMEOUT_MS);
+    }
+    return self->scrape[target];
+}
+
+void
+ocf_worker_fini (ocf_worker_t *self)
+{
+    if (!self->loop) {
+        if (self->listen_fd >= 0)
+            close (self->listen_fd);
+        return;
+    }
+    ocf_feed_destroy (&self->feed);
+    for (int i = 0; i < OCF_SCRAPE_COUNT; i++)
+        ocf_zclient_destroy (&self->scrape[i]);
+    ocf_zclient_destroy (&self->tabled);
+    ocf_pools_destroy (&self->pools);
+    ocf_view_destroy (&self->view);
+    if (h2o_timeout_is_linked (&self->drain_check))
+        h2o_timeout_unlink (&self->drain_check);
+    if (self->listener)
+        h2o_socket_close (self->listener);
+    h2o_socket_close (self->wake);
+    if (!h2o_linklist_is_empty (&self->clients)) {
+        //  A client h2o could not close in time: its context cannot be disposed under it.
+        ocf_log_warning ("worker %d: clients still connected at exit", self->index);
+        return;
+    }
+    h2o_context_dispose (&self->context);
+#if H2O_VERSION_MAJOR == 2 && H2O_VERSION_MINOR < 3
+    free (self->context.queue);              //  h2o before 2.3 forgets to (fixed upstream in 6b0a76e)
+#endif
+    h2o_evloop_run (self->loop, 0);          //  let closed sockets be freed
+    h2o_evloop_destroy (self->loop);
+    self->loop = NULL;
+}

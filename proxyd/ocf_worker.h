@@ -1,0 +1,75 @@
+/*  ocf_worker: one event loop of proxyd, with everything it serves requests from.
+    Each worker owns a SO_REUSEPORT listener (the kernel spreads connections), an h2o context,
+    its own routing view fed by tabled, its upstream connection pools and its local API
+    clients: workers share nothing on the request path but atomic counters (ocf_metrics,
+    ocf_load). Worker 0 runs in the main thread and also carries proxyd's control duties
+    (ocf_proxyd). Stopping: the listener closes, kept-alive clients are told "close", the
+    requests in flight finish (up to stop_timeout), then the loop ends.  */
+#ifndef OCF_WORKER_H
+#define OCF_WORKER_H
+
+#include "ocf_choose.h"
+#include "ocf_config.h"
+#include "ocf_feed.h"
+#include "ocf_load.h"
+#include "ocf_metrics.h"
+#include "ocf_upstream.h"
+#include "ocf_view.h"
+#include "ocf_zsock.h"
+
+#include <h2o.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+typedef struct _ocf_proxyd_t ocf_proxyd_t;
+
+typedef enum { OCF_SCRAPE_TABLED = 0, OCF_SCRAPE_GOSSIPD, OCF_SCRAPE_WORKERD, OCF_SCRAPE_COUNT } ocf_scrape_target_t;
+
+typedef struct {
+    ocf_proxyd_t *server;
+    ocf_config_t *config;
+    ocf_metrics_t *metrics;
+    ocf_load_t *load;
+    h2o_globalconf_t *globalconf;
+    int index;
+    pthread_t thread;
+    h2o_evloop_t *loop;
+    h2o_context_t context;
+    h2o_accept_ctx_t accept;
+    int listen_fd;
+    h2o_socket_t *listener;
+    h2o_linklist_t clients;      //  accepted connections, closed at the end
+    h2o_linklist_t forwards;     //  requests being forwarded (ocf_forward), aborted at the end
+    ocf_view_t *view;
+    ocf_zclient_t *tabled;       //  LIST/HELLO (the feed), SERVICE.UP/DOWN (/v1/dnt/_node)
+    ocf_feed_t *feed;
+    ocf_pools_t *pools;
+    ocf_chooser_t chooser;
+    ocf_zclient_t *scrape[OCF_SCRAPE_COUNT];  //  STATS for /metrics, short deadline
+    size_t inflight;             //  requests of this worker being answered
+    int wake_fd;                 //  eventfd: another thread asks this worker to stop
+    h2o_socket_t *wake;
+    bool stopping;
+    bool done;
+    uint64_t stop_deadline;      //  loop time (ms) after which streams are cut
+    h2o_timeout_entry_t drain_check;
+} ocf_worker_t;
+
+//  Creates the loop, the context and the listener (bound now, so that a busy port is reported
+//  at start). Returns 0, or -1 with error set.
+int ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *error, size_t error_size);
+//  Runs the loop until the worker has stopped. Starts the feed first.
+void ocf_worker_run (ocf_worker_t *self);
+//  From any thread: stop accepting, finish what is in flight, end the loop.
+void ocf_worker_stop (ocf_worker_t *self);
+void ocf_worker_fini (ocf_worker_t *self);
+
+//  Counts a request being answered; at the end of the last one a stopping worker stops.
+void ocf_worker_request_begin (ocf_worker_t *self);
+void ocf_worker_request_end (ocf_worker_t *self);
+//  The worker that serves a request.
+ocf_worker_t *ocf_worker_of (h2o_req_t *req);
+//  STATS client for a daemon (created on first use).
+ocf_zclient_t *ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target);
+
+#endif

@@ -1,0 +1,75 @@
+/*  Fuzz target: what proxyd reads from a request before routing it (proxyd/ocf_request.c):
+    the routing identity from a JSON body or an X-Ocf-Identity header, and the route from the
+    path. The JSON scanner is checked against jansson, a full parser: both must agree on
+    whether the input is JSON and on the value of "model".  */
+#include "ocf_request.h"
+#include "ocf_json.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_compare_with_jansson (const char *text, size_t size)
+{
+    char value[512], error[256];
+    ocf_json_key_t found = ocf_json_find_key (text, size, "model", value, sizeof value, error, sizeof error);
+    if (found == OCF_JSON_KEY_INVALID && !*error)
+        abort ();                //  every refusal says why
+    //  jansson takes a NUL byte for the end of the input: no common ground there.
+    if (memchr (text, '\0', size))
+        return;
+    json_error_t problem;
+    json_t *root = json_loadb (text, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &problem);
+    if (!root) {
+        //  jansson also refuses numbers it cannot represent, which are valid JSON.
+        if (found != OCF_JSON_KEY_INVALID && !strstr (problem.text, "too big") && !strstr (problem.text, "overflow"))
+            abort ();
+        return;
+    }
+    if (found == OCF_JSON_KEY_INVALID && !strstr (error, "nested too deeply"))
+        abort ();
+    if (found != OCF_JSON_KEY_INVALID) {
+        json_t *model = json_object_get (root, "model");
+        if (!json_is_object (root))
+            found == OCF_JSON_KEY_NOT_OBJECT ? (void) 0 : abort ();
+        else
+        if (!model)
+            found == OCF_JSON_KEY_ABSENT ? (void) 0 : abort ();
+        else
+        if (!json_is_string (model))
+            found == OCF_JSON_KEY_NOT_STRING ? (void) 0 : abort ();
+        else {
+            size_t len = json_string_length (model);
+            bool fits = len < sizeof value && !memchr (json_string_value (model), '\0', len);
+            if (fits ? found != OCF_JSON_KEY_FOUND || strlen (value) != len || memcmp (value, json_string_value (model), len)
+                     : found != OCF_JSON_KEY_TOO_LONG)
+                abort ();
+        }
+    }
+    json_decref (root);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    const char *text = (const char *) data;
+    s_compare_with_jansson (text, size);
+    ocf_route_t route;
+    if (ocf_route_parse (text, size, &route) != route.kind)
+        abort ();
+    if (route.rest && (route.rest_len == 0 || route.rest_len > size + 1))
+        abort ();
+    char identity[OCF_IDENTITY_MAX], error[512];
+    for (int required = 0; required < 2; required++) {
+        ocf_identity_result_t result = ocf_request_identity (NULL, 0, "application/json", 16, text, size, "model", required,
+                                                             identity, sizeof identity, error, sizeof error);
+        if ((result == OCF_IDENTITY_OK && strncmp (identity, "model=", 6) != 0) || (result == OCF_IDENTITY_ERROR && !*error))
+            abort ();
+    }
+    if (ocf_request_identity (text, size, NULL, 0, NULL, 0, "model", true, identity, sizeof identity, error, sizeof error)
+        == OCF_IDENTITY_OK && (!strchr (identity, '=') || strlen (identity) != size))
+        abort ();
+    return 0;
+}

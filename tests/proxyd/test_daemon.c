@@ -1,0 +1,258 @@
+/*  ocf-proxyd as a daemon: readiness with and without tabled, following tabled across a
+    restart, SIGTERM letting streams finish, its local API, /metrics through promtool, load
+    reports, several workers, the instance lock, and the dashboard in headless Chromium.  */
+#include "fabric.h"
+#include "ocf_time.h"
+
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static fabric_t s_fabric;
+
+static void
+s_teardown (void)
+{
+    fabric_stop (&s_fabric);
+}
+
+TestSuite (proxyd_daemon, .fini = s_teardown, .timeout = 90);
+
+//  A host whose llm service is a test backend (started with args), routed once this returns.
+static fabric_host_t *
+s_serving_host (const char *extra, const char *const *args, const char *groups)
+{
+    fabric_host_t *host = fabric_host (&s_fabric, "host-a", extra);
+    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", args);
+    fabric_service (host, "llm", backend, groups, NULL);
+    cr_assert (fabric_wait_model (host, "m1", 1, 5000));
+    return host;
+}
+
+static json_t *
+s_get (fabric_host_t *host, const char *path)
+{
+    char url[256];
+    snprintf (url, sizeof url, "%s%s", host->url, path);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    json_t *body = response.status == 200 ? fabric_json (&response) : NULL;
+    fabric_response_free (&response);
+    return body;
+}
+
+static bool
+s_follows_tabled (void *arg)
+{
+    json_t *health = s_get (arg, "/v1/health");
+    bool follows = health && json_is_true (json_object_get (health, "tabled"))
+                && json_integer_value (json_object_get (health, "table_size")) >= 1;
+    json_decref (health);
+    return follows;
+}
+
+static long
+s_chat_status (fabric_host_t *host, const char *model)
+{
+    char url[128], body[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", host->url);
+    snprintf (body, sizeof body, "{\"model\": \"%s\"}", model);
+    fabric_response_t response = fabric_http ("POST", url, NULL, body);
+    long status = response.status;
+    fabric_response_free (&response);
+    return status;
+}
+
+Test (proxyd_daemon, ready_without_tabled_then_follows_it)
+{
+    fabric_host_t *host = &s_fabric.hosts[s_fabric.host_count++];
+    snprintf (host->name, sizeof host->name, "lonely");
+    ocf_test_node_init (&host->node, "lonely");
+    host->port = ocf_test_free_port ();
+    snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", host->port);
+    char config[256];
+    snprintf (config, sizeof config, "[node]\nname = lonely\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n", host->port);
+    ocf_test_node_config (&host->node, config);
+    fabric_start_proxyd (host);          //  asserts READY=1: serving with an empty view
+    json_t *health = s_get (host, "/v1/health");
+    cr_assert (json_is_false (json_object_get (health, "tabled")));
+    cr_assert_eq (json_integer_value (json_object_get (health, "table_size")), 0);
+    json_decref (health);
+    cr_assert_eq (s_chat_status (host, "m1"), 404);
+    fabric_start_tabled (host);
+    cr_assert (ocf_test_wait_for (s_follows_tabled, host, 5000), "proxyd did not load the table once tabled started");
+}
+
+Test (proxyd_daemon, keeps_routing_while_tabled_restarts)
+{
+    const char *models[] = { "--model", "m1", "--model", "m2", NULL };
+    fabric_host_t *host = s_serving_host (NULL, models, "model=m1");
+    fabric_backend_t *backend = &s_fabric.backends[0];
+    ocf_test_stop (host->tabled, SIGKILL, 2000);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (s_chat_status (host, "m1"), 200, "routing stopped with tabled");
+    fabric_start_tabled (host);
+    //  The new run of tabled (a new boot) is loaded and followed: a service added now routes.
+    fabric_service (host, "llm", backend, "model=m1,model=m2", NULL);
+    cr_assert (fabric_wait_model (host, "m2", 1, 5000), "the view does not follow the restarted tabled");
+    cr_assert_eq (s_chat_status (host, "m2"), 200);
+}
+
+Test (proxyd_daemon, sigterm_lets_streams_finish)
+{
+    const char *m1[] = { "--model", "m1", "--tokens", "10", "--token-delay-ms", "100", NULL };
+    fabric_host_t *host = s_serving_host (NULL, m1, "model=m1");
+    char output[300], url[128];
+    snprintf (output, sizeof output, "%s/stream.out", host->node.root);
+    snprintf (url, sizeof url, "%s/v1/chat/completions", host->url);
+    const char *argv[] = { "/usr/bin/curl", "-s", "-N", "-o", output, "-d", "{\"model\": \"m1\", \"stream\": true}", url, NULL };
+    pid_t curl = ocf_test_exec (argv, "/dev/null", NULL);
+    usleep (300000);
+    int64_t start = ocf_time_wall_us ();
+    kill (host->proxyd, SIGTERM);
+    cr_assert (ocf_test_wait_notify (&host->node, "STOPPING=1", 2000));
+    //  No new connections...
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 0, "a stopping proxyd accepted a new request");
+    fabric_response_free (&response);
+    //  ...but the stream in flight ends normally, and then proxyd exits with status 0.
+    int status = ocf_test_stop (host->proxyd, SIGTERM, 10000);
+    host->proxyd = 0;
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
+    cr_assert_gt (ocf_time_wall_us () - start, 500000, "proxyd exited before the stream could end");
+    int curl_status;
+    waitpid (curl, &curl_status, 0);
+    cr_assert (WIFEXITED (curl_status) && WEXITSTATUS (curl_status) == 0);
+    char *text = ocf_test_read_file (output);
+    cr_assert (text && strstr (text, "data: [DONE]"), "the stream was cut: %s", text ? text : "(nothing)");
+    free (text);
+}
+
+//  Waits until the host's row in tabled reports this many requests in flight to its llm.
+static bool
+s_wait_reported (fabric_host_t *host, int64_t inflight)
+{
+    for (int i = 0; i < 500; i++) {
+        bool ok;
+        json_t *entry = ocf_test_call (&host->node, "tabled", "GET", json_pack ("{s:s}", "id", host->id), &ok);
+        json_t *service = json_array_get (json_object_get (json_object_get (entry, "row"), "services"), 0);
+        int64_t seen = json_integer_value (json_object_get (json_object_get (service, "load"), "inflight"));
+        json_decref (entry);
+        if (seen == inflight)
+            return true;
+        usleep (10000);
+    }
+    return false;
+}
+
+Test (proxyd_daemon, local_api_metrics_and_load_reports)
+{
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_host_t *host = s_serving_host ("load_report_interval = 100ms\n", m1, "model=m1");
+    cr_assert_eq (s_chat_status (host, "m1"), 200);
+    bool ok;
+    json_t *hello = ocf_test_call (&host->node, "proxyd", "HELLO", NULL, &ok);
+    cr_assert (ok);
+    cr_assert_str_eq (json_string_value (json_object_get (hello, "id")), host->id);
+    json_decref (hello);
+    json_t *stats = ocf_test_call (&host->node, "proxyd", "STATS", NULL, &ok);
+    cr_assert (ok);
+    cr_assert_geq (json_integer_value (json_object_get (stats, "requests")), 1);
+    json_decref (stats);
+    json_decref (ocf_test_call (&host->node, "proxyd", "NOPE", NULL, &ok));
+    cr_assert (!ok);
+
+    //  /metrics: every family lint-clean for promtool; gossipd and workerd are not running.
+    char url[128], path[300], command[400];
+    snprintf (url, sizeof url, "%s/metrics", host->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 200);
+    cr_assert (strstr (response.body, "\nocf_daemon_up{daemon=\"tabled\"} 1\n"), "%s", response.body);
+    cr_assert (strstr (response.body, "\nocf_daemon_up{daemon=\"gossipd\"} 0\n"));
+    cr_assert (strstr (response.body, "\nocf_tabled_rows 1\n"));
+    cr_assert (strstr (response.body, "ocf_proxyd_requests_total{route=\"chat_completions\",code=\"200\"} 1\n"));
+    snprintf (path, sizeof path, "%s/metrics.txt", host->node.root);
+    FILE *file = fopen (path, "w");
+    fwrite (response.body, 1, response.body_len, file);
+    fclose (file);
+    fabric_response_free (&response);
+    snprintf (command, sizeof command, "promtool check metrics < %s 2>&1", path);
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "promtool: %s", output);
+    free (output);
+
+    //  A stream in flight on this host's backend shows in its row, then goes.
+    snprintf (command, sizeof command, "curl -s -N -H 'X-Test-Token-Delay-Ms: 100' -H 'X-Test-Tokens: 15' "
+             "-d '{\"model\": \"m1\", \"stream\": true}' %s/v1/chat/completions > /dev/null &", host->url);
+    cr_assert_eq (system (command), 0);
+    cr_assert (s_wait_reported (host, 1), "the in-flight stream was not reported to tabled");
+    cr_assert (s_wait_reported (host, 0), "the end of the stream was not reported");
+}
+
+Test (proxyd_daemon, two_workers_and_one_instance)
+{
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_host_t *host = s_serving_host ("workers = 2\n", m1, "model=m1");
+    //  Every worker follows the table: all requests, whichever worker takes them, route.
+    int status;
+    char command[256];
+    snprintf (command, sizeof command, "for i in $(seq 40); do curl -s -o /dev/null -w '%%{http_code}\\n' "
+             "-d '{\"model\": \"m1\"}' %s/v1/chat/completions & done; wait", host->url);
+    char *codes = ocf_test_run (command, &status);
+    int ok = 0;
+    for (char *line = codes; (line = strstr (line, "200")); line += 3)
+        ok++;
+    cr_assert_eq (ok, 40, "%s", codes);
+    free (codes);
+    //  A second instance on the same run directory refuses to start.
+    pid_t second = ocf_test_spawn (&host->node, "ocf-proxyd", NULL);
+    int exit_status;
+    waitpid (second, &exit_status, 0);
+    cr_assert (WIFEXITED (exit_status) && WEXITSTATUS (exit_status) != 0);
+    char log[320];
+    snprintf (log, sizeof log, "%s/ocf-proxyd.log", host->node.root);
+    char *text = ocf_test_read_file (log);
+    cr_assert (strstr (text, "refusing to start"), "%s", text);
+    free (text);
+}
+
+Test (proxyd_daemon, configuration_errors_name_the_key)
+{
+    char command[400];
+    snprintf (command, sizeof command, "%s --check-config -c /dev/null --set proxyd.workers=0 --set proxyd.policy=fastest 2>&1",
+              ocf_test_bin ("ocf-proxyd"));
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 1);
+    cr_assert (strstr (output, "workers") && strstr (output, "policy"), "%s", output);
+    free (output);
+}
+
+Test (proxyd_daemon, dashboard_lists_the_hosts)
+{
+    if (access ("/usr/bin/chromium", X_OK) != 0)
+        cr_skip_test ("chromium is not installed (apt-get install chromium): the dashboard test cannot run");
+    fabric_host_t *a = fabric_host (&s_fabric, "dash-a", NULL);
+    fabric_host (&s_fabric, "dash-b", NULL);
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
+    fabric_service (a, "llm", backend, "model=model-on-a", NULL);
+    fabric_sync (&s_fabric);
+    cr_assert (fabric_wait_model (&s_fabric.hosts[1], "model-on-a", 1, 5000));
+    char command[1024];
+    snprintf (command, sizeof command,
+              "chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking "
+              "--disable-component-update --disable-sync --disable-dev-shm-usage --user-data-dir=%s/chromium "
+              "--virtual-time-budget=5000 --dump-dom %s/ 2>/dev/null", a->node.root, a->url);
+    int status;
+    char *dom = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "chromium failed");
+    cr_assert (strstr (dom, "dash-a") && strstr (dom, "dash-b"), "the dashboard does not list both hosts:\n%s", dom);
+    cr_assert (strstr (dom, "model-on-a"), "the dashboard does not list the model");
+    cr_assert (strstr (dom, "id=\"summary\"") && strstr (dom, "2 hosts"), "%s", dom);
+    free (dom);
+}

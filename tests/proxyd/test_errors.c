@@ -1,0 +1,250 @@
+/*  Every error status of the API, in OpenAI's JSON shape, from one real host:
+    400 bad JSON / missing model, 404 unknown route, service or model (listing what exists),
+    405, 413 over max_body, 503 + Retry-After with no ready provider, 502 when the upstream
+    fails, 504 when it does not answer in time, and a malformed request line.  */
+#include "fabric.h"
+#include "ocf_time.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static fabric_t s_fabric;
+static fabric_host_t *A;
+static int s_closer_port;
+
+//  An upstream that accepts connections and closes them at once, without a byte.
+static void *
+s_closer (void *arg)
+{
+    int listener = (int) (intptr_t) arg;
+    while (true) {
+        int fd = accept (listener, NULL, NULL);
+        if (fd < 0)
+            break;
+        close (fd);
+    }
+    return NULL;
+}
+
+static void
+s_setup (void)
+{
+    A = fabric_host (&s_fabric, "host-a", "max_body = 4KiB\nfirst_byte_timeout = 500ms\nio_timeout = 1s\nretries = 1\n");
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
+    fabric_service (A, "llm", backend, "model=m1", NULL);
+    fabric_service (A, "loading", backend, "model=m-load", "{\"status\": \"loading\"}");
+    int listener = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t len = sizeof address;
+    cr_assert (bind (listener, (struct sockaddr *) &address, len) == 0 && listen (listener, 16) == 0);
+    getsockname (listener, (struct sockaddr *) &address, &len);
+    s_closer_port = ntohs (address.sin_port);
+    pthread_t thread;
+    pthread_create (&thread, NULL, s_closer, (void *) (intptr_t) listener);
+    pthread_detach (thread);
+    fabric_backend_t closer = { "closer", s_closer_port, 0 };
+    fabric_service (A, "broken", &closer, "model=x", NULL);
+    cr_assert (fabric_wait_model (A, "m1", 1, 5000));
+}
+
+static void
+s_teardown (void)
+{
+    fabric_stop (&s_fabric);
+}
+
+TestSuite (proxyd_errors, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+//  Checks the status and the error's shape; returns the error object (caller decrefs).
+static json_t *
+s_expect (const char *method, const char *path, const char *const *headers, const char *body, long status, const char *code)
+{
+    char url[256];
+    snprintf (url, sizeof url, "%s%s", A->url, path);
+    fabric_response_t response = fabric_http (method, url, headers, body);
+    cr_assert_eq (response.status, status, "%s %s: expected %ld, got %ld: %s", method, path, status, response.status,
+                  response.body);
+    char *type = fabric_header (&response, "content-type");
+    cr_assert_str_eq (type, "application/json", "%s %s", method, path);
+    free (type);
+    json_t *reply = fabric_json (&response);
+    json_t *error = json_incref (json_object_get (reply, "error"));
+    cr_assert (json_is_string (json_object_get (error, "message")), "%s %s: %s", method, path, response.body);
+    cr_assert (json_is_string (json_object_get (error, "type")));
+    cr_assert (json_is_null (json_object_get (error, "param")));
+    cr_assert_str_eq (json_string_value (json_object_get (error, "code")), code, "%s %s: %s", method, path, response.body);
+    json_decref (reply);
+    fabric_response_free (&response);
+    return error;
+}
+
+static void
+s_expect_only (const char *method, const char *path, const char *const *headers, const char *body, long status, const char *code)
+{
+    json_decref (s_expect (method, path, headers, body, status, code));
+}
+
+Test (proxyd_errors, bad_requests_are_400)
+{
+    json_t *error = s_expect ("POST", "/v1/chat/completions", NULL, "{\"model\": \"m1\", \"messages\": [}", 400, "invalid_request");
+    cr_assert (strstr (json_string_value (json_object_get (error, "message")), "not valid JSON"));
+    cr_assert (strstr (json_string_value (json_object_get (error, "message")), "at byte 29"));
+    json_decref (error);
+    error = s_expect ("POST", "/v1/chat/completions", NULL, "{\"messages\": []}", 400, "invalid_request");
+    cr_assert (strstr (json_string_value (json_object_get (error, "message")), "\"model\""));
+    json_decref (error);
+    s_expect_only ("POST", "/v1/completions", NULL, "{\"model\": 3}", 400, "invalid_request");
+    s_expect_only ("POST", "/v1/embeddings", NULL, "[\"model\"]", 400, "invalid_request");
+    s_expect_only ("POST", "/v1/chat/completions", NULL, "", 400, "invalid_request");
+    const char *json[] = { "Content-Type: application/json", NULL };
+    s_expect_only ("POST", "/v1/service/llm/v1/completions", json, "not json", 400, "invalid_request");
+    const char *identity[] = { "X-Ocf-Identity: novalue", NULL };
+    s_expect_only ("GET", "/v1/service/llm/x", identity, NULL, 400, "invalid_request");
+}
+
+Test (proxyd_errors, unknown_things_are_404_listing_what_exists)
+{
+    json_t *error = s_expect ("POST", "/v1/chat/completions", NULL, "{\"model\": \"m9\"}", 404, "model_not_found");
+    json_t *models = json_object_get (error, "available_models");
+    cr_assert_eq (json_array_size (models), 1);
+    cr_assert_str_eq (json_string_value (json_array_get (models, 0)), "m1");
+    cr_assert (strstr (json_string_value (json_object_get (error, "message")), "m9"));
+    json_decref (error);
+    error = s_expect ("GET", "/v1/service/nope/x", NULL, NULL, 404, "service_not_found");
+    cr_assert_eq (json_array_size (json_object_get (error, "available_services")), 3);
+    json_decref (error);
+    s_expect_only ("GET", "/v1/_service/nope/x", NULL, NULL, 404, "service_not_found");
+    s_expect_only ("GET", "/v2/nothing", NULL, NULL, 404, "route_not_found");
+    s_expect_only ("GET", "/v1/models/m9", NULL, NULL, 404, "model_not_found");
+}
+
+Test (proxyd_errors, wrong_methods_are_405)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 405);
+    char *allow = fabric_header (&response, "allow");
+    cr_assert_str_eq (allow, "POST");
+    free (allow);
+    fabric_response_free (&response);
+    s_expect_only ("DELETE", "/v1/health", NULL, NULL, 405, "method_not_allowed");
+    s_expect_only ("PUT", "/v1/models", NULL, NULL, 405, "method_not_allowed");
+    s_expect_only ("TRACE", "/v1/service/llm/x", NULL, NULL, 405, "method_not_allowed");
+}
+
+Test (proxyd_errors, bodies_over_max_body_are_413)
+{
+    char *big = malloc (8192);
+    memset (big, 'x', 8191);
+    memcpy (big, "{\"model\": \"m1\", \"x\": \"", 22);
+    strcpy (big + 8189, "\"}");
+    s_expect_only ("POST", "/v1/chat/completions", NULL, big, 413, "request_too_large");
+    const char *chunked[] = { "Transfer-Encoding: chunked", NULL };
+    s_expect_only ("POST", "/v1/chat/completions", chunked, big, 413, "request_too_large");
+    big[3000] = '\0';
+    strcpy (big + 2998, "\"}");
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, chunked, big);
+    cr_assert_eq (response.status, 200, "a body under the limit, chunked: %s", response.body);
+    fabric_response_free (&response);
+    free (big);
+}
+
+Test (proxyd_errors, no_ready_provider_is_503)
+{
+    const char *identity[] = { "X-Ocf-Identity: model=m-load", NULL };
+    s_expect_only ("GET", "/v1/service/loading/health", identity, NULL, 503, "no_live_provider");
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/service/loading/health", A->url);
+    fabric_response_t response = fabric_http ("GET", url, identity, NULL);
+    char *retry = fabric_header (&response, "retry-after");
+    cr_assert (retry && atoi (retry) > 0);
+    free (retry);
+    fabric_response_free (&response);
+}
+
+Test (proxyd_errors, failing_upstream_is_502_and_slow_one_504)
+{
+    const char *identity[] = { "X-Ocf-Identity: model=x", NULL };
+    json_t *error = s_expect ("GET", "/v1/service/broken/x", identity, NULL, 502, "upstream_failed");
+    cr_assert (strstr (json_string_value (json_object_get (error, "message")), "closed the connection"));
+    json_decref (error);
+    const char *slow[] = { "X-Test-First-Token-Delay-Ms: 3000", NULL };
+    int64_t start = ocf_time_wall_us ();
+    s_expect_only ("POST", "/v1/chat/completions", slow, "{\"model\": \"m1\", \"stream\": true}", 504, "upstream_timeout");
+    int64_t took = ocf_time_wall_us () - start;
+    cr_assert (took >= 450000 && took < 2500000, "the 504 came after %lld us (first_byte_timeout is 500 ms)", (long long) took);
+}
+
+Test (proxyd_errors, malformed_http_is_400)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) A->port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert (connect (fd, (struct sockaddr *) &address, sizeof address) == 0);
+    const char *garbage = "NOT HTTP AT ALL\r\n\r\n";
+    cr_assert (write (fd, garbage, strlen (garbage)) > 0);
+    char reply[512] = "";
+    cr_assert (read (fd, reply, sizeof reply - 1) > 0);
+    close (fd);
+    cr_assert (strncmp (reply, "HTTP/1.1 400 ", 13) == 0, "%s", reply);
+}
+
+static bool
+s_cut_a_stream (void *arg)
+{
+    return fabric_metric (arg, "ocf_proxyd_upstream_attempts_total{outcome=\"body_failed\"} ") >= 1;
+}
+
+static long
+s_rss_kb (pid_t pid)
+{
+    char path[64], line[128];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
+Test (proxyd_errors, a_client_that_stops_reading_is_cut)
+{
+    //  A fast endless stream to a client that reads nothing: proxyd stops reading upstream once
+    //  1 MiB waits (memory stays bounded), then cuts the stream after io_timeout (1 s here).
+    int fd = socket (AF_INET, SOCK_STREAM, 0), small = 4096;
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) A->port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert (connect (fd, (struct sockaddr *) &address, sizeof address) == 0);
+    const char *body = "{\"model\": \"m1\", \"stream\": true}";
+    char request[512];
+    int len = snprintf (request, sizeof request, "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nX-Test-Tokens: 100000000\r\n"
+                        "X-Test-Token-Delay-Ms: 0\r\nContent-Length: %zu\r\n\r\n%s", strlen (body), body);
+    cr_assert_eq (write (fd, request, (size_t) len), len);
+    cr_assert (ocf_test_wait_for (s_cut_a_stream, A, 15000), "the stream to a client that does not read was never cut");
+    long rss = s_rss_kb (A->proxyd);
+    cr_assert (rss > 0 && rss < 64 * 1024, "ocf-proxyd holds %ld kB for a client that does not read", rss);
+    //  The client, reading at last, gets what was sent and then the end of the connection.
+    struct timeval wait = { 10, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char buffer[65536];
+    ssize_t got;
+    while ((got = read (fd, buffer, sizeof buffer)) > 0)
+        ;
+    cr_assert (got == 0 || errno == ECONNRESET, "the connection was not closed (%s)", strerror (errno));
+    close (fd);
+}

@@ -1,0 +1,412 @@
+/*  proxyd's pure modules: routes and identity extraction, provider choice, the routing view,
+    Prometheus text (checked by the real promtool).  */
+#include "ocf_choose.h"
+#include "ocf_promtext.h"
+#include "ocf_request.h"
+#include "ocf_json.h"
+#include "ocf_test.h"
+#include "ocf_view.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+//  --------------------------------------------------------------------------
+//  Routes
+
+static ocf_route_kind_t
+s_parse (const char *path, ocf_route_t *route)
+{
+    return ocf_route_parse (path, strlen (path), route);
+}
+
+Test (proxyd_route, table)
+{
+    ocf_route_t route;
+    cr_assert_eq (s_parse ("/", &route), OCF_ROUTE_DASHBOARD);
+    cr_assert_eq (s_parse ("/metrics", &route), OCF_ROUTE_METRICS);
+    cr_assert_eq (s_parse ("/v1/health?verbose=1", &route), OCF_ROUTE_HEALTH);
+    cr_assert_eq (s_parse ("/v1/dnt/table", &route), OCF_ROUTE_DNT_TABLE);
+    cr_assert_eq (s_parse ("/v1/dnt/peers_status", &route), OCF_ROUTE_DNT_PEERS_STATUS);
+    cr_assert_eq (s_parse ("/v1/dnt/_node", &route), OCF_ROUTE_DNT_NODE);
+    cr_assert_eq (s_parse ("/v1/chat/completions", &route), OCF_ROUTE_CHAT);
+    cr_assert_eq (s_parse ("/v1/models", &route), OCF_ROUTE_MODELS);
+    cr_assert_eq (s_parse ("/v1/models/meta-llama/Llama-3.1-8B", &route), OCF_ROUTE_MODEL);
+    cr_assert_str_eq (route.node, "meta-llama/Llama-3.1-8B");
+    cr_assert_eq (s_parse ("/v1/healthz", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_eq (s_parse ("/v1/chat/completions/x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_eq (s_parse ("", &route), OCF_ROUTE_NOT_FOUND);
+}
+
+Test (proxyd_route, forwarded_paths)
+{
+    ocf_route_t route;
+    cr_assert_eq (s_parse ("/v1/service/llm/v1/chat/completions?x=1", &route), OCF_ROUTE_SERVICE);
+    cr_assert_eq (route.service_len, 3);
+    cr_assert (strncmp (route.service, "llm", 3) == 0);
+    cr_assert_eq (route.rest_len, strlen ("/v1/chat/completions?x=1"));
+    cr_assert (strncmp (route.rest, "/v1/chat/completions?x=1", route.rest_len) == 0);
+    cr_assert (!route.rest_slash);
+    cr_assert_eq (s_parse ("/v1/_service/embed", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert (route.rest_len == 1 && route.rest[0] == '/');
+    cr_assert_eq (s_parse ("/v1/_service/embed?q=2", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert (route.rest_slash);
+    cr_assert (strncmp (route.rest, "?q=2", route.rest_len) == 0);
+    //  Node ids are Z85 ('/', '?', '%' included): percent-encoded in the path.
+    cr_assert_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), OCF_ROUTE_P2P);
+    cr_assert_str_eq (route.node, "ab/cd?%x");
+    cr_assert (strncmp (route.rest, "/v1/health", route.rest_len) == 0);
+    cr_assert_eq (s_parse ("/v1/p2p/bad%2/x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_eq (s_parse ("/v1/p2p/nul%00/x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_eq (s_parse ("/v1/service//x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_eq (s_parse ("/v1/service/no$such/x", &route), OCF_ROUTE_NOT_FOUND);
+}
+
+Test (proxyd_route, methods)
+{
+    const char *allow;
+    cr_assert (ocf_route_method_allowed (OCF_ROUTE_CHAT, "POST", 4, &allow));
+    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_CHAT, "GET", 3, &allow));
+    cr_assert_str_eq (allow, "POST");
+    cr_assert (ocf_route_method_allowed (OCF_ROUTE_SERVICE, "PATCH", 5, &allow));
+    cr_assert (ocf_route_method_allowed (OCF_ROUTE_P2P, "DELETE", 6, &allow));
+    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "TRACE", 5, &allow));
+    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "POS", 3, &allow));
+    cr_assert (ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "DELETE", 6, &allow));
+    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "GET", 3, &allow));
+}
+
+//  --------------------------------------------------------------------------
+//  JSON key extraction
+
+static ocf_json_key_t
+s_find (const char *text, char *value, size_t size)
+{
+    char error[200];
+    return ocf_json_find_key (text, strlen (text), "model", value, size, error, sizeof error);
+}
+
+Test (proxyd_json, finds_the_key)
+{
+    char value[64];
+    cr_assert_eq (s_find ("{\"model\": \"m1\", \"messages\": [{\"role\": \"user\"}]}", value, sizeof value), OCF_JSON_KEY_FOUND);
+    cr_assert_str_eq (value, "m1");
+    cr_assert_eq (s_find ("  {\"messages\": {\"model\": \"inner\"}, \"model\":\"outer\"} \n", value, sizeof value), OCF_JSON_KEY_FOUND);
+    cr_assert_str_eq (value, "outer");
+    //  Escapes in names and values; the last member of a name wins.
+    cr_assert_eq (s_find ("{\"mod\\u0065l\": \"a\\/b\\u00e9\\ud83d\\ude00\\n\", \"model\": \"last\"}", value, sizeof value), OCF_JSON_KEY_FOUND);
+    cr_assert_str_eq (value, "last");
+    cr_assert_eq (s_find ("{\"mod\\u0065l\": \"a\\/b\\u00e9\\ud83d\\ude00\\n\"}", value, sizeof value), OCF_JSON_KEY_FOUND);
+    cr_assert_str_eq (value, "a/b\xc3\xa9\xf0\x9f\x98\x80\n");
+    cr_assert_eq (s_find ("{\"x\": [1, -2.5e+3, true, false, null, \"\xc3\xa9\"]}", value, sizeof value), OCF_JSON_KEY_ABSENT);
+    cr_assert_eq (s_find ("{}", value, sizeof value), OCF_JSON_KEY_ABSENT);
+}
+
+Test (proxyd_json, refuses_what_is_not_json)
+{
+    char value[64], error[200];
+    const char *bad[] = {
+        "", "   ", "{", "{\"model\"}", "{\"model\": }", "{\"model\": \"m\",}", "{\"model\": \"m\"} x", "[1,]", "01",
+        "1.", "-", "1e", "tru", "\"\\x\"", "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"a\x01\"", "\"\xc0\xaf\"",
+        "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "{'model': 'm'}", "{\"a\":1 \"b\":2}", "nul",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq (ocf_json_find_key (bad[i], strlen (bad[i]), "model", value, sizeof value, error, sizeof error),
+                      OCF_JSON_KEY_INVALID, "accepted: %s", bad[i]);
+    cr_assert_eq (ocf_json_find_key ("{\"model\": 1", 11, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_INVALID);
+    cr_assert (strstr (error, "at byte 11") != NULL, "error: %s", error);
+    char deep[600];
+    memset (deep, '[', 300);
+    memset (deep + 300, ']', 300);
+    cr_assert_eq (ocf_json_find_key (deep, 600, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_INVALID);
+    cr_assert (strstr (error, "nested too deeply") != NULL);
+    memset (deep, '[', 200);
+    memset (deep + 200, ']', 200);
+    cr_assert_eq (ocf_json_find_key (deep, 400, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_NOT_OBJECT);
+}
+
+Test (proxyd_json, wrong_types_and_sizes)
+{
+    char value[8];
+    cr_assert_eq (s_find ("{\"model\": 7}", value, sizeof value), OCF_JSON_KEY_NOT_STRING);
+    cr_assert_eq (s_find ("{\"model\": null}", value, sizeof value), OCF_JSON_KEY_NOT_STRING);
+    cr_assert_eq (s_find ("[\"model\"]", value, sizeof value), OCF_JSON_KEY_NOT_OBJECT);
+    cr_assert_eq (s_find ("\"model\"", value, sizeof value), OCF_JSON_KEY_NOT_OBJECT);
+    cr_assert_eq (s_find ("{\"model\": \"12345678\"}", value, sizeof value), OCF_JSON_KEY_TOO_LONG);
+    cr_assert_eq (s_find ("{\"model\": \"a\\u0000b\"}", value, sizeof value), OCF_JSON_KEY_TOO_LONG);
+    cr_assert_eq (s_find ("{\"model\": \"1234567\"}", value, sizeof value), OCF_JSON_KEY_FOUND);
+}
+
+Test (proxyd_json, identity)
+{
+    char identity[64], error[256];
+    const char *body = "{\"model\": \"m1\"}";
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, body, strlen (body), "model", true, identity, sizeof identity,
+                                        error, sizeof error), OCF_IDENTITY_OK);
+    cr_assert_str_eq (identity, "model=m1");
+    //  The header wins over the body.
+    cr_assert_eq (ocf_request_identity ("model=m2", 8, NULL, 0, body, strlen (body), "model", true, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_OK);
+    cr_assert_str_eq (identity, "model=m2");
+    cr_assert_eq (ocf_request_identity ("m2", 2, NULL, 0, body, strlen (body), "model", true, identity, sizeof identity,
+                                        error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "key=value"));
+    //  The OpenAI routes need a model; other routes may have none.
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", true, identity, sizeof identity, error,
+                                        sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "no \"model\""), "%s", error);
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", false, identity, sizeof identity, error,
+                                        sizeof error), OCF_IDENTITY_NONE);
+    cr_assert_eq (ocf_request_identity (NULL, 0, "text/plain", 10, "hello", 5, "model", false, identity, sizeof identity,
+                                        error, sizeof error), OCF_IDENTITY_NONE);
+    cr_assert_eq (ocf_request_identity (NULL, 0, "application/json", 16, "hello", 5, "model", false, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "not valid JSON"), "%s", error);
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "[1]", 3, "model", true, identity, sizeof identity, error,
+                                        sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "must be a JSON object"));
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{\"model\": [1]}", 14, "model", true, identity, sizeof identity,
+                                        error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "must be a string"));
+}
+
+//  --------------------------------------------------------------------------
+//  Provider choice
+
+Test (proxyd_choose, p2c_prefers_this_host_with_capacity)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_P2C, 42);
+    ocf_candidate_t candidates[] = { { false, false, 0, 0 }, { true, false, 5, 8 }, { false, false, 0, 0 } };
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (ocf_choose (&chooser, candidates, 3), 1);
+    candidates[1].load = 8;      //  full: the others now
+    for (int i = 0; i < 100; i++)
+        cr_assert_neq (ocf_choose (&chooser, candidates, 3), 1);
+    candidates[1].capacity = 0;  //  no declared limit: never full
+    cr_assert_eq (ocf_choose (&chooser, candidates, 3), 1);
+}
+
+Test (proxyd_choose, local_first_even_when_busy)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_LOCAL_FIRST, 7);
+    ocf_candidate_t candidates[] = { { false, false, 0, 0 }, { true, false, 50, 8 } };
+    cr_assert_eq (ocf_choose (&chooser, candidates, 2), 1);
+    candidates[1].excluded = true;
+    cr_assert_eq (ocf_choose (&chooser, candidates, 2), 0);
+}
+
+Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_P2C, 1);
+    ocf_candidate_t two[] = { { false, false, 9, 0 }, { false, false, 3, 0 } };
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (ocf_choose (&chooser, two, 2), 1);
+    //  Among many, the most loaded is never chosen and the least loaded most often.
+    ocf_candidate_t many[8];
+    for (int i = 0; i < 8; i++)
+        many[i] = (ocf_candidate_t) { false, false, i, 0 };
+    int counts[8] = { 0 };
+    for (int i = 0; i < 8000; i++)
+        counts[ocf_choose (&chooser, many, 8)]++;
+    cr_assert_eq (counts[7], 0);
+    for (int i = 1; i < 7; i++)
+        cr_assert_gt (counts[i - 1], counts[i], "load %d chosen %d times, load %d %d times", i - 1, counts[i - 1], i, counts[i]);
+    //  Full providers only when nothing else is left.
+    ocf_candidate_t full[] = { { false, false, 8, 8 }, { false, false, 20, 0 } };
+    for (int i = 0; i < 50; i++)
+        cr_assert_eq (ocf_choose (&chooser, full, 2), 1);
+    full[1].excluded = true;
+    cr_assert_eq (ocf_choose (&chooser, full, 2), 0);
+    full[0].excluded = true;
+    cr_assert_eq (ocf_choose (&chooser, full, 2), -1);
+    cr_assert_eq (ocf_choose (&chooser, full, 0), -1);
+}
+
+Test (proxyd_choose, round_robin_and_random)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_ROUND_ROBIN, 3);
+    ocf_candidate_t candidates[] = { { true, false, 0, 0 }, { false, true, 0, 0 }, { false, false, 0, 0 }, { false, false, 9, 1 } };
+    int sequence[6];
+    for (int i = 0; i < 6; i++)
+        sequence[i] = ocf_choose (&chooser, candidates, 4);
+    int expected[] = { 0, 2, 3, 0, 2, 3 };
+    cr_assert_arr_eq (sequence, expected, sizeof expected);
+    ocf_chooser_init (&chooser, OCF_POLICY_RANDOM, 3);
+    int counts[4] = { 0 };
+    for (int i = 0; i < 3000; i++)
+        counts[ocf_choose (&chooser, candidates, 4)]++;
+    cr_assert_eq (counts[1], 0);
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
+            cr_assert (counts[i] > 800 && counts[i] < 1200, "candidate %d: %d", i, counts[i]);
+    cr_assert_eq (ocf_policy_parse ("local_first"), OCF_POLICY_LOCAL_FIRST);
+    cr_assert_eq (ocf_policy_parse ("fastest"), -1);
+}
+
+//  --------------------------------------------------------------------------
+//  Routing view
+
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static int
+s_row (ocf_view_t *view, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char text[2048];
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    json_t *row = json_loads (text, 0, NULL);
+    cr_assert (row, "bad test row %s", text);
+    char error[200];
+    int rc = ocf_view_apply_row (view, row, error, sizeof error);
+    json_decref (row);
+    return rc;
+}
+
+#define ROW(id, gen, ver, status, port, inflight, groups) \
+    "{\"id\":\"" id "\",\"name\":\"n-%c\",\"generation\":" #gen ",\"version\":" #ver ",\"incarnation\":0," \
+    "\"status\":\"" status "\",\"addr\":{\"proxy\":\"http://127.0.0.1:" #port "\"},\"services\":[{\"name\":\"llm\"," \
+    "\"identity_group\":[" groups "],\"port\":9000,\"load\":{\"inflight\":" #inflight ",\"max_inflight\":4}}]}"
+
+Test (proxyd_view, rows_merge_by_version)
+{
+    ocf_view_t *view = ocf_view_new ();
+    ocf_view_set_self (view, ID_A);
+    cr_assert_eq (s_row (view, ROW (ID_A, 5, 2, "alive", 8001, 0, "\"model=m1\""), 'a'), 1);
+    cr_assert_eq (s_row (view, ROW (ID_B, 5, 2, "alive", 8002, 1, "\"model=m1\",\"model=m2\""), 'b'), 1);
+    cr_assert_eq (s_row (view, ROW (ID_B, 5, 1, "alive", 8009, 0, ""), 'b'), 0);     //  older version
+    cr_assert_eq (s_row (view, ROW (ID_B, 4, 9, "alive", 8009, 0, ""), 'b'), 0);     //  older generation
+    const ocf_provider_t *providers;
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 2);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m2", &providers), 1);
+    cr_assert_str_eq (providers[0].node->id, ID_B);
+    cr_assert_eq (providers[0].node->proxy_port, 8002);
+    cr_assert_str_eq (providers[0].node->proxy_host, "127.0.0.1");
+    cr_assert_eq (providers[0].service->inflight, 1);
+    cr_assert_eq (providers[0].service->max_inflight, 4);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, NULL, &providers), 2);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m3", &providers), 0);
+    cr_assert_eq (ocf_view_providers (view, "embed", 5, NULL, &providers), 0);
+    cr_assert_str_eq (ocf_view_self (view)->id, ID_A);
+    cr_assert_eq (ocf_view_find (view, "n-b"), ocf_view_lookup (view, ID_B));
+    //  A load report keeps the index: the same service object, updated in place.
+    ocf_view_providers (view, "llm", 3, "model=m2", &providers);
+    ocf_view_service_t *before = providers[0].service;
+    cr_assert_eq (s_row (view, ROW (ID_B, 5, 3, "alive", 8002, 3, "\"model=m1\",\"model=m2\""), 'b'), 1);
+    ocf_view_providers (view, "llm", 3, "model=m2", &providers);
+    cr_assert_eq (providers[0].service, before);
+    cr_assert_eq (before->inflight, 3);
+    json_t *models = ocf_view_group_values (view, "llm", "model", true);
+    cr_assert_eq (json_array_size (models), 2);
+    cr_assert_str_eq (json_string_value (json_array_get (models, 1)), "m2");
+    json_decref (models);
+    ocf_view_destroy (&view);
+}
+
+Test (proxyd_view, liveness_readiness_and_removal)
+{
+    ocf_view_t *view = ocf_view_new ();
+    s_row (view, ROW (ID_A, 5, 1, "alive", 8001, 0, "\"model=m1\""), 'a');
+    s_row (view, ROW (ID_B, 5, 1, "alive", 8002, 0, "\"model=m1\""), 'b');
+    char error[200];
+    json_t *dead = json_pack ("{s:s, s:i, s:i, s:s}", "id", ID_B, "generation", 5, "incarnation", 0, "status", "dead");
+    cr_assert_eq (ocf_view_apply_member (view, dead, error, sizeof error), 1);
+    cr_assert_eq (ocf_view_apply_member (view, dead, error, sizeof error), 0);          //  idempotent
+    json_decref (dead);
+    const ocf_provider_t *providers;
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 1);
+    cr_assert (ocf_view_knows (view, "llm", 3, "model=m1"));
+    //  A refutation (higher incarnation) brings it back.
+    json_t *alive = json_pack ("{s:s, s:i, s:i, s:s}", "id", ID_B, "generation", 5, "incarnation", 1, "status", "alive");
+    cr_assert_eq (ocf_view_apply_member (view, alive, error, sizeof error), 1);
+    json_decref (alive);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 2);
+    //  Not ready: known, but no provider.
+    s_row (view, "{\"id\":\"" ID_A "\",\"name\":\"a\",\"generation\":5,\"version\":2,\"status\":\"alive\","
+                 "\"addr\":{\"proxy\":\"http://127.0.0.1:8001\"},\"services\":[{\"name\":\"llm\",\"status\":\"loading\","
+                 "\"identity_group\":[\"model=m9\"],\"port\":1}]}");
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m9", &providers), 0);
+    cr_assert (ocf_view_knows (view, "llm", 3, "model=m9"));
+    cr_assert (!ocf_view_knows (view, "llm", 3, "model=zz"));
+    json_t *tombstone = json_pack ("{s:s, s:i}", "id", ID_B, "generation", 4);
+    cr_assert_eq (ocf_view_apply_tombstone (view, tombstone, error, sizeof error), 0);  //  an older generation
+    json_object_set_new (tombstone, "generation", json_integer (5));
+    cr_assert_eq (ocf_view_apply_tombstone (view, tombstone, error, sizeof error), 1);
+    json_decref (tombstone);
+    cr_assert_null (ocf_view_lookup (view, ID_B));
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 0);
+    //  A reload keeps only what it saw.
+    s_row (view, ROW (ID_B, 6, 1, "alive", 8002, 0, "\"model=m1\""), 'b');
+    ocf_view_reload_begin (view);
+    s_row (view, ROW (ID_B, 6, 1, "alive", 8002, 0, "\"model=m1\""), 'b');
+    ocf_view_reload_end (view);
+    cr_assert_eq (ocf_view_size (view), 1);
+    cr_assert_null (ocf_view_lookup (view, ID_A));
+    cr_assert_eq (s_row (view, "{\"id\": \"short\"}"), -1);
+    ocf_view_destroy (&view);
+}
+
+//  --------------------------------------------------------------------------
+//  Prometheus text
+
+Test (proxyd_promtext, names)
+{
+    char name[128];
+    cr_assert_float_eq (ocf_promtext_name ("uptime_ms", name, sizeof name), 0.001, 1e-12);
+    cr_assert_str_eq (name, "uptime_seconds");
+    cr_assert_float_eq (ocf_promtext_name ("memoryUsedMB", name, sizeof name), 1048576.0, 1e-6);
+    cr_assert_str_eq (name, "memory_used_bytes");
+    ocf_promtext_name ("events_total", name, sizeof name);
+    cr_assert_str_eq (name, "events_total_value");
+    ocf_promtext_name ("peer count", name, sizeof name);
+    cr_assert_str_eq (name, "peer_count_value");
+    ocf_promtext_name ("rows", name, sizeof name);
+    cr_assert_str_eq (name, "rows");
+    ocf_promtext_name ("--", name, sizeof name);
+    cr_assert_str_eq (name, "value");
+}
+
+Test (proxyd_promtext, any_stats_shape_passes_promtool)
+{
+    const char *stats_text =
+        "{\"v\":1,\"id\":\"x\\\"y\",\"generation\":7,\"uptime_ms\":1500,\"healthy\":true,\"ratio\":0.25,"
+        "\"counters\":{\"requests\":5,\"badRequests\":1,\"events_total\":3},"
+        "\"peers\":{\"p1\":{\"rtt_ms\":3,\"state\":\"alive\",\"phi\":0.5},\"p2\":{\"rtt_ms\":9,\"state\":\"suspect\"}},"
+        "\"services\":[{\"name\":\"llm\",\"inflight\":2},{\"name\":\"emb\",\"inflight\":0}],"
+        "\"gpus\":[{\"util\":90},{\"util\":10}],\"loads\":[1,2],\"nested\":{\"deep\":{\"deeper\":{\"x\":1}}}}";
+    json_t *stats = json_loads (stats_text, 0, NULL);
+    cr_assert (stats);
+    ocf_promtext_t *page = ocf_promtext_new ();
+    ocf_promtext_stats (page, "gossipd", stats);
+    ocf_promtext_stats (page, "tabled", stats);
+    json_decref (stats);
+    size_t len;
+    char *text = ocf_promtext_render (page, &len);
+    ocf_promtext_destroy (&page);
+    cr_assert (strstr (text, "ocf_gossipd_uptime_seconds 1.5\n"), "%s", text);
+    cr_assert (strstr (text, "ocf_gossipd_counters{key=\"requests\"} 5\n"));
+    cr_assert (strstr (text, "ocf_gossipd_peers_rtt_seconds{key=\"p1\",state=\"alive\"} 0.003\n"));
+    cr_assert (strstr (text, "ocf_gossipd_services_inflight{name=\"llm\"} 2\n"));
+    cr_assert (strstr (text, "ocf_gossipd_gpus_util{index=\"1\"} 10\n"));
+    cr_assert (strstr (text, "ocf_gossipd_info{id=\"x\\\"y\"} 1\n"));
+    cr_assert (strstr (text, "# TYPE ocf_tabled_generation gauge\n"));
+    char path[] = "/tmp/ocf-promtext-XXXXXX";
+    int fd = mkstemp (path);
+    cr_assert (write (fd, text, len) == (ssize_t) len);
+    close (fd);
+    free (text);
+    char command[200];
+    snprintf (command, sizeof command, "promtool check metrics < %s 2>&1", path);
+    int status;
+    char *output = ocf_test_run (command, &status);
+    unlink (path);
+    cr_assert_eq (status, 0, "promtool: %s", output);
+    free (output);
+}
