@@ -2,7 +2,8 @@
     Whatever jansson accepts (within our nesting limit, without NUL bytes, which jansson takes
     for the end of the text) the scanner must accept, see the same
     members in the same order and decode the same strings; whatever the scanner accepts,
-    jansson must accept too, unless it is a number out of jansson's range.  */
+    jansson must accept too, unless it is a number out of jansson's range or an object key
+    holding \u0000 (valid JSON that jansson cannot represent).  */
 #include "ocf_json.h"
 
 #include <jansson.h>
@@ -100,7 +101,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         s_compare (parsed, ocf_json_root ((const char *) data, size));
     }
     if (scanned && !parsed && !strstr (json_error.text, "too big") && !strstr (json_error.text, "overflow")
-    &&  !strstr (json_error.text, "duplicate"))
+    &&  !strstr (json_error.text, "duplicate") && !strstr (json_error.text, "NUL byte in object key"))
         abort ();
     json_decref (parsed);
     return 0;

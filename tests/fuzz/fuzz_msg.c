@@ -31,9 +31,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char scan_error[256];
     int scan_rc = ocf_msg_scan (&scanned, data + 1, verb_size, data + 1 + verb_size, size - 1 - verb_size, 4096,
                                 scan_error, sizeof scan_error);
-    //  (and jansson refuses \u0000 in strings, which is JSON but never reaches a handler).
+    //  (and jansson refuses \u0000 in strings, which is JSON but never reaches a handler, and
+    //  duplicate keys in nested objects, which the scan looks for at the top level only).
     if (scan_rc == 0 && !ocf_msg_body (&scanned, error, sizeof error) && !strstr (error, "too big") && !strstr (error, "overflow")
-    &&  !strstr (error, "u0000"))
+    &&  !strstr (error, "u0000") && !strstr (error, "NUL byte") && !strstr (error, "duplicate object key"))
         abort ();
     ocf_msg_clear (&scanned);
     return 0;

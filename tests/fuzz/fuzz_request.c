@@ -23,8 +23,10 @@ s_compare_with_jansson (const char *text, size_t size)
     json_error_t problem;
     json_t *root = json_loadb (text, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &problem);
     if (!root) {
-        //  jansson also refuses numbers it cannot represent, which are valid JSON.
-        if (found != OCF_JSON_KEY_INVALID && !strstr (problem.text, "too big") && !strstr (problem.text, "overflow"))
+        //  jansson also refuses numbers it cannot represent and \u0000 in object keys, which
+        //  are valid JSON.
+        if (found != OCF_JSON_KEY_INVALID && !strstr (problem.text, "too big") && !strstr (problem.text, "overflow")
+        &&  !strstr (problem.text, "NUL byte in object key"))
             abort ();
         return;
     }
