@@ -477,7 +477,10 @@ s_listen (void)
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int on = 1;
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+    //  Threads share the port; another process must not (it would silently take a share of
+    //  the connections, as a leftover backend of an earlier run once did).
+    if (s_options.threads > 1)
+        setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
     if (bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || listen (fd, SOMAXCONN) != 0) {
         close (fd);
         return -1;
