@@ -82,6 +82,21 @@ ocf_msg_clear (ocf_msg_t *msg)
     msg->body = NULL;
 }
 
+zmsg_t *
+ocf_msg_take_envelope (zmsg_t *request)
+{
+    zmsg_t *reply = zmsg_new ();
+    zframe_t *identity = zmsg_pop (request);
+    if (identity)
+        zmsg_append (reply, &identity);
+    zframe_t *first = zmsg_first (request);
+    if (first && zframe_size (first) == 0) {
+        zframe_t *delimiter = zmsg_pop (request);
+        zmsg_append (reply, &delimiter);
+    }
+    return reply;
+}
+
 void
 ocf_msg_append (zmsg_t *zmsg, const char *verb, json_t *body)
 {

@@ -24,26 +24,10 @@ typedef struct {
     zlistx_t *replies;           //  zmsg_t replies of the batch being applied
 } server_t;
 
-//  A request as it arrives on the ROUTER: [identity][empty delimiter, from REQ clients][verb][body].
-static zmsg_t *
-s_take_envelope (zmsg_t *request)
-{
-    zmsg_t *reply = zmsg_new ();
-    zframe_t *identity = zmsg_pop (request);
-    if (identity)
-        zmsg_append (reply, &identity);
-    zframe_t *first = zmsg_first (request);
-    if (first && zframe_size (first) == 0) {
-        zframe_t *delimiter = zmsg_pop (request);
-        zmsg_append (reply, &delimiter);
-    }
-    return reply;
-}
-
 static void
 s_handle_one (server_t *server, zmsg_t *request)
 {
-    zmsg_t *reply = s_take_envelope (request);
+    zmsg_t *reply = ocf_msg_take_envelope (request);
     ocf_msg_t msg;
     char error[512];
     if (ocf_msg_decode_zmsg (&msg, request, (size_t) server->config->tabled.max_message, error, sizeof error) == 0) {
