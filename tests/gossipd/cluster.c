@@ -1,0 +1,157 @@
+/*  cluster: real daemons for the gossip tests.  */
+#include "cluster.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READY_TIMEOUT_MS 10000
+
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    bool free_now = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close (fd);
+    return free_now;
+}
+
+//  A free port whose successor (the introducer's) is free too.
+static int
+s_port_pair (void)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = ocf_test_free_port ();
+        if (port < 65535 && s_port_free (port + 1))
+            return port;
+    }
+    return -1;
+}
+
+bool
+cluster_start_tabled (cluster_t *cluster, int index)
+{
+    cluster_node_t *node = &cluster->nodes[index];
+    if (!node->node.root[0]) {
+        char name[32];
+        snprintf (name, sizeof name, "gossip%d", index);
+        ocf_test_node_init (&node->node, name);
+        node->port = s_port_pair ();
+        char config[256];
+        snprintf (config, sizeof config, "[node]\nname = n%d\npublic_addr = 127.0.0.1\n[gossipd]\nbind = 127.0.0.1:%d\n",
+                  index, node->port);
+        ocf_test_node_config (&node->node, config);
+    }
+    if (index >= cluster->count)
+        cluster->count = index + 1;
+    node->tabled = ocf_test_start (&node->node, "ocf-tabled", NULL, READY_TIMEOUT_MS);
+    if (node->tabled <= 0)
+        return false;
+    json_t *hello = cluster_call (cluster, index, "tabled", "HELLO", NULL);
+    snprintf (node->id, sizeof node->id, "%s", hello ? json_string_value (json_object_get (hello, "id")) : "");
+    json_decref (hello);
+    return strlen (node->id) == 40;
+}
+
+bool
+cluster_start_gossipd (cluster_t *cluster, int index, const char *extra)
+{
+    cluster_node_t *node = &cluster->nodes[index];
+    char seeds[600];
+    snprintf (seeds, sizeof seeds, "gossipd.seeds=%s", index ? cluster->seeds : "");
+    //  Extra "section.key=value" lines go on the command line, so a restart can change them.
+    const char *sets[8] = { seeds };
+    int count = 1;
+    char *copy = extra ? strdup (extra) : NULL, *saveptr = NULL;
+    for (char *line = copy ? strtok_r (copy, "\n", &saveptr) : NULL; line && count < 7; line = strtok_r (NULL, "\n", &saveptr))
+        sets[count++] = line;
+    sets[count] = NULL;
+    node->gossipd = ocf_test_start (&node->node, "ocf-gossipd", sets, READY_TIMEOUT_MS);
+    free (copy);
+    return node->gossipd > 0;
+}
+
+bool
+cluster_start_node (cluster_t *cluster, int index, const char *extra)
+{
+    return cluster_start_tabled (cluster, index) && cluster_start_gossipd (cluster, index, extra);
+}
+
+bool
+cluster_start (cluster_t *cluster, int count, const char *extra)
+{
+    memset (cluster, 0, sizeof *cluster);
+    if (!cluster_start_node (cluster, 0, extra))
+        return false;
+    snprintf (cluster->seeds, sizeof cluster->seeds, "%s@127.0.0.1:%d", cluster->nodes[0].id, cluster->nodes[0].port);
+    for (int i = 1; i < count; i++)
+        if (!cluster_start_node (cluster, i, extra))
+            return false;
+    return true;
+}
+
+void
+cluster_kill (cluster_t *cluster, int index)
+{
+    cluster_node_t *node = &cluster->nodes[index];
+    kill (node->gossipd, SIGKILL);
+    kill (node->tabled, SIGKILL);
+    ocf_test_stop (node->gossipd, SIGKILL, 2000);
+    ocf_test_stop (node->tabled, SIGKILL, 2000);
+    node->gossipd = node->tabled = 0;
+}
+
+void
+cluster_stop (cluster_t *cluster)
+{
+    for (int i = 0; i < cluster->count; i++) {
+        cluster_node_t *node = &cluster->nodes[i];
+        if (node->gossipd > 0)
+            ocf_test_stop (node->gossipd, SIGTERM, 5000);
+        if (node->tabled > 0)
+            ocf_test_stop (node->tabled, SIGTERM, 5000);
+        node->gossipd = node->tabled = 0;
+        if (node->node.root[0])
+            ocf_test_node_cleanup (&node->node);
+    }
+}
+
+bool
+cluster_up (cluster_t *cluster, int index)
+{
+    return cluster->nodes[index].gossipd > 0 && cluster->nodes[index].tabled > 0;
+}
+
+json_t *
+cluster_call (cluster_t *cluster, int index, const char *daemon, const char *verb, json_t *body)
+{
+    bool ok;
+    json_t *reply = ocf_test_call (&cluster->nodes[index].node, daemon, verb, body, &ok);
+    if (!ok) {
+        json_decref (reply);
+        return NULL;
+    }
+    return reply;
+}
+
+json_t *
+cluster_get (cluster_t *cluster, int at, int about)
+{
+    return cluster_call (cluster, at, "tabled", "GET", json_pack ("{s:s}", "id", cluster->nodes[about].id));
+}
+
+char *
+cluster_log (cluster_t *cluster, int index, const char *daemon)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-%s.log", cluster->nodes[index].node.root, daemon);
+    char *text = ocf_test_read_file (path);
+    return text ? text : strdup ("");
+}
