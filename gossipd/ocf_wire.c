@@ -228,7 +228,7 @@ s_get_count (reader_t *reader, size_t min_size, size_t max, const char *what)
     uint64_t count = s_get_varint (reader, what);
     if (reader->failed)
         return 0;
-    if (count > max || count * min_size > reader->left) {
+    if (count > max || count > reader->left / min_size) {
         s_fail (reader, "%s: %llu elements cannot fit in the %zu bytes left", what, (unsigned long long) count, reader->left);
         return 0;
     }
@@ -440,9 +440,10 @@ s_get_compressed_items (reader_t *reader, ocf_wire_msg_t *msg, size_t max_frame)
     }
     msg->inflated = malloc ((size_t) raw_size);
     uLongf got = (uLongf) raw_size;
-    int rc = uncompress (msg->inflated, &got, reader->data, (uLong) reader->left);
-    if (rc != Z_OK || got != raw_size) {
-        s_fail (reader, "snapshot chunk does not inflate to its declared size (zlib %d)", rc);
+    uLong used = (uLong) reader->left;
+    int rc = uncompress2 (msg->inflated, &got, reader->data, &used);
+    if (rc != Z_OK || got != raw_size || used != reader->left) {
+        s_fail (reader, "snapshot chunk does not inflate to exactly its declared size (zlib %d)", rc);
         return;
     }
     reader->left = 0;
