@@ -35,6 +35,15 @@ s_group_hash (const uint64_t *buckets, int group)
     return h;
 }
 
+static ocf_digest_t *
+s_digests_copy (const ocf_digest_t *digests, size_t count)
+{
+    ocf_digest_t *copy = malloc ((count + 1) * sizeof *copy);
+    if (count)
+        memcpy (copy, digests, count * sizeof *copy);
+    return copy;
+}
+
 static size_t
 s_budget (ocf_gossip_t *self)
 {
@@ -167,8 +176,7 @@ s_send_digests (ocf_gossip_t *self, pending_t *pending, const answer_t *answer)
 {
     drive_t *drive = &self->drive;
     //  Whole buckets only, in order, as many as the budget holds.
-    ocf_digest_t *digests = malloc ((answer->digest_count + 1) * sizeof *digests);
-    memcpy (digests, answer->digests, answer->digest_count * sizeof *digests);
+    ocf_digest_t *digests = s_digests_copy (answer->digests, answer->digest_count);
     qsort (digests, answer->digest_count, sizeof *digests, s_digest_bucket_compare);
     size_t max = s_budget (self) / ocf_wire_digest_size ();
     ocf_wire_msg_t msg = { .type = OCF_WIRE_AE_DIGESTS, .nonce = drive->nonce, .digests = digests };
@@ -260,8 +268,7 @@ s_digest_id_compare (const void *a, const void *b)
 static void
 s_compare (ocf_gossip_t *self, pending_t *pending, const answer_t *answer)
 {
-    ocf_digest_t *ours = malloc ((answer->digest_count + 1) * sizeof *ours);
-    memcpy (ours, answer->digests, answer->digest_count * sizeof *ours);
+    ocf_digest_t *ours = s_digests_copy (answer->digests, answer->digest_count);
     qsort (ours, answer->digest_count, sizeof *ours, s_digest_id_compare);
     qsort (pending->digests, pending->digest_count, sizeof *pending->digests, s_digest_id_compare);
     char (*send)[OCF_ID_SIZE] = malloc ((answer->digest_count + 1) * OCF_ID_SIZE);
@@ -372,8 +379,7 @@ ocf_gossip_on_ae (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *ms
             ocf_query_t query = { .kind = OCF_QUERY_DIGESTS, .buckets = msg->buckets, .bucket_count = msg->bucket_count };
             pending_t *pending = ocf_gossip_query (self, PENDING_ANSWER_DIGESTS, from, msg->nonce, &query);
             if (pending) {
-                pending->digests = malloc ((msg->digest_count + 1) * sizeof *pending->digests);
-                memcpy (pending->digests, msg->digests, msg->digest_count * sizeof *pending->digests);
+                pending->digests = s_digests_copy (msg->digests, msg->digest_count);
                 pending->digest_count = msg->digest_count;
                 pending->truncated = (msg->flags & OCF_WIRE_TRUNCATED) != 0;
             }
