@@ -25,8 +25,10 @@ int ocf_msg_decode (ocf_msg_t *msg, const void *verb, size_t verb_size, const vo
 int ocf_msg_decode_zmsg (ocf_msg_t *msg, zmsg_t *zmsg, size_t max_body, char *error, size_t error_size);
 void ocf_msg_clear (ocf_msg_t *msg);
 
-//  Takes the envelope off a request as a ROUTER receives it ([identity][empty delimiter, from
-//  REQ clients][verb][body]) and returns it as the start of the reply, leaving [verb][body].
+//  Takes the envelope off a request as a ROUTER receives it: [identity][verb][body] from a
+//  DEALER, [identity][empty][verb][body] from a REQ, [identity][tags...][empty][verb][body]
+//  from a client matching replies by tag. Returns it as the start of the reply (so tags come
+//  back), leaving [verb][body].
 zmsg_t *ocf_msg_take_envelope (zmsg_t *request);
 //  Adds "v" to body (NULL means {}) and appends [verb][json] to zmsg. Takes body's reference.
 void ocf_msg_append (zmsg_t *zmsg, const char *verb, json_t *body);

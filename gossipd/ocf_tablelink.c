@@ -24,6 +24,7 @@ typedef enum { REQ_HELLO, REQ_LIST, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_QUERY } r
 
 typedef struct {
     request_kind_t kind;
+    uint64_t tag;                    //  echoed by tabled in the reply's envelope
     int64_t deadline;
     uint64_t token;                  //  REQ_QUERY
     ocf_query_kind_t query;
@@ -55,6 +56,7 @@ struct _ocf_tablelink_t {
     size_t max_message;
     link_state_t state;
     zlistx_t *in_flight;             //  request_t, in the order sent
+    uint64_t next_tag;
     int64_t next_hello;
     uint64_t boot, seq;
     zlistx_t *queued_events;         //  zmsg_t, while loading
@@ -213,9 +215,17 @@ s_request (ocf_tablelink_t *self, request_kind_t kind, const char *verb, json_t 
 {
     request_t *request = calloc (1, sizeof *request);
     request->kind = kind;
+    request->tag = ++self->next_tag;
     request->deadline = now + REQUEST_TIMEOUT_MS;
     self->stats.requests++;
-    ocf_msg_send (self->api, verb, body);
+    //  [tag][empty][verb][body]: tabled sends the envelope back, so a reply always finds its
+    //  request, even when a restart of tabled lost the requests before it.
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, &request->tag, sizeof request->tag);
+    zmsg_addmem (zmsg, NULL, 0);
+    ocf_msg_append (zmsg, verb, body);
+    if (zmsg_send (&zmsg, self->api) != 0)
+        zmsg_destroy (&zmsg);
     zlistx_add_end (self->in_flight, request);
     return request;
 }
@@ -241,8 +251,38 @@ s_requeue (ocf_tablelink_t *self, zlistx_t *batch)
     }
 }
 
+//  A request tabled will never answer (it restarted, or went silent): whatever waited on it
+//  learns so.
+static void
+s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
+{
+    switch (request->kind) {
+        case REQ_QUERY:
+            if (self->core)
+                ocf_gossip_answer_failed (self->core, now, request->token);
+            break;
+        case REQ_MERGE:
+            s_requeue (self, request->batch);
+            self->merges_in_flight--;
+            break;
+        case REQ_ROOT:
+            self->root_in_flight = false;
+            break;
+        case REQ_HELLO:
+        case REQ_LIST:
+            //  Start over: a HELLO, then a full listing.
+            if (self->state == LINK_HELLO || self->state == LINK_LOADING) {
+                self->state = LINK_DOWN;
+                self->next_hello = now;
+            }
+            break;
+        case REQ_SEEN:
+            break;
+    }
+}
+
 //  tabled went silent: everything in flight is lost (merges wait again), and the socket is
-//  replaced so that a late reply can never answer a new request.
+//  replaced so that nothing queued for the old tabled goes to a new one.
 static void
 s_link_lost (ocf_tablelink_t *self, int64_t now)
 {
@@ -250,9 +290,7 @@ s_link_lost (ocf_tablelink_t *self, int64_t now)
         ocf_log_warning ("ocf-tabled does not answer at %s; buffering merges until it is back", self->api_endpoint);
     request_t *request;
     while ((request = zlistx_detach (self->in_flight, NULL))) {
-        if (request->kind == REQ_QUERY && self->core)
-            ocf_gossip_answer_failed (self->core, now, request->token);
-        s_requeue (self, request->batch);
+        s_request_lost (self, request, now);
         void *item = request;
         s_request_destroy (&item);
     }
@@ -584,22 +622,37 @@ ocf_tablelink_on_api (ocf_tablelink_t *self, int64_t now)
         zmsg_t *zmsg = zmsg_recv_nowait (self->api);
         if (!zmsg)
             break;
-        request_t *request = zlistx_detach (self->in_flight, NULL);
-        ocf_msg_t msg;
-        char error[256];
-        if (!request)
-            ocf_log_warning ("a reply from ocf-tabled matches no request; dropped");
-        else
-        if (ocf_msg_decode_zmsg (&msg, zmsg, (size_t) 64 << 20, error, sizeof error) != 0) {
-            ocf_log_warning ("a malformed reply from ocf-tabled: %s", error);
-            s_on_reply (self, request, NULL, false, now);
+        zframe_t *tag = zmsg_pop (zmsg), *delimiter = zmsg_pop (zmsg);
+        uint64_t value = 0;
+        if (tag && zframe_size (tag) == sizeof value)
+            memcpy (&value, zframe_data (tag), sizeof value);
+        zframe_destroy (&tag);
+        zframe_destroy (&delimiter);
+        //  tabled answers in order: requests before this one will never be answered. Tags
+        //  only grow, so a reply older than every request is stale and dropped.
+        request_t *request = zlistx_first (self->in_flight);
+        while (request && request->tag < value) {
+            zlistx_detach_cur (self->in_flight);
+            s_request_lost (self, request, now);
+            void *item = request;
+            s_request_destroy (&item);
+            request = zlistx_first (self->in_flight);
         }
-        else {
-            s_on_reply (self, request, msg.body, strcmp (msg.verb, "OK") == 0, now);
-            ocf_msg_clear (&msg);
+        if (request && request->tag == value) {
+            zlistx_detach_cur (self->in_flight);
+            ocf_msg_t msg;
+            char error[256];
+            if (ocf_msg_decode_zmsg (&msg, zmsg, (size_t) 64 << 20, error, sizeof error) != 0) {
+                ocf_log_warning ("a malformed reply from ocf-tabled: %s", error);
+                s_on_reply (self, request, NULL, false, now);
+            }
+            else {
+                s_on_reply (self, request, msg.body, strcmp (msg.verb, "OK") == 0, now);
+                ocf_msg_clear (&msg);
+            }
+            void *item = request;
+            s_request_destroy (&item);
         }
-        void *item = request;
-        s_request_destroy (&item);
         zmsg_destroy (&zmsg);
     }
 }
