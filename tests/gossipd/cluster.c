@@ -35,6 +35,18 @@ s_port_pair (void)
     return -1;
 }
 
+//  A daemon that did not become ready says why in its log: show it with the failure.
+static bool
+s_started (cluster_t *cluster, int index, const char *daemon, pid_t pid)
+{
+    if (pid > 0)
+        return true;
+    char *log = cluster_log (cluster, index, daemon);
+    fprintf (stderr, "node %d: ocf-%s did not become ready; its log:\n%s\n", index, daemon, log);
+    free (log);
+    return false;
+}
+
 bool
 cluster_start_tabled (cluster_t *cluster, int index)
 {
@@ -52,7 +64,7 @@ cluster_start_tabled (cluster_t *cluster, int index)
     if (index >= cluster->count)
         cluster->count = index + 1;
     node->tabled = ocf_test_start (&node->node, "ocf-tabled", NULL, READY_TIMEOUT_MS);
-    if (node->tabled <= 0)
+    if (!s_started (cluster, index, "tabled", node->tabled))
         return false;
     json_t *hello = cluster_call (cluster, index, "tabled", "HELLO", NULL);
     snprintf (node->id, sizeof node->id, "%s", hello ? json_string_value (json_object_get (hello, "id")) : "");
@@ -75,7 +87,7 @@ cluster_start_gossipd (cluster_t *cluster, int index, const char *extra)
     sets[count] = NULL;
     node->gossipd = ocf_test_start (&node->node, "ocf-gossipd", sets, READY_TIMEOUT_MS);
     free (copy);
-    return node->gossipd > 0;
+    return s_started (cluster, index, "gossipd", node->gossipd);
 }
 
 bool

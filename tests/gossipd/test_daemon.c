@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,7 +91,10 @@ Test (gossip_daemon, waits_for_tabled_before_it_is_ready)
     cr_assert_not (ocf_test_wait_notify (&node->node, "READY=1", 1000), "gossipd was ready without tabled");
     node->tabled = ocf_test_start (&node->node, "ocf-tabled", NULL, 10000);
     cr_assert_gt (node->tabled, 0);
-    cr_assert (ocf_test_wait_notify (&node->node, "READY=1", 10000), "gossipd did not become ready once tabled was");
+    bool ready = ocf_test_wait_notify (&node->node, "READY=1", 10000);
+    char *log = cluster_log (cluster, 1, "gossipd");
+    cr_assert (ready, "gossipd did not become ready once tabled was; its log:\n%s", log);
+    free (log);
 }
 
 //  A client with a key of its own, talking to node 0's gossip port as a peer would.
