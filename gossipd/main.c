@@ -213,6 +213,7 @@ s_core_config (ocf_gossipd_config_t *config, ocf_gossip_config_t *core)
     core->fanout = (int) config->fanout;
     core->retransmit_mult = (int) config->retransmit_mult;
     core->anti_entropy_interval_ms = config->anti_entropy_interval_ms;
+    core->dead_contact_interval_ms = 10 * config->heartbeat_interval_ms;
     core->max_snapshots = (int) config->max_snapshots;
     core->max_frame = (size_t) config->max_frame;
     //  Ticks fine enough for the shortest interval, never a busy loop.

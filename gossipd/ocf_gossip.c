@@ -23,7 +23,8 @@ ocf_gossip_config_defaults (ocf_gossip_config_t *config)
         .gossip_interval_ms = 200,
         .fanout = 3,
         .retransmit_mult = 2,
-        .anti_entropy_interval_ms = 1000,
+        .anti_entropy_interval_ms = 30000,
+        .dead_contact_interval_ms = 10000,
         .max_snapshots = 4,
         .snapshot_page = 500,
         .max_frame = 1 << 20,
@@ -234,6 +235,7 @@ ocf_gossip_new (const char *self_id, const ocf_gossip_config_t *config, ocf_memb
     self->next_heartbeat = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.heartbeat_interval_ms);
     self->next_round = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.gossip_interval_ms);
     self->next_sync = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.anti_entropy_interval_ms);
+    self->next_dead_contact = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.dead_contact_interval_ms);
     self->next_nonce = (uint32_t) ocf_gossip_random (self) | 1;
     return self;
 }
@@ -376,7 +378,7 @@ ocf_gossip_leave (ocf_gossip_t *self, int64_t now, const ocf_item_t *tombstone)
     const ocf_peer_t *peers[32];
     size_t count = ocf_gossip_random_peers (self, peers, (size_t) self->config.fanout * 2, NULL);
     for (size_t i = 0; i < count; i++)
-        ocf_gossip_send_items (self, peers[i]->id, tombstone, 1);
+        ocf_gossip_send_items (self, peers[i]->id, tombstone, 1, false);
 }
 
 const ocf_gossip_stats_t *

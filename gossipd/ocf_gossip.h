@@ -36,7 +36,8 @@ typedef struct {
     int64_t gossip_interval_ms;      //  IHAVE rounds
     int fanout;                      //  tree branching and IHAVE peers per round
     int retransmit_mult;             //  IHAVE sends per rumour: mult * ceil(log10(N + 1))
-    int64_t anti_entropy_interval_ms;
+    int64_t anti_entropy_interval_ms;    //  AE_SYN to a random peer (heartbeats carry roots to observers)
+    int64_t dead_contact_interval_ms;    //  AE_SYN to a member believed dead (partitions heal that way)
     int max_snapshots;               //  served at once
     size_t snapshot_page;            //  entries per snapshot page (halved when too big)
     size_t max_frame;                //  largest message sent or accepted

@@ -17,6 +17,7 @@
 
 #define HEALTH_DECAY_MS 5000         //  the local health score falls by one per quiet period
 #define FORGET_UNKNOWN_AFTER 10      //  heartbeat intervals before an unknown sender is forgotten
+#define LASTING_DIFFERENCE 5         //  heartbeat intervals of differing roots that start anti-entropy
 
 static uint32_t
 s_nonce (ocf_gossip_t *self)
@@ -191,7 +192,7 @@ s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
     self->env.merge (self->env.arg, &item, 1);
     ocf_gossip_spread (self, &item, 1);
     //  The accused hears it first hand, so it can refute at once.
-    ocf_gossip_send_items (self, member->id, &item, 1);
+    ocf_gossip_send_items (self, member->id, &item, 1, false);
 }
 
 static int64_t
@@ -368,15 +369,21 @@ ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_ms
     //  Any sign of life ends our own doubts; the node refutes others' by itself.
     watched->probe_nonce = 0;
     watched->suspecting = false;
-    //  Tables that differ for a whole heartbeat interval, with neither root moving, are
-    //  not just an update on its way: repair them now.
+    //  Tables that differ for a whole heartbeat interval with neither root moving are not
+    //  just an update on its way; nor are tables that keep differing for several intervals
+    //  (a busy cluster, whose roots never hold still): repair them now.
     if (!self->root_known || msg->root == self->root) {
-        watched->mismatch_since = 0;
+        watched->mismatch_since = watched->differing_since = 0;
         return;
     }
+    int64_t interval = self->config.heartbeat_interval_ms;
+    if (!watched->differing_since)
+        watched->differing_since = self->now;
     bool same = watched->mismatch_since && watched->mismatch_theirs == msg->root && watched->mismatch_ours == self->root;
-    if (same && self->now - watched->mismatch_since >= self->config.heartbeat_interval_ms / 2) {
-        watched->mismatch_since = 0;
+    bool settled = same && self->now - watched->mismatch_since >= interval / 2;
+    bool lasting = self->now - watched->differing_since >= LASTING_DIFFERENCE * interval;
+    if (settled || lasting) {
+        watched->mismatch_since = watched->differing_since = 0;
         ocf_gossip_sync_start (self, from);
     }
     else
@@ -504,8 +511,10 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
     self->stats.refutations++;
     ocf_gossip_log (self, OCF_LOG_NOTICE, "refuted %d accusation(s) with incarnation %llu", self->accuser_count,
                     (unsigned long long) member.incarnation);
+    //  Each accuser also spreads it on its side: after a partition, the side that declared us
+    //  dead may not be in our view, nor we in theirs.
     for (int i = 0; i < self->accuser_count; i++)
-        ocf_gossip_send_items (self, self->accusers[i], item, 1);
+        ocf_gossip_send_items (self, self->accusers[i], item, 1, true);
     self->accuser_count = 0;
 }
 

@@ -42,10 +42,12 @@ typedef struct {
     int64_t suspect_deadline;
     char confirmers[MAX_OBSERVERS][OCF_ID_SIZE];
     int confirmer_count;
-    //  anti-entropy trigger: roots that differ for a whole heartbeat interval
+    //  anti-entropy trigger: roots that differ, settled (the same two roots for a heartbeat
+    //  interval) or for long (several intervals, whatever the roots)
     uint64_t mismatch_theirs;
     uint64_t mismatch_ours;
-    int64_t mismatch_since;
+    int64_t mismatch_since;          //  of this pair of roots
+    int64_t differing_since;         //  of any difference
 } watched_t;
 
 //  An indirect probe this node runs for another.
@@ -156,6 +158,7 @@ struct _ocf_gossip_t {
     uint64_t next_token;
     drive_t drive;
     int64_t next_sync;
+    int64_t next_dead_contact;
     bool sync_again;                 //  the last exchange found real differences: go on at once
     snap_session_t *snap_sessions;   //  at most config.max_snapshots
     size_t snap_session_count;
@@ -198,8 +201,9 @@ void ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t coun
 void ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ihave (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
-//  Sends items to peer in as many RUMOURs (without a range) as the frame size needs.
-void ocf_gossip_send_items (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count);
+//  Sends items to peer in as many RUMOURs as the frame size needs; onward: the peer spreads
+//  them to everybody it knows (a tree rooted at it), else it only keeps them.
+void ocf_gossip_send_items (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count, bool onward);
 
 //  ocf_gossip_sync.c
 void ocf_gossip_sync_tick (ocf_gossip_t *self);

@@ -47,9 +47,10 @@ s_send_rumour (ocf_gossip_t *self, const char *peer, const char *range_end, cons
 }
 
 void
-ocf_gossip_send_items (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count)
+ocf_gossip_send_items (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count, bool onward)
 {
-    s_send_rumour (self, peer, NULL, items, count);
+    //  Onward: the whole ring as seen from the peer, which pushes it down a tree of its own.
+    s_send_rumour (self, peer, onward ? peer : NULL, items, count);
 }
 
 //  True when x lies strictly inside the ring interval (from, to); from == to is the whole
@@ -173,7 +174,7 @@ ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *
             items[count++] = rumour->item;
     }
     if (count) {
-        s_send_rumour (self, from, NULL, items, count);
+        ocf_gossip_send_items (self, from, items, count, false);
         self->stats.wants_served++;
     }
     free (items);

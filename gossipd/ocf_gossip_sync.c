@@ -1,8 +1,9 @@
 /*  ocf_gossip_sync: anti-entropy and snapshots.
     Anti-entropy (Scuttlebutt over hashed digests) repairs whatever dissemination missed.
     It starts when a heartbeat shows an observer's table root differing from ours for a whole
-    interval, when a random peer's AE_SYN (8 bytes of root, every anti_entropy_interval) does,
-    or at once again after an exchange that found real differences. The driver D and the
+    interval (or for several, whatever the roots), when a random peer's AE_SYN (8 bytes of
+    root, every anti_entropy_interval) does, or at once again after an exchange that found
+    real differences. The driver D and the
     other side O narrow the difference down level by level, asking their tables each time:
         D -> O  AE_GROUPS   root + 16 group hashes (a group = 16 of the 256 buckets)
         O -> D  AE_BUCKETS  the bucket hashes of the groups that differ (none: in sync)
@@ -24,7 +25,6 @@
 #define BUSY_BACKOFF_MIN_MS 200
 #define BUSY_BACKOFF_MAX_MS 5000
 #define BUSY_ALTERNATIVES 4
-#define DEAD_CONTACT_ROUNDS 10       //  anti-entropy rounds between contacts with a dead member
 
 static uint64_t
 s_group_hash (const uint64_t *buckets, int group)
@@ -687,15 +687,19 @@ ocf_gossip_sync_tick (ocf_gossip_t *self)
             ocf_gossip_sync_start (self, peer->id);
         return;
     }
-    if (self->now < self->next_sync)
-        return;
-    self->next_sync = self->now + self->config.anti_entropy_interval_ms;
     ocf_wire_msg_t syn = { .type = OCF_WIRE_AE_SYN, .nonce = 0, .root = self->root, .entries = self->entries };
-    if (ocf_gossip_random_peers (self, &peer, 1, NULL) == 1)
-        ocf_gossip_send (self, peer->id, &syn);
-    //  Now and then (at random, so that nodes do not do it in step) a member we think dead:
-    //  after a partition heals, this is how the halves find each other again (a live one
-    //  answers by driving an exchange with us).
-    if (ocf_gossip_random (self) % DEAD_CONTACT_ROUNDS == 0 && (peer = s_random_dead (self)))
-        ocf_gossip_send (self, peer->id, &syn);
+    if (self->now >= self->next_sync) {
+        self->next_sync = self->now + self->config.anti_entropy_interval_ms;
+        if (ocf_gossip_random_peers (self, &peer, 1, NULL) == 1)
+            ocf_gossip_send (self, peer->id, &syn);
+    }
+    //  A member we think dead: after a partition heals, this is how the halves find each
+    //  other again (a live one answers by driving an exchange with us). At a random point
+    //  of each interval, so that nodes do not do it in step.
+    if (self->now >= self->next_dead_contact) {
+        int64_t interval = self->config.dead_contact_interval_ms;
+        self->next_dead_contact = self->now + interval / 2 + (int64_t) (ocf_gossip_random (self) % (uint64_t) interval);
+        if ((peer = s_random_dead (self)))
+            ocf_gossip_send (self, peer->id, &syn);
+    }
 }

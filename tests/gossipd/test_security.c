@@ -13,13 +13,13 @@
 #define MEMBERS 3
 
 static cluster_t s_cluster;
-static int64_t s_ae_interval;
+static int64_t s_repair;             //  the bound on anti-entropy repairs (see test_cluster.c)
 
 static void
 s_setup (void)
 {
     ocf_config_t *config = ocf_config_new ();
-    s_ae_interval = config->gossipd.anti_entropy_interval_ms;
+    s_repair = 6 * config->gossipd.heartbeat_interval_ms;
     ocf_config_destroy (&config);
     memset (&s_cluster, 0, sizeof s_cluster);
 }
@@ -75,11 +75,11 @@ Test (gossip_security, a_node_with_another_key_cannot_join_or_inject_rows)
     for (int i = 0; i < MEMBERS; i++)
         cr_assert (cluster_start_gossipd (&s_cluster, i, keys));
     int members = MEMBERS;
-    cr_assert (ocf_test_wait_for (s_converged, &members, (int) (5 * s_ae_interval)));
+    cr_assert (ocf_test_wait_for (s_converged, &members, (int) s_repair));
     //  The intruder runs the same software, seeded with node 0's real key.
     cr_assert (cluster_start_gossipd (&s_cluster, MEMBERS, NULL));
     const char *refused[] = { "0", "is not in authorized_keys" };
-    cr_assert (ocf_test_wait_for (s_logged, refused, (int) (5 * s_ae_interval)), "node 0 did not refuse the intruder");
+    cr_assert (ocf_test_wait_for (s_logged, refused, (int) s_repair), "node 0 did not refuse the intruder");
     //  A row about it planted in a member's own table does not travel either: the others'
     //  gossipd refuse items about unauthorized ids, whichever member sends them.
     json_t *row = cluster_get (&s_cluster, MEMBERS, MEMBERS);
@@ -90,7 +90,7 @@ Test (gossip_security, a_node_with_another_key_cannot_join_or_inject_rows)
     cr_assert (reply);
     json_decref (reply);
     cr_assert (s_has_row (1, MEMBERS));
-    usleep ((useconds_t) (5 * s_ae_interval * 1000));
+    usleep ((useconds_t) (s_repair * 1000));
     cr_assert_not (s_has_row (0, MEMBERS), "the intruder's row reached node 0");
     cr_assert_not (s_has_row (2, MEMBERS), "the intruder's row reached node 2");
     json_t *stats = cluster_call (&s_cluster, 0, "gossipd", "STATS", NULL);
@@ -108,7 +108,7 @@ Test (gossip_security, a_plain_seed_key_is_learned_once_and_pinned)
     snprintf (s_cluster.seeds, sizeof s_cluster.seeds, "127.0.0.1:%d", s_cluster.nodes[0].port);
     cr_assert (cluster_start_node (&s_cluster, 1, NULL));
     int two = 2;
-    cr_assert (ocf_test_wait_for (s_converged, &two, (int) (5 * s_ae_interval)), "the node did not join through a plain seed");
+    cr_assert (ocf_test_wait_for (s_converged, &two, (int) s_repair), "the node did not join through a plain seed");
     char path[400], expected[400];
     snprintf (path, sizeof path, "%s/known_seeds", s_cluster.nodes[1].node.state_dir);
     snprintf (expected, sizeof expected, "127.0.0.1:%d %s\n", s_cluster.nodes[0].port, s_cluster.nodes[0].id);
@@ -123,6 +123,6 @@ Test (gossip_security, a_plain_seed_key_is_learned_once_and_pinned)
     fclose (file);
     cr_assert (cluster_start_gossipd (&s_cluster, 2, NULL));
     const char *refused[] = { "2", "was pinned for it" };
-    cr_assert (ocf_test_wait_for (s_logged, refused, (int) (5 * s_ae_interval)));
+    cr_assert (ocf_test_wait_for (s_logged, refused, (int) s_repair));
     cr_assert_not (s_has_row (0, 2), "the node joined through a seed whose key changed");
 }

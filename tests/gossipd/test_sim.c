@@ -114,7 +114,7 @@ s_convergence (size_t nodes, double loss, int changes)
         worst = took[change] > worst ? took[change] : worst;
         cr_expect_leq (took[change], limit_ms, "N=%zu loss %.0f%%: change %d took %lld ms, more than %.0f rounds",
                        nodes, loss * 100, change, (long long) took[change], s_round_limit (nodes));
-        sim_run (sim, sim_now (sim) + options.config.anti_entropy_interval_ms);
+        sim_run (sim, sim_now (sim) + options.config.heartbeat_interval_ms);
     }
     int64_t median = s_median (took, (size_t) changes);
     printf ("convergence N=%5zu loss %.0f%%: median %4lld ms (%.1f rounds), worst %4lld ms (%.1f rounds), limit %.0f rounds\n",
@@ -358,9 +358,11 @@ Test (gossip_sim, partition_heals_without_resurrecting_tombstones, .timeout = 12
     for (size_t i = 0; i < 64; i += 2)
         sim_set_group (sim, i, 0);
     int64_t start = sim_now (sim);
-    //  Once they meet, anti-entropy repairs everything: a handful of rounds.
-    cr_assert (sim_run_until (sim, start + 20 * options.config.anti_entropy_interval_ms, 10, s_all_same_root, NULL),
-               "the halves did not converge after %lld ms", (long long) (20 * options.config.anti_entropy_interval_ms));
+    //  They meet within a dead-contact interval (1.5 at most); anti-entropy then repairs
+    //  everything along the heartbeat ring in a few of its rounds.
+    int64_t bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
+    cr_assert (sim_run_until (sim, start + bound, 10, s_all_same_root, NULL), "the halves did not converge after %lld ms",
+               (long long) bound);
     printf ("healed: identical tables after %lld ms\n", (long long) (sim_now (sim) - start));
     for (size_t i = 0; i < 64; i++) {
         if (!sim_up (sim, i))
