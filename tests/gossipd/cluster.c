@@ -23,16 +23,29 @@ s_port_free (int port)
     return free_now;
 }
 
-//  A free port whose successor (the introducer's) is free too.
+//  A free port whose successor (the introducer's) is free too, below the kernel's ephemeral
+//  range (32768 and up), where no other program's outgoing connection can take it meanwhile.
 static int
 s_port_pair (void)
 {
-    for (int attempt = 0; attempt < 100; attempt++) {
-        int port = ocf_test_free_port ();
-        if (port < 65535 && s_port_free (port + 1))
+    static unsigned state;
+    if (!state)
+        state = (unsigned) getpid () * 2654435761u ^ (unsigned) ocf_test_now_us ();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        state = state * 1103515245u + 12345u;
+        int port = 20000 + (int) ((state >> 8) % 12000) * 2;
+        if (s_port_free (port) && s_port_free (port + 1))
             return port;
     }
     return -1;
+}
+
+static void
+s_write_config (cluster_node_t *node, int index)
+{
+    FILE *file = fopen (node->node.config, "w");
+    fprintf (file, "[node]\nname = n%d\npublic_addr = 127.0.0.1\n[gossipd]\nbind = 127.0.0.1:%d\n", index, node->port);
+    fclose (file);
 }
 
 //  A daemon that did not become ready says why in its log: show it with the failure.
@@ -56,10 +69,7 @@ cluster_start_tabled (cluster_t *cluster, int index)
         snprintf (name, sizeof name, "gossip%d", index);
         ocf_test_node_init (&node->node, name);
         node->port = s_port_pair ();
-        char config[256];
-        snprintf (config, sizeof config, "[node]\nname = n%d\npublic_addr = 127.0.0.1\n[gossipd]\nbind = 127.0.0.1:%d\n",
-                  index, node->port);
-        ocf_test_node_config (&node->node, config);
+        s_write_config (node, index);
     }
     if (index >= cluster->count)
         cluster->count = index + 1;
@@ -93,7 +103,25 @@ cluster_start_gossipd (cluster_t *cluster, int index, const char *extra)
 bool
 cluster_start_node (cluster_t *cluster, int index, const char *extra)
 {
-    return cluster_start_tabled (cluster, index) && cluster_start_gossipd (cluster, index, extra);
+    cluster_node_t *node = &cluster->nodes[index];
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (!cluster_start_tabled (cluster, index))
+            return false;
+        if (cluster_start_gossipd (cluster, index, extra))
+            return true;
+        //  Somebody took the port between our check and gossipd's bind: another port, and
+        //  tabled again, since it advertises the port in this node's record.
+        char *log = cluster_log (cluster, index, "gossipd");
+        bool taken = strstr (log, "Address already in use") != NULL;
+        free (log);
+        ocf_test_stop (node->tabled, SIGTERM, 5000);
+        node->tabled = 0;
+        if (!taken)
+            return false;
+        node->port = s_port_pair ();
+        s_write_config (node, index);
+    }
+    return false;
 }
 
 bool
