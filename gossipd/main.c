@@ -163,30 +163,14 @@ s_resolve_seeds (server_t *server)
 //  --------------------------------------------------------------------------
 //  Starting, once tabled answered
 
-static int
-s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_on_message (void *arg, const char *peer, zframe_t **frame)
 {
     server_t *server = arg;
-    char peer[OCF_ID_SIZE];
-    while (zsock_events (sock) & ZMQ_POLLIN) {
-        int64_t now = ocf_time_mono_ms ();
-        zframe_t *frame = ocf_transport_recv (server->transport, peer, now);
-        if (!frame)
-            continue;
-        ocf_tablelink_seen (server->table, peer);
-        if (ocf_gossip_receive (server->core, now, peer, zframe_data (frame), zframe_size (frame)) != 0)
-            ocf_transport_strike (server->transport, peer, now);
-        zframe_destroy (&frame);
-    }
-    return 0;
-}
-
-static int
-s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
-{
-    server_t *server = arg;
-    ocf_transport_on_zap (server->transport, ocf_time_mono_ms ());
-    return 0;
+    int64_t now = ocf_time_mono_ms ();
+    ocf_tablelink_seen (server->table, peer);
+    if (ocf_gossip_receive (server->core, now, peer, zframe_data (*frame), zframe_size (*frame)) != 0)
+        ocf_transport_strike (server->transport, peer, now);
 }
 
 static int
@@ -247,7 +231,7 @@ s_start_gossip (server_t *server, const char *tabled_id)
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
-    server->transport = ocf_transport_new (server->cert, config, error, sizeof error);
+    server->transport = ocf_transport_new (server->cert, config, server->loop, s_on_message, server, error, sizeof error);
     if (!server->transport) {
         ocf_log_error ("%s", error);
         return -1;
@@ -275,8 +259,6 @@ s_start_gossip (server_t *server, const char *tabled_id)
         seed = (uint64_t) ocf_time_wall_ms () ^ ((uint64_t) getpid () << 32);
     server->core = ocf_gossip_new (server->id, &server->core_config, server->view, &env, seed, ocf_time_mono_ms ());
     ocf_tablelink_set_core (server->table, server->core);
-    zloop_reader (server->loop, ocf_transport_router (server->transport), s_on_router, server);
-    zloop_reader (server->loop, ocf_transport_zap (server->transport), s_on_zap, server);
     if (ocf_introducer_server (server->introducer))
         zloop_reader (server->loop, ocf_introducer_server (server->introducer), s_on_introducer, server);
     ocf_log_info ("gossip on %s%s%s, %s", endpoint, *introducer ? ", key introducer on " : "", introducer,
@@ -432,7 +414,8 @@ s_stats (server_t *server)
     COUNT ("send_dropped", net->send_dropped); COUNT ("no_endpoint", net->no_endpoint);
     COUNT ("zap_allowed", net->zap_allowed); COUNT ("zap_denied", net->zap_denied);
     COUNT ("peers_cut_off", net->cut_off); COUNT ("dropped_cut_off", net->dropped_cut_off);
-    COUNT ("connections", net->connections);
+    COUNT ("connections", net->connections); COUNT ("peers_connected_to_us", net->routes);
+    COUNT ("sent_back", net->sent_back);
     COUNT ("tabled_requests", table->requests); COUNT ("tabled_timeouts", table->timeouts);
     COUNT ("tabled_events", table->events); COUNT ("tabled_reloads", table->reloads);
     COUNT ("merges", table->merges); COUNT ("merged_items", table->merged_items);
@@ -610,12 +593,13 @@ main (int argc, char **argv)
         s_leave (&server);
         status = 0;
     }
-    zloop_destroy (&server.loop);
 stop:
     ocf_gossip_destroy (&server.core);
-    ocf_introducer_destroy (&server.introducer);
-    //  The transport lingers a moment for what is still queued: the leave's tombstone.
+    //  The transport lingers a moment for what is still queued: the leave's tombstone. It
+    //  takes its sockets out of the loop, so it goes first.
     ocf_transport_destroy (&server.transport);
+    zloop_destroy (&server.loop);
+    ocf_introducer_destroy (&server.introducer);
     ocf_tablelink_destroy (&server.table);
     ocf_members_destroy (&server.view);
     zcert_destroy (&server.cert);

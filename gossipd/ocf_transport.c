@@ -2,6 +2,7 @@
 #include "ocf_transport.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_time.h"
 
 #include <errno.h>
 #include <string.h>
@@ -22,6 +23,8 @@
 #define LINGER_MS 500                //  a leave's tombstone still goes out when we close
 
 typedef struct {
+    ocf_transport_t *transport;
+    char id[OCF_NODE_ID_LEN + 1];    //  the peer: the only one that can answer on it
     zsock_t *sock;
     char *endpoint;
     int64_t last_used;
@@ -44,14 +47,19 @@ typedef struct {
 
 struct _ocf_transport_t {
     zcert_t *cert;
+    zloop_t *loop;
+    ocf_transport_fn *receive;
+    void *arg;
     zsock_t *router;
     zsock_t *zap;
+    zhashx_t *routes;                //  id -> zframe_t, the routing id of its connection to us
     zhashx_t *endpoints;             //  id -> "tcp://host:port"
     zhashx_t *connections;           //  id -> connection_t
     zhashx_t *peers;                 //  id -> peer_state_t (flood and garbage accounting)
     zhashx_t *authorized;            //  id -> id; empty: every key is welcome
     zhashx_t *waiting;               //  id -> waiting_t
     double flood_limit;
+    int max_frame;
     ocf_transport_stats_t stats;
 };
 
@@ -60,6 +68,7 @@ s_connection_destroy (void **item)
 {
     connection_t *connection = *item;
     if (connection) {
+        zloop_reader_end (connection->transport->loop, connection->sock);
         zsock_destroy (&connection->sock);
         free (connection->endpoint);
         free (connection);
@@ -118,12 +127,22 @@ s_load_keys_file (ocf_transport_t *self, const char *path, char *error, size_t e
     return rc;
 }
 
+static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
+
 ocf_transport_t *
-ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, char *error, size_t error_size)
+ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
+                   char *error, size_t error_size)
 {
     ocf_transport_t *self = calloc (1, sizeof *self);
     self->cert = cert;
+    self->loop = loop;
+    self->receive = receive;
+    self->arg = arg;
+    self->routes = zhashx_new ();
+    zhashx_set_destructor (self->routes, (zhashx_destructor_fn *) zframe_destroy);
     self->flood_limit = (double) config->flood_limit;
+    self->max_frame = (int) config->max_frame;
     self->endpoints = zhashx_new ();
     zhashx_set_destructor (self->endpoints, (zhashx_destructor_fn *) zstr_free);
     self->connections = zhashx_new ();
@@ -153,7 +172,14 @@ ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, char *erro
     zsock_set_zap_domain (self->router, ZAP_DOMAIN);
     zsock_set_maxmsgsize (self->router, (int) config->max_frame);
     zsock_set_rcvhwm (self->router, RECEIVE_HWM);
-    zsock_set_linger (self->router, 0);
+    zsock_set_sndhwm (self->router, SEND_HWM);
+    zsock_set_sndtimeo (self->router, 0);
+    //  A send to a peer whose connection is gone fails (and the DEALER takes over) instead
+    //  of vanishing.
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, LINGER_MS);
+    zloop_reader (loop, self->router, s_on_router, self);
+    zloop_reader (loop, self->zap, s_on_zap, self);
     return self;
 }
 
@@ -165,6 +191,11 @@ ocf_transport_destroy (ocf_transport_t **self_p)
         return;
     zhashx_destroy (&self->connections);       //  lingers up to LINGER_MS for queued messages
     zhashx_destroy (&self->endpoints);
+    zhashx_destroy (&self->routes);
+    if (self->router)
+        zloop_reader_end (self->loop, self->router);
+    if (self->zap)
+        zloop_reader_end (self->loop, self->zap);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->authorized);
     zhashx_destroy (&self->waiting);
@@ -180,12 +211,11 @@ ocf_transport_bind (ocf_transport_t *self, const char *endpoint)
     return zsock_bind (self->router, "%s", endpoint) < 0 ? -1 : 0;
 }
 
-zsock_t *ocf_transport_router (ocf_transport_t *self) { return self->router; }
-zsock_t *ocf_transport_zap (ocf_transport_t *self) { return self->zap; }
 bool ocf_transport_enforcing (ocf_transport_t *self) { return zhashx_size (self->authorized) > 0; }
 const ocf_transport_stats_t *ocf_transport_stats (ocf_transport_t *self)
 {
     self->stats.connections = zhashx_size (self->connections);
+    self->stats.routes = zhashx_size (self->routes);
     return &self->stats;
 }
 
@@ -259,13 +289,15 @@ ocf_transport_strike (ocf_transport_t *self, const char *id, int64_t now)
 //  --------------------------------------------------------------------------
 //  ZAP: who may connect
 
-void
-ocf_transport_on_zap (ocf_transport_t *self, int64_t now)
+static int
+s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
 {
+    ocf_transport_t *self = arg;
+    int64_t now = ocf_time_mono_ms ();
     while (zsock_events (self->zap) & ZMQ_POLLIN) {
         zmsg_t *request = zmsg_recv (self->zap);
         if (!request)
-            return;
+            break;
         zframe_t *version = zmsg_pop (request), *sequence = zmsg_pop (request);
         zframe_t *domain = zmsg_pop (request), *address = zmsg_pop (request);
         zframe_t *identity = zmsg_pop (request), *mechanism = zmsg_pop (request);
@@ -317,34 +349,20 @@ ocf_transport_on_zap (ocf_transport_t *self, int64_t now)
         zframe_destroy (&credentials);
         zmsg_destroy (&request);
     }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
 //  Receiving
 
-zframe_t *
-ocf_transport_recv (ocf_transport_t *self, char *id, int64_t now)
+//  Flood and cut-off accounting for a message from id; false when it is to be dropped.
+static bool
+s_admit (ocf_transport_t *self, const char *id, zframe_t *frame, int64_t now)
 {
-    zmsg_t *msg = zmsg_recv_nowait (self->router);
-    if (!msg)
-        return NULL;
-    zframe_t *routing = zmsg_pop (msg);
-    zframe_t *frame = zmsg_pop (msg);
-    bool single = zmsg_size (msg) == 0;
-    zmsg_destroy (&msg);
-    zframe_destroy (&routing);
-    const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
-    if (!frame || !single || !user || !ocf_identity_id_valid (user)) {
-        //  ZAP names every CURVE peer: anything else is not from a peer at all.
-        zframe_destroy (&frame);
-        return NULL;
-    }
-    snprintf (id, OCF_NODE_ID_LEN + 1, "%s", user);
     peer_state_t *peer = s_peer (self, id, now);
     if (s_cut_off (peer, now)) {
         self->stats.dropped_cut_off++;
-        zframe_destroy (&frame);
-        return NULL;
+        return false;
     }
     //  Token bucket: flood_limit messages a second, as a burst of up to one second's worth.
     peer->tokens += (double) (now - peer->refilled) * self->flood_limit / 1000.0;
@@ -355,13 +373,62 @@ ocf_transport_recv (ocf_transport_t *self, char *id, int64_t now)
         char why[128];
         snprintf (why, sizeof why, "more than %.0f messages a second", self->flood_limit);
         s_cut (self, id, peer, now, why);
-        zframe_destroy (&frame);
-        return NULL;
+        return false;
     }
     peer->tokens -= 1;
     self->stats.msgs_in++;
     self->stats.bytes_in += zframe_size (frame);
-    return frame;
+    return true;
+}
+
+static void
+s_deliver (ocf_transport_t *self, const char *id, zframe_t **frame, int64_t now)
+{
+    if (s_admit (self, id, *frame, now))
+        self->receive (self->arg, id, frame);
+    zframe_destroy (frame);
+}
+
+static int
+s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    ocf_transport_t *self = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv_nowait (sock);
+        if (!msg)
+            break;
+        zframe_t *routing = zmsg_pop (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        bool single = zmsg_size (msg) == 0;
+        zmsg_destroy (&msg);
+        const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
+        if (routing && frame && single && user && ocf_identity_id_valid (user)) {
+            //  ZAP names every CURVE peer; its connection is now the way to answer it.
+            zframe_t *known = zhashx_lookup (self->routes, user);
+            if (!known || !zframe_eq (known, routing))
+                zhashx_update (self->routes, user, zframe_dup (routing));
+            char id[OCF_NODE_ID_LEN + 1];
+            snprintf (id, sizeof id, "%s", user);
+            s_deliver (self, id, &frame, ocf_time_mono_ms ());
+        }
+        zframe_destroy (&routing);
+        zframe_destroy (&frame);
+    }
+    return 0;
+}
+
+//  A peer answering on the connection we opened to it: the key we pinned proves it is that peer.
+static int
+s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    connection_t *connection = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zframe_t *frame = zframe_recv_nowait (sock);
+        if (!frame)
+            break;
+        s_deliver (connection->transport, connection->id, &frame, ocf_time_mono_ms ());
+    }
+    return 0;
 }
 
 //  --------------------------------------------------------------------------
@@ -394,6 +461,7 @@ ocf_transport_set_endpoint (ocf_transport_t *self, const char *id, const char *e
     if (!endpoint) {
         zhashx_delete (self->endpoints, id);
         zhashx_delete (self->waiting, id);
+        zhashx_delete (self->routes, id);
         return;
     }
     zhashx_update (self->endpoints, id, strdup (endpoint));
@@ -442,15 +510,20 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
     if (zhashx_size (self->connections) >= MAX_CONNECTIONS)
         s_close_least_used (self);
     connection_t *connection = calloc (1, sizeof *connection);
+    connection->transport = self;
+    snprintf (connection->id, sizeof connection->id, "%s", id);
     connection->sock = zsock_new (ZMQ_DEALER);
     connection->endpoint = strdup (endpoint);
     zcert_apply (self->cert, connection->sock);
     //  The peer must prove it holds the secret of the id we know it by.
     zsock_set_curve_serverkey (connection->sock, id);
     zsock_set_sndhwm (connection->sock, SEND_HWM);
+    zsock_set_rcvhwm (connection->sock, RECEIVE_HWM);
+    zsock_set_maxmsgsize (connection->sock, self->max_frame);
     zsock_set_sndtimeo (connection->sock, 0);
     zsock_set_linger (connection->sock, LINGER_MS);
     zsock_set_reconnect_ivl_max (connection->sock, 5000);
+    zloop_reader (self->loop, connection->sock, s_on_dealer, connection);
     if (zsock_connect (connection->sock, "%s", endpoint) != 0) {
         ocf_log_warning ("cannot connect to %s at %s: %s", id, endpoint, zmq_strerror (zmq_errno ()));
         void *item = connection;
@@ -464,6 +537,26 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
 int
 ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, size_t size, int64_t now)
 {
+    zframe_t *route = zhashx_lookup (self->routes, id);
+    if (route) {
+        zmsg_t *msg = zmsg_new ();
+        zframe_t *routing = zframe_dup (route);
+        zmsg_append (msg, &routing);
+        zmsg_addmem (msg, data, size);
+        if (zmsg_send (&msg, self->router) == 0) {
+            self->stats.msgs_out++;
+            self->stats.bytes_out += size;
+            self->stats.sent_back++;
+            return 0;
+        }
+        zmsg_destroy (&msg);
+        //  Gone (EHOSTUNREACH): its DEALER from now on. Full (EAGAIN): dropped, like a DEALER's.
+        if (zmq_errno () != EHOSTUNREACH) {
+            self->stats.send_dropped++;
+            return -1;
+        }
+        zhashx_delete (self->routes, id);
+    }
     connection_t *connection = zhashx_lookup (self->connections, id);
     if (!connection) {
         const char *endpoint = zhashx_lookup (self->endpoints, id);

@@ -1,13 +1,16 @@
 /*  ocf_transport: the sockets between hosts (ZeroMQ over TCP, CURVE).
-    One ROUTER, a CURVE server with this node's key, bound on [gossipd] bind, receives every
-    message from every peer. Its ZAP handler runs in this thread: it admits a connecting key
-    only when it is authorized (when [gossipd] authorized_keys is set) and not cut off, and
-    names it as the connection's User-Id, so every message arrives with the sender's
-    authenticated node id. Towards each peer we talk to, a DEALER (CURVE client, pinned to
-    the peer's id as server key) connects to the peer's endpoint and only sends; idle ones
-    are closed. A peer that floods (more than flood_limit messages a second) or keeps
-    sending garbage is cut off for a minute: refused by ZAP, its messages dropped unread,
-    and logged. Frames above max_frame never get in: ZeroMQ drops them with the connection.  */
+    One ROUTER, a CURVE server with this node's key, bound on [gossipd] bind, accepts peers.
+    Its ZAP handler runs in this thread: it admits a connecting key only when it is
+    authorized (when [gossipd] authorized_keys is set) and not cut off, and names it as the
+    connection's User-Id, so every message arrives with the sender's authenticated node id.
+    One TCP connection serves a pair of nodes both ways: a peer that connected to us is
+    answered over its connection (by its ROUTER routing id); otherwise a DEALER (CURVE
+    client, pinned to the peer's id as server key, so only that peer can answer on it)
+    connects to the peer's endpoint, and what the peer sends back on it is received too.
+    Idle DEALERs are closed. A peer that floods (more than flood_limit messages a second)
+    or keeps sending garbage is cut off for a minute: refused by ZAP, its messages dropped
+    unread, and logged. Frames above max_frame never get in: ZeroMQ drops them with the
+    connection.  */
 #ifndef OCF_TRANSPORT_H
 #define OCF_TRANSPORT_H
 
@@ -24,25 +27,24 @@ typedef struct {
     uint64_t zap_allowed, zap_denied;
     uint64_t cut_off;                //  peers cut off for flooding or garbage
     uint64_t dropped_cut_off;        //  messages dropped from cut-off peers
+    uint64_t sent_back;              //  messages sent over a peer's own connection
     size_t connections;              //  open DEALERs
+    size_t routes;                   //  peers connected to us
 } ocf_transport_stats_t;
 
 typedef struct _ocf_transport_t ocf_transport_t;
 
-//  Reads the authorized keys (config and file). NULL with a message in error on failure.
-ocf_transport_t *ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, char *error, size_t error_size);
+//  A message from an authenticated peer (the frame is the caller's to destroy).
+typedef void (ocf_transport_fn) (void *arg, const char *peer, zframe_t **frame);
+
+//  Reads the authorized keys (config and file), and registers its sockets with loop; every
+//  message received goes to receive. NULL with a message in error on failure.
+ocf_transport_t *ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *loop,
+                                    ocf_transport_fn *receive, void *arg, char *error, size_t error_size);
 void ocf_transport_destroy (ocf_transport_t **self_p);
 //  Binds the ROUTER (e.g. "tcp://0.0.0.0:7946"). Returns 0, or -1 with errno set.
 int ocf_transport_bind (ocf_transport_t *self, const char *endpoint);
 
-zsock_t *ocf_transport_router (ocf_transport_t *self);
-zsock_t *ocf_transport_zap (ocf_transport_t *self);
-//  Answers the ZAP requests waiting.
-void ocf_transport_on_zap (ocf_transport_t *self, int64_t now);
-//  Receives one message. Returns the frame (the caller destroys it) and the sender's id in
-//  peer, or NULL when nothing is waiting or the message was dropped (check again while the
-//  socket is readable).
-zframe_t *ocf_transport_recv (ocf_transport_t *self, char *peer, int64_t now);
 //  The peer sent something malformed: enough of that in a minute cuts it off.
 void ocf_transport_strike (ocf_transport_t *self, const char *peer, int64_t now);
 
