@@ -3,7 +3,7 @@
     Both are observed the same way, from one harness process: every PROBE_MS it asks each
     node that has not seen the change yet what it knows about the node in question (ours:
     GET on ocf-tabled's local API; serf: members-filtered on the agent's RPC), and times the
-    first answer that shows it, with one monotonic clock. (serf's own event stream is not
+    first answer that shows it, with one monotonic clock (PROBE_MS: --probe-ms). (serf's own event stream is not
     used: the agent holds member events back for at least a second to coalesce them.)
     Measured per cluster:
       join     the last node started -> every other node lists it alive
@@ -41,7 +41,7 @@
 #define MAX_NODES 128
 #define STRACE_SAMPLE 4
 #define WAIT_MS 60000
-#define PROBE_MS 10                  //  how often a node that has not seen it yet is asked again
+static int s_probe_ms = 10;          //  how often a node that has not seen it yet is asked again
 
 //  What a node answered about another, and when.
 typedef struct {
@@ -517,7 +517,7 @@ s_wait_observed (bench_t *bench, int subject, int status, uint64_t version, int6
         int64_t now = ocf_time_mono_ms ();
         for (int i = 0; i < bench->count; i++) {
             node_t *node = &bench->nodes[i];
-            if (i != subject && node->up && seen_at[i] < 0 && !node->probing && now - node->probed_at >= PROBE_MS) {
+            if (i != subject && node->up && seen_at[i] < 0 && !node->probing && now - node->probed_at >= s_probe_ms) {
                 node->probing = true;
                 node->probed_at = now;
                 bench->ops->probe (bench, i, subject);
@@ -751,10 +751,11 @@ main (int argc, char **argv)
         { "sizes", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
         { "changes", required_argument, NULL, 'c' }, { "crashes", required_argument, NULL, 'k' },
         { "idle", required_argument, NULL, 'i' }, { "out", required_argument, NULL, 'o' },
-        { "systems", required_argument, NULL, 'y' }, { "bin", required_argument, NULL, 'b' }, { NULL, 0, NULL, 0 }
+        { "systems", required_argument, NULL, 'y' }, { "bin", required_argument, NULL, 'b' },
+        { "probe-ms", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "s:r:c:k:i:o:y:b:", options, NULL)) != -1)
+    while ((option = getopt_long (argc, argv, "s:r:c:k:i:o:y:b:p:", options, NULL)) != -1)
         switch (option) {
             case 's': {
                 size_count = 0;
@@ -771,9 +772,10 @@ main (int argc, char **argv)
             case 'o': out_dir = optarg; break;
             case 'y': systems = optarg; break;
             case 'b': snprintf (bin_dir, sizeof bin_dir, "%s", optarg); break;
+            case 'p': s_probe_ms = atoi (optarg); break;
             default:
                 fprintf (stderr, "usage: bench_gossip [--sizes 8,16,32,64] [--reps 3] [--changes 5] [--crashes 2] "
-                                 "[--idle 15] [--systems ocf,serf] [--out DIR] [--bin DIR]\n");
+                                 "[--idle 15] [--systems ocf,serf] [--probe-ms 10] [--out DIR] [--bin DIR]\n");
                 return 2;
         }
     zsys_init ();
