@@ -73,7 +73,7 @@ static const key_spec_t s_keys[] = {
       "Phi accrual threshold for suspecting a node" },
     { "gossipd", "gossip_interval", T_DURATION, CFG (gossipd, gossip_interval_ms), "200ms", 10, 60000, NULL, false,
       "Interval of the IHAVE rounds that repair what the dissemination tree missed" },
-    { "gossipd", "fanout", T_INT, CFG (gossipd, fanout), "3", 1, 16, NULL, false,
+    { "gossipd", "fanout", T_INT, CFG (gossipd, fanout), "8", 1, 16, NULL, false,
       "Branching of the dissemination tree, and peers each IHAVE round goes to" },
     { "gossipd", "anti_entropy_interval", T_DURATION, CFG (gossipd, anti_entropy_interval_ms), "30s", 50, 3600000, NULL, false,
       "Interval of anti-entropy probes (8 bytes of table root) to a random peer; heartbeats carry the root to observers" },

@@ -21,7 +21,7 @@ ocf_gossip_config_defaults (ocf_gossip_config_t *config)
         .suspicion_min_ms = 1000,
         .suspicion_max_ms = 3000,
         .gossip_interval_ms = 200,
-        .fanout = 3,
+        .fanout = 8,
         .retransmit_mult = 2,
         .anti_entropy_interval_ms = 30000,
         .dead_contact_interval_ms = 10000,

@@ -189,15 +189,15 @@ ocf_gossip_spread_tick (ocf_gossip_t *self)
     self->next_round += self->config.gossip_interval_ms;
     if (self->next_round <= self->now)
         self->next_round = self->now + self->config.gossip_interval_ms;
-    const ocf_peer_t *peers[MAX_OBSERVERS];
-    size_t fanout = (size_t) self->config.fanout < MAX_OBSERVERS ? (size_t) self->config.fanout : MAX_OBSERVERS;
-    size_t count = ocf_gossip_random_peers (self, peers, fanout, NULL);
-    if (!count)
-        return;
     uint64_t keys[MAX_KEYS];
-    size_t key_count = ocf_recent_take_adverts (self->recent, keys, MAX_KEYS, (uint32_t) count);
+    uint32_t sends = (uint32_t) (self->config.fanout < MAX_OBSERVERS ? self->config.fanout : MAX_OBSERVERS);
+    if (ocf_members_live (self->view) < 2)
+        return;                      //  nobody to tell: keep the adverts for later
+    size_t key_count = ocf_recent_take_adverts (self->recent, keys, MAX_KEYS, &sends);
     if (!key_count)
         return;
+    const ocf_peer_t *peers[MAX_OBSERVERS];
+    size_t count = ocf_gossip_random_peers (self, peers, sends, NULL);
     ocf_wire_msg_t ihave = { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = key_count };
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, peers[i]->id, &ihave);

@@ -176,19 +176,31 @@ ocf_recent_expire (ocf_recent_t *self, int64_t now)
 }
 
 size_t
-ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_t sends)
+ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_t *sends)
 {
-    size_t taken = 0, seen = 0, pending = self->advertising;
-    for (size_t n = self->count; n > 0 && taken < max && seen < pending; n--) {
+    ocf_rumour_t *taken[512];
+    if (max > sizeof taken / sizeof taken[0])
+        max = sizeof taken / sizeof taken[0];
+    size_t count = 0, seen = 0, pending = self->advertising;
+    uint32_t most = 0;
+    for (size_t n = self->count; n > 0 && count < max && seen < pending; n--) {
         ocf_rumour_t *rumour = s_slot (self, n - 1);
         if (!rumour->adverts)
             continue;
         seen++;
-        keys[taken++] = rumour->key;
-        rumour->adverts = rumour->adverts > sends ? rumour->adverts - sends : 0;
+        most = rumour->adverts > most ? rumour->adverts : most;
+        taken[count] = rumour;
+        keys[count++] = rumour->key;
+    }
+    //  No more transmissions than the keys still owe.
+    if (*sends > most)
+        *sends = most;
+    for (size_t i = 0; i < count; i++) {
+        ocf_rumour_t *rumour = taken[i];
+        rumour->adverts = rumour->adverts > *sends ? rumour->adverts - *sends : 0;
         self->advertising -= rumour->adverts == 0;
     }
-    return taken;
+    return count;
 }
 
 size_t ocf_recent_size (ocf_recent_t *self) { return self->count; }

@@ -31,9 +31,10 @@ ocf_rumour_t *ocf_recent_find (ocf_recent_t *self, uint64_t key);
 ocf_rumour_t *ocf_recent_add (ocf_recent_t *self, uint64_t key, const ocf_item_t *item, int64_t now, uint32_t adverts);
 //  Forgets rumours older than the time to live.
 void ocf_recent_expire (ocf_recent_t *self, int64_t now);
-//  Collects up to max keys still to advertise, newest first, and counts `sends` transmissions
-//  against each. Returns how many keys were written.
-size_t ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_t sends);
+//  Collects up to max (at most 512) keys still to advertise, newest first, and counts *sends
+//  transmissions against each; *sends is lowered to what the keys still owe. Returns how
+//  many keys were written.
+size_t ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_t *sends);
 size_t ocf_recent_size (ocf_recent_t *self);
 size_t ocf_recent_bytes (ocf_recent_t *self);
 

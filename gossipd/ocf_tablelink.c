@@ -12,6 +12,7 @@
 #define HELLO_RETRY_MS 500
 #define LIST_PAGE 1000
 #define ROOT_REFRESH_MS 1000         //  also without events: compaction changes the root silently
+#define ROOT_DEBOUNCE_MS 100
 #define SEEN_INTERVAL_MS 1000
 #define MERGE_BATCH_ITEMS 512
 #define MERGE_BUFFER_BYTES (8u << 20)
@@ -71,6 +72,7 @@ struct _ocf_tablelink_t {
     size_t merges_in_flight;
     bool root_dirty, root_in_flight;
     int64_t next_root;
+    int64_t root_asked;
     zhashx_t *seen;
     int64_t next_seen;
     ocf_tablelink_stats_t stats;
@@ -334,6 +336,7 @@ s_request_root (ocf_tablelink_t *self, int64_t now)
         return;
     self->root_in_flight = true;
     self->root_dirty = false;
+    self->root_asked = now;
     self->next_root = now + ROOT_REFRESH_MS;
     s_request (self, REQ_ROOT, "DIGEST", NULL, now);
 }
@@ -600,8 +603,6 @@ s_on_reply (ocf_tablelink_t *self, request_t *request, json_t *reply, bool ok, i
             if (ok && self->handler.root)
                 self->handler.root (self->handler.arg, s_hex64 (json_string_value (json_object_get (reply, "root"))),
                                     (uint64_t) json_integer_value (json_object_get (reply, "entries")));
-            if (self->root_dirty)
-                s_request_root (self, now);
             break;
         case REQ_MERGE:
             self->merges_in_flight--;
@@ -704,8 +705,6 @@ ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
         ocf_msg_clear (&msg);
         zmsg_destroy (&event);
     }
-    if (self->root_dirty)
-        s_request_root (self, now);
 }
 
 //  --------------------------------------------------------------------------
@@ -783,7 +782,9 @@ ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
     }
     if (self->state != LINK_UP)
         return;
-    if (now >= self->next_root)
+    //  The root changes with every event; it is read at most every ROOT_DEBOUNCE_MS then
+    //  (heartbeats carry it once a second), and every ROOT_REFRESH_MS anyway.
+    if (now >= self->next_root || (self->root_dirty && now >= self->root_asked + ROOT_DEBOUNCE_MS))
         s_request_root (self, now);
     if (now >= self->next_seen && zhashx_size (self->seen)) {
         self->next_seen = now + SEEN_INTERVAL_MS;

@@ -341,11 +341,16 @@ Test (gossip_recent, adverts_are_counted_down)
     ocf_rumour_t *rumour = ocf_recent_add (recent, 22, &second, 0, 2);
     cr_assert_eq (memcmp (rumour->item.data, storage, 8), 0, "the store keeps its own copy");
     uint64_t keys[8];
-    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, 3), 2);
+    uint32_t sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 2);
     cr_assert_eq (keys[0], 22, "newest first");
-    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, 3), 1);
+    cr_assert_eq (sends, 3);
+    sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 1);
     cr_assert_eq (keys[0], 11);
-    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, 3), 0);
+    cr_assert_eq (sends, 1, "no more sends than the last key still owes");
+    sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 0);
     ocf_recent_destroy (&recent);
 }
 
