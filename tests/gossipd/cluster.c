@@ -1,44 +1,13 @@
 /*  cluster: real daemons for the gossip tests.  */
 #include "cluster.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define READY_TIMEOUT_MS 10000
-
-static bool
-s_port_free (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    bool free_now = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close (fd);
-    return free_now;
-}
-
-//  A free port whose successor (the introducer's) is free too, below the kernel's ephemeral
-//  range (32768 and up), where no other program's outgoing connection can take it meanwhile.
-static int
-s_port_pair (void)
-{
-    static unsigned state;
-    if (!state)
-        state = (unsigned) getpid () * 2654435761u ^ (unsigned) ocf_test_now_us ();
-    for (int attempt = 0; attempt < 200; attempt++) {
-        state = state * 1103515245u + 12345u;
-        int port = 20000 + (int) ((state >> 8) % 12000) * 2;
-        if (s_port_free (port) && s_port_free (port + 1))
-            return port;
-    }
-    return -1;
-}
 
 static void
 s_write_config (cluster_node_t *node, int index)
@@ -68,7 +37,7 @@ cluster_start_tabled (cluster_t *cluster, int index)
         char name[32];
         snprintf (name, sizeof name, "gossip%d", index);
         ocf_test_node_init (&node->node, name);
-        node->port = s_port_pair ();
+        node->port = ocf_test_free_ports (2);      //  gossip, and the introducer on the next
         s_write_config (node, index);
     }
     if (index >= cluster->count)
@@ -118,7 +87,7 @@ cluster_start_node (cluster_t *cluster, int index, const char *extra)
         node->tabled = 0;
         if (!taken)
             return false;
-        node->port = s_port_pair ();
+        node->port = ocf_test_free_ports (2);      //  gossip, and the introducer on the next
         s_write_config (node, index);
     }
     return false;

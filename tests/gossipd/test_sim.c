@@ -27,33 +27,24 @@ s_options (size_t nodes, double loss, uint64_t seed)
     return options;
 }
 
+//  What every running node other than `about` must see of it.
 typedef struct {
     size_t about;
-    uint64_t version;
-} version_goal_t;
+    uint64_t version;            //  at least this record version (0: any)
+    int status;                  //  this membership status (-1: any)
+} goal_t;
 
 static bool
-s_all_have_version (sim_t *sim, void *arg)
+s_all_see (sim_t *sim, void *arg)
 {
-    version_goal_t *goal = arg;
-    for (size_t i = 0; i < sim_size (sim); i++)
-        if (sim_up (sim, i) && sim_entry (sim, i, goal->about).version < goal->version)
+    goal_t *goal = arg;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        if (!sim_up (sim, i) || i == goal->about)
+            continue;
+        sim_entry_t entry = sim_entry (sim, i, goal->about);
+        if (entry.version < goal->version || (goal->status >= 0 && entry.status != goal->status))
             return false;
-    return true;
-}
-
-typedef struct {
-    size_t about;
-    int status;
-} status_goal_t;
-
-static bool
-s_all_see_status (sim_t *sim, void *arg)
-{
-    status_goal_t *goal = arg;
-    for (size_t i = 0; i < sim_size (sim); i++)
-        if (sim_up (sim, i) && i != goal->about && sim_entry (sim, i, goal->about).status != goal->status)
-            return false;
+    }
     return true;
 }
 
@@ -105,10 +96,10 @@ s_convergence (size_t nodes, double loss, int changes)
     for (int change = 0; change < changes; change++) {
         size_t who = ((size_t) change * 7919 + 11) % nodes;
         sim_touch (sim, who);
-        version_goal_t goal = { who, sim_entry (sim, who, who).version };
+        goal_t goal = { who, sim_entry (sim, who, who).version, -1 };
         int64_t start = sim_now (sim);
         double limit_ms = s_round_limit (nodes) * options.config.gossip_interval_ms;
-        cr_assert (sim_run_until (sim, start + (int64_t) limit_ms * 10, 1, s_all_have_version, &goal),
+        cr_assert (sim_run_until (sim, start + (int64_t) limit_ms * 10, 1, s_all_see, &goal),
                    "N=%zu loss %.0f%%: change %d never reached every node", nodes, loss * 100, change);
         took[change] = sim_now (sim) - start;
         worst = took[change] > worst ? took[change] : worst;
@@ -193,8 +184,8 @@ Test (gossip_sim, crash_detected_by_all_flat_in_n, .timeout = 120)
             size_t who = ((size_t) trial * 13 + 5) % nodes;
             sim_crash (sim, who);
             int64_t start = sim_now (sim);
-            status_goal_t goal = { who, OCF_STATUS_DEAD };
-            cr_assert (sim_run_until (sim, start + 3 * bound, 5, s_all_see_status, &goal),
+            goal_t goal = { who, 0, OCF_STATUS_DEAD };
+            cr_assert (sim_run_until (sim, start + 3 * bound, 5, s_all_see, &goal),
                        "N=%zu: the crash of node %zu was not detected by all", nodes, who);
             took[trial] = sim_now (sim) - start;
             worst = took[trial] > worst ? took[trial] : worst;
@@ -245,13 +236,13 @@ Test (gossip_sim, restarted_node_comes_back_with_a_new_generation, .timeout = 60
     sim_t *sim = sim_new (&options);
     sim_run (sim, 3000);
     sim_crash (sim, 17);
-    status_goal_t dead = { 17, OCF_STATUS_DEAD };
-    cr_assert (sim_run_until (sim, sim_now (sim) + 2 * s_detection_bound (&options.config), 5, s_all_see_status, &dead));
+    goal_t dead = { 17, 0, OCF_STATUS_DEAD };
+    cr_assert (sim_run_until (sim, sim_now (sim) + 2 * s_detection_bound (&options.config), 5, s_all_see, &dead));
     sim_restart (sim, 17);
     uint64_t generation = sim_entry (sim, 17, 17).generation;
-    status_goal_t alive = { 17, OCF_STATUS_ALIVE };
+    goal_t alive = { 17, 0, OCF_STATUS_ALIVE };
     int64_t start = sim_now (sim);
-    cr_assert (sim_run_until (sim, start + 10 * options.config.gossip_interval_ms, 1, s_all_see_status, &alive),
+    cr_assert (sim_run_until (sim, start + 10 * options.config.gossip_interval_ms, 1, s_all_see, &alive),
                "the restarted node is not alive everywhere after %d rounds", 10);
     for (size_t i = 0; i < sim_size (sim); i++)
         cr_assert_eq (sim_entry (sim, i, 17).generation, generation);

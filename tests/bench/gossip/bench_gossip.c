@@ -15,6 +15,7 @@
       RSS      VmRSS of each process (and, for ours, tabled's separately)
     Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
 #include "ocf_client.h"
+#include "ocf_test.h"
 #include "ocf_msg.h"
 #include "ocf_time.h"
 #include "serf_rpc.h"
@@ -218,6 +219,18 @@ s_status_kb (pid_t pid, const char *field)
     return value;
 }
 
+//  A node starts from an empty directory: nothing of an earlier cluster (table, key).
+static void
+s_fresh_dir (node_t *node, const char *root, const char *kind, int index)
+{
+    snprintf (node->dir, sizeof node->dir, "%s/%s-n%d", root, kind, index);
+    char command[400];
+    snprintf (command, sizeof command, "rm -rf '%s'", node->dir);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot clear %s\n", node->dir);
+    mkdir (node->dir, 0755);
+}
+
 //  --------------------------------------------------------------------------
 //  ocf-tabled + ocf-gossipd
 
@@ -263,8 +276,7 @@ s_ocf_start (bench_t *bench, int index)
     node_t *node = &bench->nodes[index];
     node->port = bench->base_port + 2 * index;
     char sets[8][400], tabled[300], gossipd[300], log[400];
-    snprintf (node->dir, sizeof node->dir, "%s/ocf-n%d", bench->root, index);
-    mkdir (node->dir, 0755);
+    s_fresh_dir (node, bench->root, "ocf", index);
     snprintf (node->notify, sizeof node->notify, "%s/ocf-n%d/notify.sock", bench->root, index);
     unlink (node->notify);
     node->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -390,8 +402,7 @@ s_serf_start (bench_t *bench, int index)
     node->port = bench->base_port + 2 * index;
     node->rpc_port = node->port + 1;
     snprintf (node->subject, sizeof node->subject, "n%d", index);
-    snprintf (node->dir, sizeof node->dir, "%s/serf-n%d", bench->root, index);
-    mkdir (node->dir, 0755);
+    s_fresh_dir (node, bench->root, "serf", index);
     char name[64], bind[64], rpc[64], join[64], log[400];
     snprintf (name, sizeof name, "-node=%s", node->subject);
     snprintf (bind, sizeof bind, "-bind=127.0.0.1:%d", node->port);
@@ -604,35 +615,6 @@ s_idle_bytes (bench_t *bench, int seconds, series_t *rates)
     }
 }
 
-static bool
-s_port_free (int port)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    bool free_now = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close (fd);
-    return free_now;
-}
-
-//  A run of free ports below the ephemeral range, taken in turn (a cluster's agents may
-//  linger a moment after they were killed).
-static int
-s_free_ports (int count)
-{
-    static int next = 20000;
-    for (int attempt = 0; attempt < 40; attempt++) {
-        int base = next;
-        next = next + count + 10 > 32000 ? 20000 : next + count + 10;
-        bool all = true;
-        for (int p = base; p < base + count && all; p++)
-            all = s_port_free (p);
-        if (all)
-            return base;
-    }
-    return next;
-}
-
 typedef struct {
     series_t join_all, join_each, change_all, change_each, crash_all, crash_each, idle, rss, rss_tabled;
     int failures;
@@ -778,8 +760,8 @@ main (int argc, char **argv)
                                  "[--idle 15] [--systems ocf,serf] [--probe-ms 10] [--out DIR] [--bin DIR]\n");
                 return 2;
         }
+    zsys_handler_set (NULL);         //  ^C stops the benchmark (its nodes die with it)
     zsys_init ();
-    zsys_handler_set (NULL);
     mkdir (out_dir, 0755);
     static bench_t bench;
     snprintf (bench.root, sizeof bench.root, "/tmp/ocf-bench-XXXXXX");
@@ -806,7 +788,7 @@ main (int argc, char **argv)
                 continue;
             results_t results = { 0 };
             for (int rep = 0; rep < reps; rep++) {
-                bench.base_port = s_free_ports (2 * sizes[s]);
+                bench.base_port = ocf_test_free_ports (2 * sizes[s]);
                 s_run_cluster (&bench, ops, sizes[s], changes, crashes, idle_s, &results);
             }
             for (int o = 0; o < 2; o++) {
