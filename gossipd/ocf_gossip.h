@@ -46,6 +46,8 @@ typedef struct {
     int64_t query_timeout_ms;        //  a table answer later than this is given up
 } ocf_gossip_config_t;
 
+#define OCF_GOSSIP_MAX_QUERY_IDS 4096    //  ids one ITEMS query asks for at most (tabled's DELTA)
+
 typedef enum {
     OCF_QUERY_BUCKETS,               //  answer: 256 bucket hashes
     OCF_QUERY_DIGESTS,               //  buckets -> answer: digests of their entries

@@ -1,9 +1,9 @@
 /*  ocf_gossip_detect: failure detection.
     Every node heartbeats to K observers, the K live members that follow it on the id ring,
     so every node is watched by exactly K others and a membership change moves few duties.
-    An observer runs phi accrual on those heartbeats; when phi crosses
-    the threshold it probes the node directly and through K helpers, and only when nobody got
-    an answer does it suspect the node. A suspicion becomes a death after a timeout that
+    An observer runs phi accrual on those heartbeats; when phi crosses the threshold it
+    probes the node directly and through K helpers, and only when nobody got an answer does
+    it suspect the node. A suspicion becomes a death after a timeout that
     shrinks, Lifeguard-style, with each independent confirmation from another observer, and
     is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
     own table raises). A node whose own timers run late, or whose probes get no answer from

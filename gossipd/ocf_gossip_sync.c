@@ -275,6 +275,8 @@ s_compare (ocf_gossip_t *self, pending_t *pending, const answer_t *answer)
     char (*want)[OCF_ID_SIZE] = malloc ((pending->digest_count + 1) * OCF_ID_SIZE);
     size_t send_count = 0, want_count = 0, i = 0, j = 0;
     size_t want_max = s_budget (self) / (2 * (OCF_ID_SIZE - 1));
+    if (want_max > OCF_GOSSIP_MAX_QUERY_IDS)
+        want_max = OCF_GOSSIP_MAX_QUERY_IDS;
     while (i < answer->digest_count || j < pending->digest_count) {
         const ocf_digest_t *mine = i < answer->digest_count ? &ours[i] : NULL;
         const ocf_digest_t *theirs = j < pending->digest_count ? &pending->digests[j] : NULL;
@@ -294,8 +296,12 @@ s_compare (ocf_gossip_t *self, pending_t *pending, const answer_t *answer)
             if (!send_mine && !want_theirs)
                 send_mine = want_theirs = true;
         }
-        if (send_mine)
-            memcpy (send[send_count++], mine->id, OCF_ID_SIZE);
+        if (send_mine) {
+            if (send_count < OCF_GOSSIP_MAX_QUERY_IDS)
+                memcpy (send[send_count++], mine->id, OCF_ID_SIZE);
+            else
+                pending->truncated = true;
+        }
         if (want_theirs) {
             if (want_count < want_max)
                 memcpy (want[want_count++], theirs->id, OCF_ID_SIZE);

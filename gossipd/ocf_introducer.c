@@ -102,7 +102,7 @@ ocf_introducer_on_server (ocf_introducer_t *self)
 //  --------------------------------------------------------------------------
 //  Lookups
 
-//  The pinned key of seed, or "" when none. Returns false when the file cannot be read.
+//  The pinned key of seed, or "" when none (or no file).
 static void
 s_pinned (ocf_introducer_t *self, const char *seed, char *key)
 {
@@ -195,13 +195,4 @@ ocf_introducer_tick (ocf_introducer_t *self)
     for (lookup_t *lookup = zlistx_first (self->lookups); lookup; lookup = zlistx_next (self->lookups))
         if (!lookup->done)
             s_send_request (lookup);
-}
-
-size_t
-ocf_introducer_pending (ocf_introducer_t *self)
-{
-    size_t pending = 0;
-    for (lookup_t *lookup = zlistx_first (self->lookups); lookup; lookup = zlistx_next (self->lookups))
-        pending += !lookup->done;
-    return pending;
 }

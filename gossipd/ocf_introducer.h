@@ -36,7 +36,5 @@ zsock_t *ocf_introducer_ask (ocf_introducer_t *self, const char *host, int port)
 void ocf_introducer_on_answer (ocf_introducer_t *self, zsock_t *sock);
 //  Asks again the seeds that did not answer yet (call every second or so).
 void ocf_introducer_tick (ocf_introducer_t *self);
-//  Lookups still waiting for an answer.
-size_t ocf_introducer_pending (ocf_introducer_t *self);
 
 #endif

@@ -17,7 +17,6 @@
 #define MERGE_BATCH_ITEMS 512
 #define MERGE_BUFFER_BYTES (8u << 20)
 #define MERGES_IN_FLIGHT 2
-#define DELTA_MAX_IDS 4096           //  tabled's limit
 #define QUEUED_EVENTS_MAX 10000
 
 typedef enum { LINK_DOWN, LINK_HELLO, LINK_LOADING, LINK_UP } link_state_t;
@@ -851,7 +850,7 @@ ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *q
         case OCF_QUERY_ITEMS: {
             verb = "DELTA";
             json_t *ids = json_array ();
-            for (size_t i = 0; i < query->id_count && i < DELTA_MAX_IDS; i++)
+            for (size_t i = 0; i < query->id_count && i < OCF_GOSSIP_MAX_QUERY_IDS; i++)
                 json_array_append_new (ids, json_string (query->ids[i]));
             json_object_set_new (body, "ids", ids);
             break;

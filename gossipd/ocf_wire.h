@@ -122,8 +122,7 @@ typedef struct {
     size_t id_count;
     ocf_wire_peer_t *peers;
     size_t peer_count;
-    uint8_t *owned;              //  decoder allocations, freed by ocf_wire_clear
-    uint8_t *inflated;
+    uint8_t *inflated;           //  SNAP_CHUNK: the inflated items, owned
 } ocf_wire_msg_t;
 
 //  A growing output buffer that refuses to grow past max (overflow is then set).

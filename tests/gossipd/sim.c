@@ -320,8 +320,6 @@ sim_destroy (sim_t **self_p)
 int64_t sim_now (sim_t *self) { return self->now; }
 size_t sim_size (sim_t *self) { return self->size; }
 sim_node_t *sim_node (sim_t *self, size_t index) { return &self->nodes[index]; }
-const char *sim_id (sim_t *self, size_t index) { return self->universe->ids[index]; }
-long sim_index (sim_t *self, const char *id) { return sim_universe_find (self->universe, id); }
 bool sim_up (sim_t *self, size_t index) { return self->nodes[index].core != NULL; }
 
 sim_entry_t
@@ -410,10 +408,4 @@ void
 sim_set_group (sim_t *self, size_t index, int group)
 {
     self->nodes[index].group = group;
-}
-
-void
-sim_set_loss (sim_t *self, double loss)
-{
-    self->options.loss = loss;
 }

@@ -44,8 +44,6 @@ void sim_destroy (sim_t **self_p);
 int64_t sim_now (sim_t *self);
 size_t sim_size (sim_t *self);             //  nodes + spare
 sim_node_t *sim_node (sim_t *self, size_t index);
-const char *sim_id (sim_t *self, size_t index);
-long sim_index (sim_t *self, const char *id);
 //  What node `at` knows about node `about`.
 sim_entry_t sim_entry (sim_t *self, size_t at, size_t about);
 bool sim_up (sim_t *self, size_t index);
@@ -62,6 +60,5 @@ void sim_restart (sim_t *self, size_t index);          //  back with a new gener
 void sim_leave (sim_t *self, size_t index);            //  graceful leave, then it stops
 void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
 void sim_set_group (sim_t *self, size_t index, int group);
-void sim_set_loss (sim_t *self, double loss);
 
 #endif

@@ -546,12 +546,6 @@ size_t sim_table_entries (sim_table_t *self) { return self->entry_count; }
 ocf_members_t *sim_table_view (sim_table_t *self) { return self->view; }
 
 void
-sim_table_own_row (sim_table_t *self, sim_effects_t *effects)
-{
-    s_own_item (self, effects);
-}
-
-void
 sim_table_touch (sim_table_t *self, sim_effects_t *effects)
 {
     sim_entry_t before = sim_table_get (self, self->self);

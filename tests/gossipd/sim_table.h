@@ -93,8 +93,6 @@ void sim_table_touch (sim_table_t *self, sim_effects_t *effects);
 void sim_table_renew (sim_table_t *self, sim_effects_t *effects);
 //  This node leaves: its tombstone as an item (and it renews, as tabled does).
 void sim_table_leave (sim_table_t *self, int64_t now, sim_effects_t *effects);
-//  The item(s) of this node's own row.
-void sim_table_own_row (sim_table_t *self, sim_effects_t *effects);
 
 //  Answers a core's query. Items point into storage owned by the table until the next call.
 void sim_table_answer (sim_table_t *self, ocf_gossip_t *core, int64_t now, uint64_t token, const ocf_query_t *query);
