@@ -1,5 +1,6 @@
 /*  ocf_config: schema-driven INI configuration.  */
 #include "ocf_config.h"
+#include "ocf_identity.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -64,22 +65,42 @@ static const key_spec_t s_keys[] = {
       "TCP address for gossip (CURVE-encrypted)" },
     { "gossipd", "seeds", T_STRING, CFG (gossipd, seeds), "", 0, 0, NULL, true,
       "Comma-separated host:port or pubkey@host:port to join; empty starts a new cluster" },
-    { "gossipd", "heartbeat_interval", T_DURATION, CFG (gossipd, heartbeat_interval_ms), "500ms", 10, 60000, NULL, false,
+    { "gossipd", "heartbeat_interval", T_DURATION, CFG (gossipd, heartbeat_interval_ms), "1s", 10, 60000, NULL, false,
       "Interval of heartbeats to each observer" },
     { "gossipd", "observers", T_INT, CFG (gossipd, observers), "3", 1, 16, NULL, false,
       "Observers that watch each node's heartbeats" },
     { "gossipd", "phi_threshold", T_DOUBLE, CFG (gossipd, phi_threshold), "8", 1, 32, NULL, false,
       "Phi accrual threshold for suspecting a node" },
     { "gossipd", "gossip_interval", T_DURATION, CFG (gossipd, gossip_interval_ms), "200ms", 10, 60000, NULL, false,
-      "Interval of rumour dissemination rounds" },
-    { "gossipd", "fanout", T_INT, CFG (gossipd, fanout), "3", 1, 16, NULL, false,
-      "Peers each rumour is pushed to per round" },
-    { "gossipd", "anti_entropy_interval", T_DURATION, CFG (gossipd, anti_entropy_interval_ms), "1s", 50, 3600000, NULL, false,
-      "Interval of anti-entropy exchanges with a random peer" },
+      "Interval of the IHAVE rounds that repair what the dissemination tree missed" },
+    { "gossipd", "fanout", T_INT, CFG (gossipd, fanout), "8", 1, 16, NULL, false,
+      "Branching of the dissemination tree, and peers each IHAVE round goes to" },
+    { "gossipd", "anti_entropy_interval", T_DURATION, CFG (gossipd, anti_entropy_interval_ms), "30s", 50, 3600000, NULL, false,
+      "Interval of anti-entropy probes (8 bytes of table root) to a random peer; heartbeats carry the root to observers" },
     { "gossipd", "max_snapshots", T_INT, CFG (gossipd, max_snapshots), "4", 1, 64, NULL, false,
       "Snapshots served at once to joining nodes" },
     { "gossipd", "max_frame", T_SIZE, CFG (gossipd, max_frame), "1MiB", 4096, 64.0 * 1024 * 1024, NULL, false,
       "Largest gossip frame accepted from a peer" },
+    { "gossipd", "introducer", T_STRING, CFG (gossipd, introducer), "", 0, 0, NULL, false,
+      "host:port answering key requests for plain host:port seeds (default: the bind port + 1; off: none)" },
+    { "gossipd", "authorized_keys", T_STRING, CFG (gossipd, authorized_keys), "", 0, 0, NULL, true,
+      "Node ids (public keys) allowed in the cluster, comma-separated; empty with no file: any key" },
+    { "gossipd", "authorized_keys_file", T_STRING, CFG (gossipd, authorized_keys_file), "", 0, 0, NULL, false,
+      "File of allowed node ids, one per line (# comments), added to authorized_keys" },
+    { "gossipd", "probe_timeout", T_DURATION, CFG (gossipd, probe_timeout_ms), "500ms", 10, 60000, NULL, false,
+      "Time a direct and indirect probe of a silent node has to be answered" },
+    { "gossipd", "suspicion_min", T_DURATION, CFG (gossipd, suspicion_min_ms), "1s", 10, 3600000, NULL, false,
+      "Suspicion timeout once other observers confirmed it" },
+    { "gossipd", "suspicion_max", T_DURATION, CFG (gossipd, suspicion_max_ms), "3s", 10, 3600000, NULL, false,
+      "Suspicion timeout without any confirmation" },
+    { "gossipd", "phi_min_std", T_DURATION, CFG (gossipd, phi_min_std_ms), "100ms", 1, 60000, NULL, false,
+      "Smallest heartbeat deviation phi accrual assumes" },
+    { "gossipd", "acceptable_pause", T_DURATION, CFG (gossipd, acceptable_pause_ms), "500ms", 0, 600000, NULL, false,
+      "Heartbeat delay phi accrual tolerates before it grows" },
+    { "gossipd", "retransmit_mult", T_INT, CFG (gossipd, retransmit_mult), "2", 1, 16, NULL, false,
+      "IHAVE sends per rumour: retransmit_mult * ceil(log10(N + 1))" },
+    { "gossipd", "flood_limit", T_INT, CFG (gossipd, flood_limit), "5000", 10, 10000000, NULL, false,
+      "Messages per second a peer may send before it is cut off for a minute" },
 
     { "proxyd", "listen", T_HOSTPORT, CFG (proxyd, listen), "0.0.0.0:8092", 0, 0, NULL, false,
       "HTTP address of the API" },
@@ -233,6 +254,20 @@ ocf_config_parse_hostport (const char *text, char *host_out, size_t host_size, i
     host_out[host_len] = '\0';
     *port = (int) value;
     return 0;
+}
+
+int
+ocf_config_parse_seed (const char *text, char *key, char *host_out, size_t host_size, int *port)
+{
+    //  A key is exactly 40 characters (it may itself contain '@'); a host never has one.
+    bool keyed = strlen (text) > OCF_NODE_ID_LEN && text[OCF_NODE_ID_LEN] == '@';
+    const char *address = keyed ? text + OCF_NODE_ID_LEN + 1 : text;
+    key[0] = '\0';
+    if (keyed)
+        snprintf (key, OCF_NODE_ID_LEN + 1, "%.*s", OCF_NODE_ID_LEN, text);
+    if ((keyed && !ocf_identity_id_valid (key)) || strchr (address, '@'))
+        return -1;
+    return ocf_config_parse_hostport (address, host_out, host_size, port);
 }
 
 char **
@@ -740,6 +775,33 @@ s_check_pairs (ocf_config_t *self, const char *where, const char *list, const ch
     free (copy);
 }
 
+//  [gossipd]: seeds are host:port or pubkey@host:port; the introducer host:port or off.
+static void
+s_check_gossipd (ocf_config_t *self, const char *file)
+{
+    ocf_gossipd_config_t *gossipd = &self->gossipd;
+    char host[256];
+    int port;
+    char *copy = strdup (gossipd->seeds), *saveptr = NULL;
+    for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
+        char key[OCF_NODE_ID_LEN + 1];
+        if (ocf_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
+            s_error (self, "%s: [gossipd] seeds: '%s' is not host:port or pubkey@host:port (pubkey: 40 Z85 characters)",
+                     file, seed);
+    }
+    free (copy);
+    if (*gossipd->introducer && strcmp (gossipd->introducer, "off") != 0
+    &&  ocf_config_parse_hostport (gossipd->introducer, host, sizeof host, &port) != 0)
+        s_error (self, "%s: [gossipd] introducer: '%s' is not host:port or off", file, gossipd->introducer);
+    copy = strdup (gossipd->authorized_keys);
+    for (char *key = strtok_r (copy, ", \t", &saveptr); key; key = strtok_r (NULL, ", \t", &saveptr))
+        if (!ocf_identity_id_valid (key))
+            s_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (40 Z85 characters)", file, key);
+    free (copy);
+    if (gossipd->suspicion_min_ms > gossipd->suspicion_max_ms)
+        s_error (self, "%s: [gossipd] suspicion_min is longer than suspicion_max", file);
+}
+
 int
 ocf_config_finish (ocf_config_t *self)
 {
@@ -755,6 +817,7 @@ ocf_config_finish (ocf_config_t *self)
         free (self->node.public_addr);
         self->node.public_addr = s_first_public_ipv4 ();
     }
+    s_check_gossipd (self, file);
     if (strlen (self->node.run_dir) > 80)
         s_error (self, "%s: [node] run_dir: '%s' is too long for ipc socket paths (80 characters at most)",
                  file, self->node.run_dir);

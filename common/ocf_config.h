@@ -41,6 +41,16 @@ typedef struct {
     int64_t anti_entropy_interval_ms;
     int64_t max_snapshots;
     int64_t max_frame;
+    char *introducer;            //  host:port of the key introducer; "" = bind port + 1; "off"
+    char *authorized_keys;       //  comma-separated node ids; empty (and no file): any key
+    char *authorized_keys_file;
+    int64_t probe_timeout_ms;
+    int64_t suspicion_min_ms;
+    int64_t suspicion_max_ms;
+    int64_t phi_min_std_ms;
+    int64_t acceptable_pause_ms;
+    int64_t retransmit_mult;
+    int64_t flood_limit;         //  messages per second from one peer
 } ocf_gossipd_config_t;
 
 typedef struct {
@@ -125,6 +135,9 @@ int ocf_config_parse_duration (const char *text, int64_t *ms);
 int ocf_config_parse_size (const char *text, int64_t *bytes);
 //  Splits "host:port" (host may be "[v6]"); host_out gets the host without brackets.
 int ocf_config_parse_hostport (const char *text, char *host_out, size_t host_size, int *port);
+//  Splits a gossip seed, "host:port" or "pubkey@host:port": key gets the public key (41 bytes,
+//  empty when none was given).
+int ocf_config_parse_seed (const char *text, char *key, char *host_out, size_t host_size, int *port);
 //  Splits a command line into argv without a shell: whitespace separates, '...' and "..."
 //  quote, backslash escapes. Returns a NULL-terminated array to free with ocf_config_argv_free.
 char **ocf_config_split_argv (const char *command, char *error, size_t error_size);

@@ -153,14 +153,19 @@ ocf_msg_clear (ocf_msg_t *msg)
 zmsg_t *
 ocf_msg_take_envelope (zmsg_t *request)
 {
+    //  The ZeroMQ envelope: every frame up to an empty delimiter (the routing identity, the
+    //  frames a client added to match replies, the delimiter), or the identity alone when the
+    //  client sent no delimiter. Verbs and bodies are never empty, so only a delimiter is.
     zmsg_t *reply = zmsg_new ();
-    zframe_t *identity = zmsg_pop (request);
-    if (identity)
-        zmsg_append (reply, &identity);
-    zframe_t *first = zmsg_first (request);
-    if (first && zframe_size (first) == 0) {
-        zframe_t *delimiter = zmsg_pop (request);
-        zmsg_append (reply, &delimiter);
+    size_t frames = zmsg_size (request), envelope = 1, index = 0;
+    for (zframe_t *frame = zmsg_first (request); frame && index + 2 < frames; frame = zmsg_next (request), index++)
+        if (zframe_size (frame) == 0) {
+            envelope = index + 1;
+            break;
+        }
+    for (size_t i = 0; i < envelope && zmsg_size (request); i++) {
+        zframe_t *frame = zmsg_pop (request);
+        zmsg_append (reply, &frame);
     }
     return reply;
 }

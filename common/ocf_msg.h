@@ -34,9 +34,10 @@ json_t *ocf_msg_body (ocf_msg_t *msg, char *error, size_t error_size);
 int ocf_msg_decode_zmsg (ocf_msg_t *msg, zmsg_t *zmsg, size_t max_body, char *error, size_t error_size);
 void ocf_msg_clear (ocf_msg_t *msg);
 
-//  A request as a ROUTER receives it is [identity][empty delimiter, from REQ clients][verb]
-//  [body]: moves the envelope (identity and delimiter) into a new message, the reply to
-//  append [verb][body] to, leaving [verb][body] in request.
+//  Takes the envelope off a request as a ROUTER receives it: [identity][verb][body] from a
+//  DEALER, [identity][empty][verb][body] from a REQ, [identity][tags...][empty][verb][body]
+//  from a client matching replies by tag. Returns it as the start of the reply (so tags come
+//  back), leaving [verb][body].
 zmsg_t *ocf_msg_take_envelope (zmsg_t *request);
 //  Adds "v" to body (NULL means {}) and appends [verb][json] to zmsg. Takes body's reference.
 void ocf_msg_append (zmsg_t *zmsg, const char *verb, json_t *body);

@@ -664,8 +664,16 @@ s_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
     if (rc == 0) {
         for (size_t i = 0; i < row_count; i++) {
             //  Only this node writes its own record; a copy from elsewhere is at best an echo.
+            //  The membership it carries is anyone's to report, though (a node declared dead
+            //  during a partition learns it from a row): that part is merged, and defended.
             if (strcmp (rows[i].id, self->id) == 0) {
                 own_ignored++;
+                if (rows[i].has_member) {
+                    ocf_member_in_t member = { .member = rows[i].member };
+                    memcpy (member.id, rows[i].id, OCF_ID_SIZE);
+                    touches_self = true;
+                    s_merge_counted (self, member.id, ocf_table_merge_member (self->table, &member, now, NULL), &applied, &stale);
+                }
                 continue;
             }
             s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &applied, &stale);

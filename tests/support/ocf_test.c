@@ -220,6 +220,36 @@ ocf_test_free_port (void)
     return ntohs (addr.sin_port);
 }
 
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    bool free_now = bind (fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close (fd);
+    return free_now;
+}
+
+int
+ocf_test_free_ports (int count)
+{
+    //  A random start in 20000-32000 per process, so that parallel tests rarely try the same.
+    static unsigned state;
+    if (!state)
+        state = (unsigned) getpid () * 2654435761u ^ (unsigned) ocf_time_mono_us ();
+    for (int attempt = 0; attempt < 200; attempt++) {
+        state = state * 1103515245u + 12345u;
+        int base = 20000 + (int) ((state >> 8) % (unsigned) (12000 - count));
+        bool all = true;
+        for (int port = base; port < base + count && all; port++)
+            all = s_port_free (port);
+        if (all)
+            return base;
+    }
+    return -1;
+}
+
 int64_t
 ocf_test_now_us (void)
 {

@@ -49,6 +49,9 @@ json_t *ocf_test_call (ocf_test_node_t *node, const char *daemon, const char *ve
 bool ocf_test_wait_for (bool (*cond) (void *arg), void *arg, int timeout_ms);
 //  A TCP port free on 127.0.0.1 right now.
 int ocf_test_free_port (void);
+//  The first of `count` consecutive ports free on 127.0.0.1, below the kernel's ephemeral
+//  range (where no other program's outgoing connection takes one meanwhile); -1 if none.
+int ocf_test_free_ports (int count);
 int64_t ocf_test_now_us (void);
 //  Reads a whole file (NULL when it does not exist); caller frees.
 char *ocf_test_read_file (const char *path);

@@ -1,0 +1,547 @@
+/*  ocf_gossip_detect: failure detection.
+    Every node heartbeats to K observers, the K live members that follow it on the id ring,
+    so every node is watched by exactly K others and a membership change moves few duties.
+    An observer runs phi accrual on those heartbeats; when phi crosses the threshold it
+    probes the node directly and through K helpers, and only when nobody got an answer does
+    it suspect the node. A suspicion becomes a death after a timeout that
+    shrinks, Lifeguard-style, with each independent confirmation from another observer, and
+    is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
+    own table raises). A node whose own timers run late, or whose probes get no answer from
+    anybody, raises its local health score, which stretches all of its timeouts: a starved
+    daemon waits longer instead of accusing healthy peers.  */
+#include "ocf_gossip_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HEALTH_DECAY_MS 5000         //  the local health score falls by one per quiet period
+#define FORGET_UNKNOWN_AFTER 10      //  heartbeat intervals before an unknown sender is forgotten
+#define LASTING_DIFFERENCE 5         //  heartbeat intervals of differing roots that start anti-entropy
+
+static uint32_t
+s_nonce (ocf_gossip_t *self)
+{
+    if (++self->next_nonce == 0)
+        self->next_nonce = 1;
+    return self->next_nonce;
+}
+
+static ocf_phi_params_t
+s_phi_params (ocf_gossip_t *self)
+{
+    return (ocf_phi_params_t) { self->config.phi_min_std_ms, self->config.acceptable_pause_ms,
+                                ocf_gossip_health_scale (self) };
+}
+
+//  --------------------------------------------------------------------------
+//  Watched nodes
+
+static watched_t *
+s_watched_find (ocf_gossip_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->watched_count; i++)
+        if (strcmp (self->watched[i].id, id) == 0)
+            return &self->watched[i];
+    return NULL;
+}
+
+static watched_t *
+s_watched_add (ocf_gossip_t *self, const char *id)
+{
+    if (self->watched_count >= MAX_WATCHED)
+        return NULL;
+    self->watched = realloc (self->watched, (self->watched_count + 1) * sizeof *self->watched);
+    watched_t *watched = &self->watched[self->watched_count++];
+    memset (watched, 0, sizeof *watched);
+    memcpy (watched->id, id, OCF_ID_SIZE);
+    ocf_phi_init (&watched->phi, self->config.heartbeat_interval_ms);
+    return watched;
+}
+
+static void
+s_watched_remove (ocf_gossip_t *self, watched_t *watched)
+{
+    size_t index = (size_t) (watched - self->watched);
+    self->watched[index] = self->watched[--self->watched_count];
+}
+
+static void
+s_update_probe_at (ocf_gossip_t *self, watched_t *watched, int64_t from)
+{
+    ocf_phi_params_t params = s_phi_params (self);
+    watched->probe_at = from + ocf_phi_deadline (&watched->phi, self->config.phi_threshold, &params);
+}
+
+static void
+s_health_up (ocf_gossip_t *self)
+{
+    if (self->health < HEALTH_MAX) {
+        self->health++;
+        ocf_gossip_log (self, OCF_LOG_INFO, "local health score %d: timeouts now x%d", self->health, self->health + 1);
+        for (size_t i = 0; i < self->watched_count; i++)
+            s_update_probe_at (self, &self->watched[i], self->watched[i].phi.last);
+    }
+    self->health_decay_at = self->now + HEALTH_DECAY_MS;
+}
+
+//  --------------------------------------------------------------------------
+//  Observers: the K live members that follow a node on the id ring. Ids are random (public
+//  keys), so these are random peers; every node is watched by exactly K others and watches
+//  exactly K, and a join or a death moves only the duties of its K neighbours.
+
+//  Up to want live members next to this node on the ring, forward (its observers) or
+//  backward (the nodes it observes), in ring order.
+static int
+s_ring_neighbours (ocf_gossip_t *self, bool forward, char (*out)[OCF_ID_SIZE], int want)
+{
+    size_t size = ocf_members_size (self->view);
+    size_t start = ocf_members_lower_bound (self->view, self->id);
+    int count = 0;
+    for (size_t n = 0; n < size && count < want; n++) {
+        size_t index = forward ? (start + n) % size : (start + size - 1 - n) % size;
+        const ocf_peer_t *member = ocf_members_at (self->view, index);
+        if (ocf_peer_live (member) && strcmp (member->id, self->id) != 0)
+            memcpy (out[count++], member->id, OCF_ID_SIZE);
+    }
+    return count;
+}
+
+static bool
+s_is_observer (ocf_gossip_t *self, const char *id)
+{
+    for (int i = 0; i < self->observer_count; i++)
+        if (strcmp (self->observers[i], id) == 0)
+            return true;
+    return false;
+}
+
+static void
+s_heartbeat (ocf_gossip_t *self, const char *observer, uint8_t flags)
+{
+    const ocf_peer_t *me = ocf_members_get (self->view, self->id);
+    if (!me)
+        return;
+    ocf_wire_msg_t msg = { .type = OCF_WIRE_HEARTBEAT, .flags = flags, .generation = me->generation,
+                           .root = self->root };
+    ocf_gossip_send (self, observer, &msg);
+    self->stats.heartbeats_out++;
+}
+
+//  The nodes that, by our view, have us among their observers: we expect their heartbeats
+//  even before the first one, so that a node whose every observer was cut off (a
+//  partition) is still watched from this side.
+static void
+s_expect_heartbeats (ocf_gossip_t *self)
+{
+    char expected[MAX_OBSERVERS][OCF_ID_SIZE];
+    int count = s_ring_neighbours (self, false, expected, self->config.observers);
+    for (size_t i = 0; i < self->watched_count; i++)
+        self->watched[i].expected = false;
+    for (int i = 0; i < count; i++) {
+        watched_t *watched = s_watched_find (self, expected[i]);
+        if (!watched && (watched = s_watched_add (self, expected[i]))) {
+            ocf_phi_start (&watched->phi, self->now);
+            s_update_probe_at (self, watched, self->now);
+        }
+        if (watched)
+            watched->expected = true;
+    }
+    for (size_t i = 0; i < self->watched_count; )
+        if (!self->watched[i].heard && !self->watched[i].expected)
+            s_watched_remove (self, &self->watched[i]);
+        else
+            i++;
+}
+
+static void
+s_choose_observers (ocf_gossip_t *self)
+{
+    self->observers_dirty = false;
+    char chosen[MAX_OBSERVERS][OCF_ID_SIZE];
+    int count = s_ring_neighbours (self, true, chosen, self->config.observers);
+    //  Released observers are told, so that they stop watching instead of suspecting us;
+    //  new ones get a heartbeat at once, so that they start.
+    for (int i = 0; i < self->observer_count; i++) {
+        bool kept = false;
+        for (int j = 0; j < count && !kept; j++)
+            kept = strcmp (self->observers[i], chosen[j]) == 0;
+        if (!kept)
+            s_heartbeat (self, self->observers[i], OCF_WIRE_BYE);
+    }
+    for (int j = 0; j < count; j++)
+        if (!s_is_observer (self, chosen[j]))
+            s_heartbeat (self, chosen[j], 0);
+    memcpy (self->observers, chosen, sizeof chosen[0] * count);
+    self->observer_count = count;
+    s_expect_heartbeats (self);
+}
+
+//  --------------------------------------------------------------------------
+//  Probing, suspecting, declaring dead
+
+//  Our own membership verdict about a node: into our table, and to everybody.
+static void
+s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
+{
+    ocf_wire_member_t declared = { member->generation, member->incarnation, status, { 0 } };
+    memcpy (declared.accuser, self->id, OCF_ID_SIZE);
+    uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
+    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&declared, payload) };
+    memcpy (item.id, member->id, OCF_ID_SIZE);
+    self->env.merge (self->env.arg, &item, 1);
+    ocf_gossip_spread (self, &item, 1);
+    //  The accused hears it first hand, so it can refute at once.
+    ocf_gossip_send_items (self, member->id, &item, 1, false);
+}
+
+static int64_t
+s_suspicion_timeout (ocf_gossip_t *self, int confirmations)
+{
+    double expected = self->config.observers > 1 ? self->config.observers - 1 : 1;
+    double fraction = log (confirmations + 1.0) / log (expected + 1.0);
+    if (fraction > 1)
+        fraction = 1;
+    double span = (double) (self->config.suspicion_max_ms - self->config.suspicion_min_ms);
+    double timeout = (double) self->config.suspicion_max_ms - span * fraction;
+    if (timeout < self->config.suspicion_min_ms)
+        timeout = (double) self->config.suspicion_min_ms;
+    return (int64_t) (timeout * ocf_gossip_health_scale (self));
+}
+
+static void
+s_probe (ocf_gossip_t *self, watched_t *watched)
+{
+    watched->probe_nonce = s_nonce (self);
+    watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+    watched->nacks = 0;
+    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
+    ocf_gossip_send (self, watched->id, &ping);
+    const ocf_peer_t *helpers[MAX_OBSERVERS];
+    size_t count = ocf_gossip_random_peers (self, helpers, (size_t) self->config.observers, watched->id);
+    ocf_wire_msg_t request = { .type = OCF_WIRE_PING_REQ, .nonce = watched->probe_nonce };
+    memcpy (request.target, watched->id, OCF_ID_SIZE);
+    for (size_t i = 0; i < count; i++)
+        ocf_gossip_send (self, helpers[i]->id, &request);
+    watched->helpers = (int) count;
+    self->stats.probes++;
+}
+
+//  Returns false when the watched node was dropped.
+static bool
+s_probe_failed (ocf_gossip_t *self, watched_t *watched)
+{
+    self->stats.probe_failures++;
+    watched->probe_nonce = 0;
+    //  Not even a "no answer" from any helper: more likely our network than the node.
+    if (watched->helpers > 0 && watched->nacks == 0)
+        s_health_up (self);
+    const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
+    if (!member || !ocf_peer_live (member)) {
+        s_update_probe_at (self, watched, self->now);
+        return true;                 //  unknown yet: nobody to suspect
+    }
+    watched->suspecting = true;
+    watched->suspect_generation = member->generation;
+    watched->suspect_incarnation = member->incarnation;
+    watched->suspect_since = self->now;
+    watched->confirmer_count = 0;
+    watched->suspect_deadline = self->now + s_suspicion_timeout (self, 0);
+    self->stats.suspicions++;
+    ocf_gossip_log (self, OCF_LOG_NOTICE, "suspect %s: no heartbeat for %lld ms and no answer to probes",
+                    watched->id, (long long) (self->now - watched->phi.last));
+    s_declare (self, member, OCF_STATUS_SUSPECT);
+    return true;
+}
+
+//  Returns false when the watched node was dropped.
+static bool
+s_suspicion_expired (ocf_gossip_t *self, watched_t *watched)
+{
+    const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
+    if (!member || !ocf_peer_live (member)) {
+        s_watched_remove (self, watched);
+        return false;
+    }
+    if (member->generation != watched->suspect_generation || member->incarnation > watched->suspect_incarnation) {
+        watched->suspecting = false;             //  refuted meanwhile
+        s_update_probe_at (self, watched, self->now);
+        return true;
+    }
+    self->stats.deaths_declared++;
+    ocf_gossip_log (self, OCF_LOG_NOTICE, "declare %s dead: suspected for %lld ms, %d confirmation(s)", watched->id,
+                    (long long) (self->now - watched->suspect_since), watched->confirmer_count);
+    s_declare (self, member, OCF_STATUS_DEAD);
+    s_watched_remove (self, watched);
+    return false;
+}
+
+//  --------------------------------------------------------------------------
+
+void
+ocf_gossip_detect_tick (ocf_gossip_t *self)
+{
+    //  A tick far later than asked for means this process did not run: that time is
+    //  nobody else's fault.
+    int64_t late = self->now - (self->last_tick + self->config.tick_ms);
+    if (late > self->config.tick_ms) {
+        s_health_up (self);
+        for (size_t i = 0; i < self->watched_count; i++) {
+            watched_t *watched = &self->watched[i];
+            ocf_phi_forgive (&watched->phi, late);
+            watched->probe_at += late;
+            watched->probe_deadline += late;
+            watched->suspect_deadline += late;
+        }
+    }
+    if (self->health > 0 && self->now >= self->health_decay_at) {
+        self->health--;
+        self->health_decay_at = self->now + HEALTH_DECAY_MS;
+        for (size_t i = 0; i < self->watched_count; i++)
+            s_update_probe_at (self, &self->watched[i], self->watched[i].phi.last);
+    }
+    if (self->observers_dirty)
+        s_choose_observers (self);
+    if (self->now >= self->next_heartbeat) {
+        for (int i = 0; i < self->observer_count; i++)
+            s_heartbeat (self, self->observers[i], 0);
+        self->next_heartbeat += self->config.heartbeat_interval_ms;
+        if (self->next_heartbeat <= self->now)
+            self->next_heartbeat = self->now + self->config.heartbeat_interval_ms;
+    }
+    for (size_t i = 0; i < self->watched_count; ) {
+        watched_t *watched = &self->watched[i];
+        const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
+        bool forgotten = member ? !ocf_peer_live (member)
+                       : self->now - watched->phi.last > FORGET_UNKNOWN_AFTER * self->config.heartbeat_interval_ms;
+        bool kept = true;
+        if (forgotten) {
+            s_watched_remove (self, watched);
+            kept = false;
+        }
+        else
+        if (watched->suspecting) {
+            if (self->now >= watched->suspect_deadline)
+                kept = s_suspicion_expired (self, watched);
+        }
+        else
+        if (watched->probe_nonce) {
+            if (self->now >= watched->probe_deadline)
+                kept = s_probe_failed (self, watched);
+        }
+        else
+        if (self->now >= watched->probe_at && !watched->disowned)
+            s_probe (self, watched);
+        if (kept)
+            i++;
+    }
+    for (size_t i = 0; i < self->relay_cap; i++) {
+        relay_t *relay = &self->relays[i];
+        if (relay->nonce && self->now >= relay->deadline) {
+            ocf_wire_msg_t nack = { .type = OCF_WIRE_ACK, .nonce = relay->requester_nonce, .flags = OCF_WIRE_NACK };
+            ocf_gossip_send (self, relay->requester, &nack);
+            relay->nonce = 0;
+        }
+    }
+}
+
+void
+ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    self->stats.heartbeats_in++;
+    watched_t *watched = s_watched_find (self, from);
+    if (msg->flags & OCF_WIRE_BYE) {
+        if (watched)
+            s_watched_remove (self, watched);
+        return;
+    }
+    if (!watched && !(watched = s_watched_add (self, from)))
+        return;
+    if (!watched->heard || watched->generation != msg->generation) {
+        //  A first heartbeat, or a new run of that node: no history to go by.
+        ocf_phi_init (&watched->phi, self->config.heartbeat_interval_ms);
+        watched->generation = msg->generation;
+        watched->heard = true;
+    }
+    watched->disowned = false;
+    ocf_phi_heartbeat (&watched->phi, self->now);
+    s_update_probe_at (self, watched, self->now);
+    //  Any sign of life ends our own doubts; the node refutes others' by itself.
+    watched->probe_nonce = 0;
+    watched->suspecting = false;
+    //  Tables that differ for a whole heartbeat interval with neither root moving are not
+    //  just an update on its way; nor are tables that keep differing for several intervals
+    //  (a busy cluster, whose roots never hold still): repair them now.
+    if (!self->root_known || msg->root == self->root) {
+        watched->mismatch_since = watched->differing_since = 0;
+        return;
+    }
+    int64_t interval = self->config.heartbeat_interval_ms;
+    if (!watched->differing_since)
+        watched->differing_since = self->now;
+    bool same = watched->mismatch_since && watched->mismatch_theirs == msg->root && watched->mismatch_ours == self->root;
+    bool settled = same && self->now - watched->mismatch_since >= interval / 2;
+    bool lasting = self->now - watched->differing_since >= LASTING_DIFFERENCE * interval;
+    if (settled || lasting) {
+        watched->mismatch_since = watched->differing_since = 0;
+        ocf_gossip_sync_start (self, from);
+    }
+    else
+    if (!same) {
+        watched->mismatch_theirs = msg->root;
+        watched->mismatch_ours = self->root;
+        watched->mismatch_since = self->now;
+    }
+}
+
+void
+ocf_gossip_on_ping (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    ocf_wire_msg_t ack = { .type = OCF_WIRE_ACK, .nonce = msg->nonce,
+                           .flags = s_is_observer (self, from) ? 0 : OCF_WIRE_UNWATCHED };
+    ocf_gossip_send (self, from, &ack);
+}
+
+void
+ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    if (strcmp (msg->target, self->id) == 0) {
+        ocf_wire_msg_t ack = { .type = OCF_WIRE_ACK, .nonce = msg->nonce };
+        ocf_gossip_send (self, from, &ack);
+        return;
+    }
+    if (self->relay_cap < MAX_RELAYS) {
+        bool full = true;
+        for (size_t i = 0; i < self->relay_cap && full; i++)
+            full = self->relays[i].nonce != 0;
+        if (full) {
+            size_t cap = self->relay_cap ? self->relay_cap * 2 : 4;
+            self->relays = realloc (self->relays, cap * sizeof *self->relays);
+            memset (self->relays + self->relay_cap, 0, (cap - self->relay_cap) * sizeof *self->relays);
+            self->relay_cap = cap;
+        }
+    }
+    for (size_t i = 0; i < self->relay_cap; i++) {
+        relay_t *relay = &self->relays[i];
+        if (relay->nonce)
+            continue;
+        relay->nonce = s_nonce (self);
+        relay->requester_nonce = msg->nonce;
+        memcpy (relay->requester, from, OCF_ID_SIZE);
+        memcpy (relay->target, msg->target, OCF_ID_SIZE);
+        //  Answer the requester before its own probe times out, so a NACK still counts.
+        relay->deadline = self->now + (int64_t) (self->config.probe_timeout_ms * 0.8 * ocf_gossip_health_scale (self));
+        ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = relay->nonce };
+        ocf_gossip_send (self, relay->target, &ping);
+        return;
+    }
+    //  All relay slots busy: the requester hears nothing from us, as if we were slow.
+}
+
+void
+ocf_gossip_on_ack (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    for (size_t i = 0; i < self->relay_cap; i++) {
+        relay_t *relay = &self->relays[i];
+        if (relay->nonce && relay->nonce == msg->nonce && strcmp (relay->target, from) == 0) {
+            ocf_wire_msg_t ack = { .type = OCF_WIRE_ACK, .nonce = relay->requester_nonce };
+            ocf_gossip_send (self, relay->requester, &ack);
+            relay->nonce = 0;
+            return;
+        }
+    }
+    for (size_t i = 0; i < self->watched_count; i++) {
+        watched_t *watched = &self->watched[i];
+        if (!watched->probe_nonce || watched->probe_nonce != msg->nonce)
+            continue;
+        if (msg->flags & OCF_WIRE_NACK) {
+            watched->nacks++;
+            return;
+        }
+        watched->probe_nonce = 0;
+        //  It heartbeats to others: our view of who watches it is not its own (yet).
+        if ((msg->flags & OCF_WIRE_UNWATCHED) && strcmp (from, watched->id) == 0)
+            watched->disowned = true;
+        s_update_probe_at (self, watched, self->now);
+        return;
+    }
+}
+
+void
+ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_member_t *member)
+{
+    if (!member->accuser[0] || strcmp (member->accuser, self->id) == 0)
+        return;
+    if (strcmp (id, self->id) == 0) {
+        if (member->status == OCF_STATUS_SUSPECT || member->status == OCF_STATUS_DEAD) {
+            //  Being accused may mean we were too slow to answer: Lifeguard counts it.
+            s_health_up (self);
+            ocf_gossip_detect_accused_by (self, member->accuser);
+        }
+        return;
+    }
+    watched_t *watched = s_watched_find (self, id);
+    if (!watched || !watched->suspecting || member->status != OCF_STATUS_SUSPECT
+    ||  member->generation != watched->suspect_generation || member->incarnation != watched->suspect_incarnation)
+        return;
+    for (int i = 0; i < watched->confirmer_count; i++)
+        if (strcmp (watched->confirmers[i], member->accuser) == 0)
+            return;
+    if (watched->confirmer_count < MAX_OBSERVERS)
+        memcpy (watched->confirmers[watched->confirmer_count++], member->accuser, OCF_ID_SIZE);
+    watched->suspect_deadline = watched->suspect_since + s_suspicion_timeout (self, watched->confirmer_count);
+}
+
+void
+ocf_gossip_detect_accused_by (ocf_gossip_t *self, const char *peer)
+{
+    for (int i = 0; i < self->accuser_count; i++)
+        if (strcmp (self->accusers[i], peer) == 0)
+            return;
+    if (self->accuser_count < MAX_ACCUSERS)
+        memcpy (self->accusers[self->accuser_count++], peer, OCF_ID_SIZE);
+}
+
+void
+ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
+{
+    ocf_wire_member_t member;
+    if (ocf_wire_member_decode (item->data, item->size, &member) != 0 || member.status != OCF_STATUS_ALIVE)
+        return;
+    self->stats.refutations++;
+    ocf_gossip_log (self, OCF_LOG_NOTICE, "refuted %d accusation(s) with incarnation %llu", self->accuser_count,
+                    (unsigned long long) member.incarnation);
+    //  Each accuser also spreads it on its side: after a partition, the side that declared us
+    //  dead may not be in our view, nor we in theirs.
+    for (int i = 0; i < self->accuser_count; i++)
+        ocf_gossip_send_items (self, self->accusers[i], item, 1, true);
+    self->accuser_count = 0;
+}
+
+void
+ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id)
+{
+    self->observers_dirty = true;
+    watched_t *watched = s_watched_find (self, id);
+    if (!watched)
+        return;
+    const ocf_peer_t *member = ocf_members_get (self->view, id);
+    if (!member || !ocf_peer_live (member))
+        s_watched_remove (self, watched);
+    else
+    if (watched->suspecting
+    &&  (member->generation != watched->suspect_generation || member->incarnation > watched->suspect_incarnation)) {
+        watched->suspecting = false;
+        s_update_probe_at (self, watched, self->now);
+    }
+}
+
+void
+ocf_gossip_detect_free (ocf_gossip_t *self)
+{
+    free (self->watched);
+    free (self->relays);
+    self->watched = NULL;
+    self->relays = NULL;
+    self->watched_count = self->relay_cap = 0;
+}

@@ -1,0 +1,204 @@
+/*  ocf_gossip_spread: dissemination of rumours (membership verdicts, record deltas,
+    tombstones).
+    Eager push down a tree laid on the id ring: the origin splits the ring (itself excluded)
+    into `fanout` contiguous ranges and sends the rumour to the first live member of each,
+    naming where its range ends; each receiver does the same within its range. With views
+    that agree, every live node gets each rumour exactly once, after about log_fanout(N)
+    hops and N-1 messages in all. Views disagree during churn and nodes crash, so every node
+    then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to `fanout` random
+    peers per round, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
+    missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
+    missing after that is the business of anti-entropy.  */
+#include "ocf_gossip_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_KEYS 512                 //  keys per IHAVE or WANT
+#define RUMOUR_OVERHEAD 64           //  header bytes of a RUMOUR besides its items
+
+static uint32_t
+s_retransmits (ocf_gossip_t *self)
+{
+    double live = (double) ocf_members_live (self->view);
+    uint32_t count = (uint32_t) (self->config.retransmit_mult * ceil (log10 (live + 1)));
+    return count ? count : 1;
+}
+
+//  Sends items to one peer, in as many frames as max_frame needs.
+static void
+s_send_rumour (ocf_gossip_t *self, const char *peer, const char *range_end, const ocf_item_t *items, size_t count)
+{
+    ocf_wire_msg_t msg = { .type = OCF_WIRE_RUMOUR, .flags = range_end ? OCF_WIRE_RANGE : 0 };
+    if (range_end)
+        memcpy (msg.target, range_end, OCF_ID_SIZE);
+    size_t budget = self->config.max_frame - RUMOUR_OVERHEAD;
+    size_t first = 0;
+    while (first < count) {
+        size_t used = 0, last = first;
+        while (last < count && (last == first || used + ocf_wire_item_size (&items[last]) <= budget))
+            used += ocf_wire_item_size (&items[last++]);
+        msg.items = (ocf_item_t *) &items[first];
+        msg.item_count = last - first;
+        ocf_gossip_send (self, peer, &msg);
+        first = last;
+    }
+}
+
+void
+ocf_gossip_send_items (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count, bool onward)
+{
+    //  Onward: the whole ring as seen from the peer, which pushes it down a tree of its own.
+    s_send_rumour (self, peer, onward ? peer : NULL, items, count);
+}
+
+//  True when x lies strictly inside the ring interval (from, to); from == to is the whole
+//  ring but from itself.
+static bool
+s_in_interval (const char *from, const char *x, const char *to)
+{
+    int from_to = strcmp (from, to);
+    if (from_to == 0)
+        return strcmp (x, from) != 0;
+    if (from_to < 0)
+        return strcmp (from, x) < 0 && strcmp (x, to) < 0;
+    return strcmp (x, from) > 0 || strcmp (x, to) < 0;
+}
+
+//  Pushes items to the live members of the ring interval (self, end), split in fanout
+//  ranges, each handed to its first member.
+static void
+s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const char *end)
+{
+    size_t size = ocf_members_size (self->view);
+    if (!size || !count)
+        return;
+    const ocf_peer_t **range = malloc (size * sizeof *range);
+    size_t live = 0;
+    size_t start = ocf_members_lower_bound (self->view, self->id);
+    for (size_t n = 0; n < size; n++) {
+        const ocf_peer_t *member = ocf_members_at (self->view, (start + n) % size);
+        if (strcmp (member->id, self->id) == 0)
+            continue;
+        if (!s_in_interval (self->id, member->id, end))
+            break;
+        if (ocf_peer_live (member))
+            range[live++] = member;
+    }
+    size_t fanout = (size_t) self->config.fanout;
+    for (size_t j = 0; j < fanout; j++) {
+        size_t low = j * live / fanout, high = (j + 1) * live / fanout;
+        if (low == high)
+            continue;
+        s_send_rumour (self, range[low]->id, high < live ? range[high]->id : end, items, count);
+        self->stats.rumours_forwarded++;
+    }
+    free (range);
+}
+
+void
+ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        uint64_t key = ocf_wire_item_key (&items[i]);
+        ocf_rumour_t *rumour = ocf_recent_find (self->recent, key);
+        if (!rumour)
+            rumour = ocf_recent_add (self->recent, key, &items[i], self->now, s_retransmits (self));
+        rumour->spread = true;
+    }
+    s_push_down (self, items, count, self->id);
+}
+
+void
+ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    ocf_item_t *fresh = malloc ((msg->item_count + 1) * sizeof *fresh);
+    ocf_item_t *onward = malloc ((msg->item_count + 1) * sizeof *onward);
+    size_t fresh_count = 0, onward_count = 0;
+    uint32_t retransmits = s_retransmits (self);
+    for (size_t i = 0; i < msg->item_count; i++) {
+        const ocf_item_t *item = &msg->items[i];
+        if (self->env.admit && !self->env.admit (self->env.arg, item))
+            continue;
+        uint64_t key = ocf_wire_item_key (item);
+        ocf_rumour_t *rumour = ocf_recent_find (self->recent, key);
+        if (rumour)
+            self->stats.rumours_duplicate++;
+        else {
+            self->stats.rumours_new++;
+            rumour = ocf_recent_add (self->recent, key, item, self->now, retransmits);
+            fresh[fresh_count++] = *item;
+            ocf_wire_member_t member;
+            if (item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0)
+                ocf_gossip_detect_on_member (self, item->id, &member);
+        }
+        //  A copy that came by repair first still owes its subtree the tree push.
+        if ((msg->flags & OCF_WIRE_RANGE) && !rumour->spread) {
+            rumour->spread = true;
+            onward[onward_count++] = *item;
+        }
+    }
+    if (fresh_count)
+        self->env.merge (self->env.arg, fresh, fresh_count);
+    if (onward_count)
+        s_push_down (self, onward, onward_count, msg->target);
+    free (fresh);
+    free (onward);
+}
+
+void
+ocf_gossip_on_ihave (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    uint64_t wanted[MAX_KEYS];
+    size_t count = 0;
+    for (size_t i = 0; i < msg->key_count && count < MAX_KEYS; i++)
+        if (!ocf_recent_find (self->recent, msg->keys[i]))
+            wanted[count++] = msg->keys[i];
+    if (!count)
+        return;
+    ocf_wire_msg_t want = { .type = OCF_WIRE_WANT, .keys = wanted, .key_count = count };
+    ocf_gossip_send (self, from, &want);
+    self->stats.wants_sent++;
+}
+
+void
+ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
+{
+    size_t limit = msg->key_count < MAX_KEYS ? msg->key_count : MAX_KEYS;
+    ocf_item_t *items = malloc ((limit + 1) * sizeof *items);
+    size_t count = 0;
+    for (size_t i = 0; i < limit; i++) {
+        ocf_rumour_t *rumour = ocf_recent_find (self->recent, msg->keys[i]);
+        if (rumour)
+            items[count++] = rumour->item;
+    }
+    if (count) {
+        ocf_gossip_send_items (self, from, items, count, false);
+        self->stats.wants_served++;
+    }
+    free (items);
+}
+
+void
+ocf_gossip_spread_tick (ocf_gossip_t *self)
+{
+    ocf_recent_expire (self->recent, self->now);
+    if (self->now < self->next_round)
+        return;
+    self->next_round += self->config.gossip_interval_ms;
+    if (self->next_round <= self->now)
+        self->next_round = self->now + self->config.gossip_interval_ms;
+    uint64_t keys[MAX_KEYS];
+    uint32_t sends = (uint32_t) (self->config.fanout < MAX_OBSERVERS ? self->config.fanout : MAX_OBSERVERS);
+    if (ocf_members_live (self->view) < 2)
+        return;                      //  nobody to tell: keep the adverts for later
+    size_t key_count = ocf_recent_take_adverts (self->recent, keys, MAX_KEYS, &sends);
+    if (!key_count)
+        return;
+    const ocf_peer_t *peers[MAX_OBSERVERS];
+    size_t count = ocf_gossip_random_peers (self, peers, sends, NULL);
+    ocf_wire_msg_t ihave = { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = key_count };
+    for (size_t i = 0; i < count; i++)
+        ocf_gossip_send (self, peers[i]->id, &ihave);
+}

@@ -1,0 +1,874 @@
+/*  ocf_tablelink: requests to ocf-tabled, its events, the view, JSON <-> items.  */
+#include "ocf_tablelink.h"
+#include "ocf_identity.h"
+#include "ocf_log.h"
+#include "ocf_msg.h"
+#include "ocf_record.h"
+#include "ocf_time.h"
+
+#include <inttypes.h>
+
+#define REQUEST_TIMEOUT_MS 2000
+#define HELLO_RETRY_MS 500
+#define LIST_PAGE 1000
+#define ROOT_REFRESH_MS 1000         //  also without events: compaction changes the root silently
+#define ROOT_DEBOUNCE_MS 100
+#define SEEN_INTERVAL_MS 1000
+#define MERGE_BATCH_ITEMS 512
+#define MERGE_BUFFER_BYTES (8u << 20)
+#define MERGES_IN_FLIGHT 2
+#define QUEUED_EVENTS_MAX 10000
+
+typedef enum { LINK_DOWN, LINK_HELLO, LINK_LOADING, LINK_UP } link_state_t;
+typedef enum { REQ_HELLO, REQ_LIST, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_QUERY } request_kind_t;
+
+typedef struct {
+    request_kind_t kind;
+    uint64_t tag;                    //  echoed by tabled in the reply's envelope
+    int64_t deadline;
+    uint64_t token;                  //  REQ_QUERY
+    ocf_query_kind_t query;
+    zlistx_t *batch;                 //  REQ_MERGE: the items sent, to keep on a time-out
+} request_t;
+
+//  An item waiting to be merged: its JSON for MERGE.
+typedef struct {
+    ocf_item_kind_t kind;
+    json_t *json;
+    size_t bytes;
+} pending_merge_t;
+
+//  Items built from tabled's JSON, with the payloads they point to.
+typedef struct {
+    ocf_item_t *items;
+    size_t count, cap;
+    zlistx_t *payloads;
+} item_set_t;
+
+struct _ocf_tablelink_t {
+    char api_endpoint[300];
+    char events_endpoint[300];
+    zsock_t *api;
+    zsock_t *events;
+    ocf_members_t *view;
+    ocf_tablelink_handler_t handler;
+    ocf_gossip_t *core;
+    size_t max_message;
+    link_state_t state;
+    zlistx_t *in_flight;             //  request_t, in the order sent
+    uint64_t next_tag;
+    int64_t next_hello;
+    uint64_t boot, seq;
+    zlistx_t *queued_events;         //  zmsg_t, while loading
+    bool queue_overflowed;
+    char self_id[OCF_ID_SIZE];
+    json_t *own_row;                 //  found while listing
+    ocf_members_t *loading;          //  the view being listed
+    uint64_t list_seq, list_boot;
+    bool list_started;
+    zlistx_t *pending;               //  pending_merge_t
+    size_t pending_bytes;
+    size_t merges_in_flight;
+    bool root_dirty, root_in_flight;
+    int64_t next_root;
+    int64_t root_asked;
+    zhashx_t *seen;
+    int64_t next_seen;
+    ocf_tablelink_stats_t stats;
+};
+
+//  --------------------------------------------------------------------------
+//  Items from tabled's JSON
+
+static void
+s_set_init (item_set_t *set)
+{
+    memset (set, 0, sizeof *set);
+    set->payloads = zlistx_new ();
+    zlistx_set_destructor (set->payloads, (zlistx_destructor_fn *) zstr_free);
+}
+
+static void
+s_set_free (item_set_t *set)
+{
+    free (set->items);
+    zlistx_destroy (&set->payloads);
+}
+
+static void
+s_set_add (item_set_t *set, ocf_item_kind_t kind, const char *id, void *payload, size_t size)
+{
+    if (set->count == set->cap) {
+        set->cap = set->cap ? set->cap * 2 : 16;
+        set->items = realloc (set->items, set->cap * sizeof *set->items);
+    }
+    zlistx_add_end (set->payloads, payload);
+    ocf_item_t *item = &set->items[set->count++];
+    *item = (ocf_item_t) { .kind = kind, .data = payload, .size = (uint32_t) size };
+    snprintf (item->id, sizeof item->id, "%s", id);
+}
+
+//  A row as it travels: tabled's row without the local last_alive.
+static void
+s_add_row (item_set_t *set, json_t *row)
+{
+    const char *id = json_string_value (json_object_get (row, "id"));
+    if (!ocf_identity_id_valid (id))
+        return;
+    json_t *copy = json_copy (row);
+    json_object_del (copy, "last_alive");
+    char *text = json_dumps (copy, JSON_COMPACT);
+    json_decref (copy);
+    if (text)
+        s_set_add (set, OCF_ITEM_ROW, id, text, strlen (text));
+}
+
+static void
+s_add_member (item_set_t *set, json_t *object)
+{
+    const char *id = json_string_value (json_object_get (object, "id"));
+    int status = ocf_status_parse (json_string_value (json_object_get (object, "status")));
+    json_int_t generation = json_integer_value (json_object_get (object, "generation"));
+    if (!ocf_identity_id_valid (id) || status < 0 || generation < 1)
+        return;
+    ocf_wire_member_t member = { (uint64_t) generation, (uint64_t) json_integer_value (json_object_get (object, "incarnation")),
+                                 status, { 0 } };
+    uint8_t *payload = malloc (OCF_WIRE_PAYLOAD_MAX);
+    s_set_add (set, OCF_ITEM_MEMBER, id, payload, ocf_wire_member_encode (&member, payload));
+}
+
+static void
+s_add_tombstone (item_set_t *set, json_t *object)
+{
+    const char *id = json_string_value (json_object_get (object, "id"));
+    int reason = ocf_reason_parse (json_string_value (json_object_get (object, "reason")));
+    json_int_t generation = json_integer_value (json_object_get (object, "generation"));
+    if (!ocf_identity_id_valid (id) || reason < 0 || generation < 1)
+        return;
+    ocf_wire_tombstone_t tombstone = { (uint64_t) generation, reason,
+                                       json_integer_value (json_object_get (object, "declared_at")) };
+    uint8_t *payload = malloc (OCF_WIRE_PAYLOAD_MAX);
+    s_set_add (set, OCF_ITEM_TOMBSTONE, id, payload, ocf_wire_tombstone_encode (&tombstone, payload));
+}
+
+//  {"rows": [...], "members": [...], "tombstones": [...]} as items.
+static void
+s_add_entries (item_set_t *set, json_t *reply)
+{
+    size_t index;
+    json_t *value;
+    json_array_foreach (json_object_get (reply, "rows"), index, value)
+        s_add_row (set, value);
+    json_array_foreach (json_object_get (reply, "members"), index, value)
+        s_add_member (set, value);
+    json_array_foreach (json_object_get (reply, "tombstones"), index, value)
+        s_add_tombstone (set, value);
+}
+
+bool
+ocf_tablelink_row_valid (const ocf_item_t *item, size_t max_record)
+{
+    json_t *row = json_loadb ((const char *) item->data, item->size, JSON_REJECT_DUPLICATES, NULL);
+    ocf_row_in_t parsed;
+    char error[256];
+    bool valid = row && ocf_record_parse_row (row, max_record, &parsed, error, sizeof error) == 0;
+    if (valid) {
+        valid = strcmp (parsed.id, item->id) == 0;
+        ocf_row_in_clear (&parsed);
+    }
+    json_decref (row);
+    return valid;
+}
+
+static uint64_t
+s_hex64 (const char *text)
+{
+    return text ? strtoull (text, NULL, 16) : 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Requests
+
+static void
+s_request_destroy (void **item)
+{
+    request_t *request = *item;
+    if (request) {
+        zlistx_destroy (&request->batch);
+        free (request);
+        *item = NULL;
+    }
+}
+
+static void
+s_pending_destroy (void **item)
+{
+    pending_merge_t *pending = *item;
+    if (pending) {
+        json_decref (pending->json);
+        free (pending);
+        *item = NULL;
+    }
+}
+
+static request_t *
+s_request (ocf_tablelink_t *self, request_kind_t kind, const char *verb, json_t *body, int64_t now)
+{
+    request_t *request = calloc (1, sizeof *request);
+    request->kind = kind;
+    request->tag = ++self->next_tag;
+    request->deadline = now + REQUEST_TIMEOUT_MS;
+    self->stats.requests++;
+    //  [tag][empty][verb][body]: tabled sends the envelope back, so a reply always finds its
+    //  request, even when a restart of tabled lost the requests before it.
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, &request->tag, sizeof request->tag);
+    zmsg_addmem (zmsg, NULL, 0);
+    ocf_msg_append (zmsg, verb, body);
+    if (zmsg_send (&zmsg, self->api) != 0)
+        zmsg_destroy (&zmsg);
+    zlistx_add_end (self->in_flight, request);
+    return request;
+}
+
+static void
+s_connect (ocf_tablelink_t *self)
+{
+    zsock_destroy (&self->api);
+    self->api = zsock_new (ZMQ_DEALER);
+    zsock_set_linger (self->api, 0);
+    zsock_set_sndhwm (self->api, 10000);
+    zsock_set_rcvhwm (self->api, 10000);
+    zsock_connect (self->api, "%s", self->api_endpoint);
+}
+
+static void
+s_requeue (ocf_tablelink_t *self, zlistx_t *batch)
+{
+    pending_merge_t *pending;
+    while (batch && (pending = zlistx_detach (batch, NULL))) {
+        self->pending_bytes += pending->bytes;
+        zlistx_add_end (self->pending, pending);
+    }
+}
+
+//  A request tabled will never answer (it restarted, or went silent): whatever waited on it
+//  learns so.
+static void
+s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
+{
+    switch (request->kind) {
+        case REQ_QUERY:
+            if (self->core)
+                ocf_gossip_answer_failed (self->core, now, request->token);
+            break;
+        case REQ_MERGE:
+            s_requeue (self, request->batch);
+            self->merges_in_flight--;
+            break;
+        case REQ_ROOT:
+            self->root_in_flight = false;
+            break;
+        case REQ_HELLO:
+        case REQ_LIST:
+            //  Start over: a HELLO, then a full listing.
+            if (self->state == LINK_HELLO || self->state == LINK_LOADING) {
+                self->state = LINK_DOWN;
+                self->next_hello = now;
+            }
+            break;
+        case REQ_SEEN:
+            break;
+    }
+}
+
+//  tabled went silent: everything in flight is lost (merges wait again), and the socket is
+//  replaced so that nothing queued for the old tabled goes to a new one.
+static void
+s_link_lost (ocf_tablelink_t *self, int64_t now)
+{
+    if (self->state != LINK_DOWN)
+        ocf_log_warning ("ocf-tabled does not answer at %s; buffering merges until it is back", self->api_endpoint);
+    request_t *request;
+    while ((request = zlistx_detach (self->in_flight, NULL))) {
+        s_request_lost (self, request, now);
+        void *item = request;
+        s_request_destroy (&item);
+    }
+    self->merges_in_flight = 0;
+    self->root_in_flight = false;
+    self->state = LINK_DOWN;
+    self->next_hello = now + HELLO_RETRY_MS;
+    s_connect (self);
+}
+
+static void
+s_flush_merges (ocf_tablelink_t *self, int64_t now)
+{
+    while (self->state == LINK_UP && self->merges_in_flight < MERGES_IN_FLIGHT && zlistx_size (self->pending)) {
+        json_t *body = json_pack ("{s:[], s:[], s:[]}", "rows", "members", "tombstones");
+        zlistx_t *batch = zlistx_new ();
+        zlistx_set_destructor (batch, s_pending_destroy);
+        size_t bytes = 0;
+        pending_merge_t *pending;
+        while (zlistx_size (batch) < MERGE_BATCH_ITEMS && (pending = zlistx_first (self->pending))
+        &&     (bytes == 0 || bytes + pending->bytes < self->max_message / 2)) {
+            zlistx_detach_cur (self->pending);
+            self->pending_bytes -= pending->bytes;
+            bytes += pending->bytes;
+            const char *key = pending->kind == OCF_ITEM_ROW ? "rows" : pending->kind == OCF_ITEM_MEMBER ? "members" : "tombstones";
+            json_array_append (json_object_get (body, key), pending->json);
+            zlistx_add_end (batch, pending);
+        }
+        self->stats.merges++;
+        self->stats.merged_items += zlistx_size (batch);
+        request_t *request = s_request (self, REQ_MERGE, "MERGE", body, now);
+        request->batch = batch;
+        self->merges_in_flight++;
+    }
+}
+
+static void
+s_request_root (ocf_tablelink_t *self, int64_t now)
+{
+    if (self->state != LINK_UP || self->root_in_flight)
+        return;
+    self->root_in_flight = true;
+    self->root_dirty = false;
+    self->root_asked = now;
+    self->next_root = now + ROOT_REFRESH_MS;
+    s_request (self, REQ_ROOT, "DIGEST", NULL, now);
+}
+
+//  --------------------------------------------------------------------------
+//  The view
+
+static void
+s_view_set_row (ocf_members_t *view, json_t *row)
+{
+    const char *id = json_string_value (json_object_get (row, "id"));
+    int status = ocf_status_parse (json_string_value (json_object_get (row, "status")));
+    if (!ocf_identity_id_valid (id) || status < 0)
+        return;
+    json_int_t generation = json_integer_value (json_object_get (row, "generation"));
+    json_t *status_generation = json_object_get (row, "status_generation");
+    if (json_is_integer (status_generation))
+        generation = json_integer_value (status_generation);
+    ocf_members_set (view, id, (uint64_t) generation, (uint64_t) json_integer_value (json_object_get (row, "incarnation")),
+                     status, json_string_value (json_object_get (json_object_get (row, "addr"), "gossip")));
+}
+
+static void
+s_notify (ocf_tablelink_t *self, const char *id)
+{
+    if (self->handler.member_changed)
+        self->handler.member_changed (self->handler.arg, id, ocf_members_get (self->view, id));
+}
+
+static void
+s_own (ocf_tablelink_t *self, void (*add) (item_set_t *, json_t *), json_t *value)
+{
+    item_set_t set;
+    s_set_init (&set);
+    add (&set, value);
+    if (set.count && self->handler.own_change)
+        self->handler.own_change (self->handler.arg, &set.items[0]);
+    s_set_free (&set);
+}
+
+static void
+s_apply_event (ocf_tablelink_t *self, const char *topic, json_t *body)
+{
+    bool own = json_is_string (json_object_get (body, "source"))
+            && strcmp (json_string_value (json_object_get (body, "source")), "self") == 0;
+    self->stats.events++;
+    self->root_dirty = true;
+    if (strcmp (topic, "row") == 0) {
+        json_t *row = json_object_get (body, "row");
+        s_view_set_row (self->view, row);
+        s_notify (self, json_string_value (json_object_get (row, "id")));
+        if (own)
+            s_own (self, s_add_row, row);
+    }
+    else
+    if (strcmp (topic, "status") == 0) {
+        json_t *member = json_object_get (body, "member");
+        const char *id = json_string_value (json_object_get (member, "id"));
+        const ocf_peer_t *known = id ? ocf_members_get (self->view, id) : NULL;
+        int status = ocf_status_parse (json_string_value (json_object_get (member, "status")));
+        if (known && status >= 0) {
+            ocf_members_set (self->view, id, (uint64_t) json_integer_value (json_object_get (member, "generation")),
+                             (uint64_t) json_integer_value (json_object_get (member, "incarnation")), status, NULL);
+            s_notify (self, id);
+        }
+        if (own)
+            s_own (self, s_add_member, member);
+    }
+    else
+    if (strcmp (topic, "tombstone") == 0) {
+        json_t *tombstone = json_object_get (body, "tombstone");
+        const char *id = json_string_value (json_object_get (tombstone, "id"));
+        const ocf_peer_t *known = id ? ocf_members_get (self->view, id) : NULL;
+        if (known && known->generation <= (uint64_t) json_integer_value (json_object_get (tombstone, "generation"))) {
+            ocf_members_remove (self->view, id);
+            s_notify (self, id);
+        }
+        if (own)
+            s_own (self, s_add_tombstone, tombstone);
+    }
+}
+
+static void
+s_start_loading (ocf_tablelink_t *self, int64_t now)
+{
+    self->state = LINK_LOADING;
+    self->stats.reloads++;
+    ocf_members_destroy (&self->loading);
+    self->loading = ocf_members_new ();
+    self->list_started = false;
+    s_request (self, REQ_LIST, "LIST", json_pack ("{s:i}", "limit", LIST_PAGE), now);
+}
+
+//  The listed view replaces the old one; the core hears of every id either had.
+static void
+s_finish_loading (ocf_tablelink_t *self, int64_t now)
+{
+    zlistx_t *ids = zlistx_new ();
+    zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
+    for (size_t i = 0; i < ocf_members_size (self->view); i++)
+        zlistx_add_end (ids, strdup (ocf_members_at (self->view, i)->id));
+    ocf_members_clear (self->view);
+    for (size_t i = 0; i < ocf_members_size (self->loading); i++) {
+        const ocf_peer_t *member = ocf_members_at (self->loading, i);
+        ocf_members_set (self->view, member->id, member->generation, member->incarnation, member->status, member->endpoint);
+        zlistx_add_end (ids, strdup (member->id));
+    }
+    ocf_members_destroy (&self->loading);
+    self->boot = self->list_boot;
+    self->seq = self->list_seq;
+    self->state = LINK_UP;
+    for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids))
+        s_notify (self, id);
+    zlistx_destroy (&ids);
+    //  This node's own row first: whoever reacts to `loaded` (a join) announces it.
+    if (self->own_row) {
+        s_own (self, s_add_row, self->own_row);
+        json_decref (self->own_row);
+        self->own_row = NULL;
+    }
+    if (self->handler.loaded)
+        self->handler.loaded (self->handler.arg);
+    //  Events that came while listing and are newer than the list.
+    zmsg_t *event;
+    while ((event = zlistx_detach (self->queued_events, NULL)) && self->state == LINK_UP) {
+        ocf_msg_t msg;
+        char error[256];
+        if (ocf_msg_decode_zmsg (&msg, event, self->max_message, error, sizeof error) == 0) {
+            uint64_t seq = (uint64_t) json_integer_value (json_object_get (msg.body, "seq"));
+            uint64_t boot = (uint64_t) json_integer_value (json_object_get (msg.body, "boot"));
+            if (boot == self->boot && seq > self->seq) {
+                s_apply_event (self, msg.verb, msg.body);
+                self->seq = seq;
+            }
+            ocf_msg_clear (&msg);
+        }
+        zmsg_destroy (&event);
+    }
+    zmsg_destroy (&event);
+    zlistx_purge (self->queued_events);
+    s_request_root (self, now);
+    s_flush_merges (self, now);
+}
+
+//  --------------------------------------------------------------------------
+//  Replies
+
+static void
+s_answer_query (ocf_tablelink_t *self, request_t *request, json_t *reply, int64_t now)
+{
+    if (!self->core)
+        return;
+    if (!reply) {
+        ocf_gossip_answer_failed (self->core, now, request->token);
+        return;
+    }
+    uint64_t root = s_hex64 (json_string_value (json_object_get (reply, "root")));
+    uint64_t entries = (uint64_t) json_integer_value (json_object_get (reply, "entries"));
+    switch (request->query) {
+        case OCF_QUERY_BUCKETS: {
+            const char *text = json_string_value (json_object_get (reply, "buckets"));
+            if (!text || strlen (text) != 256 * 16) {
+                ocf_gossip_answer_failed (self->core, now, request->token);
+                break;
+            }
+            uint64_t hashes[256];
+            for (int b = 0; b < 256; b++) {
+                char word[17];
+                memcpy (word, text + 16 * b, 16);
+                word[16] = '\0';
+                hashes[b] = s_hex64 (word);
+            }
+            if (self->handler.root)
+                self->handler.root (self->handler.arg, root, entries);
+            ocf_gossip_answer_buckets (self->core, now, request->token, hashes);
+            break;
+        }
+        case OCF_QUERY_DIGESTS: {
+            json_t *list = json_object_get (reply, "digests");
+            ocf_digest_t *digests = calloc (json_array_size (list) + 1, sizeof *digests);
+            size_t count = 0, index;
+            json_t *row;
+            json_array_foreach (list, index, row) {
+                const char *id = json_string_value (json_array_get (row, 0));
+                if (!ocf_identity_id_valid (id) || json_array_size (row) != 8)
+                    continue;
+                ocf_digest_t *digest = &digests[count++];
+                snprintf (digest->id, sizeof digest->id, "%s", id);
+                digest->generation = (uint64_t) json_integer_value (json_array_get (row, 1));
+                digest->version = (uint64_t) json_integer_value (json_array_get (row, 2));
+                digest->member_generation = (uint64_t) json_integer_value (json_array_get (row, 3));
+                digest->incarnation = (uint64_t) json_integer_value (json_array_get (row, 4));
+                digest->status = (int) json_integer_value (json_array_get (row, 5));
+                digest->tomb_generation = (uint64_t) json_integer_value (json_array_get (row, 6));
+                digest->hash = s_hex64 (json_string_value (json_array_get (row, 7)));
+            }
+            ocf_gossip_answer_digests (self->core, now, request->token, digests, count);
+            free (digests);
+            break;
+        }
+        case OCF_QUERY_ITEMS:
+        case OCF_QUERY_SNAPSHOT: {
+            item_set_t set;
+            s_set_init (&set);
+            s_add_entries (&set, reply);
+            ocf_gossip_answer_items (self->core, now, request->token, set.items, set.count,
+                                     json_string_value (json_object_get (reply, "next")), root, entries);
+            s_set_free (&set);
+            break;
+        }
+    }
+}
+
+static void
+s_on_reply (ocf_tablelink_t *self, request_t *request, json_t *reply, bool ok, int64_t now)
+{
+    if (!ok) {
+        self->stats.errors++;
+        ocf_log_warning ("ocf-tabled refused a request: %s", json_string_value (json_object_get (reply, "error")));
+    }
+    switch (request->kind) {
+        case REQ_HELLO:
+            if (!ok) {
+                self->state = LINK_DOWN;
+                self->next_hello = now + HELLO_RETRY_MS;
+                break;
+            }
+            snprintf (self->self_id, sizeof self->self_id, "%s", json_string_value (json_object_get (reply, "id")));
+            if (self->handler.hello)
+                self->handler.hello (self->handler.arg, reply);
+            s_start_loading (self, now);
+            break;
+        case REQ_LIST: {
+            if (!ok || self->state != LINK_LOADING) {
+                s_link_lost (self, now);
+                break;
+            }
+            if (!self->list_started) {
+                //  Events up to this seq are in the list; later ones are applied after it.
+                self->list_started = true;
+                self->list_seq = (uint64_t) json_integer_value (json_object_get (reply, "seq"));
+                self->list_boot = (uint64_t) json_integer_value (json_object_get (reply, "boot"));
+            }
+            size_t index;
+            json_t *row;
+            json_array_foreach (json_object_get (reply, "rows"), index, row) {
+                s_view_set_row (self->loading, row);
+                //  This node's row is handed to the core once the view is in place: it may
+                //  have changed while we were not following.
+                if (strcmp (json_string_value (json_object_get (row, "id")), self->self_id) == 0) {
+                    json_decref (self->own_row);
+                    self->own_row = json_incref (row);
+                }
+            }
+            const char *next = json_string_value (json_object_get (reply, "next"));
+            if (next)
+                s_request (self, REQ_LIST, "LIST", json_pack ("{s:i, s:s}", "limit", LIST_PAGE, "after", next), now);
+            else
+                s_finish_loading (self, now);
+            break;
+        }
+        case REQ_ROOT:
+            self->root_in_flight = false;
+            if (ok && self->handler.root)
+                self->handler.root (self->handler.arg, s_hex64 (json_string_value (json_object_get (reply, "root"))),
+                                    (uint64_t) json_integer_value (json_object_get (reply, "entries")));
+            break;
+        case REQ_MERGE:
+            self->merges_in_flight--;
+            s_flush_merges (self, now);
+            break;
+        case REQ_SEEN:
+            break;
+        case REQ_QUERY:
+            s_answer_query (self, request, ok ? reply : NULL, now);
+            break;
+    }
+}
+
+void
+ocf_tablelink_on_api (ocf_tablelink_t *self, int64_t now)
+{
+    while (zsock_events (self->api) & ZMQ_POLLIN) {
+        zmsg_t *zmsg = zmsg_recv_nowait (self->api);
+        if (!zmsg)
+            break;
+        zframe_t *tag = zmsg_pop (zmsg), *delimiter = zmsg_pop (zmsg);
+        uint64_t value = 0;
+        if (tag && zframe_size (tag) == sizeof value)
+            memcpy (&value, zframe_data (tag), sizeof value);
+        zframe_destroy (&tag);
+        zframe_destroy (&delimiter);
+        //  tabled answers in order: requests before this one will never be answered. Tags
+        //  only grow, so a reply older than every request is stale and dropped.
+        request_t *request = zlistx_first (self->in_flight);
+        while (request && request->tag < value) {
+            zlistx_detach_cur (self->in_flight);
+            s_request_lost (self, request, now);
+            void *item = request;
+            s_request_destroy (&item);
+            request = zlistx_first (self->in_flight);
+        }
+        if (request && request->tag == value) {
+            zlistx_detach_cur (self->in_flight);
+            ocf_msg_t msg;
+            char error[256];
+            if (ocf_msg_decode_zmsg (&msg, zmsg, (size_t) 64 << 20, error, sizeof error) != 0) {
+                ocf_log_warning ("a malformed reply from ocf-tabled: %s", error);
+                s_on_reply (self, request, NULL, false, now);
+            }
+            else {
+                s_on_reply (self, request, msg.body, strcmp (msg.verb, "OK") == 0, now);
+                ocf_msg_clear (&msg);
+            }
+            void *item = request;
+            s_request_destroy (&item);
+        }
+        zmsg_destroy (&zmsg);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Events
+
+void
+ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
+{
+    while (zsock_events (self->events) & ZMQ_POLLIN) {
+        zmsg_t *event = zmsg_recv_nowait (self->events);
+        if (!event)
+            break;
+        if (self->state != LINK_UP) {
+            if (zlistx_size (self->queued_events) < QUEUED_EVENTS_MAX)
+                zlistx_add_end (self->queued_events, event);
+            else {
+                self->queue_overflowed = true;
+                zmsg_destroy (&event);
+            }
+            continue;
+        }
+        ocf_msg_t msg;
+        char error[256];
+        if (ocf_msg_decode_zmsg (&msg, event, self->max_message * 2, error, sizeof error) != 0) {
+            ocf_log_warning ("a malformed event from ocf-tabled: %s", error);
+            zmsg_destroy (&event);
+            continue;
+        }
+        uint64_t seq = (uint64_t) json_integer_value (json_object_get (msg.body, "seq"));
+        uint64_t boot = (uint64_t) json_integer_value (json_object_get (msg.body, "boot"));
+        if (boot != self->boot) {
+            ocf_log_info ("ocf-tabled restarted (boot %" PRIu64 "); reloading the view", boot);
+            self->state = LINK_HELLO;
+            s_request (self, REQ_HELLO, "HELLO", NULL, now);
+        }
+        else
+        if (seq != self->seq + 1) {
+            if (seq > self->seq) {
+                ocf_log_info ("missed events %" PRIu64 "..%" PRIu64 " of ocf-tabled; reloading the view", self->seq + 1, seq - 1);
+                s_start_loading (self, now);
+            }
+        }
+        else {
+            self->seq = seq;
+            s_apply_event (self, msg.verb, msg.body);
+        }
+        ocf_msg_clear (&msg);
+        zmsg_destroy (&event);
+    }
+}
+
+//  --------------------------------------------------------------------------
+
+ocf_tablelink_t *
+ocf_tablelink_new (const char *run_dir, ocf_members_t *view, const ocf_tablelink_handler_t *handler, size_t max_message)
+{
+    ocf_tablelink_t *self = calloc (1, sizeof *self);
+    snprintf (self->api_endpoint, sizeof self->api_endpoint, "ipc://%s/tabled.api", run_dir);
+    snprintf (self->events_endpoint, sizeof self->events_endpoint, "ipc://%s/tabled.events", run_dir);
+    self->view = view;
+    self->handler = *handler;
+    self->max_message = max_message;
+    self->in_flight = zlistx_new ();
+    zlistx_set_destructor (self->in_flight, s_request_destroy);
+    self->queued_events = zlistx_new ();
+    zlistx_set_destructor (self->queued_events, (zlistx_destructor_fn *) zmsg_destroy);
+    self->pending = zlistx_new ();
+    zlistx_set_destructor (self->pending, s_pending_destroy);
+    self->seen = zhashx_new ();
+    s_connect (self);
+    //  Subscribed before the first LIST, so that no event between the two is missed.
+    self->events = zsock_new (ZMQ_SUB);
+    zsock_set_rcvhwm (self->events, 100000);
+    zsock_set_subscribe (self->events, "");
+    zsock_connect (self->events, "%s", self->events_endpoint);
+    return self;
+}
+
+void
+ocf_tablelink_destroy (ocf_tablelink_t **self_p)
+{
+    ocf_tablelink_t *self = *self_p;
+    if (!self)
+        return;
+    zsock_destroy (&self->api);
+    zsock_destroy (&self->events);
+    zlistx_destroy (&self->in_flight);
+    zlistx_destroy (&self->queued_events);
+    zlistx_destroy (&self->pending);
+    zhashx_destroy (&self->seen);
+    ocf_members_destroy (&self->loading);
+    json_decref (self->own_row);
+    free (self);
+    *self_p = NULL;
+}
+
+void ocf_tablelink_set_core (ocf_tablelink_t *self, ocf_gossip_t *core) { self->core = core; }
+zsock_t *ocf_tablelink_api (ocf_tablelink_t *self) { return self->api; }
+zsock_t *ocf_tablelink_events (ocf_tablelink_t *self) { return self->events; }
+bool ocf_tablelink_up (ocf_tablelink_t *self) { return self->state == LINK_UP; }
+
+const ocf_tablelink_stats_t *
+ocf_tablelink_stats (ocf_tablelink_t *self)
+{
+    self->stats.buffered_items = zlistx_size (self->pending);
+    return &self->stats;
+}
+
+void
+ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
+{
+    request_t *oldest = zlistx_first (self->in_flight);
+    if (oldest && oldest->deadline <= now) {
+        self->stats.timeouts++;
+        s_link_lost (self, now);
+    }
+    if (self->state == LINK_DOWN && now >= self->next_hello) {
+        self->state = LINK_HELLO;
+        s_request (self, REQ_HELLO, "HELLO", NULL, now);
+    }
+    if (self->queue_overflowed && self->state == LINK_UP) {
+        self->queue_overflowed = false;
+        s_start_loading (self, now);
+    }
+    if (self->state != LINK_UP)
+        return;
+    //  The root changes with every event; it is read at most every ROOT_DEBOUNCE_MS then
+    //  (heartbeats carry it once a second), and every ROOT_REFRESH_MS anyway.
+    if (now >= self->next_root || (self->root_dirty && now >= self->root_asked + ROOT_DEBOUNCE_MS))
+        s_request_root (self, now);
+    if (now >= self->next_seen && zhashx_size (self->seen)) {
+        self->next_seen = now + SEEN_INTERVAL_MS;
+        json_t *ids = json_array ();
+        for (void *item = zhashx_first (self->seen); item; item = zhashx_next (self->seen))
+            json_array_append_new (ids, json_string (zhashx_cursor (self->seen)));
+        zhashx_purge (self->seen);
+        s_request (self, REQ_SEEN, "SEEN", json_pack ("{s:o}", "ids", ids), now);
+    }
+    s_flush_merges (self, now);
+}
+
+void
+ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        json_t *json = NULL;
+        const ocf_item_t *item = &items[i];
+        ocf_wire_member_t member;
+        ocf_wire_tombstone_t tombstone;
+        if (item->kind == OCF_ITEM_ROW)
+            json = json_loadb ((const char *) item->data, item->size, 0, NULL);
+        else
+        if (item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0)
+            json = json_pack ("{s:s, s:I, s:I, s:s}", "id", item->id, "generation", (json_int_t) member.generation,
+                              "incarnation", (json_int_t) member.incarnation, "status", ocf_status_name (member.status));
+        else
+        if (item->kind == OCF_ITEM_TOMBSTONE && ocf_wire_tombstone_decode (item->data, item->size, &tombstone) == 0)
+            json = json_pack ("{s:s, s:I, s:s, s:I}", "id", item->id, "generation", (json_int_t) tombstone.generation,
+                              "reason", ocf_reason_name (tombstone.reason), "declared_at", (json_int_t) tombstone.declared_at);
+        if (!json)
+            continue;
+        if (self->pending_bytes + item->size > MERGE_BUFFER_BYTES) {
+            self->stats.merge_items_dropped++;      //  anti-entropy brings it back later
+            json_decref (json);
+            continue;
+        }
+        pending_merge_t *pending = calloc (1, sizeof *pending);
+        pending->kind = item->kind;
+        pending->json = json;
+        pending->bytes = item->size;
+        self->pending_bytes += item->size;
+        zlistx_add_end (self->pending, pending);
+    }
+    s_flush_merges (self, ocf_time_mono_ms ());
+}
+
+void
+ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *query, int64_t now)
+{
+    json_t *body = json_object ();
+    const char *verb = "DIGEST";
+    switch (query->kind) {
+        case OCF_QUERY_BUCKETS:
+            json_object_set_new (body, "buckets", json_true ());
+            break;
+        case OCF_QUERY_DIGESTS: {
+            json_t *buckets = json_array ();
+            for (size_t i = 0; i < query->bucket_count; i++)
+                json_array_append_new (buckets, json_integer (query->buckets[i]));
+            json_object_set_new (body, "bucket", buckets);
+            break;
+        }
+        case OCF_QUERY_ITEMS: {
+            verb = "DELTA";
+            json_t *ids = json_array ();
+            for (size_t i = 0; i < query->id_count && i < OCF_GOSSIP_MAX_QUERY_IDS; i++)
+                json_array_append_new (ids, json_string (query->ids[i]));
+            json_object_set_new (body, "ids", ids);
+            break;
+        }
+        case OCF_QUERY_SNAPSHOT:
+            verb = "SNAPSHOT";
+            json_object_set_new (body, "limit", json_integer ((json_int_t) query->limit));
+            if (query->after)
+                json_object_set_new (body, "after", json_string (query->after));
+            break;
+    }
+    request_t *request = s_request (self, REQ_QUERY, verb, body, now);
+    request->token = token;
+    request->query = query->kind;
+}
+
+void
+ocf_tablelink_seen (ocf_tablelink_t *self, const char *id)
+{
+    zhashx_update (self->seen, id, (void *) "");
+}

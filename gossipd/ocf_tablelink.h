@@ -1,0 +1,65 @@
+/*  ocf_tablelink: ocf-gossipd's side of ocf-tabled.
+    A DEALER on run_dir/tabled.api for requests (pipelined: tabled answers in order) and a
+    SUB on run_dir/tabled.events. It keeps the membership view the protocol core reads:
+    loaded with LIST, then followed event by event, and loaded again on a gap in `seq` or a
+    new `boot`. It hands the core this node's own changes (events with source self) to
+    spread, answers the core's table queries (DIGEST, DELTA, SNAPSHOT) and merges what peers
+    sent (MERGE), translating between tabled's JSON and the core's items. While tabled is
+    away (restarting), merges wait in a bounded buffer, sent once it is back; beyond the
+    bound they are dropped and anti-entropy repairs them later.  */
+#ifndef OCF_TABLELINK_H
+#define OCF_TABLELINK_H
+
+#include "ocf_gossip.h"
+#include "ocf_members.h"
+
+#include <czmq.h>
+#include <jansson.h>
+
+typedef struct {
+    void *arg;
+    //  tabled answered HELLO (first time or after a restart): its reply.
+    void (*hello) (void *arg, json_t *hello);
+    //  The view was loaded (again): every entry may have changed.
+    void (*loaded) (void *arg);
+    //  The view's entry for id changed; member is NULL when it was removed.
+    void (*member_changed) (void *arg, const char *id, const ocf_peer_t *member);
+    //  This node changed its own entry (its record, a refutation, a leave).
+    void (*own_change) (void *arg, const ocf_item_t *item);
+    //  The table's root hash.
+    void (*root) (void *arg, uint64_t root, uint64_t entries);
+} ocf_tablelink_handler_t;
+
+typedef struct {
+    uint64_t requests, timeouts, errors, reloads, events;
+    uint64_t merges, merged_items, merge_items_dropped;
+    size_t buffered_items;
+} ocf_tablelink_stats_t;
+
+typedef struct _ocf_tablelink_t ocf_tablelink_t;
+
+ocf_tablelink_t *ocf_tablelink_new (const char *run_dir, ocf_members_t *view, const ocf_tablelink_handler_t *handler,
+                                    size_t max_message);
+void ocf_tablelink_destroy (ocf_tablelink_t **self_p);
+//  Where answers to the core's queries go (set once the core exists).
+void ocf_tablelink_set_core (ocf_tablelink_t *self, ocf_gossip_t *core);
+
+zsock_t *ocf_tablelink_api (ocf_tablelink_t *self);
+zsock_t *ocf_tablelink_events (ocf_tablelink_t *self);
+void ocf_tablelink_on_api (ocf_tablelink_t *self, int64_t now);
+void ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now);
+//  Time-outs, reconnection, periodic root refresh, SEEN reports. Call often (every tick).
+void ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now);
+
+//  tabled answered and the view is loaded.
+bool ocf_tablelink_up (ocf_tablelink_t *self);
+void ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t count);
+void ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *query, int64_t now);
+//  A node was heard from just now (reported to tabled as SEEN, once a second).
+void ocf_tablelink_seen (ocf_tablelink_t *self, const char *id);
+const ocf_tablelink_stats_t *ocf_tablelink_stats (ocf_tablelink_t *self);
+
+//  Checks that a row item is a row tabled will take, about the node it names.
+bool ocf_tablelink_row_valid (const ocf_item_t *item, size_t max_record);
+
+#endif

@@ -1,0 +1,600 @@
+/*  ocf_transport: CURVE sockets, ZAP authorization, flood control.  */
+#include "ocf_transport.h"
+#include "ocf_identity.h"
+#include "ocf_log.h"
+#include "ocf_time.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define ZAP_DOMAIN "ocf-gossip"
+#define IDLE_CLOSE_MS 60000          //  a connection unused this long is closed
+#define MAX_CONNECTIONS 1024
+#define CUT_OFF_MS 60000
+#define STRIKES_MAX 10               //  malformed messages per STRIKE_WINDOW_MS before a cut-off
+#define STRIKE_WINDOW_MS 60000
+#define RECEIVE_HWM 100              //  messages queued per incoming connection (x max_frame: the memory bound)
+#define SEND_HWM 1000
+#define MAX_PEER_STATES 4096
+#define WAIT_MS 3000                 //  how long messages wait for an endpoint
+#define WAIT_MAX 64                  //  messages waiting per node
+#define WAITING_NODES_MAX 256
+#define LINGER_MS 500                //  a leave's tombstone still goes out when we close
+
+typedef struct {
+    ocf_transport_t *transport;
+    char id[OCF_NODE_ID_LEN + 1];    //  the peer: the only one that can answer on it
+    zsock_t *sock;
+    char *endpoint;
+    int64_t last_used;
+} connection_t;
+
+//  Messages for a node whose endpoint is not known yet: a newcomer's first requests are
+//  answered before its row has gone through tabled to our view.
+typedef struct {
+    zlistx_t *frames;
+    int64_t since;
+} waiting_t;
+
+typedef struct {
+    double tokens;                   //  messages it may still send now
+    int64_t refilled;
+    int strikes;
+    int64_t strikes_since;
+    int64_t cut_until;
+} peer_state_t;
+
+struct _ocf_transport_t {
+    zcert_t *cert;
+    zloop_t *loop;
+    ocf_transport_fn *receive;
+    void *arg;
+    zsock_t *router;
+    zsock_t *zap;
+    zhashx_t *routes;                //  id -> zframe_t, the routing id of its connection to us
+    zhashx_t *endpoints;             //  id -> "tcp://host:port"
+    zhashx_t *connections;           //  id -> connection_t
+    zhashx_t *peers;                 //  id -> peer_state_t (flood and garbage accounting)
+    zhashx_t *authorized;            //  id -> id; empty: every key is welcome
+    zhashx_t *waiting;               //  id -> waiting_t
+    double flood_limit;
+    int max_frame;
+    ocf_transport_stats_t stats;
+};
+
+static void
+s_connection_destroy (void **item)
+{
+    connection_t *connection = *item;
+    if (connection) {
+        zloop_reader_end (connection->transport->loop, connection->sock);
+        zsock_destroy (&connection->sock);
+        free (connection->endpoint);
+        free (connection);
+        *item = NULL;
+    }
+}
+
+static void
+s_waiting_destroy (void **item)
+{
+    waiting_t *waiting = *item;
+    if (waiting) {
+        zlistx_destroy (&waiting->frames);
+        free (waiting);
+        *item = NULL;
+    }
+}
+
+static int
+s_add_keys (ocf_transport_t *self, const char *list, const char *where, char *error, size_t error_size)
+{
+    char *copy = strdup (list), *saveptr = NULL;
+    int rc = 0;
+    for (char *key = strtok_r (copy, ", \t\r\n", &saveptr); key && rc == 0; key = strtok_r (NULL, ", \t\r\n", &saveptr)) {
+        if (!ocf_identity_id_valid (key)) {
+            snprintf (error, error_size, "%s: '%s' is not a node id (40 Z85 characters)", where, key);
+            rc = -1;
+        }
+        else
+            zhashx_update (self->authorized, key, (void *) "");
+    }
+    free (copy);
+    return rc;
+}
+
+static int
+s_load_keys_file (ocf_transport_t *self, const char *path, char *error, size_t error_size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (error, error_size, "[gossipd] authorized_keys_file: cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line[512];
+    int number = 0, rc = 0;
+    while (rc == 0 && fgets (line, sizeof line, file)) {
+        number++;
+        char *text = line + strspn (line, " \t");
+        if (*text == '#' || *text == '\n' || !*text)
+            continue;
+        char where[600];
+        snprintf (where, sizeof where, "%s:%d", path, number);
+        rc = s_add_keys (self, text, where, error, error_size);
+    }
+    fclose (file);
+    return rc;
+}
+
+static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
+
+ocf_transport_t *
+ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
+                   char *error, size_t error_size)
+{
+    ocf_transport_t *self = calloc (1, sizeof *self);
+    self->cert = cert;
+    self->loop = loop;
+    self->receive = receive;
+    self->arg = arg;
+    self->routes = zhashx_new ();
+    zhashx_set_destructor (self->routes, (zhashx_destructor_fn *) zframe_destroy);
+    self->flood_limit = (double) config->flood_limit;
+    self->max_frame = (int) config->max_frame;
+    self->endpoints = zhashx_new ();
+    zhashx_set_destructor (self->endpoints, (zhashx_destructor_fn *) zstr_free);
+    self->connections = zhashx_new ();
+    zhashx_set_destructor (self->connections, s_connection_destroy);
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
+    self->authorized = zhashx_new ();
+    self->waiting = zhashx_new ();
+    zhashx_set_destructor (self->waiting, s_waiting_destroy);
+    if (s_add_keys (self, config->authorized_keys, "[gossipd] authorized_keys", error, error_size) != 0
+    ||  (*config->authorized_keys_file && s_load_keys_file (self, config->authorized_keys_file, error, error_size) != 0)) {
+        ocf_transport_destroy (&self);
+        return NULL;
+    }
+    if (zhashx_size (self->authorized))
+        zhashx_update (self->authorized, zcert_public_txt (cert), (void *) "");
+    //  The ZAP handler must exist before the first connection is accepted.
+    self->zap = zsock_new_rep ("@" ZAP_ENDPOINT);
+    self->router = zsock_new (ZMQ_ROUTER);
+    if (!self->zap || !self->router) {
+        snprintf (error, error_size, "cannot create the gossip sockets: %s", zmq_strerror (zmq_errno ()));
+        ocf_transport_destroy (&self);
+        return NULL;
+    }
+    zcert_apply (cert, self->router);
+    zsock_set_curve_server (self->router, 1);
+    zsock_set_zap_domain (self->router, ZAP_DOMAIN);
+    zsock_set_maxmsgsize (self->router, (int) config->max_frame);
+    zsock_set_rcvhwm (self->router, RECEIVE_HWM);
+    zsock_set_sndhwm (self->router, SEND_HWM);
+    zsock_set_sndtimeo (self->router, 0);
+    //  A send to a peer whose connection is gone fails (and the DEALER takes over) instead
+    //  of vanishing.
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_linger (self->router, LINGER_MS);
+    zloop_reader (loop, self->router, s_on_router, self);
+    zloop_reader (loop, self->zap, s_on_zap, self);
+    return self;
+}
+
+void
+ocf_transport_destroy (ocf_transport_t **self_p)
+{
+    ocf_transport_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->connections);       //  lingers up to LINGER_MS for queued messages
+    zhashx_destroy (&self->endpoints);
+    zhashx_destroy (&self->routes);
+    if (self->router)
+        zloop_reader_end (self->loop, self->router);
+    if (self->zap)
+        zloop_reader_end (self->loop, self->zap);
+    zhashx_destroy (&self->peers);
+    zhashx_destroy (&self->authorized);
+    zhashx_destroy (&self->waiting);
+    zsock_destroy (&self->router);
+    zsock_destroy (&self->zap);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+ocf_transport_bind (ocf_transport_t *self, const char *endpoint)
+{
+    return zsock_bind (self->router, "%s", endpoint) < 0 ? -1 : 0;
+}
+
+bool ocf_transport_enforcing (ocf_transport_t *self) { return zhashx_size (self->authorized) > 0; }
+const ocf_transport_stats_t *ocf_transport_stats (ocf_transport_t *self)
+{
+    self->stats.connections = zhashx_size (self->connections);
+    self->stats.routes = zhashx_size (self->routes);
+    return &self->stats;
+}
+
+bool
+ocf_transport_authorized (ocf_transport_t *self, const char *id)
+{
+    return !zhashx_size (self->authorized) || zhashx_lookup (self->authorized, id);
+}
+
+//  --------------------------------------------------------------------------
+//  Peer accounting
+
+static bool
+s_cut_off (peer_state_t *peer, int64_t now)
+{
+    return peer->cut_until > now;
+}
+
+static void
+s_forget_good_peers (ocf_transport_t *self, int64_t now)
+{
+    zlistx_t *good = zlistx_new ();
+    zlistx_set_destructor (good, (zlistx_destructor_fn *) zstr_free);
+    for (peer_state_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
+        if (!s_cut_off (peer, now))
+            zlistx_add_end (good, strdup (zhashx_cursor (self->peers)));
+    for (const char *id = zlistx_first (good); id; id = zlistx_next (good))
+        zhashx_delete (self->peers, id);
+    zlistx_destroy (&good);
+}
+
+static peer_state_t *
+s_peer (ocf_transport_t *self, const char *id, int64_t now)
+{
+    peer_state_t *peer = zhashx_lookup (self->peers, id);
+    if (!peer) {
+        //  Bounded: past MAX_PEER_STATES, the states of peers in good standing are forgotten.
+        if (zhashx_size (self->peers) >= MAX_PEER_STATES)
+            s_forget_good_peers (self, now);
+        peer = calloc (1, sizeof *peer);
+        peer->tokens = self->flood_limit;
+        peer->refilled = now;
+        zhashx_insert (self->peers, id, peer);
+    }
+    return peer;
+}
+
+static void
+s_cut (ocf_transport_t *self, const char *id, peer_state_t *peer, int64_t now, const char *why)
+{
+    peer->cut_until = now + CUT_OFF_MS;
+    self->stats.cut_off++;
+    ocf_log_warning ("cut off peer %s for %d s: %s", id, CUT_OFF_MS / 1000, why);
+}
+
+void
+ocf_transport_strike (ocf_transport_t *self, const char *id, int64_t now)
+{
+    peer_state_t *peer = s_peer (self, id, now);
+    if (now - peer->strikes_since > STRIKE_WINDOW_MS) {
+        peer->strikes = 0;
+        peer->strikes_since = now;
+    }
+    if (++peer->strikes >= STRIKES_MAX && !s_cut_off (peer, now)) {
+        char why[128];
+        snprintf (why, sizeof why, "%d malformed messages within %d s", peer->strikes, STRIKE_WINDOW_MS / 1000);
+        s_cut (self, id, peer, now, why);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  ZAP: who may connect
+
+static int
+s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    ocf_transport_t *self = arg;
+    int64_t now = ocf_time_mono_ms ();
+    while (zsock_events (self->zap) & ZMQ_POLLIN) {
+        zmsg_t *request = zmsg_recv (self->zap);
+        if (!request)
+            break;
+        zframe_t *version = zmsg_pop (request), *sequence = zmsg_pop (request);
+        zframe_t *domain = zmsg_pop (request), *address = zmsg_pop (request);
+        zframe_t *identity = zmsg_pop (request), *mechanism = zmsg_pop (request);
+        zframe_t *credentials = zmsg_pop (request);
+        char key[OCF_NODE_ID_LEN + 1] = "", from[64] = "?";
+        const char *status = "400", *text = "not a CURVE client";
+        //  The introducer's plain socket, read-only, lets anybody in.
+        if (mechanism && zframe_streq (mechanism, "NULL")) {
+            status = "200";
+            text = "OK";
+        }
+        if (address)
+            snprintf (from, sizeof from, "%.*s", (int) zframe_size (address), (char *) zframe_data (address));
+        if (mechanism && zframe_streq (mechanism, "CURVE") && credentials && zframe_size (credentials) == 32) {
+            zmq_z85_encode (key, zframe_data (credentials), 32);
+            peer_state_t *peer = zhashx_lookup (self->peers, key);
+            if (!ocf_transport_authorized (self, key)) {
+                text = "key not authorized";
+                ocf_log_warning ("refused a connection from %s: key %s is not in authorized_keys", from, key);
+            }
+            else
+            if (peer && s_cut_off (peer, now))
+                text = "cut off";
+            else {
+                status = "200";
+                text = "OK";
+            }
+        }
+        if (*status == '2')
+            self->stats.zap_allowed++;
+        else
+            self->stats.zap_denied++;
+        zmsg_t *reply = zmsg_new ();
+        zmsg_addstr (reply, "1.0");
+        if (sequence)
+            zmsg_append (reply, &sequence);
+        else
+            zmsg_addstr (reply, "");
+        zmsg_addstr (reply, status);
+        zmsg_addstr (reply, text);
+        zmsg_addstr (reply, *status == '2' ? key : "");
+        zmsg_addmem (reply, NULL, 0);
+        zmsg_send (&reply, self->zap);
+        zframe_destroy (&version);
+        zframe_destroy (&domain);
+        zframe_destroy (&address);
+        zframe_destroy (&identity);
+        zframe_destroy (&mechanism);
+        zframe_destroy (&credentials);
+        zmsg_destroy (&request);
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Receiving
+
+//  Flood and cut-off accounting for a message from id; false when it is to be dropped.
+static bool
+s_admit (ocf_transport_t *self, const char *id, zframe_t *frame, int64_t now)
+{
+    peer_state_t *peer = s_peer (self, id, now);
+    if (s_cut_off (peer, now)) {
+        self->stats.dropped_cut_off++;
+        return false;
+    }
+    //  Token bucket: flood_limit messages a second, as a burst of up to one second's worth.
+    peer->tokens += (double) (now - peer->refilled) * self->flood_limit / 1000.0;
+    if (peer->tokens > self->flood_limit)
+        peer->tokens = self->flood_limit;
+    peer->refilled = now;
+    if (peer->tokens < 1) {
+        char why[128];
+        snprintf (why, sizeof why, "more than %.0f messages a second", self->flood_limit);
+        s_cut (self, id, peer, now, why);
+        return false;
+    }
+    peer->tokens -= 1;
+    self->stats.msgs_in++;
+    self->stats.bytes_in += zframe_size (frame);
+    return true;
+}
+
+static void
+s_deliver (ocf_transport_t *self, const char *id, zframe_t **frame, int64_t now)
+{
+    if (s_admit (self, id, *frame, now))
+        self->receive (self->arg, id, frame);
+    zframe_destroy (frame);
+}
+
+static int
+s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    ocf_transport_t *self = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv_nowait (sock);
+        if (!msg)
+            break;
+        zframe_t *routing = zmsg_pop (msg);
+        zframe_t *frame = zmsg_pop (msg);
+        bool single = zmsg_size (msg) == 0;
+        zmsg_destroy (&msg);
+        const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
+        if (routing && frame && single && user && ocf_identity_id_valid (user)) {
+            //  ZAP names every CURVE peer; its connection is now the way to answer it.
+            zframe_t *known = zhashx_lookup (self->routes, user);
+            if (!known || !zframe_eq (known, routing))
+                zhashx_update (self->routes, user, zframe_dup (routing));
+            char id[OCF_NODE_ID_LEN + 1];
+            snprintf (id, sizeof id, "%s", user);
+            s_deliver (self, id, &frame, ocf_time_mono_ms ());
+        }
+        zframe_destroy (&routing);
+        zframe_destroy (&frame);
+    }
+    return 0;
+}
+
+//  A peer answering on the connection we opened to it: the key we pinned proves it is that peer.
+static int
+s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    connection_t *connection = arg;
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zframe_t *frame = zframe_recv_nowait (sock);
+        if (!frame)
+            break;
+        s_deliver (connection->transport, connection->id, &frame, ocf_time_mono_ms ());
+    }
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Sending
+
+static void
+s_wait (ocf_transport_t *self, const char *id, const void *data, size_t size, int64_t now)
+{
+    waiting_t *waiting = zhashx_lookup (self->waiting, id);
+    if (!waiting && zhashx_size (self->waiting) < WAITING_NODES_MAX) {
+        waiting = calloc (1, sizeof *waiting);
+        waiting->frames = zlistx_new ();
+        zlistx_set_destructor (waiting->frames, (zlistx_destructor_fn *) zframe_destroy);
+        waiting->since = now;
+        zhashx_insert (self->waiting, id, waiting);
+    }
+    if (waiting && zlistx_size (waiting->frames) < WAIT_MAX)
+        zlistx_add_end (waiting->frames, zframe_new (data, size));
+    else
+        self->stats.no_endpoint++;
+}
+
+void
+ocf_transport_set_endpoint (ocf_transport_t *self, const char *id, const char *endpoint)
+{
+    const char *known = zhashx_lookup (self->endpoints, id);
+    if (endpoint && known && strcmp (known, endpoint) == 0)
+        return;
+    zhashx_delete (self->connections, id);      //  reconnects on the next send
+    if (!endpoint) {
+        zhashx_delete (self->endpoints, id);
+        zhashx_delete (self->waiting, id);
+        zhashx_delete (self->routes, id);
+        return;
+    }
+    zhashx_update (self->endpoints, id, strdup (endpoint));
+    waiting_t *waiting = zhashx_lookup (self->waiting, id);
+    if (waiting) {
+        zlistx_t *frames = waiting->frames;
+        int64_t since = waiting->since;
+        waiting->frames = NULL;
+        zhashx_delete (self->waiting, id);
+        zframe_t *frame;
+        while ((frame = zlistx_detach (frames, NULL))) {
+            ocf_transport_send (self, id, zframe_data (frame), zframe_size (frame), since);
+            zframe_destroy (&frame);
+        }
+        zlistx_destroy (&frames);
+    }
+}
+
+bool
+ocf_transport_knows (ocf_transport_t *self, const char *id)
+{
+    return zhashx_lookup (self->endpoints, id) != NULL;
+}
+
+static void
+s_close_least_used (ocf_transport_t *self)
+{
+    const char *oldest_id = NULL;
+    int64_t oldest = INT64_MAX;
+    for (connection_t *connection = zhashx_first (self->connections); connection;
+         connection = zhashx_next (self->connections))
+        if (connection->last_used < oldest) {
+            oldest = connection->last_used;
+            oldest_id = zhashx_cursor (self->connections);
+        }
+    if (oldest_id) {
+        char id[OCF_NODE_ID_LEN + 1];
+        snprintf (id, sizeof id, "%s", oldest_id);
+        zhashx_delete (self->connections, id);
+    }
+}
+
+static connection_t *
+s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
+{
+    if (zhashx_size (self->connections) >= MAX_CONNECTIONS)
+        s_close_least_used (self);
+    connection_t *connection = calloc (1, sizeof *connection);
+    connection->transport = self;
+    snprintf (connection->id, sizeof connection->id, "%s", id);
+    connection->sock = zsock_new (ZMQ_DEALER);
+    connection->endpoint = strdup (endpoint);
+    zcert_apply (self->cert, connection->sock);
+    //  The peer must prove it holds the secret of the id we know it by.
+    zsock_set_curve_serverkey (connection->sock, id);
+    zsock_set_sndhwm (connection->sock, SEND_HWM);
+    zsock_set_rcvhwm (connection->sock, RECEIVE_HWM);
+    zsock_set_maxmsgsize (connection->sock, self->max_frame);
+    zsock_set_sndtimeo (connection->sock, 0);
+    zsock_set_linger (connection->sock, LINGER_MS);
+    zsock_set_reconnect_ivl_max (connection->sock, 5000);
+    zloop_reader (self->loop, connection->sock, s_on_dealer, connection);
+    if (zsock_connect (connection->sock, "%s", endpoint) != 0) {
+        ocf_log_warning ("cannot connect to %s at %s: %s", id, endpoint, zmq_strerror (zmq_errno ()));
+        void *item = connection;
+        s_connection_destroy (&item);
+        return NULL;
+    }
+    zhashx_insert (self->connections, id, connection);
+    return connection;
+}
+
+int
+ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, size_t size, int64_t now)
+{
+    zframe_t *route = zhashx_lookup (self->routes, id);
+    if (route) {
+        zmsg_t *msg = zmsg_new ();
+        zframe_t *routing = zframe_dup (route);
+        zmsg_append (msg, &routing);
+        zmsg_addmem (msg, data, size);
+        if (zmsg_send (&msg, self->router) == 0) {
+            self->stats.msgs_out++;
+            self->stats.bytes_out += size;
+            self->stats.sent_back++;
+            return 0;
+        }
+        zmsg_destroy (&msg);
+        //  Gone (EHOSTUNREACH): its DEALER from now on. Full (EAGAIN): dropped, like a DEALER's.
+        if (zmq_errno () != EHOSTUNREACH) {
+            self->stats.send_dropped++;
+            return -1;
+        }
+        zhashx_delete (self->routes, id);
+    }
+    connection_t *connection = zhashx_lookup (self->connections, id);
+    if (!connection) {
+        const char *endpoint = zhashx_lookup (self->endpoints, id);
+        if (!endpoint) {
+            s_wait (self, id, data, size, now);
+            return -1;
+        }
+        if (!(connection = s_connect (self, id, endpoint)))
+            return -1;
+    }
+    connection->last_used = now;
+    if (zmq_send (zsock_resolve (connection->sock), data, size, ZMQ_DONTWAIT) < 0) {
+        self->stats.send_dropped++;
+        return -1;
+    }
+    self->stats.msgs_out++;
+    self->stats.bytes_out += size;
+    return 0;
+}
+
+void
+ocf_transport_tick (ocf_transport_t *self, int64_t now)
+{
+    zlistx_t *idle = zlistx_new ();
+    zlistx_set_destructor (idle, (zlistx_destructor_fn *) zstr_free);
+    for (connection_t *connection = zhashx_first (self->connections); connection;
+         connection = zhashx_next (self->connections))
+        if (now - connection->last_used > IDLE_CLOSE_MS)
+            zlistx_add_end (idle, strdup (zhashx_cursor (self->connections)));
+    for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
+        zhashx_delete (self->connections, id);
+    zlistx_purge (idle);
+    for (waiting_t *waiting = zhashx_first (self->waiting); waiting; waiting = zhashx_next (self->waiting))
+        if (now - waiting->since > WAIT_MS) {
+            self->stats.no_endpoint += zlistx_size (waiting->frames);
+            zlistx_add_end (idle, strdup (zhashx_cursor (self->waiting)));
+        }
+    for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
+        zhashx_delete (self->waiting, id);
+    zlistx_destroy (&idle);
+}

@@ -1,0 +1,815 @@
+/*  bench_gossip: ocf-gossipd (with ocf-tabled) and HashiCorp serf (LAN profile), measured
+    the same way in one run, N real processes per cluster on 127.0.0.1.
+    Both are observed the same way, from one harness process: every PROBE_MS it asks each
+    node that has not seen the change yet what it knows about the node in question (ours:
+    GET on ocf-tabled's local API; serf: members-filtered on the agent's RPC), and times the
+    first answer that shows it, with one monotonic clock (PROBE_MS: --probe-ms). (serf's own event stream is not
+    used: the agent holds member events back for at least a second to coalesce them.)
+    Measured per cluster:
+      join     the last node started -> every other node lists it alive
+      change   a record (ocf: SELF.SET; serf: a tag) changed -> every other node has it
+      crash    kill -9 -> every other node marks it dead (failed)
+      idle     bytes each process hands to TCP/UDP sockets per second while nothing
+               happens (strace on a sample of nodes; payload incl. ZeroMQ/CURVE framing
+               for us, memberlist's packets for serf; no IP/TCP/UDP headers)
+      RSS      VmRSS of each process (and, for ours, tabled's separately)
+    Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
+#include "ocf_client.h"
+#include "ocf_test.h"
+#include "ocf_msg.h"
+#include "ocf_time.h"
+#include "serf_rpc.h"
+
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_NODES 128
+#define STRACE_SAMPLE 4
+#define WAIT_MS 60000
+static int s_probe_ms = 10;          //  how often a node that has not seen it yet is asked again
+
+//  What a node answered about another, and when.
+typedef struct {
+    int observer;
+    int status;                  //  0 alive, 2 dead (as in the node table)
+    uint64_t version;            //  ocf: record version; serf: the tag's serial
+    char subject[48];            //  ocf: node id; serf: node name
+    int64_t at_us;
+} event_t;
+
+typedef struct {
+    pid_t pids[2];               //  ocf: tabled, gossipd; serf: agent
+    int pid_count;
+    bool up;
+    char subject[48];
+    int port;
+    int rpc_port;
+    char dir[300];
+    zsock_t *api;                //  ocf: a DEALER on tabled.api, for probes
+    int notify_fd;               //  ocf: the daemons' sd_notify socket
+    char notify[320];
+    serf_rpc_t rpc;              //  serf
+    bool probing;                //  a probe is out
+    int64_t probed_at;
+    bool full_list_asked;        //  serf: a plain members request is out (after the probe, if any)
+    int members_alive;           //  serf: the answer to it
+} node_t;
+
+typedef struct bench bench_t;
+
+typedef struct {
+    const char *name;
+    int (*start) (bench_t *bench, int index);
+    //  Changes the node's record; returns the version others must reach.
+    uint64_t (*change) (bench_t *bench, int index, uint64_t serial);
+    //  Asks node `observer` what it knows of node `subject` (answered through poll).
+    void (*probe) (bench_t *bench, int observer, int subject);
+    //  Receives answers, recording each as an observation.
+    void (*poll) (bench_t *bench, int timeout_ms);
+    //  How many other nodes the node lists as alive (-1: no answer).
+    int (*alive_seen) (bench_t *bench, int index);
+} system_ops_t;
+
+struct bench {
+    const system_ops_t *ops;
+    node_t nodes[MAX_NODES];
+    int count;
+    char root[256];
+    char bin_dir[256];
+    int base_port;
+    event_t *events;
+    size_t event_count, event_cap;
+};
+
+typedef struct {
+    double *values;
+    size_t count, cap;
+    size_t missed;               //  measurements that never completed within the wait
+} series_t;
+
+static void
+s_add (series_t *series, double value)
+{
+    if (isnan (value)) {
+        series->missed++;
+        return;
+    }
+    if (series->count == series->cap) {
+        series->cap = series->cap ? series->cap * 2 : 64;
+        series->values = realloc (series->values, series->cap * sizeof *series->values);
+    }
+    series->values[series->count++] = value;
+}
+
+static int
+s_compare_doubles (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+static double
+s_quantile (series_t *series, double q)
+{
+    if (!series->count)
+        return NAN;
+    qsort (series->values, series->count, sizeof (double), s_compare_doubles);
+    size_t index = (size_t) (q * (double) (series->count - 1) + 0.5);
+    return series->values[index];
+}
+
+static void
+s_record (bench_t *bench, int observer, int status, uint64_t version, const char *subject)
+{
+    if (bench->event_count == bench->event_cap) {
+        bench->event_cap = bench->event_cap ? bench->event_cap * 2 : 4096;
+        bench->events = realloc (bench->events, bench->event_cap * sizeof *bench->events);
+    }
+    event_t *event = &bench->events[bench->event_count++];
+    event->observer = observer;
+    event->status = status;
+    event->version = version;
+    snprintf (event->subject, sizeof event->subject, "%s", subject);
+    event->at_us = ocf_time_mono_us ();
+}
+
+//  --------------------------------------------------------------------------
+//  Processes
+
+//  notify: the NOTIFY_SOCKET the child reports readiness to (NULL: none).
+static pid_t
+s_spawn (const char *log, char *const argv[], const char *notify)
+{
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    if (pid == 0) {
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid () != parent)
+            _exit (127);
+        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        dup2 (fd, STDOUT_FILENO);
+        dup2 (fd, STDERR_FILENO);
+        int null = open ("/dev/null", O_RDONLY);
+        dup2 (null, STDIN_FILENO);
+        if (notify)
+            setenv ("NOTIFY_SOCKET", notify, 1);
+        execvp (argv[0], argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+static void
+s_kill_node (bench_t *bench, int index)
+{
+    node_t *node = &bench->nodes[index];
+    for (int i = 0; i < node->pid_count; i++)
+        kill (node->pids[i], SIGKILL);
+    for (int i = 0; i < node->pid_count; i++)
+        waitpid (node->pids[i], NULL, 0);
+    node->up = false;
+}
+
+static void
+s_stop_all (bench_t *bench)
+{
+    for (int i = 0; i < bench->count; i++) {
+        node_t *node = &bench->nodes[i];
+        if (node->up)
+            s_kill_node (bench, i);
+        zsock_destroy (&node->api);
+        serf_rpc_close (&node->rpc);
+        if (node->notify_fd > 0)
+            close (node->notify_fd);
+        node->notify_fd = 0;
+        node->probing = false;
+    }
+    bench->count = 0;
+}
+
+static long
+s_status_kb (pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", pid);
+    FILE *file = fopen (path, "r");
+    long value = -1;
+    size_t len = strlen (field);
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, field, len) == 0 && line[len] == ':')
+            value = atol (line + len + 1);
+    if (file)
+        fclose (file);
+    return value;
+}
+
+//  A node starts from an empty directory: nothing of an earlier cluster (table, key).
+static void
+s_fresh_dir (node_t *node, const char *root, const char *kind, int index)
+{
+    snprintf (node->dir, sizeof node->dir, "%s/%s-n%d", root, kind, index);
+    char command[400];
+    snprintf (command, sizeof command, "rm -rf '%s'", node->dir);
+    if (system (command) != 0)
+        fprintf (stderr, "cannot clear %s\n", node->dir);
+    mkdir (node->dir, 0755);
+}
+
+//  --------------------------------------------------------------------------
+//  ocf-tabled + ocf-gossipd
+
+static json_t *
+s_ocf_call (node_t *node, const char *daemon, const char *verb, json_t *body, int timeout_ms)
+{
+    char endpoint[400], error[256];
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/run/%s.api", node->dir, daemon);
+    ocf_client_t *client = ocf_client_new (endpoint);
+    json_t *reply = NULL;
+    int rc = ocf_client_call (client, verb, body, timeout_ms, &reply, error, sizeof error);
+    ocf_client_destroy (&client);
+    if (rc != 0) {
+        json_decref (reply);
+        return NULL;
+    }
+    return reply;
+}
+
+//  Waits for a READY=1 on the node's notify socket (tabled's, then gossipd's).
+static bool
+s_ocf_ready (node_t *node, int timeout_ms)
+{
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    while (ocf_time_mono_ms () < deadline) {
+        struct pollfd item = { node->notify_fd, POLLIN, 0 };
+        if (poll (&item, 1, (int) (deadline - ocf_time_mono_ms ())) <= 0)
+            continue;
+        char buffer[1024];
+        ssize_t got = recv (node->notify_fd, buffer, sizeof buffer - 1, 0);
+        if (got <= 0)
+            continue;
+        buffer[got] = '\0';
+        if (strstr (buffer, "READY=1"))
+            return true;
+    }
+    return false;
+}
+
+static int
+s_ocf_start (bench_t *bench, int index)
+{
+    node_t *node = &bench->nodes[index];
+    node->port = bench->base_port + 2 * index;
+    char sets[8][400], tabled[300], gossipd[300], log[400];
+    s_fresh_dir (node, bench->root, "ocf", index);
+    snprintf (node->notify, sizeof node->notify, "%s/ocf-n%d/notify.sock", bench->root, index);
+    unlink (node->notify);
+    node->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf (addr.sun_path, sizeof addr.sun_path, "%s", node->notify);
+    if (bind (node->notify_fd, (struct sockaddr *) &addr, sizeof addr) != 0)
+        return -1;
+    snprintf (sets[0], sizeof sets[0], "node.state_dir=%s/state", node->dir);
+    snprintf (sets[1], sizeof sets[1], "node.run_dir=%s/run", node->dir);
+    snprintf (sets[2], sizeof sets[2], "node.name=n%d", index);
+    snprintf (sets[3], sizeof sets[3], "node.public_addr=127.0.0.1");
+    snprintf (sets[4], sizeof sets[4], "gossipd.bind=127.0.0.1:%d", node->port);
+    snprintf (sets[5], sizeof sets[5], "node.log_level=notice");
+    if (index == 0)
+        snprintf (sets[6], sizeof sets[6], "gossipd.seeds=");
+    else
+        snprintf (sets[6], sizeof sets[6], "gossipd.seeds=%s@127.0.0.1:%d", bench->nodes[0].subject, bench->nodes[0].port);
+    snprintf (tabled, sizeof tabled, "%s/ocf-tabled", bench->bin_dir);
+    snprintf (gossipd, sizeof gossipd, "%s/ocf-gossipd", bench->bin_dir);
+    char *argv[20] = { tabled, "-c", "/dev/null" };
+    int argc = 3;
+    for (int i = 0; i < 7; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = sets[i];
+    }
+    argv[argc] = NULL;
+    snprintf (log, sizeof log, "%s/tabled.log", node->dir);
+    node->pids[0] = s_spawn (log, argv, node->notify);
+    node->pid_count = 1;
+    json_t *hello = s_ocf_ready (node, 20000) ? s_ocf_call (node, "tabled", "HELLO", NULL, 5000) : NULL;
+    if (!hello)
+        return -1;
+    snprintf (node->subject, sizeof node->subject, "%s", json_string_value (json_object_get (hello, "id")));
+    json_decref (hello);
+    node->api = zsock_new_dealer (NULL);
+    zsock_set_linger (node->api, 0);
+    zsock_connect (node->api, "ipc://%s/run/tabled.api", node->dir);
+    argv[0] = gossipd;
+    snprintf (log, sizeof log, "%s/gossipd.log", node->dir);
+    node->pids[1] = s_spawn (log, argv, node->notify);
+    node->pid_count = 2;
+    node->up = s_ocf_ready (node, 20000);
+    return node->up ? 0 : -1;
+}
+
+static void
+s_ocf_probe (bench_t *bench, int observer, int subject)
+{
+    ocf_msg_send (bench->nodes[observer].api, "GET", json_pack ("{s:s}", "id", bench->nodes[subject].subject));
+}
+
+static void
+s_ocf_poll (bench_t *bench, int timeout_ms)
+{
+    zmq_pollitem_t items[MAX_NODES];
+    int map[MAX_NODES], count = 0;
+    for (int i = 0; i < bench->count; i++)
+        if (bench->nodes[i].up && bench->nodes[i].api) {
+            items[count] = (zmq_pollitem_t) { zsock_resolve (bench->nodes[i].api), 0, ZMQ_POLLIN, 0 };
+            map[count++] = i;
+        }
+    if (zmq_poll (items, count, timeout_ms) <= 0)
+        return;
+    for (int p = 0; p < count; p++) {
+        if (!(items[p].revents & ZMQ_POLLIN))
+            continue;
+        node_t *node = &bench->nodes[map[p]];
+        zmsg_t *msg;
+        while ((msg = zmsg_recv_nowait (node->api))) {
+            node->probing = false;
+            char *verb = zmsg_popstr (msg), *text = zmsg_popstr (msg);
+            json_t *body = text ? json_loads (text, 0, NULL) : NULL;
+            json_t *row = json_object_get (body, "row");
+            const char *status = json_string_value (json_object_get (row, "status"));
+            const char *id = json_string_value (json_object_get (row, "id"));
+            if (id && status)
+                s_record (bench, map[p], strcmp (status, "dead") == 0 ? 2 : strcmp (status, "alive") == 0 ? 0 : 1,
+                          (uint64_t) json_integer_value (json_object_get (row, "version")), id);
+            json_decref (body);
+            zstr_free (&verb);
+            zstr_free (&text);
+            zmsg_destroy (&msg);
+        }
+    }
+}
+
+static uint64_t
+s_ocf_change (bench_t *bench, int index, uint64_t serial)
+{
+    char value[32];
+    snprintf (value, sizeof value, "%llu", (unsigned long long) serial);
+    json_t *reply = s_ocf_call (&bench->nodes[index], "tabled", "SELF.SET",
+                                json_pack ("{s:{s:s}}", "labels", "bench", value), 5000);
+    uint64_t version = (uint64_t) json_integer_value (json_object_get (reply, "version"));
+    json_decref (reply);
+    return version;
+}
+
+static int
+s_ocf_alive_seen (bench_t *bench, int index)
+{
+    json_t *reply = s_ocf_call (&bench->nodes[index], "tabled", "LIST", json_pack ("{s:b}", "live", 1), 5000);
+    if (!reply)
+        return -1;
+    int alive = 0;
+    size_t i;
+    json_t *row;
+    json_array_foreach (json_object_get (reply, "rows"), i, row)
+        alive += strcmp (json_string_value (json_object_get (row, "status")), "alive") == 0;
+    json_decref (reply);
+    return alive - 1;
+}
+
+static const system_ops_t s_ocf = { "ocf-gossipd", s_ocf_start, s_ocf_change, s_ocf_probe, s_ocf_poll, s_ocf_alive_seen };
+
+//  --------------------------------------------------------------------------
+//  serf
+
+static int
+s_serf_start (bench_t *bench, int index)
+{
+    node_t *node = &bench->nodes[index];
+    node->port = bench->base_port + 2 * index;
+    node->rpc_port = node->port + 1;
+    snprintf (node->subject, sizeof node->subject, "n%d", index);
+    s_fresh_dir (node, bench->root, "serf", index);
+    char name[64], bind[64], rpc[64], join[64], log[400];
+    snprintf (name, sizeof name, "-node=%s", node->subject);
+    snprintf (bind, sizeof bind, "-bind=127.0.0.1:%d", node->port);
+    snprintf (rpc, sizeof rpc, "-rpc-addr=127.0.0.1:%d", node->rpc_port);
+    snprintf (join, sizeof join, "-join=127.0.0.1:%d", bench->nodes[0].port);
+    char *argv[] = { "serf", "agent", name, bind, rpc, "-profile=lan", "-log-level=warn", index ? join : NULL, NULL };
+    snprintf (log, sizeof log, "%s/serf.log", node->dir);
+    node->pids[0] = s_spawn (log, argv, NULL);
+    node->pid_count = 1;
+    node->probing = node->full_list_asked = false;
+    int64_t deadline = ocf_time_mono_ms () + 20000;
+    while (ocf_time_mono_ms () < deadline && serf_rpc_open (&node->rpc, node->rpc_port, 1000) != 0)
+        usleep (20000);
+    if (node->rpc.fd <= 0)
+        return -1;
+    node->members_alive = -1;
+    node->up = true;
+    return 0;
+}
+
+static void
+s_serf_probe (bench_t *bench, int observer, int subject)
+{
+    char name[64];
+    snprintf (name, sizeof name, "^%s$", bench->nodes[subject].subject);
+    serf_rpc_members (&bench->nodes[observer].rpc, name);
+}
+
+static void
+s_serf_poll (bench_t *bench, int timeout_ms)
+{
+    struct pollfd items[MAX_NODES];
+    int map[MAX_NODES], count = 0;
+    for (int i = 0; i < bench->count; i++)
+        if (bench->nodes[i].up && bench->nodes[i].rpc.fd > 0) {
+            items[count] = (struct pollfd) { bench->nodes[i].rpc.fd, POLLIN, 0 };
+            map[count++] = i;
+        }
+    if (poll (items, (nfds_t) count, timeout_ms) <= 0)
+        return;
+    for (int p = 0; p < count; p++) {
+        if (!(items[p].revents & POLLIN))
+            continue;
+        node_t *node = &bench->nodes[map[p]];
+        uint64_t seq;
+        mp_value_t body;
+        while (serf_rpc_next (&node->rpc, &seq, &body) == 1) {
+            const mp_value_t *members = mp_get (&body, "Members");
+            if (members && members->type == MP_ARRAY) {
+                //  Answers come in order: a probe's first, when one was out.
+                if (node->probing) {
+                    node->probing = false;
+                    for (size_t m = 0; m < members->length; m++) {
+                        const mp_value_t *name = mp_get (&members->items[m], "Name");
+                        const mp_value_t *status = mp_get (&members->items[m], "Status");
+                        const mp_value_t *tag = mp_get (mp_get (&members->items[m], "Tags"), "bench");
+                        if (name && name->type == MP_STR && status && status->type == MP_STR)
+                            s_record (bench, map[p], strcmp (status->string, "failed") == 0 ? 2
+                                                     : strcmp (status->string, "alive") == 0 ? 0 : 1,
+                                      tag && tag->type == MP_STR ? strtoull (tag->string, NULL, 10) : 0, name->string);
+                    }
+                }
+                else
+                if (node->full_list_asked) {
+                    node->full_list_asked = false;
+                    int alive = 0;
+                    for (size_t m = 0; m < members->length; m++) {
+                        const mp_value_t *status = mp_get (&members->items[m], "Status");
+                        alive += status && status->type == MP_STR && strcmp (status->string, "alive") == 0;
+                    }
+                    node->members_alive = alive;
+                }
+            }
+            mp_free (&body);
+        }
+    }
+}
+
+static uint64_t
+s_serf_change (bench_t *bench, int index, uint64_t serial)
+{
+    char value[32];
+    snprintf (value, sizeof value, "%llu", (unsigned long long) serial);
+    serf_rpc_tag (&bench->nodes[index].rpc, "bench", value);
+    return serial;
+}
+
+static int
+s_serf_alive_seen (bench_t *bench, int index)
+{
+    node_t *node = &bench->nodes[index];
+    node->members_alive = -1;
+    node->full_list_asked = true;
+    serf_rpc_members (&node->rpc, NULL);
+    int64_t deadline = ocf_time_mono_ms () + 5000;
+    while (node->members_alive < 0 && ocf_time_mono_ms () < deadline)
+        s_serf_poll (bench, 50);
+    return node->members_alive < 0 ? -1 : node->members_alive - 1;
+}
+
+static const system_ops_t s_serf = { "serf", s_serf_start, s_serf_change, s_serf_probe, s_serf_poll, s_serf_alive_seen };
+
+//  --------------------------------------------------------------------------
+//  Measurements
+
+//  The latency (ms) at which each running node other than `subject` reported it with the
+//  status and at least the version, after t0. Returns how many did within the wait.
+static int
+s_wait_observed (bench_t *bench, int subject, int status, uint64_t version, int64_t t0_us, series_t *latencies,
+                 double *all_ms)
+{
+    int64_t deadline = ocf_time_mono_ms () + WAIT_MS;
+    int64_t seen_at[MAX_NODES];
+    int wanted = 0, seen = 0;
+    for (int i = 0; i < bench->count; i++) {
+        seen_at[i] = -1;
+        wanted += i != subject && bench->nodes[i].up;
+    }
+    size_t scanned = bench->event_count;
+    for (int i = 0; i < bench->count; i++)
+        bench->nodes[i].probed_at = 0;
+    while (seen < wanted && ocf_time_mono_ms () < deadline) {
+        int64_t now = ocf_time_mono_ms ();
+        for (int i = 0; i < bench->count; i++) {
+            node_t *node = &bench->nodes[i];
+            if (i != subject && node->up && seen_at[i] < 0 && !node->probing && now - node->probed_at >= s_probe_ms) {
+                node->probing = true;
+                node->probed_at = now;
+                bench->ops->probe (bench, i, subject);
+            }
+        }
+        bench->ops->poll (bench, 2);
+        for (; scanned < bench->event_count; scanned++) {
+            event_t *event = &bench->events[scanned];
+            int o = event->observer;
+            if (event->at_us < t0_us || o == subject || !bench->nodes[o].up || seen_at[o] >= 0
+            ||  event->status != status || event->version < version || strcmp (event->subject, bench->nodes[subject].subject) != 0)
+                continue;
+            seen_at[o] = event->at_us;
+            seen++;
+        }
+    }
+    *all_ms = 0;
+    for (int i = 0; i < bench->count; i++)
+        if (seen_at[i] >= 0) {
+            double ms = (double) (seen_at[i] - t0_us) / 1000.0;
+            s_add (latencies, ms);
+            *all_ms = ms > *all_ms ? ms : *all_ms;
+        }
+    if (seen < wanted)
+        *all_ms = NAN;
+    return seen;
+}
+
+static bool
+s_converged (bench_t *bench, int expected_others)
+{
+    int64_t deadline = ocf_time_mono_ms () + WAIT_MS;
+    while (ocf_time_mono_ms () < deadline) {
+        bool all = true;
+        for (int i = 0; i < bench->count && all; i++)
+            all = !bench->nodes[i].up || bench->ops->alive_seen (bench, i) == expected_others;
+        if (all)
+            return true;
+        bench->ops->poll (bench, 200);
+    }
+    return false;
+}
+
+//  Bytes a process wrote to TCP/UDP sockets during `seconds`, by strace.
+static void
+s_idle_bytes (bench_t *bench, int seconds, series_t *rates)
+{
+    pid_t tracers[STRACE_SAMPLE];
+    char files[STRACE_SAMPLE][400];
+    int sampled = 0;
+    for (int s = 0; s < STRACE_SAMPLE && s < bench->count; s++) {
+        int index = (int) ((long) s * bench->count / STRACE_SAMPLE);
+        node_t *node = &bench->nodes[index];
+        if (!node->up)
+            continue;
+        pid_t target = node->pids[node->pid_count - 1];          //  gossipd, or the agent
+        char pid_text[32];
+        snprintf (pid_text, sizeof pid_text, "%d", target);
+        snprintf (files[sampled], sizeof files[sampled], "%s/strace.txt", node->dir);
+        unlink (files[sampled]);
+        char *argv[] = { "strace", "-f", "-qq", "-e", "trace=write,writev,sendto,sendmsg", "-e", "status=successful",
+                         "-yy", "-o", files[sampled], "-p", pid_text, NULL };
+        char log[400];
+        snprintf (log, sizeof log, "%s/strace.log", node->dir);
+        tracers[sampled++] = s_spawn (log, argv, NULL);
+    }
+    int64_t end = ocf_time_mono_ms () + seconds * 1000;
+    while (ocf_time_mono_ms () < end)
+        bench->ops->poll (bench, 100);
+    for (int s = 0; s < sampled; s++) {
+        kill (tracers[s], SIGINT);
+        waitpid (tracers[s], NULL, 0);
+        FILE *file = fopen (files[s], "r");
+        char line[4096];
+        double bytes = 0;
+        while (file && fgets (line, sizeof line, file)) {
+            char *open = strchr (line, '<'), *equals = strrchr (line, '=');
+            if (open && equals && (strncmp (open, "<TCP", 4) == 0 || strncmp (open, "<UDP", 4) == 0))
+                bytes += atof (equals + 1);
+        }
+        if (file)
+            fclose (file);
+        s_add (rates, bytes / seconds);
+    }
+}
+
+typedef struct {
+    series_t join_all, join_each, change_all, change_each, crash_all, crash_each, idle, rss, rss_tabled;
+    int failures;
+} results_t;
+
+static void
+s_run_cluster (bench_t *bench, const system_ops_t *ops, int size, int changes, int crashes, int idle_s, results_t *results)
+{
+    bench->ops = ops;
+    bench->count = 0;
+    bench->event_count = 0;
+    for (int i = 0; i < size - 1; i++) {
+        bench->count = i + 1;
+        if (ops->start (bench, i) != 0) {
+            fprintf (stderr, "%s: node %d did not start (see %s)\n", ops->name, i, bench->nodes[i].dir);
+            results->failures++;
+            s_stop_all (bench);
+            return;
+        }
+    }
+    if (!s_converged (bench, size - 2)) {
+        fprintf (stderr, "%s N=%d: the first %d nodes did not converge\n", ops->name, size, size - 1);
+        results->failures++;
+    }
+    double all;
+    int64_t t0 = ocf_time_mono_us ();
+    bench->count = size;
+    if (ops->start (bench, size - 1) != 0)
+        results->failures++;
+    else {
+        s_wait_observed (bench, size - 1, 0, 0, t0, &results->join_each, &all);
+        s_add (&results->join_all, all);
+    }
+    s_converged (bench, size - 1);
+    s_idle_bytes (bench, idle_s, &results->idle);
+    for (int i = 0; i < bench->count; i++) {
+        node_t *node = &bench->nodes[i];
+        s_add (&results->rss, (double) s_status_kb (node->pids[node->pid_count - 1], "VmRSS") / 1024.0);
+        if (node->pid_count == 2)
+            s_add (&results->rss_tabled, (double) s_status_kb (node->pids[0], "VmRSS") / 1024.0);
+    }
+    for (int c = 0; c < changes; c++) {
+        int index = (1 + 7 * c) % size;
+        t0 = ocf_time_mono_us ();
+        uint64_t version = ops->change (bench, index, (uint64_t) (c + 1));
+        s_wait_observed (bench, index, 0, version, t0, &results->change_each, &all);
+        s_add (&results->change_all, all);
+        int64_t pause = ocf_time_mono_ms () + 500;
+        while (ocf_time_mono_ms () < pause)
+            ops->poll (bench, 50);
+    }
+    for (int k = 0; k < crashes; k++) {
+        int index = (3 + 11 * k) % size;
+        t0 = ocf_time_mono_us ();
+        s_kill_node (bench, index);
+        s_wait_observed (bench, index, 2, 0, t0, &results->crash_each, &all);
+        s_add (&results->crash_all, all);
+        int64_t pause = ocf_time_mono_ms () + 2000;
+        while (ocf_time_mono_ms () < pause)
+            ops->poll (bench, 100);
+    }
+    s_stop_all (bench);
+}
+
+//  --------------------------------------------------------------------------
+//  Report
+
+static void
+s_cell (FILE *out, series_t *series, const char *unit, int digits)
+{
+    if (!series->count)
+        fprintf (out, " n/a");
+    else {
+        double median = s_quantile (series, 0.5);
+        fprintf (out, " %.*f%s (%.*f–%.*f)", digits, median, unit, digits, series->values[0], digits,
+                 series->values[series->count - 1]);
+    }
+    if (series->missed)
+        fprintf (out, " **%zu never completed**", series->missed);
+    fprintf (out, " |");
+}
+
+static void
+s_each_cell (FILE *out, series_t *series)
+{
+    if (!series->count) {
+        fprintf (out, " n/a |");
+        return;
+    }
+    fprintf (out, " p50 %.0f ms, max %.0f ms |", s_quantile (series, 0.5), s_quantile (series, 1.0));
+}
+
+static void
+s_machine (FILE *out)
+{
+    FILE *cpu = popen ("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-; nproc; uname -r; serf version | head -1", "r");
+    fprintf (out, "Machine:");
+    char line[256];
+    const char *labels[] = { " CPU", ", nproc", ", kernel", ", serf" };
+    for (int i = 0; cpu && fgets (line, sizeof line, cpu) && i < 4; i++) {
+        line[strcspn (line, "\n")] = '\0';
+        fprintf (out, "%s %s", labels[i], line + strspn (line, " "));
+    }
+    if (cpu)
+        pclose (cpu);
+    fprintf (out, ".\n\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    int sizes[8] = { 8, 16, 32, 64 }, size_count = 4, reps = 3, changes = 5, crashes = 2, idle_s = 15;
+    const char *out_dir = "bench-gossip", *systems = "ocf,serf";
+    char bin_dir[256] = OCF_BIN_DIR;
+    static const struct option options[] = {
+        { "sizes", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
+        { "changes", required_argument, NULL, 'c' }, { "crashes", required_argument, NULL, 'k' },
+        { "idle", required_argument, NULL, 'i' }, { "out", required_argument, NULL, 'o' },
+        { "systems", required_argument, NULL, 'y' }, { "bin", required_argument, NULL, 'b' },
+        { "probe-ms", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "s:r:c:k:i:o:y:b:p:", options, NULL)) != -1)
+        switch (option) {
+            case 's': {
+                size_count = 0;
+                char *copy = strdup (optarg), *saveptr = NULL;
+                for (char *item = strtok_r (copy, ",", &saveptr); item && size_count < 8; item = strtok_r (NULL, ",", &saveptr))
+                    sizes[size_count++] = atoi (item);
+                free (copy);
+                break;
+            }
+            case 'r': reps = atoi (optarg); break;
+            case 'c': changes = atoi (optarg); break;
+            case 'k': crashes = atoi (optarg); break;
+            case 'i': idle_s = atoi (optarg); break;
+            case 'o': out_dir = optarg; break;
+            case 'y': systems = optarg; break;
+            case 'b': snprintf (bin_dir, sizeof bin_dir, "%s", optarg); break;
+            case 'p': s_probe_ms = atoi (optarg); break;
+            default:
+                fprintf (stderr, "usage: bench_gossip [--sizes 8,16,32,64] [--reps 3] [--changes 5] [--crashes 2] "
+                                 "[--idle 15] [--systems ocf,serf] [--probe-ms 10] [--out DIR] [--bin DIR]\n");
+                return 2;
+        }
+    zsys_handler_set (NULL);         //  ^C stops the benchmark (its nodes die with it)
+    zsys_init ();
+    mkdir (out_dir, 0755);
+    static bench_t bench;
+    snprintf (bench.root, sizeof bench.root, "/tmp/ocf-bench-XXXXXX");
+    if (!mkdtemp (bench.root))
+        return 1;
+    snprintf (bench.bin_dir, sizeof bench.bin_dir, "%s", bin_dir);
+    char path[400];
+    snprintf (path, sizeof path, "%s/results.md", out_dir);
+    FILE *report = fopen (path, "w");
+    FILE *outs[] = { stdout, report };
+    for (int o = 0; o < 2; o++) {
+        fprintf (outs[o], "# ocf-gossipd vs serf (LAN profile), %d repetition(s) per size, 127.0.0.1\n\n", reps);
+        s_machine (outs[o]);
+        fprintf (outs[o], "Medians, (ranges) over repetitions; per-observer latencies as p50/max over all observers.\n\n"
+                          "| system | N | join: last started -> all see it | record change -> all | change per observer "
+                          "| kill -9 -> all see it dead | crash per observer | idle B/s per node (sent) | RSS MB | tabled RSS MB |\n"
+                          "|---|---|---|---|---|---|---|---|---|---|\n");
+        fflush (outs[o]);
+    }
+    for (int s = 0; s < size_count; s++) {
+        for (int sys = 0; sys < 2; sys++) {
+            const system_ops_t *ops = sys == 0 ? &s_ocf : &s_serf;
+            if (!strstr (systems, sys == 0 ? "ocf" : "serf"))
+                continue;
+            results_t results = { 0 };
+            for (int rep = 0; rep < reps; rep++) {
+                bench.base_port = ocf_test_free_ports (2 * sizes[s]);
+                s_run_cluster (&bench, ops, sizes[s], changes, crashes, idle_s, &results);
+            }
+            for (int o = 0; o < 2; o++) {
+                fprintf (outs[o], "| %s | %d |", ops->name, sizes[s]);
+                s_cell (outs[o], &results.join_all, " ms", 0);
+                s_cell (outs[o], &results.change_all, " ms", 0);
+                s_each_cell (outs[o], &results.change_each);
+                s_cell (outs[o], &results.crash_all, " ms", 0);
+                s_each_cell (outs[o], &results.crash_each);
+                s_cell (outs[o], &results.idle, "", 0);
+                s_cell (outs[o], &results.rss, "", 1);
+                s_cell (outs[o], &results.rss_tabled, "", 1);
+                fprintf (outs[o], "%s\n", results.failures ? " (failures: see stderr)" : "");
+                fflush (outs[o]);
+            }
+        }
+    }
+    fclose (report);
+    char command[400];
+    snprintf (command, sizeof command, "rm -rf '%s'", bench.root);
+    if (!getenv ("BENCH_KEEP") && system (command) != 0)
+        fprintf (stderr, "cannot remove %s\n", bench.root);
+    return 0;
+}

@@ -1,0 +1,64 @@
+/*  sim: a deterministic, seeded simulator of a whole ocf-gossipd cluster in one process.
+    Each simulated node runs the real protocol core (gossipd/ocf_gossip.h) against a compact
+    model of its tabled (sim_table.h). The network is an event queue with per-message delay,
+    loss, partitions and crashes; time is simulated, so an hour takes seconds and every run
+    with the same seed is the same run. Nothing here is mocked in the core: the simulator
+    only replaces the sockets and the SQLite table around it.  */
+#ifndef SIM_H
+#define SIM_H
+
+#include "ocf_gossip.h"
+#include "sim_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t seed;
+    size_t nodes;                //  members at the start, all knowing each other
+    size_t spare;                //  more ids, for nodes that join later
+    double loss;                 //  probability that a message is lost
+    int64_t delay_min_ms;
+    int64_t delay_max_ms;
+    size_t row_size;             //  bytes of a row on the wire
+    bool share_view;             //  start every node on one shared view (for large N)
+    ocf_gossip_config_t config;
+} sim_options_t;
+
+typedef struct {
+    ocf_gossip_t *core;          //  NULL while the node is down
+    sim_table_t *table;
+    int group;                   //  partition group: messages between groups are lost
+    uint64_t msgs_out;
+    uint64_t bytes_out;
+    uint32_t epoch;              //  ticks of an earlier run of the node are ignored
+} sim_node_t;
+
+typedef struct _sim_t sim_t;
+
+void sim_options_defaults (sim_options_t *options);
+sim_t *sim_new (const sim_options_t *options);
+void sim_destroy (sim_t **self_p);
+
+int64_t sim_now (sim_t *self);
+size_t sim_size (sim_t *self);             //  nodes + spare
+sim_node_t *sim_node (sim_t *self, size_t index);
+//  What node `at` knows about node `about`.
+sim_entry_t sim_entry (sim_t *self, size_t at, size_t about);
+bool sim_up (sim_t *self, size_t index);
+
+//  Runs the simulation until the given time.
+void sim_run (sim_t *self, int64_t until);
+//  Runs until cond holds (checked every check_ms) or deadline; true when it held.
+bool sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond) (sim_t *sim, void *arg), void *arg);
+
+//  Events of the world.
+void sim_touch (sim_t *self, size_t index);            //  the node changes its record
+void sim_crash (sim_t *self, size_t index);            //  kill -9: it stops, its table stays
+void sim_restart (sim_t *self, size_t index);          //  back with a new generation
+void sim_leave (sim_t *self, size_t index);            //  graceful leave, then it stops
+void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
+void sim_set_group (sim_t *self, size_t index, int group);
+
+#endif

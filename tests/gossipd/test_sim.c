@@ -1,0 +1,401 @@
+/*  The gossip protocol core in the deterministic simulator (sim.h): thousands of nodes, one
+    process, simulated time, message loss, partitions and crashes. Every bound asserted here
+    comes from the protocol's parameters or from the targets in docs/gossip.md; each test
+    prints what it measured.  */
+#include "sim.h"
+#include "ocf_phi.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+//  --------------------------------------------------------------------------
+//  Helpers
+
+static sim_options_t
+s_options (size_t nodes, double loss, uint64_t seed)
+{
+    sim_options_t options;
+    sim_options_defaults (&options);
+    options.nodes = nodes;
+    options.loss = loss;
+    options.seed = seed;
+    //  Large simulations start every node on one shared view (they have no membership
+    //  changes), small ones give each node its own.
+    options.share_view = nodes > 2000;
+    return options;
+}
+
+//  What every running node other than `about` must see of it.
+typedef struct {
+    size_t about;
+    uint64_t version;            //  at least this record version (0: any)
+    int status;                  //  this membership status (-1: any)
+} goal_t;
+
+static bool
+s_all_see (sim_t *sim, void *arg)
+{
+    goal_t *goal = arg;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        if (!sim_up (sim, i) || i == goal->about)
+            continue;
+        sim_entry_t entry = sim_entry (sim, i, goal->about);
+        if (entry.version < goal->version || (goal->status >= 0 && entry.status != goal->status))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_all_same_root (sim_t *sim, void *arg)
+{
+    long first = -1;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        if (!sim_up (sim, i))
+            continue;
+        if (first < 0)
+            first = (long) i;
+        else
+        if (sim_table_root (sim_node (sim, i)->table) != sim_table_root (sim_node (sim, (size_t) first)->table))
+            return false;
+    }
+    return true;
+}
+
+static int
+s_compare_int64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t
+s_median (int64_t *values, size_t count)
+{
+    qsort (values, count, sizeof *values, s_compare_int64);
+    return values[count / 2];
+}
+
+//  The dissemination target (docs/gossip.md): ceil(log4 N) + 2 gossip rounds.
+static double
+s_round_limit (size_t nodes)
+{
+    return ceil (log ((double) nodes) / log (4.0)) + 2;
+}
+
+//  Changes records one after another and measures, in gossip rounds, until every node has each.
+static void
+s_convergence (size_t nodes, double loss, int changes)
+{
+    sim_options_t options = s_options (nodes, loss, 7 + nodes);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3 * options.config.heartbeat_interval_ms);
+    int64_t took[16], worst = 0;
+    for (int change = 0; change < changes; change++) {
+        size_t who = ((size_t) change * 7919 + 11) % nodes;
+        sim_touch (sim, who);
+        goal_t goal = { who, sim_entry (sim, who, who).version, -1 };
+        int64_t start = sim_now (sim);
+        double limit_ms = s_round_limit (nodes) * options.config.gossip_interval_ms;
+        cr_assert (sim_run_until (sim, start + (int64_t) limit_ms * 10, 1, s_all_see, &goal),
+                   "N=%zu loss %.0f%%: change %d never reached every node", nodes, loss * 100, change);
+        took[change] = sim_now (sim) - start;
+        worst = took[change] > worst ? took[change] : worst;
+        cr_expect_leq (took[change], limit_ms, "N=%zu loss %.0f%%: change %d took %lld ms, more than %.0f rounds",
+                       nodes, loss * 100, change, (long long) took[change], s_round_limit (nodes));
+        sim_run (sim, sim_now (sim) + options.config.heartbeat_interval_ms);
+    }
+    int64_t median = s_median (took, (size_t) changes);
+    printf ("convergence N=%5zu loss %.0f%%: median %4lld ms (%.1f rounds), worst %4lld ms (%.1f rounds), limit %.0f rounds\n",
+            nodes, loss * 100, (long long) median, (double) median / options.config.gossip_interval_ms, (long long) worst,
+            (double) worst / options.config.gossip_interval_ms, s_round_limit (nodes));
+    sim_destroy (&sim);
+}
+
+//  --------------------------------------------------------------------------
+//  Dissemination
+
+Test (gossip_sim, convergence_up_to_1000_nodes, .timeout = 120)
+{
+    for (size_t nodes = 16; nodes <= 1000; nodes = nodes == 256 ? 1000 : nodes * 4) {
+        s_convergence (nodes, 0, 5);
+        s_convergence (nodes, 0.01, 5);
+    }
+}
+
+Test (gossip_sim, convergence_10000_nodes, .timeout = 240)
+{
+    s_convergence (10000, 0, 3);
+    s_convergence (10000, 0.01, 3);
+}
+
+Test (gossip_sim, same_seed_same_run, .timeout = 60)
+{
+    uint64_t bytes[2], roots[2];
+    for (int run = 0; run < 2; run++) {
+        sim_options_t options = s_options (100, 0.05, 42);
+        sim_t *sim = sim_new (&options);
+        sim_run (sim, 2000);
+        sim_touch (sim, 3);
+        sim_crash (sim, 9);
+        sim_run (sim, 10000);
+        bytes[run] = 0;
+        for (size_t i = 0; i < sim_size (sim); i++)
+            bytes[run] += sim_node (sim, i)->bytes_out;
+        roots[run] = sim_table_root (sim_node (sim, 0)->table);
+        sim_destroy (&sim);
+    }
+    cr_assert_eq (bytes[0], bytes[1], "two runs with one seed sent %llu and %llu bytes", (unsigned long long) bytes[0],
+                  (unsigned long long) bytes[1]);
+    cr_assert_eq (roots[0], roots[1]);
+}
+
+//  --------------------------------------------------------------------------
+//  Failure detection
+
+//  The longest a crash can take to be declared by the protocol's own parameters: the gap
+//  at which phi crosses the threshold (steady heartbeats), then the probe, then the longest
+//  suspicion (no confirmation), plus a heartbeat interval for where in it the crash fell.
+static int64_t
+s_detection_bound (const ocf_gossip_config_t *config)
+{
+    ocf_phi_t phi;
+    ocf_phi_init (&phi, config->heartbeat_interval_ms);
+    for (int i = 0; i <= 10; i++)
+        ocf_phi_heartbeat (&phi, i * config->heartbeat_interval_ms);
+    ocf_phi_params_t params = { config->phi_min_std_ms, config->acceptable_pause_ms, 1 };
+    return ocf_phi_deadline (&phi, config->phi_threshold, &params) + config->tick_ms + config->probe_timeout_ms
+         + config->suspicion_max_ms + config->heartbeat_interval_ms;
+}
+
+Test (gossip_sim, crash_detected_by_all_flat_in_n, .timeout = 120)
+{
+    int64_t medians[3];
+    int size_index = 0;
+    for (size_t nodes = 16; nodes <= 256; nodes *= 4, size_index++) {
+        sim_options_t options = s_options (nodes, 0, 100 + nodes);
+        int64_t bound = s_detection_bound (&options.config);
+        sim_t *sim = sim_new (&options);
+        sim_run (sim, 5 * options.config.heartbeat_interval_ms);
+        int64_t took[8], worst = 0;
+        for (int trial = 0; trial < 8; trial++) {
+            size_t who = ((size_t) trial * 13 + 5) % nodes;
+            sim_crash (sim, who);
+            int64_t start = sim_now (sim);
+            goal_t goal = { who, 0, OCF_STATUS_DEAD };
+            cr_assert (sim_run_until (sim, start + 3 * bound, 5, s_all_see, &goal),
+                       "N=%zu: the crash of node %zu was not detected by all", nodes, who);
+            took[trial] = sim_now (sim) - start;
+            worst = took[trial] > worst ? took[trial] : worst;
+            cr_expect_leq (took[trial], bound, "N=%zu: detection took %lld ms, the parameters allow %lld", nodes,
+                           (long long) took[trial], (long long) bound);
+            sim_run (sim, sim_now (sim) + 2 * options.config.heartbeat_interval_ms);
+        }
+        medians[size_index] = s_median (took, 8);
+        printf ("crash -> all dead N=%3zu: median %lld ms, worst %lld ms (bound from parameters %lld ms)\n", nodes,
+                (long long) medians[size_index], (long long) worst, (long long) bound);
+        //  Targets: median <= 4 s, worst <= 5 s.
+        cr_expect_leq (medians[size_index], 4000);
+        cr_expect_leq (worst, 5000);
+        sim_destroy (&sim);
+    }
+    //  Flat in N: detection depends on observers and timeouts, not on the cluster size.
+    cr_expect_leq (medians[2], medians[0] * 5 / 4, "median detection grew with N: %lld ms at 16, %lld ms at 256",
+                   (long long) medians[0], (long long) medians[2]);
+}
+
+Test (gossip_sim, no_false_dead_at_5_percent_loss_for_an_hour, .timeout = 180)
+{
+    sim_options_t options = s_options (128, 0.05, 5);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3600 * 1000);
+    uint64_t suspicions = 0, deaths = 0, probes = 0, refutations = 0;
+    size_t dead_entries = 0;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        const ocf_gossip_stats_t *stats = ocf_gossip_stats (sim_node (sim, i)->core);
+        probes += stats->probes;
+        suspicions += stats->suspicions;
+        deaths += stats->deaths_declared;
+        refutations += stats->refutations;
+        for (size_t j = 0; j < sim_size (sim); j++)
+            dead_entries += sim_entry (sim, i, j).status == OCF_STATUS_DEAD;
+    }
+    printf ("an hour of 128 nodes at 5%% loss: %llu probes, %llu suspicions, %llu refutations, %llu deaths\n",
+            (unsigned long long) probes, (unsigned long long) suspicions, (unsigned long long) refutations,
+            (unsigned long long) deaths);
+    cr_assert_eq (deaths, 0, "%llu nodes were declared dead without failing", (unsigned long long) deaths);
+    cr_assert_eq (dead_entries, 0);
+    sim_destroy (&sim);
+}
+
+Test (gossip_sim, restarted_node_comes_back_with_a_new_generation, .timeout = 60)
+{
+    sim_options_t options = s_options (64, 0.01, 3);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3000);
+    sim_crash (sim, 17);
+    goal_t dead = { 17, 0, OCF_STATUS_DEAD };
+    cr_assert (sim_run_until (sim, sim_now (sim) + 2 * s_detection_bound (&options.config), 5, s_all_see, &dead));
+    sim_restart (sim, 17);
+    uint64_t generation = sim_entry (sim, 17, 17).generation;
+    goal_t alive = { 17, 0, OCF_STATUS_ALIVE };
+    int64_t start = sim_now (sim);
+    cr_assert (sim_run_until (sim, start + 10 * options.config.gossip_interval_ms, 1, s_all_see, &alive),
+               "the restarted node is not alive everywhere after %d rounds", 10);
+    for (size_t i = 0; i < sim_size (sim); i++)
+        cr_assert_eq (sim_entry (sim, i, 17).generation, generation);
+    printf ("restart: all see generation %llu alive after %lld ms\n", (unsigned long long) generation,
+            (long long) (sim_now (sim) - start));
+    sim_destroy (&sim);
+}
+
+//  --------------------------------------------------------------------------
+//  Membership changes
+
+Test (gossip_sim, graceful_leave_seen_by_all_within_a_second, .timeout = 60)
+{
+    sim_options_t options = s_options (256, 0.01, 11);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3000);
+    uint64_t generation = sim_entry (sim, 40, 40).generation;
+    sim_leave (sim, 40);
+    int64_t start = sim_now (sim);
+    bool seen = false;
+    while (!seen && sim_now (sim) < start + 1000) {
+        sim_run (sim, sim_now (sim) + 1);
+        seen = true;
+        for (size_t i = 0; i < sim_size (sim) && seen; i++)
+            seen = !sim_up (sim, i) || sim_entry (sim, i, 40).tomb_generation == generation;
+    }
+    cr_assert (seen, "not every node saw the leave within a second");
+    printf ("leave: all 255 saw the tombstone after %lld ms\n", (long long) (sim_now (sim) - start));
+    //  Nobody suspects a node that left: it is not live anymore.
+    sim_run (sim, sim_now (sim) + s_detection_bound (&options.config));
+    for (size_t i = 0; i < sim_size (sim); i++)
+        if (sim_up (sim, i))
+            cr_assert_eq (ocf_gossip_stats (sim_node (sim, i)->core)->suspicions, 0);
+    sim_destroy (&sim);
+}
+
+typedef struct {
+    size_t joiner;
+} join_goal_t;
+
+static bool
+s_joined (sim_t *sim, void *arg)
+{
+    join_goal_t *goal = arg;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        if (!sim_up (sim, i))
+            continue;
+        if (sim_entry (sim, i, goal->joiner).generation == 0 || sim_entry (sim, goal->joiner, i).generation == 0)
+            return false;
+    }
+    return true;
+}
+
+Test (gossip_sim, joiners_pull_snapshots_and_are_seen_by_all, .timeout = 60)
+{
+    sim_options_t options = s_options (1000, 0.01, 21);
+    options.spare = 6;
+    options.row_size = 1024;                 //  a real record's size: a 1 MB table
+    options.config.max_snapshots = 1;        //  so that concurrent joiners meet BUSY
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3000);
+    int64_t start = sim_now (sim);
+    for (size_t j = 1000; j < 1006; j++)
+        sim_join (sim, j, 0);                //  all through the same seed at once
+    for (size_t j = 1000; j < 1006; j++) {
+        join_goal_t goal = { j };
+        cr_assert (sim_run_until (sim, start + 10000, 5, s_joined, &goal), "joiner %zu did not converge", j);
+    }
+    printf ("6 joiners through one seed serving one snapshot at a time: all converged after %lld ms\n",
+            (long long) (sim_now (sim) - start));
+    uint64_t busy = ocf_gossip_stats (sim_node (sim, 0)->core)->snapshots_busy, pages = 0;
+    for (size_t j = 1000; j < 1006; j++)
+        pages += ocf_gossip_stats (sim_node (sim, j)->core)->snapshot_pages_in;
+    cr_assert_gt (busy, 0, "the seed never answered BUSY");
+    cr_assert_geq (pages, 6 * 2, "1000 entries of 1 KB take at least two pages per joiner");
+    sim_destroy (&sim);
+}
+
+//  --------------------------------------------------------------------------
+//  Partitions and tombstones
+
+Test (gossip_sim, partition_heals_without_resurrecting_tombstones, .timeout = 120)
+{
+    sim_options_t options = s_options (64, 0.01, 31);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 3000);
+    //  Two halves unrelated to the id ring, as a real network would split.
+    for (size_t i = 0; i < 64; i += 2)
+        sim_set_group (sim, i, 1);
+    sim_run (sim, sim_now (sim) + 2000);
+    uint64_t left_generation = sim_entry (sim, 6, 6).generation;
+    sim_leave (sim, 6);                      //  one half sees it leave
+    sim_touch (sim, 9);                      //  the other half sees a change
+    sim_run (sim, sim_now (sim) + 3 * s_detection_bound (&options.config));
+    size_t dead = 0, halves_apart = 0;
+    for (size_t j = 1; j < 64; j += 2)
+        dead += sim_entry (sim, 0, j).status == OCF_STATUS_DEAD;
+    for (size_t i = 1; i < 64; i += 2)
+        halves_apart += sim_entry (sim, i, 6).generation == left_generation && sim_entry (sim, i, 6).tomb_generation == 0;
+    printf ("partition: node 0 sees %zu of the 32 others dead; %zu of them still hold the row of the node that left\n",
+            dead, halves_apart);
+    cr_assert_eq (dead, 32, "both halves should have declared the other dead");
+    cr_assert_eq (halves_apart, 32);
+    for (size_t i = 0; i < 64; i += 2)
+        sim_set_group (sim, i, 0);
+    int64_t start = sim_now (sim);
+    //  They meet within a dead-contact interval (1.5 at most); anti-entropy then repairs
+    //  everything along the heartbeat ring in a few of its rounds.
+    int64_t bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
+    cr_assert (sim_run_until (sim, start + bound, 10, s_all_same_root, NULL), "the halves did not converge after %lld ms",
+               (long long) bound);
+    printf ("healed: identical tables after %lld ms\n", (long long) (sim_now (sim) - start));
+    for (size_t i = 0; i < 64; i++) {
+        if (!sim_up (sim, i))
+            continue;
+        sim_entry_t left = sim_entry (sim, i, 6);
+        cr_assert_eq (left.tomb_generation, left_generation, "node %zu lost the tombstone", i);
+        cr_assert_eq (left.generation, 0, "node %zu resurrected the row of the node that left", i);
+        for (size_t j = 0; j < 64; j++)
+            if (j != 6)
+                cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "node %zu sees %zu as %d", i, j,
+                              sim_entry (sim, i, j).status);
+        cr_assert_eq (sim_entry (sim, i, 9).version, sim_entry (sim, 9, 9).version);
+    }
+    sim_destroy (&sim);
+}
+
+//  --------------------------------------------------------------------------
+//  Bandwidth
+
+static double
+s_idle_bytes_per_node_second (size_t nodes)
+{
+    sim_options_t options = s_options (nodes, 0, 51);
+    sim_t *sim = sim_new (&options);
+    sim_run (sim, 5000);
+    uint64_t before = 0, after = 0;
+    for (size_t i = 0; i < nodes; i++)
+        before += sim_node (sim, i)->bytes_out;
+    sim_run (sim, 15000);
+    for (size_t i = 0; i < nodes; i++)
+        after += sim_node (sim, i)->bytes_out;
+    sim_destroy (&sim);
+    return (double) (after - before) / nodes / 10.0;
+}
+
+Test (gossip_sim, idle_bandwidth_per_node_is_flat_in_n, .timeout = 180)
+{
+    double small = s_idle_bytes_per_node_second (100);
+    double medium = s_idle_bytes_per_node_second (1000);
+    double large = s_idle_bytes_per_node_second (10000);
+    printf ("idle protocol bytes per node per second: N=100 %.1f, N=1000 %.1f, N=10000 %.1f\n", small, medium, large);
+    cr_expect_leq (large, small * 1.1, "idle traffic grew with N");
+    cr_expect_geq (large, small * 0.9);
+    cr_expect_leq (medium, small * 1.1);
+}

@@ -1,0 +1,383 @@
+/*  The protocol core's building blocks on their own: the wire codec (every message type
+    round-trips; every truncation, bad count, bad version and decompression bomb is refused),
+    the phi accrual detector, the recent-rumour store (against a naive model, under random
+    operations) and the membership view.  */
+#include "ocf_members.h"
+#include "ocf_phi.h"
+#include "ocf_recent.h"
+#include "ocf_wire.h"
+
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_FRAME (1u << 20)
+
+static const char *s_ids[] = {
+    "0000000000000000000000000000000000000001", "0000000000000000000000000000000000000002",
+    "abcdefghijABCDEFGHIJ.-:+=^!/*?&<>()[]{}@", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz",
+};
+
+static ocf_wire_buf_t
+s_encode (const ocf_wire_msg_t *msg)
+{
+    ocf_wire_buf_t buf = { .max = MAX_FRAME };
+    cr_assert_eq (ocf_wire_encode (msg, &buf), 0, "%s does not encode", ocf_wire_type_name (msg->type));
+    return buf;
+}
+
+//  Every message type with every field set.
+static size_t
+s_samples (ocf_wire_msg_t *samples)
+{
+    static uint8_t member[OCF_WIRE_PAYLOAD_MAX], tombstone[OCF_WIRE_PAYLOAD_MAX];
+    static ocf_item_t items[3];
+    static uint64_t keys[] = { 1, 0xffffffffffffffffULL, 42 };
+    static ocf_digest_t digests[2];
+    static char ids[2][OCF_ID_SIZE];
+    static ocf_wire_peer_t peers[2];
+    ocf_wire_member_t m = { 7, 3, OCF_STATUS_SUSPECT, { 0 } };
+    strcpy (m.accuser, s_ids[1]);
+    ocf_wire_tombstone_t t = { 9, OCF_REASON_LEFT, 1795000000123 };
+    items[0] = (ocf_item_t) { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) "{\"id\":\"x\"}", .size = 10 };
+    items[1] = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = member, .size = (uint32_t) ocf_wire_member_encode (&m, member) };
+    items[2] = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = tombstone,
+                              .size = (uint32_t) ocf_wire_tombstone_encode (&t, tombstone) };
+    for (int i = 0; i < 3; i++)
+        strcpy (items[i].id, s_ids[i]);
+    digests[0] = (ocf_digest_t) { .generation = 5, .version = 6, .member_generation = 5, .incarnation = 1,
+                                  .status = OCF_STATUS_DEAD, .tomb_generation = 0, .hash = 0x1234 };
+    digests[1] = (ocf_digest_t) { .status = -1, .tomb_generation = 4, .hash = ~0ULL };
+    strcpy (digests[0].id, s_ids[2]);
+    strcpy (digests[1].id, s_ids[3]);
+    strcpy (ids[0], s_ids[0]);
+    strcpy (ids[1], s_ids[3]);
+    strcpy (peers[0].id, s_ids[1]);
+    strcpy (peers[0].endpoint, "tcp://10.0.0.5:7946");
+    strcpy (peers[1].id, s_ids[2]);
+    size_t n = 0;
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_HEARTBEAT, .flags = OCF_WIRE_BYE, .generation = 1795000000, .root = 77 };
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_PING, .nonce = 0xfffffffe };
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_PING_REQ, .nonce = 5 };
+    strcpy (samples[n++].target, s_ids[2]);
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_ACK, .nonce = 5, .flags = OCF_WIRE_NACK | OCF_WIRE_UNWATCHED };
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_RUMOUR, .flags = OCF_WIRE_RANGE, .items = items, .item_count = 3 };
+    strcpy (samples[n++].target, s_ids[3]);
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = 3 };
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_WANT, .keys = keys, .key_count = 1 };
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_SYN, .nonce = 9, .root = 1, .entries = 10000 };
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_GROUPS, .nonce = 9, .root = 2 };
+    for (int g = 0; g < OCF_WIRE_GROUPS; g++)
+        samples[n].hashes[g] = (uint64_t) g * 0x0101010101010101ULL;
+    n++;
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_BUCKETS, .nonce = 9, .mask = 0x8001 };
+    for (int h = 0; h < 2 * OCF_WIRE_GROUPS; h++)
+        samples[n].hashes[h] = (uint64_t) h + 1;
+    n++;
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_DIGESTS, .nonce = 9, .flags = OCF_WIRE_TRUNCATED,
+                                    .digests = digests, .digest_count = 2, .bucket_count = 3 };
+    samples[n].buckets[0] = 0;
+    samples[n].buckets[1] = 17;
+    samples[n++].buckets[2] = 255;
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_DELTA, .nonce = 9, .items = items, .item_count = 2, .ids = ids,
+                                      .id_count = 2 };
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_AE_ITEMS, .nonce = 9, .items = items + 1, .item_count = 2 };
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_SNAP_REQ, .flags = OCF_WIRE_HAS_AFTER };
+    strcpy (samples[n++].target, s_ids[0]);
+    samples[n] = (ocf_wire_msg_t) { .type = OCF_WIRE_SNAP_CHUNK, .flags = OCF_WIRE_HAS_AFTER | OCF_WIRE_HAS_NEXT,
+                                    .entries = 3, .root = 5, .items = items, .item_count = 3 };
+    strcpy (samples[n].target, s_ids[0]);
+    strcpy (samples[n++].next, s_ids[2]);
+    samples[n++] = (ocf_wire_msg_t) { .type = OCF_WIRE_SNAP_BUSY, .peers = peers, .peer_count = 2 };
+    return n;
+}
+
+//  memcmp, but fine with the NULL arrays of empty messages.
+static bool
+s_same (const void *a, const void *b, size_t size)
+{
+    return size == 0 || memcmp (a, b, size) == 0;
+}
+
+static void
+s_assert_items_equal (const ocf_item_t *a, const ocf_item_t *b, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        cr_assert_eq (a[i].kind, b[i].kind);
+        cr_assert_str_eq (a[i].id, b[i].id);
+        cr_assert_eq (a[i].size, b[i].size);
+        cr_assert (s_same (a[i].data, b[i].data, a[i].size));
+    }
+}
+
+Test (gossip_wire, every_message_round_trips)
+{
+    ocf_wire_msg_t samples[32];
+    size_t count = s_samples (samples);
+    cr_assert_eq (count, OCF_WIRE_TYPE_MAX, "a message type has no sample");
+    for (size_t s = 0; s < count; s++) {
+        const ocf_wire_msg_t *sent = &samples[s];
+        ocf_wire_buf_t buf = s_encode (sent);
+        ocf_wire_msg_t got;
+        char error[256];
+        cr_assert_eq (ocf_wire_decode (&got, buf.data, buf.len, MAX_FRAME, error, sizeof error), 0, "%s: %s",
+                      ocf_wire_type_name (sent->type), error);
+        cr_assert_eq (got.type, sent->type);
+        cr_assert_eq (got.flags, sent->flags);
+        cr_assert_eq (got.nonce, sent->nonce);
+        cr_assert_eq (got.generation, sent->generation);
+        cr_assert_eq (got.root, sent->root);
+        cr_assert_eq (got.entries, sent->entries);
+        cr_assert_str_eq (got.target, sent->target);
+        cr_assert_str_eq (got.next, sent->next);
+        cr_assert_eq (got.mask, sent->mask);
+        cr_assert_eq (memcmp (got.hashes, sent->hashes, sizeof got.hashes), 0);
+        cr_assert_eq (got.bucket_count, sent->bucket_count);
+        cr_assert (s_same (got.buckets, sent->buckets, sent->bucket_count));
+        cr_assert_eq (got.item_count, sent->item_count);
+        s_assert_items_equal (got.items, sent->items, got.item_count);
+        cr_assert_eq (got.key_count, sent->key_count);
+        cr_assert (s_same (got.keys, sent->keys, sent->key_count * 8));
+        cr_assert_eq (got.digest_count, sent->digest_count);
+        for (size_t d = 0; d < got.digest_count; d++)
+            cr_assert_eq (memcmp (&got.digests[d], &sent->digests[d], sizeof got.digests[d]), 0);
+        cr_assert_eq (got.id_count, sent->id_count);
+        cr_assert (s_same (got.ids, sent->ids, sent->id_count * OCF_ID_SIZE));
+        cr_assert_eq (got.peer_count, sent->peer_count);
+        for (size_t p = 0; p < got.peer_count; p++) {
+            cr_assert_str_eq (got.peers[p].id, sent->peers[p].id);
+            cr_assert_str_eq (got.peers[p].endpoint, sent->peers[p].endpoint);
+        }
+        ocf_wire_clear (&got);
+        ocf_wire_buf_free (&buf);
+    }
+}
+
+Test (gossip_wire, every_truncation_and_extension_is_refused)
+{
+    ocf_wire_msg_t samples[32];
+    size_t count = s_samples (samples);
+    for (size_t s = 0; s < count; s++) {
+        ocf_wire_buf_t buf = s_encode (&samples[s]);
+        ocf_wire_msg_t got;
+        char error[256];
+        for (size_t len = 0; len < buf.len; len++) {
+            //  A snapshot chunk's deflate stream may end early in a way zlib still accepts
+            //  partially; what matters is that no shorter frame ever decodes.
+            cr_assert_neq (ocf_wire_decode (&got, buf.data, len, MAX_FRAME, error, sizeof error), 0,
+                           "%s cut to %zu of %zu bytes decoded", ocf_wire_type_name (samples[s].type), len, buf.len);
+        }
+        uint8_t *longer = malloc (buf.len + 1);
+        memcpy (longer, buf.data, buf.len);
+        longer[buf.len] = 0;
+        cr_assert_neq (ocf_wire_decode (&got, longer, buf.len + 1, MAX_FRAME, error, sizeof error), 0,
+                       "%s with a byte too many decoded", ocf_wire_type_name (samples[s].type));
+        free (longer);
+        ocf_wire_buf_free (&buf);
+    }
+}
+
+Test (gossip_wire, hostile_frames_are_refused_with_a_reason)
+{
+    ocf_wire_msg_t got;
+    char error[256];
+    uint8_t version[] = { 2, OCF_WIRE_PING, 1 };
+    cr_assert_neq (ocf_wire_decode (&got, version, sizeof version, MAX_FRAME, error, sizeof error), 0);
+    cr_assert (strstr (error, "version 2"), "%s", error);
+    uint8_t type[] = { 1, 99 };
+    cr_assert_neq (ocf_wire_decode (&got, type, sizeof type, MAX_FRAME, error, sizeof error), 0);
+    cr_assert (strstr (error, "unknown message type"), "%s", error);
+    //  A count of 2^60 keys in a 12-byte frame: refused before anything is allocated.
+    uint8_t count[] = { 1, OCF_WIRE_IHAVE, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10, 0 };
+    cr_assert_neq (ocf_wire_decode (&got, count, sizeof count, MAX_FRAME, error, sizeof error), 0);
+    cr_assert (strstr (error, "cannot fit"), "%s", error);
+    uint8_t overlong[] = { 1, OCF_WIRE_PING, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01 };
+    cr_assert_neq (ocf_wire_decode (&got, overlong, sizeof overlong, MAX_FRAME, error, sizeof error), 0);
+    //  A frame above the limit is refused whatever it holds.
+    cr_assert_neq (ocf_wire_decode (&got, version, sizeof version, 2, error, sizeof error), 0);
+    cr_assert (strstr (error, "exceeds"), "%s", error);
+    //  An id that is not Z85.
+    uint8_t request[2 + 40] = { 1, OCF_WIRE_PING_REQ };
+    memset (request + 2, ' ', 40);
+    uint8_t bad_id[sizeof request + 1] = { 1, OCF_WIRE_PING_REQ, 5 };
+    memcpy (bad_id + 3, request + 2, 40);
+    cr_assert_neq (ocf_wire_decode (&got, bad_id, sizeof bad_id, MAX_FRAME, error, sizeof error), 0);
+    cr_assert (strstr (error, "not a node id"), "%s", error);
+}
+
+Test (gossip_wire, a_decompression_bomb_is_refused)
+{
+    //  A chunk whose items inflate far beyond what a frame of this size may declare.
+    size_t raw_size = 64u << 20;
+    uint8_t *zeros = calloc (1, raw_size);
+    ocf_item_t item = { .kind = OCF_ITEM_ROW, .data = zeros, .size = (uint32_t) (raw_size - 64) };
+    strcpy (item.id, s_ids[0]);
+    ocf_wire_msg_t chunk = { .type = OCF_WIRE_SNAP_CHUNK, .items = &item, .item_count = 1 };
+    ocf_wire_buf_t buf = { .max = MAX_FRAME };
+    cr_assert_eq (ocf_wire_encode (&chunk, &buf), 0);
+    cr_assert_lt (buf.len, MAX_FRAME / 4, "64 MiB of zeros deflate to %zu bytes", buf.len);
+    ocf_wire_msg_t got;
+    char error[256];
+    cr_assert_neq (ocf_wire_decode (&got, buf.data, buf.len, MAX_FRAME / 8, error, sizeof error), 0);
+    cr_assert (strstr (error, "inflated bytes"), "%s", error);
+    ocf_wire_buf_free (&buf);
+    free (zeros);
+}
+
+Test (gossip_wire, item_keys_tell_contents_apart)
+{
+    ocf_item_t a = { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) "{\"v\":1}", .size = 7 };
+    ocf_item_t b = a;
+    strcpy (a.id, s_ids[0]);
+    strcpy (b.id, s_ids[0]);
+    cr_assert_eq (ocf_wire_item_key (&a), ocf_wire_item_key (&b));
+    b.data = (const uint8_t *) "{\"v\":2}";
+    cr_assert_neq (ocf_wire_item_key (&a), ocf_wire_item_key (&b));
+    b = a;
+    strcpy (b.id, s_ids[1]);
+    cr_assert_neq (ocf_wire_item_key (&a), ocf_wire_item_key (&b));
+    b = a;
+    b.kind = OCF_ITEM_MEMBER;
+    cr_assert_neq (ocf_wire_item_key (&a), ocf_wire_item_key (&b));
+}
+
+//  --------------------------------------------------------------------------
+
+Test (gossip_phi, grows_with_silence_and_crosses_at_the_deadline)
+{
+    ocf_phi_t phi;
+    ocf_phi_init (&phi, 1000);
+    ocf_phi_params_t params = { 100, 500, 1 };
+    cr_assert_eq (ocf_phi_value (&phi, 5000, &params), 0, "phi before any heartbeat");
+    for (int i = 0; i <= 20; i++)
+        ocf_phi_heartbeat (&phi, 1000 * i + (i % 3) * 20);
+    int64_t last = phi.last;
+    double previous = -1;
+    for (int64_t gap = 0; gap <= 4000; gap += 100) {
+        double value = ocf_phi_value (&phi, last + gap, &params);
+        cr_assert_geq (value, previous, "phi fell from %f to %f as silence grew", previous, value);
+        previous = value;
+    }
+    int64_t deadline = ocf_phi_deadline (&phi, 8, &params);
+    cr_assert_lt (ocf_phi_value (&phi, last + deadline - 5, &params), 8);
+    cr_assert_geq (ocf_phi_value (&phi, last + deadline + 5, &params), 8);
+    //  About mean + pause + 5.2 sigma for threshold 8.
+    cr_assert (deadline > 1500 && deadline < 2300, "deadline %lld ms", (long long) deadline);
+    //  Local health stretches it.
+    ocf_phi_params_t slow = { 100, 500, 3 };
+    cr_assert_gt (ocf_phi_deadline (&phi, 8, &slow), 2 * deadline);
+    //  Time this process did not run is not held against the node.
+    ocf_phi_forgive (&phi, 10000);
+    cr_assert_lt (ocf_phi_value (&phi, last + 10000, &params), 1);
+}
+
+Test (gossip_phi, adapts_to_jitter)
+{
+    ocf_phi_t steady, jittery;
+    ocf_phi_init (&steady, 1000);
+    ocf_phi_init (&jittery, 1000);
+    int64_t t1 = 0, t2 = 0;
+    for (int i = 0; i < 100; i++) {
+        ocf_phi_heartbeat (&steady, t1 += 1000);
+        ocf_phi_heartbeat (&jittery, t2 += 700 + (i % 2) * 600);
+    }
+    ocf_phi_params_t params = { 10, 0, 1 };
+    cr_assert_gt (ocf_phi_deadline (&jittery, 8, &params), ocf_phi_deadline (&steady, 8, &params));
+}
+
+//  --------------------------------------------------------------------------
+
+static ocf_item_t
+s_item (unsigned n, uint8_t *storage, size_t size)
+{
+    ocf_item_t item = { .kind = OCF_ITEM_ROW, .data = storage, .size = (uint32_t) size };
+    memset (storage, (int) n, size);
+    snprintf (item.id, sizeof item.id, "%040u", n);
+    return item;
+}
+
+Test (gossip_recent, finds_evicts_and_expires_like_a_model)
+{
+    //  Random adds and expiries against a plain array of what must be there.
+    ocf_recent_t *recent = ocf_recent_new (64, 4096, 1000);
+    struct { uint64_t key; int64_t at; size_t size; } model[2000];
+    size_t head = 0, tail = 0, bytes = 0;
+    uint8_t storage[200];
+    uint64_t state = 1;
+    int64_t now = 0;
+    for (unsigned n = 0; n < 2000; n++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        now += (int64_t) (state >> 60);                    //  0-15 ms
+        size_t size = 1 + (size_t) ((state >> 32) % 150);
+        ocf_item_t item = s_item (n, storage, size);
+        uint64_t key = ocf_wire_item_key (&item);
+        ocf_recent_expire (recent, now);
+        while (head < tail && model[head].at + 1000 <= now)
+            bytes -= model[head++].size;
+        while (head < tail && (tail - head == 64 || bytes + size > 4096))
+            bytes -= model[head++].size;
+        ocf_recent_add (recent, key, &item, now, 3);
+        model[tail].key = key;
+        model[tail].at = now;
+        model[tail++].size = size;
+        bytes += size;
+        cr_assert_eq (ocf_recent_size (recent), tail - head);
+        cr_assert_eq (ocf_recent_bytes (recent), bytes);
+        for (size_t m = head; m < tail; m++)
+            cr_assert (ocf_recent_find (recent, model[m].key), "rumour %zu lost", m);
+        if (head > 0)
+            cr_assert_null (ocf_recent_find (recent, model[head - 1].key), "an evicted rumour is still found");
+    }
+    ocf_recent_destroy (&recent);
+}
+
+Test (gossip_recent, adverts_are_counted_down)
+{
+    ocf_recent_t *recent = ocf_recent_new (16, 1 << 20, 60000);
+    uint8_t storage[8];
+    ocf_item_t first = s_item (1, storage, 8);
+    ocf_recent_add (recent, 11, &first, 0, 4);
+    ocf_item_t second = s_item (2, storage, 8);
+    ocf_rumour_t *rumour = ocf_recent_add (recent, 22, &second, 0, 2);
+    cr_assert_eq (memcmp (rumour->item.data, storage, 8), 0, "the store keeps its own copy");
+    uint64_t keys[8];
+    uint32_t sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 2);
+    cr_assert_eq (keys[0], 22, "newest first");
+    cr_assert_eq (sends, 3);
+    sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 1);
+    cr_assert_eq (keys[0], 11);
+    cr_assert_eq (sends, 1, "no more sends than the last key still owes");
+    sends = 3;
+    cr_assert_eq (ocf_recent_take_adverts (recent, keys, 8, &sends), 0);
+    ocf_recent_destroy (&recent);
+}
+
+//  --------------------------------------------------------------------------
+
+Test (gossip_members, keeps_the_ring_sorted_and_counts_the_live)
+{
+    ocf_members_t *view = ocf_members_new ();
+    cr_assert_eq (ocf_members_set (view, s_ids[3], 1, 0, OCF_STATUS_ALIVE, "tcp://a:1"), OCF_MEMBERS_ADDED | OCF_MEMBERS_STATUS | OCF_MEMBERS_ENDPOINT);
+    ocf_members_set (view, s_ids[0], 1, 0, OCF_STATUS_ALIVE, NULL);
+    ocf_members_set (view, s_ids[2], 1, 0, OCF_STATUS_DEAD, NULL);
+    ocf_members_set (view, s_ids[1], 1, 0, OCF_STATUS_SUSPECT, NULL);
+    cr_assert_eq (ocf_members_size (view), 4);
+    cr_assert_eq (ocf_members_live (view), 3);
+    for (size_t i = 1; i < 4; i++)
+        cr_assert_lt (strcmp (ocf_members_at (view, i - 1)->id, ocf_members_at (view, i)->id), 0);
+    cr_assert_eq (ocf_members_set (view, s_ids[3], 1, 0, OCF_STATUS_ALIVE, NULL), 0, "no change, endpoint kept");
+    cr_assert_str_eq (ocf_members_get (view, s_ids[3])->endpoint, "tcp://a:1");
+    cr_assert_eq (ocf_members_set (view, s_ids[3], 1, 1, OCF_STATUS_DEAD, NULL), OCF_MEMBERS_STATUS);
+    cr_assert_eq (ocf_members_live (view), 2);
+    ocf_members_t *copy = ocf_members_dup (view);
+    cr_assert (ocf_members_remove (view, s_ids[0]));
+    cr_assert_not (ocf_members_remove (view, s_ids[0]));
+    cr_assert_eq (ocf_members_live (view), 1);
+    cr_assert_eq (ocf_members_size (copy), 4, "the copy is independent");
+    cr_assert_str_eq (ocf_members_get (copy, s_ids[3])->endpoint, "tcp://a:1");
+    cr_assert_eq (ocf_members_lower_bound (copy, "0000000000000000000000000000000000000002"), 1);
+    ocf_members_destroy (&copy);
+    ocf_members_destroy (&view);
+}
