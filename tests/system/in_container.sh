@@ -36,15 +36,14 @@ mainpid() { property "ocf-$1.service" MainPID; }
 
 #  The daemons this build has (a part not built yet has no binary).
 daemons=""
+dpkg-deb -c /ocf-test/openfabric.deb > /tmp/package-contents
 for name in tabled gossipd proxyd workerd; do
-  dpkg-deb -c /ocf-test/openfabric.deb | grep -q "/usr/sbin/ocf-$name\$" && daemons="$daemons $name"
+  grep -q "/usr/sbin/ocf-$name\$" /tmp/package-contents && daemons="$daemons $name"
 done
 echo "daemons in the package:$daemons"
+#  An empty configuration file is a valid one-host cluster.
 mkdir -p /etc/ocf
-cat > /etc/ocf/ocf.conf <<CONF
-[node]
-name = nspawn-host
-CONF
+: > /etc/ocf/ocf.conf
 
 #  Install: the package creates the user, enables and starts everything.
 check "dpkg installs the package (postinst creates the user, enables and starts the units)" \
@@ -79,6 +78,28 @@ echo "$elapsed" > /results/start_ms
 for name in $daemons; do
   check "ocf-$name is active (READY=1 received)" active "ocf-$name.service"
 done
+
+#  The main job: a backend run by workerd, a streamed chat completion through proxyd.
+if case "$daemons" in *workerd*proxyd*|*proxyd*workerd*) true ;; *) false ;; esac; then
+  cat > /etc/ocf/ocf.conf <<CONF
+[node]
+name = nspawn-host
+[service.llm]
+command = /ocf-test/ocf-test-backend --listen 127.0.0.1:18000 --model nspawn-model --tokens 5 --token-delay-ms 50
+port = 18000
+models_path = /v1/models
+CONF
+  systemctl restart ocf-workerd.service
+  check "workerd runs the backend and proxyd lists its model in /v1/models" \
+    wait_for 20 sh -c 'curl -sf http://127.0.0.1:8092/v1/models | grep -q nspawn-model'
+  curl -sSN http://127.0.0.1:8092/v1/chat/completions -H 'Content-Type: application/json' \
+    -d '{"model": "nspawn-model", "stream": true, "messages": [{"role": "user", "content": "hi"}]}' > /tmp/stream 2>&1
+  check "a streamed chat completion through proxyd: 5 token events, then [DONE]" \
+    sh -c '[ "$(grep -c "\"content\"" /tmp/stream)" -ge 5 ] && grep -q "data: \[DONE\]" /tmp/stream'
+  grep -q "DONE" /tmp/stream || cat /tmp/stream
+  check "journald has the backend's output under ocf-workerd" \
+    sh -c 'journalctl -u ocf-workerd.service -o cat --no-pager | grep -q "^llm: "'
+fi
 
 #  A change to keep through everything that follows.
 check "ocfctl registers a service with ocf-tabled over /run/ocf" \
