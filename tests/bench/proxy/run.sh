@@ -13,14 +13,15 @@
 #  Every figure is the median of RUNS runs. Results: a Markdown report on stdout (and in
 #  $OUT if set). Only 127.0.0.1 is used; everything started here is stopped at the end.
 #
-#  Settings (environment): BUILD (build tree, default ./build), DURATION (wrk, 5s), RUNS (3),
+#  Settings (environment): BUILD (a Release build tree it configures and builds, default
+#  ./build-bench), DURATION (wrk, 5s), RUNS (3),
 #  WORKERS ("1 2"), BACKEND_THREADS (2), STREAMS ("100 1000"), TOKENS per stream (40),
 #  TOKEN_DELAY_MS (50), PORT_BASE (28100), QUICK=1 (1 run of 2 s: a smoke test).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../../.." && pwd)
-BUILD=${BUILD:-$ROOT/build}
+BUILD=${BUILD:-$ROOT/build-bench}
 BIN=$BUILD/bin
 DURATION=${DURATION:-5s}
 RUNS=${RUNS:-3}
@@ -35,9 +36,8 @@ if [ "${QUICK:-0}" = 1 ]; then RUNS=1; DURATION=2s; fi
 for tool in wrk nginx haproxy cc curl; do
     command -v $tool > /dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
 done
-for program in ocf-tabled ocf-proxyd ocf-test-backend ocfctl; do
-    [ -x "$BIN/$program" ] || { echo "run.sh: $BIN/$program is missing: build first (cmake --build build)" >&2; exit 1; }
-done
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON > /dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ocf-tabled ocf-proxyd ocf-test-backend ocfctl > /dev/null
 ulimit -n 20000 2> /dev/null || true
 
 WORK=$(mktemp -d /tmp/ocf-bench-XXXXXX)

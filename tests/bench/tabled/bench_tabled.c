@@ -4,7 +4,7 @@
     2. API round trip, one request at a time: GET (read) and SERVICE.LOAD (a durable write);
     3. restart with 10,000 rows: spawn to READY=1;
     4. RSS with 10,000 rows loaded.
-    Run: tests/bench/tabled/run (builds first). Not a test: it prints figures.  */
+    Run: tests/bench/tabled/run.sh (builds first). Not a test: it prints figures.  */
 #include "ocf_msg.h"
 #include "ocf_test.h"
 

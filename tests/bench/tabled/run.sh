@@ -1,5 +1,5 @@
 #!/bin/sh
-# Benchmarks ocf-tabled (see bench_tabled.c). Usage: tests/bench/tabled/run [BUILD_DIR]
+# Benchmarks ocf-tabled (see bench_tabled.c). Usage: tests/bench/tabled/run.sh [BUILD_DIR]
 set -e
 cd "$(dirname "$0")/../../.."
 build=${1:-build-bench}
