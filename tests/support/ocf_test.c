@@ -118,11 +118,13 @@ ocf_test_exec (const char *const *argv, const char *log, const char *notify)
         int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2 (fd, STDERR_FILENO);
         dup2 (fd, STDOUT_FILENO);
+        int null = open ("/dev/null", O_RDONLY);
+        dup2 (null, STDIN_FILENO);
         if (notify)
             setenv ("NOTIFY_SOCKET", notify, 1);
         else
             unsetenv ("NOTIFY_SOCKET");
-        execv (argv[0], (char **) argv);
+        execvp (argv[0], (char **) argv);
         _exit (127);
     }
     return pid;

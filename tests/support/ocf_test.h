@@ -35,8 +35,9 @@ const char *ocf_test_bin (const char *program);
 pid_t ocf_test_start (ocf_test_node_t *node, const char *program, const char *const *sets, int timeout_ms);
 //  Same, without waiting for readiness.
 pid_t ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *sets);
-//  Runs any program (argv[0] a path) with stdout and stderr appended to log and NOTIFY_SOCKET
-//  set to notify (unset when NULL); it dies with the test process. Returns its pid.
+//  Runs any program (argv[0] a path, or a name found in PATH) with stdin from /dev/null,
+//  stdout and stderr appended to log and NOTIFY_SOCKET set to notify (unset when NULL); it
+//  dies with the test process. Returns its pid.
 pid_t ocf_test_exec (const char *const *argv, const char *log, const char *notify);
 //  Waits for a notification line (e.g. "READY=1", "STOPPING=1") on the node's notify socket.
 bool ocf_test_wait_notify (ocf_test_node_t *node, const char *line, int timeout_ms);

@@ -22,7 +22,6 @@
 
 #include <czmq.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -32,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -151,29 +149,6 @@ s_record (bench_t *bench, int observer, int status, uint64_t version, const char
 
 //  --------------------------------------------------------------------------
 //  Processes
-
-//  notify: the NOTIFY_SOCKET the child reports readiness to (NULL: none).
-static pid_t
-s_spawn (const char *log, char *const argv[], const char *notify)
-{
-    pid_t parent = getpid ();
-    pid_t pid = fork ();
-    if (pid == 0) {
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid () != parent)
-            _exit (127);
-        int fd = open (log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2 (fd, STDOUT_FILENO);
-        dup2 (fd, STDERR_FILENO);
-        int null = open ("/dev/null", O_RDONLY);
-        dup2 (null, STDIN_FILENO);
-        if (notify)
-            setenv ("NOTIFY_SOCKET", notify, 1);
-        execvp (argv[0], argv);
-        _exit (127);
-    }
-    return pid;
-}
 
 static void
 s_kill_node (bench_t *bench, int index)
@@ -304,7 +279,7 @@ s_ocf_start (bench_t *bench, int index)
     }
     argv[argc] = NULL;
     snprintf (log, sizeof log, "%s/tabled.log", node->dir);
-    node->pids[0] = s_spawn (log, argv, node->notify);
+    node->pids[0] = ocf_test_exec ((const char *const *) argv, log, node->notify);
     node->pid_count = 1;
     json_t *hello = s_ocf_ready (node, 20000) ? s_ocf_call (node, "tabled", "HELLO", NULL, 5000) : NULL;
     if (!hello)
@@ -316,7 +291,7 @@ s_ocf_start (bench_t *bench, int index)
     zsock_connect (node->api, "ipc://%s/run/tabled.api", node->dir);
     argv[0] = gossipd;
     snprintf (log, sizeof log, "%s/gossipd.log", node->dir);
-    node->pids[1] = s_spawn (log, argv, node->notify);
+    node->pids[1] = ocf_test_exec ((const char *const *) argv, log, node->notify);
     node->pid_count = 2;
     node->up = s_ocf_ready (node, 20000);
     return node->up ? 0 : -1;
@@ -410,7 +385,7 @@ s_serf_start (bench_t *bench, int index)
     snprintf (join, sizeof join, "-join=127.0.0.1:%d", bench->nodes[0].port);
     char *argv[] = { "serf", "agent", name, bind, rpc, "-profile=lan", "-log-level=warn", index ? join : NULL, NULL };
     snprintf (log, sizeof log, "%s/serf.log", node->dir);
-    node->pids[0] = s_spawn (log, argv, NULL);
+    node->pids[0] = ocf_test_exec ((const char *const *) argv, log, NULL);
     node->pid_count = 1;
     node->probing = node->full_list_asked = false;
     int64_t deadline = ocf_time_mono_ms () + 20000;
@@ -593,7 +568,7 @@ s_idle_bytes (bench_t *bench, int seconds, series_t *rates)
                          "-yy", "-o", files[sampled], "-p", pid_text, NULL };
         char log[400];
         snprintf (log, sizeof log, "%s/strace.log", node->dir);
-        tracers[sampled++] = s_spawn (log, argv, NULL);
+        tracers[sampled++] = ocf_test_exec ((const char *const *) argv, log, NULL);
     }
     int64_t end = ocf_time_mono_ms () + seconds * 1000;
     while (ocf_time_mono_ms () < end)
