@@ -213,6 +213,15 @@ s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iov
         return;
     }
     ocf_view_service_t *service = ocf_view_node_service (me, route->service, route->service_len);
+    if ((!service || service->port <= 0) && ocf_view_knows (worker->view, route->service, route->service_len, NULL)) {
+        //  Another host's proxyd routed here on a view that still lists the service on this
+        //  node: withdrawn a moment ago (workerd stopping, or a new generation of this node
+        //  not yet re-registered). A 503 makes that proxyd try another provider; a 404 would
+        //  be final, and the request lost.
+        ocf_http_error (req, 503, "service_not_here", NULL, "service '%.*s' is not registered on this node (%s) now",
+                        (int) route->service_len, route->service, me->name);
+        return;
+    }
     if (!service || service->port <= 0) {
         json_t *names = json_array ();
         for (size_t i = 0; i < me->service_count; i++)

@@ -232,6 +232,13 @@ Test (proxyd_fabric, p2p_and_table_views)
     response = fabric_http ("GET", url, NULL, NULL);
     cr_assert_eq (response.status, 404);
     fabric_response_free (&response);
+    //  A's own backend route for a service only others offer: 503, so that a proxyd whose view
+    //  still lists the service here (just withdrawn) tries another provider.
+    snprintf (url, sizeof url, "%s/v1/_service/llm/v1/models", A->url);
+    response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 503, "%s", response.body);
+    cr_assert (strstr (response.body, "\"service_not_here\""), "%s", response.body);
+    fabric_response_free (&response);
 
     snprintf (url, sizeof url, "%s/v1/dnt/table", A->url);
     response = fabric_http ("GET", url, NULL, NULL);
