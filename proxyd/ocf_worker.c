@@ -181,10 +181,16 @@ s_close_clients (ocf_worker_t *self)
 
 //  --------------------------------------------------------------------------
 
+//  Connections are accepted only from here on: before its first load the view is empty, and
+//  every request would be answered 404 (no such model) instead of routed. Until then they wait
+//  in the listen backlog, a few milliseconds after a start (or TABLED_TIMEOUT_MS when tabled
+//  does not answer: then requests are served from the empty view, as proxyd says it is ready).
 static void
 s_on_settled (void *arg)
 {
     ocf_worker_t *self = arg;
+    if (self->listener)
+        h2o_socket_read_start (self->listener, s_on_accept);
     ocf_proxyd_worker_settled (self->server);
 }
 
@@ -238,7 +244,6 @@ ocf_worker_run (ocf_worker_t *self)
     char endpoint[300];
     self->feed = ocf_feed_new (self->loop, self->tabled, ocf_daemon_endpoint (self->config, "tabled.events", endpoint,
                                sizeof endpoint), self->view, s_on_settled, self);
-    h2o_socket_read_start (self->listener, s_on_accept);
     while (!self->done)
         if (h2o_evloop_run (self->loop, INT32_MAX) != 0 && errno != EINTR) {
             ocf_log_error ("worker %d: event loop failed: %s", self->index, strerror (errno));
