@@ -1,0 +1,701 @@
+#!/bin/bash
+# The multi-host test: five hosts on one machine, each a network namespace running the four
+# real daemons from the build tree, joined by a bridge (in a namespace of its own: the root
+# namespace's network is never touched), plus a namespace for the test's clients.
+#
+#   10.77.0.1  host 1  seed; serves mh-model (ocf-test-backend, run by its workerd)
+#   10.77.0.2  host 2  serves mh-model
+#   10.77.0.3-5        serve nothing: they route to hosts 1 and 2
+#   10.77.0.100        the clients (curl, the OpenAI SDK, the load generator)
+#
+# Scenarios, each a numbered group of named ok/FAIL lines: 1 convergence; 2 the API through
+# every host (curl, the OpenAI SDK, /v1/models, /metrics, sqlite3); 3 host 2's link down and up
+# under load; 4 a 2+3 partition with changes on both sides, then healed; 5 host 2 killed -9 and
+# restarted; 6 a rolling restart of all 20 daemons under load. Figures go to
+# BUILD_DIR/multihost-figures.txt. Exit 1 if any check failed, 77 (skipped) only without root
+# or without `ip netns`. Every deadline is derived from the gossip parameters below or is a
+# plain "it must happen" bound; none is tuned to what a run happened to take.
+#
+# Usage: multihost_test.sh BUILD_DIR [NODE_DIR]   (NODE_DIR: where `npm ci` installed the
+# openai package, default BUILD_DIR/tests/proxyd/node). OCF_TEST_KEEP=1 keeps the work dir.
+set -u
+build=$(cd "${1:?usage: multihost_test.sh BUILD_DIR [NODE_DIR]}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+node_dir=${2:-$build/tests/proxyd/node}
+bin=$build/bin
+if [ "$(id -u)" != 0 ]; then echo "SKIP: network namespaces need root"; exit 77; fi
+if ! ip netns list >/dev/null 2>&1; then echo "SKIP: 'ip netns' is not available (iproute2)"; exit 77; fi
+
+hosts=5
+serving="1 2"                  # the hosts whose workerd runs a test backend
+model=mh-model
+prefix=ocfmh$$                 # namespaces ocfmh<pid>-h1..h5, -c (clients), -br (bridge)
+client=$prefix-c
+bridge=$prefix-br
+started=$(date +%s%3N)
+work=$(mktemp -d /tmp/ocf-multihost-XXXXXX)
+figures=$build/multihost-figures.txt
+
+# Gossip: the faster detection profile of docs/gossip.md (heartbeats every 500 ms instead of
+# 1 s), documented as realistic (in the simulator no false death in an hour of 128 nodes at 5 %
+# loss). Failure detection and anti-entropy are paced by the heartbeat, and scenarios 3-5 wait
+# for them several times: with the defaults they would not fit the test's four minutes.
+hb_ms=500 pause_ms=250 probe_ms=250 suspicion_min_ms=500 suspicion_max_ms=1500
+phi_threshold=8 phi_min_std_ms=100           # the defaults, used in the bounds below
+
+now_ms() { date +%s%3N; }
+say() { printf '%s  %s\n' "$(date +%T.%3N)" "$*"; }
+
+# --------------------------------------------------------------------------------------------
+# Checks and figures
+
+passed=0 failed=0
+ok() { passed=$((passed + 1)); say "ok    $*"; }
+fail() { failed=$((failed + 1)); say "FAIL  $*"; }
+check() {    # check NAME COMMAND...: ok when COMMAND succeeds
+  local name=$1; shift
+  if "$@"; then ok "$name"; else fail "$name"; fi
+}
+: > "$figures"
+figure() {   # figure KEY VALUE UNIT
+  printf '%s: %s %s\n' "$1" "$2" "$3" >> "$figures"
+  say "figure $1: $2 $3"
+}
+
+# wait_for MS COMMAND...: runs COMMAND every 100 ms until it succeeds (true, and $waited_ms is
+# how long it took) or MS have passed (false).
+waited_ms=0
+wait_for() {
+  local limit=$1 start; shift
+  start=$(now_ms)
+  while :; do
+    if "$@"; then waited_ms=$(( $(now_ms) - start )); return 0; fi
+    [ "$(now_ms)" -lt $((start + limit)) ] || { waited_ms=$(( $(now_ms) - start )); return 1; }
+    sleep 0.1
+  done
+}
+
+# --------------------------------------------------------------------------------------------
+# Namespaces, processes, cleanup
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+host_ns() { echo "$prefix-h$1"; }
+addr() { echo "10.77.0.$1"; }
+ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
+
+kill_namespace() {     # every process in the namespace (all of them ours), then the namespace
+  local pids
+  pids=$(ip netns pids "$1" 2>/dev/null)
+  [ -z "$pids" ] || kill -9 $pids 2>/dev/null
+  ip netns del "$1" 2>/dev/null
+}
+cleanup() {
+  trap - EXIT INT TERM
+  [ -z "${watchdog:-}" ] || { pkill -P "$watchdog" sleep; kill "$watchdog"; } 2>/dev/null
+  {   # (quietly: the shell reports each job it reaps as killed)
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-"); do kill_namespace "$ns"; done
+    wait
+  } 2>/dev/null
+  if [ "$failed" -gt 0 ] || [ -n "${OCF_TEST_KEEP:-}" ]; then
+    say "logs and configuration kept in $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+trap 'fail "interrupted (signal or the test'"'"'s own time limit)"; show_logs; exit 1' INT TERM
+# A run killed with SIGKILL cannot clean up: its namespaces are removed by the next run.
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^ocfmh[0-9]*-'); do
+  owner=${ns#ocfmh}; owner=${owner%%-*}
+  kill -0 "$owner" 2>/dev/null || kill_namespace "$ns"
+done
+# Our own limit, below ctest's TIMEOUT, so that the trap still cleans up and shows the logs.
+# Its output goes nowhere, so that nobody reading ours (ctest, a pipe) waits for its sleep.
+( sleep "${OCF_MULTIHOST_LIMIT:-390}" && kill -TERM $$ ) < /dev/null > /dev/null 2>&1 &
+watchdog=$!
+
+show_logs() {
+  local log
+  for log in "$work"/h*/*.log "$work"/*.log; do
+    [ -s "$log" ] || continue
+    echo "----- tail of ${log#"$work"/}"
+    tail -n 15 "$log"
+  done
+}
+
+# --------------------------------------------------------------------------------------------
+# The network: a bridge in its own namespace, one veth per host (eth0 inside, vN in the bridge)
+
+make_network() {
+  ip netns add "$bridge" || return 1
+  in_ns "$bridge" ip link set lo up
+  in_ns "$bridge" ip link add br0 type bridge
+  in_ns "$bridge" ip link set br0 up
+  local i ns
+  for i in $(seq "$hosts") 100; do
+    ns=$([ "$i" = 100 ] && echo "$client" || host_ns "$i")
+    ip netns add "$ns" || return 1
+    # Created inside the bridge's namespace, the peer straight into the host's.
+    in_ns "$bridge" ip link add "v$i" type veth peer name eth0 netns "$ns" || return 1
+    in_ns "$bridge" ip link set "v$i" master br0 up
+    in_ns "$ns" ip link set lo up
+    in_ns "$ns" ip addr add "$(addr "$i")/24" dev eth0
+    in_ns "$ns" ip link set eth0 up
+  done
+}
+
+# --------------------------------------------------------------------------------------------
+# Daemons: started from the build tree in their host's namespace, logs appended per daemon
+
+daemons="tabled gossipd proxyd workerd"
+
+write_config() {
+  local h=$1 dir=$work/h$1
+  mkdir -p "$dir/state" "$dir/run"
+  {
+    cat <<CONF
+[node]
+name = mh$h
+state_dir = $dir/state
+run_dir = $dir/run
+public_addr = $(addr "$h")
+
+[gossipd]
+bind = 0.0.0.0:7946
+$([ "$h" = 1 ] || echo "seeds = $(addr 1):7946")
+heartbeat_interval = ${hb_ms}ms
+acceptable_pause = ${pause_ms}ms
+probe_timeout = ${probe_ms}ms
+suspicion_min = ${suspicion_min_ms}ms
+suspicion_max = ${suspicion_max_ms}ms
+
+[proxyd]
+listen = 0.0.0.0:8092
+CONF
+    case " $serving " in *" $h "*) cat <<CONF
+
+# The backend: each completion streams 10 tokens, 20 ms apart.
+[service.llm]
+command = $bin/ocf-test-backend --listen 127.0.0.1:18000 --name backend-mh$h --model $model
+    --token-delay-ms 20 --tokens 10
+port = 18000
+models_path = /v1/models
+metrics_path = /metrics
+CONF
+    esac
+  } > "$dir/ocf.conf"
+}
+
+start_daemon() {    # start_daemon HOST DAEMON
+  local dir=$work/h$1
+  echo "===== $(date +%T.%3N) started by the test" >> "$dir/$2.log"
+  # `ip netns exec` execs the daemon: $! is the daemon's pid (a shell function would fork).
+  ip netns exec "$(host_ns "$1")" "$bin/ocf-$2" -c "$dir/ocf.conf" >> "$dir/$2.log" 2>&1 < /dev/null &
+  echo $! > "$dir/$2.pid"
+}
+
+exited() {     # a process that is gone, or a zombie (our child: `wait` has not reaped it yet)
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
+  [ -z "$state" ] || [ "$state" = Z ]
+}
+
+# stop_daemon HOST DAEMON [SIGNAL]: signals it and waits until it has exited (20 s at most:
+# proxyd may take its stop_timeout of 15 s for streams in flight); $stop_status: its status.
+stop_status=
+stop_daemon() {
+  local pid
+  pid=$(cat "$work/h$1/$2.pid")
+  kill -s "${3:-TERM}" "$pid" 2>/dev/null
+  if wait_for 20000 exited "$pid"; then
+    wait "$pid" 2>/dev/null
+    stop_status=$?
+  else
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    stop_status="still running 20 s after SIG${3:-TERM}"
+  fi
+}
+
+serves() { case " $serving " in *" $1 "*) return 0;; esac; return 1; }
+
+# Whether HOST's tabled lists its own llm service as ready (workerd registered the backend).
+registered() {
+  ctl "$1" PROVIDERS '{"service": "llm", "ready": true}' 2>/dev/null | jq -e 'any(.providers[]; .self)' >/dev/null
+}
+
+# Ready: answering on its local API and saying so; workerd also has registered its backend.
+daemon_ready() {     # daemon_ready HOST DAEMON
+  case $2 in
+    tabled) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 HELLO >/dev/null 2>&1 ;;
+    workerd) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 -d workerd HELLO >/dev/null 2>&1 &&
+             { ! serves "$1" || registered "$1"; } ;;
+    *) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 -d "$2" HELLO 2>/dev/null | jq -e .ready >/dev/null ;;
+  esac
+}
+
+# start_host HOST: its four daemons at once, as systemd starts ocf.target.
+start_host() { local d; for d in $daemons; do start_daemon "$1" "$d"; done; }
+host_ready() { local d; for d in $daemons; do daemon_ready "$1" "$d" || return 1; done; }
+# --------------------------------------------------------------------------------------------
+# What the hosts' tables say
+
+# live_names HOST: the names of the nodes HOST's tabled lists alive or suspect, sorted.
+live_names() { ctl "$1" LIST '{"live": true}' 2>/dev/null | jq -r '[.rows[].name] | sort | join(" ")'; }
+
+# member HOST ABOUT: what HOST's tabled says about host ABOUT, as "STATUS GENERATION TOMBSTONE"
+# ("none 0" without a row; TOMBSTONE is the tombstoned generation, 0 if none).
+member() {
+  ctl "$1" GET "$(jq -cn --arg id "${node_id[$2]}" '{id: $id}')" 2>/dev/null |
+    jq -r '"\(.member.status // .row.status // "none") \(.row.generation // 0) \(.tombstone.generation // 0)"'
+}
+status_of() { local m; m=$(member "$1" "$2"); echo "${m%% *}"; }
+
+# all_see STATUS ABOUT HOSTS...: every one of HOSTS says host ABOUT has STATUS (a|b for either)
+all_see() {
+  local want=$1 about=$2 h; shift 2
+  for h in "$@"; do
+    case "|$want|" in *"|$(status_of "$h" "$about")|"*) ;; *) return 1;; esac
+  done
+}
+
+# converged: every host lists the five alive and hosts 1 and 2 providing llm, ready.
+converged() {
+  local h want="mh1 mh2 mh3 mh4 mh5"
+  for h in $(seq "$hosts"); do
+    [ "$(live_names "$h")" = "$want" ] || return 1
+    [ "$(ctl "$h" PROVIDERS '{"service": "llm", "ready": true}' 2>/dev/null |
+         jq -r '[.providers[].name] | sort | join(" ")')" = "mh1 mh2" ] || return 1
+  done
+}
+# same_root: the five tables' root digests are equal (anti-entropy's own test of equality).
+same_root() {
+  local h roots=""
+  for h in $(seq "$hosts"); do roots="$roots $(ctl "$h" DIGEST 2>/dev/null | jq -r .root)"; done
+  [ "$(echo $roots | tr ' ' '\n' | sort -u | wc -l)" = 1 ] && [ "${roots# }" != null ]
+}
+
+name_of() {    # name_of NODE_ID: mhN, or the id itself when it is none of ours
+  local h
+  for h in $(seq "$hosts"); do [ "${node_id[$h]}" = "$1" ] && { echo "mh$h"; return; }; done
+  echo "$1"
+}
+
+# --------------------------------------------------------------------------------------------
+# Failure detection: the longest the gossip parameters allow from a node's silence to its death
+# being declared, each timeout stretched by the observers' local health (0-8) as gossipd scales
+# them: the phi accrual deadline of steady heartbeats (mean heartbeat_interval plus
+# acceptable_pause, deviation phi_min_std), then the probe and the unconfirmed suspicion, plus
+# two heartbeat intervals (the last heartbeat may have just been sent; ticks). The same bound as
+# tests/gossipd/test_cluster.c.
+detection_bound_ms() {
+  awk -v hb="$hb_ms" -v pause="$pause_ms" -v std="$phi_min_std_ms" -v th="$phi_threshold" \
+      -v probe="$probe_ms" -v smax="$suspicion_max_ms" -v health="$1" '
+    function phi(t, m, s,   y, e) {    # as gossipd/ocf_phi.c: logistic approximation of the normal
+      y = (t - m) / s; e = exp(-y * (1.5976 + 0.070566 * y * y))
+      return t > m ? -log(e / (1 + e)) / log(10) : -log(1 - 1 / (1 + e)) / log(10)
+    }
+    BEGIN {
+      scale = 1 + health; m = (hb + pause) * scale; s = std * scale
+      lo = 0; hi = m + 100 * s
+      for (i = 0; i < 60; i++) { mid = (lo + hi) / 2; if (phi(mid, m, s) < th) lo = mid; else hi = mid }
+      printf "%d\n", hi + (probe + smax) * scale + 2 * hb + 0.999
+    }'
+}
+max_health() {    # the highest local health score among HOSTS' gossipds
+  local h v max=0
+  for h in "$@"; do
+    v=$(ctl "$h" -d gossipd STATS 2>/dev/null | jq -r '.local_health // 0')
+    [ "$v" -gt "$max" ] 2>/dev/null && max=$v
+  done
+  echo "$max"
+}
+
+# --------------------------------------------------------------------------------------------
+# Clients, from the client namespace
+
+# sse_chat HOST OUTDIR: a streamed chat completion through HOST's proxyd with curl; each line of
+# the answer stamped (µs) as it arrives: OUTDIR/headers, OUTDIR/lines ("STAMP LINE").
+sse_chat() {
+  mkdir -p "$2"
+  in_ns "$client" curl -sS -N --max-time 10 -D "$2/headers" "http://$(addr "$1"):8092/v1/chat/completions" \
+    -H 'Content-Type: application/json' \
+    -d "{\"model\": \"$model\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}" |
+    while IFS= read -r line; do [ -z "$line" ] || echo "$(date +%s%6N) $line"; done > "$2/lines"
+}
+header() { tr -d '\r' < "$1" | awk -v h="$2" 'tolower($0) ~ "^" tolower(h) ":" { sub(/^[^:]*: */, ""); print }'; }
+
+# sse_ok HOST OUTDIR: the answer was 200, an event stream of 10 token events then [DONE], served
+# by a host that serves the model, and streamed: the first event reached curl before the backend
+# sent the last one (the backend stamps each event's sending time, x_sent_us).
+sse_ok() {
+  local dir=$2 first_at last_sent node
+  head -1 "$dir/headers" | grep -q ' 200' || { say "  via host $1: $(head -1 "$dir/headers")"; return 1; }
+  header "$dir/headers" content-type | grep -q '^text/event-stream' || { say "  via host $1: not an event stream"; return 1; }
+  [ "$(grep -c ' data: {' "$dir/lines")" -ge 10 ] && grep -q ' data: \[DONE\]' "$dir/lines" ||
+    { say "  via host $1: incomplete stream"; cat "$dir/lines"; return 1; }
+  node=$(name_of "$(header "$dir/headers" x-computing-node)")
+  case "$node" in mh1|mh2) ;; *) say "  via host $1: X-Computing-Node names '$node'"; return 1;; esac
+  first_at=$(awk '/ data: \{/ { print $1; exit }' "$dir/lines")
+  last_sent=$(grep ' data: {' "$dir/lines" | tail -1 | sed -n 's/.*"x_sent_us":\([0-9]*\).*/\1/p')
+  [ "$first_at" -lt "$last_sent" ] || { say "  via host $1: buffered (first event at $first_at, last sent at $last_sent)"; return 1; }
+  served_by=$node
+}
+
+# The load generator (tests/system/multihost_load.mjs) in the client namespace: 20 streamed
+# completions started a second (each takes about 220 ms), in turn through the given hosts.
+load_start() {   # load_start NAME HOSTS...: writes $work/load-NAME.jsonl
+  local out=$work/load-$1.jsonl h endpoints=""; shift
+  for h in "$@"; do endpoints="$endpoints mh$h=http://$(addr "$h"):8092"; done
+  : > "$out"
+  ip netns exec "$client" node "$here/multihost_load.mjs" "$out" 20 "$model" $endpoints >> "$work/load.log" 2>&1 &
+  load_pid=$!
+}
+load_stop() {    # lets the requests in flight finish (at most the generator's 10 s deadline)
+  kill -TERM "$load_pid" 2>/dev/null
+  wait_for 15000 exited "$load_pid" || kill -9 "$load_pid" 2>/dev/null
+  wait "$load_pid" 2>/dev/null
+}
+# load_count FILE JQ_FILTER: how many requests of the log match the filter
+load_count() { jq -s "[.[] | select($2)] | length" "$1"; }
+
+# ============================================================================================
+say "work dir $work; namespaces $prefix-*"
+ip netns add "$bridge" 2>/dev/null || { echo "SKIP: cannot create a network namespace (ip netns add)"; exit 77; }
+ip netns del "$bridge"
+make_network || { fail "building the network (bridge, veths, addresses)"; exit 1; }
+for h in $(seq "$hosts"); do write_config "$h"; done
+declare -a node_id
+
+
+# --- 1. Start and converge -------------------------------------------------------------------
+say "== 1. five hosts start and converge"
+# Host 1 (the seed) alone first: its start-to-ready is a figure; then the four others at once.
+# Ready within 30 s: the backend starts in milliseconds and workerd checks it every 2 s.
+start_host 1
+if wait_for 30000 host_ready 1; then
+  ok "host 1: its four daemons are ready"
+  figure start_to_ready_host1 "$waited_ms" ms
+else
+  fail "host 1: its four daemons are not ready within 30 s"
+fi
+for h in 2 3 4 5; do start_host "$h"; done
+check "hosts 2-5: their daemons are ready" wait_for 30000 eval 'host_ready 2 && host_ready 3 && host_ready 4 && host_ready 5'
+figure start_to_ready_hosts2to5 "$waited_ms" ms
+for h in $(seq "$hosts"); do node_id[$h]=$(ctl "$h" HELLO | jq -r .id); done
+# Joining is a snapshot from the seed and a rumour (milliseconds); what they miss is repaired
+# within six heartbeat intervals; 10 s is far above both.
+if wait_for 10000 converged; then
+  ok "every host lists the 5 nodes alive and hosts 1-2 providing llm (${waited_ms} ms after the last was ready)"
+else
+  fail "the hosts do not converge"; for h in $(seq "$hosts"); do say "  host $h lists: $(live_names "$h")"; done
+fi
+check "the five tables are identical (root digest)" wait_for $((6 * hb_ms)) same_root
+
+# --- 2. The API through every host ---------------------------------------------------------
+say "== 2. the API through every host"
+for h in $(seq "$hosts"); do
+  served_by=
+  sse_chat "$h" "$work/sse-$h"
+  if sse_ok "$h" "$work/sse-$h"; then
+    ok "host $h: streamed chat completion (curl): SSE events arrive as they are sent; served by $served_by"
+  else
+    fail "host $h: streamed chat completion (curl)"
+  fi
+done
+for h in $(seq "$hosts"); do
+  check "host $h: GET /v1/models lists $model" eval "in_ns $client curl -sSf --max-time 5 http://$(addr "$h"):8092/v1/models | jq -e '.data | any(.id == \"$model\")' >/dev/null"
+done
+
+# The official OpenAI SDK, through host 4 (which serves nothing itself): its packages are the
+# ones tests/proxyd/node installs (npm ci); ES modules find node_modules next to the script.
+if [ -d "$node_dir/node_modules/openai" ]; then
+  cp "$here/multihost_openai.mjs" "$work/" && ln -sfn "$node_dir/node_modules" "$work/node_modules"
+  if in_ns "$client" node "$work/multihost_openai.mjs" "http://$(addr 4):8092/v1" "$model" > "$work/openai.out" 2>&1; then
+    sdk_nodes=$(awk '{print $2}' "$work/openai.out" | while read -r n; do name_of "$n"; done | tr '\n' ' ')
+    case "$sdk_nodes" in
+      mh[12]\ mh[12]\ ) ok "OpenAI SDK through host 4: streamed and plain chat completions (served by $sdk_nodes)" ;;
+      *) fail "OpenAI SDK through host 4: served by '$sdk_nodes'"; cat "$work/openai.out" ;;
+    esac
+  else
+    fail "OpenAI SDK through host 4"; cat "$work/openai.out"
+  fi
+else
+  fail "OpenAI SDK: no packages in $node_dir/node_modules (run: cd $node_dir && npm ci)"
+fi
+
+if command -v promtool >/dev/null; then
+  in_ns "$client" curl -sSf --max-time 5 "http://$(addr 1):8092/metrics" > "$work/metrics-1.txt"
+  check "host 1: /metrics passes promtool check metrics" eval "promtool check metrics < '$work/metrics-1.txt' > '$work/promtool.out' 2>&1 || { cat '$work/promtool.out'; false; }"
+else
+  say "note: promtool is not installed: the /metrics lint check is skipped (apt-get install prometheus)"
+fi
+db=$work/h3/state/table.db
+check "host 3: sqlite3 -readonly reads live_nodes (5) and services (hosts 1-2 serving $model)" eval \
+  "[ \"\$(sqlite3 -readonly '$db' 'select count(*) from live_nodes')\" = 5 ] &&
+   [ \"\$(sqlite3 -readonly '$db' \"select group_concat(node, ' ') from (select node from services where service = 'llm' and identity_group = 'model=$model' and status = 'ready' and node_status in ('alive', 'suspect') order by node)\")\" = 'mh1 mh2' ]"
+
+# --- 3. Host 2's link down, then up, under load ----------------------------------------------
+say "== 3. host 2's link goes down, then up again, under load through hosts 3-5"
+# The worst detection bound (local health 8) is how long to wait; the check is against the
+# bound at the local health the observers really had.
+worst_detection=$(detection_bound_ms 8)
+load_start link 3 4 5
+sleep 2                                   # steady load on both serving hosts first
+t_down=$(now_ms)
+in_ns "$bridge" ip link set v2 down       # as a cable pulled: packets are lost, nothing refused
+wait_for "$worst_detection" all_see "suspect|dead" 2 1 3 4 5 && figure link_down_to_suspect_everywhere $(( $(now_ms) - t_down )) ms
+wait_for "$worst_detection" all_see dead 2 1 3 4 5
+t_dead=$(now_ms)
+health=$(max_health 1 3 4 5)
+bound=$(detection_bound_ms "$health")
+if all_see dead 2 1 3 4 5 && [ $((t_dead - t_down)) -le "$bound" ]; then
+  ok "host 2 declared dead by hosts 1, 3, 4, 5 $((t_dead - t_down)) ms after its link went down (bound ${bound} ms at local health $health)"
+else
+  fail "host 2 not declared dead everywhere within ${bound} ms (local health $health): $(for h in 1 3 4 5; do printf 'host %s: %s; ' "$h" "$(status_of "$h" 2)"; done)"
+fi
+figure link_down_to_dead_everywhere $((t_dead - t_down)) ms
+sleep 3                                   # the load goes on, served by host 1 alone
+t_up=$(now_ms)
+in_ns "$bridge" ip link set v2 up
+# Healing: a node believed dead is sent an anti-entropy probe every 10 heartbeat intervals; the
+# exchange shows host 2 its death, which it refutes (a new incarnation), and the others theirs.
+rejoined() {
+  all_see alive 2 1 3 4 5 && [ "$(live_names 2)" = "mh1 mh2 mh3 mh4 mh5" ] && converged
+}
+if wait_for 30000 rejoined; then
+  ok "host 2 is alive again everywhere and sees everyone alive"
+else
+  fail "host 2 did not rejoin within 30 s: $(for h in 1 3 4 5; do printf 'host %s: %s; ' "$h" "$(status_of "$h" 2)"; done) host 2 lists: $(live_names 2)"
+fi
+t_healed=$(now_ms)
+figure link_up_to_alive_everywhere $((t_healed - t_up)) ms
+sleep 3                                   # long enough for host 2 to take its share again
+load_stop
+log=$work/load-link.jsonl
+args=(--argjson down "$t_down" --argjson dead "$t_dead" --argjson up "$t_up" --argjson healed "$t_healed"
+      --arg one "${node_id[1]}" --arg two "${node_id[2]}")
+jq -s "${args[@]}" '
+  # Normally a request takes about 220 ms: one that took over a second was held up.
+  def slow: .t1 - .t0 > 1000;
+  def degraded: .outcome != "ok" or slow or (.t0 >= $down and .node != $one);
+  {
+    before: [.[] | select(.t1 < $down)],
+    during: [.[] | select(.t1 >= $down and .t0 < $up)],
+    after_dead: [.[] | select(.t0 >= $dead and .t0 < $up)],
+    after_heal: [.[] | select(.t0 >= $healed)]
+  } | {
+    before_failed: [.before[] | select(.outcome != "ok")] | length,
+    before_by_1: [.before[] | select(.node == $one)] | length,
+    before_by_2: [.before[] | select(.node == $two)] | length,
+    failed: [.during[] | select(.outcome != "ok")] | length,
+    slow: [.during[] | select(.outcome == "ok" and slow)] | length,
+    failover: ([.during[] | select(.t0 >= $down and degraded) | .t0 - $down] | max // 0),
+    after_dead: .after_dead | length,
+    after_dead_bad: [.after_dead[] | select(.outcome != "ok" or .node != $one)] | length,
+    after_heal: .after_heal | length,
+    after_heal_failed: [.after_heal[] | select(.outcome != "ok")] | length,
+    after_heal_by_2: [.after_heal[] | select(.node == $two)] | length
+  }' "$log" > "$work/link.json"
+r() { jq -r ".$1" "$work/link.json"; }
+check "load before the link went down: $(r before_by_1) + $(r before_by_2) requests served by hosts 1 + 2, none failed" \
+  eval '[ "$(r before_failed)" = 0 ] && [ "$(r before_by_1)" -gt 0 ] && [ "$(r before_by_2)" -gt 0 ]'
+check "every request started after host 2 was declared dead (until its link came up) served by host 1: $(r after_dead) requests" \
+  eval '[ "$(r after_dead_bad)" = 0 ] && [ "$(r after_dead)" -gt 0 ]'
+check "after host 2 rejoined: no request failed ($(r after_heal) sent), host 2 served $(r after_heal_by_2)" \
+  eval '[ "$(r after_heal_failed)" = 0 ] && [ "$(r after_heal_by_2)" -gt 0 ]'
+figure link_down_failover "$(r failover)" ms
+figure link_down_failed_requests "$(r failed)" requests
+figure link_down_slow_requests "$(r slow)" "requests (served, but took over 1 s)"
+[ "$(r failed)" = 0 ] || { say "failed requests:"; jq -c --argjson down "$t_down" --argjson up "$t_up" \
+  'select(.t1 >= $down and .t0 < $up and .outcome != "ok") | {t0: (.t0 - $down), t1: (.t1 - $down), via, node, outcome, error}' "$log"; }
+
+# --- 4. A partition: hosts 1-2 | hosts 3-5 -----------------------------------------------------
+say "== 4. partition {1,2} | {3,4,5}, a change on each side and a leave, then healed"
+side_a="1 2" side_b="3 4 5"
+partition() {    # partition add|del: blackhole routes in each host for the other side's addresses
+  local a b
+  for a in $side_a; do
+    for b in $side_b; do
+      in_ns "$(host_ns "$a")" ip route "$1" blackhole "$(addr "$b")/32"
+      in_ns "$(host_ns "$b")" ip route "$1" blackhole "$(addr "$a")/32"
+    done
+  done
+}
+# each_side_sees STATUS: every host of each side says so of every host of the other side
+each_side_sees() {
+  local a b
+  for a in $side_a; do all_see "$1" "$a" $side_b || return 1; done
+  for b in $side_b; do all_see "$1" "$b" $side_a || return 1; done
+}
+# providers_of HOST SERVICE: the names of the nodes HOST's tabled says provide SERVICE
+providers_of() {
+  ctl "$1" PROVIDERS "{\"service\": \"$2\"}" 2>/dev/null | jq -r '[.providers[].name] | sort | join(" ")'
+}
+# all_provide SERVICE NAMES HOSTS...: each of HOSTS lists exactly NAMES providing SERVICE
+all_provide() {
+  local service=$1 names=$2 h; shift 2
+  for h in "$@"; do [ "$(providers_of "$h" "$service")" = "$names" ] || return 1; done
+}
+t_part=$(now_ms)
+partition add
+# Across a partition, deaths are declared along the id ring, a detection time per step (see
+# docs/gossip.md): at most one step per node of the other side, and one more.
+wait_for $(( (3 + 1) * worst_detection )) each_side_sees dead
+t_dead=$(now_ms)
+health=$(max_health $(seq "$hosts"))
+bound=$(( (3 + 1) * $(detection_bound_ms "$health") ))
+if each_side_sees dead && [ $((t_dead - t_part)) -le "$bound" ]; then
+  ok "each side declared the other dead $((t_dead - t_part)) ms after the partition (bound ${bound} ms at local health $health)"
+else
+  fail "the sides did not declare each other dead within ${bound} ms (local health $health)"
+fi
+figure partition_to_dead_across $((t_dead - t_part)) ms
+# Changes on each side: a service registered on host 1 and on host 4, and host 5 leaving (its
+# gossipd stopped: it tombstones the node's generation and spreads that), then coming back
+# with a new generation.
+ctl 1 SERVICE.UP '{"service": {"name": "mh-side-a", "port": 9}}' > /dev/null
+ctl 4 SERVICE.UP '{"service": {"name": "mh-side-b", "port": 9}}' > /dev/null
+read -r _ old_generation5 _ <<< "$(member 5 5)"
+tombstone5() { local m; m=$(member "$1" 5); echo "${m##* }"; }   # the generation, 0 if none
+left5() { [ "$(tombstone5 3)" = "$old_generation5" ] && [ "$(tombstone5 4)" = "$old_generation5" ]; }
+stop_daemon 5 gossipd
+check "host 5 left: hosts 3 and 4 hold its tombstone (generation $old_generation5)" wait_for $((6 * hb_ms)) left5
+start_daemon 5 gossipd
+check "host 5's gossipd is back" wait_for 30000 daemon_ready 5 gossipd
+sides_apart() {
+  all_provide mh-side-a mh1 1 2 && all_provide mh-side-b mh4 3 4 5 && all_see alive 5 3 4 &&
+    all_provide mh-side-a "" 3 4 5 && all_provide mh-side-b "" 1 2 &&
+    [ "$(tombstone5 1)" = 0 ] && [ "$(tombstone5 2)" = 0 ]
+}
+check "within each side the changes spread (host 5 alive again on its side); across, nothing does" \
+  wait_for $((6 * hb_ms)) sides_apart
+t_heal=$(now_ms)
+partition del
+# healed: one identical table everywhere, with both sides' changes, host 5 alive in its new
+# generation, and the old generation's tombstone kept (never brought back by the side that did
+# not see it leave).
+healed() {
+  local h m generation tombstone
+  converged && same_root && all_provide mh-side-a mh1 $(seq "$hosts") && all_provide mh-side-b mh4 $(seq "$hosts") || return 1
+  for h in $(seq "$hosts"); do
+    m=$(member "$h" 5)
+    read -r _ generation tombstone <<< "$m"
+    [ "$tombstone" = "$old_generation5" ] && [ "$generation" -gt "$old_generation5" ] || return 1
+  done
+}
+# Healing: as after the link went down (an anti-entropy probe to dead members every 10
+# heartbeat intervals, refutations), for every node of both sides.
+if wait_for 30000 healed; then
+  ok "healed: identical tables (root digest) with both sides' changes, after $(( $(now_ms) - t_heal )) ms"
+else
+  fail "not converged 30 s after the partition healed: $(for h in $(seq "$hosts"); do printf 'host %s lists [%s] root %s; ' "$h" "$(live_names "$h")" "$(ctl "$h" DIGEST | jq -r .root)"; done)"
+fi
+figure partition_heal_to_converged $(( $(now_ms) - t_heal )) ms
+no_resurrection() {
+  local h sql="select (select count(*) from tombstones where id = '${node_id[5]}' and generation = $old_generation5)
+                || ' ' || (select generation > $old_generation5 from nodes where id = '${node_id[5]}')"
+  for h in $(seq "$hosts"); do
+    [ "$(sqlite3 -readonly "$work/h$h/state/table.db" "$sql")" = "1 1" ] || return 1
+  done
+}
+check "no resurrection: every host keeps host 5's tombstone (generation $old_generation5) and a newer row (sqlite3)" no_resurrection
+ctl 1 SERVICE.DOWN '{"name": "mh-side-a"}' > /dev/null
+ctl 4 SERVICE.DOWN '{"name": "mh-side-b"}' > /dev/null
+
+# --- 5. Host 2 killed -9 and restarted (a reboot) ---------------------------------------------
+say "== 5. host 2: every process killed -9, then restarted"
+read -r _ old_generation2 _ <<< "$(member 2 2)"
+t_kill=$(now_ms)
+{   # its four daemons and its backend (quietly: the shell reports the jobs it reaps as killed)
+  kill -9 $(ip netns pids "$(host_ns 2)")
+  for d in $daemons; do wait "$(cat "$work/h2/$d.pid")"; done
+} 2>/dev/null
+wait_for "$worst_detection" all_see dead 2 1 3 4 5
+t_dead=$(now_ms)
+health=$(max_health 1 3 4 5)
+bound=$(detection_bound_ms "$health")
+if all_see dead 2 1 3 4 5 && [ $((t_dead - t_kill)) -le "$bound" ]; then
+  ok "host 2 declared dead everywhere $((t_dead - t_kill)) ms after kill -9 (bound ${bound} ms at local health $health)"
+else
+  fail "host 2 not declared dead everywhere within ${bound} ms of kill -9 (local health $health)"
+fi
+figure crash_to_dead_everywhere $((t_dead - t_kill)) ms
+t_boot=$(now_ms)
+start_host 2        # its run_dir still has the dead daemons' sockets and lock files
+check "host 2: its daemons are ready again" wait_for 30000 host_ready 2
+figure reboot_start_to_ready $(( $(now_ms) - t_boot )) ms
+rebooted() {     # everyone lists host 2 alive in a newer generation, and its service
+  local h m status generation
+  converged || return 1
+  for h in $(seq "$hosts"); do
+    read -r status generation _ <<< "$(member "$h" 2)"
+    [ "$status" = alive ] && [ "$generation" -gt "$old_generation2" ] || return 1
+  done
+}
+if wait_for $((6 * hb_ms)) rebooted; then
+  ok "host 2 rejoined: alive everywhere in a new generation, its service registered"
+else
+  fail "host 2 did not rejoin within six heartbeat intervals of being ready"
+fi
+figure reboot_start_to_rejoined $(( $(now_ms) - t_boot )) ms
+served_by=
+sse_chat 2 "$work/sse-reboot"
+if sse_ok 2 "$work/sse-reboot" && [ "$served_by" = mh2 ]; then
+  ok "host 2 serves again: a streamed completion through its proxyd, served by mh2"
+else
+  fail "host 2 does not serve again (served by ${served_by:-nobody})"
+fi
+
+# --- 6. Rolling restart under load -----------------------------------------------------------
+# Every daemon of every host in turn: SIGTERM, wait for its exit (status 0), start it again,
+# wait until it is ready (workerd: its backend registered again), then the next one. Meanwhile
+# the load generator sends 20 streamed completions a second, in turn to the five proxyds.
+# A request whose connection a restarting proxyd refused is retried by the client on the next
+# host (counted as retried); one that got an error status or was cut before its first byte is
+# LOST, and none may be; one cut after its stream started (the workerd serving it stopped its
+# backend) is counted as interrupted, allowed.
+say "== 6. rolling restart of all 20 daemons under load"
+load_start rolling $(seq "$hosts")
+sleep 1
+bad_exits="" not_ready=""
+t_rolling=$(now_ms)
+for h in $(seq "$hosts"); do
+  for d in $daemons; do
+    stop_daemon "$h" "$d"
+    [ "$stop_status" = 0 ] || bad_exits="$bad_exits host $h $d: $stop_status;"
+    start_daemon "$h" "$d"
+    wait_for 30000 daemon_ready "$h" "$d" || not_ready="$not_ready host $h $d;"
+  done
+done
+figure rolling_restart_duration $(( $(now_ms) - t_rolling )) ms
+sleep 1
+load_stop
+check "every daemon exited with status 0 on SIGTERM${bad_exits:+:$bad_exits}" [ -z "$bad_exits" ]
+check "every daemon was ready again within 30 s${not_ready:+: not$not_ready}" [ -z "$not_ready" ]
+log=$work/load-rolling.jsonl
+for what in sent ok retried lost interrupted; do
+  case $what in
+    sent) filter=true ;;
+    retried) filter='.retries > 0' ;;
+    *) filter=".outcome == \"$what\"" ;;
+  esac
+  eval "rolling_$what=\$(load_count '$log' '$filter')"
+done
+figure rolling_requests_sent "$rolling_sent" requests
+figure rolling_requests_ok "$rolling_ok" requests
+figure rolling_requests_retried_at_connect "$rolling_retried" requests
+figure rolling_requests_lost "$rolling_lost" requests
+figure rolling_requests_interrupted_after_streaming "$rolling_interrupted" requests
+check "rolling restart: $rolling_sent requests, none lost ($rolling_lost lost, $rolling_interrupted interrupted after streaming, $rolling_retried retried at connect)" \
+  test "$rolling_lost" = 0 -a "$rolling_sent" -gt 0 -a $((rolling_ok + rolling_interrupted)) = "$rolling_sent"
+[ "$rolling_lost" = 0 ] || { say "lost requests:"; jq -c --argjson t "$t_rolling" \
+  'select(.outcome == "lost") | {t0: (.t0 - $t), t1: (.t1 - $t), via, node, status, retries, error}' "$log"; }
+check "after the rolling restart the five hosts converge again" wait_for 10000 converged
+
+# --- Summary --------------------------------------------------------------------------------
+figure total_runtime $(( ($(now_ms) - started) / 1000 )) s
+say "figures in $figures:"; cat "$figures"
+say "$passed checks passed, $failed failed"
+if [ "$failed" -gt 0 ]; then show_logs; exit 1; fi
+exit 0
