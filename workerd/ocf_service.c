@@ -10,6 +10,7 @@
 
 #define NEVER INT64_MAX
 #define MAX_GROUPS 256           //  tabled's limit of identity groups per service
+#define STARTING_CHECK_MIN_MS 100
 
 typedef enum { STOP_NONE, STOP_START_TIMEOUT, STOP_SHUTDOWN } stop_reason_t;
 
@@ -427,6 +428,24 @@ ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, bool has_queue,
     self->kv_cache = kv_cache;
 }
 
+static int64_t
+s_min (int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+//  A backend that is starting is checked at a pace that grows with the time it has taken
+//  (100 ms, 200, 400, ... up to health_interval): one that is up after T seconds is seen
+//  within about 2T, and one that loads a model for minutes costs a check per interval.
+static int64_t
+s_check_interval (ocf_service_t *self, int64_t now)
+{
+    if (self->state != OCF_SERVICE_STARTING)
+        return self->health_interval;
+    int64_t elapsed = now - self->started_at;
+    return s_min (elapsed > STARTING_CHECK_MIN_MS ? elapsed : STARTING_CHECK_MIN_MS, self->health_interval);
+}
+
 void
 ocf_service_tick (ocf_service_t *self, int64_t now)
 {
@@ -452,7 +471,7 @@ ocf_service_tick (ocf_service_t *self, int64_t now)
     if (checked && !self->shutting_down && !self->check_in_flight && now >= self->next_check_at) {
         self->actions |= OCF_SERVICE_CHECK;
         self->check_in_flight = true;
-        self->next_check_at = now + self->health_interval;
+        self->next_check_at = now + s_check_interval (self, now);
     }
     if (s_registered (self) && *self->config->metrics_path && !self->scrape_in_flight && now >= self->next_scrape_at) {
         self->actions |= OCF_SERVICE_SCRAPE;
@@ -504,12 +523,6 @@ ocf_service_take_actions (ocf_service_t *self)
     if (actions & OCF_SERVICE_MODELS)
         self->models_in_flight = true;
     return actions;
-}
-
-static int64_t
-s_min (int64_t a, int64_t b)
-{
-    return a < b ? a : b;
 }
 
 int64_t

@@ -116,15 +116,20 @@ Test (service, registered_only_once_healthy)
 {
     ocf_service_t *service = s_service ("command = vllm serve m\nidentity_group = model=m, tier=gold\nmax_inflight = 64\n");
     s_launch (service);
-    //  Loading: refused connections and errors keep it starting, never registered.
-    ocf_service_health (service, 1, &REFUSED, 5);
-    cr_assert_eq (s_at (service, 500), 0, "the next check waits for the interval");
-    cr_assert_eq (s_at (service, 1000), OCF_SERVICE_CHECK);
-    ocf_service_health (service, 1, &HTTP_503, 1001);
-    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
-    cr_assert_not (s_registered (service));
-    cr_assert_eq (s_at (service, 2000), OCF_SERVICE_CHECK);
-    s_make_healthy (service, 2001);
+    //  Loading: refused connections and errors keep it starting, never registered. The
+    //  checks come 100 ms after the start, then at gaps as long as the time taken so far,
+    //  up to the interval (1 s here).
+    int64_t checks[] = { 100, 200, 400, 800, 1600, 2600, 3600 };
+    int64_t previous = 0;
+    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
+        ocf_service_health (service, 1, i % 2 ? &HTTP_503 : &REFUSED, previous + 1);
+        cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+        cr_assert_not (s_registered (service));
+        cr_assert_eq (s_at (service, checks[i] - 1), 0, "no check before %lld ms", (long long) checks[i]);
+        cr_assert_eq (s_at (service, checks[i]), OCF_SERVICE_CHECK, "a check at %lld ms", (long long) checks[i]);
+        previous = checks[i];
+    }
+    s_make_healthy (service, previous + 1);
     json_t *registration = ocf_service_registration (service);
     json_t *expected = json_pack ("{s:s, s:[s, s], s:s, s:s, s:i, s:{s:i}}", "name", "llm", "identity_group", "model=m",
                                   "tier=gold", "status", "ready", "host", "127.0.0.1", "port", 8000, "load",
