@@ -72,6 +72,13 @@ s_served_by (const fabric_response_t *response)
     return served;
 }
 
+//  The "code" of an OpenAI-shaped error answer (NULL when it is none).
+static const char *
+s_error_code (json_t *answer)
+{
+    return json_string_value (json_object_get (json_object_get (answer, "error"), "code"));
+}
+
 Test (proxyd_fabric, any_host_reaches_a_provider)
 {
     int served_b = 0, served_c = 0;
@@ -195,8 +202,9 @@ Test (proxyd_fabric, retries_elsewhere_then_503)
     char *retry = fabric_header (&response, "retry-after");
     cr_assert (retry && atoi (retry) > 0);
     free (retry);
-    json_t *error = json_object_get (fabric_json (&response), "error");
-    cr_assert_str_eq (json_string_value (json_object_get (error, "code")), "no_provider_reachable");
+    json_t *answer = fabric_json (&response);
+    cr_assert_str_eq (s_error_code (answer), "no_provider_reachable");
+    json_decref (answer);
     fabric_response_free (&response);
     //  No live provider at all: known model, 503 at once.
     fabric_set_status (A, B, "dead");
@@ -204,8 +212,9 @@ Test (proxyd_fabric, retries_elsewhere_then_503)
     cr_assert (fabric_wait_model (A, "m1", 0, 5000));
     response = s_chat (A, "m1", NULL);
     cr_assert_eq (response.status, 503);
-    error = json_object_get (fabric_json (&response), "error");
-    cr_assert_str_eq (json_string_value (json_object_get (error, "code")), "no_live_provider");
+    answer = fabric_json (&response);
+    cr_assert_str_eq (s_error_code (answer), "no_live_provider");
+    json_decref (answer);
     fabric_response_free (&response);
 }
 
