@@ -29,6 +29,7 @@ typedef struct {
     h2o_iovec_t request_id;
     bool head_request;
     bool started;                    //  the response head went to the client
+    bool sent;                       //  h2o_send was called: the head is written or on its way
     bool in_flight;                  //  h2o is writing `sending`; wait for proceed
     bool eos;                        //  the upstream response is complete
     bool broken;                     //  the upstream failed inside the body
@@ -250,21 +251,43 @@ s_cut (forward_t *self)
         shutdown (s_client_fd (self), SHUT_RDWR);
 }
 
+//  Ends a cut stream once everything before the cut was written whole. h2o 2.2's chunked
+//  encoder answers H2O_SEND_STATE_ERROR by writing a broken chunk, "\r\n1\r\n": after chunks
+//  that each ended with their own CRLF, clients read an empty chunk-size line (Node:
+//  HPE_INVALID_CHUNK_SIZE; curl: "Illegal or missing hexadecimal sequence") rather than an
+//  early end. Shutting the client's socket down for writing first ends the stream right after
+//  the last whole chunk, without the final zero chunk (clients report an incomplete response);
+//  h2o's write of the broken chunk then fails and it closes the connection. Not on HTTP/2
+//  (one socket for every stream; there the error is a RST_STREAM).
+static void
+s_end_cut (forward_t *self)
+{
+    if (self->req->version < 0x200 && s_client_fd (self) >= 0)
+        shutdown (s_client_fd (self), SHUT_WR);
+    h2o_iovec_t none = { NULL, 0 };          //  h2o copies the (empty) array: no NULL for memcpy
+    h2o_send (self->req, &none, 0, H2O_SEND_STATE_ERROR);
+}
+
 //  Sends what `sending` holds. A final send may end the request at once: nothing may touch
-//  self after it.
+//  self after it. A cut stream first sends what is left as usual, and ends once it is written.
 static void
 s_send (forward_t *self)
 {
     bool last = self->eos && !self->waiting->size && !self->conn;
     h2o_iovec_t piece = h2o_iovec_init (self->sending->bytes, self->sending->size);
+    if (self->broken && self->sent && !piece.len) {
+        s_end_cut (self);
+        return;
+    }
     if (self->event_stream)
         s_count_events (self, piece.base, piece.len);
-    if (last || self->broken) {
-        h2o_send (self->req, &piece, piece.len ? 1 : 0, self->broken ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL);
+    if (last && !self->broken) {
+        h2o_send (self->req, &piece, piece.len ? 1 : 0, H2O_SEND_STATE_FINAL);
         return;
     }
     self->in_flight = true;
-    h2o_send (self->req, &piece, 1, H2O_SEND_STATE_IN_PROGRESS);
+    self->sent = true;
+    h2o_send (self->req, &piece, piece.len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS);
 }
 
 static void

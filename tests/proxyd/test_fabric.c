@@ -7,10 +7,15 @@
     elsewhere when a provider fails, and fail with the right status when none is left.  */
 #include "fabric.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static fabric_t s_fabric;
@@ -393,4 +398,118 @@ Test (proxyd_fabric, client_disconnect_cancels_upstream)
     cr_assert (ocf_test_wait_for (s_no_upstream, C, 3000), "C still waits on the backend for a request nobody wants");
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_requests_total{route=\"chat_completions\",code=\"499\"} "), 1);
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_requests_total{route=\"local_service\",code=\"499\"} "), 1);
+}
+
+//  Decodes chunked framing. Returns false at the first byte that is not valid framing; else
+//  sets *clean when the bytes end exactly after a whole chunk and *final when the zero chunk
+//  came. The data goes to body (NUL-terminated, at most size - 1 bytes).
+static bool
+s_dechunk (const char *raw, size_t len, char *body, size_t size, bool *clean, bool *final)
+{
+    size_t pos = 0, body_len = 0;
+    *clean = true;
+    *final = false;
+    body[0] = '\0';
+    while (pos < len) {
+        *clean = false;
+        size_t digits = 0, chunk = 0;
+        while (pos + digits < len && isxdigit ((unsigned char) raw[pos + digits]))
+            chunk = chunk * 16 + (size_t) (isdigit ((unsigned char) raw[pos + digits]) ? raw[pos + digits] - '0'
+                                                                                         : tolower (raw[pos + digits]) - 'a' + 10),
+            digits++;
+        if (pos + digits == len)
+            return true;                         //  cut inside a chunk's size
+        if (digits == 0 || raw[pos + digits] != '\r')
+            return false;
+        if (pos + digits + 1 < len && raw[pos + digits + 1] != '\n')
+            return false;
+        pos += digits + 2;
+        if (chunk == 0) {
+            *final = true;
+            return pos + 2 <= len ? memcmp (raw + pos, "\r\n", 2) == 0 && pos + 2 == len : true;
+        }
+        if (pos + chunk > len)
+            return true;                         //  cut inside a chunk's data
+        if (body_len + chunk < size) {
+            memcpy (body + body_len, raw + pos, chunk);
+            body[body_len += chunk] = '\0';
+        }
+        pos += chunk;
+        if (pos + 2 > len)
+            return len == pos || raw[pos] == '\r';
+        if (memcmp (raw + pos, "\r\n", 2))
+            return false;
+        pos += 2;
+        *clean = true;
+    }
+    return true;
+}
+
+static size_t
+s_count (const char *text, const char *what)
+{
+    size_t count = 0;
+    for (const char *found = text; (found = strstr (found, what)); found += strlen (what))
+        count++;
+    return count;
+}
+
+//  Streams a completion over a raw socket, kills the backend once two events have arrived, and
+//  checks the bytes the client got: a 200, chunked, every event sent so far, correctly framed,
+//  then the end of the connection without the final zero chunk (a premature end, which clients
+//  report as an incomplete response, not as garbage).
+static void
+s_cut_stream (fabric_host_t *host, const char *path, const char *model, fabric_backend_t *backend)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) host->port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert (connect (fd, (struct sockaddr *) &address, sizeof address) == 0);
+    struct timeval wait = { 10, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char body[128], request[512];
+    snprintf (body, sizeof body, "{\"model\": \"%s\", \"stream\": true, \"messages\": []}", model);
+    int len = snprintf (request, sizeof request, "POST %s HTTP/1.1\r\nHost: a\r\nX-Test-Tokens: 100\r\n"
+                        "X-Test-Token-Delay-Ms: 150\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                        path, strlen (body), body);
+    cr_assert_eq (write (fd, request, (size_t) len), len);
+    static char raw[65536], data[65536];
+    size_t size = 0;
+    bool killed = false, clean = false, final = false;
+    ssize_t got;
+    while ((got = read (fd, raw + size, sizeof raw - 1 - size)) > 0) {
+        size += (size_t) got;
+        raw[size] = '\0';
+        char *end = strstr (raw, "\r\n\r\n");
+        if (!killed && end && s_dechunk (end + 4, size - (size_t) (end + 4 - raw), data, sizeof data, &clean, &final)
+            && s_count (data, "\n\n") >= 2) {
+            fabric_kill_backend (backend);
+            killed = true;
+        }
+    }
+    cr_assert (got == 0, "%s: the connection was not closed (%s)", path, strerror (errno));
+    close (fd);
+    cr_assert (killed, "%s: two events never arrived: %s", path, raw);
+    cr_assert (strncmp (raw, "HTTP/1.1 200 ", 13) == 0, "%s: %s", path, raw);
+    char *end = strstr (raw, "\r\n\r\n");
+    for (char *c = raw; c < end; c++)
+        *c = (char) tolower (*c);
+    cr_assert (strstr (raw, "\r\ntransfer-encoding: chunked\r\n"), "%s: %s", path, raw);
+    const char *chunks = end + 4;
+    size_t chunks_len = size - (size_t) (chunks - raw);
+    bool valid = s_dechunk (chunks, chunks_len, data, sizeof data, &clean, &final);
+    cr_assert (valid, "%s: malformed chunked framing after the cut: \"%s\"", path, chunks);
+    cr_assert (clean, "%s: the bytes end inside a chunk: \"%s\"", path, chunks);
+    cr_assert (!final, "%s: a cut stream ended with the final zero chunk, as if complete", path);
+    cr_assert (strncmp (data, "data: ", 6) == 0, "%s: %s", path, data);
+    cr_assert (s_count (data, "\n\n") >= 2 && !strstr (data, "[DONE]"), "%s: %s", path, data);
+    cr_assert (strlen (data) >= 2 && strcmp (data + strlen (data) - 2, "\n\n") == 0, "%s: not whole events: %s", path, data);
+}
+
+Test (proxyd_fabric, a_backend_dying_mid_stream_cuts_it_cleanly)
+{
+    //  Routed through another host (A → C → c1, the only provider of m2), then on the providing
+    //  host's local route (B → b1).
+    s_cut_stream (A, "/v1/chat/completions", "m2", c1);
+    s_cut_stream (B, "/v1/_service/llm/v1/chat/completions", "m1", b1);
 }
