@@ -70,8 +70,9 @@ ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *bo
         snprintf (error, error_size, "%s: body must be a JSON object", msg->verb);
         return -1;
     }
+    //  One walk over the members finds duplicate keys and the version.
     ocf_json_iter_t iter = ocf_json_iter (root);
-    ocf_json_span_t key, value, previous[64];
+    ocf_json_span_t key, value, previous[64], version = { NULL, 0 };
     size_t count = 0;
     while (ocf_json_object_next (&iter, &key, &value)) {
         for (size_t i = 0; i < count && i < 64; i++)
@@ -82,8 +83,9 @@ ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *bo
         if (count < 64)
             previous[count] = key;
         count++;
+        if (ocf_json_string_is (key, "v"))
+            version = value;
     }
-    ocf_json_span_t version = ocf_json_member (root, "v");
     int64_t number = 0;
     bool present = version.len && ocf_json_integer (version, &number) == 0;
     return s_check_version (msg, present, number, error, error_size);
