@@ -1,6 +1,7 @@
 /*  bench_tabled: how fast ocf-tabled persists and answers, measured on the real daemon.
     1. merged rows per second, persisted (10,000-row bursts of ~1 KB rows, pipelined:
-       one row per MERGE, and 100 rows per MERGE as gossipd sends them);
+       one row per MERGE, and 100 rows per MERGE as gossipd sends them; new rows, then
+       updates of rows already there; each burst REPS times: median and range);
     2. API round trip, one request at a time: GET (read) and SERVICE.LOAD (a durable write);
     3. restart with 10,000 rows: spawn to READY=1;
     4. RSS with 10,000 rows loaded.
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 
 #define ROWS 10000
+#define REPS 5
 
 static int
 s_compare_i64 (const void *a, const void *b)
@@ -122,6 +124,22 @@ s_rss_kb (pid_t pid)
     return rss;
 }
 
+static int
+s_compare_double (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  Median and range of REPS rates (sorts them).
+static void
+s_print_rate (const char *label, double *rates)
+{
+    qsort (rates, REPS, sizeof *rates, s_compare_double);
+    printf ("%-38s %7.0f rows/s persisted (median of %d; %.0f-%.0f)\n", label, rates[REPS / 2], REPS, rates[0],
+            rates[REPS - 1]);
+}
+
 int
 main (void)
 {
@@ -135,24 +153,28 @@ main (void)
     }
     char endpoint[400];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", node.run_dir);
-    json_t **rows = malloc (3 * ROWS * sizeof *rows);
-    for (int i = 0; i < 3 * ROWS; i++)
+    //  New rows: REPS bursts of ROWS distinct rows, one row per request, then as many 100 per
+    //  request; updates: the rows of the first 100-per-request burst, a new version each time.
+    json_t **rows = malloc (2 * REPS * ROWS * sizeof *rows);
+    for (int i = 0; i < 2 * REPS * ROWS; i++)
         rows[i] = s_row (1);
     char *sample = json_dumps (rows[0], JSON_COMPACT);
     printf ("row size: %zu bytes of JSON\n", strlen (sample));
     free (sample);
-
-    double single = s_merge_rate (endpoint, rows, ROWS, 1);
-    double batched = s_merge_rate (endpoint, rows + ROWS, ROWS / 100, 100);
-    printf ("merge, 1 row per request, pipelined:  %8.0f rows/s persisted\n", single);
-    printf ("merge, 100 rows per request:          %8.0f rows/s persisted\n", batched);
-    //  Third 10,000: updates of rows already there (a new version each), as steady state.
-    for (int i = 0; i < ROWS; i++) {
-        json_object_set (rows[2 * ROWS + i], "id", json_object_get (rows[ROWS + i], "id"));
-        json_object_set_new (rows[2 * ROWS + i], "version", json_integer (2));
+    double single[REPS], batched[REPS], updates[REPS];
+    for (int r = 0; r < REPS; r++)
+        single[r] = s_merge_rate (endpoint, rows + r * ROWS, ROWS, 1);
+    json_t **batch_rows = rows + REPS * ROWS;
+    for (int r = 0; r < REPS; r++)
+        batched[r] = s_merge_rate (endpoint, batch_rows + r * ROWS, ROWS / 100, 100);
+    for (int r = 0; r < REPS; r++) {
+        for (int i = 0; i < ROWS; i++)
+            json_object_set_new (batch_rows[i], "version", json_integer (r + 2));
+        updates[r] = s_merge_rate (endpoint, batch_rows, ROWS / 100, 100);
     }
-    double updates = s_merge_rate (endpoint, rows + 2 * ROWS, ROWS / 100, 100);
-    printf ("merge, 100 updated rows per request:  %8.0f rows/s persisted\n", updates);
+    s_print_rate ("merge, 1 row per request, pipelined:", single);
+    s_print_rate ("merge, 100 rows per request:", batched);
+    s_print_rate ("merge, 100 updated rows per request:", updates);
 
     bool ok;
     json_t *hello = ocf_test_call (&node, "tabled", "HELLO", NULL, &ok);
@@ -177,12 +199,12 @@ main (void)
                 (long long) latency.max);
     }
 
-    //  The table now holds 20,001 rows; restart with 10,000 of them (drop the second half).
+    //  Restart with 10,000 of the rows (and this node's own).
     ocf_test_stop (pid, SIGTERM, 10000);
     char command[600];
     snprintf (command, sizeof command,
-              "sqlite3 %s/table.db \"delete from nodes where rowid in (select rowid from nodes where name != 'bench-node' limit 10001);"
-              "select count(*) from nodes;\"", node.state_dir);
+              "sqlite3 %s/table.db \"delete from nodes where rowid in (select rowid from nodes where name != 'bench-node'"
+              " limit (select count(*) - %d from nodes)); select count(*) from nodes;\"", node.state_dir, ROWS + 1);
     int status;
     char *count = ocf_test_run (command, &status);
     printf ("rows in table.db for the restart:     %s", count);
