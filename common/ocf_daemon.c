@@ -96,18 +96,23 @@ ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_
     return buffer;
 }
 
-int
-ocf_daemon_make_dirs (ocf_config_t *config)
+ocf_lock_t *
+ocf_daemon_claim (ocf_config_t *config, const char *name)
 {
     if (ocf_mkdirs (config->node.run_dir, 0755) != 0) {
         ocf_log_error ("cannot create run directory %s: %s", config->node.run_dir, strerror (errno));
-        return -1;
+        return NULL;
     }
     if (ocf_mkdirs (config->node.state_dir, 0750) != 0) {
         ocf_log_error ("cannot create state directory %s: %s", config->node.state_dir, strerror (errno));
-        return -1;
+        return NULL;
     }
-    return 0;
+    char path[4200], error[1024];
+    snprintf (path, sizeof path, "%s/%s.lock", config->node.run_dir, name);
+    ocf_lock_t *lock = ocf_lock_new (path, error, sizeof error);
+    if (!lock)
+        ocf_log_error ("refusing to start: %s", error);
+    return lock;
 }
 
 static int

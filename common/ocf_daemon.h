@@ -7,14 +7,17 @@
 #define OCF_DAEMON_H
 
 #include "ocf_config.h"
+#include "ocf_lock.h"
 
 #include <czmq.h>
 
 ocf_config_t *ocf_daemon_start (int argc, char **argv, const char *program, const char *summary);
 //  "ipc://<run_dir>/<name>" into buffer.
 const char *ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_t size);
-//  Creates run_dir (0755) and state_dir (0750) when missing; logs and returns -1 on failure.
-int ocf_daemon_make_dirs (ocf_config_t *config);
+//  Creates run_dir (0755) and state_dir (0750) when missing, then takes run_dir/<name>.lock,
+//  so that a second instance cannot steal this one's sockets. Logs why and returns NULL when
+//  either fails; destroy the lock last, after the sockets are closed.
+ocf_lock_t *ocf_daemon_claim (ocf_config_t *config, const char *name);
 //  When systemd set a watchdog ($WATCHDOG_USEC), adds a loop timer sending WATCHDOG=1 at half
 //  its period: a stuck loop then stops pinging and systemd restarts the daemon.
 void ocf_daemon_watchdog (zloop_t *loop);

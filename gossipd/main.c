@@ -552,17 +552,12 @@ main (int argc, char **argv)
                                              "Talks to the other hosts: membership, failure detection, table replication.");
     static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
     server_t server = { .config = config, .signals = ocf_signals_new (signals), .started = ocf_time_mono_ms () };
-    char error[1024], path[4200], endpoint[4200];
+    char endpoint[4200];
     int status = 1;
     ocf_lock_t *lock = NULL;
-    if (ocf_daemon_make_dirs (config) != 0)
+    lock = ocf_daemon_claim (config, "gossipd");
+    if (!lock)
         goto done;
-    snprintf (path, sizeof path, "%s/gossipd.lock", config->node.run_dir);
-    lock = ocf_lock_new (path, error, sizeof error);
-    if (!lock) {
-        ocf_log_error ("refusing to start: %s", error);
-        goto done;
-    }
     server.api = zsock_new (ZMQ_ROUTER);
     zsock_set_sndtimeo (server.api, 0);
     zsock_set_maxmsgsize (server.api, 1 << 20);

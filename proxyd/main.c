@@ -13,7 +13,7 @@ main (int argc, char **argv)
 {
     ocf_config_t *config = ocf_daemon_start (argc, argv, "ocf-proxyd",
                                              "Routes and streams HTTP requests (OpenAI API included) to the hosts that serve them.");
-    char error[1024], path[4200];
+    char error[1024];
     int status = 1;
     //  Each stream holds two sockets: take every file descriptor the hard limit allows.
     struct rlimit files;
@@ -23,14 +23,9 @@ main (int argc, char **argv)
     }
     ocf_lock_t *lock = NULL;
     ocf_proxyd_t *proxyd = NULL;
-    if (ocf_daemon_make_dirs (config) != 0)
+    lock = ocf_daemon_claim (config, "proxyd");
+    if (!lock)
         goto done;
-    snprintf (path, sizeof path, "%s/proxyd.lock", config->node.run_dir);
-    lock = ocf_lock_new (path, error, sizeof error);
-    if (!lock) {
-        ocf_log_error ("refusing to start: %s", error);
-        goto done;
-    }
     proxyd = ocf_proxyd_new (config, error, sizeof error);
     if (!proxyd) {
         ocf_log_error ("%s", error);

@@ -129,16 +129,11 @@ main (int argc, char **argv)
                                              "Keeps this host's replicated node table (SQLite, local ZeroMQ API).");
     static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
     server_t server = { .config = config, .signals = ocf_signals_new (signals) };
-    char error[1024], path[4200], endpoint[4200];
+    char error[1024], endpoint[4200];
     int status = 1;
-    if (ocf_daemon_make_dirs (config) != 0)
+    ocf_lock_t *lock = ocf_daemon_claim (config, "tabled");
+    if (!lock)
         goto done;
-    snprintf (path, sizeof path, "%s/tabled.lock", config->node.run_dir);
-    ocf_lock_t *lock = ocf_lock_new (path, error, sizeof error);
-    if (!lock) {
-        ocf_log_error ("refusing to start: %s", error);
-        goto done;
-    }
     zcert_t *cert = ocf_identity_load (config->node.state_dir, error, sizeof error);
     if (!cert) {
         ocf_log_error ("%s", error);

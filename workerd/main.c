@@ -108,21 +108,16 @@ main (int argc, char **argv)
     //  and SIGCHLD can only arrive through the signalfd.
     static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, 0 };
     daemon_t daemon = { .config = config, .signals = ocf_signals_new (signals) };
-    char error[1024], path[4200], endpoint[4200];
+    char error[1024], endpoint[4200];
     int status = 1;
     ocf_lock_t *lock = NULL;
     if (!daemon.signals) {
         ocf_log_error ("cannot set up signal handling: %s", strerror (errno));
         goto done;
     }
-    if (ocf_daemon_make_dirs (config) != 0)
+    lock = ocf_daemon_claim (config, "workerd");
+    if (!lock)
         goto done;
-    snprintf (path, sizeof path, "%s/workerd.lock", config->node.run_dir);
-    lock = ocf_lock_new (path, error, sizeof error);
-    if (!lock) {
-        ocf_log_error ("refusing to start: %s", error);
-        goto done;
-    }
     if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         ocf_log_error ("cannot initialise libcurl");
         goto done;
