@@ -206,21 +206,6 @@ s_cut_a_stream (void *arg)
     return fabric_metric (arg, "ocf_proxyd_upstream_attempts_total{outcome=\"body_failed\"} ") >= 1;
 }
 
-static long
-s_rss_kb (pid_t pid)
-{
-    char path[64], line[128];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    long rss = -1;
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, "VmRSS:", 6) == 0)
-            rss = atol (line + 6);
-    if (file)
-        fclose (file);
-    return rss;
-}
-
 Test (proxyd_errors, a_client_that_stops_reading_is_cut)
 {
     //  A fast endless stream to a client that reads nothing: proxyd stops reading upstream once
@@ -236,7 +221,7 @@ Test (proxyd_errors, a_client_that_stops_reading_is_cut)
                         "X-Test-Token-Delay-Ms: 0\r\nContent-Length: %zu\r\n\r\n%s", strlen (body), body);
     cr_assert_eq (write (fd, request, (size_t) len), len);
     cr_assert (ocf_test_wait_for (s_cut_a_stream, A, 15000), "the stream to a client that does not read was never cut");
-    long rss = s_rss_kb (A->proxyd);
+    long rss = ocf_test_rss_kb (A->proxyd);
     cr_assert (rss > 0 && rss < 64 * 1024, "ocf-proxyd holds %ld kB for a client that does not read", rss);
     //  The client, reading at last, gets what was sent and then the end of the connection.
     struct timeval wait = { 10, 0 };

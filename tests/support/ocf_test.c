@@ -258,6 +258,21 @@ ocf_test_now_us (void)
     return ocf_time_mono_us ();
 }
 
+long
+ocf_test_rss_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    FILE *file = fopen (path, "r");
+    long rss = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "VmRSS:", 6) == 0)
+            rss = atol (line + 6);
+    if (file)
+        fclose (file);
+    return rss;
+}
+
 char *
 ocf_test_read_file (const char *path)
 {

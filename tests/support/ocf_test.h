@@ -58,5 +58,7 @@ int64_t ocf_test_now_us (void);
 char *ocf_test_read_file (const char *path);
 //  Runs a shell command, returning its stdout (caller frees) and exit status.
 char *ocf_test_run (const char *command, int *status);
+//  The resident set (VmRSS) of a process in kB, -1 when it cannot be read.
+long ocf_test_rss_kb (pid_t pid);
 
 #endif

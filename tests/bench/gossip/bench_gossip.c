@@ -178,22 +178,6 @@ s_stop_all (bench_t *bench)
     bench->count = 0;
 }
 
-static long
-s_status_kb (pid_t pid, const char *field)
-{
-    char path[64], line[256];
-    snprintf (path, sizeof path, "/proc/%d/status", pid);
-    FILE *file = fopen (path, "r");
-    long value = -1;
-    size_t len = strlen (field);
-    while (file && fgets (line, sizeof line, file))
-        if (strncmp (line, field, len) == 0 && line[len] == ':')
-            value = atol (line + len + 1);
-    if (file)
-        fclose (file);
-    return value;
-}
-
 //  A node starts from an empty directory: nothing of an earlier cluster (table, key).
 static void
 s_fresh_dir (node_t *node, const char *root, const char *kind, int index)
@@ -627,9 +611,9 @@ s_run_cluster (bench_t *bench, const system_ops_t *ops, int size, int changes, i
     s_idle_bytes (bench, idle_s, &results->idle);
     for (int i = 0; i < bench->count; i++) {
         node_t *node = &bench->nodes[i];
-        s_add (&results->rss, (double) s_status_kb (node->pids[node->pid_count - 1], "VmRSS") / 1024.0);
+        s_add (&results->rss, (double) ocf_test_rss_kb (node->pids[node->pid_count - 1]) / 1024.0);
         if (node->pid_count == 2)
-            s_add (&results->rss_tabled, (double) s_status_kb (node->pids[0], "VmRSS") / 1024.0);
+            s_add (&results->rss_tabled, (double) ocf_test_rss_kb (node->pids[0]) / 1024.0);
     }
     for (int c = 0; c < changes; c++) {
         int index = (1 + 7 * c) % size;

@@ -109,21 +109,6 @@ s_round_trips (const char *endpoint, const char *verb, json_t *body, int count, 
     zsock_destroy (&client);
 }
 
-static long
-s_rss_kb (pid_t pid)
-{
-    char path[64], line[256];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-    FILE *file = fopen (path, "r");
-    long rss = -1;
-    while (file && fgets (line, sizeof line, file))
-        if (sscanf (line, "VmRSS: %ld kB", &rss) == 1)
-            break;
-    if (file)
-        fclose (file);
-    return rss;
-}
-
 static int
 s_compare_double (const void *a, const void *b)
 {
@@ -215,7 +200,7 @@ main (void)
         int64_t start = ocf_test_now_us ();
         pid = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
         samples[i] = ocf_test_now_us () - start;
-        rss = s_rss_kb (pid);
+        rss = ocf_test_rss_kb (pid);
         ocf_test_stop (pid, SIGTERM, 10000);
     }
     qsort (samples, 5, sizeof samples[0], s_compare_i64);
