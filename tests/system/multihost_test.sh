@@ -440,21 +440,28 @@ say "== 3. host 2's link goes down, then up again, under load through hosts 3-5"
 # The worst detection bound (local health 8) is how long to wait; the check is against the
 # bound at the local health the observers really had.
 worst_detection=$(detection_bound_ms 8)
+# declared_dead_everywhere SINCE WHAT FIGURE: waits until hosts 1, 3, 4, 5 declare host 2
+# dead (t_dead: when), checks that came within the bound at the local health their gossipds
+# really had, and records the time since SINCE as FIGURE.
+declared_dead_everywhere() {
+  local since=$1 what=$2 health bound h
+  wait_for "$worst_detection" all_see dead 2 1 3 4 5
+  t_dead=$(now_ms)
+  health=$(max_health 1 3 4 5)
+  bound=$(detection_bound_ms "$health")
+  if all_see dead 2 1 3 4 5 && [ $((t_dead - since)) -le "$bound" ]; then
+    ok "host 2 declared dead by hosts 1, 3, 4, 5 $((t_dead - since)) ms after $what (bound ${bound} ms at local health $health)"
+  else
+    fail "host 2 not declared dead everywhere within ${bound} ms of $what (local health $health): $(for h in 1 3 4 5; do printf 'host %s: %s; ' "$h" "$(status_of "$h" 2)"; done)"
+  fi
+  figure "$3" $((t_dead - since)) ms
+}
 load_start link 3 4 5
 sleep 2                                   # steady load on both serving hosts first
 t_down=$(now_ms)
 in_ns "$bridge" ip link set v2 down       # as a cable pulled: packets are lost, nothing refused
 wait_for "$worst_detection" all_see "suspect|dead" 2 1 3 4 5 && figure link_down_to_suspect_everywhere $(( $(now_ms) - t_down )) ms
-wait_for "$worst_detection" all_see dead 2 1 3 4 5
-t_dead=$(now_ms)
-health=$(max_health 1 3 4 5)
-bound=$(detection_bound_ms "$health")
-if all_see dead 2 1 3 4 5 && [ $((t_dead - t_down)) -le "$bound" ]; then
-  ok "host 2 declared dead by hosts 1, 3, 4, 5 $((t_dead - t_down)) ms after its link went down (bound ${bound} ms at local health $health)"
-else
-  fail "host 2 not declared dead everywhere within ${bound} ms (local health $health): $(for h in 1 3 4 5; do printf 'host %s: %s; ' "$h" "$(status_of "$h" 2)"; done)"
-fi
-figure link_down_to_dead_everywhere $((t_dead - t_down)) ms
+declared_dead_everywhere "$t_down" "its link went down" link_down_to_dead_everywhere
 sleep 3                                   # the load goes on, served by host 1 alone
 t_up=$(now_ms)
 in_ns "$bridge" ip link set v2 up
@@ -611,16 +618,7 @@ t_kill=$(now_ms)
   kill -9 $(ip netns pids "$(host_ns 2)")
   for d in $daemons; do wait "$(cat "$work/h2/$d.pid")"; done
 } 2>/dev/null
-wait_for "$worst_detection" all_see dead 2 1 3 4 5
-t_dead=$(now_ms)
-health=$(max_health 1 3 4 5)
-bound=$(detection_bound_ms "$health")
-if all_see dead 2 1 3 4 5 && [ $((t_dead - t_kill)) -le "$bound" ]; then
-  ok "host 2 declared dead everywhere $((t_dead - t_kill)) ms after kill -9 (bound ${bound} ms at local health $health)"
-else
-  fail "host 2 not declared dead everywhere within ${bound} ms of kill -9 (local health $health)"
-fi
-figure crash_to_dead_everywhere $((t_dead - t_kill)) ms
+declared_dead_everywhere "$t_kill" "kill -9" crash_to_dead_everywhere
 t_boot=$(now_ms)
 start_host 2        # its run_dir still has the dead daemons' sockets and lock files
 check "host 2: its daemons are ready again" wait_for 30000 host_ready 2
