@@ -36,6 +36,7 @@ mainpid() { property "ocf-$1.service" MainPID; }
 
 #  The daemons this build has (a part not built yet has no binary).
 daemons=""
+packaged() { case "$daemons " in *" $1 "*) return 0 ;; esac; return 1; }
 dpkg-deb -c /ocf-test/openfabric.deb > /tmp/package-contents
 for name in tabled gossipd proxyd workerd; do
   grep -q "/usr/sbin/ocf-$name\$" /tmp/package-contents && daemons="$daemons $name"
@@ -80,7 +81,7 @@ for name in $daemons; do
 done
 
 #  The main job: a backend run by workerd, a streamed chat completion through proxyd.
-if case "$daemons" in *workerd*proxyd*|*proxyd*workerd*) true ;; *) false ;; esac; then
+if packaged workerd && packaged proxyd; then
   cat > /etc/ocf/ocf.conf <<CONF
 [node]
 name = nspawn-host
