@@ -461,6 +461,15 @@ ocf_json_string_copy (ocf_json_span_t string, char *out, size_t out_size)
     if (ocf_json_type (string) != OCF_JSON_STRING || out_size == 0)
         return -1;
     const char *p = string.start + 1, *end = string.start + string.len - 1;
+    size_t raw = (size_t) (end - p);
+    //  Fast path: no escapes, the bytes are the string (validated: no raw NUL in them).
+    if (!memchr (p, '\\', raw)) {
+        if (raw >= out_size)
+            return -1;
+        memcpy (out, p, raw);
+        out[raw] = '\0';
+        return (long) raw;
+    }
     size_t len = 0;
     while (p < end) {
         char decoded[4];
@@ -480,6 +489,8 @@ ocf_json_string_length (ocf_json_span_t string)
     if (ocf_json_type (string) != OCF_JSON_STRING)
         return 0;
     const char *p = string.start + 1, *end = string.start + string.len - 1;
+    if (!memchr (p, '\\', (size_t) (end - p)))
+        return (size_t) (end - p);
     size_t len = 0;
     while (p < end) {
         char decoded[4];

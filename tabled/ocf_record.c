@@ -15,6 +15,7 @@
 #define MAX_GPUS 256
 #define MAX_MEMBERS 256          //  keys of any object we check (duplicates are looked for)
 #define MAX_STRING 1024
+#define MAX_KEY_NAME 32          //  longer keys are none we look for
 
 //  Fields that are not the owner's: they travel with the row but are not in its content.
 static const char *s_membership_fields[] = { "incarnation", "status", "status_generation", "last_alive", NULL };
@@ -125,8 +126,11 @@ s_key_seen (seen_key_t *seen, size_t count, ocf_json_span_t key, bool escaped)
 }
 
 //  Walks an object once: checks its keys are all different (at most MAX_MEMBERS), and calls
-//  visit (when given) for each member; visit returns 0 or -1 with error set.
-typedef int (member_fn) (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size);
+//  visit (when given) for each member with its key decoded once as name ("" for a key too long
+//  to be one we know), so that visitors compare names with strcmp instead of decoding the key
+//  for every name they know; visit returns 0 or -1 with error set.
+typedef int (member_fn) (const char *name, ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error,
+                         size_t error_size);
 
 static int
 s_walk_object (ocf_json_span_t object, const char *what, member_fn *visit, void *arg, char *error, size_t error_size)
@@ -144,7 +148,10 @@ s_walk_object (ocf_json_span_t object, const char *what, member_fn *visit, void 
         if (s_key_seen (seen, count, key, escaped))
             return s_fail (error, error_size, "%s has the key %.*s twice", what, (int) key.len, key.start);
         seen[count++] = (seen_key_t) { key, escaped };
-        if (visit && visit (key, value, arg, error, error_size) != 0)
+        char name[MAX_KEY_NAME];
+        if (visit && ocf_json_string_copy (key, name, sizeof name) < 0)
+            name[0] = '\0';
+        if (visit && visit (name, key, value, arg, error, error_size) != 0)
             return -1;
     }
     return 0;
@@ -157,7 +164,8 @@ s_check_object (ocf_json_span_t object, const char *what, char *error, size_t er
 }
 
 static int
-s_string_member (ocf_json_span_t key, ocf_json_span_t value, void *what, char *error, size_t error_size)
+s_string_member (const char *name, ocf_json_span_t key, ocf_json_span_t value, void *what, char *error,
+                 size_t error_size)
 {
     if (!s_is_string_of_at_most (value, MAX_STRING))
         return s_fail (error, error_size, "%s: %.*s must be a string of at most %d bytes", (const char *) what,
@@ -205,15 +213,16 @@ typedef struct {
 } service_fields_t;
 
 static int
-s_service_member (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size)
+s_service_member (const char *name, ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error,
+                  size_t error_size)
 {
     service_fields_t *fields = arg;
-    if (ocf_json_string_is (key, "name")) fields->name = value;
-    else if (ocf_json_string_is (key, "identity_group")) fields->identity_group = value;
-    else if (ocf_json_string_is (key, "status")) fields->status = value;
-    else if (ocf_json_string_is (key, "port")) fields->port = value;
-    else if (ocf_json_string_is (key, "host")) fields->host = value;
-    else if (ocf_json_string_is (key, "load")) fields->load = value;
+    if (strcmp (name, "name") == 0) fields->name = value;
+    else if (strcmp (name, "identity_group") == 0) fields->identity_group = value;
+    else if (strcmp (name, "status") == 0) fields->status = value;
+    else if (strcmp (name, "port") == 0) fields->port = value;
+    else if (strcmp (name, "host") == 0) fields->host = value;
+    else if (strcmp (name, "load") == 0) fields->load = value;
     return 0;
 }
 
@@ -256,10 +265,10 @@ s_check_service_span (ocf_json_span_t service, char *name_out, char *error, size
 }
 
 static bool
-s_is_membership_field (ocf_json_span_t key)
+s_is_membership_field (const char *name)
 {
     for (const char **field = s_membership_fields; *field; field++)
-        if (ocf_json_string_is (key, *field))
+        if (strcmp (name, *field) == 0)
             return true;
     return false;
 }
@@ -274,7 +283,7 @@ typedef struct {
 } row_fields_t;
 
 static int
-s_row_member (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size)
+s_row_member (const char *name, ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error, size_t error_size)
 {
     row_fields_t *fields = arg;
     static const struct { const char *name; size_t offset; } known[] = {
@@ -286,11 +295,11 @@ s_row_member (ocf_json_span_t key, ocf_json_span_t value, void *arg, char *error
         { "services", offsetof (row_fields_t, services) },
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (ocf_json_string_is (key, known[i].name)) {
+        if (strcmp (name, known[i].name) == 0) {
             *(ocf_json_span_t *) ((char *) fields + known[i].offset) = value;
             break;
         }
-    if (fields->record && !s_is_membership_field (key)) {
+    if (fields->record && !s_is_membership_field (name)) {
         if (fields->record_len > 1)
             fields->record[fields->record_len++] = ',';
         memcpy (fields->record + fields->record_len, key.start, key.len);
