@@ -491,21 +491,28 @@ ocf_entry_live (const ocf_entry_t *entry)
         && (entry->member.status == OCF_STATUS_ALIVE || entry->member.status == OCF_STATUS_SUSPECT);
 }
 
+size_t
+ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive, char head[OCF_ROW_HEAD_MAX])
+{
+    int len = snprintf (head, OCF_ROW_HEAD_MAX, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
+                        member->incarnation, ocf_status_name (member->status));
+    if (member->generation != generation)
+        len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"status_generation\":%" PRIu64 ",", member->generation);
+    if (last_alive)
+        len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"last_alive\":%" PRId64 ",", last_alive);
+    return (size_t) len;
+}
+
 char *
 ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
               int64_t last_alive)
 {
     //  The record is a JSON object: membership fields are spliced in front of its first key
     //  rather than parsing and re-serializing the whole record.
-    char head[256];
-    int len = snprintf (head, sizeof head, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
-                        member->incarnation, ocf_status_name (member->status));
-    if (member->generation != generation)
-        len += snprintf (head + len, sizeof head - len, "\"status_generation\":%" PRIu64 ",", member->generation);
-    if (last_alive)
-        len += snprintf (head + len, sizeof head - len, "\"last_alive\":%" PRId64 ",", last_alive);
-    char *json = malloc ((size_t) len + record_len);
-    memcpy (json, head, (size_t) len);
+    char head[OCF_ROW_HEAD_MAX];
+    size_t len = ocf_row_head (generation, member, last_alive, head);
+    char *json = malloc (len + record_len);
+    memcpy (json, head, len);
     memcpy (json + len, record + 1, record_len);          //  includes the NUL
     return json;
 }

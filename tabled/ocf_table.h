@@ -119,6 +119,10 @@ void ocf_table_index_services (ocf_entry_t *entry, json_t *record);
 //  Row JSON as exchanged: the owner's record text with the membership fields spliced in
 //  (incarnation, status, status_generation when it differs from generation, last_alive when
 //  non-zero). Returns a malloc'd string.
+//  ocf_row_head writes what goes before the record's first key ("{" and the membership
+//  fields) and returns its length: the row is the head, then the record without its "{".
+#define OCF_ROW_HEAD_MAX 160
+size_t ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive, char head[OCF_ROW_HEAD_MAX]);
 char *ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
                     int64_t last_alive);
 //  The same for an entry holding its record text; NULL when it has none (or it was evicted).

@@ -84,17 +84,30 @@ s_append_json (ocf_strbuf_t *buf, json_t *value)
 //  --------------------------------------------------------------------------
 //  Changes: persisted inside the open transaction, announced after commit
 
+//  An event's body is {"v","seq","boot","source", key: value}, with the value given in parts
+//  (a row is its membership head and its record text): written straight into the frame sent,
+//  since a merge of 100 rows publishes 100 events of ~1 KB.
 static void
-s_event (ocf_tabled_t *self, const char *topic, const char *key, const char *json_text)
+s_event (ocf_tabled_t *self, const char *topic, const char *key, const char *parts[], const size_t lens[], size_t count)
 {
-    ocf_strbuf_t buf = { 0 };
-    ocf_strbuf_printf (&buf, "{\"v\":%d,\"seq\":%" PRIu64 ",\"boot\":%" PRIu64 ",\"source\":\"%s\",\"%s\":",
-                       OCF_PROTOCOL_VERSION, ++self->seq, self->boot, self->source, key);
-    ocf_strbuf_puts (&buf, json_text);
-    ocf_strbuf_puts (&buf, "}");
+    char prefix[256];
+    size_t size = (size_t) snprintf (prefix, sizeof prefix,
+                                     "{\"v\":%d,\"seq\":%" PRIu64 ",\"boot\":%" PRIu64 ",\"source\":\"%s\",\"%s\":",
+                                     OCF_PROTOCOL_VERSION, ++self->seq, self->boot, self->source, key);
+    size_t body_size = size + 1;
+    for (size_t i = 0; i < count; i++)
+        body_size += lens[i];
+    zframe_t *body = zframe_new (NULL, body_size);
+    char *data = (char *) zframe_data (body);
+    memcpy (data, prefix, size);
+    for (size_t i = 0; i < count; i++) {
+        memcpy (data + size, parts[i], lens[i]);
+        size += lens[i];
+    }
+    data[size] = '}';
     zmsg_t *event = zmsg_new ();
-    ocf_msg_append_raw (event, topic, buf.data, buf.len);
-    ocf_strbuf_free (&buf);
+    zmsg_addstr (event, topic);
+    zmsg_append (event, &body);
     zlistx_add_end (self->events, event);
 }
 
@@ -102,7 +115,9 @@ static void
 s_event_json (ocf_tabled_t *self, const char *topic, const char *key, json_t *value)
 {
     char *text = json_dumps (value, JSON_COMPACT);
-    s_event (self, topic, key, text);
+    const char *parts[] = { text };
+    size_t lens[] = { strlen (text) };
+    s_event (self, topic, key, parts, lens, 1);
     free (text);
     json_decref (value);
 }
@@ -123,9 +138,10 @@ s_changed (ocf_tabled_t *self, const char *id, int mask)
     if (mask & OCF_CHANGED_TOMBSTONE && entry && entry->has_tombstone)
         s_event_json (self, "tombstone", "tombstone", ocf_entry_tombstone_json (entry));
     if (mask & OCF_CHANGED_RECORD && entry && entry->has_record) {
-        char *row = ocf_entry_row_json (entry, true);
-        s_event (self, "row", "row", row);
-        free (row);
+        char head[OCF_ROW_HEAD_MAX];
+        const char *parts[] = { head, entry->record + 1 };
+        size_t lens[] = { ocf_row_head (entry->generation, &entry->member, entry->last_alive, head), entry->record_len - 1 };
+        s_event (self, "row", "row", parts, lens, 2);
     }
     else
     if (mask & OCF_CHANGED_MEMBER && entry && entry->has_member)
