@@ -12,6 +12,7 @@ typedef struct {
     const char *p;
     const char *end;
     const char *problem;
+    ocf_json_index_t *index;     //  NULL: not recording
 } scanner_t;
 
 static bool
@@ -170,16 +171,50 @@ s_literal (scanner_t *scanner, const char *word)
 
 static bool s_value (scanner_t *scanner, int depth);
 
+//  Reserves the index slot of the container opening at scanner->p (slots are taken in order
+//  of opening, so starts stay sorted); SIZE_MAX when memory ran out, and the index is dropped.
+static size_t
+s_index_open (scanner_t *scanner)
+{
+    ocf_json_index_t *index = scanner->index;
+    if (index->count == index->size) {
+        size_t size = index->size ? index->size * 2 : 64;
+        uint32_t *starts = realloc (index->starts, size * sizeof *starts);
+        if (starts)
+            index->starts = starts;
+        uint32_t *ends = starts ? realloc (index->ends, size * sizeof *ends) : NULL;
+        if (ends)
+            index->ends = ends;
+        if (!starts || !ends) {
+            ocf_json_index_clear (index);
+            scanner->index = NULL;
+            return SIZE_MAX;
+        }
+        index->size = size;
+    }
+    index->starts[index->count] = (uint32_t) (scanner->p - scanner->start);
+    return index->count++;
+}
+
+static bool
+s_index_close (scanner_t *scanner, size_t slot)
+{
+    if (scanner->index)
+        scanner->index->ends[slot] = (uint32_t) (scanner->p - scanner->start);
+    return true;
+}
+
 static bool
 s_container (scanner_t *scanner, int depth, char close)
 {
     if (depth >= OCF_JSON_MAX_DEPTH)
         return s_fail (scanner, "nested too deeply");
+    size_t slot = scanner->index ? s_index_open (scanner) : 0;
     scanner->p++;
     s_skip_space (scanner);
     if (scanner->p < scanner->end && *scanner->p == close) {
         scanner->p++;
-        return true;
+        return s_index_close (scanner, slot);
     }
     while (true) {
         if (close == '}') {
@@ -202,7 +237,7 @@ s_container (scanner_t *scanner, int depth, char close)
         }
         if (scanner->p < scanner->end && *scanner->p == close) {
             scanner->p++;
-            return true;
+            return s_index_close (scanner, slot);
         }
         return s_fail (scanner, close == '}' ? "',' or '}' expected in an object" : "',' or ']' expected in an array");
     }
@@ -229,17 +264,32 @@ s_value (scanner_t *scanner, int depth)
 }
 
 int
-ocf_json_validate (const char *text, size_t len, char *error, size_t error_size)
+ocf_json_validate (const char *text, size_t len, ocf_json_index_t *index, char *error, size_t error_size)
 {
-    scanner_t scanner = { text, text, text + len, NULL };
+    //  Offsets are 32-bit: a document of 4 GiB or more is walked without an index.
+    if (index) {
+        ocf_json_index_clear (index);
+        index->text = text;
+    }
+    scanner_t scanner = { text, text, text + len, NULL, len < UINT32_MAX ? index : NULL };
     if (s_value (&scanner, 0)) {
         s_skip_space (&scanner);
         if (scanner.p == scanner.end)
             return 0;
         s_fail (&scanner, "extra text after the value");
     }
+    if (index)
+        ocf_json_index_clear (index);
     snprintf (error, error_size, "%s at byte %zu", scanner.problem, (size_t) (scanner.p - text));
     return -1;
+}
+
+void
+ocf_json_index_clear (ocf_json_index_t *index)
+{
+    free (index->starts);
+    free (index->ends);
+    *index = (ocf_json_index_t) { NULL, NULL, NULL, 0, 0 };
 }
 
 ocf_json_type_t
@@ -272,19 +322,41 @@ s_skip_ws (const char *p, const char *end)
 //  Validated text is one value between whitespace: trimming both ends finds it without
 //  reading it (a MERGE body can be a megabyte; a second read was ~7 % of a merge).
 ocf_json_span_t
-ocf_json_root (const char *text, size_t len)
+ocf_json_root (const char *text, size_t len, const ocf_json_index_t *index)
 {
     const char *end = text + len;
     const char *start = s_skip_ws (text, end);
     while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
         end--;
-    return (ocf_json_span_t) { start, (size_t) (end - start) };
+    //  An index is only good for the text it was made from.
+    bool indexed = index && index->text == text && index->count;
+    return (ocf_json_span_t) { start, (size_t) (end - start), indexed ? index : NULL };
 }
 
-//  The end of the value starting at p (validated text).
+//  The end of the container starting at p, from the index; NULL when p is not in it.
 static const char *
-s_value_end (const char *p, const char *end)
+s_indexed_end (const ocf_json_index_t *index, const char *p)
 {
+    uint32_t offset = (uint32_t) (p - index->text);
+    size_t low = 0, high = index->count;
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (index->starts[middle] < offset)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    return low < index->count && index->starts[low] == offset ? index->text + index->ends[low] : NULL;
+}
+
+//  The end of the value starting at p (validated text), looked up for a container when the
+//  document has an index.
+static const char *
+s_value_end (const char *p, const char *end, const ocf_json_index_t *index)
+{
+    const char *found;
+    if (index && (*p == '{' || *p == '[') && (found = s_indexed_end (index, p)))
+        return found;
     if (*p == '"') {
         //  The next quote not escaped: an odd run of backslashes before it escapes it.
         for (const char *quote = p + 1; (quote = memchr (quote, '"', (size_t) (end - quote))); quote++) {
@@ -304,7 +376,7 @@ s_value_end (const char *p, const char *end)
             if (!special[(unsigned char) *p])
                 continue;
             if (*p == '"') {
-                p = s_value_end (p, end) - 1;
+                p = s_value_end (p, end, NULL) - 1;
                 continue;
             }
             if (*p == '{' || *p == '[')
@@ -324,8 +396,8 @@ ocf_json_iter_t
 ocf_json_iter (ocf_json_span_t container)
 {
     if (container.len < 2)
-        return (ocf_json_iter_t) { NULL, NULL };
-    return (ocf_json_iter_t) { container.start + 1, container.start + container.len - 1 };
+        return (ocf_json_iter_t) { NULL, NULL, NULL };
+    return (ocf_json_iter_t) { container.start + 1, container.start + container.len - 1, container.index };
 }
 
 static bool
@@ -339,13 +411,13 @@ s_next (ocf_json_iter_t *iter, ocf_json_span_t *key, ocf_json_span_t *value)
     if (p >= iter->end)
         return false;
     if (key) {
-        const char *key_end = s_value_end (p, iter->end);
-        *key = (ocf_json_span_t) { p, (size_t) (key_end - p) };
+        const char *key_end = s_value_end (p, iter->end, NULL);
+        *key = (ocf_json_span_t) { p, (size_t) (key_end - p), NULL };
         p = s_skip_ws (key_end, iter->end);
         p = s_skip_ws (p + 1, iter->end);            //  the ':'
     }
-    const char *value_end = s_value_end (p, iter->end);
-    *value = (ocf_json_span_t) { p, (size_t) (value_end - p) };
+    const char *value_end = s_value_end (p, iter->end, iter->index);
+    *value = (ocf_json_span_t) { p, (size_t) (value_end - p), iter->index };
     iter->cursor = value_end;
     return true;
 }
@@ -382,7 +454,7 @@ ocf_json_member (ocf_json_span_t object, const char *key)
     while (ocf_json_object_next (&iter, &name, &value))
         if (ocf_json_string_is (name, key))
             return value;
-    return (ocf_json_span_t) { NULL, 0 };
+    return (ocf_json_span_t) { NULL, 0, NULL };
 }
 
 //  --------------------------------------------------------------------------
@@ -539,13 +611,13 @@ ocf_json_find_key (const char *text, size_t len, const char *key, char *value, s
         value[0] = '\0';
     if (error_size)
         error[0] = '\0';
-    if (ocf_json_validate (text, len, error, error_size) != 0)
+    if (ocf_json_validate (text, len, NULL, error, error_size) != 0)
         return OCF_JSON_KEY_INVALID;
-    ocf_json_span_t root = ocf_json_root (text, len);
+    ocf_json_span_t root = ocf_json_root (text, len, NULL);
     if (ocf_json_type (root) != OCF_JSON_OBJECT)
         return OCF_JSON_KEY_NOT_OBJECT;
     //  The last member of that name wins, as in most JSON parsers.
-    ocf_json_span_t name, member, found = { NULL, 0 };
+    ocf_json_span_t name, member, found = { NULL, 0, NULL };
     ocf_json_iter_t iter = ocf_json_iter (root);
     while (ocf_json_object_next (&iter, &name, &member))
         if (ocf_json_string_is (name, key))

@@ -23,6 +23,7 @@ s_check_frames (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *
 {
     msg->verb[0] = '\0';
     msg->body = NULL;
+    msg->index = (ocf_json_index_t) { 0 };
     msg->text = body;
     msg->text_len = body_size;
     if (!s_verb_valid (verb, verb_size)) {
@@ -54,25 +55,17 @@ s_check_version (ocf_msg_t *msg, bool present, int64_t version, char *error, siz
     return 0;
 }
 
-int
-ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body, size_t body_size,
-              size_t max_body, char *error, size_t error_size)
+//  The body's own checks, on validated text: an object, no key twice, the version.
+static int
+s_scan_body (ocf_msg_t *msg, ocf_json_span_t root, char *error, size_t error_size)
 {
-    if (s_check_frames (msg, verb, verb_size, body, body_size, max_body, error, error_size) != 0)
-        return -1;
-    char problem[256];
-    if (ocf_json_validate (body, body_size, problem, sizeof problem) != 0) {
-        snprintf (error, error_size, "%s: body is not valid JSON: %s", msg->verb, problem);
-        return -1;
-    }
-    ocf_json_span_t root = ocf_json_root (body, body_size);
     if (ocf_json_type (root) != OCF_JSON_OBJECT) {
         snprintf (error, error_size, "%s: body must be a JSON object", msg->verb);
         return -1;
     }
     //  One walk over the members finds duplicate keys and the version.
     ocf_json_iter_t iter = ocf_json_iter (root);
-    ocf_json_span_t key, value, previous[64], version = { NULL, 0 };
+    ocf_json_span_t key, value, previous[64], version = { NULL, 0, NULL };
     size_t count = 0;
     while (ocf_json_object_next (&iter, &key, &value)) {
         for (size_t i = 0; i < count && i < 64; i++)
@@ -89,6 +82,24 @@ ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *bo
     int64_t number = 0;
     bool present = version.len && ocf_json_integer (version, &number) == 0;
     return s_check_version (msg, present, number, error, error_size);
+}
+
+int
+ocf_msg_scan (ocf_msg_t *msg, const void *verb, size_t verb_size, const void *body, size_t body_size,
+              size_t max_body, char *error, size_t error_size)
+{
+    if (s_check_frames (msg, verb, verb_size, body, body_size, max_body, error, error_size) != 0)
+        return -1;
+    char problem[256];
+    if (ocf_json_validate (body, body_size, &msg->index, problem, sizeof problem) != 0) {
+        snprintf (error, error_size, "%s: body is not valid JSON: %s", msg->verb, problem);
+        return -1;
+    }
+    if (s_scan_body (msg, ocf_json_root (body, body_size, &msg->index), error, error_size) != 0) {
+        ocf_json_index_clear (&msg->index);
+        return -1;
+    }
+    return 0;
 }
 
 json_t *
@@ -150,6 +161,7 @@ ocf_msg_clear (ocf_msg_t *msg)
 {
     json_decref (msg->body);
     msg->body = NULL;
+    ocf_json_index_clear (&msg->index);
 }
 
 zmsg_t *

@@ -8,6 +8,8 @@
 #include <czmq.h>
 #include <jansson.h>
 
+#include "ocf_json.h"
+
 #define OCF_PROTOCOL_VERSION 1
 #define OCF_VERB_MAX 32
 
@@ -16,6 +18,7 @@ typedef struct {
     json_t *body;                //  a JSON object, owned by the message (NULL after ocf_msg_scan)
     const char *text;            //  the body frame's bytes, valid while that frame lives
     size_t text_len;
+    ocf_json_index_t index;      //  where the body's containers end (after ocf_msg_scan)
 } ocf_msg_t;
 
 //  Checks and parses a verb frame and a body frame. The verb is 1-32 characters of A-Z, a-z,

@@ -480,7 +480,7 @@ s_serialize (json_t *value, serialized_t *out, char *error, size_t error_size)
     out->text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!out->text)
         return s_fail (error, error_size, "value cannot be serialized");
-    out->span = ocf_json_root (out->text, strlen (out->text));
+    out->span = ocf_json_root (out->text, strlen (out->text), NULL);
     return 0;
 }
 

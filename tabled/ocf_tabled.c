@@ -1069,7 +1069,7 @@ ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply)
         if (s_verbs[i].handler)
             s_verbs[i].handler (self, body, reply);
         else
-            s_merge (self, ocf_json_root (request->text, request->text_len), reply);
+            s_merge (self, ocf_json_root (request->text, request->text_len, &request->index), reply);
         return;
     }
     s_reply_error (self, reply, "unknown verb %s (known: HELLO SELF.SET SELF.RENEW SERVICE.UP SERVICE.DOWN SERVICE.LOAD "

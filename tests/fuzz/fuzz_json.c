@@ -90,7 +90,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     char error[256];
-    bool scanned = ocf_json_validate ((const char *) data, size, error, sizeof error) == 0;
+    ocf_json_index_t index = { 0 };
+    bool scanned = ocf_json_validate ((const char *) data, size, &index, error, sizeof error) == 0;
     json_error_t json_error;
     //  Duplicate keys are the one thing jansson keeps only once: keep them out of the comparison.
     json_t *parsed = json_loadb ((const char *) data, size, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &json_error);
@@ -98,11 +99,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     if (parsed && s_depth (data, size) <= OCF_JSON_MAX_DEPTH && !memchr (data, 0, size)) {
         if (!scanned)
             abort ();
-        s_compare (parsed, ocf_json_root ((const char *) data, size));
+        //  Walks read the same with the index (container ends looked up) as without.
+        s_compare (parsed, ocf_json_root ((const char *) data, size, &index));
+        s_compare (parsed, ocf_json_root ((const char *) data, size, NULL));
     }
     if (scanned && !parsed && !strstr (json_error.text, "too big") && !strstr (json_error.text, "overflow")
     &&  !strstr (json_error.text, "duplicate") && !strstr (json_error.text, "NUL byte in object key"))
         abort ();
     json_decref (parsed);
+    ocf_json_index_clear (&index);
     return 0;
 }
