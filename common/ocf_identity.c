@@ -6,16 +6,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char s_z85_chars[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
+//  Z85's alphabet is the digits, the letters and these.
+static const char s_z85_symbols[] = ".-:+=^!/*?&<>()[]{}@%$#";
 
 bool
 ocf_identity_id_valid (const char *text)
 {
     if (!text || strlen (text) != OCF_NODE_ID_LEN)
         return false;
+    //  Every merged row's id is checked: letters and digits by range, only the symbols by
+    //  a search (a search per character was 3 % of a merge).
     for (const char *c = text; *c; c++)
-        if (!strchr (s_z85_chars, *c))
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+              || strchr (s_z85_symbols, *c)))
             return false;
     return true;
 }

@@ -178,21 +178,20 @@ s_index_open (scanner_t *scanner)
 {
     ocf_json_index_t *index = scanner->index;
     if (index->count == index->size) {
-        size_t size = index->size ? index->size * 2 : 64;
-        uint32_t *starts = realloc (index->starts, size * sizeof *starts);
-        if (starts)
-            index->starts = starts;
-        uint32_t *ends = starts ? realloc (index->ends, size * sizeof *ends) : NULL;
-        if (ends)
-            index->ends = ends;
-        if (!starts || !ends) {
+        //  First guess from the length (a ~1 KB row holds about 14 containers): one allocation
+        //  for most documents instead of a series of reallocations.
+        size_t len = (size_t) (scanner->end - scanner->start);
+        size_t size = index->size ? index->size * 2 : len / 64 > 16 ? len / 64 : 16;
+        ocf_json_extent_t *extents = realloc (index->extents, size * sizeof *extents);
+        if (!extents) {
             ocf_json_index_clear (index);
             scanner->index = NULL;
             return SIZE_MAX;
         }
+        index->extents = extents;
         index->size = size;
     }
-    index->starts[index->count] = (uint32_t) (scanner->p - scanner->start);
+    index->extents[index->count].start = (uint32_t) (scanner->p - scanner->start);
     return index->count++;
 }
 
@@ -200,7 +199,7 @@ static bool
 s_index_close (scanner_t *scanner, size_t slot)
 {
     if (scanner->index)
-        scanner->index->ends[slot] = (uint32_t) (scanner->p - scanner->start);
+        scanner->index->extents[slot].end = (uint32_t) (scanner->p - scanner->start);
     return true;
 }
 
@@ -287,9 +286,8 @@ ocf_json_validate (const char *text, size_t len, ocf_json_index_t *index, char *
 void
 ocf_json_index_clear (ocf_json_index_t *index)
 {
-    free (index->starts);
-    free (index->ends);
-    *index = (ocf_json_index_t) { NULL, NULL, NULL, 0, 0 };
+    free (index->extents);
+    *index = (ocf_json_index_t) { NULL, NULL, 0, 0 };
 }
 
 ocf_json_type_t
@@ -341,12 +339,12 @@ s_indexed_end (const ocf_json_index_t *index, const char *p)
     size_t low = 0, high = index->count;
     while (low < high) {
         size_t middle = low + (high - low) / 2;
-        if (index->starts[middle] < offset)
+        if (index->extents[middle].start < offset)
             low = middle + 1;
         else
             high = middle;
     }
-    return low < index->count && index->starts[low] == offset ? index->text + index->ends[low] : NULL;
+    return low < index->count && index->extents[low].start == offset ? index->text + index->extents[low].end : NULL;
 }
 
 //  The end of the value starting at p (validated text), looked up for a container when the

@@ -23,9 +23,13 @@ typedef enum {
 //  is read five times over (the message's members, the merge's, the rows, each row's members,
 //  the nested objects checked); with it, once.
 typedef struct {
+    uint32_t start;              //  offset of a '{' or '['
+    uint32_t end;                //  offset just past the matching '}' or ']'
+} ocf_json_extent_t;
+
+typedef struct {
     const char *text;
-    uint32_t *starts;            //  offsets of '{' and '[', ascending
-    uint32_t *ends;              //  offset just past the matching '}' or ']'
+    ocf_json_extent_t *extents;  //  in order of start
     size_t count, size;
 } ocf_json_index_t;
 
