@@ -196,7 +196,7 @@ ocf_store_open (const char *path, char *error, size_t error_size)
     sqlite3_busy_timeout (self->db, 50);
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->wake, NULL);
-    if (s_exec (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2048;"
+    if (s_exec (self, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -4096;"
                       "PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;"
                       "PRAGMA wal_autocheckpoint = 0;") != 0
     ||  s_migrate (self) != 0) {
