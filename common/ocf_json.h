@@ -21,7 +21,8 @@ typedef enum {
 //  Where each object and array of a document ends, recorded while validating it: walks then
 //  step over a nested value by a lookup instead of reading it again. Without it a MERGE body
 //  is read five times over (the message's members, the merge's, the rows, each row's members,
-//  the nested objects checked); with it, once.
+//  the nested objects checked); with it, once. It takes 8 bytes per container: at most ~2.7
+//  times the document's size (a document of nothing but "{}," pairs), ~1/10 of it for rows.
 typedef struct {
     uint32_t start;              //  offset of a '{' or '['
     uint32_t end;                //  offset just past the matching '}' or ']'
