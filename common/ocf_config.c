@@ -103,7 +103,7 @@ static const key_spec_t s_keys[] = {
       "Messages per second a peer may send before it is cut off for a minute" },
 
     { "proxyd", "listen", T_HOSTPORT, CFG (proxyd, listen), "0.0.0.0:8092", 0, 0, NULL, false,
-      "HTTP address of the API" },
+      "HTTP address of the API (under systemd, ocf-proxyd.socket's ListenStream= must be the same)" },
     { "proxyd", "policy", T_ENUM, CFG (proxyd, policy), "p2c", 0, 0, "p2c|round_robin|random|local_first", false,
       "How a provider is chosen among live ones" },
     { "proxyd", "max_body", T_SIZE, CFG (proxyd, max_body), "16MiB", 1024, 4.0 * 1024 * 1024 * 1024, NULL, false,
@@ -119,7 +119,7 @@ static const key_spec_t s_keys[] = {
     { "proxyd", "load_report_interval", T_DURATION, CFG (proxyd, load_report_interval_ms), "1s", 50, 3600000, NULL, false,
       "Most frequent in-flight report to tabled" },
     { "proxyd", "workers", T_INT, CFG (proxyd, workers), "1", 1, 64, NULL, false,
-      "Event-loop threads, each with its own listener (SO_REUSEPORT), routing view and pools" },
+      "Event-loop threads, each with its own listener (SO_REUSEPORT; under systemd, all accept from its socket), routing view and pools" },
     { "proxyd", "keepalive_timeout", T_DURATION, CFG (proxyd, keepalive_timeout_ms), "4s", 100, 3600000, NULL, false,
       "Idle upstream connections are closed after this (keep it below the backends' own idle timeout)" },
     { "proxyd", "stop_timeout", T_DURATION, CFG (proxyd, stop_timeout_ms), "15s", 0, 3600000, NULL, false,

@@ -24,6 +24,7 @@ struct _ocf_proxyd_t {
     ocf_load_t *load;
     ocf_worker_t *workers;
     int worker_count;
+    bool socket_activated;       //  listening on the socket systemd passed (ocf-proxyd.socket)
     int64_t started_ms;
     //  Control, on worker 0's loop
     h2o_loop_t *loop;
@@ -105,8 +106,9 @@ s_on_settled (h2o_socket_t *sock, const char *error)
         return;
     self->ready = true;
     ocf_view_t *view = self->workers[0].view;
-    ocf_log_info ("ready: listening on %s with %d worker%s, policy %s; %zu nodes in view (%zu live)%s",
-                  self->config->proxyd.listen, self->worker_count, self->worker_count > 1 ? "s" : "",
+    ocf_log_info ("ready: listening on %s%s with %d worker%s, policy %s; %zu nodes in view (%zu live)%s",
+                  self->config->proxyd.listen, self->socket_activated ? " (the socket systemd passed)" : "",
+                  self->worker_count, self->worker_count > 1 ? "s" : "",
                   self->config->proxyd.policy, ocf_view_size (view), ocf_view_live_count (view),
                   ocf_feed_connected (self->workers[0].feed) ? "" : "; tabled unreachable, retrying");
     ocf_sdnotify_status ("serving on %s, %zu nodes in view", self->config->proxyd.listen, ocf_view_size (view));
@@ -119,7 +121,9 @@ s_stop (ocf_proxyd_t *self, int signal_number)
     if (self->stopping)
         return;
     self->stopping = true;
-    ocf_log_info ("received %s, stopping: no new connections, finishing requests in flight", strsignal (signal_number));
+    ocf_log_info ("received %s, stopping: finishing requests in flight; %s", strsignal (signal_number),
+                  self->socket_activated ? "new connections wait in systemd's socket for the next ocf-proxyd"
+                                         : "no new connections");
     ocf_sdnotify ("STOPPING=1");
     for (int i = 0; i < self->worker_count; i++)
         ocf_worker_stop (&self->workers[i]);
@@ -196,9 +200,9 @@ static json_t *
 s_hello (ocf_proxyd_t *self)
 {
     ocf_view_node_t *me = ocf_view_self (self->workers[0].view);
-    return json_pack ("{s:s?, s:s, s:s, s:s, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
-                      "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen, "workers", self->worker_count,
-                      "ready", self->ready);
+    return json_pack ("{s:s?, s:s, s:s, s:s, s:b, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
+                      "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen, "socket_activated",
+                      self->socket_activated, "workers", self->worker_count, "ready", self->ready);
 }
 
 static json_t *
@@ -293,11 +297,21 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
     for (int i = 0; i < self->worker_count; i++)
         self->workers[i].listen_fd = -1;
-    for (int i = 0; i < self->worker_count; i++)
-        if (ocf_worker_init (&self->workers[i], self, i, error, error_size) != 0) {
-            ocf_proxyd_destroy (&self);
-            return NULL;
-        }
+    int inherited = ocf_worker_inherited_listener (config->proxyd.listen, error, error_size);
+    if (inherited == -2) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
+    self->socket_activated = inherited >= 0;
+    int failed = 0;
+    for (int i = 0; i < self->worker_count && !failed; i++)
+        failed = ocf_worker_init (&self->workers[i], self, i, inherited, error, error_size);
+    if (inherited >= 0)
+        close (inherited);       //  each worker has its copy; systemd keeps its own
+    if (failed) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
     self->loop = self->workers[0].loop;
     char endpoint[300];
     self->api = zsock_new (ZMQ_ROUTER);

@@ -4,8 +4,11 @@
 #include "ocf_forward.h"
 #include "ocf_log.h"
 #include "ocf_proxyd.h"
+#include "ocf_sdlisten.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
@@ -30,17 +33,16 @@ ocf_worker_of (h2o_req_t *req)
 //  --------------------------------------------------------------------------
 //  Listening
 
-//  SO_REUSEPORT lets every worker bind the address, but would also let another program of the
-//  same user share it silently: the first worker checks with an exclusive bind that nobody
-//  else listens there.
-static int
-s_listen (const char *address, bool exclusive_check, char *error, size_t error_size)
+//  [proxyd] listen as a socket address; host names are refused (AI_NUMERICHOST): where a
+//  proxy listens must not depend on a resolver at boot.
+static struct addrinfo *
+s_resolve (const char *address, char *error, size_t error_size)
 {
     char host[256];
     int port;
     if (ocf_config_parse_hostport (address, host, sizeof host, &port) != 0) {
         snprintf (error, error_size, "[proxyd] listen '%s' is not host:port", address);
-        return -1;
+        return NULL;
     }
     char service[16];
     snprintf (service, sizeof service, "%d", port);
@@ -49,8 +51,20 @@ s_listen (const char *address, bool exclusive_check, char *error, size_t error_s
     int rc = getaddrinfo (host, service, &hints, &result);
     if (rc != 0) {
         snprintf (error, error_size, "[proxyd] listen '%s': %s", address, gai_strerror (rc));
-        return -1;
+        return NULL;
     }
+    return result;
+}
+
+//  SO_REUSEPORT lets every worker bind the address, but would also let another program of the
+//  same user share it silently: the first worker checks with an exclusive bind that nobody
+//  else listens there.
+static int
+s_listen (const char *address, bool exclusive_check, char *error, size_t error_size)
+{
+    struct addrinfo *result = s_resolve (address, error, error_size);
+    if (!result)
+        return -1;
     if (exclusive_check) {
         int probe = socket (result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
         setsockopt (probe, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
@@ -73,6 +87,76 @@ s_listen (const char *address, bool exclusive_check, char *error, size_t error_s
         fd = -1;
     }
     freeaddrinfo (result);
+    return fd;
+}
+
+static void
+s_format_address (const struct sockaddr_storage *address, char *out, size_t size)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (address->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *) address;
+        inet_ntop (AF_INET, &in->sin_addr, host, sizeof host);
+        snprintf (out, size, "%s:%d", host, ntohs (in->sin_port));
+    }
+    else {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) address;
+        inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
+        snprintf (out, size, "[%s]:%d", host, ntohs (in6->sin6_port));
+    }
+}
+
+static bool
+s_same_address (const struct sockaddr_storage *bound, const struct sockaddr *wanted)
+{
+    if (bound->ss_family != wanted->sa_family)
+        return false;
+    if (wanted->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *) bound, *b = (const struct sockaddr_in *) wanted;
+        return a->sin_port == b->sin_port && a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *) bound, *b = (const struct sockaddr_in6 *) wanted;
+    return a->sin6_port == b->sin6_port && memcmp (&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr) == 0;
+}
+
+int
+ocf_worker_inherited_listener (const char *address, char *error, size_t error_size)
+{
+    int count = ocf_sdlisten_fds ();
+    if (count == 0)
+        return -1;
+    if (count > 1) {
+        snprintf (error, error_size, "systemd passed %d sockets; ocf-proxyd listens on one ([proxyd] listen)", count);
+        return -2;
+    }
+    int fd = OCF_SDLISTEN_FIRST_FD, type = 0, listening = 0;
+    socklen_t type_len = sizeof type, listening_len = sizeof listening;
+    struct sockaddr_storage bound;
+    socklen_t bound_len = sizeof bound;
+    if (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &type_len) != 0 || type != SOCK_STREAM
+    ||  getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &listening_len) != 0 || !listening
+    ||  getsockname (fd, (struct sockaddr *) &bound, &bound_len) != 0
+    ||  (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
+        snprintf (error, error_size, "the socket systemd passed is not a listening TCP socket (see ocf-proxyd.socket)");
+        return -2;
+    }
+    struct addrinfo *wanted = s_resolve (address, error, error_size);
+    if (!wanted)
+        return -2;
+    bool same = s_same_address (&bound, wanted->ai_addr);
+    freeaddrinfo (wanted);
+    if (!same) {
+        char text[INET6_ADDRSTRLEN + 16];
+        s_format_address (&bound, text, sizeof text);
+        snprintf (error, error_size, "the socket systemd passed listens on %s but [proxyd] listen is %s: make them the "
+                  "same (ListenStream= in a drop-in: systemctl edit ocf-proxyd.socket)", text, address);
+        return -2;
+    }
+    //  Every worker watches the one socket; accepting must not block the ones that lose a race.
+    if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) != 0) {
+        snprintf (error, error_size, "the socket systemd passed: %s", strerror (errno));
+        return -2;
+    }
     return fd;
 }
 
@@ -195,7 +279,7 @@ s_on_settled (void *arg)
 }
 
 int
-ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *error, size_t error_size)
+ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, char *error, size_t error_size)
 {
     self->server = server;
     self->config = ocf_proxyd_config (server);
@@ -206,8 +290,14 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *erro
     self->wake_fd = -1;
     h2o_linklist_init_anchor (&self->clients);
     h2o_linklist_init_anchor (&self->forwards);
-    self->listen_fd = s_listen (self->config->proxyd.listen, index == 0, error, error_size);
-    if (self->listen_fd < 0)
+    if (inherited_fd >= 0) {
+        self->listen_fd = fcntl (inherited_fd, F_DUPFD_CLOEXEC, 0);
+        if (self->listen_fd < 0) {
+            snprintf (error, error_size, "the socket systemd passed: %s", strerror (errno));
+            return -1;
+        }
+    }
+    else if ((self->listen_fd = s_listen (self->config->proxyd.listen, index == 0, error, error_size)) < 0)
         return -1;
     self->loop = h2o_evloop_create ();
     h2o_context_init (&self->context, self->loop, self->globalconf);

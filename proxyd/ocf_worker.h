@@ -1,5 +1,6 @@
 /*  ocf_worker: one event loop of proxyd, with everything it serves requests from.
-    Each worker owns a SO_REUSEPORT listener (the kernel spreads connections), an h2o context,
+    Each worker owns a SO_REUSEPORT listener (the kernel spreads connections) or a copy of the
+    one systemd passed (ocf-proxyd.socket: all workers accept from it), an h2o context,
     its own routing view fed by tabled, its upstream connection pools and its local API
     clients: workers share nothing on the request path but atomic counters (ocf_metrics,
     ocf_load). Worker 0 runs in the main thread and also carries proxyd's control duties
@@ -55,9 +56,16 @@ typedef struct {
     h2o_timeout_entry_t drain_check;
 } ocf_worker_t;
 
-//  Creates the loop, the context and the listener (bound now, so that a busy port is reported
-//  at start). Returns 0, or -1 with error set.
-int ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, char *error, size_t error_size);
+//  The listening socket systemd passed (socket activation), checked against [proxyd] listen
+//  and made non-blocking: its descriptor; -1 when none was passed; -2, with error set, when
+//  what was passed cannot be used (several sockets, not a listening TCP socket, another
+//  address than listen's).
+int ocf_worker_inherited_listener (const char *address, char *error, size_t error_size);
+
+//  Creates the loop, the context and the listener: a copy of inherited_fd when it is >= 0,
+//  else bound now, so that a busy port is reported at start. Returns 0, or -1 with error set.
+int ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, char *error,
+                     size_t error_size);
 //  Runs the loop until the worker has stopped. Starts the feed first.
 void ocf_worker_run (ocf_worker_t *self);
 //  From any thread: stop accepting, finish what is in flight, end the loop.

@@ -1,13 +1,18 @@
 /*  ocf-proxyd as a daemon: readiness with and without tabled, following tabled across a
     restart, SIGTERM letting streams finish, its local API, /metrics through promtool, load
-    reports, several workers, the instance lock, and the dashboard in headless Chromium.  */
+    reports, several workers, the instance lock, socket activation (a socket held across a
+    restart, as ocf-proxyd.socket does), and the dashboard in headless Chromium.  */
 #include "fabric.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,16 +71,25 @@ s_chat_status (fabric_host_t *host, const char *model)
     return status;
 }
 
-Test (proxyd_daemon, ready_without_tabled_then_follows_it)
+//  A host whose proxyd is not started yet, listening on 127.0.0.1:port with extra [proxyd] keys.
+static fabric_host_t *
+s_unstarted_host (const char *name, int port, const char *extra)
 {
     fabric_host_t *host = &s_fabric.hosts[s_fabric.host_count++];
-    snprintf (host->name, sizeof host->name, "lonely");
-    ocf_test_node_init (&host->node, "lonely");
-    host->port = ocf_test_free_port ();
-    snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", host->port);
-    char config[256];
-    snprintf (config, sizeof config, "[node]\nname = lonely\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n", host->port);
+    snprintf (host->name, sizeof host->name, "%s", name);
+    ocf_test_node_init (&host->node, name);
+    host->port = port;
+    snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", port);
+    char config[512];
+    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n%s",
+              name, port, extra);
     ocf_test_node_config (&host->node, config);
+    return host;
+}
+
+Test (proxyd_daemon, ready_without_tabled_then_follows_it)
+{
+    fabric_host_t *host = s_unstarted_host ("lonely", ocf_test_free_port (), "");
     fabric_start_proxyd (host);          //  asserts READY=1: serving with an empty view
     json_t *health = s_get (host, "/v1/health");
     cr_assert (json_is_false (json_object_get (health, "tabled")));
@@ -217,6 +231,96 @@ Test (proxyd_daemon, two_workers_and_one_instance)
     snprintf (log, sizeof log, "%s/ocf-proxyd.log", host->node.root);
     char *text = ocf_test_read_file (log);
     cr_assert (strstr (text, "refusing to start"), "%s", text);
+    free (text);
+}
+
+//  A listening socket on 127.0.0.1:port as a socket unit holds it (no SO_REUSEPORT: a daemon
+//  that bound the port itself beside it would fail).
+static int
+s_socket_unit (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert_eq (bind (fd, (struct sockaddr *) &address, sizeof address), 0, "port %d: %s", port, strerror (errno));
+    cr_assert_eq (listen (fd, 128), 0);
+    return fd;
+}
+
+//  Connects and sends "GET path" (the connection lands in the socket's backlog when nobody
+//  accepts), without waiting for the answer.
+static int
+s_send_get (int port, const char *path)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert_eq (connect (fd, (struct sockaddr *) &address, sizeof address), 0, "connect: %s", strerror (errno));
+    char request[256];
+    int len = snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    cr_assert_eq (write (fd, request, (size_t) len), len);
+    return fd;
+}
+
+//  The status of the answer on fd (read to its end, at most timeout_ms), 0 when none came.
+static int
+s_answer_status (int fd, int timeout_ms)
+{
+    char answer[4096];
+    size_t used = 0;
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    while (used < sizeof answer - 1 && ocf_time_mono_ms () < deadline) {
+        struct pollfd item = { fd, POLLIN, 0 };
+        if (poll (&item, 1, (int) (deadline - ocf_time_mono_ms ())) <= 0)
+            continue;
+        ssize_t got = read (fd, answer + used, sizeof answer - 1 - used);
+        if (got <= 0)
+            break;
+        used += (size_t) got;
+    }
+    answer[used] = '\0';
+    close (fd);
+    int status = 0;
+    return sscanf (answer, "HTTP/1.1 %d", &status) == 1 ? status : 0;
+}
+
+Test (proxyd_daemon, socket_activation_keeps_connections_across_a_restart)
+{
+    fabric_host_t *host = s_unstarted_host ("activated", ocf_test_free_port (), "workers = 2\n");
+    host->node.listen_fd = s_socket_unit (host->port);
+    fabric_start_tabled (host);
+    fabric_start_proxyd (host);
+    bool ok;
+    json_t *hello = ocf_test_call (&host->node, "proxyd", "HELLO", NULL, &ok);
+    cr_assert (ok && json_is_true (json_object_get (hello, "socket_activated")), "proxyd does not use the passed socket");
+    json_decref (hello);
+    cr_assert_eq (s_answer_status (s_send_get (host->port, "/v1/health"), 5000), 200);
+    int status = ocf_test_stop (host->proxyd, SIGTERM, 10000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
+    //  No proxyd runs now: these connections wait in the socket, as they would in
+    //  ocf-proxyd.socket during a restart, and the next proxyd answers them.
+    int waiting[6];
+    for (int i = 0; i < 6; i++)
+        waiting[i] = s_send_get (host->port, i % 2 ? "/v1/health" : "/v1/models");
+    fabric_start_proxyd (host);
+    for (int i = 0; i < 6; i++)
+        cr_assert_eq (s_answer_status (waiting[i], 5000), 200, "connection %d, made while proxyd restarted, was lost", i);
+}
+
+Test (proxyd_daemon, socket_activation_refuses_a_socket_on_another_address)
+{
+    int ports = ocf_test_free_ports (2);
+    fabric_host_t *host = s_unstarted_host ("misplaced", ports, "");
+    host->node.listen_fd = s_socket_unit (ports + 1);
+    pid_t proxyd = ocf_test_spawn (&host->node, "ocf-proxyd", NULL);
+    int status = ocf_test_stop (proxyd, 0, 5000);     //  signal 0: only waits for the exit
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) != 0, "proxyd started on a socket it was not configured for");
+    char log[320], expected[160];
+    snprintf (log, sizeof log, "%s/ocf-proxyd.log", host->node.root);
+    snprintf (expected, sizeof expected, "listens on 127.0.0.1:%d but [proxyd] listen is 127.0.0.1:%d", ports + 1, ports);
+    char *text = ocf_test_read_file (log);
+    cr_assert (strstr (text, expected), "%s", text);
     free (text);
 }
 

@@ -25,6 +25,7 @@ void
 ocf_test_node_init (ocf_test_node_t *node, const char *name)
 {
     memset (node, 0, sizeof *node);
+    node->listen_fd = -1;
     snprintf (node->root, sizeof node->root, "/tmp/ocf-test-%s-XXXXXX", name);
     if (!mkdtemp (node->root))
         abort ();
@@ -89,25 +90,10 @@ ocf_test_bin (const char *program)
     return path;
 }
 
-pid_t
-ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *sets)
-{
-    char state[400], run[400], log[400];
-    snprintf (state, sizeof state, "node.state_dir=%s", node->state_dir);
-    snprintf (run, sizeof run, "node.run_dir=%s", node->run_dir);
-    snprintf (log, sizeof log, "%s/%s.log", node->root, program);
-    const char *argv[64] = { ocf_test_bin (program), "-c", node->config, "--set", state, "--set", run };
-    int argc = 7;
-    for (const char *const *set = sets; set && *set && argc < 60; set++) {
-        argv[argc++] = "--set";
-        argv[argc++] = *set;
-    }
-    argv[argc] = NULL;
-    return ocf_test_exec (argv, log, node->notify);
-}
-
-pid_t
-ocf_test_exec (const char *const *argv, const char *log, const char *notify)
+//  The child's environment as systemd would make it: NOTIFY_SOCKET, and the listening socket
+//  as descriptor 3 with $LISTEN_FDS and $LISTEN_PID when listen_fd >= 0.
+static pid_t
+s_exec (const char *const *argv, const char *log, const char *notify, int listen_fd)
 {
     pid_t parent = getpid ();
     pid_t pid = fork ();
@@ -124,10 +110,44 @@ ocf_test_exec (const char *const *argv, const char *log, const char *notify)
             setenv ("NOTIFY_SOCKET", notify, 1);
         else
             unsetenv ("NOTIFY_SOCKET");
+        unsetenv ("LISTEN_FDS");
+        unsetenv ("LISTEN_PID");
+        if (listen_fd >= 0) {
+            //  Last: whatever the opens above took at 3 is already copied where it belongs.
+            if (listen_fd == 3 ? fcntl (3, F_SETFD, 0) != 0 : dup2 (listen_fd, 3) != 3)
+                _exit (127);
+            char self[24];
+            snprintf (self, sizeof self, "%ld", (long) getpid ());
+            setenv ("LISTEN_FDS", "1", 1);
+            setenv ("LISTEN_PID", self, 1);
+        }
         execvp (argv[0], (char **) argv);
         _exit (127);
     }
     return pid;
+}
+
+pid_t
+ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *sets)
+{
+    char state[400], run[400], log[400];
+    snprintf (state, sizeof state, "node.state_dir=%s", node->state_dir);
+    snprintf (run, sizeof run, "node.run_dir=%s", node->run_dir);
+    snprintf (log, sizeof log, "%s/%s.log", node->root, program);
+    const char *argv[64] = { ocf_test_bin (program), "-c", node->config, "--set", state, "--set", run };
+    int argc = 7;
+    for (const char *const *set = sets; set && *set && argc < 60; set++) {
+        argv[argc++] = "--set";
+        argv[argc++] = *set;
+    }
+    argv[argc] = NULL;
+    return s_exec (argv, log, node->notify, node->listen_fd);
+}
+
+pid_t
+ocf_test_exec (const char *const *argv, const char *log, const char *notify)
+{
+    return s_exec (argv, log, notify, -1);
 }
 
 bool

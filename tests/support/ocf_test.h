@@ -18,6 +18,8 @@ typedef struct {
     char config[300];            //  root/ocf.conf (empty unless a test writes it)
     char notify[300];            //  root/notify.sock, our NOTIFY_SOCKET
     int notify_fd;
+    int listen_fd;               //  passed to the daemons started for the node as systemd's
+                                 //  socket activation does (fd 3, $LISTEN_FDS); -1: none
 } ocf_test_node_t;
 
 //  Creates the directories under /tmp/ocf-test-<name>-XXXXXX and an empty config file.
@@ -33,7 +35,7 @@ const char *ocf_test_bin (const char *program);
 //  "--set" arguments (NULL-terminated, may be NULL); stderr goes to root/<program>.log.
 //  Waits up to timeout_ms for READY=1. Returns the pid, or -1 (the log says why).
 pid_t ocf_test_start (ocf_test_node_t *node, const char *program, const char *const *sets, int timeout_ms);
-//  Same, without waiting for readiness.
+//  Same, without waiting for readiness. Both pass node->listen_fd when it is set.
 pid_t ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *sets);
 //  Runs any program (argv[0] a path, or a name found in PATH) with stdin from /dev/null,
 //  stdout and stderr appended to log and NOTIFY_SOCKET set to notify (unset when NULL); it
