@@ -58,7 +58,8 @@ for name in $daemons; do
 done
 #  Nothing else can pass when tabled does not run: say why and stop here.
 active ocf-tabled.service || finish
-verify=$(systemd-analyze verify --man=no /usr/lib/systemd/system/ocf-*.service /usr/lib/systemd/system/ocf.target 2>&1)
+verify=$(systemd-analyze verify --man=no /usr/lib/systemd/system/ocf-*.service /usr/lib/systemd/system/ocf-*.socket \
+  /usr/lib/systemd/system/ocf.target 2>&1)
 echo "$verify"
 check "the installed units pass systemd-analyze verify without a word" test -z "$verify"
 for name in tabled gossipd proxyd; do
@@ -100,6 +101,35 @@ CONF
   grep -q "DONE" /tmp/stream || cat /tmp/stream
   check "journald has the backend's output under ocf-workerd" \
     sh -c 'journalctl -u ocf-workerd.service -o cat --no-pager | grep -q "^llm: "'
+fi
+
+#  Socket activation: ocf-proxyd.socket holds the port while ocf-proxyd restarts.
+if packaged proxyd; then
+  check "ocf-proxyd.socket is active and holds 0.0.0.0:8092" \
+    sh -c 'systemctl is-active -q ocf-proxyd.socket && systemctl show -p Listen --value ocf-proxyd.socket | grep -q "0.0.0.0:8092"'
+  check "ocf-proxyd serves on the socket systemd passed" \
+    sh -c 'journalctl -u ocf-proxyd.service -o cat --no-pager | grep -q "(the socket systemd passed)"'
+  : > /tmp/codes
+  for loop in 1 2 3 4; do
+    ( for _ in $(seq 50); do
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 20 http://127.0.0.1:8092/v1/health >> /tmp/codes
+        sleep 0.01
+      done ) &
+  done
+  sleep 0.2
+  systemctl restart ocf-proxyd.service
+  systemctl restart ocf-proxyd.service
+  wait
+  check "systemctl restart ocf-proxyd (twice) under 4 request loops: 200 requests, all answered 200, none refused" \
+    test "$(grep -c '^200 ' /tmp/codes)" = 200
+  grep -v '^200 ' /tmp/codes | sort | uniq -c
+  #  Those that came while no ocf-proxyd ran waited in the socket: the restarts were hit.
+  waited=$(awk '$2 > 0.02' /tmp/codes | wc -l)
+  echo "requests that waited for a restart (over 20 ms): $waited; longest $(sort -k2 -n /tmp/codes | tail -1 | cut -d' ' -f2) s"
+  check "some requests came during the restarts and waited for the new ocf-proxyd" test "$waited" -gt 0
+  systemctl stop ocf-proxyd.service
+  check "with ocf-proxyd stopped, a request to its socket starts it and is answered" \
+    sh -c 'curl -sf --max-time 20 http://127.0.0.1:8092/v1/health >/dev/null && systemctl is-active -q ocf-proxyd.service'
 fi
 
 #  A change to keep through everything that follows.
