@@ -2,6 +2,7 @@
 #include "ocf_forward.h"
 #include "ocf_http.h"
 #include "ocf_log.h"
+#include "ocf_request.h"
 #include "ocf_time.h"
 
 #include <errno.h>
@@ -81,6 +82,16 @@ s_dropped_request_header (const h2o_header_t *header)
         || h2o_memis (header->name->base, header->name->len, H2O_STRLIT ("x-request-id"));
 }
 
+//  Whether one of the Connection headers among headers names name: hop-by-hop, not forwarded.
+static bool
+s_named_by_connection (const h2o_headers_t *headers, const h2o_iovec_t *name)
+{
+    for (ssize_t at = -1; (at = h2o_find_header (headers, H2O_TOKEN_CONNECTION, at)) != -1;)
+        if (ocf_connection_names (headers->entries[at].value.base, headers->entries[at].value.len, name->base, name->len))
+            return true;
+    return false;
+}
+
 //  The headers every attempt sends: the client's end-to-end headers, then ours.
 static void
 s_build_headers (forward_t *self)
@@ -111,7 +122,7 @@ s_build_headers (forward_t *self)
     char *buffer = h2o_mem_alloc_pool (&req->pool, size), *cursor = buffer;
     for (size_t i = 0; i < req->headers.size; i++) {
         const h2o_header_t *header = &req->headers.entries[i];
-        if (!s_dropped_request_header (header))
+        if (!s_dropped_request_header (header) && !s_named_by_connection (&req->headers, header->name))
             cursor = s_put_header (cursor, header->orig_name ? header->orig_name : header->name->base, header->name->len,
                                    header->value.base, header->value.len);
     }
@@ -344,20 +355,26 @@ s_on_body (void *arg, h2o_buffer_t **buffer, bool eos)
 //  Response head
 
 static bool
-s_dropped_response_header (const struct phr_header *header)
+s_named (const struct phr_header *header, const char *name)
+{
+    return header->name_len == strlen (name) && strncasecmp (header->name, name, header->name_len) == 0;
+}
+
+//  Hop-by-hop headers (those of HTTP/1.1 and those the response's Connection headers name),
+//  and the ones h2o writes itself.
+static bool
+s_dropped_response_header (const struct phr_header *headers, size_t count, const struct phr_header *header)
 {
     static const char *names[] = { "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                                    "upgrade", "content-length", "date", "server", NULL };
     for (const char **name = names; *name; name++)
-        if (header->name_len == strlen (*name) && strncasecmp (header->name, *name, header->name_len) == 0)
+        if (s_named (header, *name))
+            return true;
+    for (size_t i = 0; i < count; i++)
+        if (headers[i].name && s_named (&headers[i], "connection")
+        &&  ocf_connection_names (headers[i].value, headers[i].value_len, header->name, header->name_len))
             return true;
     return false;
-}
-
-static bool
-s_named (const struct phr_header *header, const char *name)
-{
-    return header->name_len == strlen (name) && strncasecmp (header->name, name, header->name_len) == 0;
 }
 
 //  Tries another target; false when none is left (or the budget is spent).
@@ -399,7 +416,7 @@ s_on_head (void *arg, int status, h2o_iovec_t reason, const struct phr_header *h
     bool named = false, has_id = false;
     for (size_t i = 0; i < count; i++) {
         const struct phr_header *header = &headers[i];
-        if (!header->name || s_dropped_response_header (header))
+        if (!header->name || s_dropped_response_header (headers, count, header))
             continue;
         named |= s_named (header, "x-computing-node");
         has_id |= s_named (header, "x-request-id");

@@ -257,3 +257,22 @@ ocf_request_identity (const char *header, size_t header_len, const char *content
             return OCF_IDENTITY_ERROR;
     }
 }
+
+bool
+ocf_connection_names (const char *list, size_t list_len, const char *name, size_t name_len)
+{
+    size_t at = 0;
+    while (at < list_len) {
+        while (at < list_len && (list[at] == ' ' || list[at] == '\t' || list[at] == ','))
+            at++;
+        size_t start = at;
+        while (at < list_len && list[at] != ',')
+            at++;
+        size_t end = at;
+        while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t'))
+            end--;
+        if (end > start && end - start == name_len && strncasecmp (list + start, name, name_len) == 0)
+            return true;
+    }
+    return false;
+}

@@ -69,6 +69,11 @@ ocf_identity_result_t ocf_request_identity (const char *header, size_t header_le
                                             bool required, char *identity, size_t identity_size, char *error,
                                             size_t error_size);
 
+//  Whether the value of a Connection header (a comma-separated list of header names, RFC 9110
+//  7.6.1) names the header called name, case-insensitively. The headers it names are
+//  hop-by-hop: a proxy does not forward them.
+bool ocf_connection_names (const char *list, size_t list_len, const char *name, size_t name_len);
+
 //  Percent-decodes src into dst (NUL-terminated). Returns -1 on a malformed escape, a NUL byte
 //  or when dst is too small.
 int ocf_percent_decode (const char *src, size_t len, char *dst, size_t dst_size);

@@ -405,9 +405,17 @@ s_metrics (h2o_req_t *req)
     s_respond (req, 200, "text/plain; version=0.0.4", text, (size_t) len);
 }
 
+//  X-Test-Hop-Header: NAME answers with "NAME: hop" and "Connection: NAME", a header its
+//  Connection header makes hop-by-hop, which a proxy must not relay.
 static void
 s_echo (h2o_req_t *req)
 {
+    ssize_t hop = h2o_find_header_by_str (&req->headers, H2O_STRLIT ("x-test-hop-header"), -1);
+    if (hop >= 0) {
+        h2o_iovec_t name = h2o_strdup (&req->pool, req->headers.entries[hop].value.base, req->headers.entries[hop].value.len);
+        h2o_add_header_by_str (&req->pool, &req->res.headers, name.base, name.len, 1, NULL, H2O_STRLIT ("hop"));
+        h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONNECTION, NULL, name.base, name.len);
+    }
     json_t *headers = json_object ();
     for (size_t i = 0; i < req->headers.size; i++) {
         h2o_header_t *header = &req->headers.entries[i];
@@ -527,7 +535,8 @@ s_usage (FILE *out)
         "  --max-running N            in-flight requests above N count as waiting in /metrics\n"
         "  --threads N                event loops (SO_REUSEPORT), default 1\n"
         "Per request: X-Test-Tokens, X-Test-Token-Delay-Ms, X-Test-First-Token-Delay-Ms,\n"
-        "X-Test-Status override the flags.\n");
+        "X-Test-Status override the flags; X-Test-Hop-Header: NAME makes the echo answer\n"
+        "with a header NAME that its Connection header names.\n");
 }
 
 int

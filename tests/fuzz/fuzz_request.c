@@ -1,7 +1,8 @@
 /*  Fuzz target: what proxyd reads from a request before routing it (proxyd/ocf_request.c):
-    the routing identity from a JSON body or an X-Ocf-Identity header, and the route from the
-    path. The JSON scanner is checked against jansson, a full parser: both must agree on
-    whether the input is JSON and on the value of "model".  */
+    the routing identity from a JSON body or an X-Ocf-Identity header, the route from the
+    path, and the header names a Connection header lists. The JSON scanner is checked against
+    jansson, a full parser: both must agree on whether the input is JSON and on the value of
+    "model".  */
 #include "ocf_request.h"
 #include "ocf_json.h"
 
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 s_compare_with_jansson (const char *text, size_t size)
@@ -53,11 +55,34 @@ s_compare_with_jansson (const char *text, size_t size)
     json_decref (root);
 }
 
+//  The input as "LIST\nNAME": a name found in the list is in it, whole, and not empty.
+static void
+s_check_connection_list (const char *text, size_t size)
+{
+    const char *newline = memchr (text, '\n', size);
+    if (!newline)
+        return;
+    size_t list_len = (size_t) (newline - text), name_len = size - list_len - 1;
+    const char *name = newline + 1;
+    if (!ocf_connection_names (text, list_len, name, name_len))
+        return;
+    if (name_len == 0 || name_len > list_len)
+        abort ();
+    bool inside = false;
+    for (size_t at = 0; at + name_len <= list_len && !inside; at++)
+        inside = strncasecmp (text + at, name, name_len) == 0
+              && (at == 0 || strchr (" \t,", text[at - 1]))
+              && (at + name_len == list_len || strchr (" \t,", text[at + name_len]));
+    if (!inside)
+        abort ();
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     const char *text = (const char *) data;
     s_compare_with_jansson (text, size);
+    s_check_connection_list (text, size);
     ocf_route_t route;
     if (ocf_route_parse (text, size, &route) != route.kind)
         abort ();

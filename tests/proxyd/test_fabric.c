@@ -144,6 +144,28 @@ Test (proxyd_fabric, passes_methods_paths_and_headers)
         json_decref (echo);
         fabric_response_free (&response);
     }
+    //  Headers a Connection header names are hop-by-hop, both ways (RFC 9110 7.6.1): the
+    //  client's are not sent on, nor the backend's relayed.
+    snprintf (url, sizeof url, "%s/v1/service/llm/hop", A->url);
+    const char *hop[] = { "X-Ocf-Identity: model=m2", "Connection: keep-alive, X-Hop-Request", "X-Hop-Request: dropped",
+                          "X-Test-Hop-Header: X-Hop-Reply", NULL };
+    response = fabric_http ("GET", url, hop, NULL);
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    json_t *hop_echo = fabric_json (&response);
+    json_t *hop_seen = json_object_get (hop_echo, "headers");
+    cr_assert_null (json_object_get (hop_seen, "x-hop-request"), "a header named by the client's Connection went on");
+    cr_assert_str_eq (json_string_value (json_object_get (hop_seen, "x-test-hop-header")), "X-Hop-Reply");
+    char *reply = fabric_header (&response, "x-hop-reply");
+    cr_assert_null (reply, "a header named by the backend's Connection was relayed: %s", reply);
+    json_decref (hop_echo);
+    fabric_response_free (&response);
+    //  (The backend does send it: asked directly.)
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/hop", c1->port);
+    response = fabric_http ("GET", url, hop + 3, NULL);
+    reply = fabric_header (&response, "x-hop-reply");
+    cr_assert_str_eq (reply, "hop");
+    free (reply);
+    fabric_response_free (&response);
     //  Without an id from the client, one is made and sent both ways.
     snprintf (url, sizeof url, "%s/v1/service/llm/x", A->url);
     const char *identity[] = { "X-Ocf-Identity: model=m1", NULL };

@@ -77,6 +77,25 @@ Test (proxyd_route, methods)
     cr_assert (!ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "GET", 3, &allow));
 }
 
+static bool
+s_names (const char *list, const char *name)
+{
+    return ocf_connection_names (list, strlen (list), name, strlen (name));
+}
+
+Test (proxyd_route, connection_lists)
+{
+    cr_assert (s_names ("X-Hop", "x-hop"));
+    cr_assert (s_names ("keep-alive, X-Hop", "X-HOP"));
+    cr_assert (s_names (" ,\tx-a ,, x-hop\t ", "x-hop"));
+    cr_assert (s_names ("x-a,x-hop", "x-a"));
+    cr_assert (!s_names ("x-hop-longer", "x-hop"));
+    cr_assert (!s_names ("x-ho", "x-hop"));
+    cr_assert (!s_names ("x-h op", "x-hop"));
+    cr_assert (!s_names ("", "x-hop"));
+    cr_assert (!s_names (" , ,", ""));
+}
+
 //  --------------------------------------------------------------------------
 //  JSON key extraction
 
