@@ -248,7 +248,10 @@ for workers in $WORKERS; do
     measure_http nginx local $NGINX_B /ping
     measure_http nginx two-hop $NGINX_A /ping
     nginx_b=$(pids_of "${NGINX_PIDS[0]}")
-    [ "$workers" = 1 ] && measure_streams nginx local 127.0.0.1 $NGINX_B /v1/chat/completions "$nginx_b"
+    if [ "$workers" = 1 ]; then
+        measure_streams nginx local 127.0.0.1 $NGINX_B /v1/chat/completions "$nginx_b"
+        measure_streams nginx two-hop 127.0.0.1 $NGINX_A /v1/chat/completions "$(pids_of "${NGINX_PIDS[1]}"),$nginx_b"
+    fi
     NGINX_IDLE[$workers]=$(rss_kb ${nginx_b//,/ })
     stop "${NGINX_PIDS[@]}"; NGINX_PIDS=()
 
@@ -256,7 +259,10 @@ for workers in $WORKERS; do
     start_haproxy a $HAPROXY_A $HAPROXY_B "$workers"
     measure_http haproxy local $HAPROXY_B /ping
     measure_http haproxy two-hop $HAPROXY_A /ping
-    [ "$workers" = 1 ] && measure_streams haproxy local 127.0.0.1 $HAPROXY_B /v1/chat/completions "${HAPROXY_PIDS[0]}"
+    if [ "$workers" = 1 ]; then
+        measure_streams haproxy local 127.0.0.1 $HAPROXY_B /v1/chat/completions "${HAPROXY_PIDS[0]}"
+        measure_streams haproxy two-hop 127.0.0.1 $HAPROXY_A /v1/chat/completions "${HAPROXY_PIDS[1]},${HAPROXY_PIDS[0]}"
+    fi
     HAPROXY_IDLE[$workers]=$(rss_kb "${HAPROXY_PIDS[0]}")
     stop "${HAPROXY_PIDS[@]}"; HAPROXY_PIDS=()
 
@@ -313,7 +319,7 @@ done
     for workers in $WORKERS; do
         echo "$workers worker(s): nginx $((${NGINX_IDLE[$workers]} / 1024)) MB, haproxy $((${HAPROXY_IDLE[$workers]} / 1024)) MB, ocf-proxyd $((${PROXYD_IDLE[$workers]} / 1024)) MB."
     done
-    echo "Two-hop streams count the RSS of both proxyd processes (A and B)."
+    echo "Two-hop streams count the RSS of both proxies (A and B)."
 } > "$REPORT"
 cat "$REPORT"
 [ -n "${OUT:-}" ] && cp "$REPORT" "$OUT"
