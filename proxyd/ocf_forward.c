@@ -82,11 +82,12 @@ s_dropped_request_header (const h2o_header_t *header)
         || h2o_memis (header->name->base, header->name->len, H2O_STRLIT ("x-request-id"));
 }
 
-//  Whether one of the Connection headers among headers names name: hop-by-hop, not forwarded.
+//  Whether a Connection header, the first at index first (-1: none) or a later one, names
+//  name: hop-by-hop, not forwarded.
 static bool
-s_named_by_connection (const h2o_headers_t *headers, const h2o_iovec_t *name)
+s_named_by_connection (const h2o_headers_t *headers, ssize_t first, const h2o_iovec_t *name)
 {
-    for (ssize_t at = -1; (at = h2o_find_header (headers, H2O_TOKEN_CONNECTION, at)) != -1;)
+    for (ssize_t at = first; at != -1; at = h2o_find_header (headers, H2O_TOKEN_CONNECTION, at))
         if (ocf_connection_names (headers->entries[at].value.base, headers->entries[at].value.len, name->base, name->len))
             return true;
     return false;
@@ -120,9 +121,10 @@ s_build_headers (forward_t *self)
     for (size_t i = 0; i < req->headers.size; i++)
         size += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
     char *buffer = h2o_mem_alloc_pool (&req->pool, size), *cursor = buffer;
+    ssize_t connection = h2o_find_header (&req->headers, H2O_TOKEN_CONNECTION, -1);
     for (size_t i = 0; i < req->headers.size; i++) {
         const h2o_header_t *header = &req->headers.entries[i];
-        if (!s_dropped_request_header (header) && !s_named_by_connection (&req->headers, header->name))
+        if (!s_dropped_request_header (header) && !s_named_by_connection (&req->headers, connection, header->name))
             cursor = s_put_header (cursor, header->orig_name ? header->orig_name : header->name->base, header->name->len,
                                    header->value.base, header->value.len);
     }
@@ -360,17 +362,19 @@ s_named (const struct phr_header *header, const char *name)
     return header->name_len == strlen (name) && strncasecmp (header->name, name, header->name_len) == 0;
 }
 
-//  Hop-by-hop headers (those of HTTP/1.1 and those the response's Connection headers name),
-//  and the ones h2o writes itself.
+//  Hop-by-hop headers (those of HTTP/1.1 and those the response's Connection headers name, the
+//  first of which is headers[connection]; none when connection == count), and the ones h2o
+//  writes itself.
 static bool
-s_dropped_response_header (const struct phr_header *headers, size_t count, const struct phr_header *header)
+s_dropped_response_header (const struct phr_header *headers, size_t count, size_t connection,
+                           const struct phr_header *header)
 {
     static const char *names[] = { "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
                                    "upgrade", "content-length", "date", "server", NULL };
     for (const char **name = names; *name; name++)
         if (s_named (header, *name))
             return true;
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = connection; i < count; i++)
         if (headers[i].name && s_named (&headers[i], "connection")
         &&  ocf_connection_names (headers[i].value, headers[i].value_len, header->name, header->name_len))
             return true;
@@ -414,9 +418,12 @@ s_on_head (void *arg, int status, h2o_iovec_t reason, const struct phr_header *h
     req->res.reason = h2o_strdup (&req->pool, reason.base, reason.len).base;
     req->res.content_length = content_length >= 0 ? (size_t) content_length : SIZE_MAX;
     bool named = false, has_id = false;
+    size_t connection = 0;
+    while (connection < count && !(headers[connection].name && s_named (&headers[connection], "connection")))
+        connection++;
     for (size_t i = 0; i < count; i++) {
         const struct phr_header *header = &headers[i];
-        if (!header->name || s_dropped_response_header (headers, count, header))
+        if (!header->name || s_dropped_response_header (headers, count, connection, header))
             continue;
         named |= s_named (header, "x-computing-node");
         has_id |= s_named (header, "x-request-id");

@@ -6,7 +6,6 @@
 #include "ocf_proxyd.h"
 #include "ocf_sdlisten.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -90,22 +89,6 @@ s_listen (const char *address, bool exclusive_check, char *error, size_t error_s
     return fd;
 }
 
-static void
-s_format_address (const struct sockaddr_storage *address, char *out, size_t size)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (address->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *) address;
-        inet_ntop (AF_INET, &in->sin_addr, host, sizeof host);
-        snprintf (out, size, "%s:%d", host, ntohs (in->sin_port));
-    }
-    else {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) address;
-        inet_ntop (AF_INET6, &in6->sin6_addr, host, sizeof host);
-        snprintf (out, size, "[%s]:%d", host, ntohs (in6->sin6_port));
-    }
-}
-
 static bool
 s_same_address (const struct sockaddr_storage *bound, const struct sockaddr *wanted)
 {
@@ -146,10 +129,12 @@ ocf_worker_inherited_listener (const char *address, char *error, size_t error_si
     bool same = s_same_address (&bound, wanted->ai_addr);
     freeaddrinfo (wanted);
     if (!same) {
-        char text[INET6_ADDRSTRLEN + 16];
-        s_format_address (&bound, text, sizeof text);
-        snprintf (error, error_size, "the socket systemd passed listens on %s but [proxyd] listen is %s: make them the "
-                  "same (ListenStream= in a drop-in: systemctl edit ocf-proxyd.socket)", text, address);
+        char host[NI_MAXHOST] = "?";
+        h2o_socket_getnumerichost ((struct sockaddr *) &bound, bound_len, host);
+        bool v6 = bound.ss_family == AF_INET6;
+        snprintf (error, error_size, "the socket systemd passed listens on %s%s%s:%d but [proxyd] listen is %s: make them "
+                  "the same (ListenStream= in a drop-in: systemctl edit ocf-proxyd.socket)", v6 ? "[" : "", host,
+                  v6 ? "]" : "", (int) h2o_socket_getport ((struct sockaddr *) &bound), address);
         return -2;
     }
     //  Every worker watches the one socket; accepting must not block the ones that lose a race.

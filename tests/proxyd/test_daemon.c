@@ -234,6 +234,13 @@ Test (proxyd_daemon, two_workers_and_one_instance)
     free (text);
 }
 
+static struct sockaddr_in
+s_loopback (int port)
+{
+    return (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                  .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+}
+
 //  A listening socket on 127.0.0.1:port as a socket unit holds it (no SO_REUSEPORT: a daemon
 //  that bound the port itself beside it would fail).
 static int
@@ -241,8 +248,7 @@ s_socket_unit (int port)
 {
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
     setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    struct sockaddr_in address = s_loopback (port);
     cr_assert_eq (bind (fd, (struct sockaddr *) &address, sizeof address), 0, "port %d: %s", port, strerror (errno));
     cr_assert_eq (listen (fd, 128), 0);
     return fd;
@@ -254,8 +260,7 @@ static int
 s_send_get (int port, const char *path)
 {
     int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
-                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    struct sockaddr_in address = s_loopback (port);
     cr_assert_eq (connect (fd, (struct sockaddr *) &address, sizeof address), 0, "connect: %s", strerror (errno));
     char request[256];
     int len = snprintf (request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
