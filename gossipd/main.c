@@ -33,7 +33,7 @@ typedef struct {
     zsock_t *api;
     ocf_members_t *view;
     ocf_tablelink_t *table;
-    zcert_t *cert;
+    ocf_identity_t *identity;
     char id[OCF_ID_SIZE];
     ocf_transport_t *transport;
     ocf_introducer_t *introducer;
@@ -222,16 +222,15 @@ static int
 s_start_gossip (server_t *server, const char *tabled_id)
 {
     ocf_gossipd_config_t *config = &server->config->gossipd;
-    char path[4200], error[1024], endpoint[300];
-    snprintf (path, sizeof path, "%s/node.key", server->config->node.state_dir);
-    server->cert = zcert_load (path);
-    if (!server->cert || strcmp (zcert_public_txt (server->cert), tabled_id) != 0) {
-        ocf_log_error ("%s %s; ocf-tabled is %s: both daemons must share [node] state_dir", path,
-                       server->cert ? "holds another key" : "cannot be read", tabled_id);
+    char error[1024], endpoint[300];
+    server->identity = ocf_identity_load (server->config->node.state_dir, error, sizeof error);
+    if (!server->identity || strcmp (ocf_identity_id (server->identity), tabled_id) != 0) {
+        ocf_log_error ("%s/node.key %s; ocf-tabled is %s: both daemons must share [node] state_dir",
+                       server->config->node.state_dir, server->identity ? "holds another key" : error, tabled_id);
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
-    server->transport = ocf_transport_new (server->cert, config, server->loop, s_on_message, server, error, sizeof error);
+    server->transport = ocf_transport_new (ocf_identity_curve (server->identity), config, server->loop, s_on_message, server, error, sizeof error);
     if (!server->transport) {
         ocf_log_error ("%s", error);
         return -1;
@@ -597,7 +596,7 @@ stop:
     ocf_introducer_destroy (&server.introducer);
     ocf_tablelink_destroy (&server.table);
     ocf_members_destroy (&server.view);
-    zcert_destroy (&server.cert);
+    ocf_identity_destroy (&server.identity);
     zsock_destroy (&server.api);
     ocf_log_info ("stopped");
 done:

@@ -134,13 +134,13 @@ main (int argc, char **argv)
     ocf_lock_t *lock = ocf_daemon_claim (config, "tabled");
     if (!lock)
         goto done;
-    zcert_t *cert = ocf_identity_load (config->node.state_dir, error, sizeof error);
-    if (!cert) {
+    ocf_identity_t *identity = ocf_identity_load (config->node.state_dir, error, sizeof error);
+    if (!identity) {
         ocf_log_error ("%s", error);
         goto unlock;
     }
-    server.tabled = ocf_tabled_new (config, zcert_public_txt (cert), error, sizeof error);
-    zcert_destroy (&cert);
+    server.tabled = ocf_tabled_new (config, ocf_identity_id (identity), error, sizeof error);
+    ocf_identity_destroy (&identity);
     if (!server.tabled) {
         ocf_log_error ("%s", error);
         goto unlock;
