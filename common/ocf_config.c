@@ -259,7 +259,7 @@ ocf_config_parse_hostport (const char *text, char *host_out, size_t host_size, i
 int
 ocf_config_parse_seed (const char *text, char *key, char *host_out, size_t host_size, int *port)
 {
-    //  A key is exactly 40 characters (it may itself contain '@'); a host never has one.
+    //  A node id is exactly OCF_NODE_ID_LEN characters; a host never has an '@'.
     bool keyed = strlen (text) > OCF_NODE_ID_LEN && text[OCF_NODE_ID_LEN] == '@';
     const char *address = keyed ? text + OCF_NODE_ID_LEN + 1 : text;
     key[0] = '\0';
@@ -786,7 +786,7 @@ s_check_gossipd (ocf_config_t *self, const char *file)
     for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
         char key[OCF_NODE_ID_LEN + 1];
         if (ocf_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
-            s_error (self, "%s: [gossipd] seeds: '%s' is not host:port or pubkey@host:port (pubkey: 40 Z85 characters)",
+            s_error (self, "%s: [gossipd] seeds: '%s' is not host:port or id@host:port (id: a node id, 52 base32 characters)",
                      file, seed);
     }
     free (copy);
@@ -796,7 +796,7 @@ s_check_gossipd (ocf_config_t *self, const char *file)
     copy = strdup (gossipd->authorized_keys);
     for (char *key = strtok_r (copy, ", \t", &saveptr); key; key = strtok_r (NULL, ", \t", &saveptr))
         if (!ocf_identity_id_valid (key))
-            s_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (40 Z85 characters)", file, key);
+            s_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (52 base32 characters)", file, key);
     free (copy);
     if (gossipd->suspicion_min_ms > gossipd->suspicion_max_ms)
         s_error (self, "%s: [gossipd] suspicion_min is longer than suspicion_max", file);

@@ -230,7 +230,7 @@ s_start_gossip (server_t *server, const char *tabled_id)
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
-    server->transport = ocf_transport_new (ocf_identity_curve (server->identity), config, server->loop, s_on_message, server, error, sizeof error);
+    server->transport = ocf_transport_new (server->identity, config, server->loop, s_on_message, server, error, sizeof error);
     if (!server->transport) {
         ocf_log_error ("%s", error);
         return -1;
@@ -413,6 +413,7 @@ s_stats (server_t *server)
     COUNT ("send_dropped", net->send_dropped); COUNT ("no_endpoint", net->no_endpoint);
     COUNT ("zap_allowed", net->zap_allowed); COUNT ("zap_denied", net->zap_denied);
     COUNT ("peers_cut_off", net->cut_off); COUNT ("dropped_cut_off", net->dropped_cut_off);
+    COUNT ("unproven", net->unproven);
     COUNT ("connections", net->connections); COUNT ("peers_connected_to_us", net->routes);
     COUNT ("sent_back", net->sent_back);
     COUNT ("tabled_requests", table->requests); COUNT ("tabled_timeouts", table->timeouts);

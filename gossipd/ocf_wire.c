@@ -217,7 +217,7 @@ s_get_id (reader_t *reader, char *id, const char *what)
         return false;
     id[OCF_ID_SIZE - 1] = '\0';
     if (!ocf_identity_id_valid (id))
-        return s_fail (reader, "%s is not a node id (40 Z85 characters)", what);
+        return s_fail (reader, "%s is not a node id (52 base32 characters)", what);
     return true;
 }
 
