@@ -16,7 +16,7 @@ typedef struct {
     const char *identity;        //  NULL: any provider of the service
     h2o_iovec_t local_path;      //  the path at a backend
     h2o_iovec_t remote_path;     //  the same through another host's proxyd
-    char tried[MAX_TRIED][41];   //  node ids, also the targets' node_id
+    char tried[MAX_TRIED][OCF_NODE_ID_LEN + 1];   //  node ids, also the targets' node_id
     size_t tried_count;
     int slot;                    //  this host's load slot for the service
 } providers_t;

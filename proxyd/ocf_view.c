@@ -16,7 +16,7 @@ typedef struct {
 
 struct _ocf_view_t {
     zhashx_t *nodes;             //  id -> ocf_view_node_t
-    char self_id[41];
+    char self_id[OCF_NODE_ID_LEN + 1];
     bool index_stale;            //  the shape changed since the index was built
     zhashx_t *index;             //  "svc" or "svc\x1fidentity" -> provider_list_t (live, ready)
     zhashx_t *known;             //  the same keys over every node -> non-NULL marker
@@ -298,7 +298,7 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
 {
     const char *id = json_string_value (json_object_get (row, "id"));
     json_t *generation = json_object_get (row, "generation"), *version = json_object_get (row, "version");
-    if (!id || strlen (id) != 40 || !json_is_integer (generation) || !json_is_integer (version)) {
+    if (!id || !ocf_identity_id_valid (id) || !json_is_integer (generation) || !json_is_integer (version)) {
         snprintf (error, error_size, "row without a valid id, generation and version");
         return -1;
     }

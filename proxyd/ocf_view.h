@@ -10,6 +10,8 @@
 #ifndef OCF_VIEW_H
 #define OCF_VIEW_H
 
+#include "ocf_identity.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,7 +30,7 @@ typedef struct {
 } ocf_view_service_t;
 
 typedef struct {
-    char id[41];
+    char id[OCF_NODE_ID_LEN + 1];
     char *name;
     uint64_t generation;
     uint64_t version;

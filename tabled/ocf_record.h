@@ -11,6 +11,7 @@
 #ifndef OCF_RECORD_H
 #define OCF_RECORD_H
 
+#include "ocf_identity.h"
 #include "ocf_json.h"
 
 #include <jansson.h>
@@ -18,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OCF_ID_SIZE 41           //  40 Z85 characters + NUL
+#define OCF_ID_SIZE (OCF_NODE_ID_LEN + 1)   //  a node id + NUL
 
 //  SWIM ordering at equal incarnation: left > dead > suspect > alive.
 typedef enum {

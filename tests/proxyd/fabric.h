@@ -7,6 +7,7 @@
 #ifndef FABRIC_H
 #define FABRIC_H
 
+#include "ocf_identity.h"
 #include "ocf_test.h"
 
 #include <jansson.h>
@@ -23,7 +24,7 @@ typedef struct {
     char name[32];
     int port;                    //  proxyd's
     char url[64];                //  "http://127.0.0.1:<port>"
-    char id[41];
+    char id[OCF_NODE_ID_LEN + 1];
     pid_t tabled;
     pid_t proxyd;
 } fabric_host_t;

@@ -53,7 +53,7 @@ Test (proxyd_route, forwarded_paths)
     cr_assert_eq (s_parse ("/v1/_service/embed?q=2", &route), OCF_ROUTE_LOCAL_SERVICE);
     cr_assert (route.rest_slash);
     cr_assert (strncmp (route.rest, "?q=2", route.rest_len) == 0);
-    //  Node ids are Z85 ('/', '?', '%' included): percent-encoded in the path.
+    //  A node or name in the path may be percent-encoded.
     cr_assert_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), OCF_ROUTE_P2P);
     cr_assert_str_eq (route.node, "ab/cd?%x");
     cr_assert (strncmp (route.rest, "/v1/health", route.rest_len) == 0);
@@ -270,8 +270,8 @@ Test (proxyd_choose, round_robin_and_random)
 //  --------------------------------------------------------------------------
 //  Routing view
 
-#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"   //  node ids: canonical base32 of 32 bytes
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbba"
 
 static int
 s_row (ocf_view_t *view, const char *format, ...)
