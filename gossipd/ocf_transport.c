@@ -97,49 +97,6 @@ s_waiting_destroy (void **item)
     }
 }
 
-static int
-s_add_keys (ocf_transport_t *self, const char *list, const char *where, char *error, size_t error_size)
-{
-    char *copy = strdup (list), *saveptr = NULL;
-    int rc = 0;
-    for (char *key = strtok_r (copy, ", \t\r\n", &saveptr); key && rc == 0; key = strtok_r (NULL, ", \t\r\n", &saveptr)) {
-        char curve[41];
-        if (!ocf_identity_id_curve (key, curve)) {
-            snprintf (error, error_size, "%s: '%s' is not a node id (%d base32 characters)", where, key, OCF_NODE_ID_LEN);
-            rc = -1;
-        }
-        else {
-            zhashx_update (self->authorized, key, (void *) "");
-            zhashx_update (self->authorized_curve, curve, (void *) "");
-        }
-    }
-    free (copy);
-    return rc;
-}
-
-static int
-s_load_keys_file (ocf_transport_t *self, const char *path, char *error, size_t error_size)
-{
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        snprintf (error, error_size, "[gossipd] authorized_keys_file: cannot read %s: %s", path, strerror (errno));
-        return -1;
-    }
-    char line[512];
-    int number = 0, rc = 0;
-    while (rc == 0 && fgets (line, sizeof line, file)) {
-        number++;
-        char *text = line + strspn (line, " \t");
-        if (*text == '#' || *text == '\n' || !*text)
-            continue;
-        char where[600];
-        snprintf (where, sizeof where, "%s:%d", path, number);
-        rc = s_add_keys (self, text, where, error, error_size);
-    }
-    fclose (file);
-    return rc;
-}
-
 static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
 
@@ -169,15 +126,22 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
     zhashx_set_destructor (self->curve_ids, (zhashx_destructor_fn *) zstr_free);
     self->waiting = zhashx_new ();
     zhashx_set_destructor (self->waiting, s_waiting_destroy);
-    if (s_add_keys (self, config->authorized_keys, "[gossipd] authorized_keys", error, error_size) != 0
-    ||  (*config->authorized_keys_file && s_load_keys_file (self, config->authorized_keys_file, error, error_size) != 0)) {
+    if (ocf_config_authorized_keys (config, self->authorized, error, error_size) != 0) {
         ocf_transport_destroy (&self);
         return NULL;
     }
-    if (zhashx_size (self->authorized)
-    &&  s_add_keys (self, ocf_identity_id (identity), "this node", error, error_size) != 0) {
-        ocf_transport_destroy (&self);
-        return NULL;
+    if (zhashx_size (self->authorized))
+        zhashx_update (self->authorized, ocf_identity_id (identity), (void *) "");
+    //  ZAP sees CURVE keys: those of the authorized ids.
+    for (void *item = zhashx_first (self->authorized); item; item = zhashx_next (self->authorized)) {
+        char curve[41];
+        if (!ocf_identity_id_curve (zhashx_cursor (self->authorized), curve)) {
+            snprintf (error, error_size, "authorized key %s is not an Ed25519 public key",
+                      (const char *) zhashx_cursor (self->authorized));
+            ocf_transport_destroy (&self);
+            return NULL;
+        }
+        zhashx_update (self->authorized_curve, curve, (void *) "");
     }
     //  Without handshake properties no peer could name itself: better not to start.
     zsock_t *probe = zsock_new (ZMQ_DEALER);

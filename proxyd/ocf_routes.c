@@ -30,6 +30,16 @@ s_tried (providers_t *self, const char *id)
     return false;
 }
 
+//  The way to another host's backends: its fabric listener (mutual TLS, the node's id as the
+//  name it must prove) when it has one, else its proxy.
+static ocf_pool_t *
+s_node_pool (ocf_worker_t *worker, ocf_view_node_t *node)
+{
+    if (node->fabric_port)
+        return ocf_pools_get (worker->pools, node->fabric_host, strlen (node->fabric_host), node->fabric_port, node->id);
+    return ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
+}
+
 static bool
 s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
 {
@@ -67,13 +77,13 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     snprintf (id, sizeof self->tried[0], "%s", node->id);
     target->node_id = id;
     if (strcmp (node->id, self_id) == 0) {
-        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
         target->path = self->local_path;
         target->data = LOCAL;
         ocf_load_add (worker->load, self->slot, 1);
     }
     else {
-        target->pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+        target->pool = s_node_pool (worker, node);
         target->path = self->remote_path;
         target->data = NULL;
         node->inflight++;
@@ -207,6 +217,11 @@ s_route_fixed (ocf_worker_t *worker, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec
 static void
 s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
 {
+    if (!ocf_fabric_request_allowed (req)) {
+        ocf_http_error (req, 403, "fabric_only", NULL, "/v1/_service is for other hosts' proxyds, through the fabric "
+                        "listener (mutual TLS, [proxyd] fabric_listen), and for this host");
+        return;
+    }
     ocf_view_node_t *me = ocf_view_self (worker->view);
     if (!me) {
         ocf_http_error (req, 503, "table_unavailable", NULL, "this node's record is not known yet (is ocf-tabled running?)");
@@ -233,7 +248,7 @@ s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iov
         free (list);
         return;
     }
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
     s_route_fixed (worker, req, pool, path, me->id, ocf_load_slot (worker->load, route->service, route->service_len));
 }
 
@@ -257,7 +272,8 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
                         !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
         return;
     }
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+    //  The node's public API, as any client reaches it.
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
     s_route_fixed (worker, req, pool, path, node->id, -1);
 }
 

@@ -186,7 +186,7 @@ s_get_id (ocf_json_span_t value, char *id, char *error, size_t error_size)
         return s_fail (error, error_size, "\"id\" is missing or not a string");
     char text[64];
     if (ocf_json_string_copy (value, text, sizeof text) < 0 || !ocf_identity_id_valid (text))
-        return s_fail (error, error_size, "\"id\" must be 40 Z85 characters (a node's public key), got %.*s",
+        return s_fail (error, error_size, "\"id\" must be a node id (52 base32 characters: a node's public key), got %.*s",
                        (int) (value.len < 60 ? value.len : 60), value.start);
     memcpy (id, text, OCF_ID_SIZE);
     return 0;

@@ -330,8 +330,12 @@ s_own_start (ocf_tabled_t *self, char *error, size_t error_size)
     json_t *addr = json_object ();
     char *proxy = s_public_url (self, "http", self->config->proxyd.listen);
     char *gossip = s_public_url (self, "tcp", self->config->gossipd.bind);
+    char *fabric = ocf_config_fabric (self->config) ? s_public_url (self, "https", self->config->proxyd.fabric_listen) : NULL;
     if (proxy)
         json_object_set_new (addr, "proxy", json_string (proxy));
+    if (fabric)
+        json_object_set_new (addr, "fabric", json_string (fabric));
+    free (fabric);
     if (gossip)
         json_object_set_new (addr, "gossip", json_string (gossip));
     free (proxy);
