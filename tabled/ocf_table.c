@@ -187,6 +187,21 @@ s_tombstone_greater (const ocf_tombstone_in_t *candidate, const ocf_entry_t *ent
     return candidate->declared_at < entry->tomb_declared_at;
 }
 
+//  Whether merging the row would change the record (quarantine aside).
+static bool
+s_row_applies (const ocf_entry_t *entry, const ocf_row_in_t *row)
+{
+    return (!entry->has_tombstone || row->generation > entry->tomb_generation)
+        && (!entry->has_record || s_record_compare (entry, row) > 0);
+}
+
+bool
+ocf_table_row_applies (ocf_table_t *self, const ocf_row_in_t *row)
+{
+    ocf_entry_t *entry = zhashx_lookup (self->entries, row->id);
+    return !entry || s_row_applies (entry, row);
+}
+
 //  An input's signature, checked when its state is still unknown.
 static bool
 s_signature_good (const ocf_row_in_t *row, const ocf_tombstone_in_t *tombstone)
@@ -223,8 +238,7 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
     }
     //  Verified only now that it would change something: a copy of what we hold, or an older
     //  one, costs no verification. A bad signature refuses the whole input, membership too.
-    bool applies = row ? (!entry->has_tombstone || row->generation > entry->tomb_generation)
-                         && (!entry->has_record || s_record_compare (entry, row) > 0)
+    bool applies = row ? s_row_applies (entry, row)
                  : tombstone && tombstone->reason == OCF_REASON_LEFT && s_tombstone_greater (tombstone, entry);
     if (applies && !s_signature_good (row, tombstone)) {
         self->refusal = "signature";

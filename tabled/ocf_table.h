@@ -85,6 +85,9 @@ void ocf_table_destroy (ocf_table_t **self_p);
 int ocf_table_merge_row (ocf_table_t *self, const ocf_row_in_t *row, int64_t now, ocf_entry_t **entry_p);
 int ocf_table_merge_member (ocf_table_t *self, const ocf_member_in_t *member, int64_t now, ocf_entry_t **entry_p);
 int ocf_table_merge_tombstone (ocf_table_t *self, const ocf_tombstone_in_t *tombstone, int64_t now, ocf_entry_t **entry_p);
+//  Whether merging the row would change the record: only then is its signature checked
+//  (the caller may check it beforehand, many at once, and set its sig_state).
+bool ocf_table_row_applies (ocf_table_t *self, const ocf_row_in_t *row);
 //  Why the last merge changed nothing: "stale", "duplicate", "tombstoned", "quarantined" or
 //  "signature".
 const char *ocf_table_last_refusal (ocf_table_t *self);
