@@ -526,21 +526,26 @@ s_leave (server_t *server)
     ocf_item_t item = { .kind = OCF_ITEM_TOMBSTONE, .data = payload };
     memcpy (item.id, server->id, OCF_ID_SIZE);
     ocf_wire_tombstone_t tombstone = { 0, OCF_REASON_LEFT, ocf_time_wall_ms () };
-    if (ocf_client_call (client, "LEAVE", NULL, LEAVE_TIMEOUT_MS, &reply, error, sizeof error) == 0) {
-        json_t *announced = json_object_get (reply, "tombstone");
-        tombstone.generation = (uint64_t) json_integer_value (json_object_get (announced, "generation"));
-        tombstone.declared_at = json_integer_value (json_object_get (announced, "declared_at"));
+    ocf_tombstone_in_t signed_leave;
+    bool has_sig = false;
+    if (ocf_client_call (client, "LEAVE", NULL, LEAVE_TIMEOUT_MS, &reply, error, sizeof error) == 0
+    &&  ocf_record_parse_tombstone (json_object_get (reply, "tombstone"), &signed_leave, error, sizeof error) == 0) {
+        //  tabled signed it: every table on the way checks that this node wrote it.
+        tombstone.generation = signed_leave.generation;
+        tombstone.declared_at = signed_leave.declared_at;
+        has_sig = signed_leave.has_sig;
     }
     else {
         const ocf_peer_t *me = ocf_members_get (server->view, server->id);
-        ocf_log_warning ("LEAVE: %s; announcing the tombstone without ocf-tabled", error);
+        ocf_log_warning ("LEAVE: %s; announcing the leave without ocf-tabled: unsigned, the others will see this "
+                         "node dead rather than gone", error);
         tombstone.generation = me ? me->generation : 0;
     }
     json_decref (reply);
     ocf_client_destroy (&client);
     if (!tombstone.generation)
         return;
-    item.size = (uint32_t) ocf_wire_tombstone_encode (&tombstone, payload);
+    item.size = (uint32_t) ocf_wire_tombstone_encode_signed (&tombstone, has_sig ? signed_leave.sig : NULL, payload);
     ocf_gossip_leave (server->core, ocf_time_mono_ms (), &item);
     ocf_log_notice ("left the cluster as generation %" PRIu64, tombstone.generation);
 }
