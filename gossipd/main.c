@@ -59,10 +59,10 @@ s_env_send (void *arg, const char *peer, const uint8_t *data, size_t size)
 }
 
 static void
-s_env_merge (void *arg, const ocf_item_t *items, size_t count)
+s_env_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
 {
     server_t *server = arg;
-    ocf_tablelink_merge (server->table, items, count);
+    ocf_tablelink_merge (server->table, from, items, count);
 }
 
 static void
