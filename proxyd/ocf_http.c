@@ -1,10 +1,7 @@
 /*  ocf_http: dispatch and response helpers.  */
 #include "ocf_http.h"
-#include "ocf_dashboard.h"
+#include "ocf_proxyd.h"
 #include "ocf_request.h"
-#include "ocf_routes.h"
-#include "ocf_scrape.h"
-#include "ocf_tableapi.h"
 #include "ocf_time.h"
 #include "ocf_worker.h"
 
@@ -135,7 +132,7 @@ s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
 typedef struct {
     ocf_worker_t *worker;
     h2o_req_t *req;
-    ocf_route_kind_t route;
+    int route;
     int64_t started_us;
 } accounting_t;
 
@@ -149,56 +146,31 @@ s_on_request_done (void *data)
     ocf_worker_request_end (worker);
 }
 
+//  Finds the request's route in the server's table, then runs its handler: the dispatcher
+//  knows routes only through the table, which the modules filled at start.
 static int
 s_on_request (h2o_handler_t *handler, h2o_req_t *req)
 {
     ocf_worker_t *worker = ocf_worker_of (req);
+    const ocf_routetable_t *routes = ocf_proxyd_routes (worker->server);
     ocf_route_t *route = h2o_mem_alloc_pool (&req->pool, sizeof *route);
-    ocf_route_parse (req->path.base, req->path.len, route);
+    const ocf_route_spec_t *spec = ocf_routetable_match (routes, req->path.base, req->path.len, route);
     accounting_t *accounting = h2o_mem_alloc_shared (&req->pool, sizeof *accounting, s_on_request_done);
-    *accounting = (accounting_t) { worker, req, route->kind, ocf_time_mono_us () };
+    *accounting = (accounting_t) { worker, req, route->index, ocf_time_mono_us () };
     ocf_worker_request_begin (worker);
     ocf_metrics_request_begin (worker->metrics);
     const char *allow;
-    if (route->kind == OCF_ROUTE_NOT_FOUND) {
-        ocf_http_error (req, 404, "route_not_found", NULL,
-                        "no route %.*s (routes: /v1/health, /v1/dnt/{table,peers,peers_status,bootstraps,stats,_node}, "
-                        "/v1/service/{svc}/{path}, /v1/_service/{svc}/{path}, /v1/p2p/{node}/{path}, /v1/chat/completions, "
-                        "/v1/completions, /v1/embeddings, /v1/models, /metrics, /)",
-                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base);
-        return 0;
-    }
-    if (!ocf_route_method_allowed (route->kind, req->method.base, req->method.len, &allow)) {
+    if (!spec)
+        ocf_http_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
+                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
+    else
+    if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
         ocf_http_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
-                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base,
-                        ocf_route_name (route->kind), allow);
-        return 0;
+                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
-    switch (route->kind) {
-        case OCF_ROUTE_DASHBOARD:
-            ocf_dashboard_serve (req);
-            break;
-        case OCF_ROUTE_METRICS:
-            ocf_scrape_serve (worker, req);
-            break;
-        case OCF_ROUTE_HEALTH:
-        case OCF_ROUTE_DNT_TABLE:
-        case OCF_ROUTE_DNT_PEERS:
-        case OCF_ROUTE_DNT_PEERS_STATUS:
-        case OCF_ROUTE_DNT_BOOTSTRAPS:
-        case OCF_ROUTE_DNT_STATS:
-        case OCF_ROUTE_MODELS:
-        case OCF_ROUTE_MODEL:
-            ocf_tableapi_view (worker, req, route);
-            break;
-        case OCF_ROUTE_DNT_NODE:
-            ocf_tableapi_node (worker, req);
-            break;
-        default:
-            ocf_routes_forward (worker, req, route);
-            break;
-    }
+    else
+        spec->handler (req, route);
     return 0;
 }
 

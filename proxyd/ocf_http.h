@@ -1,5 +1,6 @@
 /*  ocf_http: proxyd's HTTP front: the one h2o handler that dispatches every request to its
-    route, and the response helpers the routes share.
+    route through the server's route table (ocf_request: the modules registered their
+    routes there), and the response helpers the routes share.
     Every request is counted (in-flight, and by route and status when it ends). Errors are
     JSON in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with the exact
     status; h2o's own early refusals (a body over max_body: 413) are reshaped the same way by

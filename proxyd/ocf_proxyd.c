@@ -1,11 +1,15 @@
 /*  ocf_proxyd: workers, shared state and control.  */
 #include "ocf_proxyd.h"
 #include "ocf_daemon.h"
+#include "ocf_dashboard.h"
 #include "ocf_http.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
+#include "ocf_routes.h"
+#include "ocf_scrape.h"
 #include "ocf_sdnotify.h"
 #include "ocf_signals.h"
+#include "ocf_tableapi.h"
 #include "ocf_time.h"
 #include "ocf_worker.h"
 
@@ -24,6 +28,7 @@
 struct _ocf_proxyd_t {
     ocf_config_t *config;
     h2o_globalconf_t globalconf;
+    ocf_routetable_t routes;
     char server_name[64];
     ocf_metrics_t *metrics;
     ocf_load_t *load;
@@ -80,6 +85,22 @@ h2o_globalconf_t *
 ocf_proxyd_globalconf (ocf_proxyd_t *self)
 {
     return &self->globalconf;
+}
+
+const ocf_routetable_t *
+ocf_proxyd_routes (ocf_proxyd_t *self)
+{
+    return &self->routes;
+}
+
+void
+ocf_proxyd_register_routes (ocf_routetable_t *routes)
+{
+    ocf_routetable_init (routes);
+    ocf_tableapi_routes (routes);
+    ocf_routes_register (routes);
+    ocf_scrape_routes (routes);
+    ocf_dashboard_routes (routes);
 }
 
 int64_t
@@ -288,7 +309,8 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->config = config;
     self->started_ms = ocf_time_mono_ms ();
     self->signals = ocf_signals_new (signals);   //  blocked here, inherited by every thread
-    self->metrics = ocf_metrics_new ();
+    ocf_proxyd_register_routes (&self->routes);
+    self->metrics = ocf_metrics_new (&self->routes);
     self->load = ocf_load_new ();
     self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < OCF_LOAD_SLOTS; i++)

@@ -2,6 +2,7 @@
     Prometheus text (checked by the real promtool).  */
 #include "ocf_choose.h"
 #include "ocf_promtext.h"
+#include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_json.h"
 #include "ocf_test.h"
@@ -15,66 +16,111 @@
 //  --------------------------------------------------------------------------
 //  Routes
 
-static ocf_route_kind_t
+//  The routes proxyd serves, as its modules register them.
+static ocf_routetable_t s_routes;
+
+static void
+s_routes_init (void)
+{
+    ocf_proxyd_register_routes (&s_routes);
+}
+
+//  The name of the route a path reaches.
+static const char *
 s_parse (const char *path, ocf_route_t *route)
 {
-    return ocf_route_parse (path, strlen (path), route);
+    return ocf_routetable_name (&s_routes, ocf_routetable_match (&s_routes, path, strlen (path), route) ? route->index : 0);
 }
 
-Test (proxyd_route, table)
+//  Whether the route a path reaches accepts the method.
+static bool
+s_allows (const char *path, const char *method, const char **allow)
 {
     ocf_route_t route;
-    cr_assert_eq (s_parse ("/", &route), OCF_ROUTE_DASHBOARD);
-    cr_assert_eq (s_parse ("/metrics", &route), OCF_ROUTE_METRICS);
-    cr_assert_eq (s_parse ("/v1/health?verbose=1", &route), OCF_ROUTE_HEALTH);
-    cr_assert_eq (s_parse ("/v1/dnt/table", &route), OCF_ROUTE_DNT_TABLE);
-    cr_assert_eq (s_parse ("/v1/dnt/peers_status", &route), OCF_ROUTE_DNT_PEERS_STATUS);
-    cr_assert_eq (s_parse ("/v1/dnt/_node", &route), OCF_ROUTE_DNT_NODE);
-    cr_assert_eq (s_parse ("/v1/chat/completions", &route), OCF_ROUTE_CHAT);
-    cr_assert_eq (s_parse ("/v1/models", &route), OCF_ROUTE_MODELS);
-    cr_assert_eq (s_parse ("/v1/models/meta-llama/Llama-3.1-8B", &route), OCF_ROUTE_MODEL);
+    const ocf_route_spec_t *spec = ocf_routetable_match (&s_routes, path, strlen (path), &route);
+    cr_assert (spec, "no route for %s", path);
+    return ocf_route_method_allowed (spec, method, strlen (method), allow);
+}
+
+//  Who may call the route a path reaches.
+static ocf_access_t
+s_access (const char *path)
+{
+    ocf_route_t route;
+    return ocf_routetable_match (&s_routes, path, strlen (path), &route)->access;
+}
+
+Test (proxyd_route, table, .init = s_routes_init)
+{
+    ocf_route_t route;
+    cr_assert_str_eq (s_parse ("/", &route), "dashboard");
+    cr_assert_str_eq (s_parse ("/metrics", &route), "metrics");
+    cr_assert_str_eq (s_parse ("/v1/health?verbose=1", &route), "health");
+    cr_assert_str_eq (s_parse ("/v1/dnt/table", &route), "dnt_table");
+    cr_assert_str_eq (s_parse ("/v1/dnt/peers_status", &route), "dnt_peers_status");
+    cr_assert_str_eq (s_parse ("/v1/dnt/_node", &route), "dnt_node");
+    cr_assert_str_eq (s_parse ("/v1/chat/completions", &route), "chat_completions");
+    cr_assert_str_eq (s_parse ("/v1/models", &route), "models");
+    cr_assert_str_eq (s_parse ("/v1/models/meta-llama/Llama-3.1-8B", &route), "model");
     cr_assert_str_eq (route.node, "meta-llama/Llama-3.1-8B");
-    cr_assert_eq (s_parse ("/v1/healthz", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/chat/completions/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_str_eq (s_parse ("/v1/healthz", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/chat/completions/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("", &route), "not_found");
 }
 
-Test (proxyd_route, forwarded_paths)
+Test (proxyd_route, forwarded_paths, .init = s_routes_init)
 {
     ocf_route_t route;
-    cr_assert_eq (s_parse ("/v1/service/llm/v1/chat/completions?x=1", &route), OCF_ROUTE_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/service/llm/v1/chat/completions?x=1", &route), "service");
     cr_assert_eq (route.service_len, 3);
     cr_assert (strncmp (route.service, "llm", 3) == 0);
     cr_assert_eq (route.rest_len, strlen ("/v1/chat/completions?x=1"));
     cr_assert (strncmp (route.rest, "/v1/chat/completions?x=1", route.rest_len) == 0);
     cr_assert (!route.rest_slash);
-    cr_assert_eq (s_parse ("/v1/_service/embed", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/_service/embed", &route), "local_service");
     cr_assert (route.rest_len == 1 && route.rest[0] == '/');
-    cr_assert_eq (s_parse ("/v1/_service/embed?q=2", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/_service/embed?q=2", &route), "local_service");
     cr_assert (route.rest_slash);
     cr_assert (strncmp (route.rest, "?q=2", route.rest_len) == 0);
     //  Node ids are Z85 ('/', '?', '%' included): percent-encoded in the path.
-    cr_assert_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), OCF_ROUTE_P2P);
+    cr_assert_str_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), "p2p");
     cr_assert_str_eq (route.node, "ab/cd?%x");
     cr_assert (strncmp (route.rest, "/v1/health", route.rest_len) == 0);
-    cr_assert_eq (s_parse ("/v1/p2p/bad%2/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/p2p/nul%00/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/service//x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/service/no$such/x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_str_eq (s_parse ("/v1/p2p/bad%2/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/p2p/nul%00/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/service//x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/service/no$such/x", &route), "not_found");
 }
 
-Test (proxyd_route, methods)
+Test (proxyd_route, methods, .init = s_routes_init)
 {
     const char *allow;
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_CHAT, "POST", 4, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_CHAT, "GET", 3, &allow));
+    cr_assert (s_allows ("/v1/chat/completions", "POST", &allow));
+    cr_assert (!s_allows ("/v1/chat/completions", "GET", &allow));
     cr_assert_str_eq (allow, "POST");
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_SERVICE, "PATCH", 5, &allow));
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_P2P, "DELETE", 6, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "TRACE", 5, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "POS", 3, &allow));
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "DELETE", 6, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "GET", 3, &allow));
+    cr_assert (s_allows ("/v1/service/x/y", "PATCH", &allow));
+    cr_assert (s_allows ("/v1/p2p/n/y", "DELETE", &allow));
+    cr_assert (!s_allows ("/v1/service/x/y", "TRACE", &allow));
+    cr_assert (!s_allows ("/v1/service/x/y", "POS", &allow));
+    cr_assert (s_allows ("/v1/dnt/_node", "DELETE", &allow));
+    cr_assert (!s_allows ("/v1/dnt/_node", "GET", &allow));
+}
+
+//  The access column: what changes this node is for admins, the last hop for the fabric, the
+//  views monitoring and the dashboard read are open, the rest is public (keys apply).
+Test (proxyd_route, access, .init = s_routes_init)
+{
+    cr_assert_eq (s_access ("/v1/dnt/_node"), OCF_ACCESS_ADMIN);
+    cr_assert_eq (s_access ("/v1/_service/llm/v1/models"), OCF_ACCESS_FABRIC);
+    cr_assert_eq (s_access ("/v1/chat/completions"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/models/m"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/service/llm/x"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/p2p/n/v1/health"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/health"), OCF_ACCESS_OPEN);
+    cr_assert_eq (s_access ("/metrics"), OCF_ACCESS_OPEN);
+    cr_assert_eq (s_access ("/"), OCF_ACCESS_OPEN);
+    cr_assert (strstr (s_routes.listing, "/v1/dnt/_node, "));
+    cr_assert (strstr (s_routes.listing, "/v1/p2p/{node}/{path}"));
 }
 
 static bool
