@@ -1,5 +1,6 @@
 /*  proxyd's pure modules: routes and identity extraction, provider choice, the routing view,
     Prometheus text (checked by the real promtool).  */
+#include "ocf_apikeys.h"
 #include "ocf_choose.h"
 #include "ocf_promtext.h"
 #include "ocf_proxyd.h"
@@ -474,4 +475,96 @@ Test (proxyd_promtext, any_stats_shape_passes_promtool)
     unlink (path);
     cr_assert_eq (status, 0, "promtool: %s", output);
     free (output);
+}
+
+//  --------------------------------------------------------------------------
+//  API keys
+
+#define HASH_A "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"   //  "foo"
+#define HASH_B "sha256:fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9"   //  "bar"
+
+static char s_error[512];
+
+static ocf_apikeys_t *
+s_keys (const char *text)
+{
+    s_error[0] = '\0';
+    return ocf_apikeys_parse (text, strlen (text), "keys", s_error, sizeof s_error);
+}
+
+Test (proxyd_apikeys, decode)
+{
+    ocf_apikeys_t *keys = s_keys ("# clients\n\nalice " HASH_A " rpm=10  # her app\n\tbob\t" HASH_B " streams=2 rpm=5\r\n");
+    cr_assert (keys, "%s", s_error);
+    cr_assert_eq (ocf_apikeys_count (keys), 2);
+    cr_assert_str_eq (ocf_apikey_name (ocf_apikeys_find (keys, "foo", 3)), "alice");
+    cr_assert_str_eq (ocf_apikey_name (ocf_apikeys_find (keys, "bar", 3)), "bob");
+    cr_assert_null (ocf_apikeys_find (keys, "baz", 3));
+    cr_assert_null (ocf_apikeys_find (keys, "fo", 2));
+    ocf_apikeys_unref (&keys);
+    cr_assert_null (keys);
+    keys = s_keys ("");
+    cr_assert (keys);
+    cr_assert_eq (ocf_apikeys_count (keys), 0);
+    ocf_apikeys_unref (&keys);
+}
+
+Test (proxyd_apikeys, malformed_lines_name_file_and_line)
+{
+    static const struct { const char *text, *error; } cases[] = {
+        { "alice\n", "keys:1: the second field" },
+        { "\nalice sha256:abc\n", "keys:2: the second field" },
+        { "alice " HASH_A "x\n", "keys:1: the second field" },
+        { "al ice " HASH_A "\n", "keys:1: the second field" },
+        { "alice/x " HASH_A "\n", "keys:1: the name" },
+        { "alice sha256:zc26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n", "keys:1: the hash" },
+        { "alice " HASH_A " rpm=0\n", "keys:1: a limit" },
+        { "alice " HASH_A " rpm=1000001\n", "keys:1: a limit" },
+        { "alice " HASH_A " burst=3\n", "keys:1: a limit" },
+        { "alice " HASH_A " rpm=1 streams=1 rpm=2\n", "keys:1: too many fields" },
+        { "alice " HASH_A "\nbob " HASH_A "\n", "keys:2: the same key (hash) as line 1" },
+        { "alice " HASH_A "\n#\nalice " HASH_B "\n", "keys:3: the same name as line 1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_null (s_keys (cases[i].text), "accepted: %s", cases[i].text);
+        cr_assert (strncmp (s_error, cases[i].error, strlen (cases[i].error)) == 0, "%s: %s", cases[i].text, s_error);
+    }
+    char nul[] = "alice " HASH_A "\0\n";
+    cr_assert_null (ocf_apikeys_parse (nul, sizeof nul - 1, "keys", s_error, sizeof s_error));
+    cr_assert_str_eq (s_error, "keys:1: a NUL byte");
+}
+
+Test (proxyd_apikeys, limits)
+{
+    ocf_apikeys_t *keys = s_keys ("a " HASH_A " rpm=3\nb " HASH_B " streams=2\n");
+    ocf_apikey_t *a = ocf_apikeys_find (keys, "foo", 3), *b = ocf_apikeys_find (keys, "bar", 3);
+    int retry = 0;
+    int64_t now = 1000000000;
+    //  rpm=3: three at once, then one every 20 s.
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (ocf_apikey_admit (a, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (a, now, &retry), OCF_APIKEY_RATE_LIMITED);
+    cr_assert_eq (retry, 20);
+    cr_assert_eq (ocf_apikey_admit (a, now + 19000000, &retry), OCF_APIKEY_RATE_LIMITED);
+    cr_assert_eq (retry, 1);
+    cr_assert_eq (ocf_apikey_admit (a, now + 20000000, &retry), OCF_APIKEY_OK);
+    //  streams=2: a third waits until one ends.
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_STREAMS_LIMITED);
+    ocf_apikey_release (b);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    //  A reload keeps the counters of the keys it keeps: b still has two in flight.
+    ocf_apikeys_t *next = s_keys ("b " HASH_B " streams=3\nc " HASH_A "\n");
+    ocf_apikeys_inherit (next, keys);
+    ocf_apikeys_unref (&keys);
+    b = ocf_apikeys_find (next, "bar", 3);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_STREAMS_LIMITED);
+    for (int i = 0; i < 3; i++)
+        ocf_apikey_release (b);
+    //  c took a's hash, not its name: a fresh key without limits.
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (ocf_apikey_admit (ocf_apikeys_find (next, "foo", 3), now, &retry), OCF_APIKEY_OK);
+    ocf_apikeys_unref (&next);
 }
