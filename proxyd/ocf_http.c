@@ -1,5 +1,6 @@
 /*  ocf_http: dispatch and response helpers.  */
 #include "ocf_http.h"
+#include "ocf_access.h"
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_time.h"
@@ -14,8 +15,8 @@ void
 ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     static const struct { int status; const char *reason; } reasons[] = {
-        { 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
-        { 413, "Payload Too Large" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
+        { 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+        { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 413, "Payload Too Large" }, { 429, "Too Many Requests" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
         { 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
     };
     req->res.status = status;
@@ -45,7 +46,9 @@ ocf_http_json (h2o_req_t *req, int status, json_t *body)
 static json_t *
 s_error_body (int status, const char *code, json_t *extra, const char *message)
 {
-    const char *type = status == 404 ? "not_found_error" : status < 500 ? "invalid_request_error" : "server_error";
+    //  As OpenAI's API: a rate limit's type names what ran out.
+    const char *type = status == 404 ? "not_found_error" : status == 429 ? "requests"
+                     : status < 500 ? "invalid_request_error" : "server_error";
     //  Messages quote request bytes (a path, a model name) that may not be UTF-8.
     json_t *text = json_string (message);
     if (!text) {
@@ -159,10 +162,14 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     *accounting = (accounting_t) { worker, req, route->index, ocf_time_mono_us () };
     ocf_worker_request_begin (worker);
     ocf_metrics_request_begin (worker->metrics);
+    ocf_access_t *access = ocf_proxyd_access (worker->server);
     const char *allow;
     if (!spec)
         ocf_http_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
                         (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
+    else
+    if (ocf_access_preflight (access, req))
+        ;                        //  answered: a CORS preflight needs neither the method nor a key
     else
     if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
@@ -170,14 +177,16 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
                         (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
     else
+    if (ocf_access_check (access, req, worker->index, spec))
         spec->handler (req, route);
     return 0;
 }
 
 void
-ocf_http_register (h2o_hostconf_t *host)
+ocf_http_register (h2o_hostconf_t *host, ocf_access_t *access)
 {
     h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
     h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;
+    ocf_access_register (access, path);
     h2o_create_filter (&host->fallback_path, sizeof (h2o_filter_t))->on_setup_ostream = s_reshape;
 }

@@ -29,6 +29,7 @@ struct _ocf_proxyd_t {
     ocf_config_t *config;
     h2o_globalconf_t globalconf;
     ocf_routetable_t routes;
+    ocf_access_t *access;
     char server_name[64];
     ocf_metrics_t *metrics;
     ocf_load_t *load;
@@ -91,6 +92,12 @@ const ocf_routetable_t *
 ocf_proxyd_routes (ocf_proxyd_t *self)
 {
     return &self->routes;
+}
+
+ocf_access_t *
+ocf_proxyd_access (ocf_proxyd_t *self)
+{
+    return self->access;
 }
 
 void
@@ -163,6 +170,9 @@ s_on_signal (h2o_socket_t *sock, const char *error)
     while ((signal_number = ocf_signals_next (self->signals)))
         if (signal_number == SIGTERM || signal_number == SIGINT)
             s_stop (self, signal_number);
+        else
+        if (signal_number == SIGHUP)
+            ocf_access_reload (self->access);
 }
 
 static void
@@ -320,11 +330,17 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.server_name = h2o_iovec_init (self->server_name, strlen (self->server_name));
     self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
-    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535));
     self->worker_count = (int) config->proxyd.workers;
     self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
     for (int i = 0; i < self->worker_count; i++)
         self->workers[i].listen_fd = -1;
+    self->access = ocf_access_new (config, self->worker_count, error, error_size);
+    if (!self->access) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
+    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
+                       self->access);
     int inherited = ocf_worker_inherited_listener (config->proxyd.listen, error, error_size);
     if (inherited == -2) {
         ocf_proxyd_destroy (&self);
@@ -419,6 +435,7 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     if (!self->settled_event && self->settled_fd >= 0)
         close (self->settled_fd);    //  else closed with its socket
     h2o_config_dispose (&self->globalconf);
+    ocf_access_destroy (&self->access);
     ocf_load_destroy (&self->load);
     ocf_metrics_destroy (&self->metrics);
     ocf_signals_destroy (&self->signals);

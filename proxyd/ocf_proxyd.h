@@ -5,11 +5,13 @@
     loaded its view, or found tabled unreachable), the systemd watchdog, load reports to
     tabled (SERVICE.LOAD, at most once per load_report_interval and only on change), and
     proxyd's own local API, run_dir/proxyd.api (HELLO, STATS).
+    SIGHUP: the API keys file is read again (ocf_access).
     SIGTERM or SIGINT: STOPPING=1, every worker stops accepting and finishes what is in
     flight (up to stop_timeout), and ocf_proxyd_run returns 0.  */
 #ifndef OCF_PROXYD_H
 #define OCF_PROXYD_H
 
+#include "ocf_access.h"
 #include "ocf_config.h"
 #include "ocf_load.h"
 #include "ocf_metrics.h"
@@ -34,6 +36,7 @@ ocf_metrics_t *ocf_proxyd_metrics (ocf_proxyd_t *self);
 ocf_load_t *ocf_proxyd_load (ocf_proxyd_t *self);
 h2o_globalconf_t *ocf_proxyd_globalconf (ocf_proxyd_t *self);
 const ocf_routetable_t *ocf_proxyd_routes (ocf_proxyd_t *self);
+ocf_access_t *ocf_proxyd_access (ocf_proxyd_t *self);
 int64_t ocf_proxyd_uptime_ms (ocf_proxyd_t *self);
 //  A worker's view is loaded (or tabled found unreachable). Any thread.
 void ocf_proxyd_worker_settled (ocf_proxyd_t *self);

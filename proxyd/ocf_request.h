@@ -19,7 +19,7 @@ typedef enum {
     OCF_ACCESS_ADMIN,            //  changes this node: a local client or the admin key
     OCF_ACCESS_FABRIC,           //  another host's hop to this one: a local client or the fabric
     OCF_ACCESS_COUNT
-} ocf_access_t;
+} ocf_access_class_t;
 
 #define OCF_NAME_MAX 256         //  node ids and names, model ids after percent-decoding
 #define OCF_ROUTES_MAX 32        //  routes a table holds, index 0 (no route) included
@@ -36,7 +36,7 @@ typedef struct {
     const char *name;            //  stable: logs and the metrics' route label
     const char *pattern;
     const char *methods;         //  "GET, HEAD"; NULL: every method that may be forwarded
-    ocf_access_t access;
+    ocf_access_class_t access;
     ocf_route_handler_fn *handler;
     int variant;                 //  for the handler, when one serves several routes
 } ocf_route_spec_t;

@@ -53,6 +53,7 @@ s_render (scrape_t *scrape)
         ocf_promtext_sample (page, "ocf_daemon_up", "", scrape->calls[i].stats ? 1 : 0, labels);
     }
     ocf_metrics_render (worker->metrics, page);
+    ocf_access_render (ocf_proxyd_access (worker->server), page);
     s_gauge (page, "ocf_proxyd_uptime_seconds", "Seconds since ocf-proxyd started",
              (double) ocf_proxyd_uptime_ms (worker->server) / 1000.0, NULL);
     s_gauge (page, "ocf_proxyd_workers", "Event loops serving requests", (double) worker->config->proxyd.workers, NULL);

@@ -245,8 +245,8 @@ fabric_host (fabric_t *fabric, const char *name, const char *extra)
     host->port = ocf_test_free_port ();
     snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", host->port);
     char config[1024];
-    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n%s\n",
-              name, host->port, extra ? extra : "");
+    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = %s:%d\n%s\n",
+              name, fabric->listen_host ? fabric->listen_host : "127.0.0.1", host->port, extra ? extra : "");
     ocf_test_node_config (&host->node, config);
     fabric_start_tabled (host);
     fabric_start_proxyd (host);

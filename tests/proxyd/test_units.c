@@ -44,7 +44,7 @@ s_allows (const char *path, const char *method, const char **allow)
 }
 
 //  Who may call the route a path reaches.
-static ocf_access_t
+static ocf_access_class_t
 s_access (const char *path)
 {
     ocf_route_t route;
