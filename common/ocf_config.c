@@ -127,7 +127,7 @@ static const key_spec_t s_keys[] = {
     { "proxyd", "admin_key_file", T_STRING, CFG (proxyd, admin_key_file), "", 0, 0, NULL, false,
       "File holding the admin key (its first line): with Authorization: Bearer <key>, clients that are not local may call the admin routes (POST/DELETE /v1/dnt/_node); empty: local clients only" },
     { "proxyd", "api_keys_file", T_STRING, CFG (proxyd, api_keys_file), "", 0, 0, NULL, false,
-      "Client API keys, hashed, one per line: name sha256:<hex> [rpm=N] [streams=N] (see http-api.md); empty: no key needed; reloaded on SIGHUP" },
+      "Client API keys, hashed, one per line: name sha256:<hex> [rpm=N] [streams=N] (format: configuration.md); empty: no key needed; reloaded on SIGHUP" },
     { "proxyd", "allowed_origins", T_STRING, CFG (proxyd, allowed_origins), "", 0, 0, NULL, true,
       "Browser origins allowed by CORS, comma-separated and exact (https://app.example.com), or *; empty: none" },
 
