@@ -296,6 +296,22 @@ Test (proxyd_access, api_keys, .init = s_setup, .fini = s_teardown, .timeout = 1
 //  --------------------------------------------------------------------------
 //  CORS
 
+//  An answer's status and its Access-Control-Allow-Origin (origin NULL: none).
+static void
+s_assert_cors (const char *method, const char *url, const char *const *headers, const char *body, long status,
+               const char *origin)
+{
+    fabric_response_t response = fabric_http (method, url, headers, body);
+    cr_assert_eq (response.status, status, "%s", response.body);
+    char *allowed = fabric_header (&response, "access-control-allow-origin");
+    if (origin)
+        cr_assert_str_eq (allowed, origin);
+    else
+        cr_assert_null (allowed, "%s", allowed);
+    free (allowed);
+    fabric_response_free (&response);
+}
+
 Test (proxyd_access, cors, .init = s_setup, .fini = s_teardown, .timeout = 60)
 {
     snprintf (s_keys_path, sizeof s_keys_path, "%s/api.keys", s_dir);
@@ -354,22 +370,11 @@ Test (proxyd_access, cors, .init = s_setup, .fini = s_teardown, .timeout = 60)
     cr_assert (vary && strstr (vary, "Origin"));
     free (origin), free (vary);
     fabric_response_free (&response);
-    response = fabric_http ("POST", url, request, "{\"model\": \"no-such-model\", \"messages\": []}");
-    cr_assert_eq (response.status, 404);
-    origin = fabric_header (&response, "access-control-allow-origin");
-    cr_assert_str_eq (origin, "https://app.example");
-    free (origin);
-    fabric_response_free (&response);
+    s_assert_cors ("POST", url, request, "{\"model\": \"no-such-model\", \"messages\": []}", 404, "https://app.example");
     const char *keyless[] = { "Origin: https://app.example", NULL };
-    response = fabric_http ("POST", url, keyless, "{}");
-    cr_assert_eq (response.status, 401);
-    origin = fabric_header (&response, "access-control-allow-origin");
-    cr_assert_str_eq (origin, "https://app.example");
-    free (origin);
-    fabric_response_free (&response);
+    s_assert_cors ("POST", url, keyless, "{}", 401, "https://app.example");
     //  Not to other origins, nor without one.
     const char *other[] = { "Origin: https://evil.example", "Authorization: Bearer sk-good", NULL };
-    response = fabric_http ("GET", url, other, NULL);
-    cr_assert_null (fabric_header (&response, "access-control-allow-origin"));
-    fabric_response_free (&response);
+    s_assert_cors ("POST", url, other, "{\"model\": \"web-model\", \"messages\": []}", 200, NULL);
+    s_assert_cors ("POST", url, request + 1, "{\"model\": \"web-model\", \"messages\": []}", 200, NULL);
 }
