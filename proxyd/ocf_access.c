@@ -131,16 +131,25 @@ ocf_access_check_config (ocf_config_t *config, char *error, size_t error_size)
 
 //  --------------------------------------------------------------------------
 
+//  A socket address read through its members only: casts between the sockaddr types break
+//  strict aliasing (GCC at -O2 read a family written through another type as 0).
+typedef union {
+    struct sockaddr any;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    struct sockaddr_storage storage;
+} address_t;
+
 static bool
-s_loopback (const struct sockaddr *address)
+s_loopback_v4 (struct in_addr address)
 {
-    if (address->sa_family == AF_INET)
-        return (ntohl (((const struct sockaddr_in *) address)->sin_addr.s_addr) >> 24) == 127;
-    if (address->sa_family == AF_INET6) {
-        const struct in6_addr *v6 = &((const struct sockaddr_in6 *) address)->sin6_addr;
-        return IN6_IS_ADDR_LOOPBACK (v6) || (IN6_IS_ADDR_V4MAPPED (v6) && v6->s6_addr[12] == 127);
-    }
-    return false;
+    return (ntohl (address.s_addr) >> 24) == 127;
+}
+
+static bool
+s_loopback_v6 (const struct in6_addr *address)
+{
+    return IN6_IS_ADDR_LOOPBACK (address) || (IN6_IS_ADDR_V4MAPPED (address) && address->s6_addr[12] == 127);
 }
 
 //  Whether clients beyond this host can reach the listen address.
@@ -149,19 +158,16 @@ s_listens_beyond_host (const char *listen)
 {
     char host[256];
     int port;
-    struct sockaddr_storage address = { 0 };
+    struct in_addr v4;
+    struct in6_addr v6;
     if (ocf_config_parse_hostport (listen, host, sizeof host, &port) != 0)
         return true;
-    if (strcmp (host, "localhost") == 0)
-        return false;
-    if (inet_pton (AF_INET, host, &((struct sockaddr_in *) &address)->sin_addr) == 1)
-        address.ss_family = AF_INET;
-    else
-    if (inet_pton (AF_INET6, host, &((struct sockaddr_in6 *) &address)->sin6_addr) == 1)
-        address.ss_family = AF_INET6;
-    else
-        return true;             //  a name: whatever it resolves to, assume the worst
-    return !s_loopback ((struct sockaddr *) &address);
+    if (inet_pton (AF_INET, host, &v4) == 1)
+        return !s_loopback_v4 (v4);
+    if (inet_pton (AF_INET6, host, &v6) == 1)
+        return !s_loopback_v6 (&v6);
+    //  A name: localhost, or whatever it resolves to (assume the worst).
+    return strcmp (host, "localhost") != 0;
 }
 
 static void
@@ -258,10 +264,12 @@ ocf_access_reload (ocf_access_t *self)
 bool
 ocf_access_local (h2o_req_t *req)
 {
-    struct sockaddr_storage address;
-    if (!req->conn->callbacks->get_peername (req->conn, (struct sockaddr *) &address))
+    address_t peer;
+    if (!req->conn->callbacks->get_peername (req->conn, &peer.any))
         return false;
-    return s_loopback ((struct sockaddr *) &address) && ocf_http_header (req, "x-forwarded-for").base == NULL;
+    bool loopback = peer.any.sa_family == AF_INET ? s_loopback_v4 (peer.v4.sin_addr)
+                  : peer.any.sa_family == AF_INET6 && s_loopback_v6 (&peer.v6.sin6_addr);
+    return loopback && ocf_http_header (req, "x-forwarded-for").base == NULL;
 }
 
 bool
