@@ -230,6 +230,12 @@ s_wait_model (fabric_host_t *host, const char *model)
     cr_assert_fail ("%s does not route %s", host->name, model);
 }
 
+static bool
+s_stream_returned (void *arg)
+{
+    return fabric_metric (arg, "ocf_proxyd_api_key_streams{key=\"single\"} ") == 0;
+}
+
 //  The keys are checked by the host the client reaches (a); b, which serves the model, has
 //  none and takes a's hop as it comes.
 Test (proxyd_access, api_keys, .init = s_setup, .fini = s_teardown, .timeout = 120)
@@ -270,6 +276,16 @@ Test (proxyd_access, api_keys, .init = s_setup, .fini = s_teardown, .timeout = 1
     cr_assert_eq (fabric_metric (a, "ocf_proxyd_api_key_streams{key=\"single\"} "), 0);
     cr_assert_geq (fabric_metric (a, "ocf_proxyd_auth_rejected_total{reason=\"invalid_key\"} "), 2);
     cr_assert_geq (fabric_metric (a, "ocf_proxyd_auth_rejected_total{reason=\"missing_key\"} "), 1);
+
+    //  A client that hangs up in the middle of a stream gives its stream back.
+    snprintf (command, sizeof command, "curl -s -N -m 0.5 -H 'Authorization: Bearer sk-single' -H 'X-Test-Token-Delay-Ms: 200' "
+              "-d '{\"model\": \"keyed-model\", \"stream\": true, \"max_tokens\": 50, \"messages\": []}' %s/v1/chat/completions",
+              a->url);
+    output = ocf_test_run (command, &status);
+    cr_assert (strstr (output, "data: "), "the stream did not begin: %s", output);
+    free (output);
+    cr_assert (ocf_test_wait_for (s_stream_returned, a, 5000));
+    cr_assert_eq (s_get (a, "/v1/models", "sk-single"), 200);
 
     //  SIGHUP: the file again. A key removed is refused, a key added works.
     s_write_keys (SK_NEW SK_LIMITED);
