@@ -104,6 +104,8 @@ static const key_spec_t s_keys[] = {
 
     { "proxyd", "listen", T_HOSTPORT, CFG (proxyd, listen), "0.0.0.0:8092", 0, 0, NULL, false,
       "HTTP address of the API (under systemd, ocf-proxyd.socket's ListenStream= must be the same)" },
+    { "proxyd", "fabric_listen", T_STRING, CFG (proxyd, fabric_listen), "0.0.0.0:8093", 0, 0, NULL, false,
+      "Address where other hosts' proxyds reach this one, mutual TLS only (under systemd, ocf-proxyd-fabric.socket's); off: none, and /v1/_service stays on listen" },
     { "proxyd", "policy", T_ENUM, CFG (proxyd, policy), "p2c", 0, 0, "p2c|round_robin|random|local_first", false,
       "How a provider is chosen among live ones" },
     { "proxyd", "max_body", T_SIZE, CFG (proxyd, max_body), "16MiB", 1024, 4.0 * 1024 * 1024 * 1024, NULL, false,
@@ -265,7 +267,7 @@ ocf_config_parse_hostport (const char *text, char *host_out, size_t host_size, i
 int
 ocf_config_parse_seed (const char *text, char *key, char *host_out, size_t host_size, int *port)
 {
-    //  A key is exactly 40 characters (it may itself contain '@'); a host never has one.
+    //  A node id is exactly OCF_NODE_ID_LEN characters; a host never has an '@'.
     bool keyed = strlen (text) > OCF_NODE_ID_LEN && text[OCF_NODE_ID_LEN] == '@';
     const char *address = keyed ? text + OCF_NODE_ID_LEN + 1 : text;
     key[0] = '\0';
@@ -792,7 +794,7 @@ s_check_gossipd (ocf_config_t *self, const char *file)
     for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
         char key[OCF_NODE_ID_LEN + 1];
         if (ocf_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
-            s_error (self, "%s: [gossipd] seeds: '%s' is not host:port or pubkey@host:port (pubkey: 40 Z85 characters)",
+            s_error (self, "%s: [gossipd] seeds: '%s' is not host:port or id@host:port (id: a node id, 52 base32 characters)",
                      file, seed);
     }
     free (copy);
@@ -802,10 +804,16 @@ s_check_gossipd (ocf_config_t *self, const char *file)
     copy = strdup (gossipd->authorized_keys);
     for (char *key = strtok_r (copy, ", \t", &saveptr); key; key = strtok_r (NULL, ", \t", &saveptr))
         if (!ocf_identity_id_valid (key))
-            s_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (40 Z85 characters)", file, key);
+            s_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (52 base32 characters)", file, key);
     free (copy);
     if (gossipd->suspicion_min_ms > gossipd->suspicion_max_ms)
         s_error (self, "%s: [gossipd] suspicion_min is longer than suspicion_max", file);
+}
+
+bool
+ocf_config_fabric (const ocf_config_t *self)
+{
+    return strcmp (self->proxyd.fabric_listen, "off") != 0;
 }
 
 int
@@ -824,6 +832,10 @@ ocf_config_finish (ocf_config_t *self)
         self->node.public_addr = s_first_public_ipv4 ();
     }
     s_check_gossipd (self, file);
+    char host[256];
+    int port;
+    if (ocf_config_fabric (self) && ocf_config_parse_hostport (self->proxyd.fabric_listen, host, sizeof host, &port) != 0)
+        s_error (self, "%s: [proxyd] fabric_listen: '%s' is not host:port or off", file, self->proxyd.fabric_listen);
     if (strlen (self->node.run_dir) > 80)
         s_error (self, "%s: [node] run_dir: '%s' is too long for ipc socket paths (80 characters at most)",
                  file, self->node.run_dir);
@@ -982,4 +994,52 @@ ocf_config_print_reference (FILE *out)
                  spec->fallback ? (*spec->fallback ? spec->fallback : "(empty)") : "(unset)",
                  spec->fallback && *spec->fallback ? "\"" : "", spec->help);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Authorized keys
+
+static int
+s_add_keys (zhashx_t *keys, const char *list, const char *where, char *error, size_t error_size)
+{
+    char *copy = strdup (list), *saveptr = NULL;
+    int rc = 0;
+    for (char *key = strtok_r (copy, ", \t\r\n", &saveptr); key && rc == 0; key = strtok_r (NULL, ", \t\r\n", &saveptr)) {
+        if (!ocf_identity_id_valid (key)) {
+            snprintf (error, error_size, "%s: '%s' is not a node id (52 base32 characters)", where, key);
+            rc = -1;
+        }
+        else
+            zhashx_update (keys, key, (void *) "");
+    }
+    free (copy);
+    return rc;
+}
+
+int
+ocf_config_authorized_keys (const ocf_gossipd_config_t *config, zhashx_t *keys, char *error, size_t error_size)
+{
+    if (s_add_keys (keys, config->authorized_keys, "[gossipd] authorized_keys", error, error_size) != 0)
+        return -1;
+    if (!*config->authorized_keys_file)
+        return 0;
+    const char *path = config->authorized_keys_file;
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (error, error_size, "[gossipd] authorized_keys_file: cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    char line[512];
+    int number = 0, rc = 0;
+    while (rc == 0 && fgets (line, sizeof line, file)) {
+        number++;
+        char *text = line + strspn (line, " \t");
+        if (*text == '#' || *text == '\n' || !*text)
+            continue;
+        char where[600];
+        snprintf (where, sizeof where, "%s:%d", path, number);
+        rc = s_add_keys (keys, text, where, error, error_size);
+    }
+    fclose (file);
+    return rc;
 }

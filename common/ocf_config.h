@@ -5,6 +5,7 @@
 #ifndef OCF_CONFIG_H
 #define OCF_CONFIG_H
 
+#include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ typedef struct {
 
 typedef struct {
     char *listen;
+    char *fabric_listen;         //  host:port of the mutual-TLS listener for other hosts; "off"
     char *policy;                //  p2c | round_robin | random | local_first
     int64_t max_body;
     int64_t connect_timeout_ms;
@@ -127,6 +129,8 @@ int ocf_config_set (ocf_config_t *self, const char *assignment);
 int ocf_config_finish (ocf_config_t *self);
 const char *ocf_config_errors (ocf_config_t *self);
 
+//  Whether proxyd has a fabric listener ([proxyd] fabric_listen is not "off").
+bool ocf_config_fabric (const ocf_config_t *self);
 ocf_service_config_t *ocf_config_service (ocf_config_t *self, const char *name);
 //  Writes every key with its current value as INI (--check-config --print).
 void ocf_config_print (ocf_config_t *self, FILE *out);
@@ -141,6 +145,10 @@ int ocf_config_parse_hostport (const char *text, char *host_out, size_t host_siz
 //  Splits a gossip seed, "host:port" or "pubkey@host:port": key gets the public key (41 bytes,
 //  empty when none was given).
 int ocf_config_parse_seed (const char *text, char *key, char *host_out, size_t host_size, int *port);
+//  The node ids of a closed cluster, [gossipd] authorized_keys and the lines of
+//  authorized_keys_file ('#' comments), added to keys (id -> ""). Returns 0, or -1 with error
+//  set. None at all: the cluster is open to any key.
+int ocf_config_authorized_keys (const ocf_gossipd_config_t *config, zhashx_t *keys, char *error, size_t error_size);
 //  Splits a command line into argv without a shell: whitespace separates, '...' and "..."
 //  quote, backslash escapes. Returns a NULL-terminated array to free with ocf_config_argv_free.
 char **ocf_config_split_argv (const char *command, char *error, size_t error_size);

@@ -33,7 +33,7 @@ typedef struct {
     zsock_t *api;
     ocf_members_t *view;
     ocf_tablelink_t *table;
-    zcert_t *cert;
+    ocf_identity_t *identity;
     char id[OCF_ID_SIZE];
     ocf_transport_t *transport;
     ocf_introducer_t *introducer;
@@ -222,16 +222,15 @@ static int
 s_start_gossip (server_t *server, const char *tabled_id)
 {
     ocf_gossipd_config_t *config = &server->config->gossipd;
-    char path[4200], error[1024], endpoint[300];
-    snprintf (path, sizeof path, "%s/node.key", server->config->node.state_dir);
-    server->cert = zcert_load (path);
-    if (!server->cert || strcmp (zcert_public_txt (server->cert), tabled_id) != 0) {
-        ocf_log_error ("%s %s; ocf-tabled is %s: both daemons must share [node] state_dir", path,
-                       server->cert ? "holds another key" : "cannot be read", tabled_id);
+    char error[1024], endpoint[300];
+    server->identity = ocf_identity_load (server->config->node.state_dir, error, sizeof error);
+    if (!server->identity || strcmp (ocf_identity_id (server->identity), tabled_id) != 0) {
+        ocf_log_error ("%s/node.key %s; ocf-tabled is %s: both daemons must share [node] state_dir",
+                       server->config->node.state_dir, server->identity ? "holds another key" : error, tabled_id);
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
-    server->transport = ocf_transport_new (server->cert, config, server->loop, s_on_message, server, error, sizeof error);
+    server->transport = ocf_transport_new (server->identity, config, server->loop, s_on_message, server, error, sizeof error);
     if (!server->transport) {
         ocf_log_error ("%s", error);
         return -1;
@@ -414,6 +413,7 @@ s_stats (server_t *server)
     COUNT ("send_dropped", net->send_dropped); COUNT ("no_endpoint", net->no_endpoint);
     COUNT ("zap_allowed", net->zap_allowed); COUNT ("zap_denied", net->zap_denied);
     COUNT ("peers_cut_off", net->cut_off); COUNT ("dropped_cut_off", net->dropped_cut_off);
+    COUNT ("unproven", net->unproven);
     COUNT ("connections", net->connections); COUNT ("peers_connected_to_us", net->routes);
     COUNT ("sent_back", net->sent_back);
     COUNT ("tabled_requests", table->requests); COUNT ("tabled_timeouts", table->timeouts);
@@ -526,21 +526,26 @@ s_leave (server_t *server)
     ocf_item_t item = { .kind = OCF_ITEM_TOMBSTONE, .data = payload };
     memcpy (item.id, server->id, OCF_ID_SIZE);
     ocf_wire_tombstone_t tombstone = { 0, OCF_REASON_LEFT, ocf_time_wall_ms () };
-    if (ocf_client_call (client, "LEAVE", NULL, LEAVE_TIMEOUT_MS, &reply, error, sizeof error) == 0) {
-        json_t *announced = json_object_get (reply, "tombstone");
-        tombstone.generation = (uint64_t) json_integer_value (json_object_get (announced, "generation"));
-        tombstone.declared_at = json_integer_value (json_object_get (announced, "declared_at"));
+    ocf_tombstone_in_t signed_leave;
+    bool has_sig = false;
+    if (ocf_client_call (client, "LEAVE", NULL, LEAVE_TIMEOUT_MS, &reply, error, sizeof error) == 0
+    &&  ocf_record_parse_tombstone (json_object_get (reply, "tombstone"), &signed_leave, error, sizeof error) == 0) {
+        //  tabled signed it: every table on the way checks that this node wrote it.
+        tombstone.generation = signed_leave.generation;
+        tombstone.declared_at = signed_leave.declared_at;
+        has_sig = signed_leave.has_sig;
     }
     else {
         const ocf_peer_t *me = ocf_members_get (server->view, server->id);
-        ocf_log_warning ("LEAVE: %s; announcing the tombstone without ocf-tabled", error);
+        ocf_log_warning ("LEAVE: %s; announcing the leave without ocf-tabled: unsigned, the others will see this "
+                         "node dead rather than gone", error);
         tombstone.generation = me ? me->generation : 0;
     }
     json_decref (reply);
     ocf_client_destroy (&client);
     if (!tombstone.generation)
         return;
-    item.size = (uint32_t) ocf_wire_tombstone_encode (&tombstone, payload);
+    item.size = (uint32_t) ocf_wire_tombstone_encode_signed (&tombstone, has_sig ? signed_leave.sig : NULL, payload);
     ocf_gossip_leave (server->core, ocf_time_mono_ms (), &item);
     ocf_log_notice ("left the cluster as generation %" PRIu64, tombstone.generation);
 }
@@ -597,7 +602,7 @@ stop:
     ocf_introducer_destroy (&server.introducer);
     ocf_tablelink_destroy (&server.table);
     ocf_members_destroy (&server.view);
-    zcert_destroy (&server.cert);
+    ocf_identity_destroy (&server.identity);
     zsock_destroy (&server.api);
     ocf_log_info ("stopped");
 done:

@@ -112,7 +112,7 @@ s_pinned (ocf_introducer_t *self, const char *seed, char *key)
         return;
     char line[512], host[320], pinned[OCF_NODE_ID_LEN + 2];
     while (fgets (line, sizeof line, file))
-        if (sscanf (line, "%319s %41s", host, pinned) == 2 && strcmp (host, seed) == 0 && ocf_identity_id_valid (pinned))
+        if (sscanf (line, "%319s %53s", host, pinned) == 2 && strcmp (host, seed) == 0 && ocf_identity_id_valid (pinned))
             snprintf (key, OCF_NODE_ID_LEN + 1, "%s", pinned);
     fclose (file);
 }

@@ -137,18 +137,18 @@ s_add_member (item_set_t *set, json_t *object)
     s_set_add (set, OCF_ITEM_MEMBER, id, payload, ocf_wire_member_encode (&member, payload));
 }
 
+//  A leave carries its node's signature across: every table on the way checks it.
 static void
 s_add_tombstone (item_set_t *set, json_t *object)
 {
-    const char *id = json_string_value (json_object_get (object, "id"));
-    int reason = ocf_reason_parse (json_string_value (json_object_get (object, "reason")));
-    json_int_t generation = json_integer_value (json_object_get (object, "generation"));
-    if (!ocf_identity_id_valid (id) || reason < 0 || generation < 1)
+    ocf_tombstone_in_t parsed;
+    char error[256];
+    if (ocf_record_parse_tombstone (object, &parsed, error, sizeof error) != 0)
         return;
-    ocf_wire_tombstone_t tombstone = { (uint64_t) generation, reason,
-                                       json_integer_value (json_object_get (object, "declared_at")) };
+    ocf_wire_tombstone_t tombstone = { parsed.generation, parsed.reason, parsed.declared_at };
     uint8_t *payload = malloc (OCF_WIRE_PAYLOAD_MAX);
-    s_set_add (set, OCF_ITEM_TOMBSTONE, id, payload, ocf_wire_tombstone_encode (&tombstone, payload));
+    s_set_add (set, OCF_ITEM_TOMBSTONE, parsed.id, payload,
+               ocf_wire_tombstone_encode_signed (&tombstone, parsed.has_sig ? parsed.sig : NULL, payload));
 }
 
 //  {"rows": [...], "members": [...], "tombstones": [...]} as items.
@@ -804,6 +804,8 @@ ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t coun
         const ocf_item_t *item = &items[i];
         ocf_wire_member_t member;
         ocf_wire_tombstone_t tombstone;
+        bool has_sig;
+        uint8_t sig[OCF_SIGNATURE_BYTES];
         if (item->kind == OCF_ITEM_ROW)
             json = json_loadb ((const char *) item->data, item->size, 0, NULL);
         else
@@ -811,9 +813,16 @@ ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t coun
             json = json_pack ("{s:s, s:I, s:I, s:s}", "id", item->id, "generation", (json_int_t) member.generation,
                               "incarnation", (json_int_t) member.incarnation, "status", ocf_status_name (member.status));
         else
-        if (item->kind == OCF_ITEM_TOMBSTONE && ocf_wire_tombstone_decode (item->data, item->size, &tombstone) == 0)
+        if (item->kind == OCF_ITEM_TOMBSTONE
+        &&  ocf_wire_tombstone_decode_signed (item->data, item->size, &tombstone, &has_sig, sig) == 0) {
             json = json_pack ("{s:s, s:I, s:s, s:I}", "id", item->id, "generation", (json_int_t) tombstone.generation,
                               "reason", ocf_reason_name (tombstone.reason), "declared_at", (json_int_t) tombstone.declared_at);
+            if (has_sig) {
+                char text[OCF_SIGNATURE_TEXT_LEN + 1];
+                ocf_record_sig_text (sig, text);
+                json_object_set_new (json, "sig", json_string (text));
+            }
+        }
         if (!json)
             continue;
         if (self->pending_bytes + item->size > MERGE_BUFFER_BYTES) {

@@ -5,7 +5,14 @@
 #include "ocf_time.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
+
+//  Still a draft option in libzmq 4.3's header, though Debian's library is built with it
+//  (czmq's zsock_set_metadata compiles to nothing without the draft API).
+#ifndef ZMQ_METADATA
+#define ZMQ_METADATA 95
+#endif
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "ocf-gossip"
@@ -46,7 +53,7 @@ typedef struct {
 } peer_state_t;
 
 struct _ocf_transport_t {
-    zcert_t *cert;
+    ocf_identity_t *identity;
     zloop_t *loop;
     ocf_transport_fn *receive;
     void *arg;
@@ -57,7 +64,10 @@ struct _ocf_transport_t {
     zhashx_t *connections;           //  id -> connection_t
     zhashx_t *peers;                 //  id -> peer_state_t (flood and garbage accounting)
     zhashx_t *authorized;            //  id -> id; empty: every key is welcome
+    zhashx_t *authorized_curve;      //  the CURVE keys of the authorized ids (for ZAP)
+    zhashx_t *curve_ids;             //  CURVE key -> the node id proven for it (bounded like routes)
     zhashx_t *waiting;               //  id -> waiting_t
+    char id_property[sizeof OCF_TRANSPORT_ID_PROPERTY + OCF_NODE_ID_LEN + 1];   //  "X-Node-Id:<our id>"
     double flood_limit;
     int max_frame;
     ocf_transport_stats_t stats;
@@ -87,55 +97,16 @@ s_waiting_destroy (void **item)
     }
 }
 
-static int
-s_add_keys (ocf_transport_t *self, const char *list, const char *where, char *error, size_t error_size)
-{
-    char *copy = strdup (list), *saveptr = NULL;
-    int rc = 0;
-    for (char *key = strtok_r (copy, ", \t\r\n", &saveptr); key && rc == 0; key = strtok_r (NULL, ", \t\r\n", &saveptr)) {
-        if (!ocf_identity_id_valid (key)) {
-            snprintf (error, error_size, "%s: '%s' is not a node id (40 Z85 characters)", where, key);
-            rc = -1;
-        }
-        else
-            zhashx_update (self->authorized, key, (void *) "");
-    }
-    free (copy);
-    return rc;
-}
-
-static int
-s_load_keys_file (ocf_transport_t *self, const char *path, char *error, size_t error_size)
-{
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        snprintf (error, error_size, "[gossipd] authorized_keys_file: cannot read %s: %s", path, strerror (errno));
-        return -1;
-    }
-    char line[512];
-    int number = 0, rc = 0;
-    while (rc == 0 && fgets (line, sizeof line, file)) {
-        number++;
-        char *text = line + strspn (line, " \t");
-        if (*text == '#' || *text == '\n' || !*text)
-            continue;
-        char where[600];
-        snprintf (where, sizeof where, "%s:%d", path, number);
-        rc = s_add_keys (self, text, where, error, error_size);
-    }
-    fclose (file);
-    return rc;
-}
-
 static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
 
 ocf_transport_t *
-ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
+ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
                    char *error, size_t error_size)
 {
     ocf_transport_t *self = calloc (1, sizeof *self);
-    self->cert = cert;
+    self->identity = identity;
+    snprintf (self->id_property, sizeof self->id_property, "%s:%s", OCF_TRANSPORT_ID_PROPERTY, ocf_identity_id (identity));
     self->loop = loop;
     self->receive = receive;
     self->arg = arg;
@@ -150,15 +121,38 @@ ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *l
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
     self->authorized = zhashx_new ();
+    self->authorized_curve = zhashx_new ();
+    self->curve_ids = zhashx_new ();
+    zhashx_set_destructor (self->curve_ids, (zhashx_destructor_fn *) zstr_free);
     self->waiting = zhashx_new ();
     zhashx_set_destructor (self->waiting, s_waiting_destroy);
-    if (s_add_keys (self, config->authorized_keys, "[gossipd] authorized_keys", error, error_size) != 0
-    ||  (*config->authorized_keys_file && s_load_keys_file (self, config->authorized_keys_file, error, error_size) != 0)) {
+    if (ocf_config_authorized_keys (config, self->authorized, error, error_size) != 0) {
         ocf_transport_destroy (&self);
         return NULL;
     }
     if (zhashx_size (self->authorized))
-        zhashx_update (self->authorized, zcert_public_txt (cert), (void *) "");
+        zhashx_update (self->authorized, ocf_identity_id (identity), (void *) "");
+    //  ZAP sees CURVE keys: those of the authorized ids.
+    for (void *item = zhashx_first (self->authorized); item; item = zhashx_next (self->authorized)) {
+        char curve[41];
+        if (!ocf_identity_id_curve (zhashx_cursor (self->authorized), curve)) {
+            snprintf (error, error_size, "authorized key %s is not an Ed25519 public key",
+                      (const char *) zhashx_cursor (self->authorized));
+            ocf_transport_destroy (&self);
+            return NULL;
+        }
+        zhashx_update (self->authorized_curve, curve, (void *) "");
+    }
+    //  Without handshake properties no peer could name itself: better not to start.
+    zsock_t *probe = zsock_new (ZMQ_DEALER);
+    int property_rc = zmq_setsockopt (zsock_resolve (probe), ZMQ_METADATA, self->id_property, strlen (self->id_property));
+    zsock_destroy (&probe);
+    if (property_rc != 0) {
+        snprintf (error, error_size, "this libzmq cannot send handshake properties (ZMQ_METADATA: %s); "
+                  "gossipd needs libzmq 4.3 or newer", zmq_strerror (zmq_errno ()));
+        ocf_transport_destroy (&self);
+        return NULL;
+    }
     //  The ZAP handler must exist before the first connection is accepted.
     self->zap = zsock_new_rep ("@" ZAP_ENDPOINT);
     self->router = zsock_new (ZMQ_ROUTER);
@@ -167,7 +161,7 @@ ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *l
         ocf_transport_destroy (&self);
         return NULL;
     }
-    zcert_apply (cert, self->router);
+    zcert_apply (ocf_identity_curve (identity), self->router);
     zsock_set_curve_server (self->router, 1);
     zsock_set_zap_domain (self->router, ZAP_DOMAIN);
     zsock_set_maxmsgsize (self->router, (int) config->max_frame);
@@ -198,6 +192,8 @@ ocf_transport_destroy (ocf_transport_t **self_p)
         zloop_reader_end (self->loop, self->zap);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->authorized);
+    zhashx_destroy (&self->authorized_curve);
+    zhashx_destroy (&self->curve_ids);
     zhashx_destroy (&self->waiting);
     zsock_destroy (&self->router);
     zsock_destroy (&self->zap);
@@ -302,7 +298,7 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_t *domain = zmsg_pop (request), *address = zmsg_pop (request);
         zframe_t *identity = zmsg_pop (request), *mechanism = zmsg_pop (request);
         zframe_t *credentials = zmsg_pop (request);
-        char key[OCF_NODE_ID_LEN + 1] = "", from[64] = "?";
+        char key[41] = "", from[64] = "?";
         const char *status = "400", *text = "not a CURVE client";
         //  The introducer's plain socket, read-only, lets anybody in.
         if (mechanism && zframe_streq (mechanism, "NULL")) {
@@ -313,8 +309,9 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
             snprintf (from, sizeof from, "%.*s", (int) zframe_size (address), (char *) zframe_data (address));
         if (mechanism && zframe_streq (mechanism, "CURVE") && credentials && zframe_size (credentials) == 32) {
             zmq_z85_encode (key, zframe_data (credentials), 32);
-            peer_state_t *peer = zhashx_lookup (self->peers, key);
-            if (!ocf_transport_authorized (self, key)) {
+            const char *known = zhashx_lookup (self->curve_ids, key);
+            peer_state_t *peer = known ? zhashx_lookup (self->peers, known) : NULL;
+            if (zhashx_size (self->authorized_curve) && !zhashx_lookup (self->authorized_curve, key)) {
                 text = "key not authorized";
                 ocf_log_warning ("refused a connection from %s: key %s is not in authorized_keys", from, key);
             }
@@ -389,6 +386,29 @@ s_deliver (ocf_transport_t *self, const char *id, zframe_t **frame, int64_t now)
     zframe_destroy (frame);
 }
 
+//  True when the peer on the connection routing, which authenticated with CURVE key user,
+//  is the node claimed. The check (a point conversion) runs once per connection: then the
+//  connection is the route to that id, and ROUTER routing ids are never reused.
+static bool
+s_proven (ocf_transport_t *self, const char *claimed, const char *user, zframe_t *routing)
+{
+    zframe_t *known = zhashx_lookup (self->routes, claimed);
+    if (known && zframe_eq (known, routing))
+        return true;
+    char curve[41];
+    if (!ocf_identity_id_curve (claimed, curve) || strcmp (curve, user) != 0) {
+        if (self->stats.unproven++ % 100 == 0)
+            ocf_log_warning ("dropped a message from CURVE key %s: it calls itself %.60s, whose key is another "
+                             "(%" PRIu64 " so far)", user, claimed, self->stats.unproven);
+        return false;
+    }
+    zhashx_update (self->routes, claimed, zframe_dup (routing));
+    if (zhashx_size (self->curve_ids) >= MAX_PEER_STATES)
+        zhashx_purge (self->curve_ids);
+    zhashx_update (self->curve_ids, user, strdup (claimed));
+    return true;
+}
+
 static int
 s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -401,16 +421,12 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_t *frame = zmsg_pop (msg);
         bool single = zmsg_size (msg) == 0;
         zmsg_destroy (&msg);
+        //  ZAP names every peer by its CURVE key; the peer names itself by node id, which
+        //  is only believed when that id's CURVE key is the one it authenticated with.
         const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
-        if (routing && frame && single && user && ocf_identity_id_valid (user)) {
-            //  ZAP names every CURVE peer; its connection is now the way to answer it.
-            zframe_t *known = zhashx_lookup (self->routes, user);
-            if (!known || !zframe_eq (known, routing))
-                zhashx_update (self->routes, user, zframe_dup (routing));
-            char id[OCF_NODE_ID_LEN + 1];
-            snprintf (id, sizeof id, "%s", user);
-            s_deliver (self, id, &frame, ocf_time_mono_ms ());
-        }
+        const char *claimed = frame ? zframe_meta (frame, OCF_TRANSPORT_ID_PROPERTY) : NULL;
+        if (routing && frame && single && user && claimed && s_proven (self, claimed, user, routing))
+            s_deliver (self, claimed, &frame, ocf_time_mono_ms ());
         zframe_destroy (&routing);
         zframe_destroy (&frame);
     }
@@ -514,9 +530,18 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
     snprintf (connection->id, sizeof connection->id, "%s", id);
     connection->sock = zsock_new (ZMQ_DEALER);
     connection->endpoint = strdup (endpoint);
-    zcert_apply (self->cert, connection->sock);
-    //  The peer must prove it holds the secret of the id we know it by.
-    zsock_set_curve_serverkey (connection->sock, id);
+    char curve[41];
+    if (!ocf_identity_id_curve (id, curve)) {
+        ocf_log_warning ("cannot connect to %s: not a node id", id);
+        void *item = connection;
+        s_connection_destroy (&item);
+        return NULL;
+    }
+    zcert_apply (ocf_identity_curve (self->identity), connection->sock);
+    //  The peer must prove it holds the secret of the id we know it by; we tell it ours
+    //  (it checks it against the key we authenticate with).
+    zsock_set_curve_serverkey (connection->sock, curve);
+    zmq_setsockopt (zsock_resolve (connection->sock), ZMQ_METADATA, self->id_property, strlen (self->id_property));
     zsock_set_sndhwm (connection->sock, SEND_HWM);
     zsock_set_rcvhwm (connection->sock, RECEIVE_HWM);
     zsock_set_maxmsgsize (connection->sock, self->max_frame);

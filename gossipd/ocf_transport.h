@@ -1,8 +1,11 @@
 /*  ocf_transport: the sockets between hosts (ZeroMQ over TCP, CURVE).
     One ROUTER, a CURVE server with this node's key, bound on [gossipd] bind, accepts peers.
-    Its ZAP handler runs in this thread: it admits a connecting key only when it is
-    authorized (when [gossipd] authorized_keys is set) and not cut off, and names it as the
-    connection's User-Id, so every message arrives with the sender's authenticated node id.
+    Its ZAP handler runs in this thread: it admits a connecting CURVE key only when it is
+    an authorized node's (when [gossipd] authorized_keys is set) and not cut off. CURVE keys
+    are derived from node ids (ocf_identity); a connecting peer names its id in the
+    handshake (the X-Node-Id property), and its messages are accepted only when that id's
+    CURVE key is the one it authenticated with, so every message arrives with the sender's
+    proven node id.
     One TCP connection serves a pair of nodes both ways: a peer that connected to us is
     answered over its connection (by its ROUTER routing id); otherwise a DEALER (CURVE
     client, pinned to the peer's id as server key, so only that peer can answer on it)
@@ -15,10 +18,14 @@
 #define OCF_TRANSPORT_H
 
 #include "ocf_config.h"
+#include "ocf_identity.h"
 
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+//  The ZMTP handshake property in which a connecting peer names its node id.
+#define OCF_TRANSPORT_ID_PROPERTY "X-Node-Id"
 
 typedef struct {
     uint64_t msgs_in, bytes_in, msgs_out, bytes_out;
@@ -27,6 +34,7 @@ typedef struct {
     uint64_t zap_allowed, zap_denied;
     uint64_t cut_off;                //  peers cut off for flooding or garbage
     uint64_t dropped_cut_off;        //  messages dropped from cut-off peers
+    uint64_t unproven;               //  messages whose sender's id is not its CURVE key's
     uint64_t sent_back;              //  messages sent over a peer's own connection
     size_t connections;              //  open DEALERs
     size_t routes;                   //  peers connected to us
@@ -39,7 +47,7 @@ typedef void (ocf_transport_fn) (void *arg, const char *peer, zframe_t **frame);
 
 //  Reads the authorized keys (config and file), and registers its sockets with loop; every
 //  message received goes to receive. NULL with a message in error on failure.
-ocf_transport_t *ocf_transport_new (zcert_t *cert, const ocf_gossipd_config_t *config, zloop_t *loop,
+ocf_transport_t *ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop,
                                     ocf_transport_fn *receive, void *arg, char *error, size_t error_size);
 void ocf_transport_destroy (ocf_transport_t **self_p);
 //  Binds the ROUTER (e.g. "tcp://0.0.0.0:7946"). Returns 0, or -1 with errno set.

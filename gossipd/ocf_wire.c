@@ -217,7 +217,7 @@ s_get_id (reader_t *reader, char *id, const char *what)
         return false;
     id[OCF_ID_SIZE - 1] = '\0';
     if (!ocf_identity_id_valid (id))
-        return s_fail (reader, "%s is not a node id (40 Z85 characters)", what);
+        return s_fail (reader, "%s is not a node id (52 base32 characters)", what);
     return true;
 }
 
@@ -276,12 +276,24 @@ ocf_wire_member_encode (const ocf_wire_member_t *member, uint8_t *buffer)
 int
 ocf_wire_tombstone_decode (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone)
 {
+    bool has_sig;
+    uint8_t sig[OCF_SIGNATURE_BYTES];
+    return ocf_wire_tombstone_decode_signed (data, size, tombstone, &has_sig, sig);
+}
+
+int
+ocf_wire_tombstone_decode_signed (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone, bool *has_sig,
+                                  uint8_t sig[OCF_SIGNATURE_BYTES])
+{
     char error[128];
     reader_t reader = { data, size, error, sizeof error, false };
     memset (tombstone, 0, sizeof *tombstone);
     tombstone->generation = s_get_varint (&reader, "generation");
     uint8_t reason = s_get_u8 (&reader, "reason");
     uint64_t declared_at = s_get_varint (&reader, "declared_at");
+    *has_sig = !reader.failed && reader.left == OCF_SIGNATURE_BYTES;
+    if (*has_sig)
+        s_take (&reader, sig, OCF_SIGNATURE_BYTES, "signature");
     if (reader.failed || reader.left || tombstone->generation == 0
     ||  (reason != OCF_REASON_REAPED && reason != OCF_REASON_LEFT) || declared_at > INT64_MAX)
         return -1;
@@ -293,10 +305,18 @@ ocf_wire_tombstone_decode (const uint8_t *data, size_t size, ocf_wire_tombstone_
 size_t
 ocf_wire_tombstone_encode (const ocf_wire_tombstone_t *tombstone, uint8_t *buffer)
 {
+    return ocf_wire_tombstone_encode_signed (tombstone, NULL, buffer);
+}
+
+size_t
+ocf_wire_tombstone_encode_signed (const ocf_wire_tombstone_t *tombstone, const uint8_t *sig, uint8_t *buffer)
+{
     ocf_wire_buf_t buf = { .max = OCF_WIRE_PAYLOAD_MAX };
     s_put_varint (&buf, tombstone->generation);
     s_put_u8 (&buf, (uint8_t) tombstone->reason);
     s_put_varint (&buf, (uint64_t) tombstone->declared_at);
+    if (sig)
+        s_put (&buf, sig, OCF_SIGNATURE_BYTES);
     size_t len = buf.len;
     memcpy (buffer, buf.data, len);
     ocf_wire_buf_free (&buf);

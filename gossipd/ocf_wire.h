@@ -156,8 +156,14 @@ size_t ocf_wire_digest_size (void);
 #define OCF_WIRE_PAYLOAD_MAX 96
 size_t ocf_wire_member_encode (const ocf_wire_member_t *member, uint8_t *buffer);
 int ocf_wire_member_decode (const uint8_t *data, size_t size, ocf_wire_member_t *member);
+//  A leave carries its node's signature (OCF_SIGNATURE_BYTES, the payload's last bytes):
+//  the _signed forms write it when sig is not NULL, and read it when the payload has one
+//  (*has_sig says).
 size_t ocf_wire_tombstone_encode (const ocf_wire_tombstone_t *tombstone, uint8_t *buffer);
+size_t ocf_wire_tombstone_encode_signed (const ocf_wire_tombstone_t *tombstone, const uint8_t *sig, uint8_t *buffer);
 int ocf_wire_tombstone_decode (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone);
+int ocf_wire_tombstone_decode_signed (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone, bool *has_sig,
+                                      uint8_t sig[OCF_SIGNATURE_BYTES]);
 
 //  The identity of an item's exact content, for recognising a rumour seen before.
 uint64_t ocf_wire_item_key (const ocf_item_t *item);

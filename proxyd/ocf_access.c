@@ -4,6 +4,7 @@
 #include "ocf_http.h"
 #include "ocf_log.h"
 #include "ocf_time.h"
+#include "ocf_worker.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,11 +25,12 @@ typedef enum {
     REJECT_NOT_ADMIN,
     REJECT_NOT_FABRIC,
     REJECT_ORIGIN,
+    REJECT_FABRIC_LISTENER,
     REJECT_COUNT
 } reject_t;
 
 static const char *s_reject_names[REJECT_COUNT] = {
-    "missing_key", "invalid_key", "rate_limited", "streams_limited", "not_admin", "not_fabric", "origin",
+    "missing_key", "invalid_key", "rate_limited", "streams_limited", "not_admin", "not_fabric", "origin", "fabric_listener",
 };
 
 //  The key set a worker uses, replaced on its first request after a reload; one cache line
@@ -48,7 +50,9 @@ struct _ocf_access_t {
     char *keys_path;             //  NULL: no API keys
     bool admin_key;              //  admin_hash holds the admin key's hash
     uint8_t admin_hash[32];
-    bool fabric_open;            //  see s_fabric_open
+    //  With fabric_listen off, hosts forward to each other's /v1/_service over plain HTTP on
+    //  the API port, from their own addresses: the fabric class must let every peer through.
+    bool fabric_open;
     h2o_iovec_t origins[ORIGINS_MAX];
     size_t origin_count;
     bool any_origin;
@@ -65,17 +69,6 @@ typedef struct {
     ocf_apikeys_t *keys;
     ocf_apikey_t *key;
 } held_t;
-
-//  MERGE POINT (fabric TLS): until proxyd has its fabric listener ([proxyd] fabric_listen,
-//  mutual TLS), hosts forward to each other's /v1/_service over plain HTTP on the API port,
-//  from their own addresses: the fabric class must let every peer through, or routing
-//  between hosts breaks. Once the listener exists this becomes "fabric_listen is not set".
-static bool
-s_fabric_open (const ocf_config_t *config)
-{
-    (void) config;
-    return true;
-}
 
 //  --------------------------------------------------------------------------
 //  Files
@@ -195,7 +188,7 @@ ocf_access_new (ocf_config_t *config, int workers, char *error, size_t error_siz
     pthread_mutex_init (&self->lock, NULL);
     self->worker_count = workers;
     self->workers = calloc ((size_t) workers, sizeof *self->workers);
-    self->fabric_open = s_fabric_open (config);
+    self->fabric_open = !ocf_config_fabric (config);
     s_parse_origins (self, config->proxyd.allowed_origins);
     self->admin_key = *config->proxyd.admin_key_file != '\0';
     if (self->admin_key && s_admin_key (config->proxyd.admin_key_file, self->admin_hash, error, error_size) != 0) {
@@ -275,10 +268,7 @@ ocf_access_local (h2o_req_t *req)
 bool
 ocf_access_fabric (ocf_access_t *self, h2o_req_t *req)
 {
-    //  MERGE POINT (fabric TLS): the fabric listener's connections are the only TLS ones, and
-    //  its handshake verified the peer's certificate.
-    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket (req->conn) : NULL;
-    return self->fabric_open || (sock && sock->ssl);
+    return self->fabric_open || ocf_worker_fabric_request (req);
 }
 
 static void
@@ -372,6 +362,12 @@ s_check_key (ocf_access_t *self, h2o_req_t *req, int worker)
 bool
 ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_spec_t *spec)
 {
+    //  The fabric listener's peers are other hosts' proxyds: they have no business elsewhere.
+    if (spec->access != OCF_ACCESS_FABRIC && ocf_worker_fabric_request (req)) {
+        s_reject (self, REJECT_FABRIC_LISTENER);
+        ocf_http_error (req, 404, "route_not_found", NULL, "the fabric listener serves /v1/_service/{svc}/{path} only");
+        return false;
+    }
     switch (spec->access) {
         case OCF_ACCESS_OPEN:
             return true;
@@ -388,7 +384,8 @@ ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_rout
             if (ocf_access_local (req) || ocf_access_fabric (self, req))
                 return true;
             s_reject (self, REJECT_NOT_FABRIC);
-            ocf_http_error (req, 403, "forbidden", NULL, "%s is for the hosts of the network only", spec->name);
+            ocf_http_error (req, 403, "fabric_only", NULL, "%s is for other hosts' proxyds, through the fabric listener "
+                            "(mutual TLS, [proxyd] fabric_listen), and for this host", spec->name);
             return false;
     }
 }

@@ -4,7 +4,10 @@
       public   anyone; with [proxyd] api_keys_file, a valid "Authorization: Bearer <key>"
                (401 invalid_api_key), within its limits (429 rate_limit_exceeded, Retry-After)
       admin    a local client, or "Authorization: Bearer <admin key>" ([proxyd] admin_key_file)
-      fabric   a local client, or a request that came over the fabric (see ocf_access_fabric)
+      fabric   a local client, or another host's proxyd through the fabric listener (mutual
+               TLS, [proxyd] fabric_listen); any peer when fabric_listen is off, since hosts
+               then reach each other's /v1/_service on the API port (403 fabric_only)
+    The fabric listener serves the fabric class only (404 for the rest).
     A local client is a peer in 127.0.0.0/8 or ::1 whose request was not relayed (no
     X-Forwarded-For): a proxy on this host, proxyd's own /v1/p2p hop included, speaks for
     clients that are not local. Refusals are 403 forbidden in OpenAI's error shape.
@@ -45,7 +48,8 @@ bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf
 
 //  Whether the request comes from a local client (see above).
 bool ocf_access_local (h2o_req_t *req);
-//  Whether the request arrived over the fabric: another host of the network, authenticated.
+//  Whether the request arrived over the fabric: another host of the network, authenticated by
+//  the fabric listener (or anyone, with fabric_listen off).
 bool ocf_access_fabric (ocf_access_t *self, h2o_req_t *req);
 
 //  Adds the refusal counters and the API keys' families to a page.

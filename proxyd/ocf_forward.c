@@ -6,6 +6,7 @@
 #include "ocf_time.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #define HIGH_WATER (1024 * 1024)     //  body bytes waiting for a slow client before reading pauses
@@ -491,6 +492,11 @@ s_on_liveness (h2o_timeout_entry_t *entry)
     int fd = s_client_fd (self);
     char byte;
     ssize_t got = fd >= 0 ? recv (fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+    //  A TLS client ends with a close_notify record, which stays unread before the end of the
+    //  stream: its hang-up shows as the peer's shutdown instead.
+    struct pollfd hangup = { .fd = fd, .events = POLLRDHUP };
+    if (got > 0 && ocf_worker_fabric_request (self->req) && poll (&hangup, 1, 0) == 1 && (hangup.revents & POLLRDHUP))
+        got = 0;
     if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         ocf_log_info ("request %.*s: the client went away before the response; cancelled upstream",
                       (int) self->request_id.len, self->request_id.base);

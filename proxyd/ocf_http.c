@@ -171,13 +171,15 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     if (ocf_access_preflight (access, req))
         ;                        //  answered: a CORS preflight needs neither the method nor a key
     else
+    if (!ocf_access_check (access, req, worker->index, spec))
+        ;                        //  refused: who may not call a route learns nothing more of it
+    else
     if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
         ocf_http_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
                         (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
     else
-    if (ocf_access_check (access, req, worker->index, spec))
         spec->handler (req, route);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include "ocf_msg.h"
 #include "ocf_routes.h"
 #include "ocf_scrape.h"
+#include "ocf_sdlisten.h"
 #include "ocf_sdnotify.h"
 #include "ocf_signals.h"
 #include "ocf_tableapi.h"
@@ -33,6 +34,7 @@ struct _ocf_proxyd_t {
     char server_name[64];
     ocf_metrics_t *metrics;
     ocf_load_t *load;
+    ocf_tls_t *tls;              //  this host's credentials on the fabric
     ocf_worker_t *workers;
     int worker_count;
     bool socket_activated;       //  listening on the socket systemd passed (ocf-proxyd.socket)
@@ -80,6 +82,12 @@ ocf_load_t *
 ocf_proxyd_load (ocf_proxyd_t *self)
 {
     return self->load;
+}
+
+ocf_tls_t *
+ocf_proxyd_tls (ocf_proxyd_t *self)
+{
+    return self->tls;
 }
 
 h2o_globalconf_t *
@@ -139,8 +147,9 @@ s_on_settled (h2o_socket_t *sock, const char *error)
         return;
     self->ready = true;
     ocf_view_t *view = self->workers[0].view;
-    ocf_log_info ("ready: listening on %s%s with %d worker%s, policy %s; %zu nodes in view (%zu live)%s",
-                  self->config->proxyd.listen, self->socket_activated ? " (the socket systemd passed)" : "",
+    ocf_log_info ("ready: listening on %s%s, fabric (mutual TLS) on %s, with %d worker%s, policy %s; %zu nodes in view "
+                  "(%zu live)%s", self->config->proxyd.listen, self->socket_activated ? " (the socket systemd passed)" : "",
+                  self->config->proxyd.fabric_listen,
                   self->worker_count, self->worker_count > 1 ? "s" : "",
                   self->config->proxyd.policy, ocf_view_size (view), ocf_view_live_count (view),
                   ocf_feed_connected (self->workers[0].feed) ? "" : "; tabled unreachable, retrying");
@@ -236,8 +245,9 @@ static json_t *
 s_hello (ocf_proxyd_t *self)
 {
     ocf_view_node_t *me = ocf_view_self (self->workers[0].view);
-    return json_pack ("{s:s?, s:s, s:s, s:s, s:b, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
-                      "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen, "socket_activated",
+    return json_pack ("{s:s?, s:s, s:s, s:s, s:s, s:b, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
+                      "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen,
+                      "fabric_listen", self->config->proxyd.fabric_listen, "socket_activated",
                       self->socket_activated, "workers", self->worker_count, "ready", self->ready);
 }
 
@@ -333,7 +343,14 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->worker_count = (int) config->proxyd.workers;
     self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
     for (int i = 0; i < self->worker_count; i++)
-        self->workers[i].listen_fd = -1;
+        self->workers[i].listen_fd = self->workers[i].fabric_fd = -1;
+    ocf_identity_t *identity = ocf_identity_load (config->node.state_dir, error, error_size);
+    self->tls = identity ? ocf_tls_new (identity, &config->gossipd, error, error_size) : NULL;
+    ocf_identity_destroy (&identity);
+    if (!self->tls) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
     self->access = ocf_access_new (config, self->worker_count, error, error_size);
     if (!self->access) {
         ocf_proxyd_destroy (&self);
@@ -341,17 +358,29 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     }
     ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
                        self->access);
-    int inherited = ocf_worker_inherited_listener (config->proxyd.listen, error, error_size);
-    if (inherited == -2) {
+    int inherited = ocf_worker_inherited_listener ("api", "[proxyd] listen", config->proxyd.listen, error, error_size);
+    int inherited_fabric = inherited == -2 || !ocf_config_fabric (config) ? -1
+                         : ocf_worker_inherited_listener ("fabric", "[proxyd] fabric_listen", config->proxyd.fabric_listen,
+                                                          error, error_size);
+    int passed = ocf_sdlisten_fds ();
+    if (inherited == -2 || inherited_fabric == -2) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
+    if (passed > (inherited >= 0) + (inherited_fabric >= 0)) {
+        snprintf (error, error_size, "systemd passed %d sockets; ocf-proxyd takes the one named api ([proxyd] listen) and "
+                  "the one named fabric ([proxyd] fabric_listen, when not off)", passed);
         ocf_proxyd_destroy (&self);
         return NULL;
     }
     self->socket_activated = inherited >= 0;
     int failed = 0;
     for (int i = 0; i < self->worker_count && !failed; i++)
-        failed = ocf_worker_init (&self->workers[i], self, i, inherited, error, error_size);
+        failed = ocf_worker_init (&self->workers[i], self, i, inherited, inherited_fabric, error, error_size);
     if (inherited >= 0)
         close (inherited);       //  each worker has its copy; systemd keeps its own
+    if (inherited_fabric >= 0)
+        close (inherited_fabric);
     if (failed) {
         ocf_proxyd_destroy (&self);
         return NULL;
@@ -432,6 +461,7 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     for (int i = self->running ? 0 : self->worker_count - 1; i >= 0; i--)
         ocf_worker_fini (&self->workers[i]);
     free (self->workers);
+    ocf_tls_destroy (&self->tls);
     if (!self->settled_event && self->settled_fd >= 0)
         close (self->settled_fd);    //  else closed with its socket
     h2o_config_dispose (&self->globalconf);

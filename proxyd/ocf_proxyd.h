@@ -15,6 +15,7 @@
 #include "ocf_config.h"
 #include "ocf_load.h"
 #include "ocf_metrics.h"
+#include "ocf_tls.h"
 
 #include <h2o.h>
 #include <stddef.h>
@@ -37,6 +38,7 @@ ocf_load_t *ocf_proxyd_load (ocf_proxyd_t *self);
 h2o_globalconf_t *ocf_proxyd_globalconf (ocf_proxyd_t *self);
 const ocf_routetable_t *ocf_proxyd_routes (ocf_proxyd_t *self);
 ocf_access_t *ocf_proxyd_access (ocf_proxyd_t *self);
+ocf_tls_t *ocf_proxyd_tls (ocf_proxyd_t *self);
 int64_t ocf_proxyd_uptime_ms (ocf_proxyd_t *self);
 //  A worker's view is loaded (or tabled found unreachable). Any thread.
 void ocf_proxyd_worker_settled (ocf_proxyd_t *self);

@@ -16,7 +16,7 @@ typedef struct {
     const char *identity;        //  NULL: any provider of the service
     h2o_iovec_t local_path;      //  the path at a backend
     h2o_iovec_t remote_path;     //  the same through another host's proxyd
-    char tried[MAX_TRIED][41];   //  node ids, also the targets' node_id
+    char tried[MAX_TRIED][OCF_NODE_ID_LEN + 1];   //  node ids, also the targets' node_id
     size_t tried_count;
     int slot;                    //  this host's load slot for the service
 } providers_t;
@@ -28,6 +28,16 @@ s_tried (providers_t *self, const char *id)
         if (strcmp (self->tried[i], id) == 0)
             return true;
     return false;
+}
+
+//  The way to another host's backends: its fabric listener (mutual TLS, the node's id as the
+//  name it must prove) when it has one, else its proxy.
+static ocf_pool_t *
+s_node_pool (ocf_worker_t *worker, ocf_view_node_t *node)
+{
+    if (node->fabric_port)
+        return ocf_pools_get (worker->pools, node->fabric_host, strlen (node->fabric_host), node->fabric_port, node->id);
+    return ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
 }
 
 static bool
@@ -67,13 +77,13 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     snprintf (id, sizeof self->tried[0], "%s", node->id);
     target->node_id = id;
     if (strcmp (node->id, self_id) == 0) {
-        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
         target->path = self->local_path;
         target->data = LOCAL;
         ocf_load_add (worker->load, self->slot, 1);
     }
     else {
-        target->pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+        target->pool = s_node_pool (worker, node);
         target->path = self->remote_path;
         target->data = NULL;
         node->inflight++;
@@ -233,7 +243,7 @@ s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iov
         free (list);
         return;
     }
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port);
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
     s_route_fixed (worker, req, pool, path, me->id, ocf_load_slot (worker->load, route->service, route->service_len));
 }
 
@@ -257,7 +267,8 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
                         !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
         return;
     }
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port);
+    //  The node's public API, as any client reaches it.
+    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
     s_route_fixed (worker, req, pool, path, node->id, -1);
 }
 

@@ -25,6 +25,7 @@ struct _ocf_pools_t {
     h2o_timeout_t io_timeout;
     h2o_timeout_t keepalive_timeout;
     ocf_pools_stats_t *stats;    //  shared by every worker: updated atomically
+    SSL_CTX *tls;
 };
 
 struct _ocf_pool_t {
@@ -32,6 +33,7 @@ struct _ocf_pool_t {
     char *host;
     int port;
     h2o_iovec_t authority;
+    char *tls_name;              //  NULL: plain HTTP
     bool numeric;                //  host is an address: no resolution needed
     struct sockaddr_storage address;
     socklen_t address_len;
@@ -421,8 +423,10 @@ s_send (ocf_upconn_t *conn)
     h2o_socket_write (conn->sock, conn->bufs, conn->buf_count, s_on_written);
 }
 
+//  The connect deadline covers the TLS handshake too; a failed one is a failed connect (tried
+//  on another provider).
 static void
-s_on_connect (h2o_socket_t *sock, const char *error)
+s_on_connected (h2o_socket_t *sock, const char *error)
 {
     ocf_upconn_t *conn = sock->data;
     if (error) {
@@ -431,6 +435,16 @@ s_on_connect (h2o_socket_t *sock, const char *error)
         return;
     }
     s_send (conn);
+}
+
+static void
+s_on_connect (h2o_socket_t *sock, const char *error)
+{
+    ocf_upconn_t *conn = sock->data;
+    if (!error && conn->pool->tls_name)
+        h2o_socket_ssl_handshake (sock, conn->pool->pools->tls, conn->pool->tls_name, s_on_connected);
+    else
+        s_on_connected (sock, error);
 }
 
 static void
@@ -535,16 +549,18 @@ s_pool_destroy (void **item)
     while (pool->idle_count)
         s_conn_free (H2O_STRUCT_FROM_MEMBER (ocf_upconn_t, idle_link, pool->idle.next));
     free (pool->host);
+    free (pool->tls_name);
     free (pool->authority.base);
     free (pool);
     *item = NULL;
 }
 
 ocf_pools_t *
-ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats)
+ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats, SSL_CTX *tls)
 {
     ocf_pools_t *self = calloc (1, sizeof *self);
     self->stats = stats;
+    self->tls = tls;
     self->context = context;
     self->loop = context->loop;
     self->config = *config;
@@ -573,13 +589,16 @@ ocf_pools_destroy (ocf_pools_t **self_p)
 }
 
 ocf_pool_t *
-ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port)
+ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port, const char *tls_name)
 {
-    char key[300];
-    if (host_len > 255)
+    char key[400];
+    if (host_len > 255 || (tls_name && (!self->tls || strlen (tls_name) > 64)))
         return NULL;
     bool v6 = memchr (host, ':', host_len) != NULL;
-    snprintf (key, sizeof key, "%s%.*s%s:%d", v6 ? "[" : "", (int) host_len, host, v6 ? "]" : "", port);
+    //  The authority first; a TLS pool's key adds the name, since the connection is the node's.
+    int authority_len = snprintf (key, sizeof key, "%s%.*s%s:%d", v6 ? "[" : "", (int) host_len, host, v6 ? "]" : "", port);
+    if (tls_name)
+        snprintf (key + authority_len, sizeof key - (size_t) authority_len, " %s", tls_name);
     ocf_pool_t *pool = zhashx_lookup (self->pools, key);
     if (pool)
         return pool;
@@ -587,7 +606,8 @@ ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port)
     pool->pools = self;
     pool->host = strndup (host, host_len);
     pool->port = port;
-    pool->authority = h2o_iovec_init (strdup (key), strlen (key));
+    pool->tls_name = tls_name ? strdup (tls_name) : NULL;
+    pool->authority = h2o_iovec_init (strndup (key, (size_t) authority_len), (size_t) authority_len);
     h2o_linklist_init_anchor (&pool->idle);
     struct sockaddr_in *in4 = (struct sockaddr_in *) &pool->address;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &pool->address;

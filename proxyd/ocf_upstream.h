@@ -6,6 +6,9 @@
     the longest silence inside a body. Responses are parsed with picohttpparser; the body is
     de-chunked in place and handed over as it arrives, with no copy; the reader can pause the
     connection (backpressure) when its client is slower than the upstream.
+    A pool may speak TLS (to another host's fabric listener): the handshake is part of
+    connecting, and the connection is kept alive like any other, so that a request on it costs
+    no handshake (and a new connection resumes the last session: see ocf_tls).
     This module knows nothing of the incoming request: see ocf_forward.  */
 #ifndef OCF_UPSTREAM_H
 #define OCF_UPSTREAM_H
@@ -58,12 +61,15 @@ typedef struct {
     void (*on_error) (void *arg, ocf_up_error_t error, const char *text);
 } ocf_upstream_cb_t;
 
-//  stats: counters shared by every worker's pools (updated atomically).
-ocf_pools_t *ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats);
+//  stats: counters shared by every worker's pools (updated atomically). tls: the client context
+//  of TLS pools (NULL: none).
+ocf_pools_t *ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats,
+                            SSL_CTX *tls);
 //  Closes idle connections; active ones must have been closed by their owners.
 void ocf_pools_destroy (ocf_pools_t **self_p);
-//  The pool of an upstream, created on first use. host: an IP address or a name.
-ocf_pool_t *ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port);
+//  The pool of an upstream, created on first use. host: an IP address or a name. tls_name:
+//  NULL for plain HTTP, else the TLS server name the upstream must prove (a node id).
+ocf_pool_t *ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port, const char *tls_name);
 //  "host:port" ("[v6]:port"), for the Host header.
 h2o_iovec_t ocf_pool_authority (ocf_pool_t *pool);
 

@@ -16,7 +16,7 @@ typedef struct {
 
 struct _ocf_view_t {
     zhashx_t *nodes;             //  id -> ocf_view_node_t
-    char self_id[41];
+    char self_id[OCF_NODE_ID_LEN + 1];
     bool index_stale;            //  the shape changed since the index was built
     zhashx_t *index;             //  "svc" or "svc\x1fidentity" -> provider_list_t (live, ready)
     zhashx_t *known;             //  the same keys over every node -> non-NULL marker
@@ -133,6 +133,12 @@ ocf_view_find (ocf_view_t *self, const char *id_or_name)
 }
 
 bool
+ocf_view_node_reachable (const ocf_view_node_t *node)
+{
+    return node->proxy_port > 0 || node->fabric_port > 0;
+}
+
+bool
 ocf_view_node_live (const ocf_view_node_t *node)
 {
     return node->status == OCF_STATUS_ALIVE || node->status == OCF_STATUS_SUSPECT;
@@ -161,16 +167,17 @@ s_int (json_t *object, const char *key)
     return 0;
 }
 
-//  "http://host:port" or "http://[v6]:port" (a trailing path is ignored).
+//  "scheme://host:port" or "scheme://[v6]:port" (a trailing path is ignored) into host and
+//  port; both empty when url is absent or unusable.
 static void
-s_parse_proxy (ocf_view_node_t *node)
+s_parse_url (const char *url, const char *scheme, char *host_out, size_t host_size, int *port_out)
 {
-    node->proxy_host[0] = '\0';
-    node->proxy_port = 0;
-    const char *url = node->proxy_url;
-    if (!url || strncmp (url, "http://", 7) != 0)
+    host_out[0] = '\0';
+    *port_out = 0;
+    size_t scheme_len = strlen (scheme);
+    if (!url || strncmp (url, scheme, scheme_len) != 0 || strncmp (url + scheme_len, "://", 3) != 0)
         return;
-    const char *host = url + 7, *host_end, *port;
+    const char *host = url + scheme_len + 3, *host_end, *port;
     if (*host == '[') {
         host_end = strchr (host, ']');
         if (!host_end || host_end[1] != ':')
@@ -186,12 +193,12 @@ s_parse_proxy (ocf_view_node_t *node)
     }
     char *end;
     long number = strtol (port, &end, 10);
-    if (host_end == host || (size_t) (host_end - host) >= sizeof node->proxy_host || number <= 0 || number > 65535
+    if (host_end == host || (size_t) (host_end - host) >= host_size || number <= 0 || number > 65535
     ||  (*end && *end != '/'))
         return;
-    memcpy (node->proxy_host, host, (size_t) (host_end - host));
-    node->proxy_host[host_end - host] = '\0';
-    node->proxy_port = (int) number;
+    memcpy (host_out, host, (size_t) (host_end - host));
+    host_out[host_end - host] = '\0';
+    *port_out = (int) number;
 }
 
 static uint64_t
@@ -206,6 +213,7 @@ s_shape (const ocf_view_node_t *node)
     uint64_t h = ocf_hash_u64 (0, (uint64_t) ocf_view_node_live (node));
     h = s_hash_text (h, node->proxy_host);
     h = ocf_hash_u64 (h, (uint64_t) node->proxy_port);
+    h = ocf_hash_u64 (h, (uint64_t) node->fabric_port);
     for (size_t i = 0; i < node->service_count; i++) {
         const ocf_view_service_t *service = &node->services[i];
         h = s_hash_text (h, service->name);
@@ -298,7 +306,7 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
 {
     const char *id = json_string_value (json_object_get (row, "id"));
     json_t *generation = json_object_get (row, "generation"), *version = json_object_get (row, "version");
-    if (!id || strlen (id) != 40 || !json_is_integer (generation) || !json_is_integer (version)) {
+    if (!id || !ocf_identity_id_valid (id) || !json_is_integer (generation) || !json_is_integer (version)) {
         snprintf (error, error_size, "row without a valid id, generation and version");
         return -1;
     }
@@ -332,14 +340,17 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
     if (record_newer) {
         json_t *services = json_object_get (row, "services");
         const char *name = json_string_value (json_object_get (row, "name"));
-        const char *proxy = json_string_value (json_object_get (json_object_get (row, "addr"), "proxy"));
+        json_t *addr = json_object_get (row, "addr");
+        const char *proxy = json_string_value (json_object_get (addr, "proxy"));
         free (node->name);
         node->name = strdup (name ? name : "");
         if (!node->proxy_url || !proxy || strcmp (node->proxy_url, proxy) != 0) {
             free (node->proxy_url);
             node->proxy_url = proxy ? strdup (proxy) : NULL;
-            s_parse_proxy (node);
+            s_parse_url (proxy, "http", node->proxy_host, sizeof node->proxy_host, &node->proxy_port);
         }
+        s_parse_url (json_string_value (json_object_get (addr, "fabric")), "https", node->fabric_host,
+                     sizeof node->fabric_host, &node->fabric_port);
         //  Most row updates are load reports: parse the services again only when their
         //  routing-relevant content changed, so the index stays valid.
         ocf_view_node_t probe = *node;
@@ -474,7 +485,7 @@ s_index_build (ocf_view_t *self)
     for (ocf_view_node_t *node = zhashx_first (self->nodes); node; node = zhashx_next (self->nodes))
         for (size_t i = 0; i < node->service_count; i++) {
             ocf_view_service_t *service = &node->services[i];
-            bool usable = ocf_view_node_live (node) && service->ready && (node->proxy_port > 0 || !strcmp (node->id, self->self_id));
+            bool usable = ocf_view_node_live (node) && service->ready && (ocf_view_node_reachable (node) || !strcmp (node->id, self->self_id));
             if (s_key (key, sizeof key, service->name, strlen (service->name), NULL))
                 s_index_add (self, key, node, service, usable);
             for (size_t g = 0; g < service->group_count; g++)

@@ -10,6 +10,8 @@
 #ifndef OCF_VIEW_H
 #define OCF_VIEW_H
 
+#include "ocf_identity.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,7 +30,7 @@ typedef struct {
 } ocf_view_service_t;
 
 typedef struct {
-    char id[41];
+    char id[OCF_NODE_ID_LEN + 1];
     char *name;
     uint64_t generation;
     uint64_t version;
@@ -38,6 +40,8 @@ typedef struct {
     char *proxy_url;             //  addr.proxy, e.g. "http://10.0.0.5:8092"
     char proxy_host[256];        //  parsed from proxy_url ("" when unusable)
     int proxy_port;
+    char fabric_host[256];       //  addr.fabric, e.g. "https://10.0.0.5:8093" ("" when absent):
+    int fabric_port;             //  its proxyd's mutual-TLS listener, preferred to the proxy
     ocf_view_service_t *services;
     size_t service_count;
     char *row;                   //  the row as received, compact JSON
@@ -76,6 +80,8 @@ ocf_view_node_t *ocf_view_lookup (ocf_view_t *self, const char *id);
 ocf_view_node_t *ocf_view_find (ocf_view_t *self, const char *id_or_name);
 ocf_view_service_t *ocf_view_node_service (ocf_view_node_t *node, const char *name, size_t name_len);
 bool ocf_view_node_live (const ocf_view_node_t *node);
+//  Whether another host can forward to the node (it has a proxy or fabric address).
+bool ocf_view_node_reachable (const ocf_view_node_t *node);
 
 //  Live nodes whose service is ready and carries the identity (any identity when NULL).
 //  *providers points into the view: valid until the view next changes.

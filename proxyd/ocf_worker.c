@@ -29,18 +29,33 @@ ocf_worker_of (h2o_req_t *req)
     return H2O_STRUCT_FROM_MEMBER (ocf_worker_t, context, req->conn->ctx);
 }
 
+bool
+ocf_worker_fabric_request (h2o_req_t *req)
+{
+    return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
+}
+
+//  Who may open a fabric connection to this worker, or answer one: a live node of its view.
+static bool
+s_is_member (void *arg, const char *node_id)
+{
+    ocf_worker_t *self = arg;
+    ocf_view_node_t *node = ocf_view_lookup (self->view, node_id);
+    return node && ocf_view_node_live (node);
+}
+
 //  --------------------------------------------------------------------------
 //  Listening
 
-//  [proxyd] listen as a socket address; host names are refused (AI_NUMERICHOST): where a
-//  proxy listens must not depend on a resolver at boot.
+//  [proxyd] listen (or fabric_listen: key) as a socket address; host names are refused
+//  (AI_NUMERICHOST): where a proxy listens must not depend on a resolver at boot.
 static struct addrinfo *
-s_resolve (const char *address, char *error, size_t error_size)
+s_resolve (const char *key, const char *address, char *error, size_t error_size)
 {
     char host[256];
     int port;
     if (ocf_config_parse_hostport (address, host, sizeof host, &port) != 0) {
-        snprintf (error, error_size, "[proxyd] listen '%s' is not host:port", address);
+        snprintf (error, error_size, "%s '%s' is not host:port", key, address);
         return NULL;
     }
     char service[16];
@@ -49,7 +64,7 @@ s_resolve (const char *address, char *error, size_t error_size)
     struct addrinfo *result;
     int rc = getaddrinfo (host, service, &hints, &result);
     if (rc != 0) {
-        snprintf (error, error_size, "[proxyd] listen '%s': %s", address, gai_strerror (rc));
+        snprintf (error, error_size, "%s '%s': %s", key, address, gai_strerror (rc));
         return NULL;
     }
     return result;
@@ -59,9 +74,9 @@ s_resolve (const char *address, char *error, size_t error_size)
 //  same user share it silently: the first worker checks with an exclusive bind that nobody
 //  else listens there.
 static int
-s_listen (const char *address, bool exclusive_check, char *error, size_t error_size)
+s_listen (const char *key, const char *address, bool exclusive_check, char *error, size_t error_size)
 {
-    struct addrinfo *result = s_resolve (address, error, error_size);
+    struct addrinfo *result = s_resolve (key, address, error, error_size);
     if (!result)
         return -1;
     if (exclusive_check) {
@@ -103,16 +118,16 @@ s_same_address (const struct sockaddr_storage *bound, const struct sockaddr *wan
 }
 
 int
-ocf_worker_inherited_listener (const char *address, char *error, size_t error_size)
+ocf_worker_inherited_listener (const char *name, const char *key, const char *address, char *error, size_t error_size)
 {
-    int count = ocf_sdlisten_fds ();
-    if (count == 0)
+    const char *unit = strcmp (name, "api") == 0 ? "ocf-proxyd.socket" : "ocf-proxyd-fabric.socket";
+    int fd = ocf_sdlisten_named (name);
+    //  One socket without the names of ocf-proxyd's units: the API's, as before the fabric.
+    if (fd < 0 && strcmp (name, "api") == 0 && ocf_sdlisten_fds () == 1 && ocf_sdlisten_named ("fabric") < 0)
+        fd = OCF_SDLISTEN_FIRST_FD;
+    if (fd < 0)
         return -1;
-    if (count > 1) {
-        snprintf (error, error_size, "systemd passed %d sockets; ocf-proxyd listens on one ([proxyd] listen)", count);
-        return -2;
-    }
-    int fd = OCF_SDLISTEN_FIRST_FD, type = 0, listening = 0;
+    int type = 0, listening = 0;
     socklen_t type_len = sizeof type, listening_len = sizeof listening;
     struct sockaddr_storage bound;
     socklen_t bound_len = sizeof bound;
@@ -120,10 +135,10 @@ ocf_worker_inherited_listener (const char *address, char *error, size_t error_si
     ||  getsockopt (fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &listening_len) != 0 || !listening
     ||  getsockname (fd, (struct sockaddr *) &bound, &bound_len) != 0
     ||  (bound.ss_family != AF_INET && bound.ss_family != AF_INET6)) {
-        snprintf (error, error_size, "the socket systemd passed is not a listening TCP socket (see ocf-proxyd.socket)");
+        snprintf (error, error_size, "the socket systemd passed is not a listening TCP socket (see %s)", unit);
         return -2;
     }
-    struct addrinfo *wanted = s_resolve (address, error, error_size);
+    struct addrinfo *wanted = s_resolve (key, address, error, error_size);
     if (!wanted)
         return -2;
     bool same = s_same_address (&bound, wanted->ai_addr);
@@ -132,9 +147,9 @@ ocf_worker_inherited_listener (const char *address, char *error, size_t error_si
         char host[NI_MAXHOST] = "?";
         h2o_socket_getnumerichost ((struct sockaddr *) &bound, bound_len, host);
         bool v6 = bound.ss_family == AF_INET6;
-        snprintf (error, error_size, "the socket systemd passed listens on %s%s%s:%d but [proxyd] listen is %s: make them "
-                  "the same (ListenStream= in a drop-in: systemctl edit ocf-proxyd.socket)", v6 ? "[" : "", host,
-                  v6 ? "]" : "", (int) h2o_socket_getport ((struct sockaddr *) &bound), address);
+        snprintf (error, error_size, "the socket systemd passed listens on %s%s%s:%d but %s is %s: make them "
+                  "the same (ListenStream= in a drop-in: systemctl edit %s)", v6 ? "[" : "", host,
+                  v6 ? "]" : "", (int) h2o_socket_getport ((struct sockaddr *) &bound), key, address, unit);
         return -2;
     }
     //  Every worker watches the one socket; accepting must not block the ones that lose a race.
@@ -166,7 +181,7 @@ s_on_accept (h2o_socket_t *listener, const char *error)
         h2o_linklist_insert (&self->clients, &client->link);
         sock->on_close.cb = s_on_client_close;
         sock->on_close.data = client;
-        h2o_accept (&self->accept, sock);
+        h2o_accept (listener == self->fabric_listener ? &self->fabric_accept : &self->accept, sock);
     }
 }
 
@@ -202,6 +217,10 @@ s_on_wake (h2o_socket_t *sock, const char *error)
     if (self->listener) {
         h2o_socket_close (self->listener);
         self->listener = NULL;
+    }
+    if (self->fabric_listener) {
+        h2o_socket_close (self->fabric_listener);
+        self->fabric_listener = NULL;
     }
     if (self->inflight)
         ocf_log_info ("worker %d: waiting for %zu requests in flight (at most %" PRId64 " ms)", self->index,
@@ -260,11 +279,27 @@ s_on_settled (void *arg)
     ocf_worker_t *self = arg;
     if (self->listener)
         h2o_socket_read_start (self->listener, s_on_accept);
+    if (self->fabric_listener)
+        h2o_socket_read_start (self->fabric_listener, s_on_accept);
     ocf_proxyd_worker_settled (self->server);
 }
 
+//  A copy of the socket systemd passed, or one bound now.
+static int
+s_listener_fd (int inherited_fd, const char *key, const char *address, bool exclusive_check, char *error,
+               size_t error_size)
+{
+    if (inherited_fd < 0)
+        return s_listen (key, address, exclusive_check, error, error_size);
+    int fd = fcntl (inherited_fd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        snprintf (error, error_size, "the socket systemd passed: %s", strerror (errno));
+    return fd;
+}
+
 int
-ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, char *error, size_t error_size)
+ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
+                 char *error, size_t error_size)
 {
     self->server = server;
     self->config = ocf_proxyd_config (server);
@@ -275,14 +310,13 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
     self->wake_fd = -1;
     h2o_linklist_init_anchor (&self->clients);
     h2o_linklist_init_anchor (&self->forwards);
-    if (inherited_fd >= 0) {
-        self->listen_fd = fcntl (inherited_fd, F_DUPFD_CLOEXEC, 0);
-        if (self->listen_fd < 0) {
-            snprintf (error, error_size, "the socket systemd passed: %s", strerror (errno));
-            return -1;
-        }
-    }
-    else if ((self->listen_fd = s_listen (self->config->proxyd.listen, index == 0, error, error_size)) < 0)
+    self->listen_fd = s_listener_fd (inherited_fd, "[proxyd] listen", self->config->proxyd.listen, index == 0, error,
+                                     error_size);
+    if (self->listen_fd < 0)
+        return -1;
+    if (ocf_config_fabric (self->config)
+    &&  (self->fabric_fd = s_listener_fd (inherited_fabric_fd, "[proxyd] fabric_listen", self->config->proxyd.fabric_listen,
+                                          index == 0, error, error_size)) < 0)
         return -1;
     self->loop = h2o_evloop_create ();
     h2o_context_init (&self->context, self->loop, self->globalconf);
@@ -290,6 +324,20 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
     self->accept.hosts = self->globalconf->hosts;
     self->listener = h2o_evloop_socket_create (self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->listener->data = self;
+    ocf_tls_t *tls = ocf_proxyd_tls (server);
+    self->tls_client = ocf_tls_client_context (tls, s_is_member, self);
+    if (self->fabric_fd >= 0) {
+        self->tls_server = ocf_tls_server_context (tls, s_is_member, self);
+        self->fabric_hosts[0] = self->globalconf->hosts[0];
+        self->fabric_accept = (h2o_accept_ctx_t) { .ctx = &self->context, .hosts = self->fabric_hosts,
+                                                   .ssl_ctx = self->tls_server };
+        self->fabric_listener = h2o_evloop_socket_create (self->loop, self->fabric_fd, H2O_SOCKET_FLAG_DONT_READ);
+        self->fabric_listener->data = self;
+    }
+    if (!self->tls_client || (self->fabric_fd >= 0 && !self->tls_server)) {
+        snprintf (error, error_size, "cannot create the TLS contexts of the fabric");
+        return -1;
+    }
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->wake = h2o_evloop_socket_create (self->loop, self->wake_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->wake->data = self;
@@ -305,7 +353,7 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
         .keepalive_ms = (uint64_t) self->config->proxyd.keepalive_timeout_ms,
         .max_idle = 1024
     };
-    self->pools = ocf_pools_new (&self->context, &pools, ocf_metrics_pools (self->metrics));
+    self->pools = ocf_pools_new (&self->context, &pools, ocf_metrics_pools (self->metrics), self->tls_client);
     uint64_t seed = 0;
     if (getrandom (&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t) time (NULL) ^ ((uint64_t) index << 32);
@@ -345,6 +393,8 @@ ocf_worker_fini (ocf_worker_t *self)
     if (!self->loop) {
         if (self->listen_fd >= 0)
             close (self->listen_fd);
+        if (self->fabric_fd >= 0)
+            close (self->fabric_fd);
         return;
     }
     ocf_feed_destroy (&self->feed);
@@ -357,6 +407,11 @@ ocf_worker_fini (ocf_worker_t *self)
         h2o_timeout_unlink (&self->drain_check);
     if (self->listener)
         h2o_socket_close (self->listener);
+    if (self->fabric_listener)
+        h2o_socket_close (self->fabric_listener);
+    //  Connections still open hold their own references to these.
+    SSL_CTX_free (self->tls_server);
+    SSL_CTX_free (self->tls_client);
     h2o_socket_close (self->wake);
     if (!h2o_linklist_is_empty (&self->clients)) {
         //  A client h2o could not close in time: its context cannot be disposed under it.

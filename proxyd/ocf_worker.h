@@ -1,6 +1,7 @@
 /*  ocf_worker: one event loop of proxyd, with everything it serves requests from.
     Each worker owns a SO_REUSEPORT listener (the kernel spreads connections) or a copy of the
-    one systemd passed (ocf-proxyd.socket: all workers accept from it), an h2o context,
+    one systemd passed (ocf-proxyd.socket: all workers accept from it), the same for the
+    fabric listener (mutual TLS, other hosts only; ocf-proxyd-fabric.socket), an h2o context,
     its own routing view fed by tabled, its upstream connection pools and its local API
     clients: workers share nothing on the request path but atomic counters (ocf_metrics,
     ocf_load). Worker 0 runs in the main thread and also carries proxyd's control duties
@@ -14,6 +15,7 @@
 #include "ocf_feed.h"
 #include "ocf_load.h"
 #include "ocf_metrics.h"
+#include "ocf_tls.h"
 #include "ocf_upstream.h"
 #include "ocf_view.h"
 #include "ocf_zsock.h"
@@ -39,6 +41,14 @@ typedef struct {
     h2o_accept_ctx_t accept;
     int listen_fd;
     h2o_socket_t *listener;
+    //  The fabric listener: its connections are TLS, their peers members (ocf_tls), and their
+    //  requests carry fabric_hosts as conn->hosts, which tells them apart.
+    int fabric_fd;
+    h2o_socket_t *fabric_listener;
+    h2o_accept_ctx_t fabric_accept;
+    h2o_hostconf_t *fabric_hosts[2];
+    SSL_CTX *tls_server;         //  NULL: no fabric listener
+    SSL_CTX *tls_client;         //  hops to other hosts' fabric listeners
     h2o_linklist_t clients;      //  accepted connections, closed at the end
     h2o_linklist_t forwards;     //  requests being forwarded (ocf_forward), aborted at the end
     ocf_view_t *view;
@@ -56,16 +66,18 @@ typedef struct {
     h2o_timeout_entry_t drain_check;
 } ocf_worker_t;
 
-//  The listening socket systemd passed (socket activation), checked against [proxyd] listen
-//  and made non-blocking: its descriptor; -1 when none was passed; -2, with error set, when
-//  what was passed cannot be used (several sockets, not a listening TCP socket, another
-//  address than listen's).
-int ocf_worker_inherited_listener (const char *address, char *error, size_t error_size);
+//  The listening socket systemd passed under a name (socket activation: "api" for [proxyd]
+//  listen, "fabric" for fabric_listen), checked against the address of that key and made
+//  non-blocking: its descriptor; -1 when none was passed; -2, with error set, when what was
+//  passed cannot be used (not a listening TCP socket, another address than the key's).
+int ocf_worker_inherited_listener (const char *name, const char *key, const char *address, char *error,
+                                   size_t error_size);
 
-//  Creates the loop, the context and the listener: a copy of inherited_fd when it is >= 0,
-//  else bound now, so that a busy port is reported at start. Returns 0, or -1 with error set.
-int ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, char *error,
-                     size_t error_size);
+//  Creates the loop, the context and the listeners: copies of the inherited descriptors when
+//  they are >= 0, else bound now, so that a busy port is reported at start. Returns 0, or -1
+//  with error set.
+int ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
+                     char *error, size_t error_size);
 //  Runs the loop until the worker has stopped. Starts the feed first.
 void ocf_worker_run (ocf_worker_t *self);
 //  From any thread: stop accepting, finish what is in flight, end the loop.
@@ -77,6 +89,8 @@ void ocf_worker_request_begin (ocf_worker_t *self);
 void ocf_worker_request_end (ocf_worker_t *self);
 //  The worker that serves a request.
 ocf_worker_t *ocf_worker_of (h2o_req_t *req);
+//  Whether the request came through the fabric listener (from an authenticated member).
+bool ocf_worker_fabric_request (h2o_req_t *req);
 //  STATS client for a daemon (created on first use).
 ocf_zclient_t *ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target);
 

@@ -131,16 +131,16 @@ main (int argc, char **argv)
     server_t server = { .config = config, .signals = ocf_signals_new (signals) };
     char error[1024], endpoint[4200];
     int status = 1;
+    ocf_identity_t *identity = NULL;
     ocf_lock_t *lock = ocf_daemon_claim (config, "tabled");
     if (!lock)
         goto done;
-    zcert_t *cert = ocf_identity_load (config->node.state_dir, error, sizeof error);
-    if (!cert) {
+    identity = ocf_identity_load (config->node.state_dir, error, sizeof error);
+    if (!identity) {
         ocf_log_error ("%s", error);
         goto unlock;
     }
-    server.tabled = ocf_tabled_new (config, zcert_public_txt (cert), error, sizeof error);
-    zcert_destroy (&cert);
+    server.tabled = ocf_tabled_new (config, identity, error, sizeof error);
     if (!server.tabled) {
         ocf_log_error ("%s", error);
         goto unlock;
@@ -185,6 +185,7 @@ stop:
     ocf_tabled_destroy (&server.tabled);
     ocf_log_info ("stopped");
 unlock:
+    ocf_identity_destroy (&identity);
     ocf_lock_destroy (&lock);
 done:
     ocf_signals_destroy (&server.signals);

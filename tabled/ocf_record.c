@@ -4,6 +4,7 @@
 #include "ocf_identity.h"
 
 #include <ctype.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 #define MAX_KEY_NAME 32          //  longer keys are none we look for
 
 //  Fields that are not the owner's: they travel with the row but are not in its content.
-static const char *s_membership_fields[] = { "incarnation", "status", "status_generation", "last_alive", NULL };
+static const char *s_membership_fields[] = { "incarnation", "status", "status_generation", "last_alive", "sig", NULL };
 
 static const char *s_status_names[] = { "alive", "suspect", "dead", "left" };
 static const char *s_reason_names[] = { [OCF_REASON_REAPED] = "reaped", [OCF_REASON_LEFT] = "left" };
@@ -186,7 +187,7 @@ s_get_id (ocf_json_span_t value, char *id, char *error, size_t error_size)
         return s_fail (error, error_size, "\"id\" is missing or not a string");
     char text[64];
     if (ocf_json_string_copy (value, text, sizeof text) < 0 || !ocf_identity_id_valid (text))
-        return s_fail (error, error_size, "\"id\" must be 40 Z85 characters (a node's public key), got %.*s",
+        return s_fail (error, error_size, "\"id\" must be a node id (52 base32 characters), got %.*s",
                        (int) (value.len < 60 ? value.len : 60), value.start);
     memcpy (id, text, OCF_ID_SIZE);
     return 0;
@@ -205,6 +206,26 @@ s_get_uint (ocf_json_span_t item, const char *key, bool required, uint64_t min, 
     if (ocf_json_integer (item, &number) != 0 || number < (int64_t) min)
         return s_fail (error, error_size, "\"%s\" must be an integer >= %llu", key, (unsigned long long) min);
     *value = (uint64_t) number;
+    return 0;
+}
+
+//  "sig": base64 (RFC 4648, padded) of 64 bytes, nothing else. Absent is not an error here:
+//  the table refuses an unsigned input when it would apply it.
+static int
+s_get_sig (ocf_json_span_t value, bool *has_sig, uint8_t sig[OCF_SIGNATURE_BYTES], char *error, size_t error_size)
+{
+    *has_sig = false;
+    if (!value.len)
+        return 0;
+    char text[OCF_SIGNATURE_TEXT_LEN + 2];
+    size_t len = 0;
+    if (!s_is (value, OCF_JSON_STRING) || ocf_json_string_copy (value, text, sizeof text) < 0
+    ||  strlen (text) != OCF_SIGNATURE_TEXT_LEN
+    ||  sodium_base642bin (sig, OCF_SIGNATURE_BYTES, text, OCF_SIGNATURE_TEXT_LEN, NULL, &len, NULL,
+                           sodium_base64_VARIANT_ORIGINAL) != 0
+    ||  len != OCF_SIGNATURE_BYTES)
+        return s_fail (error, error_size, "\"sig\" must be the base64 of a 64-byte signature");
+    *has_sig = true;
     return 0;
 }
 
@@ -277,7 +298,7 @@ s_is_membership_field (const char *name)
 //  members (all but the membership fields) into record, when given.
 typedef struct {
     ocf_json_span_t id, generation, version, name, status, incarnation, status_generation;
-    ocf_json_span_t addr, labels, hardware, services;
+    ocf_json_span_t addr, labels, hardware, services, sig;
     char *record;
     size_t record_len;
 } row_fields_t;
@@ -292,7 +313,7 @@ s_row_member (const char *name, ocf_json_span_t key, ocf_json_span_t value, void
         { "status", offsetof (row_fields_t, status) }, { "incarnation", offsetof (row_fields_t, incarnation) },
         { "status_generation", offsetof (row_fields_t, status_generation) }, { "addr", offsetof (row_fields_t, addr) },
         { "labels", offsetof (row_fields_t, labels) }, { "hardware", offsetof (row_fields_t, hardware) },
-        { "services", offsetof (row_fields_t, services) },
+        { "services", offsetof (row_fields_t, services) }, { "sig", offsetof (row_fields_t, sig) },
     };
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
         if (strcmp (name, known[i].name) == 0) {
@@ -396,6 +417,7 @@ ocf_record_parse_row_span (ocf_json_span_t row, size_t max_record, ocf_row_in_t 
     ||  s_get_uint (fields.generation, "generation", true, 1, &out->generation, error, error_size) != 0
     ||  s_get_uint (fields.version, "version", true, 1, &out->version, error, error_size) != 0
     ||  s_parse_member (&fields, out->generation, &out->member, &out->has_member, error, error_size) != 0
+    ||  s_get_sig (fields.sig, &out->has_sig, out->sig, error, error_size) != 0
     ||  s_check_owner (&fields, error, error_size) != 0)
         goto refused;
     if (out->has_member && out->member.generation < out->generation) {
@@ -435,7 +457,8 @@ ocf_record_parse_tombstone_span (ocf_json_span_t object, ocf_tombstone_in_t *out
     if (s_check_object (object, "a tombstone", error, error_size) != 0
     ||  s_get_id (ocf_json_member (object, "id"), out->id, error, error_size) != 0
     ||  s_get_uint (ocf_json_member (object, "generation"), "generation", true, 1, &out->generation, error, error_size) != 0
-    ||  s_get_uint (ocf_json_member (object, "declared_at"), "declared_at", true, 0, &declared_at, error, error_size) != 0)
+    ||  s_get_uint (ocf_json_member (object, "declared_at"), "declared_at", true, 0, &declared_at, error, error_size) != 0
+    ||  s_get_sig (ocf_json_member (object, "sig"), &out->has_sig, out->sig, error, error_size) != 0)
         return -1;
     char reason[16] = "";
     ocf_json_span_t value = ocf_json_member (object, "reason");
@@ -464,6 +487,95 @@ ocf_record_parse_member_span (ocf_json_span_t object, ocf_member_in_t *out, char
     if (!present)
         return s_fail (error, error_size, "\"status\" is missing");
     return 0;
+}
+
+//  --------------------------------------------------------------------------
+//  Signatures: what is signed is built here only, so signer and verifier cannot disagree.
+
+#define ROW_DOMAIN "ocf-row-v1"                  //  each with its NUL: no prefix of another
+#define TOMBSTONE_DOMAIN "ocf-tombstone-v1"
+
+static uint8_t *
+s_put_u64 (uint8_t *at, uint64_t value)
+{
+    for (int i = 7; i >= 0; i--)
+        *at++ = (uint8_t) (value >> (8 * i));
+    return at;
+}
+
+//  domain, id, generation, version, record: a malloc'd message and its length.
+static uint8_t *
+s_row_message (const ocf_row_in_t *row, size_t *len)
+{
+    *len = sizeof ROW_DOMAIN + OCF_NODE_ID_LEN + 16 + row->record_len;
+    uint8_t *message = malloc (*len);
+    uint8_t *at = message;
+    memcpy (at, ROW_DOMAIN, sizeof ROW_DOMAIN);
+    at += sizeof ROW_DOMAIN;
+    memcpy (at, row->id, OCF_NODE_ID_LEN);
+    at = s_put_u64 (s_put_u64 (at + OCF_NODE_ID_LEN, row->generation), row->version);
+    memcpy (at, row->record, row->record_len);
+    return message;
+}
+
+#define TOMBSTONE_MESSAGE_LEN (sizeof TOMBSTONE_DOMAIN + OCF_NODE_ID_LEN + 8 + 1 + 8)
+
+static void
+s_tombstone_message (const ocf_tombstone_in_t *tombstone, uint8_t message[TOMBSTONE_MESSAGE_LEN])
+{
+    memcpy (message, TOMBSTONE_DOMAIN, sizeof TOMBSTONE_DOMAIN);
+    uint8_t *at = message + sizeof TOMBSTONE_DOMAIN;
+    memcpy (at, tombstone->id, OCF_NODE_ID_LEN);
+    at = s_put_u64 (at + OCF_NODE_ID_LEN, tombstone->generation);
+    *at++ = (uint8_t) tombstone->reason;
+    s_put_u64 (at, (uint64_t) tombstone->declared_at);
+}
+
+void
+ocf_record_sign_row (ocf_row_in_t *row, ocf_identity_t *identity)
+{
+    size_t len;
+    uint8_t *message = s_row_message (row, &len);
+    ocf_identity_sign (identity, message, len, row->sig);
+    free (message);
+    row->has_sig = true;
+    row->sig_state = OCF_SIG_GOOD;
+}
+
+bool
+ocf_record_verify_row (const ocf_row_in_t *row)
+{
+    if (!row->has_sig || !row->record)
+        return false;
+    size_t len;
+    uint8_t *message = s_row_message (row, &len);
+    bool good = ocf_identity_verify (row->id, message, len, row->sig);
+    free (message);
+    return good;
+}
+
+void
+ocf_record_sign_tombstone (ocf_tombstone_in_t *tombstone, ocf_identity_t *identity)
+{
+    uint8_t message[TOMBSTONE_MESSAGE_LEN];
+    s_tombstone_message (tombstone, message);
+    ocf_identity_sign (identity, message, sizeof message, tombstone->sig);
+    tombstone->has_sig = true;
+    tombstone->sig_state = OCF_SIG_GOOD;
+}
+
+bool
+ocf_record_verify_tombstone (const ocf_tombstone_in_t *tombstone)
+{
+    uint8_t message[TOMBSTONE_MESSAGE_LEN];
+    s_tombstone_message (tombstone, message);
+    return tombstone->has_sig && ocf_identity_verify (tombstone->id, message, sizeof message, tombstone->sig);
+}
+
+void
+ocf_record_sig_text (const uint8_t sig[OCF_SIGNATURE_BYTES], char text[OCF_SIGNATURE_TEXT_LEN + 1])
+{
+    sodium_bin2base64 (text, OCF_SIGNATURE_TEXT_LEN + 1, sig, OCF_SIGNATURE_BYTES, sodium_base64_VARIANT_ORIGINAL);
 }
 
 //  --------------------------------------------------------------------------
@@ -527,4 +639,35 @@ ocf_record_check_service (json_t *service, char *error, size_t error_size)
     int rc = s_check_service_span (serialized.span, NULL, error, error_size);
     free (serialized.text);
     return rc;
+}
+
+static void
+s_set_sig (json_t *object, const uint8_t sig[OCF_SIGNATURE_BYTES])
+{
+    char text[OCF_SIGNATURE_TEXT_LEN + 1];
+    ocf_record_sig_text (sig, text);
+    json_object_set_new (object, "sig", json_string (text));
+}
+
+int
+ocf_record_sign_row_json (json_t *row, ocf_identity_t *identity, char *error, size_t error_size)
+{
+    ocf_row_in_t parsed;
+    if (ocf_record_parse_row (row, SIZE_MAX / 2, &parsed, error, error_size) != 0)
+        return -1;
+    ocf_record_sign_row (&parsed, identity);
+    s_set_sig (row, parsed.sig);
+    ocf_row_in_clear (&parsed);
+    return 0;
+}
+
+int
+ocf_record_sign_tombstone_json (json_t *tombstone, ocf_identity_t *identity, char *error, size_t error_size)
+{
+    ocf_tombstone_in_t parsed;
+    if (ocf_record_parse_tombstone (tombstone, &parsed, error, error_size) != 0)
+        return -1;
+    ocf_record_sign_tombstone (&parsed, identity);
+    s_set_sig (tombstone, parsed.sig);
+    return 0;
 }

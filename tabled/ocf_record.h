@@ -7,10 +7,18 @@
     updates. Pure functions: no I/O, no global state.
     The owner's part is serialized compactly in the order its keys arrived (jansson keeps
     insertion order), so every host stores the bytes the owner wrote; its 64-bit hash breaks
-    the (never expected) tie of two contents under one (generation, version).  */
+    the (never expected) tie of two contents under one (generation, version).
+    Signatures: the owner signs each version of its record, and its graceful-leave tombstone,
+    with its node key (the id is the public key, so anyone checks them without a directory).
+    A row's "sig" travels beside the owner's fields, like the membership fields, and covers
+    "ocf-row-v1\0", the id, generation and version (8-byte big-endian) and the record bytes
+    exactly as the owner wrote them; a tombstone's covers "ocf-tombstone-v1\0", the id,
+    generation, reason (1 byte) and declared_at (8 bytes). Relays pass the bytes on untouched,
+    so a row can be checked on every host it reaches.  */
 #ifndef OCF_RECORD_H
 #define OCF_RECORD_H
 
+#include "ocf_identity.h"
 #include "ocf_json.h"
 
 #include <jansson.h>
@@ -18,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define OCF_ID_SIZE 41           //  40 Z85 characters + NUL
+#define OCF_ID_SIZE (OCF_NODE_ID_LEN + 1)   //  a node id (ocf_identity) + NUL
 
 //  SWIM ordering at equal incarnation: left > dead > suspect > alive.
 typedef enum {
@@ -39,6 +47,14 @@ typedef struct {
     ocf_status_t status;
 } ocf_member_t;
 
+//  What is known of an input's signature. The table checks an unchecked one only when the
+//  input would change something, so that duplicates and stale copies cost no verification.
+typedef enum {
+    OCF_SIG_UNCHECKED = 0,
+    OCF_SIG_GOOD,                //  verified, or from this host's own table.db, or signed here
+    OCF_SIG_BAD                  //  missing or not the id's signature
+} ocf_sig_state_t;
+
 typedef struct {
     char id[OCF_ID_SIZE];
     char name[256];
@@ -49,6 +65,9 @@ typedef struct {
     uint64_t content_hash;
     bool has_member;             //  the row carried membership fields
     ocf_member_t member;
+    bool has_sig;
+    uint8_t sig[OCF_SIGNATURE_BYTES];
+    ocf_sig_state_t sig_state;
 } ocf_row_in_t;
 
 typedef struct {
@@ -56,6 +75,9 @@ typedef struct {
     uint64_t generation;         //  every row of this id up to this generation is gone
     ocf_reason_t reason;
     int64_t declared_at;         //  wall-clock ms; compaction happens at declared_at + retention
+    bool has_sig;                //  the owner's signature: required when the reason is left
+    uint8_t sig[OCF_SIGNATURE_BYTES];
+    ocf_sig_state_t sig_state;
 } ocf_tombstone_in_t;
 
 typedef struct {
@@ -82,6 +104,19 @@ int ocf_record_parse_member (json_t *object, ocf_member_in_t *out, char *error, 
 //  Checks one service object as found in a record's "services" array.
 int ocf_record_check_service (json_t *service, char *error, size_t error_size);
 bool ocf_record_service_name_valid (const char *name);
+
+//  Signatures. sign fills the input's sig and marks it good; verify checks it (thread-safe);
+//  sig_text writes the base64 form rows and tombstones carry.
+void ocf_record_sign_row (ocf_row_in_t *row, ocf_identity_t *identity);
+bool ocf_record_verify_row (const ocf_row_in_t *row);
+void ocf_record_sign_tombstone (ocf_tombstone_in_t *tombstone, ocf_identity_t *identity);
+bool ocf_record_verify_tombstone (const ocf_tombstone_in_t *tombstone);
+void ocf_record_sig_text (const uint8_t sig[OCF_SIGNATURE_BYTES], char text[OCF_SIGNATURE_TEXT_LEN + 1]);
+//  Signs a row or a tombstone given as JSON, as whoever fabricates them (tests, benchmarks,
+//  tools) needs: sets its "sig" (replacing any). The JSON must be serialized compactly, as
+//  jansson and ocf_msg do, to keep its bytes. Returns -1 with error set when it is invalid.
+int ocf_record_sign_row_json (json_t *row, ocf_identity_t *identity, char *error, size_t error_size);
+int ocf_record_sign_tombstone_json (json_t *tombstone, ocf_identity_t *identity, char *error, size_t error_size);
 
 //  Total orders the merge takes the maximum of.
 int ocf_member_compare (const ocf_member_t *a, const ocf_member_t *b);

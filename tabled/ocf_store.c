@@ -2,6 +2,7 @@
 #include "ocf_store.h"
 #include "ocf_log.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <errno.h>
@@ -11,10 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-//  Each migration takes the schema from version i to i + 1.
-static const char *s_migrations[] = {
+//  Each migration takes the schema from version i to i + 1; note, when set, is logged with
+//  the number of rows the migration changed.
+static const struct {
+    const char *sql;
+    const char *note;
+} s_migrations[] = {
     //  1: the first schema
-    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
+    { "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value INTEGER NOT NULL);"
     "CREATE TABLE nodes ("
     "  id TEXT PRIMARY KEY NOT NULL,"
     "  name TEXT,"                                   //  from the record, for people
@@ -73,7 +78,15 @@ static const char *s_migrations[] = {
     "         strftime('%Y-%m-%d %H:%M:%f', declared_at / 1000.0, 'unixepoch') AS declared_at,"
     "         strftime('%Y-%m-%d %H:%M:%f', (declared_at + coalesce((SELECT value FROM meta"
     "             WHERE key = 'tombstone_retention_ms'), 86400000)) / 1000.0, 'unixepoch') AS expires_at"
-    "  FROM tombstone;",
+    "  FROM tombstone;", NULL },
+    //  2: signed rows. Rows and tombstones of schema 1 carry no signature and name nodes by
+    //  their old ids (Z85 CURVE keys), which no node uses any more: they go, and the network
+    //  refills the table within seconds (snapshot, anti-entropy). meta (this node's
+    //  generation) stays, so generations keep growing.
+    { "ALTER TABLE nodes ADD COLUMN sig BLOB;"      //  the owner's signature of the record
+      "ALTER TABLE tombstone ADD COLUMN sig BLOB;"  //  of a left tombstone, by the node that left
+      "DELETE FROM nodes; DELETE FROM tombstone;",
+      "rows and tombstones without signatures (old node ids) removed" },
 };
 #define MIGRATION_COUNT (int) (sizeof s_migrations / sizeof s_migrations[0])
 
@@ -85,18 +98,18 @@ enum {
 static const char *s_statements[STMT_COUNT] = {
     [STMT_UPSERT_NODE] =
         "INSERT INTO nodes (id, name, generation, version, status_generation, incarnation, status,"
-        "                   status_since, last_alive, content_hash, record)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+        "                   status_since, last_alive, content_hash, record, sig)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         " ON CONFLICT (id) DO UPDATE SET name = ?2, generation = ?3, version = ?4, status_generation = ?5,"
         "   incarnation = ?6, status = ?7, status_since = ?8, last_alive = max(last_alive, ?9),"
-        "   content_hash = ?10, record = ?11",
+        "   content_hash = ?10, record = ?11, sig = ?12",
     //  A membership change leaves the record as it is.
     [STMT_UPSERT_MEMBER] =
         "INSERT INTO nodes (id, status_generation, incarnation, status, status_since) VALUES (?1, ?2, ?3, ?4, ?5)"
         " ON CONFLICT (id) DO UPDATE SET status_generation = ?2, incarnation = ?3, status = ?4, status_since = ?5",
     [STMT_DELETE_NODE] = "DELETE FROM nodes WHERE id = ?1",
     [STMT_UPSERT_TOMBSTONE] =
-        "INSERT OR REPLACE INTO tombstone (id, generation, reason, declared_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO tombstone (id, generation, reason, declared_at, sig) VALUES (?1, ?2, ?3, ?4, ?5)",
     [STMT_DELETE_TOMBSTONE] = "DELETE FROM tombstone WHERE id = ?1",
     [STMT_LAST_ALIVE] = "UPDATE nodes SET last_alive = ?2 WHERE id = ?1 AND last_alive < ?2",
     [STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
@@ -164,7 +177,8 @@ s_migrate (ocf_store_t *self)
         snprintf (pragma, sizeof pragma, ";PRAGMA user_version = %d;", version + 1);
         if (s_exec (self, "BEGIN IMMEDIATE") != 0)
             return -1;
-        if (s_exec (self, s_migrations[version]) != 0 || s_exec (self, pragma) != 0) {
+        int64_t changes = sqlite3_total_changes64 (self->db);
+        if (s_exec (self, s_migrations[version].sql) != 0 || s_exec (self, pragma) != 0) {
             char saved[512];
             snprintf (saved, sizeof saved, "%s", self->error);
             s_exec (self, "ROLLBACK");
@@ -173,6 +187,9 @@ s_migrate (ocf_store_t *self)
         }
         if (s_exec (self, "COMMIT") != 0)
             return -1;
+        changes = sqlite3_total_changes64 (self->db) - changes;
+        if (s_migrations[version].note && changes > 0)
+            ocf_log_notice ("table.db: %" PRId64 " %s", changes, s_migrations[version].note);
         ocf_log_info ("table.db: schema migrated to version %d", ++version);
     }
     return 0;
@@ -332,6 +349,7 @@ ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entr
             sqlite3_bind_int64 (stmt, 4, (sqlite3_int64) entry->version);
             sqlite3_bind_int64 (stmt, 10, (sqlite3_int64) entry->content_hash);
             sqlite3_bind_text (stmt, 11, entry->record, (int) entry->record_len, SQLITE_STATIC);
+            sqlite3_bind_blob (stmt, 12, entry->sig, OCF_SIGNATURE_BYTES, SQLITE_STATIC);
         }
         s_bind_member (stmt, 5, entry);
         sqlite3_bind_int64 (stmt, 9, entry->last_alive);
@@ -352,6 +370,8 @@ ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *entr
         sqlite3_bind_int64 (stmt, 2, (sqlite3_int64) entry->tomb_generation);
         sqlite3_bind_text (stmt, 3, ocf_reason_name (entry->tomb_reason), -1, SQLITE_STATIC);
         sqlite3_bind_int64 (stmt, 4, entry->tomb_declared_at);
+        if (entry->tomb_has_sig)
+            sqlite3_bind_blob (stmt, 5, entry->tomb_sig, OCF_SIGNATURE_BYTES, SQLITE_STATIC);
     }
     else {
         stmt = self->statements[STMT_DELETE_TOMBSTONE];
@@ -407,17 +427,30 @@ ocf_store_meta_get (ocf_store_t *self, const char *key, int64_t fallback)
     return value;
 }
 
+//  A signature column: true when it holds one.
+static bool
+s_column_sig (sqlite3_stmt *stmt, int column, uint8_t sig[OCF_SIGNATURE_BYTES])
+{
+    if (sqlite3_column_bytes (stmt, column) != OCF_SIGNATURE_BYTES)
+        return false;
+    memcpy (sig, sqlite3_column_blob (stmt, column), OCF_SIGNATURE_BYTES);
+    return true;
+}
+
 long
 ocf_store_load (ocf_store_t *self, ocf_table_t *table)
 {
     //  Tombstones first, so rows they cover are dropped as they would be on the wire.
     sqlite3_stmt *stmt;
-    long loaded = 0;
-    if (sqlite3_prepare_v2 (self->db, "SELECT id, generation, reason, declared_at FROM tombstone", -1, &stmt, NULL) != SQLITE_OK)
+    long loaded = 0, unsigned_rows = 0;
+    //  What table.db holds was verified before it was written: signatures are not checked again
+    //  (10,000 of them would add most of a second to every start).
+    if (sqlite3_prepare_v2 (self->db, "SELECT id, generation, reason, declared_at, sig FROM tombstone", -1, &stmt, NULL) != SQLITE_OK)
         goto failed;
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         ocf_tombstone_in_t tombstone = { .generation = (uint64_t) sqlite3_column_int64 (stmt, 1),
-                                         .declared_at = sqlite3_column_int64 (stmt, 3) };
+                                         .declared_at = sqlite3_column_int64 (stmt, 3), .sig_state = OCF_SIG_GOOD };
+        tombstone.has_sig = s_column_sig (stmt, 4, tombstone.sig);
         snprintf (tombstone.id, sizeof tombstone.id, "%s", (const char *) sqlite3_column_text (stmt, 0));
         int reason = ocf_reason_parse ((const char *) sqlite3_column_text (stmt, 2));
         tombstone.reason = reason < 0 ? OCF_REASON_REAPED : reason;
@@ -427,7 +460,7 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
     sqlite3_finalize (stmt);
     if (sqlite3_prepare_v2 (self->db,
             "SELECT id, generation, version, status_generation, incarnation, status, status_since, last_alive,"
-            " content_hash, name, length(record) FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
+            " content_hash, name, length(record), sig FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
         goto failed;
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         const char *id = (const char *) sqlite3_column_text (stmt, 0);
@@ -443,10 +476,14 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
                                  .content_hash = (uint64_t) sqlite3_column_int64 (stmt, 8),
                                  .record_len = (size_t) sqlite3_column_int64 (stmt, 10),
                                  .has_member = sqlite3_column_type (stmt, 5) != SQLITE_NULL,
-                                 .member = member };
+                                 .member = member, .sig_state = OCF_SIG_GOOD };
             snprintf (row.id, sizeof row.id, "%s", id);
             snprintf (row.name, sizeof row.name, "%s", (const char *) sqlite3_column_text (stmt, 9));
-            ocf_table_merge_row (table, &row, status_since, &entry);
+            //  Written by hand, or by a tool: no other host would take it from us.
+            if (!s_column_sig (stmt, 11, row.sig))
+                unsigned_rows++;
+            else
+                ocf_table_merge_row (table, &row, status_since, &entry);
         }
         else
         if (sqlite3_column_type (stmt, 5) != SQLITE_NULL) {
@@ -461,6 +498,9 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
         }
     }
     sqlite3_finalize (stmt);
+    if (unsigned_rows)
+        ocf_log_warning ("table.db: %ld row(s) without a signature not loaded; their owners' next versions replace them",
+                         unsigned_rows);
     return loaded;
 failed:
     snprintf (self->error, sizeof self->error, "%s", sqlite3_errmsg (self->db));

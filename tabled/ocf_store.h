@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define OCF_STORE_SCHEMA_VERSION 1
+#define OCF_STORE_SCHEMA_VERSION 2
 
 typedef struct _ocf_store_t ocf_store_t;
 

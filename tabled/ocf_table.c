@@ -187,6 +187,31 @@ s_tombstone_greater (const ocf_tombstone_in_t *candidate, const ocf_entry_t *ent
     return candidate->declared_at < entry->tomb_declared_at;
 }
 
+//  Whether merging the row would change the record (quarantine aside).
+static bool
+s_row_applies (const ocf_entry_t *entry, const ocf_row_in_t *row)
+{
+    return (!entry->has_tombstone || row->generation > entry->tomb_generation)
+        && (!entry->has_record || s_record_compare (entry, row) > 0);
+}
+
+bool
+ocf_table_row_applies (ocf_table_t *self, const ocf_row_in_t *row)
+{
+    ocf_entry_t *entry = zhashx_lookup (self->entries, row->id);
+    return !entry || s_row_applies (entry, row);
+}
+
+//  An input's signature, checked when its state is still unknown.
+static bool
+s_signature_good (const ocf_row_in_t *row, const ocf_tombstone_in_t *tombstone)
+{
+    ocf_sig_state_t state = row ? row->sig_state : tombstone->sig_state;
+    if (state == OCF_SIG_UNCHECKED)
+        return row ? ocf_record_verify_row (row) : ocf_record_verify_tombstone (tombstone);
+    return state == OCF_SIG_GOOD;
+}
+
 //  --------------------------------------------------------------------------
 //  The one merge every input goes through
 
@@ -211,6 +236,19 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
         entry->bucket = (uint8_t) ocf_table_bucket_of (id);
         created = true;
     }
+    //  Verified only now that it would change something: a copy of what we hold, or an older
+    //  one, costs no verification. A bad signature refuses the whole input, membership too.
+    bool applies = row ? s_row_applies (entry, row)
+                 : tombstone && tombstone->reason == OCF_REASON_LEFT && s_tombstone_greater (tombstone, entry);
+    if (applies && !s_signature_good (row, tombstone)) {
+        self->refusal = "signature";
+        if (created)
+            s_entry_free ((void **) &entry);
+        else
+        if (entry_p)
+            *entry_p = entry;
+        return 0;
+    }
     int mask = 0;
     ocf_member_t old_member = entry->member;
     bool had_member = entry->has_member;
@@ -222,6 +260,8 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
         entry->tomb_generation = tombstone->generation;
         entry->tomb_reason = tombstone->reason;
         entry->tomb_declared_at = tombstone->declared_at;
+        entry->tomb_has_sig = tombstone->has_sig;
+        memcpy (entry->tomb_sig, tombstone->sig, OCF_SIGNATURE_BYTES);
         mask |= OCF_CHANGED_TOMBSTONE;
     }
     uint64_t floor = entry->has_tombstone ? entry->tomb_generation : 0;
@@ -245,6 +285,7 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
             entry->generation = row->generation;
             entry->version = row->version;
             entry->content_hash = row->content_hash;
+            memcpy (entry->sig, row->sig, OCF_SIGNATURE_BYTES);
             mask |= OCF_CHANGED_RECORD;
         }
         else
@@ -492,7 +533,8 @@ ocf_entry_live (const ocf_entry_t *entry)
 }
 
 size_t
-ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive, char head[OCF_ROW_HEAD_MAX])
+ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive,
+              const uint8_t sig[OCF_SIGNATURE_BYTES], char head[OCF_ROW_HEAD_MAX])
 {
     int len = snprintf (head, OCF_ROW_HEAD_MAX, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
                         member->incarnation, ocf_status_name (member->status));
@@ -500,17 +542,20 @@ ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_aliv
         len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"status_generation\":%" PRIu64 ",", member->generation);
     if (last_alive)
         len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"last_alive\":%" PRId64 ",", last_alive);
+    char text[OCF_SIGNATURE_TEXT_LEN + 1];
+    ocf_record_sig_text (sig, text);
+    len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"sig\":\"%s\",", text);
     return (size_t) len;
 }
 
 char *
 ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
-              int64_t last_alive)
+              int64_t last_alive, const uint8_t sig[OCF_SIGNATURE_BYTES])
 {
     //  The record is a JSON object: membership fields are spliced in front of its first key
     //  rather than parsing and re-serializing the whole record.
     char head[OCF_ROW_HEAD_MAX];
-    size_t len = ocf_row_head (generation, member, last_alive, head);
+    size_t len = ocf_row_head (generation, member, last_alive, sig, head);
     char *json = malloc (len + record_len);
     memcpy (json, head, len);
     memcpy (json + len, record + 1, record_len);          //  includes the NUL
@@ -523,7 +568,7 @@ ocf_entry_row_json (const ocf_entry_t *entry, bool with_local)
     if (!entry->has_record || !entry->record)
         return NULL;
     return ocf_row_json (entry->record, entry->record_len, entry->generation, &entry->member,
-                         with_local ? entry->last_alive : 0);
+                         with_local ? entry->last_alive : 0, entry->sig);
 }
 
 json_t *
@@ -541,6 +586,13 @@ ocf_entry_tombstone_json (const ocf_entry_t *entry)
 {
     if (!entry->has_tombstone)
         return NULL;
-    return json_pack ("{s:s, s:I, s:s, s:I}", "id", entry->id, "generation", (json_int_t) entry->tomb_generation,
-                      "reason", ocf_reason_name (entry->tomb_reason), "declared_at", (json_int_t) entry->tomb_declared_at);
+    json_t *tombstone = json_pack ("{s:s, s:I, s:s, s:I}", "id", entry->id, "generation", (json_int_t) entry->tomb_generation,
+                                   "reason", ocf_reason_name (entry->tomb_reason),
+                                   "declared_at", (json_int_t) entry->tomb_declared_at);
+    if (entry->tomb_has_sig) {
+        char text[OCF_SIGNATURE_TEXT_LEN + 1];
+        ocf_record_sig_text (entry->tomb_sig, text);
+        json_object_set_new (tombstone, "sig", json_string (text));
+    }
+    return tombstone;
 }

@@ -4,7 +4,9 @@
       membership (generation, incarnation, status)   alive < suspect < dead < left
       tombstone  (generation, reason, declared_at)   kills every row up to its generation
     after which a record or membership at or below the tombstone's generation is dropped and
-    membership never falls below (record generation, 0, alive). Every merge is therefore
+    membership never falls below (record generation, 0, alive). A record, and a tombstone
+    whose reason is left, must carry its owner's signature: one that does not verify is
+    refused whole ("signature"), and only inputs that would change something are verified. Every merge is therefore
     commutative, associative and idempotent, and only a higher generation re-adds an id.
     The table keeps 256 bucket hashes (XOR of per-id hashes, updated in O(1)) and a root hash
     over them, so two replicas compare in a few bytes. Local observations (last_alive,
@@ -35,6 +37,7 @@ struct _ocf_entry_t {
     char *name;
     char *record;                //  JSON of the owner's fields; NULL once evicted
     size_t record_len;
+    uint8_t sig[OCF_SIGNATURE_BYTES];            //  the owner's, over the record
     //  membership (present when has_member)
     bool has_member;
     ocf_member_t member;
@@ -43,6 +46,8 @@ struct _ocf_entry_t {
     uint64_t tomb_generation;
     ocf_reason_t tomb_reason;
     int64_t tomb_declared_at;
+    bool tomb_has_sig;           //  left tombstones: the owner's signature
+    uint8_t tomb_sig[OCF_SIGNATURE_BYTES];
     //  local observations, wall-clock ms, not replicated
     int64_t status_since;
     int64_t last_alive;
@@ -80,7 +85,11 @@ void ocf_table_destroy (ocf_table_t **self_p);
 int ocf_table_merge_row (ocf_table_t *self, const ocf_row_in_t *row, int64_t now, ocf_entry_t **entry_p);
 int ocf_table_merge_member (ocf_table_t *self, const ocf_member_in_t *member, int64_t now, ocf_entry_t **entry_p);
 int ocf_table_merge_tombstone (ocf_table_t *self, const ocf_tombstone_in_t *tombstone, int64_t now, ocf_entry_t **entry_p);
-//  Why the last merge changed nothing: "stale", "duplicate", "tombstoned" or "quarantined".
+//  Whether merging the row would change the record: only then is its signature checked
+//  (the caller may check it beforehand, many at once, and set its sig_state).
+bool ocf_table_row_applies (ocf_table_t *self, const ocf_row_in_t *row);
+//  Why the last merge changed nothing: "stale", "duplicate", "tombstoned", "quarantined" or
+//  "signature".
 const char *ocf_table_last_refusal (ocf_table_t *self);
 
 ocf_entry_t *ocf_table_lookup (ocf_table_t *self, const char *id);
@@ -116,20 +125,21 @@ void ocf_table_evict_record (ocf_entry_t *entry);
 //  the entry holds). Cheap when already built; invalidated when the record changes.
 void ocf_table_index_services (ocf_entry_t *entry, json_t *record);
 
-//  Row JSON as exchanged: the owner's record text with the membership fields spliced in
-//  (incarnation, status, status_generation when it differs from generation, last_alive when
-//  non-zero). Returns a malloc'd string.
-//  ocf_row_head writes what goes before the record's first key ("{" and the membership
-//  fields) and returns its length: the row is the head, then the record without its "{".
-#define OCF_ROW_HEAD_MAX 160
-size_t ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive, char head[OCF_ROW_HEAD_MAX]);
+//  Row JSON as exchanged: the owner's record text with the membership fields and the
+//  signature spliced in (incarnation, status, status_generation when it differs from
+//  generation, last_alive when non-zero, sig). Returns a malloc'd string.
+//  ocf_row_head writes what goes before the record's first key ("{", the membership fields
+//  and sig) and returns its length: the row is the head, then the record without its "{".
+#define OCF_ROW_HEAD_MAX 260
+size_t ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive,
+                     const uint8_t sig[OCF_SIGNATURE_BYTES], char head[OCF_ROW_HEAD_MAX]);
 char *ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
-                    int64_t last_alive);
+                    int64_t last_alive, const uint8_t sig[OCF_SIGNATURE_BYTES]);
 //  The same for an entry holding its record text; NULL when it has none (or it was evicted).
 char *ocf_entry_row_json (const ocf_entry_t *entry, bool with_local);
 //  {"id","generation","incarnation","status"} or NULL when the entry has no membership.
 json_t *ocf_entry_member_json (const ocf_entry_t *entry);
-//  {"id","generation","reason","declared_at"} or NULL when the entry has no tombstone.
+//  {"id","generation","reason","declared_at"[,"sig"]} or NULL when the entry has no tombstone.
 json_t *ocf_entry_tombstone_json (const ocf_entry_t *entry);
 //  The live status: the entry has a record and membership alive or suspect.
 bool ocf_entry_live (const ocf_entry_t *entry);

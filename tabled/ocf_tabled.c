@@ -4,6 +4,7 @@
 #include "ocf_store.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
+#include "ocf_verify.h"
 
 #include <inttypes.h>
 
@@ -14,12 +15,16 @@
 #define COMPACT_BATCH 512
 #define QUARANTINE_MS 60000
 #define SEEN_FLUSH_MS 10000
+#define REFUSAL_LOG_MS 1000
+#define VERIFY_THREADS_MAX 7
 
 struct _ocf_tabled_t {
     ocf_config_t *config;
+    ocf_identity_t *identity;    //  this node's key (borrowed): signs its record and its leave
     char id[OCF_ID_SIZE];
     ocf_table_t *table;
     ocf_store_t *store;
+    ocf_verify_t *verify;        //  checks the signatures of a MERGE's new rows in parallel
     char db_path[4200];
     json_t *own;                 //  this node's record (owner fields), as last written
     uint64_t generation;         //  this node's current generation
@@ -34,7 +39,10 @@ struct _ocf_tabled_t {
     struct {
         uint64_t requests, bad_requests, errors, writes, commits, commit_failures;
         uint64_t applied, stale, events, reaped, compacted, refutations;
+        uint64_t refused_signature, refused_reaped;
     } stats;
+    int64_t refusal_logged_at;   //  monotonic ms of the last refusal logged
+    uint64_t refusals_unlogged;  //  refusals since then, not logged one by one
 };
 
 //  --------------------------------------------------------------------------
@@ -140,7 +148,8 @@ s_changed (ocf_tabled_t *self, const char *id, int mask)
     if (mask & OCF_CHANGED_RECORD && entry && entry->has_record) {
         char head[OCF_ROW_HEAD_MAX];
         const char *parts[] = { head, entry->record + 1 };
-        size_t lens[] = { ocf_row_head (entry->generation, &entry->member, entry->last_alive, head), entry->record_len - 1 };
+        size_t lens[] = { ocf_row_head (entry->generation, &entry->member, entry->last_alive, entry->sig, head),
+                          entry->record_len - 1 };
         s_event (self, "row", "row", parts, lens, 2);
     }
     else
@@ -160,7 +169,7 @@ s_row_text (ocf_tabled_t *self, const ocf_entry_t *entry, bool with_local)
     char *record = ocf_store_record (self->store, entry->id, &len);
     if (!record)
         return NULL;
-    char *row = ocf_row_json (record, len, entry->generation, &entry->member, with_local ? entry->last_alive : 0);
+    char *row = ocf_row_json (record, len, entry->generation, &entry->member, with_local ? entry->last_alive : 0, entry->sig);
     free (record);
     return row;
 }
@@ -205,6 +214,7 @@ s_own_write (ocf_tabled_t *self, json_t *candidate, char *error, size_t error_si
         json_decref (candidate);
         return -1;
     }
+    ocf_record_sign_row (&row, self->identity);
     const char *saved_source = self->source;
     self->source = "self";
     int mask = ocf_table_merge_row (self->table, &row, ocf_time_wall_ms (), NULL);
@@ -330,8 +340,12 @@ s_own_start (ocf_tabled_t *self, char *error, size_t error_size)
     json_t *addr = json_object ();
     char *proxy = s_public_url (self, "http", self->config->proxyd.listen);
     char *gossip = s_public_url (self, "tcp", self->config->gossipd.bind);
+    char *fabric = ocf_config_fabric (self->config) ? s_public_url (self, "https", self->config->proxyd.fabric_listen) : NULL;
     if (proxy)
         json_object_set_new (addr, "proxy", json_string (proxy));
+    if (fabric)
+        json_object_set_new (addr, "fabric", json_string (fabric));
+    free (fabric);
     if (gossip)
         json_object_set_new (addr, "gossip", json_string (gossip));
     free (proxy);
@@ -637,15 +651,58 @@ s_merge_parse (ocf_tabled_t *self, ocf_json_span_t array, const char *key, merge
     return 0;
 }
 
+//  What one MERGE did, and who relayed it (its "from", when gossipd names the peer).
+typedef struct {
+    size_t applied, stale, refused, own_ignored;
+    char from[OCF_ID_SIZE + 16];
+} merge_result_t;
+
+//  Refusals are logged at most once a second, the ones in between counted into the next line:
+//  a relay sending forged rows must not flood the journal.
 static void
-s_merge_counted (ocf_tabled_t *self, const char *id, int mask, size_t *applied, size_t *stale)
+s_log_refusal (ocf_tabled_t *self, const merge_result_t *result, const char *what, const char *id, const char *why)
+{
+    self->refusals_unlogged++;
+    int64_t now = ocf_time_mono_ms ();
+    if (self->refusal_logged_at && now - self->refusal_logged_at < REFUSAL_LOG_MS)
+        return;
+    ocf_log_warning ("MERGE from %s: refused the %s of %s: %s (%" PRIu64 " refusal(s) since the last such line)",
+                     result->from, what, id, why, self->refusals_unlogged);
+    self->refusal_logged_at = now;
+    self->refusals_unlogged = 0;
+}
+
+static void
+s_merge_counted (ocf_tabled_t *self, const char *id, int mask, merge_result_t *result)
 {
     if (mask) {
-        (*applied)++;
+        result->applied++;
         s_changed (self, id, mask);
     }
     else
-        (*stale)++;
+    if (strcmp (ocf_table_last_refusal (self->table), "signature") == 0) {
+        result->refused++;
+        self->stats.refused_signature++;
+        s_log_refusal (self, result, "signed item", id, "missing or bad signature");
+    }
+    else
+        result->stale++;
+}
+
+//  A reaped tombstone cannot carry the owner's signature: any host declares it. It is taken
+//  only when it removes nothing this host believes alive (the node is dead or gone here, or
+//  the tombstone covers only generations it has left). Refused ones come back with
+//  anti-entropy and are taken once this host sees the node dead too, or once the node, told
+//  of the tombstone, has started a new generation. A tombstone of this node itself is always
+//  taken: tabled answers it with a new generation, which is what lets everyone converge.
+static bool
+s_reaped_admissible (ocf_tabled_t *self, const ocf_tombstone_in_t *tombstone)
+{
+    if (tombstone->reason != OCF_REASON_REAPED || strcmp (tombstone->id, self->id) == 0)
+        return true;
+    ocf_entry_t *entry = ocf_table_lookup (self->table, tombstone->id);
+    bool covers_record = entry && entry->has_record && entry->generation <= tombstone->generation;
+    return !covers_record || !ocf_entry_live (entry) || entry->member.generation > entry->generation;
 }
 
 //  MERGE works on the request text: rows are checked in place and stored as they came,
@@ -674,40 +731,61 @@ s_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
     &&  s_merge_parse (self, arrays[KIND_TOMBSTONE], "tombstones", KIND_TOMBSTONE, (void **) &tombstones, &tombstone_count,
                        error, sizeof error) == 0)
         rc = 0;
-    size_t applied = 0, stale = 0, own_ignored = 0;
+    merge_result_t result = { 0 };
+    char from[OCF_ID_SIZE + 1];
+    ocf_json_span_t from_span = ocf_json_member (body, "from");
+    snprintf (result.from, sizeof result.from, "%s",
+              ocf_json_type (from_span) == OCF_JSON_STRING && ocf_json_string_copy (from_span, from, sizeof from) > 0
+              && ocf_identity_id_valid (from) ? from
+              : "an unnamed relay");
     bool touches_self = false;
     int64_t now = ocf_time_wall_ms ();
     if (rc == 0) {
+        //  The signatures of the rows that would apply, all at once; the rest are never checked.
+        ocf_row_in_t **unchecked = malloc ((row_count + 1) * sizeof *unchecked);
+        size_t unchecked_count = 0;
+        for (size_t i = 0; i < row_count; i++)
+            if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))
+                unchecked[unchecked_count++] = &rows[i];
+        ocf_verify_rows (self->verify, unchecked, unchecked_count);
+        free (unchecked);
         for (size_t i = 0; i < row_count; i++) {
             //  Only this node writes its own record; a copy from elsewhere is at best an echo.
             //  The membership it carries is anyone's to report, though (a node declared dead
             //  during a partition learns it from a row): that part is merged, and defended.
             if (strcmp (rows[i].id, self->id) == 0) {
-                own_ignored++;
+                result.own_ignored++;
                 if (rows[i].has_member) {
                     ocf_member_in_t member = { .member = rows[i].member };
                     memcpy (member.id, rows[i].id, OCF_ID_SIZE);
                     touches_self = true;
-                    s_merge_counted (self, member.id, ocf_table_merge_member (self->table, &member, now, NULL), &applied, &stale);
+                    s_merge_counted (self, member.id, ocf_table_merge_member (self->table, &member, now, NULL), &result);
                 }
                 continue;
             }
-            s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &applied, &stale);
+            s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &result);
         }
         for (size_t i = 0; i < member_count; i++) {
             touches_self |= strcmp (members[i].id, self->id) == 0;
-            s_merge_counted (self, members[i].id, ocf_table_merge_member (self->table, &members[i], now, NULL), &applied, &stale);
+            s_merge_counted (self, members[i].id, ocf_table_merge_member (self->table, &members[i], now, NULL), &result);
         }
         for (size_t i = 0; i < tombstone_count; i++) {
+            if (!s_reaped_admissible (self, &tombstones[i])) {
+                result.refused++;
+                self->stats.refused_reaped++;
+                s_log_refusal (self, &result, "reaped tombstone", tombstones[i].id, "the node is alive here");
+                continue;
+            }
             touches_self |= strcmp (tombstones[i].id, self->id) == 0;
-            s_merge_counted (self, tombstones[i].id, ocf_table_merge_tombstone (self->table, &tombstones[i], now, NULL), &applied, &stale);
+            s_merge_counted (self, tombstones[i].id, ocf_table_merge_tombstone (self->table, &tombstones[i], now, NULL), &result);
         }
         if (touches_self)
             s_own_defend (self);
-        self->stats.applied += applied;
-        self->stats.stale += stale;
-        s_reply_ok (reply, json_pack ("{s:I, s:I, s:I}", "applied", (json_int_t) applied, "stale", (json_int_t) stale,
-                                      "ignored", (json_int_t) own_ignored));
+        self->stats.applied += result.applied;
+        self->stats.stale += result.stale;
+        s_reply_ok (reply, json_pack ("{s:I, s:I, s:I, s:I}", "applied", (json_int_t) result.applied,
+                                      "stale", (json_int_t) result.stale, "refused", (json_int_t) result.refused,
+                                      "ignored", (json_int_t) result.own_ignored));
     }
     else
         s_reply_error (self, reply, "MERGE: %s", error);
@@ -724,10 +802,10 @@ s_leave (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     ocf_tombstone_in_t tombstone = { .generation = self->generation, .reason = OCF_REASON_LEFT,
                                      .declared_at = ocf_time_wall_ms () };
     memcpy (tombstone.id, self->id, OCF_ID_SIZE);
+    ocf_record_sign_tombstone (&tombstone, self->identity);
     self->source = "self";
     s_changed (self, self->id, ocf_table_merge_tombstone (self->table, &tombstone, tombstone.declared_at, NULL));
-    json_t *announced = json_pack ("{s:s, s:I, s:s, s:I}", "id", self->id, "generation", (json_int_t) tombstone.generation,
-                                   "reason", "left", "declared_at", (json_int_t) tombstone.declared_at);
+    json_t *announced = ocf_entry_tombstone_json (ocf_table_lookup (self->table, self->id));
     s_own_renew (self);
     ocf_log_notice ("left the cluster as generation %" PRIu64, tombstone.generation);
     s_reply_ok (reply, json_pack ("{s:o, s:I}", "tombstone", announced, "generation", (json_int_t) self->generation));
@@ -1006,13 +1084,15 @@ s_stats (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         "tombstones", (json_int_t) ocf_table_tombstone_count (self->table),
         "live", (json_int_t) census.live, "suspect", (json_int_t) census.suspect, "dead", (json_int_t) census.dead,
         "event_seq", (json_int_t) self->seq);
-    json_t *counters = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *counters = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "requests", (json_int_t) self->stats.requests, "bad_requests", (json_int_t) self->stats.bad_requests,
         "errors", (json_int_t) self->stats.errors, "row_writes", (json_int_t) self->stats.writes,
         "commits", (json_int_t) self->stats.commits, "commit_failures", (json_int_t) self->stats.commit_failures,
         "merge_applied", (json_int_t) self->stats.applied, "merge_stale", (json_int_t) self->stats.stale,
         "events", (json_int_t) self->stats.events, "reaped", (json_int_t) self->stats.reaped,
-        "compacted", (json_int_t) self->stats.compacted, "refutations", (json_int_t) self->stats.refutations);
+        "compacted", (json_int_t) self->stats.compacted, "refutations", (json_int_t) self->stats.refutations,
+        "rows_refused_signature", (json_int_t) self->stats.refused_signature,
+        "tombstones_refused_live", (json_int_t) self->stats.refused_reaped);
     json_object_set_new (stats, "counters", counters);
     json_object_set_new (stats, "db_bytes", json_integer (ocf_store_file_size (self->store)));
     json_object_set_new (stats, "wal_bytes", json_integer (ocf_store_wal_size (self->store)));
@@ -1187,16 +1267,19 @@ ocf_tabled_tick (ocf_tabled_t *self)
 //  --------------------------------------------------------------------------
 
 ocf_tabled_t *
-ocf_tabled_new (ocf_config_t *config, const char *node_id, char *error, size_t error_size)
+ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, size_t error_size)
 {
     ocf_tabled_t *self = calloc (1, sizeof *self);
     self->config = config;
+    self->identity = identity;
     self->started_mono = ocf_time_mono_ms ();
-    memcpy (self->id, node_id, OCF_ID_SIZE);
+    memcpy (self->id, ocf_identity_id (identity), OCF_ID_SIZE);
     self->events = zlistx_new ();
     zlistx_set_destructor (self->events, (zlistx_destructor_fn *) zmsg_destroy);
     self->seen_dirty = zhashx_new ();
     self->table = ocf_table_new ();
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    self->verify = ocf_verify_new (cores <= 1 ? 0 : cores > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (int) cores - 1);
     snprintf (self->db_path, sizeof self->db_path, "%s/table.db", config->node.state_dir);
     self->store = ocf_store_open (self->db_path, error, error_size);
     if (!self->store) {
@@ -1233,6 +1316,7 @@ ocf_tabled_destroy (ocf_tabled_t **self_p)
     }
     ocf_store_destroy (&self->store);
     ocf_table_destroy (&self->table);
+    ocf_verify_destroy (&self->verify);
     zlistx_destroy (&self->events);
     zhashx_destroy (&self->seen_dirty);
     json_decref (self->own);

@@ -8,14 +8,16 @@
 #define OCF_TABLED_H
 
 #include "ocf_config.h"
+#include "ocf_identity.h"
 #include "ocf_msg.h"
 #include "ocf_table.h"
 
 typedef struct _ocf_tabled_t ocf_tabled_t;
 
 //  Opens state_dir/table.db, loads the table, starts a new generation of this node's record
-//  and commits it. Returns NULL with a message in error.
-ocf_tabled_t *ocf_tabled_new (ocf_config_t *config, const char *node_id, char *error, size_t error_size);
+//  and commits it. identity (borrowed, kept until destroy) is this node: it names the own
+//  record and signs it. Returns NULL with a message in error.
+ocf_tabled_t *ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, size_t error_size);
 void ocf_tabled_destroy (ocf_tabled_t **self_p);
 
 //  Handles one request decoded by ocf_msg_scan (its frames still alive); appends the reply

@@ -48,7 +48,7 @@ cluster_start_tabled (cluster_t *cluster, int index)
     json_t *hello = cluster_call (cluster, index, "tabled", "HELLO", NULL);
     snprintf (node->id, sizeof node->id, "%s", hello ? json_string_value (json_object_get (hello, "id")) : "");
     json_decref (hello);
-    return strlen (node->id) == 40;
+    return strlen (node->id) == OCF_NODE_ID_LEN;
 }
 
 bool

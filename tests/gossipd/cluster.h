@@ -3,6 +3,7 @@
 #ifndef CLUSTER_H
 #define CLUSTER_H
 
+#include "ocf_identity.h"
 #include "ocf_test.h"
 
 #include <jansson.h>
@@ -16,7 +17,7 @@ typedef struct {
     pid_t tabled;
     pid_t gossipd;
     int port;                    //  gossip port; the key introducer listens on port + 1
-    char id[41];
+    char id[OCF_NODE_ID_LEN + 1];
 } cluster_node_t;
 
 typedef struct {

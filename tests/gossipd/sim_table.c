@@ -30,8 +30,6 @@ struct _sim_table_t {
     size_t item_cap;
 };
 
-static const char s_z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
 //  --------------------------------------------------------------------------
 //  Universe and base
 
@@ -58,9 +56,13 @@ sim_universe_new (size_t count, uint64_t seed)
     self->ids = calloc (count, OCF_ID_SIZE);
     uint64_t state = seed;
     for (size_t i = 0; i < count; i++) {
-        for (int c = 0; c < OCF_ID_SIZE - 1; c++)
-            self->ids[i][c] = s_z85[s_splitmix (&state) % 85];
-        self->ids[i][OCF_ID_SIZE - 1] = '\0';
+        //  Ids of random keys: the simulator never checks a signature or opens a connection.
+        uint8_t key[OCF_NODE_KEY_BYTES];
+        for (size_t byte = 0; byte < sizeof key; byte += 8) {
+            uint64_t random = s_splitmix (&state);
+            memcpy (key + byte, &random, 8);
+        }
+        ocf_identity_id_encode (key, self->ids[i]);
     }
     qsort (self->ids, count, OCF_ID_SIZE, s_id_compare);
     self->buckets = malloc (count + 1);

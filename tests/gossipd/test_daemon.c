@@ -4,6 +4,7 @@
 #include "cluster.h"
 #include "ocf_config.h"
 #include "ocf_time.h"
+#include "ocf_transport.h"
 #include "ocf_wire.h"
 
 #include <criterion/criterion.h>
@@ -97,13 +98,18 @@ Test (gossip_daemon, waits_for_tabled_before_it_is_ready)
     free (log);
 }
 
-//  A client with a key of its own, talking to node 0's gossip port as a peer would.
+//  A client with a key of its own, talking to node 0's gossip port as a peer would, and
+//  calling itself claimed_id.
 static zsock_t *
-s_rogue (zcert_t *cert)
+s_rogue (ocf_identity_t *identity, const char *claimed_id)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
-    zcert_apply (cert, sock);
-    zsock_set_curve_serverkey (sock, s_cluster.nodes[0].id);
+    zcert_apply (ocf_identity_curve (identity), sock);
+    char server_key[41], property[128];
+    cr_assert (ocf_identity_id_curve (s_cluster.nodes[0].id, server_key));
+    zsock_set_curve_serverkey (sock, server_key);
+    snprintf (property, sizeof property, "%s:%s", OCF_TRANSPORT_ID_PROPERTY, claimed_id);
+    zmq_setsockopt (zsock_resolve (sock), 95 /* ZMQ_METADATA, a draft in zmq.h */, property, strlen (property));
     zsock_set_sndhwm (sock, 100000);
     zsock_set_linger (sock, 2000);
     zsock_connect (sock, "tcp://127.0.0.1:%d", s_cluster.nodes[0].port);
@@ -121,8 +127,8 @@ s_cut_off_logged (void *arg)
 
 Test (gossip_daemon, garbage_is_counted_then_cut_off)
 {
-    zcert_t *cert = zcert_new ();
-    zsock_t *rogue = s_rogue (cert);
+    ocf_identity_t *identity = ocf_identity_new_ephemeral ();
+    zsock_t *rogue = s_rogue (identity, ocf_identity_id (identity));
     for (int i = 0; i < 12; i++) {
         uint8_t garbage[64];
         for (size_t b = 0; b < sizeof garbage; b++)
@@ -135,7 +141,7 @@ Test (gossip_daemon, garbage_is_counted_then_cut_off)
     cr_assert_geq (s_counter (stats, "peers_cut_off"), 1);
     json_decref (stats);
     zsock_destroy (&rogue);
-    zcert_destroy (&cert);
+    ocf_identity_destroy (&identity);
 }
 
 Test (gossip_daemon, a_flood_is_cut_off)
@@ -143,8 +149,8 @@ Test (gossip_daemon, a_flood_is_cut_off)
     ocf_config_t *config = ocf_config_new ();
     int64_t limit = config->gossipd.flood_limit;
     ocf_config_destroy (&config);
-    zcert_t *cert = zcert_new ();
-    zsock_t *rogue = s_rogue (cert);
+    ocf_identity_t *identity = ocf_identity_new_ephemeral ();
+    zsock_t *rogue = s_rogue (identity, ocf_identity_id (identity));
     ocf_wire_msg_t syn = { .type = OCF_WIRE_AE_SYN, .root = 1 };
     ocf_wire_buf_t buf = { .max = 1024 };
     ocf_wire_encode (&syn, &buf);
@@ -156,7 +162,35 @@ Test (gossip_daemon, a_flood_is_cut_off)
     json_decref (stats);
     ocf_wire_buf_free (&buf);
     zsock_destroy (&rogue);
-    zcert_destroy (&cert);
+    ocf_identity_destroy (&identity);
+}
+
+static bool
+s_unproven_counted (void *arg)
+{
+    json_t *stats = s_stats ();
+    bool counted = s_counter (stats, "unproven") >= 1;
+    json_decref (stats);
+    return counted;
+}
+
+Test (gossip_daemon, a_peer_cannot_speak_under_another_nodes_id)
+{
+    //  Its CURVE key is its own, so the handshake succeeds; the id it claims is another's.
+    ocf_identity_t *impostor = ocf_identity_new_ephemeral (), *victim = ocf_identity_new_ephemeral ();
+    zsock_t *rogue = s_rogue (impostor, ocf_identity_id (victim));
+    ocf_wire_msg_t syn = { .type = OCF_WIRE_AE_SYN, .root = 1 };
+    ocf_wire_buf_t buf = { .max = 1024 };
+    ocf_wire_encode (&syn, &buf);
+    zmq_send (zsock_resolve (rogue), buf.data, buf.len, 0);
+    cr_assert (ocf_test_wait_for (s_unproven_counted, NULL, 5000), "a message under a stolen id was not dropped");
+    json_t *stats = s_stats ();
+    cr_assert_eq (s_counter (stats, "msgs_in"), 0, "the impostor's message was received");
+    json_decref (stats);
+    ocf_wire_buf_free (&buf);
+    zsock_destroy (&rogue);
+    ocf_identity_destroy (&impostor);
+    ocf_identity_destroy (&victim);
 }
 
 Test (gossip_daemon, an_oversize_frame_closes_the_connection)
@@ -164,15 +198,15 @@ Test (gossip_daemon, an_oversize_frame_closes_the_connection)
     ocf_config_t *config = ocf_config_new ();
     size_t max_frame = (size_t) config->gossipd.max_frame;
     ocf_config_destroy (&config);
-    zcert_t *cert = zcert_new ();
-    zsock_t *rogue = s_rogue (cert);
+    ocf_identity_t *identity = ocf_identity_new_ephemeral ();
+    zsock_t *rogue = s_rogue (identity, ocf_identity_id (identity));
     uint8_t *huge = calloc (1, max_frame + 1);
     huge[0] = OCF_WIRE_VERSION;
     huge[1] = OCF_WIRE_RUMOUR;
     zmq_send (zsock_resolve (rogue), huge, max_frame + 1, 0);
     free (huge);
     zsock_destroy (&rogue);
-    zcert_destroy (&cert);
+    ocf_identity_destroy (&identity);
     //  ZeroMQ refuses it before it is read (with the connection): it never even reaches the
     //  decoder, which would count it as a bad message. The daemon serves on.
     usleep (300 * 1000);

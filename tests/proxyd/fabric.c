@@ -236,18 +236,27 @@ fabric_start_proxyd (fabric_host_t *host)
 }
 
 fabric_host_t *
-fabric_host (fabric_t *fabric, const char *name, const char *extra)
+fabric_host_unstarted (fabric_t *fabric, const char *name, int port, const char *extra)
 {
     cr_assert_lt (fabric->host_count, FABRIC_HOSTS);
     fabric_host_t *host = &fabric->hosts[fabric->host_count++];
     snprintf (host->name, sizeof host->name, "%s", name);
     ocf_test_node_init (&host->node, name);
-    host->port = ocf_test_free_port ();
+    host->port = port;
+    host->fabric_port = ocf_test_free_port ();
     snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", host->port);
     char config[1024];
-    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = %s:%d\n%s\n",
-              name, fabric->listen_host ? fabric->listen_host : "127.0.0.1", host->port, extra ? extra : "");
+    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = %s:%d\n"
+              "fabric_listen = 127.0.0.1:%d\n%s\n", name, fabric->listen_host ? fabric->listen_host : "127.0.0.1", host->port,
+              host->fabric_port, extra ? extra : "");
     ocf_test_node_config (&host->node, config);
+    return host;
+}
+
+fabric_host_t *
+fabric_host (fabric_t *fabric, const char *name, const char *extra)
+{
+    fabric_host_t *host = fabric_host_unstarted (fabric, name, ocf_test_free_port (), extra);
     fabric_start_tabled (host);
     fabric_start_proxyd (host);
     return host;

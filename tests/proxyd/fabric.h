@@ -7,6 +7,7 @@
 #ifndef FABRIC_H
 #define FABRIC_H
 
+#include "ocf_identity.h"
 #include "ocf_test.h"
 
 #include <jansson.h>
@@ -22,8 +23,9 @@ typedef struct {
     ocf_test_node_t node;
     char name[32];
     int port;                    //  proxyd's
+    int fabric_port;             //  proxyd's fabric listener (mutual TLS)
     char url[64];                //  "http://127.0.0.1:<port>"
-    char id[41];
+    char id[OCF_NODE_ID_LEN + 1];
     pid_t tabled;
     pid_t proxyd;
 } fabric_host_t;
@@ -44,6 +46,8 @@ typedef struct {
 
 //  Starts tabled and proxyd of a new host (extra: more lines for its ocf.conf, may be NULL).
 fabric_host_t *fabric_host (fabric_t *fabric, const char *name, const char *extra);
+//  A new host, configured (proxyd listening on 127.0.0.1:port) but not started.
+fabric_host_t *fabric_host_unstarted (fabric_t *fabric, const char *name, int port, const char *extra);
 //  Starts (or restarts) only the host's daemons.
 void fabric_start_tabled (fabric_host_t *host);
 void fabric_start_proxyd (fabric_host_t *host);

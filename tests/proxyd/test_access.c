@@ -150,9 +150,10 @@ Test (proxyd_access, admin_routes_refuse_remote_clients, .init = s_setup, .fini 
     fabric_response_free (&response);
     cr_assert_geq (fabric_metric (host, "ocf_proxyd_auth_rejected_total{reason=\"not_admin\"} "), 5);
 
-    //  MERGE POINT (fabric TLS): until the fabric listener exists, hosts reach each other's
-    //  /v1/_service over plain HTTP, so it stays open to other machines (no 403).
-    cr_assert_neq (s_remote ("GET", host, "/v1/_service/llm/v1/models", NULL, NULL, NULL), 403);
+    //  This host's backends are for other hosts' proxyds, through the fabric listener.
+    cr_assert_eq (s_remote ("GET", host, "/v1/_service/llm/v1/models", NULL, NULL, &body), 403);
+    s_assert_error (body, "fabric_only");
+    free (body);
 
     //  Listening beyond this host without API keys is worth one warning.
     char log[400];

@@ -75,16 +75,7 @@ s_chat_status (fabric_host_t *host, const char *model)
 static fabric_host_t *
 s_unstarted_host (const char *name, int port, const char *extra)
 {
-    fabric_host_t *host = &s_fabric.hosts[s_fabric.host_count++];
-    snprintf (host->name, sizeof host->name, "%s", name);
-    ocf_test_node_init (&host->node, name);
-    host->port = port;
-    snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", port);
-    char config[512];
-    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n%s",
-              name, port, extra);
-    ocf_test_node_config (&host->node, config);
-    return host;
+    return fabric_host_unstarted (&s_fabric, name, port, extra);
 }
 
 Test (proxyd_daemon, ready_without_tabled_then_follows_it)

@@ -83,7 +83,7 @@ Test (proxyd_route, forwarded_paths, .init = s_routes_init)
     cr_assert_str_eq (s_parse ("/v1/_service/embed?q=2", &route), "local_service");
     cr_assert (route.rest_slash);
     cr_assert (strncmp (route.rest, "?q=2", route.rest_len) == 0);
-    //  Node ids are Z85 ('/', '?', '%' included): percent-encoded in the path.
+    //  A percent-encoded node segment is decoded.
     cr_assert_str_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), "p2p");
     cr_assert_str_eq (route.node, "ab/cd?%x");
     cr_assert (strncmp (route.rest, "/v1/health", route.rest_len) == 0);
@@ -317,8 +317,8 @@ Test (proxyd_choose, round_robin_and_random)
 //  --------------------------------------------------------------------------
 //  Routing view
 
-#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define ID_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbba"
 
 static int
 s_row (ocf_view_t *view, const char *format, ...)

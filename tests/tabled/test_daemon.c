@@ -2,6 +2,7 @@
     CLI: registration, queries, merges, events, bad input, crash safety, one instance per
     run_dir, restarts.  */
 #include "ocf_msg.h"
+#include "ocf_record.h"
 #include "ocf_test.h"
 
 #include <criterion/criterion.h>
@@ -63,16 +64,35 @@ s_self_id (void)
     return id;
 }
 
-//  A row of another node, with a real key as its id.
+static void
+s_sign (json_t *row, ocf_identity_t *identity)
+{
+    char error[256];
+    cr_assert_eq (ocf_record_sign_row_json (row, identity, error, sizeof error), 0, "%s", error);
+}
+
+//  A row of another node, with a real key as its id, signed by it. The key goes to
+//  identity_p when given (to sign later versions), else it is dropped.
+static json_t *
+s_foreign_row_of (char *id_out, int generation, int version, ocf_identity_t **identity_p)
+{
+    ocf_identity_t *identity = ocf_identity_new_ephemeral ();
+    strcpy (id_out, ocf_identity_id (identity));
+    json_t *row = json_pack ("{s:s, s:s, s:i, s:i, s:{s:s}, s:[{s:s, s:[s], s:i}]}", "id", id_out, "name", "host-b",
+                             "generation", generation, "version", version, "addr", "proxy", "http://10.0.0.2:8092",
+                             "services", "name", "llm", "identity_group", "model=m2", "port", 8000);
+    s_sign (row, identity);
+    if (identity_p)
+        *identity_p = identity;
+    else
+        ocf_identity_destroy (&identity);
+    return row;
+}
+
 static json_t *
 s_foreign_row (char *id_out, int generation, int version)
 {
-    zcert_t *cert = zcert_new ();
-    strcpy (id_out, zcert_public_txt (cert));
-    zcert_destroy (&cert);
-    return json_pack ("{s:s, s:s, s:i, s:i, s:{s:s}, s:[{s:s, s:[s], s:i}]}", "id", id_out, "name", "host-b",
-                      "generation", generation, "version", version, "addr", "proxy", "http://10.0.0.2:8092",
-                      "services", "name", "llm", "identity_group", "model=m2", "port", 8000);
+    return s_foreign_row_of (id_out, generation, version, NULL);
 }
 
 static char *
@@ -133,7 +153,8 @@ Test (tabled_daemon, registers_and_answers_queries)
 Test (tabled_daemon, merges_rows_tombstones_and_memberships)
 {
     char id[64];
-    json_t *row = s_foreign_row (id, 10, 2);
+    ocf_identity_t *identity;
+    json_t *row = s_foreign_row_of (id, 10, 2, &identity);
     json_t *reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
     cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 1);
     json_decref (reply);
@@ -151,8 +172,10 @@ Test (tabled_daemon, merges_rows_tombstones_and_memberships)
     cr_assert_str_eq (dead, "dead\n");
     free (dead);
 
-    reply = s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:s, s:i}]}", "tombstones", "id", id, "generation", 10,
-                                           "reason", "left", "declared_at", 1000));
+    json_t *tombstone = json_pack ("{s:s, s:i, s:s, s:i}", "id", id, "generation", 10, "reason", "left", "declared_at", 1000);
+    char error[256];
+    cr_assert_eq (ocf_record_sign_tombstone_json (tombstone, identity, error, sizeof error), 0, "%s", error);
+    reply = s_call_ok ("MERGE", json_pack ("{s:[o]}", "tombstones", tombstone));
     json_decref (reply);
     reply = s_call_ok ("GET", json_pack ("{s:s}", "id", id));
     cr_assert (json_is_null (json_object_get (reply, "row")));
@@ -163,6 +186,7 @@ Test (tabled_daemon, merges_rows_tombstones_and_memberships)
     cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 0);
     json_decref (reply);
     json_object_set_new (row, "generation", json_integer (11));
+    s_sign (row, identity);
     reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
     cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 1);
     json_decref (reply);
@@ -170,6 +194,60 @@ Test (tabled_daemon, merges_rows_tombstones_and_memberships)
     cr_assert_str_eq (tombstones, "10|left\n");
     free (tombstones);
     json_decref (row);
+    ocf_identity_destroy (&identity);
+}
+
+static json_int_t
+s_counter (const char *name)
+{
+    json_t *stats = s_call_ok ("STATS", NULL);
+    json_int_t value = json_integer_value (json_object_get (json_object_get (stats, "counters"), name));
+    json_decref (stats);
+    return value;
+}
+
+Test (tabled_daemon, refuses_forged_rows_and_reaps_of_live_nodes_counting_and_logging_them)
+{
+    char id[64], other[64];
+    ocf_identity_t *identity, *forger;
+    json_t *row = s_foreign_row_of (id, 7, 1, &identity);
+    json_decref (s_foreign_row_of (other, 1, 1, &forger));
+    //  Signed by another key, then altered after signing: both refused, neither stored.
+    json_t *forged = json_deep_copy (row);
+    s_sign (forged, forger);
+    json_t *altered = json_deep_copy (row);
+    json_object_set_new (altered, "version", json_integer (2));
+    json_t *reply = s_call_ok ("MERGE", json_pack ("{s:s, s:[o, o]}", "from", other, "rows", forged, altered));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "refused")), 2);
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 0);
+    json_decref (reply);
+    cr_assert_eq (s_counter ("rows_refused_signature"), 2);
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", id));
+    cr_assert (json_is_null (json_object_get (reply, "row")));
+    json_decref (reply);
+    char log_path[400];
+    snprintf (log_path, sizeof log_path, "%s/ocf-tabled.log", s_node.root);
+    char *log = ocf_test_read_file (log_path);
+    char expected[200];
+    snprintf (expected, sizeof expected, "MERGE from %s: refused the signed item of %s", other, id);
+    cr_assert (log && strstr (log, expected), "the log does not name the relay: %s", log);
+    free (log);
+
+    //  The genuine row is taken; a reap of it is not while it is alive here.
+    reply = s_call_ok ("MERGE", json_pack ("{s:[O]}", "rows", row));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), 1);
+    json_decref (reply);
+    reply = s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:s, s:i}]}", "tombstones", "id", id, "generation", 7,
+                                           "reason", "reaped", "declared_at", 5));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "refused")), 1);
+    json_decref (reply);
+    cr_assert_eq (s_counter ("tombstones_refused_live"), 1);
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", id));
+    cr_assert (!json_is_null (json_object_get (reply, "row")));
+    json_decref (reply);
+    json_decref (row);
+    ocf_identity_destroy (&identity);
+    ocf_identity_destroy (&forger);
 }
 
 Test (tabled_daemon, bad_input_is_answered_with_err_and_changes_nothing)
@@ -309,6 +387,10 @@ Test (tabled_daemon, publishes_committed_changes_to_subscribers)
     cr_assert_not_null (event);
     cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "member"), "status")), "suspect");
     json_decref (event);
+    //  Reaped: only a node this host does not believe alive (or suspect) can be.
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:i, s:s}]}", "members", "id", id,
+                                                "generation", 4, "incarnation", 2, "status", "dead")));
+    json_decref (s_next_event (sub, "status", 5000));
     json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:s, s:i}]}", "tombstones", "id", id,
                                                 "generation", 4, "reason", "reaped", "declared_at", 5)));
     event = s_next_event (sub, "tombstone", 5000);
@@ -384,7 +466,7 @@ Test (tabled_daemon, kill_9_during_a_write_burst_loses_nothing_acknowledged)
     snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", s_node.run_dir);
     zsock_t *client = zsock_new_dealer (endpoint);
     enum { TOTAL = 20000 };
-    static char ids[TOTAL][48];
+    static char ids[TOTAL][OCF_ID_SIZE];
     //  Pipeline merges of distinct rows; replies come back in request order.
     int sent = 0, acked = 0;
     int64_t kill_after = 3000;              //  acknowledgements before the kill

@@ -1,7 +1,8 @@
 /*  Merge laws of the node table (tabled/ocf_table.c), checked on randomized histories:
     thousands of rows, membership changes and tombstones, applied in random orders with
     duplicates, must leave every replica identical (commutative, associative, idempotent);
-    tombstones must never be undone by older rows; digests equal exactly when tables do.  */
+    tombstones must never be undone by older rows; digests equal exactly when tables do.
+    Signatures: a forged or altered row, or a forged leave, is refused; a relayed one verifies.  */
 #include "ocf_table.h"
 
 #include <criterion/criterion.h>
@@ -23,6 +24,7 @@ typedef struct {
 } op_t;
 
 static char s_ids[IDS][OCF_ID_SIZE];
+static ocf_identity_t *s_identities[IDS];
 
 //  A deterministic generator per scenario (rand_r keeps scenarios reproducible by seed).
 static unsigned
@@ -31,16 +33,25 @@ s_rand (unsigned *seed, unsigned below)
     return (unsigned) rand_r (seed) % below;
 }
 
+//  Real keys, so that every row and leave can be signed by its node. Each test runs in a
+//  process of its own: the keys live as long as it.
 static void
 s_make_ids (void)
 {
-    static const char z85[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-    unsigned seed = 42;
     for (int i = 0; i < IDS; i++) {
-        for (int c = 0; c < 40; c++)
-            s_ids[i][c] = z85[s_rand (&seed, 85)];
-        s_ids[i][40] = '\0';
+        s_identities[i] = ocf_identity_new_ephemeral ();
+        memcpy (s_ids[i], ocf_identity_id (s_identities[i]), OCF_ID_SIZE);
     }
+}
+
+static ocf_identity_t *
+s_identity_of (const char *id)
+{
+    for (int i = 0; i < IDS; i++)
+        if (strcmp (s_ids[i], id) == 0)
+            return s_identities[i];
+    cr_assert_fail ("no key for %s", id);
+    return NULL;
 }
 
 static const char *s_statuses[] = { "alive", "suspect", "dead", "left" };
@@ -63,6 +74,7 @@ s_make_op (op_t *op, unsigned *seed)
             json_object_set_new (row, "incarnation", json_integer (s_rand (seed, 4)));
         }
         cr_assert_eq (ocf_record_parse_row (row, 65536, &op->row, error, sizeof error), 0, "%s", error);
+        ocf_record_sign_row (&op->row, s_identity_of (id));
         json_decref (row);
     }
     else
@@ -77,6 +89,8 @@ s_make_op (op_t *op, unsigned *seed)
                                        "reason", s_rand (seed, 2) ? "left" : "reaped",
                                        "declared_at", (json_int_t) (1000 + s_rand (seed, 3)));
         cr_assert_eq (ocf_record_parse_tombstone (tombstone, &op->tombstone, error, sizeof error), 0, "%s", error);
+        if (op->tombstone.reason == OCF_REASON_LEFT)
+            ocf_record_sign_tombstone (&op->tombstone, s_identity_of (id));
         json_decref (tombstone);
     }
 }
@@ -299,16 +313,30 @@ Test (merge, digests_equal_exactly_when_tables_are_equal)
 //  --------------------------------------------------------------------------
 //  Tombstones and anti-resurrection, case by case
 
-static ocf_row_in_t
-s_row (const char *id, unsigned generation, unsigned version)
+static json_t *
+s_row_json (const char *id, unsigned generation, unsigned version)
 {
-    json_t *row = json_pack ("{s:s, s:s, s:I, s:I}", "id", id, "name", "n", "generation", (json_int_t) generation,
-                             "version", (json_int_t) version);
-    ocf_row_in_t parsed;
+    return json_pack ("{s:s, s:s, s:I, s:I}", "id", id, "name", "n", "generation", (json_int_t) generation,
+                      "version", (json_int_t) version);
+}
+
+//  A row as it arrives: parsed from JSON, its signature (signer's, or none) not yet checked.
+static ocf_row_in_t
+s_row_signed_by (json_t *row, ocf_identity_t *signer)
+{
     char error[256];
+    if (signer)
+        cr_assert_eq (ocf_record_sign_row_json (row, signer, error, sizeof error), 0, "%s", error);
+    ocf_row_in_t parsed;
     cr_assert_eq (ocf_record_parse_row (row, 65536, &parsed, error, sizeof error), 0, "%s", error);
     json_decref (row);
     return parsed;
+}
+
+static ocf_row_in_t
+s_row (const char *id, unsigned generation, unsigned version)
+{
+    return s_row_signed_by (s_row_json (id, generation, version), s_identity_of (id));
 }
 
 static ocf_tombstone_in_t
@@ -316,6 +344,8 @@ s_tombstone (const char *id, unsigned generation, int64_t declared_at)
 {
     ocf_tombstone_in_t tombstone = { .generation = generation, .reason = OCF_REASON_LEFT, .declared_at = declared_at };
     memcpy (tombstone.id, id, OCF_ID_SIZE);
+    ocf_record_sign_tombstone (&tombstone, s_identity_of (id));
+    tombstone.sig_state = OCF_SIG_UNCHECKED;        //  as it arrives
     return tombstone;
 }
 
@@ -431,18 +461,22 @@ Test (membership, incarnation_orders_status_and_new_generation_starts_alive)
     ocf_table_destroy (&table);
 }
 
+//  The all-zero key: a well-formed id nobody can sign for.
+#define ID "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 Test (records, rejected_with_a_message_naming_the_problem)
 {
     static const struct { const char *json; const char *expected; } cases[] = {
         { "{\"name\":\"n\",\"generation\":1,\"version\":1}", "\"id\" is missing" },
-        { "{\"id\":\"short\",\"name\":\"n\",\"generation\":1,\"version\":1}", "40 Z85 characters" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":0,\"version\":1}", "\"generation\" must be an integer >= 1" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":1}", "\"version\" is missing" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"generation\":1,\"version\":1}", "\"name\"" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":1,\"version\":1,\"status\":\"zombie\"}", "\"status\" must be" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"bad name\"}]}", "service \"name\"" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"a\",\"port\":70000}]}", "\"port\"" },
-        { "{\"id\":\"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", "listed twice" },
+        { "{\"id\":\"short\",\"name\":\"n\",\"generation\":1,\"version\":1}", "52 base32 characters" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":0,\"version\":1}", "\"generation\" must be an integer >= 1" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1}", "\"version\" is missing" },
+        { "{\"id\":\"" ID "\",\"generation\":1,\"version\":1}", "\"name\"" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1,\"version\":1,\"status\":\"zombie\"}", "\"status\" must be" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1,\"version\":1,\"sig\":\"AAAA\"}", "\"sig\" must be" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"bad name\"}]}", "service \"name\"" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"a\",\"port\":70000}]}", "\"port\"" },
+        { "{\"id\":\"" ID "\",\"name\":\"n\",\"generation\":1,\"version\":1,\"services\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", "listed twice" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *row = json_loads (cases[i].json, 0, NULL);
@@ -453,4 +487,132 @@ Test (records, rejected_with_a_message_naming_the_problem)
         cr_assert (strstr (error, cases[i].expected), "case %zu: \"%s\" does not mention %s", i, error, cases[i].expected);
         json_decref (row);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  Signatures: each case fails when the table does not verify
+
+Test (signatures, a_row_signed_by_its_node_merges)
+{
+    s_make_ids ();
+    ocf_table_t *table = ocf_table_new ();
+    ocf_row_in_t row = s_row (s_ids[0], 3, 1);
+    cr_assert (ocf_table_merge_row (table, &row, 0, NULL) & OCF_CHANGED_RECORD);
+    ocf_row_in_clear (&row);
+    ocf_table_destroy (&table);
+}
+
+Test (signatures, a_row_signed_by_another_key_is_refused)
+{
+    s_make_ids ();
+    ocf_table_t *table = ocf_table_new ();
+    ocf_row_in_t forged = s_row_signed_by (s_row_json (s_ids[0], 3, 1), s_identities[1]);
+    cr_assert_eq (ocf_table_merge_row (table, &forged, 0, NULL), 0);
+    cr_assert_str_eq (ocf_table_last_refusal (table), "signature");
+    cr_assert_null (ocf_table_lookup (table, s_ids[0]));
+    ocf_row_in_t unsigned_row = s_row_signed_by (s_row_json (s_ids[0], 3, 1), NULL);
+    cr_assert_eq (ocf_table_merge_row (table, &unsigned_row, 0, NULL), 0);
+    cr_assert_str_eq (ocf_table_last_refusal (table), "signature");
+    ocf_row_in_clear (&forged);
+    ocf_row_in_clear (&unsigned_row);
+    ocf_table_destroy (&table);
+}
+
+//  Signs a row, then changes it the way a relay would: the signature no longer matches.
+static ocf_row_in_t
+s_row_altered (const char *id, const char *key, json_t *value)
+{
+    json_t *row = s_row_json (id, 3, 1);
+    char error[256];
+    cr_assert_eq (ocf_record_sign_row_json (row, s_identity_of (id), error, sizeof error), 0, "%s", error);
+    json_object_set_new (row, key, value);
+    return s_row_signed_by (row, NULL);
+}
+
+Test (signatures, an_altered_row_is_refused)
+{
+    s_make_ids ();
+    ocf_table_t *table = ocf_table_new ();
+    ocf_row_in_t renamed = s_row_altered (s_ids[0], "name", json_string ("m"));      //  one byte of the record
+    ocf_row_in_t bumped = s_row_altered (s_ids[0], "version", json_integer (2));      //  a newer version, forged
+    ocf_row_in_t added = s_row_altered (s_ids[0], "labels", json_pack ("{s:s}", "rack", "evil"));
+    ocf_row_in_t *altered[] = { &renamed, &bumped, &added };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq (ocf_table_merge_row (table, altered[i], 0, NULL), 0, "alteration %zu accepted", i);
+        cr_assert_str_eq (ocf_table_last_refusal (table), "signature");
+        ocf_row_in_clear (altered[i]);
+    }
+    cr_assert_null (ocf_table_lookup (table, s_ids[0]));
+    ocf_table_destroy (&table);
+}
+
+Test (signatures, a_copy_of_what_is_held_costs_no_verification)
+{
+    s_make_ids ();
+    ocf_table_t *table = ocf_table_new ();
+    ocf_row_in_t row = s_row (s_ids[0], 3, 1);
+    ocf_table_merge_row (table, &row, 0, NULL);
+    //  The same record under a wrong signature: a duplicate, never checked.
+    row.sig[0] ^= 1;
+    cr_assert_eq (ocf_table_merge_row (table, &row, 0, NULL), 0);
+    cr_assert_str_eq (ocf_table_last_refusal (table), "duplicate");
+    ocf_row_in_clear (&row);
+    ocf_table_destroy (&table);
+}
+
+//  A table's row as it leaves it (the JSON tabled sends), parsed as the next host does.
+static ocf_row_in_t
+s_relayed (ocf_table_t *table, const char *id)
+{
+    char *text = ocf_entry_row_json (ocf_table_lookup (table, id), false);
+    cr_assert_not_null (text);
+    json_t *row = json_loads (text, 0, NULL);
+    free (text);
+    return s_row_signed_by (row, NULL);
+}
+
+Test (signatures, a_relayed_row_verifies_on_a_third_table)
+{
+    s_make_ids ();
+    ocf_table_t *tables[3] = { ocf_table_new (), ocf_table_new (), ocf_table_new () };
+    ocf_row_in_t row = s_row (s_ids[2], 8, 4);
+    cr_assert (ocf_table_merge_row (tables[0], &row, 0, NULL) & OCF_CHANGED_RECORD);
+    ocf_row_in_clear (&row);
+    for (int hop = 1; hop < 3; hop++) {
+        ocf_row_in_t relayed = s_relayed (tables[hop - 1], s_ids[2]);
+        cr_assert (relayed.has_sig);
+        cr_assert (ocf_table_merge_row (tables[hop], &relayed, 0, NULL) & OCF_CHANGED_RECORD, "hop %d: %s", hop,
+                   ocf_table_last_refusal (tables[hop]));
+        ocf_row_in_clear (&relayed);
+    }
+    cr_assert_eq (ocf_table_root (tables[2]), ocf_table_root (tables[0]));
+    for (int i = 0; i < 3; i++)
+        ocf_table_destroy (&tables[i]);
+}
+
+Test (signatures, a_forged_leave_is_refused_and_a_reap_needs_no_signature)
+{
+    s_make_ids ();
+    ocf_table_t *table = ocf_table_new ();
+    ocf_row_in_t row = s_row (s_ids[0], 5, 1);
+    ocf_table_merge_row (table, &row, 0, NULL);
+    ocf_row_in_clear (&row);
+    ocf_tombstone_in_t forged = { .generation = 5, .reason = OCF_REASON_LEFT, .declared_at = 1000 };
+    memcpy (forged.id, s_ids[0], OCF_ID_SIZE);
+    ocf_record_sign_tombstone (&forged, s_identities[1]);
+    forged.sig_state = OCF_SIG_UNCHECKED;
+    cr_assert_eq (ocf_table_merge_tombstone (table, &forged, 0, NULL), 0);
+    cr_assert_str_eq (ocf_table_last_refusal (table), "signature");
+    //  The owner's leave, with its declaration time changed on the way: refused too.
+    ocf_tombstone_in_t moved = s_tombstone (s_ids[0], 5, 1000);
+    moved.declared_at = 1;
+    cr_assert_eq (ocf_table_merge_tombstone (table, &moved, 0, NULL), 0);
+    cr_assert (ocf_entry_live (ocf_table_lookup (table, s_ids[0])));
+    ocf_tombstone_in_t left = s_tombstone (s_ids[0], 5, 1000);
+    cr_assert (ocf_table_merge_tombstone (table, &left, 0, NULL) & OCF_CHANGED_TOMBSTONE);
+    //  A reaped tombstone is anyone's to declare (tabled decides when to take one).
+    ocf_tombstone_in_t reaped = { .generation = 9, .reason = OCF_REASON_REAPED, .declared_at = 2000 };
+    memcpy (reaped.id, s_ids[1], OCF_ID_SIZE);
+    cr_assert (ocf_table_merge_tombstone (table, &reaped, 0, NULL) & OCF_CHANGED_TOMBSTONE);
+    ocf_table_destroy (&table);
 }

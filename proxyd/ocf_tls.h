@@ -1,0 +1,44 @@
+/*  ocf_tls: mutual TLS between the proxyds of a fabric, pinned to node keys.
+    Owns this host's TLS credentials, made from its identity (state_dir/node.key) at every
+    start: an Ed25519 certificate self-signed by the node key, whose subject CN and DNS
+    subjectAltName are the node id. There is no CA: a peer is who its key says, since TLS 1.3
+    makes it sign the handshake with that key. The certificate's key is read back as a node id
+    and checked against what the caller says may talk to this host (a live member of the
+    routing view), against [gossipd] authorized_keys when the cluster is closed, and on the
+    client side against the node that was meant (the SNI, which is its id).
+    Contexts are per worker (the check reads that worker's view) but share the session-ticket
+    keys, so a session made with one worker resumes on any. A resumed session is checked again:
+    a ticket does not outlive its holder's membership.  */
+#ifndef OCF_TLS_H
+#define OCF_TLS_H
+
+#include "ocf_config.h"
+#include "ocf_identity.h"
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct _ocf_tls_t ocf_tls_t;
+
+//  Whether the node may talk to this host now (called during handshakes, on the worker's thread).
+typedef bool (ocf_tls_member_fn) (void *arg, const char *node_id);
+
+//  Returns NULL with error set when the certificate cannot be made or the authorized keys read.
+ocf_tls_t *ocf_tls_new (ocf_identity_t *identity, const ocf_gossipd_config_t *keys, char *error, size_t error_size);
+void ocf_tls_destroy (ocf_tls_t **self_p);
+
+//  TLS 1.3 only, a peer certificate required, ALPN http/1.1. The caller frees them
+//  (SSL_CTX_free) before ocf_tls_destroy; member(arg) must outlive them.
+SSL_CTX *ocf_tls_server_context (ocf_tls_t *self, ocf_tls_member_fn *member, void *arg);
+//  With a session cache (h2o's, keyed by server name and port): a new connection to a node
+//  resumes the last session, without a full handshake.
+SSL_CTX *ocf_tls_client_context (ocf_tls_t *self, ocf_tls_member_fn *member, void *arg);
+
+//  The node id a certificate's key makes; false when it is not an Ed25519 key.
+bool ocf_tls_certificate_id (X509 *certificate, char id[OCF_NODE_ID_LEN + 1]);
+//  A self-signed certificate of an identity, with its private key (tests: a stranger's
+//  credentials). NULL on failure.
+X509 *ocf_tls_certificate_new (ocf_identity_t *identity, EVP_PKEY **key);
+
+#endif

@@ -1,0 +1,127 @@
+/*  The fabric listener: hops between hosts go over mutual TLS, and the listener serves nobody
+    else. Two hosts on loopback, a backend behind C:
+      A   no backend: its requests for m1 go to C, through C's fabric listener
+      C   llm: c1 (model m1)
+    Clients are curl with certificates made here: a member's (A's node key, from its
+    node.key) and a stranger's (an ephemeral key that no row names).  */
+#include "fabric.h"
+#include "ocf_tls.h"
+
+#include <criterion/criterion.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+
+static fabric_t s_fabric;
+static fabric_host_t *A, *C;
+
+static void
+s_setup (void)
+{
+    A = fabric_host (&s_fabric, "host-a", NULL);
+    C = fabric_host (&s_fabric, "host-c", NULL);
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
+    fabric_sync (&s_fabric);
+    cr_assert (fabric_wait_model (A, "m1", 1, 5000), "host A does not route m1");
+}
+
+static void
+s_teardown (void)
+{
+    fabric_stop (&s_fabric);
+}
+
+TestSuite (proxyd_tls, .init = s_setup, .fini = s_teardown, .timeout = 60);
+
+//  Writes the certificate and key of an identity as PEM files into the host's directory:
+//  "<root>/<name>.crt" and "<root>/<name>.key".
+static void
+s_write_credentials (fabric_host_t *host, ocf_identity_t *identity, const char *name)
+{
+    EVP_PKEY *key = NULL;
+    X509 *certificate = ocf_tls_certificate_new (identity, &key);
+    cr_assert (certificate);
+    char path[400];
+    snprintf (path, sizeof path, "%s/%s.crt", host->node.root, name);
+    FILE *file = fopen (path, "w");
+    cr_assert (file && PEM_write_X509 (file, certificate));
+    fclose (file);
+    snprintf (path, sizeof path, "%s/%s.key", host->node.root, name);
+    file = fopen (path, "w");
+    cr_assert (file && PEM_write_PrivateKey (file, key, NULL, NULL, 0, NULL, NULL));
+    fclose (file);
+    X509_free (certificate);
+    EVP_PKEY_free (key);
+}
+
+//  curl to C's fabric listener: the HTTP status, or 0 when no answer came (curl's exit status
+//  in *curl_status). scheme "http" or "https"; credentials: a name given to
+//  s_write_credentials, or NULL for none.
+static int
+s_fabric_get (const char *scheme, const char *credentials, const char *path, int *curl_status)
+{
+    char options[900] = "", command[1200];
+    if (credentials)
+        snprintf (options, sizeof options, "--cert %s/%s.crt --key %s/%s.key", A->node.root, credentials, A->node.root,
+                  credentials);
+    snprintf (command, sizeof command, "curl -s -k --max-time 5 -o /dev/null -w '%%{http_code}' %s %s://127.0.0.1:%d%s",
+              options, scheme, C->fabric_port, path);
+    char *output = ocf_test_run (command, curl_status);
+    int status = atoi (output);
+    free (output);
+    return status;
+}
+
+Test (proxyd_tls, hops_between_hosts_go_through_the_fabric_listener)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+    //  The hop is kept alive in A's pool: a connection to C's fabric port, which speaks TLS only.
+    char command[200];
+    snprintf (command, sizeof command, "ss -Htn state established '( dport = :%d )' | wc -l", C->fabric_port);
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_geq (atoi (output), 1, "no connection from A to C's fabric listener");
+    free (output);
+    //  A second request reuses it: no new handshake.
+    response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200);
+    fabric_response_free (&response);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 1);
+}
+
+Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
+{
+    char error[200];
+    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
+    cr_assert (identity, "%s", error);
+    s_write_credentials (A, identity, "member");
+    ocf_identity_destroy (&identity);
+    int curl_status;
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/health", &curl_status), 404);
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/chat/completions", &curl_status), 404);
+}
+
+Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_strangers)
+{
+    int curl_status;
+    cr_assert_eq (s_fabric_get ("http", NULL, "/v1/_service/llm/v1/models", &curl_status), 0);
+    cr_assert_neq (curl_status, 0);
+    cr_assert_eq (s_fabric_get ("https", NULL, "/v1/_service/llm/v1/models", &curl_status), 0);
+    cr_assert_neq (curl_status, 0);
+    ocf_identity_t *stranger = ocf_identity_new_ephemeral ();
+    s_write_credentials (A, stranger, "stranger");
+    ocf_identity_destroy (&stranger);
+    cr_assert_eq (s_fabric_get ("https", "stranger", "/v1/_service/llm/v1/models", &curl_status), 0);
+    cr_assert_neq (curl_status, 0);
+    char log[400];
+    snprintf (log, sizeof log, "%s/ocf-proxyd.log", C->node.root);
+    char *text = ocf_test_read_file (log);
+    cr_assert (strstr (text, "it is not a live member of the table"), "%s", text);
+    free (text);
+}
