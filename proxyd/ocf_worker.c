@@ -35,27 +35,6 @@ ocf_worker_fabric_request (h2o_req_t *req)
     return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
 }
 
-static bool
-s_loopback (const struct sockaddr *address)
-{
-    if (address->sa_family == AF_INET)
-        return (ntohl (((const struct sockaddr_in *) address)->sin_addr.s_addr) >> 24) == 127;
-    if (address->sa_family != AF_INET6)
-        return false;
-    const struct in6_addr *in6 = &((const struct sockaddr_in6 *) address)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK (in6) || (IN6_IS_ADDR_V4MAPPED (in6) && in6->s6_addr[12] == 127);
-}
-
-bool
-ocf_fabric_request_allowed (h2o_req_t *req)
-{
-    if (!ocf_worker_of (req)->tls_server || ocf_worker_fabric_request (req))
-        return true;
-    struct sockaddr_storage address;
-    return req->conn->callbacks->get_peername (req->conn, (struct sockaddr *) &address) > 0
-        && s_loopback ((struct sockaddr *) &address);
-}
-
 //  Who may open a fabric connection to this worker, or answer one: a live node of its view.
 static bool
 s_is_member (void *arg, const char *node_id)

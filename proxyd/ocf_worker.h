@@ -91,9 +91,6 @@ void ocf_worker_request_end (ocf_worker_t *self);
 ocf_worker_t *ocf_worker_of (h2o_req_t *req);
 //  Whether the request came through the fabric listener (from an authenticated member).
 bool ocf_worker_fabric_request (h2o_req_t *req);
-//  Whether a request may reach this host's backends directly (/v1/_service): it came through
-//  the fabric listener, or from loopback; any client when there is no fabric listener.
-bool ocf_fabric_request_allowed (h2o_req_t *req);
 //  STATS client for a daemon (created on first use).
 ocf_zclient_t *ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target);
 
