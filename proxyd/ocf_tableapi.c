@@ -161,7 +161,9 @@ s_models (ocf_worker_t *worker)
         const ocf_provider_t *providers;
         size_t count = ocf_view_providers (worker->view, "llm", 3, identity, &providers);
         if (count)
-            json_array_append_new (data, s_model (json_string_value (id), (json_int_t) providers[0].node->generation, count));
+            //  A generation is the milliseconds of its node's start; OpenAI's created is seconds.
+            json_array_append_new (data, s_model (json_string_value (id), (json_int_t) (providers[0].node->generation / 1000),
+                                                  count));
     }
     json_decref (ids);
     return data;

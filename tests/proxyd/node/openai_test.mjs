@@ -14,6 +14,9 @@ for await (const item of client.models.list()) models.push(item.id);
 assert.ok(models.includes(model), `models.list() lacks ${model}: ${models}`);
 const one = await client.models.retrieve(model);
 assert.equal(one.id, model);
+// created is Unix seconds, as OpenAI's: a date of these years, not of the year 58,000.
+const year = new Date(one.created * 1000).getUTCFullYear();
+assert.ok(year >= 2024 && year < 2100, `created ${one.created} is the year ${year}`);
 
 // A plain completion, and the node that served it.
 const { data: chat, response } = await client.chat.completions.create({ model, messages }).withResponse();
