@@ -46,9 +46,9 @@ ocf_http_json (h2o_req_t *req, int status, json_t *body)
 static json_t *
 s_error_body (int status, const char *code, json_t *extra, const char *message)
 {
-    //  As OpenAI's API: a rate limit's type names what ran out.
-    const char *type = status == 404 ? "not_found_error" : status == 429 ? "requests"
-                     : status < 500 ? "invalid_request_error" : "server_error";
+    //  As OpenAI's API: every client error is an invalid request (an unknown model too), but a
+    //  rate limit's type names what ran out.
+    const char *type = status == 429 ? "requests" : status < 500 ? "invalid_request_error" : "server_error";
     //  Messages quote request bytes (a path, a model name) that may not be UTF-8.
     json_t *text = json_string (message);
     if (!text) {

@@ -48,6 +48,7 @@ await assert.rejects(client.chat.completions.create({ model: "no-such-model", me
   assert.ok(error instanceof OpenAI.NotFoundError, String(error));
   assert.equal(error.status, 404);
   assert.equal(error.code, "model_not_found");
+  assert.equal(error.type, "invalid_request_error");
   return true;
 });
 await assert.rejects(client.chat.completions.create({ messages }), (error) => {
