@@ -321,7 +321,7 @@ ocf_identity_load (const char *state_dir, char *error, size_t error_size)
                 return NULL;
             }
             ocf_log_notice ("%s was a CURVE key of before Ed25519 identities: kept as %s; this node gets a new "
-                            "Ed25519 key and a new id (docs/operations.md, Upgrades)", path, old);
+                            "Ed25519 key and a new id (docs/operations.md, \"Upgrading to signed rows\")", path, old);
             continue;
         }
         uint8_t seed[32];

@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -182,4 +183,24 @@ Test (identity, a_damaged_key_file_is_refused_with_the_reason)
     s_write ("node.key", "");
     cr_assert_null (ocf_identity_load (s_dir, error, sizeof error));
     cr_assert (strstr (error, "no seed line"), "%s", error);
+}
+
+Test (identity, a_state_directory_open_to_others_is_tightened_at_start)
+{
+    ocf_test_node_t node;
+    ocf_test_node_init (&node, "private");
+    mkdir (node.state_dir, 0700);
+    cr_assert_eq (chmod (node.state_dir, 01777), 0);
+    pid_t tabled = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
+    cr_assert_gt (tabled, 0);
+    struct stat info;
+    cr_assert_eq (stat (node.state_dir, &info), 0);
+    cr_assert_eq (info.st_mode & 07777, 0750, "mode %04o", info.st_mode & 07777);
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-tabled.log", node.root);
+    char *log = ocf_test_read_file (path);
+    cr_assert (log && strstr (log, "had mode 1777: made 0750"), "%s", log ? log : "");
+    free (log);
+    cr_assert_eq (ocf_test_stop (tabled, SIGTERM, 5000), 0);
+    ocf_test_node_cleanup (&node);
 }
