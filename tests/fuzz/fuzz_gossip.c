@@ -8,8 +8,8 @@
 #include <string.h>
 
 static const char *s_ids[] = {
-    "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz0000", "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz1111",
-    "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz2222", "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz3333",
+    "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzaaaa", "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzbbba",
+    "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzccca", "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzddda",
 };
 
 typedef struct {

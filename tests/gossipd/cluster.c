@@ -1,5 +1,7 @@
 /*  cluster: real daemons for the gossip tests.  */
 #include "cluster.h"
+#include "ocf_config.h"
+#include "ocf_phi.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -163,4 +165,19 @@ cluster_log (cluster_t *cluster, int index, const char *daemon)
     snprintf (path, sizeof path, "%s/ocf-%s.log", cluster->nodes[index].node.root, daemon);
     char *text = ocf_test_read_file (path);
     return text ? text : strdup ("");
+}
+
+int64_t
+cluster_detection_bound_ms (int health)
+{
+    ocf_config_t *config = ocf_config_new ();
+    ocf_gossipd_config_t params = config->gossipd;
+    ocf_config_destroy (&config);
+    ocf_phi_t phi;
+    ocf_phi_init (&phi, params.heartbeat_interval_ms);
+    for (int i = 0; i <= 10; i++)
+        ocf_phi_heartbeat (&phi, i * params.heartbeat_interval_ms);
+    ocf_phi_params_t phi_params = { params.phi_min_std_ms, params.acceptable_pause_ms, 1.0 + health };
+    return ocf_phi_deadline (&phi, params.phi_threshold, &phi_params)
+         + (params.probe_timeout_ms + params.suspicion_max_ms) * (1 + health) + 2 * params.heartbeat_interval_ms;
 }

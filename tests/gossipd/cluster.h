@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #define CLUSTER_MAX 16
+#define CLUSTER_HEALTH_MAX 8         //  the core's highest local health score
 
 typedef struct {
     ocf_test_node_t node;
@@ -46,5 +47,8 @@ json_t *cluster_get (cluster_t *cluster, int at, int about);
 bool cluster_up (cluster_t *cluster, int index);
 //  A daemon's log.
 char *cluster_log (cluster_t *cluster, int index, const char *daemon);
+//  The longest the protocol's default parameters allow from a node's silence to its death
+//  declaration, with each timeout stretched by the observers' local health.
+int64_t cluster_detection_bound_ms (int health);
 
 #endif

@@ -4,7 +4,6 @@
     run with), never from what a run happened to take.  */
 #include "cluster.h"
 #include "ocf_config.h"
-#include "ocf_phi.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
@@ -15,7 +14,6 @@
 #include <sys/wait.h>
 
 #define NODES 8
-#define HEALTH_MAX 8                 //  the core's highest local health score
 
 static cluster_t s_cluster;
 static ocf_gossipd_config_t s_params;    //  the defaults the daemons run with
@@ -127,20 +125,6 @@ Test (gossip_cluster, record_change_reaches_all)
     printf ("record change -> all %d others: %lld ms\n", NODES - 1, (long long) took);
 }
 
-//  The longest the protocol's parameters allow from a crash to a death declaration, with
-//  each timeout stretched by the observers' local health as it stands.
-static int64_t
-s_detection_bound (int health)
-{
-    ocf_phi_t phi;
-    ocf_phi_init (&phi, s_params.heartbeat_interval_ms);
-    for (int i = 0; i <= 10; i++)
-        ocf_phi_heartbeat (&phi, i * s_params.heartbeat_interval_ms);
-    ocf_phi_params_t params = { s_params.phi_min_std_ms, s_params.acceptable_pause_ms, 1.0 + health };
-    return ocf_phi_deadline (&phi, s_params.phi_threshold, &params)
-         + (s_params.probe_timeout_ms + s_params.suspicion_max_ms) * (1 + health) + 2 * s_params.heartbeat_interval_ms;
-}
-
 static int
 s_max_health (void)
 {
@@ -161,14 +145,14 @@ Test (gossip_cluster, kill_9_is_detected_by_all)
     usleep ((useconds_t) (3 * s_params.heartbeat_interval_ms * 1000));     //  a few heartbeats of history
     cluster_kill (&s_cluster, 5);
     seen_t dead = { 5, "dead", 0, false, 0 };
-    int64_t bound = s_detection_bound (HEALTH_MAX);
+    int64_t bound = cluster_detection_bound_ms (CLUSTER_HEALTH_MAX);
     int64_t took = s_wait_all_see (&dead, (int) bound);
     int health = s_max_health ();
     cr_assert_geq (took, 0, "not every node declared the killed node dead within %lld ms", (long long) bound);
-    cr_expect_leq (took, s_detection_bound (health), "detection took %lld ms; the parameters allow %lld at local health %d",
-                   (long long) took, (long long) s_detection_bound (health), health);
+    cr_expect_leq (took, cluster_detection_bound_ms (health), "detection took %lld ms; the parameters allow %lld at local health %d",
+                   (long long) took, (long long) cluster_detection_bound_ms (health), health);
     printf ("kill -9 -> all %d others see it dead: %lld ms (bound %lld ms at local health %d)\n", NODES - 1,
-            (long long) took, (long long) s_detection_bound (health), health);
+            (long long) took, (long long) cluster_detection_bound_ms (health), health);
 }
 
 Test (gossip_cluster, graceful_leave_is_seen_by_all_within_a_second)

@@ -162,9 +162,7 @@ Test (gossip_security, a_host_removed_from_authorized_keys_loses_access_at_the_n
     kill (s_cluster.nodes[0].gossipd, SIGHUP);
     kill (s_cluster.nodes[1].gossipd, SIGHUP);
     //  Its heartbeats are dropped from then on, so it goes the way of a silent node.
-    ocf_config_t *config = ocf_config_new ();
-    int deadline = (int) (config->gossipd.suspicion_max_ms + 10 * config->gossipd.heartbeat_interval_ms);
-    ocf_config_destroy (&config);
+    int deadline = (int) cluster_detection_bound_ms (CLUSTER_HEALTH_MAX);
     for (int at = 0; at < 2; at++)
         cr_assert (ocf_test_wait_for (s_not_alive, &at, deadline), "node %d still sees node 2 alive", at);
     json_t *stats = cluster_call (&s_cluster, 0, "gossipd", "STATS", NULL);
