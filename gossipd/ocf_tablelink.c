@@ -1,5 +1,6 @@
 /*  ocf_tablelink: requests to ocf-tabled, its events, the view, JSON <-> items.  */
 #include "ocf_tablelink.h"
+#include "ocf_follower.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
@@ -19,8 +20,7 @@
 #define MERGES_IN_FLIGHT 2
 #define QUEUED_EVENTS_MAX 10000
 
-typedef enum { LINK_DOWN, LINK_HELLO, LINK_LOADING, LINK_UP } link_state_t;
-typedef enum { REQ_HELLO, REQ_LIST, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_QUERY } request_kind_t;
+typedef enum { REQ_FOLLOW, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_QUERY } request_kind_t;
 
 typedef struct {
     request_kind_t kind;
@@ -55,18 +55,13 @@ struct _ocf_tablelink_t {
     ocf_tablelink_handler_t handler;
     ocf_gossip_t *core;
     size_t max_message;
-    link_state_t state;
+    ocf_follower_t *follower;        //  HELLO, LIST, events: the view follows tabled
     zlistx_t *in_flight;             //  request_t, in the order sent
     uint64_t next_tag;
-    int64_t next_hello;
-    uint64_t boot, seq;
-    zlistx_t *queued_events;         //  zmsg_t, while loading
-    bool queue_overflowed;
+    uint64_t follow_tag;             //  the follower's request out (0: none)
     char self_id[OCF_ID_SIZE];
     json_t *own_row;                 //  found while listing
     ocf_members_t *loading;          //  the view being listed
-    uint64_t list_seq, list_boot;
-    bool list_started;
     zlistx_t *pending;               //  pending_merge_t
     size_t pending_bytes;
     size_t merges_in_flight;
@@ -270,12 +265,10 @@ s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
         case REQ_ROOT:
             self->root_in_flight = false;
             break;
-        case REQ_HELLO:
-        case REQ_LIST:
-            //  Start over: a HELLO, then a full listing.
-            if (self->state == LINK_HELLO || self->state == LINK_LOADING) {
-                self->state = LINK_DOWN;
-                self->next_hello = now;
+        case REQ_FOLLOW:
+            if (request->tag == self->follow_tag) {
+                self->follow_tag = 0;
+                ocf_follower_lost (self->follower, now, "tabled restarted and lost the request");
             }
             break;
         case REQ_SEEN:
@@ -288,8 +281,7 @@ s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
 static void
 s_link_lost (ocf_tablelink_t *self, int64_t now)
 {
-    if (self->state != LINK_DOWN)
-        ocf_log_warning ("ocf-tabled does not answer at %s; buffering merges until it is back", self->api_endpoint);
+    self->follow_tag = 0;
     request_t *request;
     while ((request = zlistx_detach (self->in_flight, NULL))) {
         s_request_lost (self, request, now);
@@ -298,15 +290,14 @@ s_link_lost (ocf_tablelink_t *self, int64_t now)
     }
     self->merges_in_flight = 0;
     self->root_in_flight = false;
-    self->state = LINK_DOWN;
-    self->next_hello = now + HELLO_RETRY_MS;
+    ocf_follower_lost (self->follower, now, "no reply");
     s_connect (self);
 }
 
 static void
 s_flush_merges (ocf_tablelink_t *self, int64_t now)
 {
-    while (self->state == LINK_UP && self->merges_in_flight < MERGES_IN_FLIGHT && zlistx_size (self->pending)) {
+    while (ocf_follower_following (self->follower) && self->merges_in_flight < MERGES_IN_FLIGHT && zlistx_size (self->pending)) {
         json_t *body = json_pack ("{s:[], s:[], s:[]}", "rows", "members", "tombstones");
         zlistx_t *batch = zlistx_new ();
         zlistx_set_destructor (batch, s_pending_destroy);
@@ -336,7 +327,7 @@ s_flush_merges (ocf_tablelink_t *self, int64_t now)
 static void
 s_request_root (ocf_tablelink_t *self, int64_t now)
 {
-    if (self->state != LINK_UP || self->root_in_flight)
+    if (!ocf_follower_following (self->follower) || self->root_in_flight)
         return;
     self->root_in_flight = true;
     self->root_dirty = false;
@@ -382,11 +373,11 @@ s_own (ocf_tablelink_t *self, void (*add) (item_set_t *, json_t *), json_t *valu
 }
 
 static void
-s_apply_event (ocf_tablelink_t *self, const char *topic, json_t *body)
+s_follow_event (void *arg, const char *topic, json_t *body)
 {
+    ocf_tablelink_t *self = arg;
     bool own = json_is_string (json_object_get (body, "source"))
             && strcmp (json_string_value (json_object_get (body, "source")), "self") == 0;
-    self->stats.events++;
     self->root_dirty = true;
     if (strcmp (topic, "row") == 0) {
         json_t *row = json_object_get (body, "row");
@@ -423,21 +414,53 @@ s_apply_event (ocf_tablelink_t *self, const char *topic, json_t *body)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  The follower's requests and what it tells
+
 static void
-s_start_loading (ocf_tablelink_t *self, int64_t now)
+s_follow_send (void *arg, const char *verb, json_t *body)
 {
-    self->state = LINK_LOADING;
-    self->stats.reloads++;
+    ocf_tablelink_t *self = arg;
+    self->follow_tag = s_request (self, REQ_FOLLOW, verb, body, ocf_time_mono_ms ())->tag;
+}
+
+static void
+s_follow_hello (void *arg, json_t *hello)
+{
+    ocf_tablelink_t *self = arg;
+    snprintf (self->self_id, sizeof self->self_id, "%s", json_string_value (json_object_get (hello, "id")));
+    if (self->handler.hello)
+        self->handler.hello (self->handler.arg, hello);
+}
+
+static void
+s_follow_load_begin (void *arg, json_t *page)
+{
+    ocf_tablelink_t *self = arg;
     ocf_members_destroy (&self->loading);
     self->loading = ocf_members_new ();
-    self->list_started = false;
-    s_request (self, REQ_LIST, "LIST", json_pack ("{s:i}", "limit", LIST_PAGE), now);
+}
+
+static void
+s_follow_row (void *arg, json_t *row)
+{
+    ocf_tablelink_t *self = arg;
+    s_view_set_row (self->loading, row);
+    //  This node's row is handed to the core once the view is in place: it may have changed
+    //  while we were not following.
+    const char *id = json_string_value (json_object_get (row, "id"));
+    if (id && strcmp (id, self->self_id) == 0) {
+        json_decref (self->own_row);
+        self->own_row = json_incref (row);
+    }
 }
 
 //  The listed view replaces the old one; the core hears of every id either had.
 static void
-s_finish_loading (ocf_tablelink_t *self, int64_t now)
+s_follow_loaded (void *arg)
 {
+    ocf_tablelink_t *self = arg;
+    int64_t now = ocf_time_mono_ms ();
     zlistx_t *ids = zlistx_new ();
     zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
     for (size_t i = 0; i < ocf_members_size (self->view); i++)
@@ -449,9 +472,6 @@ s_finish_loading (ocf_tablelink_t *self, int64_t now)
         zlistx_add_end (ids, strdup (member->id));
     }
     ocf_members_destroy (&self->loading);
-    self->boot = self->list_boot;
-    self->seq = self->list_seq;
-    self->state = LINK_UP;
     for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids))
         s_notify (self, id);
     zlistx_destroy (&ids);
@@ -463,26 +483,15 @@ s_finish_loading (ocf_tablelink_t *self, int64_t now)
     }
     if (self->handler.loaded)
         self->handler.loaded (self->handler.arg);
-    //  Events that came while listing and are newer than the list.
-    zmsg_t *event;
-    while ((event = zlistx_detach (self->queued_events, NULL)) && self->state == LINK_UP) {
-        ocf_msg_t msg;
-        char error[256];
-        if (ocf_msg_decode_zmsg (&msg, event, self->max_message, error, sizeof error) == 0) {
-            uint64_t seq = (uint64_t) json_integer_value (json_object_get (msg.body, "seq"));
-            uint64_t boot = (uint64_t) json_integer_value (json_object_get (msg.body, "boot"));
-            if (boot == self->boot && seq > self->seq) {
-                s_apply_event (self, msg.verb, msg.body);
-                self->seq = seq;
-            }
-            ocf_msg_clear (&msg);
-        }
-        zmsg_destroy (&event);
-    }
-    zmsg_destroy (&event);
-    zlistx_purge (self->queued_events);
     s_request_root (self, now);
     s_flush_merges (self, now);
+}
+
+static void
+s_follow_stale (void *arg, const char *error)
+{
+    ocf_tablelink_t *self = arg;
+    ocf_log_warning ("ocf-tabled does not answer at %s (%s); buffering merges until it is back", self->api_endpoint, error);
 }
 
 //  --------------------------------------------------------------------------
@@ -559,49 +568,17 @@ s_on_reply (ocf_tablelink_t *self, request_t *request, json_t *reply, bool ok, i
 {
     if (!ok) {
         self->stats.errors++;
-        ocf_log_warning ("ocf-tabled refused a request: %s", json_string_value (json_object_get (reply, "error")));
+        if (request->kind != REQ_FOLLOW)         //  the follower says why itself
+            ocf_log_warning ("ocf-tabled refused a request: %s", json_string_value (json_object_get (reply, "error")));
     }
     switch (request->kind) {
-        case REQ_HELLO:
-            if (!ok) {
-                self->state = LINK_DOWN;
-                self->next_hello = now + HELLO_RETRY_MS;
-                break;
+        case REQ_FOLLOW:
+            //  A reply to a request the follower gave up is dropped.
+            if (request->tag == self->follow_tag) {
+                self->follow_tag = 0;
+                ocf_follower_reply (self->follower, now, ok, reply);
             }
-            snprintf (self->self_id, sizeof self->self_id, "%s", json_string_value (json_object_get (reply, "id")));
-            if (self->handler.hello)
-                self->handler.hello (self->handler.arg, reply);
-            s_start_loading (self, now);
             break;
-        case REQ_LIST: {
-            if (!ok || self->state != LINK_LOADING) {
-                s_link_lost (self, now);
-                break;
-            }
-            if (!self->list_started) {
-                //  Events up to this seq are in the list; later ones are applied after it.
-                self->list_started = true;
-                self->list_seq = (uint64_t) json_integer_value (json_object_get (reply, "seq"));
-                self->list_boot = (uint64_t) json_integer_value (json_object_get (reply, "boot"));
-            }
-            size_t index;
-            json_t *row;
-            json_array_foreach (json_object_get (reply, "rows"), index, row) {
-                s_view_set_row (self->loading, row);
-                //  This node's row is handed to the core once the view is in place: it may
-                //  have changed while we were not following.
-                if (strcmp (json_string_value (json_object_get (row, "id")), self->self_id) == 0) {
-                    json_decref (self->own_row);
-                    self->own_row = json_incref (row);
-                }
-            }
-            const char *next = json_string_value (json_object_get (reply, "next"));
-            if (next)
-                s_request (self, REQ_LIST, "LIST", json_pack ("{s:i, s:s}", "limit", LIST_PAGE, "after", next), now);
-            else
-                s_finish_loading (self, now);
-            break;
-        }
         case REQ_ROOT:
             self->root_in_flight = false;
             if (ok && self->handler.root)
@@ -672,15 +649,6 @@ ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
         zmsg_t *event = zmsg_recv_nowait (self->events);
         if (!event)
             break;
-        if (self->state != LINK_UP) {
-            if (zlistx_size (self->queued_events) < QUEUED_EVENTS_MAX)
-                zlistx_add_end (self->queued_events, event);
-            else {
-                self->queue_overflowed = true;
-                zmsg_destroy (&event);
-            }
-            continue;
-        }
         ocf_msg_t msg;
         char error[256];
         if (ocf_msg_decode_zmsg (&msg, event, self->max_message * 2, error, sizeof error) != 0) {
@@ -688,24 +656,7 @@ ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
             zmsg_destroy (&event);
             continue;
         }
-        uint64_t seq = (uint64_t) json_integer_value (json_object_get (msg.body, "seq"));
-        uint64_t boot = (uint64_t) json_integer_value (json_object_get (msg.body, "boot"));
-        if (boot != self->boot) {
-            ocf_log_info ("ocf-tabled restarted (boot %" PRIu64 "); reloading the view", boot);
-            self->state = LINK_HELLO;
-            s_request (self, REQ_HELLO, "HELLO", NULL, now);
-        }
-        else
-        if (seq != self->seq + 1) {
-            if (seq > self->seq) {
-                ocf_log_info ("missed events %" PRIu64 "..%" PRIu64 " of ocf-tabled; reloading the view", self->seq + 1, seq - 1);
-                s_start_loading (self, now);
-            }
-        }
-        else {
-            self->seq = seq;
-            s_apply_event (self, msg.verb, msg.body);
-        }
+        ocf_follower_event (self->follower, now, msg.verb, msg.body);
         ocf_msg_clear (&msg);
         zmsg_destroy (&event);
     }
@@ -724,8 +675,12 @@ ocf_tablelink_new (const char *run_dir, ocf_members_t *view, const ocf_tablelink
     self->max_message = max_message;
     self->in_flight = zlistx_new ();
     zlistx_set_destructor (self->in_flight, s_request_destroy);
-    self->queued_events = zlistx_new ();
-    zlistx_set_destructor (self->queued_events, (zlistx_destructor_fn *) zmsg_destroy);
+    ocf_follower_config_t config = { .retry_ms = HELLO_RETRY_MS, .page_rows = LIST_PAGE, .max_buffered = QUEUED_EVENTS_MAX,
+                                     .view_name = "membership view" };
+    ocf_follower_handler_t follow = { .arg = self, .send = s_follow_send, .hello = s_follow_hello,
+                                      .load_begin = s_follow_load_begin, .row = s_follow_row, .loaded = s_follow_loaded,
+                                      .event = s_follow_event, .stale = s_follow_stale };
+    self->follower = ocf_follower_new (&config, &follow);
     self->pending = zlistx_new ();
     zlistx_set_destructor (self->pending, s_pending_destroy);
     self->seen = zhashx_new ();
@@ -747,7 +702,7 @@ ocf_tablelink_destroy (ocf_tablelink_t **self_p)
     zsock_destroy (&self->api);
     zsock_destroy (&self->events);
     zlistx_destroy (&self->in_flight);
-    zlistx_destroy (&self->queued_events);
+    ocf_follower_destroy (&self->follower);
     zlistx_destroy (&self->pending);
     zhashx_destroy (&self->seen);
     ocf_members_destroy (&self->loading);
@@ -759,12 +714,14 @@ ocf_tablelink_destroy (ocf_tablelink_t **self_p)
 void ocf_tablelink_set_core (ocf_tablelink_t *self, ocf_gossip_t *core) { self->core = core; }
 zsock_t *ocf_tablelink_api (ocf_tablelink_t *self) { return self->api; }
 zsock_t *ocf_tablelink_events (ocf_tablelink_t *self) { return self->events; }
-bool ocf_tablelink_up (ocf_tablelink_t *self) { return self->state == LINK_UP; }
+bool ocf_tablelink_up (ocf_tablelink_t *self) { return ocf_follower_following (self->follower); }
 
 const ocf_tablelink_stats_t *
 ocf_tablelink_stats (ocf_tablelink_t *self)
 {
     self->stats.buffered_items = zlistx_size (self->pending);
+    self->stats.reloads = ocf_follower_stats (self->follower)->loads;
+    self->stats.events = ocf_follower_stats (self->follower)->events;
     return &self->stats;
 }
 
@@ -776,15 +733,8 @@ ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
         self->stats.timeouts++;
         s_link_lost (self, now);
     }
-    if (self->state == LINK_DOWN && now >= self->next_hello) {
-        self->state = LINK_HELLO;
-        s_request (self, REQ_HELLO, "HELLO", NULL, now);
-    }
-    if (self->queue_overflowed && self->state == LINK_UP) {
-        self->queue_overflowed = false;
-        s_start_loading (self, now);
-    }
-    if (self->state != LINK_UP)
+    ocf_follower_tick (self->follower, now);
+    if (!ocf_follower_following (self->follower))
         return;
     //  The root changes with every event; it is read at most every ROOT_DEBOUNCE_MS then
     //  (heartbeats carry it once a second), and every ROOT_REFRESH_MS anyway.

@@ -1,12 +1,13 @@
 /*  ocf_tablelink: ocf-gossipd's side of ocf-tabled.
     A DEALER on run_dir/tabled.api for requests (pipelined: tabled answers in order) and a
-    SUB on run_dir/tabled.events. It keeps the membership view the protocol core reads:
-    loaded with LIST, then followed event by event, and loaded again on a gap in `seq` or a
-    new `boot`. It hands the core this node's own changes (events with source self) to
-    spread, answers the core's table queries (DIGEST, DELTA, SNAPSHOT) and merges what peers
-    sent (MERGE), translating between tabled's JSON and the core's items. While tabled is
-    away (restarting), merges wait in a bounded buffer, sent once it is back; beyond the
-    bound they are dropped and anti-entropy repairs them later.  */
+    SUB on run_dir/tabled.events. It keeps the membership view the protocol core reads, as
+    common/ocf_follower loads and follows it (its requests tagged like the others, so that
+    a reply finds its request across a restart of tabled). It hands the core this node's own
+    changes (events with source self) to spread, answers the core's table queries (DIGEST,
+    DELTA, SNAPSHOT) and merges what peers sent (MERGE), translating between tabled's JSON
+    and the core's items. While tabled is away (restarting), merges wait in a bounded
+    buffer, sent once it is back; beyond the bound they are dropped and anti-entropy repairs
+    them later.  */
 #ifndef OCF_TABLELINK_H
 #define OCF_TABLELINK_H
 

@@ -1,10 +1,10 @@
 /*  ocf_feed: keeps a routing view in step with tabled, without ever blocking a request.
-    Loads the table with LIST (page by page), then follows tabled.events (SUB). Events that
-    arrive during a load are buffered and applied after it (the view merges by version, so
-    applying one twice is harmless). A change of `boot` or a gap in `seq` triggers a reload;
-    a HELLO every second notices a tabled that restarted or events that were lost (its seq
-    ahead of ours for two beats in a row). When tabled does not answer, the view is kept as
-    it is and the feed retries at every beat.  */
+    The h2o side of common/ocf_follower: a SUB on tabled.events polled by the loop, the
+    follower's requests sent with the worker's ocf_zclient (which owns their deadlines), and
+    a tick for its retries and its HELLO every second (which notices a tabled that restarted
+    without publishing anything yet, or events that were lost). The follower's rows and
+    events go into the view (it merges by version). When tabled does not answer, the view is
+    kept as it is and routing goes on with it.  */
 #ifndef OCF_FEED_H
 #define OCF_FEED_H
 
@@ -22,7 +22,7 @@ typedef void (ocf_feed_settled_fn) (void *arg);
 ocf_feed_t *ocf_feed_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
                           ocf_feed_settled_fn *settled, void *arg);
 void ocf_feed_destroy (ocf_feed_t **self_p);
-//  Whether tabled answered the last call and the view follows its events.
+//  Whether the view is loaded and follows tabled's events.
 bool ocf_feed_connected (ocf_feed_t *self);
 //  Counters: loads, events applied, reloads after a gap or a restart, errors.
 json_t *ocf_feed_stats (ocf_feed_t *self);
