@@ -21,11 +21,15 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
     "ok", "connect_failed", "stale_connection", "failed", "timeout", "status_502", "status_503", "body_failed"
 };
 
+static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout" };
+
 struct _ocf_metrics_t {
     uint64_t requests[OCF_ROUTE_COUNT][STATUS_MAX];
     uint64_t attempts[OCF_ATTEMPT_COUNT];
     uint64_t retries;
     uint64_t stream_events;
+    uint64_t fabric_handshakes[OCF_FABRIC_HANDSHAKE_COUNT];
+    uint64_t fabric_requests;
     int64_t inflight;
     histogram_t duration;
     histogram_t first_byte;
@@ -97,6 +101,18 @@ void
 ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count)
 {
     ADD (self->stream_events, count);
+}
+
+void
+ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t result)
+{
+    ADD (self->fabric_handshakes[result], 1);
+}
+
+void
+ocf_metrics_fabric_request (ocf_metrics_t *self)
+{
+    ADD (self->fabric_requests, 1);
 }
 
 int64_t
@@ -176,6 +192,14 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
                GET (self->pools.connect_failures));
     s_counter (page, "ocf_proxyd_upstream_reuses_total", "Requests sent on a kept-alive upstream connection",
                GET (self->pools.reuses));
+    const char *handshakes = "ocf_proxyd_fabric_handshakes_total";
+    ocf_promtext_family (page, handshakes, "counter", "TLS handshakes of other hosts on the fabric listener, by result");
+    for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++) {
+        const char *labels[] = { "result", s_handshake_names[result], NULL };
+        ocf_promtext_sample (page, handshakes, "", (double) GET (self->fabric_handshakes[result]), labels);
+    }
+    s_counter (page, "ocf_proxyd_fabric_requests_total", "Requests from other hosts through the fabric listener",
+               GET (self->fabric_requests));
     ocf_promtext_family (page, "ocf_proxyd_upstream_connections", "gauge", "Upstream connections now, by state");
     const char *idle[] = { "state", "idle", NULL }, *active[] = { "state", "active", NULL };
     ocf_promtext_sample (page, "ocf_proxyd_upstream_connections", "", (double) GET (self->pools.idle), idle);
@@ -194,12 +218,16 @@ ocf_metrics_json (ocf_metrics_t *self)
     json_t *attempts = json_object ();
     for (int outcome = 0; outcome < OCF_ATTEMPT_COUNT; outcome++)
         json_object_set_new (attempts, s_attempt_names[outcome], json_integer ((json_int_t) GET (self->attempts[outcome])));
-    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    json_t *handshakes = json_object ();
+    for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++)
+        json_object_set_new (handshakes, s_handshake_names[result], json_integer ((json_int_t) GET (self->fabric_handshakes[result])));
+    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                       "requests", (json_int_t) ocf_metrics_requests (self),
                       "inflight", (json_int_t) GET (self->inflight),
                       "retries", (json_int_t) GET (self->retries),
                       "stream_events", (json_int_t) GET (self->stream_events),
                       "attempts", attempts,
+                      "fabric", "handshakes", handshakes, "requests", (json_int_t) GET (self->fabric_requests),
                       "upstream", "connects", (json_int_t) GET (self->pools.connects),
                       "connect_failures", (json_int_t) GET (self->pools.connect_failures),
                       "reuses", (json_int_t) GET (self->pools.reuses), "stale", (json_int_t) GET (self->pools.stale),

@@ -41,8 +41,9 @@ typedef struct {
     h2o_accept_ctx_t accept;
     int listen_fd;
     h2o_socket_t *listener;
-    //  The fabric listener: its connections are TLS, their peers members (ocf_tls), and their
-    //  requests carry fabric_hosts as conn->hosts, which tells them apart.
+    //  The fabric listener: its connections are TLS (the handshake run by the worker, then
+    //  fabric_accept: HTTP/1), their peers members (ocf_tls), and their requests carry
+    //  fabric_hosts as conn->hosts, which tells them apart.
     int fabric_fd;
     h2o_socket_t *fabric_listener;
     h2o_accept_ctx_t fabric_accept;

@@ -105,6 +105,8 @@ Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/health", &curl_status), 404);
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/chat/completions", &curl_status), 404);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 3);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
 }
 
 Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_strangers)
@@ -124,4 +126,8 @@ Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_stra
     char *text = ocf_test_read_file (log);
     cr_assert (strstr (text, "it is not a live member of the table"), "%s", text);
     free (text);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"refused\"} "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"failed\"} "), 2);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 0);
 }
+
