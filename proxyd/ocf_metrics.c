@@ -198,6 +198,11 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
         const char *labels[] = { "result", s_handshake_names[result], NULL };
         ocf_promtext_sample (page, handshakes, "", (double) GET (self->fabric_handshakes[result]), labels);
     }
+    const char *client = "ocf_proxyd_fabric_client_handshakes_total";
+    ocf_promtext_family (page, client, "counter", "TLS handshakes with other hosts' fabric listeners, full or resumed");
+    const char *full[] = { "session", "full", NULL }, *resumed[] = { "session", "resumed", NULL };
+    ocf_promtext_sample (page, client, "", (double) GET (self->pools.tls_full), full);
+    ocf_promtext_sample (page, client, "", (double) GET (self->pools.tls_resumed), resumed);
     s_counter (page, "ocf_proxyd_fabric_requests_total", "Requests from other hosts through the fabric listener",
                GET (self->fabric_requests));
     ocf_promtext_family (page, "ocf_proxyd_upstream_connections", "gauge", "Upstream connections now, by state");
@@ -221,13 +226,15 @@ ocf_metrics_json (ocf_metrics_t *self)
     json_t *handshakes = json_object ();
     for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++)
         json_object_set_new (handshakes, s_handshake_names[result], json_integer ((json_int_t) GET (self->fabric_handshakes[result])));
-    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                       "requests", (json_int_t) ocf_metrics_requests (self),
                       "inflight", (json_int_t) GET (self->inflight),
                       "retries", (json_int_t) GET (self->retries),
                       "stream_events", (json_int_t) GET (self->stream_events),
                       "attempts", attempts,
                       "fabric", "handshakes", handshakes, "requests", (json_int_t) GET (self->fabric_requests),
+                      "client_full", (json_int_t) GET (self->pools.tls_full),
+                      "client_resumed", (json_int_t) GET (self->pools.tls_resumed),
                       "upstream", "connects", (json_int_t) GET (self->pools.connects),
                       "connect_failures", (json_int_t) GET (self->pools.connect_failures),
                       "reuses", (json_int_t) GET (self->pools.reuses), "stale", (json_int_t) GET (self->pools.stale),

@@ -94,6 +94,26 @@ Test (proxyd_tls, hops_between_hosts_go_through_the_fabric_listener)
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 1);
 }
 
+Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
+{
+    char url[128], command[600];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+    //  Two streams at once, while the first connection waits in A's pool: one takes it, the
+    //  other needs a second connection, which resumes the session of the first (its ticket).
+    snprintf (command, sizeof command, "for i in 1 2; do curl -s -N --max-time 5 -o /dev/null "
+              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 300' "
+              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s & done; wait", url);
+    int status;
+    free (ocf_test_run (command, &status));
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 2);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
+}
+
 Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
 {
     char error[200];
