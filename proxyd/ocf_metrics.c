@@ -21,7 +21,7 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
     "ok", "connect_failed", "stale_connection", "failed", "timeout", "status_502", "status_503", "body_failed"
 };
 
-static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout" };
+static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout", "busy" };
 
 struct _ocf_metrics_t {
     uint64_t requests[OCF_ROUTE_COUNT][STATUS_MAX];

@@ -31,7 +31,8 @@ typedef enum {
     OCF_FABRIC_HANDSHAKE_OK = 0,
     OCF_FABRIC_HANDSHAKE_REFUSED,    //  the peer's key is not a live (authorized) member's
     OCF_FABRIC_HANDSHAKE_FAILED,     //  anything else: not TLS, no certificate, the peer left
-    OCF_FABRIC_HANDSHAKE_TIMEOUT,    //  not done within h2o's handshake timeout
+    OCF_FABRIC_HANDSHAKE_TIMEOUT,    //  not done within [proxyd] fabric_handshake_timeout
+    OCF_FABRIC_HANDSHAKE_BUSY,       //  closed at once: too many handshakes under way
     OCF_FABRIC_HANDSHAKE_COUNT
 } ocf_fabric_handshake_t;
 

@@ -17,6 +17,7 @@
 #define TABLED_TIMEOUT_MS 2000
 #define SCRAPE_TIMEOUT_MS 300
 #define CLOSE_WAIT_MS 3000       //  longest wait for clients to go once the loop is done
+#define MAX_HANDSHAKES 256       //  fabric handshakes under way at once, per worker
 
 typedef struct {
     h2o_linklist_t link;
@@ -189,6 +190,7 @@ s_handshake_end (client_t *client, ocf_fabric_handshake_t result)
 {
     if (h2o_timeout_is_linked (&client->handshake))
         h2o_timeout_unlink (&client->handshake);
+    client->worker->handshakes--;
     ocf_metrics_fabric_handshake (client->worker->metrics, result);
 }
 
@@ -202,10 +204,10 @@ s_on_client_close (void *data)
     free (client);
 }
 
-//  h2o's own accept times handshakes out too (its handshake_timeout, 10 s), but says nothing
-//  of how they end: proxyd runs the fabric's handshakes itself, on the same timer, counts their
-//  results, then hands the connection to h2o as HTTP/1 over the TLS socket (as h2o does after
-//  its own).
+//  h2o's own accept times handshakes out too (its handshake_timeout, set from [proxyd]
+//  fabric_handshake_timeout), but neither bounds how many are under way nor says how they end:
+//  proxyd runs the fabric's handshakes itself, on the same timer, counts their results, then
+//  hands the connection to h2o as HTTP/1 over the TLS socket (as h2o does after its own).
 static void
 s_on_handshake_timeout (h2o_timeout_entry_t *entry)
 {
@@ -246,7 +248,16 @@ s_on_accept (h2o_socket_t *listener, const char *error)
         h2o_linklist_insert (&self->clients, &client->link);
         sock->on_close.cb = s_on_client_close;
         sock->on_close.data = client;
+        if (listener == self->fabric_listener && self->handshakes >= MAX_HANDSHAKES) {
+            //  Silent connections must not take every socket: beyond the bound, a new one is
+            //  closed at once (a member's hop fails to connect and tries another provider;
+            //  pooled connections, past their handshake, are not affected).
+            ocf_metrics_fabric_handshake (self->metrics, OCF_FABRIC_HANDSHAKE_BUSY);
+            h2o_socket_close (sock);
+        }
+        else
         if (listener == self->fabric_listener) {
+            self->handshakes++;
             client->handshake.cb = s_on_handshake_timeout;
             h2o_timeout_link (self->loop, &self->context.handshake_timeout, &client->handshake);
             sock->data = client;

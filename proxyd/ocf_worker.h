@@ -50,6 +50,7 @@ typedef struct {
     h2o_hostconf_t *fabric_hosts[2];
     SSL_CTX *tls_server;         //  NULL: no fabric listener
     SSL_CTX *tls_client;         //  hops to other hosts' fabric listeners
+    size_t handshakes;           //  fabric connections in their TLS handshake now
     h2o_linklist_t clients;      //  accepted connections, closed at the end
     h2o_linklist_t forwards;     //  requests being forwarded (ocf_forward), aborted at the end
     ocf_view_t *view;

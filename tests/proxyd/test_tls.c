@@ -7,10 +7,16 @@
 #include "fabric.h"
 #include "ocf_tls.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <openssl/pem.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SILENT_CLIENTS 260       //  more than a worker lets handshake at once (256)
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *C;
@@ -19,7 +25,7 @@ static void
 s_setup (void)
 {
     A = fabric_host (&s_fabric, "host-a", NULL);
-    C = fabric_host (&s_fabric, "host-c", NULL);
+    C = fabric_host (&s_fabric, "host-c", "fabric_handshake_timeout = 500ms\n");
     const char *m1[] = { "--model", "m1", NULL };
     fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
     fabric_sync (&s_fabric);
@@ -151,3 +157,33 @@ Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_stra
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 0);
 }
 
+//  Connections that never start their handshake are closed after fabric_handshake_timeout
+//  (500 ms here), and a worker lets only so many wait at once: the others are closed at once.
+Test (proxyd_tls, silent_connections_are_closed_and_bounded)
+{
+    int fds[SILENT_CLIENTS];
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) C->fabric_port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    int64_t started = ocf_test_now_us () / 1000;
+    for (int i = 0; i < SILENT_CLIENTS; i++) {
+        fds[i] = socket (AF_INET, SOCK_STREAM, 0);
+        cr_assert (fds[i] >= 0 && connect (fds[i], (struct sockaddr *) &address, sizeof address) == 0);
+    }
+    for (int i = 0; i < SILENT_CLIENTS; i++) {
+        struct pollfd poll_fd = { .fd = fds[i], .events = POLLIN };
+        char byte;
+        cr_assert_eq (poll (&poll_fd, 1, 3000), 1, "connection %d still open after 3 s", i);
+        cr_assert_leq (read (fds[i], &byte, 1), 0);
+        close (fds[i]);
+    }
+    int64_t took = ocf_test_now_us () / 1000 - started;
+    cr_assert_geq (took, 500, "closed after %" PRId64 " ms, before the timeout", took);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"timeout\"} "), 256);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"busy\"} "), SILENT_CLIENTS - 256);
+    //  Members still get through once the silent ones are gone.
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+}
