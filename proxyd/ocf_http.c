@@ -160,11 +160,13 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     ocf_worker_request_begin (worker);
     ocf_metrics_request_begin (worker->metrics);
     const char *allow;
-    if (ocf_worker_fabric_request (req))
+    if (ocf_fabric_hop (req)) {
         ocf_metrics_fabric_request (worker->metrics);
-    if (route->kind != OCF_ROUTE_LOCAL_SERVICE && ocf_worker_fabric_request (req)) {
-        ocf_http_error (req, 404, "route_not_found", NULL, "the fabric listener serves /v1/_service/{svc}/{path} only");
-        return 0;
+        if (!ocf_fabric_route_served (req, route)) {
+            ocf_http_error (req, 404, "route_not_found", NULL,
+                            "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
+            return 0;
+        }
     }
     if (route->kind == OCF_ROUTE_NOT_FOUND) {
         ocf_http_error (req, 404, "route_not_found", NULL,

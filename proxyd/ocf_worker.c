@@ -50,9 +50,22 @@ s_loopback (const struct sockaddr *address)
 }
 
 bool
+ocf_fabric_hop (h2o_req_t *req)
+{
+    return ocf_worker_fabric_request (req) && req->num_reprocessed == 0;
+}
+
+bool
+ocf_fabric_route_served (h2o_req_t *req, const ocf_route_t *route)
+{
+    return route->kind == OCF_ROUTE_LOCAL_SERVICE
+        || (route->kind == OCF_ROUTE_P2P && strcmp (route->node, ocf_view_self_id (ocf_worker_of (req)->view)) == 0);
+}
+
+bool
 ocf_fabric_request_allowed (h2o_req_t *req)
 {
-    if (!ocf_worker_of (req)->tls_server || ocf_worker_fabric_request (req))
+    if (!ocf_worker_of (req)->tls_server || ocf_fabric_hop (req))
         return true;
     struct sockaddr_storage address;
     return req->conn->callbacks->get_peername (req->conn, (struct sockaddr *) &address) > 0

@@ -120,6 +120,31 @@ Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
 }
 
+//  p2p between hosts goes over the fabric too: C's fabric listener serves its public API under
+//  its own p2p route, to members only, and relays nowhere else.
+Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
+{
+    char url[300];
+    snprintf (url, sizeof url, "%s/v1/p2p/%s/v1/models", A->url, C->id);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    cr_assert (strstr (response.body, "\"m1\""), "%s", response.body);
+    fabric_response_free (&response);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 1);
+    char error[200];
+    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
+    cr_assert (identity, "%s", error);
+    s_write_credentials (A, identity, "member");
+    ocf_identity_destroy (&identity);
+    int curl_status;
+    snprintf (url, sizeof url, "/v1/p2p/%s/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", url, &curl_status), 200);
+    snprintf (url, sizeof url, "/v1/p2p/%s/v1/models", A->id);
+    cr_assert_eq (s_fabric_get ("https", "member", url, &curl_status), 404);
+    cr_assert_eq (s_fabric_get ("https", NULL, url, &curl_status), 0);
+}
+
 Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
 {
     char error[200];
