@@ -61,6 +61,17 @@ s_write_credentials (fabric_host_t *host, ocf_identity_t *identity, const char *
     EVP_PKEY_free (key);
 }
 
+//  A's own credentials, as "member".
+static void
+s_write_member_credentials (void)
+{
+    char error[200];
+    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
+    cr_assert (identity, "%s", error);
+    s_write_credentials (A, identity, "member");
+    ocf_identity_destroy (&identity);
+}
+
 //  curl to C's fabric listener: the HTTP status, or 0 when no answer came (curl's exit status
 //  in *curl_status). scheme "http" or "https"; credentials: a name given to
 //  s_write_credentials, or NULL for none.
@@ -132,11 +143,7 @@ Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
     fabric_response_free (&response);
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 1);
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 1);
-    char error[200];
-    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
-    cr_assert (identity, "%s", error);
-    s_write_credentials (A, identity, "member");
-    ocf_identity_destroy (&identity);
+    s_write_member_credentials ();
     int curl_status;
     snprintf (url, sizeof url, "/v1/p2p/%s/v1/models", C->id);
     cr_assert_eq (s_fabric_get ("https", "member", url, &curl_status), 200);
@@ -147,11 +154,7 @@ Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
 
 Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
 {
-    char error[200];
-    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
-    cr_assert (identity, "%s", error);
-    s_write_credentials (A, identity, "member");
-    ocf_identity_destroy (&identity);
+    s_write_member_credentials ();
     int curl_status;
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/health", &curl_status), 404);
