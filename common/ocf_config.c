@@ -128,6 +128,12 @@ static const key_spec_t s_keys[] = {
       "Idle upstream connections are closed after this (keep it below the backends' own idle timeout)" },
     { "proxyd", "stop_timeout", T_DURATION, CFG (proxyd, stop_timeout_ms), "15s", 0, 3600000, NULL, false,
       "On SIGTERM, longest wait for requests in flight (streams) to finish" },
+    { "proxyd", "admin_key_file", T_STRING, CFG (proxyd, admin_key_file), "", 0, 0, NULL, false,
+      "File holding the admin key (its first line): with Authorization: Bearer <key>, clients that are not local may call the admin routes (POST/DELETE /v1/dnt/_node); empty: local clients only" },
+    { "proxyd", "api_keys_file", T_STRING, CFG (proxyd, api_keys_file), "", 0, 0, NULL, false,
+      "Client API keys, hashed, one per line: name sha256:<hex> [rpm=N] [streams=N] (format: configuration.md); empty: no key needed; reloaded on SIGHUP" },
+    { "proxyd", "allowed_origins", T_STRING, CFG (proxyd, allowed_origins), "", 0, 0, NULL, true,
+      "Browser origins allowed by CORS, comma-separated and exact (https://app.example.com), or *; empty: none" },
 
     { "workerd", "health_interval", T_DURATION, CFG (workerd, health_interval_ms), "2s", 50, 3600000, NULL, false,
       "Interval of backend health checks" },

@@ -68,6 +68,9 @@ typedef struct {
     int64_t workers;             //  event-loop threads
     int64_t keepalive_timeout_ms;    //  idle upstream connections
     int64_t stop_timeout_ms;     //  grace for requests in flight on SIGTERM
+    char *admin_key_file;        //  "": the admin routes take local clients only
+    char *api_keys_file;         //  "": no API key needed
+    char *allowed_origins;       //  comma-separated, or "*"; "": no CORS
 } ocf_proxyd_config_t;
 
 typedef struct {

@@ -30,6 +30,12 @@ s_usage (FILE *out, const char *program, const char *summary)
 ocf_config_t *
 ocf_daemon_start (int argc, char **argv, const char *program, const char *summary)
 {
+    return ocf_daemon_start_checked (argc, argv, program, summary, NULL);
+}
+
+ocf_config_t *
+ocf_daemon_start_checked (int argc, char **argv, const char *program, const char *summary, ocf_daemon_check_fn *own_check)
+{
     enum { OPT_CHECK = 256, OPT_PRINT, OPT_REFERENCE, OPT_VERSION };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
@@ -68,8 +74,14 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
         ocf_config_set (config, overrides[i]);
     free (overrides);
     ocf_config_finish (config);
-    if (*ocf_config_errors (config)) {
-        fprintf (stderr, "%s: configuration errors:\n%s", program, ocf_config_errors (config));
+    char own[1024] = "";
+    const char *errors = ocf_config_errors (config);
+    if (!*errors && own_check && own_check (config, own, sizeof own - 1) != 0) {
+        strcat (own, "\n");
+        errors = own;
+    }
+    if (*errors) {
+        fprintf (stderr, "%s: configuration errors:\n%s", program, errors);
         //  Freed before exiting so that leak checkers (ASan builds) keep the exit status.
         ocf_config_destroy (&config);
         exit (check ? 1 : 78);      //  78: EX_CONFIG, which systemd shows as "CONFIG"

@@ -12,6 +12,13 @@
 #include <czmq.h>
 
 ocf_config_t *ocf_daemon_start (int argc, char **argv, const char *program, const char *summary);
+//  A daemon's own check of what its keys name (files that must be readable and well-formed):
+//  0, or -1 with error set.
+typedef int (ocf_daemon_check_fn) (ocf_config_t *config, char *error, size_t error_size);
+//  ocf_daemon_start, with the daemon's check run after the configuration's own, so that
+//  --check-config reports its errors too and a start with them fails the same way.
+ocf_config_t *ocf_daemon_start_checked (int argc, char **argv, const char *program, const char *summary,
+                                        ocf_daemon_check_fn *check);
 //  "ipc://<run_dir>/<name>" into buffer.
 const char *ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_t size);
 //  Creates run_dir (0755) and state_dir (0750) when missing, then takes run_dir/<name>.lock,

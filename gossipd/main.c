@@ -59,10 +59,10 @@ s_env_send (void *arg, const char *peer, const uint8_t *data, size_t size)
 }
 
 static void
-s_env_merge (void *arg, const ocf_item_t *items, size_t count)
+s_env_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
 {
     server_t *server = arg;
-    ocf_tablelink_merge (server->table, items, count);
+    ocf_tablelink_merge (server->table, from, items, count);
 }
 
 static void
@@ -413,7 +413,7 @@ s_stats (server_t *server)
     COUNT ("send_dropped", net->send_dropped); COUNT ("no_endpoint", net->no_endpoint);
     COUNT ("zap_allowed", net->zap_allowed); COUNT ("zap_denied", net->zap_denied);
     COUNT ("peers_cut_off", net->cut_off); COUNT ("dropped_cut_off", net->dropped_cut_off);
-    COUNT ("unproven", net->unproven);
+    COUNT ("unproven", net->unproven); COUNT ("dropped_unauthorized", net->dropped_unauthorized);
     COUNT ("connections", net->connections); COUNT ("peers_connected_to_us", net->routes);
     COUNT ("sent_back", net->sent_back);
     COUNT ("tabled_requests", table->requests); COUNT ("tabled_timeouts", table->timeouts);
@@ -507,6 +507,15 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         if (signal_number == SIGTERM || signal_number == SIGINT) {
             ocf_log_info ("received %s, leaving the cluster", strsignal (signal_number));
             return -1;
+        }
+        else
+        if (signal_number == SIGHUP && server->transport) {
+            char error[1024];
+            if (ocf_transport_reload_keys (server->transport, &server->config->gossipd, error, sizeof error) != 0)
+                ocf_log_error ("SIGHUP: %s; the authorized keys in force stay", error);
+            else
+                ocf_log_notice ("SIGHUP: authorized keys reloaded (%s)", ocf_transport_enforcing (server->transport)
+                                ? "closed cluster" : "open to any key");
         }
     return 0;
 }

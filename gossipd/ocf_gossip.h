@@ -70,7 +70,9 @@ typedef struct {
     //  Deliver a message to a peer. May drop it (a full queue): the protocol tolerates loss.
     void (*send) (void *arg, const char *peer, const uint8_t *data, size_t size);
     //  Merge items into the table; their effects come back through the view and local changes.
-    void (*merge) (void *arg, const ocf_item_t *items, size_t count);
+    //  from: the peer that sent the items (NULL: this node's own verdicts), which tabled names
+    //  when it refuses one.
+    void (*merge) (void *arg, const char *from, const ocf_item_t *items, size_t count);
     //  Ask the table; answer later with ocf_gossip_answer_* and the same token.
     void (*query) (void *arg, uint64_t token, const ocf_query_t *query);
     //  A peer named an endpoint for a node (snapshot BUSY answers); optional.

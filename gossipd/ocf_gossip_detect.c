@@ -189,7 +189,7 @@ s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
     uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
     ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&declared, payload) };
     memcpy (item.id, member->id, OCF_ID_SIZE);
-    self->env.merge (self->env.arg, &item, 1);
+    self->env.merge (self->env.arg, NULL, &item, 1);
     ocf_gossip_spread (self, &item, 1);
     //  The accused hears it first hand, so it can refute at once.
     ocf_gossip_send_items (self, member->id, &item, 1, false);

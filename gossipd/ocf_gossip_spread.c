@@ -140,7 +140,7 @@ ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t
         }
     }
     if (fresh_count)
-        self->env.merge (self->env.arg, fresh, fresh_count);
+        self->env.merge (self->env.arg, from, fresh, fresh_count);
     if (onward_count)
         s_push_down (self, onward, onward_count, msg->target);
     free (fresh);

@@ -66,7 +66,7 @@ s_merge_admitted (ocf_gossip_t *self, const char *peer, const ocf_item_t *items,
             ocf_gossip_detect_accused_by (self, peer);
     }
     if (kept)
-        self->env.merge (self->env.arg, admitted, kept);
+        self->env.merge (self->env.arg, peer, admitted, kept);
     free (admitted);
 }
 

@@ -36,6 +36,7 @@ typedef struct {
     ocf_item_kind_t kind;
     json_t *json;
     size_t bytes;
+    char from[OCF_ID_SIZE];          //  the peer it came from ("": this node)
 } pending_merge_t;
 
 //  Items built from tabled's JSON, with the payloads they point to.
@@ -311,8 +312,12 @@ s_flush_merges (ocf_tablelink_t *self, int64_t now)
         zlistx_set_destructor (batch, s_pending_destroy);
         size_t bytes = 0;
         pending_merge_t *pending;
+        //  One sender per MERGE, so that tabled can name who relayed what it refuses.
+        const pending_merge_t *first = zlistx_first (self->pending);
+        if (*first->from)
+            json_object_set_new (body, "from", json_string (first->from));
         while (zlistx_size (batch) < MERGE_BATCH_ITEMS && (pending = zlistx_first (self->pending))
-        &&     (bytes == 0 || bytes + pending->bytes < self->max_message / 2)) {
+        &&     (bytes == 0 || (bytes + pending->bytes < self->max_message / 2 && strcmp (pending->from, first->from) == 0))) {
             zlistx_detach_cur (self->pending);
             self->pending_bytes -= pending->bytes;
             bytes += pending->bytes;
@@ -797,7 +802,7 @@ ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
 }
 
 void
-ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t count)
+ocf_tablelink_merge (ocf_tablelink_t *self, const char *from, const ocf_item_t *items, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         json_t *json = NULL;
@@ -834,6 +839,7 @@ ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t coun
         pending->kind = item->kind;
         pending->json = json;
         pending->bytes = item->size;
+        snprintf (pending->from, sizeof pending->from, "%s", from ? from : "");
         self->pending_bytes += item->size;
         zlistx_add_end (self->pending, pending);
     }

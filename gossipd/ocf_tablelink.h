@@ -53,7 +53,7 @@ void ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now);
 
 //  tabled answered and the view is loaded.
 bool ocf_tablelink_up (ocf_tablelink_t *self);
-void ocf_tablelink_merge (ocf_tablelink_t *self, const ocf_item_t *items, size_t count);
+void ocf_tablelink_merge (ocf_tablelink_t *self, const char *from, const ocf_item_t *items, size_t count);
 void ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *query, int64_t now);
 //  A node was heard from just now (reported to tabled as SEEN, once a second).
 void ocf_tablelink_seen (ocf_tablelink_t *self, const char *id);

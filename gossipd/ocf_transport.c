@@ -97,6 +97,48 @@ s_waiting_destroy (void **item)
     }
 }
 
+int
+ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *config, char *error, size_t error_size)
+{
+    zhashx_t *authorized = zhashx_new (), *curves = zhashx_new ();
+    int rc = ocf_config_authorized_keys (config, authorized, error, error_size);
+    if (rc == 0 && zhashx_size (authorized))
+        zhashx_update (authorized, ocf_identity_id (self->identity), (void *) "");
+    //  ZAP sees CURVE keys: those of the authorized ids.
+    for (void *item = zhashx_first (authorized); item && rc == 0; item = zhashx_next (authorized)) {
+        char curve[41];
+        if (ocf_identity_id_curve (zhashx_cursor (authorized), curve))
+            zhashx_update (curves, curve, (void *) "");
+        else {
+            snprintf (error, error_size, "authorized key %s is not an Ed25519 public key",
+                      (const char *) zhashx_cursor (authorized));
+            rc = -1;
+        }
+    }
+    if (rc != 0) {
+        zhashx_destroy (&authorized);
+        zhashx_destroy (&curves);
+        return -1;
+    }
+    zhashx_destroy (&self->authorized);
+    zhashx_destroy (&self->authorized_curve);
+    self->authorized = authorized;
+    self->authorized_curve = curves;
+    //  Who is no longer welcome loses its connections from us; what it still sends over
+    //  its own connection is dropped on arrival (s_deliver).
+    zlistx_t *gone = zlistx_new ();
+    zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
+    for (void *item = zhashx_first (self->connections); item; item = zhashx_next (self->connections))
+        if (!ocf_transport_authorized (self, zhashx_cursor (self->connections)))
+            zlistx_add_end (gone, strdup (zhashx_cursor (self->connections)));
+    for (const char *id = zlistx_first (gone); id; id = zlistx_next (gone)) {
+        zhashx_delete (self->connections, id);
+        zhashx_delete (self->routes, id);
+    }
+    zlistx_destroy (&gone);
+    return 0;
+}
+
 static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
 
@@ -120,28 +162,13 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
     zhashx_set_destructor (self->connections, s_connection_destroy);
     self->peers = zhashx_new ();
     zhashx_set_destructor (self->peers, (zhashx_destructor_fn *) zstr_free);
-    self->authorized = zhashx_new ();
-    self->authorized_curve = zhashx_new ();
     self->curve_ids = zhashx_new ();
     zhashx_set_destructor (self->curve_ids, (zhashx_destructor_fn *) zstr_free);
     self->waiting = zhashx_new ();
     zhashx_set_destructor (self->waiting, s_waiting_destroy);
-    if (ocf_config_authorized_keys (config, self->authorized, error, error_size) != 0) {
+    if (ocf_transport_reload_keys (self, config, error, error_size) != 0) {
         ocf_transport_destroy (&self);
         return NULL;
-    }
-    if (zhashx_size (self->authorized))
-        zhashx_update (self->authorized, ocf_identity_id (identity), (void *) "");
-    //  ZAP sees CURVE keys: those of the authorized ids.
-    for (void *item = zhashx_first (self->authorized); item; item = zhashx_next (self->authorized)) {
-        char curve[41];
-        if (!ocf_identity_id_curve (zhashx_cursor (self->authorized), curve)) {
-            snprintf (error, error_size, "authorized key %s is not an Ed25519 public key",
-                      (const char *) zhashx_cursor (self->authorized));
-            ocf_transport_destroy (&self);
-            return NULL;
-        }
-        zhashx_update (self->authorized_curve, curve, (void *) "");
     }
     //  Without handshake properties no peer could name itself: better not to start.
     zsock_t *probe = zsock_new (ZMQ_DEALER);
@@ -381,6 +408,9 @@ s_admit (ocf_transport_t *self, const char *id, zframe_t *frame, int64_t now)
 static void
 s_deliver (ocf_transport_t *self, const char *id, zframe_t **frame, int64_t now)
 {
+    if (!ocf_transport_authorized (self, id))
+        self->stats.dropped_unauthorized++;
+    else
     if (s_admit (self, id, *frame, now))
         self->receive (self->arg, id, frame);
     zframe_destroy (frame);

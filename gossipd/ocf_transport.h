@@ -35,6 +35,7 @@ typedef struct {
     uint64_t cut_off;                //  peers cut off for flooding or garbage
     uint64_t dropped_cut_off;        //  messages dropped from cut-off peers
     uint64_t unproven;               //  messages whose sender's id is not its CURVE key's
+    uint64_t dropped_unauthorized;   //  messages from ids no longer in authorized_keys
     uint64_t sent_back;              //  messages sent over a peer's own connection
     size_t connections;              //  open DEALERs
     size_t routes;                   //  peers connected to us
@@ -50,6 +51,9 @@ typedef void (ocf_transport_fn) (void *arg, const char *peer, zframe_t **frame);
 ocf_transport_t *ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop,
                                     ocf_transport_fn *receive, void *arg, char *error, size_t error_size);
 void ocf_transport_destroy (ocf_transport_t **self_p);
+//  Reads the authorized keys again (SIGHUP): an id no longer listed loses its connections
+//  and whatever it sends is dropped. On error the keys in force stay, and error says why.
+int ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *config, char *error, size_t error_size);
 //  Binds the ROUTER (e.g. "tcp://0.0.0.0:7946"). Returns 0, or -1 with errno set.
 int ocf_transport_bind (ocf_transport_t *self, const char *endpoint);
 

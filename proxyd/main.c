@@ -1,6 +1,7 @@
 /*  ocf-proxyd: the HTTP API of this host: routing, streaming, pooling, retries, table views,
     metrics and the dashboard. The runner: configuration, the instance lock, then ocf_proxyd
     until SIGTERM.  */
+#include "ocf_access.h"
 #include "ocf_daemon.h"
 #include "ocf_lock.h"
 #include "ocf_log.h"
@@ -11,8 +12,9 @@
 int
 main (int argc, char **argv)
 {
-    ocf_config_t *config = ocf_daemon_start (argc, argv, "ocf-proxyd",
-                                             "Routes and streams HTTP requests (OpenAI API included) to the hosts that serve them.");
+    ocf_config_t *config = ocf_daemon_start_checked (argc, argv, "ocf-proxyd",
+                                                     "Routes and streams HTTP requests (OpenAI API included) to the hosts that serve them.",
+                                                     ocf_access_check_config);
     char error[1024];
     int status = 1;
     //  Each stream holds two sockets: take every file descriptor the hard limit allows.

@@ -4,8 +4,9 @@
 #ifndef OCF_DASHBOARD_H
 #define OCF_DASHBOARD_H
 
-#include <h2o.h>
+#include "ocf_request.h"
 
-void ocf_dashboard_serve (h2o_req_t *req);
+//  Registers GET /.
+void ocf_dashboard_routes (ocf_routetable_t *routes);
 
 #endif

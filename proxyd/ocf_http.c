@@ -1,10 +1,8 @@
 /*  ocf_http: dispatch and response helpers.  */
 #include "ocf_http.h"
-#include "ocf_dashboard.h"
+#include "ocf_access.h"
+#include "ocf_proxyd.h"
 #include "ocf_request.h"
-#include "ocf_routes.h"
-#include "ocf_scrape.h"
-#include "ocf_tableapi.h"
 #include "ocf_time.h"
 #include "ocf_worker.h"
 
@@ -17,8 +15,8 @@ void
 ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     static const struct { int status; const char *reason; } reasons[] = {
-        { 200, "OK" }, { 400, "Bad Request" }, { 404, "Not Found" }, { 405, "Method Not Allowed" },
-        { 413, "Payload Too Large" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
+        { 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+        { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 413, "Payload Too Large" }, { 429, "Too Many Requests" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
         { 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
     };
     req->res.status = status;
@@ -48,7 +46,9 @@ ocf_http_json (h2o_req_t *req, int status, json_t *body)
 static json_t *
 s_error_body (int status, const char *code, json_t *extra, const char *message)
 {
-    const char *type = status == 404 ? "not_found_error" : status < 500 ? "invalid_request_error" : "server_error";
+    //  As OpenAI's API: a rate limit's type names what ran out.
+    const char *type = status == 404 ? "not_found_error" : status == 429 ? "requests"
+                     : status < 500 ? "invalid_request_error" : "server_error";
     //  Messages quote request bytes (a path, a model name) that may not be UTF-8.
     json_t *text = json_string (message);
     if (!text) {
@@ -135,7 +135,7 @@ s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
 typedef struct {
     ocf_worker_t *worker;
     h2o_req_t *req;
-    ocf_route_kind_t route;
+    int route;
     int64_t started_us;
 } accounting_t;
 
@@ -149,71 +149,48 @@ s_on_request_done (void *data)
     ocf_worker_request_end (worker);
 }
 
+//  Finds the request's route in the server's table, then runs its handler: the dispatcher
+//  knows routes only through the table, which the modules filled at start.
 static int
 s_on_request (h2o_handler_t *handler, h2o_req_t *req)
 {
     ocf_worker_t *worker = ocf_worker_of (req);
+    const ocf_routetable_t *routes = ocf_proxyd_routes (worker->server);
     ocf_route_t *route = h2o_mem_alloc_pool (&req->pool, sizeof *route);
-    ocf_route_parse (req->path.base, req->path.len, route);
+    const ocf_route_spec_t *spec = ocf_routetable_match (routes, req->path.base, req->path.len, route);
     accounting_t *accounting = h2o_mem_alloc_shared (&req->pool, sizeof *accounting, s_on_request_done);
-    *accounting = (accounting_t) { worker, req, route->kind, ocf_time_mono_us () };
+    *accounting = (accounting_t) { worker, req, route->index, ocf_time_mono_us () };
     ocf_worker_request_begin (worker);
     ocf_metrics_request_begin (worker->metrics);
+    ocf_access_t *access = ocf_proxyd_access (worker->server);
     const char *allow;
-    if (ocf_fabric_hop (req)) {
-        ocf_metrics_fabric_request (worker->metrics);
-        if (!ocf_fabric_route_served (req, route)) {
-            ocf_http_error (req, 404, "route_not_found", NULL,
-                            "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
-            return 0;
-        }
-    }
-    if (route->kind == OCF_ROUTE_NOT_FOUND) {
-        ocf_http_error (req, 404, "route_not_found", NULL,
-                        "no route %.*s (routes: /v1/health, /v1/dnt/{table,peers,peers_status,bootstraps,stats,_node}, "
-                        "/v1/service/{svc}/{path}, /v1/_service/{svc}/{path}, /v1/p2p/{node}/{path}, /v1/chat/completions, "
-                        "/v1/completions, /v1/embeddings, /v1/models, /metrics, /)",
-                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base);
-        return 0;
-    }
-    if (!ocf_route_method_allowed (route->kind, req->method.base, req->method.len, &allow)) {
+    if (ocf_fabric_hop (req))
+        ocf_metrics_fabric_request (worker->metrics);   //  counted, whatever ocf_access decides
+    if (!spec)
+        ocf_http_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
+                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
+    else
+    if (ocf_access_preflight (access, req))
+        ;                        //  answered: a CORS preflight needs neither the method nor a key
+    else
+    if (!ocf_access_check (access, req, worker->index, route))
+        ;                        //  refused: who may not call a route learns nothing more of it
+    else
+    if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
         ocf_http_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
-                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base,
-                        ocf_route_name (route->kind), allow);
-        return 0;
+                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
-    switch (route->kind) {
-        case OCF_ROUTE_DASHBOARD:
-            ocf_dashboard_serve (req);
-            break;
-        case OCF_ROUTE_METRICS:
-            ocf_scrape_serve (worker, req);
-            break;
-        case OCF_ROUTE_HEALTH:
-        case OCF_ROUTE_DNT_TABLE:
-        case OCF_ROUTE_DNT_PEERS:
-        case OCF_ROUTE_DNT_PEERS_STATUS:
-        case OCF_ROUTE_DNT_BOOTSTRAPS:
-        case OCF_ROUTE_DNT_STATS:
-        case OCF_ROUTE_MODELS:
-        case OCF_ROUTE_MODEL:
-            ocf_tableapi_view (worker, req, route);
-            break;
-        case OCF_ROUTE_DNT_NODE:
-            ocf_tableapi_node (worker, req);
-            break;
-        default:
-            ocf_routes_forward (worker, req, route);
-            break;
-    }
+    else
+        spec->handler (req, route);
     return 0;
 }
 
 void
-ocf_http_register (h2o_hostconf_t *host)
+ocf_http_register (h2o_hostconf_t *host, ocf_access_t *access)
 {
     h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
     h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;
+    ocf_access_register (access, path);
     h2o_create_filter (&host->fallback_path, sizeof (h2o_filter_t))->on_setup_ostream = s_reshape;
 }

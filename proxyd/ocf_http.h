@@ -1,5 +1,7 @@
 /*  ocf_http: proxyd's HTTP front: the one h2o handler that dispatches every request to its
-    route, and the response helpers the routes share.
+    route through the server's route table (ocf_request: the modules registered their
+    routes there) once ocf_access let the request through, and the response helpers the
+    routes share.
     Every request is counted (in-flight, and by route and status when it ends). Errors are
     JSON in OpenAI's shape, {"error": {"message", "type", "param", "code"}}, with the exact
     status; h2o's own early refusals (a body over max_body: 413) are reshaped the same way by
@@ -10,8 +12,11 @@
 #include <h2o.h>
 #include <jansson.h>
 
-//  Registers the handler and the error filter on a host configuration.
-void ocf_http_register (h2o_hostconf_t *host);
+typedef struct _ocf_access_t ocf_access_t;
+
+//  Registers the handler, the access module's CORS filter and the error filter on a host
+//  configuration.
+void ocf_http_register (h2o_hostconf_t *host, ocf_access_t *access);
 
 //  A JSON response (body taken).
 void ocf_http_json (h2o_req_t *req, int status, json_t *body);

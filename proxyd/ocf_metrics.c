@@ -24,7 +24,8 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
 static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout", "busy" };
 
 struct _ocf_metrics_t {
-    uint64_t requests[OCF_ROUTE_COUNT][STATUS_MAX];
+    const ocf_routetable_t *routes;
+    uint64_t requests[OCF_ROUTES_MAX][STATUS_MAX];
     uint64_t attempts[OCF_ATTEMPT_COUNT];
     uint64_t retries;
     uint64_t stream_events;
@@ -40,9 +41,11 @@ struct _ocf_metrics_t {
 #define GET(field) __atomic_load_n (&(field), __ATOMIC_RELAXED)
 
 ocf_metrics_t *
-ocf_metrics_new (void)
+ocf_metrics_new (const ocf_routetable_t *routes)
 {
-    return calloc (1, sizeof (ocf_metrics_t));
+    ocf_metrics_t *self = calloc (1, sizeof (ocf_metrics_t));
+    self->routes = routes;
+    return self;
 }
 
 void
@@ -70,10 +73,10 @@ ocf_metrics_request_begin (ocf_metrics_t *self)
 }
 
 void
-ocf_metrics_request_end (ocf_metrics_t *self, ocf_route_kind_t route, int status, uint64_t duration_us)
+ocf_metrics_request_end (ocf_metrics_t *self, int route, int status, uint64_t duration_us)
 {
     ADD (self->inflight, -1);
-    if (route < OCF_ROUTE_COUNT && status > 0 && status < STATUS_MAX)
+    if (route >= 0 && route < OCF_ROUTES_MAX && status > 0 && status < STATUS_MAX)
         ADD (self->requests[route][status], 1);
     s_observe (&self->duration, duration_us);
 }
@@ -125,7 +128,7 @@ uint64_t
 ocf_metrics_requests (ocf_metrics_t *self)
 {
     uint64_t total = 0;
-    for (int route = 0; route < OCF_ROUTE_COUNT; route++)
+    for (int route = 0; route < self->routes->count; route++)
         for (int status = 0; status < STATUS_MAX; status++)
             total += GET (self->requests[route][status]);
     return total;
@@ -168,14 +171,14 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
 {
     const char *requests = "ocf_proxyd_requests_total";
     ocf_promtext_family (page, requests, "counter", "HTTP requests answered, by route and status code");
-    for (int route = 0; route < OCF_ROUTE_COUNT; route++)
+    for (int route = 0; route < self->routes->count; route++)
         for (int status = 100; status < STATUS_MAX; status++) {
             uint64_t count = GET (self->requests[route][status]);
             if (!count)
                 continue;
             char code[8];
             snprintf (code, sizeof code, "%d", status);
-            const char *labels[] = { "route", ocf_route_name ((ocf_route_kind_t) route), "code", code, NULL };
+            const char *labels[] = { "route", ocf_routetable_name (self->routes, route), "code", code, NULL };
             ocf_promtext_sample (page, requests, "", (double) count, labels);
         }
     const char *attempts = "ocf_proxyd_upstream_attempts_total";

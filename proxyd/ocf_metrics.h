@@ -38,11 +38,13 @@ typedef enum {
 
 typedef struct _ocf_metrics_t ocf_metrics_t;
 
-ocf_metrics_t *ocf_metrics_new (void);
+//  routes: the server's route table (its names label the requests), kept.
+ocf_metrics_t *ocf_metrics_new (const ocf_routetable_t *routes);
 void ocf_metrics_destroy (ocf_metrics_t **self_p);
 
 void ocf_metrics_request_begin (ocf_metrics_t *self);
-void ocf_metrics_request_end (ocf_metrics_t *self, ocf_route_kind_t route, int status, uint64_t duration_us);
+//  route: the index of the route in the table (0: none matched).
+void ocf_metrics_request_end (ocf_metrics_t *self, int route, int status, uint64_t duration_us);
 void ocf_metrics_first_byte (ocf_metrics_t *self, uint64_t duration_us);
 void ocf_metrics_attempt (ocf_metrics_t *self, ocf_attempt_t outcome);
 void ocf_metrics_retry (ocf_metrics_t *self);

@@ -1,12 +1,16 @@
 /*  ocf_proxyd: workers, shared state and control.  */
 #include "ocf_proxyd.h"
 #include "ocf_daemon.h"
+#include "ocf_dashboard.h"
 #include "ocf_http.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
+#include "ocf_routes.h"
+#include "ocf_scrape.h"
 #include "ocf_sdlisten.h"
 #include "ocf_sdnotify.h"
 #include "ocf_signals.h"
+#include "ocf_tableapi.h"
 #include "ocf_time.h"
 #include "ocf_worker.h"
 
@@ -25,6 +29,8 @@
 struct _ocf_proxyd_t {
     ocf_config_t *config;
     h2o_globalconf_t globalconf;
+    ocf_routetable_t routes;
+    ocf_access_t *access;
     char server_name[64];
     ocf_metrics_t *metrics;
     ocf_load_t *load;
@@ -90,6 +96,28 @@ ocf_proxyd_globalconf (ocf_proxyd_t *self)
     return &self->globalconf;
 }
 
+const ocf_routetable_t *
+ocf_proxyd_routes (ocf_proxyd_t *self)
+{
+    return &self->routes;
+}
+
+ocf_access_t *
+ocf_proxyd_access (ocf_proxyd_t *self)
+{
+    return self->access;
+}
+
+void
+ocf_proxyd_register_routes (ocf_routetable_t *routes)
+{
+    ocf_routetable_init (routes);
+    ocf_tableapi_routes (routes);
+    ocf_routes_register (routes);
+    ocf_scrape_routes (routes);
+    ocf_dashboard_routes (routes);
+}
+
 int64_t
 ocf_proxyd_uptime_ms (ocf_proxyd_t *self)
 {
@@ -151,6 +179,9 @@ s_on_signal (h2o_socket_t *sock, const char *error)
     while ((signal_number = ocf_signals_next (self->signals)))
         if (signal_number == SIGTERM || signal_number == SIGINT)
             s_stop (self, signal_number);
+        else
+        if (signal_number == SIGHUP)
+            ocf_access_reload (self->access);
 }
 
 static void
@@ -298,7 +329,8 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->config = config;
     self->started_ms = ocf_time_mono_ms ();
     self->signals = ocf_signals_new (signals);   //  blocked here, inherited by every thread
-    self->metrics = ocf_metrics_new ();
+    ocf_proxyd_register_routes (&self->routes);
+    self->metrics = ocf_metrics_new (&self->routes);
     self->load = ocf_load_new ();
     self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < OCF_LOAD_SLOTS; i++)
@@ -309,7 +341,6 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
     self->globalconf.handshake_timeout = (uint64_t) config->proxyd.fabric_handshake_timeout_ms;   //  TLS: the fabric's only
-    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535));
     self->worker_count = (int) config->proxyd.workers;
     self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
     for (int i = 0; i < self->worker_count; i++)
@@ -321,6 +352,13 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
         ocf_proxyd_destroy (&self);
         return NULL;
     }
+    self->access = ocf_access_new (config, self->worker_count, error, error_size);
+    if (!self->access) {
+        ocf_proxyd_destroy (&self);
+        return NULL;
+    }
+    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
+                       self->access);
     int inherited = ocf_worker_inherited_listener ("api", "[proxyd] listen", config->proxyd.listen, error, error_size);
     int inherited_fabric = inherited == -2 || !ocf_config_fabric (config) ? -1
                          : ocf_worker_inherited_listener ("fabric", "[proxyd] fabric_listen", config->proxyd.fabric_listen,
@@ -428,6 +466,7 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     if (!self->settled_event && self->settled_fd >= 0)
         close (self->settled_fd);    //  else closed with its socket
     h2o_config_dispose (&self->globalconf);
+    ocf_access_destroy (&self->access);
     ocf_load_destroy (&self->load);
     ocf_metrics_destroy (&self->metrics);
     ocf_signals_destroy (&self->signals);

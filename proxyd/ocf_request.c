@@ -4,48 +4,19 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 //  --------------------------------------------------------------------------
 //  Routes
 
-static const struct {
-    const char *name;
-    const char *allow;           //  NULL: every method that may be forwarded
-} s_routes[OCF_ROUTE_COUNT] = {
-    [OCF_ROUTE_NOT_FOUND] = { "not_found", "" },
-    [OCF_ROUTE_DASHBOARD] = { "dashboard", "GET, HEAD" },
-    [OCF_ROUTE_METRICS] = { "metrics", "GET, HEAD" },
-    [OCF_ROUTE_HEALTH] = { "health", "GET, HEAD" },
-    [OCF_ROUTE_DNT_TABLE] = { "dnt_table", "GET, HEAD" },
-    [OCF_ROUTE_DNT_PEERS] = { "dnt_peers", "GET, HEAD" },
-    [OCF_ROUTE_DNT_PEERS_STATUS] = { "dnt_peers_status", "GET, HEAD" },
-    [OCF_ROUTE_DNT_BOOTSTRAPS] = { "dnt_bootstraps", "GET, HEAD" },
-    [OCF_ROUTE_DNT_STATS] = { "dnt_stats", "GET, HEAD" },
-    [OCF_ROUTE_DNT_NODE] = { "dnt_node", "POST, DELETE" },
-    [OCF_ROUTE_SERVICE] = { "service", NULL },
-    [OCF_ROUTE_LOCAL_SERVICE] = { "local_service", NULL },
-    [OCF_ROUTE_P2P] = { "p2p", NULL },
-    [OCF_ROUTE_CHAT] = { "chat_completions", "POST" },
-    [OCF_ROUTE_COMPLETIONS] = { "completions", "POST" },
-    [OCF_ROUTE_EMBEDDINGS] = { "embeddings", "POST" },
-    [OCF_ROUTE_MODELS] = { "models", "GET, HEAD" },
-    [OCF_ROUTE_MODEL] = { "model", "GET, HEAD" },
-};
-
 #define FORWARD_METHODS "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
-const char *
-ocf_route_name (ocf_route_kind_t kind)
-{
-    return kind < OCF_ROUTE_COUNT ? s_routes[kind].name : "unknown";
-}
-
 bool
-ocf_route_method_allowed (ocf_route_kind_t kind, const char *method, size_t method_len, const char **allow)
+ocf_route_method_allowed (const ocf_route_spec_t *spec, const char *method, size_t method_len, const char **allow)
 {
-    const char *list = kind < OCF_ROUTE_COUNT && s_routes[kind].allow ? s_routes[kind].allow : FORWARD_METHODS;
+    const char *list = spec->methods ? spec->methods : FORWARD_METHODS;
     *allow = list;
     //  The lists are ", "-separated upper-case tokens: match a whole token.
     for (const char *item = list; *item;) {
@@ -90,34 +61,6 @@ ocf_percent_decode (const char *src, size_t len, char *dst, size_t dst_size)
     return 0;
 }
 
-//  Matches "/prefix" exactly, or followed by the query string.
-static bool
-s_exact (const char *path, size_t len, const char *route)
-{
-    size_t route_len = strlen (route);
-    return len >= route_len && memcmp (path, route, route_len) == 0 && (len == route_len || path[route_len] == '?');
-}
-
-//  For "/prefix/{segment}{rest}": splits the segment; rest becomes "/..." (or "/" + query).
-static bool
-s_segment (const char *path, size_t len, const char *prefix, const char **segment, size_t *segment_len,
-           const char **rest, size_t *rest_len)
-{
-    size_t prefix_len = strlen (prefix);
-    if (len <= prefix_len || memcmp (path, prefix, prefix_len) != 0)
-        return false;
-    const char *start = path + prefix_len, *end = path + len, *cursor = start;
-    while (cursor < end && *cursor != '/' && *cursor != '?')
-        cursor++;
-    if (cursor == start)
-        return false;
-    *segment = start;
-    *segment_len = (size_t) (cursor - start);
-    *rest = cursor;
-    *rest_len = (size_t) (end - cursor);
-    return true;
-}
-
 static bool
 s_service_name_valid (const char *name, size_t len)
 {
@@ -131,58 +74,102 @@ s_service_name_valid (const char *name, size_t len)
     return true;
 }
 
-ocf_route_kind_t
-ocf_route_parse (const char *path, size_t len, ocf_route_t *route)
+//  The placeholders a pattern may hold (see ocf_request.h).
+static const char *s_placeholders[] = { "{svc}/{path}", "{node}/{path}", "{id}" };
+enum { PLACE_SERVICE, PLACE_NODE, PLACE_ID, PLACE_NONE };
+
+//  Which placeholder ends the pattern, and where it starts (*literal_len).
+static int
+s_placeholder (const char *pattern, size_t *literal_len)
 {
-    static const struct {
-        const char *path;
-        ocf_route_kind_t kind;
-    } exact[] = {
-        { "/", OCF_ROUTE_DASHBOARD }, { "/metrics", OCF_ROUTE_METRICS }, { "/v1/health", OCF_ROUTE_HEALTH },
-        { "/v1/dnt/table", OCF_ROUTE_DNT_TABLE }, { "/v1/dnt/peers", OCF_ROUTE_DNT_PEERS },
-        { "/v1/dnt/peers_status", OCF_ROUTE_DNT_PEERS_STATUS }, { "/v1/dnt/bootstraps", OCF_ROUTE_DNT_BOOTSTRAPS },
-        { "/v1/dnt/stats", OCF_ROUTE_DNT_STATS }, { "/v1/dnt/_node", OCF_ROUTE_DNT_NODE },
-        { "/v1/chat/completions", OCF_ROUTE_CHAT }, { "/v1/completions", OCF_ROUTE_COMPLETIONS },
-        { "/v1/embeddings", OCF_ROUTE_EMBEDDINGS }, { "/v1/models", OCF_ROUTE_MODELS },
-    };
-    static const struct {
-        const char *prefix;
-        ocf_route_kind_t kind;
-    } prefixed[] = {
-        { "/v1/service/", OCF_ROUTE_SERVICE }, { "/v1/_service/", OCF_ROUTE_LOCAL_SERVICE }, { "/v1/p2p/", OCF_ROUTE_P2P },
-    };
-    memset (route, 0, sizeof *route);
-    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
-        if (s_exact (path, len, exact[i].path))
-            return route->kind = exact[i].kind;
-    for (size_t i = 0; i < sizeof prefixed / sizeof prefixed[0]; i++) {
-        const char *segment, *rest;
-        size_t segment_len, rest_len;
-        if (!s_segment (path, len, prefixed[i].prefix, &segment, &segment_len, &rest, &rest_len))
-            continue;
-        if (prefixed[i].kind == OCF_ROUTE_P2P) {
-            if (ocf_percent_decode (segment, segment_len, route->node, sizeof route->node) != 0)
-                return OCF_ROUTE_NOT_FOUND;
+    const char *brace = strchr (pattern, '{');
+    *literal_len = brace ? (size_t) (brace - pattern) : strlen (pattern);
+    for (int i = 0; brace && i < PLACE_NONE; i++)
+        if (strcmp (brace, s_placeholders[i]) == 0)
+            return i;
+    return brace ? -1 : PLACE_NONE;
+}
+
+void
+ocf_routetable_init (ocf_routetable_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->specs[0] = (ocf_route_spec_t) { .name = "not_found", .pattern = "", .methods = "" };
+    self->count = 1;
+}
+
+static void
+s_add (ocf_routetable_t *self, const ocf_route_spec_t *spec)
+{
+    size_t literal_len;
+    int place = *spec->pattern == '/' ? s_placeholder (spec->pattern, &literal_len) : -1;
+    //  A hop to this node's own id needs the {node}/{path} to serve again.
+    if (self->count >= OCF_ROUTES_MAX || !spec->handler || place < 0 || (spec->own_node_hop && place != PLACE_NODE)) {
+        fprintf (stderr, "ocf_routetable_add: cannot add route %s (%s)\n", spec->name, spec->pattern);
+        abort ();
+    }
+    self->specs[self->count++] = *spec;
+    size_t used = strlen (self->listing);
+    snprintf (self->listing + used, sizeof self->listing - used, "%s%s", used ? ", " : "", spec->pattern);
+}
+
+void
+ocf_routetable_add (ocf_routetable_t *self, const ocf_route_spec_t *specs, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        s_add (self, &specs[i]);
+}
+
+const char *
+ocf_routetable_name (const ocf_routetable_t *self, int index)
+{
+    return index >= 0 && index < self->count ? self->specs[index].name : "unknown";
+}
+
+//  Matches one pattern; fills route on success.
+static bool
+s_match (const char *pattern, const char *path, size_t len, ocf_route_t *route)
+{
+    size_t literal_len;
+    int place = s_placeholder (pattern, &literal_len);
+    if (len < literal_len || memcmp (path, pattern, literal_len) != 0)
+        return false;
+    const char *start = path + literal_len, *end = path + len;
+    if (place == PLACE_NONE)
+        return start == end || *start == '?';
+    const char *cursor = start;
+    while (cursor < end && *cursor != '?' && (place == PLACE_ID || *cursor != '/'))
+        cursor++;
+    size_t segment_len = (size_t) (cursor - start);
+    if (segment_len == 0)
+        return false;
+    if (place == PLACE_SERVICE ? !s_service_name_valid (start, segment_len)
+                               : ocf_percent_decode (start, segment_len, route->node, sizeof route->node) != 0)
+        return false;
+    route->service = start;
+    route->service_len = segment_len;
+    if (place == PLACE_ID)
+        return true;
+    //  "/v1/service/llm" and "/v1/service/llm?x" forward to "/" and "/?x".
+    size_t rest_len = (size_t) (end - cursor);
+    route->rest = rest_len ? cursor : "/";
+    route->rest_len = rest_len ? rest_len : 1;
+    route->rest_slash = rest_len && *cursor == '?';
+    return true;
+}
+
+const ocf_route_spec_t *
+ocf_routetable_match (const ocf_routetable_t *self, const char *path, size_t len, ocf_route_t *route)
+{
+    for (int i = 1; i < self->count; i++) {
+        memset (route, 0, sizeof *route);
+        if (s_match (self->specs[i].pattern, path, len, route)) {
+            route->index = i;
+            return route->spec = &self->specs[i];
         }
-        else
-        if (!s_service_name_valid (segment, segment_len))
-            return OCF_ROUTE_NOT_FOUND;
-        route->service = segment;
-        route->service_len = segment_len;
-        //  "/v1/service/llm" and "/v1/service/llm?x" forward to "/" and "/?x".
-        route->rest = rest_len ? rest : "/";
-        route->rest_len = rest_len ? rest_len : 1;
-        route->rest_slash = rest_len && *rest == '?';
-        return route->kind = prefixed[i].kind;
     }
-    static const char models[] = "/v1/models/";
-    if (len > sizeof models - 1 && memcmp (path, models, sizeof models - 1) == 0) {
-        const char *id = path + sizeof models - 1, *query = memchr (id, '?', (size_t) (path + len - id));
-        size_t id_len = (size_t) ((query ? query : path + len) - id);
-        if (id_len && ocf_percent_decode (id, id_len, route->node, sizeof route->node) == 0)
-            return route->kind = OCF_ROUTE_MODEL;
-    }
-    return route->kind = OCF_ROUTE_NOT_FOUND;
+    memset (route, 0, sizeof *route);
+    return NULL;
 }
 
 //  --------------------------------------------------------------------------

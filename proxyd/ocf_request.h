@@ -1,6 +1,6 @@
 /*  ocf_request: what an HTTP request asks proxyd for, decided from its bytes alone.
-    Owns the route table (path -> route kind, service, node, forwarded path), the methods each
-    route accepts, and the extraction of the routing identity ("model=<id>") from an
+    Owns the route table that modules register into (pattern, methods, who may call it,
+    handler) and its matching (path -> route, service, node, forwarded path), and the extraction of the routing identity ("model=<id>") from an
     X-Ocf-Identity header or a JSON body, through common/ocf_json: the whole body is validated
     in one pass without building a tree or allocating, so a 16 MiB prompt costs one linear scan.
     Pure functions over (pointer, length) inputs: fuzzed by tests/fuzz/fuzz_request.c.  */
@@ -10,47 +10,71 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+typedef struct st_h2o_req_t h2o_req_t;
+
+//  Who may call a route. The dispatcher checks it before the handler runs (ocf_access).
 typedef enum {
-    OCF_ROUTE_NOT_FOUND = 0,
-    OCF_ROUTE_DASHBOARD,         //  GET /
-    OCF_ROUTE_METRICS,           //  GET /metrics
-    OCF_ROUTE_HEALTH,            //  GET /v1/health
-    OCF_ROUTE_DNT_TABLE,         //  GET /v1/dnt/table
-    OCF_ROUTE_DNT_PEERS,
-    OCF_ROUTE_DNT_PEERS_STATUS,
-    OCF_ROUTE_DNT_BOOTSTRAPS,
-    OCF_ROUTE_DNT_STATS,
-    OCF_ROUTE_DNT_NODE,          //  POST / DELETE /v1/dnt/_node
-    OCF_ROUTE_SERVICE,           //  * /v1/service/{svc}/{path}
-    OCF_ROUTE_LOCAL_SERVICE,     //  * /v1/_service/{svc}/{path}
-    OCF_ROUTE_P2P,               //  * /v1/p2p/{node}/{path}
-    OCF_ROUTE_CHAT,              //  POST /v1/chat/completions
-    OCF_ROUTE_COMPLETIONS,       //  POST /v1/completions
-    OCF_ROUTE_EMBEDDINGS,        //  POST /v1/embeddings
-    OCF_ROUTE_MODELS,            //  GET /v1/models
-    OCF_ROUTE_MODEL,             //  GET /v1/models/{id}
-    OCF_ROUTE_COUNT
-} ocf_route_kind_t;
+    OCF_ACCESS_OPEN = 0,         //  anyone, never an API key: read-only views for monitoring, the dashboard
+    OCF_ACCESS_PUBLIC,           //  anyone; a valid API key when [proxyd] api_keys_file is set
+    OCF_ACCESS_ADMIN,            //  changes this node: a local client or the admin key
+    OCF_ACCESS_FABRIC,           //  another host's hop to this one: a local client or the fabric
+    OCF_ACCESS_COUNT
+} ocf_access_class_t;
 
 #define OCF_NAME_MAX 256         //  node ids and names, model ids after percent-decoding
+#define OCF_ROUTES_MAX 32        //  routes a table holds, index 0 (no route) included
 
+typedef struct _ocf_route_t ocf_route_t;
+typedef void (ocf_route_handler_fn) (h2o_req_t *req, ocf_route_t *route);
+
+//  A route as a module registers it, as h2o registers handlers on paths.
+//  pattern: a literal path ("/v1/health", matched exactly, a query allowed after it), or a
+//  literal prefix then one placeholder: {svc} (a service name, one segment), {node} (one
+//  segment, percent-decoded), either followed by /{path} (the rest, forwarded); or {id} last
+//  (everything up to the query, percent-decoded: model ids hold '/').
 typedef struct {
-    ocf_route_kind_t kind;
-    const char *service;         //  the {svc} segment (not terminated), for the service routes
+    const char *name;            //  stable: logs and the metrics' route label
+    const char *pattern;
+    const char *methods;         //  "GET, HEAD"; NULL: every method that may be forwarded
+    ocf_access_class_t access;
+    ocf_route_handler_fn *handler;
+    int variant;                 //  for the handler, when one serves several routes
+    //  Also served to a fabric hop (another host's proxyd, ocf_fabric_hop) when {node} is this
+    //  node's own id: the hop carries its client's request, which this node serves again as
+    //  /{path} and judges by that route's class (the p2p route).
+    bool own_node_hop;
+} ocf_route_spec_t;
+
+struct _ocf_route_t {
+    int index;                   //  in its table; 0: no route matched
+    const ocf_route_spec_t *spec;    //  NULL when none matched
+    const char *service;         //  the {svc} or {node} segment as received (not terminated)
     size_t service_len;
-    char node[OCF_NAME_MAX];     //  the {node} segment, percent-decoded (p2p); the model id (MODEL)
-    const char *rest;            //  the path forwarded upstream: "/..." with the query, never empty
+    char node[OCF_NAME_MAX];     //  {node} or {id}, percent-decoded
+    const char *rest;            //  {path}: "/..." with the query, never empty
     size_t rest_len;
     bool rest_slash;             //  rest is a bare query ("?x=1"): forward "/" in front of it
-} ocf_route_t;
+};
 
-//  Classifies a request target ("/v1/service/llm/v1/chat/completions?x=1"). Returns the kind
-//  (also in route->kind); OCF_ROUTE_NOT_FOUND when no route matches or a segment is malformed.
-ocf_route_kind_t ocf_route_parse (const char *path, size_t len, ocf_route_t *route);
-//  A short stable name for logs and metrics labels ("service", "chat", ...).
-const char *ocf_route_name (ocf_route_kind_t kind);
+//  The routes of a server: filled at start, read-only afterwards (every worker reads it).
+typedef struct {
+    ocf_route_spec_t specs[OCF_ROUTES_MAX];  //  [0] stands for "no route" in metrics
+    int count;
+    char listing[1024];          //  the patterns, for the 404 that lists them
+} ocf_routetable_t;
+
+void ocf_routetable_init (ocf_routetable_t *self);
+//  Adds routes (the specs are copied; their strings must outlive the table). Aborts when the
+//  table is full or a pattern malformed: a programming error, found by any test.
+void ocf_routetable_add (ocf_routetable_t *self, const ocf_route_spec_t *specs, size_t count);
+//  Classifies a request target ("/v1/service/llm/v1/chat/completions?x=1"). Returns the route's
+//  spec (also in route->spec), NULL when no route matches or a segment is malformed.
+const ocf_route_spec_t *ocf_routetable_match (const ocf_routetable_t *self, const char *path, size_t len,
+                                              ocf_route_t *route);
+//  The route's name by index, for metrics ("not_found" for 0).
+const char *ocf_routetable_name (const ocf_routetable_t *self, int index);
 //  Whether the route accepts the method; *allow gets the Allow header value for a 405.
-bool ocf_route_method_allowed (ocf_route_kind_t kind, const char *method, size_t method_len, const char **allow);
+bool ocf_route_method_allowed (const ocf_route_spec_t *spec, const char *method, size_t method_len, const char **allow);
 
 typedef enum {
     OCF_IDENTITY_NONE = 0,       //  no identity: any provider of the service will do

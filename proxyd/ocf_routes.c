@@ -217,11 +217,6 @@ s_route_fixed (ocf_worker_t *worker, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec
 static void
 s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
 {
-    if (!ocf_fabric_request_allowed (req)) {
-        ocf_http_error (req, 403, "fabric_only", NULL, "/v1/_service is for other hosts' proxyds, through the fabric "
-                        "listener (mutual TLS, [proxyd] fabric_listen), and for this host");
-        return;
-    }
     ocf_view_node_t *me = ocf_view_self (worker->view);
     if (!me) {
         ocf_http_error (req, 503, "table_unavailable", NULL, "this node's record is not known yet (is ocf-tabled running?)");
@@ -287,25 +282,49 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
     s_route_fixed (worker, req, s_node_pool (worker, node), path, node->id, -1);
 }
 
-void
-ocf_routes_forward (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
+//  The path at the target: "/" in front of a bare query.
+static h2o_iovec_t
+s_rest (h2o_req_t *req, ocf_route_t *route)
 {
-    h2o_iovec_t path = route->rest_slash ? h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/")),
-                                                       h2o_iovec_init (route->rest, route->rest_len))
-                                         : h2o_iovec_init (route->rest, route->rest_len);
-    switch (route->kind) {
-        case OCF_ROUTE_SERVICE:
-            s_route_providers (worker, req, route->service, route->service_len, path, false);
-            break;
-        case OCF_ROUTE_LOCAL_SERVICE:
-            s_route_local (worker, req, route, path);
-            break;
-        case OCF_ROUTE_P2P:
-            s_route_p2p (worker, req, route, path);
-            break;
-        default:
-            //  The OpenAI routes keep their path: the backend serves the same API.
-            s_route_providers (worker, req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
-            break;
-    }
+    return route->rest_slash ? h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/")), h2o_iovec_init (route->rest, route->rest_len))
+                             : h2o_iovec_init (route->rest, route->rest_len);
+}
+
+static void
+s_service (h2o_req_t *req, ocf_route_t *route)
+{
+    s_route_providers (ocf_worker_of (req), req, route->service, route->service_len, s_rest (req, route), false);
+}
+
+static void
+s_local (h2o_req_t *req, ocf_route_t *route)
+{
+    s_route_local (ocf_worker_of (req), req, route, s_rest (req, route));
+}
+
+static void
+s_p2p (h2o_req_t *req, ocf_route_t *route)
+{
+    s_route_p2p (ocf_worker_of (req), req, route, s_rest (req, route));
+}
+
+//  The OpenAI routes keep their path: the backend serves the same API.
+static void
+s_openai (h2o_req_t *req, ocf_route_t *route)
+{
+    s_route_providers (ocf_worker_of (req), req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
+}
+
+void
+ocf_routes_register (ocf_routetable_t *routes)
+{
+    static const ocf_route_spec_t specs[] = {
+        { "service", "/v1/service/{svc}/{path}", NULL, OCF_ACCESS_PUBLIC, s_service, 0, false },
+        { "local_service", "/v1/_service/{svc}/{path}", NULL, OCF_ACCESS_FABRIC, s_local, 0, false },
+        { "p2p", "/v1/p2p/{node}/{path}", NULL, OCF_ACCESS_PUBLIC, s_p2p, 0, true },
+        { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+    };
+    ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

@@ -17,6 +17,7 @@
 
 #include <h2o.h>
 
-void ocf_routes_forward (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route);
+//  Registers the forwarding routes: public (API keys apply) but /v1/_service, the fabric's.
+void ocf_routes_register (ocf_routetable_t *routes);
 
 #endif

@@ -53,6 +53,7 @@ s_render (scrape_t *scrape)
         ocf_promtext_sample (page, "ocf_daemon_up", "", scrape->calls[i].stats ? 1 : 0, labels);
     }
     ocf_metrics_render (worker->metrics, page);
+    ocf_access_render (ocf_proxyd_access (worker->server), page);
     s_gauge (page, "ocf_proxyd_uptime_seconds", "Seconds since ocf-proxyd started",
              (double) ocf_proxyd_uptime_ms (worker->server) / 1000.0, NULL);
     s_gauge (page, "ocf_proxyd_workers", "Event loops serving requests", (double) worker->config->proxyd.workers, NULL);
@@ -96,9 +97,10 @@ s_on_stats (void *arg, ocf_zreply_t status, json_t *body, const char *error)
         s_render (scrape);
 }
 
-void
-ocf_scrape_serve (ocf_worker_t *worker, h2o_req_t *req)
+static void
+s_serve (h2o_req_t *req, ocf_route_t *route)
 {
+    ocf_worker_t *worker = ocf_worker_of (req);
     scrape_t *scrape = h2o_mem_alloc_shared (&req->pool, sizeof *scrape, s_scrape_dispose);
     memset (scrape, 0, sizeof *scrape);
     scrape->worker = worker;
@@ -117,4 +119,12 @@ ocf_scrape_serve (ocf_worker_t *worker, h2o_req_t *req)
     }
     if (scrape->waiting == 0)
         s_render (scrape);
+}
+
+void
+ocf_scrape_routes (ocf_routetable_t *routes)
+{
+    //  Open: monitoring scrapes it without an API key (it names no client and no key).
+    static const ocf_route_spec_t spec = { "metrics", "/metrics", "GET, HEAD", OCF_ACCESS_OPEN, s_serve, 0, false };
+    ocf_routetable_add (routes, &spec, 1);
 }

@@ -11,6 +11,7 @@
 
 #include <h2o.h>
 
-void ocf_scrape_serve (ocf_worker_t *worker, h2o_req_t *req);
+//  Registers GET /metrics.
+void ocf_scrape_routes (ocf_routetable_t *routes);
 
 #endif

@@ -167,9 +167,12 @@ s_models (ocf_worker_t *worker)
     return data;
 }
 
-void
-ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
+enum { VIEW_HEALTH, VIEW_TABLE, VIEW_PEERS, VIEW_PEERS_STATUS, VIEW_BOOTSTRAPS, VIEW_STATS, VIEW_MODELS, VIEW_MODEL };
+
+static void
+s_view (h2o_req_t *req, ocf_route_t *route)
 {
+    ocf_worker_t *worker = ocf_worker_of (req);
     nodes_t nodes = { 0, NULL, ocf_view_self_id (worker->view) };
     nodes.nodes = ocf_view_nodes (worker->view, &nodes.count);
     size_t live = 0;
@@ -178,15 +181,15 @@ ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
     ocf_view_node_t *me = ocf_view_self (worker->view);
     bool me_live = me && ocf_view_node_live (me);
     json_t *reply = NULL;
-    switch (route->kind) {
-        case OCF_ROUTE_HEALTH:
+    switch (route->spec->variant) {
+        case VIEW_HEALTH:
             reply = json_pack ("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:b, s:i}", "status", "ok", "id", me ? me->id : NULL,
                                "name", me ? me->name : NULL, "version", OCF_VERSION,
                                "uptime_seconds", (json_int_t) (ocf_proxyd_uptime_ms (worker->server) / 1000),
                                "peers_alive", (json_int_t) (live - (me_live ? 1 : 0)), "table_size", (json_int_t) nodes.count,
                                "tabled", ocf_feed_connected (worker->feed), "workers", (int) worker->config->proxyd.workers);
             break;
-        case OCF_ROUTE_DNT_TABLE: {
+        case VIEW_TABLE: {
             bool all = s_query_flag (req, "all");
             reply = json_object ();
             for (size_t i = 0; i < nodes.count; i++)
@@ -197,16 +200,16 @@ ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
                 }
             break;
         }
-        case OCF_ROUTE_DNT_PEERS:
+        case VIEW_PEERS:
             reply = json_pack ("{s:o}", "peers", s_collect (&nodes, s_peer_addrs, true, true));
             break;
-        case OCF_ROUTE_DNT_PEERS_STATUS:
+        case VIEW_PEERS_STATUS:
             reply = json_pack ("{s:o}", "peers", s_collect (&nodes, s_peer_status, false, true));
             break;
-        case OCF_ROUTE_DNT_BOOTSTRAPS:
+        case VIEW_BOOTSTRAPS:
             reply = json_pack ("{s:o}", "bootstraps", s_collect (&nodes, s_bootstrap, true, false));
             break;
-        case OCF_ROUTE_DNT_STATS: {
+        case VIEW_STATS: {
             size_t by_status[4] = { 0 };
             for (size_t i = 0; i < nodes.count; i++)
                 by_status[nodes.nodes[i]->status & 3]++;
@@ -221,7 +224,7 @@ ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route)
                                "tabled", ocf_feed_stats (worker->feed));
             break;
         }
-        case OCF_ROUTE_MODELS:
+        case VIEW_MODELS:
             reply = json_pack ("{s:s, s:o}", "object", "list", "data", s_models (worker));
             break;
         default: {
@@ -352,9 +355,10 @@ s_service_from_body (json_t *item, char *error, size_t error_size)
     return service;
 }
 
-void
-ocf_tableapi_node (ocf_worker_t *worker, h2o_req_t *req)
+static void
+s_node (h2o_req_t *req, ocf_route_t *route)
 {
+    ocf_worker_t *worker = ocf_worker_of (req);
     bool post = h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("POST"));
     json_error_t parse_error;
     json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : NULL;
@@ -414,4 +418,21 @@ ocf_tableapi_node (ocf_worker_t *worker, h2o_req_t *req)
                                                   s_node_op_reply, &op->calls[index]);
     }
     json_decref (changes);
+}
+
+void
+ocf_tableapi_routes (ocf_routetable_t *routes)
+{
+    static const ocf_route_spec_t specs[] = {
+        { "health", "/v1/health", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_HEALTH, false },
+        { "dnt_table", "/v1/dnt/table", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_TABLE, false },
+        { "dnt_peers", "/v1/dnt/peers", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS, false },
+        { "dnt_peers_status", "/v1/dnt/peers_status", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS_STATUS, false },
+        { "dnt_bootstraps", "/v1/dnt/bootstraps", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_BOOTSTRAPS, false },
+        { "dnt_stats", "/v1/dnt/stats", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_STATS, false },
+        { "dnt_node", "/v1/dnt/_node", "POST, DELETE", OCF_ACCESS_ADMIN, s_node, 0, false },
+        { "models", "/v1/models", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODELS, false },
+        { "model", "/v1/models/{id}", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODEL, false },
+    };
+    ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

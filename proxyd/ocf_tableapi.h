@@ -18,7 +18,8 @@
 
 #include <h2o.h>
 
-void ocf_tableapi_view (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route);
-void ocf_tableapi_node (ocf_worker_t *worker, h2o_req_t *req);
+//  Registers these routes: the views open to anyone (monitoring, the dashboard) but the
+//  models (public: API keys apply), /v1/dnt/_node for admins only.
+void ocf_tableapi_routes (ocf_routetable_t *routes);
 
 #endif

@@ -38,38 +38,10 @@ ocf_worker_fabric_request (h2o_req_t *req)
     return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
 }
 
-static bool
-s_loopback (const struct sockaddr *address)
-{
-    if (address->sa_family == AF_INET)
-        return (ntohl (((const struct sockaddr_in *) address)->sin_addr.s_addr) >> 24) == 127;
-    if (address->sa_family != AF_INET6)
-        return false;
-    const struct in6_addr *in6 = &((const struct sockaddr_in6 *) address)->sin6_addr;
-    return IN6_IS_ADDR_LOOPBACK (in6) || (IN6_IS_ADDR_V4MAPPED (in6) && in6->s6_addr[12] == 127);
-}
-
 bool
 ocf_fabric_hop (h2o_req_t *req)
 {
     return ocf_worker_fabric_request (req) && req->num_reprocessed == 0;
-}
-
-bool
-ocf_fabric_route_served (h2o_req_t *req, const ocf_route_t *route)
-{
-    return route->kind == OCF_ROUTE_LOCAL_SERVICE
-        || (route->kind == OCF_ROUTE_P2P && strcmp (route->node, ocf_view_self_id (ocf_worker_of (req)->view)) == 0);
-}
-
-bool
-ocf_fabric_request_allowed (h2o_req_t *req)
-{
-    if (!ocf_worker_of (req)->tls_server || ocf_fabric_hop (req))
-        return true;
-    struct sockaddr_storage address;
-    return req->conn->callbacks->get_peername (req->conn, (struct sockaddr *) &address) > 0
-        && s_loopback ((struct sockaddr *) &address);
 }
 
 //  Who may open a fabric connection to this worker, or answer one: a live node of its view.

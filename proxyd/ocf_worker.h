@@ -93,15 +93,10 @@ void ocf_worker_request_end (ocf_worker_t *self);
 ocf_worker_t *ocf_worker_of (h2o_req_t *req);
 //  Whether the request came through the fabric listener (from an authenticated member).
 bool ocf_worker_fabric_request (h2o_req_t *req);
-//  Whether the request is a hop another host's proxyd sent through the fabric listener, as
-//  it was sent: not the public request that a p2p hop carries, served here again (reprocessed).
+//  Whether the request is a hop that another host's proxyd sent through the fabric listener,
+//  as it was sent: not the client's request that a p2p hop carries, served here again
+//  (reprocessed), which still came through the listener. ocf_access decides on both.
 bool ocf_fabric_hop (h2o_req_t *req);
-//  What a hop may ask: /v1/_service (this host's backends) and /v1/p2p/{this node}/{path}
-//  (this node's public API, for a client of another host).
-bool ocf_fabric_route_served (h2o_req_t *req, const ocf_route_t *route);
-//  Whether a request may reach this host's backends directly (/v1/_service): a fabric hop, or
-//  from loopback; any client when there is no fabric listener.
-bool ocf_fabric_request_allowed (h2o_req_t *req);
 //  STATS client for a daemon (created on first use).
 ocf_zclient_t *ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target);
 

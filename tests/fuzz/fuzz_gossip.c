@@ -24,7 +24,7 @@ s_send (void *arg, const char *peer, const uint8_t *data, size_t size)
 }
 
 static void
-s_merge (void *arg, const ocf_item_t *items, size_t count)
+s_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
 {
 }
 

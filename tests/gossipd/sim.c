@@ -139,7 +139,7 @@ s_env_send (void *arg, const char *peer, const uint8_t *data, size_t size)
 }
 
 static void
-s_env_merge (void *arg, const ocf_item_t *items, size_t count)
+s_env_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
 {
     env_arg_t *env = arg;
     size_t bytes = count * sizeof (ocf_item_t);

@@ -193,6 +193,48 @@ Test (gossip_daemon, a_peer_cannot_speak_under_another_nodes_id)
     ocf_identity_destroy (&victim);
 }
 
+static bool
+s_logged_by_tabled (void *expected)
+{
+    char *log = cluster_log (&s_cluster, 0, "tabled");
+    bool found = strstr (log, expected) != NULL;
+    free (log);
+    return found;
+}
+
+Test (gossip_daemon, a_forged_row_relayed_by_a_peer_is_refused_and_the_peer_named)
+{
+    //  A peer (a real member as far as the transport goes: its own key, its own id) spreads
+    //  a row about another node that it signed itself.
+    ocf_identity_t *relay = ocf_identity_new_ephemeral (), *victim = ocf_identity_new_ephemeral ();
+    json_t *row = json_pack ("{s:s, s:s, s:i, s:i}", "id", ocf_identity_id (victim), "name", "victim",
+                             "generation", 5, "version", 1);
+    char error[256];
+    cr_assert_eq (ocf_record_sign_row_json (row, relay, error, sizeof error), 0, "%s", error);
+    char *text = json_dumps (row, JSON_COMPACT);
+    ocf_item_t item = { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) text, .size = (uint32_t) strlen (text) };
+    snprintf (item.id, sizeof item.id, "%s", ocf_identity_id (victim));
+    ocf_wire_msg_t rumour = { .type = OCF_WIRE_RUMOUR, .items = &item, .item_count = 1 };
+    snprintf (rumour.target, sizeof rumour.target, "%s", s_cluster.nodes[0].id);
+    ocf_wire_buf_t buf = { .max = 65536 };
+    cr_assert_eq (ocf_wire_encode (&rumour, &buf), 0);
+    zsock_t *rogue = s_rogue (relay, ocf_identity_id (relay));
+    zmq_send (zsock_resolve (rogue), buf.data, buf.len, 0);
+    char expected[200];
+    snprintf (expected, sizeof expected, "MERGE from %s: refused the signed item of %s", ocf_identity_id (relay),
+              ocf_identity_id (victim));
+    cr_assert (ocf_test_wait_for (s_logged_by_tabled, expected, 5000), "tabled did not refuse the row naming the relay");
+    json_t *reply = cluster_call (&s_cluster, 0, "tabled", "GET", json_pack ("{s:s}", "id", ocf_identity_id (victim)));
+    cr_assert (reply && json_is_null (json_object_get (reply, "row")), "the forged row was stored");
+    json_decref (reply);
+    zsock_destroy (&rogue);
+    ocf_wire_buf_free (&buf);
+    free (text);
+    json_decref (row);
+    ocf_identity_destroy (&relay);
+    ocf_identity_destroy (&victim);
+}
+
 Test (gossip_daemon, an_oversize_frame_closes_the_connection)
 {
     ocf_config_t *config = ocf_config_new ();

@@ -5,6 +5,7 @@
 #include "ocf_config.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,4 +126,50 @@ Test (gossip_security, a_plain_seed_key_is_learned_once_and_pinned)
     const char *refused[] = { "2", "was pinned for it" };
     cr_assert (ocf_test_wait_for (s_logged, refused, (int) s_repair));
     cr_assert_not (s_has_row (0, 2), "the node joined through a seed whose key changed");
+}
+
+//  Node 2 is not alive in node at's view any more (suspect, dead, or gone).
+static bool
+s_not_alive (void *arg)
+{
+    json_t *got = cluster_get (&s_cluster, *(int *) arg, 2);
+    json_t *row = got ? json_object_get (got, "row") : NULL;
+    bool gone = got && (!json_is_object (row) || strcmp (json_string_value (json_object_get (row, "status")), "alive") != 0);
+    json_decref (got);
+    return gone;
+}
+
+Test (gossip_security, a_host_removed_from_authorized_keys_loses_access_at_the_next_reload)
+{
+    for (int i = 0; i < MEMBERS; i++)
+        cr_assert (cluster_start_tabled (&s_cluster, i));
+    char path[400], keys[600];
+    snprintf (path, sizeof path, "%s/authorized_keys", s_cluster.nodes[0].node.root);
+    FILE *file = fopen (path, "w");
+    for (int i = 0; i < MEMBERS; i++)
+        fprintf (file, "%s\n", s_cluster.nodes[i].id);
+    fclose (file);
+    snprintf (keys, sizeof keys, "gossipd.authorized_keys_file=%s", path);
+    snprintf (s_cluster.seeds, sizeof s_cluster.seeds, "%s@127.0.0.1:%d", s_cluster.nodes[0].id, s_cluster.nodes[0].port);
+    for (int i = 0; i < MEMBERS; i++)
+        cr_assert (cluster_start_gossipd (&s_cluster, i, keys));
+    int members = MEMBERS;
+    cr_assert (ocf_test_wait_for (s_converged, &members, (int) s_repair));
+    //  Node 2 is struck off; nodes 0 and 1 are told to read the file again.
+    file = fopen (path, "w");
+    fprintf (file, "# node 2 was here\n%s\n%s\n", s_cluster.nodes[0].id, s_cluster.nodes[1].id);
+    fclose (file);
+    kill (s_cluster.nodes[0].gossipd, SIGHUP);
+    kill (s_cluster.nodes[1].gossipd, SIGHUP);
+    //  Its heartbeats are dropped from then on, so it goes the way of a silent node.
+    ocf_config_t *config = ocf_config_new ();
+    int deadline = (int) (config->gossipd.suspicion_max_ms + 10 * config->gossipd.heartbeat_interval_ms);
+    ocf_config_destroy (&config);
+    for (int at = 0; at < 2; at++)
+        cr_assert (ocf_test_wait_for (s_not_alive, &at, deadline), "node %d still sees node 2 alive", at);
+    json_t *stats = cluster_call (&s_cluster, 0, "gossipd", "STATS", NULL);
+    cr_assert_gt (json_integer_value (json_object_get (json_object_get (stats, "counters"), "dropped_unauthorized")), 0);
+    json_decref (stats);
+    const char *reloaded[] = { "0", "authorized keys reloaded" };
+    cr_assert (ocf_test_wait_for (s_logged, reloaded, 1000));
 }

@@ -222,6 +222,28 @@ Test (gossip_wire, a_decompression_bomb_is_refused)
     free (zeros);
 }
 
+Test (gossip_wire, a_leave_carries_its_signature_and_nothing_else_fits)
+{
+    ocf_wire_tombstone_t leave = { 9, OCF_REASON_LEFT, 1795000000123 }, got;
+    uint8_t sig[OCF_SIGNATURE_BYTES], back[OCF_SIGNATURE_BYTES], payload[OCF_WIRE_PAYLOAD_MAX];
+    for (size_t i = 0; i < sizeof sig; i++)
+        sig[i] = (uint8_t) (i * 3 + 1);
+    size_t size = ocf_wire_tombstone_encode_signed (&leave, sig, payload);
+    bool has_sig = false;
+    cr_assert_eq (ocf_wire_tombstone_decode_signed (payload, size, &got, &has_sig, back), 0);
+    cr_assert (has_sig);
+    cr_assert_eq (memcmp (sig, back, sizeof sig), 0);
+    cr_assert (got.generation == 9 && got.reason == OCF_REASON_LEFT && got.declared_at == 1795000000123);
+    //  Unsigned (a reap), it decodes as such; a cut or lengthened signature does not decode.
+    size_t bare = ocf_wire_tombstone_encode_signed (&leave, NULL, payload);
+    cr_assert_eq (ocf_wire_tombstone_decode_signed (payload, bare, &got, &has_sig, back), 0);
+    cr_assert_not (has_sig);
+    ocf_wire_tombstone_encode_signed (&leave, sig, payload);
+    cr_assert_neq (ocf_wire_tombstone_decode_signed (payload, size - 1, &got, &has_sig, back), 0);
+    payload[size] = 0;
+    cr_assert_neq (ocf_wire_tombstone_decode_signed (payload, size + 1, &got, &has_sig, back), 0);
+}
+
 Test (gossip_wire, item_keys_tell_contents_apart)
 {
     ocf_item_t a = { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) "{\"v\":1}", .size = 7 };

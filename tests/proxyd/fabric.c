@@ -246,8 +246,9 @@ fabric_host_unstarted (fabric_t *fabric, const char *name, int port, const char 
     host->fabric_port = ocf_test_free_port ();
     snprintf (host->url, sizeof host->url, "http://127.0.0.1:%d", host->port);
     char config[1024];
-    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = 127.0.0.1:%d\n"
-              "fabric_listen = 127.0.0.1:%d\n%s\n", name, host->port, host->fabric_port, extra ? extra : "");
+    snprintf (config, sizeof config, "[node]\nname = %s\npublic_addr = 127.0.0.1\n[proxyd]\nlisten = %s:%d\n"
+              "fabric_listen = 127.0.0.1:%d\n%s\n", name, fabric->listen_host ? fabric->listen_host : "127.0.0.1", host->port,
+              host->fabric_port, extra ? extra : "");
     ocf_test_node_config (&host->node, config);
     return host;
 }

@@ -41,6 +41,7 @@ typedef struct {
     size_t host_count;
     fabric_backend_t backends[FABRIC_BACKENDS];
     size_t backend_count;
+    const char *listen_host;     //  where the proxyds listen (NULL: 127.0.0.1); url stays loopback
 } fabric_t;
 
 //  Starts tabled and proxyd of a new host (extra: more lines for its ocf.conf, may be NULL).

@@ -1,7 +1,9 @@
 /*  proxyd's pure modules: routes and identity extraction, provider choice, the routing view,
     Prometheus text (checked by the real promtool).  */
+#include "ocf_apikeys.h"
 #include "ocf_choose.h"
 #include "ocf_promtext.h"
+#include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_json.h"
 #include "ocf_test.h"
@@ -15,66 +17,111 @@
 //  --------------------------------------------------------------------------
 //  Routes
 
-static ocf_route_kind_t
+//  The routes proxyd serves, as its modules register them.
+static ocf_routetable_t s_routes;
+
+static void
+s_routes_init (void)
+{
+    ocf_proxyd_register_routes (&s_routes);
+}
+
+//  The name of the route a path reaches.
+static const char *
 s_parse (const char *path, ocf_route_t *route)
 {
-    return ocf_route_parse (path, strlen (path), route);
+    return ocf_routetable_name (&s_routes, ocf_routetable_match (&s_routes, path, strlen (path), route) ? route->index : 0);
 }
 
-Test (proxyd_route, table)
+//  Whether the route a path reaches accepts the method.
+static bool
+s_allows (const char *path, const char *method, const char **allow)
 {
     ocf_route_t route;
-    cr_assert_eq (s_parse ("/", &route), OCF_ROUTE_DASHBOARD);
-    cr_assert_eq (s_parse ("/metrics", &route), OCF_ROUTE_METRICS);
-    cr_assert_eq (s_parse ("/v1/health?verbose=1", &route), OCF_ROUTE_HEALTH);
-    cr_assert_eq (s_parse ("/v1/dnt/table", &route), OCF_ROUTE_DNT_TABLE);
-    cr_assert_eq (s_parse ("/v1/dnt/peers_status", &route), OCF_ROUTE_DNT_PEERS_STATUS);
-    cr_assert_eq (s_parse ("/v1/dnt/_node", &route), OCF_ROUTE_DNT_NODE);
-    cr_assert_eq (s_parse ("/v1/chat/completions", &route), OCF_ROUTE_CHAT);
-    cr_assert_eq (s_parse ("/v1/models", &route), OCF_ROUTE_MODELS);
-    cr_assert_eq (s_parse ("/v1/models/meta-llama/Llama-3.1-8B", &route), OCF_ROUTE_MODEL);
+    const ocf_route_spec_t *spec = ocf_routetable_match (&s_routes, path, strlen (path), &route);
+    cr_assert (spec, "no route for %s", path);
+    return ocf_route_method_allowed (spec, method, strlen (method), allow);
+}
+
+//  Who may call the route a path reaches.
+static ocf_access_class_t
+s_access (const char *path)
+{
+    ocf_route_t route;
+    return ocf_routetable_match (&s_routes, path, strlen (path), &route)->access;
+}
+
+Test (proxyd_route, table, .init = s_routes_init)
+{
+    ocf_route_t route;
+    cr_assert_str_eq (s_parse ("/", &route), "dashboard");
+    cr_assert_str_eq (s_parse ("/metrics", &route), "metrics");
+    cr_assert_str_eq (s_parse ("/v1/health?verbose=1", &route), "health");
+    cr_assert_str_eq (s_parse ("/v1/dnt/table", &route), "dnt_table");
+    cr_assert_str_eq (s_parse ("/v1/dnt/peers_status", &route), "dnt_peers_status");
+    cr_assert_str_eq (s_parse ("/v1/dnt/_node", &route), "dnt_node");
+    cr_assert_str_eq (s_parse ("/v1/chat/completions", &route), "chat_completions");
+    cr_assert_str_eq (s_parse ("/v1/models", &route), "models");
+    cr_assert_str_eq (s_parse ("/v1/models/meta-llama/Llama-3.1-8B", &route), "model");
     cr_assert_str_eq (route.node, "meta-llama/Llama-3.1-8B");
-    cr_assert_eq (s_parse ("/v1/healthz", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/chat/completions/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_str_eq (s_parse ("/v1/healthz", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/chat/completions/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("", &route), "not_found");
 }
 
-Test (proxyd_route, forwarded_paths)
+Test (proxyd_route, forwarded_paths, .init = s_routes_init)
 {
     ocf_route_t route;
-    cr_assert_eq (s_parse ("/v1/service/llm/v1/chat/completions?x=1", &route), OCF_ROUTE_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/service/llm/v1/chat/completions?x=1", &route), "service");
     cr_assert_eq (route.service_len, 3);
     cr_assert (strncmp (route.service, "llm", 3) == 0);
     cr_assert_eq (route.rest_len, strlen ("/v1/chat/completions?x=1"));
     cr_assert (strncmp (route.rest, "/v1/chat/completions?x=1", route.rest_len) == 0);
     cr_assert (!route.rest_slash);
-    cr_assert_eq (s_parse ("/v1/_service/embed", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/_service/embed", &route), "local_service");
     cr_assert (route.rest_len == 1 && route.rest[0] == '/');
-    cr_assert_eq (s_parse ("/v1/_service/embed?q=2", &route), OCF_ROUTE_LOCAL_SERVICE);
+    cr_assert_str_eq (s_parse ("/v1/_service/embed?q=2", &route), "local_service");
     cr_assert (route.rest_slash);
     cr_assert (strncmp (route.rest, "?q=2", route.rest_len) == 0);
     //  A percent-encoded node segment is decoded.
-    cr_assert_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), OCF_ROUTE_P2P);
+    cr_assert_str_eq (s_parse ("/v1/p2p/ab%2Fcd%3F%25x/v1/health", &route), "p2p");
     cr_assert_str_eq (route.node, "ab/cd?%x");
     cr_assert (strncmp (route.rest, "/v1/health", route.rest_len) == 0);
-    cr_assert_eq (s_parse ("/v1/p2p/bad%2/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/p2p/nul%00/x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/service//x", &route), OCF_ROUTE_NOT_FOUND);
-    cr_assert_eq (s_parse ("/v1/service/no$such/x", &route), OCF_ROUTE_NOT_FOUND);
+    cr_assert_str_eq (s_parse ("/v1/p2p/bad%2/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/p2p/nul%00/x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/service//x", &route), "not_found");
+    cr_assert_str_eq (s_parse ("/v1/service/no$such/x", &route), "not_found");
 }
 
-Test (proxyd_route, methods)
+Test (proxyd_route, methods, .init = s_routes_init)
 {
     const char *allow;
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_CHAT, "POST", 4, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_CHAT, "GET", 3, &allow));
+    cr_assert (s_allows ("/v1/chat/completions", "POST", &allow));
+    cr_assert (!s_allows ("/v1/chat/completions", "GET", &allow));
     cr_assert_str_eq (allow, "POST");
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_SERVICE, "PATCH", 5, &allow));
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_P2P, "DELETE", 6, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "TRACE", 5, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_SERVICE, "POS", 3, &allow));
-    cr_assert (ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "DELETE", 6, &allow));
-    cr_assert (!ocf_route_method_allowed (OCF_ROUTE_DNT_NODE, "GET", 3, &allow));
+    cr_assert (s_allows ("/v1/service/x/y", "PATCH", &allow));
+    cr_assert (s_allows ("/v1/p2p/n/y", "DELETE", &allow));
+    cr_assert (!s_allows ("/v1/service/x/y", "TRACE", &allow));
+    cr_assert (!s_allows ("/v1/service/x/y", "POS", &allow));
+    cr_assert (s_allows ("/v1/dnt/_node", "DELETE", &allow));
+    cr_assert (!s_allows ("/v1/dnt/_node", "GET", &allow));
+}
+
+//  The access column: what changes this node is for admins, the last hop for the fabric, the
+//  views monitoring and the dashboard read are open, the rest is public (keys apply).
+Test (proxyd_route, access, .init = s_routes_init)
+{
+    cr_assert_eq (s_access ("/v1/dnt/_node"), OCF_ACCESS_ADMIN);
+    cr_assert_eq (s_access ("/v1/_service/llm/v1/models"), OCF_ACCESS_FABRIC);
+    cr_assert_eq (s_access ("/v1/chat/completions"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/models/m"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/service/llm/x"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/p2p/n/v1/health"), OCF_ACCESS_PUBLIC);
+    cr_assert_eq (s_access ("/v1/health"), OCF_ACCESS_OPEN);
+    cr_assert_eq (s_access ("/metrics"), OCF_ACCESS_OPEN);
+    cr_assert_eq (s_access ("/"), OCF_ACCESS_OPEN);
+    cr_assert (strstr (s_routes.listing, "/v1/dnt/_node, "));
+    cr_assert (strstr (s_routes.listing, "/v1/p2p/{node}/{path}"));
 }
 
 static bool
@@ -428,4 +475,96 @@ Test (proxyd_promtext, any_stats_shape_passes_promtool)
     unlink (path);
     cr_assert_eq (status, 0, "promtool: %s", output);
     free (output);
+}
+
+//  --------------------------------------------------------------------------
+//  API keys
+
+#define HASH_A "sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"   //  "foo"
+#define HASH_B "sha256:fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9"   //  "bar"
+
+static char s_error[512];
+
+static ocf_apikeys_t *
+s_keys (const char *text)
+{
+    s_error[0] = '\0';
+    return ocf_apikeys_parse (text, strlen (text), "keys", s_error, sizeof s_error);
+}
+
+Test (proxyd_apikeys, decode)
+{
+    ocf_apikeys_t *keys = s_keys ("# clients\n\nalice " HASH_A " rpm=10  # her app\n\tbob\t" HASH_B " streams=2 rpm=5\r\n");
+    cr_assert (keys, "%s", s_error);
+    cr_assert_eq (ocf_apikeys_count (keys), 2);
+    cr_assert_str_eq (ocf_apikey_name (ocf_apikeys_find (keys, "foo", 3)), "alice");
+    cr_assert_str_eq (ocf_apikey_name (ocf_apikeys_find (keys, "bar", 3)), "bob");
+    cr_assert_null (ocf_apikeys_find (keys, "baz", 3));
+    cr_assert_null (ocf_apikeys_find (keys, "fo", 2));
+    ocf_apikeys_unref (&keys);
+    cr_assert_null (keys);
+    keys = s_keys ("");
+    cr_assert (keys);
+    cr_assert_eq (ocf_apikeys_count (keys), 0);
+    ocf_apikeys_unref (&keys);
+}
+
+Test (proxyd_apikeys, malformed_lines_name_file_and_line)
+{
+    static const struct { const char *text, *error; } cases[] = {
+        { "alice\n", "keys:1: the second field" },
+        { "\nalice sha256:abc\n", "keys:2: the second field" },
+        { "alice " HASH_A "x\n", "keys:1: the second field" },
+        { "al ice " HASH_A "\n", "keys:1: the second field" },
+        { "alice/x " HASH_A "\n", "keys:1: the name" },
+        { "alice sha256:zc26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae\n", "keys:1: the hash" },
+        { "alice " HASH_A " rpm=0\n", "keys:1: a limit" },
+        { "alice " HASH_A " rpm=1000001\n", "keys:1: a limit" },
+        { "alice " HASH_A " burst=3\n", "keys:1: a limit" },
+        { "alice " HASH_A " rpm=1 streams=1 rpm=2\n", "keys:1: too many fields" },
+        { "alice " HASH_A "\nbob " HASH_A "\n", "keys:2: the same key (hash) as line 1" },
+        { "alice " HASH_A "\n#\nalice " HASH_B "\n", "keys:3: the same name as line 1" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_null (s_keys (cases[i].text), "accepted: %s", cases[i].text);
+        cr_assert (strncmp (s_error, cases[i].error, strlen (cases[i].error)) == 0, "%s: %s", cases[i].text, s_error);
+    }
+    char nul[] = "alice " HASH_A "\0\n";
+    cr_assert_null (ocf_apikeys_parse (nul, sizeof nul - 1, "keys", s_error, sizeof s_error));
+    cr_assert_str_eq (s_error, "keys:1: a NUL byte");
+}
+
+Test (proxyd_apikeys, limits)
+{
+    ocf_apikeys_t *keys = s_keys ("a " HASH_A " rpm=3\nb " HASH_B " streams=2\n");
+    ocf_apikey_t *a = ocf_apikeys_find (keys, "foo", 3), *b = ocf_apikeys_find (keys, "bar", 3);
+    int retry = 0;
+    int64_t now = 1000000000;
+    //  rpm=3: three at once, then one every 20 s.
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq (ocf_apikey_admit (a, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (a, now, &retry), OCF_APIKEY_RATE_LIMITED);
+    cr_assert_eq (retry, 20);
+    cr_assert_eq (ocf_apikey_admit (a, now + 19000000, &retry), OCF_APIKEY_RATE_LIMITED);
+    cr_assert_eq (retry, 1);
+    cr_assert_eq (ocf_apikey_admit (a, now + 20000000, &retry), OCF_APIKEY_OK);
+    //  streams=2: a third waits until one ends.
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_STREAMS_LIMITED);
+    ocf_apikey_release (b);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    //  A reload keeps the counters of the keys it keeps: b still has two in flight.
+    ocf_apikeys_t *next = s_keys ("b " HASH_B " streams=3\nc " HASH_A "\n");
+    ocf_apikeys_inherit (next, keys);
+    ocf_apikeys_unref (&keys);
+    b = ocf_apikeys_find (next, "bar", 3);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_OK);
+    cr_assert_eq (ocf_apikey_admit (b, now, &retry), OCF_APIKEY_STREAMS_LIMITED);
+    for (int i = 0; i < 3; i++)
+        ocf_apikey_release (b);
+    //  c took a's hash, not its name: a fresh key without limits.
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (ocf_apikey_admit (ocf_apikeys_find (next, "foo", 3), now, &retry), OCF_APIKEY_OK);
+    ocf_apikeys_unref (&next);
 }
