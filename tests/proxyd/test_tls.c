@@ -20,12 +20,14 @@
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *C;
+static char s_keys[64];          //  C's API keys file (proxyd_tls_access), "" when none
 
+//  A and C; extra: more lines for C's ocf.conf.
 static void
-s_setup (void)
+s_start (const char *extra)
 {
     A = fabric_host (&s_fabric, "host-a", NULL);
-    C = fabric_host (&s_fabric, "host-c", "fabric_handshake_timeout = 500ms\n");
+    C = fabric_host (&s_fabric, "host-c", extra);
     const char *m1[] = { "--model", "m1", NULL };
     fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
     fabric_sync (&s_fabric);
@@ -33,9 +35,31 @@ s_setup (void)
 }
 
 static void
+s_setup (void)
+{
+    s_start ("fabric_handshake_timeout = 500ms\n");
+}
+
+//  C with API keys (one: sk-good): A has none.
+static void
+s_setup_keys (void)
+{
+    snprintf (s_keys, sizeof s_keys, "/tmp/ocf-tls-keys-%d", (int) getpid ());
+    FILE *file = fopen (s_keys, "w");
+    cr_assert (file);
+    fputs ("good sha256:4c3fe847ba5369a26bb663f9713c893e7e9407c376d5e33038740063b5a09125\n", file);
+    fclose (file);
+    char extra[128];
+    snprintf (extra, sizeof extra, "api_keys_file = %s\n", s_keys);
+    s_start (extra);
+}
+
+static void
 s_teardown (void)
 {
     fabric_stop (&s_fabric);
+    if (*s_keys)
+        unlink (s_keys);
 }
 
 TestSuite (proxyd_tls, .init = s_setup, .fini = s_teardown, .timeout = 60);
@@ -214,4 +238,55 @@ Test (proxyd_tls, silent_connections_are_closed_and_bounded)
     fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
     cr_assert_eq (response.status, 200, "%s", response.body);
     fabric_response_free (&response);
+}
+
+//  A p2p hop is served on C's fabric listener (it names C), but the request it carries is
+//  judged by C as any remote client's: C's own API keys, never local (every host here is on
+//  127.0.0.1), /v1/_service refused. A's client is local to A and A has no keys.
+TestSuite (proxyd_tls_access, .init = s_setup_keys, .fini = s_teardown, .timeout = 60);
+
+static long
+s_via_a (const char *method, const char *path, const char *key, const char *body)
+{
+    char url[300], authorization[128];
+    snprintf (url, sizeof url, "%s/v1/p2p/%s%s", A->url, C->id, path);
+    snprintf (authorization, sizeof authorization, "Authorization: Bearer %s", key ? key : "");
+    const char *headers[] = { key ? authorization : NULL, NULL };
+    fabric_response_t response = fabric_http (method, url, headers, body);
+    long status = response.status;
+    fabric_response_free (&response);
+    return status;
+}
+
+Test (proxyd_tls_access, a_p2p_request_is_judged_by_the_far_host)
+{
+    cr_assert_eq (s_via_a ("GET", "/v1/models", NULL, NULL), 401);
+    cr_assert_eq (s_via_a ("GET", "/v1/models", "sk-wrong", NULL), 401);
+    cr_assert_eq (s_via_a ("GET", "/v1/models", "sk-good", NULL), 200);
+    cr_assert_eq (s_via_a ("GET", "/v1/health", NULL, NULL), 200);
+    cr_assert_eq (s_via_a ("GET", "/v1/_service/llm/v1/models", "sk-good", NULL), 403);
+    cr_assert_eq (s_via_a ("POST", "/v1/dnt/_node", "sk-good", "{\"service\": []}"), 403);
+    //  A member on C's fabric listener, from loopback and without X-Forwarded-For: its hops
+    //  need no key, but what a p2p hop carries is neither a hop nor local.
+    s_write_member_credentials ();
+    int curl_status;
+    char path[300];
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 401);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/_service/llm/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 403);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/dnt/_node", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 403);
+    //  Each refusal by C's checks of the requests carried, none by the listener's.
+    static const struct {
+        const char *reason;
+        double count;
+    } rejected[] = { { "missing_key", 2 }, { "invalid_key", 1 }, { "not_fabric", 2 }, { "not_admin", 2 }, { "fabric_listener", 0 } };
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        char sample[128];
+        snprintf (sample, sizeof sample, "ocf_proxyd_auth_rejected_total{reason=\"%s\"} ", rejected[i].reason);
+        cr_assert_eq (fabric_metric (C, sample), rejected[i].count, "%s", rejected[i].reason);
+    }
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 10);
 }
