@@ -106,6 +106,8 @@ static const key_spec_t s_keys[] = {
       "HTTP address of the API (under systemd, ocf-proxyd.socket's ListenStream= must be the same)" },
     { "proxyd", "fabric_listen", T_STRING, CFG (proxyd, fabric_listen), "0.0.0.0:8093", 0, 0, NULL, false,
       "Address where other hosts' proxyds reach this one, mutual TLS only (under systemd, ocf-proxyd-fabric.socket's); off: none, and /v1/_service stays on listen" },
+    { "proxyd", "fabric_handshake_timeout", T_DURATION, CFG (proxyd, fabric_handshake_timeout_ms), "10s", 100, 600000, NULL,
+      false, "A connection to fabric_listen whose TLS handshake is not done by then is closed" },
     { "proxyd", "policy", T_ENUM, CFG (proxyd, policy), "p2c", 0, 0, "p2c|round_robin|random|local_first", false,
       "How a provider is chosen among live ones" },
     { "proxyd", "max_body", T_SIZE, CFG (proxyd, max_body), "16MiB", 1024, 4.0 * 1024 * 1024 * 1024, NULL, false,

@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     char *listen;
     char *fabric_listen;         //  host:port of the mutual-TLS listener for other hosts; "off"
+    int64_t fabric_handshake_timeout_ms; //  a fabric connection not through its handshake by then is closed
     char *policy;                //  p2c | round_robin | random | local_first
     int64_t max_body;
     int64_t connect_timeout_ms;

@@ -257,6 +257,9 @@ ocf_access_reload (ocf_access_t *self)
 bool
 ocf_access_local (h2o_req_t *req)
 {
+    //  Through the fabric listener: another host, whatever its address (on loopback in tests).
+    if (ocf_worker_fabric_request (req))
+        return false;
     address_t peer;
     if (!req->conn->callbacks->get_peername (req->conn, &peer.any))
         return false;
@@ -268,7 +271,7 @@ ocf_access_local (h2o_req_t *req)
 bool
 ocf_access_fabric (ocf_access_t *self, h2o_req_t *req)
 {
-    return self->fabric_open || ocf_worker_fabric_request (req);
+    return self->fabric_open || ocf_fabric_hop (req);
 }
 
 static void
@@ -359,13 +362,28 @@ s_check_key (ocf_access_t *self, h2o_req_t *req, int worker)
     return true;
 }
 
-bool
-ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_spec_t *spec)
+//  A hop through the fabric listener (mutual TLS: another host's proxyd, a live member): the
+//  fabric class, and the p2p route naming this node's own id, whose handler serves the
+//  client's request it carries again here, judged then by its own route (below, as any
+//  request that is neither a hop nor local). Nothing else is served there.
+static bool
+s_hop_served (h2o_req_t *req, const ocf_route_t *route)
 {
-    //  The fabric listener's peers are other hosts' proxyds: they have no business elsewhere.
-    if (spec->access != OCF_ACCESS_FABRIC && ocf_worker_fabric_request (req)) {
+    const ocf_route_spec_t *spec = route->spec;
+    return spec->access == OCF_ACCESS_FABRIC
+        || (spec->own_node_hop && strcmp (route->node, ocf_view_self_id (ocf_worker_of (req)->view)) == 0);
+}
+
+bool
+ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_t *route)
+{
+    const ocf_route_spec_t *spec = route->spec;
+    if (ocf_fabric_hop (req)) {
+        if (s_hop_served (req, route))
+            return true;         //  no key: the forwarding host checked its client's (a p2p re-run: here, below)
         s_reject (self, REJECT_FABRIC_LISTENER);
-        ocf_http_error (req, 404, "route_not_found", NULL, "the fabric listener serves /v1/_service/{svc}/{path} only");
+        ocf_http_error (req, 404, "route_not_found", NULL,
+                        "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
         return false;
     }
     switch (spec->access) {
@@ -455,7 +473,8 @@ ocf_access_preflight (ocf_access_t *self, h2o_req_t *req)
         return false;
     h2o_iovec_t method = ocf_http_header (req, "access-control-request-method");
     h2o_iovec_t origin = ocf_http_header (req, "origin");
-    if (!method.base || !origin.base)
+    //  The fabric listener's peers are proxyds, not browsers: its requests are judged as sent.
+    if (!method.base || !origin.base || ocf_worker_fabric_request (req))
         return false;
     //  Browsers send no credentials with a preflight: it needs no key.
     if (!s_origin_allowed (self, origin)) {

@@ -4,13 +4,19 @@
       public   anyone; with [proxyd] api_keys_file, a valid "Authorization: Bearer <key>"
                (401 invalid_api_key), within its limits (429 rate_limit_exceeded, Retry-After)
       admin    a local client, or "Authorization: Bearer <admin key>" ([proxyd] admin_key_file)
-      fabric   a local client, or another host's proxyd through the fabric listener (mutual
-               TLS, [proxyd] fabric_listen); any peer when fabric_listen is off, since hosts
-               then reach each other's /v1/_service on the API port (403 fabric_only)
-    The fabric listener serves the fabric class only (404 for the rest).
+      fabric   a local client, or a hop of another host's proxyd through the fabric listener
+               (mutual TLS, [proxyd] fabric_listen); any peer when fabric_listen is off, since
+               hosts then reach each other's /v1/_service on the API port (403 fabric_only)
+    The fabric listener serves its hops (ocf_fabric_hop) the fabric class and the p2p route
+    naming this node's own id (the spec's own_node_hop), nothing else (404). A p2p hop's
+    handler serves the client's request it carries again (reprocessed): that request still
+    came through the listener but is no hop, and is judged by its own route's class, from the
+    forwarding host: public routes need this host's API keys, admin routes the admin key,
+    the fabric class is refused (403).
     A local client is a peer in 127.0.0.0/8 or ::1 whose request was not relayed (no
-    X-Forwarded-For): a proxy on this host, proxyd's own /v1/p2p hop included, speaks for
-    clients that are not local. Refusals are 403 forbidden in OpenAI's error shape.
+    X-Forwarded-For) and did not come through the fabric listener: a proxy on this host,
+    proxyd's own /v1/p2p hop included, speaks for clients that are not local. Refusals are
+    403 forbidden in OpenAI's error shape.
     Also owns the API key set (ocf_apikeys: swapped on SIGHUP, each worker adopting the new set
     on its next request), CORS ([proxyd] allowed_origins: preflights answered here, headers
     added to every answer by a filter) and the counters of refusals for /metrics.
@@ -39,17 +45,17 @@ void ocf_access_reload (ocf_access_t *self);
 
 //  Adds the CORS filter to the path that serves the routes.
 void ocf_access_register (ocf_access_t *self, h2o_pathconf_t *path);
-//  A CORS preflight (OPTIONS with Access-Control-Request-Method): answers it (204, or 403
-//  for an origin not allowed) and returns true.
+//  A CORS preflight (OPTIONS with Access-Control-Request-Method, not through the fabric
+//  listener): answers it (204, or 403 for an origin not allowed) and returns true.
 bool ocf_access_preflight (ocf_access_t *self, h2o_req_t *req);
-//  Whether the request may call the route; when not, the refusal was answered. worker: the
-//  index of the worker serving it.
-bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_spec_t *spec);
+//  Whether the request may call the route (matched: route->spec set); when not, the refusal
+//  was answered. worker: the index of the worker serving it.
+bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_t *route);
 
 //  Whether the request comes from a local client (see above).
 bool ocf_access_local (h2o_req_t *req);
-//  Whether the request arrived over the fabric: another host of the network, authenticated by
-//  the fabric listener (or anyone, with fabric_listen off).
+//  Whether the request is a hop over the fabric: another host of the network, authenticated
+//  by the fabric listener (or anyone, with fabric_listen off).
 bool ocf_access_fabric (ocf_access_t *self, h2o_req_t *req);
 
 //  Adds the refusal counters and the API keys' families to a page.

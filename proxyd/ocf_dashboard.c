@@ -17,6 +17,6 @@ void
 ocf_dashboard_routes (ocf_routetable_t *routes)
 {
     //  Open, as the views it reads (/v1/dnt/table): people look at it without a key.
-    static const ocf_route_spec_t spec = { "dashboard", "/", "GET, HEAD", OCF_ACCESS_OPEN, s_serve, 0 };
+    static const ocf_route_spec_t spec = { "dashboard", "/", "GET, HEAD", OCF_ACCESS_OPEN, s_serve, 0, false };
     ocf_routetable_add (routes, &spec, 1);
 }

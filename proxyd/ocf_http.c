@@ -164,6 +164,8 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     ocf_metrics_request_begin (worker->metrics);
     ocf_access_t *access = ocf_proxyd_access (worker->server);
     const char *allow;
+    if (ocf_fabric_hop (req))
+        ocf_metrics_fabric_request (worker->metrics);   //  counted, whatever ocf_access decides
     if (!spec)
         ocf_http_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
                         (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
@@ -171,7 +173,7 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     if (ocf_access_preflight (access, req))
         ;                        //  answered: a CORS preflight needs neither the method nor a key
     else
-    if (!ocf_access_check (access, req, worker->index, spec))
+    if (!ocf_access_check (access, req, worker->index, route))
         ;                        //  refused: who may not call a route learns nothing more of it
     else
     if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {

@@ -21,12 +21,16 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
     "ok", "connect_failed", "stale_connection", "failed", "timeout", "status_502", "status_503", "body_failed"
 };
 
+static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout", "busy" };
+
 struct _ocf_metrics_t {
     const ocf_routetable_t *routes;
     uint64_t requests[OCF_ROUTES_MAX][STATUS_MAX];
     uint64_t attempts[OCF_ATTEMPT_COUNT];
     uint64_t retries;
     uint64_t stream_events;
+    uint64_t fabric_handshakes[OCF_FABRIC_HANDSHAKE_COUNT];
+    uint64_t fabric_requests;
     int64_t inflight;
     histogram_t duration;
     histogram_t first_byte;
@@ -100,6 +104,18 @@ void
 ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count)
 {
     ADD (self->stream_events, count);
+}
+
+void
+ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t result)
+{
+    ADD (self->fabric_handshakes[result], 1);
+}
+
+void
+ocf_metrics_fabric_request (ocf_metrics_t *self)
+{
+    ADD (self->fabric_requests, 1);
 }
 
 int64_t
@@ -179,6 +195,19 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
                GET (self->pools.connect_failures));
     s_counter (page, "ocf_proxyd_upstream_reuses_total", "Requests sent on a kept-alive upstream connection",
                GET (self->pools.reuses));
+    const char *handshakes = "ocf_proxyd_fabric_handshakes_total";
+    ocf_promtext_family (page, handshakes, "counter", "TLS handshakes of other hosts on the fabric listener, by result");
+    for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++) {
+        const char *labels[] = { "result", s_handshake_names[result], NULL };
+        ocf_promtext_sample (page, handshakes, "", (double) GET (self->fabric_handshakes[result]), labels);
+    }
+    const char *client = "ocf_proxyd_fabric_client_handshakes_total";
+    ocf_promtext_family (page, client, "counter", "TLS handshakes with other hosts' fabric listeners, full or resumed");
+    const char *full[] = { "session", "full", NULL }, *resumed[] = { "session", "resumed", NULL };
+    ocf_promtext_sample (page, client, "", (double) GET (self->pools.tls_full), full);
+    ocf_promtext_sample (page, client, "", (double) GET (self->pools.tls_resumed), resumed);
+    s_counter (page, "ocf_proxyd_fabric_requests_total", "Requests from other hosts through the fabric listener",
+               GET (self->fabric_requests));
     ocf_promtext_family (page, "ocf_proxyd_upstream_connections", "gauge", "Upstream connections now, by state");
     const char *idle[] = { "state", "idle", NULL }, *active[] = { "state", "active", NULL };
     ocf_promtext_sample (page, "ocf_proxyd_upstream_connections", "", (double) GET (self->pools.idle), idle);
@@ -197,12 +226,18 @@ ocf_metrics_json (ocf_metrics_t *self)
     json_t *attempts = json_object ();
     for (int outcome = 0; outcome < OCF_ATTEMPT_COUNT; outcome++)
         json_object_set_new (attempts, s_attempt_names[outcome], json_integer ((json_int_t) GET (self->attempts[outcome])));
-    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    json_t *handshakes = json_object ();
+    for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++)
+        json_object_set_new (handshakes, s_handshake_names[result], json_integer ((json_int_t) GET (self->fabric_handshakes[result])));
+    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                       "requests", (json_int_t) ocf_metrics_requests (self),
                       "inflight", (json_int_t) GET (self->inflight),
                       "retries", (json_int_t) GET (self->retries),
                       "stream_events", (json_int_t) GET (self->stream_events),
                       "attempts", attempts,
+                      "fabric", "handshakes", handshakes, "requests", (json_int_t) GET (self->fabric_requests),
+                      "client_full", (json_int_t) GET (self->pools.tls_full),
+                      "client_resumed", (json_int_t) GET (self->pools.tls_resumed),
                       "upstream", "connects", (json_int_t) GET (self->pools.connects),
                       "connect_failures", (json_int_t) GET (self->pools.connect_failures),
                       "reuses", (json_int_t) GET (self->pools.reuses), "stale", (json_int_t) GET (self->pools.stale),

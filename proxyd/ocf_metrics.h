@@ -1,7 +1,7 @@
 /*  ocf_metrics: proxyd's own counters and histograms, shared by every worker.
     Atomic counters (relaxed: each is independent; no lock on the request path): requests by
     route and status, upstream attempts by outcome, retries, in-flight requests, server-sent
-    events relayed, request durations and upstream first-byte times as histograms, upstream
+    events relayed, the fabric listener's handshakes and requests, request durations and upstream first-byte times as histograms, upstream
     connection counts. Rendered into an ocf_promtext page for /metrics and as JSON for the
     STATS verb of proxyd.api.  */
 #ifndef OCF_METRICS_H
@@ -26,6 +26,16 @@ typedef enum {
     OCF_ATTEMPT_COUNT
 } ocf_attempt_t;
 
+//  How a TLS handshake on the fabric listener ended.
+typedef enum {
+    OCF_FABRIC_HANDSHAKE_OK = 0,
+    OCF_FABRIC_HANDSHAKE_REFUSED,    //  the peer's key is not a live (authorized) member's
+    OCF_FABRIC_HANDSHAKE_FAILED,     //  anything else: not TLS, no certificate, the peer left
+    OCF_FABRIC_HANDSHAKE_TIMEOUT,    //  not done within [proxyd] fabric_handshake_timeout
+    OCF_FABRIC_HANDSHAKE_BUSY,       //  closed at once: too many handshakes under way
+    OCF_FABRIC_HANDSHAKE_COUNT
+} ocf_fabric_handshake_t;
+
 typedef struct _ocf_metrics_t ocf_metrics_t;
 
 //  routes: the server's route table (its names label the requests), kept.
@@ -39,6 +49,9 @@ void ocf_metrics_first_byte (ocf_metrics_t *self, uint64_t duration_us);
 void ocf_metrics_attempt (ocf_metrics_t *self, ocf_attempt_t outcome);
 void ocf_metrics_retry (ocf_metrics_t *self);
 void ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count);
+void ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t result);
+//  A request that came through the fabric listener (from another host).
+void ocf_metrics_fabric_request (ocf_metrics_t *self);
 int64_t ocf_metrics_inflight (ocf_metrics_t *self);
 uint64_t ocf_metrics_requests (ocf_metrics_t *self);
 //  The upstream connection counters, updated atomically by every worker's pools.

@@ -340,6 +340,7 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.server_name = h2o_iovec_init (self->server_name, strlen (self->server_name));
     self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
+    self->globalconf.handshake_timeout = (uint64_t) config->proxyd.fabric_handshake_timeout_ms;   //  TLS: the fabric's only
     self->worker_count = (int) config->proxyd.workers;
     self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
     for (int i = 0; i < self->worker_count; i++)

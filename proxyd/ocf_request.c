@@ -102,8 +102,9 @@ static void
 s_add (ocf_routetable_t *self, const ocf_route_spec_t *spec)
 {
     size_t literal_len;
-    if (self->count >= OCF_ROUTES_MAX || !spec->handler || *spec->pattern != '/'
-    ||  s_placeholder (spec->pattern, &literal_len) < 0) {
+    int place = *spec->pattern == '/' ? s_placeholder (spec->pattern, &literal_len) : -1;
+    //  A hop to this node's own id needs the {node}/{path} to serve again.
+    if (self->count >= OCF_ROUTES_MAX || !spec->handler || place < 0 || (spec->own_node_hop && place != PLACE_NODE)) {
         fprintf (stderr, "ocf_routetable_add: cannot add route %s (%s)\n", spec->name, spec->pattern);
         abort ();
     }

@@ -39,6 +39,10 @@ typedef struct {
     ocf_access_class_t access;
     ocf_route_handler_fn *handler;
     int variant;                 //  for the handler, when one serves several routes
+    //  Also served to a fabric hop (another host's proxyd, ocf_fabric_hop) when {node} is this
+    //  node's own id: the hop carries its client's request, which this node serves again as
+    //  /{path} and judges by that route's class (the p2p route).
+    bool own_node_hop;
 } ocf_route_spec_t;
 
 struct _ocf_route_t {

@@ -262,14 +262,24 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
                         "no node has the id or unique name '%s'", route->node);
         return;
     }
-    if (!ocf_view_node_live (node) || !node->proxy_port) {
+    if (ocf_fabric_hop (req)) {
+        //  Another host's hop for its client (the node is this one): served as this node's
+        //  public API serves the rest, and judged as a request from that host's address. The
+        //  authority is the host's own: h2o matches it to a host again, without a fallback.
+        h2o_reprocess_request_deferred (req, req->method, req->scheme, req->hostconf->authority.hostport, path, NULL, 0);
+        return;
+    }
+    if (!ocf_view_node_live (node) || !ocf_view_node_reachable (node)) {
         ocf_http_error (req, 503, "node_unavailable", NULL, "node %s (%s) is %s", node->name, node->id,
                         !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
         return;
     }
-    //  The node's public API, as any client reaches it.
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
-    s_route_fixed (worker, req, pool, path, node->id, -1);
+    //  The node's public API: through its fabric listener, which serves it under its own p2p
+    //  route, else (no fabric) as any client reaches it.
+    if (node->fabric_port)
+        path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/p2p/")), h2o_iovec_init (node->id, strlen (node->id)),
+                           path);
+    s_route_fixed (worker, req, s_node_pool (worker, node), path, node->id, -1);
 }
 
 //  The path at the target: "/" in front of a bare query.
@@ -309,12 +319,12 @@ void
 ocf_routes_register (ocf_routetable_t *routes)
 {
     static const ocf_route_spec_t specs[] = {
-        { "service", "/v1/service/{svc}/{path}", NULL, OCF_ACCESS_PUBLIC, s_service, 0 },
-        { "local_service", "/v1/_service/{svc}/{path}", NULL, OCF_ACCESS_FABRIC, s_local, 0 },
-        { "p2p", "/v1/p2p/{node}/{path}", NULL, OCF_ACCESS_PUBLIC, s_p2p, 0 },
-        { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0 },
-        { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0 },
-        { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, 0 },
+        { "service", "/v1/service/{svc}/{path}", NULL, OCF_ACCESS_PUBLIC, s_service, 0, false },
+        { "local_service", "/v1/_service/{svc}/{path}", NULL, OCF_ACCESS_FABRIC, s_local, 0, false },
+        { "p2p", "/v1/p2p/{node}/{path}", NULL, OCF_ACCESS_PUBLIC, s_p2p, 0, true },
+        { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
     };
     ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

@@ -125,6 +125,6 @@ void
 ocf_scrape_routes (ocf_routetable_t *routes)
 {
     //  Open: monitoring scrapes it without an API key (it names no client and no key).
-    static const ocf_route_spec_t spec = { "metrics", "/metrics", "GET, HEAD", OCF_ACCESS_OPEN, s_serve, 0 };
+    static const ocf_route_spec_t spec = { "metrics", "/metrics", "GET, HEAD", OCF_ACCESS_OPEN, s_serve, 0, false };
     ocf_routetable_add (routes, &spec, 1);
 }

@@ -426,15 +426,15 @@ void
 ocf_tableapi_routes (ocf_routetable_t *routes)
 {
     static const ocf_route_spec_t specs[] = {
-        { "health", "/v1/health", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_HEALTH },
-        { "dnt_table", "/v1/dnt/table", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_TABLE },
-        { "dnt_peers", "/v1/dnt/peers", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS },
-        { "dnt_peers_status", "/v1/dnt/peers_status", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS_STATUS },
-        { "dnt_bootstraps", "/v1/dnt/bootstraps", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_BOOTSTRAPS },
-        { "dnt_stats", "/v1/dnt/stats", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_STATS },
-        { "dnt_node", "/v1/dnt/_node", "POST, DELETE", OCF_ACCESS_ADMIN, s_node, 0 },
-        { "models", "/v1/models", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODELS },
-        { "model", "/v1/models/{id}", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODEL },
+        { "health", "/v1/health", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_HEALTH, false },
+        { "dnt_table", "/v1/dnt/table", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_TABLE, false },
+        { "dnt_peers", "/v1/dnt/peers", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS, false },
+        { "dnt_peers_status", "/v1/dnt/peers_status", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_PEERS_STATUS, false },
+        { "dnt_bootstraps", "/v1/dnt/bootstraps", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_BOOTSTRAPS, false },
+        { "dnt_stats", "/v1/dnt/stats", "GET, HEAD", OCF_ACCESS_OPEN, s_view, VIEW_STATS, false },
+        { "dnt_node", "/v1/dnt/_node", "POST, DELETE", OCF_ACCESS_ADMIN, s_node, 0, false },
+        { "models", "/v1/models", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODELS, false },
+        { "model", "/v1/models/{id}", "GET, HEAD", OCF_ACCESS_PUBLIC, s_view, VIEW_MODEL, false },
     };
     ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

@@ -434,6 +434,12 @@ s_on_connected (h2o_socket_t *sock, const char *error)
         s_fail (conn, OCF_UP_CONNECT_FAILED, error);
         return;
     }
+    if (conn->pool->tls_name) {
+        if (h2o_socket_get_ssl_session_reused (sock) == 1)
+            STAT (conn->pool->pools, tls_resumed, 1);
+        else
+            STAT (conn->pool->pools, tls_full, 1);
+    }
     s_send (conn);
 }
 

@@ -36,6 +36,8 @@ typedef struct {
     uint64_t connect_failures;
     uint64_t reuses;             //  requests sent on a kept-alive connection
     uint64_t stale;              //  kept-alive connections found closed by the upstream
+    uint64_t tls_full;           //  TLS connections that needed a full handshake
+    uint64_t tls_resumed;        //  TLS connections that resumed a session (a ticket)
     int64_t idle;                //  connections idle now
     int64_t active;              //  connections carrying a request now
 } ocf_pools_stats_t;

@@ -17,10 +17,13 @@
 #define TABLED_TIMEOUT_MS 2000
 #define SCRAPE_TIMEOUT_MS 300
 #define CLOSE_WAIT_MS 3000       //  longest wait for clients to go once the loop is done
+#define MAX_HANDSHAKES 256       //  fabric handshakes under way at once, per worker
 
 typedef struct {
     h2o_linklist_t link;
     h2o_socket_t *sock;
+    ocf_worker_t *worker;
+    h2o_timeout_entry_t handshake;   //  linked while a fabric client's TLS handshake is under way
 } client_t;
 
 ocf_worker_t *
@@ -33,6 +36,12 @@ bool
 ocf_worker_fabric_request (h2o_req_t *req)
 {
     return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
+}
+
+bool
+ocf_fabric_hop (h2o_req_t *req)
+{
+    return ocf_worker_fabric_request (req) && req->num_reprocessed == 0;
 }
 
 //  Who may open a fabric connection to this worker, or answer one: a live node of its view.
@@ -160,12 +169,54 @@ ocf_worker_inherited_listener (const char *name, const char *key, const char *ad
     return fd;
 }
 
+//  A fabric client's handshake ended (done, failed or timed out).
+static void
+s_handshake_end (client_t *client, ocf_fabric_handshake_t result)
+{
+    if (h2o_timeout_is_linked (&client->handshake))
+        h2o_timeout_unlink (&client->handshake);
+    client->worker->handshakes--;
+    ocf_metrics_fabric_handshake (client->worker->metrics, result);
+}
+
 static void
 s_on_client_close (void *data)
 {
     client_t *client = data;
+    if (h2o_timeout_is_linked (&client->handshake))
+        s_handshake_end (client, OCF_FABRIC_HANDSHAKE_FAILED);
     h2o_linklist_unlink (&client->link);
     free (client);
+}
+
+//  h2o's own accept times handshakes out too (its handshake_timeout, set from [proxyd]
+//  fabric_handshake_timeout), but neither bounds how many are under way nor says how they end:
+//  proxyd runs the fabric's handshakes itself, on the same timer, counts their results, then
+//  hands the connection to h2o as HTTP/1 over the TLS socket (as h2o does after its own).
+static void
+s_on_handshake_timeout (h2o_timeout_entry_t *entry)
+{
+    client_t *client = H2O_STRUCT_FROM_MEMBER (client_t, handshake, entry);
+    s_handshake_end (client, OCF_FABRIC_HANDSHAKE_TIMEOUT);
+    h2o_socket_close (client->sock);
+}
+
+static void
+s_on_handshake (h2o_socket_t *sock, const char *error)
+{
+    client_t *client = sock->data;
+    ocf_worker_t *self = client->worker;
+    sock->data = NULL;
+    if (error) {
+        //  ocf_tls's peer check fails the certificate with X509_V_ERR_CERT_REJECTED; h2o
+        //  reports a failed verification by that code's text.
+        bool refused = strcmp (error, X509_verify_cert_error_string (X509_V_ERR_CERT_REJECTED)) == 0;
+        s_handshake_end (client, refused ? OCF_FABRIC_HANDSHAKE_REFUSED : OCF_FABRIC_HANDSHAKE_FAILED);
+        h2o_socket_close (sock);
+        return;
+    }
+    s_handshake_end (client, OCF_FABRIC_HANDSHAKE_OK);
+    h2o_accept (&self->fabric_accept, sock);
 }
 
 static void
@@ -178,10 +229,27 @@ s_on_accept (h2o_socket_t *listener, const char *error)
     while (!self->stopping && (sock = h2o_evloop_socket_accept (listener)) != NULL) {
         client_t *client = calloc (1, sizeof *client);
         client->sock = sock;
+        client->worker = self;
         h2o_linklist_insert (&self->clients, &client->link);
         sock->on_close.cb = s_on_client_close;
         sock->on_close.data = client;
-        h2o_accept (listener == self->fabric_listener ? &self->fabric_accept : &self->accept, sock);
+        if (listener == self->fabric_listener && self->handshakes >= MAX_HANDSHAKES) {
+            //  Silent connections must not take every socket: beyond the bound, a new one is
+            //  closed at once (a member's hop fails to connect and tries another provider;
+            //  pooled connections, past their handshake, are not affected).
+            ocf_metrics_fabric_handshake (self->metrics, OCF_FABRIC_HANDSHAKE_BUSY);
+            h2o_socket_close (sock);
+        }
+        else
+        if (listener == self->fabric_listener) {
+            self->handshakes++;
+            client->handshake.cb = s_on_handshake_timeout;
+            h2o_timeout_link (self->loop, &self->context.handshake_timeout, &client->handshake);
+            sock->data = client;
+            h2o_socket_ssl_handshake (sock, self->tls_server, NULL, s_on_handshake);
+        }
+        else
+            h2o_accept (&self->accept, sock);
     }
 }
 
@@ -329,8 +397,7 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
     if (self->fabric_fd >= 0) {
         self->tls_server = ocf_tls_server_context (tls, s_is_member, self);
         self->fabric_hosts[0] = self->globalconf->hosts[0];
-        self->fabric_accept = (h2o_accept_ctx_t) { .ctx = &self->context, .hosts = self->fabric_hosts,
-                                                   .ssl_ctx = self->tls_server };
+        self->fabric_accept = (h2o_accept_ctx_t) { .ctx = &self->context, .hosts = self->fabric_hosts };
         self->fabric_listener = h2o_evloop_socket_create (self->loop, self->fabric_fd, H2O_SOCKET_FLAG_DONT_READ);
         self->fabric_listener->data = self;
     }

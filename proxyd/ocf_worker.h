@@ -41,14 +41,16 @@ typedef struct {
     h2o_accept_ctx_t accept;
     int listen_fd;
     h2o_socket_t *listener;
-    //  The fabric listener: its connections are TLS, their peers members (ocf_tls), and their
-    //  requests carry fabric_hosts as conn->hosts, which tells them apart.
+    //  The fabric listener: its connections are TLS (the handshake run by the worker, then
+    //  fabric_accept: HTTP/1), their peers members (ocf_tls), and their requests carry
+    //  fabric_hosts as conn->hosts, which tells them apart.
     int fabric_fd;
     h2o_socket_t *fabric_listener;
     h2o_accept_ctx_t fabric_accept;
     h2o_hostconf_t *fabric_hosts[2];
     SSL_CTX *tls_server;         //  NULL: no fabric listener
     SSL_CTX *tls_client;         //  hops to other hosts' fabric listeners
+    size_t handshakes;           //  fabric connections in their TLS handshake now
     h2o_linklist_t clients;      //  accepted connections, closed at the end
     h2o_linklist_t forwards;     //  requests being forwarded (ocf_forward), aborted at the end
     ocf_view_t *view;
@@ -91,6 +93,10 @@ void ocf_worker_request_end (ocf_worker_t *self);
 ocf_worker_t *ocf_worker_of (h2o_req_t *req);
 //  Whether the request came through the fabric listener (from an authenticated member).
 bool ocf_worker_fabric_request (h2o_req_t *req);
+//  Whether the request is a hop that another host's proxyd sent through the fabric listener,
+//  as it was sent: not the client's request that a p2p hop carries, served here again
+//  (reprocessed), which still came through the listener. ocf_access decides on both.
+bool ocf_fabric_hop (h2o_req_t *req);
 //  STATS client for a daemon (created on first use).
 ocf_zclient_t *ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target);
 

@@ -7,19 +7,27 @@
 #include "fabric.h"
 #include "ocf_tls.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <openssl/pem.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SILENT_CLIENTS 260       //  more than a worker lets handshake at once (256)
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *C;
+static char s_keys[64];          //  C's API keys file (proxyd_tls_access), "" when none
 
+//  A and C; extra: more lines for C's ocf.conf.
 static void
-s_setup (void)
+s_start (const char *extra)
 {
     A = fabric_host (&s_fabric, "host-a", NULL);
-    C = fabric_host (&s_fabric, "host-c", NULL);
+    C = fabric_host (&s_fabric, "host-c", extra);
     const char *m1[] = { "--model", "m1", NULL };
     fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
     fabric_sync (&s_fabric);
@@ -27,9 +35,31 @@ s_setup (void)
 }
 
 static void
+s_setup (void)
+{
+    s_start ("fabric_handshake_timeout = 500ms\n");
+}
+
+//  C with API keys (one: sk-good): A has none.
+static void
+s_setup_keys (void)
+{
+    snprintf (s_keys, sizeof s_keys, "/tmp/ocf-tls-keys-%d", (int) getpid ());
+    FILE *file = fopen (s_keys, "w");
+    cr_assert (file);
+    fputs ("good sha256:4c3fe847ba5369a26bb663f9713c893e7e9407c376d5e33038740063b5a09125\n", file);
+    fclose (file);
+    char extra[128];
+    snprintf (extra, sizeof extra, "api_keys_file = %s\n", s_keys);
+    s_start (extra);
+}
+
+static void
 s_teardown (void)
 {
     fabric_stop (&s_fabric);
+    if (*s_keys)
+        unlink (s_keys);
 }
 
 TestSuite (proxyd_tls, .init = s_setup, .fini = s_teardown, .timeout = 60);
@@ -53,6 +83,17 @@ s_write_credentials (fabric_host_t *host, ocf_identity_t *identity, const char *
     fclose (file);
     X509_free (certificate);
     EVP_PKEY_free (key);
+}
+
+//  A's own credentials, as "member".
+static void
+s_write_member_credentials (void)
+{
+    char error[200];
+    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
+    cr_assert (identity, "%s", error);
+    s_write_credentials (A, identity, "member");
+    ocf_identity_destroy (&identity);
 }
 
 //  curl to C's fabric listener: the HTTP status, or 0 when no answer came (curl's exit status
@@ -94,17 +135,56 @@ Test (proxyd_tls, hops_between_hosts_go_through_the_fabric_listener)
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 1);
 }
 
+Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
+{
+    char url[128], command[600];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+    //  Two streams at once, while the first connection waits in A's pool: one takes it, the
+    //  other needs a second connection, which resumes the session of the first (its ticket).
+    snprintf (command, sizeof command, "for i in 1 2; do curl -s -N --max-time 5 -o /dev/null "
+              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 300' "
+              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s & done; wait", url);
+    int status;
+    free (ocf_test_run (command, &status));
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 2);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
+}
+
+//  p2p between hosts goes over the fabric too: C's fabric listener serves its public API under
+//  its own p2p route, to members only, and relays nowhere else.
+Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
+{
+    char url[300];
+    snprintf (url, sizeof url, "%s/v1/p2p/%s/v1/models", A->url, C->id);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    cr_assert (strstr (response.body, "\"m1\""), "%s", response.body);
+    fabric_response_free (&response);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 1);
+    s_write_member_credentials ();
+    int curl_status;
+    snprintf (url, sizeof url, "/v1/p2p/%s/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", url, &curl_status), 200);
+    snprintf (url, sizeof url, "/v1/p2p/%s/v1/models", A->id);
+    cr_assert_eq (s_fabric_get ("https", "member", url, &curl_status), 404);
+    cr_assert_eq (s_fabric_get ("https", NULL, url, &curl_status), 0);
+}
+
 Test (proxyd_tls, a_member_reaches_backends_and_nothing_else)
 {
-    char error[200];
-    ocf_identity_t *identity = ocf_identity_load (A->node.state_dir, error, sizeof error);
-    cr_assert (identity, "%s", error);
-    s_write_credentials (A, identity, "member");
-    ocf_identity_destroy (&identity);
+    s_write_member_credentials ();
     int curl_status;
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/health", &curl_status), 404);
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/chat/completions", &curl_status), 404);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 3);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
 }
 
 Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_strangers)
@@ -124,4 +204,89 @@ Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_stra
     char *text = ocf_test_read_file (log);
     cr_assert (strstr (text, "it is not a live member of the table"), "%s", text);
     free (text);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"refused\"} "), 1);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"failed\"} "), 2);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"ok\"} "), 0);
+}
+
+//  Connections that never start their handshake are closed after fabric_handshake_timeout
+//  (500 ms here), and a worker lets only so many wait at once: the others are closed at once.
+Test (proxyd_tls, silent_connections_are_closed_and_bounded)
+{
+    int fds[SILENT_CLIENTS];
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) C->fabric_port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    int64_t started = ocf_test_now_us () / 1000;
+    for (int i = 0; i < SILENT_CLIENTS; i++) {
+        fds[i] = socket (AF_INET, SOCK_STREAM, 0);
+        cr_assert (fds[i] >= 0 && connect (fds[i], (struct sockaddr *) &address, sizeof address) == 0);
+    }
+    for (int i = 0; i < SILENT_CLIENTS; i++) {
+        struct pollfd poll_fd = { .fd = fds[i], .events = POLLIN };
+        char byte;
+        cr_assert_eq (poll (&poll_fd, 1, 3000), 1, "connection %d still open after 3 s", i);
+        cr_assert_leq (read (fds[i], &byte, 1), 0);
+        close (fds[i]);
+    }
+    int64_t took = ocf_test_now_us () / 1000 - started;
+    cr_assert_geq (took, 500, "closed after %" PRId64 " ms, before the timeout", took);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"timeout\"} "), 256);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"busy\"} "), SILENT_CLIENTS - 256);
+    //  Members still get through once the silent ones are gone.
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+}
+
+//  A p2p hop is served on C's fabric listener (it names C), but the request it carries is
+//  judged by C as any remote client's: C's own API keys, never local (every host here is on
+//  127.0.0.1), /v1/_service refused. A's client is local to A and A has no keys.
+TestSuite (proxyd_tls_access, .init = s_setup_keys, .fini = s_teardown, .timeout = 60);
+
+static long
+s_via_a (const char *method, const char *path, const char *key, const char *body)
+{
+    char url[300], authorization[128];
+    snprintf (url, sizeof url, "%s/v1/p2p/%s%s", A->url, C->id, path);
+    snprintf (authorization, sizeof authorization, "Authorization: Bearer %s", key ? key : "");
+    const char *headers[] = { key ? authorization : NULL, NULL };
+    fabric_response_t response = fabric_http (method, url, headers, body);
+    long status = response.status;
+    fabric_response_free (&response);
+    return status;
+}
+
+Test (proxyd_tls_access, a_p2p_request_is_judged_by_the_far_host)
+{
+    cr_assert_eq (s_via_a ("GET", "/v1/models", NULL, NULL), 401);
+    cr_assert_eq (s_via_a ("GET", "/v1/models", "sk-wrong", NULL), 401);
+    cr_assert_eq (s_via_a ("GET", "/v1/models", "sk-good", NULL), 200);
+    cr_assert_eq (s_via_a ("GET", "/v1/health", NULL, NULL), 200);
+    cr_assert_eq (s_via_a ("GET", "/v1/_service/llm/v1/models", "sk-good", NULL), 403);
+    cr_assert_eq (s_via_a ("POST", "/v1/dnt/_node", "sk-good", "{\"service\": []}"), 403);
+    //  A member on C's fabric listener, from loopback and without X-Forwarded-For: its hops
+    //  need no key, but what a p2p hop carries is neither a hop nor local.
+    s_write_member_credentials ();
+    int curl_status;
+    char path[300];
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 401);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/_service/llm/v1/models", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 403);
+    snprintf (path, sizeof path, "/v1/p2p/%s/v1/dnt/_node", C->id);
+    cr_assert_eq (s_fabric_get ("https", "member", path, &curl_status), 403);
+    //  Each refusal by C's checks of the requests carried, none by the listener's.
+    static const struct {
+        const char *reason;
+        double count;
+    } rejected[] = { { "missing_key", 2 }, { "invalid_key", 1 }, { "not_fabric", 2 }, { "not_admin", 2 }, { "fabric_listener", 0 } };
+    for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
+        char sample[128];
+        snprintf (sample, sizeof sample, "ocf_proxyd_auth_rejected_total{reason=\"%s\"} ", rejected[i].reason);
+        cr_assert_eq (fabric_metric (C, sample), rejected[i].count, "%s", rejected[i].reason);
+    }
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 10);
 }

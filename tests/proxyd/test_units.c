@@ -10,6 +10,7 @@
 #include "ocf_view.h"
 
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -122,6 +123,26 @@ Test (proxyd_route, access, .init = s_routes_init)
     cr_assert_eq (s_access ("/"), OCF_ACCESS_OPEN);
     cr_assert (strstr (s_routes.listing, "/v1/dnt/_node, "));
     cr_assert (strstr (s_routes.listing, "/v1/p2p/{node}/{path}"));
+}
+
+//  What a fabric hop may call besides the fabric class: the p2p route (for this node's id).
+Test (proxyd_route, own_node_hop, .init = s_routes_init)
+{
+    for (int i = 1; i < s_routes.count; i++)
+        cr_assert_eq (s_routes.specs[i].own_node_hop, strcmp (s_routes.specs[i].name, "p2p") == 0, "%s",
+                      s_routes.specs[i].name);
+}
+
+static void
+s_bad_handler (h2o_req_t *req, ocf_route_t *route)
+{
+}
+
+//  own_node_hop needs a {node}/{path} to serve again: the table refuses it elsewhere.
+Test (proxyd_route, own_node_hop_needs_a_node, .init = s_routes_init, .signal = SIGABRT)
+{
+    static const ocf_route_spec_t spec = { "bad", "/v1/bad/{svc}/{path}", NULL, OCF_ACCESS_PUBLIC, s_bad_handler, 0, true };
+    ocf_routetable_add (&s_routes, &spec, 1);
 }
 
 static bool

@@ -9,8 +9,9 @@
 #   10.77.0.100        the clients (curl, the OpenAI SDK, the load generator)
 #
 # Scenarios, each a numbered group of named ok/FAIL lines: 1 convergence; 2 the API through
-# every host (curl, the OpenAI SDK, /v1/models, /metrics, sqlite3); 3 host 2's link down and up
-# under load; 4 a 2+3 partition with changes on both sides, then healed; 5 host 2 killed -9 and
+# every host (curl, the OpenAI SDK, /v1/models, /metrics, sqlite3), then the fabric listener
+# (mutual TLS between hosts, members only); 3 host 2's link down and up under load; 4 a 2+3
+# partition with changes on both sides, then healed; 5 host 2 killed -9 and
 # restarted; 6 a rolling restart of all 20 daemons under load. Figures go to
 # BUILD_DIR/multihost-figures.txt. Exit 1 if any check failed, 77 (skipped) only without root
 # or without `ip netns`. Every deadline is derived from the gossip parameters below or is a
@@ -434,6 +435,50 @@ db=$work/h3/state/table.db
 check "host 3: sqlite3 -readonly reads live_nodes (5) and services (hosts 1-2 serving $model)" eval \
   "[ \"\$(sqlite3 -readonly '$db' 'select count(*) from live_nodes')\" = 5 ] &&
    [ \"\$(sqlite3 -readonly '$db' \"select group_concat(node, ' ') from (select node from services where service = 'llm' and identity_group = 'model=$model' and status = 'ready' and node_status in ('alive', 'suspect') order by node)\")\" = 'mh1 mh2' ]"
+
+# Between hosts only mutual TLS on the fabric listener (8093), for members: from a client that is
+# not on the host's loopback (the clients' namespace) and from another host's namespace.
+say "== 2b. the fabric listener: mutual TLS, members only"
+metric() {    # metric HOST SAMPLE: a sample of HOST's /metrics (0 when absent)
+  in_ns "$client" curl -sS --max-time 5 "http://$(addr "$1"):8092/metrics" |
+    awk -v s="$2" 'index($0, s " ") == 1 { v = $NF } END { print v + 0 }'
+}
+refused() { metric 1 'ocf_proxyd_fabric_handshakes_total{result="refused"}'; }
+service_url=/v1/_service/llm/v1/models
+# Each succeeds only when an HTTP answer came (curl's exit status).
+plain_on_fabric() { in_ns "$1" curl -s --max-time 3 -o /dev/null "http://$(addr 1):8093$service_url"; }
+stranger_on_fabric() {
+  in_ns "$1" curl -sk --max-time 3 -o /dev/null --cert "$work/stranger.crt" --key "$work/stranger.key" \
+    "https://$(addr 1):8093$service_url"
+}
+service_on_public_is_403() {
+  [ "$(in_ns "$1" curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://$(addr 1):8092$service_url")" = 403 ]
+}
+# A certificate of a key no row names, made as anyone would make one.
+openssl genpkey -algorithm ed25519 -out "$work/stranger.key" 2>/dev/null &&
+  openssl req -x509 -new -key "$work/stranger.key" -subj /CN=x -days 1 -out "$work/stranger.crt" 2>/dev/null ||
+  fail "openssl cannot make a stranger's certificate"
+refused_before=$(refused)
+for from in "$client" "$(host_ns 3)"; do
+  check "from $from: plain HTTP to host 1's fabric port gets no HTTP answer" eval '! plain_on_fabric "$from"'
+  check "from $from: /v1/_service on host 1's public port is 403" service_on_public_is_403 "$from"
+  check "from $from: TLS with a stranger's certificate to host 1's fabric port is refused" eval '! stranger_on_fabric "$from"'
+done
+check "host 1 counted the strangers' handshakes as refused" eval '[ "$(refused)" -ge $((refused_before + 2)) ]'
+# A completion through host 4 (which serves nothing) reaches host 1 or 2 through their fabric
+# listener: counted there as a fabric request, and the hop stays established (kept alive) from
+# host 4 to port 8093.
+fabric_requests() { echo $(( $(metric 1 ocf_proxyd_fabric_requests_total) + $(metric 2 ocf_proxyd_fabric_requests_total) )); }
+hops_from_4() {
+  for h in 1 2; do in_ns "$(host_ns $h)" ss -Htn state established '( sport = :8093 )'; done | grep -q " $(addr 4):"
+}
+fabric_before=$(fabric_requests)
+in_ns "$client" curl -sSf --max-time 5 -o /dev/null "http://$(addr 4):8092/v1/chat/completions" \
+  -H 'content-type: application/json' -d "{\"model\": \"$model\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}" ||
+  fail "a completion through host 4"
+check "a completion through host 4 went to host 1 or 2 through the fabric listener" \
+  eval '[ "$(fabric_requests)" -gt "$fabric_before" ]'
+check "host 4's hop is a connection to port 8093 of host 1 or 2" hops_from_4
 
 # --- 3. Host 2's link down, then up, under load ----------------------------------------------
 say "== 3. host 2's link goes down, then up again, under load through hosts 3-5"
