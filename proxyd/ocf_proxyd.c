@@ -180,8 +180,14 @@ s_on_signal (h2o_socket_t *sock, const char *error)
         if (signal_number == SIGTERM || signal_number == SIGINT)
             s_stop (self, signal_number);
         else
-        if (signal_number == SIGHUP)
+        if (signal_number == SIGHUP) {
             ocf_access_reload (self->access);
+            char why[1024];
+            if (ocf_tls_reload_keys (self->tls, &self->config->gossipd, why, sizeof why) != 0)
+                ocf_log_error ("SIGHUP: keeping the authorized keys in force: %s", why);
+            else
+                ocf_log_info ("SIGHUP: authorized keys reloaded");
+        }
 }
 
 static void

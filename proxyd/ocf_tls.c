@@ -16,6 +16,7 @@
 struct _ocf_tls_t {
     X509 *certificate;
     EVP_PKEY *key;
+    pthread_rwlock_t lock;       //  guards authorized: replaced by a reload, read by every worker
     zhashx_t *authorized;        //  closed cluster: the node ids allowed; empty: any member
     unsigned char ticket_keys[TICKET_KEYS_BYTES];
 };
@@ -56,8 +57,34 @@ ocf_tls_certificate_id (X509 *certificate, char id[OCF_NODE_ID_LEN + 1])
 }
 
 //  Whether the holder of this certificate may talk to this host; why not in reason.
+bool
+ocf_tls_authorized (ocf_tls_t *self, const char *node_id)
+{
+    pthread_rwlock_rdlock (&self->lock);
+    bool authorized = !zhashx_size (self->authorized) || zhashx_lookup (self->authorized, node_id);
+    pthread_rwlock_unlock (&self->lock);
+    return authorized;
+}
+
+int
+ocf_tls_reload_keys (ocf_tls_t *self, const ocf_gossipd_config_t *keys, char *error, size_t error_size)
+{
+    zhashx_t *authorized = zhashx_new ();
+    if (ocf_config_authorized_keys (keys, authorized, error, error_size) != 0) {
+        zhashx_destroy (&authorized);
+        return -1;
+    }
+    pthread_rwlock_wrlock (&self->lock);
+    zhashx_t *previous = self->authorized;
+    self->authorized = authorized;
+    pthread_rwlock_unlock (&self->lock);
+    zhashx_destroy (&previous);
+    return 0;
+}
+
 static bool
-s_peer_allowed (check_t *check, X509 *certificate, const char *wanted, const char **reason, char id[OCF_NODE_ID_LEN + 1])
+s_peer_allowed (check_t *check, SSL *ssl, X509 *certificate, const char *wanted, const char **reason,
+                char id[OCF_NODE_ID_LEN + 1])
 {
     *id = '\0';
     if (!ocf_tls_certificate_id (certificate, id))
@@ -66,10 +93,10 @@ s_peer_allowed (check_t *check, X509 *certificate, const char *wanted, const cha
     if (wanted && strcmp (wanted, id) != 0)
         *reason = "it is not the node that was meant";
     else
-    if (zhashx_size (check->tls->authorized) && !zhashx_lookup (check->tls->authorized, id))
+    if (!ocf_tls_authorized (check->tls, id))
         *reason = "its key is not in authorized_keys";
     else
-    if (!check->member (check->arg, id))
+    if (!check->member (check->arg, id, SSL_is_server (ssl) ? BIO_get_data (SSL_get_rbio (ssl)) : NULL))
         *reason = "it is not a live member of the table";
     else
         return true;
@@ -86,7 +113,7 @@ s_verify (X509_STORE_CTX *store, void *arg)
     const char *wanted = SSL_is_server (ssl) ? NULL : SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name);
     const char *reason;
     char id[OCF_NODE_ID_LEN + 1];
-    if (s_peer_allowed (check, X509_STORE_CTX_get0_cert (store), wanted, &reason, id))
+    if (s_peer_allowed (check, ssl, X509_STORE_CTX_get0_cert (store), wanted, &reason, id))
         return 1;
     ocf_log_warning ("fabric: refused a TLS %s %s: %s", SSL_is_server (ssl) ? "client" : "server", *id ? id : "(no node key)",
                      reason);
@@ -104,7 +131,7 @@ s_on_ticket (SSL *ssl, SSL_SESSION *session, const unsigned char *name, size_t n
         case SSL_TICKET_SUCCESS_RENEW: {
             const char *reason;
             char id[OCF_NODE_ID_LEN + 1];
-            if (!s_peer_allowed (arg, SSL_SESSION_get0_peer (session), NULL, &reason, id))
+            if (!s_peer_allowed (arg, ssl, SSL_SESSION_get0_peer (session), NULL, &reason, id))
                 return SSL_TICKET_RETURN_IGNORE_RENEW;
             return status == SSL_TICKET_SUCCESS ? SSL_TICKET_RETURN_USE : SSL_TICKET_RETURN_USE_RENEW;
         }
@@ -230,8 +257,8 @@ ocf_tls_t *
 ocf_tls_new (ocf_identity_t *identity, const ocf_gossipd_config_t *keys, char *error, size_t error_size)
 {
     ocf_tls_t *self = calloc (1, sizeof *self);
-    self->authorized = zhashx_new ();
-    if (ocf_config_authorized_keys (keys, self->authorized, error, error_size) != 0) {
+    pthread_rwlock_init (&self->lock, NULL);
+    if (ocf_tls_reload_keys (self, keys, error, error_size) != 0) {
         ocf_tls_destroy (&self);
         return NULL;
     }
@@ -254,6 +281,7 @@ ocf_tls_destroy (ocf_tls_t **self_p)
     X509_free (self->certificate);
     EVP_PKEY_free (self->key);
     zhashx_destroy (&self->authorized);
+    pthread_rwlock_destroy (&self->lock);
     OPENSSL_cleanse (self->ticket_keys, sizeof self->ticket_keys);
     free (self);
     *self_p = NULL;

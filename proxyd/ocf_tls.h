@@ -15,18 +15,25 @@
 #include "ocf_config.h"
 #include "ocf_identity.h"
 
+#include <h2o.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 typedef struct _ocf_tls_t ocf_tls_t;
 
-//  Whether the node may talk to this host now (called during handshakes, on the worker's thread).
-typedef bool (ocf_tls_member_fn) (void *arg, const char *node_id);
+//  Whether the node may talk to this host now (called during handshakes, on the worker's
+//  thread); sock is the h2o socket of the connection, on the server side (NULL otherwise).
+typedef bool (ocf_tls_member_fn) (void *arg, const char *node_id, h2o_socket_t *sock);
 
 //  Returns NULL with error set when the certificate cannot be made or the authorized keys read.
 ocf_tls_t *ocf_tls_new (ocf_identity_t *identity, const ocf_gossipd_config_t *keys, char *error, size_t error_size);
 void ocf_tls_destroy (ocf_tls_t **self_p);
+//  Reads the authorized keys again (SIGHUP); on error the keys in force stay and error says why.
+int ocf_tls_reload_keys (ocf_tls_t *self, const ocf_gossipd_config_t *keys, char *error, size_t error_size);
+//  Whether node_id may be a peer as far as authorized_keys go (any thread): always when the
+//  cluster is open.
+bool ocf_tls_authorized (ocf_tls_t *self, const char *node_id);
 
 //  TLS 1.3 only, a peer certificate required, ALPN http/1.1. The caller frees them
 //  (SSL_CTX_free) before ocf_tls_destroy; member(arg) must outlive them.

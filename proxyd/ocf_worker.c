@@ -24,7 +24,17 @@ typedef struct {
     h2o_socket_t *sock;
     ocf_worker_t *worker;
     h2o_timeout_entry_t handshake;   //  linked while a fabric client's TLS handshake is under way
+    char peer[OCF_NODE_ID_LEN + 1];  //  a fabric client: the node its handshake proved it is
 } client_t;
+
+static void s_on_client_close (void *data);
+
+//  The accepted connection a socket belongs to (NULL: not one of ours).
+static client_t *
+s_client_of (h2o_socket_t *sock)
+{
+    return sock && sock->on_close.cb == s_on_client_close ? sock->on_close.data : NULL;
+}
 
 ocf_worker_t *
 ocf_worker_of (h2o_req_t *req)
@@ -38,19 +48,29 @@ ocf_worker_fabric_request (h2o_req_t *req)
     return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
 }
 
+//  A connection outlives the authorized keys it was admitted under: every hop asks again, so
+//  a host struck off at a reload loses its pooled connections' requests too.
 bool
 ocf_fabric_hop (h2o_req_t *req)
 {
-    return ocf_worker_fabric_request (req) && req->num_reprocessed == 0;
+    if (!ocf_worker_fabric_request (req) || req->num_reprocessed != 0)
+        return false;
+    client_t *client = s_client_of (req->conn->callbacks->get_socket (req->conn));
+    return client && ocf_tls_authorized (ocf_proxyd_tls (client->worker->server), client->peer);
 }
 
 //  Who may open a fabric connection to this worker, or answer one: a live node of its view.
+//  A client connection remembers who it is.
 static bool
-s_is_member (void *arg, const char *node_id)
+s_is_member (void *arg, const char *node_id, h2o_socket_t *sock)
 {
     ocf_worker_t *self = arg;
     ocf_view_node_t *node = ocf_view_lookup (self->view, node_id);
-    return node && ocf_view_node_live (node);
+    bool member = node && ocf_view_node_live (node);
+    client_t *client = s_client_of (sock);
+    if (member && client)
+        snprintf (client->peer, sizeof client->peer, "%s", node_id);
+    return member;
 }
 
 //  --------------------------------------------------------------------------

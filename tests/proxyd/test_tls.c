@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <openssl/pem.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -289,4 +290,71 @@ Test (proxyd_tls_access, a_p2p_request_is_judged_by_the_far_host)
         cr_assert_eq (fabric_metric (C, sample), rejected[i].count, "%s", rejected[i].reason);
     }
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 10);
+}
+
+//  A closed cluster: both hosts read one authorized_keys file, which names A and C.
+static void
+s_write_authorized (const fabric_host_t *const *hosts, size_t count)
+{
+    FILE *file = fopen (s_keys, "w");
+    cr_assert (file);
+    for (size_t i = 0; i < count; i++)
+        fprintf (file, "%s\n", hosts[i]->id);
+    fclose (file);
+}
+
+static void
+s_setup_closed (void)
+{
+    snprintf (s_keys, sizeof s_keys, "/tmp/ocf-tls-authorized-%d", (int) getpid ());
+    char extra[160];
+    snprintf (extra, sizeof extra, "[gossipd]\nauthorized_keys_file = %s\n", s_keys);
+    A = fabric_host_unstarted (&s_fabric, "host-a", ocf_test_free_port (), extra);
+    C = fabric_host_unstarted (&s_fabric, "host-c", ocf_test_free_port (), extra);
+    fabric_start_tabled (A);
+    fabric_start_tabled (C);
+    const fabric_host_t *both[] = { A, C };
+    s_write_authorized (both, 2);
+    fabric_start_proxyd (A);
+    fabric_start_proxyd (C);
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
+    fabric_sync (&s_fabric);
+    cr_assert (fabric_wait_model (A, "m1", 1, 5000), "host A does not route m1");
+}
+
+TestSuite (proxyd_tls_closed, .init = s_setup_closed, .fini = s_teardown, .timeout = 60);
+
+static bool
+s_reloaded (void *arg)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-proxyd.log", C->node.root);
+    char *log = ocf_test_read_file (path);
+    bool reloaded = log && strstr (log, "SIGHUP: authorized keys reloaded");
+    free (log);
+    return reloaded;
+}
+
+Test (proxyd_tls_closed, a_host_struck_off_authorized_keys_loses_the_fabric_at_the_next_reload)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    fabric_response_free (&response);
+    s_write_member_credentials ();
+    int curl_status;
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 200);
+    //  A is struck off; C reads the file again.
+    const fabric_host_t *only_c[] = { C };
+    s_write_authorized (only_c, 1);
+    kill (C->proxyd, SIGHUP);
+    cr_assert (ocf_test_wait_for (s_reloaded, NULL, 5000), "C did not reload");
+    //  A's pooled connection to C, made before, serves it no more; nor does a new handshake.
+    response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_neq (response.status, 200, "A still reaches C's backend: %s", response.body);
+    fabric_response_free (&response);
+    cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 0);
+    cr_assert_geq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"refused\"} "), 1);
 }
