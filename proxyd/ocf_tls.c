@@ -16,7 +16,7 @@
 struct _ocf_tls_t {
     X509 *certificate;
     EVP_PKEY *key;
-    pthread_rwlock_t lock;       //  guards authorized: replaced by a reload, read by every worker
+    pthread_rwlock_t lock;       //  guards authorized: replaced by a reload, read by every loop
     zhashx_t *authorized;        //  closed cluster: the node ids allowed; empty: any member
     unsigned char ticket_keys[TICKET_KEYS_BYTES];
 };
