@@ -1,6 +1,6 @@
 /*  ocf-gossipd: talks to the other hosts for this one.
     The runner: it wires the protocol core (ocf_gossip) to the network (ocf_transport,
-    ocf_introducer), to ocf-tabled (ocf_tablelink) and to time, in one zloop; serves HELLO
+    ocf_introducer), to ocf-tabled (ocf_bridge) and to time, in one zloop; serves HELLO
     and STATS on run_dir/gossipd.api; notifies systemd; leaves the cluster on SIGTERM.
     It starts serving once ocf-tabled has answered and the view is loaded: the node key is
     read only then (tabled creates it), so the two daemons never race to create it.  */
@@ -14,7 +14,7 @@
 #include "ocf_msg.h"
 #include "ocf_sdnotify.h"
 #include "ocf_signals.h"
-#include "ocf_tablelink.h"
+#include "ocf_bridge.h"
 #include "ocf_time.h"
 #include "ocf_transport.h"
 
@@ -32,7 +32,7 @@ typedef struct {
     zloop_t *loop;
     zsock_t *api;
     ocf_members_t *view;
-    ocf_tablelink_t *table;
+    ocf_bridge_t *bridge;
     ocf_identity_t *identity;
     char id[OCF_ID_SIZE];
     ocf_transport_t *transport;
@@ -62,14 +62,14 @@ static void
 s_env_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
 {
     server_t *server = arg;
-    ocf_tablelink_merge (server->table, from, items, count);
+    ocf_bridge_merge (server->bridge, from, items, count);
 }
 
 static void
 s_env_query (void *arg, uint64_t token, const ocf_query_t *query)
 {
     server_t *server = arg;
-    ocf_tablelink_query (server->table, token, query, ocf_time_mono_ms ());
+    ocf_bridge_query (server->bridge, token, query, ocf_time_mono_ms ());
 }
 
 static void
@@ -86,7 +86,7 @@ s_env_admit (void *arg, const ocf_item_t *item)
     server_t *server = arg;
     if (!ocf_transport_authorized (server->transport, item->id))
         return false;
-    return item->kind != OCF_ITEM_ROW || ocf_tablelink_row_valid (item, (size_t) server->config->tabled.max_record);
+    return item->kind != OCF_ITEM_ROW || ocf_bridge_row_valid (item, (size_t) server->config->tabled.max_record);
 }
 
 static void
@@ -168,7 +168,7 @@ s_on_message (void *arg, const char *peer, zframe_t **frame)
 {
     server_t *server = arg;
     int64_t now = ocf_time_mono_ms ();
-    ocf_tablelink_seen (server->table, peer);
+    ocf_bridge_seen (server->bridge, peer);
     if (ocf_gossip_receive (server->core, now, peer, zframe_data (*frame), zframe_size (*frame)) != 0)
         ocf_transport_strike (server->transport, peer, now);
 }
@@ -257,7 +257,7 @@ s_start_gossip (server_t *server, const char *tabled_id)
     if (getrandom (&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t) ocf_time_wall_ms () ^ ((uint64_t) getpid () << 32);
     server->core = ocf_gossip_new (server->id, &server->core_config, server->view, &env, seed, ocf_time_mono_ms ());
-    ocf_tablelink_set_core (server->table, server->core);
+    ocf_bridge_set_core (server->bridge, server->core);
     if (ocf_introducer_server (server->introducer))
         zloop_reader (server->loop, ocf_introducer_server (server->introducer), s_on_introducer, server);
     ocf_log_info ("gossip on %s%s%s, %s", endpoint, *introducer ? ", key introducer on " : "", introducer,
@@ -343,7 +343,7 @@ static int
 s_on_table_api (zloop_t *loop, zsock_t *sock, void *arg)
 {
     server_t *server = arg;
-    ocf_tablelink_on_api (server->table, ocf_time_mono_ms ());
+    ocf_bridge_on_api (server->bridge, ocf_time_mono_ms ());
     return server->failed ? -1 : 0;
 }
 
@@ -351,7 +351,7 @@ static int
 s_on_table_events (zloop_t *loop, zsock_t *sock, void *arg)
 {
     server_t *server = arg;
-    ocf_tablelink_on_events (server->table, ocf_time_mono_ms ());
+    ocf_bridge_on_events (server->bridge, ocf_time_mono_ms ());
     return 0;
 }
 
@@ -383,14 +383,14 @@ s_stats (server_t *server)
     s_census (server->view, server->id, census);
     json_t *stats = json_pack ("{s:s, s:I, s:b, s:b, s:{s:I, s:I, s:I, s:I}}", "id", server->id,
                                "uptime_ms", (json_int_t) (ocf_time_mono_ms () - server->started),
-                               "ready", server->ready, "tabled_up", ocf_tablelink_up (server->table),
+                               "ready", server->ready, "tabled_up", ocf_bridge_up (server->bridge),
                                "peers", "alive", (json_int_t) census[OCF_STATUS_ALIVE], "suspect", (json_int_t) census[OCF_STATUS_SUSPECT],
                                "dead", (json_int_t) census[OCF_STATUS_DEAD], "left", (json_int_t) census[OCF_STATUS_LEFT]);
     if (!server->core)
         return stats;
     const ocf_gossip_stats_t *core = ocf_gossip_stats (server->core);
     const ocf_transport_stats_t *net = ocf_transport_stats (server->transport);
-    const ocf_tablelink_stats_t *table = ocf_tablelink_stats (server->table);
+    const ocf_bridge_stats_t *table = ocf_bridge_stats (server->bridge);
     json_object_set_new (stats, "joined", json_boolean (ocf_gossip_joined (server->core)));
     json_object_set_new (stats, "local_health", json_integer (core->local_health));
     json_t *counters = json_object ();
@@ -480,7 +480,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     server_t *server = arg;
     int64_t now = ocf_time_mono_ms ();
-    ocf_tablelink_tick (server->table, now);
+    ocf_bridge_tick (server->bridge, now);
     if (server->core && server->ready)
         ocf_gossip_tick (server->core, now);
     if (server->transport && now >= server->next_slow_tick) {
@@ -580,13 +580,13 @@ main (int argc, char **argv)
         goto stop;
     }
     server.view = ocf_members_new ();
-    ocf_tablelink_handler_t handler = { .arg = &server, .hello = s_on_hello, .loaded = s_on_loaded,
+    ocf_bridge_handler_t handler = { .arg = &server, .hello = s_on_hello, .loaded = s_on_loaded,
                                         .member_changed = s_on_member, .own_change = s_on_own_change, .root = s_on_root };
-    server.table = ocf_tablelink_new (config->node.run_dir, server.view, &handler, (size_t) config->tabled.max_message);
+    server.bridge = ocf_bridge_new (config->node.run_dir, server.view, &handler, (size_t) config->tabled.max_message);
     server.loop = zloop_new ();
     zloop_reader (server.loop, server.api, s_on_api, &server);
-    zloop_reader (server.loop, ocf_tablelink_api (server.table), s_on_table_api, &server);
-    zloop_reader (server.loop, ocf_tablelink_events (server.table), s_on_table_events, &server);
+    zloop_reader (server.loop, ocf_bridge_api (server.bridge), s_on_table_api, &server);
+    zloop_reader (server.loop, ocf_bridge_events (server.bridge), s_on_table_events, &server);
     zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (server.signals), ZMQ_POLLIN, 0 };
     zloop_poller (server.loop, &signal_item, s_on_signal, &server);
     ocf_gossip_config_t timing;
@@ -609,7 +609,7 @@ stop:
     ocf_transport_destroy (&server.transport);
     zloop_destroy (&server.loop);
     ocf_introducer_destroy (&server.introducer);
-    ocf_tablelink_destroy (&server.table);
+    ocf_bridge_destroy (&server.bridge);
     ocf_members_destroy (&server.view);
     ocf_identity_destroy (&server.identity);
     zsock_destroy (&server.api);
