@@ -1,5 +1,6 @@
 /*  ocf_bridge: requests to ocf-tabled, its events, the view, JSON <-> items.  */
 #include "ocf_bridge.h"
+#include "ocf_client.h"
 #include "ocf_follower.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
@@ -836,4 +837,34 @@ void
 ocf_bridge_seen (ocf_bridge_t *self, const char *id)
 {
     zhashx_update (self->seen, id, (void *) "");
+}
+
+uint64_t
+ocf_bridge_leave (ocf_bridge_t *self, const char *id, int timeout_ms, ocf_item_t *item, uint8_t *payload)
+{
+    char error[512];
+    ocf_client_t *client = ocf_client_new (self->api_endpoint);
+    json_t *reply = NULL;
+    *item = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = payload };
+    memcpy (item->id, id, OCF_ID_SIZE);
+    ocf_wire_tombstone_t tombstone = { 0, OCF_REASON_LEFT, ocf_time_wall_ms () };
+    ocf_tombstone_in_t signed_leave;
+    bool has_sig = false;
+    if (ocf_client_call (client, "LEAVE", NULL, timeout_ms, &reply, error, sizeof error) == 0
+    &&  ocf_record_parse_tombstone (json_object_get (reply, "tombstone"), &signed_leave, error, sizeof error) == 0) {
+        tombstone.generation = signed_leave.generation;
+        tombstone.declared_at = signed_leave.declared_at;
+        has_sig = signed_leave.has_sig;
+    }
+    else {
+        const ocf_peer_t *me = ocf_members_get (self->view, id);
+        ocf_log_warning ("LEAVE: %s; announcing the leave without ocf-tabled: unsigned, the others will see this "
+                         "node dead rather than gone", error);
+        tombstone.generation = me ? me->generation : 0;
+    }
+    json_decref (reply);
+    ocf_client_destroy (&client);
+    if (tombstone.generation)
+        item->size = (uint32_t) ocf_wire_tombstone_encode_signed (&tombstone, has_sig ? signed_leave.sig : NULL, payload);
+    return tombstone.generation;
 }

@@ -60,6 +60,14 @@ void ocf_bridge_query (ocf_bridge_t *self, uint64_t token, const ocf_query_t *qu
 void ocf_bridge_seen (ocf_bridge_t *self, const char *id);
 const ocf_bridge_stats_t *ocf_bridge_stats (ocf_bridge_t *self);
 
+//  This node's leave, for the core to spread (ocf_gossip_leave): tabled tombstones this
+//  generation (LEAVE, which also starts the next) and signs it, so that every table on the
+//  way checks that this node wrote it. Without tabled it is built from what the view says,
+//  unsigned: the others will see this node dead rather than gone. Blocks up to timeout_ms
+//  (called when stopping). Returns the generation left, with item set (its data in payload,
+//  OCF_WIRE_PAYLOAD_MAX bytes), or 0 when none is known.
+uint64_t ocf_bridge_leave (ocf_bridge_t *self, const char *id, int timeout_ms, ocf_item_t *item, uint8_t *payload);
+
 //  Checks that a row item is a row tabled will take, about the node it names.
 bool ocf_bridge_row_valid (const ocf_item_t *item, size_t max_record);
 

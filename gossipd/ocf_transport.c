@@ -653,3 +653,10 @@ ocf_transport_tick (ocf_transport_t *self, int64_t now)
         zhashx_delete (self->waiting, id);
     zlistx_destroy (&idle);
 }
+
+void
+ocf_transport_endpoint (const char *host, int port, char *endpoint, size_t size)
+{
+    bool v6 = strchr (host, ':') != NULL;
+    snprintf (endpoint, size, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+}
