@@ -78,7 +78,7 @@ s_resolve (ocf_seeds_t *self, const char *seeds)
     for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
         char key[OCF_NODE_ID_LEN + 1], host[256], endpoint[300];
         int port;
-        if (ocf_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
+        if (ocf_gossipd_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
             continue;                //  --check-config rejected it already
         ocf_transport_endpoint (host, port, endpoint, sizeof endpoint);
         if (*key)

@@ -101,7 +101,7 @@ int
 ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *config, char *error, size_t error_size)
 {
     zhashx_t *authorized = zhashx_new (), *curves = zhashx_new ();
-    int rc = ocf_config_authorized_keys (config, authorized, error, error_size);
+    int rc = ocf_gossipd_config_authorized_keys (config, authorized, error, error_size);
     if (rc == 0 && zhashx_size (authorized))
         zhashx_update (authorized, ocf_identity_id (self->identity), (void *) "");
     //  ZAP sees CURVE keys: those of the authorized ids.
