@@ -340,8 +340,8 @@ s_check_key (ocf_access_t *self, h2o_req_t *req, int loop)
         s_reject (self, token.base ? REJECT_INVALID_KEY : REJECT_MISSING_KEY);
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT ("Bearer"));
         ocf_respond_error (req, 401, "invalid_api_key", NULL, token.base
-                        ? "Incorrect API key provided: this host does not know it"
-                        : "You didn't provide an API key: this host needs one, as Authorization: Bearer <key>");
+                           ? "Incorrect API key provided: this host does not know it"
+                           : "You didn't provide an API key: this host needs one, as Authorization: Bearer <key>");
         return false;
     }
     int retry_after = 0;
@@ -354,7 +354,7 @@ s_check_key (ocf_access_t *self, h2o_req_t *req, int loop)
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, h2o_strdup (&req->pool, seconds, SIZE_MAX).base,
                         strlen (seconds));
         ocf_respond_error (req, 429, "rate_limit_exceeded", NULL, "Rate limit reached for API key '%s' on %s. Please try again in %ds.",
-                        ocf_apikey_name (key), rate ? "requests per minute" : "requests in flight at once", retry_after);
+                           ocf_apikey_name (key), rate ? "requests per minute" : "requests in flight at once", retry_after);
         return false;
     }
     held_t *held = h2o_mem_alloc_shared (&req->pool, sizeof *held, s_held_dispose);
@@ -383,7 +383,7 @@ ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_
             return true;         //  no key: the forwarding host checked its client's (a p2p re-run: here, below)
         s_reject (self, REJECT_FABRIC_LISTENER);
         ocf_respond_error (req, 404, "route_not_found", NULL,
-                        "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
+                           "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
         return false;
     }
     switch (spec->access) {
@@ -396,14 +396,14 @@ ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_
                 return true;
             s_reject (self, REJECT_NOT_ADMIN);
             ocf_respond_error (req, 403, "forbidden", NULL, "%s changes this node: only a client on this host, or one "
-                            "with the admin key (Authorization: Bearer, [proxyd] admin_key_file), may call it", spec->name);
+                               "with the admin key (Authorization: Bearer, [proxyd] admin_key_file), may call it", spec->name);
             return false;
         default:
             if (ocf_access_local (req) || ocf_access_fabric (self, req))
                 return true;
             s_reject (self, REJECT_NOT_FABRIC);
             ocf_respond_error (req, 403, "fabric_only", NULL, "%s is for other hosts' proxyds, through the fabric listener "
-                            "(mutual TLS, [proxyd] fabric_listen), and for this host", spec->name);
+                               "(mutual TLS, [proxyd] fabric_listen), and for this host", spec->name);
             return false;
     }
 }
@@ -480,7 +480,7 @@ ocf_access_preflight (ocf_access_t *self, h2o_req_t *req)
     if (!s_origin_allowed (self, origin)) {
         s_reject (self, REJECT_ORIGIN);
         ocf_respond_error (req, 403, "origin_not_allowed", NULL, "the origin %.*s is not in [proxyd] allowed_origins",
-                        (int) (origin.len > 200 ? 200 : origin.len), origin.base);
+                           (int) (origin.len > 200 ? 200 : origin.len), origin.base);
         return true;
     }
     h2o_iovec_t headers = ocf_respond_req_header (req, "access-control-request-headers");

@@ -201,19 +201,19 @@ s_fail (forward_t *self, ocf_up_error_t error, const char *text)
     switch (error) {
         case OCF_UP_TIMEOUT:
             ocf_respond_error (self->req, 504, "upstream_timeout", NULL,
-                            "the provider did not answer within %" PRId64 " ms (request %.*s)",
-                            self->loop->config->proxyd.first_byte_timeout_ms, (int) self->request_id.len,
-                            self->request_id.base);
+                               "the provider did not answer within %" PRId64 " ms (request %.*s)",
+                               self->loop->config->proxyd.first_byte_timeout_ms, (int) self->request_id.len,
+                               self->request_id.base);
             break;
         case OCF_UP_FAILED:
             ocf_respond_error (self->req, 502, "upstream_failed", NULL, "the provider failed: %s (request %.*s)", text,
-                            (int) self->request_id.len, self->request_id.base);
+                               (int) self->request_id.len, self->request_id.base);
             break;
         default:
             ocf_respond_error (self->req, 503, "no_provider_reachable", NULL,
-                            "no provider could be reached after %u attempt%s: %s%s%s (request %.*s)", self->attempts,
-                            self->attempts == 1 ? "" : "s", text, *where ? " at " : "", where,
-                            (int) self->request_id.len, self->request_id.base);
+                               "no provider could be reached after %u attempt%s: %s%s%s (request %.*s)", self->attempts,
+                               self->attempts == 1 ? "" : "s", text, *where ? " at " : "", where,
+                               (int) self->request_id.len, self->request_id.base);
             break;
     }
 }

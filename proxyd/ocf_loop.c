@@ -387,7 +387,7 @@ s_listener_fd (int inherited_fd, const char *key, const char *address, bool excl
 
 int
 ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
-                 char *error, size_t error_size)
+               char *error, size_t error_size)
 {
     self->server = server;
     self->config = ocf_proxyd_config (server);

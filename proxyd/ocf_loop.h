@@ -73,13 +73,13 @@ typedef struct {
 //  non-blocking: its descriptor; -1 when none was passed; -2, with error set, when what was
 //  passed cannot be used (not a listening TCP socket, another address than the key's).
 int ocf_loop_inherited_listener (const char *name, const char *key, const char *address, char *error,
-                                   size_t error_size);
+                                 size_t error_size);
 
 //  Creates the loop, the context and the listeners: copies of the inherited descriptors when
 //  they are >= 0, else bound now, so that a busy port is reported at start. Returns 0, or -1
 //  with error set.
 int ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
-                     char *error, size_t error_size);
+                   char *error, size_t error_size);
 //  Runs the event loop until it has stopped. Starts the viewsync first.
 void ocf_loop_run (ocf_loop_t *self);
 //  From any thread: stop accepting, finish what is in flight, end the loop.

@@ -364,11 +364,11 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
         return NULL;
     }
     ocf_respond_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
-                       self->access);
+                          self->access);
     int inherited = ocf_loop_inherited_listener ("api", "[proxyd] listen", config->proxyd.listen, error, error_size);
     int inherited_fabric = inherited == -2 || !ocf_config_fabric (config) ? -1
                          : ocf_loop_inherited_listener ("fabric", "[proxyd] fabric_listen", config->proxyd.fabric_listen,
-                                                          error, error_size);
+                                                        error, error_size);
     int passed = ocf_sdlisten_fds ();
     if (inherited == -2 || inherited_fabric == -2) {
         ocf_proxyd_destroy (&self);

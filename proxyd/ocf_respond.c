@@ -168,7 +168,7 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
         ocf_metrics_fabric_request (loop->metrics);   //  counted, whatever ocf_access decides
     if (!spec)
         ocf_respond_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
-                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
+                           (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
     else
     if (ocf_access_preflight (access, req))
         ;                        //  answered: a CORS preflight needs neither the method nor a key
@@ -179,7 +179,7 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
         ocf_respond_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
-                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
+                           (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
     else
         spec->handler (req, route);

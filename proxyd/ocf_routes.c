@@ -114,7 +114,7 @@ s_no_provider (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t ser
     ocf_view_t *view = loop->view;
     if (ocf_view_knows (view, service, service_len, identity)) {
         ocf_respond_error (req, 503, "no_live_provider", NULL, "no live provider of %.*s%s%s right now; retry shortly",
-                        (int) service_len, service, identity ? " for " : "", identity ? identity : "");
+                           (int) service_len, service, identity ? " for " : "", identity ? identity : "");
         return;
     }
     char name[72];
@@ -127,16 +127,16 @@ s_no_provider (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t ser
         char *list = json_dumps (values, JSON_COMPACT);
         bool model = strcmp (key, "model") == 0;
         ocf_respond_error (req, 404, model ? "model_not_found" : "identity_not_found",
-                        json_pack ("{s:o}", model ? "available_models" : "available", values),
-                        "%s '%s' is not served by any node of the network; available: %s", model ? "model" : key,
-                        equals + 1, list);
+                           json_pack ("{s:o}", model ? "available_models" : "available", values),
+                           "%s '%s' is not served by any node of the network; available: %s", model ? "model" : key,
+                           equals + 1, list);
         free (list);
         return;
     }
     json_t *services = ocf_view_service_names (view);
     char *list = json_dumps (services, JSON_COMPACT);
     ocf_respond_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", services),
-                    "service '%s' is not offered by any node of the network; available: %s", name, list);
+                       "service '%s' is not offered by any node of the network; available: %s", name, list);
     free (list);
 }
 
@@ -229,7 +229,7 @@ s_route_local (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t
         //  not yet re-registered). A 503 makes that proxyd try another provider; a 404 would
         //  be final, and the request lost.
         ocf_respond_error (req, 503, "service_not_here", NULL, "service '%.*s' is not registered on this node (%s) now",
-                        (int) route->service_len, route->service, me->name);
+                           (int) route->service_len, route->service, me->name);
         return;
     }
     if (!service || service->port <= 0) {
@@ -238,8 +238,8 @@ s_route_local (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t
             json_array_append_new (names, json_string (me->services[i].name));
         char *list = json_dumps (names, JSON_COMPACT);
         ocf_respond_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", names),
-                        "service '%.*s' is not registered on this node (%s); its services: %s", (int) route->service_len,
-                        route->service, me->name, list);
+                           "service '%.*s' is not registered on this node (%s); its services: %s", (int) route->service_len,
+                           route->service, me->name, list);
         free (list);
         return;
     }
@@ -259,7 +259,7 @@ s_route_p2p (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t p
             json_array_append_new (known, json_pack ("{s:s, s:s}", "id", nodes[i]->id, "name", nodes[i]->name));
         free (nodes);
         ocf_respond_error (req, 404, "node_not_found", json_pack ("{s:o}", "available_nodes", known),
-                        "no node has the id or unique name '%s'", route->node);
+                           "no node has the id or unique name '%s'", route->node);
         return;
     }
     if (ocf_fabric_hop (req)) {
@@ -271,7 +271,7 @@ s_route_p2p (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t p
     }
     if (!ocf_view_node_live (node) || !ocf_view_node_reachable (node)) {
         ocf_respond_error (req, 503, "node_unavailable", NULL, "node %s (%s) is %s", node->name, node->id,
-                        !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
+                           !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
         return;
     }
     //  The node's public API: through its fabric listener, which serves it under its own p2p

@@ -239,7 +239,7 @@ s_view (h2o_req_t *req, ocf_route_t *route)
             if (!reply) {
                 json_t *ids = ocf_view_group_values (loop->view, "llm", "model", true);
                 ocf_respond_error (req, 404, "model_not_found", json_pack ("{s:o}", "available_models", ids),
-                                "model '%s' is not served by any live node", route->node);
+                                   "model '%s' is not served by any live node", route->node);
             }
             json_decref (models);
             break;
@@ -300,7 +300,7 @@ s_node_op_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error
         ocf_respond_error (op->req, 400, "invalid_service", NULL, "tabled refused the change: %s", op->error);
     else
         ocf_respond_json (op->req, 200, json_pack ("{s:s, s:O}", "status", "ok", op->post ? "registered" : "withdrawn",
-                                                op->names));
+                                                   op->names));
 }
 
 //  One service of OpenFabric's body: {"name", "host", "port" (number or string),
@@ -366,7 +366,7 @@ s_node (h2o_req_t *req, ocf_route_t *route)
     json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : NULL;
     if (req->entity.len && !body) {
         ocf_respond_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
-                        parse_error.position);
+                           parse_error.position);
         return;
     }
     json_t *services = json_object_get (body, "service");
@@ -374,8 +374,8 @@ s_node (h2o_req_t *req, ocf_route_t *route)
     ||  (post && json_array_size (services) == 0) || json_array_size (services) > MAX_NODE_SERVICES) {
         json_decref (body);
         ocf_respond_error (req, 400, "invalid_request", NULL, "the body must be {\"service\": [{\"name\", \"host\", \"port\", "
-                        "\"identity_group\"}, ...]} with 1 to %d services%s", MAX_NODE_SERVICES,
-                        post ? "" : " (or empty, to withdraw them all)");
+                           "\"identity_group\"}, ...]} with 1 to %d services%s", MAX_NODE_SERVICES,
+                           post ? "" : " (or empty, to withdraw them all)");
         return;
     }
     json_t *changes = json_array ();

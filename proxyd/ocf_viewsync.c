@@ -163,7 +163,7 @@ s_on_tick (h2o_timeout_entry_t *entry)
 
 ocf_viewsync_t *
 ocf_viewsync_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
-              ocf_viewsync_settled_fn *settled, void *arg)
+                  ocf_viewsync_settled_fn *settled, void *arg)
 {
     ocf_viewsync_t *self = calloc (1, sizeof *self);
     self->loop = loop;

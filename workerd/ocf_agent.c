@@ -171,7 +171,7 @@ s_get (entry_t *entry, get_kind_t kind)
     snprintf (url, sizeof url, "%s%s", entry->base_url, paths[kind]);
     uint64_t run = ocf_service_run (entry->machine);
     if (ocf_fetch_get (entry->agent->fetch, url, entry->agent->health_timeout_ms, max_body[kind], s_on_response, entry,
-                      run << 2 | kind) != 0) {
+                       run << 2 | kind) != 0) {
         ocf_fetch_result_t failed = { .body = "", .error = "cannot start an HTTP request" };
         s_deliver (entry, kind, run, &failed);
     }
@@ -299,7 +299,7 @@ s_report_hardware (ocf_agent_t *self)
         return;
     ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb);
     ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
-                                                          "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
+                                                            "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
 }
 
 static int
@@ -560,7 +560,7 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
     self->fetch = ocf_fetch_new (loop);
     char endpoint[512];
     self->registrar = ocf_registrar_new (loop, ocf_daemon_endpoint (config, "tabled.api", endpoint, sizeof endpoint),
-                                      TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
+                                         TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
     ocf_registrar_set_synced_handler (self->registrar, s_on_synced, self);
     int64_t gpu_timeout = config->workerd.gpu_interval_ms;
     self->probe = ocf_gpu_probe_new (config->workerd.nvidia_smi, gpu_timeout < 2000 ? 2000 : gpu_timeout > 30000 ? 30000 : gpu_timeout);

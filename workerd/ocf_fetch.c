@@ -184,7 +184,7 @@ ocf_fetch_destroy (ocf_fetch_t **self_p)
 
 int
 ocf_fetch_get (ocf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_fetch_fn *fn, void *arg,
-              uint64_t tag)
+               uint64_t tag)
 {
     request_t *request = calloc (1, sizeof *request);
     request->owner = self;

@@ -31,6 +31,6 @@ void ocf_fetch_destroy (ocf_fetch_t **self_p);
 //  Starts GET url. The response body is limited to max_body bytes (larger fails). Returns
 //  0, or -1 when the request cannot even start (then fn is not called).
 int ocf_fetch_get (ocf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_fetch_fn *fn, void *arg,
-                  uint64_t tag);
+                   uint64_t tag);
 
 #endif
