@@ -102,8 +102,8 @@ ocf_identity_verify (const char *id, const void *message, size_t len, const uint
 //  --------------------------------------------------------------------------
 //  The identity
 
-static ocf_identity_t *
-s_identity_from_seed (const uint8_t seed[32])
+ocf_identity_t *
+ocf_identity_new_from_seed (const uint8_t seed[32])
 {
     if (sodium_init () < 0)
         return NULL;
@@ -132,7 +132,7 @@ ocf_identity_new_ephemeral (void)
     if (sodium_init () < 0)
         return NULL;
     randombytes_buf (seed, sizeof seed);
-    ocf_identity_t *self = s_identity_from_seed (seed);
+    ocf_identity_t *self = ocf_identity_new_from_seed (seed);
     sodium_memzero (seed, sizeof seed);
     return self;
 }
@@ -331,7 +331,7 @@ ocf_identity_load (const char *state_dir, char *error, size_t error_size)
                       path, reason);
             return NULL;
         }
-        ocf_identity_t *self = s_identity_from_seed (seed);
+        ocf_identity_t *self = ocf_identity_new_from_seed (seed);
         sodium_memzero (seed, sizeof seed);
         sodium_memzero (text, sizeof text);
         if (!self)
