@@ -1,6 +1,7 @@
 /*  ocf_tabled: request handling, own record and periodic work of ocf-tabled.  */
 #include "ocf_tabled.h"
 #include "ocf_log.h"
+#include "ocf_statedir.h"
 #include "ocf_store.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
@@ -1273,7 +1274,7 @@ ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, siz
     self->table = ocf_table_new ();
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     self->verify = ocf_verify_new (cores <= 1 ? 0 : cores > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (int) cores - 1);
-    snprintf (self->db_path, sizeof self->db_path, "%s/table.db", config->node.state_dir);
+    ocf_statedir_path (config->node.state_dir, OCF_STATE_TABLE_DB, self->db_path, sizeof self->db_path);
     self->store = ocf_store_open (self->db_path, error, error_size);
     if (!self->store) {
         ocf_tabled_destroy (&self);
