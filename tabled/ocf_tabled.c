@@ -1,6 +1,7 @@
 /*  ocf_tabled: request handling, own record and periodic work of ocf-tabled.  */
 #include "ocf_tabled.h"
 #include "ocf_log.h"
+#include "ocf_statedir.h"
 #include "ocf_store.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
@@ -231,14 +232,7 @@ s_own_write (ocf_tabled_t *self, json_t *candidate, char *error, size_t error_si
 static void
 s_own_renew (ocf_tabled_t *self)
 {
-    ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    uint64_t next = self->generation + 1;
-    if (entry && entry->has_tombstone && entry->tomb_generation >= next)
-        next = entry->tomb_generation + 1;
-    if (entry && entry->has_member && entry->member.generation >= next)
-        next = entry->member.generation + 1;
-    if (entry && entry->has_record && entry->generation >= next)
-        next = entry->generation + 1;
+    uint64_t next = ocf_entry_next_generation (ocf_table_lookup (self->table, self->id), self->generation);
     //  Milliseconds since the epoch as a floor: a node whose table.db was lost still comes back
     //  above every generation it used before, even when it restarts within the same second.
     uint64_t now_ms = (uint64_t) ocf_time_wall_ms ();
@@ -260,13 +254,13 @@ static void
 s_own_defend (ocf_tabled_t *self)
 {
     ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    if (!entry || !entry->has_record || entry->generation < self->generation
-    ||  (entry->has_member && entry->member.generation > self->generation)) {
+    ocf_member_in_t refute;
+    ocf_defense_t defense = ocf_entry_defense (entry, self->generation, &refute.member);
+    if (defense == OCF_DEFENSE_RENEW) {
         s_own_renew (self);
         return;
     }
-    if (entry->has_member && entry->member.generation == self->generation && entry->member.status != OCF_STATUS_ALIVE) {
-        ocf_member_in_t refute = { .member = { self->generation, entry->member.incarnation + 1, OCF_STATUS_ALIVE } };
+    if (defense == OCF_DEFENSE_REFUTE) {
         memcpy (refute.id, self->id, OCF_ID_SIZE);
         const char *saved_source = self->source;
         self->source = "self";
@@ -1280,7 +1274,7 @@ ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, siz
     self->table = ocf_table_new ();
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     self->verify = ocf_verify_new (cores <= 1 ? 0 : cores > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (int) cores - 1);
-    snprintf (self->db_path, sizeof self->db_path, "%s/table.db", config->node.state_dir);
+    ocf_statedir_path (config->node.state_dir, OCF_STATE_TABLE_DB, self->db_path, sizeof self->db_path);
     self->store = ocf_store_open (self->db_path, error, error_size);
     if (!self->store) {
         ocf_tabled_destroy (&self);
