@@ -15,6 +15,7 @@
 #include "ocf_sdnotify.h"
 #include "ocf_seeds.h"
 #include "ocf_signals.h"
+#include "ocf_statedir.h"
 #include "ocf_time.h"
 #include "ocf_transport.h"
 
@@ -112,8 +113,10 @@ s_start_gossip (server_t *server, const char *tabled_id)
     char error[1024], endpoint[300];
     server->identity = ocf_identity_load (server->config->node.state_dir, error, sizeof error);
     if (!server->identity || strcmp (ocf_identity_id (server->identity), tabled_id) != 0) {
-        ocf_log_error ("%s/node.key %s; ocf-tabled is %s: both daemons must share [node] state_dir",
-                       server->config->node.state_dir, server->identity ? "holds another key" : error, tabled_id);
+        char path[4200];
+        ocf_log_error ("%s %s; ocf-tabled is %s: both daemons must share [node] state_dir",
+                       ocf_statedir_path (server->config->node.state_dir, OCF_STATE_NODE_KEY, path, sizeof path),
+                       server->identity ? "holds another key" : error, tabled_id);
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
