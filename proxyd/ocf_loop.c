@@ -189,14 +189,21 @@ ocf_loop_inherited_listener (const char *name, const char *key, const char *addr
     return fd;
 }
 
-//  A fabric client's handshake ended (done, failed or timed out).
+static void s_on_accept (h2o_socket_t *listener, const char *error);
+
+//  A fabric client's handshake ended (done, failed or timed out): a waiting listener goes on.
 static void
 s_handshake_end (client_t *client, ocf_fabric_handshake_t result)
 {
     if (h2o_timeout_is_linked (&client->handshake))
         h2o_timeout_unlink (&client->handshake);
-    client->loop->handshakes--;
-    ocf_metrics_fabric_handshake (client->loop->metrics, result);
+    ocf_loop_t *self = client->loop;
+    self->handshakes--;
+    ocf_metrics_fabric_handshake (self->metrics, result);
+    if (self->fabric_waiting && self->fabric_listener && !self->stopping) {
+        self->fabric_waiting = false;
+        h2o_socket_read_start (self->fabric_listener, s_on_accept);
+    }
 }
 
 static void
@@ -246,21 +253,24 @@ s_on_accept (h2o_socket_t *listener, const char *error)
     if (error)
         return;
     h2o_socket_t *sock;
-    while (!self->stopping && (sock = h2o_evloop_socket_accept (listener)) != NULL) {
+    while (!self->stopping) {
+        //  Silent connections must not take every socket, nor refuse members: beyond the
+        //  bound, new connections wait in the listen backlog until a handshake ends (done,
+        //  or cut at fabric_handshake_timeout). Pooled connections, past theirs, go on.
+        if (listener == self->fabric_listener && self->handshakes >= MAX_HANDSHAKES) {
+            h2o_socket_read_stop (listener);
+            self->fabric_waiting = true;
+            ocf_metrics_fabric_accept_wait (self->metrics);
+            break;
+        }
+        if (!(sock = h2o_evloop_socket_accept (listener)))
+            break;
         client_t *client = calloc (1, sizeof *client);
         client->sock = sock;
         client->loop = self;
         h2o_linklist_insert (&self->clients, &client->link);
         sock->on_close.cb = s_on_client_close;
         sock->on_close.data = client;
-        if (listener == self->fabric_listener && self->handshakes >= MAX_HANDSHAKES) {
-            //  Silent connections must not take every socket: beyond the bound, a new one is
-            //  closed at once (a member's hop fails to connect and tries another provider;
-            //  pooled connections, past their handshake, are not affected).
-            ocf_metrics_fabric_handshake (self->metrics, OCF_FABRIC_HANDSHAKE_BUSY);
-            h2o_socket_close (sock);
-        }
-        else
         if (listener == self->fabric_listener) {
             self->handshakes++;
             client->handshake.cb = s_on_handshake_timeout;

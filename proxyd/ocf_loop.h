@@ -51,6 +51,7 @@ typedef struct {
     SSL_CTX *tls_server;         //  NULL: no fabric listener
     SSL_CTX *tls_client;         //  hops to other hosts' fabric listeners
     size_t handshakes;           //  fabric connections in their TLS handshake now
+    bool fabric_waiting;         //  the fabric listener waits for handshakes to end before accepting
     h2o_linklist_t clients;      //  accepted connections, closed at the end
     h2o_linklist_t forwards;     //  requests being forwarded (ocf_forward), aborted at the end
     ocf_view_t *view;

@@ -21,7 +21,7 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
     "ok", "connect_failed", "stale_connection", "failed", "timeout", "status_502", "status_503", "body_failed"
 };
 
-static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout", "busy" };
+static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout" };
 
 struct _ocf_metrics_t {
     const ocf_routetable_t *routes;
@@ -31,6 +31,7 @@ struct _ocf_metrics_t {
     uint64_t stream_events;
     uint64_t fabric_handshakes[OCF_FABRIC_HANDSHAKE_COUNT];
     uint64_t fabric_requests;
+    uint64_t fabric_accept_waits;
     int64_t inflight;
     histogram_t duration;
     histogram_t first_byte;
@@ -116,6 +117,12 @@ void
 ocf_metrics_fabric_request (ocf_metrics_t *self)
 {
     ADD (self->fabric_requests, 1);
+}
+
+void
+ocf_metrics_fabric_accept_wait (ocf_metrics_t *self)
+{
+    ADD (self->fabric_accept_waits, 1);
 }
 
 int64_t
@@ -208,6 +215,9 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
     ocf_promtext_sample (page, client, "", (double) GET (self->pools.tls_resumed), resumed);
     s_counter (page, "ocf_proxyd_fabric_requests_total", "Requests from other hosts through the fabric listener",
                GET (self->fabric_requests));
+    s_counter (page, "ocf_proxyd_fabric_accept_waits_total",
+               "Times the fabric listener left new connections in the backlog: as many handshakes under way as it runs at once",
+               GET (self->fabric_accept_waits));
     ocf_promtext_family (page, "ocf_proxyd_upstream_connections", "gauge", "Upstream connections now, by state");
     const char *idle[] = { "state", "idle", NULL }, *active[] = { "state", "active", NULL };
     ocf_promtext_sample (page, "ocf_proxyd_upstream_connections", "", (double) GET (self->pools.idle), idle);
@@ -229,13 +239,14 @@ ocf_metrics_json (ocf_metrics_t *self)
     json_t *handshakes = json_object ();
     for (int result = 0; result < OCF_FABRIC_HANDSHAKE_COUNT; result++)
         json_object_set_new (handshakes, s_handshake_names[result], json_integer ((json_int_t) GET (self->fabric_handshakes[result])));
-    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
+    return json_pack ("{s:I, s:I, s:I, s:I, s:o, s:{s:o, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I}}",
                       "requests", (json_int_t) ocf_metrics_requests (self),
                       "inflight", (json_int_t) GET (self->inflight),
                       "retries", (json_int_t) GET (self->retries),
                       "stream_events", (json_int_t) GET (self->stream_events),
                       "attempts", attempts,
                       "fabric", "handshakes", handshakes, "requests", (json_int_t) GET (self->fabric_requests),
+                      "accept_waits", (json_int_t) GET (self->fabric_accept_waits),
                       "client_full", (json_int_t) GET (self->pools.tls_full),
                       "client_resumed", (json_int_t) GET (self->pools.tls_resumed),
                       "upstream", "connects", (json_int_t) GET (self->pools.connects),

@@ -32,7 +32,6 @@ typedef enum {
     OCF_FABRIC_HANDSHAKE_REFUSED,    //  the peer's key is not a live (authorized) member's
     OCF_FABRIC_HANDSHAKE_FAILED,     //  anything else: not TLS, no certificate, the peer left
     OCF_FABRIC_HANDSHAKE_TIMEOUT,    //  not done within [proxyd] fabric_handshake_timeout
-    OCF_FABRIC_HANDSHAKE_BUSY,       //  closed at once: too many handshakes under way
     OCF_FABRIC_HANDSHAKE_COUNT
 } ocf_fabric_handshake_t;
 
@@ -52,6 +51,8 @@ void ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count);
 void ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t result);
 //  A request that came through the fabric listener (from another host).
 void ocf_metrics_fabric_request (ocf_metrics_t *self);
+//  The fabric listener stopped accepting for a while: as many handshakes as it runs at once.
+void ocf_metrics_fabric_accept_wait (ocf_metrics_t *self);
 int64_t ocf_metrics_inflight (ocf_metrics_t *self);
 uint64_t ocf_metrics_requests (ocf_metrics_t *self);
 //  The upstream connection counters, updated atomically by every loop's pools.
