@@ -735,15 +735,18 @@ s_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
     bool touches_self = false;
     int64_t now = ocf_time_wall_ms ();
     if (rc == 0) {
-        //  The signatures of the rows that would apply, all at once; the rest are never checked.
+        //  The signatures of the rows that would apply, on the verify threads while this one
+        //  merges: each row is merged once it has its verdict, and this thread checks rows
+        //  itself rather than wait for one. The rest are never checked.
         ocf_row_in_t **unchecked = malloc ((row_count + 1) * sizeof *unchecked);
-        size_t unchecked_count = 0;
+        size_t unchecked_count = 0, next_unchecked = 0;
         for (size_t i = 0; i < row_count; i++)
             if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))
                 unchecked[unchecked_count++] = &rows[i];
-        ocf_verify_rows (self->verify, unchecked, unchecked_count);
-        free (unchecked);
+        ocf_verify_start (self->verify, unchecked, unchecked_count);
         for (size_t i = 0; i < row_count; i++) {
+            if (next_unchecked < unchecked_count && unchecked[next_unchecked] == &rows[i])
+                ocf_verify_wait (self->verify, next_unchecked++);
             //  Only this node writes its own record; a copy from elsewhere is at best an echo.
             //  The membership it carries is anyone's to report, though (a node declared dead
             //  during a partition learns it from a row): that part is merged, and defended.
@@ -759,6 +762,8 @@ s_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
             }
             s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &result);
         }
+        ocf_verify_finish (self->verify);
+        free (unchecked);
         for (size_t i = 0; i < member_count; i++) {
             touches_self |= strcmp (members[i].id, self->id) == 0;
             s_merge_counted (self, members[i].id, ocf_table_merge_member (self->table, &members[i], now, NULL), &result);

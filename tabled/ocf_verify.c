@@ -12,27 +12,35 @@ struct _ocf_verify_t {
     int thread_count;
     pthread_mutex_t mutex;
     pthread_cond_t work;         //  a job started, or stopping
-    pthread_cond_t finished;     //  the last row of a job got its verdict
+    pthread_cond_t finished;     //  a verdict the caller waits for, or the last thread left a job
     uint64_t job;                //  number of the current job (threads wait for a new one)
     bool stopping;
+    int busy;                    //  threads inside the current job (under mutex): a job's rows are
+                                 //  given back only once none is, so no thread outlives its job
     ocf_row_in_t **rows;
-    atomic_size_t count;         //  atomic: a thread late from one job may read it as the next starts
+    size_t count;                //  set only while busy is 0, under mutex
+    atomic_uchar *ready;         //  per row: its sig_state is written (release/acquire)
+    size_t ready_size;
     atomic_size_t next;          //  the next row to take
-    atomic_size_t done;          //  rows with a verdict
+    atomic_bool waiting;         //  the caller sleeps until a verdict comes
 };
 
-//  Takes rows until none is left; true when this call gave the job's last verdict.
+//  Checks one untaken row, if any is left; false when none is.
 static bool
-s_take_rows (ocf_verify_t *self)
+s_take_row (ocf_verify_t *self)
 {
-    bool last = false;
-    size_t index;
-    while ((index = atomic_fetch_add (&self->next, 1)) < self->count) {
-        ocf_row_in_t *row = self->rows[index];
-        row->sig_state = ocf_record_verify_row (row) ? OCF_SIG_GOOD : OCF_SIG_BAD;
-        last = atomic_fetch_add (&self->done, 1) + 1 == self->count;
+    size_t index = atomic_fetch_add (&self->next, 1);
+    if (index >= self->count)
+        return false;
+    ocf_row_in_t *row = self->rows[index];
+    row->sig_state = ocf_record_verify_row (row) ? OCF_SIG_GOOD : OCF_SIG_BAD;
+    atomic_store (&self->ready[index], 1);
+    if (atomic_load (&self->waiting)) {
+        pthread_mutex_lock (&self->mutex);
+        pthread_cond_signal (&self->finished);
+        pthread_mutex_unlock (&self->mutex);
     }
-    return last;
+    return true;
 }
 
 static void *
@@ -47,10 +55,12 @@ s_thread (void *arg)
         if (self->stopping)
             break;
         seen = self->job;
+        self->busy++;
         pthread_mutex_unlock (&self->mutex);
-        bool last = s_take_rows (self);
+        while (s_take_row (self))
+            ;
         pthread_mutex_lock (&self->mutex);
-        if (last)
+        if (--self->busy == 0)
             pthread_cond_signal (&self->finished);
     }
     pthread_mutex_unlock (&self->mutex);
@@ -86,31 +96,66 @@ ocf_verify_destroy (ocf_verify_t **self_p)
     pthread_mutex_destroy (&self->mutex);
     pthread_cond_destroy (&self->work);
     pthread_cond_destroy (&self->finished);
+    free (self->ready);
     free (self->threads);
     free (self);
     *self_p = NULL;
 }
 
 void
-ocf_verify_rows (ocf_verify_t *self, ocf_row_in_t **rows, size_t count)
+ocf_verify_start (ocf_verify_t *self, ocf_row_in_t **rows, size_t count)
 {
-    if (count == 0)
-        return;
     pthread_mutex_lock (&self->mutex);
+    while (self->busy > 0)       //  only after ocf_verify_finish's caller left early: wait
+        pthread_cond_wait (&self->finished, &self->mutex);
+    if (count > self->ready_size) {
+        free (self->ready);
+        self->ready = malloc (count * sizeof *self->ready);
+        self->ready_size = count;
+    }
+    for (size_t i = 0; i < count; i++)
+        atomic_init (&self->ready[i], 0);
     self->rows = rows;
-    atomic_store (&self->count, count);
+    self->count = count;
     atomic_store (&self->next, 0);
-    atomic_store (&self->done, 0);
-    bool parallel = self->thread_count > 0 && count >= MIN_PARALLEL;
-    if (parallel) {
+    if (self->thread_count > 0 && count >= MIN_PARALLEL) {
         self->job++;
         pthread_cond_broadcast (&self->work);
     }
     pthread_mutex_unlock (&self->mutex);
-    s_take_rows (self);
-    //  Threads still checking the rows they took: wait for the last verdict.
+}
+
+void
+ocf_verify_wait (ocf_verify_t *self, size_t index)
+{
+    //  Rather than wait, the caller checks untaken rows; it sleeps only when all are taken.
+    while (!atomic_load (&self->ready[index]))
+        if (!s_take_row (self)) {
+            pthread_mutex_lock (&self->mutex);
+            atomic_store (&self->waiting, true);
+            while (!atomic_load (&self->ready[index]))
+                pthread_cond_wait (&self->finished, &self->mutex);
+            atomic_store (&self->waiting, false);
+            pthread_mutex_unlock (&self->mutex);
+        }
+}
+
+void
+ocf_verify_finish (ocf_verify_t *self)
+{
+    for (size_t i = 0; i < self->count; i++)
+        ocf_verify_wait (self, i);
     pthread_mutex_lock (&self->mutex);
-    while (atomic_load (&self->done) < count)
+    while (self->busy > 0)
         pthread_cond_wait (&self->finished, &self->mutex);
+    self->rows = NULL;
+    self->count = 0;
     pthread_mutex_unlock (&self->mutex);
+}
+
+void
+ocf_verify_rows (ocf_verify_t *self, ocf_row_in_t **rows, size_t count)
+{
+    ocf_verify_start (self, rows, count);
+    ocf_verify_finish (self);
 }

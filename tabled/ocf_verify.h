@@ -3,7 +3,9 @@
     row costs, so a MERGE of many new rows spends most of its time verifying. The rows of one
     request are spread over a few threads and the caller, which all take the next unchecked
     row until none is left; the caller returns when every row has its verdict. Small requests
-    are checked by the caller alone (waking threads costs more than it saves).  */
+    are checked by the caller alone (waking threads costs more than it saves). A MERGE merges
+    each row as soon as its verdict is in (ocf_verify_start/wait/finish), so that merging and
+    verifying overlap instead of following each other.  */
 #ifndef OCF_VERIFY_H
 #define OCF_VERIFY_H
 
@@ -16,5 +18,12 @@ ocf_verify_t *ocf_verify_new (int threads);
 void ocf_verify_destroy (ocf_verify_t **self_p);
 //  Sets the sig_state of each row (OCF_SIG_GOOD or OCF_SIG_BAD).
 void ocf_verify_rows (ocf_verify_t *self, ocf_row_in_t **rows, size_t count);
+//  The same in steps, for a caller that works on rows as their verdicts come: start wakes the
+//  threads and returns; wait returns once rows[index] has its verdict (the caller checks
+//  untaken rows meanwhile); finish returns once every row has one and no thread touches them.
+//  The rows must stay until finish returns.
+void ocf_verify_start (ocf_verify_t *self, ocf_row_in_t **rows, size_t count);
+void ocf_verify_wait (ocf_verify_t *self, size_t index);
+void ocf_verify_finish (ocf_verify_t *self);
 
 #endif

@@ -6,6 +6,16 @@
 #  [proxyd] workers), on two paths:
 #    local     proxy -> backend           proxyd: /v1/_service/llm/ping on the host that serves it
 #    two-hop   proxy A -> proxy B -> backend   proxyd: /v1/service/llm/ping at a host without it
+#              (plain HTTP between the hosts: proxyd's fabric_listen = off)
+#  and, with 1 worker each (TLS_WORKERS), the two-hop path with TLS 1.3 between A and B:
+#    two-hop TLS   nginx A (proxy_pass https, upstream keepalive, proxy_ssl_session_reuse)
+#                  -> nginx B (listen ssl); haproxy A (server ssl, http-reuse always) -> haproxy B
+#                  (bind ssl crt); proxyd A -> proxyd B's fabric listener (mutual TLS, pooled,
+#                  resumed). One Ed25519 certificate, made with openssl at the start, serves nginx
+#                  and haproxy as server and as client (both sides show a certificate, as proxyd's
+#                  do; proxyd makes its own from each host's Ed25519 node key). These rows are
+#                  measured in rounds that alternate backend, nginx, haproxy and proxyd, so
+#                  that a noisy machine weighs on all of them alike.
 #  - throughput and latency with wrk at 50 connections (requests/s, p50, p99);
 #  - latency at 1 connection, and what the proxy adds to the backend's own;
 #  - CONCURRENT streams of server-sent events (100 and 1000): the delay each event takes to
@@ -16,7 +26,8 @@
 #  Settings (environment): BUILD (a Release build tree it configures and builds, default
 #  ./build-bench), DURATION (wrk, 5s), RUNS (3),
 #  WORKERS ("1 2"), BACKEND_THREADS (2), STREAMS ("100 1000"), TOKENS per stream (40),
-#  TOKEN_DELAY_MS (50), PORT_BASE (28100), QUICK=1 (1 run of 2 s: a smoke test).
+#  TOKEN_DELAY_MS (50), PORT_BASE (28100), QUICK=1 (1 run of 2 s: a smoke test),
+#  ONLY=tls (only the backend and the TLS two-hop rows), ONLY=plain (no TLS rows), TLS_WORKERS (1).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -31,9 +42,11 @@ STREAMS=${STREAMS:-"100 1000"}
 TOKENS=${TOKENS:-40}
 TOKEN_DELAY_MS=${TOKEN_DELAY_MS:-50}
 PORT_BASE=${PORT_BASE:-28100}
+TLS_WORKERS=${TLS_WORKERS:-1}
+ONLY=${ONLY:-}
 if [ "${QUICK:-0}" = 1 ]; then RUNS=1; DURATION=2s; fi
 
-for tool in wrk nginx haproxy cc curl; do
+for tool in wrk nginx haproxy cc curl openssl ss; do
     command -v $tool > /dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
 done
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON > /dev/null
@@ -45,7 +58,7 @@ PIDS=()
 cleanup () {
     for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-    rm -rf "$WORK"
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -53,10 +66,19 @@ BACKEND_PORT=$PORT_BASE
 NGINX_B=$((PORT_BASE + 1)) NGINX_A=$((PORT_BASE + 2))
 HAPROXY_B=$((PORT_BASE + 3)) HAPROXY_A=$((PORT_BASE + 4))
 PROXYD_B=$((PORT_BASE + 5)) PROXYD_A=$((PORT_BASE + 6))
-for port in $(seq $PORT_BASE $((PORT_BASE + 6))); do
+NGINX_TB=$((PORT_BASE + 7)) NGINX_TA=$((PORT_BASE + 8))
+HAPROXY_TB=$((PORT_BASE + 9)) HAPROXY_TA=$((PORT_BASE + 10))
+PROXYD_TB=$((PORT_BASE + 11)) PROXYD_TA=$((PORT_BASE + 12))
+FABRIC_TB=$((PORT_BASE + 13)) FABRIC_TA=$((PORT_BASE + 14))
+for port in $(seq $PORT_BASE $((PORT_BASE + 14))); do
     if (exec 3<> /dev/tcp/127.0.0.1/$port) 2> /dev/null; then echo "run.sh: port $port is in use (set PORT_BASE)" >&2; exit 1; fi
 done
 cc -O2 -I "$ROOT/common" -o "$WORK/sse_bench" "$HERE/sse_bench.c"
+cc -O2 -o "$WORK/rowcopy" "$HERE/rowcopy.c" -lczmq -lzmq
+#  The TLS anchors' certificate and key: Ed25519, self-signed (proxyd's are too).
+openssl req -x509 -newkey ed25519 -nodes -days 2 -subj /CN=bench -addext subjectAltName=DNS:bench \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2> /dev/null
+cat "$WORK/tls.crt" "$WORK/tls.key" > "$WORK/tls.pem"
 
 log () { echo "[$(date +%T)] $*" >&2; }
 
@@ -85,9 +107,23 @@ PIDS+=($!)
 wait_http http://127.0.0.1:$BACKEND_PORT/ping
 
 NGINX_PIDS=()
-start_nginx () {                 #  name port upstream_port workers
-    local dir=$WORK/nginx-$1
+#  tls: "" (plain), "server" (listens with TLS), "client" (forwards over TLS)
+start_nginx () {                 #  name port upstream_port workers [tls]
+    local dir=$WORK/nginx-$1 listen_tls="" scheme=http upstream_tls=""
     mkdir -p "$dir"
+    case "${5:-}" in
+    server) listen_tls=" ssl;
+        ssl_certificate $WORK/tls.crt;
+        ssl_certificate_key $WORK/tls.key;
+        ssl_protocols TLSv1.3;
+        ssl_session_cache shared:bench:10m;
+        ssl_verify_client on;
+        ssl_client_certificate $WORK/tls.crt" ;;
+    client) scheme=https upstream_tls="proxy_ssl_protocols TLSv1.3;
+            proxy_ssl_session_reuse on;
+            proxy_ssl_certificate $WORK/tls.crt;
+            proxy_ssl_certificate_key $WORK/tls.key;" ;;
+    esac
     cat > "$dir/nginx.conf" <<EOF
 worker_processes $4;
 worker_rlimit_nofile 20000;
@@ -101,9 +137,10 @@ http {
     proxy_temp_path $dir/proxy;
     upstream backend { server 127.0.0.1:$3; keepalive 256; }
     server {
-        listen 127.0.0.1:$2 reuseport;
+        listen 127.0.0.1:$2 reuseport$listen_tls;
         location / {
-            proxy_pass http://backend;
+            proxy_pass $scheme://backend;
+            $upstream_tls
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_buffering off;
@@ -114,13 +151,17 @@ http {
 EOF
     nginx -p "$dir" -c "$dir/nginx.conf" &
     PIDS+=($!) NGINX_PIDS+=($!)
-    wait_http http://127.0.0.1:$2/ping
+    [ "${5:-}" = server ] || wait_http http://127.0.0.1:$2/ping
 }
 
 HAPROXY_PIDS=()
-start_haproxy () {               #  name port upstream_port threads
-    local dir=$WORK/haproxy-$1
+start_haproxy () {               #  name port upstream_port threads [tls: server | client]
+    local dir=$WORK/haproxy-$1 bind_tls="" server_tls=""
     mkdir -p "$dir"
+    case "${5:-}" in
+    server) bind_tls=" ssl crt $WORK/tls.pem ssl-min-ver TLSv1.3 verify required ca-file $WORK/tls.crt" ;;
+    client) server_tls=" ssl verify none ssl-min-ver TLSv1.3 crt $WORK/tls.pem" ;;
+    esac
     cat > "$dir/haproxy.cfg" <<EOF
 global
     nbthread $4
@@ -133,18 +174,19 @@ defaults
     http-reuse always
     option http-no-delay
 frontend in
-    bind 127.0.0.1:$2
+    bind 127.0.0.1:$2$bind_tls
     default_backend out
 backend out
-    server backend 127.0.0.1:$3 maxconn 9000
+    server backend 127.0.0.1:$3 maxconn 9000$server_tls
 EOF
     haproxy -db -f "$dir/haproxy.cfg" &
     PIDS+=($!) HAPROXY_PIDS+=($!)
-    wait_http http://127.0.0.1:$2/ping
+    [ "${5:-}" = server ] || wait_http http://127.0.0.1:$2/ping
 }
 
 PROXYD_PIDS=()
-start_proxyd () {                #  name port workers [tabled already running]
+#  fabric: the fabric listener (host:port), or off (hosts forward to each other in plain HTTP)
+start_proxyd () {                #  name port workers fabric [tabled already running]
     local dir=$WORK/proxyd-$1
     mkdir -p "$dir"
     cat > "$dir/ocf.conf" <<EOF
@@ -156,6 +198,7 @@ public_addr = 127.0.0.1
 log_level = warning
 [proxyd]
 listen = 127.0.0.1:$2
+fabric_listen = $4
 workers = $3
 EOF
     if [ ! -e "$dir/run/tabled.lock" ] || ! "$BIN/ocfctl" -r "$dir/run" -t 500 HELLO > /dev/null 2>&1; then
@@ -168,17 +211,28 @@ EOF
     wait_http http://127.0.0.1:$2/v1/health
 }
 
-#  Host B serves the backend; host A learns B's row the way gossip would carry it.
-start_proxyd_pair () {           #  workers
-    start_proxyd b $PROXYD_B "$1"
-    start_proxyd a $PROXYD_A "$1"
-    "$BIN/ocfctl" -r "$WORK/proxyd-b/run" SERVICE.UP \
+#  Host B serves the backend; the hosts learn each other's rows the way gossip would carry
+#  them (B admits A's certificate only once A is a live member of its table).
+#  (rowcopy: rows are signed over their text, which must travel unchanged)
+copy_rows () {                   #  from_dir to_dir
+    "$WORK/rowcopy" "$1/run" "$2/run"
+}
+start_proxyd_pair () {           #  a b port_a port_b workers fabric_a fabric_b
+    start_proxyd "$2" "$4" "$5" "$7"
+    start_proxyd "$1" "$3" "$5" "$6"
+    "$BIN/ocfctl" -r "$WORK/proxyd-$2/run" SERVICE.UP \
         "{\"service\": {\"name\": \"llm\", \"host\": \"127.0.0.1\", \"port\": $BACKEND_PORT, \"identity_group\": [\"model=bench\"]}}" > /dev/null
-    local rows
-    rows=$("$BIN/ocfctl" -r "$WORK/proxyd-b/run" LIST '{"limit": 10000}' | python3 -c 'import json,sys; print(json.dumps({"rows": json.load(sys.stdin)["rows"]}))')
-    "$BIN/ocfctl" -r "$WORK/proxyd-a/run" MERGE "$rows" > /dev/null
-    wait_http "http://127.0.0.1:$PROXYD_A/v1/service/llm/ping" "X-Ocf-Identity: model=bench"
-    wait_http "http://127.0.0.1:$PROXYD_B/v1/_service/llm/ping"
+    copy_rows "$WORK/proxyd-$2" "$WORK/proxyd-$1"
+    copy_rows "$WORK/proxyd-$1" "$WORK/proxyd-$2"
+    wait_http "http://127.0.0.1:$3/v1/service/llm/ping" "X-Ocf-Identity: model=bench"
+    wait_http "http://127.0.0.1:$4/v1/_service/llm/ping"
+}
+
+#  Fails unless some connection to the port is established (the hop really goes there).
+expect_connection () {           #  label port
+    if [ "$(ss -Htn state established "( dport = :$2 )" | wc -l)" -lt 1 ]; then
+        echo "run.sh: $1: no connection to port $2 (the hop does not go where it should)" >&2; exit 1
+    fi
 }
 
 #  --------------------------------------------------------------------------
@@ -225,7 +279,7 @@ measure_streams () {             #  label path host port url_path pids [header]
         log "streams: $1 $2, $count streams of $TOKENS events"
         local results=()
         for _ in $(seq "$RUNS"); do
-            results+=("$("$WORK/sse_bench" "$3" "$4" "$5" "$count" '{"model": "bench", "stream": true}' "$6" ${7:+"$7"})")
+            results+=("$("$WORK/sse_bench" "$3" "$4" "$5" "$count" '{"model": "bench", "stream": true}' "$6" ${7:+"$7"} || true)")
         done
         local p50 p99 rss events
         p50=$(printf '%s\n' "${results[@]}" | sed 's/.*p50_us=\([0-9]*\).*/\1/' | median)
@@ -236,6 +290,112 @@ measure_streams () {             #  label path host port url_path pids [header]
     done
 }
 
+#  One run of everything measured on a path: "rps p50 p99 one50 one99", then per stream count
+#  "count events p50 p99 rss"; appended to $WORK/tls.raw as "name round what values...".
+measure_once () {                #  name round port url_path stream_path pids [header]
+    local out one
+    out=$(wrk -t"$TLS_WORKERS" -c50 -d"$DURATION" --latency ${7:+-H "$7"} "http://127.0.0.1:$3$4")
+    one=$(wrk -t1 -c1 -d"$DURATION" --latency ${7:+-H "$7"} "http://127.0.0.1:$3$4")
+    if echo "$out$one" | grep -q "Non-2xx\|Socket errors"; then echo "run.sh: errors from $1:" >&2; echo "$out$one" >&2; exit 1; fi
+    echo "$1 $2 http $(echo "$out" | awk '/Requests\/sec/ { print $2 }')" \
+        "$(to_us "$(echo "$out" | awk '$1 == "50%" { print $2 }')") $(to_us "$(echo "$out" | awk '$1 == "99%" { print $2 }')")" \
+        "$(to_us "$(echo "$one" | awk '$1 == "50%" { print $2 }')") $(to_us "$(echo "$one" | awk '$1 == "99%" { print $2 }')")" >> "$WORK/tls.raw"
+    for count in $STREAMS; do
+        #  Streams that failed are counted (errors), not fatal: the report shows them.
+        out=$("$WORK/sse_bench" 127.0.0.1 "$3" "$5" "$count" '{"model": "bench", "stream": true}' "$6" ${7:+"$7"} || true)
+        echo "$1 $2 streams $count $(echo "$out" | sed 's/.*events=\([0-9]*\).*p50_us=\([0-9]*\).*p99_us=\([0-9]*\).*rss_max_kb=\([0-9]*\).*/\1 \2 \3 \4/')" \
+            "$(echo "$out" | sed 's/.*errors=\([0-9]*\).*/\1/')" >> "$WORK/tls.raw"
+    done
+}
+
+tls_rows () {
+    log "TLS two-hop: nginx, haproxy and proxyd pairs with $TLS_WORKERS worker(s), $RUNS rounds"
+    start_nginx tb $NGINX_TB $BACKEND_PORT "$TLS_WORKERS" server
+    start_nginx ta $NGINX_TA $NGINX_TB "$TLS_WORKERS" client
+    expect_connection "nginx A -> B (TLS)" $NGINX_TB
+    start_haproxy tb $HAPROXY_TB $BACKEND_PORT "$TLS_WORKERS" server
+    start_haproxy ta $HAPROXY_TA $HAPROXY_TB "$TLS_WORKERS" client
+    expect_connection "haproxy A -> B (TLS)" $HAPROXY_TB
+    start_proxyd_pair ta tb $PROXYD_TA $PROXYD_TB "$TLS_WORKERS" 127.0.0.1:$FABRIC_TA 127.0.0.1:$FABRIC_TB
+    expect_connection "proxyd A -> B's fabric listener" $FABRIC_TB
+    local nginx_pids haproxy_pids proxyd_pids
+    nginx_pids="$(pids_of "${NGINX_PIDS[1]}"),$(pids_of "${NGINX_PIDS[0]}")"
+    haproxy_pids="${HAPROXY_PIDS[1]},${HAPROXY_PIDS[0]}"
+    proxyd_pids="${PROXYD_PIDS[1]},${PROXYD_PIDS[0]}"
+    : > "$WORK/tls.raw"
+    local order=(backend nginx haproxy proxyd)
+    for round in $(seq "$RUNS"); do
+        log "TLS round $round of $RUNS (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+        echo "load $round $(cut -d' ' -f1 /proc/loadavg)" >> "$WORK/tls.raw"
+        for i in 0 1 2 3; do         #  each round starts one later: none is always first
+            case ${order[$(((i + round - 1) % 4))]} in
+            backend) measure_once backend "$round" $BACKEND_PORT /ping /v1/chat/completions "" ;;
+            nginx) measure_once nginx "$round" $NGINX_TA /ping /v1/chat/completions "$nginx_pids" ;;
+            haproxy) measure_once haproxy "$round" $HAPROXY_TA /ping /v1/chat/completions "$haproxy_pids" ;;
+            proxyd) measure_once proxyd "$round" $PROXYD_TA /v1/service/llm/ping /v1/chat/completions "$proxyd_pids" \
+                        "X-Ocf-Identity: model=bench" ;;
+            esac
+        done
+    done
+    TLS_RESUMED=$(curl -s "http://127.0.0.1:$PROXYD_TA/metrics" | awk '/^ocf_proxyd_upstream_connections_total / { print $2 }' || true)
+    stop "${NGINX_PIDS[@]}" "${HAPROXY_PIDS[@]}" "${PROXYD_PIDS[@]}"; NGINX_PIDS=() HAPROXY_PIDS=() PROXYD_PIDS=()
+}
+
+#  The TLS report: medians over the rounds, with the range (min-max) of each figure.
+tls_report () {
+    python3 - "$WORK/tls.raw" "$STREAMS" <<'PY'
+import sys, statistics
+raw = [line.split() for line in open(sys.argv[1])]
+counts = sys.argv[2].split()
+names = ["backend", "nginx", "haproxy", "proxyd"]
+med = lambda v: statistics.median(v)
+loads = [float(r[2]) for r in raw if r[0] == "load"]
+http = {n: [list(map(float, r[3:])) for r in raw if r[0] == n and r[2] == "http"] for n in names}
+streams = {(n, c): [list(map(float, r[4:])) for r in raw if r[0] == n and r[2] == "streams" and r[3] == c] for n in names for c in counts}
+def fig(values, i):
+    v = [x[i] for x in values]
+    return med(v), min(v), max(v)
+print("Rounds: %d; load average (1 min) at each round's start: %s." % (len(loads), ", ".join("%.2f" % l for l in loads)))
+print()
+print("| proxy | req/s at 50 conn (range) | vs nginx | vs haproxy | p50 / p99 at 50 conn | added p50 / p99 at 1 conn |")
+print("|---|---|---|---|---|---|")
+base = {i: fig(http["backend"], i)[0] for i in range(5)}
+ng, hp = fig(http["nginx"], 0)[0], fig(http["haproxy"], 0)[0]
+for n in names:
+    rps, lo, hi = fig(http[n], 0)
+    p50, p99 = fig(http[n], 1)[0], fig(http[n], 2)[0]
+    one50, one99 = fig(http[n], 3)[0], fig(http[n], 4)[0]
+    added = "—" if n == "backend" else "%+.0f µs / %+.0f µs" % (one50 - base[3], one99 - base[4])
+    vs = ("—", "—") if n == "backend" else ("%.2f×" % (rps / ng), "%.2f×" % (rps / hp))
+    print("| %s | %.0f (%.0f–%.0f) | %s | %s | %.0f µs / %.0f µs | %s |" % (n if n == "backend" else n + " two-hop TLS", rps, lo, hi, vs[0], vs[1], p50, p99, added))
+print()
+print("| proxy | streams | events (streams failed, all rounds) | delay p50 / p99 | added p50 | added p99 (range over rounds) | vs nginx | peak RSS, A + B |")
+print("|---|---|---|---|---|---|---|---|")
+for c in counts:
+    b = streams[("backend", c)]
+    if not b:
+        continue
+    rounds = len(b)
+    b50, b99 = fig(b, 1)[0], fig(b, 2)[0]
+    nginx99 = None
+    for n in names:
+        v = streams[(n, c)]
+        p50, p99, rss, events = fig(v, 1)[0], fig(v, 2)[0], fig(v, 3)[0], fig(v, 0)[0]
+        if n == "backend":
+            print("| backend | %s | %.0f (%.0f) | %.0f µs / %.0f µs | — | — | — | — |" % (c, events, sum(x[4] for x in v), p50, p99))
+            continue
+        #  added per round (against the backend of the same round), then the median
+        per = sorted(v[i][2] - b[i][2] for i in range(min(len(v), len(b))))
+        added99 = med(per)
+        if n == "nginx":
+            nginx99 = added99
+        print("| %s two-hop TLS | %s | %.0f (%.0f) | %.0f µs / %.0f µs | %+.0f µs | %+.0f µs (%+.0f to %+.0f) | %s | %.0f MB |" % (
+            n, c, events, sum(x[4] for x in v), p50, p99, p50 - b50, added99, per[0], per[-1],
+            "%.2f×" % (added99 / nginx99) if nginx99 and nginx99 > 0 else "—", rss / 1024))
+PY
+}
+
+if [ "$ONLY" != tls ]; then
 log "backend alone"
 CURRENT_WORKERS=1
 measure_http backend direct $BACKEND_PORT /ping
@@ -266,7 +426,7 @@ for workers in $WORKERS; do
     HAPROXY_IDLE[$workers]=$(rss_kb "${HAPROXY_PIDS[0]}")
     stop "${HAPROXY_PIDS[@]}"; HAPROXY_PIDS=()
 
-    start_proxyd_pair "$workers"
+    start_proxyd_pair a b $PROXYD_A $PROXYD_B "$workers" off off
     measure_http proxyd local $PROXYD_B /v1/_service/llm/ping
     measure_http proxyd local-routed $PROXYD_B /v1/service/llm/ping "X-Ocf-Identity: model=bench"
     measure_http proxyd two-hop $PROXYD_A /v1/service/llm/ping "X-Ocf-Identity: model=bench"
@@ -277,6 +437,8 @@ for workers in $WORKERS; do
     PROXYD_IDLE[$workers]=$(rss_kb "${PROXYD_PIDS[0]}")
     stop "${PROXYD_PIDS[@]}"; PROXYD_PIDS=()
 done
+fi
+[ "$ONLY" = plain ] || tls_rows
 
 #  --------------------------------------------------------------------------
 #  Report
@@ -287,6 +449,7 @@ done
     echo "Backend: ocf-test-backend, $BACKEND_THREADS threads. wrk, $DURATION per run, medians of $RUNS runs."
     echo "$(nginx -v 2>&1 | sed 's/.*: //'), $(haproxy -v | head -1 | awk '{ print "haproxy " $3 }'), ocf-proxyd $("$BIN/ocf-proxyd" --version | awk '{ print $2 }')."
     echo
+    if [ "$ONLY" != tls ]; then
     echo "### Requests (GET /ping, 5-byte body)"
     echo
     echo "| proxy | path | workers | req/s at 50 conn | vs backend | p50 | p99 | p50 at 1 conn | p99 at 1 conn | added p50 / p99 at 1 conn |"
@@ -320,6 +483,19 @@ done
         echo "$workers worker(s): nginx $((${NGINX_IDLE[$workers]} / 1024)) MB, haproxy $((${HAPROXY_IDLE[$workers]} / 1024)) MB, ocf-proxyd $((${PROXYD_IDLE[$workers]} / 1024)) MB."
     done
     echo "Two-hop streams count the RSS of both proxies (A and B)."
+    echo
+    fi
+    if [ "$ONLY" != plain ]; then
+    echo "### Two-hop with TLS 1.3 between A and B ($TLS_WORKERS worker each; rounds alternating the four)"
+    echo
+    echo "Ed25519 certificates on both sides of every hop (nginx and haproxy: one made by openssl;"
+    echo "proxyd: each host's, from its node key); connections A → B kept alive, sessions resumed."
+    echo "GET /ping with wrk (50 connections, $TLS_WORKERS thread; and 1), $DURATION per run; streams of $TOKENS events."
+    echo "Added delays are against the backend alone measured in the same round. proxyd A opened"
+    echo "${TLS_RESUMED:-?} connection(s) to B's fabric listener in all."
+    echo
+    tls_report
+    fi
 } > "$REPORT"
 cat "$REPORT"
 [ -n "${OUT:-}" ] && cp "$REPORT" "$OUT"

@@ -8,14 +8,24 @@
        and committed);
     3. API round trip, one request at a time: GET (read) and SERVICE.LOAD (a durable write);
     4. restart with 10,000 rows: spawn to READY=1;
-    5. RSS with 10,000 rows loaded.
-    Run: tests/bench/tabled/run.sh (builds first). Not a test: it prints figures.  */
+    5. RSS with 10,000 rows loaded;
+    and first the machine's verification ceiling, the anchor for 1: Ed25519 verifications per
+    second of a row-sized message with libsodium (crypto_sign_verify_detached, what tabled
+    uses) on 1 thread and on one thread per core, and with OpenSSL (EVP_DigestVerify) on 1;
+    then merged rows per second are given as a fraction of the verification ceiling (cores /
+    libsodium's CPU time per verification), with tabled's CPU time per merged row.
+    Run: tests/bench/tabled/run.sh (builds first; MERGES_ONLY=1: the anchors and 1 only). Not a
+    test: it prints figures.  */
 #include "ocf_msg.h"
 #include "ocf_record.h"
 #include "ocf_test.h"
 
 #include <czmq.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -39,6 +49,141 @@ s_sign (json_t *row, ocf_identity_t *identity)
         fprintf (stderr, "cannot sign a row: %s\n", error);
         exit (1);
     }
+}
+
+//  --------------------------------------------------------------------------
+//  The verification ceiling
+
+#define ANCHOR_MESSAGE 1200      //  what a row's signature covers: domain, id, versions, ~1.1 KB record
+#define ANCHOR_KEYS 16
+#define ANCHOR_MS 1000
+
+typedef enum { SODIUM, OPENSSL, OPENSSL_NEW_KEY } anchor_kind_t;
+
+typedef struct {
+    anchor_kind_t kind;
+    double rate;                 //  out: verifications per second (wall clock)
+    double cpu_us;               //  out: CPU time of one verification (this thread's)
+} anchor_t;
+
+static uint8_t s_anchor_message[ANCHOR_KEYS][ANCHOR_MESSAGE];
+static uint8_t s_anchor_public[ANCHOR_KEYS][crypto_sign_PUBLICKEYBYTES];
+static uint8_t s_anchor_sig[ANCHOR_KEYS][crypto_sign_BYTES];
+
+static int64_t
+s_thread_cpu_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *
+s_anchor_thread (void *arg)
+{
+    anchor_t *anchor = arg;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+    EVP_PKEY *keys[ANCHOR_KEYS];
+    for (int i = 0; i < ANCHOR_KEYS; i++)
+        keys[i] = EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, s_anchor_public[i], crypto_sign_PUBLICKEYBYTES);
+    int64_t start = ocf_test_now_us (), now = start, cpu_start = s_thread_cpu_us ();
+    long count = 0;
+    while (now - start < ANCHOR_MS * 1000) {
+        for (int i = 0; i < ANCHOR_KEYS; i++, count++) {
+            bool good;
+            if (anchor->kind != SODIUM) {
+                //  OPENSSL_NEW_KEY: the key made from its 32 bytes each time, as a verifier that
+                //  holds only the node id would (tabled decodes the id each time too).
+                EVP_PKEY *key = anchor->kind == OPENSSL ? keys[i]
+                              : EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, s_anchor_public[i],
+                                                             crypto_sign_PUBLICKEYBYTES);
+                good = EVP_DigestVerifyInit (ctx, NULL, NULL, NULL, key) == 1
+                    && EVP_DigestVerify (ctx, s_anchor_sig[i], crypto_sign_BYTES, s_anchor_message[i], ANCHOR_MESSAGE) == 1;
+                if (anchor->kind == OPENSSL_NEW_KEY)
+                    EVP_PKEY_free (key);
+                EVP_MD_CTX_reset (ctx);
+            }
+            else
+                good = crypto_sign_verify_detached (s_anchor_sig[i], s_anchor_message[i], ANCHOR_MESSAGE,
+                                                    s_anchor_public[i]) == 0;
+            if (!good) {
+                fprintf (stderr, "anchor: a good signature did not verify\n");
+                exit (1);
+            }
+        }
+        now = ocf_test_now_us ();
+    }
+    anchor->cpu_us = (double) (s_thread_cpu_us () - cpu_start) / count;
+    for (int i = 0; i < ANCHOR_KEYS; i++)
+        EVP_PKEY_free (keys[i]);
+    EVP_MD_CTX_free (ctx);
+    anchor->rate = count / ((now - start) / 1e6);
+    return NULL;
+}
+
+static double
+s_median3 (double *v)
+{
+    double lo = fmin (v[0], fmin (v[1], v[2])), hi = fmax (v[0], fmax (v[1], v[2]));
+    return v[0] + v[1] + v[2] - lo - hi;
+}
+
+//  Verifications per second on `threads` threads at once (the sum), and the CPU time of one;
+//  medians of 3 runs.
+static void
+s_anchor (anchor_kind_t kind, int threads, double *rate, double *cpu_us)
+{
+    double rates[3], cpus[3];
+    for (int run = 0; run < 3; run++) {
+        pthread_t ids[64];
+        anchor_t anchors[64];
+        for (int t = 0; t < threads; t++) {
+            anchors[t] = (anchor_t) { .kind = kind };
+            pthread_create (&ids[t], NULL, s_anchor_thread, &anchors[t]);
+        }
+        rates[run] = cpus[run] = 0;
+        for (int t = 0; t < threads; t++) {
+            pthread_join (ids[t], NULL);
+            rates[run] += anchors[t].rate;
+            cpus[run] += anchors[t].cpu_us / threads;
+        }
+    }
+    *rate = s_median3 (rates);
+    *cpu_us = s_median3 (cpus);
+}
+
+static double s_ceiling;         //  libsodium verifications per second on all cores, wall clock
+static double s_verify_cpu_us;   //  CPU time of one libsodium verification: the ceiling is
+                                 //  s_cores / s_verify_cpu_us (wall-clock rates move with the
+                                 //  machine's other load, CPU time much less)
+static int s_cores;
+
+static void
+s_anchors (void)
+{
+    if (sodium_init () < 0)
+        exit (1);
+    for (int i = 0; i < ANCHOR_KEYS; i++) {
+        uint8_t secret[crypto_sign_SECRETKEYBYTES];
+        crypto_sign_keypair (s_anchor_public[i], secret);
+        randombytes_buf (s_anchor_message[i], ANCHOR_MESSAGE);
+        crypto_sign_detached (s_anchor_sig[i], NULL, s_anchor_message[i], ANCHOR_MESSAGE, secret);
+    }
+    long cores = sysconf (_SC_NPROCESSORS_ONLN);
+    s_cores = cores < 1 ? 1 : cores > 64 ? 64 : (int) cores;
+    double sodium_one, sodium_cpu, all_cpu, openssl_one, openssl_cpu, new_key_one, new_key_cpu;
+    s_anchor (SODIUM, 1, &sodium_one, &sodium_cpu);
+    s_anchor (SODIUM, s_cores, &s_ceiling, &all_cpu);
+    s_anchor (OPENSSL, 1, &openssl_one, &openssl_cpu);
+    s_anchor (OPENSSL_NEW_KEY, 1, &new_key_one, &new_key_cpu);
+    s_verify_cpu_us = sodium_cpu;
+    printf ("anchor: Ed25519 verify of %d bytes, libsodium %s: %.0f/s on 1 thread, %.0f/s on %d threads (wall clock);"
+            " %.1f us of CPU each (%.1f on %d threads): %.0f/s on %d idle cores\n",
+            ANCHOR_MESSAGE, sodium_version_string (), sodium_one, s_ceiling, s_cores, sodium_cpu, all_cpu, s_cores,
+            s_cores * 1e6 / sodium_cpu, s_cores);
+    printf ("anchor: Ed25519 verify of %d bytes, %s (EVP_DigestVerify, 1 thread): %.0f/s, %.1f us of CPU each;"
+            " with the key made from its 32 bytes each time %.0f/s, %.1f us\n",
+            ANCHOR_MESSAGE, OpenSSL_version (OPENSSL_VERSION), openssl_one, openssl_cpu, new_key_one, new_key_cpu);
 }
 
 //  A realistic ~1 KB record: 3 GPUs, two services, labels; signed by its node.
@@ -66,6 +211,27 @@ s_row (int generation, ocf_identity_t *identity)
 
 //  Sends `requests` MERGEs of `per_request` rows each, pipelined (at most 256 in flight);
 //  returns rows per second, acknowledged (so verified and persisted).
+static pid_t s_tabled_pid;       //  the measured tabled: its CPU time per merged row
+static double s_cpu_per_row_us;  //  out of the last s_merge_rate on it
+
+//  utime + stime of a process, in microseconds.
+static int64_t
+s_process_cpu_us (pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+    FILE *file = fopen (path, "r");
+    size_t len = file ? fread (text, 1, sizeof text - 1, file) : 0;
+    if (file)
+        fclose (file);
+    text[len] = 0;
+    char *at = strrchr (text, ')');
+    unsigned long long utime = 0, stime = 0;
+    if (at)
+        sscanf (at + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime);
+    return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) sysconf (_SC_CLK_TCK));
+}
+
 static double
 s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request)
 {
@@ -78,7 +244,7 @@ s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request
         messages[r] = zmsg_new ();
         ocf_msg_append (messages[r], "MERGE", json_pack ("{s:o}", "rows", batch));
     }
-    int64_t start = ocf_test_now_us ();
+    int64_t start = ocf_test_now_us (), cpu_start = s_process_cpu_us (s_tabled_pid);
     int sent = 0, acked = 0;
     while (acked < requests) {
         while (sent < requests && sent - acked < 256)
@@ -94,6 +260,7 @@ s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request
         acked++;
     }
     double seconds = (ocf_test_now_us () - start) / 1e6;
+    s_cpu_per_row_us = (double) (s_process_cpu_us (s_tabled_pid) - cpu_start) / (requests * per_request);
     free (messages);
     zsock_destroy (&client);
     return requests * per_request / seconds;
@@ -133,13 +300,18 @@ s_compare_double (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  Median and range of REPS rates (sorts them).
+//  Median and range of REPS rates (sorts them), against the verification ceiling; and
+//  tabled's CPU time per merged row (median), of which one verification is a part.
 static void
-s_print_rate (const char *label, double *rates)
+s_print_rate (const char *label, double *rates, double *cpu_us)
 {
     qsort (rates, REPS, sizeof *rates, s_compare_double);
-    printf ("%-38s %7.0f rows/s persisted (median of %d; %.0f-%.0f)\n", label, rates[REPS / 2], REPS, rates[0],
-            rates[REPS - 1]);
+    qsort (cpu_us, REPS, sizeof *cpu_us, s_compare_double);
+    double cpu = cpu_us[REPS / 2];
+    printf ("%-38s %7.0f rows/s persisted (median of %d; %.0f-%.0f), %.0f%% of the verification ceiling\n", label,
+            rates[REPS / 2], REPS, rates[0], rates[REPS - 1], 100 * rates[REPS / 2] * s_verify_cpu_us / (s_cores * 1e6));
+    printf ("%-38s tabled CPU %.1f us per row (%.1f-%.1f), verification %.0f%% of it: %.0f rows/s if %d idle cores ran"
+            " only tabled\n", "", cpu, cpu_us[0], cpu_us[REPS - 1], 100 * s_verify_cpu_us / cpu, s_cores * 1e6 / cpu, s_cores);
 }
 
 //  A fresh ocf-tabled takes a 10,000-row snapshot: milliseconds until every row is committed.
@@ -161,6 +333,7 @@ int
 main (void)
 {
     zsys_init ();
+    s_anchors ();
     ocf_test_node_t node;
     ocf_test_node_init (&node, "bench");
     pid_t pid = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
@@ -168,6 +341,7 @@ main (void)
         fprintf (stderr, "ocf-tabled did not start\n");
         return 1;
     }
+    s_tabled_pid = pid;
     char endpoint[400];
     snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", node.run_dir);
     //  New rows: REPS bursts of ROWS distinct rows, one row per request, then as many 100 per
@@ -182,12 +356,16 @@ main (void)
     char *sample = json_dumps (rows[0], JSON_COMPACT);
     printf ("row size: %zu bytes of JSON\n", strlen (sample));
     free (sample);
-    double single[REPS], batched[REPS], updates[REPS];
-    for (int r = 0; r < REPS; r++)
+    double single[REPS], batched[REPS], updates[REPS], single_cpu[REPS], batched_cpu[REPS], updates_cpu[REPS];
+    for (int r = 0; r < REPS; r++) {
         single[r] = s_merge_rate (endpoint, rows + r * ROWS, ROWS, 1);
+        single_cpu[r] = s_cpu_per_row_us;
+    }
     json_t **batch_rows = rows + REPS * ROWS;
-    for (int r = 0; r < REPS; r++)
+    for (int r = 0; r < REPS; r++) {
         batched[r] = s_merge_rate (endpoint, batch_rows + r * ROWS, ROWS / 100, 100);
+        batched_cpu[r] = s_cpu_per_row_us;
+    }
     ocf_identity_t **batch_identities = identities + REPS * ROWS;
     for (int r = 0; r < REPS; r++) {
         for (int i = 0; i < ROWS; i++) {
@@ -195,10 +373,17 @@ main (void)
             s_sign (batch_rows[i], batch_identities[i]);
         }
         updates[r] = s_merge_rate (endpoint, batch_rows, ROWS / 100, 100);
+        updates_cpu[r] = s_cpu_per_row_us;
     }
-    s_print_rate ("merge, 1 row per request, pipelined:", single);
-    s_print_rate ("merge, 100 rows per request:", batched);
-    s_print_rate ("merge, 100 updated rows per request:", updates);
+    s_print_rate ("merge, 1 row per request, pipelined:", single, single_cpu);
+    s_print_rate ("merge, 100 rows per request:", batched, batched_cpu);
+    s_print_rate ("merge, 100 updated rows per request:", updates, updates_cpu);
+    fflush (stdout);
+    if (getenv ("MERGES_ONLY")) {       //  MERGES_ONLY=1: the anchors and merges, nothing after
+        ocf_test_stop (pid, SIGTERM, 10000);
+        ocf_test_node_cleanup (&node);
+        return 0;
+    }
     double snapshots[REPS];
     for (int r = 0; r < REPS; r++)
         snapshots[r] = s_snapshot_ms (rows + r * ROWS);
