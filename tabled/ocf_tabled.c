@@ -1,8 +1,9 @@
-/*  ocf_tabled: the request dispatcher of ocf-tabled (the table of verbs), replies, the
-    batch's commit (or its rollback and reload), periodic work (reaping, compaction,
-    last_alive flushes), construction. The verbs' handlers live by concern in
-    ocf_tabled_self.c, _merge.c and _query.c; changes become events in _events.c (the map:
-    ocf_tabled_internal.h).  */
+/*  ocf_tabled: the request dispatcher of ocf-tabled (one table of verbs: name, handler,
+    whether it writes), replies, the batch's commit (or its rollback and reload), periodic
+    work (reaping, compaction, last_alive flushes), construction. The verbs' handlers live
+    by concern in ocf_tabled_self.c, _merge.c and _query.c; changes become events in
+    _events.c (the map: ocf_tabled_internal.h). To add a verb: its handler in the file of
+    its concern, declared in ocf_tabled_internal.h, and one line in s_verbs.  */
 #include "ocf_tabled_internal.h"
 #include "ocf_time.h"
 
@@ -35,37 +36,43 @@ ocf_tabled_reply_error (ocf_tabled_t *self, zmsg_t *reply, const char *format, .
 }
 
 //  --------------------------------------------------------------------------
+//  The verbs. A handler gets the body as decoded by jansson or, raw, as the request text
+//  (ocf_json spans, validated once by ocf_msg_scan): MERGE stores its rows as they came,
+//  without building a tree. A verb that writes opens the batch's transaction first.
 
 typedef void (verb_fn) (ocf_tabled_t *self, json_t *body, zmsg_t *reply);
+typedef void (raw_verb_fn) (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply);
 
 static const struct {
     const char *verb;
     verb_fn *handler;
+    raw_verb_fn *raw;                //  instead of handler
     bool writes;
 } s_verbs[] = {
-    { "HELLO", ocf_tabled_on_hello, false },
-    { "SELF.SET", ocf_tabled_on_self_set, true },
-    { "SELF.RENEW", ocf_tabled_on_self_renew, true },
-    { "SERVICE.UP", ocf_tabled_on_service_up, true },
-    { "SERVICE.DOWN", ocf_tabled_on_service_down, true },
-    { "SERVICE.LOAD", ocf_tabled_on_service_load, true },
-    { "MERGE", NULL, true },                    //  ocf_tabled_on_merge, on the request text
-    { "LEAVE", ocf_tabled_on_leave, true },
-    { "SEEN", ocf_tabled_on_seen, false },
-    { "GET", ocf_tabled_on_get, false },
-    { "LIST", ocf_tabled_on_list, false },
-    { "PROVIDERS", ocf_tabled_on_providers, false },
-    { "SNAPSHOT", ocf_tabled_on_snapshot, false },
-    { "DIGEST", ocf_tabled_on_digest, false },
-    { "DELTA", ocf_tabled_on_delta, false },
-    { "STATS", ocf_tabled_on_stats, false },
+    { "HELLO", ocf_tabled_on_hello, NULL, false },
+    { "SELF.SET", ocf_tabled_on_self_set, NULL, true },
+    { "SELF.RENEW", ocf_tabled_on_self_renew, NULL, true },
+    { "SERVICE.UP", ocf_tabled_on_service_up, NULL, true },
+    { "SERVICE.DOWN", ocf_tabled_on_service_down, NULL, true },
+    { "SERVICE.LOAD", ocf_tabled_on_service_load, NULL, true },
+    { "MERGE", NULL, ocf_tabled_on_merge, true },
+    { "LEAVE", ocf_tabled_on_leave, NULL, true },
+    { "SEEN", ocf_tabled_on_seen, NULL, false },
+    { "GET", ocf_tabled_on_get, NULL, false },
+    { "LIST", ocf_tabled_on_list, NULL, false },
+    { "PROVIDERS", ocf_tabled_on_providers, NULL, false },
+    { "SNAPSHOT", ocf_tabled_on_snapshot, NULL, false },
+    { "DIGEST", ocf_tabled_on_digest, NULL, false },
+    { "DELTA", ocf_tabled_on_delta, NULL, false },
+    { "STATS", ocf_tabled_on_stats, NULL, false },
 };
+#define VERB_COUNT (sizeof s_verbs / sizeof s_verbs[0])
 
 void
 ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply)
 {
     self->stats.requests++;
-    for (size_t i = 0; i < sizeof s_verbs / sizeof s_verbs[0]; i++) {
+    for (size_t i = 0; i < VERB_COUNT; i++) {
         if (strcmp (request->verb, s_verbs[i].verb) != 0)
             continue;
         char error[512];
@@ -83,11 +90,14 @@ ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply)
         if (s_verbs[i].handler)
             s_verbs[i].handler (self, body, reply);
         else
-            ocf_tabled_on_merge (self, ocf_json_root (request->text, request->text_len, &request->index), reply);
+            s_verbs[i].raw (self, ocf_json_root (request->text, request->text_len, &request->index), reply);
         return;
     }
-    ocf_tabled_reply_error (self, reply, "unknown verb %s (known: HELLO SELF.SET SELF.RENEW SERVICE.UP SERVICE.DOWN SERVICE.LOAD "
-                                         "MERGE LEAVE SEEN GET LIST PROVIDERS SNAPSHOT DIGEST DELTA STATS)", request->verb);
+    char known[512];
+    size_t len = 0;
+    for (size_t i = 0; i < VERB_COUNT && len < sizeof known; i++)
+        len += (size_t) snprintf (known + len, sizeof known - len, "%s%s", i ? " " : "", s_verbs[i].verb);
+    ocf_tabled_reply_error (self, reply, "unknown verb %s (known: %s)", request->verb, known);
 }
 
 //  --------------------------------------------------------------------------
