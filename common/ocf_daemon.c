@@ -3,12 +3,12 @@
 #include "ocf_identity.h"
 #include "ocf_log.h"
 #include "ocf_sdnotify.h"
+#include "ocf_statedir.h"
 
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static void
 s_usage (FILE *out, const char *program, const char *summary)
@@ -109,29 +109,6 @@ ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_
     return buffer;
 }
 
-//  state_dir holds the node's secret key and its table: nobody but its owner and group may
-//  write there, and others may not even look (a directory made 1777 by hand is tightened).
-static int
-s_private (const char *path)
-{
-    struct stat info;
-    if (stat (path, &info) != 0) {
-        ocf_log_error ("cannot read state directory %s: %s", path, strerror (errno));
-        return -1;
-    }
-    mode_t mode = info.st_mode & 07777;
-    if ((mode & 07027) == 0)
-        return 0;
-    if (chmod (path, mode & 0750) != 0) {
-        ocf_log_error ("refusing to start: state directory %s has mode %04o (others may reach node.key and table.db) "
-                       "and cannot be made %04o: %s", path, (unsigned) mode, (unsigned) (mode & 0750), strerror (errno));
-        return -1;
-    }
-    ocf_log_notice ("state directory %s had mode %04o: made %04o (node.key and table.db are this node's alone)",
-                    path, (unsigned) mode, (unsigned) (mode & 0750));
-    return 0;
-}
-
 ocf_lock_t *
 ocf_daemon_claim (ocf_config_t *config, const char *name)
 {
@@ -139,13 +116,11 @@ ocf_daemon_claim (ocf_config_t *config, const char *name)
         ocf_log_error ("cannot create run directory %s: %s", config->node.run_dir, strerror (errno));
         return NULL;
     }
-    if (ocf_mkdirs (config->node.state_dir, 0750) != 0) {
-        ocf_log_error ("cannot create state directory %s: %s", config->node.state_dir, strerror (errno));
+    char path[4200], error[1024];
+    if (ocf_statedir_prepare (config->node.state_dir, error, sizeof error) != 0) {
+        ocf_log_error ("refusing to start: %s", error);
         return NULL;
     }
-    if (s_private (config->node.state_dir) != 0)
-        return NULL;
-    char path[4200], error[1024];
     snprintf (path, sizeof path, "%s/%s.lock", config->node.run_dir, name);
     ocf_lock_t *lock = ocf_lock_new (path, error, sizeof error);
     if (!lock)

@@ -1,6 +1,7 @@
 /*  ocf_identity: the node key pair, its id, and the keys derived from it.  */
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_statedir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -102,8 +103,8 @@ ocf_identity_verify (const char *id, const void *message, size_t len, const uint
 //  --------------------------------------------------------------------------
 //  The identity
 
-static ocf_identity_t *
-s_identity_from_seed (const uint8_t seed[32])
+ocf_identity_t *
+ocf_identity_new_from_seed (const uint8_t seed[32])
 {
     if (sodium_init () < 0)
         return NULL;
@@ -132,7 +133,7 @@ ocf_identity_new_ephemeral (void)
     if (sodium_init () < 0)
         return NULL;
     randombytes_buf (seed, sizeof seed);
-    ocf_identity_t *self = s_identity_from_seed (seed);
+    ocf_identity_t *self = ocf_identity_new_from_seed (seed);
     sodium_memzero (seed, sizeof seed);
     return self;
 }
@@ -291,11 +292,9 @@ ocf_identity_t *
 ocf_identity_load (const char *state_dir, char *error, size_t error_size)
 {
     char path[4096];
-    snprintf (path, sizeof path, "%s/node.key", state_dir);
-    if (ocf_mkdirs (state_dir, 0750) != 0) {
-        snprintf (error, error_size, "cannot create state directory %s: %s", state_dir, strerror (errno));
+    ocf_statedir_path (state_dir, OCF_STATE_NODE_KEY, path, sizeof path);
+    if (ocf_statedir_prepare (state_dir, error, error_size) != 0)
         return NULL;
-    }
     for (int attempt = 0; attempt < 3; attempt++) {
         char text[1024];
         int fd = open (path, O_RDONLY | O_CLOEXEC);
@@ -331,7 +330,7 @@ ocf_identity_load (const char *state_dir, char *error, size_t error_size)
                       path, reason);
             return NULL;
         }
-        ocf_identity_t *self = s_identity_from_seed (seed);
+        ocf_identity_t *self = ocf_identity_new_from_seed (seed);
         sodium_memzero (seed, sizeof seed);
         sodium_memzero (text, sizeof text);
         if (!self)

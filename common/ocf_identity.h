@@ -27,6 +27,9 @@ typedef struct _ocf_identity_t ocf_identity_t;
 ocf_identity_t *ocf_identity_load (const char *state_dir, char *error, size_t error_size);
 //  A fresh identity that is never written anywhere (tests, benchmarks).
 ocf_identity_t *ocf_identity_new_ephemeral (void);
+//  The identity of a 32-byte seed, never written anywhere: the same seed, the same node (the
+//  gossip simulator's seeded runs). NULL when libsodium cannot start.
+ocf_identity_t *ocf_identity_new_from_seed (const uint8_t seed[32]);
 void ocf_identity_destroy (ocf_identity_t **self_p);
 
 const char *ocf_identity_id (ocf_identity_t *self);

@@ -8,30 +8,41 @@
 #include <string.h>
 
 void
-ocf_gossip_config_defaults (ocf_gossip_config_t *config)
+ocf_gossip_config_from (ocf_gossip_config_t *config, const ocf_gossipd_config_t *section)
 {
+    //  Ticks fine enough for the shortest interval, never a busy loop.
+    int64_t shortest = section->heartbeat_interval_ms < section->gossip_interval_ms ? section->heartbeat_interval_ms
+                                                                                     : section->gossip_interval_ms;
     *config = (ocf_gossip_config_t) {
-        .tick_ms = 50,
-        .heartbeat_interval_ms = 1000,
-        .observers = 3,
-        .phi_threshold = 8,
-        .phi_min_std_ms = 100,
-        .acceptable_pause_ms = 500,
-        .probe_timeout_ms = 500,
-        .suspicion_min_ms = 1000,
-        .suspicion_max_ms = 3000,
-        .gossip_interval_ms = 200,
-        .fanout = 8,
-        .retransmit_mult = 2,
-        .anti_entropy_interval_ms = 30000,
-        .dead_contact_interval_ms = 10000,
-        .max_snapshots = 4,
+        .tick_ms = shortest / 4 < 10 ? 10 : shortest / 4 > 100 ? 100 : shortest / 4,
+        .heartbeat_interval_ms = section->heartbeat_interval_ms,
+        .observers = (int) section->observers,
+        .phi_threshold = section->phi_threshold,
+        .phi_min_std_ms = section->phi_min_std_ms,
+        .acceptable_pause_ms = section->acceptable_pause_ms,
+        .probe_timeout_ms = section->probe_timeout_ms,
+        .suspicion_min_ms = section->suspicion_min_ms,
+        .suspicion_max_ms = section->suspicion_max_ms,
+        .gossip_interval_ms = section->gossip_interval_ms,
+        .fanout = (int) section->fanout,
+        .retransmit_mult = (int) section->retransmit_mult,
+        .anti_entropy_interval_ms = section->anti_entropy_interval_ms,
+        .dead_contact_interval_ms = 10 * section->heartbeat_interval_ms,
+        .max_snapshots = (int) section->max_snapshots,
         .snapshot_page = 500,
-        .max_frame = 1 << 20,
+        .max_frame = (size_t) section->max_frame,
         .rumour_ttl_ms = 30000,
         .recent_max = 4096,
         .query_timeout_ms = 2000,
     };
+}
+
+void
+ocf_gossip_config_defaults (ocf_gossip_config_t *config)
+{
+    ocf_config_t *defaults = ocf_config_new ();
+    ocf_gossip_config_from (config, &defaults->gossipd);
+    ocf_config_destroy (&defaults);
 }
 
 //  --------------------------------------------------------------------------

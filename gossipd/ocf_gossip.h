@@ -16,6 +16,7 @@
 #ifndef OCF_GOSSIP_H
 #define OCF_GOSSIP_H
 
+#include "ocf_config.h"
 #include "ocf_members.h"
 #include "ocf_wire.h"
 
@@ -102,6 +103,9 @@ typedef struct {
 
 typedef struct _ocf_gossip_t ocf_gossip_t;
 
+//  The core's settings from a [gossipd] section; what is not configurable is fixed here.
+void ocf_gossip_config_from (ocf_gossip_config_t *config, const ocf_gossipd_config_t *section);
+//  The settings of a [gossipd] section with every key at its default.
 void ocf_gossip_config_defaults (ocf_gossip_config_t *config);
 
 //  self_id: this node. view: its membership view (read only; may be shared by cores).

@@ -2,6 +2,7 @@
 #include "ocf_introducer.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_statedir.h"
 
 #include <errno.h>
 
@@ -41,7 +42,7 @@ ocf_introducer_new (const char *id, const char *bind, const char *state_dir, ocf
 {
     ocf_introducer_t *self = calloc (1, sizeof *self);
     snprintf (self->id, sizeof self->id, "%s", id);
-    snprintf (self->pins, sizeof self->pins, "%s/known_seeds", state_dir);
+    ocf_statedir_path (state_dir, OCF_STATE_KNOWN_SEEDS, self->pins, sizeof self->pins);
     self->found = found;
     self->check = check;
     self->arg = arg;

@@ -2,7 +2,7 @@
     Every node this host knows from its table, sorted by id (the ring the dissemination tree is
     laid on), with its membership (generation, incarnation, status) and the endpoint it gossips
     on. The view is a copy of tabled's truth kept by whoever talks to the table (the daemon's
-    table link, or the simulator's table model); the core only reads it. Read-only sharing
+    ocf_bridge, or the simulator's table model); the core only reads it. Read-only sharing
     between several cores is allowed (the simulator shares one view among 10,000 nodes).  */
 #ifndef OCF_MEMBERS_H
 #define OCF_MEMBERS_H

@@ -101,7 +101,7 @@ int
 ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *config, char *error, size_t error_size)
 {
     zhashx_t *authorized = zhashx_new (), *curves = zhashx_new ();
-    int rc = ocf_config_authorized_keys (config, authorized, error, error_size);
+    int rc = ocf_gossipd_config_authorized_keys (config, authorized, error, error_size);
     if (rc == 0 && zhashx_size (authorized))
         zhashx_update (authorized, ocf_identity_id (self->identity), (void *) "");
     //  ZAP sees CURVE keys: those of the authorized ids.
@@ -652,4 +652,11 @@ ocf_transport_tick (ocf_transport_t *self, int64_t now)
     for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
         zhashx_delete (self->waiting, id);
     zlistx_destroy (&idle);
+}
+
+void
+ocf_transport_endpoint (const char *host, int port, char *endpoint, size_t size)
+{
+    bool v6 = strchr (host, ':') != NULL;
+    snprintf (endpoint, size, "tcp://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
 }

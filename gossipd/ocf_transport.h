@@ -74,4 +74,7 @@ bool ocf_transport_authorized (ocf_transport_t *self, const char *id);
 bool ocf_transport_enforcing (ocf_transport_t *self);
 const ocf_transport_stats_t *ocf_transport_stats (ocf_transport_t *self);
 
+//  "tcp://host:port" into endpoint, an IPv6 host in brackets.
+void ocf_transport_endpoint (const char *host, int port, char *endpoint, size_t size);
+
 #endif

@@ -1,10 +1,10 @@
 /*  ocf_access: access classes, API keys, CORS.  */
 #include "ocf_access.h"
 #include "ocf_apikeys.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 #include "ocf_log.h"
 #include "ocf_time.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,13 +33,13 @@ static const char *s_reject_names[REJECT_COUNT] = {
     "missing_key", "invalid_key", "rate_limited", "streams_limited", "not_admin", "not_fabric", "origin", "fabric_listener",
 };
 
-//  The key set a worker uses, replaced on its first request after a reload; one cache line
-//  each, so that workers never write to the same one.
+//  The key set a loop uses, replaced on its first request after a reload; one cache line
+//  each, so that loops never write to the same one.
 typedef struct {
     uint64_t generation;
     ocf_apikeys_t *keys;
     char pad[48];
-} worker_keys_t;
+} loop_keys_t;
 
 typedef struct {
     h2o_filter_t super;
@@ -59,8 +59,8 @@ struct _ocf_access_t {
     pthread_mutex_t lock;        //  guards keys; generation changes under it
     ocf_apikeys_t *keys;
     uint64_t generation;         //  atomic: +1 at each reload
-    worker_keys_t *workers;
-    int worker_count;
+    loop_keys_t *loops;
+    int loop_count;
     uint64_t rejected[REJECT_COUNT];  //  atomic
 };
 
@@ -182,12 +182,12 @@ s_parse_origins (ocf_access_t *self, const char *list)
 }
 
 ocf_access_t *
-ocf_access_new (ocf_config_t *config, int workers, char *error, size_t error_size)
+ocf_access_new (ocf_config_t *config, int loops, char *error, size_t error_size)
 {
     ocf_access_t *self = calloc (1, sizeof *self);
     pthread_mutex_init (&self->lock, NULL);
-    self->worker_count = workers;
-    self->workers = calloc ((size_t) workers, sizeof *self->workers);
+    self->loop_count = loops;
+    self->loops = calloc ((size_t) loops, sizeof *self->loops);
     self->fabric_open = !ocf_config_fabric (config);
     s_parse_origins (self, config->proxyd.allowed_origins);
     self->admin_key = *config->proxyd.admin_key_file != '\0';
@@ -219,9 +219,9 @@ ocf_access_destroy (ocf_access_t **self_p)
     ocf_access_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; i < self->worker_count; i++)
-        ocf_apikeys_unref (&self->workers[i].keys);
-    free (self->workers);
+    for (int i = 0; i < self->loop_count; i++)
+        ocf_apikeys_unref (&self->loops[i].keys);
+    free (self->loops);
     ocf_apikeys_unref (&self->keys);
     for (size_t i = 0; i < self->origin_count; i++)
         free (self->origins[i].base);
@@ -258,14 +258,14 @@ bool
 ocf_access_local (h2o_req_t *req)
 {
     //  Through the fabric listener: another host, whatever its address (on loopback in tests).
-    if (ocf_worker_fabric_request (req))
+    if (ocf_loop_fabric_request (req))
         return false;
     address_t peer;
     if (!req->conn->callbacks->get_peername (req->conn, &peer.any))
         return false;
     bool loopback = peer.any.sa_family == AF_INET ? s_loopback_v4 (peer.v4.sin_addr)
                   : peer.any.sa_family == AF_INET6 && s_loopback_v6 (&peer.v6.sin6_addr);
-    return loopback && ocf_http_header (req, "x-forwarded-for").base == NULL;
+    return loopback && ocf_respond_req_header (req, "x-forwarded-for").base == NULL;
 }
 
 bool
@@ -284,7 +284,7 @@ s_reject (ocf_access_t *self, reject_t reason)
 static h2o_iovec_t
 s_bearer (h2o_req_t *req)
 {
-    h2o_iovec_t value = ocf_http_header (req, "authorization");
+    h2o_iovec_t value = ocf_respond_req_header (req, "authorization");
     if (value.len <= 7 || strncasecmp (value.base, "bearer ", 7) != 0)
         return h2o_iovec_init (NULL, 0);
     size_t at = 7;
@@ -307,11 +307,11 @@ s_is_admin (ocf_access_t *self, h2o_req_t *req)
     return CRYPTO_memcmp (hash, self->admin_hash, sizeof hash) == 0;
 }
 
-//  The set of keys this worker uses: the newest, adopted at its first request after a reload.
+//  The set of keys this loop uses: the newest, adopted at its first request after a reload.
 static ocf_apikeys_t *
-s_worker_keys (ocf_access_t *self, int worker)
+s_loop_keys (ocf_access_t *self, int loop)
 {
-    worker_keys_t *mine = &self->workers[worker];
+    loop_keys_t *mine = &self->loops[loop];
     if (mine->generation != __atomic_load_n (&self->generation, __ATOMIC_ACQUIRE)) {
         pthread_mutex_lock (&self->lock);
         ocf_apikeys_unref (&mine->keys);
@@ -331,17 +331,17 @@ s_held_dispose (void *data)
 }
 
 static bool
-s_check_key (ocf_access_t *self, h2o_req_t *req, int worker)
+s_check_key (ocf_access_t *self, h2o_req_t *req, int loop)
 {
     h2o_iovec_t token = s_bearer (req);
-    ocf_apikeys_t *keys = s_worker_keys (self, worker);
+    ocf_apikeys_t *keys = s_loop_keys (self, loop);
     ocf_apikey_t *key = token.base ? ocf_apikeys_find (keys, token.base, token.len) : NULL;
     if (!key) {
         s_reject (self, token.base ? REJECT_INVALID_KEY : REJECT_MISSING_KEY);
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL, H2O_STRLIT ("Bearer"));
-        ocf_http_error (req, 401, "invalid_api_key", NULL, token.base
-                        ? "Incorrect API key provided: this host does not know it"
-                        : "You didn't provide an API key: this host needs one, as Authorization: Bearer <key>");
+        ocf_respond_error (req, 401, "invalid_api_key", NULL, token.base
+                           ? "Incorrect API key provided: this host does not know it"
+                           : "You didn't provide an API key: this host needs one, as Authorization: Bearer <key>");
         return false;
     }
     int retry_after = 0;
@@ -353,8 +353,8 @@ s_check_key (ocf_access_t *self, h2o_req_t *req, int worker)
         snprintf (seconds, sizeof seconds, "%d", retry_after);
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, h2o_strdup (&req->pool, seconds, SIZE_MAX).base,
                         strlen (seconds));
-        ocf_http_error (req, 429, "rate_limit_exceeded", NULL, "Rate limit reached for API key '%s' on %s. Please try again in %ds.",
-                        ocf_apikey_name (key), rate ? "requests per minute" : "requests in flight at once", retry_after);
+        ocf_respond_error (req, 429, "rate_limit_exceeded", NULL, "Rate limit reached for API key '%s' on %s. Please try again in %ds.",
+                           ocf_apikey_name (key), rate ? "requests per minute" : "requests in flight at once", retry_after);
         return false;
     }
     held_t *held = h2o_mem_alloc_shared (&req->pool, sizeof *held, s_held_dispose);
@@ -371,39 +371,39 @@ s_hop_served (h2o_req_t *req, const ocf_route_t *route)
 {
     const ocf_route_spec_t *spec = route->spec;
     return spec->access == OCF_ACCESS_FABRIC
-        || (spec->own_node_hop && strcmp (route->node, ocf_view_self_id (ocf_worker_of (req)->view)) == 0);
+        || (spec->own_node_hop && strcmp (route->node, ocf_view_self_id (ocf_loop_of (req)->view)) == 0);
 }
 
 bool
-ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_t *route)
+ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_t *route)
 {
     const ocf_route_spec_t *spec = route->spec;
     if (ocf_fabric_hop (req)) {
         if (s_hop_served (req, route))
             return true;         //  no key: the forwarding host checked its client's (a p2p re-run: here, below)
         s_reject (self, REJECT_FABRIC_LISTENER);
-        ocf_http_error (req, 404, "route_not_found", NULL,
-                        "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
+        ocf_respond_error (req, 404, "route_not_found", NULL,
+                           "the fabric listener serves /v1/_service/{svc}/{path} and /v1/p2p/{this node}/{path} only");
         return false;
     }
     switch (spec->access) {
         case OCF_ACCESS_OPEN:
             return true;
         case OCF_ACCESS_PUBLIC:
-            return !self->keys_path || s_check_key (self, req, worker);
+            return !self->keys_path || s_check_key (self, req, loop);
         case OCF_ACCESS_ADMIN:
             if (ocf_access_local (req) || s_is_admin (self, req))
                 return true;
             s_reject (self, REJECT_NOT_ADMIN);
-            ocf_http_error (req, 403, "forbidden", NULL, "%s changes this node: only a client on this host, or one "
-                            "with the admin key (Authorization: Bearer, [proxyd] admin_key_file), may call it", spec->name);
+            ocf_respond_error (req, 403, "forbidden", NULL, "%s changes this node: only a client on this host, or one "
+                               "with the admin key (Authorization: Bearer, [proxyd] admin_key_file), may call it", spec->name);
             return false;
         default:
             if (ocf_access_local (req) || ocf_access_fabric (self, req))
                 return true;
             s_reject (self, REJECT_NOT_FABRIC);
-            ocf_http_error (req, 403, "fabric_only", NULL, "%s is for other hosts' proxyds, through the fabric listener "
-                            "(mutual TLS, [proxyd] fabric_listen), and for this host", spec->name);
+            ocf_respond_error (req, 403, "fabric_only", NULL, "%s is for other hosts' proxyds, through the fabric listener "
+                               "(mutual TLS, [proxyd] fabric_listen), and for this host", spec->name);
             return false;
     }
 }
@@ -434,7 +434,7 @@ s_origin_allowed (ocf_access_t *self, h2o_iovec_t origin)
 static void
 s_cors_headers (ocf_access_t *self, h2o_req_t *req)
 {
-    h2o_iovec_t origin = ocf_http_header (req, "origin");
+    h2o_iovec_t origin = ocf_respond_req_header (req, "origin");
     if (!origin.base)
         return;
     static const char *const backend_set[] = { "access-control-allow-origin", "access-control-allow-credentials",
@@ -471,25 +471,25 @@ ocf_access_preflight (ocf_access_t *self, h2o_req_t *req)
 {
     if (!h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("OPTIONS")))
         return false;
-    h2o_iovec_t method = ocf_http_header (req, "access-control-request-method");
-    h2o_iovec_t origin = ocf_http_header (req, "origin");
+    h2o_iovec_t method = ocf_respond_req_header (req, "access-control-request-method");
+    h2o_iovec_t origin = ocf_respond_req_header (req, "origin");
     //  The fabric listener's peers are proxyds, not browsers: its requests are judged as sent.
-    if (!method.base || !origin.base || ocf_worker_fabric_request (req))
+    if (!method.base || !origin.base || ocf_loop_fabric_request (req))
         return false;
     //  Browsers send no credentials with a preflight: it needs no key.
     if (!s_origin_allowed (self, origin)) {
         s_reject (self, REJECT_ORIGIN);
-        ocf_http_error (req, 403, "origin_not_allowed", NULL, "the origin %.*s is not in [proxyd] allowed_origins",
-                        (int) (origin.len > 200 ? 200 : origin.len), origin.base);
+        ocf_respond_error (req, 403, "origin_not_allowed", NULL, "the origin %.*s is not in [proxyd] allowed_origins",
+                           (int) (origin.len > 200 ? 200 : origin.len), origin.base);
         return true;
     }
-    h2o_iovec_t headers = ocf_http_header (req, "access-control-request-headers");
+    h2o_iovec_t headers = ocf_respond_req_header (req, "access-control-request-headers");
     if (!headers.base)
         headers = h2o_iovec_init (H2O_STRLIT ("Authorization, Content-Type"));
     s_add (req, "access-control-allow-methods", H2O_STRLIT ("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
     s_add (req, "access-control-allow-headers", headers.base, headers.len);
     s_add (req, "access-control-max-age", H2O_STRLIT (PREFLIGHT_MAX_AGE));
-    ocf_http_send (req, 204, "text/plain", "", 0);
+    ocf_respond_send (req, 204, "text/plain", "", 0);
     return true;
 }
 

@@ -17,7 +17,7 @@
     X-Forwarded-For) and did not come through the fabric listener: a proxy on this host,
     proxyd's own /v1/p2p hop included, speaks for clients that are not local. Refusals are
     403 forbidden in OpenAI's error shape.
-    Also owns the API key set (ocf_apikeys: swapped on SIGHUP, each worker adopting the new set
+    Also owns the API key set (ocf_apikeys: swapped on SIGHUP, each loop adopting the new set
     on its next request), CORS ([proxyd] allowed_origins: preflights answered here, headers
     added to every answer by a filter) and the counters of refusals for /metrics.
     Without API keys the check costs a comparison per request.  */
@@ -35,7 +35,7 @@ typedef struct _ocf_access_t ocf_access_t;
 
 //  Reads the admin key and API keys files. NULL with error set when one cannot be read or is
 //  malformed. Logs a warning when proxyd listens beyond this host without API keys.
-ocf_access_t *ocf_access_new (ocf_config_t *config, int workers, char *error, size_t error_size);
+ocf_access_t *ocf_access_new (ocf_config_t *config, int loops, char *error, size_t error_size);
 void ocf_access_destroy (ocf_access_t **self_p);
 //  The configuration check of --check-config: the same files, read and decoded.
 int ocf_access_check_config (ocf_config_t *config, char *error, size_t error_size);
@@ -49,8 +49,8 @@ void ocf_access_register (ocf_access_t *self, h2o_pathconf_t *path);
 //  listener): answers it (204, or 403 for an origin not allowed) and returns true.
 bool ocf_access_preflight (ocf_access_t *self, h2o_req_t *req);
 //  Whether the request may call the route (matched: route->spec set); when not, the refusal
-//  was answered. worker: the index of the worker serving it.
-bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int worker, const ocf_route_t *route);
+//  was answered. loop: the index of the loop serving it.
+bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_t *route);
 
 //  Whether the request comes from a local client (see above).
 bool ocf_access_local (h2o_req_t *req);

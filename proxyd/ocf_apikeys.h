@@ -1,6 +1,6 @@
 /*  ocf_apikeys: the client API keys of [proxyd] api_keys_file.
     Owns the file's decoder (fuzzed: tests/fuzz/fuzz_apikeys.c), the set of keys it yields and
-    each key's limits and counters. A set is immutable once loaded and shared by every worker
+    each key's limits and counters. A set is immutable once loaded and shared by every loop
     through counted references; a reload builds a new set, which takes over the counters of
     the keys it keeps (same name), so in-flight streams and rate windows survive a SIGHUP.
     Keys are stored as SHA-256 hashes: a presented bearer token is hashed and looked up.

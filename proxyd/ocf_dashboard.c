@@ -1,6 +1,6 @@
 /*  ocf_dashboard: the embedded page.  */
 #include "ocf_dashboard.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 
 //  Generated at build time from dashboard.html (see embed.cmake).
 extern const char ocf_dashboard_html[];
@@ -10,7 +10,7 @@ static void
 s_serve (h2o_req_t *req, ocf_route_t *route)
 {
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT ("no-cache"));
-    ocf_http_send (req, 200, "text/html; charset=utf-8", ocf_dashboard_html, ocf_dashboard_html_len);
+    ocf_respond_send (req, 200, "text/html; charset=utf-8", ocf_dashboard_html, ocf_dashboard_html_len);
 }
 
 void

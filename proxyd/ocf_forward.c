@@ -1,6 +1,6 @@
 /*  ocf_forward: one relayed request.  */
 #include "ocf_forward.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 #include "ocf_log.h"
 #include "ocf_request.h"
 #include "ocf_time.h"
@@ -14,9 +14,9 @@
 
 typedef struct {
     h2o_generator_t super;
-    h2o_linklist_t link;             //  in the worker's forwards
+    h2o_linklist_t link;             //  in the loop's forwards
     h2o_req_t *req;
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     const ocf_router_t *router;
     void *router_arg;
     ocf_target_t target;
@@ -99,15 +99,15 @@ static void
 s_build_headers (forward_t *self)
 {
     h2o_req_t *req = self->req;
-    h2o_iovec_t forwarded = ocf_http_header (req, "x-forwarded-for");
-    h2o_iovec_t id = ocf_http_header (req, "x-request-id");
+    h2o_iovec_t forwarded = ocf_respond_req_header (req, "x-forwarded-for");
+    h2o_iovec_t id = ocf_respond_req_header (req, "x-request-id");
     if (id.len && id.len <= 200)
         self->request_id = id;
     else {
         static const char hex[] = "0123456789abcdef";
         char *text = h2o_mem_alloc_pool (&req->pool, 32);
         for (int half = 0; half < 2; half++) {
-            uint64_t bits = ocf_chooser_random (&self->worker->chooser);
+            uint64_t bits = ocf_chooser_random (&self->loop->chooser);
             for (int i = 0; i < 16; i++, bits >>= 4)
                 text[half * 16 + i] = hex[bits & 15];
         }
@@ -200,20 +200,20 @@ s_fail (forward_t *self, ocf_up_error_t error, const char *text)
     const char *where = self->target.node_id ? self->target.node_id : "";
     switch (error) {
         case OCF_UP_TIMEOUT:
-            ocf_http_error (self->req, 504, "upstream_timeout", NULL,
-                            "the provider did not answer within %" PRId64 " ms (request %.*s)",
-                            self->worker->config->proxyd.first_byte_timeout_ms, (int) self->request_id.len,
-                            self->request_id.base);
+            ocf_respond_error (self->req, 504, "upstream_timeout", NULL,
+                               "the provider did not answer within %" PRId64 " ms (request %.*s)",
+                               self->loop->config->proxyd.first_byte_timeout_ms, (int) self->request_id.len,
+                               self->request_id.base);
             break;
         case OCF_UP_FAILED:
-            ocf_http_error (self->req, 502, "upstream_failed", NULL, "the provider failed: %s (request %.*s)", text,
-                            (int) self->request_id.len, self->request_id.base);
+            ocf_respond_error (self->req, 502, "upstream_failed", NULL, "the provider failed: %s (request %.*s)", text,
+                               (int) self->request_id.len, self->request_id.base);
             break;
         default:
-            ocf_http_error (self->req, 503, "no_provider_reachable", NULL,
-                            "no provider could be reached after %u attempt%s: %s%s%s (request %.*s)", self->attempts,
-                            self->attempts == 1 ? "" : "s", text, *where ? " at " : "", where,
-                            (int) self->request_id.len, self->request_id.base);
+            ocf_respond_error (self->req, 503, "no_provider_reachable", NULL,
+                               "no provider could be reached after %u attempt%s: %s%s%s (request %.*s)", self->attempts,
+                               self->attempts == 1 ? "" : "s", text, *where ? " at " : "", where,
+                               (int) self->request_id.len, self->request_id.base);
             break;
     }
 }
@@ -231,7 +231,7 @@ s_count_events (forward_t *self, const char *data, size_t len)
     if (len)
         self->last_byte = data[len - 1];
     if (events)
-        ocf_metrics_stream_events (self->worker->metrics, events);
+        ocf_metrics_stream_events (self->loop->metrics, events);
 }
 
 static void
@@ -332,7 +332,7 @@ s_on_body (void *arg, h2o_buffer_t **buffer, bool eos)
         self->eos = true;
         self->conn = NULL;           //  recycled by the pool after this call
         s_release (self);
-        ocf_metrics_attempt (self->worker->metrics, OCF_ATTEMPT_OK);
+        ocf_metrics_attempt (self->loop->metrics, OCF_ATTEMPT_OK);
     }
     if (!self->in_flight) {
         s_swap (&self->sending, buffer);
@@ -390,8 +390,8 @@ s_retry (forward_t *self, ocf_attempt_t outcome)
     char why[256];
     if (self->attempts >= self->max_attempts || !self->router->next (self->router_arg, &next, why, sizeof why))
         return false;
-    ocf_metrics_attempt (self->worker->metrics, outcome);
-    ocf_metrics_retry (self->worker->metrics);
+    ocf_metrics_attempt (self->loop->metrics, outcome);
+    ocf_metrics_retry (self->loop->metrics);
     s_release (self);
     self->target = next;
     self->has_target = true;
@@ -414,7 +414,7 @@ s_on_head (void *arg, int status, h2o_iovec_t reason, const struct phr_header *h
     }
     if (h2o_timeout_is_linked (&self->liveness))
         h2o_timeout_unlink (&self->liveness);
-    ocf_metrics_first_byte (self->worker->metrics, (uint64_t) (ocf_time_mono_us () - self->started_us));
+    ocf_metrics_first_byte (self->loop->metrics, (uint64_t) (ocf_time_mono_us () - self->started_us));
     req->res.status = status;
     req->res.reason = h2o_strdup (&req->pool, reason.base, reason.len).base;
     req->res.content_length = content_length >= 0 ? (size_t) content_length : SIZE_MAX;
@@ -454,7 +454,7 @@ s_on_error (void *arg, ocf_up_error_t error, const char *text)
     self->conn = NULL;
     if (self->started) {
         //  Bytes reached the client: the stream can only be cut.
-        ocf_metrics_attempt (self->worker->metrics, OCF_ATTEMPT_BODY_FAILED);
+        ocf_metrics_attempt (self->loop->metrics, OCF_ATTEMPT_BODY_FAILED);
         ocf_log_info ("request %.*s: %s after %zu bytes", (int) self->request_id.len, self->request_id.base, text,
                       self->req->bytes_sent);
         s_release (self);
@@ -463,7 +463,7 @@ s_on_error (void *arg, ocf_up_error_t error, const char *text)
     }
     if (error == OCF_UP_STALE && self->stale_retries < MAX_STALE_RETRIES) {
         self->stale_retries++;
-        ocf_metrics_attempt (self->worker->metrics, OCF_ATTEMPT_STALE);
+        ocf_metrics_attempt (self->loop->metrics, OCF_ATTEMPT_STALE);
         s_attempt (self);        //  the same target, on another connection
         return;
     }
@@ -474,7 +474,7 @@ s_on_error (void *arg, ocf_up_error_t error, const char *text)
     //  A request that timed out may still be running upstream: it is not sent twice.
     if (error != OCF_UP_TIMEOUT && s_retry (self, outcome))
         return;
-    ocf_metrics_attempt (self->worker->metrics, outcome);
+    ocf_metrics_attempt (self->loop->metrics, outcome);
     s_fail (self, error, text);
 }
 
@@ -495,16 +495,16 @@ s_on_liveness (h2o_timeout_entry_t *entry)
     //  A TLS client ends with a close_notify record, which stays unread before the end of the
     //  stream: its hang-up shows as the peer's shutdown instead.
     struct pollfd hangup = { .fd = fd, .events = POLLRDHUP };
-    if (got > 0 && ocf_worker_fabric_request (self->req) && poll (&hangup, 1, 0) == 1 && (hangup.revents & POLLRDHUP))
+    if (got > 0 && ocf_loop_fabric_request (self->req) && poll (&hangup, 1, 0) == 1 && (hangup.revents & POLLRDHUP))
         got = 0;
     if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         ocf_log_info ("request %.*s: the client went away before the response; cancelled upstream",
                       (int) self->request_id.len, self->request_id.base);
         s_cancel_upstream (self);
-        ocf_http_error (self->req, 499, "client_closed_request", NULL, "the client closed the connection");
+        ocf_respond_error (self->req, 499, "client_closed_request", NULL, "the client closed the connection");
         return;
     }
-    h2o_timeout_link (self->worker->loop, &self->worker->context.one_sec_timeout, &self->liveness);
+    h2o_timeout_link (self->loop->evloop, &self->loop->context.one_sec_timeout, &self->liveness);
 }
 
 static void
@@ -528,14 +528,14 @@ s_attempt (forward_t *self)
 }
 
 void
-ocf_forward (ocf_worker_t *worker, h2o_req_t *req, const ocf_router_t *router, void *arg, unsigned max_attempts)
+ocf_forward (ocf_loop_t *loop, h2o_req_t *req, const ocf_router_t *router, void *arg, unsigned max_attempts)
 {
     forward_t *self = h2o_mem_alloc_shared (&req->pool, sizeof *self, s_on_dispose);
     memset (self, 0, sizeof *self);
     self->super.proceed = s_on_proceed;
     self->super.stop = s_on_stop;
     self->req = req;
-    self->worker = worker;
+    self->loop = loop;
     self->router = router;
     self->router_arg = arg;
     self->max_attempts = max_attempts ? max_attempts : 1;
@@ -543,14 +543,14 @@ ocf_forward (ocf_worker_t *worker, h2o_req_t *req, const ocf_router_t *router, v
     self->last_byte = '\n';
     h2o_buffer_init (&self->sending, &h2o_socket_buffer_prototype);
     h2o_buffer_init (&self->waiting, &h2o_socket_buffer_prototype);
-    h2o_linklist_insert (&worker->forwards, &self->link);
+    h2o_linklist_insert (&loop->forwards, &self->link);
     self->liveness.cb = s_on_liveness;
-    h2o_timeout_link (worker->loop, &worker->context.one_sec_timeout, &self->liveness);
+    h2o_timeout_link (loop->evloop, &loop->context.one_sec_timeout, &self->liveness);
     s_build_headers (self);
     char why[256];
     if (!router->next (arg, &self->target, why, sizeof why)) {
         s_cancel_upstream (self);
-        ocf_http_error (req, 503, "no_provider", NULL, "%s", why);
+        ocf_respond_error (req, 503, "no_provider", NULL, "%s", why);
         return;
     }
     self->has_target = true;
@@ -559,10 +559,10 @@ ocf_forward (ocf_worker_t *worker, h2o_req_t *req, const ocf_router_t *router, v
 }
 
 void
-ocf_forward_abort_all (ocf_worker_t *worker)
+ocf_forward_abort_all (ocf_loop_t *loop)
 {
-    h2o_linklist_t *node = worker->forwards.next;
-    while (node != &worker->forwards) {
+    h2o_linklist_t *node = loop->forwards.next;
+    while (node != &loop->forwards) {
         forward_t *self = H2O_STRUCT_FROM_MEMBER (forward_t, link, node);
         node = node->next;
         if (self->started) {
@@ -572,7 +572,7 @@ ocf_forward_abort_all (ocf_worker_t *worker)
         else
         if (self->has_target || self->conn) {
             s_cancel_upstream (self);
-            ocf_http_error (self->req, 503, "shutting_down", NULL, "proxyd is stopping; retry on another host");
+            ocf_respond_error (self->req, 503, "shutting_down", NULL, "proxyd is stopping; retry on another host");
         }
     }
 }

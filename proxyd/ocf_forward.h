@@ -15,7 +15,7 @@
 #define OCF_FORWARD_H
 
 #include "ocf_upstream.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <h2o.h>
 #include <stdbool.h>
@@ -35,8 +35,8 @@ typedef struct {
 } ocf_router_t;
 
 //  Forwards req. router and arg must live as long as the request (allocate them in its pool).
-void ocf_forward (ocf_worker_t *worker, h2o_req_t *req, const ocf_router_t *router, void *arg, unsigned max_attempts);
-//  Ends every forward of the worker now (shutdown after the grace period).
-void ocf_forward_abort_all (ocf_worker_t *worker);
+void ocf_forward (ocf_loop_t *loop, h2o_req_t *req, const ocf_router_t *router, void *arg, unsigned max_attempts);
+//  Ends every forward of the loop now (shutdown after the grace period).
+void ocf_forward_abort_all (ocf_loop_t *loop);
 
 #endif

@@ -1,4 +1,4 @@
-/*  ocf_metrics: proxyd's own counters and histograms, shared by every worker.
+/*  ocf_metrics: proxyd's own counters and histograms, shared by every loop.
     Atomic counters (relaxed: each is independent; no lock on the request path): requests by
     route and status, upstream attempts by outcome, retries, in-flight requests, server-sent
     events relayed, the fabric listener's handshakes and requests, request durations and upstream first-byte times as histograms, upstream
@@ -54,7 +54,7 @@ void ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t r
 void ocf_metrics_fabric_request (ocf_metrics_t *self);
 int64_t ocf_metrics_inflight (ocf_metrics_t *self);
 uint64_t ocf_metrics_requests (ocf_metrics_t *self);
-//  The upstream connection counters, updated atomically by every worker's pools.
+//  The upstream connection counters, updated atomically by every loop's pools.
 ocf_pools_stats_t *ocf_metrics_pools (ocf_metrics_t *self);
 
 //  Adds proxyd's families to a page.

@@ -1,8 +1,8 @@
-/*  ocf_proxyd: workers, shared state and control.  */
+/*  ocf_proxyd: loops, shared state and control.  */
 #include "ocf_proxyd.h"
 #include "ocf_daemon.h"
 #include "ocf_dashboard.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
 #include "ocf_routes.h"
@@ -12,7 +12,7 @@
 #include "ocf_signals.h"
 #include "ocf_tableapi.h"
 #include "ocf_time.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -35,22 +35,22 @@ struct _ocf_proxyd_t {
     ocf_metrics_t *metrics;
     ocf_load_t *load;
     ocf_tls_t *tls;              //  this host's credentials on the fabric
-    ocf_worker_t *workers;
-    int worker_count;
+    ocf_loop_t *loops;
+    int loop_count;
     bool socket_activated;       //  listening on the socket systemd passed (ocf-proxyd.socket)
     int64_t started_ms;
-    //  Control, on worker 0's loop
-    h2o_loop_t *loop;
+    //  Control, on loop 0 (the main thread)
+    h2o_loop_t *evloop;
     ocf_signals_t *signals;
     h2o_socket_t *signal_event;
     zsock_t *api;
     ocf_zwatch_t *api_watch;
-    int settled_fd;              //  eventfd: workers say their view is loaded
+    int settled_fd;              //  eventfd: loops say their view is loaded
     h2o_socket_t *settled_event;
     int settled;                 //  atomic
     bool ready;
     bool stopping;
-    bool running;                //  the other workers' threads were started
+    bool running;                //  the other loops' threads were started
     h2o_timeout_t watchdog_timeout;
     h2o_timeout_entry_t watchdog;
     h2o_timeout_t report_timeout;
@@ -125,7 +125,7 @@ ocf_proxyd_uptime_ms (ocf_proxyd_t *self)
 }
 
 void
-ocf_proxyd_worker_settled (ocf_proxyd_t *self)
+ocf_proxyd_loop_settled (ocf_proxyd_t *self)
 {
     __atomic_add_fetch (&self->settled, 1, __ATOMIC_RELEASE);
     uint64_t one = 1;
@@ -143,16 +143,16 @@ s_on_settled (h2o_socket_t *sock, const char *error)
     uint64_t value;
     if (read (self->settled_fd, &value, sizeof value) < 0 || self->ready)
         return;
-    if (__atomic_load_n (&self->settled, __ATOMIC_ACQUIRE) < self->worker_count)
+    if (__atomic_load_n (&self->settled, __ATOMIC_ACQUIRE) < self->loop_count)
         return;
     self->ready = true;
-    ocf_view_t *view = self->workers[0].view;
-    ocf_log_info ("ready: listening on %s%s, fabric (mutual TLS) on %s, with %d worker%s, policy %s; %zu nodes in view "
+    ocf_view_t *view = self->loops[0].view;
+    ocf_log_info ("ready: listening on %s%s, fabric (mutual TLS) on %s, with %d event loop%s, policy %s; %zu nodes in view "
                   "(%zu live)%s", self->config->proxyd.listen, self->socket_activated ? " (the socket systemd passed)" : "",
                   self->config->proxyd.fabric_listen,
-                  self->worker_count, self->worker_count > 1 ? "s" : "",
+                  self->loop_count, self->loop_count > 1 ? "s" : "",
                   self->config->proxyd.policy, ocf_view_size (view), ocf_view_live_count (view),
-                  ocf_feed_connected (self->workers[0].feed) ? "" : "; tabled unreachable, retrying");
+                  ocf_viewsync_connected (self->loops[0].viewsync) ? "" : "; tabled unreachable, retrying");
     ocf_sdnotify_status ("serving on %s, %zu nodes in view", self->config->proxyd.listen, ocf_view_size (view));
     ocf_sdnotify ("READY=1");
 }
@@ -167,8 +167,8 @@ s_stop (ocf_proxyd_t *self, int signal_number)
                   self->socket_activated ? "new connections wait in systemd's socket for the next ocf-proxyd"
                                          : "no new connections");
     ocf_sdnotify ("STOPPING=1");
-    for (int i = 0; i < self->worker_count; i++)
-        ocf_worker_stop (&self->workers[i]);
+    for (int i = 0; i < self->loop_count; i++)
+        ocf_loop_stop (&self->loops[i]);
 }
 
 static void
@@ -195,7 +195,7 @@ s_on_watchdog (h2o_timeout_entry_t *entry)
 {
     ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, watchdog, entry);
     ocf_sdnotify ("WATCHDOG=1");
-    h2o_timeout_link (self->loop, &self->watchdog_timeout, &self->watchdog);
+    h2o_timeout_link (self->evloop, &self->watchdog_timeout, &self->watchdog);
 }
 
 typedef struct _report_t report_t;
@@ -218,9 +218,9 @@ static void
 s_on_report (h2o_timeout_entry_t *entry)
 {
     ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, report, entry);
-    h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
-    ocf_worker_t *worker = &self->workers[0];
-    ocf_view_node_t *me = ocf_view_self (worker->view);
+    h2o_timeout_link (self->evloop, &self->report_timeout, &self->report);
+    ocf_loop_t *loop = &self->loops[0];
+    ocf_view_node_t *me = ocf_view_self (loop->view);
     if (!me || self->reports_waiting || self->stopping)
         return;
     for (size_t slot = 0; slot < ocf_load_count (self->load); slot++) {
@@ -231,7 +231,7 @@ s_on_report (h2o_timeout_entry_t *entry)
             continue;
         report->value = value;
         self->reports_waiting++;
-        ocf_zclient_call (worker->tabled, "SERVICE.LOAD", json_pack ("{s:s, s:{s:I}}", "name", name, "load", "inflight",
+        ocf_zclient_call (loop->tabled, "SERVICE.LOAD", json_pack ("{s:s, s:{s:I}}", "name", name, "load", "inflight",
                           (json_int_t) value), s_on_reported, report);
     }
 }
@@ -242,7 +242,7 @@ static void
 s_on_trim (h2o_timeout_entry_t *entry)
 {
     ocf_proxyd_t *self = H2O_STRUCT_FROM_MEMBER (ocf_proxyd_t, trim, entry);
-    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
+    h2o_timeout_link (self->evloop, &self->trim_timeout, &self->trim);
     if (ocf_metrics_inflight (self->metrics) == 0)
         malloc_trim (0);
 }
@@ -250,23 +250,23 @@ s_on_trim (h2o_timeout_entry_t *entry)
 static json_t *
 s_hello (ocf_proxyd_t *self)
 {
-    ocf_view_node_t *me = ocf_view_self (self->workers[0].view);
+    ocf_view_node_t *me = ocf_view_self (self->loops[0].view);
     return json_pack ("{s:s?, s:s, s:s, s:s, s:s, s:b, s:i, s:b}", "id", me ? me->id : NULL, "name", self->config->node.name,
                       "software", "ocf " OCF_VERSION, "listen", self->config->proxyd.listen,
                       "fabric_listen", self->config->proxyd.fabric_listen, "socket_activated",
-                      self->socket_activated, "workers", self->worker_count, "ready", self->ready);
+                      self->socket_activated, "workers", self->loop_count, "ready", self->ready);
 }
 
 static json_t *
 s_stats (ocf_proxyd_t *self)
 {
-    ocf_worker_t *worker = &self->workers[0];
+    ocf_loop_t *loop = &self->loops[0];
     json_t *stats = ocf_metrics_json (self->metrics);
     json_object_set_new (stats, "uptime_ms", json_integer (ocf_proxyd_uptime_ms (self)));
-    json_object_set_new (stats, "workers", json_integer (self->worker_count));
-    json_object_set_new (stats, "view_nodes", json_integer ((json_int_t) ocf_view_size (worker->view)));
-    json_object_set_new (stats, "view_live_nodes", json_integer ((json_int_t) ocf_view_live_count (worker->view)));
-    json_object_set_new (stats, "table", ocf_feed_stats (worker->feed));
+    json_object_set_new (stats, "workers", json_integer (self->loop_count));
+    json_object_set_new (stats, "view_nodes", json_integer ((json_int_t) ocf_view_size (loop->view)));
+    json_object_set_new (stats, "view_live_nodes", json_integer ((json_int_t) ocf_view_live_count (loop->view)));
+    json_object_set_new (stats, "table", ocf_viewsync_stats (loop->viewsync));
     json_t *inflight = json_object ();
     for (size_t slot = 0; slot < ocf_load_count (self->load); slot++)
         json_object_set_new (inflight, ocf_load_name (self->load, (int) slot), json_integer (ocf_load_get (self->load, (int) slot)));
@@ -304,7 +304,7 @@ s_on_api (zsock_t *sock, void *arg)
 
 //  --------------------------------------------------------------------------
 
-//  A worker thread ends its loop, frees what it owns, then stays parked until the process
+//  A loop thread ends its loop, frees what it owns, then stays parked until the process
 //  exits: h2o keeps per-thread caches of buffers and pool chunks that it offers no way to free,
 //  and they stay reachable (not leaked) as long as their thread lives.
 //  (Process-wide, since parked threads outlive the server object.)
@@ -313,11 +313,11 @@ static pthread_cond_t s_finished_cond = PTHREAD_COND_INITIALIZER;
 static int s_finished;
 
 static void *
-s_worker_thread (void *arg)
+s_loop_thread (void *arg)
 {
-    ocf_worker_t *worker = arg;
-    ocf_worker_run (worker);
-    ocf_worker_fini (worker);
+    ocf_loop_t *loop = arg;
+    ocf_loop_run (loop);
+    ocf_loop_fini (loop);
     pthread_mutex_lock (&s_finished_lock);
     s_finished++;
     pthread_cond_broadcast (&s_finished_cond);
@@ -347,10 +347,10 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
     self->globalconf.handshake_timeout = (uint64_t) config->proxyd.fabric_handshake_timeout_ms;   //  TLS: the fabric's only
-    self->worker_count = (int) config->proxyd.workers;
-    self->workers = calloc ((size_t) self->worker_count, sizeof *self->workers);
-    for (int i = 0; i < self->worker_count; i++)
-        self->workers[i].listen_fd = self->workers[i].fabric_fd = -1;
+    self->loop_count = (int) config->proxyd.workers;
+    self->loops = calloc ((size_t) self->loop_count, sizeof *self->loops);
+    for (int i = 0; i < self->loop_count; i++)
+        self->loops[i].listen_fd = self->loops[i].fabric_fd = -1;
     ocf_identity_t *identity = ocf_identity_load (config->node.state_dir, error, error_size);
     self->tls = identity ? ocf_tls_new (identity, &config->gossipd, error, error_size) : NULL;
     ocf_identity_destroy (&identity);
@@ -358,17 +358,17 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
         ocf_proxyd_destroy (&self);
         return NULL;
     }
-    self->access = ocf_access_new (config, self->worker_count, error, error_size);
+    self->access = ocf_access_new (config, self->loop_count, error, error_size);
     if (!self->access) {
         ocf_proxyd_destroy (&self);
         return NULL;
     }
-    ocf_http_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
-                       self->access);
-    int inherited = ocf_worker_inherited_listener ("api", "[proxyd] listen", config->proxyd.listen, error, error_size);
+    ocf_respond_register (h2o_config_register_host (&self->globalconf, h2o_iovec_init (H2O_STRLIT ("default")), 65535),
+                          self->access);
+    int inherited = ocf_loop_inherited_listener ("api", "[proxyd] listen", config->proxyd.listen, error, error_size);
     int inherited_fabric = inherited == -2 || !ocf_config_fabric (config) ? -1
-                         : ocf_worker_inherited_listener ("fabric", "[proxyd] fabric_listen", config->proxyd.fabric_listen,
-                                                          error, error_size);
+                         : ocf_loop_inherited_listener ("fabric", "[proxyd] fabric_listen", config->proxyd.fabric_listen,
+                                                        error, error_size);
     int passed = ocf_sdlisten_fds ();
     if (inherited == -2 || inherited_fabric == -2) {
         ocf_proxyd_destroy (&self);
@@ -382,17 +382,17 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     }
     self->socket_activated = inherited >= 0;
     int failed = 0;
-    for (int i = 0; i < self->worker_count && !failed; i++)
-        failed = ocf_worker_init (&self->workers[i], self, i, inherited, inherited_fabric, error, error_size);
+    for (int i = 0; i < self->loop_count && !failed; i++)
+        failed = ocf_loop_init (&self->loops[i], self, i, inherited, inherited_fabric, error, error_size);
     if (inherited >= 0)
-        close (inherited);       //  each worker has its copy; systemd keeps its own
+        close (inherited);       //  each loop has its copy; systemd keeps its own
     if (inherited_fabric >= 0)
         close (inherited_fabric);
     if (failed) {
         ocf_proxyd_destroy (&self);
         return NULL;
     }
-    self->loop = self->workers[0].loop;
+    self->evloop = self->loops[0].evloop;
     char endpoint[300];
     self->api = zsock_new (ZMQ_ROUTER);
     zsock_set_sndtimeo (self->api, 0);
@@ -408,32 +408,32 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
 int
 ocf_proxyd_run (ocf_proxyd_t *self)
 {
-    self->api_watch = ocf_zwatch_new (self->loop, self->api, s_on_api, self);
-    self->signal_event = h2o_evloop_socket_create (self->loop, dup (ocf_signals_fd (self->signals)), H2O_SOCKET_FLAG_DONT_READ);
+    self->api_watch = ocf_zwatch_new (self->evloop, self->api, s_on_api, self);
+    self->signal_event = h2o_evloop_socket_create (self->evloop, dup (ocf_signals_fd (self->signals)), H2O_SOCKET_FLAG_DONT_READ);
     self->signal_event->data = self;
     h2o_socket_read_start (self->signal_event, s_on_signal);
-    self->settled_event = h2o_evloop_socket_create (self->loop, self->settled_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->settled_event = h2o_evloop_socket_create (self->evloop, self->settled_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->settled_event->data = self;
     h2o_socket_read_start (self->settled_event, s_on_settled);
     int64_t watchdog = ocf_sdnotify_watchdog_interval_ms ();
-    h2o_timeout_init (self->loop, &self->watchdog_timeout, (uint64_t) (watchdog > 0 ? watchdog : 1000));
+    h2o_timeout_init (self->evloop, &self->watchdog_timeout, (uint64_t) (watchdog > 0 ? watchdog : 1000));
     self->watchdog.cb = s_on_watchdog;
     if (watchdog > 0)
-        h2o_timeout_link (self->loop, &self->watchdog_timeout, &self->watchdog);
-    h2o_timeout_init (self->loop, &self->report_timeout, (uint64_t) self->config->proxyd.load_report_interval_ms);
+        h2o_timeout_link (self->evloop, &self->watchdog_timeout, &self->watchdog);
+    h2o_timeout_init (self->evloop, &self->report_timeout, (uint64_t) self->config->proxyd.load_report_interval_ms);
     self->report.cb = s_on_report;
-    h2o_timeout_link (self->loop, &self->report_timeout, &self->report);
-    h2o_timeout_init (self->loop, &self->trim_timeout, TRIM_INTERVAL_MS);
+    h2o_timeout_link (self->evloop, &self->report_timeout, &self->report);
+    h2o_timeout_init (self->evloop, &self->trim_timeout, TRIM_INTERVAL_MS);
     self->trim.cb = s_on_trim;
-    h2o_timeout_link (self->loop, &self->trim_timeout, &self->trim);
+    h2o_timeout_link (self->evloop, &self->trim_timeout, &self->trim);
     self->running = true;
-    for (int i = 1; i < self->worker_count; i++) {
-        pthread_create (&self->workers[i].thread, NULL, s_worker_thread, &self->workers[i]);
-        pthread_detach (self->workers[i].thread);
+    for (int i = 1; i < self->loop_count; i++) {
+        pthread_create (&self->loops[i].thread, NULL, s_loop_thread, &self->loops[i]);
+        pthread_detach (self->loops[i].thread);
     }
-    ocf_worker_run (&self->workers[0]);
+    ocf_loop_run (&self->loops[0]);
     pthread_mutex_lock (&s_finished_lock);
-    while (s_finished < self->worker_count - 1)
+    while (s_finished < self->loop_count - 1)
         pthread_cond_wait (&s_finished_cond, &s_finished_lock);
     pthread_mutex_unlock (&s_finished_lock);
     return 0;
@@ -445,7 +445,7 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     ocf_proxyd_t *self = *self_p;
     if (!self)
         return;
-    if (self->loop) {
+    if (self->evloop) {
         if (h2o_timeout_is_linked (&self->watchdog))
             h2o_timeout_unlink (&self->watchdog);
         if (h2o_timeout_is_linked (&self->report))
@@ -453,9 +453,9 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
         if (h2o_timeout_is_linked (&self->trim))
             h2o_timeout_unlink (&self->trim);
         if (self->api_watch) {
-            h2o_timeout_dispose (self->loop, &self->watchdog_timeout);
-            h2o_timeout_dispose (self->loop, &self->report_timeout);
-            h2o_timeout_dispose (self->loop, &self->trim_timeout);
+            h2o_timeout_dispose (self->evloop, &self->watchdog_timeout);
+            h2o_timeout_dispose (self->evloop, &self->report_timeout);
+            h2o_timeout_dispose (self->evloop, &self->trim_timeout);
         }
         ocf_zwatch_destroy (&self->api_watch);
         if (self->signal_event)
@@ -464,10 +464,10 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
             h2o_socket_close (self->settled_event);
     }
     zsock_destroy (&self->api);
-    //  Running worker threads freed theirs already.
-    for (int i = self->running ? 0 : self->worker_count - 1; i >= 0; i--)
-        ocf_worker_fini (&self->workers[i]);
-    free (self->workers);
+    //  Running loop threads freed theirs already.
+    for (int i = self->running ? 0 : self->loop_count - 1; i >= 0; i--)
+        ocf_loop_fini (&self->loops[i]);
+    free (self->loops);
     ocf_tls_destroy (&self->tls);
     if (!self->settled_event && self->settled_fd >= 0)
         close (self->settled_fd);    //  else closed with its socket

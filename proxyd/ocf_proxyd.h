@@ -1,12 +1,12 @@
-/*  ocf_proxyd: the proxy server as a whole: its workers and what they share, and its control.
+/*  ocf_proxyd: the proxy server as a whole: its loops and what they share, and its control.
     Shared, read-mostly: the configuration, h2o's global configuration, the route table, the metrics
-    and the per-service load counters. Control, on worker 0's loop (the main thread):
-    signals (through a signalfd), readiness (READY=1 once every worker listens and has
+    and the per-service load counters. Control, on loop 0's loop (the main thread):
+    signals (through a signalfd), readiness (READY=1 once every loop listens and has
     loaded its view, or found tabled unreachable), the systemd watchdog, load reports to
     tabled (SERVICE.LOAD, at most once per load_report_interval and only on change), and
     proxyd's own local API, run_dir/proxyd.api (HELLO, STATS).
     SIGHUP: the API keys file is read again (ocf_access).
-    SIGTERM or SIGINT: STOPPING=1, every worker stops accepting and finishes what is in
+    SIGTERM or SIGINT: STOPPING=1, every loop stops accepting and finishes what is in
     flight (up to stop_timeout), and ocf_proxyd_run returns 0.  */
 #ifndef OCF_PROXYD_H
 #define OCF_PROXYD_H
@@ -31,7 +31,7 @@ void ocf_proxyd_destroy (ocf_proxyd_t **self_p);
 //  Serves until SIGTERM or SIGINT; returns the exit status.
 int ocf_proxyd_run (ocf_proxyd_t *self);
 
-//  For the workers.
+//  For the loops.
 ocf_config_t *ocf_proxyd_config (ocf_proxyd_t *self);
 ocf_metrics_t *ocf_proxyd_metrics (ocf_proxyd_t *self);
 ocf_load_t *ocf_proxyd_load (ocf_proxyd_t *self);
@@ -40,7 +40,7 @@ const ocf_routetable_t *ocf_proxyd_routes (ocf_proxyd_t *self);
 ocf_access_t *ocf_proxyd_access (ocf_proxyd_t *self);
 ocf_tls_t *ocf_proxyd_tls (ocf_proxyd_t *self);
 int64_t ocf_proxyd_uptime_ms (ocf_proxyd_t *self);
-//  A worker's view is loaded (or tabled found unreachable). Any thread.
-void ocf_proxyd_worker_settled (ocf_proxyd_t *self);
+//  A loop's view is loaded (or tabled found unreachable). Any thread.
+void ocf_proxyd_loop_settled (ocf_proxyd_t *self);
 
 #endif

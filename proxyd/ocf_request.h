@@ -56,7 +56,7 @@ struct _ocf_route_t {
     bool rest_slash;             //  rest is a bare query ("?x=1"): forward "/" in front of it
 };
 
-//  The routes of a server: filled at start, read-only afterwards (every worker reads it).
+//  The routes of a server: filled at start, read-only afterwards (every loop reads it).
 typedef struct {
     ocf_route_spec_t specs[OCF_ROUTES_MAX];  //  [0] stands for "no route" in metrics
     int count;

@@ -1,7 +1,7 @@
 /*  ocf_routes: forwarding routes and their routers.  */
 #include "ocf_routes.h"
 #include "ocf_forward.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 
 #define MAX_TRIED 17             //  [proxyd] retries is at most 16
 #define LOCAL ((void *) 1)       //  target.data of an attempt on this host's own backend
@@ -10,7 +10,7 @@
 //  Providers of a service (and identity): this host or another one
 
 typedef struct {
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     const char *service;
     size_t service_len;
     const char *identity;        //  NULL: any provider of the service
@@ -33,21 +33,21 @@ s_tried (providers_t *self, const char *id)
 //  The way to another host's backends: its fabric listener (mutual TLS, the node's id as the
 //  name it must prove) when it has one, else its proxy.
 static ocf_pool_t *
-s_node_pool (ocf_worker_t *worker, ocf_view_node_t *node)
+s_node_pool (ocf_loop_t *loop, ocf_view_node_t *node)
 {
     if (node->fabric_port)
-        return ocf_pools_get (worker->pools, node->fabric_host, strlen (node->fabric_host), node->fabric_port, node->id);
-    return ocf_pools_get (worker->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
+        return ocf_pools_get (loop->pools, node->fabric_host, strlen (node->fabric_host), node->fabric_port, node->id);
+    return ocf_pools_get (loop->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
 }
 
 static bool
 s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
 {
     providers_t *self = arg;
-    ocf_worker_t *worker = self->worker;
+    ocf_loop_t *loop = self->loop;
     const ocf_provider_t *providers;
-    size_t count = ocf_view_providers (worker->view, self->service, self->service_len, self->identity, &providers);
-    const char *self_id = ocf_view_self_id (worker->view);
+    size_t count = ocf_view_providers (loop->view, self->service, self->service_len, self->identity, &providers);
+    const char *self_id = ocf_view_self_id (loop->view);
     ocf_candidate_t few[64];
     ocf_candidate_t *candidates = count <= 64 ? few : malloc (count * sizeof *candidates);
     for (size_t i = 0; i < count; i++) {
@@ -56,14 +56,14 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
         candidates[i] = (ocf_candidate_t) {
             .self = local,
             .excluded = s_tried (self, provider->node->id) || self->tried_count >= MAX_TRIED,
-            //  Here: what this host's backend carries now. Elsewhere: what this worker sends
+            //  Here: what this host's backend carries now. Elsewhere: what this loop sends
             //  there plus what that host last reported.
-            .load = local ? ocf_load_get (worker->load, self->slot)
+            .load = local ? ocf_load_get (loop->load, self->slot)
                           : provider->node->inflight + provider->service->inflight + provider->service->queue_depth,
             .capacity = provider->service->max_inflight
         };
     }
-    int chosen = ocf_choose (&worker->chooser, candidates, count);
+    int chosen = ocf_choose (&loop->chooser, candidates, count);
     if (candidates != few)
         free (candidates);
     if (chosen < 0) {
@@ -77,13 +77,13 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     snprintf (id, sizeof self->tried[0], "%s", node->id);
     target->node_id = id;
     if (strcmp (node->id, self_id) == 0) {
-        target->pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
+        target->pool = ocf_pools_get (loop->pools, service->host, strlen (service->host), service->port, NULL);
         target->path = self->local_path;
         target->data = LOCAL;
-        ocf_load_add (worker->load, self->slot, 1);
+        ocf_load_add (loop->load, self->slot, 1);
     }
     else {
-        target->pool = s_node_pool (worker, node);
+        target->pool = s_node_pool (loop, node);
         target->path = self->remote_path;
         target->data = NULL;
         node->inflight++;
@@ -96,9 +96,9 @@ s_providers_release (void *arg, ocf_target_t *target)
 {
     providers_t *self = arg;
     if (target->data == LOCAL)
-        ocf_load_add (self->worker->load, self->slot, -1);
+        ocf_load_add (self->loop->load, self->slot, -1);
     else {
-        ocf_view_node_t *node = ocf_view_lookup (self->worker->view, target->node_id);
+        ocf_view_node_t *node = ocf_view_lookup (self->loop->view, target->node_id);
         if (node && node->inflight > 0)
             node->inflight--;
     }
@@ -109,12 +109,12 @@ static const ocf_router_t s_providers_router = { s_providers_next, s_providers_r
 //  404 when nothing in the table names the service or identity, 503 when something does but
 //  no live, ready node serves it now.
 static void
-s_no_provider (ocf_worker_t *worker, h2o_req_t *req, const char *service, size_t service_len, const char *identity)
+s_no_provider (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t service_len, const char *identity)
 {
-    ocf_view_t *view = worker->view;
+    ocf_view_t *view = loop->view;
     if (ocf_view_knows (view, service, service_len, identity)) {
-        ocf_http_error (req, 503, "no_live_provider", NULL, "no live provider of %.*s%s%s right now; retry shortly",
-                        (int) service_len, service, identity ? " for " : "", identity ? identity : "");
+        ocf_respond_error (req, 503, "no_live_provider", NULL, "no live provider of %.*s%s%s right now; retry shortly",
+                           (int) service_len, service, identity ? " for " : "", identity ? identity : "");
         return;
     }
     char name[72];
@@ -126,58 +126,58 @@ s_no_provider (ocf_worker_t *worker, h2o_req_t *req, const char *service, size_t
         json_t *values = ocf_view_group_values (view, name, key, false);
         char *list = json_dumps (values, JSON_COMPACT);
         bool model = strcmp (key, "model") == 0;
-        ocf_http_error (req, 404, model ? "model_not_found" : "identity_not_found",
-                        json_pack ("{s:o}", model ? "available_models" : "available", values),
-                        "%s '%s' is not served by any node of the network; available: %s", model ? "model" : key,
-                        equals + 1, list);
+        ocf_respond_error (req, 404, model ? "model_not_found" : "identity_not_found",
+                           json_pack ("{s:o}", model ? "available_models" : "available", values),
+                           "%s '%s' is not served by any node of the network; available: %s", model ? "model" : key,
+                           equals + 1, list);
         free (list);
         return;
     }
     json_t *services = ocf_view_service_names (view);
     char *list = json_dumps (services, JSON_COMPACT);
-    ocf_http_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", services),
-                    "service '%s' is not offered by any node of the network; available: %s", name, list);
+    ocf_respond_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", services),
+                       "service '%s' is not offered by any node of the network; available: %s", name, list);
     free (list);
 }
 
 static void
-s_route_providers (ocf_worker_t *worker, h2o_req_t *req, const char *service, size_t service_len, h2o_iovec_t path,
+s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t service_len, h2o_iovec_t path,
                    bool openai)
 {
-    h2o_iovec_t header = ocf_http_header (req, "x-ocf-identity");
-    h2o_iovec_t content_type = ocf_http_header (req, "content-type");
+    h2o_iovec_t header = ocf_respond_req_header (req, "x-ocf-identity");
+    h2o_iovec_t content_type = ocf_respond_req_header (req, "content-type");
     char identity[OCF_IDENTITY_MAX], error[512];
     ocf_identity_result_t found = ocf_request_identity (header.base, header.len, content_type.base, content_type.len,
                                                         req->entity.base, req->entity.len, "model", openai, identity,
                                                         sizeof identity, error, sizeof error);
     if (found == OCF_IDENTITY_ERROR) {
-        ocf_http_error (req, 400, "invalid_request", NULL, "%s", error);
+        ocf_respond_error (req, 400, "invalid_request", NULL, "%s", error);
         return;
     }
     const char *wanted = found == OCF_IDENTITY_OK ? h2o_strdup (&req->pool, identity, strlen (identity)).base : NULL;
     const ocf_provider_t *providers;
-    if (ocf_view_providers (worker->view, service, service_len, wanted, &providers) == 0) {
-        s_no_provider (worker, req, service, service_len, wanted);
+    if (ocf_view_providers (loop->view, service, service_len, wanted, &providers) == 0) {
+        s_no_provider (loop, req, service, service_len, wanted);
         return;
     }
     providers_t *self = h2o_mem_alloc_pool (&req->pool, sizeof *self);
     memset (self, 0, sizeof *self);
-    self->worker = worker;
+    self->loop = loop;
     self->service = service;
     self->service_len = service_len;
     self->identity = wanted;
     self->local_path = path;
     self->remote_path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/_service/")),
                                     h2o_iovec_init (service, service_len), path);
-    self->slot = ocf_load_slot (worker->load, service, service_len);
-    ocf_forward (worker, req, &s_providers_router, self, 1 + (unsigned) worker->config->proxyd.retries);
+    self->slot = ocf_load_slot (loop->load, service, service_len);
+    ocf_forward (loop, req, &s_providers_router, self, 1 + (unsigned) loop->config->proxyd.retries);
 }
 
 //  --------------------------------------------------------------------------
 //  One fixed target: this host's backend (/v1/_service) or a node's proxyd (/v1/p2p)
 
 typedef struct {
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     ocf_target_t target;
     bool given;
     int slot;                    //  >= 0: a local backend, counted in the load
@@ -193,7 +193,7 @@ s_fixed_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     }
     self->given = true;
     *target = self->target;
-    ocf_load_add (self->worker->load, self->slot, 1);
+    ocf_load_add (self->loop->load, self->slot, 1);
     return true;
 }
 
@@ -201,35 +201,35 @@ static void
 s_fixed_release (void *arg, ocf_target_t *target)
 {
     fixed_t *self = arg;
-    ocf_load_add (self->worker->load, self->slot, -1);
+    ocf_load_add (self->loop->load, self->slot, -1);
 }
 
 static const ocf_router_t s_fixed_router = { s_fixed_next, s_fixed_release };
 
 static void
-s_route_fixed (ocf_worker_t *worker, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot)
+s_route_fixed (ocf_loop_t *loop, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot)
 {
     fixed_t *self = h2o_mem_alloc_pool (&req->pool, sizeof *self);
-    *self = (fixed_t) { worker, { pool, path, h2o_strdup (&req->pool, node_id, strlen (node_id)).base, NULL }, false, slot };
-    ocf_forward (worker, req, &s_fixed_router, self, 1);
+    *self = (fixed_t) { loop, { pool, path, h2o_strdup (&req->pool, node_id, strlen (node_id)).base, NULL }, false, slot };
+    ocf_forward (loop, req, &s_fixed_router, self, 1);
 }
 
 static void
-s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
+s_route_local (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
 {
-    ocf_view_node_t *me = ocf_view_self (worker->view);
+    ocf_view_node_t *me = ocf_view_self (loop->view);
     if (!me) {
-        ocf_http_error (req, 503, "table_unavailable", NULL, "this node's record is not known yet (is ocf-tabled running?)");
+        ocf_respond_error (req, 503, "table_unavailable", NULL, "this node's record is not known yet (is ocf-tabled running?)");
         return;
     }
     ocf_view_service_t *service = ocf_view_node_service (me, route->service, route->service_len);
-    if ((!service || service->port <= 0) && ocf_view_knows (worker->view, route->service, route->service_len, NULL)) {
+    if ((!service || service->port <= 0) && ocf_view_knows (loop->view, route->service, route->service_len, NULL)) {
         //  Another host's proxyd routed here on a view that still lists the service on this
         //  node: withdrawn a moment ago (workerd stopping, or a new generation of this node
         //  not yet re-registered). A 503 makes that proxyd try another provider; a 404 would
         //  be final, and the request lost.
-        ocf_http_error (req, 503, "service_not_here", NULL, "service '%.*s' is not registered on this node (%s) now",
-                        (int) route->service_len, route->service, me->name);
+        ocf_respond_error (req, 503, "service_not_here", NULL, "service '%.*s' is not registered on this node (%s) now",
+                           (int) route->service_len, route->service, me->name);
         return;
     }
     if (!service || service->port <= 0) {
@@ -237,29 +237,29 @@ s_route_local (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iov
         for (size_t i = 0; i < me->service_count; i++)
             json_array_append_new (names, json_string (me->services[i].name));
         char *list = json_dumps (names, JSON_COMPACT);
-        ocf_http_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", names),
-                        "service '%.*s' is not registered on this node (%s); its services: %s", (int) route->service_len,
-                        route->service, me->name, list);
+        ocf_respond_error (req, 404, "service_not_found", json_pack ("{s:o}", "available_services", names),
+                           "service '%.*s' is not registered on this node (%s); its services: %s", (int) route->service_len,
+                           route->service, me->name, list);
         free (list);
         return;
     }
-    ocf_pool_t *pool = ocf_pools_get (worker->pools, service->host, strlen (service->host), service->port, NULL);
-    s_route_fixed (worker, req, pool, path, me->id, ocf_load_slot (worker->load, route->service, route->service_len));
+    ocf_pool_t *pool = ocf_pools_get (loop->pools, service->host, strlen (service->host), service->port, NULL);
+    s_route_fixed (loop, req, pool, path, me->id, ocf_load_slot (loop->load, route->service, route->service_len));
 }
 
 static void
-s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
+s_route_p2p (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t path)
 {
-    ocf_view_node_t *node = ocf_view_find (worker->view, route->node);
+    ocf_view_node_t *node = ocf_view_find (loop->view, route->node);
     if (!node) {
         size_t count;
-        ocf_view_node_t **nodes = ocf_view_nodes (worker->view, &count);
+        ocf_view_node_t **nodes = ocf_view_nodes (loop->view, &count);
         json_t *known = json_array ();
         for (size_t i = 0; i < count; i++)
             json_array_append_new (known, json_pack ("{s:s, s:s}", "id", nodes[i]->id, "name", nodes[i]->name));
         free (nodes);
-        ocf_http_error (req, 404, "node_not_found", json_pack ("{s:o}", "available_nodes", known),
-                        "no node has the id or unique name '%s'", route->node);
+        ocf_respond_error (req, 404, "node_not_found", json_pack ("{s:o}", "available_nodes", known),
+                           "no node has the id or unique name '%s'", route->node);
         return;
     }
     if (ocf_fabric_hop (req)) {
@@ -270,8 +270,8 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
         return;
     }
     if (!ocf_view_node_live (node) || !ocf_view_node_reachable (node)) {
-        ocf_http_error (req, 503, "node_unavailable", NULL, "node %s (%s) is %s", node->name, node->id,
-                        !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
+        ocf_respond_error (req, 503, "node_unavailable", NULL, "node %s (%s) is %s", node->name, node->id,
+                           !ocf_view_node_live (node) ? "not alive" : "without a proxy address");
         return;
     }
     //  The node's public API: through its fabric listener, which serves it under its own p2p
@@ -279,7 +279,7 @@ s_route_p2p (ocf_worker_t *worker, h2o_req_t *req, ocf_route_t *route, h2o_iovec
     if (node->fabric_port)
         path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/p2p/")), h2o_iovec_init (node->id, strlen (node->id)),
                            path);
-    s_route_fixed (worker, req, s_node_pool (worker, node), path, node->id, -1);
+    s_route_fixed (loop, req, s_node_pool (loop, node), path, node->id, -1);
 }
 
 //  The path at the target: "/" in front of a bare query.
@@ -293,26 +293,26 @@ s_rest (h2o_req_t *req, ocf_route_t *route)
 static void
 s_service (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_providers (ocf_worker_of (req), req, route->service, route->service_len, s_rest (req, route), false);
+    s_route_providers (ocf_loop_of (req), req, route->service, route->service_len, s_rest (req, route), false);
 }
 
 static void
 s_local (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_local (ocf_worker_of (req), req, route, s_rest (req, route));
+    s_route_local (ocf_loop_of (req), req, route, s_rest (req, route));
 }
 
 static void
 s_p2p (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_p2p (ocf_worker_of (req), req, route, s_rest (req, route));
+    s_route_p2p (ocf_loop_of (req), req, route, s_rest (req, route));
 }
 
 //  The OpenAI routes keep their path: the backend serves the same API.
 static void
 s_openai (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_providers (ocf_worker_of (req), req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
+    s_route_providers (ocf_loop_of (req), req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
 }
 
 void

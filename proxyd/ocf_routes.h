@@ -13,7 +13,7 @@
 #define OCF_ROUTES_H
 
 #include "ocf_request.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <h2o.h>
 

@@ -1,6 +1,6 @@
 /*  ocf_scrape: the /metrics page.  */
 #include "ocf_scrape.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 #include "ocf_proxyd.h"
 
 #include <sys/stat.h>
@@ -16,7 +16,7 @@ typedef struct {
 } scrape_call_t;
 
 struct _scrape_t {
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     h2o_req_t *req;
     scrape_call_t calls[OCF_SCRAPE_COUNT];
     size_t waiting;
@@ -43,7 +43,7 @@ s_gauge (ocf_promtext_t *page, const char *name, const char *help, double value,
 static void
 s_render (scrape_t *scrape)
 {
-    ocf_worker_t *worker = scrape->worker;
+    ocf_loop_t *loop = scrape->loop;
     ocf_promtext_t *page = ocf_promtext_new ();
     ocf_promtext_family (page, "ocf_daemon_up", "gauge", "Whether the daemon answered (1) or is down (0)");
     const char *proxyd[] = { "daemon", "proxyd", NULL };
@@ -52,36 +52,36 @@ s_render (scrape_t *scrape)
         const char *labels[] = { "daemon", s_daemons[i], NULL };
         ocf_promtext_sample (page, "ocf_daemon_up", "", scrape->calls[i].stats ? 1 : 0, labels);
     }
-    ocf_metrics_render (worker->metrics, page);
-    ocf_access_render (ocf_proxyd_access (worker->server), page);
+    ocf_metrics_render (loop->metrics, page);
+    ocf_access_render (ocf_proxyd_access (loop->server), page);
     s_gauge (page, "ocf_proxyd_uptime_seconds", "Seconds since ocf-proxyd started",
-             (double) ocf_proxyd_uptime_ms (worker->server) / 1000.0, NULL);
-    s_gauge (page, "ocf_proxyd_workers", "Event loops serving requests", (double) worker->config->proxyd.workers, NULL);
-    s_gauge (page, "ocf_proxyd_view_nodes", "Nodes in the routing view", (double) ocf_view_size (worker->view), NULL);
+             (double) ocf_proxyd_uptime_ms (loop->server) / 1000.0, NULL);
+    s_gauge (page, "ocf_proxyd_workers", "Event loops serving requests", (double) loop->config->proxyd.workers, NULL);
+    s_gauge (page, "ocf_proxyd_view_nodes", "Nodes in the routing view", (double) ocf_view_size (loop->view), NULL);
     s_gauge (page, "ocf_proxyd_view_live_nodes", "Live (alive or suspect) nodes in the routing view",
-             (double) ocf_view_live_count (worker->view), NULL);
+             (double) ocf_view_live_count (loop->view), NULL);
     s_gauge (page, "ocf_proxyd_tabled_connected", "Whether the routing view follows tabled's events now",
-             ocf_feed_connected (worker->feed), NULL);
+             ocf_viewsync_connected (loop->viewsync), NULL);
     ocf_promtext_family (page, "ocf_proxyd_service_inflight_requests", "gauge",
                          "Requests in flight to this host's own backends, by service");
-    for (size_t slot = 0; slot < ocf_load_count (worker->load); slot++) {
-        const char *labels[] = { "service", ocf_load_name (worker->load, (int) slot), NULL };
-        ocf_promtext_sample (page, "ocf_proxyd_service_inflight_requests", "", (double) ocf_load_get (worker->load, (int) slot),
+    for (size_t slot = 0; slot < ocf_load_count (loop->load); slot++) {
+        const char *labels[] = { "service", ocf_load_name (loop->load, (int) slot), NULL };
+        ocf_promtext_sample (page, "ocf_proxyd_service_inflight_requests", "", (double) ocf_load_get (loop->load, (int) slot),
                              labels);
     }
-    json_t *feed = ocf_feed_stats (worker->feed);
+    json_t *viewsync = ocf_viewsync_stats (loop->viewsync);
     ocf_promtext_family (page, "ocf_proxyd_table_loads_total", "counter", "Full loads of the routing view from tabled");
-    ocf_promtext_sample (page, "ocf_proxyd_table_loads_total", "", (double) json_integer_value (json_object_get (feed, "loads")), NULL);
+    ocf_promtext_sample (page, "ocf_proxyd_table_loads_total", "", (double) json_integer_value (json_object_get (viewsync, "loads")), NULL);
     ocf_promtext_family (page, "ocf_proxyd_table_events_total", "counter", "Table events applied to the routing view");
-    ocf_promtext_sample (page, "ocf_proxyd_table_events_total", "", (double) json_integer_value (json_object_get (feed, "events")), NULL);
-    json_decref (feed);
+    ocf_promtext_sample (page, "ocf_proxyd_table_events_total", "", (double) json_integer_value (json_object_get (viewsync, "events")), NULL);
+    json_decref (viewsync);
     for (int i = 0; i < OCF_SCRAPE_COUNT; i++)
         if (scrape->calls[i].stats)
             ocf_promtext_stats (page, s_daemons[i], scrape->calls[i].stats);
     size_t len;
     char *text = ocf_promtext_render (page, &len);
     ocf_promtext_destroy (&page);
-    ocf_http_send (scrape->req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    ocf_respond_send (scrape->req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free (text);
 }
 
@@ -100,21 +100,21 @@ s_on_stats (void *arg, ocf_zreply_t status, json_t *body, const char *error)
 static void
 s_serve (h2o_req_t *req, ocf_route_t *route)
 {
-    ocf_worker_t *worker = ocf_worker_of (req);
+    ocf_loop_t *loop = ocf_loop_of (req);
     scrape_t *scrape = h2o_mem_alloc_shared (&req->pool, sizeof *scrape, s_scrape_dispose);
     memset (scrape, 0, sizeof *scrape);
-    scrape->worker = worker;
+    scrape->loop = loop;
     scrape->req = req;
     for (int i = 0; i < OCF_SCRAPE_COUNT; i++) {
         scrape->calls[i].scrape = scrape;
         //  No socket file: the daemon is not running, no need to wait for its deadline.
         char path[400];
         struct stat info;
-        snprintf (path, sizeof path, "%s/%s.api", worker->config->node.run_dir, s_daemons[i]);
+        snprintf (path, sizeof path, "%s/%s.api", loop->config->node.run_dir, s_daemons[i]);
         if (stat (path, &info) != 0)
             continue;
         scrape->waiting++;
-        scrape->calls[i].call = ocf_zclient_call (ocf_worker_scrape (worker, (ocf_scrape_target_t) i), "STATS", NULL,
+        scrape->calls[i].call = ocf_zclient_call (ocf_loop_scrape (loop, (ocf_scrape_target_t) i), "STATS", NULL,
                                                   s_on_stats, &scrape->calls[i]);
     }
     if (scrape->waiting == 0)

@@ -7,7 +7,7 @@
 #ifndef OCF_SCRAPE_H
 #define OCF_SCRAPE_H
 
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <h2o.h>
 

@@ -1,6 +1,6 @@
 /*  ocf_tableapi: table views, health, models, and service registration over HTTP.  */
 #include "ocf_tableapi.h"
-#include "ocf_http.h"
+#include "ocf_respond.h"
 #include "ocf_proxyd.h"
 #include "ocf_record.h"
 
@@ -150,16 +150,16 @@ s_model (const char *id, json_int_t created, size_t providers)
 
 //  The models of the llm services that live nodes serve now.
 static json_t *
-s_models (ocf_worker_t *worker)
+s_models (ocf_loop_t *loop)
 {
-    json_t *ids = ocf_view_group_values (worker->view, "llm", "model", true), *data = json_array ();
+    json_t *ids = ocf_view_group_values (loop->view, "llm", "model", true), *data = json_array ();
     size_t index;
     json_t *id;
     json_array_foreach (ids, index, id) {
         char identity[OCF_IDENTITY_MAX];
         snprintf (identity, sizeof identity, "model=%s", json_string_value (id));
         const ocf_provider_t *providers;
-        size_t count = ocf_view_providers (worker->view, "llm", 3, identity, &providers);
+        size_t count = ocf_view_providers (loop->view, "llm", 3, identity, &providers);
         if (count)
             //  A generation is the milliseconds of its node's start; OpenAI's created is seconds.
             json_array_append_new (data, s_model (json_string_value (id), (json_int_t) (providers[0].node->generation / 1000),
@@ -174,22 +174,22 @@ enum { VIEW_HEALTH, VIEW_TABLE, VIEW_PEERS, VIEW_PEERS_STATUS, VIEW_BOOTSTRAPS, 
 static void
 s_view (h2o_req_t *req, ocf_route_t *route)
 {
-    ocf_worker_t *worker = ocf_worker_of (req);
-    nodes_t nodes = { 0, NULL, ocf_view_self_id (worker->view) };
-    nodes.nodes = ocf_view_nodes (worker->view, &nodes.count);
+    ocf_loop_t *loop = ocf_loop_of (req);
+    nodes_t nodes = { 0, NULL, ocf_view_self_id (loop->view) };
+    nodes.nodes = ocf_view_nodes (loop->view, &nodes.count);
     size_t live = 0;
     for (size_t i = 0; i < nodes.count; i++)
         live += ocf_view_node_live (nodes.nodes[i]);
-    ocf_view_node_t *me = ocf_view_self (worker->view);
+    ocf_view_node_t *me = ocf_view_self (loop->view);
     bool me_live = me && ocf_view_node_live (me);
     json_t *reply = NULL;
     switch (route->spec->variant) {
         case VIEW_HEALTH:
             reply = json_pack ("{s:s, s:s?, s:s?, s:s, s:I, s:I, s:I, s:b, s:i}", "status", "ok", "id", me ? me->id : NULL,
                                "name", me ? me->name : NULL, "version", OCF_VERSION,
-                               "uptime_seconds", (json_int_t) (ocf_proxyd_uptime_ms (worker->server) / 1000),
+                               "uptime_seconds", (json_int_t) (ocf_proxyd_uptime_ms (loop->server) / 1000),
                                "peers_alive", (json_int_t) (live - (me_live ? 1 : 0)), "table_size", (json_int_t) nodes.count,
-                               "tabled", ocf_feed_connected (worker->feed), "workers", (int) worker->config->proxyd.workers);
+                               "tabled", ocf_viewsync_connected (loop->viewsync), "workers", (int) loop->config->proxyd.workers);
             break;
         case VIEW_TABLE: {
             bool all = s_query_flag (req, "all");
@@ -223,23 +223,23 @@ s_view (h2o_req_t *req, ocf_route_t *route)
                                "table", "rows", (json_int_t) nodes.count, "alive", (json_int_t) by_status[OCF_STATUS_ALIVE],
                                "suspect", (json_int_t) by_status[OCF_STATUS_SUSPECT],
                                "dead", (json_int_t) by_status[OCF_STATUS_DEAD], "left", (json_int_t) by_status[OCF_STATUS_LEFT],
-                               "tabled", ocf_feed_stats (worker->feed));
+                               "tabled", ocf_viewsync_stats (loop->viewsync));
             break;
         }
         case VIEW_MODELS:
-            reply = json_pack ("{s:s, s:o}", "object", "list", "data", s_models (worker));
+            reply = json_pack ("{s:s, s:o}", "object", "list", "data", s_models (loop));
             break;
         default: {
-            json_t *models = s_models (worker);
+            json_t *models = s_models (loop);
             size_t index;
             json_t *model;
             json_array_foreach (models, index, model)
                 if (strcmp (json_string_value (json_object_get (model, "id")), route->node) == 0)
                     reply = json_incref (model);
             if (!reply) {
-                json_t *ids = ocf_view_group_values (worker->view, "llm", "model", true);
-                ocf_http_error (req, 404, "model_not_found", json_pack ("{s:o}", "available_models", ids),
-                                "model '%s' is not served by any live node", route->node);
+                json_t *ids = ocf_view_group_values (loop->view, "llm", "model", true);
+                ocf_respond_error (req, 404, "model_not_found", json_pack ("{s:o}", "available_models", ids),
+                                   "model '%s' is not served by any live node", route->node);
             }
             json_decref (models);
             break;
@@ -247,7 +247,7 @@ s_view (h2o_req_t *req, ocf_route_t *route)
     }
     free (nodes.nodes);
     if (reply)
-        ocf_http_json (req, 200, reply);
+        ocf_respond_json (req, 200, reply);
 }
 
 //  --------------------------------------------------------------------------
@@ -294,13 +294,13 @@ s_node_op_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error
     if (--op->waiting)
         return;
     if (op->status == 503)
-        ocf_http_error (op->req, 503, "table_unavailable", NULL, "tabled did not answer: %s", op->error);
+        ocf_respond_error (op->req, 503, "table_unavailable", NULL, "tabled did not answer: %s", op->error);
     else
     if (op->status)
-        ocf_http_error (op->req, 400, "invalid_service", NULL, "tabled refused the change: %s", op->error);
+        ocf_respond_error (op->req, 400, "invalid_service", NULL, "tabled refused the change: %s", op->error);
     else
-        ocf_http_json (op->req, 200, json_pack ("{s:s, s:O}", "status", "ok", op->post ? "registered" : "withdrawn",
-                                                op->names));
+        ocf_respond_json (op->req, 200, json_pack ("{s:s, s:O}", "status", "ok", op->post ? "registered" : "withdrawn",
+                                                   op->names));
 }
 
 //  One service of OpenFabric's body: {"name", "host", "port" (number or string),
@@ -360,22 +360,22 @@ s_service_from_body (json_t *item, char *error, size_t error_size)
 static void
 s_node (h2o_req_t *req, ocf_route_t *route)
 {
-    ocf_worker_t *worker = ocf_worker_of (req);
+    ocf_loop_t *loop = ocf_loop_of (req);
     bool post = h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("POST"));
     json_error_t parse_error;
     json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : NULL;
     if (req->entity.len && !body) {
-        ocf_http_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
-                        parse_error.position);
+        ocf_respond_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
+                           parse_error.position);
         return;
     }
     json_t *services = json_object_get (body, "service");
     if ((body && !json_is_object (body)) || (services && !json_is_array (services))
     ||  (post && json_array_size (services) == 0) || json_array_size (services) > MAX_NODE_SERVICES) {
         json_decref (body);
-        ocf_http_error (req, 400, "invalid_request", NULL, "the body must be {\"service\": [{\"name\", \"host\", \"port\", "
-                        "\"identity_group\"}, ...]} with 1 to %d services%s", MAX_NODE_SERVICES,
-                        post ? "" : " (or empty, to withdraw them all)");
+        ocf_respond_error (req, 400, "invalid_request", NULL, "the body must be {\"service\": [{\"name\", \"host\", \"port\", "
+                           "\"identity_group\"}, ...]} with 1 to %d services%s", MAX_NODE_SERVICES,
+                           post ? "" : " (or empty, to withdraw them all)");
         return;
     }
     json_t *changes = json_array ();
@@ -391,13 +391,13 @@ s_node (h2o_req_t *req, ocf_route_t *route)
                 snprintf (error, sizeof error, "service[%zu] needs a valid \"name\"", index);
             json_decref (changes);
             json_decref (body);
-            ocf_http_error (req, 400, "invalid_service", NULL, "%s", error);
+            ocf_respond_error (req, 400, "invalid_service", NULL, "%s", error);
             return;
         }
         json_array_append_new (changes, change);
     }
     json_decref (body);
-    ocf_view_node_t *me = ocf_view_self (worker->view);
+    ocf_view_node_t *me = ocf_view_self (loop->view);
     if (!post && json_array_size (changes) == 0)
         for (size_t i = 0; me && i < me->service_count; i++)
             json_array_append_new (changes, json_pack ("{s:s}", "name", me->services[i].name));
@@ -409,13 +409,13 @@ s_node (h2o_req_t *req, ocf_route_t *route)
     op->count = op->waiting = json_array_size (changes);
     if (op->count == 0) {
         json_decref (changes);
-        ocf_http_json (req, 200, json_pack ("{s:s, s:[]}", "status", "ok", "withdrawn"));
+        ocf_respond_json (req, 200, json_pack ("{s:s, s:[]}", "status", "ok", "withdrawn"));
         return;
     }
     json_array_foreach (changes, index, item) {
         json_array_append (op->names, json_object_get (item, "name"));
         op->calls[index].op = op;
-        op->calls[index].call = ocf_zclient_call (worker->tabled, post ? "SERVICE.UP" : "SERVICE.DOWN",
+        op->calls[index].call = ocf_zclient_call (loop->tabled, post ? "SERVICE.UP" : "SERVICE.DOWN",
                                                   post ? json_pack ("{s:O}", "service", item) : json_incref (item),
                                                   s_node_op_reply, &op->calls[index]);
     }

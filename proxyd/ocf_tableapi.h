@@ -1,4 +1,4 @@
-/*  ocf_tableapi: the routes about the network itself, answered from the worker's routing view
+/*  ocf_tableapi: the routes about the network itself, answered from the loop's routing view
     (never waiting on tabled), in OpenFabric's response shapes where it has them:
       GET /v1/health              liveness, node id, version, uptime, peers alive, table size
       GET /v1/dnt/table           {"/<id>": peer} of live nodes (?all=1: every node)
@@ -14,7 +14,7 @@
 #define OCF_TABLEAPI_H
 
 #include "ocf_request.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <h2o.h>
 

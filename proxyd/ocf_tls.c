@@ -16,7 +16,7 @@
 struct _ocf_tls_t {
     X509 *certificate;
     EVP_PKEY *key;
-    pthread_rwlock_t lock;       //  guards authorized: replaced by a reload, read by every worker
+    pthread_rwlock_t lock;       //  guards authorized: replaced by a reload, read by every loop
     zhashx_t *authorized;        //  closed cluster: the node ids allowed; empty: any member
     unsigned char ticket_keys[TICKET_KEYS_BYTES];
 };
@@ -70,7 +70,7 @@ int
 ocf_tls_reload_keys (ocf_tls_t *self, const ocf_gossipd_config_t *keys, char *error, size_t error_size)
 {
     zhashx_t *authorized = zhashx_new ();
-    if (ocf_config_authorized_keys (keys, authorized, error, error_size) != 0) {
+    if (ocf_gossipd_config_authorized_keys (keys, authorized, error, error_size) != 0) {
         zhashx_destroy (&authorized);
         return -1;
     }

@@ -6,8 +6,8 @@
     and checked against what the caller says may talk to this host (a live member of the
     routing view), against [gossipd] authorized_keys when the cluster is closed, and on the
     client side against the node that was meant (the SNI, which is its id).
-    Contexts are per worker (the check reads that worker's view) but share the session-ticket
-    keys, so a session made with one worker resumes on any. A resumed session is checked again:
+    Contexts are per loop (the check reads that loop's view) but share the session-ticket
+    keys, so a session made with one loop resumes on any. A resumed session is checked again:
     a ticket does not outlive its holder's membership.  */
 #ifndef OCF_TLS_H
 #define OCF_TLS_H
@@ -22,7 +22,7 @@
 
 typedef struct _ocf_tls_t ocf_tls_t;
 
-//  Whether the node may talk to this host now (called during handshakes, on the worker's
+//  Whether the node may talk to this host now (called during handshakes, on the loop's
 //  thread); sock is the h2o socket of the connection, on the server side (NULL otherwise).
 typedef bool (ocf_tls_member_fn) (void *arg, const char *node_id, h2o_socket_t *sock);
 

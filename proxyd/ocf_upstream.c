@@ -24,7 +24,7 @@ struct _ocf_pools_t {
     h2o_timeout_t first_byte_timeout;
     h2o_timeout_t io_timeout;
     h2o_timeout_t keepalive_timeout;
-    ocf_pools_stats_t *stats;    //  shared by every worker: updated atomically
+    ocf_pools_stats_t *stats;    //  shared by every loop: updated atomically
     SSL_CTX *tls;
 };
 

@@ -1,5 +1,5 @@
 /*  ocf_upstream: HTTP/1.1 client connections to upstreams, kept alive in per-upstream pools.
-    One pool per "host:port" per worker (no locks). A request is written on a pooled
+    One pool per "host:port" per loop (no locks). A request is written on a pooled
     connection when one is idle (most recently used first), else on a new one. Idle
     connections stay registered for reading, so an upstream closing one is noticed at once,
     and reusing one costs no system call. Three deadlines: connect, first response byte, and
@@ -63,7 +63,7 @@ typedef struct {
     void (*on_error) (void *arg, ocf_up_error_t error, const char *text);
 } ocf_upstream_cb_t;
 
-//  stats: counters shared by every worker's pools (updated atomically). tls: the client context
+//  stats: counters shared by every loop's pools (updated atomically). tls: the client context
 //  of TLS pools (NULL: none).
 ocf_pools_t *ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats,
                             SSL_CTX *tls);

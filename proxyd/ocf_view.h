@@ -1,4 +1,4 @@
-/*  ocf_view: a worker's in-memory routing view of the node table.
+/*  ocf_view: a loop's in-memory routing view of the node table.
     Fed with the rows, membership updates and tombstones that tabled publishes (and with full
     reloads), it keeps per node what routing needs: liveness, the proxy address, the services
     with their identity groups, readiness, backend address and reported load, plus the row as
@@ -6,7 +6,7 @@
     membership order, so applying them again or late never goes backwards.
     Provider lookups by (service, identity) use an index rebuilt only when the shape of the
     table changes (a service, group, readiness or liveness), not at every load report.
-    Sans-I/O: no sockets or timers; one view per worker thread, never shared.  */
+    Sans-I/O: no sockets or timers; one view per loop thread, never shared.  */
 #ifndef OCF_VIEW_H
 #define OCF_VIEW_H
 
@@ -45,7 +45,7 @@ typedef struct {
     ocf_view_service_t *services;
     size_t service_count;
     char *row;                   //  the row as received, compact JSON
-    int64_t inflight;            //  requests this worker has in flight toward this node
+    int64_t inflight;            //  requests this loop has in flight toward this node
     uint64_t shape;              //  hash of what routing depends on
     bool seen;                   //  during a reload: present in the new load
 } ocf_view_node_t;

@@ -408,14 +408,20 @@ size_t ocf_table_record_count (ocf_table_t *self) { return self->record_count; }
 size_t ocf_table_tombstone_count (ocf_table_t *self) { return self->tombstone_count; }
 
 uint64_t
+ocf_table_root_of (const uint64_t buckets[OCF_BUCKETS])
+{
+    unsigned char bytes[OCF_BUCKETS * 8];
+    for (int b = 0; b < OCF_BUCKETS; b++)
+        for (int i = 0; i < 8; i++)
+            bytes[b * 8 + i] = (unsigned char) (buckets[b] >> (8 * i));
+    return ocf_hash64 (bytes, sizeof bytes, 0x726f6f74);
+}
+
+uint64_t
 ocf_table_root (ocf_table_t *self)
 {
     if (!self->root_valid) {
-        unsigned char bytes[OCF_BUCKETS * 8];
-        for (int b = 0; b < OCF_BUCKETS; b++)
-            for (int i = 0; i < 8; i++)
-                bytes[b * 8 + i] = (unsigned char) (self->buckets[b] >> (8 * i));
-        self->root = ocf_hash64 (bytes, sizeof bytes, 0x726f6f74);
+        self->root = ocf_table_root_of (self->buckets);
         self->root_valid = true;
     }
     return self->root;
@@ -530,6 +536,32 @@ ocf_entry_live (const ocf_entry_t *entry)
 {
     return entry->has_record && entry->has_member
         && (entry->member.status == OCF_STATUS_ALIVE || entry->member.status == OCF_STATUS_SUSPECT);
+}
+
+ocf_defense_t
+ocf_entry_defense (const ocf_entry_t *entry, uint64_t generation, ocf_member_t *refute)
+{
+    if (!entry || !entry->has_record || entry->generation < generation
+    ||  (entry->has_member && entry->member.generation > generation))
+        return OCF_DEFENSE_RENEW;
+    if (entry->has_member && entry->member.generation == generation && entry->member.status != OCF_STATUS_ALIVE) {
+        *refute = (ocf_member_t) { generation, entry->member.incarnation + 1, OCF_STATUS_ALIVE };
+        return OCF_DEFENSE_REFUTE;
+    }
+    return OCF_DEFENSE_NONE;
+}
+
+uint64_t
+ocf_entry_next_generation (const ocf_entry_t *entry, uint64_t current)
+{
+    uint64_t next = current + 1;
+    if (entry && entry->has_tombstone && entry->tomb_generation >= next)
+        next = entry->tomb_generation + 1;
+    if (entry && entry->has_member && entry->member.generation >= next)
+        next = entry->member.generation + 1;
+    if (entry && entry->has_record && entry->generation >= next)
+        next = entry->generation + 1;
+    return next;
 }
 
 size_t

@@ -99,6 +99,9 @@ size_t ocf_table_tombstone_count (ocf_table_t *self);
 
 //  Digests.
 uint64_t ocf_table_root (ocf_table_t *self);
+//  The root over given bucket hashes: what a replica kept elsewhere (the simulator's
+//  copy-on-write tables) reports, hashed as a table's.
+uint64_t ocf_table_root_of (const uint64_t buckets[OCF_BUCKETS]);
 uint64_t ocf_table_bucket_hash (ocf_table_t *self, unsigned bucket);
 size_t ocf_table_bucket_size (ocf_table_t *self, unsigned bucket);
 ocf_entry_t *ocf_table_bucket_first (ocf_table_t *self, unsigned bucket);
@@ -143,5 +146,20 @@ json_t *ocf_entry_member_json (const ocf_entry_t *entry);
 json_t *ocf_entry_tombstone_json (const ocf_entry_t *entry);
 //  The live status: the entry has a record and membership alive or suspect.
 bool ocf_entry_live (const ocf_entry_t *entry);
+
+//  How a node answers what others say of it (SWIM), in ocf-tabled and in the gossip
+//  simulator alike. Given its own entry (NULL when there is none) and the generation it runs:
+//  renew (start the generation ocf_entry_next_generation names) when its record is gone,
+//  older, or others speak of a newer generation; refute (merge *refute, an incarnation above
+//  theirs) when its membership in this generation says suspect, dead or left; else nothing.
+typedef enum {
+    OCF_DEFENSE_NONE,
+    OCF_DEFENSE_REFUTE,
+    OCF_DEFENSE_RENEW
+} ocf_defense_t;
+ocf_defense_t ocf_entry_defense (const ocf_entry_t *entry, uint64_t generation, ocf_member_t *refute);
+//  The least generation a node may start next: above current and above every generation its
+//  entry knows of (a tombstone's included), since only a higher generation re-adds an id.
+uint64_t ocf_entry_next_generation (const ocf_entry_t *entry, uint64_t current);
 
 #endif

@@ -5,6 +5,7 @@
     _events.c (the map: ocf_tabled_internal.h). To add a verb: its handler in the file of
     its concern, declared in ocf_tabled_internal.h, and one line in s_verbs.  */
 #include "ocf_tabled_internal.h"
+#include "ocf_statedir.h"
 #include "ocf_time.h"
 
 #include <inttypes.h>
@@ -214,7 +215,7 @@ ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, siz
     self->table = ocf_table_new ();
     long cores = sysconf (_SC_NPROCESSORS_ONLN);
     self->verify = ocf_verify_new (cores <= 1 ? 0 : cores > VERIFY_THREADS_MAX ? VERIFY_THREADS_MAX : (int) cores - 1);
-    snprintf (self->db_path, sizeof self->db_path, "%s/table.db", config->node.state_dir);
+    ocf_statedir_path (config->node.state_dir, OCF_STATE_TABLE_DB, self->db_path, sizeof self->db_path);
     self->store = ocf_store_open (self->db_path, error, error_size);
     if (!self->store) {
         ocf_tabled_destroy (&self);

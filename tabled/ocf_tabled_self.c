@@ -45,14 +45,7 @@ s_own_write (ocf_tabled_t *self, json_t *candidate, char *error, size_t error_si
 static void
 s_own_renew (ocf_tabled_t *self)
 {
-    ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    uint64_t next = self->generation + 1;
-    if (entry && entry->has_tombstone && entry->tomb_generation >= next)
-        next = entry->tomb_generation + 1;
-    if (entry && entry->has_member && entry->member.generation >= next)
-        next = entry->member.generation + 1;
-    if (entry && entry->has_record && entry->generation >= next)
-        next = entry->generation + 1;
+    uint64_t next = ocf_entry_next_generation (ocf_table_lookup (self->table, self->id), self->generation);
     //  Milliseconds since the epoch as a floor: a node whose table.db was lost still comes back
     //  above every generation it used before, even when it restarts within the same second.
     uint64_t now_ms = (uint64_t) ocf_time_wall_ms ();
@@ -74,13 +67,13 @@ void
 ocf_tabled_own_defend (ocf_tabled_t *self)
 {
     ocf_entry_t *entry = ocf_table_lookup (self->table, self->id);
-    if (!entry || !entry->has_record || entry->generation < self->generation
-    ||  (entry->has_member && entry->member.generation > self->generation)) {
+    ocf_member_in_t refute;
+    ocf_defense_t defense = ocf_entry_defense (entry, self->generation, &refute.member);
+    if (defense == OCF_DEFENSE_RENEW) {
         s_own_renew (self);
         return;
     }
-    if (entry->has_member && entry->member.generation == self->generation && entry->member.status != OCF_STATUS_ALIVE) {
-        ocf_member_in_t refute = { .member = { self->generation, entry->member.incarnation + 1, OCF_STATUS_ALIVE } };
+    if (defense == OCF_DEFENSE_REFUTE) {
         memcpy (refute.id, self->id, OCF_ID_SIZE);
         const char *saved_source = self->source;
         self->source = "self";

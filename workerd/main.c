@@ -1,5 +1,5 @@
-/*  ocf-workerd: the GPU worker agent of this host.
-    The daemon around ocf_worker: configuration, signals (SIGTERM/SIGINT stop, SIGCHLD
+/*  ocf-workerd: this host's agent: it runs and watches the backends and reports the hardware.
+    The daemon around ocf_agent: configuration, signals (SIGTERM/SIGINT stop, SIGCHLD
     reaps), systemd notifications, and the local API on run_dir/workerd.api (ROUTER) with
     HELLO and STATS, guarded by run_dir/workerd.lock.  */
 #include "ocf_daemon.h"
@@ -8,7 +8,7 @@
 #include "ocf_msg.h"
 #include "ocf_sdnotify.h"
 #include "ocf_signals.h"
-#include "ocf_worker.h"
+#include "ocf_agent.h"
 
 #include <curl/curl.h>
 
@@ -18,7 +18,7 @@
 typedef struct {
     ocf_config_t *config;
     ocf_signals_t *signals;
-    ocf_worker_t *worker;
+    ocf_agent_t *agent;
     zsock_t *api;
     char status[256];            //  the last STATUS= sent
 } daemon_t;
@@ -35,10 +35,10 @@ s_answer (daemon_t *daemon, zmsg_t *request)
     }
     else {
         if (strcmp (msg.verb, "HELLO") == 0)
-            ocf_msg_append (reply, "OK", ocf_worker_hello (daemon->worker));
+            ocf_msg_append (reply, "OK", ocf_agent_hello (daemon->agent));
         else
         if (strcmp (msg.verb, "STATS") == 0)
-            ocf_msg_append (reply, "OK", ocf_worker_stats (daemon->worker));
+            ocf_msg_append (reply, "OK", ocf_agent_stats (daemon->agent));
         else
             ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS)", msg.verb));
         ocf_msg_clear (&msg);
@@ -68,14 +68,14 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     int signal_number, rc = 0;
     while ((signal_number = ocf_signals_next (daemon->signals))) {
         if (signal_number == SIGCHLD)
-            rc = ocf_worker_reap (daemon->worker);
+            rc = ocf_agent_reap (daemon->agent);
         else
         if (signal_number == SIGTERM || signal_number == SIGINT) {
-            if (!ocf_worker_stopping (daemon->worker)) {
+            if (!ocf_agent_stopping (daemon->agent)) {
                 ocf_log_info ("received %s, stopping", strsignal (signal_number));
                 ocf_sdnotify ("STOPPING=1");
             }
-            rc = ocf_worker_shutdown (daemon->worker);
+            rc = ocf_agent_shutdown (daemon->agent);
         }
         else
             ocf_log_notice ("received %s: ignored (the configuration is read at start; restart to change it)",
@@ -91,7 +91,7 @@ s_on_status (zloop_t *loop, int timer_id, void *arg)
 {
     daemon_t *daemon = arg;
     char status[256];
-    ocf_worker_status_line (daemon->worker, status, sizeof status);
+    ocf_agent_status_line (daemon->agent, status, sizeof status);
     if (strcmp (status, daemon->status) != 0) {
         ocf_sdnotify_status ("%s", status);
         snprintf (daemon->status, sizeof daemon->status, "%s", status);
@@ -131,8 +131,8 @@ main (int argc, char **argv)
         goto stop;
     }
     zloop_t *loop = zloop_new ();
-    daemon.worker = ocf_worker_new (config, loop, error, sizeof error);
-    if (!daemon.worker) {
+    daemon.agent = ocf_agent_new (config, loop, error, sizeof error);
+    if (!daemon.agent) {
         ocf_log_error ("%s", error);
         zloop_destroy (&loop);
         goto stop;
@@ -148,7 +148,7 @@ main (int argc, char **argv)
     //  Ready means supervising: backends become healthy later, each in its own time.
     ocf_sdnotify ("READY=1");
     zloop_start (loop);
-    ocf_worker_destroy (&daemon.worker);
+    ocf_agent_destroy (&daemon.agent);
     zloop_destroy (&loop);
     status = 0;
 stop:

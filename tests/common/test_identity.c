@@ -1,5 +1,6 @@
 /*  The node identity (common/ocf_identity.c): ids, signatures, derived keys, the key file.  */
 #include "ocf_identity.h"
+#include "ocf_statedir.h"
 #include "ocf_test.h"
 
 #include <criterion/criterion.h>
@@ -114,7 +115,7 @@ Test (identity, the_key_is_created_once_with_mode_0600_and_kept)
     char error[512], path[400];
     ocf_identity_t *first = ocf_identity_load (s_dir, error, sizeof error);
     cr_assert (first, "%s", error);
-    snprintf (path, sizeof path, "%s/node.key", s_dir);
+    ocf_statedir_path (s_dir, OCF_STATE_NODE_KEY, path, sizeof path);
     struct stat info;
     cr_assert_eq (stat (path, &info), 0);
     cr_assert_eq (info.st_mode & 0777, 0600, "mode %o", info.st_mode & 0777);

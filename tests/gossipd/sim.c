@@ -264,7 +264,6 @@ sim_options_defaults (sim_options_t *options)
     options->nodes = 16;
     options->delay_min_ms = 1;
     options->delay_max_ms = 3;
-    options->row_size = 48;
     ocf_gossip_config_defaults (&options->config);
 }
 
@@ -277,8 +276,8 @@ sim_new (const sim_options_t *options)
     self->verbose = getenv ("SIM_VERBOSE") != NULL;
     self->size = options->nodes + options->spare;
     self->universe = sim_universe_new (self->size, options->seed);
-    self->base = sim_base_new (self->universe, options->nodes);
-    self->empty = sim_base_new (self->universe, 0);
+    self->base = sim_base_new (self->universe, options->nodes, options->row_size);
+    self->empty = sim_base_new (self->universe, 0, options->row_size);
     if (options->share_view)
         self->shared_view = sim_base_view (self->base);
     self->nodes = calloc (self->size, sizeof *self->nodes);
@@ -286,7 +285,7 @@ sim_new (const sim_options_t *options)
     for (size_t i = 0; i < self->size; i++)
         self->args[i] = (env_arg_t) { self, i };
     for (size_t i = 0; i < options->nodes; i++) {
-        self->nodes[i].table = sim_table_new (self->base, i, self->shared_view, options->row_size);
+        self->nodes[i].table = sim_table_new (self->base, i, self->shared_view);
         s_boot (self, i);
     }
     return self;
@@ -394,7 +393,7 @@ sim_join (sim_t *self, size_t index, size_t seed)
 {
     sim_node_t *node = &self->nodes[index];
     if (!node->table)
-        node->table = sim_table_new (self->empty, index, NULL, self->options.row_size);
+        node->table = sim_table_new (self->empty, index, NULL);
     s_boot (self, index);
     sim_effects_t effects = { 0 };
     sim_table_renew (node->table, &effects);

@@ -1,8 +1,8 @@
 /*  sim: a deterministic, seeded simulator of a whole ocf-gossipd cluster in one process.
-    Each simulated node runs the real protocol core (gossipd/ocf_gossip.h) against a compact
-    model of its tabled (sim_table.h). The network is an event queue with per-message delay,
-    loss, partitions and crashes; time is simulated, so an hour takes seconds and every run
-    with the same seed is the same run. Nothing here is mocked in the core: the simulator
+    Each simulated node runs the real protocol core (gossipd/ocf_gossip.h) against the real
+    table code of its tabled (ocf_table, ocf_record), shared copy-on-write (sim_table.h). The
+    network is an event queue with per-message delay, loss, partitions and crashes; time is
+    simulated, so an hour takes seconds and every run with the same seed is the same run. Nothing here is mocked in the core: the simulator
     only replaces the sockets and the SQLite table around it.  */
 #ifndef SIM_H
 #define SIM_H
@@ -21,7 +21,7 @@ typedef struct {
     double loss;                 //  probability that a message is lost
     int64_t delay_min_ms;
     int64_t delay_max_ms;
-    size_t row_size;             //  bytes of a row on the wire
+    size_t row_size;             //  bytes a row is padded to (0: none, ~230 bytes)
     bool share_view;             //  start every node on one shared view (for large N)
     ocf_gossip_config_t config;
 } sim_options_t;

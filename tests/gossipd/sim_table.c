@@ -1,37 +1,30 @@
-/*  sim_table: compact copy-on-write table model for the simulator.  */
+/*  sim_table: copy-on-write replicas of the real ocf_table for the simulator.  */
 #include "sim_table.h"
-#include "ocf_hash.h"
-#include "ocf_table.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define ROW_HEADER 48
+//  A row's fields other than its record: membership, the signature and their JSON.
+#define ROW_HEAD_BYTES 140
 
 struct _sim_table_t {
     const sim_base_t *base;
     const sim_universe_t *universe;
     size_t self;
-    size_t row_size;
-    //  overlay: open addressing, index + 1 as key (0 = free)
-    uint32_t *keys;
-    sim_entry_t *values;
-    size_t cap;
-    size_t used;
-    uint64_t *buckets;           //  NULL while equal to the base's
-    size_t entry_count;
+    uint64_t generation;         //  the generation this node runs, as tabled's
+    ocf_table_t *overlay;        //  entries this replica changed; NULL until the first
+    uint64_t shadowed[OCF_BUCKETS];   //  per bucket, XOR of the base hashes the overlay replaces
+    size_t shadowed_count;
     bool root_valid;
     uint64_t root;
     ocf_members_t *view;
     bool view_shared;
-    //  answer storage
-    ocf_item_t *items;
-    uint8_t *payloads;
-    size_t item_cap;
 };
 
 //  --------------------------------------------------------------------------
-//  Universe and base
+//  Universe
 
 static uint64_t
 s_splitmix (uint64_t *state)
@@ -54,17 +47,23 @@ sim_universe_new (size_t count, uint64_t seed)
     sim_universe_t *self = calloc (1, sizeof *self);
     self->count = count;
     self->ids = calloc (count, OCF_ID_SIZE);
+    self->identities = calloc (count, sizeof *self->identities);
+    //  Keys from the seed, so that a run's ids (its ring) are the same every time.
+    ocf_identity_t **made = calloc (count, sizeof *made);
     uint64_t state = seed;
     for (size_t i = 0; i < count; i++) {
-        //  Ids of random keys: the simulator never checks a signature or opens a connection.
-        uint8_t key[OCF_NODE_KEY_BYTES];
-        for (size_t byte = 0; byte < sizeof key; byte += 8) {
+        uint8_t key_seed[32];
+        for (size_t byte = 0; byte < sizeof key_seed; byte += 8) {
             uint64_t random = s_splitmix (&state);
-            memcpy (key + byte, &random, 8);
+            memcpy (key_seed + byte, &random, 8);
         }
-        ocf_identity_id_encode (key, self->ids[i]);
+        made[i] = ocf_identity_new_from_seed (key_seed);
+        memcpy (self->ids[i], ocf_identity_id (made[i]), OCF_ID_SIZE);
     }
     qsort (self->ids, count, OCF_ID_SIZE, s_id_compare);
+    for (size_t i = 0; i < count; i++)
+        self->identities[sim_universe_find (self, ocf_identity_id (made[i]))] = made[i];
+    free (made);
     self->buckets = malloc (count + 1);
     self->members = malloc ((count + 1) * sizeof *self->members);
     size_t sizes[256] = { 0 };
@@ -87,6 +86,9 @@ sim_universe_destroy (sim_universe_t **self_p)
     sim_universe_t *self = *self_p;
     if (!self)
         return;
+    for (size_t i = 0; i < self->count; i++)
+        ocf_identity_destroy (&self->identities[i]);
+    free (self->identities);
     free (self->ids);
     free (self->buckets);
     free (self->members);
@@ -101,40 +103,54 @@ sim_universe_find (const sim_universe_t *self, const char *id)
     return found ? (long) (found - self->ids) : -1;
 }
 
-static bool
-s_present (const sim_entry_t *entry)
+//  --------------------------------------------------------------------------
+//  Rows, signed by their node as tabled signs its own
+
+//  Merges a new version of node index's record into table (signed with its key), padded
+//  so that the row is about row_size bytes.
+static void
+s_merge_own_row (ocf_table_t *table, const sim_universe_t *universe, size_t index, uint64_t generation,
+                 uint64_t version, size_t row_size)
 {
-    return entry->generation || entry->member_generation || entry->tomb_generation;
+    char name[32];
+    snprintf (name, sizeof name, "sim-%zu", index);
+    json_t *record = json_pack ("{s:s, s:s, s:I, s:I}", "id", universe->ids[index], "name", name,
+                                "generation", (json_int_t) generation, "version", (json_int_t) version);
+    char *text = json_dumps (record, JSON_COMPACT);
+    size_t natural = strlen (text) + ROW_HEAD_BYTES + sizeof ",\"pad\":\"\"" - 1;
+    free (text);
+    if (row_size > natural) {
+        size_t pad = row_size - natural;
+        char *padding = malloc (pad + 1);
+        memset (padding, 'x', pad);
+        padding[pad] = '\0';
+        json_object_set_new (record, "pad", json_string (padding));
+        free (padding);
+    }
+    ocf_row_in_t row;
+    char error[256];
+    if (ocf_record_parse_row (record, SIM_ROW_MAX, &row, error, sizeof error) != 0) {
+        fprintf (stderr, "sim_table: a row of its own is invalid: %s\n", error);
+        abort ();
+    }
+    json_decref (record);
+    ocf_record_sign_row (&row, universe->identities[index]);
+    ocf_table_merge_row (table, &row, 0, NULL);
+    ocf_row_in_clear (&row);
 }
 
-static uint64_t
-s_entry_hash (size_t index, const sim_entry_t *entry)
-{
-    if (!s_present (entry))
-        return 0;
-    uint64_t h = ocf_hash_u64 (0x73696d, index);
-    const uint64_t parts[] = { entry->generation, entry->version, entry->content, entry->member_generation,
-                               entry->incarnation, (uint64_t) entry->status, entry->tomb_generation,
-                               (uint64_t) entry->tomb_reason, (uint64_t) entry->tomb_declared_at };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
-        h = ocf_hash_u64 (h, parts[i]);
-    return h;
-}
+//  --------------------------------------------------------------------------
+//  Base
 
 sim_base_t *
-sim_base_new (const sim_universe_t *universe, size_t members)
+sim_base_new (const sim_universe_t *universe, size_t members, size_t row_size)
 {
     sim_base_t *self = calloc (1, sizeof *self);
     self->universe = universe;
-    self->entries = calloc (universe->count, sizeof *self->entries);
-    for (size_t i = 0; i < members && i < universe->count; i++) {
-        sim_entry_t *entry = &self->entries[i];
-        *entry = (sim_entry_t) { .generation = 1, .version = 1, .content = i, .member_generation = 1,
-                                 .status = OCF_STATUS_ALIVE };
-        entry->hash = s_entry_hash (i, entry);
-        self->buckets[universe->buckets[i]] ^= entry->hash;
-        self->entry_count++;
-    }
+    self->table = ocf_table_new ();
+    self->row_size = row_size > SIM_ROW_MAX / 2 ? SIM_ROW_MAX / 2 : row_size;
+    for (size_t i = 0; i < members && i < universe->count; i++)
+        s_merge_own_row (self->table, universe, i, 1, 1, self->row_size);
     return self;
 }
 
@@ -144,327 +160,290 @@ sim_base_destroy (sim_base_t **self_p)
     sim_base_t *self = *self_p;
     if (!self)
         return;
-    free (self->entries);
+    ocf_table_destroy (&self->table);
     free (self);
     *self_p = NULL;
+}
+
+static bool
+s_view_add (ocf_entry_t *entry, void *arg)
+{
+    if (entry->has_record && entry->has_member)
+        ocf_members_set (arg, entry->id, entry->member.generation, entry->member.incarnation, entry->member.status, NULL);
+    return true;
 }
 
 ocf_members_t *
 sim_base_view (const sim_base_t *base)
 {
     ocf_members_t *view = ocf_members_new ();
-    for (size_t i = 0; i < base->universe->count; i++) {
-        const sim_entry_t *entry = &base->entries[i];
-        if (entry->generation)
-            ocf_members_set (view, base->universe->ids[i], entry->member_generation, entry->incarnation,
-                             entry->status, NULL);
-    }
+    ocf_table_foreach (base->table, s_view_add, view);
     return view;
 }
 
 //  --------------------------------------------------------------------------
-//  Overlay
+//  Copy on write
 
-static size_t
-s_slot (const sim_table_t *self, size_t index)
+//  What this replica holds of an id: its own copy, else the base's. The overlay never drops
+//  an entry it copied (the simulator neither reaps nor compacts), so a miss means the base.
+static ocf_entry_t *
+s_lookup (sim_table_t *self, size_t index)
 {
-    return (size_t) (((uint64_t) index * 0x9E3779B97F4A7C15ULL) >> 32) & (self->cap - 1);
+    const char *id = self->universe->ids[index];
+    ocf_entry_t *entry = self->overlay ? ocf_table_lookup (self->overlay, id) : NULL;
+    return entry ? entry : ocf_table_lookup (self->base->table, id);
 }
 
-static sim_entry_t *
-s_overlay_find (sim_table_t *self, size_t index)
+//  The overlay, holding a copy of the base's entry for index (merged in as tabled would take
+//  it from its own table.db: signatures known good).
+static ocf_table_t *
+s_overlay_for (sim_table_t *self, size_t index)
 {
-    if (!self->cap)
-        return NULL;
-    for (size_t at = s_slot (self, index); self->keys[at]; at = (at + 1) & (self->cap - 1))
-        if (self->keys[at] == index + 1)
-            return &self->values[at];
-    return NULL;
+    if (!self->overlay)
+        self->overlay = ocf_table_new ();
+    const char *id = self->universe->ids[index];
+    ocf_entry_t *base = ocf_table_lookup (self->base->table, id);
+    if (!base || ocf_table_lookup (self->overlay, id))
+        return self->overlay;
+    if (base->has_tombstone) {
+        ocf_tombstone_in_t tombstone = { .generation = base->tomb_generation, .reason = base->tomb_reason,
+                                         .declared_at = base->tomb_declared_at, .has_sig = base->tomb_has_sig,
+                                         .sig_state = OCF_SIG_GOOD };
+        memcpy (tombstone.id, id, OCF_ID_SIZE);
+        memcpy (tombstone.sig, base->tomb_sig, OCF_SIGNATURE_BYTES);
+        ocf_table_merge_tombstone (self->overlay, &tombstone, 0, NULL);
+    }
+    if (base->has_record) {
+        ocf_row_in_t row = { .generation = base->generation, .version = base->version, .record = base->record,
+                             .record_len = base->record_len, .content_hash = base->content_hash,
+                             .has_member = base->has_member, .member = base->member, .has_sig = true,
+                             .sig_state = OCF_SIG_GOOD };
+        memcpy (row.id, id, OCF_ID_SIZE);
+        snprintf (row.name, sizeof row.name, "%s", base->name);
+        memcpy (row.sig, base->sig, OCF_SIGNATURE_BYTES);
+        ocf_table_merge_row (self->overlay, &row, 0, NULL);
+    }
+    else
+    if (base->has_member) {
+        ocf_member_in_t member = { .member = base->member };
+        memcpy (member.id, id, OCF_ID_SIZE);
+        ocf_table_merge_member (self->overlay, &member, 0, NULL);
+    }
+    self->shadowed[base->bucket] ^= base->hash;
+    self->shadowed_count++;
+    return self->overlay;
 }
 
+//  --------------------------------------------------------------------------
+//  Effects of a change
+
+static bool
+s_in_view (const ocf_entry_t *entry)
+{
+    return entry && entry->has_record && entry->has_member;
+}
+
+//  The view holds every entry with a record and a membership: updated when what it shows of
+//  one changed.
 static void
-s_overlay_put (sim_table_t *self, size_t index, const sim_entry_t *entry)
+s_view_update (sim_table_t *self, size_t index, bool was_in, ocf_member_t was, sim_effects_t *effects)
 {
-    sim_entry_t *existing = s_overlay_find (self, index);
-    if (existing) {
-        *existing = *entry;
+    self->root_valid = false;
+    ocf_entry_t *entry = s_lookup (self, index);
+    bool in = s_in_view (entry);
+    if (in == was_in && (!in || ocf_member_compare (&was, &entry->member) == 0))
         return;
-    }
-    if ((self->used + 1) * 2 > self->cap) {
-        uint32_t *keys = self->keys;
-        sim_entry_t *values = self->values;
-        size_t cap = self->cap;
-        self->cap = cap ? cap * 2 : 8;
-        self->keys = calloc (self->cap, sizeof *self->keys);
-        self->values = calloc (self->cap, sizeof *self->values);
-        self->used = 0;
-        for (size_t i = 0; i < cap; i++)
-            if (keys[i])
-                s_overlay_put (self, keys[i] - 1, &values[i]);
-        free (keys);
-        free (values);
-    }
-    size_t at = s_slot (self, index);
-    while (self->keys[at])
-        at = (at + 1) & (self->cap - 1);
-    self->keys[at] = (uint32_t) index + 1;
-    self->values[at] = *entry;
-    self->used++;
-}
-
-sim_entry_t
-sim_table_get (sim_table_t *self, size_t index)
-{
-    sim_entry_t *overlay = s_overlay_find (self, index);
-    return overlay ? *overlay : self->base->entries[index];
-}
-
-static void
-s_view_set (sim_table_t *self, size_t index, const sim_entry_t *entry, sim_effects_t *effects)
-{
     if (self->view_shared) {
         self->view = ocf_members_dup (self->view);
         self->view_shared = false;
         effects->view_replaced = true;
     }
     const char *id = self->universe->ids[index];
-    if (entry->generation && entry->member_generation)
-        ocf_members_set (self->view, id, entry->member_generation, entry->incarnation, entry->status, NULL);
+    if (in)
+        ocf_members_set (self->view, id, entry->member.generation, entry->member.incarnation, entry->member.status, NULL);
     else
         ocf_members_remove (self->view, id);
     if (effects->changed_count < sizeof effects->changed / sizeof effects->changed[0])
         effects->changed[effects->changed_count++] = index;
 }
 
-//  Stores a changed entry: overlay, bucket hash, root, view.
-static void
-s_store (sim_table_t *self, size_t index, const sim_entry_t *before, sim_entry_t *after, sim_effects_t *effects)
+typedef struct {
+    bool in;
+    ocf_member_t member;
+} view_state_t;
+
+static view_state_t
+s_view_state (sim_table_t *self, size_t index)
 {
-    after->hash = s_entry_hash (index, after);
-    if (!self->buckets) {
-        self->buckets = malloc (sizeof self->base->buckets);
-        memcpy (self->buckets, self->base->buckets, sizeof self->base->buckets);
-    }
-    self->buckets[self->universe->buckets[index]] ^= before->hash ^ after->hash;
-    self->entry_count += s_present (after) - s_present (before);
-    self->root_valid = false;
-    s_overlay_put (self, index, after);
-    bool member_changed = before->member_generation != after->member_generation || before->incarnation != after->incarnation
-                       || before->status != after->status || (before->generation == 0) != (after->generation == 0);
-    if (member_changed && effects)
-        s_view_set (self, index, after, effects);
+    ocf_entry_t *entry = s_lookup (self, index);
+    view_state_t state = { s_in_view (entry), { 0, 0, OCF_STATUS_ALIVE } };
+    if (state.in)
+        state.member = entry->member;
+    return state;
 }
 
 //  --------------------------------------------------------------------------
-//  Items
+//  Items: rows as tabled writes them, memberships and tombstones in the wire's form
 
-static void
-s_put_u64 (uint8_t *at, uint64_t value)
-{
-    for (int i = 0; i < 8; i++)
-        at[i] = (uint8_t) (value >> (8 * i));
-}
-
-static uint64_t
-s_get_u64 (const uint8_t *at)
-{
-    uint64_t value = 0;
-    for (int i = 7; i >= 0; i--)
-        value = (value << 8) | at[i];
-    return value;
-}
-
-//  Writes the items of an entry (a row carries its membership; a tombstone goes apart).
+//  Appends an entry's items to items/payload (a row carries its membership; a tombstone goes
+//  apart). buffer must have room for SIM_ROW_MAX + OCF_WIRE_PAYLOAD_MAX bytes past used
+//  (rows are at most SIM_ROW_MAX / 2 and a head); offsets into it are kept in the items'
+//  data until the caller points them at the buffer.
 static size_t
-s_entry_items (sim_table_t *self, size_t index, const sim_entry_t *entry, ocf_item_t *items, uint8_t *payload)
+s_entry_items (const ocf_entry_t *entry, ocf_item_t *items, uint8_t *buffer, size_t *used)
 {
     size_t count = 0;
-    const char *id = self->universe->ids[index];
-    if (entry->generation) {
-        memset (payload, 0, self->row_size);
-        const uint64_t fields[] = { entry->generation, entry->version, entry->content, entry->member_generation,
-                                    entry->incarnation, (uint64_t) entry->status };
-        for (int f = 0; f < 6; f++)
-            s_put_u64 (payload + 8 * f, fields[f]);
-        items[count] = (ocf_item_t) { .kind = OCF_ITEM_ROW, .data = payload, .size = (uint32_t) self->row_size };
-        memcpy (items[count++].id, id, OCF_ID_SIZE);
-        payload += self->row_size;
+    if (entry->has_record) {
+        char *row = ocf_entry_row_json (entry, false);
+        size_t size = strlen (row);
+        memcpy (buffer + *used, row, size);
+        free (row);
+        items[count] = (ocf_item_t) { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) (uintptr_t) *used,
+                                      .size = (uint32_t) size };
+        memcpy (items[count++].id, entry->id, OCF_ID_SIZE);
+        *used += size;
     }
     else
-    if (entry->member_generation) {
-        ocf_wire_member_t member = { entry->member_generation, entry->incarnation, entry->status, { 0 } };
-        items[count] = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = payload,
-                                      .size = (uint32_t) ocf_wire_member_encode (&member, payload) };
-        memcpy (items[count++].id, id, OCF_ID_SIZE);
-        payload += OCF_WIRE_PAYLOAD_MAX;
+    if (entry->has_member) {
+        ocf_wire_member_t member = { entry->member.generation, entry->member.incarnation, entry->member.status, { 0 } };
+        size_t size = ocf_wire_member_encode (&member, buffer + *used);
+        items[count] = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = (const uint8_t *) (uintptr_t) *used,
+                                      .size = (uint32_t) size };
+        memcpy (items[count++].id, entry->id, OCF_ID_SIZE);
+        *used += size;
     }
-    if (entry->tomb_generation) {
+    if (entry->has_tombstone) {
         ocf_wire_tombstone_t tombstone = { entry->tomb_generation, entry->tomb_reason, entry->tomb_declared_at };
-        items[count] = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = payload,
-                                      .size = (uint32_t) ocf_wire_tombstone_encode (&tombstone, payload) };
-        memcpy (items[count++].id, id, OCF_ID_SIZE);
+        size_t size = ocf_wire_tombstone_encode_signed (&tombstone, entry->tomb_has_sig ? entry->tomb_sig : NULL,
+                                                        buffer + *used);
+        items[count] = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = (const uint8_t *) (uintptr_t) *used,
+                                      .size = (uint32_t) size };
+        memcpy (items[count++].id, entry->id, OCF_ID_SIZE);
+        *used += size;
     }
     return count;
 }
 
-static size_t
-s_item_stride (sim_table_t *self)
+//  Items with their data as offsets into a growing buffer, pointed at it once complete.
+typedef struct {
+    ocf_item_t *items;
+    size_t count;
+    uint8_t *buffer;
+    size_t used, size;
+} item_list_t;
+
+static void
+s_list_add (item_list_t *list, const ocf_entry_t *entry)
 {
-    return self->row_size + OCF_WIRE_PAYLOAD_MAX;
+    if (list->used + SIM_ROW_MAX + OCF_WIRE_PAYLOAD_MAX > list->size) {
+        list->size = 2 * list->size + SIM_ROW_MAX + OCF_WIRE_PAYLOAD_MAX;
+        list->buffer = realloc (list->buffer, list->size);
+    }
+    list->items = realloc (list->items, (list->count + 2) * sizeof *list->items);
+    list->count += s_entry_items (entry, list->items + list->count, list->buffer, &list->used);
 }
 
 static void
-s_reserve (sim_table_t *self, size_t entries)
+s_list_finish (item_list_t *list)
 {
-    if (entries * 2 <= self->item_cap)
-        return;
-    self->item_cap = entries * 2 + 16;
-    self->items = realloc (self->items, self->item_cap * sizeof *self->items);
-    self->payloads = realloc (self->payloads, self->item_cap * s_item_stride (self));
+    for (size_t i = 0; i < list->count; i++)
+        list->items[i].data = list->buffer + (uintptr_t) list->items[i].data;
 }
 
-//  --------------------------------------------------------------------------
-//  Merging, as ocf_table_merge does
-
-static int
-s_member_compare (uint64_t g1, uint64_t i1, int s1, uint64_t g2, uint64_t i2, int s2)
-{
-    if (g1 != g2)
-        return g1 < g2 ? -1 : 1;
-    if (i1 != i2)
-        return i1 < i2 ? -1 : 1;
-    return s1 < s2 ? -1 : s1 > s2;
-}
-
-static bool
-s_same (const sim_entry_t *a, const sim_entry_t *b)
-{
-    return a->generation == b->generation && a->version == b->version && a->content == b->content
-        && a->member_generation == b->member_generation && a->incarnation == b->incarnation && a->status == b->status
-        && a->tomb_generation == b->tomb_generation && a->tomb_reason == b->tomb_reason
-        && a->tomb_declared_at == b->tomb_declared_at;
-}
-
-static void
-s_merge_parts (sim_entry_t *entry, const sim_entry_t *in)
-{
-    if (in->tomb_generation) {
-        bool greater = !entry->tomb_generation || in->tomb_generation > entry->tomb_generation
-                    || (in->tomb_generation == entry->tomb_generation
-                        && (in->tomb_reason > entry->tomb_reason
-                            || (in->tomb_reason == entry->tomb_reason && in->tomb_declared_at < entry->tomb_declared_at)));
-        if (greater) {
-            entry->tomb_generation = in->tomb_generation;
-            entry->tomb_reason = in->tomb_reason;
-            entry->tomb_declared_at = in->tomb_declared_at;
-        }
-    }
-    uint64_t floor = entry->tomb_generation;
-    if (in->generation > floor) {
-        bool greater = !entry->generation || in->generation > entry->generation
-                    || (in->generation == entry->generation
-                        && (in->version > entry->version || (in->version == entry->version && in->content > entry->content)));
-        if (greater) {
-            entry->generation = in->generation;
-            entry->version = in->version;
-            entry->content = in->content;
-        }
-    }
-    if (in->member_generation > floor
-    &&  (!entry->member_generation
-         || s_member_compare (in->member_generation, in->incarnation, in->status, entry->member_generation,
-                              entry->incarnation, entry->status) > 0)) {
-        entry->member_generation = in->member_generation;
-        entry->incarnation = in->incarnation;
-        entry->status = in->status;
-    }
-    if (entry->generation && entry->member_generation < entry->generation) {
-        entry->member_generation = entry->generation;
-        entry->incarnation = 0;
-        entry->status = OCF_STATUS_ALIVE;
-    }
-    if (entry->generation && entry->generation <= floor)
-        entry->generation = entry->version = entry->content = 0;
-    if (entry->member_generation && entry->member_generation <= floor) {
-        entry->member_generation = entry->incarnation = 0;
-        entry->status = 0;
-    }
-}
-
-//  Parses an item into the parts it carries. Returns false for garbage.
-static bool
-s_item_parts (const ocf_item_t *item, size_t row_size, sim_entry_t *in)
-{
-    memset (in, 0, sizeof *in);
-    if (item->kind == OCF_ITEM_ROW) {
-        if (item->size != row_size || row_size < ROW_HEADER)
-            return false;
-        in->generation = s_get_u64 (item->data);
-        in->version = s_get_u64 (item->data + 8);
-        in->content = s_get_u64 (item->data + 16);
-        in->member_generation = s_get_u64 (item->data + 24);
-        in->incarnation = s_get_u64 (item->data + 32);
-        in->status = (int) s_get_u64 (item->data + 40);
-        return in->generation > 0 && in->member_generation >= in->generation && in->status <= OCF_STATUS_LEFT;
-    }
-    if (item->kind == OCF_ITEM_MEMBER) {
-        ocf_wire_member_t member;
-        if (ocf_wire_member_decode (item->data, item->size, &member) != 0)
-            return false;
-        in->member_generation = member.generation;
-        in->incarnation = member.incarnation;
-        in->status = member.status;
-        return true;
-    }
-    ocf_wire_tombstone_t tombstone;
-    if (item->kind != OCF_ITEM_TOMBSTONE || ocf_wire_tombstone_decode (item->data, item->size, &tombstone) != 0)
-        return false;
-    in->tomb_generation = tombstone.generation;
-    in->tomb_reason = tombstone.reason;
-    in->tomb_declared_at = tombstone.declared_at;
-    return true;
-}
-
+//  Adds this node's row about itself to what it disseminates.
 static void
 s_own_item (sim_table_t *self, sim_effects_t *effects)
 {
-    if (effects->own_count >= 2)
-        return;
-    sim_entry_t entry = sim_table_get (self, self->self);
-    ocf_item_t items[2];
-    uint8_t payload[SIM_ROW_MAX + OCF_WIRE_PAYLOAD_MAX];
-    size_t count = s_entry_items (self, self->self, &entry, items, payload);
-    for (size_t i = 0; i < count && effects->own_count < 2; i++) {
-        if (items[i].kind == OCF_ITEM_TOMBSTONE)
+    ocf_entry_t *entry = s_lookup (self, self->self);
+    item_list_t list = { 0 };
+    if (entry)
+        s_list_add (&list, entry);
+    s_list_finish (&list);
+    for (size_t i = 0; i < list.count && effects->own_count < 2; i++) {
+        if (list.items[i].kind == OCF_ITEM_TOMBSTONE)
             continue;
         ocf_item_t *own = &effects->own[effects->own_count];
-        *own = items[i];
-        memcpy (effects->own_payload[effects->own_count], items[i].data, items[i].size);
+        *own = list.items[i];
+        memcpy (effects->own_payload[effects->own_count], list.items[i].data, list.items[i].size);
         own->data = effects->own_payload[effects->own_count++];
     }
+    free (list.items);
+    free (list.buffer);
 }
+
+//  --------------------------------------------------------------------------
+//  Merging, as tabled's MERGE does
 
 //  Like tabled: refute a suspicion of ourselves, come back after a tombstone.
 static void
-s_defend (sim_table_t *self, sim_effects_t *effects)
+s_defend (sim_table_t *self, int64_t now, sim_effects_t *effects)
 {
-    sim_entry_t before = sim_table_get (self, self->self);
-    sim_entry_t entry = before;
-    if (!entry.generation) {
+    ocf_member_in_t refute;
+    ocf_defense_t defense = ocf_entry_defense (s_lookup (self, self->self), self->generation, &refute.member);
+    if (defense == OCF_DEFENSE_RENEW)
         sim_table_renew (self, effects);
-        return;
-    }
-    if (entry.member_generation == entry.generation && entry.status != OCF_STATUS_ALIVE && effects->own_count < 2) {
-        entry.incarnation++;
-        entry.status = OCF_STATUS_ALIVE;
-        s_store (self, self->self, &before, &entry, effects);
+    else
+    if (defense == OCF_DEFENSE_REFUTE && effects->own_count < 2) {
+        memcpy (refute.id, self->universe->ids[self->self], OCF_ID_SIZE);
+        view_state_t was = s_view_state (self, self->self);
+        ocf_table_merge_member (s_overlay_for (self, self->self), &refute, now, NULL);
+        s_view_update (self, self->self, was.in, was.member, effects);
         //  tabled announces a refutation as a status change: a membership item.
-        ocf_wire_member_t member = { entry.member_generation, entry.incarnation, OCF_STATUS_ALIVE, { 0 } };
+        ocf_wire_member_t member = { refute.member.generation, refute.member.incarnation, OCF_STATUS_ALIVE, { 0 } };
         ocf_item_t *own = &effects->own[effects->own_count];
         *own = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = effects->own_payload[effects->own_count] };
         own->size = (uint32_t) ocf_wire_member_encode (&member, effects->own_payload[effects->own_count++]);
-        memcpy (own->id, self->universe->ids[self->self], OCF_ID_SIZE);
+        memcpy (own->id, refute.id, OCF_ID_SIZE);
     }
+}
+
+//  One item, parsed and checked as tabled checks a MERGE, then merged; a row about this node
+//  gives only its membership (only this node writes its record). Returns false for garbage.
+static bool
+s_merge_item (sim_table_t *self, size_t index, const ocf_item_t *item, int64_t now)
+{
+    char error[256];
+    if (item->kind == OCF_ITEM_ROW) {
+        if (ocf_json_validate ((const char *) item->data, item->size, NULL, error, sizeof error) != 0)
+            return false;
+        ocf_row_in_t row;
+        if (ocf_record_parse_row_span (ocf_json_root ((const char *) item->data, item->size, NULL), SIM_ROW_MAX, &row,
+                                       error, sizeof error) != 0)
+            return false;
+        bool valid = strcmp (row.id, item->id) == 0;
+        if (valid && index == self->self) {
+            if (row.has_member) {
+                ocf_member_in_t member = { .member = row.member };
+                memcpy (member.id, row.id, OCF_ID_SIZE);
+                ocf_table_merge_member (s_overlay_for (self, index), &member, now, NULL);
+            }
+        }
+        else
+        if (valid)
+            ocf_table_merge_row (s_overlay_for (self, index), &row, now, NULL);
+        ocf_row_in_clear (&row);
+        return valid;
+    }
+    if (item->kind == OCF_ITEM_MEMBER) {
+        ocf_wire_member_t wire;
+        if (ocf_wire_member_decode (item->data, item->size, &wire) != 0)
+            return false;
+        ocf_member_in_t member = { .member = { wire.generation, wire.incarnation, wire.status } };
+        memcpy (member.id, item->id, OCF_ID_SIZE);
+        ocf_table_merge_member (s_overlay_for (self, index), &member, now, NULL);
+        return true;
+    }
+    ocf_wire_tombstone_t wire;
+    ocf_tombstone_in_t tombstone = { 0 };
+    if (item->kind != OCF_ITEM_TOMBSTONE
+    ||  ocf_wire_tombstone_decode_signed (item->data, item->size, &wire, &tombstone.has_sig, tombstone.sig) != 0)
+        return false;
+    memcpy (tombstone.id, item->id, OCF_ID_SIZE);
+    tombstone.generation = wire.generation;
+    tombstone.reason = wire.reason;
+    tombstone.declared_at = wire.declared_at;
+    ocf_table_merge_tombstone (s_overlay_for (self, index), &tombstone, now, NULL);
+    return true;
 }
 
 void
@@ -473,37 +452,29 @@ sim_table_merge (sim_table_t *self, const ocf_item_t *items, size_t count, int64
     bool touches_self = false;
     for (size_t i = 0; i < count; i++) {
         long index = sim_universe_find (self->universe, items[i].id);
-        sim_entry_t in;
-        if (index < 0 || !s_item_parts (&items[i], self->row_size, &in))
+        if (index < 0)
             continue;
-        //  Only this node writes its own record: of a copy from elsewhere, like tabled, only
-        //  the membership counts.
-        if ((size_t) index == self->self) {
-            if (items[i].kind == OCF_ITEM_ROW)
-                in.generation = in.version = in.content = 0;
-            touches_self = true;
+        view_state_t was = s_view_state (self, (size_t) index);
+        if (s_merge_item (self, (size_t) index, &items[i], now)) {
+            touches_self |= (size_t) index == self->self;
+            s_view_update (self, (size_t) index, was.in, was.member, effects);
         }
-        sim_entry_t before = sim_table_get (self, (size_t) index);
-        sim_entry_t after = before;
-        s_merge_parts (&after, &in);
-        if (!s_same (&before, &after))
-            s_store (self, (size_t) index, &before, &after, effects);
     }
     if (touches_self)
-        s_defend (self, effects);
+        s_defend (self, now, effects);
 }
 
 //  --------------------------------------------------------------------------
 
 sim_table_t *
-sim_table_new (const sim_base_t *base, size_t self_index, ocf_members_t *shared_view, size_t row_size)
+sim_table_new (const sim_base_t *base, size_t self_index, ocf_members_t *shared_view)
 {
     sim_table_t *self = calloc (1, sizeof *self);
     self->base = base;
     self->universe = base->universe;
     self->self = self_index;
-    self->row_size = row_size < ROW_HEADER ? ROW_HEADER : row_size > SIM_ROW_MAX ? SIM_ROW_MAX : row_size;
-    self->entry_count = base->entry_count;
+    ocf_entry_t *own = ocf_table_lookup (base->table, base->universe->ids[self_index]);
+    self->generation = own && own->has_record ? own->generation : 0;
     if (shared_view) {
         self->view = shared_view;
         self->view_shared = true;
@@ -521,84 +492,112 @@ sim_table_destroy (sim_table_t **self_p)
         return;
     if (!self->view_shared)
         ocf_members_destroy (&self->view);
-    free (self->keys);
-    free (self->values);
-    free (self->buckets);
-    free (self->items);
-    free (self->payloads);
+    ocf_table_destroy (&self->overlay);
     free (self);
     *self_p = NULL;
+}
+
+sim_entry_t
+sim_table_get (sim_table_t *self, size_t index)
+{
+    ocf_entry_t *entry = s_lookup (self, index);
+    sim_entry_t view = { .status = -1 };
+    if (entry && entry->has_record) {
+        view.generation = entry->generation;
+        view.version = entry->version;
+    }
+    if (entry && entry->has_member) {
+        view.member_generation = entry->member.generation;
+        view.incarnation = entry->member.incarnation;
+        view.status = (int) entry->member.status;
+    }
+    if (entry && entry->has_tombstone)
+        view.tomb_generation = entry->tomb_generation;
+    return view;
+}
+
+//  This replica's bucket hashes: the base's, the copied entries' swapped for the overlay's.
+static void
+s_buckets (sim_table_t *self, uint64_t buckets[OCF_BUCKETS])
+{
+    for (unsigned b = 0; b < OCF_BUCKETS; b++)
+        buckets[b] = ocf_table_bucket_hash (self->base->table, b) ^ self->shadowed[b]
+                   ^ (self->overlay ? ocf_table_bucket_hash (self->overlay, b) : 0);
 }
 
 uint64_t
 sim_table_root (sim_table_t *self)
 {
+    if (!self->overlay)
+        return ocf_table_root (self->base->table);
     if (!self->root_valid) {
-        const uint64_t *buckets = self->buckets ? self->buckets : self->base->buckets;
-        uint64_t h = 0x726f6f74;
-        for (int b = 0; b < 256; b++)
-            h = ocf_hash_u64 (h, buckets[b]);
-        self->root = h;
+        uint64_t buckets[OCF_BUCKETS];
+        s_buckets (self, buckets);
+        self->root = ocf_table_root_of (buckets);
         self->root_valid = true;
     }
     return self->root;
 }
 
-size_t sim_table_entries (sim_table_t *self) { return self->entry_count; }
+size_t
+sim_table_entries (sim_table_t *self)
+{
+    return ocf_table_size (self->base->table) - self->shadowed_count + (self->overlay ? ocf_table_size (self->overlay) : 0);
+}
+
 ocf_members_t *sim_table_view (sim_table_t *self) { return self->view; }
+
+//  Writes this node's record at (generation, version) and disseminates it.
+static void
+s_write_own (sim_table_t *self, uint64_t version, sim_effects_t *effects)
+{
+    view_state_t was = s_view_state (self, self->self);
+    s_merge_own_row (s_overlay_for (self, self->self), self->universe, self->self, self->generation, version,
+                     self->base->row_size);
+    s_view_update (self, self->self, was.in, was.member, effects);
+    s_own_item (self, effects);
+}
 
 void
 sim_table_touch (sim_table_t *self, sim_effects_t *effects)
 {
-    sim_entry_t before = sim_table_get (self, self->self);
-    sim_entry_t after = before;
-    after.version++;
-    after.content++;
-    s_store (self, self->self, &before, &after, effects);
-    s_own_item (self, effects);
+    ocf_entry_t *entry = s_lookup (self, self->self);
+    s_write_own (self, entry && entry->has_record ? entry->version + 1 : 1, effects);
 }
 
 void
 sim_table_renew (sim_table_t *self, sim_effects_t *effects)
 {
-    sim_entry_t before = sim_table_get (self, self->self);
-    sim_entry_t after = before;
-    uint64_t generation = before.generation > before.tomb_generation ? before.generation : before.tomb_generation;
-    if (before.member_generation > generation)
-        generation = before.member_generation;
-    after.generation = generation + 1;
-    after.version = 1;
-    after.member_generation = after.generation;
-    after.incarnation = 0;
-    after.status = OCF_STATUS_ALIVE;
-    s_store (self, self->self, &before, &after, effects);
-    s_own_item (self, effects);
+    self->generation = ocf_entry_next_generation (s_lookup (self, self->self), self->generation);
+    s_write_own (self, 1, effects);
 }
 
 void
 sim_table_leave (sim_table_t *self, int64_t now, sim_effects_t *effects)
 {
-    sim_entry_t before = sim_table_get (self, self->self);
-    sim_entry_t after = before;
-    sim_entry_t tombstone = { .tomb_generation = before.generation, .tomb_reason = OCF_REASON_LEFT,
-                              .tomb_declared_at = now };
-    s_merge_parts (&after, &tombstone);
-    s_store (self, self->self, &before, &after, effects);
+    ocf_tombstone_in_t tombstone = { .generation = self->generation, .reason = OCF_REASON_LEFT, .declared_at = now };
+    memcpy (tombstone.id, self->universe->ids[self->self], OCF_ID_SIZE);
+    ocf_record_sign_tombstone (&tombstone, self->universe->identities[self->self]);
+    view_state_t was = s_view_state (self, self->self);
+    ocf_table_merge_tombstone (s_overlay_for (self, self->self), &tombstone, now, NULL);
+    s_view_update (self, self->self, was.in, was.member, effects);
     ocf_item_t *own = &effects->own[effects->own_count];
-    ocf_wire_tombstone_t wire = { before.generation, OCF_REASON_LEFT, now };
+    ocf_wire_tombstone_t wire = { tombstone.generation, OCF_REASON_LEFT, now };
     *own = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = effects->own_payload[effects->own_count] };
-    own->size = (uint32_t) ocf_wire_tombstone_encode (&wire, effects->own_payload[effects->own_count++]);
-    memcpy (own->id, self->universe->ids[self->self], OCF_ID_SIZE);
+    own->size = (uint32_t) ocf_wire_tombstone_encode_signed (&wire, tombstone.sig, effects->own_payload[effects->own_count++]);
+    memcpy (own->id, tombstone.id, OCF_ID_SIZE);
 }
 
 void
 sim_table_answer (sim_table_t *self, ocf_gossip_t *core, int64_t now, uint64_t token, const ocf_query_t *query)
 {
-    const uint64_t *buckets = self->buckets ? self->buckets : self->base->buckets;
     switch (query->kind) {
-        case OCF_QUERY_BUCKETS:
+        case OCF_QUERY_BUCKETS: {
+            uint64_t buckets[OCF_BUCKETS];
+            s_buckets (self, buckets);
             ocf_gossip_answer_buckets (core, now, token, buckets);
             break;
+        }
         case OCF_QUERY_DIGESTS: {
             size_t total = 0;
             for (size_t b = 0; b < query->bucket_count; b++)
@@ -608,36 +607,37 @@ sim_table_answer (sim_table_t *self, ocf_gossip_t *core, int64_t now, uint64_t t
             for (size_t b = 0; b < query->bucket_count; b++)
                 for (size_t m = self->universe->bucket_start[query->buckets[b]];
                      m < self->universe->bucket_start[query->buckets[b] + 1]; m++) {
-                    size_t index = self->universe->members[m];
-                    sim_entry_t entry = sim_table_get (self, index);
-                    if (!s_present (&entry))
+                    ocf_entry_t *entry = s_lookup (self, self->universe->members[m]);
+                    if (!entry)
                         continue;
+                    //  As tabled's DIGEST reports an entry.
                     ocf_digest_t *digest = &digests[count++];
-                    memcpy (digest->id, self->universe->ids[index], OCF_ID_SIZE);
-                    digest->generation = entry.generation;
-                    digest->version = entry.version;
-                    digest->member_generation = entry.member_generation;
-                    digest->incarnation = entry.incarnation;
-                    digest->status = entry.member_generation ? entry.status : -1;
-                    digest->tomb_generation = entry.tomb_generation;
-                    digest->hash = entry.hash;
+                    memcpy (digest->id, entry->id, OCF_ID_SIZE);
+                    digest->generation = entry->has_record ? entry->generation : 0;
+                    digest->version = entry->has_record ? entry->version : 0;
+                    digest->member_generation = entry->has_member ? entry->member.generation : 0;
+                    digest->incarnation = entry->has_member ? entry->member.incarnation : 0;
+                    digest->status = entry->has_member ? (int) entry->member.status : -1;
+                    digest->tomb_generation = entry->has_tombstone ? entry->tomb_generation : 0;
+                    digest->hash = entry->hash;
                 }
             ocf_gossip_answer_digests (core, now, token, digests, count);
             free (digests);
             break;
         }
         case OCF_QUERY_ITEMS: {
-            s_reserve (self, query->id_count);
-            size_t count = 0;
+            item_list_t list = { 0 };
             for (size_t i = 0; i < query->id_count; i++) {
                 long index = sim_universe_find (self->universe, query->ids[i]);
-                if (index < 0)
-                    continue;
-                sim_entry_t entry = sim_table_get (self, (size_t) index);
-                count += s_entry_items (self, (size_t) index, &entry, &self->items[count],
-                                        self->payloads + count * s_item_stride (self));
+                ocf_entry_t *entry = index < 0 ? NULL : s_lookup (self, (size_t) index);
+                if (entry)
+                    s_list_add (&list, entry);
             }
-            ocf_gossip_answer_items (core, now, token, self->items, count, NULL, sim_table_root (self), self->entry_count);
+            s_list_finish (&list);
+            ocf_gossip_answer_items (core, now, token, list.items, list.count, NULL, sim_table_root (self),
+                                     sim_table_entries (self));
+            free (list.items);
+            free (list.buffer);
             break;
         }
         case OCF_QUERY_SNAPSHOT: {
@@ -646,23 +646,25 @@ sim_table_answer (sim_table_t *self, ocf_gossip_t *core, int64_t now, uint64_t t
                 long after = sim_universe_find (self->universe, query->after);
                 start = after < 0 ? 0 : (size_t) after + 1;
             }
-            s_reserve (self, query->limit);
-            size_t count = 0, taken = 0, index = start;
+            item_list_t list = { 0 };
+            size_t taken = 0, index = start;
             for (; index < self->universe->count && taken < query->limit; index++) {
-                sim_entry_t entry = sim_table_get (self, index);
-                if (!s_present (&entry))
+                ocf_entry_t *entry = s_lookup (self, index);
+                if (!entry)
                     continue;
-                count += s_entry_items (self, index, &entry, &self->items[count], self->payloads + count * s_item_stride (self));
+                s_list_add (&list, entry);
                 taken++;
             }
+            s_list_finish (&list);
             //  More to come when a present entry lies beyond the page.
             bool more = false;
-            for (size_t rest = index; rest < self->universe->count && !more; rest++) {
-                sim_entry_t entry = sim_table_get (self, rest);
-                more = s_present (&entry);
-            }
+            for (size_t rest = index; rest < self->universe->count && !more; rest++)
+                more = s_lookup (self, rest) != NULL;
             const char *next = more && index > 0 ? self->universe->ids[index - 1] : NULL;
-            ocf_gossip_answer_items (core, now, token, self->items, count, next, sim_table_root (self), self->entry_count);
+            ocf_gossip_answer_items (core, now, token, list.items, list.count, next, sim_table_root (self),
+                                     sim_table_entries (self));
+            free (list.items);
+            free (list.buffer);
             break;
         }
     }

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define SILENT_CLIENTS 260       //  more than a worker lets handshake at once (256)
+#define SILENT_CLIENTS 260       //  more than an event loop lets handshake at once (256)
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *C;
@@ -211,7 +211,7 @@ Test (proxyd_tls, the_fabric_listener_refuses_plain_http_no_certificate_and_stra
 }
 
 //  Connections that never start their handshake are closed after fabric_handshake_timeout
-//  (500 ms here), and a worker lets only so many wait at once: the others are closed at once.
+//  (500 ms here), and an event loop lets only so many wait at once: the others are closed at once.
 Test (proxyd_tls, silent_connections_are_closed_and_bounded)
 {
     int fds[SILENT_CLIENTS];

@@ -11,7 +11,7 @@ INTRO = {
     'tabled': 'The node table (ocf-tabled).',
     'gossipd': 'Talking to other hosts (ocf-gossipd): see [gossip.md](gossip.md).',
     'proxyd': 'The HTTP API and request routing (ocf-proxyd): see [proxyd.md](proxyd.md).',
-    'workerd': 'The worker agent (ocf-workerd): see [workerd.md](workerd.md).',
+    'workerd': 'The host agent (ocf-workerd): see [workerd.md](workerd.md).',
     'service.NAME': 'One section per backend that ocf-workerd runs or watches; NAME is the service name others '
                     'route to (`llm` for the OpenAI routes).',
 }

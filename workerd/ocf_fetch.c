@@ -1,12 +1,12 @@
-/*  ocf_http: libcurl multi_socket driven by zloop.  */
-#include "ocf_http.h"
+/*  ocf_fetch: libcurl multi_socket driven by zloop.  */
+#include "ocf_fetch.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 
-struct _ocf_http_t {
+struct _ocf_fetch_t {
     zloop_t *loop;
     CURLM *multi;
     int timer_id;                //  the armed one-shot timer, -1 when none
@@ -14,10 +14,10 @@ struct _ocf_http_t {
 };
 
 typedef struct {
-    ocf_http_t *owner;
+    ocf_fetch_t *owner;
     CURL *easy;
     void *handle;                //  in owner->requests
-    ocf_http_fn *fn;
+    ocf_fetch_fn *fn;
     void *arg;
     uint64_t tag;
     ocf_strbuf_t body;
@@ -38,9 +38,9 @@ s_request_free (request_t **request_p)
 }
 
 static void
-s_complete (ocf_http_t *self, request_t *request, CURLcode code)
+s_complete (ocf_fetch_t *self, request_t *request, CURLcode code)
 {
-    ocf_http_result_t result = { .body = request->body.data ? request->body.data : "", .size = request->body.len };
+    ocf_fetch_result_t result = { .body = request->body.data ? request->body.data : "", .size = request->body.len };
     curl_off_t total_us = 0;
     curl_easy_getinfo (request->easy, CURLINFO_TOTAL_TIME_T, &total_us);
     result.latency_us = total_us;
@@ -68,7 +68,7 @@ s_complete (ocf_http_t *self, request_t *request, CURLcode code)
 }
 
 static void
-s_check_done (ocf_http_t *self)
+s_check_done (ocf_fetch_t *self)
 {
     CURLMsg *message;
     int left;
@@ -83,7 +83,7 @@ s_check_done (ocf_http_t *self)
 static int
 s_on_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    ocf_http_t *self = arg;
+    ocf_fetch_t *self = arg;
     int flags = (item->revents & ZMQ_POLLIN ? CURL_CSELECT_IN : 0) | (item->revents & ZMQ_POLLOUT ? CURL_CSELECT_OUT : 0)
               | (item->revents & ZMQ_POLLERR ? CURL_CSELECT_ERR : 0);
     int running;
@@ -97,7 +97,7 @@ s_on_ready (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 static int
 s_on_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
-    ocf_http_t *self = userp;
+    ocf_fetch_t *self = userp;
     zmq_pollitem_t item = { NULL, fd, 0, 0 };
     if (socketp)
         zloop_poller_end (self->loop, &item);
@@ -116,7 +116,7 @@ s_on_socket (CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 static int
 s_on_timer (zloop_t *loop, int timer_id, void *arg)
 {
-    ocf_http_t *self = arg;
+    ocf_fetch_t *self = arg;
     //  zloop may still run a timer ended in the same loop iteration: only the armed one counts.
     if (timer_id != self->timer_id)
         return 0;
@@ -130,7 +130,7 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 static int
 s_on_timer_change (CURLM *multi, long timeout_ms, void *userp)
 {
-    ocf_http_t *self = userp;
+    ocf_fetch_t *self = userp;
     if (self->timer_id >= 0)
         zloop_timer_end (self->loop, self->timer_id);
     self->timer_id = timeout_ms >= 0 ? zloop_timer (self->loop, (size_t) timeout_ms, 1, s_on_timer, self) : -1;
@@ -150,10 +150,10 @@ s_on_body (char *data, size_t size, size_t count, void *arg)
     return len;
 }
 
-ocf_http_t *
-ocf_http_new (zloop_t *loop)
+ocf_fetch_t *
+ocf_fetch_new (zloop_t *loop)
 {
-    ocf_http_t *self = calloc (1, sizeof *self);
+    ocf_fetch_t *self = calloc (1, sizeof *self);
     self->loop = loop;
     self->timer_id = -1;
     self->requests = zlistx_new ();
@@ -166,9 +166,9 @@ ocf_http_new (zloop_t *loop)
 }
 
 void
-ocf_http_destroy (ocf_http_t **self_p)
+ocf_fetch_destroy (ocf_fetch_t **self_p)
 {
-    ocf_http_t *self = *self_p;
+    ocf_fetch_t *self = *self_p;
     if (!self)
         return;
     request_t *request;
@@ -183,8 +183,8 @@ ocf_http_destroy (ocf_http_t **self_p)
 }
 
 int
-ocf_http_get (ocf_http_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_http_fn *fn, void *arg,
-              uint64_t tag)
+ocf_fetch_get (ocf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_fetch_fn *fn, void *arg,
+               uint64_t tag)
 {
     request_t *request = calloc (1, sizeof *request);
     request->owner = self;

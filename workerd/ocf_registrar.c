@@ -1,5 +1,5 @@
-/*  ocf_tabled_link: desired state, acknowledged state, and the requests in between.  */
-#include "ocf_tabled_link.h"
+/*  ocf_registrar: desired state, acknowledged state, and the requests in between.  */
+#include "ocf_registrar.h"
 #include "ocf_config.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
@@ -23,7 +23,7 @@ typedef struct {
 
 typedef enum { SENT_HELLO, SENT_ITEM, SENT_LABELS_GET } sent_t;
 
-struct _ocf_tabled_link_t {
+struct _ocf_registrar_t {
     zloop_t *loop;
     char *endpoint;
     zsock_t *sock;
@@ -50,7 +50,7 @@ struct _ocf_tabled_link_t {
     int timer_id;
     int64_t timer_at;
 
-    ocf_tabled_link_fn *on_synced;
+    ocf_registrar_fn *on_synced;
     void *on_synced_arg;
     uint64_t requests;
     uint64_t errors;
@@ -58,7 +58,7 @@ struct _ocf_tabled_link_t {
     uint64_t resyncs;
 };
 
-static void s_next (ocf_tabled_link_t *self);
+static void s_next (ocf_registrar_t *self);
 
 static bool
 s_same (json_t *a, json_t *b)
@@ -84,7 +84,7 @@ static int s_on_reply (zloop_t *loop, zsock_t *sock, void *arg);
 static int
 s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
 {
-    ocf_tabled_link_t *self = arg;
+    ocf_registrar_t *self = arg;
     zmsg_t *event = zmsg_recv_nowait (sock);
     zframe_t *head = event ? zmsg_first (event) : NULL;
     if (head && zframe_size (head) >= 2) {
@@ -103,11 +103,11 @@ s_on_monitor (zloop_t *loop, zsock_t *sock, void *arg)
 }
 
 static void
-s_connect (ocf_tabled_link_t *self)
+s_connect (ocf_registrar_t *self)
 {
     static int instances;
     char monitor[64];
-    snprintf (monitor, sizeof monitor, "inproc://ocf-tabled-link-%d", ++instances);
+    snprintf (monitor, sizeof monitor, "inproc://ocf-registrar-%d", ++instances);
     self->sock = zsock_new (ZMQ_DEALER);
     zsock_set_linger (self->sock, 0);
     //  Never block and never queue for a tabled that is not there: a send then fails at
@@ -124,7 +124,7 @@ s_connect (ocf_tabled_link_t *self)
 }
 
 static void
-s_disconnect (ocf_tabled_link_t *self)
+s_disconnect (ocf_registrar_t *self)
 {
     if (!self->sock)
         return;
@@ -138,7 +138,7 @@ s_disconnect (ocf_tabled_link_t *self)
 static int
 s_on_timer (zloop_t *loop, int timer_id, void *arg)
 {
-    ocf_tabled_link_t *self = arg;
+    ocf_registrar_t *self = arg;
     if (timer_id != self->timer_id)
         return 0;                //  ended in this loop iteration but run anyway
     self->timer_id = -1;
@@ -163,7 +163,7 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
 
 //  One one-shot timer: the reply deadline while a request is out, else the next HELLO.
 static void
-s_arm (ocf_tabled_link_t *self)
+s_arm (ocf_registrar_t *self)
 {
     int64_t at = self->in_flight ? self->sent_at + self->timeout_ms : self->next_hello_at;
     if (self->timer_id >= 0 && self->timer_at == at)
@@ -179,7 +179,7 @@ s_arm (ocf_tabled_link_t *self)
 //  Items
 
 static item_t *
-s_item (ocf_tabled_link_t *self, item_kind_t kind, const char *name)
+s_item (ocf_registrar_t *self, item_kind_t kind, const char *name)
 {
     for (size_t i = 0; i < self->item_count; i++)
         if (self->items[i].kind == kind && (kind != ITEM_SERVICE || strcmp (self->items[i].name, name) == 0))
@@ -204,7 +204,7 @@ s_needs_send (item_t *item)
 
 //  Every acknowledgement is unknown again: tabled restarted, or may have missed requests.
 static void
-s_resync (ocf_tabled_link_t *self)
+s_resync (ocf_registrar_t *self)
 {
     self->resyncs++;
     for (size_t i = 0; i < self->item_count; i++) {
@@ -236,7 +236,7 @@ s_only_load_differs (json_t *desired, json_t *acked)
 //  Requests
 
 static void
-s_send (ocf_tabled_link_t *self, sent_t sent, size_t item, const char *verb, json_t *body, json_t *content)
+s_send (ocf_registrar_t *self, sent_t sent, size_t item, const char *verb, json_t *body, json_t *content)
 {
     zmsg_t *msg = zmsg_new ();
     ocf_msg_append (msg, verb, body);
@@ -265,7 +265,7 @@ s_send (ocf_tabled_link_t *self, sent_t sent, size_t item, const char *verb, jso
 }
 
 static void
-s_send_item (ocf_tabled_link_t *self, size_t index)
+s_send_item (ocf_registrar_t *self, size_t index)
 {
     item_t *item = &self->items[index];
     switch (item->kind) {
@@ -294,7 +294,7 @@ s_send_item (ocf_tabled_link_t *self, size_t index)
 
 //  Sends the next request if none is out: HELLO when due, else the first item that differs.
 static void
-s_next (ocf_tabled_link_t *self)
+s_next (ocf_registrar_t *self)
 {
     if (!self->in_flight) {
         int64_t now = ocf_time_mono_ms ();
@@ -323,7 +323,7 @@ s_error_text (json_t *body)
 }
 
 static void
-s_on_hello (ocf_tabled_link_t *self, json_t *body)
+s_on_hello (ocf_registrar_t *self, json_t *body)
 {
     json_int_t boot = json_integer_value (json_object_get (body, "boot"));
     const char *id = json_string_value (json_object_get (body, "id"));
@@ -349,7 +349,7 @@ s_on_hello (ocf_tabled_link_t *self, json_t *body)
 }
 
 static void
-s_on_labels (ocf_tabled_link_t *self, item_t *item, json_t *body)
+s_on_labels (ocf_registrar_t *self, item_t *item, json_t *body)
 {
     json_t *current = json_object_get (json_object_get (body, "row"), "labels");
     json_t *merged = ocf_slurm_merge (current, item->desired);
@@ -364,7 +364,7 @@ s_on_labels (ocf_tabled_link_t *self, item_t *item, json_t *body)
 }
 
 static void
-s_on_message (ocf_tabled_link_t *self, ocf_msg_t *msg)
+s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
 {
     self->in_flight = false;
     bool ok = strcmp (msg->verb, "OK") == 0;
@@ -400,7 +400,7 @@ s_on_message (ocf_tabled_link_t *self, ocf_msg_t *msg)
 static int
 s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
 {
-    ocf_tabled_link_t *self = arg;
+    ocf_registrar_t *self = arg;
     while (zsock_events (sock) & ZMQ_POLLIN) {
         zmsg_t *zmsg = zmsg_recv_nowait (sock);
         if (!zmsg)
@@ -423,7 +423,7 @@ s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
         if (!self->in_flight)
             s_set (&self->sent_content, NULL);
         s_next (self);
-        if (self->on_synced && ocf_tabled_link_synced (self))
+        if (self->on_synced && ocf_registrar_synced (self))
             self->on_synced (self->on_synced_arg);
     }
     return 0;
@@ -432,10 +432,10 @@ s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
 //  --------------------------------------------------------------------------
 //  Public
 
-ocf_tabled_link_t *
-ocf_tabled_link_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, int64_t heartbeat_ms)
+ocf_registrar_t *
+ocf_registrar_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, int64_t heartbeat_ms)
 {
-    ocf_tabled_link_t *self = calloc (1, sizeof *self);
+    ocf_registrar_t *self = calloc (1, sizeof *self);
     self->loop = loop;
     self->endpoint = strdup (endpoint);
     self->timeout_ms = timeout_ms;
@@ -449,9 +449,9 @@ ocf_tabled_link_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, in
 }
 
 void
-ocf_tabled_link_destroy (ocf_tabled_link_t **self_p)
+ocf_registrar_destroy (ocf_registrar_t **self_p)
 {
-    ocf_tabled_link_t *self = *self_p;
+    ocf_registrar_t *self = *self_p;
     if (!self)
         return;
     s_disconnect (self);
@@ -470,7 +470,7 @@ ocf_tabled_link_destroy (ocf_tabled_link_t **self_p)
 }
 
 static void
-s_desire (ocf_tabled_link_t *self, item_t *item, json_t *value)
+s_desire (ocf_registrar_t *self, item_t *item, json_t *value)
 {
     if (s_same (item->desired, value)) {
         json_decref (value);
@@ -481,25 +481,25 @@ s_desire (ocf_tabled_link_t *self, item_t *item, json_t *value)
 }
 
 void
-ocf_tabled_link_set_hardware (ocf_tabled_link_t *self, json_t *hardware)
+ocf_registrar_set_hardware (ocf_registrar_t *self, json_t *hardware)
 {
     s_desire (self, s_item (self, ITEM_HARDWARE, NULL), hardware);
 }
 
 void
-ocf_tabled_link_set_labels (ocf_tabled_link_t *self, json_t *slurm_labels)
+ocf_registrar_set_labels (ocf_registrar_t *self, json_t *slurm_labels)
 {
     s_desire (self, s_item (self, ITEM_LABELS, NULL), slurm_labels);
 }
 
 void
-ocf_tabled_link_set_service (ocf_tabled_link_t *self, const char *name, json_t *service)
+ocf_registrar_set_service (ocf_registrar_t *self, const char *name, json_t *service)
 {
     s_desire (self, s_item (self, ITEM_SERVICE, name), service);
 }
 
 bool
-ocf_tabled_link_synced (ocf_tabled_link_t *self)
+ocf_registrar_synced (ocf_registrar_t *self)
 {
     if (!self->connected || self->in_flight)
         return false;
@@ -510,29 +510,29 @@ ocf_tabled_link_synced (ocf_tabled_link_t *self)
 }
 
 void
-ocf_tabled_link_set_synced_handler (ocf_tabled_link_t *self, ocf_tabled_link_fn *fn, void *arg)
+ocf_registrar_set_synced_handler (ocf_registrar_t *self, ocf_registrar_fn *fn, void *arg)
 {
     self->on_synced = fn;
     self->on_synced_arg = arg;
 }
 
 bool
-ocf_tabled_link_connected (ocf_tabled_link_t *self)
+ocf_registrar_connected (ocf_registrar_t *self)
 {
     return self->connected;
 }
 
 const char *
-ocf_tabled_link_node_id (ocf_tabled_link_t *self)
+ocf_registrar_node_id (ocf_registrar_t *self)
 {
     return self->node_id;
 }
 
 json_t *
-ocf_tabled_link_stats (ocf_tabled_link_t *self)
+ocf_registrar_stats (ocf_registrar_t *self)
 {
     return json_pack ("{s:b, s:b, s:I, s:I, s:I, s:I}", "connected", self->connected,
-                      "synced", ocf_tabled_link_synced (self), "requests", (json_int_t) self->requests,
+                      "synced", ocf_registrar_synced (self), "requests", (json_int_t) self->requests,
                       "errors", (json_int_t) self->errors, "timeouts", (json_int_t) self->timeouts,
                       "resyncs", (json_int_t) self->resyncs);
 }

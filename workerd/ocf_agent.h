@@ -1,11 +1,11 @@
-/*  ocf_worker: the runner around the sans-I/O parts of ocf-workerd.
+/*  ocf_agent: the runner around the sans-I/O parts of ocf-workerd.
     Owns, inside one zloop: a process, an output pipe and an ocf_service state machine per
     [service.NAME]; the HTTP client that checks, lists models and scrapes metrics; the GPU
-    probe and /proc readings; the link to tabled. Every event (a child's exit, an HTTP
+    probe and /proc readings; the registrar (this host in tabled). Every event (a child's exit, an HTTP
     result, a timer) is fed to the state machines, whose actions are carried out and whose
-    registrations are handed to the link, then one timer is armed for the next deadline.  */
-#ifndef OCF_WORKER_H
-#define OCF_WORKER_H
+    registrations are handed to the registrar, then one timer is armed for the next deadline.  */
+#ifndef OCF_AGENT_H
+#define OCF_AGENT_H
 
 #include "ocf_config.h"
 
@@ -13,25 +13,25 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-typedef struct _ocf_worker_t ocf_worker_t;
+typedef struct _ocf_agent_t ocf_agent_t;
 
 //  Starts the backends and the checks. Returns NULL with error set when a service's
 //  command cannot be split (the configuration check normally catches it first).
-ocf_worker_t *ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size);
+ocf_agent_t *ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size);
 //  Kills and reaps whatever still runs (after a completed shutdown nothing does).
-void ocf_worker_destroy (ocf_worker_t **self_p);
+void ocf_agent_destroy (ocf_agent_t **self_p);
 
 //  SIGCHLD: reaps every child that ended. Returns -1 when the shutdown is complete.
-int ocf_worker_reap (ocf_worker_t *self);
+int ocf_agent_reap (ocf_agent_t *self);
 //  SIGTERM: withdraws every service from tabled, then stops the backends. Returns -1
 //  when the shutdown is complete already (nothing was running).
-int ocf_worker_shutdown (ocf_worker_t *self);
-bool ocf_worker_stopping (ocf_worker_t *self);
+int ocf_agent_shutdown (ocf_agent_t *self);
+bool ocf_agent_stopping (ocf_agent_t *self);
 
 //  For the local API. Caller owns them.
-json_t *ocf_worker_hello (ocf_worker_t *self);
-json_t *ocf_worker_stats (ocf_worker_t *self);
+json_t *ocf_agent_hello (ocf_agent_t *self);
+json_t *ocf_agent_stats (ocf_agent_t *self);
 //  "2/3 services healthy, 4 GPUs" for systemd's STATUS=.
-void ocf_worker_status_line (ocf_worker_t *self, char *line, size_t size);
+void ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size);
 
 #endif

@@ -1,10 +1,10 @@
-/*  ocf_http: dispatch and response helpers.  */
-#include "ocf_http.h"
+/*  ocf_respond: dispatch and response helpers.  */
+#include "ocf_respond.h"
 #include "ocf_access.h"
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_time.h"
-#include "ocf_worker.h"
+#include "ocf_loop.h"
 
 #include <stdarg.h>
 
@@ -12,7 +12,7 @@
 //  Responses
 
 void
-ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
+ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
     static const struct { int status; const char *reason; } reasons[] = {
         { 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
@@ -27,7 +27,7 @@ ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char 
     req->res.content_length = len;
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
     //  Every answer names the node that gave it; proxyd's own answers come from this one.
-    const char *self_id = ocf_view_self_id (ocf_worker_of (req)->view);
+    const char *self_id = ocf_view_self_id (ocf_loop_of (req)->view);
     if (*self_id)
         h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
                                self_id, strlen (self_id));
@@ -35,10 +35,10 @@ ocf_http_send (h2o_req_t *req, int status, const char *content_type, const char 
 }
 
 void
-ocf_http_json (h2o_req_t *req, int status, json_t *body)
+ocf_respond_json (h2o_req_t *req, int status, json_t *body)
 {
     char *text = json_dumps (body, JSON_COMPACT);
-    ocf_http_send (req, status, "application/json", text, strlen (text));
+    ocf_respond_send (req, status, "application/json", text, strlen (text));
     free (text);
     json_decref (body);
 }
@@ -67,7 +67,7 @@ s_error_body (int status, const char *code, json_t *extra, const char *message)
 }
 
 void
-ocf_http_error (h2o_req_t *req, int status, const char *code, json_t *extra, const char *format, ...)
+ocf_respond_error (h2o_req_t *req, int status, const char *code, json_t *extra, const char *format, ...)
 {
     char message[1024];
     va_list args;
@@ -76,11 +76,11 @@ ocf_http_error (h2o_req_t *req, int status, const char *code, json_t *extra, con
     va_end (args);
     if (status == 503)
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT (OCF_RETRY_AFTER));
-    ocf_http_json (req, status, s_error_body (status, code, extra, message));
+    ocf_respond_json (req, status, s_error_body (status, code, extra, message));
 }
 
 h2o_iovec_t
-ocf_http_header (h2o_req_t *req, const char *name)
+ocf_respond_req_header (h2o_req_t *req, const char *name)
 {
     ssize_t index = h2o_find_header_by_str (&req->headers, name, strlen (name), -1);
     return index >= 0 ? req->headers.entries[index].value : h2o_iovec_init (NULL, 0);
@@ -133,7 +133,7 @@ s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
 //  Dispatch
 
 typedef struct {
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     h2o_req_t *req;
     int route;
     int64_t started_us;
@@ -143,10 +143,10 @@ static void
 s_on_request_done (void *data)
 {
     accounting_t *accounting = data;
-    ocf_worker_t *worker = accounting->worker;
-    ocf_metrics_request_end (worker->metrics, accounting->route, accounting->req->res.status,
+    ocf_loop_t *loop = accounting->loop;
+    ocf_metrics_request_end (loop->metrics, accounting->route, accounting->req->res.status,
                              (uint64_t) (ocf_time_mono_us () - accounting->started_us));
-    ocf_worker_request_end (worker);
+    ocf_loop_request_end (loop);
 }
 
 //  Finds the request's route in the server's table, then runs its handler: the dispatcher
@@ -154,32 +154,32 @@ s_on_request_done (void *data)
 static int
 s_on_request (h2o_handler_t *handler, h2o_req_t *req)
 {
-    ocf_worker_t *worker = ocf_worker_of (req);
-    const ocf_routetable_t *routes = ocf_proxyd_routes (worker->server);
+    ocf_loop_t *loop = ocf_loop_of (req);
+    const ocf_routetable_t *routes = ocf_proxyd_routes (loop->server);
     ocf_route_t *route = h2o_mem_alloc_pool (&req->pool, sizeof *route);
     const ocf_route_spec_t *spec = ocf_routetable_match (routes, req->path.base, req->path.len, route);
     accounting_t *accounting = h2o_mem_alloc_shared (&req->pool, sizeof *accounting, s_on_request_done);
-    *accounting = (accounting_t) { worker, req, route->index, ocf_time_mono_us () };
-    ocf_worker_request_begin (worker);
-    ocf_metrics_request_begin (worker->metrics);
-    ocf_access_t *access = ocf_proxyd_access (worker->server);
+    *accounting = (accounting_t) { loop, req, route->index, ocf_time_mono_us () };
+    ocf_loop_request_begin (loop);
+    ocf_metrics_request_begin (loop->metrics);
+    ocf_access_t *access = ocf_proxyd_access (loop->server);
     const char *allow;
     if (ocf_fabric_hop (req))
-        ocf_metrics_fabric_request (worker->metrics);   //  counted, whatever ocf_access decides
+        ocf_metrics_fabric_request (loop->metrics);   //  counted, whatever ocf_access decides
     if (!spec)
-        ocf_http_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
-                        (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
+        ocf_respond_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
+                           (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);
     else
     if (ocf_access_preflight (access, req))
         ;                        //  answered: a CORS preflight needs neither the method nor a key
     else
-    if (!ocf_access_check (access, req, worker->index, route))
+    if (!ocf_access_check (access, req, loop->index, route))
         ;                        //  refused: who may not call a route learns nothing more of it
     else
     if (!ocf_route_method_allowed (spec, req->method.base, req->method.len, &allow)) {
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen (allow));
-        ocf_http_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
-                        (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
+        ocf_respond_error (req, 405, "method_not_allowed", NULL, "%.*s is not allowed on %s (allowed: %s)",
+                           (int) (req->method.len > 16 ? 16 : req->method.len), req->method.base, spec->name, allow);
     }
     else
         spec->handler (req, route);
@@ -187,7 +187,7 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
 }
 
 void
-ocf_http_register (h2o_hostconf_t *host, ocf_access_t *access)
+ocf_respond_register (h2o_hostconf_t *host, ocf_access_t *access)
 {
     h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
     h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;

@@ -1,5 +1,5 @@
-/*  ocf_feed: the routing view's link to tabled.  */
-#include "ocf_feed.h"
+/*  ocf_viewsync: the routing view's link to tabled.  */
+#include "ocf_viewsync.h"
 #include "ocf_follower.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
@@ -11,14 +11,14 @@
 #define PAGE_ROWS 1000
 #define MAX_BUFFERED 100000      //  events kept while a load is in progress (tabled's PUB limit)
 
-struct _ocf_feed_t {
+struct _ocf_viewsync_t {
     h2o_loop_t *loop;
     ocf_zclient_t *tabled;
     zsock_t *events;
     ocf_zwatch_t *watch;
     ocf_view_t *view;
     ocf_follower_t *follower;
-    ocf_feed_settled_fn *settled_fn;
+    ocf_viewsync_settled_fn *settled_fn;
     void *settled_arg;
     bool settled;
     bool stale;                  //  said so in the log
@@ -29,7 +29,7 @@ struct _ocf_feed_t {
 };
 
 static void
-s_settle (ocf_feed_t *self)
+s_settle (ocf_viewsync_t *self)
 {
     if (!self->settled) {
         self->settled = true;
@@ -43,7 +43,7 @@ s_settle (ocf_feed_t *self)
 static void
 s_on_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     self->call = NULL;
     if (status == OCF_ZREPLY_NONE)
         ocf_follower_lost (self->follower, ocf_time_mono_ms (), error);
@@ -54,7 +54,7 @@ s_on_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error)
 static void
 s_send (void *arg, const char *verb, json_t *body)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     //  The follower moved on (a HELLO in flight when an event showed a gap): drop its answer.
     if (self->call)
         ocf_zcall_cancel (self->call);
@@ -64,7 +64,7 @@ s_send (void *arg, const char *verb, json_t *body)
 static void
 s_on_hello (void *arg, json_t *hello)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     if (self->stale)
         ocf_log_info ("tabled answers again: reloading the view");
     self->stale = false;
@@ -73,7 +73,7 @@ s_on_hello (void *arg, json_t *hello)
 static void
 s_on_load_begin (void *arg, json_t *page)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     ocf_view_set_self (self->view, json_string_value (json_object_get (page, "self")));
     ocf_view_reload_begin (self->view);
 }
@@ -81,7 +81,7 @@ s_on_load_begin (void *arg, json_t *page)
 static void
 s_on_row (void *arg, json_t *row)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     char problem[256];
     if (ocf_view_apply_row (self->view, row, problem, sizeof problem) < 0) {
         self->errors++;
@@ -92,7 +92,7 @@ s_on_row (void *arg, json_t *row)
 static void
 s_on_loaded (void *arg)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     ocf_view_reload_end (self->view);
     const ocf_follower_stats_t *stats = ocf_follower_stats (self->follower);
     ocf_log_info ("routing view loaded: %zu nodes (%zu live), tabled boot %" PRIu64 " seq %" PRIu64,
@@ -103,7 +103,7 @@ s_on_loaded (void *arg)
 static void
 s_on_event (void *arg, const char *topic, json_t *body)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     char error[256];
     int rc = 0;
     if (strcmp (topic, "row") == 0)
@@ -123,7 +123,7 @@ s_on_event (void *arg, const char *topic, json_t *body)
 static void
 s_on_stale (void *arg, const char *error)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     ocf_log_warning ("the view no longer follows tabled (%s): routing on it as it is, retrying every %d ms", error,
                      RETRY_MS);
     self->stale = true;
@@ -136,7 +136,7 @@ s_on_stale (void *arg, const char *error)
 static void
 s_on_message (zsock_t *sock, void *arg)
 {
-    ocf_feed_t *self = arg;
+    ocf_viewsync_t *self = arg;
     zmsg_t *zmsg = zmsg_recv (sock);
     if (!zmsg)
         return;
@@ -156,16 +156,16 @@ s_on_message (zsock_t *sock, void *arg)
 static void
 s_on_tick (h2o_timeout_entry_t *entry)
 {
-    ocf_feed_t *self = H2O_STRUCT_FROM_MEMBER (ocf_feed_t, tick, entry);
+    ocf_viewsync_t *self = H2O_STRUCT_FROM_MEMBER (ocf_viewsync_t, tick, entry);
     h2o_timeout_link (self->loop, &self->tick_timeout, &self->tick);
     ocf_follower_tick (self->follower, ocf_time_mono_ms ());
 }
 
-ocf_feed_t *
-ocf_feed_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
-              ocf_feed_settled_fn *settled, void *arg)
+ocf_viewsync_t *
+ocf_viewsync_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
+                  ocf_viewsync_settled_fn *settled, void *arg)
 {
-    ocf_feed_t *self = calloc (1, sizeof *self);
+    ocf_viewsync_t *self = calloc (1, sizeof *self);
     self->loop = loop;
     self->tabled = tabled;
     self->view = view;
@@ -191,9 +191,9 @@ ocf_feed_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoi
 }
 
 void
-ocf_feed_destroy (ocf_feed_t **self_p)
+ocf_viewsync_destroy (ocf_viewsync_t **self_p)
 {
-    ocf_feed_t *self = *self_p;
+    ocf_viewsync_t *self = *self_p;
     if (!self)
         return;
     if (self->call)
@@ -209,16 +209,16 @@ ocf_feed_destroy (ocf_feed_t **self_p)
 }
 
 bool
-ocf_feed_connected (ocf_feed_t *self)
+ocf_viewsync_connected (ocf_viewsync_t *self)
 {
     return ocf_follower_following (self->follower);
 }
 
 json_t *
-ocf_feed_stats (ocf_feed_t *self)
+ocf_viewsync_stats (ocf_viewsync_t *self)
 {
     const ocf_follower_stats_t *stats = ocf_follower_stats (self->follower);
-    return json_pack ("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ocf_feed_connected (self),
+    return json_pack ("{s:b, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", ocf_viewsync_connected (self),
                       "loads", (json_int_t) stats->loads, "reloads", (json_int_t) stats->reloads,
                       "events", (json_int_t) stats->events, "errors", (json_int_t) (self->errors + stats->refused),
                       "boot", (json_int_t) stats->boot, "seq", (json_int_t) stats->seq);

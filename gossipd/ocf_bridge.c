@@ -1,5 +1,6 @@
-/*  ocf_tablelink: requests to ocf-tabled, its events, the view, JSON <-> items.  */
-#include "ocf_tablelink.h"
+/*  ocf_bridge: requests to ocf-tabled, its events, the view, JSON <-> items.  */
+#include "ocf_bridge.h"
+#include "ocf_client.h"
 #include "ocf_follower.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
@@ -46,13 +47,13 @@ typedef struct {
     zlistx_t *payloads;
 } item_set_t;
 
-struct _ocf_tablelink_t {
+struct _ocf_bridge_t {
     char api_endpoint[300];
     char events_endpoint[300];
     zsock_t *api;
     zsock_t *events;
     ocf_members_t *view;
-    ocf_tablelink_handler_t handler;
+    ocf_bridge_handler_t handler;
     ocf_gossip_t *core;
     size_t max_message;
     ocf_follower_t *follower;        //  HELLO, LIST, events: the view follows tabled
@@ -70,7 +71,7 @@ struct _ocf_tablelink_t {
     int64_t root_asked;
     zhashx_t *seen;
     int64_t next_seen;
-    ocf_tablelink_stats_t stats;
+    ocf_bridge_stats_t stats;
 };
 
 //  --------------------------------------------------------------------------
@@ -162,7 +163,7 @@ s_add_entries (item_set_t *set, json_t *reply)
 }
 
 bool
-ocf_tablelink_row_valid (const ocf_item_t *item, size_t max_record)
+ocf_bridge_row_valid (const ocf_item_t *item, size_t max_record)
 {
     json_t *row = json_loadb ((const char *) item->data, item->size, JSON_REJECT_DUPLICATES, NULL);
     ocf_row_in_t parsed;
@@ -208,7 +209,7 @@ s_pending_destroy (void **item)
 }
 
 static request_t *
-s_request (ocf_tablelink_t *self, request_kind_t kind, const char *verb, json_t *body, int64_t now)
+s_request (ocf_bridge_t *self, request_kind_t kind, const char *verb, json_t *body, int64_t now)
 {
     request_t *request = calloc (1, sizeof *request);
     request->kind = kind;
@@ -228,7 +229,7 @@ s_request (ocf_tablelink_t *self, request_kind_t kind, const char *verb, json_t 
 }
 
 static void
-s_connect (ocf_tablelink_t *self)
+s_connect (ocf_bridge_t *self)
 {
     zsock_destroy (&self->api);
     self->api = zsock_new (ZMQ_DEALER);
@@ -239,7 +240,7 @@ s_connect (ocf_tablelink_t *self)
 }
 
 static void
-s_requeue (ocf_tablelink_t *self, zlistx_t *batch)
+s_requeue (ocf_bridge_t *self, zlistx_t *batch)
 {
     pending_merge_t *pending;
     while (batch && (pending = zlistx_detach (batch, NULL))) {
@@ -251,7 +252,7 @@ s_requeue (ocf_tablelink_t *self, zlistx_t *batch)
 //  A request tabled will never answer (it restarted, or went silent): whatever waited on it
 //  learns so.
 static void
-s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
+s_request_lost (ocf_bridge_t *self, request_t *request, int64_t now)
 {
     switch (request->kind) {
         case REQ_QUERY:
@@ -279,7 +280,7 @@ s_request_lost (ocf_tablelink_t *self, request_t *request, int64_t now)
 //  tabled went silent: everything in flight is lost (merges wait again), and the socket is
 //  replaced so that nothing queued for the old tabled goes to a new one.
 static void
-s_link_lost (ocf_tablelink_t *self, int64_t now)
+s_link_lost (ocf_bridge_t *self, int64_t now)
 {
     self->follow_tag = 0;
     request_t *request;
@@ -295,7 +296,7 @@ s_link_lost (ocf_tablelink_t *self, int64_t now)
 }
 
 static void
-s_flush_merges (ocf_tablelink_t *self, int64_t now)
+s_flush_merges (ocf_bridge_t *self, int64_t now)
 {
     while (ocf_follower_following (self->follower) && self->merges_in_flight < MERGES_IN_FLIGHT && zlistx_size (self->pending)) {
         json_t *body = json_pack ("{s:[], s:[], s:[]}", "rows", "members", "tombstones");
@@ -325,7 +326,7 @@ s_flush_merges (ocf_tablelink_t *self, int64_t now)
 }
 
 static void
-s_request_root (ocf_tablelink_t *self, int64_t now)
+s_request_root (ocf_bridge_t *self, int64_t now)
 {
     if (!ocf_follower_following (self->follower) || self->root_in_flight)
         return;
@@ -355,14 +356,14 @@ s_view_set_row (ocf_members_t *view, json_t *row)
 }
 
 static void
-s_notify (ocf_tablelink_t *self, const char *id)
+s_notify (ocf_bridge_t *self, const char *id)
 {
     if (self->handler.member_changed)
         self->handler.member_changed (self->handler.arg, id, ocf_members_get (self->view, id));
 }
 
 static void
-s_own (ocf_tablelink_t *self, void (*add) (item_set_t *, json_t *), json_t *value)
+s_own (ocf_bridge_t *self, void (*add) (item_set_t *, json_t *), json_t *value)
 {
     item_set_t set;
     s_set_init (&set);
@@ -375,7 +376,7 @@ s_own (ocf_tablelink_t *self, void (*add) (item_set_t *, json_t *), json_t *valu
 static void
 s_follow_event (void *arg, const char *topic, json_t *body)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     bool own = json_is_string (json_object_get (body, "source"))
             && strcmp (json_string_value (json_object_get (body, "source")), "self") == 0;
     self->root_dirty = true;
@@ -420,14 +421,14 @@ s_follow_event (void *arg, const char *topic, json_t *body)
 static void
 s_follow_send (void *arg, const char *verb, json_t *body)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     self->follow_tag = s_request (self, REQ_FOLLOW, verb, body, ocf_time_mono_ms ())->tag;
 }
 
 static void
 s_follow_hello (void *arg, json_t *hello)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     snprintf (self->self_id, sizeof self->self_id, "%s", json_string_value (json_object_get (hello, "id")));
     if (self->handler.hello)
         self->handler.hello (self->handler.arg, hello);
@@ -436,7 +437,7 @@ s_follow_hello (void *arg, json_t *hello)
 static void
 s_follow_load_begin (void *arg, json_t *page)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     ocf_members_destroy (&self->loading);
     self->loading = ocf_members_new ();
 }
@@ -444,7 +445,7 @@ s_follow_load_begin (void *arg, json_t *page)
 static void
 s_follow_row (void *arg, json_t *row)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     s_view_set_row (self->loading, row);
     //  This node's row is handed to the core once the view is in place: it may have changed
     //  while we were not following.
@@ -459,7 +460,7 @@ s_follow_row (void *arg, json_t *row)
 static void
 s_follow_loaded (void *arg)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     int64_t now = ocf_time_mono_ms ();
     zlistx_t *ids = zlistx_new ();
     zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
@@ -490,7 +491,7 @@ s_follow_loaded (void *arg)
 static void
 s_follow_stale (void *arg, const char *error)
 {
-    ocf_tablelink_t *self = arg;
+    ocf_bridge_t *self = arg;
     ocf_log_warning ("ocf-tabled does not answer at %s (%s); buffering merges until it is back", self->api_endpoint, error);
 }
 
@@ -498,7 +499,7 @@ s_follow_stale (void *arg, const char *error)
 //  Replies
 
 static void
-s_answer_query (ocf_tablelink_t *self, request_t *request, json_t *reply, int64_t now)
+s_answer_query (ocf_bridge_t *self, request_t *request, json_t *reply, int64_t now)
 {
     if (!self->core)
         return;
@@ -564,7 +565,7 @@ s_answer_query (ocf_tablelink_t *self, request_t *request, json_t *reply, int64_
 }
 
 static void
-s_on_reply (ocf_tablelink_t *self, request_t *request, json_t *reply, bool ok, int64_t now)
+s_on_reply (ocf_bridge_t *self, request_t *request, json_t *reply, bool ok, int64_t now)
 {
     if (!ok) {
         self->stats.errors++;
@@ -598,7 +599,7 @@ s_on_reply (ocf_tablelink_t *self, request_t *request, json_t *reply, bool ok, i
 }
 
 void
-ocf_tablelink_on_api (ocf_tablelink_t *self, int64_t now)
+ocf_bridge_on_api (ocf_bridge_t *self, int64_t now)
 {
     while (zsock_events (self->api) & ZMQ_POLLIN) {
         zmsg_t *zmsg = zmsg_recv_nowait (self->api);
@@ -643,7 +644,7 @@ ocf_tablelink_on_api (ocf_tablelink_t *self, int64_t now)
 //  Events
 
 void
-ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
+ocf_bridge_on_events (ocf_bridge_t *self, int64_t now)
 {
     while (zsock_events (self->events) & ZMQ_POLLIN) {
         zmsg_t *event = zmsg_recv_nowait (self->events);
@@ -664,10 +665,10 @@ ocf_tablelink_on_events (ocf_tablelink_t *self, int64_t now)
 
 //  --------------------------------------------------------------------------
 
-ocf_tablelink_t *
-ocf_tablelink_new (const char *run_dir, ocf_members_t *view, const ocf_tablelink_handler_t *handler, size_t max_message)
+ocf_bridge_t *
+ocf_bridge_new (const char *run_dir, ocf_members_t *view, const ocf_bridge_handler_t *handler, size_t max_message)
 {
-    ocf_tablelink_t *self = calloc (1, sizeof *self);
+    ocf_bridge_t *self = calloc (1, sizeof *self);
     snprintf (self->api_endpoint, sizeof self->api_endpoint, "ipc://%s/tabled.api", run_dir);
     snprintf (self->events_endpoint, sizeof self->events_endpoint, "ipc://%s/tabled.events", run_dir);
     self->view = view;
@@ -694,9 +695,9 @@ ocf_tablelink_new (const char *run_dir, ocf_members_t *view, const ocf_tablelink
 }
 
 void
-ocf_tablelink_destroy (ocf_tablelink_t **self_p)
+ocf_bridge_destroy (ocf_bridge_t **self_p)
 {
-    ocf_tablelink_t *self = *self_p;
+    ocf_bridge_t *self = *self_p;
     if (!self)
         return;
     zsock_destroy (&self->api);
@@ -711,13 +712,13 @@ ocf_tablelink_destroy (ocf_tablelink_t **self_p)
     *self_p = NULL;
 }
 
-void ocf_tablelink_set_core (ocf_tablelink_t *self, ocf_gossip_t *core) { self->core = core; }
-zsock_t *ocf_tablelink_api (ocf_tablelink_t *self) { return self->api; }
-zsock_t *ocf_tablelink_events (ocf_tablelink_t *self) { return self->events; }
-bool ocf_tablelink_up (ocf_tablelink_t *self) { return ocf_follower_following (self->follower); }
+void ocf_bridge_set_core (ocf_bridge_t *self, ocf_gossip_t *core) { self->core = core; }
+zsock_t *ocf_bridge_api (ocf_bridge_t *self) { return self->api; }
+zsock_t *ocf_bridge_events (ocf_bridge_t *self) { return self->events; }
+bool ocf_bridge_up (ocf_bridge_t *self) { return ocf_follower_following (self->follower); }
 
-const ocf_tablelink_stats_t *
-ocf_tablelink_stats (ocf_tablelink_t *self)
+const ocf_bridge_stats_t *
+ocf_bridge_stats (ocf_bridge_t *self)
 {
     self->stats.buffered_items = zlistx_size (self->pending);
     self->stats.reloads = ocf_follower_stats (self->follower)->loads;
@@ -726,7 +727,7 @@ ocf_tablelink_stats (ocf_tablelink_t *self)
 }
 
 void
-ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
+ocf_bridge_tick (ocf_bridge_t *self, int64_t now)
 {
     request_t *oldest = zlistx_first (self->in_flight);
     if (oldest && oldest->deadline <= now) {
@@ -752,7 +753,7 @@ ocf_tablelink_tick (ocf_tablelink_t *self, int64_t now)
 }
 
 void
-ocf_tablelink_merge (ocf_tablelink_t *self, const char *from, const ocf_item_t *items, size_t count)
+ocf_bridge_merge (ocf_bridge_t *self, const char *from, const ocf_item_t *items, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         json_t *json = NULL;
@@ -797,7 +798,7 @@ ocf_tablelink_merge (ocf_tablelink_t *self, const char *from, const ocf_item_t *
 }
 
 void
-ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *query, int64_t now)
+ocf_bridge_query (ocf_bridge_t *self, uint64_t token, const ocf_query_t *query, int64_t now)
 {
     json_t *body = json_object ();
     const char *verb = "DIGEST";
@@ -833,7 +834,37 @@ ocf_tablelink_query (ocf_tablelink_t *self, uint64_t token, const ocf_query_t *q
 }
 
 void
-ocf_tablelink_seen (ocf_tablelink_t *self, const char *id)
+ocf_bridge_seen (ocf_bridge_t *self, const char *id)
 {
     zhashx_update (self->seen, id, (void *) "");
+}
+
+uint64_t
+ocf_bridge_leave (ocf_bridge_t *self, const char *id, int timeout_ms, ocf_item_t *item, uint8_t *payload)
+{
+    char error[512];
+    ocf_client_t *client = ocf_client_new (self->api_endpoint);
+    json_t *reply = NULL;
+    *item = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = payload };
+    memcpy (item->id, id, OCF_ID_SIZE);
+    ocf_wire_tombstone_t tombstone = { 0, OCF_REASON_LEFT, ocf_time_wall_ms () };
+    ocf_tombstone_in_t signed_leave;
+    bool has_sig = false;
+    if (ocf_client_call (client, "LEAVE", NULL, timeout_ms, &reply, error, sizeof error) == 0
+    &&  ocf_record_parse_tombstone (json_object_get (reply, "tombstone"), &signed_leave, error, sizeof error) == 0) {
+        tombstone.generation = signed_leave.generation;
+        tombstone.declared_at = signed_leave.declared_at;
+        has_sig = signed_leave.has_sig;
+    }
+    else {
+        const ocf_peer_t *me = ocf_members_get (self->view, id);
+        ocf_log_warning ("LEAVE: %s; announcing the leave without ocf-tabled: unsigned, the others will see this "
+                         "node dead rather than gone", error);
+        tombstone.generation = me ? me->generation : 0;
+    }
+    json_decref (reply);
+    ocf_client_destroy (&client);
+    if (tombstone.generation)
+        item->size = (uint32_t) ocf_wire_tombstone_encode_signed (&tombstone, has_sig ? signed_leave.sig : NULL, payload);
+    return tombstone.generation;
 }

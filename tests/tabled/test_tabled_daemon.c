@@ -3,6 +3,7 @@
     run_dir, restarts.  */
 #include "ocf_msg.h"
 #include "ocf_record.h"
+#include "ocf_statedir.h"
 #include "ocf_test.h"
 
 #include <criterion/criterion.h>
@@ -98,8 +99,9 @@ s_foreign_row (char *id_out, int generation, int version)
 static char *
 s_sqlite (const char *query)
 {
-    char command[1024];
-    snprintf (command, sizeof command, "sqlite3 -readonly %s/table.db \"%s\" 2>&1", s_node.state_dir, query);
+    char command[1024], db[512];
+    ocf_statedir_path (s_node.state_dir, OCF_STATE_TABLE_DB, db, sizeof db);
+    snprintf (command, sizeof command, "sqlite3 -readonly %s \"%s\" 2>&1", db, query);
     int status;
     char *output = ocf_test_run (command, &status);
     cr_assert_eq (status, 0, "sqlite3 failed: %s", output);

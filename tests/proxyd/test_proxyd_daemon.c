@@ -1,6 +1,6 @@
 /*  ocf-proxyd as a daemon: readiness with and without tabled, following tabled across a
     restart, SIGTERM letting streams finish, its local API, /metrics through promtool, load
-    reports, several workers, the instance lock, socket activation (a socket held across a
+    reports, several event loops (workers = 2), the instance lock, socket activation (a socket held across a
     restart, as ocf-proxyd.socket does), and the dashboard in headless Chromium.  */
 #include "fabric.h"
 #include "ocf_time.h"
@@ -202,7 +202,7 @@ Test (proxyd_daemon, two_workers_and_one_instance)
 {
     const char *m1[] = { "--model", "m1", NULL };
     fabric_host_t *host = s_serving_host ("workers = 2\n", m1, "model=m1");
-    //  Every worker follows the table: all requests, whichever worker takes them, route.
+    //  Every event loop follows the table: all requests, whichever loop takes them, route.
     int status;
     char command[256];
     snprintf (command, sizeof command, "for i in $(seq 40); do curl -s -o /dev/null -w '%%{http_code}\\n' "

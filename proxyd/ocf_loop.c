@@ -1,5 +1,5 @@
-/*  ocf_worker: one event loop.  */
-#include "ocf_worker.h"
+/*  ocf_loop: one event loop.  */
+#include "ocf_loop.h"
 #include "ocf_daemon.h"
 #include "ocf_forward.h"
 #include "ocf_log.h"
@@ -17,12 +17,12 @@
 #define TABLED_TIMEOUT_MS 2000
 #define SCRAPE_TIMEOUT_MS 300
 #define CLOSE_WAIT_MS 3000       //  longest wait for clients to go once the loop is done
-#define MAX_HANDSHAKES 256       //  fabric handshakes under way at once, per worker
+#define MAX_HANDSHAKES 256       //  fabric handshakes under way at once, per loop
 
 typedef struct {
     h2o_linklist_t link;
     h2o_socket_t *sock;
-    ocf_worker_t *worker;
+    ocf_loop_t *loop;
     h2o_timeout_entry_t handshake;   //  linked while a fabric client's TLS handshake is under way
     char peer[OCF_NODE_ID_LEN + 1];  //  a fabric client: the node its handshake proved it is
 } client_t;
@@ -36,16 +36,16 @@ s_client_of (h2o_socket_t *sock)
     return sock && sock->on_close.cb == s_on_client_close ? sock->on_close.data : NULL;
 }
 
-ocf_worker_t *
-ocf_worker_of (h2o_req_t *req)
+ocf_loop_t *
+ocf_loop_of (h2o_req_t *req)
 {
-    return H2O_STRUCT_FROM_MEMBER (ocf_worker_t, context, req->conn->ctx);
+    return H2O_STRUCT_FROM_MEMBER (ocf_loop_t, context, req->conn->ctx);
 }
 
 bool
-ocf_worker_fabric_request (h2o_req_t *req)
+ocf_loop_fabric_request (h2o_req_t *req)
 {
-    return req->conn->hosts == ocf_worker_of (req)->fabric_hosts;
+    return req->conn->hosts == ocf_loop_of (req)->fabric_hosts;
 }
 
 //  A connection outlives the authorized keys it was admitted under: every hop asks again, so
@@ -53,18 +53,18 @@ ocf_worker_fabric_request (h2o_req_t *req)
 bool
 ocf_fabric_hop (h2o_req_t *req)
 {
-    if (!ocf_worker_fabric_request (req) || req->num_reprocessed != 0)
+    if (!ocf_loop_fabric_request (req) || req->num_reprocessed != 0)
         return false;
     client_t *client = s_client_of (req->conn->callbacks->get_socket (req->conn));
-    return client && ocf_tls_authorized (ocf_proxyd_tls (client->worker->server), client->peer);
+    return client && ocf_tls_authorized (ocf_proxyd_tls (client->loop->server), client->peer);
 }
 
-//  Who may open a fabric connection to this worker, or answer one: a live node of its view.
+//  Who may open a fabric connection to this loop, or answer one: a live node of its view.
 //  A client connection remembers who it is.
 static bool
 s_is_member (void *arg, const char *node_id, h2o_socket_t *sock)
 {
-    ocf_worker_t *self = arg;
+    ocf_loop_t *self = arg;
     ocf_view_node_t *node = ocf_view_lookup (self->view, node_id);
     bool member = node && ocf_view_node_live (node);
     client_t *client = s_client_of (sock);
@@ -99,8 +99,8 @@ s_resolve (const char *key, const char *address, char *error, size_t error_size)
     return result;
 }
 
-//  SO_REUSEPORT lets every worker bind the address, but would also let another program of the
-//  same user share it silently: the first worker checks with an exclusive bind that nobody
+//  SO_REUSEPORT lets every loop bind the address, but would also let another program of the
+//  same user share it silently: the first loop checks with an exclusive bind that nobody
 //  else listens there.
 static int
 s_listen (const char *key, const char *address, bool exclusive_check, char *error, size_t error_size)
@@ -120,7 +120,7 @@ s_listen (const char *key, const char *address, bool exclusive_check, char *erro
         }
     }
     int fd = socket (result->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), on = 1;
-    //  Every worker binds the same address: the kernel spreads new connections over them.
+    //  Every loop binds the same address: the kernel spreads new connections over them.
     if (fd < 0 || setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0
     ||  setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0
     ||  bind (fd, result->ai_addr, result->ai_addrlen) != 0 || listen (fd, SOMAXCONN) != 0) {
@@ -147,7 +147,7 @@ s_same_address (const struct sockaddr_storage *bound, const struct sockaddr *wan
 }
 
 int
-ocf_worker_inherited_listener (const char *name, const char *key, const char *address, char *error, size_t error_size)
+ocf_loop_inherited_listener (const char *name, const char *key, const char *address, char *error, size_t error_size)
 {
     const char *unit = strcmp (name, "api") == 0 ? "ocf-proxyd.socket" : "ocf-proxyd-fabric.socket";
     int fd = ocf_sdlisten_named (name);
@@ -181,7 +181,7 @@ ocf_worker_inherited_listener (const char *name, const char *key, const char *ad
                   v6 ? "]" : "", (int) h2o_socket_getport ((struct sockaddr *) &bound), key, address, unit);
         return -2;
     }
-    //  Every worker watches the one socket; accepting must not block the ones that lose a race.
+    //  Every loop watches the one socket; accepting must not block the ones that lose a race.
     if (fcntl (fd, F_SETFL, fcntl (fd, F_GETFL) | O_NONBLOCK) != 0) {
         snprintf (error, error_size, "the socket systemd passed: %s", strerror (errno));
         return -2;
@@ -195,8 +195,8 @@ s_handshake_end (client_t *client, ocf_fabric_handshake_t result)
 {
     if (h2o_timeout_is_linked (&client->handshake))
         h2o_timeout_unlink (&client->handshake);
-    client->worker->handshakes--;
-    ocf_metrics_fabric_handshake (client->worker->metrics, result);
+    client->loop->handshakes--;
+    ocf_metrics_fabric_handshake (client->loop->metrics, result);
 }
 
 static void
@@ -225,7 +225,7 @@ static void
 s_on_handshake (h2o_socket_t *sock, const char *error)
 {
     client_t *client = sock->data;
-    ocf_worker_t *self = client->worker;
+    ocf_loop_t *self = client->loop;
     sock->data = NULL;
     if (error) {
         //  ocf_tls's peer check fails the certificate with X509_V_ERR_CERT_REJECTED; h2o
@@ -242,14 +242,14 @@ s_on_handshake (h2o_socket_t *sock, const char *error)
 static void
 s_on_accept (h2o_socket_t *listener, const char *error)
 {
-    ocf_worker_t *self = listener->data;
+    ocf_loop_t *self = listener->data;
     if (error)
         return;
     h2o_socket_t *sock;
     while (!self->stopping && (sock = h2o_evloop_socket_accept (listener)) != NULL) {
         client_t *client = calloc (1, sizeof *client);
         client->sock = sock;
-        client->worker = self;
+        client->loop = self;
         h2o_linklist_insert (&self->clients, &client->link);
         sock->on_close.cb = s_on_client_close;
         sock->on_close.data = client;
@@ -264,7 +264,7 @@ s_on_accept (h2o_socket_t *listener, const char *error)
         if (listener == self->fabric_listener) {
             self->handshakes++;
             client->handshake.cb = s_on_handshake_timeout;
-            h2o_timeout_link (self->loop, &self->context.handshake_timeout, &client->handshake);
+            h2o_timeout_link (self->evloop, &self->context.handshake_timeout, &client->handshake);
             sock->data = client;
             h2o_socket_ssl_handshake (sock, self->tls_server, NULL, s_on_handshake);
         }
@@ -277,31 +277,31 @@ s_on_accept (h2o_socket_t *listener, const char *error)
 //  Stopping
 
 static void
-s_check_drained (ocf_worker_t *self)
+s_check_drained (ocf_loop_t *self)
 {
-    if (self->stopping && !self->done && (self->inflight == 0 || h2o_now (self->loop) >= self->stop_deadline))
+    if (self->stopping && !self->done && (self->inflight == 0 || h2o_now (self->evloop) >= self->stop_deadline))
         self->done = true;
 }
 
 static void
 s_on_drain_check (h2o_timeout_entry_t *entry)
 {
-    ocf_worker_t *self = H2O_STRUCT_FROM_MEMBER (ocf_worker_t, drain_check, entry);
+    ocf_loop_t *self = H2O_STRUCT_FROM_MEMBER (ocf_loop_t, drain_check, entry);
     s_check_drained (self);
     if (!self->done)
-        h2o_timeout_link (self->loop, &self->context.hundred_ms_timeout, &self->drain_check);
+        h2o_timeout_link (self->evloop, &self->context.hundred_ms_timeout, &self->drain_check);
 }
 
 static void
 s_on_wake (h2o_socket_t *sock, const char *error)
 {
-    ocf_worker_t *self = sock->data;
+    ocf_loop_t *self = sock->data;
     uint64_t value;
     if (read (self->wake_fd, &value, sizeof value) < 0 || self->stopping)
         return;
     self->stopping = true;
     self->context.shutdown_requested = 1;    //  kept-alive clients get "connection: close"
-    self->stop_deadline = h2o_now (self->loop) + (uint64_t) self->config->proxyd.stop_timeout_ms;
+    self->stop_deadline = h2o_now (self->evloop) + (uint64_t) self->config->proxyd.stop_timeout_ms;
     if (self->listener) {
         h2o_socket_close (self->listener);
         self->listener = NULL;
@@ -311,47 +311,47 @@ s_on_wake (h2o_socket_t *sock, const char *error)
         self->fabric_listener = NULL;
     }
     if (self->inflight)
-        ocf_log_info ("worker %d: waiting for %zu requests in flight (at most %" PRId64 " ms)", self->index,
+        ocf_log_info ("loop %d: waiting for %zu requests in flight (at most %" PRId64 " ms)", self->index,
                       self->inflight, self->config->proxyd.stop_timeout_ms);
     self->drain_check.cb = s_on_drain_check;
-    h2o_timeout_link (self->loop, &self->context.hundred_ms_timeout, &self->drain_check);
+    h2o_timeout_link (self->evloop, &self->context.hundred_ms_timeout, &self->drain_check);
     s_check_drained (self);
 }
 
 void
-ocf_worker_request_begin (ocf_worker_t *self)
+ocf_loop_request_begin (ocf_loop_t *self)
 {
     self->inflight++;
 }
 
 void
-ocf_worker_request_end (ocf_worker_t *self)
+ocf_loop_request_end (ocf_loop_t *self)
 {
     self->inflight--;
     s_check_drained (self);
 }
 
 void
-ocf_worker_stop (ocf_worker_t *self)
+ocf_loop_stop (ocf_loop_t *self)
 {
     uint64_t one = 1;
     if (write (self->wake_fd, &one, sizeof one) < 0)
-        ocf_log_error ("cannot wake worker %d: %s", self->index, strerror (errno));
+        ocf_log_error ("cannot wake loop %d: %s", self->index, strerror (errno));
 }
 
 //  Ends whatever is left: forwards are aborted, client sockets shut down so that h2o notices
 //  and closes them, and the loop turns until they are gone (bounded).
 static void
-s_close_clients (ocf_worker_t *self)
+s_close_clients (ocf_loop_t *self)
 {
     ocf_forward_abort_all (self);
     for (h2o_linklist_t *node = self->clients.next; node != &self->clients; node = node->next) {
         client_t *client = H2O_STRUCT_FROM_MEMBER (client_t, link, node);
         shutdown (h2o_socket_get_fd (client->sock), SHUT_RDWR);
     }
-    uint64_t deadline = h2o_now (self->loop) + CLOSE_WAIT_MS;
-    while (!h2o_linklist_is_empty (&self->clients) && h2o_now (self->loop) < deadline)
-        if (h2o_evloop_run (self->loop, 10) != 0 && errno != EINTR)
+    uint64_t deadline = h2o_now (self->evloop) + CLOSE_WAIT_MS;
+    while (!h2o_linklist_is_empty (&self->clients) && h2o_now (self->evloop) < deadline)
+        if (h2o_evloop_run (self->evloop, 10) != 0 && errno != EINTR)
             break;
 }
 
@@ -364,12 +364,12 @@ s_close_clients (ocf_worker_t *self)
 static void
 s_on_settled (void *arg)
 {
-    ocf_worker_t *self = arg;
+    ocf_loop_t *self = arg;
     if (self->listener)
         h2o_socket_read_start (self->listener, s_on_accept);
     if (self->fabric_listener)
         h2o_socket_read_start (self->fabric_listener, s_on_accept);
-    ocf_proxyd_worker_settled (self->server);
+    ocf_proxyd_loop_settled (self->server);
 }
 
 //  A copy of the socket systemd passed, or one bound now.
@@ -386,8 +386,8 @@ s_listener_fd (int inherited_fd, const char *key, const char *address, bool excl
 }
 
 int
-ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
-                 char *error, size_t error_size)
+ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_fd, int inherited_fabric_fd,
+               char *error, size_t error_size)
 {
     self->server = server;
     self->config = ocf_proxyd_config (server);
@@ -406,11 +406,11 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
     &&  (self->fabric_fd = s_listener_fd (inherited_fabric_fd, "[proxyd] fabric_listen", self->config->proxyd.fabric_listen,
                                           index == 0, error, error_size)) < 0)
         return -1;
-    self->loop = h2o_evloop_create ();
-    h2o_context_init (&self->context, self->loop, self->globalconf);
+    self->evloop = h2o_evloop_create ();
+    h2o_context_init (&self->context, self->evloop, self->globalconf);
     self->accept.ctx = &self->context;
     self->accept.hosts = self->globalconf->hosts;
-    self->listener = h2o_evloop_socket_create (self->loop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->listener = h2o_evloop_socket_create (self->evloop, self->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->listener->data = self;
     ocf_tls_t *tls = ocf_proxyd_tls (server);
     self->tls_client = ocf_tls_client_context (tls, s_is_member, self);
@@ -418,7 +418,7 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
         self->tls_server = ocf_tls_server_context (tls, s_is_member, self);
         self->fabric_hosts[0] = self->globalconf->hosts[0];
         self->fabric_accept = (h2o_accept_ctx_t) { .ctx = &self->context, .hosts = self->fabric_hosts };
-        self->fabric_listener = h2o_evloop_socket_create (self->loop, self->fabric_fd, H2O_SOCKET_FLAG_DONT_READ);
+        self->fabric_listener = h2o_evloop_socket_create (self->evloop, self->fabric_fd, H2O_SOCKET_FLAG_DONT_READ);
         self->fabric_listener->data = self;
     }
     if (!self->tls_client || (self->fabric_fd >= 0 && !self->tls_server)) {
@@ -426,12 +426,12 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
         return -1;
     }
     self->wake_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
-    self->wake = h2o_evloop_socket_create (self->loop, self->wake_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->wake = h2o_evloop_socket_create (self->evloop, self->wake_fd, H2O_SOCKET_FLAG_DONT_READ);
     self->wake->data = self;
     h2o_socket_read_start (self->wake, s_on_wake);
     self->view = ocf_view_new ();
     char endpoint[300];
-    self->tabled = ocf_zclient_new (self->loop, ocf_daemon_endpoint (self->config, "tabled.api", endpoint, sizeof endpoint),
+    self->tabled = ocf_zclient_new (self->evloop, ocf_daemon_endpoint (self->config, "tabled.api", endpoint, sizeof endpoint),
                                     TABLED_TIMEOUT_MS);
     ocf_pools_config_t pools = {
         .connect_ms = (uint64_t) self->config->proxyd.connect_timeout_ms,
@@ -449,42 +449,42 @@ ocf_worker_init (ocf_worker_t *self, ocf_proxyd_t *server, int index, int inheri
 }
 
 void
-ocf_worker_run (ocf_worker_t *self)
+ocf_loop_run (ocf_loop_t *self)
 {
     char endpoint[300];
-    self->feed = ocf_feed_new (self->loop, self->tabled, ocf_daemon_endpoint (self->config, "tabled.events", endpoint,
+    self->viewsync = ocf_viewsync_new (self->evloop, self->tabled, ocf_daemon_endpoint (self->config, "tabled.events", endpoint,
                                sizeof endpoint), self->view, s_on_settled, self);
     while (!self->done)
-        if (h2o_evloop_run (self->loop, INT32_MAX) != 0 && errno != EINTR) {
-            ocf_log_error ("worker %d: event loop failed: %s", self->index, strerror (errno));
+        if (h2o_evloop_run (self->evloop, INT32_MAX) != 0 && errno != EINTR) {
+            ocf_log_error ("loop %d: event loop failed: %s", self->index, strerror (errno));
             break;
         }
     s_close_clients (self);
 }
 
 ocf_zclient_t *
-ocf_worker_scrape (ocf_worker_t *self, ocf_scrape_target_t target)
+ocf_loop_scrape (ocf_loop_t *self, ocf_scrape_target_t target)
 {
     static const char *names[OCF_SCRAPE_COUNT] = { "tabled.api", "gossipd.api", "workerd.api" };
     if (!self->scrape[target]) {
         char endpoint[300];
-        self->scrape[target] = ocf_zclient_new (self->loop, ocf_daemon_endpoint (self->config, names[target], endpoint,
+        self->scrape[target] = ocf_zclient_new (self->evloop, ocf_daemon_endpoint (self->config, names[target], endpoint,
                                                 sizeof endpoint), SCRAPE_TIMEOUT_MS);
     }
     return self->scrape[target];
 }
 
 void
-ocf_worker_fini (ocf_worker_t *self)
+ocf_loop_fini (ocf_loop_t *self)
 {
-    if (!self->loop) {
+    if (!self->evloop) {
         if (self->listen_fd >= 0)
             close (self->listen_fd);
         if (self->fabric_fd >= 0)
             close (self->fabric_fd);
         return;
     }
-    ocf_feed_destroy (&self->feed);
+    ocf_viewsync_destroy (&self->viewsync);
     for (int i = 0; i < OCF_SCRAPE_COUNT; i++)
         ocf_zclient_destroy (&self->scrape[i]);
     ocf_zclient_destroy (&self->tabled);
@@ -502,14 +502,14 @@ ocf_worker_fini (ocf_worker_t *self)
     h2o_socket_close (self->wake);
     if (!h2o_linklist_is_empty (&self->clients)) {
         //  A client h2o could not close in time: its context cannot be disposed under it.
-        ocf_log_warning ("worker %d: clients still connected at exit", self->index);
+        ocf_log_warning ("loop %d: clients still connected at exit", self->index);
         return;
     }
     h2o_context_dispose (&self->context);
 #if H2O_VERSION_MAJOR == 2 && H2O_VERSION_MINOR < 3
     free (self->context.queue);              //  h2o before 2.3 forgets to (fixed upstream in 6b0a76e)
 #endif
-    h2o_evloop_run (self->loop, 0);          //  let closed sockets be freed
-    h2o_evloop_destroy (self->loop);
-    self->loop = NULL;
+    h2o_evloop_run (self->evloop, 0);          //  let closed sockets be freed
+    h2o_evloop_destroy (self->evloop);
+    self->evloop = NULL;
 }

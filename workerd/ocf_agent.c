@@ -1,8 +1,8 @@
-/*  ocf_worker: processes, HTTP, GPU probe and tabled link around the state machines.  */
-#include "ocf_worker.h"
+/*  ocf_agent: processes, HTTP, GPU probe and registrar around the state machines.  */
+#include "ocf_agent.h"
 #include "ocf_daemon.h"
 #include "ocf_gpu_probe.h"
-#include "ocf_http.h"
+#include "ocf_fetch.h"
 #include "ocf_linebuf.h"
 #include "ocf_log.h"
 #include "ocf_models.h"
@@ -11,7 +11,7 @@
 #include "ocf_service.h"
 #include "ocf_slurm.h"
 #include "ocf_sysinfo.h"
-#include "ocf_tabled_link.h"
+#include "ocf_registrar.h"
 #include "ocf_time.h"
 
 #include <errno.h>
@@ -34,7 +34,7 @@ extern char **environ;
 typedef enum { PHASE_RUNNING, PHASE_WITHDRAWING, PHASE_STOPPING, PHASE_DONE } phase_t;
 
 typedef struct {
-    ocf_worker_t *worker;
+    ocf_agent_t *agent;
     ocf_service_config_t *config;
     ocf_service_t *machine;
     char **argv;                 //  the command, split once
@@ -45,13 +45,13 @@ typedef struct {
     ocf_linebuf_t lines;
 } entry_t;
 
-struct _ocf_worker_t {
+struct _ocf_agent_t {
     ocf_config_t *config;
     zloop_t *loop;
     entry_t *entries;
     size_t entry_count;
-    ocf_http_t *http;
-    ocf_tabled_link_t *link;
+    ocf_fetch_t *fetch;
+    ocf_registrar_t *registrar;
     ocf_gpu_probe_t *probe;
     bool probe_polled;
     int64_t next_probe_at;
@@ -70,7 +70,7 @@ struct _ocf_worker_t {
     uint64_t model_failures;
 };
 
-static void s_after_event (ocf_worker_t *self);
+static void s_after_event (ocf_agent_t *self);
 
 //  --------------------------------------------------------------------------
 //  Backend output: each line into the log, prefixed with the service name
@@ -79,7 +79,7 @@ static void
 s_log_line (const char *line, size_t len, bool continued, void *arg)
 {
     entry_t *entry = arg;
-    entry->worker->output_lines++;
+    entry->agent->output_lines++;
     ocf_log_info ("%s: %.*s%s", entry->config->name, (int) len, line, continued ? " [...]" : "");
 }
 
@@ -89,7 +89,7 @@ s_stop_polling (entry_t *entry)
     if (!entry->polled)
         return;
     zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), 0, 0 };
-    zloop_poller_end (entry->worker->loop, &item);
+    zloop_poller_end (entry->agent->loop, &item);
     entry->polled = false;
 }
 
@@ -131,8 +131,8 @@ s_spawn (entry_t *entry, int64_t now)
     ocf_log_info ("%s: started %s (pid %d)", entry->config->name, entry->argv[0], (int) ocf_process_pid (entry->process));
     entry->lines.len = 0;
     zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), ZMQ_POLLIN, 0 };
-    zloop_poller (entry->worker->loop, &item, s_on_output, entry);
-    zloop_poller_set_tolerant (entry->worker->loop, &item);
+    zloop_poller (entry->agent->loop, &item, s_on_output, entry);
+    zloop_poller_set_tolerant (entry->agent->loop, &item);
     entry->polled = true;
     ocf_service_spawned (entry->machine, now);
 }
@@ -152,14 +152,14 @@ s_signal (entry_t *entry, int signal_number)
 //  What a request was for travels in its tag, with the run it belongs to.
 typedef enum { GET_HEALTH, GET_MODELS, GET_METRICS } get_kind_t;
 
-static void s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_http_result_t *result);
+static void s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_fetch_result_t *result);
 
 static void
-s_on_response (const ocf_http_result_t *result, void *arg, uint64_t tag)
+s_on_response (const ocf_fetch_result_t *result, void *arg, uint64_t tag)
 {
     entry_t *entry = arg;
     s_deliver (entry, (get_kind_t) (tag & 3), tag >> 2, result);
-    s_after_event (entry->worker);
+    s_after_event (entry->agent);
 }
 
 static void
@@ -170,9 +170,9 @@ s_get (entry_t *entry, get_kind_t kind)
     char url[1024];
     snprintf (url, sizeof url, "%s%s", entry->base_url, paths[kind]);
     uint64_t run = ocf_service_run (entry->machine);
-    if (ocf_http_get (entry->worker->http, url, entry->worker->health_timeout_ms, max_body[kind], s_on_response, entry,
-                      run << 2 | kind) != 0) {
-        ocf_http_result_t failed = { .body = "", .error = "cannot start an HTTP request" };
+    if (ocf_fetch_get (entry->agent->fetch, url, entry->agent->health_timeout_ms, max_body[kind], s_on_response, entry,
+                       run << 2 | kind) != 0) {
+        ocf_fetch_result_t failed = { .body = "", .error = "cannot start an HTTP request" };
         s_deliver (entry, kind, run, &failed);
     }
 }
@@ -180,7 +180,7 @@ s_get (entry_t *entry, get_kind_t kind)
 static void
 s_act (entry_t *entry, int64_t now)
 {
-    ocf_worker_t *self = entry->worker;
+    ocf_agent_t *self = entry->agent;
     //  An action can make another due at once (a spawn that fails schedules a restart):
     //  a few rounds settle it.
     for (int round = 0; round < 4; round++) {
@@ -201,14 +201,14 @@ s_act (entry_t *entry, int64_t now)
         if (actions & OCF_SERVICE_SCRAPE)
             s_get (entry, GET_METRICS);
     }
-    ocf_tabled_link_set_service (self->link, entry->config->name, ocf_service_registration (entry->machine));
+    ocf_registrar_set_service (self->registrar, entry->config->name, ocf_service_registration (entry->machine));
 }
 
 //  --------------------------------------------------------------------------
 //  HTTP results
 
 static void
-s_describe (const ocf_http_result_t *result, char *text, size_t size)
+s_describe (const ocf_fetch_result_t *result, char *text, size_t size)
 {
     if (result->error)
         snprintf (text, size, "%s", result->error);
@@ -217,13 +217,13 @@ s_describe (const ocf_http_result_t *result, char *text, size_t size)
 }
 
 static bool
-s_success (const ocf_http_result_t *result)
+s_success (const ocf_fetch_result_t *result)
 {
     return !result->error && result->status >= 200 && result->status < 300;
 }
 
 static void
-s_deliver_health (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+s_deliver_health (entry_t *entry, uint64_t run, const ocf_fetch_result_t *result, int64_t now)
 {
     char why[512];
     s_describe (result, why, sizeof why);
@@ -233,11 +233,11 @@ s_deliver_health (entry_t *entry, uint64_t run, const ocf_http_result_t *result,
 }
 
 static void
-s_deliver_models (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+s_deliver_models (entry_t *entry, uint64_t run, const ocf_fetch_result_t *result, int64_t now)
 {
     char problem[512] = "";
     json_t *models = NULL;
-    entry->worker->model_fetches++;
+    entry->agent->model_fetches++;
     if (!s_success (result))
         s_describe (result, problem, sizeof problem);
     else
@@ -248,18 +248,18 @@ s_deliver_models (entry_t *entry, uint64_t run, const ocf_http_result_t *result,
         snprintf (problem, sizeof problem, "%s", detail);
     }
     if (!models)
-        entry->worker->model_failures++;
+        entry->agent->model_failures++;
     ocf_service_models (entry->machine, run, models, problem, now);
     json_decref (models);
 }
 
 static void
-s_deliver_metrics (entry_t *entry, uint64_t run, const ocf_http_result_t *result, int64_t now)
+s_deliver_metrics (entry_t *entry, uint64_t run, const ocf_fetch_result_t *result, int64_t now)
 {
     char problem[512] = "";
     ocf_prom_load_t load = { 0 };
     bool ok = s_success (result);
-    entry->worker->metrics_scrapes++;
+    entry->agent->metrics_scrapes++;
     if (!ok)
         s_describe (result, problem, sizeof problem);
     else
@@ -270,13 +270,13 @@ s_deliver_metrics (entry_t *entry, uint64_t run, const ocf_http_result_t *result
         ok = false;
     }
     if (!ok)
-        entry->worker->metrics_failures++;
+        entry->agent->metrics_failures++;
     ocf_service_metrics (entry->machine, run, ok, load.has_queue, load.queue_depth, load.has_kv, load.kv_cache,
                          problem, now);
 }
 
 static void
-s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_http_result_t *result)
+s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_fetch_result_t *result)
 {
     int64_t now = ocf_time_mono_ms ();
     if (kind == GET_HEALTH)
@@ -292,20 +292,20 @@ s_deliver (entry_t *entry, get_kind_t kind, uint64_t run, const ocf_http_result_
 //  GPU inventory and hardware
 
 static void
-s_report_hardware (ocf_worker_t *self)
+s_report_hardware (ocf_agent_t *self)
 {
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
     if (!gpus)
         return;
     ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb);
-    ocf_tabled_link_set_hardware (self->link, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
-                                                          "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
+    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
+                                                            "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
 }
 
 static int
 s_on_probe_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    ocf_worker_t *self = arg;
+    ocf_agent_t *self = arg;
     if (ocf_gpu_probe_read (self->probe) != 0) {
         zloop_poller_end (loop, item);
         self->probe_polled = false;
@@ -314,7 +314,7 @@ s_on_probe_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 }
 
 static void
-s_probe (ocf_worker_t *self, int64_t now)
+s_probe (ocf_agent_t *self, int64_t now)
 {
     if (ocf_gpu_probe_start (self->probe, now) != 0) {
         //  Finished at once (no nvidia-smi here).
@@ -330,7 +330,7 @@ s_probe (ocf_worker_t *self, int64_t now)
 }
 
 static void
-s_probe_exited (ocf_worker_t *self, int status)
+s_probe_exited (ocf_agent_t *self, int status)
 {
     if (self->probe_polled) {
         zmq_pollitem_t item = { NULL, ocf_gpu_probe_fd (self->probe), 0, 0 };
@@ -348,7 +348,7 @@ s_probe_exited (ocf_worker_t *self, int status)
 static int s_on_timer (zloop_t *loop, int timer_id, void *arg);
 
 static int64_t
-s_next_deadline (ocf_worker_t *self)
+s_next_deadline (ocf_agent_t *self)
 {
     if (self->phase == PHASE_DONE)
         return 0;                //  at once: the timer ends the loop
@@ -366,7 +366,7 @@ s_next_deadline (ocf_worker_t *self)
 }
 
 static void
-s_arm (ocf_worker_t *self)
+s_arm (ocf_agent_t *self)
 {
     int64_t at = s_next_deadline (self);
     if (self->timer_id >= 0 && self->timer_at == at)
@@ -382,7 +382,7 @@ s_arm (ocf_worker_t *self)
 }
 
 static bool
-s_anything_running (ocf_worker_t *self)
+s_anything_running (ocf_agent_t *self)
 {
     for (size_t i = 0; i < self->entry_count; i++)
         if (self->entries[i].process)
@@ -392,11 +392,11 @@ s_anything_running (ocf_worker_t *self)
 
 //  Shutdown: withdrawn from tabled first (or given up on it), then the backends stopped.
 static void
-s_advance_shutdown (ocf_worker_t *self, int64_t now)
+s_advance_shutdown (ocf_agent_t *self, int64_t now)
 {
     if (self->phase == PHASE_WITHDRAWING
-    &&  (ocf_tabled_link_synced (self->link) || now >= self->phase_deadline)) {
-        if (ocf_tabled_link_synced (self->link))
+    &&  (ocf_registrar_synced (self->registrar) || now >= self->phase_deadline)) {
+        if (ocf_registrar_synced (self->registrar))
             ocf_log_info ("every service is withdrawn from tabled; stopping the backends");
         else
             ocf_log_warning ("tabled did not confirm the withdrawal within %d ms; stopping the backends anyway",
@@ -422,9 +422,9 @@ s_advance_shutdown (ocf_worker_t *self, int64_t now)
     }
 }
 
-//  After any event: let every machine act, hand registrations to the link, re-arm.
+//  After any event: let every machine act, hand registrations to the registrar, re-arm.
 static void
-s_after_event (ocf_worker_t *self)
+s_after_event (ocf_agent_t *self)
 {
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = 0; i < self->entry_count; i++)
@@ -446,7 +446,7 @@ s_after_event (ocf_worker_t *self)
 static int
 s_on_timer (zloop_t *loop, int timer_id, void *arg)
 {
-    ocf_worker_t *self = arg;
+    ocf_agent_t *self = arg;
     if (timer_id != self->timer_id)
         return 0;                //  ended in this loop iteration but run anyway
     self->timer_id = -1;
@@ -454,11 +454,11 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return self->phase == PHASE_DONE ? -1 : 0;
 }
 
-//  The link caught up with tabled: a withdrawal may be complete.
+//  The registrar caught up with tabled: a withdrawal may be complete.
 static void
 s_on_synced (void *arg)
 {
-    ocf_worker_t *self = arg;
+    ocf_agent_t *self = arg;
     if (self->phase == PHASE_WITHDRAWING)
         s_after_event (self);
 }
@@ -480,7 +480,7 @@ s_entry_exited (entry_t *entry, int status)
 }
 
 int
-ocf_worker_reap (ocf_worker_t *self)
+ocf_agent_reap (ocf_agent_t *self)
 {
     int status;
     pid_t pid;
@@ -498,7 +498,7 @@ ocf_worker_reap (ocf_worker_t *self)
 }
 
 int
-ocf_worker_shutdown (ocf_worker_t *self)
+ocf_agent_shutdown (ocf_agent_t *self)
 {
     if (self->phase != PHASE_RUNNING) {
         ocf_log_info ("already stopping");
@@ -515,7 +515,7 @@ ocf_worker_shutdown (ocf_worker_t *self)
 }
 
 bool
-ocf_worker_stopping (ocf_worker_t *self)
+ocf_agent_stopping (ocf_agent_t *self)
 {
     return self->phase != PHASE_RUNNING;
 }
@@ -547,21 +547,21 @@ s_environment (const ocf_service_config_t *config)
     return env;
 }
 
-ocf_worker_t *
-ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size)
+ocf_agent_t *
+ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size)
 {
-    ocf_worker_t *self = calloc (1, sizeof *self);
+    ocf_agent_t *self = calloc (1, sizeof *self);
     self->config = config;
     self->loop = loop;
     self->timer_id = -1;
     self->started_at = ocf_time_mono_ms ();
     int64_t interval = config->workerd.health_interval_ms;
     self->health_timeout_ms = interval < 1000 ? 1000 : interval > 10000 ? 10000 : interval;
-    self->http = ocf_http_new (loop);
+    self->fetch = ocf_fetch_new (loop);
     char endpoint[512];
-    self->link = ocf_tabled_link_new (loop, ocf_daemon_endpoint (config, "tabled.api", endpoint, sizeof endpoint),
-                                      TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
-    ocf_tabled_link_set_synced_handler (self->link, s_on_synced, self);
+    self->registrar = ocf_registrar_new (loop, ocf_daemon_endpoint (config, "tabled.api", endpoint, sizeof endpoint),
+                                         TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
+    ocf_registrar_set_synced_handler (self->registrar, s_on_synced, self);
     int64_t gpu_timeout = config->workerd.gpu_interval_ms;
     self->probe = ocf_gpu_probe_new (config->workerd.nvidia_smi, gpu_timeout < 2000 ? 2000 : gpu_timeout > 30000 ? 30000 : gpu_timeout);
     char skipped[256];
@@ -571,17 +571,17 @@ ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_s
     if (json_object_size (labels))
         ocf_log_info ("running in Slurm job %s: its variables become labels",
                       json_string_value (json_object_get (labels, "slurm_job_id")) ?: "(no id)");
-    ocf_tabled_link_set_labels (self->link, labels);
+    ocf_registrar_set_labels (self->registrar, labels);
 
     self->entries = calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
     for (size_t i = 0; i < config->service_count; i++) {
         entry_t *entry = &self->entries[self->entry_count];
-        entry->worker = self;
+        entry->agent = self;
         entry->config = &config->services[i];
         if (entry->config->command) {
             entry->argv = ocf_config_split_argv (entry->config->command, error, error_size);
             if (!entry->argv) {
-                ocf_worker_destroy (&self);
+                ocf_agent_destroy (&self);
                 return NULL;
             }
             entry->env = s_environment (entry->config);
@@ -592,7 +592,7 @@ ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_s
         entry->machine = ocf_service_new (entry->config, &config->workerd);
         self->entry_count++;
         //  A service this node registered in an earlier run is withdrawn until it is healthy.
-        ocf_tabled_link_set_service (self->link, entry->config->name, NULL);
+        ocf_registrar_set_service (self->registrar, entry->config->name, NULL);
         ocf_log_info ("%s: %s on %s", entry->config->name,
                       entry->config->command ? "launching a backend" : "checking an externally managed backend",
                       entry->base_url);
@@ -605,9 +605,9 @@ ocf_worker_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_s
 }
 
 void
-ocf_worker_destroy (ocf_worker_t **self_p)
+ocf_agent_destroy (ocf_agent_t **self_p)
 {
-    ocf_worker_t *self = *self_p;
+    ocf_agent_t *self = *self_p;
     if (!self)
         return;
     for (size_t i = 0; i < self->entry_count; i++) {
@@ -628,8 +628,8 @@ ocf_worker_destroy (ocf_worker_t **self_p)
         zloop_poller_end (self->loop, &item);
     }
     ocf_gpu_probe_destroy (&self->probe);
-    ocf_http_destroy (&self->http);
-    ocf_tabled_link_destroy (&self->link);
+    ocf_fetch_destroy (&self->fetch);
+    ocf_registrar_destroy (&self->registrar);
     if (self->timer_id >= 0)
         zloop_timer_end (self->loop, self->timer_id);
     free (self);
@@ -640,18 +640,18 @@ ocf_worker_destroy (ocf_worker_t **self_p)
 //  API views
 
 json_t *
-ocf_worker_hello (ocf_worker_t *self)
+ocf_agent_hello (ocf_agent_t *self)
 {
     json_t *names = json_array ();
     for (size_t i = 0; i < self->entry_count; i++)
         json_array_append_new (names, json_string (self->entries[i].config->name));
     return json_pack ("{s:s, s:s, s:s, s:i, s:o, s:b}", "daemon", "ocf-workerd", "software", "ocf " OCF_VERSION,
-                      "id", ocf_tabled_link_node_id (self->link), "pid", (int) getpid (), "services", names,
+                      "id", ocf_registrar_node_id (self->registrar), "pid", (int) getpid (), "services", names,
                       "stopping", self->phase != PHASE_RUNNING);
 }
 
 json_t *
-ocf_worker_stats (ocf_worker_t *self)
+ocf_agent_stats (ocf_agent_t *self)
 {
     int64_t now = ocf_time_mono_ms ();
     json_t *services = json_object ();
@@ -675,13 +675,13 @@ ocf_worker_stats (ocf_worker_t *self)
     return json_pack ("{s:o, s:I, s:I, s:I, s:i, s:I, s:o, s:o, s:I, s:b}", "services", services,
                       "services_total", (json_int_t) self->entry_count, "services_healthy", (json_int_t) healthy,
                       "gpus", (json_int_t) (gpus ? json_array_size (gpus) : 0), "cpus", self->cpus,
-                      "memory_mb", (json_int_t) self->memory_mb, "tabled", ocf_tabled_link_stats (self->link),
+                      "memory_mb", (json_int_t) self->memory_mb, "tabled", ocf_registrar_stats (self->registrar),
                       "counters", counters, "uptime_s", (json_int_t) ((now - self->started_at) / 1000),
                       "stopping", self->phase != PHASE_RUNNING);
 }
 
 void
-ocf_worker_status_line (ocf_worker_t *self, char *line, size_t size)
+ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
 {
     size_t healthy = 0;
     for (size_t i = 0; i < self->entry_count; i++)
@@ -689,5 +689,5 @@ ocf_worker_status_line (ocf_worker_t *self, char *line, size_t size)
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
     snprintf (line, size, "%zu/%zu services healthy, %zu GPU%s, tabled %s", healthy, self->entry_count,
               gpus ? json_array_size (gpus) : 0, gpus && json_array_size (gpus) == 1 ? "" : "s",
-              ocf_tabled_link_connected (self->link) ? "connected" : "unreachable");
+              ocf_registrar_connected (self->registrar) ? "connected" : "unreachable");
 }

@@ -1,12 +1,12 @@
-/*  ocf_feed: keeps a routing view in step with tabled, without ever blocking a request.
+/*  ocf_viewsync: keeps a routing view in step with tabled, without ever blocking a request.
     The h2o side of common/ocf_follower: a SUB on tabled.events polled by the loop, the
-    follower's requests sent with the worker's ocf_zclient (which owns their deadlines), and
+    follower's requests sent with the loop's ocf_zclient (which owns their deadlines), and
     a tick for its retries and its HELLO every second (which notices a tabled that restarted
     without publishing anything yet, or events that were lost). The follower's rows and
     events go into the view (it merges by version). When tabled does not answer, the view is
     kept as it is and routing goes on with it.  */
-#ifndef OCF_FEED_H
-#define OCF_FEED_H
+#ifndef OCF_VIEWSYNC_H
+#define OCF_VIEWSYNC_H
 
 #include "ocf_view.h"
 #include "ocf_zsock.h"
@@ -15,16 +15,16 @@
 #include <jansson.h>
 #include <stdbool.h>
 
-typedef struct _ocf_feed_t ocf_feed_t;
+typedef struct _ocf_viewsync_t ocf_viewsync_t;
 //  Called once, when the view is first loaded or tabled is first found unreachable.
-typedef void (ocf_feed_settled_fn) (void *arg);
+typedef void (ocf_viewsync_settled_fn) (void *arg);
 
-ocf_feed_t *ocf_feed_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
-                          ocf_feed_settled_fn *settled, void *arg);
-void ocf_feed_destroy (ocf_feed_t **self_p);
+ocf_viewsync_t *ocf_viewsync_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
+                          ocf_viewsync_settled_fn *settled, void *arg);
+void ocf_viewsync_destroy (ocf_viewsync_t **self_p);
 //  Whether the view is loaded and follows tabled's events.
-bool ocf_feed_connected (ocf_feed_t *self);
+bool ocf_viewsync_connected (ocf_viewsync_t *self);
 //  Counters: loads, events applied, reloads after a gap or a restart, errors.
-json_t *ocf_feed_stats (ocf_feed_t *self);
+json_t *ocf_viewsync_stats (ocf_viewsync_t *self);
 
 #endif

@@ -1,0 +1,48 @@
+/*  ocf_statedir: the layout and the mode of state_dir.  */
+#include "ocf_statedir.h"
+#include "ocf_identity.h"
+#include "ocf_log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *
+ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, size_t size)
+{
+    static const char *names[] = {
+        [OCF_STATE_NODE_KEY] = "node.key",
+        [OCF_STATE_TABLE_DB] = "table.db",
+        [OCF_STATE_KNOWN_SEEDS] = "known_seeds"
+    };
+    snprintf (buffer, size, "%s/%s", state_dir, names[file]);
+    return buffer;
+}
+
+int
+ocf_statedir_prepare (const char *state_dir, char *error, size_t error_size)
+{
+    if (ocf_mkdirs (state_dir, 0750) != 0) {
+        snprintf (error, error_size, "cannot create state directory %s: %s", state_dir, strerror (errno));
+        return -1;
+    }
+    //  It holds the node's secret key and its table: nobody but its owner and group may write
+    //  there, and others may not even look.
+    struct stat info;
+    if (stat (state_dir, &info) != 0) {
+        snprintf (error, error_size, "cannot read state directory %s: %s", state_dir, strerror (errno));
+        return -1;
+    }
+    mode_t mode = info.st_mode & 07777;
+    if ((mode & 07027) == 0)
+        return 0;
+    if (chmod (state_dir, mode & 0750) != 0) {
+        snprintf (error, error_size, "state directory %s has mode %04o (others may reach node.key and table.db) "
+                  "and cannot be made %04o: %s", state_dir, (unsigned) mode, (unsigned) (mode & 0750), strerror (errno));
+        return -1;
+    }
+    ocf_log_notice ("state directory %s had mode %04o: made %04o (node.key and table.db are this node's alone)",
+                    state_dir, (unsigned) mode, (unsigned) (mode & 0750));
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*  ocf_statedir: what [node] state_dir holds, and the directory itself.
+    state_dir keeps what a host must not lose or share across restarts: node.key (its
+    identity, common/ocf_identity), table.db (tabled's SQLite table, with its -wal and -shm
+    files beside it) and known_seeds (gossipd's keys of plain seeds, pinned on first use).
+    Every daemon builds these paths here, and the directory is created and kept private
+    (0750: the secret key and the table are this node's alone) in one place.  */
+#ifndef OCF_STATEDIR_H
+#define OCF_STATEDIR_H
+
+#include <stddef.h>
+
+typedef enum {
+    OCF_STATE_NODE_KEY,          //  node.key
+    OCF_STATE_TABLE_DB,          //  table.db
+    OCF_STATE_KNOWN_SEEDS        //  known_seeds
+} ocf_state_file_t;
+
+//  Writes the path of a file of state_dir to buffer and returns buffer.
+const char *ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, size_t size);
+
+//  Creates state_dir (and its parents) with mode 0750 when missing, and takes group write
+//  and every right of others away from one that has them (made 1777 by hand, say), with a
+//  notice in the log. Returns 0, or -1 with the reason in error.
+int ocf_statedir_prepare (const char *state_dir, char *error, size_t error_size);
+
+#endif
