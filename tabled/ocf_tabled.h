@@ -1,5 +1,6 @@
 /*  ocf_tabled: what ocf-tabled does with each request, separated from its sockets.
-    Owns the table (ocf_table), its persistence (ocf_store) and this node's own record.
+    Owns the table (ocf_table), its persistence (ocf_store) and this node's own record; its
+    parts, split by concern, share ocf_tabled_internal.h.
     The runner (main.c) feeds it decoded requests in batches: every request of a batch is
     applied to memory and written inside one SQLite transaction; ocf_tabled_commit() then
     makes the batch durable before any reply or event leaves the process, so an acknowledged

@@ -152,10 +152,3 @@ ocf_verify_finish (ocf_verify_t *self)
     self->count = 0;
     pthread_mutex_unlock (&self->mutex);
 }
-
-void
-ocf_verify_rows (ocf_verify_t *self, ocf_row_in_t **rows, size_t count)
-{
-    ocf_verify_start (self, rows, count);
-    ocf_verify_finish (self);
-}

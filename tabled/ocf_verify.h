@@ -16,9 +16,8 @@ typedef struct _ocf_verify_t ocf_verify_t;
 //  threads: helper threads besides the caller (0: the caller checks everything).
 ocf_verify_t *ocf_verify_new (int threads);
 void ocf_verify_destroy (ocf_verify_t **self_p);
-//  Sets the sig_state of each row (OCF_SIG_GOOD or OCF_SIG_BAD).
-void ocf_verify_rows (ocf_verify_t *self, ocf_row_in_t **rows, size_t count);
-//  The same in steps, for a caller that works on rows as their verdicts come: start wakes the
+//  Sets the sig_state of each row (OCF_SIG_GOOD or OCF_SIG_BAD), in steps, for a caller
+//  that works on rows as their verdicts come: start wakes the
 //  threads and returns; wait returns once rows[index] has its verdict (the caller checks
 //  untaken rows meanwhile); finish returns once every row has one and no thread touches them.
 //  The rows must stay until finish returns.

@@ -1,0 +1,237 @@
+/*  ocf_tabled_merge: what other hosts report, through gossipd. MERGE checks every row,
+    membership and tombstone in place on the request text before applying any, verifies the
+    signatures of the rows that would apply (ocf_verify, on several cores), counts and logs
+    refusals (at most one line a second); SEEN records last_alive, flushed to table.db by
+    the tick.  */
+#include "ocf_tabled_internal.h"
+#include "ocf_time.h"
+
+#include <inttypes.h>
+
+#define REFUSAL_LOG_MS 1000
+
+typedef enum { KIND_ROW, KIND_MEMBER, KIND_TOMBSTONE } merge_kind_t;
+
+//  Checks every item of one MERGE array in place; fills parsed items. Returns -1 with error set.
+static int
+s_merge_parse (ocf_tabled_t *self, ocf_json_span_t array, const char *key, merge_kind_t kind, void **items_p,
+               size_t *count_p, char *error, size_t error_size)
+{
+    *items_p = NULL;
+    *count_p = 0;
+    if (!array.len)
+        return 0;
+    if (ocf_json_type (array) != OCF_JSON_ARRAY) {
+        snprintf (error, error_size, "\"%s\" must be an array", key);
+        return -1;
+    }
+    size_t size = kind == KIND_ROW ? sizeof (ocf_row_in_t) : kind == KIND_MEMBER ? sizeof (ocf_member_in_t)
+                                                             : sizeof (ocf_tombstone_in_t);
+    size_t capacity = 16;
+    char *items = malloc (capacity * size);
+    ocf_json_iter_t iter = ocf_json_iter (array);
+    ocf_json_span_t item;
+    for (size_t index = 0; ocf_json_array_next (&iter, &item); index++) {
+        if (index == capacity)
+            items = realloc (items, (capacity *= 2) * size);
+        *items_p = items;
+        char problem[512];
+        void *slot = items + index * size;
+        int rc = kind == KIND_ROW ? ocf_record_parse_row_span (item, (size_t) self->config->tabled.max_record, slot, problem, sizeof problem)
+               : kind == KIND_MEMBER ? ocf_record_parse_member_span (item, slot, problem, sizeof problem)
+               : ocf_record_parse_tombstone_span (item, slot, problem, sizeof problem);
+        if (rc != 0) {
+            snprintf (error, error_size, "%s[%zu]: %s", key, index, problem);
+            return -1;
+        }
+        *count_p = index + 1;
+    }
+    *items_p = items;
+    return 0;
+}
+
+//  What one MERGE did, and who relayed it (its "from", when gossipd names the peer).
+typedef struct {
+    size_t applied, stale, refused, own_ignored;
+    char from[OCF_ID_SIZE + 16];
+} merge_result_t;
+
+//  Refusals are logged at most once a second, the ones in between counted into the next line:
+//  a relay sending forged rows must not flood the journal.
+static void
+s_log_refusal (ocf_tabled_t *self, const merge_result_t *result, const char *what, const char *id, const char *why)
+{
+    self->refusals_unlogged++;
+    int64_t now = ocf_time_mono_ms ();
+    if (self->refusal_logged_at && now - self->refusal_logged_at < REFUSAL_LOG_MS)
+        return;
+    ocf_log_warning ("MERGE from %s: refused the %s of %s: %s (%" PRIu64 " refusal(s) since the last such line)",
+                     result->from, what, id, why, self->refusals_unlogged);
+    self->refusal_logged_at = now;
+    self->refusals_unlogged = 0;
+}
+
+static void
+s_merge_counted (ocf_tabled_t *self, const char *id, int mask, merge_result_t *result)
+{
+    if (mask) {
+        result->applied++;
+        ocf_tabled_changed (self, id, mask);
+    }
+    else
+    if (strcmp (ocf_table_last_refusal (self->table), "signature") == 0) {
+        result->refused++;
+        self->stats.refused_signature++;
+        s_log_refusal (self, result, "signed item", id, "missing or bad signature");
+    }
+    else
+        result->stale++;
+}
+
+//  A reaped tombstone cannot carry the owner's signature: any host declares it. It is taken
+//  only when it removes nothing this host believes alive (the node is dead or gone here, or
+//  the tombstone covers only generations it has left). Refused ones come back with
+//  anti-entropy and are taken once this host sees the node dead too, or once the node, told
+//  of the tombstone, has started a new generation. A tombstone of this node itself is always
+//  taken: tabled answers it with a new generation, which is what lets everyone converge.
+static bool
+s_reaped_admissible (ocf_tabled_t *self, const ocf_tombstone_in_t *tombstone)
+{
+    if (tombstone->reason != OCF_REASON_REAPED || strcmp (tombstone->id, self->id) == 0)
+        return true;
+    ocf_entry_t *entry = ocf_table_lookup (self->table, tombstone->id);
+    bool covers_record = entry && entry->has_record && entry->generation <= tombstone->generation;
+    return !covers_record || !ocf_entry_live (entry) || entry->member.generation > entry->generation;
+}
+
+//  MERGE works on the request text: rows are checked in place and stored as they came,
+//  without building a JSON tree (the costliest part of a merge otherwise).
+void
+ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
+{
+    ocf_json_span_t arrays[3] = { { 0 } }, key, value;
+    ocf_json_iter_t iter = ocf_json_iter (body);
+    while (ocf_json_object_next (&iter, &key, &value))
+        for (int kind = KIND_ROW; kind <= KIND_TOMBSTONE; kind++)
+            if (ocf_json_string_is (key, (const char *[]) { "rows", "members", "tombstones" }[kind]))
+                arrays[kind] = value;
+    ocf_row_in_t *rows = NULL;
+    ocf_member_in_t *members = NULL;
+    ocf_tombstone_in_t *tombstones = NULL;
+    size_t row_count = 0, member_count = 0, tombstone_count = 0;
+    char error[600];
+    //  Everything is checked before anything is applied: a bad item changes nothing.
+    int rc = -1;
+    if (!arrays[KIND_ROW].len && !arrays[KIND_MEMBER].len && !arrays[KIND_TOMBSTONE].len)
+        snprintf (error, sizeof error, "needs \"rows\", \"members\" or \"tombstones\"");
+    else
+    if (s_merge_parse (self, arrays[KIND_ROW], "rows", KIND_ROW, (void **) &rows, &row_count, error, sizeof error) == 0
+    &&  s_merge_parse (self, arrays[KIND_MEMBER], "members", KIND_MEMBER, (void **) &members, &member_count, error, sizeof error) == 0
+    &&  s_merge_parse (self, arrays[KIND_TOMBSTONE], "tombstones", KIND_TOMBSTONE, (void **) &tombstones, &tombstone_count,
+                       error, sizeof error) == 0)
+        rc = 0;
+    merge_result_t result = { 0 };
+    char from[OCF_ID_SIZE + 1];
+    ocf_json_span_t from_span = ocf_json_member (body, "from");
+    snprintf (result.from, sizeof result.from, "%s",
+              ocf_json_type (from_span) == OCF_JSON_STRING && ocf_json_string_copy (from_span, from, sizeof from) > 0
+              && ocf_identity_id_valid (from) ? from
+              : "an unnamed relay");
+    bool touches_self = false;
+    int64_t now = ocf_time_wall_ms ();
+    if (rc == 0) {
+        //  The signatures of the rows that would apply, on the verify threads while this one
+        //  merges: each row is merged once it has its verdict, and this thread checks rows
+        //  itself rather than wait for one. The rest are never checked.
+        ocf_row_in_t **unchecked = malloc ((row_count + 1) * sizeof *unchecked);
+        size_t unchecked_count = 0, next_unchecked = 0;
+        for (size_t i = 0; i < row_count; i++)
+            if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))
+                unchecked[unchecked_count++] = &rows[i];
+        ocf_verify_start (self->verify, unchecked, unchecked_count);
+        for (size_t i = 0; i < row_count; i++) {
+            if (next_unchecked < unchecked_count && unchecked[next_unchecked] == &rows[i])
+                ocf_verify_wait (self->verify, next_unchecked++);
+            //  Only this node writes its own record; a copy from elsewhere is at best an echo.
+            //  The membership it carries is anyone's to report, though (a node declared dead
+            //  during a partition learns it from a row): that part is merged, and defended.
+            if (strcmp (rows[i].id, self->id) == 0) {
+                result.own_ignored++;
+                if (rows[i].has_member) {
+                    ocf_member_in_t member = { .member = rows[i].member };
+                    memcpy (member.id, rows[i].id, OCF_ID_SIZE);
+                    touches_self = true;
+                    s_merge_counted (self, member.id, ocf_table_merge_member (self->table, &member, now, NULL), &result);
+                }
+                continue;
+            }
+            s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &result);
+        }
+        ocf_verify_finish (self->verify);
+        free (unchecked);
+        for (size_t i = 0; i < member_count; i++) {
+            touches_self |= strcmp (members[i].id, self->id) == 0;
+            s_merge_counted (self, members[i].id, ocf_table_merge_member (self->table, &members[i], now, NULL), &result);
+        }
+        for (size_t i = 0; i < tombstone_count; i++) {
+            if (!s_reaped_admissible (self, &tombstones[i])) {
+                result.refused++;
+                self->stats.refused_reaped++;
+                s_log_refusal (self, &result, "reaped tombstone", tombstones[i].id, "the node is alive here");
+                continue;
+            }
+            touches_self |= strcmp (tombstones[i].id, self->id) == 0;
+            s_merge_counted (self, tombstones[i].id, ocf_table_merge_tombstone (self->table, &tombstones[i], now, NULL), &result);
+        }
+        if (touches_self)
+            ocf_tabled_own_defend (self);
+        self->stats.applied += result.applied;
+        self->stats.stale += result.stale;
+        ocf_tabled_reply_ok (reply, json_pack ("{s:I, s:I, s:I, s:I}", "applied", (json_int_t) result.applied,
+                                               "stale", (json_int_t) result.stale, "refused", (json_int_t) result.refused,
+                                               "ignored", (json_int_t) result.own_ignored));
+    }
+    else
+        ocf_tabled_reply_error (self, reply, "MERGE: %s", error);
+    for (size_t i = 0; i < row_count; i++)
+        ocf_row_in_clear (&rows[i]);
+    free (rows);
+    free (members);
+    free (tombstones);
+}
+
+void
+ocf_tabled_on_seen (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
+{
+    json_t *ids = json_object_get (body, "ids");
+    if (!json_is_array (ids)) {
+        ocf_tabled_reply_error (self, reply, "SEEN: \"ids\" must be an array of node ids");
+        return;
+    }
+    int64_t now = ocf_time_wall_ms ();
+    size_t updated = 0, index;
+    json_t *id;
+    json_array_foreach (ids, index, id) {
+        ocf_entry_t *entry = json_is_string (id) ? ocf_table_lookup (self->table, json_string_value (id)) : NULL;
+        if (entry) {
+            ocf_table_seen (self->table, entry->id, now);
+            zhashx_update (self->seen_dirty, entry->id, self);     //  a set: any non-NULL item
+            updated++;
+        }
+    }
+    ocf_tabled_reply_ok (reply, json_pack ("{s:I}", "updated", (json_int_t) updated));
+}
+
+void
+ocf_tabled_flush_seen (ocf_tabled_t *self)
+{
+    if (zhashx_size (self->seen_dirty) == 0 || ocf_store_begin (self->store) != 0)
+        return;
+    for (void *item = zhashx_first (self->seen_dirty); item; item = zhashx_next (self->seen_dirty)) {
+        const char *id = zhashx_cursor (self->seen_dirty);
+        ocf_entry_t *entry = ocf_table_lookup (self->table, id);
+        if (entry)
+            ocf_store_save_last_alive (self->store, id, entry->last_alive);
+    }
+    zhashx_purge (self->seen_dirty);
+}
