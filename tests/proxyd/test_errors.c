@@ -39,7 +39,6 @@ s_setup (void)
     A = fabric_host (&s_fabric, "host-a", "max_body = 4KiB\nfirst_byte_timeout = 500ms\nio_timeout = 1s\nretries = 1\n");
     const char *m1[] = { "--model", "m1", NULL };
     fabric_backend_t *backend = fabric_backend (&s_fabric, "b1", m1);
-    fabric_service (A, "llm", backend, "model=m1", NULL);
     fabric_service (A, "loading", backend, "model=m-load", "{\"status\": \"loading\"}");
     int listener = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
@@ -52,6 +51,9 @@ s_setup (void)
     pthread_detach (thread);
     fabric_backend_t closer = { "closer", s_closer_port, 0 };
     fabric_service (A, "broken", &closer, "model=x", NULL);
+    //  Last: each registration's event carries the whole row, so once proxyd routes m1 it
+    //  knows the services registered before it too.
+    fabric_service (A, "llm", backend, "model=m1", NULL);
     cr_assert (fabric_wait_model (A, "m1", 1, 5000));
 }
 
