@@ -1,5 +1,6 @@
 /*  ocf_client: synchronous local API client.  */
 #include "ocf_client.h"
+#include "ocf_alloc.h"
 #include "ocf_msg.h"
 
 #include <czmq.h>
@@ -21,8 +22,8 @@ s_connect (ocf_client_t *self)
 ocf_client_t *
 ocf_client_new (const char *endpoint)
 {
-    ocf_client_t *self = calloc (1, sizeof *self);
-    self->endpoint = strdup (endpoint);
+    ocf_client_t *self = ocf_calloc (1, sizeof *self);
+    self->endpoint = ocf_strdup (endpoint);
     self->max_reply = 64 * 1024 * 1024;
     s_connect (self);
     return self;

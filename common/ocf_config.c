@@ -1,5 +1,6 @@
 /*  ocf_config: schema-driven INI configuration.  */
 #include "ocf_config.h"
+#include "ocf_alloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -105,8 +106,8 @@ char **
 ocf_config_split_argv (const char *command, char *error, size_t error_size)
 {
     size_t capacity = 8, count = 0;
-    char **argv = calloc (capacity, sizeof *argv);
-    char *word = malloc (strlen (command) + 1);
+    char **argv = ocf_calloc (capacity, sizeof *argv);
+    char *word = ocf_malloc (strlen (command) + 1);
     const char *cursor = command;
     while (true) {
         while (isspace ((unsigned char) *cursor))
@@ -134,8 +135,8 @@ ocf_config_split_argv (const char *command, char *error, size_t error_size)
             return NULL;
         }
         if (count + 2 > capacity)
-            argv = realloc (argv, (capacity *= 2) * sizeof *argv);
-        argv[count++] = strndup (word, len);
+            argv = ocf_realloc (argv, (capacity *= 2) * sizeof *argv);
+        argv[count++] = ocf_strndup (word, len);
         argv[count] = NULL;
     }
     free (word);
@@ -176,7 +177,7 @@ ocf_config_error (ocf_config_t *self, const char *format, ...)
     va_start (args, format);
     vsnprintf (message, sizeof message, format, args);
     va_end (args);
-    self->errors = realloc (self->errors, used + strlen (message) + 2);
+    self->errors = ocf_realloc (self->errors, used + strlen (message) + 2);
     sprintf (self->errors + used, "%s\n", message);
 }
 
@@ -233,7 +234,7 @@ s_apply (const ocf_config_key_t *spec, void *base, const char *text, char *probl
     switch (spec->type) {
         case OCF_CONFIG_STRING:
             free (*(char **) field);
-            *(char **) field = text ? strdup (text) : NULL;
+            *(char **) field = text ? ocf_strdup (text) : NULL;
             return 0;
         case OCF_CONFIG_ENUM:
             if (!s_enum_allows (spec->choices, text)) {
@@ -241,7 +242,7 @@ s_apply (const ocf_config_key_t *spec, void *base, const char *text, char *probl
                 return -1;
             }
             free (*(char **) field);
-            *(char **) field = strdup (text);
+            *(char **) field = ocf_strdup (text);
             return 0;
         case OCF_CONFIG_HOSTPORT: {
             char host[256];
@@ -251,7 +252,7 @@ s_apply (const ocf_config_key_t *spec, void *base, const char *text, char *probl
                 return -1;
             }
             free (*(char **) field);
-            *(char **) field = strdup (text);
+            *(char **) field = ocf_strdup (text);
             return 0;
         }
         case OCF_CONFIG_INT: {
@@ -329,7 +330,7 @@ s_service_name_valid (const char *name)
 static ocf_service_config_t *
 s_service_add (ocf_config_t *self, const char *name, int line)
 {
-    self->services = realloc (self->services, (self->service_count + 1) * sizeof *self->services);
+    self->services = ocf_realloc (self->services, (self->service_count + 1) * sizeof *self->services);
     ocf_service_config_t *service = &self->services[self->service_count++];
     memset (service, 0, sizeof *service);
     snprintf (service->name, sizeof service->name, "%s", name);
@@ -463,7 +464,7 @@ s_handle_key (void *user, const char *section, const char *key, const char *valu
         }
         char **field = (char **) ((char *) base + spec->offset);
         size_t len = strlen (*field);
-        *field = realloc (*field, len + strlen (value) + 2);
+        *field = ocf_realloc (*field, len + strlen (value) + 2);
         sprintf (*field + len, "%s%s", len ? " " : "", value);
         return 1;
     }
@@ -507,8 +508,8 @@ ocf_config_load (ocf_config_t *self, const char *path, bool required)
         return 1;
     }
     free (self->path);
-    self->path = strdup (path);
-    reader_t *reader = calloc (1, sizeof *reader);
+    self->path = ocf_strdup (path);
+    reader_t *reader = ocf_calloc (1, sizeof *reader);
     reader->name = path;
     reader->file = file;
     int errors = s_parse (self, reader);
@@ -520,7 +521,7 @@ ocf_config_load (ocf_config_t *self, const char *path, bool required)
 int
 ocf_config_load_string (ocf_config_t *self, const char *text, const char *name)
 {
-    reader_t *reader = calloc (1, sizeof *reader);
+    reader_t *reader = ocf_calloc (1, sizeof *reader);
     reader->name = name;
     reader->text = text;
     int errors = s_parse (self, reader);
@@ -578,7 +579,7 @@ s_pair_valid (const char *item)
 void
 ocf_config_check_pairs (ocf_config_t *self, const char *where, const char *list, const char *separators)
 {
-    char *copy = strdup (list), *saveptr = NULL;
+    char *copy = ocf_strdup (list), *saveptr = NULL;
     for (char *item = strtok_r (copy, separators, &saveptr); item; item = strtok_r (NULL, separators, &saveptr)) {
         while (isspace ((unsigned char) *item))
             item++;
@@ -611,7 +612,7 @@ ocf_config_finish (ocf_config_t *self)
 ocf_config_t *
 ocf_config_new (void)
 {
-    ocf_config_t *self = calloc (1, sizeof *self);
+    ocf_config_t *self = ocf_calloc (1, sizeof *self);
     for (size_t i = 0; i < SECTION_COUNT; i++)
         if (s_sections[i] != &ocf_service_config_section)
             s_apply_defaults (s_sections[i], (char *) self + s_sections[i]->offset);

@@ -1,5 +1,6 @@
 /*  ocf_daemon: common start-up.  */
 #include "ocf_daemon.h"
+#include "ocf_alloc.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
 #include "ocf_sdnotify.h"
@@ -8,6 +9,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <string.h>
 
 static void
@@ -37,6 +39,9 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
 ocf_config_t *
 ocf_daemon_start_checked (int argc, char **argv, const char *program, const char *summary, ocf_daemon_check_fn *own_check)
 {
+    //  jansson's allocations follow the daemons' policy too (ocf_alloc): a failed one aborts
+    //  with a message instead of returning NULL to code that builds replies.
+    json_set_alloc_funcs (ocf_malloc, free);
     enum { OPT_CHECK = 256, OPT_PRINT, OPT_REFERENCE, OPT_VERSION };
     static const struct option options[] = {
         { "config", required_argument, NULL, 'c' },
@@ -51,7 +56,7 @@ ocf_daemon_start_checked (int argc, char **argv, const char *program, const char
     ocf_log_init (program);
     const char *path = OCF_CONFIG_DEFAULT_PATH;
     bool explicit_path = false, check = false, print = false;
-    char **overrides = calloc (argc + 1, sizeof *overrides);
+    char **overrides = ocf_calloc (argc + 1, sizeof *overrides);
     int override_count = 0, option;
     while ((option = getopt_long (argc, argv, "c:s:h", options, NULL)) != -1) {
         switch (option) {

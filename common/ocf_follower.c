@@ -1,5 +1,6 @@
 /*  ocf_follower: HELLO, LIST pages and the event stream of ocf-tabled, as a state machine.  */
 #include "ocf_follower.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 
 #include <inttypes.h>
@@ -201,7 +202,7 @@ s_on_beat (ocf_follower_t *self, json_t *hello)
 ocf_follower_t *
 ocf_follower_new (const ocf_follower_config_t *config, const ocf_follower_handler_t *handler)
 {
-    ocf_follower_t *self = calloc (1, sizeof *self);
+    ocf_follower_t *self = ocf_calloc (1, sizeof *self);
     self->config = *config;
     self->handler = *handler;
     self->state = STATE_IDLE;
@@ -271,7 +272,7 @@ ocf_follower_event (ocf_follower_t *self, int64_t now, const char *topic, json_t
         }
         if (self->buffered_count == self->buffered_cap) {
             self->buffered_cap = self->buffered_cap ? self->buffered_cap * 2 : 64;
-            self->buffered = realloc (self->buffered, self->buffered_cap * sizeof *self->buffered);
+            self->buffered = ocf_realloc (self->buffered, self->buffered_cap * sizeof *self->buffered);
         }
         event_t *event = &self->buffered[self->buffered_count++];
         snprintf (event->topic, sizeof event->topic, "%s", topic);

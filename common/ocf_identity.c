@@ -1,5 +1,6 @@
 /*  ocf_identity: the node key pair, its id, and the keys derived from it.  */
 #include "ocf_identity.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 #include "ocf_statedir.h"
 
@@ -108,9 +109,7 @@ ocf_identity_new_from_seed (const uint8_t seed[32])
 {
     if (sodium_init () < 0)
         return NULL;
-    ocf_identity_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    ocf_identity_t *self = ocf_calloc (1, sizeof *self);
     crypto_sign_seed_keypair (self->public_key, self->secret_key, seed);
     ocf_identity_id_encode (self->public_key, self->id);
     uint8_t curve_public[32], curve_secret[32];

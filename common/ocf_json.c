@@ -182,6 +182,8 @@ s_index_open (scanner_t *scanner)
         //  for most documents instead of a series of reallocations.
         size_t len = (size_t) (scanner->end - scanner->start);
         size_t size = index->size ? index->size * 2 : len / 64 > 16 ? len / 64 : 16;
+        //  The one allocation allowed to fail (ocf_alloc): the index only saves work, and
+        //  validation goes on without it.
         ocf_json_extent_t *extents = realloc (index->extents, size * sizeof *extents);
         if (!extents) {
             ocf_json_index_clear (index);

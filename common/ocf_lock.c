@@ -1,5 +1,6 @@
 /*  ocf_lock: flock()-based instance lock.  */
 #include "ocf_lock.h"
+#include "ocf_alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,9 +38,9 @@ ocf_lock_new (const char *path, char *error, size_t error_size)
     if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, len, 0) != len) {
         //  The pid is only informational; the flock is what guards the endpoint.
     }
-    ocf_lock_t *self = calloc (1, sizeof *self);
+    ocf_lock_t *self = ocf_calloc (1, sizeof *self);
     self->fd = fd;
-    self->path = strdup (path);
+    self->path = ocf_strdup (path);
     return self;
 }
 

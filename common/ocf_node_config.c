@@ -1,5 +1,6 @@
 /*  ocf_node_config: the [node] section.  */
 #include "ocf_config.h"
+#include "ocf_alloc.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -40,7 +41,7 @@ s_first_public_ipv4 (void)
             }
         freeifaddrs (list);
     }
-    return strdup (address);
+    return ocf_strdup (address);
 }
 
 //  The name and the address default to the host's; run_dir must leave room for socket names.
@@ -52,7 +53,7 @@ s_finish (ocf_config_t *config, const char *file)
         char host[256] = "localhost";
         gethostname (host, sizeof host - 1);
         free (node->name);
-        node->name = strdup (host);
+        node->name = ocf_strdup (host);
     }
     if (!*node->public_addr) {
         free (node->public_addr);

@@ -1,5 +1,6 @@
 /*  ocf_sdlisten: sd_listen_fds without libsystemd.  */
 #include "ocf_sdlisten.h"
+#include "ocf_alloc.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -24,11 +25,11 @@ ocf_sdlisten_fds (void)
         count = value > 0 && value < 1024 ? (int) value : 0;
     }
     if (count && names) {
-        char *copy = strdup (names), *saveptr = NULL;
+        char *copy = ocf_strdup (names), *saveptr = NULL;
         int i = 0;
         for (char *name = strtok_r (copy, ":", &saveptr); name && i < MAX_NAMES && i < count;
              name = strtok_r (NULL, ":", &saveptr))
-            s_names[i++] = strdup (name);
+            s_names[i++] = ocf_strdup (name);
         free (copy);
     }
     unsetenv ("LISTEN_PID");

@@ -1,5 +1,6 @@
 /*  ocf_signals: signalfd wrapper.  */
 #include "ocf_signals.h"
+#include "ocf_alloc.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,9 +16,7 @@ struct _ocf_signals_t {
 ocf_signals_t *
 ocf_signals_new (const int *signals)
 {
-    ocf_signals_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
+    ocf_signals_t *self = ocf_calloc (1, sizeof *self);
     sigemptyset (&self->mask);
     for (const int *sig = signals; *sig; sig++)
         sigaddset (&self->mask, *sig);

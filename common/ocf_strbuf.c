@@ -1,5 +1,6 @@
 /*  ocf_strbuf: growing string.  */
 #include "ocf_strbuf.h"
+#include "ocf_alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,7 +15,7 @@ s_reserve (ocf_strbuf_t *self, size_t extra)
     size_t cap = self->cap ? self->cap : 256;
     while (cap < self->len + extra + 1)
         cap *= 2;
-    self->data = realloc (self->data, cap);
+    self->data = ocf_realloc (self->data, cap);
     self->cap = cap;
 }
 

@@ -1,5 +1,6 @@
 /*  ocf_bridge: requests to ocf-tabled, its events, the view, JSON <-> items.  */
 #include "ocf_bridge.h"
+#include "ocf_alloc.h"
 #include "ocf_client.h"
 #include "ocf_follower.h"
 #include "ocf_identity.h"
@@ -97,7 +98,7 @@ s_set_add (item_set_t *set, ocf_item_kind_t kind, const char *id, void *payload,
 {
     if (set->count == set->cap) {
         set->cap = set->cap ? set->cap * 2 : 16;
-        set->items = realloc (set->items, set->cap * sizeof *set->items);
+        set->items = ocf_realloc (set->items, set->cap * sizeof *set->items);
     }
     zlistx_add_end (set->payloads, payload);
     ocf_item_t *item = &set->items[set->count++];
@@ -130,7 +131,7 @@ s_add_member (item_set_t *set, json_t *object)
         return;
     ocf_wire_member_t member = { (uint64_t) generation, (uint64_t) json_integer_value (json_object_get (object, "incarnation")),
                                  status, { 0 } };
-    uint8_t *payload = malloc (OCF_WIRE_PAYLOAD_MAX);
+    uint8_t *payload = ocf_malloc (OCF_WIRE_PAYLOAD_MAX);
     s_set_add (set, OCF_ITEM_MEMBER, id, payload, ocf_wire_member_encode (&member, payload));
 }
 
@@ -143,7 +144,7 @@ s_add_tombstone (item_set_t *set, json_t *object)
     if (ocf_record_parse_tombstone (object, &parsed, error, sizeof error) != 0)
         return;
     ocf_wire_tombstone_t tombstone = { parsed.generation, parsed.reason, parsed.declared_at };
-    uint8_t *payload = malloc (OCF_WIRE_PAYLOAD_MAX);
+    uint8_t *payload = ocf_malloc (OCF_WIRE_PAYLOAD_MAX);
     s_set_add (set, OCF_ITEM_TOMBSTONE, parsed.id, payload,
                ocf_wire_tombstone_encode_signed (&tombstone, parsed.has_sig ? parsed.sig : NULL, payload));
 }
@@ -211,7 +212,7 @@ s_pending_destroy (void **item)
 static request_t *
 s_request (ocf_bridge_t *self, request_kind_t kind, const char *verb, json_t *body, int64_t now)
 {
-    request_t *request = calloc (1, sizeof *request);
+    request_t *request = ocf_calloc (1, sizeof *request);
     request->kind = kind;
     request->tag = ++self->next_tag;
     request->deadline = now + REQUEST_TIMEOUT_MS;
@@ -465,12 +466,12 @@ s_follow_loaded (void *arg)
     zlistx_t *ids = zlistx_new ();
     zlistx_set_destructor (ids, (zlistx_destructor_fn *) zstr_free);
     for (size_t i = 0; i < ocf_members_size (self->view); i++)
-        zlistx_add_end (ids, strdup (ocf_members_at (self->view, i)->id));
+        zlistx_add_end (ids, ocf_strdup (ocf_members_at (self->view, i)->id));
     ocf_members_clear (self->view);
     for (size_t i = 0; i < ocf_members_size (self->loading); i++) {
         const ocf_peer_t *member = ocf_members_at (self->loading, i);
         ocf_members_set (self->view, member->id, member->generation, member->incarnation, member->status, member->endpoint);
-        zlistx_add_end (ids, strdup (member->id));
+        zlistx_add_end (ids, ocf_strdup (member->id));
     }
     ocf_members_destroy (&self->loading);
     for (const char *id = zlistx_first (ids); id; id = zlistx_next (ids))
@@ -530,7 +531,7 @@ s_answer_query (ocf_bridge_t *self, request_t *request, json_t *reply, int64_t n
         }
         case OCF_QUERY_DIGESTS: {
             json_t *list = json_object_get (reply, "digests");
-            ocf_digest_t *digests = calloc (json_array_size (list) + 1, sizeof *digests);
+            ocf_digest_t *digests = ocf_calloc (json_array_size (list) + 1, sizeof *digests);
             size_t count = 0, index;
             json_t *row;
             json_array_foreach (list, index, row) {
@@ -668,7 +669,7 @@ ocf_bridge_on_events (ocf_bridge_t *self, int64_t now)
 ocf_bridge_t *
 ocf_bridge_new (const char *run_dir, ocf_members_t *view, const ocf_bridge_handler_t *handler, size_t max_message)
 {
-    ocf_bridge_t *self = calloc (1, sizeof *self);
+    ocf_bridge_t *self = ocf_calloc (1, sizeof *self);
     snprintf (self->api_endpoint, sizeof self->api_endpoint, "ipc://%s/tabled.api", run_dir);
     snprintf (self->events_endpoint, sizeof self->events_endpoint, "ipc://%s/tabled.events", run_dir);
     self->view = view;
@@ -786,7 +787,7 @@ ocf_bridge_merge (ocf_bridge_t *self, const char *from, const ocf_item_t *items,
             json_decref (json);
             continue;
         }
-        pending_merge_t *pending = calloc (1, sizeof *pending);
+        pending_merge_t *pending = ocf_calloc (1, sizeof *pending);
         pending->kind = item->kind;
         pending->json = json;
         pending->bytes = item->size;

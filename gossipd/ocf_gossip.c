@@ -1,5 +1,6 @@
 /*  ocf_gossip: the protocol core — construction, dispatch, time, table queries, stats.  */
 #include "ocf_gossip_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 
 #include <stdarg.h>
@@ -136,7 +137,7 @@ ocf_gossip_query (ocf_gossip_t *self, pending_kind_t kind, const char *peer, uin
             pending = &self->pending[i];
     if (!pending && self->pending_cap < MAX_PENDING) {
         size_t cap = self->pending_cap ? self->pending_cap * 2 : 4;
-        self->pending = realloc (self->pending, cap * sizeof *self->pending);
+        self->pending = ocf_realloc (self->pending, cap * sizeof *self->pending);
         memset (self->pending + self->pending_cap, 0, (cap - self->pending_cap) * sizeof *self->pending);
         pending = &self->pending[self->pending_cap];
         self->pending_cap = cap;
@@ -223,7 +224,7 @@ ocf_gossip_t *
 ocf_gossip_new (const char *self_id, const ocf_gossip_config_t *config, ocf_members_t *view,
                 const ocf_gossip_env_t *env, uint64_t seed, int64_t now)
 {
-    ocf_gossip_t *self = calloc (1, sizeof *self);
+    ocf_gossip_t *self = ocf_calloc (1, sizeof *self);
     snprintf (self->id, sizeof self->id, "%s", self_id);
     self->config = *config;
     if (self->config.observers > MAX_OBSERVERS)
@@ -332,7 +333,7 @@ ocf_gossip_local_change (ocf_gossip_t *self, int64_t now, const ocf_item_t *item
     if (item->kind == OCF_ITEM_ROW && strcmp (item->id, self->id) == 0) {
         //  Kept to announce this node to the seeds it joins through.
         free (self->self_row_data);
-        self->self_row_data = malloc (item->size ? item->size : 1);
+        self->self_row_data = ocf_malloc (item->size ? item->size : 1);
         memcpy (self->self_row_data, item->data, item->size);
         self->self_row = *item;
         self->self_row.data = self->self_row_data;

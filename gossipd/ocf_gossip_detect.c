@@ -10,6 +10,7 @@
     anybody, raises its local health score, which stretches all of its timeouts: a starved
     daemon waits longer instead of accusing healthy peers.  */
 #include "ocf_gossip_internal.h"
+#include "ocf_alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -51,7 +52,7 @@ s_watched_add (ocf_gossip_t *self, const char *id)
 {
     if (self->watched_count >= MAX_WATCHED)
         return NULL;
-    self->watched = realloc (self->watched, (self->watched_count + 1) * sizeof *self->watched);
+    self->watched = ocf_realloc (self->watched, (self->watched_count + 1) * sizeof *self->watched);
     watched_t *watched = &self->watched[self->watched_count++];
     memset (watched, 0, sizeof *watched);
     memcpy (watched->id, id, OCF_ID_SIZE);
@@ -416,7 +417,7 @@ ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg
             full = self->relays[i].nonce != 0;
         if (full) {
             size_t cap = self->relay_cap ? self->relay_cap * 2 : 4;
-            self->relays = realloc (self->relays, cap * sizeof *self->relays);
+            self->relays = ocf_realloc (self->relays, cap * sizeof *self->relays);
             memset (self->relays + self->relay_cap, 0, (cap - self->relay_cap) * sizeof *self->relays);
             self->relay_cap = cap;
         }

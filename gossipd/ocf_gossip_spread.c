@@ -10,6 +10,7 @@
     missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
     missing after that is the business of anti-entropy.  */
 #include "ocf_gossip_internal.h"
+#include "ocf_alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const ch
     size_t size = ocf_members_size (self->view);
     if (!size || !count)
         return;
-    const ocf_peer_t **range = malloc (size * sizeof *range);
+    const ocf_peer_t **range = ocf_malloc (size * sizeof *range);
     size_t live = 0;
     size_t start = ocf_members_lower_bound (self->view, self->id);
     for (size_t n = 0; n < size; n++) {
@@ -113,8 +114,8 @@ ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count)
 void
 ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
 {
-    ocf_item_t *fresh = malloc ((msg->item_count + 1) * sizeof *fresh);
-    ocf_item_t *onward = malloc ((msg->item_count + 1) * sizeof *onward);
+    ocf_item_t *fresh = ocf_malloc ((msg->item_count + 1) * sizeof *fresh);
+    ocf_item_t *onward = ocf_malloc ((msg->item_count + 1) * sizeof *onward);
     size_t fresh_count = 0, onward_count = 0;
     uint32_t retransmits = s_retransmits (self);
     for (size_t i = 0; i < msg->item_count; i++) {
@@ -166,7 +167,7 @@ void
 ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
 {
     size_t limit = msg->key_count < MAX_KEYS ? msg->key_count : MAX_KEYS;
-    ocf_item_t *items = malloc ((limit + 1) * sizeof *items);
+    ocf_item_t *items = ocf_malloc ((limit + 1) * sizeof *items);
     size_t count = 0;
     for (size_t i = 0; i < limit; i++) {
         ocf_rumour_t *rumour = ocf_recent_find (self->recent, msg->keys[i]);

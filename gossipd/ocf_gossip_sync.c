@@ -15,6 +15,7 @@
     cursor with another node when one goes silent; a node serves max_snapshots joiners at
     once and answers others SNAP_BUSY with other members to ask.  */
 #include "ocf_gossip_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 #include "ocf_table.h"
 
@@ -38,7 +39,7 @@ s_group_hash (const uint64_t *buckets, int group)
 static ocf_digest_t *
 s_digests_copy (const ocf_digest_t *digests, size_t count)
 {
-    ocf_digest_t *copy = malloc ((count + 1) * sizeof *copy);
+    ocf_digest_t *copy = ocf_malloc ((count + 1) * sizeof *copy);
     if (count)
         memcpy (copy, digests, count * sizeof *copy);
     return copy;
@@ -54,7 +55,7 @@ s_budget (ocf_gossip_t *self)
 static void
 s_merge_admitted (ocf_gossip_t *self, const char *peer, const ocf_item_t *items, size_t count)
 {
-    ocf_item_t *admitted = malloc ((count + 1) * sizeof *admitted);
+    ocf_item_t *admitted = ocf_malloc ((count + 1) * sizeof *admitted);
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         if (self->env.admit && !self->env.admit (self->env.arg, &items[i]))
@@ -271,8 +272,8 @@ s_compare (ocf_gossip_t *self, pending_t *pending, const answer_t *answer)
     ocf_digest_t *ours = s_digests_copy (answer->digests, answer->digest_count);
     qsort (ours, answer->digest_count, sizeof *ours, s_digest_id_compare);
     qsort (pending->digests, pending->digest_count, sizeof *pending->digests, s_digest_id_compare);
-    char (*send)[OCF_ID_SIZE] = malloc ((answer->digest_count + 1) * OCF_ID_SIZE);
-    char (*want)[OCF_ID_SIZE] = malloc ((pending->digest_count + 1) * OCF_ID_SIZE);
+    char (*send)[OCF_ID_SIZE] = ocf_malloc ((answer->digest_count + 1) * OCF_ID_SIZE);
+    char (*want)[OCF_ID_SIZE] = ocf_malloc ((pending->digest_count + 1) * OCF_ID_SIZE);
     size_t send_count = 0, want_count = 0, i = 0, j = 0;
     size_t want_max = s_budget (self) / (2 * (OCF_ID_SIZE - 1));
     if (want_max > OCF_GOSSIP_MAX_QUERY_IDS)
@@ -457,7 +458,7 @@ s_on_snap_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
             return;
         }
         if (!self->snap_sessions)
-            self->snap_sessions = calloc ((size_t) self->config.max_snapshots, sizeof *self->snap_sessions);
+            self->snap_sessions = ocf_calloc ((size_t) self->config.max_snapshots, sizeof *self->snap_sessions);
         session = &self->snap_sessions[self->snap_session_count++];
         memcpy (session->id, from, OCF_ID_SIZE);
         session->page = self->config.snapshot_page;

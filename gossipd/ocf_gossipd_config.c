@@ -1,5 +1,6 @@
 /*  ocf_gossipd_config: the [gossipd] section.  */
 #include "ocf_config.h"
+#include "ocf_alloc.h"
 #include "ocf_identity.h"
 
 #include <errno.h>
@@ -57,7 +58,7 @@ s_finish (ocf_config_t *self, const char *file)
     ocf_gossipd_config_t *gossipd = &self->gossipd;
     char host[256];
     int port;
-    char *copy = strdup (gossipd->seeds), *saveptr = NULL;
+    char *copy = ocf_strdup (gossipd->seeds), *saveptr = NULL;
     for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
         char key[OCF_NODE_ID_LEN + 1];
         if (ocf_gossipd_config_parse_seed (seed, key, host, sizeof host, &port) != 0)
@@ -68,7 +69,7 @@ s_finish (ocf_config_t *self, const char *file)
     if (*gossipd->introducer && strcmp (gossipd->introducer, "off") != 0
     &&  ocf_config_parse_hostport (gossipd->introducer, host, sizeof host, &port) != 0)
         ocf_config_error (self, "%s: [gossipd] introducer: '%s' is not host:port or off", file, gossipd->introducer);
-    copy = strdup (gossipd->authorized_keys);
+    copy = ocf_strdup (gossipd->authorized_keys);
     for (char *key = strtok_r (copy, ", \t", &saveptr); key; key = strtok_r (NULL, ", \t", &saveptr))
         if (!ocf_identity_id_valid (key))
             ocf_config_error (self, "%s: [gossipd] authorized_keys: '%s' is not a node id (52 base32 characters)", file, key);
@@ -98,7 +99,7 @@ ocf_gossipd_config_parse_seed (const char *text, char *key, char *host_out, size
 static int
 s_add_keys (zhashx_t *keys, const char *list, const char *where, char *error, size_t error_size)
 {
-    char *copy = strdup (list), *saveptr = NULL;
+    char *copy = ocf_strdup (list), *saveptr = NULL;
     int rc = 0;
     for (char *key = strtok_r (copy, ", \t\r\n", &saveptr); key && rc == 0; key = strtok_r (NULL, ", \t\r\n", &saveptr)) {
         if (!ocf_identity_id_valid (key)) {

@@ -1,5 +1,6 @@
 /*  ocf_introducer: key discovery for plain host:port seeds, trust on first use.  */
 #include "ocf_introducer.h"
+#include "ocf_alloc.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
 #include "ocf_statedir.h"
@@ -40,7 +41,7 @@ ocf_introducer_t *
 ocf_introducer_new (const char *id, const char *bind, const char *state_dir, ocf_introducer_fn *found,
                     ocf_introducer_check_fn *check, void *arg, char *error, size_t error_size)
 {
-    ocf_introducer_t *self = calloc (1, sizeof *self);
+    ocf_introducer_t *self = ocf_calloc (1, sizeof *self);
     snprintf (self->id, sizeof self->id, "%s", id);
     ocf_statedir_path (state_dir, OCF_STATE_KNOWN_SEEDS, self->pins, sizeof self->pins);
     self->found = found;
@@ -137,7 +138,7 @@ s_send_request (lookup_t *lookup)
 zsock_t *
 ocf_introducer_ask (ocf_introducer_t *self, const char *host, int port)
 {
-    lookup_t *lookup = calloc (1, sizeof *lookup);
+    lookup_t *lookup = ocf_calloc (1, sizeof *lookup);
     bool v6 = strchr (host, ':') != NULL;
     snprintf (lookup->seed, sizeof lookup->seed, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
     snprintf (lookup->endpoint, sizeof lookup->endpoint, "tcp://%s", lookup->seed);

@@ -1,5 +1,6 @@
 /*  ocf_members: sorted membership view.  */
 #include "ocf_members.h"
+#include "ocf_alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@ ocf_peer_live (const ocf_peer_t *member)
 ocf_members_t *
 ocf_members_new (void)
 {
-    return calloc (1, sizeof (ocf_members_t));
+    return ocf_calloc (1, sizeof (ocf_members_t));
 }
 
 void
@@ -51,11 +52,11 @@ ocf_members_dup (const ocf_members_t *self)
     ocf_members_t *copy = ocf_members_new ();
     copy->cap = copy->count = self->count;
     copy->live = self->live;
-    copy->items = malloc ((self->count ? self->count : 1) * sizeof *copy->items);
+    copy->items = ocf_malloc ((self->count ? self->count : 1) * sizeof *copy->items);
     memcpy (copy->items, self->items, self->count * sizeof *copy->items);
     for (size_t i = 0; i < self->count; i++)
         if (self->items[i].endpoint)
-            copy->items[i].endpoint = strdup (self->items[i].endpoint);
+            copy->items[i].endpoint = ocf_strdup (self->items[i].endpoint);
     return copy;
 }
 
@@ -94,7 +95,7 @@ ocf_members_set (ocf_members_t *self, const char *id, uint64_t generation, uint6
     else {
         if (self->count == self->cap) {
             self->cap = self->cap ? self->cap * 2 : 16;
-            self->items = realloc (self->items, self->cap * sizeof *self->items);
+            self->items = ocf_realloc (self->items, self->cap * sizeof *self->items);
         }
         memmove (&self->items[index + 1], &self->items[index], (self->count - index) * sizeof *self->items);
         self->count++;
@@ -110,7 +111,7 @@ ocf_members_set (ocf_members_t *self, const char *id, uint64_t generation, uint6
     member->status = status;
     if (endpoint && (!member->endpoint || strcmp (member->endpoint, endpoint) != 0)) {
         free (member->endpoint);
-        member->endpoint = strdup (endpoint);
+        member->endpoint = ocf_strdup (endpoint);
         mask |= OCF_MEMBERS_ENDPOINT;
     }
     self->live += ocf_peer_live (member);

@@ -2,6 +2,7 @@
     A ring of rumours in arrival order plus an open-addressing index (linear probing,
     backward-shift deletion) from key to ring slot.  */
 #include "ocf_recent.h"
+#include "ocf_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static void
 s_grow (ocf_recent_t *self)
 {
     size_t cap = self->cap * 2 > self->max_count ? self->max_count : self->cap * 2;
-    ocf_rumour_t *ring = malloc (cap * sizeof *ring);
+    ocf_rumour_t *ring = ocf_malloc (cap * sizeof *ring);
     for (size_t n = 0; n < self->count; n++)
         ring[n] = *s_slot (self, n);
     free (self->ring);
@@ -70,7 +71,7 @@ s_grow (ocf_recent_t *self)
     self->index_cap = 1;
     while (self->index_cap < cap * 2)
         self->index_cap *= 2;
-    self->index = malloc (self->index_cap * sizeof *self->index);
+    self->index = ocf_malloc (self->index_cap * sizeof *self->index);
     s_reindex (self);
 }
 
@@ -109,14 +110,14 @@ s_drop_oldest (ocf_recent_t *self)
 ocf_recent_t *
 ocf_recent_new (size_t max_count, size_t max_bytes, int64_t ttl_ms)
 {
-    ocf_recent_t *self = calloc (1, sizeof *self);
+    ocf_recent_t *self = ocf_calloc (1, sizeof *self);
     self->max_count = max_count < 4 ? 4 : max_count;
     self->max_bytes = max_bytes;
     self->ttl = ttl_ms;
     self->cap = 2;
-    self->ring = malloc (self->cap * sizeof *self->ring);
+    self->ring = ocf_malloc (self->cap * sizeof *self->ring);
     self->index_cap = 4;
-    self->index = malloc (self->index_cap * sizeof *self->index);
+    self->index = ocf_malloc (self->index_cap * sizeof *self->index);
     s_reindex (self);
     return self;
 }
@@ -156,7 +157,7 @@ ocf_recent_add (ocf_recent_t *self, uint64_t key, const ocf_item_t *item, int64_
     memset (rumour, 0, sizeof *rumour);
     rumour->key = key;
     rumour->item = *item;
-    uint8_t *copy = malloc (item->size ? item->size : 1);
+    uint8_t *copy = ocf_malloc (item->size ? item->size : 1);
     memcpy (copy, item->data, item->size);
     rumour->item.data = copy;
     rumour->seen_at = now;

@@ -1,5 +1,6 @@
 /*  ocf_seeds: the seeds to join through, and the key introducer.  */
 #include "ocf_seeds.h"
+#include "ocf_alloc.h"
 #include "ocf_introducer.h"
 #include "ocf_log.h"
 #include "ocf_time.h"
@@ -74,7 +75,7 @@ s_on_introducer (zloop_t *loop, zsock_t *sock, void *arg)
 static void
 s_resolve (ocf_seeds_t *self, const char *seeds)
 {
-    char *copy = strdup (seeds), *saveptr = NULL;
+    char *copy = ocf_strdup (seeds), *saveptr = NULL;
     for (char *seed = strtok_r (copy, ", \t", &saveptr); seed; seed = strtok_r (NULL, ", \t", &saveptr)) {
         char key[OCF_NODE_ID_LEN + 1], host[256], endpoint[300];
         int port;
@@ -94,7 +95,7 @@ ocf_seeds_new (const ocf_gossipd_config_t *config, const char *state_dir, const 
                ocf_gossip_t *core, ocf_transport_t *transport, ocf_members_t *view, zloop_t *loop,
                char *error, size_t error_size)
 {
-    ocf_seeds_t *self = calloc (1, sizeof *self);
+    ocf_seeds_t *self = ocf_calloc (1, sizeof *self);
     snprintf (self->self_id, sizeof self->self_id, "%s", self_id);
     self->core = core;
     self->transport = transport;

@@ -1,5 +1,6 @@
 /*  ocf_transport: CURVE sockets, ZAP authorization, flood control.  */
 #include "ocf_transport.h"
+#include "ocf_alloc.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
 #include "ocf_time.h"
@@ -130,7 +131,7 @@ ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *co
     zlistx_set_destructor (gone, (zlistx_destructor_fn *) zstr_free);
     for (void *item = zhashx_first (self->connections); item; item = zhashx_next (self->connections))
         if (!ocf_transport_authorized (self, zhashx_cursor (self->connections)))
-            zlistx_add_end (gone, strdup (zhashx_cursor (self->connections)));
+            zlistx_add_end (gone, ocf_strdup (zhashx_cursor (self->connections)));
     for (const char *id = zlistx_first (gone); id; id = zlistx_next (gone)) {
         zhashx_delete (self->connections, id);
         zhashx_delete (self->routes, id);
@@ -146,7 +147,7 @@ ocf_transport_t *
 ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
                    char *error, size_t error_size)
 {
-    ocf_transport_t *self = calloc (1, sizeof *self);
+    ocf_transport_t *self = ocf_calloc (1, sizeof *self);
     self->identity = identity;
     snprintf (self->id_property, sizeof self->id_property, "%s:%s", OCF_TRANSPORT_ID_PROPERTY, ocf_identity_id (identity));
     self->loop = loop;
@@ -264,7 +265,7 @@ s_forget_good_peers (ocf_transport_t *self, int64_t now)
     zlistx_set_destructor (good, (zlistx_destructor_fn *) zstr_free);
     for (peer_state_t *peer = zhashx_first (self->peers); peer; peer = zhashx_next (self->peers))
         if (!s_cut_off (peer, now))
-            zlistx_add_end (good, strdup (zhashx_cursor (self->peers)));
+            zlistx_add_end (good, ocf_strdup (zhashx_cursor (self->peers)));
     for (const char *id = zlistx_first (good); id; id = zlistx_next (good))
         zhashx_delete (self->peers, id);
     zlistx_destroy (&good);
@@ -278,7 +279,7 @@ s_peer (ocf_transport_t *self, const char *id, int64_t now)
         //  Bounded: past MAX_PEER_STATES, the states of peers in good standing are forgotten.
         if (zhashx_size (self->peers) >= MAX_PEER_STATES)
             s_forget_good_peers (self, now);
-        peer = calloc (1, sizeof *peer);
+        peer = ocf_calloc (1, sizeof *peer);
         peer->tokens = self->flood_limit;
         peer->refilled = now;
         zhashx_insert (self->peers, id, peer);
@@ -435,7 +436,7 @@ s_proven (ocf_transport_t *self, const char *claimed, const char *user, zframe_t
     zhashx_update (self->routes, claimed, zframe_dup (routing));
     if (zhashx_size (self->curve_ids) >= MAX_PEER_STATES)
         zhashx_purge (self->curve_ids);
-    zhashx_update (self->curve_ids, user, strdup (claimed));
+    zhashx_update (self->curve_ids, user, ocf_strdup (claimed));
     return true;
 }
 
@@ -485,7 +486,7 @@ s_wait (ocf_transport_t *self, const char *id, const void *data, size_t size, in
 {
     waiting_t *waiting = zhashx_lookup (self->waiting, id);
     if (!waiting && zhashx_size (self->waiting) < WAITING_NODES_MAX) {
-        waiting = calloc (1, sizeof *waiting);
+        waiting = ocf_calloc (1, sizeof *waiting);
         waiting->frames = zlistx_new ();
         zlistx_set_destructor (waiting->frames, (zlistx_destructor_fn *) zframe_destroy);
         waiting->since = now;
@@ -510,7 +511,7 @@ ocf_transport_set_endpoint (ocf_transport_t *self, const char *id, const char *e
         zhashx_delete (self->routes, id);
         return;
     }
-    zhashx_update (self->endpoints, id, strdup (endpoint));
+    zhashx_update (self->endpoints, id, ocf_strdup (endpoint));
     waiting_t *waiting = zhashx_lookup (self->waiting, id);
     if (waiting) {
         zlistx_t *frames = waiting->frames;
@@ -555,11 +556,11 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
 {
     if (zhashx_size (self->connections) >= MAX_CONNECTIONS)
         s_close_least_used (self);
-    connection_t *connection = calloc (1, sizeof *connection);
+    connection_t *connection = ocf_calloc (1, sizeof *connection);
     connection->transport = self;
     snprintf (connection->id, sizeof connection->id, "%s", id);
     connection->sock = zsock_new (ZMQ_DEALER);
-    connection->endpoint = strdup (endpoint);
+    connection->endpoint = ocf_strdup (endpoint);
     char curve[41];
     if (!ocf_identity_id_curve (id, curve)) {
         ocf_log_warning ("cannot connect to %s: not a node id", id);
@@ -640,14 +641,14 @@ ocf_transport_tick (ocf_transport_t *self, int64_t now)
     for (connection_t *connection = zhashx_first (self->connections); connection;
          connection = zhashx_next (self->connections))
         if (now - connection->last_used > IDLE_CLOSE_MS)
-            zlistx_add_end (idle, strdup (zhashx_cursor (self->connections)));
+            zlistx_add_end (idle, ocf_strdup (zhashx_cursor (self->connections)));
     for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
         zhashx_delete (self->connections, id);
     zlistx_purge (idle);
     for (waiting_t *waiting = zhashx_first (self->waiting); waiting; waiting = zhashx_next (self->waiting))
         if (now - waiting->since > WAIT_MS) {
             self->stats.no_endpoint += zlistx_size (waiting->frames);
-            zlistx_add_end (idle, strdup (zhashx_cursor (self->waiting)));
+            zlistx_add_end (idle, ocf_strdup (zhashx_cursor (self->waiting)));
         }
     for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
         zhashx_delete (self->waiting, id);

@@ -1,5 +1,6 @@
 /*  ocf_wire: gossip message codec.  */
 #include "ocf_wire.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 #include "ocf_identity.h"
 
@@ -37,7 +38,7 @@ s_put (ocf_wire_buf_t *buf, const void *data, size_t size)
         size_t cap = buf->cap ? buf->cap : 256;
         while (cap < buf->len + size)
             cap *= 2;
-        buf->data = realloc (buf->data, cap);
+        buf->data = ocf_realloc (buf->data, cap);
         buf->cap = cap;
     }
     memcpy (buf->data + buf->len, data, size);
@@ -336,7 +337,7 @@ s_get_items (reader_t *reader, ocf_wire_msg_t *msg)
     size_t count = s_get_count (reader, 1 + (OCF_ID_SIZE - 1) + 1, SIZE_MAX, "item count");
     if (!count)
         return;
-    msg->items = calloc (count, sizeof *msg->items);
+    msg->items = ocf_calloc (count, sizeof *msg->items);
     for (size_t i = 0; i < count && !reader->failed; i++) {
         ocf_item_t *item = &msg->items[i];
         item->kind = s_get_u8 (reader, "item kind");
@@ -378,7 +379,7 @@ s_get_keys (reader_t *reader, ocf_wire_msg_t *msg)
     msg->key_count = s_get_count (reader, 8, SIZE_MAX, "key count");
     if (!msg->key_count)
         return;
-    msg->keys = calloc (msg->key_count, sizeof *msg->keys);
+    msg->keys = ocf_calloc (msg->key_count, sizeof *msg->keys);
     for (size_t i = 0; i < msg->key_count; i++)
         msg->keys[i] = s_get_u64 (reader, "key");
 }
@@ -395,7 +396,7 @@ s_get_digests (reader_t *reader, ocf_wire_msg_t *msg)
     msg->digest_count = s_get_count (reader, (OCF_ID_SIZE - 1) + 5 + 1 + 8, SIZE_MAX, "digest count");
     if (!msg->digest_count)
         return;
-    msg->digests = calloc (msg->digest_count, sizeof *msg->digests);
+    msg->digests = ocf_calloc (msg->digest_count, sizeof *msg->digests);
     for (size_t i = 0; i < msg->digest_count && !reader->failed; i++) {
         ocf_digest_t *digest = &msg->digests[i];
         s_get_id (reader, digest->id, "digest id");
@@ -418,7 +419,7 @@ s_get_ids (reader_t *reader, ocf_wire_msg_t *msg)
     msg->id_count = s_get_count (reader, OCF_ID_SIZE - 1, SIZE_MAX, "id count");
     if (!msg->id_count)
         return;
-    msg->ids = calloc (msg->id_count, sizeof *msg->ids);
+    msg->ids = ocf_calloc (msg->id_count, sizeof *msg->ids);
     for (size_t i = 0; i < msg->id_count; i++)
         s_get_id (reader, msg->ids[i], "wanted id");
 }
@@ -429,7 +430,7 @@ s_get_peers (reader_t *reader, ocf_wire_msg_t *msg)
     msg->peer_count = s_get_count (reader, (OCF_ID_SIZE - 1) + 1, OCF_WIRE_MAX_PEERS, "peer count");
     if (!msg->peer_count)
         return;
-    msg->peers = calloc (msg->peer_count, sizeof *msg->peers);
+    msg->peers = ocf_calloc (msg->peer_count, sizeof *msg->peers);
     for (size_t i = 0; i < msg->peer_count && !reader->failed; i++) {
         s_get_id (reader, msg->peers[i].id, "peer id");
         uint64_t len = s_get_varint (reader, "endpoint length");
@@ -458,7 +459,7 @@ s_get_compressed_items (reader_t *reader, ocf_wire_msg_t *msg, size_t max_frame)
                 (unsigned long long) limit);
         return;
     }
-    msg->inflated = malloc ((size_t) raw_size);
+    msg->inflated = ocf_malloc ((size_t) raw_size);
     uLongf got = (uLongf) raw_size;
     uLong used = (uLong) reader->left;
     int rc = uncompress2 (msg->inflated, &got, reader->data, &used);
@@ -612,7 +613,7 @@ s_put_compressed_items (ocf_wire_buf_t *out, const ocf_wire_msg_t *msg)
         return;
     }
     uLongf bound = compressBound ((uLong) raw.len);
-    uint8_t *packed = malloc (bound);
+    uint8_t *packed = ocf_malloc (bound);
     if (compress2 (packed, &bound, raw.data, (uLong) raw.len, Z_DEFAULT_COMPRESSION) != Z_OK)
         out->overflow = true;
     else {

@@ -1,5 +1,6 @@
 /*  ocf_access: access classes, API keys, CORS.  */
 #include "ocf_access.h"
+#include "ocf_alloc.h"
 #include "ocf_apikeys.h"
 #include "ocf_respond.h"
 #include "ocf_log.h"
@@ -184,10 +185,10 @@ s_parse_origins (ocf_access_t *self, const char *list)
 ocf_access_t *
 ocf_access_new (ocf_config_t *config, int loops, char *error, size_t error_size)
 {
-    ocf_access_t *self = calloc (1, sizeof *self);
+    ocf_access_t *self = ocf_calloc (1, sizeof *self);
     pthread_mutex_init (&self->lock, NULL);
     self->loop_count = loops;
-    self->loops = calloc ((size_t) loops, sizeof *self->loops);
+    self->loops = ocf_calloc ((size_t) loops, sizeof *self->loops);
     self->fabric_open = !ocf_config_fabric (config);
     s_parse_origins (self, config->proxyd.allowed_origins);
     self->admin_key = *config->proxyd.admin_key_file != '\0';
@@ -196,7 +197,7 @@ ocf_access_new (ocf_config_t *config, int loops, char *error, size_t error_size)
         return NULL;
     }
     if (*config->proxyd.api_keys_file) {
-        self->keys_path = strdup (config->proxyd.api_keys_file);
+        self->keys_path = ocf_strdup (config->proxyd.api_keys_file);
         self->keys = s_load_keys (self->keys_path, error, error_size);
         if (!self->keys) {
             ocf_access_destroy (&self);

@@ -1,5 +1,6 @@
 /*  ocf_apikeys: client API keys.  */
 #include "ocf_apikeys.h"
+#include "ocf_alloc.h"
 
 #include <errno.h>
 #include <openssl/sha.h>
@@ -157,7 +158,7 @@ s_compare_names (const void *a, const void *b)
 static ocf_apikey_t **
 s_by_name (const ocf_apikeys_t *self)
 {
-    ocf_apikey_t **sorted = malloc ((self->count + 1) * sizeof *sorted);
+    ocf_apikey_t **sorted = ocf_malloc ((self->count + 1) * sizeof *sorted);
     for (size_t i = 0; i < self->count; i++)
         sorted[i] = (ocf_apikey_t *) &self->keys[i];
     qsort (sorted, self->count, sizeof *sorted, s_compare_names);
@@ -197,7 +198,7 @@ ocf_apikeys_parse (const char *text, size_t len, const char *name, char *error, 
     for (size_t i = 0; i < len; i++)
         lines += text[i] == '\n';
     size_t capacity = lines < OCF_APIKEYS_MAX ? lines : OCF_APIKEYS_MAX;
-    ocf_apikeys_t *self = calloc (1, sizeof *self + capacity * sizeof (ocf_apikey_t));
+    ocf_apikeys_t *self = ocf_calloc (1, sizeof *self + capacity * sizeof (ocf_apikey_t));
     self->refs = 1;
     size_t number = 0;
     for (const char *line = text, *end = text + len; line < end; number++) {
@@ -217,7 +218,7 @@ ocf_apikeys_parse (const char *text, size_t len, const char *name, char *error, 
         }
         if (found > 0) {
             key.line = number + 1;
-            key.state = calloc (1, sizeof *key.state);
+            key.state = ocf_calloc (1, sizeof *key.state);
             key.state->refs = 1;
             self->keys[self->count++] = key;
         }
@@ -237,7 +238,7 @@ ocf_apikeys_load (const char *path, char *error, size_t error_size)
         snprintf (error, error_size, "cannot read %s: %s", path, strerror (errno));
         return NULL;
     }
-    char *text = malloc (OCF_APIKEYS_FILE_MAX + 1);
+    char *text = ocf_malloc (OCF_APIKEYS_FILE_MAX + 1);
     size_t len = fread (text, 1, OCF_APIKEYS_FILE_MAX + 1, file);
     bool failed = ferror (file);
     fclose (file);

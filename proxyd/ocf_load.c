@@ -1,5 +1,6 @@
 /*  ocf_load: shared in-flight counters per local service.  */
 #include "ocf_load.h"
+#include "ocf_alloc.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@ struct _ocf_load_t {
 ocf_load_t *
 ocf_load_new (void)
 {
-    ocf_load_t *self = calloc (1, sizeof *self);
+    ocf_load_t *self = ocf_calloc (1, sizeof *self);
     pthread_mutex_init (&self->naming, NULL);
     return self;
 }

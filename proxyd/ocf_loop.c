@@ -1,5 +1,6 @@
 /*  ocf_loop: one event loop.  */
 #include "ocf_loop.h"
+#include "ocf_alloc.h"
 #include "ocf_daemon.h"
 #include "ocf_forward.h"
 #include "ocf_log.h"
@@ -265,7 +266,7 @@ s_on_accept (h2o_socket_t *listener, const char *error)
         }
         if (!(sock = h2o_evloop_socket_accept (listener)))
             break;
-        client_t *client = calloc (1, sizeof *client);
+        client_t *client = ocf_calloc (1, sizeof *client);
         client->sock = sock;
         client->loop = self;
         h2o_linklist_insert (&self->clients, &client->link);

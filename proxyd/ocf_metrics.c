@@ -1,5 +1,6 @@
 /*  ocf_metrics: proxyd's counters.  */
 #include "ocf_metrics.h"
+#include "ocf_alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ struct _ocf_metrics_t {
 ocf_metrics_t *
 ocf_metrics_new (const ocf_routetable_t *routes)
 {
-    ocf_metrics_t *self = calloc (1, sizeof (ocf_metrics_t));
+    ocf_metrics_t *self = ocf_calloc (1, sizeof (ocf_metrics_t));
     self->routes = routes;
     return self;
 }

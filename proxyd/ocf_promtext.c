@@ -1,5 +1,6 @@
 /*  ocf_promtext: Prometheus text exposition.  */
 #include "ocf_promtext.h"
+#include "ocf_alloc.h"
 #include "ocf_strbuf.h"
 
 #include <czmq.h>
@@ -40,7 +41,7 @@ s_family_destroy (void **item)
 ocf_promtext_t *
 ocf_promtext_new (void)
 {
-    ocf_promtext_t *self = calloc (1, sizeof *self);
+    ocf_promtext_t *self = ocf_calloc (1, sizeof *self);
     self->families = zhashx_new ();
     zhashx_set_destructor (self->families, s_family_destroy);
     self->order = zlistx_new ();
@@ -64,9 +65,9 @@ ocf_promtext_family (ocf_promtext_t *self, const char *name, const char *type, c
 {
     if (zhashx_lookup (self->families, name))
         return;
-    family_t *family = calloc (1, sizeof *family);
-    family->name = strdup (name);
-    family->type = strdup (type);
+    family_t *family = ocf_calloc (1, sizeof *family);
+    family->name = ocf_strdup (name);
+    family->type = ocf_strdup (type);
     //  HELP text escapes backslashes and newlines.
     ocf_strbuf_t text = { 0 };
     for (const char *c = help; *c; c++) {
@@ -78,7 +79,7 @@ ocf_promtext_family (ocf_promtext_t *self, const char *name, const char *type, c
         else
             ocf_strbuf_append (&text, c, 1);
     }
-    family->help = text.data ? text.data : strdup ("");
+    family->help = text.data ? text.data : ocf_strdup ("");
     zhashx_insert (self->families, name, family);
     zlistx_add_end (self->order, family);
 }

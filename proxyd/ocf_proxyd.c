@@ -1,5 +1,6 @@
 /*  ocf_proxyd: loops, shared state and control.  */
 #include "ocf_proxyd.h"
+#include "ocf_alloc.h"
 #include "ocf_daemon.h"
 #include "ocf_dashboard.h"
 #include "ocf_respond.h"
@@ -331,7 +332,7 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
 {
     static const int signals[] = { SIGTERM, SIGINT, SIGHUP, 0 };
     mallopt (M_TRIM_THRESHOLD, HEAP_KEEP_BYTES);
-    ocf_proxyd_t *self = calloc (1, sizeof *self);
+    ocf_proxyd_t *self = ocf_calloc (1, sizeof *self);
     self->config = config;
     self->started_ms = ocf_time_mono_ms ();
     self->signals = ocf_signals_new (signals);   //  blocked here, inherited by every thread
@@ -348,7 +349,7 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
     self->globalconf.handshake_timeout = (uint64_t) config->proxyd.fabric_handshake_timeout_ms;   //  TLS: the fabric's only
     self->loop_count = (int) config->proxyd.workers;
-    self->loops = calloc ((size_t) self->loop_count, sizeof *self->loops);
+    self->loops = ocf_calloc ((size_t) self->loop_count, sizeof *self->loops);
     for (int i = 0; i < self->loop_count; i++)
         self->loops[i].listen_fd = self->loops[i].fabric_fd = -1;
     ocf_identity_t *identity = ocf_identity_load (config->node.state_dir, error, error_size);

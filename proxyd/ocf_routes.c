@@ -1,5 +1,6 @@
 /*  ocf_routes: forwarding routes and their routers.  */
 #include "ocf_routes.h"
+#include "ocf_alloc.h"
 #include "ocf_forward.h"
 #include "ocf_respond.h"
 
@@ -49,7 +50,7 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     size_t count = ocf_view_providers (loop->view, self->service, self->service_len, self->identity, &providers);
     const char *self_id = ocf_view_self_id (loop->view);
     ocf_candidate_t few[64];
-    ocf_candidate_t *candidates = count <= 64 ? few : malloc (count * sizeof *candidates);
+    ocf_candidate_t *candidates = count <= 64 ? few : ocf_malloc (count * sizeof *candidates);
     for (size_t i = 0; i < count; i++) {
         const ocf_provider_t *provider = &providers[i];
         bool local = strcmp (provider->node->id, self_id) == 0;

@@ -1,5 +1,6 @@
 /*  ocf_tls: node-key certificates and the fabric's TLS contexts.  */
 #include "ocf_tls.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 
 #include <h2o.h>
@@ -172,7 +173,7 @@ s_context (ocf_tls_t *self, const SSL_METHOD *method, ocf_tls_member_fn *member,
     SSL_CTX *ctx = SSL_CTX_new (method);
     if (!ctx)
         return NULL;
-    check_t *check = malloc (sizeof *check);
+    check_t *check = ocf_malloc (sizeof *check);
     *check = (check_t) { self, member, arg };
     SSL_CTX_set_ex_data (ctx, s_check_index, check);
     SSL_CTX_set_min_proto_version (ctx, TLS1_3_VERSION);
@@ -256,7 +257,7 @@ ocf_tls_certificate_new (ocf_identity_t *identity, EVP_PKEY **key_p)
 ocf_tls_t *
 ocf_tls_new (ocf_identity_t *identity, const ocf_gossipd_config_t *keys, char *error, size_t error_size)
 {
-    ocf_tls_t *self = calloc (1, sizeof *self);
+    ocf_tls_t *self = ocf_calloc (1, sizeof *self);
     pthread_rwlock_init (&self->lock, NULL);
     if (ocf_tls_reload_keys (self, keys, error, error_size) != 0) {
         ocf_tls_destroy (&self);

@@ -1,5 +1,6 @@
 /*  ocf_upstream: upstream connections and pools.  */
 #include "ocf_upstream.h"
+#include "ocf_alloc.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -504,7 +505,7 @@ ocf_upstream_send (ocf_pool_t *pool, h2o_iovec_t *bufs, size_t count, bool head_
         conn->reused = true;
     }
     else {
-        conn = calloc (1, sizeof *conn);
+        conn = ocf_calloc (1, sizeof *conn);
         conn->pool = pool;
     }
     STAT (pools, active, 1);
@@ -564,7 +565,7 @@ s_pool_destroy (void **item)
 ocf_pools_t *
 ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_pools_stats_t *stats, SSL_CTX *tls)
 {
-    ocf_pools_t *self = calloc (1, sizeof *self);
+    ocf_pools_t *self = ocf_calloc (1, sizeof *self);
     self->stats = stats;
     self->tls = tls;
     self->context = context;
@@ -608,12 +609,12 @@ ocf_pools_get (ocf_pools_t *self, const char *host, size_t host_len, int port, c
     ocf_pool_t *pool = zhashx_lookup (self->pools, key);
     if (pool)
         return pool;
-    pool = calloc (1, sizeof *pool);
+    pool = ocf_calloc (1, sizeof *pool);
     pool->pools = self;
-    pool->host = strndup (host, host_len);
+    pool->host = ocf_strndup (host, host_len);
     pool->port = port;
-    pool->tls_name = tls_name ? strdup (tls_name) : NULL;
-    pool->authority = h2o_iovec_init (strndup (key, (size_t) authority_len), (size_t) authority_len);
+    pool->tls_name = tls_name ? ocf_strdup (tls_name) : NULL;
+    pool->authority = h2o_iovec_init (ocf_strndup (key, (size_t) authority_len), (size_t) authority_len);
     h2o_linklist_init_anchor (&pool->idle);
     struct sockaddr_in *in4 = (struct sockaddr_in *) &pool->address;
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &pool->address;

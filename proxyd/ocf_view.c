@@ -1,5 +1,6 @@
 /*  ocf_view: the routing view.  */
 #include "ocf_view.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 #include "ocf_record.h"
 
@@ -70,7 +71,7 @@ s_list_destroy (void **item)
 ocf_view_t *
 ocf_view_new (void)
 {
-    ocf_view_t *self = calloc (1, sizeof *self);
+    ocf_view_t *self = ocf_calloc (1, sizeof *self);
     self->nodes = zhashx_new ();
     zhashx_set_destructor (self->nodes, s_node_destroy);
     self->index = zhashx_new ();
@@ -229,7 +230,7 @@ s_parse_services (ocf_view_node_t *node, json_t *services)
 {
     s_services_free (node);
     size_t count = json_is_array (services) ? json_array_size (services) : 0;
-    node->services = calloc (count + 1, sizeof *node->services);
+    node->services = ocf_calloc (count + 1, sizeof *node->services);
     size_t index;
     json_t *item;
     json_array_foreach (services, index, item) {
@@ -237,19 +238,19 @@ s_parse_services (ocf_view_node_t *node, json_t *services)
         if (!name)
             continue;
         ocf_view_service_t *service = &node->services[node->service_count++];
-        service->name = strdup (name);
+        service->name = ocf_strdup (name);
         const char *status = json_string_value (json_object_get (item, "status"));
         service->ready = !status || strcmp (status, "ready") == 0;
         const char *host = json_string_value (json_object_get (item, "host"));
-        service->host = strdup (host && *host ? host : "127.0.0.1");
+        service->host = ocf_strdup (host && *host ? host : "127.0.0.1");
         service->port = (int) s_int (item, "port");
         json_t *groups = json_object_get (item, "identity_group");
         size_t group_count = json_is_array (groups) ? json_array_size (groups) : 0;
-        service->groups = calloc (group_count + 1, sizeof (char *));
+        service->groups = ocf_calloc (group_count + 1, sizeof (char *));
         for (size_t g = 0; g < group_count; g++) {
             const char *group = json_string_value (json_array_get (groups, g));
             if (group)
-                service->groups[service->group_count++] = strdup (group);
+                service->groups[service->group_count++] = ocf_strdup (group);
         }
         json_t *load = json_object_get (item, "load");
         service->inflight = s_int (load, "inflight");
@@ -331,7 +332,7 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         return 0;
     bool created = !node;
     if (created) {
-        node = calloc (1, sizeof *node);
+        node = ocf_calloc (1, sizeof *node);
         snprintf (node->id, sizeof node->id, "%s", id);
         node->seen = true;
         zhashx_insert (self->nodes, node->id, node);
@@ -343,10 +344,10 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         json_t *addr = json_object_get (row, "addr");
         const char *proxy = json_string_value (json_object_get (addr, "proxy"));
         free (node->name);
-        node->name = strdup (name ? name : "");
+        node->name = ocf_strdup (name ? name : "");
         if (!node->proxy_url || !proxy || strcmp (node->proxy_url, proxy) != 0) {
             free (node->proxy_url);
-            node->proxy_url = proxy ? strdup (proxy) : NULL;
+            node->proxy_url = proxy ? ocf_strdup (proxy) : NULL;
             s_parse_url (proxy, "http", node->proxy_host, sizeof node->proxy_host, &node->proxy_port);
         }
         s_parse_url (json_string_value (json_object_get (addr, "fabric")), "https", node->fabric_host,
@@ -466,12 +467,12 @@ s_index_add (ocf_view_t *self, const char *key, ocf_view_node_t *node, ocf_view_
         return;
     provider_list_t *list = zhashx_lookup (self->index, key);
     if (!list) {
-        list = calloc (1, sizeof *list);
+        list = ocf_calloc (1, sizeof *list);
         zhashx_insert (self->index, key, list);
     }
     if (list->count == list->cap) {
         list->cap = list->cap ? list->cap * 2 : 4;
-        list->items = realloc (list->items, list->cap * sizeof *list->items);
+        list->items = ocf_realloc (list->items, list->cap * sizeof *list->items);
     }
     list->items[list->count++] = (ocf_provider_t) { node, service };
 }
@@ -577,7 +578,7 @@ s_compare_nodes (const void *a, const void *b)
 ocf_view_node_t **
 ocf_view_nodes (ocf_view_t *self, size_t *count)
 {
-    ocf_view_node_t **nodes = malloc ((zhashx_size (self->nodes) + 1) * sizeof *nodes);
+    ocf_view_node_t **nodes = ocf_malloc ((zhashx_size (self->nodes) + 1) * sizeof *nodes);
     *count = 0;
     for (ocf_view_node_t *node = zhashx_first (self->nodes); node; node = zhashx_next (self->nodes))
         nodes[(*count)++] = node;

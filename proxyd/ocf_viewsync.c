@@ -1,5 +1,6 @@
 /*  ocf_viewsync: the routing view's link to tabled.  */
 #include "ocf_viewsync.h"
+#include "ocf_alloc.h"
 #include "ocf_follower.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
@@ -165,7 +166,7 @@ ocf_viewsync_t *
 ocf_viewsync_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
                   ocf_viewsync_settled_fn *settled, void *arg)
 {
-    ocf_viewsync_t *self = calloc (1, sizeof *self);
+    ocf_viewsync_t *self = ocf_calloc (1, sizeof *self);
     self->loop = loop;
     self->tabled = tabled;
     self->view = view;

@@ -1,5 +1,6 @@
 /*  ocf_zsock: ZeroMQ in the h2o loop.  */
 #include "ocf_zsock.h"
+#include "ocf_alloc.h"
 #include "ocf_msg.h"
 
 #include <unistd.h>
@@ -39,7 +40,7 @@ s_zwatch_on_recheck (h2o_timeout_entry_t *entry)
 ocf_zwatch_t *
 ocf_zwatch_new (h2o_loop_t *loop, zsock_t *sock, ocf_zwatch_fn *fn, void *arg)
 {
-    ocf_zwatch_t *self = calloc (1, sizeof *self);
+    ocf_zwatch_t *self = ocf_calloc (1, sizeof *self);
     self->loop = loop;
     self->sock = sock;
     self->fn = fn;
@@ -206,9 +207,9 @@ s_on_send_failed (h2o_timeout_entry_t *entry)
 ocf_zclient_t *
 ocf_zclient_new (h2o_loop_t *loop, const char *endpoint, uint64_t timeout_ms)
 {
-    ocf_zclient_t *self = calloc (1, sizeof *self);
+    ocf_zclient_t *self = ocf_calloc (1, sizeof *self);
     self->loop = loop;
-    self->endpoint = strdup (endpoint);
+    self->endpoint = ocf_strdup (endpoint);
     self->timeout_ms = timeout_ms;
     h2o_linklist_init_anchor (&self->pending);
     h2o_timeout_init (loop, &self->deadline, timeout_ms);
@@ -236,7 +237,7 @@ ocf_zclient_destroy (ocf_zclient_t **self_p)
 ocf_zcall_t *
 ocf_zclient_call (ocf_zclient_t *self, const char *verb, json_t *body, ocf_zreply_fn *fn, void *arg)
 {
-    ocf_zcall_t *call = calloc (1, sizeof *call);
+    ocf_zcall_t *call = ocf_calloc (1, sizeof *call);
     call->client = self;
     call->fn = fn;
     call->arg = arg;

@@ -1,5 +1,6 @@
 /*  ocf_record: record validation, on spans of validated JSON text.  */
 #include "ocf_record.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 #include "ocf_identity.h"
 
@@ -410,7 +411,7 @@ ocf_record_parse_row_span (ocf_json_span_t row, size_t max_record, ocf_row_in_t 
         return s_fail (error, error_size, "record too large (%zu bytes, limit %zu)", row.len, max_record);
     row_fields_t fields;
     memset (&fields, 0, sizeof fields);
-    out->record = fields.record = malloc (row.len + 1);
+    out->record = fields.record = ocf_malloc (row.len + 1);
     fields.record[fields.record_len++] = '{';
     if (s_walk_object (row, "a row", s_row_member, &fields, error, error_size) != 0
     ||  s_get_id (fields.id, out->id, error, error_size) != 0
@@ -508,7 +509,7 @@ static uint8_t *
 s_row_message (const ocf_row_in_t *row, size_t *len)
 {
     *len = sizeof ROW_DOMAIN + OCF_NODE_ID_LEN + 16 + row->record_len;
-    uint8_t *message = malloc (*len);
+    uint8_t *message = ocf_malloc (*len);
     uint8_t *at = message;
     memcpy (at, ROW_DOMAIN, sizeof ROW_DOMAIN);
     at += sizeof ROW_DOMAIN;

@@ -1,5 +1,6 @@
 /*  ocf_store: SQLite persistence of the node table.  */
 #include "ocf_store.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 
 #include <inttypes.h>
@@ -198,8 +199,8 @@ s_migrate (ocf_store_t *self)
 ocf_store_t *
 ocf_store_open (const char *path, char *error, size_t error_size)
 {
-    ocf_store_t *self = calloc (1, sizeof *self);
-    self->path = strdup (path);
+    ocf_store_t *self = ocf_calloc (1, sizeof *self);
+    self->path = ocf_strdup (path);
     //  Group members (the ocf group) may read the database; nobody else.
     mode_t old_mask = umask (027);
     int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
@@ -388,7 +389,7 @@ ocf_store_record (ocf_store_t *self, const char *id, size_t *len)
     char *record = NULL;
     if (sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL) {
         *len = (size_t) sqlite3_column_bytes (stmt, 0);
-        record = malloc (*len + 1);
+        record = ocf_malloc (*len + 1);
         memcpy (record, sqlite3_column_text (stmt, 0), *len + 1);
     }
     sqlite3_reset (stmt);

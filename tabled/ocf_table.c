@@ -1,5 +1,6 @@
 /*  ocf_table: CRDT node table with incremental digests.  */
 #include "ocf_table.h"
+#include "ocf_alloc.h"
 #include "ocf_hash.h"
 
 #include <czmq.h>
@@ -55,18 +56,18 @@ ocf_table_index_services (ocf_entry_t *entry, json_t *record)
     json_t *services = json_object_get (record, "services");
     size_t count = json_array_size (services);
     if (count)
-        entry->services = calloc (count, sizeof *entry->services);
+        entry->services = ocf_calloc (count, sizeof *entry->services);
     for (size_t i = 0; i < count; i++) {
         json_t *service = json_array_get (services, i);
         ocf_service_index_t *index = &entry->services[entry->service_count++];
-        index->name = strdup (json_string_value (json_object_get (service, "name")));
+        index->name = ocf_strdup (json_string_value (json_object_get (service, "name")));
         const char *status = json_string_value (json_object_get (service, "status"));
         index->ready = !status || strcmp (status, "ready") == 0;
         json_t *groups = json_object_get (service, "identity_group");
         index->group_count = json_array_size (groups);
-        index->groups = calloc (index->group_count ? index->group_count : 1, sizeof (char *));
+        index->groups = ocf_calloc (index->group_count ? index->group_count : 1, sizeof (char *));
         for (size_t g = 0; g < index->group_count; g++)
-            index->groups[g] = strdup (json_string_value (json_array_get (groups, g)));
+            index->groups[g] = ocf_strdup (json_string_value (json_array_get (groups, g)));
     }
     entry->services_indexed = true;
     json_decref (parsed);
@@ -231,7 +232,7 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
     ocf_entry_t *entry = zhashx_lookup (self->entries, id);
     bool created = false;
     if (!entry) {
-        entry = calloc (1, sizeof *entry);
+        entry = ocf_calloc (1, sizeof *entry);
         memcpy (entry->id, id, OCF_ID_SIZE);
         entry->bucket = (uint8_t) ocf_table_bucket_of (id);
         created = true;
@@ -277,11 +278,11 @@ s_merge (ocf_table_t *self, const char *id, const ocf_row_in_t *row, const ocf_m
             entry->has_record = true;
             //  A row without text (loaded from disk) carries only what merging needs.
             if (row->record) {
-                entry->record = malloc (row->record_len + 1);
+                entry->record = ocf_malloc (row->record_len + 1);
                 memcpy (entry->record, row->record, row->record_len + 1);
             }
             entry->record_len = row->record_len;
-            entry->name = strdup (row->name);
+            entry->name = ocf_strdup (row->name);
             entry->generation = row->generation;
             entry->version = row->version;
             entry->content_hash = row->content_hash;
@@ -377,7 +378,7 @@ ocf_table_last_refusal (ocf_table_t *self)
 ocf_table_t *
 ocf_table_new (void)
 {
-    ocf_table_t *self = calloc (1, sizeof *self);
+    ocf_table_t *self = ocf_calloc (1, sizeof *self);
     self->entries = zhashx_new ();
     zhashx_set_destructor (self->entries, s_entry_free);
     self->quarantine = zhashx_new ();
@@ -461,7 +462,7 @@ ocf_table_reap (ocf_table_t *self, int64_t now, int64_t reap_after, const char *
         for (ocf_entry_t *entry = self->bucket_heads[b]; entry; entry = entry->bucket_next)
             if (entry->has_member && entry->member.status == OCF_STATUS_DEAD
             &&  now - entry->status_since >= reap_after && (!skip_id || strcmp (entry->id, skip_id) != 0))
-                zlistx_add_end (due, strdup (entry->id));
+                zlistx_add_end (due, ocf_strdup (entry->id));
     size_t reaped = 0;
     for (char *id = zlistx_first (due); id; id = zlistx_next (due)) {
         ocf_entry_t *entry = zhashx_lookup (self->entries, id);
@@ -500,7 +501,7 @@ ocf_table_compact (ocf_table_t *self, int64_t now, int64_t retention, int64_t qu
                 continue;
             quarantine_t *q = zhashx_lookup (self->quarantine, entry->id);
             if (!q) {
-                q = calloc (1, sizeof *q);
+                q = ocf_calloc (1, sizeof *q);
                 zhashx_insert (self->quarantine, entry->id, q);
             }
             q->generation = entry->tomb_generation > q->generation ? entry->tomb_generation : q->generation;
@@ -588,7 +589,7 @@ ocf_row_json (const char *record, size_t record_len, uint64_t generation, const 
     //  rather than parsing and re-serializing the whole record.
     char head[OCF_ROW_HEAD_MAX];
     size_t len = ocf_row_head (generation, member, last_alive, sig, head);
-    char *json = malloc (len + record_len);
+    char *json = ocf_malloc (len + record_len);
     memcpy (json, head, len);
     memcpy (json + len, record + 1, record_len);          //  includes the NUL
     return json;

@@ -5,6 +5,7 @@
     _events.c (the map: ocf_tabled_internal.h). To add a verb: its handler in the file of
     its concern, declared in ocf_tabled_internal.h, and one line in s_verbs.  */
 #include "ocf_tabled_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_statedir.h"
 #include "ocf_time.h"
 
@@ -204,7 +205,7 @@ ocf_tabled_tick (ocf_tabled_t *self)
 ocf_tabled_t *
 ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, size_t error_size)
 {
-    ocf_tabled_t *self = calloc (1, sizeof *self);
+    ocf_tabled_t *self = ocf_calloc (1, sizeof *self);
     self->config = config;
     self->identity = identity;
     self->started_mono = ocf_time_mono_ms ();

@@ -4,6 +4,7 @@
     refusals (at most one line a second); SEEN records last_alive, flushed to table.db by
     the tick.  */
 #include "ocf_tabled_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_time.h"
 
 #include <inttypes.h>
@@ -28,12 +29,12 @@ s_merge_parse (ocf_tabled_t *self, ocf_json_span_t array, const char *key, merge
     size_t size = kind == KIND_ROW ? sizeof (ocf_row_in_t) : kind == KIND_MEMBER ? sizeof (ocf_member_in_t)
                                                              : sizeof (ocf_tombstone_in_t);
     size_t capacity = 16;
-    char *items = malloc (capacity * size);
+    char *items = ocf_malloc (capacity * size);
     ocf_json_iter_t iter = ocf_json_iter (array);
     ocf_json_span_t item;
     for (size_t index = 0; ocf_json_array_next (&iter, &item); index++) {
         if (index == capacity)
-            items = realloc (items, (capacity *= 2) * size);
+            items = ocf_realloc (items, (capacity *= 2) * size);
         *items_p = items;
         char problem[512];
         void *slot = items + index * size;
@@ -143,7 +144,7 @@ ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
         //  The signatures of the rows that would apply, on the verify threads while this one
         //  merges: each row is merged once it has its verdict, and this thread checks rows
         //  itself rather than wait for one. The rest are never checked.
-        ocf_row_in_t **unchecked = malloc ((row_count + 1) * sizeof *unchecked);
+        ocf_row_in_t **unchecked = ocf_malloc ((row_count + 1) * sizeof *unchecked);
         size_t unchecked_count = 0, next_unchecked = 0;
         for (size_t i = 0; i < row_count; i++)
             if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))

@@ -2,6 +2,7 @@
     and for gossipd's anti-entropy and snapshots DIGEST, DELTA, SNAPSHOT. Replies with rows
     are spliced from the record texts in table.db rather than built as JSON trees.  */
 #include "ocf_tabled_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
 
@@ -103,7 +104,7 @@ s_collect_visit (ocf_entry_t *entry, void *arg)
 static size_t
 s_collect_sorted (ocf_tabled_t *self, collect_t *collect, const char *after)
 {
-    collect->items = malloc ((ocf_table_size (self->table) + 1) * sizeof (ocf_entry_t *));
+    collect->items = ocf_malloc ((ocf_table_size (self->table) + 1) * sizeof (ocf_entry_t *));
     collect->count = 0;
     ocf_table_foreach (self->table, s_collect_visit, collect);
     qsort (collect->items, collect->count, sizeof (ocf_entry_t *), s_compare_ids);
@@ -234,7 +235,7 @@ ocf_tabled_on_delta (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         ocf_tabled_reply_error (self, reply, "DELTA: \"ids\" must be an array of at most %d node ids", DELTA_MAX_IDS);
         return;
     }
-    ocf_entry_t **entries = calloc (json_array_size (ids) + 1, sizeof *entries);
+    ocf_entry_t **entries = ocf_calloc (json_array_size (ids) + 1, sizeof *entries);
     size_t count = 0, index;
     json_t *id;
     json_array_foreach (ids, index, id) {

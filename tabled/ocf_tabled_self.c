@@ -4,6 +4,7 @@
     refuted at once. The verbs of protocol.md's "This node's record": HELLO, SELF.SET,
     SELF.RENEW, SERVICE.UP, SERVICE.DOWN, SERVICE.LOAD, LEAVE.  */
 #include "ocf_tabled_internal.h"
+#include "ocf_alloc.h"
 #include "ocf_time.h"
 
 #include <inttypes.h>
@@ -116,7 +117,7 @@ static json_t *
 s_config_labels (ocf_tabled_t *self)
 {
     json_t *labels = json_object ();
-    char *copy = strdup (self->config->node.labels), *saveptr = NULL;
+    char *copy = ocf_strdup (self->config->node.labels), *saveptr = NULL;
     for (char *item = strtok_r (copy, ",", &saveptr); item; item = strtok_r (NULL, ",", &saveptr)) {
         char *equals = strchr (item, '=');
         if (!equals)

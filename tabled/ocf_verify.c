@@ -1,5 +1,6 @@
 /*  ocf_verify: parallel signature checks.  */
 #include "ocf_verify.h"
+#include "ocf_alloc.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -70,11 +71,11 @@ s_thread (void *arg)
 ocf_verify_t *
 ocf_verify_new (int threads)
 {
-    ocf_verify_t *self = calloc (1, sizeof *self);
+    ocf_verify_t *self = ocf_calloc (1, sizeof *self);
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->work, NULL);
     pthread_cond_init (&self->finished, NULL);
-    self->threads = calloc ((size_t) (threads > 0 ? threads : 1), sizeof (pthread_t));
+    self->threads = ocf_calloc ((size_t) (threads > 0 ? threads : 1), sizeof (pthread_t));
     for (int i = 0; i < threads; i++)
         if (pthread_create (&self->threads[self->thread_count], NULL, s_thread, self) == 0)
             self->thread_count++;
@@ -110,7 +111,7 @@ ocf_verify_start (ocf_verify_t *self, ocf_row_in_t **rows, size_t count)
         pthread_cond_wait (&self->finished, &self->mutex);
     if (count > self->ready_size) {
         free (self->ready);
-        self->ready = malloc (count * sizeof *self->ready);
+        self->ready = ocf_malloc (count * sizeof *self->ready);
         self->ready_size = count;
     }
     for (size_t i = 0; i < count; i++)

@@ -1,5 +1,6 @@
 /*  ocf_agent: processes, HTTP, GPU probe and registrar around the state machines.  */
 #include "ocf_agent.h"
+#include "ocf_alloc.h"
 #include "ocf_daemon.h"
 #include "ocf_gpu_probe.h"
 #include "ocf_fetch.h"
@@ -528,18 +529,18 @@ static char **
 s_environment (const ocf_service_config_t *config)
 {
     size_t count = 0, cap = 8;
-    char **env = calloc (cap, sizeof *env);
-    char *copy = strdup (config->env), *saveptr = NULL;
+    char **env = ocf_calloc (cap, sizeof *env);
+    char *copy = ocf_strdup (config->env), *saveptr = NULL;
     for (char *item = strtok_r (copy, " \t", &saveptr); item; item = strtok_r (NULL, " \t", &saveptr)) {
         if (count + 2 >= cap)
-            env = realloc (env, (cap *= 2) * sizeof *env);
-        env[count++] = strdup (item);
+            env = ocf_realloc (env, (cap *= 2) * sizeof *env);
+        env[count++] = ocf_strdup (item);
     }
     free (copy);
     if (*config->gpus) {
         if (count + 2 >= cap)
-            env = realloc (env, (cap *= 2) * sizeof *env);
-        char *variable = malloc (strlen (config->gpus) + 32);
+            env = ocf_realloc (env, (cap *= 2) * sizeof *env);
+        char *variable = ocf_malloc (strlen (config->gpus) + 32);
         sprintf (variable, "CUDA_VISIBLE_DEVICES=%s", config->gpus);
         env[count++] = variable;
     }
@@ -550,7 +551,7 @@ s_environment (const ocf_service_config_t *config)
 ocf_agent_t *
 ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size)
 {
-    ocf_agent_t *self = calloc (1, sizeof *self);
+    ocf_agent_t *self = ocf_calloc (1, sizeof *self);
     self->config = config;
     self->loop = loop;
     self->timer_id = -1;
@@ -573,7 +574,7 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                       json_string_value (json_object_get (labels, "slurm_job_id")) ?: "(no id)");
     ocf_registrar_set_labels (self->registrar, labels);
 
-    self->entries = calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
+    self->entries = ocf_calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
     for (size_t i = 0; i < config->service_count; i++) {
         entry_t *entry = &self->entries[self->entry_count];
         entry->agent = self;

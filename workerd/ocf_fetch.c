@@ -1,5 +1,6 @@
 /*  ocf_fetch: libcurl multi_socket driven by zloop.  */
 #include "ocf_fetch.h"
+#include "ocf_alloc.h"
 #include "ocf_strbuf.h"
 #include "ocf_time.h"
 
@@ -153,7 +154,7 @@ s_on_body (char *data, size_t size, size_t count, void *arg)
 ocf_fetch_t *
 ocf_fetch_new (zloop_t *loop)
 {
-    ocf_fetch_t *self = calloc (1, sizeof *self);
+    ocf_fetch_t *self = ocf_calloc (1, sizeof *self);
     self->loop = loop;
     self->timer_id = -1;
     self->requests = zlistx_new ();
@@ -186,7 +187,7 @@ int
 ocf_fetch_get (ocf_fetch_t *self, const char *url, int64_t timeout_ms, size_t max_body, ocf_fetch_fn *fn, void *arg,
                uint64_t tag)
 {
-    request_t *request = calloc (1, sizeof *request);
+    request_t *request = ocf_calloc (1, sizeof *request);
     request->owner = self;
     request->fn = fn;
     request->arg = arg;

@@ -1,5 +1,6 @@
 /*  ocf_gpu_probe: nvidia-smi runs.  */
 #include "ocf_gpu_probe.h"
+#include "ocf_alloc.h"
 #include "ocf_gpu.h"
 #include "ocf_log.h"
 #include "ocf_process.h"
@@ -30,8 +31,8 @@ struct _ocf_gpu_probe_t {
 ocf_gpu_probe_t *
 ocf_gpu_probe_new (const char *program, int64_t timeout_ms)
 {
-    ocf_gpu_probe_t *self = calloc (1, sizeof *self);
-    self->program = strdup (program);
+    ocf_gpu_probe_t *self = ocf_calloc (1, sizeof *self);
+    self->program = ocf_strdup (program);
     self->timeout_ms = timeout_ms;
     return self;
 }

@@ -1,5 +1,6 @@
 /*  ocf_models: /v1/models reply parser.  */
 #include "ocf_models.h"
+#include "ocf_alloc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ ocf_models_parse (const char *body, size_t size, size_t max_models, char *error,
         return NULL;
     }
     size_t count = json_array_size (data), kept = 0, skipped = 0;
-    const char **ids = calloc (count + 1, sizeof *ids);
+    const char **ids = ocf_calloc (count + 1, sizeof *ids);
     for (size_t i = 0; i < count; i++) {
         json_t *id = json_object_get (json_array_get (data, i), "id");
         if (!json_is_string (id)) {

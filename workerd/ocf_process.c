@@ -1,5 +1,6 @@
 /*  ocf_process: fork/exec in a process group, with an output pipe.  */
 #include "ocf_process.h"
+#include "ocf_alloc.h"
 #include "ocf_signals.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ s_environment (char *const *env)
         count++;
     while (env && env[extra])
         extra++;
-    char **result = calloc (count + extra + 1, sizeof *result);
+    char **result = ocf_calloc (count + extra + 1, sizeof *result);
     size_t used = 0;
     for (size_t i = 0; i < count; i++) {
         bool drop = false;
@@ -73,7 +74,7 @@ s_find_program (const char *name, char *path, size_t size, char *error, size_t e
         return 0;
     }
     const char *search = getenv ("PATH");
-    char *dirs = strdup (search && *search ? search : "/usr/local/bin:/usr/bin:/bin");
+    char *dirs = ocf_strdup (search && *search ? search : "/usr/local/bin:/usr/bin:/bin");
     char *saveptr = NULL;
     for (char *dir = strtok_r (dirs, ":", &saveptr); dir; dir = strtok_r (NULL, ":", &saveptr)) {
         snprintf (path, size, "%s/%s", *dir ? dir : ".", name);
@@ -175,7 +176,7 @@ ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, cha
         return NULL;
     }
     fcntl (output[0], F_SETFL, fcntl (output[0], F_GETFL) | O_NONBLOCK);
-    ocf_process_t *self = calloc (1, sizeof *self);
+    ocf_process_t *self = ocf_calloc (1, sizeof *self);
     self->pid = pid;
     self->output = output[0];
     return self;

@@ -1,5 +1,6 @@
 /*  ocf_registrar: desired state, acknowledged state, and the requests in between.  */
 #include "ocf_registrar.h"
+#include "ocf_alloc.h"
 #include "ocf_config.h"
 #include "ocf_log.h"
 #include "ocf_msg.h"
@@ -184,7 +185,7 @@ s_item (ocf_registrar_t *self, item_kind_t kind, const char *name)
     for (size_t i = 0; i < self->item_count; i++)
         if (self->items[i].kind == kind && (kind != ITEM_SERVICE || strcmp (self->items[i].name, name) == 0))
             return &self->items[i];
-    self->items = realloc (self->items, (self->item_count + 1) * sizeof *self->items);
+    self->items = ocf_realloc (self->items, (self->item_count + 1) * sizeof *self->items);
     item_t *item = &self->items[self->item_count++];
     memset (item, 0, sizeof *item);
     item->kind = kind;
@@ -435,9 +436,9 @@ s_on_reply (zloop_t *loop, zsock_t *sock, void *arg)
 ocf_registrar_t *
 ocf_registrar_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, int64_t heartbeat_ms)
 {
-    ocf_registrar_t *self = calloc (1, sizeof *self);
+    ocf_registrar_t *self = ocf_calloc (1, sizeof *self);
     self->loop = loop;
-    self->endpoint = strdup (endpoint);
+    self->endpoint = ocf_strdup (endpoint);
     self->timeout_ms = timeout_ms;
     self->heartbeat_ms = heartbeat_ms;
     self->timer_id = -1;

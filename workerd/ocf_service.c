@@ -1,5 +1,6 @@
 /*  ocf_service: the per-service state machine.  */
 #include "ocf_service.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 
 #include <math.h>
@@ -80,7 +81,7 @@ static json_t *
 s_static_groups (const char *list)
 {
     json_t *groups = json_array ();
-    char *copy = strdup (list), *saveptr = NULL;
+    char *copy = ocf_strdup (list), *saveptr = NULL;
     for (char *item = strtok_r (copy, ",", &saveptr); item; item = strtok_r (NULL, ",", &saveptr)) {
         while (*item == ' ' || *item == '\t')
             item++;
@@ -100,7 +101,7 @@ s_static_groups (const char *list)
 ocf_service_t *
 ocf_service_new (const ocf_service_config_t *config, const ocf_workerd_config_t *workerd)
 {
-    ocf_service_t *self = calloc (1, sizeof *self);
+    ocf_service_t *self = ocf_calloc (1, sizeof *self);
     self->config = config;
     self->launched = config->command != NULL;
     self->health_interval = workerd->health_interval_ms;

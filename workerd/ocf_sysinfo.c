@@ -1,5 +1,6 @@
 /*  ocf_sysinfo: /proc readers.  */
 #include "ocf_sysinfo.h"
+#include "ocf_alloc.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@ s_read (const char *root, const char *name)
     //  /proc files report size 0: read until the end, bounded (a /proc/stat of a large
     //  host is tens of KiB).
     size_t cap = 65536, len = 0, got;
-    char *text = malloc (cap + 1);
+    char *text = ocf_malloc (cap + 1);
     while (len < cap && (got = fread (text + len, 1, cap - len, file)) > 0)
         len += got;
     text[len] = '\0';
