@@ -116,11 +116,18 @@ s_rogue (ocf_identity_t *identity, const char *claimed_id)
     return sock;
 }
 
+//  Node 0's daemon logged text.
+typedef struct {
+    const char *daemon;
+    const char *text;
+} logged_t;
+
 static bool
-s_cut_off_logged (void *arg)
+s_logged (void *arg)
 {
-    char *log = cluster_log (&s_cluster, 0, "gossipd");
-    bool found = strstr (log, arg) != NULL;
+    logged_t *logged = arg;
+    char *log = cluster_log (&s_cluster, 0, logged->daemon);
+    bool found = strstr (log, logged->text) != NULL;
     free (log);
     return found;
 }
@@ -135,7 +142,7 @@ Test (gossip_daemon, garbage_is_counted_then_cut_off)
             garbage[b] = (uint8_t) (i * 31 + b * 7);
         zmq_send (zsock_resolve (rogue), garbage, sizeof garbage, 0);
     }
-    cr_assert (ocf_test_wait_for (s_cut_off_logged, "malformed messages", 5000), "the garbage sender was not cut off");
+    cr_assert (ocf_test_wait_for (s_logged, &(logged_t) { "gossipd", "malformed messages" }, 5000), "the garbage sender was not cut off");
     json_t *stats = s_stats ();
     cr_assert_geq (s_counter (stats, "bad_msgs"), 10);
     cr_assert_geq (s_counter (stats, "peers_cut_off"), 1);
@@ -156,7 +163,7 @@ Test (gossip_daemon, a_flood_is_cut_off)
     ocf_wire_encode (&syn, &buf);
     for (int64_t i = 0; i < 4 * limit; i++)
         zmq_send (zsock_resolve (rogue), buf.data, buf.len, 0);
-    cr_assert (ocf_test_wait_for (s_cut_off_logged, "messages a second", 10000), "the flood was not cut off");
+    cr_assert (ocf_test_wait_for (s_logged, &(logged_t) { "gossipd", "messages a second" }, 10000), "the flood was not cut off");
     json_t *stats = s_stats ();
     cr_assert_geq (s_counter (stats, "peers_cut_off"), 1);
     json_decref (stats);
@@ -193,15 +200,6 @@ Test (gossip_daemon, a_peer_cannot_speak_under_another_nodes_id)
     ocf_identity_destroy (&victim);
 }
 
-static bool
-s_logged_by_tabled (void *expected)
-{
-    char *log = cluster_log (&s_cluster, 0, "tabled");
-    bool found = strstr (log, expected) != NULL;
-    free (log);
-    return found;
-}
-
 Test (gossip_daemon, a_forged_row_relayed_by_a_peer_is_refused_and_the_peer_named)
 {
     //  A peer (a real member as far as the transport goes: its own key, its own id) spreads
@@ -223,7 +221,7 @@ Test (gossip_daemon, a_forged_row_relayed_by_a_peer_is_refused_and_the_peer_name
     char expected[200];
     snprintf (expected, sizeof expected, "MERGE from %s: refused the signed item of %s", ocf_identity_id (relay),
               ocf_identity_id (victim));
-    cr_assert (ocf_test_wait_for (s_logged_by_tabled, expected, 5000), "tabled did not refuse the row naming the relay");
+    cr_assert (ocf_test_wait_for (s_logged, &(logged_t) { "tabled", expected }, 5000), "tabled did not refuse the row naming the relay");
     json_t *reply = cluster_call (&s_cluster, 0, "tabled", "GET", json_pack ("{s:s}", "id", ocf_identity_id (victim)));
     cr_assert (reply && json_is_null (json_object_get (reply, "row")), "the forged row was stored");
     json_decref (reply);
