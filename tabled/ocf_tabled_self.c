@@ -75,13 +75,15 @@ ocf_tabled_own_defend (ocf_tabled_t *self)
         return;
     }
     if (defense == OCF_DEFENSE_REFUTE) {
+        //  The status refuted, read before the refutation makes it alive.
+        ocf_status_t accused = entry->member.status;
         memcpy (refute.id, self->id, OCF_ID_SIZE);
         const char *saved_source = self->source;
         self->source = "self";
         ocf_tabled_changed (self, self->id, ocf_table_merge_member (self->table, &refute, ocf_time_wall_ms (), NULL));
         self->source = saved_source;
         self->stats.refutations++;
-        ocf_log_notice ("refuted being %s: incarnation is now %" PRIu64, ocf_status_name (entry->member.status),
+        ocf_log_notice ("refuted being %s: incarnation is now %" PRIu64, ocf_status_name (accused),
                         refute.member.incarnation);
     }
 }

@@ -272,4 +272,6 @@ Test (gossip_daemon, tabled_refutes_a_death_carried_by_its_own_row)
     cr_assert_str_eq (json_string_value (json_object_get (row, "status")), "alive");
     cr_assert_geq (json_integer_value (json_object_get (row, "incarnation")), 1);
     json_decref (got);
+    cr_assert (ocf_test_wait_for (s_logged, &(logged_t) { "tabled", "refuted being dead" }, 2000),
+               "tabled's log does not say what it refuted");
 }
