@@ -449,6 +449,7 @@ ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_
         .first_byte_ms = (uint64_t) self->config->proxyd.first_byte_timeout_ms,
         .io_ms = (uint64_t) self->config->proxyd.io_timeout_ms,
         .keepalive_ms = (uint64_t) self->config->proxyd.keepalive_timeout_ms,
+        .tls_keepalive_ms = (uint64_t) self->config->proxyd.fabric_keepalive_timeout_ms,
         .max_idle = 1024
     };
     self->pools = ocf_pools_new (&self->context, &pools, ocf_metrics_pools (self->metrics), self->tls_client);

@@ -26,6 +26,7 @@
 //  ~3,000 page faults a second, in the middle of relaying events. Memory goes back after a
 //  burst instead (s_on_trim), so the heap may keep this much free between bursts.
 #define HEAP_KEEP_BYTES (8 * 1024 * 1024)
+#define FABRIC_IDLE_MARGIN_MS 5000  //  how much longer than its peers' pools a listener keeps idle hops
 
 struct _ocf_proxyd_t {
     ocf_config_t *config;
@@ -347,6 +348,12 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->globalconf.server_name = h2o_iovec_init (self->server_name, strlen (self->server_name));
     self->globalconf.max_request_entity_size = (size_t) config->proxyd.max_body;
     self->globalconf.http1.upgrade_to_http2 = 0;     //  HTTP/1.1 only (see docs/proxyd.md)
+    //  Other hosts keep their hops to this one idle up to fabric_keepalive_timeout: this side
+    //  waits longer, so that a pooled hop is closed by its owner, never under a request.
+    //  (The timeout also bounds an HTTP client's idle keep-alive, as nginx's 75 s does.)
+    uint64_t fabric_idle = (uint64_t) config->proxyd.fabric_keepalive_timeout_ms + FABRIC_IDLE_MARGIN_MS;
+    if (fabric_idle > self->globalconf.http1.req_timeout)
+        self->globalconf.http1.req_timeout = fabric_idle;
     self->globalconf.handshake_timeout = (uint64_t) config->proxyd.fabric_handshake_timeout_ms;   //  TLS: the fabric's only
     self->loop_count = (int) config->proxyd.workers;
     self->loops = ocf_calloc ((size_t) self->loop_count, sizeof *self->loops);

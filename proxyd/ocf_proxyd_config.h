@@ -20,7 +20,8 @@ typedef struct {
     int64_t retries;
     int64_t load_report_interval_ms;
     int64_t workers;             //  event-loop threads
-    int64_t keepalive_timeout_ms;    //  idle upstream connections
+    int64_t keepalive_timeout_ms;    //  idle connections to this host's backends
+    int64_t fabric_keepalive_timeout_ms; //  idle connections to other hosts' fabric listeners
     int64_t stop_timeout_ms;     //  grace for requests in flight on SIGTERM
     char *admin_key_file;        //  "": the admin routes take local clients only
     char *api_keys_file;         //  "": no API key needed

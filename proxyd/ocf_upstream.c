@@ -25,6 +25,7 @@ struct _ocf_pools_t {
     h2o_timeout_t first_byte_timeout;
     h2o_timeout_t io_timeout;
     h2o_timeout_t keepalive_timeout;
+    h2o_timeout_t tls_keepalive_timeout;
     ocf_pools_stats_t *stats;    //  shared by every loop: updated atomically
     SSL_CTX *tls;
 };
@@ -139,7 +140,7 @@ s_recycle (ocf_upconn_t *conn)
     }
     h2o_buffer_consume (&conn->sock->input, conn->sock->input->size);
     conn->state = STATE_IDLE;
-    s_timer_start (conn, &pools->keepalive_timeout, s_on_keepalive_timeout);
+    s_timer_start (conn, pool->tls_name ? &pools->tls_keepalive_timeout : &pools->keepalive_timeout, s_on_keepalive_timeout);
     STAT (pools, active, -1);
     STAT (pools, idle, 1);
     h2o_linklist_insert (pool->idle.next, &conn->idle_link);
@@ -577,6 +578,7 @@ ocf_pools_new (h2o_context_t *context, const ocf_pools_config_t *config, ocf_poo
     h2o_timeout_init (self->loop, &self->first_byte_timeout, config->first_byte_ms);
     h2o_timeout_init (self->loop, &self->io_timeout, config->io_ms);
     h2o_timeout_init (self->loop, &self->keepalive_timeout, config->keepalive_ms);
+    h2o_timeout_init (self->loop, &self->tls_keepalive_timeout, config->tls_keepalive_ms);
     return self;
 }
 
@@ -591,6 +593,7 @@ ocf_pools_destroy (ocf_pools_t **self_p)
     h2o_timeout_dispose (self->loop, &self->first_byte_timeout);
     h2o_timeout_dispose (self->loop, &self->io_timeout);
     h2o_timeout_dispose (self->loop, &self->keepalive_timeout);
+    h2o_timeout_dispose (self->loop, &self->tls_keepalive_timeout);
     free (self);
     *self_p = NULL;
 }

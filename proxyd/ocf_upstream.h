@@ -28,6 +28,7 @@ typedef struct {
     uint64_t first_byte_ms;      //  from the request being sent to the response head
     uint64_t io_ms;              //  the longest gap between two reads of a body
     uint64_t keepalive_ms;       //  an idle connection is closed after this
+    uint64_t tls_keepalive_ms;   //  the same for TLS upstreams (other hosts: a handshake to spare)
     size_t max_idle;             //  idle connections kept per upstream
 } ocf_pools_config_t;
 

@@ -356,3 +356,26 @@ Test (proxyd_tls_closed, a_host_struck_off_authorized_keys_loses_the_fabric_at_t
     cr_assert_eq (s_fabric_get ("https", "member", "/v1/_service/llm/v1/models", &curl_status), 0);
     cr_assert_geq (fabric_metric (C, "ocf_proxyd_fabric_handshakes_total{result=\"refused\"} "), 1);
 }
+
+//  Hops to other hosts stay pooled longer than connections to local backends (a handshake
+//  saved on each burst after a pause): A keeps its backends' idle connections 200 ms only.
+static void
+s_setup_short_keepalive (void)
+{
+    A = fabric_host (&s_fabric, "host-a", "keepalive_timeout = 200ms\n");
+    C = fabric_host (&s_fabric, "host-c", NULL);
+    const char *m1[] = { "--model", "m1", NULL };
+    fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m1), "model=m1", NULL);
+    fabric_sync (&s_fabric);
+    cr_assert (fabric_wait_model (A, "m1", 1, 5000), "host A does not route m1");
+}
+
+TestSuite (proxyd_tls_pool, .init = s_setup_short_keepalive, .fini = s_teardown, .timeout = 60);
+
+Test (proxyd_tls_pool, a_hop_stays_pooled_past_the_local_keepalive)
+{
+    cr_assert_eq (s_chat_via_a (), 200);
+    usleep (600 * 1000);
+    cr_assert_eq (s_chat_via_a (), 200);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 1, "the idle hop was closed");
+}
