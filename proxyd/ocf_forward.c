@@ -100,19 +100,7 @@ s_build_headers (forward_t *self)
 {
     h2o_req_t *req = self->req;
     h2o_iovec_t forwarded = ocf_respond_req_header (req, "x-forwarded-for");
-    h2o_iovec_t id = ocf_respond_req_header (req, "x-request-id");
-    if (id.len && id.len <= 200)
-        self->request_id = id;
-    else {
-        static const char hex[] = "0123456789abcdef";
-        char *text = h2o_mem_alloc_pool (&req->pool, 32);
-        for (int half = 0; half < 2; half++) {
-            uint64_t bits = ocf_chooser_random (&self->loop->chooser);
-            for (int i = 0; i < 16; i++, bits >>= 4)
-                text[half * 16 + i] = hex[bits & 15];
-        }
-        self->request_id = h2o_iovec_init (text, 32);
-    }
+    self->request_id = ocf_respond_request_id (req);
     char peer[NI_MAXHOST] = "";
     struct sockaddr_storage address;
     socklen_t address_len = req->conn->callbacks->get_peername (req->conn, (struct sockaddr *) &address);

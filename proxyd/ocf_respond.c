@@ -26,11 +26,15 @@ ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const ch
             req->res.reason = reasons[i].reason;
     req->res.content_length = len;
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
-    //  Every answer names the node that gave it; proxyd's own answers come from this one.
+    //  Every answer names the node that gave it (proxyd's own answers come from this one) and
+    //  the request (the SDKs report it as request_id, errors included).
     const char *self_id = ocf_view_self_id (ocf_loop_of (req)->view);
     if (*self_id)
         h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
                                self_id, strlen (self_id));
+    h2o_iovec_t request_id = ocf_respond_request_id (req);
+    h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-request-id"), 0, "X-Request-Id",
+                           request_id.base, request_id.len);
     h2o_send_inline (req, body, len);
 }
 
@@ -77,6 +81,24 @@ ocf_respond_error (h2o_req_t *req, int status, const char *code, json_t *extra, 
     if (status == 503)
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT (OCF_RETRY_AFTER));
     ocf_respond_json (req, status, s_error_body (status, code, extra, message));
+}
+
+h2o_iovec_t
+ocf_respond_request_id (h2o_req_t *req)
+{
+    h2o_iovec_t id = ocf_respond_req_header (req, "x-request-id");
+    if (id.len && id.len <= 200)
+        return id;
+    static const char hex[] = "0123456789abcdef";
+    char *text = h2o_mem_alloc_pool (&req->pool, 32);
+    ocf_loop_t *loop = ocf_loop_of (req);
+    for (int half = 0; half < 2; half++) {
+        uint64_t bits = ocf_chooser_random (&loop->chooser);
+        for (int i = 0; i < 16; i++, bits >>= 4)
+            text[half * 16 + i] = hex[bits & 15];
+    }
+    h2o_add_header_by_str (&req->pool, &req->headers, H2O_STRLIT ("x-request-id"), 0, NULL, text, 32);
+    return h2o_iovec_init (text, 32);
 }
 
 h2o_iovec_t

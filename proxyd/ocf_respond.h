@@ -28,6 +28,9 @@ void ocf_respond_error (h2o_req_t *req, int status, const char *code, json_t *ex
     __attribute__ ((format (printf, 5, 6)));
 //  A request header's value ({NULL, 0} when absent); name in lower case.
 h2o_iovec_t ocf_respond_req_header (h2o_req_t *req, const char *name);
+//  The request's id: the client's X-Request-Id (up to 200 bytes), or one made here and added
+//  to the request's headers, so that every answer and every hop of the request names the same.
+h2o_iovec_t ocf_respond_request_id (h2o_req_t *req);
 //  The seconds a client is told to wait after a 503.
 #define OCF_RETRY_AFTER "2"
 

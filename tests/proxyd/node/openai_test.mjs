@@ -49,6 +49,8 @@ await assert.rejects(client.chat.completions.create({ model: "no-such-model", me
   assert.equal(error.status, 404);
   assert.equal(error.code, "model_not_found");
   assert.equal(error.type, "invalid_request_error");
+  // proxyd's own answers carry a request id too, as OpenAI's do.
+  assert.match(error.request_id ?? "", /^[0-9a-f]{32}$/, `request_id ${error.request_id}`);
   return true;
 });
 await assert.rejects(client.chat.completions.create({ messages }), (error) => {
