@@ -135,8 +135,10 @@ s_match (const char *pattern, const char *path, size_t len, ocf_route_t *route)
     if (len < literal_len || memcmp (path, pattern, literal_len) != 0)
         return false;
     const char *start = path + literal_len, *end = path + len;
+    //  A literal route takes one trailing slash too ("/v1/chat/completions/"), as clients
+    //  that join a base URL and a path sometimes send.
     if (place == PLACE_NONE)
-        return start == end || *start == '?';
+        return start == end || *start == '?' || (*start == '/' && (start + 1 == end || start[1] == '?'));
     const char *cursor = start;
     while (cursor < end && *cursor != '?' && (place == PLACE_ID || *cursor != '/'))
         cursor++;

@@ -309,11 +309,18 @@ s_p2p (h2o_req_t *req, ocf_route_t *route)
     s_route_p2p (ocf_loop_of (req), req, route, s_rest (req, route));
 }
 
-//  The OpenAI routes keep their path: the backend serves the same API.
+//  The OpenAI routes keep their path (the backend serves the same API), without the trailing
+//  slash the route table forgave: backends may not.
 static void
 s_openai (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_providers (ocf_loop_of (req), req, H2O_STRLIT ("llm"), h2o_iovec_init (req->path.base, req->path.len), true);
+    h2o_iovec_t path = req->path;
+    const char *query = memchr (path.base, '?', path.len);
+    size_t path_len = query ? (size_t) (query - path.base) : path.len;
+    if (path_len > 1 && path.base[path_len - 1] == '/')
+        path = h2o_concat (&req->pool, h2o_iovec_init (path.base, path_len - 1),
+                           h2o_iovec_init (path.base + path_len, path.len - path_len));
+    s_route_providers (ocf_loop_of (req), req, H2O_STRLIT ("llm"), path, true);
 }
 
 void

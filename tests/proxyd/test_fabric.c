@@ -179,6 +179,18 @@ Test (proxyd_fabric, passes_methods_paths_and_headers)
     fabric_response_free (&response);
 }
 
+Test (proxyd_fabric, a_trailing_slash_reaches_the_route_and_not_the_backend)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/chat/completions/", A->url);
+    fabric_response_t response = fabric_http ("POST", url, NULL, "{\"model\": \"m1\", \"messages\": []}");
+    cr_assert_eq (response.status, 200, "%s", response.body);
+    json_t *body = fabric_json (&response);
+    cr_assert_str_eq (json_string_value (json_object_get (body, "object")), "chat.completion", "%s", response.body);
+    json_decref (body);
+    fabric_response_free (&response);
+}
+
 Test (proxyd_fabric, streams_event_by_event)
 {
     char url[128];

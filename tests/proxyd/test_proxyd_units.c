@@ -67,6 +67,10 @@ Test (proxyd_route, table, .init = s_routes_init)
     cr_assert_str_eq (route.node, "meta-llama/Llama-3.1-8B");
     cr_assert_str_eq (s_parse ("/v1/healthz", &route), "not_found");
     cr_assert_str_eq (s_parse ("/v1/chat/completions/x", &route), "not_found");
+    //  One trailing slash is forgiven on literal routes; two are not.
+    cr_assert_str_eq (s_parse ("/v1/chat/completions/", &route), "chat_completions");
+    cr_assert_str_eq (s_parse ("/v1/models/?x=1", &route), "models");
+    cr_assert_str_eq (s_parse ("/v1/chat/completions//", &route), "not_found");
     cr_assert_str_eq (s_parse ("", &route), "not_found");
 }
 
