@@ -193,7 +193,7 @@ s_get_varint (reader_t *reader, const char *what)
 static uint64_t
 s_get_u64 (reader_t *reader, const char *what)
 {
-    uint8_t bytes[8];
+    uint8_t bytes[8] = { 0 };    //  s_take fills it or fails; GCC -O3 cannot tell
     if (!s_take (reader, bytes, 8, what))
         return 0;
     uint64_t value = 0;

@@ -15,6 +15,7 @@
       RSS      VmRSS of each process (and, for ours, tabled's separately)
     Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
 #include "ocf_client.h"
+#include "ocf_identity.h"
 #include "ocf_test.h"
 #include "ocf_msg.h"
 #include "ocf_time.h"
@@ -47,7 +48,7 @@ typedef struct {
     int observer;
     int status;                  //  0 alive, 2 dead (as in the node table)
     uint64_t version;            //  ocf: record version; serf: the tag's serial
-    char subject[48];            //  ocf: node id; serf: node name
+    char subject[OCF_NODE_ID_LEN + 1];   //  ocf: node id; serf: node name
     int64_t at_us;
 } event_t;
 
@@ -55,7 +56,7 @@ typedef struct {
     pid_t pids[2];               //  ocf: tabled, gossipd; serf: agent
     int pid_count;
     bool up;
-    char subject[48];
+    char subject[OCF_NODE_ID_LEN + 1];
     int port;
     int rpc_port;
     char dir[300];
