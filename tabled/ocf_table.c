@@ -188,12 +188,17 @@ s_tombstone_greater (const ocf_tombstone_in_t *candidate, const ocf_entry_t *ent
     return candidate->declared_at < entry->tomb_declared_at;
 }
 
-//  Whether merging the row would change the record (quarantine aside).
+//  Whether merging the row would change the record or the membership (quarantine aside).
+//  Either needs the row's signature: a row is taken whole or not at all, so that a forged
+//  copy of a record held (its membership altered) does nothing in any order of arrival.
 static bool
 s_row_applies (const ocf_entry_t *entry, const ocf_row_in_t *row)
 {
-    return (!entry->has_tombstone || row->generation > entry->tomb_generation)
-        && (!entry->has_record || s_record_compare (entry, row) > 0);
+    uint64_t floor = entry->has_tombstone ? entry->tomb_generation : 0;
+    bool record = row->generation > floor && (!entry->has_record || s_record_compare (entry, row) > 0);
+    bool member = row->has_member && row->member.generation > floor
+               && (!entry->has_member || ocf_member_compare (&row->member, &entry->member) > 0);
+    return record || member;
 }
 
 bool
