@@ -156,12 +156,6 @@ ocf_identity_id (ocf_identity_t *self)
 }
 
 const uint8_t *
-ocf_identity_public_key (ocf_identity_t *self)
-{
-    return self->public_key;
-}
-
-const uint8_t *
 ocf_identity_seed (ocf_identity_t *self)
 {
     return self->secret_key;
@@ -225,24 +219,6 @@ ocf_identity_parse (const char *text, size_t len, uint8_t seed[32], char *error,
         snprintf (error, error_size, "the id is not the seed's (the file is damaged)");
         return -1;
     }
-    return 0;
-}
-
-int
-ocf_mkdirs (const char *path, mode_t mode)
-{
-    char buffer[4096];
-    if (snprintf (buffer, sizeof buffer, "%s", path) >= (int) sizeof buffer)
-        return -1;
-    for (char *slash = buffer + 1; *slash; slash++)
-        if (*slash == '/') {
-            *slash = '\0';
-            if (mkdir (buffer, mode) != 0 && errno != EEXIST)
-                return -1;
-            *slash = '/';
-        }
-    if (mkdir (buffer, mode) != 0 && errno != EEXIST)
-        return -1;
     return 0;
 }
 

@@ -33,7 +33,6 @@ ocf_identity_t *ocf_identity_new_from_seed (const uint8_t seed[32]);
 void ocf_identity_destroy (ocf_identity_t **self_p);
 
 const char *ocf_identity_id (ocf_identity_t *self);
-const uint8_t *ocf_identity_public_key (ocf_identity_t *self);
 //  The 32-byte Ed25519 seed: what OpenSSL takes as the raw private key of an Ed25519 EVP_PKEY.
 const uint8_t *ocf_identity_seed (ocf_identity_t *self);
 //  The CURVE certificate for ZeroMQ, derived from the key (owned by the identity).
@@ -58,8 +57,5 @@ bool ocf_identity_verify (const char *id, const void *message, size_t len, const
 //  "seed <64 hex digits>" lines, '#' comments. Fills seed and returns 0 when the file is
 //  well formed and its id is the seed's; -1 with a message in error otherwise.
 int ocf_identity_parse (const char *text, size_t len, uint8_t seed[32], char *error, size_t error_size);
-
-//  Creates a directory and its parents when missing.
-int ocf_mkdirs (const char *path, mode_t mode);
 
 #endif

@@ -1,6 +1,5 @@
 /*  ocf_statedir: the layout and the mode of state_dir.  */
 #include "ocf_statedir.h"
-#include "ocf_identity.h"
 #include "ocf_log.h"
 
 #include <errno.h>
@@ -44,5 +43,23 @@ ocf_statedir_prepare (const char *state_dir, char *error, size_t error_size)
     }
     ocf_log_notice ("state directory %s had mode %04o: made %04o (node.key and table.db are this node's alone)",
                     state_dir, (unsigned) mode, (unsigned) (mode & 0750));
+    return 0;
+}
+
+int
+ocf_mkdirs (const char *path, mode_t mode)
+{
+    char buffer[4096];
+    if (snprintf (buffer, sizeof buffer, "%s", path) >= (int) sizeof buffer)
+        return -1;
+    for (char *slash = buffer + 1; *slash; slash++)
+        if (*slash == '/') {
+            *slash = '\0';
+            if (mkdir (buffer, mode) != 0 && errno != EEXIST)
+                return -1;
+            *slash = '/';
+        }
+    if (mkdir (buffer, mode) != 0 && errno != EEXIST)
+        return -1;
     return 0;
 }

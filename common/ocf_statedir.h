@@ -8,6 +8,7 @@
 #define OCF_STATEDIR_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 typedef enum {
     OCF_STATE_NODE_KEY,          //  node.key
@@ -22,5 +23,8 @@ const char *ocf_statedir_path (const char *state_dir, ocf_state_file_t file, cha
 //  and every right of others away from one that has them (made 1777 by hand, say), with a
 //  notice in the log. Returns 0, or -1 with the reason in error.
 int ocf_statedir_prepare (const char *state_dir, char *error, size_t error_size);
+
+//  Creates a directory and its parents when missing (state_dir, run_dir).
+int ocf_mkdirs (const char *path, mode_t mode);
 
 #endif

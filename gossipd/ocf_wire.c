@@ -304,12 +304,6 @@ ocf_wire_tombstone_decode_signed (const uint8_t *data, size_t size, ocf_wire_tom
 }
 
 size_t
-ocf_wire_tombstone_encode (const ocf_wire_tombstone_t *tombstone, uint8_t *buffer)
-{
-    return ocf_wire_tombstone_encode_signed (tombstone, NULL, buffer);
-}
-
-size_t
 ocf_wire_tombstone_encode_signed (const ocf_wire_tombstone_t *tombstone, const uint8_t *sig, uint8_t *buffer)
 {
     ocf_wire_buf_t buf = { .max = OCF_WIRE_PAYLOAD_MAX };

@@ -159,7 +159,6 @@ int ocf_wire_member_decode (const uint8_t *data, size_t size, ocf_wire_member_t 
 //  A leave carries its node's signature (OCF_SIGNATURE_BYTES, the payload's last bytes):
 //  the _signed forms write it when sig is not NULL, and read it when the payload has one
 //  (*has_sig says).
-size_t ocf_wire_tombstone_encode (const ocf_wire_tombstone_t *tombstone, uint8_t *buffer);
 size_t ocf_wire_tombstone_encode_signed (const ocf_wire_tombstone_t *tombstone, const uint8_t *sig, uint8_t *buffer);
 int ocf_wire_tombstone_decode (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone);
 int ocf_wire_tombstone_decode_signed (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone, bool *has_sig,

@@ -42,7 +42,7 @@ s_samples (ocf_wire_msg_t *samples)
     items[0] = (ocf_item_t) { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) "{\"id\":\"x\"}", .size = 10 };
     items[1] = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = member, .size = (uint32_t) ocf_wire_member_encode (&m, member) };
     items[2] = (ocf_item_t) { .kind = OCF_ITEM_TOMBSTONE, .data = tombstone,
-                              .size = (uint32_t) ocf_wire_tombstone_encode (&t, tombstone) };
+                              .size = (uint32_t) ocf_wire_tombstone_encode_signed (&t, NULL, tombstone) };
     for (int i = 0; i < 3; i++)
         strcpy (items[i].id, s_ids[i]);
     digests[0] = (ocf_digest_t) { .generation = 5, .version = 6, .member_generation = 5, .incarnation = 1,
