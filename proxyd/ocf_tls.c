@@ -27,6 +27,7 @@ typedef struct {
     ocf_tls_t *tls;
     ocf_tls_member_fn *member;
     void *arg;
+    zhashx_t *resumable;         //  client side: "name:port" -> the last session a ticket made
 } check_t;
 
 static int s_check_index = -1;
@@ -35,7 +36,17 @@ static pthread_once_t s_check_once = PTHREAD_ONCE_INIT;
 static void
 s_check_free (void *parent, void *ptr, CRYPTO_EX_DATA *ad, int index, long argl, void *argp)
 {
-    free (ptr);
+    check_t *check = ptr;
+    if (check)
+        zhashx_destroy (&check->resumable);
+    free (check);
+}
+
+static void
+s_session_free (void **item)
+{
+    SSL_SESSION_free (*item);
+    *item = NULL;
 }
 
 static void
@@ -144,25 +155,67 @@ s_on_ticket (SSL *ssl, SSL_SESSION *session, const unsigned char *name, size_t n
     }
 }
 
+//  h2o's client cache key of a connection ("server name:port"); false when there is none.
+static bool
+s_session_key (h2o_socket_t *sock, const char *name, char key[OCF_NODE_ID_LEN + 16])
+{
+    struct sockaddr_storage address;
+    if (!sock || !name || !h2o_socket_getpeername (sock, (struct sockaddr *) &address))
+        return false;
+    int len = snprintf (key, OCF_NODE_ID_LEN + 16, "%s:%" PRIu16, name,
+                        (uint16_t) h2o_socket_getport ((struct sockaddr *) &address));
+    return len > 0 && len < OCF_NODE_ID_LEN + 16;
+}
+
+static void
+s_cache_session (SSL_CTX *ctx, h2o_socket_t *sock, const char *key, SSL_SESSION *session)
+{
+    h2o_cache_t *cache = h2o_socket_ssl_get_session_cache (ctx);
+    if (cache)
+        h2o_cache_set (cache, h2o_now (h2o_socket_get_loop (sock)), h2o_iovec_init (key, strlen (key)), 0,
+                       h2o_iovec_init (session, 1));
+    else
+        SSL_SESSION_free (session);
+}
+
 //  TLS 1.3 hands a session over after the handshake, in a ticket: h2o's client cache, which
 //  stores the session at the end of the handshake, would keep one that cannot resume. The
-//  ticket's session replaces it, under h2o's key ("server name:port").
+//  ticket's session replaces it, under h2o's key, and is kept aside for the connections to
+//  come (ocf_tls_client_prepare).
 static int
 s_on_new_session (SSL *ssl, SSL_SESSION *session)
 {
+    SSL_CTX *ctx = SSL_get_SSL_CTX (ssl);
+    check_t *check = SSL_CTX_get_ex_data (ctx, s_check_index);
     h2o_socket_t *sock = BIO_get_data (SSL_get_rbio (ssl));
-    h2o_cache_t *cache = h2o_socket_ssl_get_session_cache (SSL_get_SSL_CTX (ssl));
-    const char *name = SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name);
-    struct sockaddr_storage address;
-    if (!sock || !cache || !name || !h2o_socket_getpeername (sock, (struct sockaddr *) &address))
-        return 0;
     char key[OCF_NODE_ID_LEN + 16];
-    int len = snprintf (key, sizeof key, "%s:%" PRIu16, name, (uint16_t) h2o_socket_getport ((struct sockaddr *) &address));
-    if (len <= 0 || (size_t) len >= sizeof key)
+    if (!check || !s_session_key (sock, SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name), key))
         return 0;
-    h2o_cache_set (cache, h2o_now (h2o_socket_get_loop (sock)), h2o_iovec_init (key, (size_t) len), 0,
-                   h2o_iovec_init (session, 1));
+    if (zhashx_size (check->resumable) >= SESSION_CACHE_ENTRIES && !zhashx_lookup (check->resumable, key))
+        zhashx_purge (check->resumable);
+    SSL_SESSION_up_ref (session);
+    zhashx_update (check->resumable, key, session);
+    s_cache_session (ctx, sock, key, session);
     return 1;                    //  the cache holds the reference now
+}
+
+void
+ocf_tls_client_prepare (SSL_CTX *ctx, h2o_socket_t *sock, const char *server_name)
+{
+    check_t *check = SSL_CTX_get_ex_data (ctx, s_check_index);
+    char key[OCF_NODE_ID_LEN + 16];
+    if (!check || !s_session_key (sock, server_name, key))
+        return;
+    SSL_SESSION *resumable = zhashx_lookup (check->resumable, key);
+    if (!resumable)
+        return;
+    SSL_SESSION *copy = NULL;
+    if (time (NULL) >= SSL_SESSION_get_time (resumable) + SSL_SESSION_get_timeout (resumable)
+    ||  !(copy = SSL_SESSION_dup (resumable))) {
+        zhashx_delete (check->resumable, key);
+        return;
+    }
+    s_cache_session (ctx, sock, key, copy);
 }
 
 //  The method says the side: h2o takes an SSL that does not say client for a server.
@@ -174,7 +227,7 @@ s_context (ocf_tls_t *self, const SSL_METHOD *method, ocf_tls_member_fn *member,
     if (!ctx)
         return NULL;
     check_t *check = ocf_malloc (sizeof *check);
-    *check = (check_t) { self, member, arg };
+    *check = (check_t) { self, member, arg, NULL };
     SSL_CTX_set_ex_data (ctx, s_check_index, check);
     SSL_CTX_set_min_proto_version (ctx, TLS1_3_VERSION);
     SSL_CTX_use_certificate (ctx, self->certificate);
@@ -209,6 +262,9 @@ ocf_tls_client_context (ocf_tls_t *self, ocf_tls_member_fn *member, void *arg)
         return NULL;
     SSL_CTX_set_verify (ctx, SSL_VERIFY_PEER, NULL);
     SSL_CTX_set_alpn_protos (ctx, (const unsigned char *) "\x08http/1.1", 9);
+    check_t *check = SSL_CTX_get_ex_data (ctx, s_check_index);
+    check->resumable = zhashx_new ();
+    zhashx_set_destructor (check->resumable, s_session_free);
     SSL_CTX_set_session_cache_mode (ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb (ctx, s_on_new_session);
     h2o_socket_ssl_set_session_cache (ctx, h2o_cache_create (0, SESSION_CACHE_ENTRIES, SESSION_LIFETIME_S * 1000,

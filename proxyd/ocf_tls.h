@@ -41,6 +41,14 @@ SSL_CTX *ocf_tls_server_context (ocf_tls_t *self, ocf_tls_member_fn *member, voi
 //  With a session cache (h2o's, keyed by server name and port): a new connection to a node
 //  resumes the last session, without a full handshake.
 SSL_CTX *ocf_tls_client_context (ocf_tls_t *self, ocf_tls_member_fn *member, void *arg);
+//  Call before a client handshake of ctx with server_name (a node id) on a connected socket:
+//  puts a copy of the node's newest ticket in h2o's cache, where the handshake finds it.
+//  OpenSSL uses a TLS 1.3 session for one resumption only, and h2o's cache then holds the
+//  connection's own session, which cannot resume until its ticket arrives: without a copy
+//  per connection, every connection of a burst but the first made a full handshake. Reusing
+//  a ticket lets an observer link the connections (RFC 8446, C.4), which tells nothing here:
+//  the SNI names the node in clear already.
+void ocf_tls_client_prepare (SSL_CTX *ctx, h2o_socket_t *sock, const char *server_name);
 
 //  The node id a certificate's key makes; false when it is not an Ed25519 key.
 bool ocf_tls_certificate_id (X509 *certificate, char id[OCF_NODE_ID_LEN + 1]);

@@ -1,6 +1,7 @@
 /*  ocf_upstream: upstream connections and pools.  */
 #include "ocf_upstream.h"
 #include "ocf_alloc.h"
+#include "ocf_tls.h"
 
 #include <arpa/inet.h>
 #include <czmq.h>
@@ -449,8 +450,10 @@ static void
 s_on_connect (h2o_socket_t *sock, const char *error)
 {
     ocf_upconn_t *conn = sock->data;
-    if (!error && conn->pool->tls_name)
+    if (!error && conn->pool->tls_name) {
+        ocf_tls_client_prepare (conn->pool->pools->tls, sock, conn->pool->tls_name);
         h2o_socket_ssl_handshake (sock, conn->pool->pools->tls, conn->pool->tls_name, s_on_connected);
+    }
     else
         s_on_connected (sock, error);
 }

@@ -162,6 +162,24 @@ Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
     cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
 }
 
+//  OpenSSL resumes a TLS 1.3 session once, and each handshake leaves h2o's cache with its own
+//  session, which cannot resume before its ticket arrives: a burst of new connections made
+//  full handshakes after the first. Each now takes a copy of the newest ticket.
+Test (proxyd_tls, a_burst_of_new_connections_to_a_node_all_resume)
+{
+    char url[128], command[700];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    cr_assert_eq (s_chat_via_a (), 200);
+    snprintf (command, sizeof command, "for i in $(seq 20); do curl -s -N --max-time 5 -o /dev/null "
+              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 500' "
+              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s & done; wait", url);
+    int status;
+    free (ocf_test_run (command, &status));
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 20);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 19);
+}
+
 //  p2p between hosts goes over the fabric too: C's fabric listener serves its public API under
 //  its own p2p route, to members only, and relays nowhere else.
 Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
