@@ -3,6 +3,7 @@
 #include "ocf_alloc.h"
 #include "ocf_identity.h"
 #include "ocf_log.h"
+#include "ocf_loglimit.h"
 #include "ocf_time.h"
 
 #include <errno.h>
@@ -60,6 +61,7 @@ struct _ocf_transport_t {
     void *arg;
     zsock_t *router;
     zsock_t *zap;
+    ocf_loglimit_t refusal_log;      //  unauthorized keys: a line a second
     zhashx_t *routes;                //  id -> zframe_t, the routing id of its connection to us
     zhashx_t *endpoints;             //  id -> "tcp://host:port"
     zhashx_t *connections;           //  id -> connection_t
@@ -149,6 +151,7 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
 {
     ocf_transport_t *self = ocf_calloc (1, sizeof *self);
     self->identity = identity;
+    self->refusal_log = (ocf_loglimit_t) OCF_LOGLIMIT_INIT (1000);
     snprintf (self->id_property, sizeof self->id_property, "%s:%s", OCF_TRANSPORT_ID_PROPERTY, ocf_identity_id (identity));
     self->loop = loop;
     self->receive = receive;
@@ -341,7 +344,10 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
             peer_state_t *peer = known ? zhashx_lookup (self->peers, known) : NULL;
             if (zhashx_size (self->authorized_curve) && !zhashx_lookup (self->authorized_curve, key)) {
                 text = "key not authorized";
-                ocf_log_warning ("refused a connection from %s: key %s is not in authorized_keys", from, key);
+                uint64_t unlogged;
+                if (ocf_loglimit_pass (&self->refusal_log, now, &unlogged))
+                    ocf_log_warning ("refused a connection from %s: key %s is not in authorized_keys (and %" PRIu64
+                                     " refusal(s) not logged since the last such line)", from, key, unlogged);
             }
             else
             if (peer && s_cut_off (peer, now))

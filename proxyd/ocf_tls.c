@@ -2,6 +2,8 @@
 #include "ocf_tls.h"
 #include "ocf_alloc.h"
 #include "ocf_log.h"
+#include "ocf_loglimit.h"
+#include "ocf_time.h"
 
 #include <h2o.h>
 #include <openssl/err.h>
@@ -31,6 +33,8 @@ typedef struct {
 } check_t;
 
 static int s_check_index = -1;
+//  Anybody can knock on the fabric port: refusals are logged a line a second.
+static ocf_loglimit_t s_refusal_log = OCF_LOGLIMIT_INIT (1000);
 static pthread_once_t s_check_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -127,8 +131,10 @@ s_verify (X509_STORE_CTX *store, void *arg)
     char id[OCF_NODE_ID_LEN + 1];
     if (s_peer_allowed (check, ssl, X509_STORE_CTX_get0_cert (store), wanted, &reason, id))
         return 1;
-    ocf_log_warning ("fabric: refused a TLS %s %s: %s", SSL_is_server (ssl) ? "client" : "server", *id ? id : "(no node key)",
-                     reason);
+    uint64_t unlogged;
+    if (ocf_loglimit_pass (&s_refusal_log, ocf_time_mono_ms (), &unlogged))
+        ocf_log_warning ("fabric: refused a TLS %s %s: %s (and %" PRIu64 " refusal(s) not logged since the last such line)",
+                         SSL_is_server (ssl) ? "client" : "server", *id ? id : "(no node key)", reason, unlogged);
     X509_STORE_CTX_set_error (store, X509_V_ERR_CERT_REJECTED);
     return 0;
 }

@@ -209,6 +209,7 @@ ocf_tabled_new (ocf_config_t *config, ocf_identity_t *identity, char *error, siz
     self->config = config;
     self->identity = identity;
     self->started_mono = ocf_time_mono_ms ();
+    self->refusal_log = (ocf_loglimit_t) OCF_LOGLIMIT_INIT (1000);
     memcpy (self->id, ocf_identity_id (identity), OCF_ID_SIZE);
     self->events = zlistx_new ();
     zlistx_set_destructor (self->events, (zlistx_destructor_fn *) zmsg_destroy);

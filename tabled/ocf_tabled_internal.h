@@ -11,6 +11,7 @@
 #define OCF_TABLED_INTERNAL_H
 
 #include "ocf_log.h"
+#include "ocf_loglimit.h"
 #include "ocf_store.h"
 #include "ocf_tabled.h"
 #include "ocf_verify.h"
@@ -38,8 +39,7 @@ struct _ocf_tabled_t {
         uint64_t applied, stale, events, reaped, compacted, refutations;
         uint64_t refused_signature, refused_reaped;
     } stats;
-    int64_t refusal_logged_at;   //  monotonic ms of the last refusal logged
-    uint64_t refusals_unlogged;  //  refusals since then, not logged one by one
+    ocf_loglimit_t refusal_log;  //  refused rows: a line a second
 };
 
 //  ocf_tabled.c

@@ -9,7 +9,6 @@
 
 #include <inttypes.h>
 
-#define REFUSAL_LOG_MS 1000
 
 typedef enum { KIND_ROW, KIND_MEMBER, KIND_TOMBSTONE } merge_kind_t;
 
@@ -62,14 +61,10 @@ typedef struct {
 static void
 s_log_refusal (ocf_tabled_t *self, const merge_result_t *result, const char *what, const char *id, const char *why)
 {
-    self->refusals_unlogged++;
-    int64_t now = ocf_time_mono_ms ();
-    if (self->refusal_logged_at && now - self->refusal_logged_at < REFUSAL_LOG_MS)
-        return;
-    ocf_log_warning ("MERGE from %s: refused the %s of %s: %s (%" PRIu64 " refusal(s) since the last such line)",
-                     result->from, what, id, why, self->refusals_unlogged);
-    self->refusal_logged_at = now;
-    self->refusals_unlogged = 0;
+    uint64_t unlogged;
+    if (ocf_loglimit_pass (&self->refusal_log, ocf_time_mono_ms (), &unlogged))
+        ocf_log_warning ("MERGE from %s: refused the %s of %s: %s (and %" PRIu64 " refusal(s) not logged since the last such line)",
+                         result->from, what, id, why, unlogged);
 }
 
 static void
