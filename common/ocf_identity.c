@@ -161,6 +161,21 @@ ocf_identity_seed (ocf_identity_t *self)
     return self->secret_key;
 }
 
+void
+ocf_identity_derive_secret (ocf_identity_t *self, const char context[8], uint8_t *secret, size_t len)
+{
+    //  crypto_kdf gives at most 64 bytes a call: longer secrets are numbered pieces.
+    for (uint64_t piece = 0; len > 0; piece++) {
+        size_t size = len < crypto_kdf_BYTES_MAX ? len : crypto_kdf_BYTES_MAX;
+        uint8_t buffer[crypto_kdf_BYTES_MAX];
+        crypto_kdf_derive_from_key (buffer, crypto_kdf_BYTES_MAX, piece, context, self->secret_key);
+        memcpy (secret, buffer, size);
+        sodium_memzero (buffer, sizeof buffer);
+        secret += size;
+        len -= size;
+    }
+}
+
 zcert_t *
 ocf_identity_curve (ocf_identity_t *self)
 {

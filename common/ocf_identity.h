@@ -35,6 +35,9 @@ void ocf_identity_destroy (ocf_identity_t **self_p);
 const char *ocf_identity_id (ocf_identity_t *self);
 //  The 32-byte Ed25519 seed: what OpenSSL takes as the raw private key of an Ed25519 EVP_PKEY.
 const uint8_t *ocf_identity_seed (ocf_identity_t *self);
+//  len bytes of secret derived from the key for one purpose (context: 8 characters naming
+//  it), the same at every start; one purpose's secret tells nothing of another's or the key's.
+void ocf_identity_derive_secret (ocf_identity_t *self, const char context[8], uint8_t *secret, size_t len);
 //  The CURVE certificate for ZeroMQ, derived from the key (owned by the identity).
 zcert_t *ocf_identity_curve (ocf_identity_t *self);
 //  Signs len bytes of message.

@@ -7,7 +7,6 @@
 
 #include <h2o.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
 
@@ -326,7 +325,12 @@ ocf_tls_new (ocf_identity_t *identity, const ocf_gossipd_config_t *keys, char *e
         return NULL;
     }
     self->certificate = ocf_tls_certificate_new (identity, &self->key);
-    if (!self->certificate || RAND_bytes (self->ticket_keys, sizeof self->ticket_keys) != 1) {
+    //  From the node key, so that tickets outlive a restart: peers resume with this host as
+    //  soon as it is back, rather than all making full handshakes with it at once. Resumption
+    //  still makes a new ECDHE secret (psk_dhe_ke), so holding these keys opens no recorded
+    //  traffic; whoever has node.key can be this host anyway.
+    ocf_identity_derive_secret (identity, "ocftickt", self->ticket_keys, sizeof self->ticket_keys);
+    if (!self->certificate) {
         snprintf (error, error_size, "cannot make the TLS certificate of node %s: %s", ocf_identity_id (identity),
                   ERR_reason_error_string (ERR_get_error ()));
         ocf_tls_destroy (&self);

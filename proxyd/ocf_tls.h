@@ -7,7 +7,8 @@
     routing view), against [gossipd] authorized_keys when the cluster is closed, and on the
     client side against the node that was meant (the SNI, which is its id).
     Contexts are per loop (the check reads that loop's view) but share the session-ticket
-    keys, so a session made with one loop resumes on any. A resumed session is checked again:
+    keys, so a session made with one loop resumes on any; the keys are derived from the node
+    key, so a session also resumes after this host restarts. A resumed session is checked again:
     a ticket does not outlive its holder's membership.  */
 #ifndef OCF_TLS_H
 #define OCF_TLS_H

@@ -110,6 +110,26 @@ Test (identity, the_curve_key_is_derived_from_the_id)
     ocf_identity_destroy (&identity);
 }
 
+Test (identity, derived_secrets_depend_on_the_key_and_the_purpose_only)
+{
+    uint8_t seed[32] = { 1 }, other_seed[32] = { 2 };
+    ocf_identity_t *a = ocf_identity_new_from_seed (seed), *again = ocf_identity_new_from_seed (seed);
+    ocf_identity_t *other = ocf_identity_new_from_seed (other_seed);
+    uint8_t first[80], second[80], purpose[80], stranger[80];
+    ocf_identity_derive_secret (a, "ocftickt", first, sizeof first);
+    ocf_identity_derive_secret (again, "ocftickt", second, sizeof second);
+    ocf_identity_derive_secret (a, "ocfother", purpose, sizeof purpose);
+    ocf_identity_derive_secret (other, "ocftickt", stranger, sizeof stranger);
+    cr_assert_arr_eq (first, second, sizeof first, "the same key gives the same secret at every start");
+    cr_assert_arr_neq (first, purpose, sizeof first);
+    cr_assert_arr_neq (first, stranger, sizeof first);
+    cr_assert_arr_neq (first, first + 64, 16, "the pieces past 64 bytes are not a repeat");
+    cr_assert_arr_neq (first, seed, sizeof seed, "the secret is not the key");
+    ocf_identity_destroy (&a);
+    ocf_identity_destroy (&again);
+    ocf_identity_destroy (&other);
+}
+
 Test (identity, the_key_is_created_once_with_mode_0600_and_kept)
 {
     char error[512], path[400];

@@ -180,6 +180,18 @@ Test (proxyd_tls, a_burst_of_new_connections_to_a_node_all_resume)
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 19);
 }
 
+//  The ticket keys come from the node key: a host's peers resume with it after it restarts,
+//  rather than all making full handshakes with it at once.
+Test (proxyd_tls, sessions_resume_across_a_restart_of_the_far_host)
+{
+    cr_assert_eq (s_chat_via_a (), 200);
+    cr_assert_eq (ocf_test_stop (C->proxyd, SIGTERM, 5000), 0);
+    fabric_start_proxyd (C);
+    cr_assert_eq (s_chat_via_a (), 200);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 1);
+}
+
 //  p2p between hosts goes over the fabric too: C's fabric listener serves its public API under
 //  its own p2p route, to members only, and relays nowhere else.
 Test (proxyd_tls, p2p_hops_go_through_the_fabric_listener)
