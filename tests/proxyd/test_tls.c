@@ -144,22 +144,36 @@ Test (proxyd_tls, hops_between_hosts_go_through_the_fabric_listener)
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 1);
 }
 
-Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
+//  count streams through A at once, each of whose first token C's backend holds back, so that
+//  each needs a connection of its own to C; after a first request, whose connection waits in
+//  A's pool.
+static void
+s_streams_via_a (int count)
 {
-    char url[128], command[600];
-    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    char command[700];
     cr_assert_eq (s_chat_via_a (), 200);
-    //  Two streams at once, while the first connection waits in A's pool: one takes it, the
-    //  other needs a second connection, which resumes the session of the first (its ticket).
-    snprintf (command, sizeof command, "for i in 1 2; do curl -s -N --max-time 5 -o /dev/null "
-              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 300' "
-              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s & done; wait", url);
+    snprintf (command, sizeof command, "for i in $(seq %d); do curl -s -N --max-time 5 -o /dev/null "
+              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 500' "
+              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s/v1/chat/completions & done; wait",
+              count, A->url);
     int status;
     free (ocf_test_run (command, &status));
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 2);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 1);
-    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), 3);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), count);
+    cr_assert_eq (fabric_metric (C, "ocf_proxyd_fabric_requests_total "), count + 1);
+}
+
+static void
+s_assert_handshakes (int full, int resumed)
+{
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), full);
+    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), resumed);
+}
+
+Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
+{
+    //  One stream takes the pooled connection, the other resumes the session of the first.
+    s_streams_via_a (2);
+    s_assert_handshakes (1, 1);
 }
 
 //  OpenSSL resumes a TLS 1.3 session once, and each handshake leaves h2o's cache with its own
@@ -167,17 +181,8 @@ Test (proxyd_tls, a_new_connection_to_a_node_resumes_the_tls_session)
 //  full handshakes after the first. Each now takes a copy of the newest ticket.
 Test (proxyd_tls, a_burst_of_new_connections_to_a_node_all_resume)
 {
-    char url[128], command[700];
-    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
-    cr_assert_eq (s_chat_via_a (), 200);
-    snprintf (command, sizeof command, "for i in $(seq 20); do curl -s -N --max-time 5 -o /dev/null "
-              "-H 'content-type: application/json' -H 'x-test-first-token-delay-ms: 500' "
-              "-d '{\"model\": \"m1\", \"stream\": true, \"messages\": []}' %s & done; wait", url);
-    int status;
-    free (ocf_test_run (command, &status));
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_upstream_connections_total "), 20);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 19);
+    s_streams_via_a (20);
+    s_assert_handshakes (1, 19);
 }
 
 //  The ticket keys come from the node key: a host's peers resume with it after it restarts,
@@ -188,8 +193,7 @@ Test (proxyd_tls, sessions_resume_across_a_restart_of_the_far_host)
     cr_assert_eq (ocf_test_stop (C->proxyd, SIGTERM, 5000), 0);
     fabric_start_proxyd (C);
     cr_assert_eq (s_chat_via_a (), 200);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"full\"} "), 1);
-    cr_assert_eq (fabric_metric (A, "ocf_proxyd_fabric_client_handshakes_total{session=\"resumed\"} "), 1);
+    s_assert_handshakes (1, 1);
 }
 
 //  p2p between hosts goes over the fabric too: C's fabric listener serves its public API under
