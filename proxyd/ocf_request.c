@@ -1,6 +1,7 @@
 /*  ocf_request: routes and identity extraction.  */
 #include "ocf_request.h"
 #include "ocf_json.h"
+#include "ocf_multipart.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -191,6 +192,39 @@ s_looks_like_json (const char *content_type, size_t content_type_len, const char
     return false;
 }
 
+//  An upload (audio): the identity is a field of the form.
+static ocf_identity_result_t
+s_form_identity (const char *content_type, size_t content_type_len, const char *body, size_t body_len, const char *key,
+                 bool required, char *identity, size_t identity_size, char *error, size_t error_size)
+{
+    size_t key_len = strlen (key);
+    char detail[200];
+    switch (ocf_multipart_field (content_type, content_type_len, body, body_len, key, identity + key_len + 1,
+                                 identity_size - key_len - 1, detail, sizeof detail)) {
+        case OCF_MULTIPART_FOUND:
+            if (identity[key_len + 1] == '\0') {
+                snprintf (error, error_size, "the form field \"%s\" is empty", key);
+                return OCF_IDENTITY_ERROR;
+            }
+            memcpy (identity, key, key_len);
+            identity[key_len] = '=';
+            return OCF_IDENTITY_OK;
+        case OCF_MULTIPART_ABSENT:
+            if (!required)
+                return OCF_IDENTITY_NONE;
+            snprintf (error, error_size, "the form has no field \"%s\" (the model to use)", key);
+            return OCF_IDENTITY_ERROR;
+        case OCF_MULTIPART_TOO_LONG:
+            snprintf (error, error_size, "the form field \"%s\" is longer than %zu bytes or contains a NUL", key,
+                      identity_size - key_len - 2);
+            return OCF_IDENTITY_ERROR;
+        case OCF_MULTIPART_INVALID:
+        default:
+            snprintf (error, error_size, "the request body is not valid multipart/form-data: %s", detail);
+            return OCF_IDENTITY_ERROR;
+    }
+}
+
 ocf_identity_result_t
 ocf_request_identity (const char *header, size_t header_len, const char *content_type, size_t content_type_len,
                       const char *body, size_t body_len, const char *key, bool required, char *identity,
@@ -211,13 +245,16 @@ ocf_request_identity (const char *header, size_t header_len, const char *content
         identity[header_len] = '\0';
         return OCF_IDENTITY_OK;
     }
-    if (!required && !s_looks_like_json (content_type, content_type_len, body, body_len))
-        return OCF_IDENTITY_NONE;
     size_t key_len = strlen (key);
     if (key_len + 2 >= identity_size) {
         snprintf (error, error_size, "identity key too long");
         return OCF_IDENTITY_ERROR;
     }
+    if (ocf_multipart_is_form (content_type, content_type_len))
+        return s_form_identity (content_type, content_type_len, body, body_len, key, required, identity, identity_size,
+                                error, error_size);
+    if (!required && !s_looks_like_json (content_type, content_type_len, body, body_len))
+        return OCF_IDENTITY_NONE;
     char detail[160];
     ocf_json_key_t found = ocf_json_find_key (body, body_len, key, identity + key_len + 1, identity_size - key_len - 1,
                                               detail, sizeof detail);

@@ -1,9 +1,11 @@
 /*  ocf_request: what an HTTP request asks proxyd for, decided from its bytes alone.
     Owns the route table that modules register into (pattern, methods, who may call it,
-    handler) and its matching (path -> route, service, node, forwarded path), and the extraction of the routing identity ("model=<id>") from an
-    X-Ocf-Identity header or a JSON body, through common/ocf_json: the whole body is validated
-    in one pass without building a tree or allocating, so a 16 MiB prompt costs one linear scan.
-    Pure functions over (pointer, length) inputs: fuzzed by tests/fuzz/fuzz_request.c.  */
+    handler) and its matching (path -> route, service, node, forwarded path), and the
+    extraction of the routing identity ("model=<id>") from an X-Ocf-Identity header, a
+    multipart form field (ocf_multipart) or a JSON body, through common/ocf_json: the whole
+    body is validated in one pass without building a tree or allocating, so a 16 MiB prompt
+    costs one linear scan. Pure functions over (pointer, length) inputs: fuzzed by
+    tests/fuzz/fuzz_request.c.  */
 #ifndef OCF_REQUEST_H
 #define OCF_REQUEST_H
 
@@ -85,9 +87,11 @@ typedef enum {
 #define OCF_IDENTITY_MAX 512
 
 //  The identity a request is routed by. header is the X-Ocf-Identity value (NULL when absent)
-//  and wins when present ("key=value"). Otherwise the body is read when required (the OpenAI
-//  routes: it must be a JSON object with a string "model") or when it looks like JSON (a
-//  content type naming json, or a first non-blank byte '{'); key is the member to read.
+//  and wins when present ("key=value"). Otherwise a multipart/form-data body (an upload) is
+//  read for the form field key (ocf_multipart: a malformed body is an error); any other body
+//  when required (the OpenAI routes: it must be a JSON object with a string "model") or when
+//  it looks like JSON (a content type naming json, or a first non-blank byte '{'); key is the
+//  member to read.
 ocf_identity_result_t ocf_request_identity (const char *header, size_t header_len, const char *content_type,
                                             size_t content_type_len, const char *body, size_t body_len, const char *key,
                                             bool required, char *identity, size_t identity_size, char *error,

@@ -333,6 +333,14 @@ ocf_routes_register (ocf_routetable_t *routes)
         { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
         { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
         { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "responses", "/v1/responses", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "audio_transcriptions", "/v1/audio/transcriptions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "audio_translations", "/v1/audio/translations", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "audio_speech", "/v1/audio/speech", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "moderations", "/v1/moderations", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        //  vLLM's cross-encoder routes (Jina's and Cohere's rerank shape, and its own score)
+        { "rerank", "/v1/rerank", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "score", "/v1/score", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
     };
     ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

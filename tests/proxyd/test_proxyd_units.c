@@ -6,6 +6,7 @@
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_json.h"
+#include "ocf_multipart.h"
 #include "ocf_test.h"
 #include "ocf_view.h"
 
@@ -71,6 +72,15 @@ Test (proxyd_route, table, .init = s_routes_init)
     cr_assert_str_eq (s_parse ("/v1/chat/completions/", &route), "chat_completions");
     cr_assert_str_eq (s_parse ("/v1/models/?x=1", &route), "models");
     cr_assert_str_eq (s_parse ("/v1/chat/completions//", &route), "not_found");
+    //  The other routes OpenAI's clients (and vLLM) serve.
+    cr_assert_str_eq (s_parse ("/v1/responses", &route), "responses");
+    cr_assert_str_eq (s_parse ("/v1/audio/transcriptions", &route), "audio_transcriptions");
+    cr_assert_str_eq (s_parse ("/v1/audio/translations/", &route), "audio_translations");
+    cr_assert_str_eq (s_parse ("/v1/audio/speech", &route), "audio_speech");
+    cr_assert_str_eq (s_parse ("/v1/moderations", &route), "moderations");
+    cr_assert_str_eq (s_parse ("/v1/rerank", &route), "rerank");
+    cr_assert_str_eq (s_parse ("/v1/score", &route), "score");
+    cr_assert_eq (s_access ("/v1/audio/transcriptions"), OCF_ACCESS_PUBLIC);
     cr_assert_str_eq (s_parse ("", &route), "not_found");
 }
 
@@ -260,6 +270,98 @@ Test (proxyd_json, identity)
     cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{\"model\": [1]}", 14, "model", true, identity, sizeof identity,
                                         error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "must be a string"));
+}
+
+//  --------------------------------------------------------------------------
+//  Multipart forms (uploads)
+
+#define FORM_TYPE "multipart/form-data; boundary=----form7MA4"
+#define PART(name, content) "------form7MA4\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n" content "\r\n"
+
+static ocf_multipart_result_t
+s_field (const char *type, const char *body, char *value, size_t size, char *error)
+{
+    return ocf_multipart_field (type, strlen (type), body, strlen (body), "model", value, size, error, 256);
+}
+
+Test (proxyd_multipart, finds_the_field)
+{
+    char value[64], error[256];
+    const char *body = "------form7MA4\r\nContent-Disposition: form-data; name=\"file\"; filename=\"model.wav\"\r\n"
+                       "Content-Type: audio/wav\r\n\r\nRIFF\r\n--form7MA4 name=\"model\"\r\n\r\nx\r\n"
+                       PART ("model", "whisper-1") "------form7MA4--\r\n";
+    cr_assert_eq (s_field (FORM_TYPE, body, value, sizeof value, error), OCF_MULTIPART_FOUND, "%s", error);
+    cr_assert_str_eq (value, "whisper-1");
+    //  A quoted boundary, a preamble, padding after a delimiter, an unquoted name, any case.
+    body = "preamble\r\n--a b \t\r\ncontent-disposition: FORM-DATA; NAME=model\r\n\r\nm 2\r\n--a b--";
+    cr_assert_eq (s_field ("Multipart/Form-Data;boundary=\"a b\"", body, value, sizeof value, error), OCF_MULTIPART_FOUND,
+                  "%s", error);
+    cr_assert_str_eq (value, "m 2");
+    cr_assert_eq (s_field (FORM_TYPE, PART ("file", "x") "------form7MA4--", value, sizeof value, error), OCF_MULTIPART_ABSENT);
+    cr_assert_eq (s_field (FORM_TYPE, PART ("model", "0123456789") "------form7MA4--", value, 8, error),
+                  OCF_MULTIPART_TOO_LONG);
+    cr_assert (ocf_multipart_is_form (FORM_TYPE, strlen (FORM_TYPE)));
+    cr_assert (!ocf_multipart_is_form ("multipart/form-datax", 20));
+    cr_assert (!ocf_multipart_is_form ("application/json", 16));
+}
+
+Test (proxyd_multipart, refuses_malformed_forms)
+{
+    char value[64], error[256];
+    const struct { const char *type, *body, *why; } bad[] = {
+        { "multipart/form-data", PART ("model", "m") "------form7MA4--", "boundary" },
+        { "multipart/form-data; boundary=", "", "boundary" },
+        { "multipart/form-data; boundary=\"unterminated", "", "boundary" },
+        { FORM_TYPE, "no delimiter at all", "no boundary line" },
+        { FORM_TYPE, PART ("model", "m"), "ends before its boundary" },
+        { FORM_TYPE, PART ("model", "m") "------form7MA4", "closing boundary" },
+        { FORM_TYPE, "------form7MA4\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nm", "ends before its boundary" },
+        { FORM_TYPE, "------form7MA4\r\nContent-Disposition: form-data; name=\"model\"\r\nm\r\n------form7MA4--",
+          "end of its headers" },
+        { FORM_TYPE, "------form7MA4\r\n\r\nm\r\n------form7MA4--", "Content-Disposition" },
+        { FORM_TYPE, "------form7MA4\r\nContent-Disposition: attachment; name=model\r\n\r\nm\r\n------form7MA4--",
+          "Content-Disposition" },
+        { FORM_TYPE, "------form7MA4\r\nno colon\r\n\r\nm\r\n------form7MA4--", "malformed" },
+        { FORM_TYPE, "------form7MA4\r\nContent-Disposition: form-data; name=\"mo\r\n\r\nm\r\n------form7MA4--",
+          "malformed" },
+        { FORM_TYPE, "------form7MA4x\r\n", "CRLF" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        *error = '\0';
+        cr_assert_eq (s_field (bad[i].type, bad[i].body, value, sizeof value, error), OCF_MULTIPART_INVALID, "case %zu", i);
+        cr_assert (strstr (error, bad[i].why), "case %zu: %s", i, error);
+    }
+    //  A part's headers are bounded.
+    char *big = malloc (20000);
+    int len = snprintf (big, 20000, "------form7MA4\r\nContent-Disposition: form-data; name=model\r\nX: ");
+    memset (big + len, 'a', 10000);
+    strcpy (big + len + 10000, "\r\n\r\nm\r\n------form7MA4--");
+    cr_assert_eq (s_field (FORM_TYPE, big, value, sizeof value, error), OCF_MULTIPART_INVALID);
+    cr_assert (strstr (error, "8192 bytes"), "%s", error);
+    free (big);
+}
+
+Test (proxyd_multipart, identity_of_an_upload)
+{
+    char identity[64], error[256];
+    const char *body = PART ("model", "whisper-1") "------form7MA4--";
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_OK, "%s", error);
+    cr_assert_str_eq (identity, "model=whisper-1");
+    body = PART ("file", "x") "------form7MA4--";
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "no field \"model\""), "%s", error);
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_NONE);
+    body = PART ("model", "") "------form7MA4--";
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "empty"), "%s", error);
+    //  A broken form is refused whether the route needs a model or not.
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), "junk", 4, "model", false, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
+    cr_assert (strstr (error, "not valid multipart/form-data"), "%s", error);
 }
 
 //  --------------------------------------------------------------------------
