@@ -1,9 +1,12 @@
 /*  ocf-test-backend: an OpenAI-compatible streaming server written for the tests.
     It stands in for vLLM where there is no GPU: /health, /v1/models, /v1/chat/completions and
     /v1/completions (plain or streamed as server-sent events, one token per event at a set
-    pace), /v1/embeddings, vLLM-style /metrics, /ping (a tiny fast reply for benchmarks) and
-    an echo of anything else (method, path, headers, body size) so tests can see what a proxy
-    forwarded. Behaviour is set by flags, or per request by X-Test-* headers. Each streamed
+    pace, with stream_options.include_usage's last chunk), /v1/embeddings (floats or base64),
+    /v1/responses, /v1/audio/transcriptions and /translations (multipart uploads),
+    /v1/audio/speech, /v1/moderations, /v1/rerank, /v1/score, vLLM-style /metrics, /ping (a
+    tiny fast reply for benchmarks) and an echo of anything else (method, path, headers, body
+    size) so tests can see what a proxy forwarded. Every model route answers 404 for a model
+    it does not serve, so a request routed to the wrong backend shows. Behaviour is set by flags, or per request by X-Test-* headers. Each streamed
     event carries "x_sent_us" (wall clock, microseconds) so clients can measure delay added on
     the way. It is not part of the fabric and is never installed.  */
 #include <errno.h>
@@ -176,6 +179,7 @@ typedef struct {
     h2o_req_t *req;
     h2o_timeout_entry_t timer;
     bool chat;
+    bool include_usage;          //  stream_options.include_usage: a last chunk with the usage
     char model[256];
     char id[64];
     int tokens;                  //  content tokens to send
@@ -225,6 +229,16 @@ s_stream_try (stream_t *stream)
     stream->may_send = stream->due = false;
     int len;
     bool last = stream->sent > stream->tokens;
+    //  As OpenAI's: with include_usage, every chunk has "usage": null and one more chunk,
+    //  without choices, carries it before [DONE].
+    const char *usage = stream->include_usage ? ",\"usage\":null" : "";
+    if (last && stream->include_usage)
+        len = snprintf (stream->buffer, sizeof stream->buffer,
+            "data: {\"id\":\"%s\",\"object\":\"%s\",\"created\":%ld,\"model\":\"%s\",\"choices\":[],"
+            "\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":%d,\"total_tokens\":%d}}\n\ndata: [DONE]\n\n",
+            stream->id, stream->chat ? "chat.completion.chunk" : "text_completion", (long) time (NULL), stream->model,
+            stream->tokens, 8 + stream->tokens);
+    else
     if (last)
         len = snprintf (stream->buffer, sizeof stream->buffer, "data: [DONE]\n\n");
     else {
@@ -238,14 +252,14 @@ s_stream_try (stream_t *stream)
         if (stream->chat)
             len = snprintf (stream->buffer, sizeof stream->buffer,
                 "data: {\"id\":\"%s\",\"object\":\"chat.completion.chunk\",\"created\":%ld,\"model\":\"%s\","
-                "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\"},\"finish_reason\":%s}],\"x_sent_us\":%lld}\n\n",
+                "\"choices\":[{\"index\":0,\"delta\":{%s\"content\":\"%s\"},\"finish_reason\":%s}]%s,\"x_sent_us\":%lld}\n\n",
                 stream->id, (long) time (NULL), stream->model, stream->sent == 0 ? "\"role\":\"assistant\"," : "",
-                finish ? "" : content, finish ? "\"stop\"" : "null", (long long) s_wall_us ());
+                finish ? "" : content, finish ? "\"stop\"" : "null", usage, (long long) s_wall_us ());
         else
             len = snprintf (stream->buffer, sizeof stream->buffer,
                 "data: {\"id\":\"%s\",\"object\":\"text_completion\",\"created\":%ld,\"model\":\"%s\","
-                "\"choices\":[{\"index\":0,\"text\":\"%s\",\"finish_reason\":%s}],\"x_sent_us\":%lld}\n\n",
-                stream->id, (long) time (NULL), stream->model, finish ? "" : content, finish ? "\"stop\"" : "null",
+                "\"choices\":[{\"index\":0,\"text\":\"%s\",\"finish_reason\":%s}]%s,\"x_sent_us\":%lld}\n\n",
+                stream->id, (long) time (NULL), stream->model, finish ? "" : content, finish ? "\"stop\"" : "null", usage,
                 (long long) s_wall_us ());
     }
     stream->sent++;
@@ -262,6 +276,15 @@ s_stream_try (stream_t *stream)
 
 //  --------------------------------------------------------------------------
 //  Routes
+
+//  The text every non-streamed answer holds: the backend's name first, as in completions.
+static void
+s_text (char *out, size_t size, int tokens)
+{
+    int len = snprintf (out, size, "%s:", s_options.name);
+    for (int i = 1; i < tokens && len < (int) size - 16; i++)
+        len += snprintf (out + len, size - (size_t) len, " tok%d", i);
+}
 
 static void
 s_completion (h2o_req_t *req, bool chat)
@@ -296,9 +319,7 @@ s_completion (h2o_req_t *req, bool chat)
     snprintf (id, sizeof id, "%s-%lx-%lu", chat ? "chatcmpl" : "cmpl", (unsigned long) pthread_self () & 0xffff, ++counter);
     if (!streamed) {
         char content[4096];
-        int len = snprintf (content, sizeof content, "%s:", s_options.name);
-        for (int i = 1; i < tokens && len < (int) sizeof content - 16; i++)
-            len += snprintf (content + len, sizeof content - len, " tok%d", i);
+        s_text (content, sizeof content, tokens);
         json_t *choice = chat ? json_pack ("{s:i, s:{s:s, s:s}, s:s}", "index", 0, "message", "role", "assistant",
                                            "content", content, "finish_reason", "stop")
                               : json_pack ("{s:i, s:s, s:s}", "index", 0, "text", content, "finish_reason", "stop");
@@ -315,6 +336,7 @@ s_completion (h2o_req_t *req, bool chat)
     stream->generator = (h2o_generator_t) { s_stream_proceed, s_stream_stop };
     stream->req = req;
     stream->chat = chat;
+    stream->include_usage = json_is_true (json_object_get (json_object_get (body, "stream_options"), "include_usage"));
     stream->tokens = tokens;
     stream->token_delay_ms = s_header_int (req, "x-test-token-delay-ms", s_options.token_delay_ms);
     stream->timer.cb = s_stream_timer;
@@ -337,22 +359,169 @@ s_completion (h2o_req_t *req, bool chat)
     }
 }
 
+//  The JSON body of a model route, with a model this backend serves; NULL when answered (400,
+//  404). The caller decrefs.
+static json_t *
+s_model_body (h2o_req_t *req, const char **model)
+{
+    json_t *body = json_loadb (req->entity.base, req->entity.len, 0, NULL);
+    *model = json_string_value (json_object_get (body, "model"));
+    if (!json_is_object (body)) {
+        json_decref (body);
+        s_respond_error (req, 400, "invalid_request_error", "request body is not a JSON object");
+        return NULL;
+    }
+    if (!*model || !s_model_known (*model)) {
+        json_decref (body);
+        s_respond_error (req, 404, "invalid_request_error", "model not served by this backend");
+        return NULL;
+    }
+    return body;
+}
+
+static char *
+s_base64 (const unsigned char *data, size_t len)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc ((len + 2) / 3 * 4 + 1), *at = out;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t bits = (uint32_t) data[i] << 16 | (i + 1 < len ? (uint32_t) data[i + 1] << 8 : 0)
+                      | (i + 2 < len ? data[i + 2] : 0);
+        *at++ = digits[bits >> 18 & 63];
+        *at++ = digits[bits >> 12 & 63];
+        *at++ = i + 1 < len ? digits[bits >> 6 & 63] : '=';
+        *at++ = i + 2 < len ? digits[bits & 63] : '=';
+    }
+    *at = '\0';
+    return out;
+}
+
+//  Eight values (i + 1) / 8; encoding_format "base64" (what OpenAI's SDKs ask for by default)
+//  sends them as little-endian float32, as vLLM and OpenAI do.
 static void
 s_embeddings (h2o_req_t *req)
 {
-    json_t *body = json_loadb (req->entity.base, req->entity.len, 0, NULL);
-    const char *model = json_string_value (json_object_get (body, "model"));
-    if (!model || !s_model_known (model)) {
-        json_decref (body);
-        s_respond_error (req, 404, "invalid_request_error", "model not served by this backend");
+    const char *model;
+    json_t *body = s_model_body (req, &model);
+    if (!body)
         return;
+    json_t *vector;
+    if (strcmp (json_string_value (json_object_get (body, "encoding_format")) ?: "float", "base64") == 0) {
+        float values[8];
+        for (int i = 0; i < 8; i++)
+            values[i] = (float) (i + 1) / 8.0f;
+        char *text = s_base64 ((const unsigned char *) values, sizeof values);
+        vector = json_string (text);
+        free (text);
     }
-    json_t *vector = json_array ();
-    for (int i = 0; i < 8; i++)
-        json_array_append_new (vector, json_real ((double) (i + 1) / 8.0));
+    else {
+        vector = json_array ();
+        for (int i = 0; i < 8; i++)
+            json_array_append_new (vector, json_real ((double) (i + 1) / 8.0));
+    }
     json_t *reply = json_pack ("{s:s, s:[{s:s, s:i, s:o}], s:s, s:{s:i, s:i}}", "object", "list", "data",
                                "object", "embedding", "index", 0, "embedding", vector, "model", model,
                                "usage", "prompt_tokens", 8, "total_tokens", 8);
+    json_decref (body);
+    s_respond_json (req, 200, reply);
+}
+
+static void
+s_responses (h2o_req_t *req)
+{
+    const char *model;
+    json_t *body = s_model_body (req, &model);
+    if (!body)
+        return;
+    char text[1024];
+    s_text (text, sizeof text, 4);
+    static __thread unsigned long counter;
+    char id[64];
+    snprintf (id, sizeof id, "resp_%lx%lu", (unsigned long) pthread_self () & 0xffff, ++counter);
+    json_t *content = json_pack ("[{s:s, s:s, s:[]}]", "type", "output_text", "text", text, "annotations");
+    json_t *message = json_pack ("{s:s, s:s, s:s, s:s, s:o}", "type", "message", "id", "msg_1", "status", "completed",
+                                 "role", "assistant", "content", content);
+    json_t *reply = json_pack ("{s:s, s:s, s:I, s:s, s:s, s:[o], s:{s:i, s:i, s:i}}", "id", id, "object", "response",
+                               "created_at", (json_int_t) time (NULL), "status", "completed", "model", model, "output", message,
+                               "usage", "input_tokens", 8, "output_tokens", 4, "total_tokens", 12);
+    json_decref (body);
+    s_respond_json (req, 200, reply);
+}
+
+//  An upload's form field (a test's minimal reader: the field's part as multipart clients
+//  write it), copied into value.
+static bool
+s_form_field (h2o_req_t *req, const char *name, char *value, size_t size)
+{
+    char marker[128];
+    int len = snprintf (marker, sizeof marker, "name=\"%s\"\r\n\r\n", name);
+    const char *at = memmem (req->entity.base, req->entity.len, marker, (size_t) len);
+    if (!at)
+        return false;
+    at += len;
+    const char *end = memmem (at, req->entity.len - (size_t) (at - req->entity.base), "\r\n", 2);
+    if (!end || (size_t) (end - at) >= size)
+        return false;
+    memcpy (value, at, (size_t) (end - at));
+    value[end - at] = '\0';
+    return true;
+}
+
+//  Transcriptions and translations: "<name>: <bytes> bytes of <filename>" as the text.
+static void
+s_audio_text (h2o_req_t *req)
+{
+    char model[256];
+    if (!s_form_field (req, "model", model, sizeof model) || !s_model_known (model)) {
+        s_respond_error (req, 404, "invalid_request_error", "model not served by this backend (or no model field)");
+        return;
+    }
+    const char *file = memmem (req->entity.base, req->entity.len, H2O_STRLIT ("name=\"file\""));
+    char text[512];
+    snprintf (text, sizeof text, "%s: %zu bytes%s", s_options.name, req->entity.len, file ? " with a file" : "");
+    s_respond_json (req, 200, json_pack ("{s:s}", "text", text));
+}
+
+static void
+s_speech (h2o_req_t *req)
+{
+    const char *model;
+    json_t *body = s_model_body (req, &model);
+    if (!body)
+        return;
+    json_decref (body);
+    //  A WAV header and no samples: bytes a client saves as audio.
+    static const char wav[44] = "RIFF\x24\0\0\0WAVEfmt \x10\0\0\0\x01\0\x01\0\x80\x3e\0\0\0\x7d\0\0\x02\0\x10\0data\0\0\0\0";
+    s_respond (req, 200, "audio/wav", wav, sizeof wav);
+}
+
+static void
+s_moderations (h2o_req_t *req)
+{
+    const char *model;
+    json_t *body = s_model_body (req, &model);
+    if (!body)
+        return;
+    json_t *reply = json_pack ("{s:s, s:s, s:[{s:b, s:{}, s:{}}], s:s}", "id", "modr-1", "model", model, "results",
+                               "flagged", 0, "categories", "category_scores", "backend", s_options.name);
+    json_decref (body);
+    s_respond_json (req, 200, reply);
+}
+
+//  vLLM's /v1/rerank (documents scored against a query) and /v1/score (text_1 against text_2).
+static void
+s_rerank (h2o_req_t *req, bool score)
+{
+    const char *model;
+    json_t *body = s_model_body (req, &model);
+    if (!body)
+        return;
+    json_t *reply = score ? json_pack ("{s:s, s:s, s:s, s:[{s:i, s:s, s:f}], s:{s:i, s:i}, s:s}", "id", "score-1", "object",
+                                       "list", "model", model, "data", "index", 0, "object", "score", "score", 0.5, "usage",
+                                       "prompt_tokens", 8, "total_tokens", 8, "backend", s_options.name)
+                          : json_pack ("{s:s, s:s, s:[{s:i, s:f}], s:{s:i}, s:s}", "id", "rerank-1", "model", model,
+                                       "results", "index", 0, "relevance_score", 0.5, "usage", "total_tokens", 8,
+                                       "backend", s_options.name);
     json_decref (body);
     s_respond_json (req, 200, reply);
 }
@@ -456,6 +625,21 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     else
     if (s_is (req, "POST", "/v1/embeddings"))
         s_embeddings (req);
+    else
+    if (s_is (req, "POST", "/v1/responses"))
+        s_responses (req);
+    else
+    if (s_is (req, "POST", "/v1/audio/transcriptions") || s_is (req, "POST", "/v1/audio/translations"))
+        s_audio_text (req);
+    else
+    if (s_is (req, "POST", "/v1/audio/speech"))
+        s_speech (req);
+    else
+    if (s_is (req, "POST", "/v1/moderations"))
+        s_moderations (req);
+    else
+    if (s_is (req, "POST", "/v1/rerank") || s_is (req, "POST", "/v1/score"))
+        s_rerank (req, h2o_memis (req->path_normalized.base, req->path_normalized.len, H2O_STRLIT ("/v1/score")));
     else
     if (s_is (req, "GET", "/metrics"))
         s_metrics (req);
