@@ -25,6 +25,7 @@ typedef struct {
     h2o_socket_t *sock;
     ocf_loop_t *loop;
     h2o_timeout_entry_t handshake;   //  linked while a fabric client's TLS handshake is under way
+    h2o_timeout_entry_t preface;     //  linked until an API client's first bytes tell HTTP/1 from HTTP/2
     char peer[OCF_NODE_ID_LEN + 1];  //  a fabric client: the node its handshake proved it is
 } client_t;
 
@@ -213,6 +214,8 @@ s_on_client_close (void *data)
     client_t *client = data;
     if (h2o_timeout_is_linked (&client->handshake))
         s_handshake_end (client, OCF_FABRIC_HANDSHAKE_FAILED);
+    if (h2o_timeout_is_linked (&client->preface))
+        h2o_timeout_unlink (&client->preface);
     h2o_linklist_unlink (&client->link);
     free (client);
 }
@@ -247,6 +250,54 @@ s_on_handshake (h2o_socket_t *sock, const char *error)
     h2o_accept (&self->fabric_accept, sock);
 }
 
+//  HTTP/1.1 only (docs/proxyd.md): h2c is declined. An upgrade request is answered in
+//  HTTP/1.1, kept alive (ocf_respond); a client that opens with HTTP/2's preface (prior
+//  knowledge) is told so in HTTP/2, as RFC 9113 5.4.1 and 7 provide: the server's SETTINGS,
+//  then GOAWAY with HTTP_1_1_REQUIRED, then the connection closes. h2o alone answers that
+//  preface with an HTTP/1.1 400 that HTTP/2 clients cannot read (curl: an empty reply).
+static const char s_h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+static const char s_h2_refusal[] =
+    "\x00\x00\x00\x04\x00\x00\x00\x00\x00"                                //  SETTINGS, empty
+    "\x00\x00\x15\x07\x00\x00\x00\x00\x00" "\x00\x00\x00\x00" "\x00\x00\x00\x0d"  //  GOAWAY 0, HTTP_1_1_REQUIRED
+    "HTTP/1.1 only";                                                       //  its debug data (13 bytes)
+
+static void
+s_on_refusal_sent (h2o_socket_t *sock, const char *error)
+{
+    h2o_socket_close (sock);
+}
+
+static void
+s_on_preface_timeout (h2o_timeout_entry_t *entry)
+{
+    client_t *client = H2O_STRUCT_FROM_MEMBER (client_t, preface, entry);
+    h2o_socket_close (client->sock);
+}
+
+static void
+s_on_first_bytes (h2o_socket_t *sock, const char *error)
+{
+    client_t *client = sock->data;
+    if (error) {
+        h2o_socket_close (sock);
+        return;
+    }
+    size_t preface_len = sizeof s_h2_preface - 1;
+    size_t len = sock->input->size < preface_len ? sock->input->size : preface_len;
+    bool h2 = memcmp (sock->input->bytes, s_h2_preface, len) == 0;
+    if (h2 && len < preface_len)
+        return;                  //  the preface so far: wait for the rest
+    h2o_timeout_unlink (&client->preface);
+    sock->data = NULL;
+    if (!h2) {
+        h2o_accept (&client->loop->accept, sock);    //  HTTP/1: h2o parses what was read
+        return;
+    }
+    h2o_socket_read_stop (sock);
+    h2o_iovec_t refusal = h2o_iovec_init (s_h2_refusal, sizeof s_h2_refusal - 1);
+    h2o_socket_write (sock, &refusal, 1, s_on_refusal_sent);
+}
+
 static void
 s_on_accept (h2o_socket_t *listener, const char *error)
 {
@@ -279,8 +330,13 @@ s_on_accept (h2o_socket_t *listener, const char *error)
             sock->data = client;
             h2o_socket_ssl_handshake (sock, self->tls_server, NULL, s_on_handshake);
         }
-        else
-            h2o_accept (&self->accept, sock);
+        else {
+            //  Until its first bytes arrive, on h2o's timer for a request's head.
+            client->preface.cb = s_on_preface_timeout;
+            h2o_timeout_link (self->evloop, &self->context.http1.req_timeout, &client->preface);
+            sock->data = client;
+            h2o_socket_read_start (sock, s_on_first_bytes);
+        }
     }
 }
 

@@ -15,6 +15,12 @@ struct phr_header {
     size_t value_len;
 };
 
+//  Returns the length of the request head, -2 when incomplete, -1 when malformed (more than
+//  *num_headers headers included).
+int phr_parse_request (const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                       size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                       size_t last_len);
+
 //  Returns the length of the response head, -2 when incomplete, -1 when malformed.
 int phr_parse_response (const char *buf, size_t len, int *minor_version, int *status, const char **msg,
                         size_t *msg_len, struct phr_header *headers, size_t *num_headers, size_t last_len);

@@ -2,6 +2,7 @@
 #include "ocf_request.h"
 #include "ocf_json.h"
 #include "ocf_multipart.h"
+#include "ocf_phr.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -301,4 +302,38 @@ ocf_connection_names (const char *list, size_t list_len, const char *name, size_
             return true;
     }
     return false;
+}
+
+bool
+ocf_request_framing_ok (const struct phr_header *headers, size_t count, char *error, size_t error_size)
+{
+    const struct phr_header *length = NULL;
+    size_t encodings = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct phr_header *header = &headers[i];
+        if (!header->name)
+            continue;            //  a folded line's continuation
+        if (header->name_len == 17 && strncasecmp (header->name, "transfer-encoding", 17) == 0)
+            encodings++;
+        else
+        if (header->name_len == 14 && strncasecmp (header->name, "content-length", 14) == 0) {
+            bool differs = length && (length->value_len != header->value_len
+                                   || memcmp (length->value, header->value, header->value_len) != 0);
+            if (differs) {
+                snprintf (error, error_size, "the request has Content-Length headers that differ");
+                return false;
+            }
+            length = header;
+        }
+    }
+    if (encodings && length) {
+        snprintf (error, error_size, "the request has both Content-Length and Transfer-Encoding (RFC 9112 6.1): "
+                  "where its body ends is ambiguous");
+        return false;
+    }
+    if (encodings > 1) {
+        snprintf (error, error_size, "the request has more than one Transfer-Encoding header");
+        return false;
+    }
+    return true;
 }

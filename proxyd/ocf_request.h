@@ -102,6 +102,14 @@ ocf_identity_result_t ocf_request_identity (const char *header, size_t header_le
 //  hop-by-hop: a proxy does not forward them.
 bool ocf_connection_names (const char *list, size_t list_len, const char *name, size_t name_len);
 
+//  Whether a request head's headers (as picohttpparser gives them, ocf_phr.h) frame its body
+//  unambiguously (RFC 9112 6.1, 6.3): not both Content-Length and Transfer-Encoding, one
+//  Transfer-Encoding at most, and every Content-Length the same. A request that fails is
+//  answered 400 and its connection closed, since where its body ends (and the next request
+//  starts) is unknown: read differently by the next hop, it could smuggle a request.
+struct phr_header;
+bool ocf_request_framing_ok (const struct phr_header *headers, size_t count, char *error, size_t error_size);
+
 //  Percent-decodes src into dst (NUL-terminated). Returns -1 on a malformed escape, a NUL byte
 //  or when dst is too small.
 int ocf_percent_decode (const char *src, size_t len, char *dst, size_t dst_size);

@@ -5,6 +5,7 @@
 #include "ocf_request.h"
 #include "ocf_time.h"
 #include "ocf_loop.h"
+#include "ocf_phr.h"
 
 #include <stdarg.h>
 
@@ -16,7 +17,8 @@ ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const ch
 {
     static const struct { int status; const char *reason; } reasons[] = {
         { 200, "OK" }, { 204, "No Content" }, { 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
-        { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 413, "Payload Too Large" }, { 429, "Too Many Requests" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
+        { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 413, "Payload Too Large" }, { 429, "Too Many Requests" },
+        { 431, "Request Header Fields Too Large" }, { 499, "Client Closed Request" }, { 500, "Internal Server Error" },
         { 502, "Bad Gateway" }, { 503, "Service Unavailable" }, { 504, "Gateway Timeout" },
     };
     req->res.status = status;
@@ -171,6 +173,54 @@ s_on_request_done (void *data)
     ocf_loop_request_end (loop);
 }
 
+//  The request line and headers a request may have (docs/http-api.md): above it, 431. h2o
+//  itself reads heads up to H2O_MAX_REQLEN (408 KiB) and refuses larger ones with its own
+//  400, closing the connection.
+#define HEAD_MAX (64 * 1024)
+
+//  What HTTP/1 itself gets wrong, checked on the request as received before any route;
+//  true when answered.
+static bool
+s_refused_head (h2o_req_t *req)
+{
+    if (req->num_reprocessed != 0 || req->version >= 0x200)
+        return false;
+    size_t size = req->method.len + req->path.len + req->authority.len;
+    for (size_t i = 0; i < req->headers.size; i++)
+        size += req->headers.entries[i].name->len + req->headers.entries[i].value.len + 4;
+    if (size > HEAD_MAX) {
+        ocf_respond_error (req, 431, "request_header_fields_too_large", NULL,
+                           "the request line and headers are %zu bytes, more than the %d bytes allowed", size, HEAD_MAX);
+        return true;
+    }
+    //  h2o takes Content-Length and Transfer-Encoding out of the headers (Transfer-Encoding
+    //  wins), so they are read again from the head as received: until the answer is sent,
+    //  it opens the connection's input.
+    h2o_socket_t *sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket (req->conn) : NULL;
+    if (req->entity.base && sock) {
+        struct phr_header headers[H2O_MAX_HEADERS];
+        size_t count = H2O_MAX_HEADERS, method_len, path_len;
+        const char *method, *path;
+        int minor;
+        char error[160];
+        if (phr_parse_request (sock->input->bytes, sock->input->size, &method, &method_len, &path, &path_len, &minor,
+                               headers, &count, 0) > 0
+        &&  !ocf_request_framing_ok (headers, count, error, sizeof error)) {
+            req->http1_is_persistent = 0;    //  what follows may be this body's rest: never a request
+            ocf_respond_error (req, 400, "invalid_request", NULL, "%s", error);
+            return true;
+        }
+    }
+    //  HTTP/1.1 is persistent unless the client says close (RFC 9112 9.3); h2o 2.2 takes any
+    //  Connection header without "keep-alive" for a close, "Connection: Upgrade, HTTP2-Settings"
+    //  (an h2c upgrade, which proxyd declines) included.
+    h2o_iovec_t connection = ocf_respond_req_header (req, "connection");
+    if (req->version == 0x101 && !req->http1_is_persistent && !req->conn->ctx->shutdown_requested
+    &&  !ocf_connection_names (connection.base, connection.len, H2O_STRLIT ("close")))
+        req->http1_is_persistent = 1;
+    return false;
+}
+
 //  Finds the request's route in the server's table, then runs its handler: the dispatcher
 //  knows routes only through the table, which the modules filled at start.
 static int
@@ -188,6 +238,9 @@ s_on_request (h2o_handler_t *handler, h2o_req_t *req)
     const char *allow;
     if (ocf_fabric_hop (req))
         ocf_metrics_fabric_request (loop->metrics);   //  counted, whatever ocf_access decides
+    if (s_refused_head (req))
+        ;                        //  answered: malformed or too large, whatever the route
+    else
     if (!spec)
         ocf_respond_error (req, 404, "route_not_found", NULL, "no route %.*s (routes: %s)",
                            (int) (req->path.len > 200 ? 200 : req->path.len), req->path.base, routes->listing);

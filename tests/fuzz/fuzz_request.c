@@ -1,11 +1,12 @@
 /*  Fuzz target: what proxyd reads from a request before routing it (proxyd/ocf_request.c):
     the routing identity from a JSON body or an X-Ocf-Identity header, the route from the
-    path, and the header names a Connection header lists. The JSON scanner is checked against
-    jansson, a full parser: both must agree on whether the input is JSON and on the value of
-    "model".  */
+    path, the header names a Connection header lists, and whether a request head frames its
+    body unambiguously. The JSON scanner is checked against jansson, a full parser: both must
+    agree on whether the input is JSON and on the value of "model".  */
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_json.h"
+#include "ocf_phr.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -78,12 +79,35 @@ s_check_connection_list (const char *text, size_t size)
         abort ();
 }
 
+//  The input as a request head: refused framing says why; accepted framing has one way to
+//  find the body's end.
+static void
+s_check_framing (const char *text, size_t size)
+{
+    struct phr_header headers[100];
+    size_t count = 100, method_len, path_len;
+    const char *method, *path;
+    int minor;
+    if (phr_parse_request (text, size, &method, &method_len, &path, &path_len, &minor, headers, &count, 0) <= 0)
+        return;
+    char error[160] = "";
+    bool ok = ocf_request_framing_ok (headers, count, error, sizeof error);
+    int lengths = 0, encodings = 0;
+    for (size_t i = 0; i < count; i++) {
+        lengths += headers[i].name && headers[i].name_len == 14 && strncasecmp (headers[i].name, "content-length", 14) == 0;
+        encodings += headers[i].name && headers[i].name_len == 17 && strncasecmp (headers[i].name, "transfer-encoding", 17) == 0;
+    }
+    if (ok ? (encodings > 1 || (encodings && lengths)) : !*error)
+        abort ();
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     const char *text = (const char *) data;
     s_compare_with_jansson (text, size);
     s_check_connection_list (text, size);
+    s_check_framing (text, size);
     static ocf_routetable_t routes;
     if (!routes.count)
         ocf_proxyd_register_routes (&routes);

@@ -1,7 +1,8 @@
 /*  Every error status of the API, in OpenAI's JSON shape, from one real host:
     400 bad JSON / missing model, 404 unknown route, service or model (listing what exists),
-    405, 413 over max_body, 503 + Retry-After with no ready provider, 502 when the upstream
-    fails, 504 when it does not answer in time, and a malformed request line.  */
+    405, 413 over max_body, 431 over the header limit, 503 + Retry-After with no ready provider,
+    502 when the upstream fails, 504 when it does not answer in time, a malformed request line,
+    ambiguous framing (400, connection closed), HTTP/2 declined.  */
 #include "fabric.h"
 #include "ocf_time.h"
 
@@ -188,18 +189,120 @@ Test (proxyd_errors, failing_upstream_is_502_and_slow_one_504)
     cr_assert (took >= 450000 && took < 2500000, "the 504 came after %lld us (first_byte_timeout is 500 ms)", (long long) took);
 }
 
-Test (proxyd_errors, malformed_http_is_400)
+//  Sends bytes on a new connection, then reads what comes back until proxyd closes it
+//  (returns true) or 2 s pass without a byte (false). reply is NUL-terminated; *len its size.
+static bool
+s_raw (const char *request, size_t request_len, char *reply, size_t size, size_t *len)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) A->port),
                                    .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
     cr_assert (connect (fd, (struct sockaddr *) &address, sizeof address) == 0);
-    const char *garbage = "NOT HTTP AT ALL\r\n\r\n";
-    cr_assert (write (fd, garbage, strlen (garbage)) > 0);
-    char reply[512] = "";
-    cr_assert (read (fd, reply, sizeof reply - 1) > 0);
+    cr_assert_eq (write (fd, request, request_len), (ssize_t) request_len);
+    struct timeval wait = { 2, 0 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    *len = 0;
+    ssize_t got;
+    while (*len < size - 1 && (got = read (fd, reply + *len, size - 1 - *len)) > 0)
+        *len += (size_t) got;
+    bool closed = *len < size - 1 && got == 0;
+    reply[*len] = '\0';
     close (fd);
+    return closed;
+}
+
+static int
+s_count (const char *text, const char *what)
+{
+    int count = 0;
+    for (const char *at = text; (at = strstr (at, what)); at++)
+        count++;
+    return count;
+}
+
+Test (proxyd_errors, malformed_http_is_400)
+{
+    char reply[512];
+    size_t len;
+    const char *garbage = "NOT HTTP AT ALL\r\n\r\n";
+    s_raw (garbage, strlen (garbage), reply, sizeof reply, &len);
     cr_assert (strncmp (reply, "HTTP/1.1 400 ", 13) == 0, "%s", reply);
+}
+
+//  RFC 9112 6.1: a request with both Content-Length and Transfer-Encoding is refused and its
+//  connection closed, so what follows its body (read by another server as part of it) is
+//  never served as a request of its own: request smuggling.
+Test (proxyd_errors, ambiguous_framing_is_400_and_closes)
+{
+    const char *requests[] = {
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "1d\r\n{\"model\": \"m1\", \"stream\": 0}\r\n0\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 35\r\n\r\n"
+        "0\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 41\r\n\r\n"
+        "{}GET /v1/health HTTP/1.1\r\nHost: a\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+        char reply[8192];
+        size_t len;
+        bool closed = s_raw (requests[i], strlen (requests[i]), reply, sizeof reply, &len);
+        cr_assert (strncmp (reply, "HTTP/1.1 400 ", 13) == 0, "request %zu: %s", i, reply);
+        cr_assert (strstr (reply, "\"code\":\"invalid_request\""), "request %zu: %s", i, reply);
+        cr_assert (strstr (reply, "Connection: close\r\n"), "request %zu: %s", i, reply);
+        cr_assert_eq (s_count (reply, "HTTP/1.1 "), 1, "request %zu: the bytes after it were served:\n%s", i, reply);
+        cr_assert (closed, "request %zu: the connection stayed open", i);
+    }
+    //  One Content-Length, or one chunked body, keeps the connection.
+    const char *fine = "POST /v1/health HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\nGET /v1/health HTTP/1.1\r\n"
+                       "Host: a\r\nConnection: close\r\n\r\n";
+    char reply[8192];
+    size_t len;
+    s_raw (fine, strlen (fine), reply, sizeof reply, &len);
+    cr_assert_eq (s_count (reply, "HTTP/1.1 405 "), 1, "%s", reply);
+    cr_assert_eq (s_count (reply, "HTTP/1.1 200 "), 1, "%s", reply);
+}
+
+Test (proxyd_errors, headers_over_64k_are_431)
+{
+    size_t size = 100 * 1024;
+    char *header = malloc (size + 16);
+    memcpy (header, "X-Big: ", 7);
+    memset (header + 7, 'a', size);
+    header[size + 7] = '\0';
+    const char *headers[] = { header, NULL };
+    s_expect_only ("GET", "/v1/health", headers, NULL, 431, "request_header_fields_too_large");
+    s_expect_only ("POST", "/v1/chat/completions", headers, "{\"model\": \"m1\"}", 431, "request_header_fields_too_large");
+    header[7 + 60 * 1024] = '\0';               //  under the limit
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/health", A->url);
+    fabric_response_t response = fabric_http ("GET", url, headers, NULL);
+    cr_assert_eq (response.status, 200);
+    fabric_response_free (&response);
+    free (header);
+}
+
+//  HTTP/1.1 only: an h2c upgrade is answered in HTTP/1.1 and the connection kept; HTTP/2 with
+//  prior knowledge is told HTTP_1_1_REQUIRED in HTTP/2 (SETTINGS, then GOAWAY), then closed.
+Test (proxyd_errors, http2_is_declined_cleanly)
+{
+    const char *upgrade = "GET /v1/health HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                          "HTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n";
+    char requests[1024];
+    snprintf (requests, sizeof requests, "%s%s", upgrade, upgrade);
+    char reply[8192];
+    size_t len;
+    bool closed = s_raw (requests, strlen (requests), reply, sizeof reply, &len);
+    cr_assert_eq (s_count (reply, "HTTP/1.1 200 OK\r\n"), 2, "%s", reply);
+    cr_assert_eq (s_count (reply, "Connection: keep-alive\r\n"), 2, "%s", reply);
+    cr_assert (!closed, "the connection was closed after an h2c upgrade request");
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    closed = s_raw (preface, sizeof preface - 1, reply, sizeof reply, &len);
+    cr_assert (closed, "the connection stayed open");
+    static const char settings[] = "\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    cr_assert (len >= 9 + 9 + 8 && memcmp (reply, settings, 9) == 0, "%zu bytes, no SETTINGS first", len);
+    const unsigned char *goaway = (const unsigned char *) reply + 9;
+    cr_assert_eq (goaway[3], 0x07, "not a GOAWAY frame");
+    cr_assert_eq (goaway[9 + 7], 0x0d, "its error is %u, not HTTP_1_1_REQUIRED", goaway[9 + 7]);
 }
 
 static bool
