@@ -107,6 +107,9 @@ ocf_multipart_is_form (const char *content_type, size_t content_type_len)
     return rest == 0 || s_is_space (content_type[sizeof type - 1]) || content_type[sizeof type - 1] == ';';
 }
 
+static ocf_multipart_result_t s_invalid (char *error, size_t error_size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
 static ocf_multipart_result_t
 s_invalid (char *error, size_t error_size, const char *format, ...)
 {
