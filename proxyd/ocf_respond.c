@@ -12,6 +12,20 @@
 //  --------------------------------------------------------------------------
 //  Responses
 
+//  Every answer of proxyd's own names the node that gave it (this one) and the request (the
+//  SDKs report it as request_id, errors included).
+static void
+s_name_answer (h2o_req_t *req)
+{
+    const char *self_id = ocf_view_self_id (ocf_loop_of (req)->view);
+    if (*self_id)
+        h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
+                               self_id, strlen (self_id));
+    h2o_iovec_t request_id = ocf_respond_request_id (req);
+    h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-request-id"), 0, "X-Request-Id",
+                           request_id.base, request_id.len);
+}
+
 void
 ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len)
 {
@@ -28,15 +42,7 @@ ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const ch
             req->res.reason = reasons[i].reason;
     req->res.content_length = len;
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen (content_type));
-    //  Every answer names the node that gave it (proxyd's own answers come from this one) and
-    //  the request (the SDKs report it as request_id, errors included).
-    const char *self_id = ocf_view_self_id (ocf_loop_of (req)->view);
-    if (*self_id)
-        h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-computing-node"), 0, "X-Computing-Node",
-                               self_id, strlen (self_id));
-    h2o_iovec_t request_id = ocf_respond_request_id (req);
-    h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("x-request-id"), 0, "X-Request-Id",
-                           request_id.base, request_id.len);
+    s_name_answer (req);
     h2o_send_inline (req, body, len);
 }
 
@@ -148,6 +154,7 @@ s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
         free (text);
         memset (&req->res.headers, 0, sizeof req->res.headers);
         h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT ("application/json"));
+        s_name_answer (req);
         slot = &reshaped->super.next;
     }
     h2o_setup_next_ostream (req, slot);

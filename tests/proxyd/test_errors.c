@@ -153,10 +153,21 @@ Test (proxyd_errors, bodies_over_max_body_are_413)
     s_expect_only ("POST", "/v1/chat/completions", NULL, big, 413, "request_too_large");
     const char *chunked[] = { "Transfer-Encoding: chunked", NULL };
     s_expect_only ("POST", "/v1/chat/completions", chunked, big, 413, "request_too_large");
-    big[3000] = '\0';
-    strcpy (big + 2998, "\"}");
+    //  h2o's own refusal, reshaped, names the node and the request as proxyd's other answers do.
     char url[128];
     snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    for (int i = 0; i < 2; i++) {
+        fabric_response_t response = fabric_http ("POST", url, i ? chunked : NULL, big);
+        cr_assert_eq (response.status, 413);
+        char *node = fabric_header (&response, "x-computing-node"), *id = fabric_header (&response, "x-request-id");
+        cr_assert (node && strcmp (node, A->id) == 0, "X-Computing-Node: %s", node ? node : "(none)");
+        cr_assert (id && strlen (id) == 32, "X-Request-Id: %s", id ? id : "(none)");
+        free (node);
+        free (id);
+        fabric_response_free (&response);
+    }
+    big[3000] = '\0';
+    strcpy (big + 2998, "\"}");
     fabric_response_t response = fabric_http ("POST", url, chunked, big);
     cr_assert_eq (response.status, 200, "a body under the limit, chunked: %s", response.body);
     fabric_response_free (&response);
