@@ -7,6 +7,7 @@
 #include "ocf_request.h"
 #include "ocf_json.h"
 #include "ocf_multipart.h"
+#include "ocf_phr.h"
 #include "ocf_test.h"
 #include "ocf_view.h"
 
@@ -163,6 +164,36 @@ static bool
 s_names (const char *list, const char *name)
 {
     return ocf_connection_names (list, strlen (list), name, strlen (name));
+}
+
+//  A request head as picohttpparser gives it: its verdict on the body's framing.
+static bool
+s_framing (const char *head, char *error)
+{
+    struct phr_header headers[16];
+    size_t count = 16, method_len, path_len;
+    const char *method, *path;
+    int minor;
+    cr_assert_gt (phr_parse_request (head, strlen (head), &method, &method_len, &path, &path_len, &minor, headers, &count, 0),
+                  0, "%s", head);
+    *error = '\0';
+    return ocf_request_framing_ok (headers, count, error, 160);
+}
+
+Test (proxyd_route, body_framing)
+{
+    char error[160];
+    cr_assert (s_framing ("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n", error));
+    cr_assert (s_framing ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", error));
+    cr_assert (s_framing ("POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\n", error));
+    cr_assert (s_framing ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", error));
+    cr_assert (!s_framing ("POST / HTTP/1.1\r\nContent-Length: 3\r\nTRANSFER-ENCODING: chunked\r\n\r\n", error));
+    cr_assert (strstr (error, "both Content-Length and Transfer-Encoding"), "%s", error);
+    cr_assert (!s_framing ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", error));
+    cr_assert (!s_framing ("POST / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 30\r\n\r\n", error));
+    cr_assert (strstr (error, "differ"), "%s", error);
+    cr_assert (!s_framing ("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", error));
+    cr_assert (strstr (error, "more than one Transfer-Encoding"), "%s", error);
 }
 
 Test (proxyd_route, connection_lists)
