@@ -13,9 +13,17 @@ ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, s
     static const char *names[] = {
         [OCF_STATE_NODE_KEY] = "node.key",
         [OCF_STATE_TABLE_DB] = "table.db",
-        [OCF_STATE_KNOWN_SEEDS] = "known_seeds"
+        [OCF_STATE_KNOWN_SEEDS] = "known_seeds",
+        [OCF_STATE_BACKENDS] = "backends"
     };
     snprintf (buffer, size, "%s/%s", state_dir, names[file]);
+    return buffer;
+}
+
+const char *
+ocf_statedir_backend_path (const char *state_dir, const char *service, const char *suffix, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "%s/backends/%s%s", state_dir, service, suffix);
     return buffer;
 }
 

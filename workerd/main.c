@@ -1,7 +1,8 @@
 /*  ocf-workerd: this host's agent: it runs and watches the backends and reports the hardware.
-    The daemon around ocf_agent: configuration, signals (SIGTERM/SIGINT stop, SIGCHLD
-    reaps), systemd notifications, and the local API on run_dir/workerd.api (ROUTER) with
-    HELLO and STATS, guarded by run_dir/workerd.lock.  */
+    The daemon around ocf_agent: configuration, signals (SIGTERM/SIGINT exit and leave the
+    backends running, SIGCHLD reaps), systemd notifications, and the local API on
+    run_dir/workerd.api (ROUTER) with HELLO, STATS and STOP (withdraw, stop the backends,
+    exit), guarded by run_dir/workerd.lock.  */
 #include "ocf_daemon.h"
 #include "ocf_lock.h"
 #include "ocf_log.h"
@@ -23,9 +24,11 @@ typedef struct {
     char status[256];            //  the last STATUS= sent
 } daemon_t;
 
-static void
+//  Returns -1 when the request ended the daemon (STOP with nothing left to stop).
+static int
 s_answer (daemon_t *daemon, zmsg_t *request)
 {
+    int rc = 0;
     zmsg_t *reply = ocf_msg_take_envelope (request);
     ocf_msg_t msg;
     char error[512];
@@ -40,12 +43,22 @@ s_answer (daemon_t *daemon, zmsg_t *request)
         if (strcmp (msg.verb, "STATS") == 0)
             ocf_msg_append (reply, "OK", ocf_agent_stats (daemon->agent));
         else
-            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS)", msg.verb));
+        if (strcmp (msg.verb, "STOP") == 0) {
+            if (!ocf_agent_stopping (daemon->agent)) {
+                ocf_log_notice ("asked to STOP: withdrawing the services, stopping the backends, then exiting");
+                ocf_sdnotify ("STOPPING=1");
+            }
+            rc = ocf_agent_shutdown (daemon->agent);
+            ocf_msg_append (reply, "OK", json_pack ("{s:b}", "stopping", true));
+        }
+        else
+            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS STOP)", msg.verb));
         ocf_msg_clear (&msg);
     }
     //  Never blocks (SNDTIMEO 0): a client gone or too slow loses its reply.
     if (zmsg_send (&reply, daemon->api) != 0)
         zmsg_destroy (&reply);
+    return rc;
 }
 
 static int
@@ -55,8 +68,10 @@ s_on_api (zloop_t *loop, zsock_t *sock, void *arg)
         zmsg_t *request = zmsg_recv_nowait (sock);
         if (!request)
             break;
-        s_answer (arg, request);
+        int rc = s_answer (arg, request);
         zmsg_destroy (&request);
+        if (rc == -1)
+            return -1;           //  ends zloop_start
     }
     return 0;
 }
@@ -71,11 +86,13 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             rc = ocf_agent_reap (daemon->agent);
         else
         if (signal_number == SIGTERM || signal_number == SIGINT) {
+            //  A restart or an upgrade of workerd must not cost the minutes a model takes to
+            //  load: the backends stay, serving and registered, and the next workerd adopts them.
             if (!ocf_agent_stopping (daemon->agent)) {
-                ocf_log_info ("received %s, stopping", strsignal (signal_number));
+                ocf_log_info ("received %s, exiting", strsignal (signal_number));
                 ocf_sdnotify ("STOPPING=1");
             }
-            rc = ocf_agent_shutdown (daemon->agent);
+            rc = ocf_agent_leave (daemon->agent);
         }
         else
             ocf_log_notice ("received %s: ignored (the configuration is read at start; restart to change it)",

@@ -5,6 +5,7 @@
 #include "ocf_gpu_probe.h"
 #include "ocf_fetch.h"
 #include "ocf_linebuf.h"
+#include "ocf_logtail.h"
 #include "ocf_log.h"
 #include "ocf_models.h"
 #include "ocf_process.h"
@@ -13,6 +14,7 @@
 #include "ocf_slurm.h"
 #include "ocf_sysinfo.h"
 #include "ocf_registrar.h"
+#include "ocf_statedir.h"
 #include "ocf_time.h"
 
 #include <errno.h>
@@ -26,7 +28,7 @@ extern char **environ;
 #define TABLED_HEARTBEAT_MS 1000
 #define WITHDRAW_WAIT_MS 2000    //  how long SIGTERM waits for tabled before stopping backends
 #define KILL_WAIT_MS 5000        //  how long a SIGKILLed group may take to go
-#define OUTPUT_BUDGET 65536      //  bytes read from one child per wake-up: others get a turn
+#define BACKEND_LOG_MAX (16 * 1024 * 1024)   //  a backend's log file is truncated past this
 #define MAX_HEALTH_BODY 65536
 #define MAX_MODELS_BODY (4 * 1024 * 1024)
 #define MAX_METRICS_BODY (8 * 1024 * 1024)
@@ -42,8 +44,8 @@ typedef struct {
     char **env;                  //  env plus CUDA_VISIBLE_DEVICES
     char base_url[320];
     ocf_process_t *process;
-    bool polled;                 //  its output pipe is in the loop
-    ocf_linebuf_t lines;
+    char log_path[4200];         //  state_dir/backends/NAME.log, its output
+    ocf_logtail_t *log;          //  follows it into workerd's log
 } entry_t;
 
 struct _ocf_agent_t {
@@ -84,39 +86,6 @@ s_log_line (const char *line, size_t len, bool continued, void *arg)
     ocf_log_info ("%s: %.*s%s", entry->config->name, (int) len, line, continued ? " [...]" : "");
 }
 
-static void
-s_stop_polling (entry_t *entry)
-{
-    if (!entry->polled)
-        return;
-    zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), 0, 0 };
-    zloop_poller_end (entry->agent->loop, &item);
-    entry->polled = false;
-}
-
-static void
-s_read_output (entry_t *entry, size_t budget)
-{
-    char buffer[16384];
-    ssize_t got;
-    while (budget && (got = ocf_process_read (entry->process, buffer, sizeof buffer < budget ? sizeof buffer : budget)) != -1) {
-        if (got == 0) {
-            ocf_linebuf_flush (&entry->lines, s_log_line, entry);
-            s_stop_polling (entry);
-            return;
-        }
-        ocf_linebuf_feed (&entry->lines, buffer, (size_t) got, s_log_line, entry);
-        budget -= (size_t) got;
-    }
-}
-
-static int
-s_on_output (zloop_t *loop, zmq_pollitem_t *item, void *arg)
-{
-    s_read_output (arg, OUTPUT_BUDGET);
-    return 0;
-}
-
 //  --------------------------------------------------------------------------
 //  Carrying out the state machines' actions
 
@@ -124,17 +93,13 @@ static void
 s_spawn (entry_t *entry, int64_t now)
 {
     char error[512];
-    entry->process = ocf_process_spawn (entry->argv, entry->env, entry->config->workdir, error, sizeof error);
+    entry->process = ocf_process_spawn (entry->argv, entry->env, entry->config->workdir, entry->log_path, error,
+                                        sizeof error);
     if (!entry->process) {
         ocf_service_spawn_failed (entry->machine, error, now);
         return;
     }
     ocf_log_info ("%s: started %s (pid %d)", entry->config->name, entry->argv[0], (int) ocf_process_pid (entry->process));
-    entry->lines.len = 0;
-    zmq_pollitem_t item = { NULL, ocf_process_output_fd (entry->process), ZMQ_POLLIN, 0 };
-    zloop_poller (entry->agent->loop, &item, s_on_output, entry);
-    zloop_poller_set_tolerant (entry->agent->loop, &item);
-    entry->polled = true;
     ocf_service_spawned (entry->machine, now);
 }
 
@@ -471,9 +436,8 @@ static void
 s_entry_exited (entry_t *entry, int status)
 {
     //  What the child wrote last is worth keeping: it often says why it died.
-    s_read_output (entry, OUTPUT_BUDGET);
-    ocf_linebuf_flush (&entry->lines, s_log_line, entry);
-    s_stop_polling (entry);
+    if (entry->log)
+        ocf_logtail_drain (entry->log);
     //  Workers the backend left behind (its process group) go with it.
     ocf_process_signal (entry->process, SIGKILL);
     ocf_process_destroy (&entry->process);
@@ -496,6 +460,27 @@ ocf_agent_reap (ocf_agent_t *self)
     }
     s_after_event (self);
     return self->phase == PHASE_DONE ? -1 : 0;
+}
+
+int
+ocf_agent_leave (ocf_agent_t *self)
+{
+    if (self->phase != PHASE_RUNNING) {
+        ocf_log_info ("already stopping");
+        return 0;
+    }
+    size_t running = 0;
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (self->entries[i].process) {
+            entry_t *entry = &self->entries[i];
+            ocf_log_info ("%s: backend (pid %d) left running%s", entry->config->name, (int) ocf_process_pid (entry->process),
+                          ocf_service_registration (entry->machine) ? ", registered" : "");
+            running++;
+        }
+    ocf_log_notice ("exiting with %zu backend%s left running (a restarted ocf-workerd adopts them; "
+                    "`ocfctl -d workerd STOP` stops them)", running, running == 1 ? "" : "s");
+    self->phase = PHASE_DONE;
+    return -1;
 }
 
 int
@@ -574,6 +559,13 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                       json_string_value (json_object_get (labels, "slurm_job_id")) ?: "(no id)");
     ocf_registrar_set_labels (self->registrar, labels);
 
+    char backends[4200];
+    ocf_statedir_path (config->node.state_dir, OCF_STATE_BACKENDS, backends, sizeof backends);
+    if (ocf_mkdirs (backends, 0750) != 0) {
+        snprintf (error, error_size, "cannot create %s: %s", backends, strerror (errno));
+        ocf_agent_destroy (&self);
+        return NULL;
+    }
     self->entries = ocf_calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
     for (size_t i = 0; i < config->service_count; i++) {
         entry_t *entry = &self->entries[self->entry_count];
@@ -586,6 +578,13 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                 return NULL;
             }
             entry->env = s_environment (entry->config);
+            ocf_statedir_backend_path (config->node.state_dir, entry->config->name, ".log", entry->log_path,
+                                       sizeof entry->log_path);
+            entry->log = ocf_logtail_new (loop, entry->log_path, BACKEND_LOG_MAX, s_log_line, entry, error, error_size);
+            if (!entry->log) {
+                ocf_agent_destroy (&self);
+                return NULL;
+            }
         }
         const char *host = entry->config->host;
         snprintf (entry->base_url, sizeof entry->base_url, strchr (host, ':') ? "http://[%s]:%lld" : "http://%s:%lld",
@@ -613,12 +612,9 @@ ocf_agent_destroy (ocf_agent_t **self_p)
         return;
     for (size_t i = 0; i < self->entry_count; i++) {
         entry_t *entry = &self->entries[i];
-        if (entry->process) {
-            s_stop_polling (entry);
-            ocf_process_signal (entry->process, SIGKILL);
-            waitpid (ocf_process_pid (entry->process), NULL, 0);
-            ocf_process_destroy (&entry->process);
-        }
+        //  A backend still running was left on purpose (ocf_agent_leave): it outlives workerd.
+        ocf_process_destroy (&entry->process);
+        ocf_logtail_destroy (&entry->log);
         ocf_service_destroy (&entry->machine);
         ocf_config_argv_free (&entry->argv);
         ocf_config_argv_free (&entry->env);

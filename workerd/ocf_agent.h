@@ -1,5 +1,5 @@
 /*  ocf_agent: the runner around the sans-I/O parts of ocf-workerd.
-    Owns, inside one zloop: a process, an output pipe and an ocf_service state machine per
+    Owns, inside one zloop: a process, its log file follower and an ocf_service state machine per
     [service.NAME]; the HTTP client that checks, lists models and scrapes metrics; the GPU
     probe and /proc readings; the registrar (this host in tabled). Every event (a child's exit, an HTTP
     result, a timer) is fed to the state machines, whose actions are carried out and whose
@@ -18,12 +18,15 @@ typedef struct _ocf_agent_t ocf_agent_t;
 //  Starts the backends and the checks. Returns NULL with error set when a service's
 //  command cannot be split (the configuration check normally catches it first).
 ocf_agent_t *ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size);
-//  Kills and reaps whatever still runs (after a completed shutdown nothing does).
+//  Leaves the backends that still run running (they outlive workerd).
 void ocf_agent_destroy (ocf_agent_t **self_p);
 
 //  SIGCHLD: reaps every child that ended. Returns -1 when the shutdown is complete.
 int ocf_agent_reap (ocf_agent_t *self);
-//  SIGTERM: withdraws every service from tabled, then stops the backends. Returns -1
+//  SIGTERM: exit, leaving the backends running and their services registered, for the
+//  next workerd to adopt. Returns -1 (the loop ends).
+int ocf_agent_leave (ocf_agent_t *self);
+//  STOP: withdraws every service from tabled, then stops the backends. Returns -1
 //  when the shutdown is complete already (nothing was running).
 int ocf_agent_shutdown (ocf_agent_t *self);
 bool ocf_agent_stopping (ocf_agent_t *self);

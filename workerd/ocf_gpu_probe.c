@@ -89,7 +89,7 @@ ocf_gpu_probe_start (ocf_gpu_probe_t *self, int64_t now)
     self->truncated = self->killed = false;
     char *argv[] = { self->program, "--query-gpu=" OCF_GPU_QUERY, "--format=csv,noheader,nounits", NULL };
     char error[512];
-    self->process = ocf_process_spawn (argv, NULL, NULL, error, sizeof error);
+    self->process = ocf_process_spawn (argv, NULL, NULL, NULL, error, sizeof error);
     if (!self->process) {
         //  No nvidia-smi: a CPU host, which is a normal case, not a failure.
         if (strcmp (self->problem, error) != 0)

@@ -1,4 +1,4 @@
-/*  ocf_process: fork/exec in a process group, with an output pipe.  */
+/*  ocf_process: fork/exec in a process group, with an output pipe or a log file.  */
 #include "ocf_process.h"
 #include "ocf_alloc.h"
 #include "ocf_signals.h"
@@ -92,13 +92,18 @@ s_find_program (const char *name, char *path, size_t size, char *error, size_t e
 //  The child's side, between fork() and exec(): async-signal-safe calls only. A failure is
 //  reported through the status pipe as {stage, errno}.
 static void __attribute__ ((noreturn))
-s_child (const char *path, char *const *argv, char **envp, const char *workdir, int output, int status, pid_t parent)
+s_child (const char *path, char *const *argv, char **envp, const char *workdir, int output, bool detached, int status,
+         pid_t parent)
 {
     int report[2] = { 0, 0 };
-    prctl (PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid () != parent)
-        _exit (127);
-    setpgid (0, 0);
+    if (detached)
+        setsid ();
+    else {
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);
+        setpgid (0, 0);
+    }
     ocf_signals_reset_for_child ();
     int null = open ("/dev/null", O_RDONLY);
     if (null < 0 || dup2 (null, STDIN_FILENO) < 0 || dup2 (output, STDOUT_FILENO) < 0
@@ -127,19 +132,30 @@ fail:
 }
 
 ocf_process_t *
-ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, char *error, size_t error_size)
+ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, const char *log, char *error,
+                   size_t error_size)
 {
     char path[4096];
     if (s_find_program (argv[0], path, sizeof path, error, error_size) != 0)
         return NULL;
-    int output[2], status[2];
+    //  output[0]: what workerd reads (-1 for a log file), output[1]: the child's stdout.
+    int output[2] = { -1, -1 }, status[2];
+    if (log) {
+        output[1] = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (output[1] < 0) {
+            snprintf (error, error_size, "cannot open %s: %s", log, strerror (errno));
+            return NULL;
+        }
+    }
+    else
     if (pipe2 (output, O_CLOEXEC) != 0) {
         snprintf (error, error_size, "pipe: %s", strerror (errno));
         return NULL;
     }
     if (pipe2 (status, O_CLOEXEC) != 0) {
         snprintf (error, error_size, "pipe: %s", strerror (errno));
-        close (output[0]);
+        if (output[0] >= 0)
+            close (output[0]);
         close (output[1]);
         return NULL;
     }
@@ -147,19 +163,22 @@ ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, cha
     pid_t parent = getpid ();
     pid_t pid = fork ();
     if (pid == 0)
-        s_child (path, argv, envp, workdir, output[1], status[1], parent);
+        s_child (path, argv, envp, workdir, output[1], log != NULL, status[1], parent);
     int saved = errno;
     free (envp);
     close (output[1]);
     close (status[1]);
     if (pid < 0) {
         snprintf (error, error_size, "fork: %s", strerror (saved));
-        close (output[0]);
+        if (output[0] >= 0)
+            close (output[0]);
         close (status[0]);
         return NULL;
     }
-    //  Also set here: signals sent right after this returns must reach the group.
-    setpgid (pid, pid);
+    //  Also set here: signals sent right after this returns must reach the group. (A detached
+    //  child's setsid did it before its exec, which the status pipe waits for.)
+    if (!log)
+        setpgid (pid, pid);
     //  The status pipe closes at exec (success) or carries why it failed; this takes as
     //  long as the fork and exec themselves.
     int report[2];
@@ -170,12 +189,14 @@ ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, cha
     close (status[0]);
     if (got == (ssize_t) sizeof report) {
         waitpid (pid, NULL, 0);
-        close (output[0]);
+        if (output[0] >= 0)
+            close (output[0]);
         snprintf (error, error_size, "%s%s: %s", report[0] == 1 ? "cannot enter " : "cannot execute ",
                   report[0] == 1 ? workdir : path, strerror (report[1]));
         return NULL;
     }
-    fcntl (output[0], F_SETFL, fcntl (output[0], F_GETFL) | O_NONBLOCK);
+    if (output[0] >= 0)
+        fcntl (output[0], F_SETFL, fcntl (output[0], F_GETFL) | O_NONBLOCK);
     ocf_process_t *self = ocf_calloc (1, sizeof *self);
     self->pid = pid;
     self->output = output[0];

@@ -1,11 +1,15 @@
 /*  ocf_process: one program started by workerd (a backend, nvidia-smi).
     Without a shell: the argv is executed as given, found through PATH when it has no '/'.
     The child gets its own process group (so a backend's workers are signalled with it), an
-    empty stdin, stdout and stderr into one pipe workerd reads without blocking, default
-    signal handling, and workerd's environment minus systemd's per-unit variables
-    (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, JOURNAL_STREAM) plus the extra variables given.
-    If workerd dies, the child gets SIGTERM (PR_SET_PDEATHSIG); under systemd the unit's
-    cgroup is cleaned up anyway. Reaping (waitpid) is the runner's job.  */
+    empty stdin, default signal handling, and workerd's environment minus systemd's per-unit
+    variables (NOTIFY_SOCKET, WATCHDOG_*, LISTEN_*, JOURNAL_STREAM) plus the extra variables
+    given. Two kinds:
+    * attached (a helper such as nvidia-smi): stdout and stderr into one pipe workerd reads
+      without blocking; it gets SIGTERM when workerd dies (PR_SET_PDEATHSIG);
+    * detached (a backend): a session of its own, stdout and stderr appended to a log file,
+      no death signal: it outlives workerd, and writes to a file that nobody has to read
+      (a pipe would kill it with SIGPIPE once workerd is gone).
+    Reaping (waitpid) is the runner's job.  */
 #ifndef OCF_PROCESS_H
 #define OCF_PROCESS_H
 
@@ -17,13 +21,14 @@ typedef struct _ocf_process_t ocf_process_t;
 //  Starts argv (NULL-terminated). env: "KEY=VALUE" strings (NULL-terminated, may be NULL);
 //  workdir: NULL or "" for workerd's own. Returns NULL with the reason in error when the
 //  program cannot be found or executed, or the directory entered: such errors are known
-//  before this returns, not reported later as an exit status 127.
-ocf_process_t *ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, char *error,
-                                  size_t error_size);
+//  before this returns, not reported later as an exit status 127. log: NULL for an attached
+//  child, else the file a detached child's output is appended to (created 0640).
+ocf_process_t *ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, const char *log,
+                                  char *error, size_t error_size);
 //  Closes the output pipe (stop polling it first). Does not signal or reap the process.
 void ocf_process_destroy (ocf_process_t **self_p);
 pid_t ocf_process_pid (ocf_process_t *self);
-//  The read end of the output pipe (non-blocking).
+//  The read end of the output pipe (non-blocking); -1 for a detached child.
 int ocf_process_output_fd (ocf_process_t *self);
 //  Reads what is there, up to size bytes: returns the count, 0 at the end of the output
 //  (every writer closed it: stop polling), or -1 when nothing is available now.

@@ -1,11 +1,13 @@
 /*  ocf_test: shared test support.  */
 #include "ocf_test.h"
 #include "ocf_client.h"
+#include "ocf_procstat.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,6 +28,9 @@ ocf_test_node_init (ocf_test_node_t *node, const char *name)
 {
     memset (node, 0, sizeof *node);
     node->listen_fd = -1;
+    //  Backends outlive the workerd that started them: orphaned, they become our children
+    //  (not init's), so that the cleanup finds them.
+    prctl (PR_SET_CHILD_SUBREAPER, 1);
     snprintf (node->root, sizeof node->root, "/tmp/ocf-test-%s-XXXXXX", name);
     if (!mkdtemp (node->root))
         abort ();
@@ -59,9 +64,36 @@ s_check_logs (ocf_test_node_t *node)
     free (found);
 }
 
+//  Kills (with their process groups) and reaps the children still there: backends a workerd
+//  left running, orphaned and handed to us (PR_SET_CHILD_SUBREAPER). Returns how many.
+static int
+s_kill_children (void)
+{
+    int found = 0;
+    DIR *proc = opendir ("/proc");
+    struct dirent *item;
+    while (proc && (item = readdir (proc))) {
+        ocf_procstat_t stat;
+        pid_t pid = (pid_t) atoi (item->d_name);
+        if (pid <= 0 || ocf_procstat_read (pid, &stat) != 0 || stat.ppid != getpid ())
+            continue;
+        if (stat.pgrp == pid)
+            kill (-pid, SIGKILL);
+        kill (pid, SIGKILL);
+        waitpid (pid, NULL, 0);
+        found++;
+    }
+    if (proc)
+        closedir (proc);
+    return found;
+}
+
 void
 ocf_test_node_cleanup (ocf_test_node_t *node)
 {
+    //  A killed group's members become our children in turn: a few rounds.
+    for (int round = 0; round < 5 && s_kill_children (); round++)
+        ;
     s_check_logs (node);
     if (node->notify_fd > 0)
         close (node->notify_fd);

@@ -24,7 +24,9 @@ typedef struct {
 
 //  Creates the directories under /tmp/ocf-test-<name>-XXXXXX and an empty config file.
 void ocf_test_node_init (ocf_test_node_t *node, const char *name);
-//  Removes the directory (kept when OCF_TEST_KEEP is set).
+//  Kills what is left of the processes started for the test (backends that outlived their
+//  workerd included: the test process is their subreaper), then removes the directory
+//  (kept when OCF_TEST_KEEP is set).
 void ocf_test_node_cleanup (ocf_test_node_t *node);
 //  Appends text to the node's config file.
 void ocf_test_node_config (ocf_test_node_t *node, const char *text);

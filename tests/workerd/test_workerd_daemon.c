@@ -4,6 +4,7 @@
     OCF_TEST_HEALTH_INTERVAL (default 200ms) to keep the suite short; the timing test takes
     OCF_TEST_TIMING_SAMPLES (default 7) samples and reports medians on stderr ("TIMING ...").  */
 #include "ocf_client.h"
+#include "ocf_procstat.h"
 #include "ocf_test.h"
 #include "ocf_time.h"
 
@@ -54,11 +55,22 @@ s_setup (void)
     json_decref (reply);
 }
 
+//  STOP: withdraw, stop the backends, exit. Returns the wait status, or -1.
+static int
+s_stop_workerd (int timeout_ms)
+{
+    json_t *reply = ocf_test_call (&s_node, "workerd", "STOP", NULL, NULL);
+    json_decref (reply);
+    int status = ocf_test_stop (s_workerd, 0, timeout_ms);
+    s_workerd = 0;
+    return status;
+}
+
 static void
 s_teardown (void)
 {
     if (s_workerd > 0)
-        ocf_test_stop (s_workerd, SIGTERM, 10000);
+        s_stop_workerd (10000);
     for (int i = 0; i < MAX_BACKENDS; i++)
         if (s_backends[i] > 0)
             ocf_test_stop (s_backends[i], SIGKILL, 5000);
@@ -259,6 +271,30 @@ s_log (const char *program)
     return text ? text : strdup ("");
 }
 
+static bool
+s_wait_log (const char *program, const char *text, int timeout_ms)
+{
+    int64_t deadline = ocf_time_mono_ms () + timeout_ms;
+    do {
+        char *log = s_log (program);
+        bool found = strstr (log, text) != NULL;
+        free (log);
+        if (found)
+            return true;
+        usleep (10000);
+    } while (ocf_time_mono_ms () < deadline);
+    return false;
+}
+
+//  Alive and not a zombie: what a backend leaves behind is handed to the test process
+//  (the subreaper), which may not have reaped it yet.
+static bool
+s_alive (pid_t pid)
+{
+    ocf_procstat_t stat;
+    return ocf_procstat_read (pid, &stat) == 0 && stat.state != 'Z';
+}
+
 static void
 s_touch (const char *path)
 {
@@ -409,7 +445,7 @@ Test (workerd_daemon, models_added_to_a_backend_become_identity_groups)
     cr_assert (s_wait_groups ("llm", "tier=gold,model=m2", 5000), "a model removed disappears");
 }
 
-Test (workerd_daemon, sigterm_withdraws_before_stopping_the_backends)
+Test (workerd_daemon, stop_withdraws_before_stopping_the_backends)
 {
     //  The backend runs under a shell that, when workerd's SIGTERM reaches it, asks tabled
     //  for this node's row: by then the service must be gone.
@@ -444,8 +480,7 @@ Test (workerd_daemon, sigterm_withdraws_before_stopping_the_backends)
     s_start_workerd (NULL, NULL);
     cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
     pid_t shell = (pid_t) s_stat_integer ("llm", "pid");
-    int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
-    s_workerd = 0;
+    int status = s_stop_workerd (10000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "clean exit (status %d)", status);
     cr_assert (ocf_test_wait_notify (&s_node, "STOPPING=1", 1000));
     char *row = ocf_test_read_file (captured);
@@ -493,9 +528,9 @@ Test (workerd_daemon, backend_environment_and_process_group)
     cr_assert_eq (kill (sleeper, 0), 0, "the backend's child runs");
     cr_assert_eq (kill ((pid_t) s_stat_integer ("llm", "pid"), SIGKILL), 0);
     int64_t deadline = ocf_time_mono_ms () + 5000;
-    while (kill (sleeper, 0) == 0 && ocf_time_mono_ms () < deadline)
+    while (s_alive (sleeper) && ocf_time_mono_ms () < deadline)
         usleep (10000);
-    cr_assert_eq (kill (sleeper, 0), -1, "what the backend left in its process group went with it");
+    cr_assert_not (s_alive (sleeper), "what the backend left in its process group went with it");
 }
 
 Test (workerd_daemon, a_backend_ignoring_sigterm_is_killed_after_stop_timeout)
@@ -508,9 +543,8 @@ Test (workerd_daemon, a_backend_ignoring_sigterm_is_killed_after_stop_timeout)
     s_start_workerd (NULL, NULL);
     cr_assert_geq (s_wait_registered ("stubborn", true, 5000), 0);
     int64_t start = ocf_time_mono_ms ();
-    int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
+    int status = s_stop_workerd (10000);
     int64_t took = ocf_time_mono_ms () - start;
-    s_workerd = 0;
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
     cr_assert_geq (took, 1000, "waited stop_timeout");
     cr_assert_lt (took, 3000);
@@ -518,6 +552,74 @@ Test (workerd_daemon, a_backend_ignoring_sigterm_is_killed_after_stop_timeout)
     cr_assert (strstr (log, "stubborn: still running 1.0 s after SIGTERM, sending SIGKILL to its process group"));
     cr_assert (strstr (log, "stubborn: backend killed by Killed"));
     free (log);
+}
+
+//  --------------------------------------------------------------------------
+//  Backends outlive workerd
+
+//  A backend that also writes a line every 50 ms from a process of its group: output that
+//  must not kill it (SIGPIPE) once workerd is gone. Returns the port.
+static int
+s_chatty_service (const char *name)
+{
+    int port = ocf_test_free_port ();
+    char section[2048];
+    snprintf (section, sizeof section,
+              "[service.%s]\ncommand = /bin/sh -c '(while sleep 0.05; do echo tick; done) &\n"
+              "    exec %s --listen 127.0.0.1:%d --name %s --model m1'\n"
+              "port = %d\nmodels_path = /v1/models\nrestart_delay = 200ms\nstop_timeout = 2s\n",
+              name, ocf_test_bin ("ocf-test-backend"), port, name, port);
+    ocf_test_node_config (&s_node, section);
+    return port;
+}
+
+static off_t
+s_size (const char *path)
+{
+    struct stat info;
+    return stat (path, &info) == 0 ? info.st_size : -1;
+}
+
+//  workerd ended by signal_number: the backend runs on, writing to its log file, and its
+//  service stays registered.
+static void
+s_check_outlives (int signal_number)
+{
+    s_chatty_service ("llm");
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert (s_wait_log ("ocf-workerd", "llm: tick", 5000), "its output reaches workerd's log while workerd runs");
+    pid_t backend = (pid_t) s_stat_integer ("llm", "pid");
+    int status = ocf_test_stop (s_workerd, signal_number, 5000);
+    s_workerd = 0;
+    if (signal_number == SIGTERM)
+        cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "clean exit (status %d)", status);
+    else
+        cr_assert (WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL);
+    char log[400];
+    snprintf (log, sizeof log, "%s/backends/llm.log", s_node.state_dir);
+    off_t before = s_size (log);
+    cr_assert_geq (before, 0, "the backend's output is in %s", log);
+    usleep (1000 * 1000);
+    cr_assert (s_alive (backend), "the backend outlives workerd");
+    cr_assert_gt (s_size (log), before, "and goes on writing its output (no SIGPIPE)");
+    cr_assert (s_is_registered ("llm"), "its service stays registered");
+    char *text = s_log ("ocf-workerd");
+    if (signal_number == SIGTERM) {
+        cr_assert (strstr (text, "exiting with 1 backend left running"), "%s", text);
+        cr_assert_null (strstr (text, "withdrawing"), "nothing withdrawn: %s", text);
+    }
+    free (text);
+}
+
+Test (workerd_daemon, sigterm_leaves_the_backend_running_and_registered)
+{
+    s_check_outlives (SIGTERM);
+}
+
+Test (workerd_daemon, kill_9_leaves_the_backend_running_and_registered)
+{
+    s_check_outlives (SIGKILL);
 }
 
 //  --------------------------------------------------------------------------
@@ -578,7 +680,7 @@ Test (workerd_daemon, a_hung_backend_is_withdrawn_after_its_checks_time_out)
     cr_assert_geq (s_wait_registered ("ext", true, 5000), 0, "back when it answers again");
 }
 
-Test (workerd_daemon, sigterm_without_tabled_still_stops_the_backends)
+Test (workerd_daemon, stop_without_tabled_still_stops_the_backends)
 {
     s_launched_service ("llm", "--model m1", NULL);
     s_start_workerd (NULL, NULL);
@@ -587,8 +689,7 @@ Test (workerd_daemon, sigterm_without_tabled_still_stops_the_backends)
     ocf_test_stop (s_tabled, SIGTERM, 5000);
     s_tabled = 0;
     int64_t start = ocf_time_mono_ms ();
-    int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
-    s_workerd = 0;
+    int status = s_stop_workerd (10000);
     cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "status %d", status);
     cr_assert_lt (ocf_time_mono_ms () - start, 4000, "gives up on tabled after 2 s");
     cr_assert_eq (kill (backend, 0), -1);
