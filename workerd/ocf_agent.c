@@ -1,6 +1,7 @@
 /*  ocf_agent: processes, HTTP, GPU probe and registrar around the state machines.  */
 #include "ocf_agent.h"
 #include "ocf_alloc.h"
+#include "ocf_backend_record.h"
 #include "ocf_daemon.h"
 #include "ocf_gpu_probe.h"
 #include "ocf_fetch.h"
@@ -8,6 +9,7 @@
 #include "ocf_logtail.h"
 #include "ocf_log.h"
 #include "ocf_models.h"
+#include "ocf_procstat.h"
 #include "ocf_process.h"
 #include "ocf_prom.h"
 #include "ocf_service.h"
@@ -18,7 +20,10 @@
 #include "ocf_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -46,6 +51,9 @@ typedef struct {
     ocf_process_t *process;
     char log_path[4200];         //  state_dir/backends/NAME.log, its output
     ocf_logtail_t *log;          //  follows it into workerd's log
+    char record_path[4200];      //  state_dir/backends/NAME.json, for the next workerd
+    json_t *spec;                //  the configuration it is started with
+    json_t *recorded;            //  the service state last written there
 } entry_t;
 
 struct _ocf_agent_t {
@@ -88,6 +96,107 @@ s_log_line (const char *line, size_t len, bool continued, void *arg)
 
 //  --------------------------------------------------------------------------
 //  Carrying out the state machines' actions
+
+//  --------------------------------------------------------------------------
+//  Backend records: what the next workerd needs to adopt a backend
+
+//  Written whenever the service state in it changes (registration, models: rarely), through
+//  a temporary file and a rename so that a crash never leaves half a record.
+static void
+s_write_record (entry_t *entry)
+{
+    json_t *state = ocf_service_record (entry->machine);
+    if (entry->recorded && json_equal (state, entry->recorded)) {
+        json_decref (state);
+        return;
+    }
+    char *text = ocf_backend_record_encode (entry->config->name, ocf_process_pid (entry->process),
+                                            ocf_process_start_time (entry->process), entry->spec, state);
+    char temporary[4300];
+    snprintf (temporary, sizeof temporary, "%s.tmp", entry->record_path);
+    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    size_t len = strlen (text);
+    bool written = fd >= 0 && write (fd, text, len) == (ssize_t) len;
+    if (fd >= 0)
+        close (fd);
+    if (!written || rename (temporary, entry->record_path) != 0) {
+        ocf_log_error ("%s: cannot write %s: %s (a restarted workerd would not adopt the backend)", entry->config->name,
+                       entry->record_path, strerror (errno));
+        unlink (temporary);
+        json_decref (state);
+    }
+    else {
+        json_decref (entry->recorded);
+        entry->recorded = state;
+    }
+    free (text);
+}
+
+static void
+s_forget_record (entry_t *entry)
+{
+    unlink (entry->record_path);
+    json_decref (entry->recorded);
+    entry->recorded = NULL;
+}
+
+static void s_entry_exited (entry_t *entry, int status);
+
+//  An adopted backend's pidfd became readable: it ended.
+static int
+s_on_pidfd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    s_entry_exited (arg, OCF_SERVICE_EXIT_UNKNOWN);
+    s_after_event (((entry_t *) arg)->agent);
+    return 0;
+}
+
+//  Reads the record an earlier workerd left and adopts its backend when the record is
+//  sound and the process is still the one it started. Returns true when adopted.
+static bool
+s_adopt (entry_t *entry, int64_t now)
+{
+    const char *name = entry->config->name;
+    int fd = open (entry->record_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char *text = ocf_malloc (OCF_BACKEND_RECORD_MAX + 1);
+    ssize_t size = read (fd, text, OCF_BACKEND_RECORD_MAX + 1);
+    close (fd);
+    ocf_backend_record_t record;
+    char error[512];
+    bool adopted = false;
+    if (size < 0)
+        ocf_log_warning ("%s: cannot read %s: %s; record discarded", name, entry->record_path, strerror (errno));
+    else
+    if (ocf_backend_record_decode (text, (size_t) size, &record, error, sizeof error) != 0)
+        ocf_log_warning ("%s: %s is not a backend record: %s; record discarded", name, entry->record_path, error);
+    else {
+        if (strcmp (record.service, name) != 0)
+            ocf_log_warning ("%s: %s is the record of service '%s'; record discarded", name, entry->record_path,
+                             record.service);
+        else
+        if (!(entry->process = ocf_process_adopt (record.pid, record.start_time, error, sizeof error)))
+            ocf_log_notice ("%s: the backend recorded as pid %d is not running (%s); starting it", name,
+                            (int) record.pid, error);
+        else {
+            bool outdated = !json_equal (record.spec, entry->spec);
+            ocf_log_info ("%s: pid %d is the backend an earlier workerd started%s", name, (int) record.pid,
+                          outdated ? ", with another configuration" : "; adopting it");
+            zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), ZMQ_POLLIN, 0 };
+            zloop_poller (entry->agent->loop, &item, s_on_pidfd, entry);
+            ocf_service_adoption_t adoption = { .registered = record.registered, .models = record.models,
+                                                .outdated = outdated };
+            ocf_service_adopted (entry->machine, &adoption, now);
+            adopted = true;
+        }
+        ocf_backend_record_clear (&record);
+    }
+    free (text);
+    if (!adopted)
+        unlink (entry->record_path);
+    return adopted;
+}
 
 static void
 s_spawn (entry_t *entry, int64_t now)
@@ -167,6 +276,8 @@ s_act (entry_t *entry, int64_t now)
         if (actions & OCF_SERVICE_SCRAPE)
             s_get (entry, GET_METRICS);
     }
+    if (entry->process)
+        s_write_record (entry);
     ocf_registrar_set_service (self->registrar, entry->config->name, ocf_service_registration (entry->machine));
 }
 
@@ -438,6 +549,11 @@ s_entry_exited (entry_t *entry, int status)
     //  What the child wrote last is worth keeping: it often says why it died.
     if (entry->log)
         ocf_logtail_drain (entry->log);
+    if (ocf_process_pidfd (entry->process) >= 0) {
+        zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), 0, 0 };
+        zloop_poller_end (entry->agent->loop, &item);
+    }
+    s_forget_record (entry);
     //  Workers the backend left behind (its process group) go with it.
     ocf_process_signal (entry->process, SIGKILL);
     ocf_process_destroy (&entry->process);
@@ -533,6 +649,24 @@ s_environment (const ocf_service_config_t *config)
     return env;
 }
 
+//  How long after the process started (exec) the backends were adopted, from its start
+//  time (clock ticks, 10 ms) and CLOCK_BOOTTIME: the bound that matters to an operator.
+static void
+s_log_adoption_time (ocf_agent_t *self)
+{
+    size_t adopted = 0;
+    for (size_t i = 0; i < self->entry_count; i++)
+        adopted += self->entries[i].process != NULL;
+    ocf_procstat_t stat;
+    struct timespec boot;
+    long ticks = sysconf (_SC_CLK_TCK);
+    if (ocf_procstat_read (getpid (), &stat) != 0 || clock_gettime (CLOCK_BOOTTIME, &boot) != 0 || ticks <= 0)
+        return;
+    int64_t since_ms = (int64_t) boot.tv_sec * 1000 + boot.tv_nsec / 1000000 - (int64_t) stat.start_time * 1000 / ticks;
+    ocf_log_info ("%zu running backend%s adopted, %lld ms after workerd started", adopted, adopted == 1 ? "" : "s",
+                  (long long) since_ms);
+}
+
 ocf_agent_t *
 ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_size)
 {
@@ -585,21 +719,30 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                 ocf_agent_destroy (&self);
                 return NULL;
             }
+            ocf_statedir_backend_path (config->node.state_dir, entry->config->name, ".json", entry->record_path,
+                                       sizeof entry->record_path);
+            entry->spec = ocf_backend_record_spec (entry->config);
         }
         const char *host = entry->config->host;
         snprintf (entry->base_url, sizeof entry->base_url, strchr (host, ':') ? "http://[%s]:%lld" : "http://%s:%lld",
                   host, (long long) entry->config->port);
         entry->machine = ocf_service_new (entry->config, &config->workerd);
         self->entry_count++;
-        //  A service this node registered in an earlier run is withdrawn until it is healthy.
-        ocf_registrar_set_service (self->registrar, entry->config->name, NULL);
         ocf_log_info ("%s: %s on %s", entry->config->name,
                       entry->config->command ? "launching a backend" : "checking an externally managed backend",
                       entry->base_url);
     }
+    //  A service this node registered in an earlier run is withdrawn until it is healthy,
+    //  unless its backend is still running: then it stays as it is (registered or not).
     int64_t now = ocf_time_mono_ms ();
-    for (size_t i = 0; i < self->entry_count; i++)
-        ocf_service_start (self->entries[i].machine, now);
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = &self->entries[i];
+        if (!entry->config->command || !s_adopt (entry, now)) {
+            ocf_registrar_set_service (self->registrar, entry->config->name, NULL);
+            ocf_service_start (entry->machine, now);
+        }
+    }
+    s_log_adoption_time (self);
     s_after_event (self);
     return self;
 }
@@ -613,7 +756,13 @@ ocf_agent_destroy (ocf_agent_t **self_p)
     for (size_t i = 0; i < self->entry_count; i++) {
         entry_t *entry = &self->entries[i];
         //  A backend still running was left on purpose (ocf_agent_leave): it outlives workerd.
+        if (entry->process && ocf_process_pidfd (entry->process) >= 0) {
+            zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), 0, 0 };
+            zloop_poller_end (self->loop, &item);
+        }
         ocf_process_destroy (&entry->process);
+        json_decref (entry->spec);
+        json_decref (entry->recorded);
         ocf_logtail_destroy (&entry->log);
         ocf_service_destroy (&entry->machine);
         ocf_config_argv_free (&entry->argv);

@@ -1,6 +1,7 @@
 /*  ocf_process: fork/exec in a process group, with an output pipe or a log file.  */
 #include "ocf_process.h"
 #include "ocf_alloc.h"
+#include "ocf_procstat.h"
 #include "ocf_signals.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +22,8 @@ extern char **environ;
 struct _ocf_process_t {
     pid_t pid;
     int output;
+    int pidfd;                   //  adopted only
+    uint64_t start_time;
 };
 
 //  Variables systemd sets for workerd itself; a child inheriting them could notify
@@ -200,6 +204,40 @@ ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, con
     ocf_process_t *self = ocf_calloc (1, sizeof *self);
     self->pid = pid;
     self->output = output[0];
+    self->pidfd = -1;
+    //  Exec'd by now (the status pipe closed): the start time is the backend's for good.
+    ocf_procstat_t stat;
+    if (ocf_procstat_read (pid, &stat) == 0)
+        self->start_time = stat.start_time;
+    return self;
+}
+
+ocf_process_t *
+ocf_process_adopt (pid_t pid, uint64_t start_time, char *error, size_t error_size)
+{
+    int pidfd = (int) syscall (SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        snprintf (error, error_size, "%s", errno == ESRCH ? "it is gone" : strerror (errno));
+        return NULL;
+    }
+    //  Read after the pidfd exists: a process that matches now is the one the pidfd watches.
+    ocf_procstat_t stat;
+    if (ocf_procstat_read (pid, &stat) != 0 || stat.state == 'Z') {
+        close (pidfd);
+        snprintf (error, error_size, "it is gone");
+        return NULL;
+    }
+    if (stat.start_time != start_time) {
+        close (pidfd);
+        snprintf (error, error_size, "pid %d is now another process (%s, started at tick %llu, not %llu)", (int) pid,
+                  stat.comm, (unsigned long long) stat.start_time, (unsigned long long) start_time);
+        return NULL;
+    }
+    ocf_process_t *self = ocf_calloc (1, sizeof *self);
+    self->pid = pid;
+    self->output = -1;
+    self->pidfd = pidfd;
+    self->start_time = start_time;
     return self;
 }
 
@@ -211,6 +249,8 @@ ocf_process_destroy (ocf_process_t **self_p)
         return;
     if (self->output >= 0)
         close (self->output);
+    if (self->pidfd >= 0)
+        close (self->pidfd);
     free (self);
     *self_p = NULL;
 }
@@ -219,6 +259,18 @@ pid_t
 ocf_process_pid (ocf_process_t *self)
 {
     return self->pid;
+}
+
+uint64_t
+ocf_process_start_time (ocf_process_t *self)
+{
+    return self->start_time;
+}
+
+int
+ocf_process_pidfd (ocf_process_t *self)
+{
+    return self->pidfd;
 }
 
 int

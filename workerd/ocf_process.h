@@ -9,11 +9,14 @@
     * detached (a backend): a session of its own, stdout and stderr appended to a log file,
       no death signal: it outlives workerd, and writes to a file that nobody has to read
       (a pipe would kill it with SIGPIPE once workerd is gone).
+    A third kind is adopted: a detached backend an earlier workerd started, watched through a
+    pidfd (readable when it ends) since it is not our child.
     Reaping (waitpid) is the runner's job.  */
 #ifndef OCF_PROCESS_H
 #define OCF_PROCESS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct _ocf_process_t ocf_process_t;
@@ -25,9 +28,16 @@ typedef struct _ocf_process_t ocf_process_t;
 //  child, else the file a detached child's output is appended to (created 0640).
 ocf_process_t *ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, const char *log,
                                   char *error, size_t error_size);
-//  Closes the output pipe (stop polling it first). Does not signal or reap the process.
+//  A running process that is not our child: returns NULL with the reason in error when pid
+//  is gone or is not the process that started at start_time (a later one with its pid).
+ocf_process_t *ocf_process_adopt (pid_t pid, uint64_t start_time, char *error, size_t error_size);
+//  Closes the output pipe or pidfd (stop polling it first). Does not signal or reap the process.
 void ocf_process_destroy (ocf_process_t **self_p);
 pid_t ocf_process_pid (ocf_process_t *self);
+//  Its start time (clock ticks after boot, /proc/PID/stat), 0 when it could not be read.
+uint64_t ocf_process_start_time (ocf_process_t *self);
+//  An adopted process's pidfd (poll it: readable once the process ended), else -1.
+int ocf_process_pidfd (ocf_process_t *self);
 //  The read end of the output pipe (non-blocking); -1 for a detached child.
 int ocf_process_output_fd (ocf_process_t *self);
 //  Reads what is there, up to size bytes: returns the count, 0 at the end of the output

@@ -18,11 +18,12 @@ typedef struct {
     char name[OCF_SERVICE_NAME_MAX + 1];
     json_t *desired;             //  NULL: withdrawn (a service), nothing to say (the others)
     bool acked_known;            //  false after a restart or an outage of tabled
+    bool row_read;               //  a service: tabled's row was read since acked became unknown
     json_t *acked;               //  what tabled holds, as far as we know
     json_t *rejected;            //  content tabled refused: not sent again until it changes
 } item_t;
 
-typedef enum { SENT_HELLO, SENT_ITEM, SENT_LABELS_GET } sent_t;
+typedef enum { SENT_HELLO, SENT_ITEM, SENT_LABELS_GET, SENT_SERVICES_GET } sent_t;
 
 struct _ocf_registrar_t {
     zloop_t *loop;
@@ -210,6 +211,7 @@ s_resync (ocf_registrar_t *self)
     self->resyncs++;
     for (size_t i = 0; i < self->item_count; i++) {
         self->items[i].acked_known = false;
+        self->items[i].row_read = false;
         s_set (&self->items[i].acked, NULL);
         s_set (&self->items[i].rejected, NULL);
     }
@@ -279,6 +281,12 @@ s_send_item (ocf_registrar_t *self, size_t index)
             s_send (self, SENT_LABELS_GET, index, "GET", json_pack ("{s:s}", "id", self->node_id), NULL);
             return;
         case ITEM_SERVICE:
+            //  What tabled holds may be what we want already (a restarted workerd adopting
+            //  running backends, a tabled restarted on its table.db): read the row first,
+            //  rather than register again over proxyd's in-flight counts.
+            if (!item->acked_known && !item->row_read && item->desired && *self->node_id)
+                s_send (self, SENT_SERVICES_GET, index, "GET", json_pack ("{s:s}", "id", self->node_id), NULL);
+            else
             if (!item->desired)
                 s_send (self, SENT_ITEM, index, "SERVICE.DOWN", json_pack ("{s:s}", "name", item->name), NULL);
             else
@@ -364,6 +372,49 @@ s_on_labels (ocf_registrar_t *self, item_t *item, json_t *body)
             json_incref (item->desired));
 }
 
+//  The row's copy of a service, as the acknowledged content when it holds what is desired
+//  apart from load values: its load keeps only the desired keys (proxyd's inflight is
+//  proxyd's), so that a load difference is sent as SERVICE.LOAD, which merges.
+static json_t *
+s_acked_from_row (json_t *desired, json_t *held)
+{
+    if (!desired || !held || json_object_size (desired) != json_object_size (held))
+        return NULL;
+    const char *key;
+    json_t *value;
+    json_object_foreach (desired, key, value)
+        if (strcmp (key, "load") != 0 && !s_same (value, json_object_get (held, key)))
+            return NULL;
+    json_t *acked = json_copy (held), *load = json_object ();
+    json_object_foreach (json_object_get (desired, "load"), key, value)
+        if (json_object_get (json_object_get (held, "load"), key))
+            json_object_set (load, key, json_object_get (json_object_get (held, "load"), key));
+    json_object_set_new (acked, "load", load);
+    return acked;
+}
+
+static void
+s_on_services (ocf_registrar_t *self, json_t *body)
+{
+    json_t *held = json_object_get (json_object_get (body, "row"), "services");
+    for (size_t i = 0; i < self->item_count; i++) {
+        item_t *item = &self->items[i];
+        if (item->kind != ITEM_SERVICE || item->acked_known)
+            continue;
+        item->row_read = true;
+        json_t *found = NULL, *service;
+        size_t index;
+        json_array_foreach (held, index, service)
+            if (strcmp (json_string_value (json_object_get (service, "name")) ?: "", item->name) == 0)
+                found = service;
+        json_t *acked = s_acked_from_row (item->desired, found);
+        if (acked || (!item->desired && !found)) {
+            item->acked_known = true;
+            s_set (&item->acked, acked);
+        }
+    }
+}
+
 static void
 s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
 {
@@ -378,6 +429,14 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
         return;
     }
     item_t *item = &self->items[self->sent_item];
+    if (!ok && self->sent == SENT_SERVICES_GET) {
+        //  Without the row, register in full as before.
+        self->errors++;
+        ocf_log_error ("tabled refused GET of this node's row: %s", s_error_text (msg->body));
+        for (size_t i = 0; i < self->item_count; i++)
+            self->items[i].row_read = true;
+        return;
+    }
     if (!ok) {
         self->errors++;
         ocf_log_error ("tabled refused %s%s%s: %s", self->sent_verb, *item->name ? " for " : "", item->name,
@@ -391,6 +450,10 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
     }
     if (self->sent == SENT_LABELS_GET) {
         s_on_labels (self, item, msg->body);
+        return;
+    }
+    if (self->sent == SENT_SERVICES_GET) {
+        s_on_services (self, msg->body);
         return;
     }
     item->acked_known = true;

@@ -13,7 +13,7 @@
 #define MAX_GROUPS 256           //  tabled's limit of identity groups per service
 #define STARTING_CHECK_MIN_MS 100
 
-typedef enum { STOP_NONE, STOP_START_TIMEOUT, STOP_SHUTDOWN } stop_reason_t;
+typedef enum { STOP_NONE, STOP_START_TIMEOUT, STOP_SHUTDOWN, STOP_REPLACE } stop_reason_t;
 
 struct _ocf_service_t {
     const ocf_service_config_t *config;
@@ -27,6 +27,7 @@ struct _ocf_service_t {
 
     //  The process (launched services)
     bool running;
+    bool adopted;                //  the process was started by an earlier workerd
     uint64_t run;
     int64_t started_at;
     int64_t start_deadline;
@@ -222,9 +223,39 @@ ocf_service_start (ocf_service_t *self, int64_t now)
 }
 
 void
+ocf_service_adopted (ocf_service_t *self, const ocf_service_adoption_t *adoption, int64_t now)
+{
+    const char *name = self->config->name;
+    self->running = true;
+    self->adopted = true;
+    s_begin_run (self, now);
+    self->start_deadline = now + self->config->start_timeout_ms;
+    if (adoption->models)
+        self->models = json_incref (adoption->models);
+    if (adoption->outdated) {
+        //  The port and the GPUs are the old backend's: it must go before the new one starts.
+        ocf_log_notice ("%s: the running backend was started with another command, env, gpus or workdir than "
+                        "configured now: stopping it, then starting the configured one", name);
+        self->stop_reason = STOP_REPLACE;
+        self->stop_deadline = now + self->config->stop_timeout_ms;
+        self->actions |= OCF_SERVICE_TERM;
+        s_set_state (self, OCF_SERVICE_STOPPING, now);
+        return;
+    }
+    bool discover = *self->config->models_path != '\0';
+    if (adoption->registered && (!discover || self->models)) {
+        ocf_log_notice ("%s: adopted the running backend; it stays registered while its checks pass", name);
+        s_set_state (self, OCF_SERVICE_HEALTHY, now);
+    }
+    else
+        ocf_log_notice ("%s: adopted the running backend; not healthy yet, waiting for it (start_timeout from now)", name);
+}
+
+void
 ocf_service_spawned (ocf_service_t *self, int64_t now)
 {
     self->running = true;
+    self->adopted = false;
     s_begin_run (self, now);
     self->start_deadline = now + self->config->start_timeout_ms;
 }
@@ -272,6 +303,9 @@ ocf_service_spawn_failed (ocf_service_t *self, const char *error, int64_t now)
 static void
 s_describe_exit (int status, char *text, size_t size)
 {
+    if (status == OCF_SERVICE_EXIT_UNKNOWN)
+        snprintf (text, size, "ended (exit status unknown: started by an earlier workerd)");
+    else
     if (WIFEXITED (status))
         snprintf (text, size, "exited with status %d", WEXITSTATUS (status));
     else
@@ -287,7 +321,8 @@ ocf_service_exited (ocf_service_t *self, int wait_status, int64_t now)
     if (!self->running)
         return;
     self->running = false;
-    self->last_exit = wait_status;
+    if (wait_status != OCF_SERVICE_EXIT_UNKNOWN)
+        self->last_exit = wait_status;
     char how[128];
     s_describe_exit (wait_status, how, sizeof how);
     bool was_registered = s_registered (self);
@@ -297,7 +332,14 @@ ocf_service_exited (ocf_service_t *self, int wait_status, int64_t now)
         s_set_state (self, OCF_SERVICE_STOPPED, now);
         return;
     }
-    bool failure = reason == STOP_START_TIMEOUT || !WIFEXITED (wait_status) || WEXITSTATUS (wait_status) != 0;
+    if (reason == STOP_REPLACE) {
+        ocf_log_info ("%s: the outdated backend %s; starting the configured one", self->config->name, how);
+        s_set_state (self, OCF_SERVICE_STOPPED, now);
+        self->actions |= OCF_SERVICE_SPAWN;
+        return;
+    }
+    bool failure = reason == STOP_START_TIMEOUT || wait_status == OCF_SERVICE_EXIT_UNKNOWN
+                || !WIFEXITED (wait_status) || WEXITSTATUS (wait_status) != 0;
     ocf_log_warning ("%s: backend %s after %.1f s%s", self->config->name, how, (double) (now - self->started_at) / 1000,
                      was_registered ? ", withdrawing" : "");
     snprintf (self->last_error, sizeof self->last_error, "backend %s", how);
@@ -589,6 +631,12 @@ ocf_service_registration (ocf_service_t *self)
 }
 
 json_t *
+ocf_service_record (ocf_service_t *self)
+{
+    return json_pack ("{s:b, s:O?}", "registered", s_registered (self), "models", self->models);
+}
+
+json_t *
 ocf_service_stats (ocf_service_t *self, int64_t now)
 {
     //  The five states people and dashboards know; backoff and stopping are "stopped"
@@ -608,6 +656,7 @@ ocf_service_stats (ocf_service_t *self, int64_t now)
                                "registrations", (json_int_t) self->registrations,
                                "withdrawals", (json_int_t) self->withdrawals,
                                "port", (json_int_t) self->config->port);
+    json_object_set_new (stats, "adopted", json_boolean (self->adopted));
     json_object_set_new (stats, "health_latency_ms",
                          self->checks ? json_real ((double) self->latency_us / 1000) : json_null ());
     json_object_set_new (stats, "models", self->models ? json_copy (self->models) : json_array ());

@@ -13,7 +13,14 @@
                                                                             └─ restart_max ─► failed
 
     and is registered exactly while healthy. A backend without `command` is managed by
-    someone else: it is only checked (starting ─► healthy ◄─► unhealthy).  */
+    someone else: it is only checked (starting ─► healthy ◄─► unhealthy).
+
+    Backends outlive workerd. A restarted workerd that finds one of them still running (the
+    runner checks pid and start time) feeds `adopted` instead of `start`: a backend that was
+    registered stays registered (healthy, confirmed or withdrawn by the next checks, as any
+    healthy one), one that was still loading goes on starting, and one started with another
+    configuration than the current one is stopped and replaced at once. Its exit status is
+    unknown (it is not workerd's child) and counts as a failure.  */
 #ifndef OCF_SERVICE_H
 #define OCF_SERVICE_H
 
@@ -53,6 +60,16 @@ typedef struct {
 
 typedef struct _ocf_service_t ocf_service_t;
 
+//  What a restarted workerd knows of a backend an earlier one started and left running.
+typedef struct {
+    bool registered;             //  registered when it was last recorded
+    json_t *models;              //  its model list then (sorted unique ids), or NULL
+    bool outdated;               //  started with another command, env, gpus or workdir
+} ocf_service_adoption_t;
+
+//  The exit status given to exited() when it is unknown (an adopted backend).
+#define OCF_SERVICE_EXIT_UNKNOWN (-1)
+
 //  config and workerd are read at creation and must outlive the service.
 ocf_service_t *ocf_service_new (const ocf_service_config_t *config, const ocf_workerd_config_t *workerd);
 void ocf_service_destroy (ocf_service_t **self_p);
@@ -66,6 +83,8 @@ bool ocf_service_running (ocf_service_t *self);
 
 //  Events.
 void ocf_service_start (ocf_service_t *self, int64_t now);
+//  Instead of start: the backend runs already (see above).
+void ocf_service_adopted (ocf_service_t *self, const ocf_service_adoption_t *adoption, int64_t now);
 void ocf_service_spawned (ocf_service_t *self, int64_t now);
 void ocf_service_spawn_failed (ocf_service_t *self, const char *error, int64_t now);
 void ocf_service_exited (ocf_service_t *self, int wait_status, int64_t now);
@@ -87,6 +106,9 @@ int ocf_service_take_actions (ocf_service_t *self);
 int64_t ocf_service_next_wakeup (ocf_service_t *self);
 //  The service object for SERVICE.UP while it should be registered, else NULL. Caller owns it.
 json_t *ocf_service_registration (ocf_service_t *self);
+//  What a restarted workerd needs to adopt the backend: {"registered", "models"} (changes
+//  when either does). Caller owns it.
+json_t *ocf_service_record (ocf_service_t *self);
 //  Its state for workerd's STATS. Caller owns it.
 json_t *ocf_service_stats (ocf_service_t *self, int64_t now);
 

@@ -402,3 +402,124 @@ Test (service, shutdown_during_backoff_cancels_the_restart)
     cr_assert_eq (s_at (service, 5000), 0, "no spawn");
     ocf_service_destroy (&service);
 }
+
+//  --------------------------------------------------------------------------
+//  Adoption: a backend an earlier workerd started and left running
+
+static void
+s_adopt (ocf_service_t *service, bool registered, const char *models, bool outdated, int64_t now)
+{
+    json_t *list = models ? json_loads (models, 0, NULL) : NULL;
+    ocf_service_adoption_t adoption = { .registered = registered, .models = list, .outdated = outdated };
+    ocf_service_adopted (service, &adoption, now);
+    json_decref (list);
+}
+
+Test (service, an_adopted_registered_backend_stays_registered_and_is_checked)
+{
+    ocf_service_t *service = s_service ("command = backend\nmodels_path = /v1/models\nidentity_group = tier=gold\n");
+    s_adopt (service, true, "[\"m1\"]", false, 5000);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_HEALTHY);
+    cr_assert_str_eq (s_groups (service), "tier=gold,model=m1", "registered at once, with the recorded models");
+    cr_assert (ocf_service_running (service));
+    cr_assert_eq (s_at (service, 5000), OCF_SERVICE_CHECK, "checked at once");
+    ocf_service_health (service, ocf_service_run (service), &OK, 5001);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS, "its models are read again");
+    cr_assert_str_eq (s_groups (service), "tier=gold,model=m1");
+    cr_assert_eq (s_stat (service, "registrations"), 1);
+    cr_assert_eq (s_stat (service, "withdrawals"), 0);
+    json_t *stats = ocf_service_stats (service, 5001);
+    cr_assert (json_is_true (json_object_get (stats, "adopted")));
+    json_decref (stats);
+    //  It is not our child: the exit status is unknown, and counts as a failure.
+    ocf_service_exited (service, OCF_SERVICE_EXIT_UNKNOWN, 9000);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_BACKOFF, "restarted (restart=on-failure)");
+    cr_assert_eq (s_at (service, 10000), OCF_SERVICE_SPAWN);
+    ocf_service_spawned (service, 10000);
+    stats = ocf_service_stats (service, 10000);
+    cr_assert (json_is_false (json_object_get (stats, "adopted")), "the new process is our own");
+    cr_assert_null (json_object_get (stats, "last_exit_status"), "no exit status was known");
+    json_decref (stats);
+    ocf_service_destroy (&service);
+}
+
+Test (service, an_adopted_backend_that_refuses_is_withdrawn_at_once)
+{
+    ocf_service_t *service = s_service ("command = backend\nidentity_group = model=m\n");
+    s_adopt (service, true, NULL, false, 0);
+    cr_assert (s_registered (service));
+    cr_assert_eq (s_at (service, 0), OCF_SERVICE_CHECK);
+    ocf_service_health (service, ocf_service_run (service), &REFUSED, 1);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_UNHEALTHY);
+    ocf_service_destroy (&service);
+}
+
+Test (service, an_adopted_backend_still_loading_goes_on_starting)
+{
+    ocf_service_t *service = s_service ("command = backend\nmodels_path = /v1/models\n");
+    s_adopt (service, false, NULL, false, 1000);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    cr_assert_not (s_registered (service));
+    cr_assert_eq (s_at (service, 1000), OCF_SERVICE_CHECK);
+    ocf_service_health (service, ocf_service_run (service), &HTTP_503, 1001);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING, "loading: failures are expected");
+    //  start_timeout (60 s) counts from the adoption.
+    cr_assert_eq (s_at (service, 60999) & OCF_SERVICE_TERM, 0);
+    cr_assert_eq (s_at (service, 61000) & OCF_SERVICE_TERM, OCF_SERVICE_TERM);
+    ocf_service_destroy (&service);
+}
+
+Test (service, a_registered_record_without_models_waits_for_the_list)
+{
+    ocf_service_t *service = s_service ("command = backend\nmodels_path = /v1/models\n");
+    s_adopt (service, true, NULL, false, 0);
+    cr_assert_not (s_registered (service), "registering without models would announce nothing routable");
+    cr_assert_eq (s_at (service, 0), OCF_SERVICE_CHECK);
+    ocf_service_health (service, ocf_service_run (service), &OK, 1);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_MODELS);
+    json_t *models = json_pack ("[s]", "m2");
+    ocf_service_models (service, ocf_service_run (service), models, NULL, 2);
+    json_decref (models);
+    cr_assert_str_eq (s_groups (service), "model=m2");
+    ocf_service_destroy (&service);
+}
+
+Test (service, an_outdated_backend_is_stopped_and_replaced_at_once)
+{
+    ocf_service_t *service = s_service ("command = backend --new\nidentity_group = model=m\n");
+    s_adopt (service, true, NULL, true, 0);
+    cr_assert_not (s_registered (service), "not what is configured: not registered");
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPING);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_TERM);
+    cr_assert_eq (s_at (service, 9999), 0);
+    cr_assert_eq (s_at (service, 10000), OCF_SERVICE_KILL, "stop_timeout, then SIGKILL");
+    ocf_service_exited (service, OCF_SERVICE_EXIT_UNKNOWN, 10050);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_SPAWN, "the configured one starts at once");
+    cr_assert_eq (s_stat (service, "restarts"), 0, "a replacement is no restart");
+    ocf_service_spawned (service, 10060);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING);
+    ocf_service_destroy (&service);
+}
+
+Test (service, the_record_follows_registration_and_models)
+{
+    ocf_service_t *service = s_service ("command = backend\nmodels_path = /v1/models\n");
+    s_launch (service);
+    json_t *record = ocf_service_record (service);
+    json_t *expected = json_pack ("{s:b, s:n}", "registered", false, "models");
+    cr_assert (json_equal (record, expected));
+    json_decref (record);
+    json_decref (expected);
+    ocf_service_health (service, ocf_service_run (service), &OK, 1);
+    json_t *models = json_pack ("[s]", "m1");
+    ocf_service_models (service, ocf_service_run (service), models, NULL, 2);
+    json_decref (models);
+    record = ocf_service_record (service);
+    expected = json_pack ("{s:b, s:[s]}", "registered", true, "models", "m1");
+    cr_assert (json_equal (record, expected));
+    json_decref (record);
+    json_decref (expected);
+    ocf_service_destroy (&service);
+}

@@ -560,15 +560,16 @@ Test (workerd_daemon, a_backend_ignoring_sigterm_is_killed_after_stop_timeout)
 //  A backend that also writes a line every 50 ms from a process of its group: output that
 //  must not kill it (SIGPIPE) once workerd is gone. Returns the port.
 static int
-s_chatty_service (const char *name)
+s_chatty_service (const char *name, int port, const char *keys)
 {
-    int port = ocf_test_free_port ();
+    if (!port)
+        port = ocf_test_free_port ();
     char section[2048];
     snprintf (section, sizeof section,
               "[service.%s]\ncommand = /bin/sh -c '(while sleep 0.05; do echo tick; done) &\n"
               "    exec %s --listen 127.0.0.1:%d --name %s --model m1'\n"
-              "port = %d\nmodels_path = /v1/models\nrestart_delay = 200ms\nstop_timeout = 2s\n",
-              name, ocf_test_bin ("ocf-test-backend"), port, name, port);
+              "port = %d\nmodels_path = /v1/models\nrestart_delay = 200ms\nstop_timeout = 2s\n%s\n",
+              name, ocf_test_bin ("ocf-test-backend"), port, name, port, keys ? keys : "");
     ocf_test_node_config (&s_node, section);
     return port;
 }
@@ -582,10 +583,10 @@ s_size (const char *path)
 
 //  workerd ended by signal_number: the backend runs on, writing to its log file, and its
 //  service stays registered.
-static void
+static pid_t
 s_check_outlives (int signal_number)
 {
-    s_chatty_service ("llm");
+    s_chatty_service ("llm", 0, NULL);
     s_start_workerd (NULL, NULL);
     cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
     cr_assert (s_wait_log ("ocf-workerd", "llm: tick", 5000), "its output reaches workerd's log while workerd runs");
@@ -610,12 +611,153 @@ s_check_outlives (int signal_number)
         cr_assert_null (strstr (text, "withdrawing"), "nothing withdrawn: %s", text);
     }
     free (text);
+    return backend;
+}
+
+//  The row's services and version.
+static json_t *
+s_row_services (json_int_t *version)
+{
+    json_t *row = s_row ();
+    *version = json_integer_value (json_object_get (row, "version"));
+    json_t *services = json_incref (json_object_get (row, "services"));
+    json_decref (row);
+    return services;
+}
+
+static bool
+s_adopted (void *arg)
+{
+    json_t *stats = ocf_test_call (&s_node, "workerd", "STATS", NULL, NULL);
+    json_t *service = s_service_stats (stats, "llm");
+    bool adopted = json_is_true (json_object_get (service, "adopted"))
+                && json_integer_value (json_object_get (service, "health_checks")) >= 3;
+    json_decref (stats);
+    return adopted;
+}
+
+//  A workerd that ended by signal_number is started again: it adopts the running backend,
+//  which stays registered without a single change to the row, then watches it.
+static void
+s_check_adoption (int signal_number)
+{
+    pid_t backend = s_check_outlives (signal_number);
+    json_int_t before, after;
+    json_t *services = s_row_services (&before);
+    s_start_workerd (NULL, NULL);
+    cr_assert (ocf_test_wait_for (s_adopted, NULL, 5000), "adopted and checked");
+    cr_assert_eq (s_stat_integer ("llm", "pid"), backend, "the same backend");
+    cr_assert_str_eq (s_state ("llm"), "healthy");
+    cr_assert_eq (s_stat_integer ("llm", "withdrawals"), 0);
+    json_t *now = s_row_services (&after);
+    cr_assert (json_equal (services, now), "registered as before: %s, now %s", json_dumps (services, 0),
+               json_dumps (now, 0));
+    cr_assert_eq (after, before, "the row did not change at all (version %lld, then %lld)", (long long) before,
+                  (long long) after);
+    json_decref (services);
+    json_decref (now);
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "llm: adopted the running backend; it stays registered"), "%s", log);
+    char *adopted = strstr (log, "1 running backend adopted, ");
+    cr_assert_not_null (adopted);
+    long took = atol (adopted + strlen ("1 running backend adopted, "));
+    cr_log_info ("adoption %ld ms after workerd started", took);
+    cr_assert_leq (took, 1000, "adopted %ld ms after workerd started", took);
+    free (log);
+    //  Not its child, still watched: a death is seen at once, and it is restarted.
+    cr_assert_eq (kill (backend, SIGKILL), 0);
+    cr_assert_geq (s_wait_registered ("llm", false, 2000), 0, "withdrawn when the adopted backend died");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0, "registered again after the restart");
+    cr_assert_neq (s_stat_integer ("llm", "pid"), backend);
+    log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "llm: backend ended (exit status unknown: started by an earlier workerd)"), "%s", log);
+    free (log);
+}
+
+Test (workerd_daemon, a_workerd_restarted_after_sigterm_adopts_the_backend)
+{
+    s_check_adoption (SIGTERM);
+}
+
+Test (workerd_daemon, a_workerd_restarted_after_kill_9_adopts_the_backend)
+{
+    s_check_adoption (SIGKILL);
+}
+
+Test (workerd_daemon, a_backend_that_died_meanwhile_is_started_again)
+{
+    pid_t backend = s_check_outlives (SIGKILL);
+    cr_assert_eq (kill (backend, SIGKILL), 0);
+    usleep (100 * 1000);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert_neq (s_stat_integer ("llm", "pid"), backend);
+    char expected[200];
+    snprintf (expected, sizeof expected, "llm: the backend recorded as pid %d is not running (it is gone); starting it",
+              (int) backend);
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, expected), "%s", log);
+    free (log);
+}
+
+Test (workerd_daemon, a_record_that_does_not_match_is_discarded)
+{
+    //  Damaged, then naming a live process that is not the backend (pid reused).
+    s_chatty_service ("llm", 0, NULL);
+    char record[400], text[600];
+    snprintf (record, sizeof record, "%s/backends", s_node.state_dir);
+    mkdir (s_node.state_dir, 0750);
+    mkdir (record, 0750);
+    snprintf (record, sizeof record, "%s/backends/llm.json", s_node.state_dir);
+    s_write (record, "{\"version\": 1, \"pid\": ", 0640);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert (s_wait_log ("ocf-workerd", "backends/llm.json is not a backend record: not JSON", 1000));
+    cr_assert_eq (ocf_test_stop (s_workerd, SIGKILL, 5000) & 0x7f, SIGKILL);
+    s_workerd = 0;
+    //  Now the record names tabled, whose start time is not the recorded one.
+    char *json = ocf_test_read_file (record);
+    cr_assert_not_null (json, "the new backend is recorded");
+    json_t *parsed = json_loads (json, 0, NULL);
+    free (json);
+    pid_t backend = (pid_t) json_integer_value (json_object_get (parsed, "pid"));
+    json_object_set_new (parsed, "pid", json_integer (s_tabled));
+    json_dump_file (parsed, record, 0);
+    json_decref (parsed);
+    kill (-backend, SIGKILL);    //  the port must be free for the next one
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    snprintf (text, sizeof text, "llm: the backend recorded as pid %d is not running (pid %d is now another process "
+              "(ocf-tabled, started at tick", (int) s_tabled, (int) s_tabled);
+    cr_assert (s_wait_log ("ocf-workerd", text, 1000), "%s", text);
+    cr_assert_eq (kill (s_tabled, 0), 0, "tabled was left alone");
+}
+
+Test (workerd_daemon, a_backend_started_with_another_command_is_replaced)
+{
+    int port = s_chatty_service ("llm", 0, NULL);
+    s_start_workerd (NULL, NULL);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    pid_t old = (pid_t) s_stat_integer ("llm", "pid");
+    cr_assert_eq (ocf_test_stop (s_workerd, SIGTERM, 5000), 0);
+    s_workerd = 0;
+    FILE *file = fopen (s_node.config, "w");
+    fclose (file);
+    s_chatty_service ("llm", port, "env = MODEL_VERSION=2");
+    s_start_workerd (NULL, NULL);
+    cr_assert (s_wait_log ("ocf-workerd", "llm: the running backend was started with another command, env, gpus or "
+                           "workdir than configured now: stopping it, then starting the configured one", 2000));
+    cr_assert (s_wait_state ("llm", "healthy", 5000));
+    cr_assert_neq (s_stat_integer ("llm", "pid"), old);
+    cr_assert_not (s_alive (old), "the outdated backend is gone");
+    cr_assert_eq (s_stat_integer ("llm", "restarts"), 0);
 }
 
 Test (workerd_daemon, sigterm_leaves_the_backend_running_and_registered)
 {
     s_check_outlives (SIGTERM);
 }
+
 
 Test (workerd_daemon, kill_9_leaves_the_backend_running_and_registered)
 {
