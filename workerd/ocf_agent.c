@@ -9,6 +9,7 @@
 #include "ocf_logtail.h"
 #include "ocf_log.h"
 #include "ocf_models.h"
+#include "ocf_portowner.h"
 #include "ocf_procstat.h"
 #include "ocf_process.h"
 #include "ocf_prom.h"
@@ -54,6 +55,7 @@ typedef struct {
     char record_path[4200];      //  state_dir/backends/NAME.json, for the next workerd
     json_t *spec;                //  the configuration it is started with
     json_t *recorded;            //  the service state last written there
+    ocf_portowner_t port_owner;  //  the last verdict on who listens on its port
 } entry_t;
 
 struct _ocf_agent_t {
@@ -306,6 +308,16 @@ s_deliver_health (entry_t *entry, uint64_t run, const ocf_fetch_result_t *result
     s_describe (result, why, sizeof why);
     ocf_service_probe_t probe = { .ok = s_success (result), .refused = result->refused,
                                   .latency_us = result->latency_us, .error = why };
+    //  The answer counts only if it came from the backend, not from whoever else listens.
+    char holder[128];
+    if (probe.ok && entry->process
+    &&  ocf_portowner_check (&entry->port_owner, ocf_process_pid (entry->process), entry->config->host,
+                             (int) entry->config->port, holder, sizeof holder) != 0) {
+        snprintf (why, sizeof why, "port %lld is held by %s, not by the backend (pid %d)",
+                  (long long) entry->config->port, holder, (int) ocf_process_pid (entry->process));
+        probe.ok = false;
+        probe.foreign = true;
+    }
     ocf_service_health (entry->machine, run, &probe, now);
 }
 

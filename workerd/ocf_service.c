@@ -357,8 +357,12 @@ s_health_failed (ocf_service_t *self, const ocf_service_probe_t *probe, int64_t 
     switch (self->state) {
         case OCF_SERVICE_STARTING:
             //  A launched backend is expected to fail while it loads; start_timeout decides.
+            //  Another process on its port is not loading: the operator must hear of it.
             if (self->launched) {
-                ocf_log_debug ("%s: not healthy yet: %s", self->config->name, why);
+                if (probe->foreign && !repeated)
+                    ocf_log_warning ("%s: not ready: %s", self->config->name, why);
+                else
+                    ocf_log_debug ("%s: not healthy yet: %s", self->config->name, why);
                 return;
             }
             ocf_log_warning ("%s: health check failed: %s", self->config->name, why);
@@ -366,7 +370,7 @@ s_health_failed (ocf_service_t *self, const ocf_service_probe_t *probe, int64_t 
             return;
         case OCF_SERVICE_HEALTHY:
             //  Nothing listening means no request can succeed: no point waiting for more.
-            if (probe->refused || self->consecutive_failures >= self->failure_threshold) {
+            if (probe->refused || probe->foreign || self->consecutive_failures >= self->failure_threshold) {
                 ocf_log_warning ("%s: unhealthy (%s, %lld consecutive failure%s), withdrawing", self->config->name, why,
                                  (long long) self->consecutive_failures, self->consecutive_failures == 1 ? "" : "s");
                 s_set_state (self, OCF_SERVICE_UNHEALTHY, now);

@@ -54,6 +54,7 @@ enum {
 typedef struct {
     bool ok;                     //  2xx
     bool refused;                //  nothing listens on the port
+    bool foreign;                //  answered, but the port is held by a process not the backend's
     int64_t latency_us;
     const char *error;           //  why not ok (for logs and STATS)
 } ocf_service_probe_t;

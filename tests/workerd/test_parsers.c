@@ -4,6 +4,8 @@
 #include "ocf_gpu.h"
 #include "ocf_linebuf.h"
 #include "ocf_models.h"
+#include "ocf_procnet.h"
+#include "ocf_procstat.h"
 #include "ocf_prom.h"
 #include "ocf_slurm.h"
 #include "ocf_strbuf.h"
@@ -471,4 +473,73 @@ Test (linebuf, a_line_without_end_is_cut_not_buffered)
     cr_assert_eq (one.count, 1);
     cr_assert_not (one.continued[0]);
     free (data);
+}
+
+//  --------------------------------------------------------------------------
+//  /proc/net/tcp{,6}: who may answer a connection to host:port; /proc/PID/stat
+
+static const char *
+s_listeners (const char *host, int port)
+{
+    static char text[256];
+    ocf_procnet_target_t target;
+    cr_assert_eq (ocf_procnet_target (host, &target), 0);
+    uint64_t inodes[8];
+    size_t count = 0;
+    char *tcp = s_fixture ("proc/net_tcp"), *tcp6 = s_fixture ("proc/net_tcp6");
+    ocf_procnet_listeners (tcp, strlen (tcp), false, &target, port, inodes, 8, &count);
+    ocf_procnet_listeners (tcp6, strlen (tcp6), true, &target, port, inodes, 8, &count);
+    free (tcp);
+    free (tcp6);
+    text[0] = '\0';
+    for (size_t i = 0; i < count; i++)
+        snprintf (text + strlen (text), sizeof text - strlen (text), "%s%llu", i ? "," : "", (unsigned long long) inodes[i]);
+    return text;
+}
+
+Test (procnet, listeners_that_accept_a_connection_to_host_and_port)
+{
+    //  Its own address and the wildcards (IPv6's too: dual-stack), never an established
+    //  connection, another address or another port.
+    cr_assert_str_eq (s_listeners ("127.0.0.1", 8000), "1001,1002,2001,2003");
+    cr_assert_str_eq (s_listeners ("::1", 8000), "2001,2002");
+    cr_assert_str_eq (s_listeners ("[::1]", 8000), "2001,2002");
+    cr_assert_str_eq (s_listeners ("127.0.0.2", 8000), "1002,1003,2001");
+    cr_assert_str_eq (s_listeners ("localhost", 8000), "1001,1002,1003,2001,2002,2003", "a name: every address");
+    cr_assert_str_eq (s_listeners ("127.0.0.1", 8001), "1005");
+    cr_assert_str_eq (s_listeners ("127.0.0.1", 9000), "");
+}
+
+Test (procnet, this_hosts_tables_parse)
+{
+    //  Whatever listens here, the real files are read without a row being mistaken.
+    ocf_procnet_target_t target;
+    ocf_procnet_target ("0.0.0.0", &target);
+    char *tcp = ocf_test_read_file ("/proc/net/tcp");
+    cr_assert_not_null (tcp);
+    uint64_t inodes[4];
+    size_t count = 0;
+    ocf_procnet_listeners (tcp, strlen (tcp), false, &target, 65536, inodes, 4, &count);
+    cr_assert_eq (count, 0, "no port 65536");
+    free (tcp);
+}
+
+Test (procstat, stat_lines)
+{
+    ocf_procstat_t stat;
+    const char *line = "4711 (my (odd) name) S 1 4711 4711 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10 "
+                       "18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 3 0 0 0 0 0\n";
+    cr_assert_eq (ocf_procstat_parse (line, strlen (line), &stat), 0);
+    cr_assert_eq (stat.pid, 4711);
+    cr_assert_str_eq (stat.comm, "my (odd) name");
+    cr_assert_eq (stat.state, 'S');
+    cr_assert_eq (stat.ppid, 1);
+    cr_assert_eq (stat.pgrp, 4711);
+    cr_assert_eq (stat.start_time, 123456);
+    const char *short_line = "4711 (x) S 1 4711";
+    cr_assert_eq (ocf_procstat_parse (short_line, strlen (short_line), &stat), -1, "no start time");
+    cr_assert_eq (ocf_procstat_parse ("(x) S", 5, &stat), -1);
+    cr_assert_eq (ocf_procstat_read (getpid (), &stat), 0);
+    cr_assert_eq (stat.pid, getpid ());
+    cr_assert_eq (stat.ppid, getppid ());
 }

@@ -523,3 +523,21 @@ Test (service, the_record_follows_registration_and_models)
     json_decref (expected);
     ocf_service_destroy (&service);
 }
+
+Test (service, a_foreign_process_on_the_port_is_not_the_backend)
+{
+    static const ocf_service_probe_t FOREIGN = { .ok = false, .foreign = true,
+                                                 .error = "port 8000 is held by pid 99 (python3), not by the backend" };
+    ocf_service_t *service = s_service ("command = backend\nidentity_group = model=m\n");
+    s_launch (service);
+    ocf_service_health (service, ocf_service_run (service), &FOREIGN, 1);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STARTING, "not ready");
+    cr_assert_not (s_registered (service));
+    cr_assert_str_eq (s_stat_text (service, "last_error"), FOREIGN.error);
+    s_make_healthy (service, 2);
+    //  Healthy, then someone else's socket on the port: withdrawn at once, as when refused.
+    ocf_service_health (service, ocf_service_run (service), &FOREIGN, 3);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_UNHEALTHY);
+    cr_assert_not (s_registered (service));
+    ocf_service_destroy (&service);
+}

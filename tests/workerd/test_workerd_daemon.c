@@ -764,6 +764,31 @@ Test (workerd_daemon, kill_9_leaves_the_backend_running_and_registered)
     s_check_outlives (SIGKILL);
 }
 
+Test (workerd_daemon, a_foreign_listener_on_the_port_is_not_registered)
+{
+    //  Another process answers health checks on the port; the launched "backend" never
+    //  listens. The answers are not the backend's: not registered, and the log says who.
+    int port = ocf_test_free_port ();
+    const char *flags[] = { "--model", "m", NULL };
+    int slot = s_start_backend (port, flags);
+    char section[512];
+    snprintf (section, sizeof section, "[service.llm]\ncommand = /bin/sleep 1000\nport = %d\nidentity_group = model=m\n",
+              port);
+    ocf_test_node_config (&s_node, section);
+    s_start_workerd (NULL, NULL);
+    char expected[200];
+    snprintf (expected, sizeof expected, "llm: not ready: port %d is held by pid %d (ocf-test-backen), not by the backend",
+              port, (int) s_backends[slot]);
+    cr_assert (s_wait_log ("ocf-workerd", expected, 5000), "'%s' logged", expected);
+    usleep (3 * s_interval_ms * 1000);
+    cr_assert_not (s_is_registered ("llm"));
+    cr_assert_str_eq (s_state ("llm"), "starting");
+    char *log = s_log ("ocf-workerd");
+    char *first = strstr (log, "llm: not ready");
+    cr_assert_null (strstr (first + 1, "llm: not ready"), "said once, not at every check");
+    free (log);
+}
+
 //  --------------------------------------------------------------------------
 //  Externally managed backends
 
