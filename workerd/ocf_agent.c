@@ -19,6 +19,7 @@
 #include "ocf_registrar.h"
 #include "ocf_statedir.h"
 #include "ocf_time.h"
+#include "ocf_units.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@ extern char **environ;
 #define MAX_MODELS_BODY (4 * 1024 * 1024)
 #define MAX_METRICS_BODY (8 * 1024 * 1024)
 #define MAX_MODELS 256
+#define UNIT_START_TIMEOUT_MS 30000   //  from `systemctl restart` to the backend's exec
 
 typedef enum { PHASE_RUNNING, PHASE_WITHDRAWING, PHASE_STOPPING, PHASE_DONE } phase_t;
 
@@ -65,6 +67,9 @@ struct _ocf_agent_t {
     size_t entry_count;
     ocf_fetch_t *fetch;
     ocf_registrar_t *registrar;
+    ocf_units_t *units;          //  launcher = systemd, else NULL
+    bool in_event;               //  s_after_event is running
+    bool event_again;            //  and must run once more
     ocf_gpu_probe_t *probe;
     bool probe_polled;
     int64_t next_probe_at;
@@ -84,6 +89,7 @@ struct _ocf_agent_t {
 };
 
 static void s_after_event (ocf_agent_t *self);
+static void s_settle (ocf_agent_t *self);
 
 //  --------------------------------------------------------------------------
 //  Backend output: each line into the log, prefixed with the service name
@@ -153,6 +159,13 @@ s_on_pidfd (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+static void
+s_watch_pidfd (entry_t *entry)
+{
+    zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), ZMQ_POLLIN, 0 };
+    zloop_poller (entry->agent->loop, &item, s_on_pidfd, entry);
+}
+
 //  Reads the record an earlier workerd left and adopts its backend when the record is
 //  sound and the process is still the one it started. Returns true when adopted.
 static bool
@@ -185,8 +198,7 @@ s_adopt (entry_t *entry, int64_t now)
             bool outdated = !json_equal (record.spec, entry->spec);
             ocf_log_info ("%s: pid %d is the backend an earlier workerd started%s", name, (int) record.pid,
                           outdated ? ", with another configuration" : "; adopting it");
-            zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), ZMQ_POLLIN, 0 };
-            zloop_poller (entry->agent->loop, &item, s_on_pidfd, entry);
+            s_watch_pidfd (entry);
             ocf_service_adoption_t adoption = { .registered = record.registered, .models = record.models,
                                                 .outdated = outdated };
             ocf_service_adopted (entry->machine, &adoption, now);
@@ -200,10 +212,40 @@ s_adopt (entry_t *entry, int64_t now)
     return adopted;
 }
 
+//  The outcome of a unit's start (ocf_units).
+static void
+s_on_unit_started (void *arg, ocf_process_t *process, const char *error)
+{
+    entry_t *entry = arg;
+    int64_t now = ocf_time_mono_ms ();
+    if (!process)
+        ocf_service_spawn_failed (entry->machine, error, now);
+    else {
+        entry->process = process;
+        s_watch_pidfd (entry);
+        ocf_log_info ("%s: started %s in ocf-backend@%s.service (pid %d)", entry->config->name, entry->argv[0],
+                      entry->config->name, (int) ocf_process_pid (process));
+        ocf_service_spawned (entry->machine, now);
+    }
+    s_after_event (entry->agent);
+}
+
 static void
 s_spawn (entry_t *entry, int64_t now)
 {
     char error[512];
+    ocf_units_t *units = entry->agent->units;
+    if (units) {
+        char path[4096];
+        //  Known at once, as for a child: not an exit status 127 in the unit's journal.
+        if (ocf_process_find_program (entry->argv[0], path, sizeof path, error, sizeof error) != 0)
+            ocf_service_spawn_failed (entry->machine, error, now);
+        else
+        if (!ocf_units_starting (units, entry->config->name))
+            ocf_units_start (units, entry->config->name, entry->argv, entry->env, entry->config->workdir,
+                             s_on_unit_started, entry);
+        return;
+    }
     entry->process = ocf_process_spawn (entry->argv, entry->env, entry->config->workdir, entry->log_path, error,
                                         sizeof error);
     if (!entry->process) {
@@ -445,6 +487,8 @@ s_next_deadline (ocf_agent_t *self)
     int64_t probe_deadline = ocf_gpu_probe_deadline (self->probe);
     if (probe_deadline && probe_deadline < next)
         next = probe_deadline;
+    if (self->units && ocf_units_next_deadline (self->units) < next)
+        next = ocf_units_next_deadline (self->units);
     if (self->phase == PHASE_WITHDRAWING || self->phase == PHASE_STOPPING)
         next = self->phase_deadline < next ? self->phase_deadline : next;
     for (size_t i = 0; i < self->entry_count; i++) {
@@ -515,7 +559,26 @@ s_advance_shutdown (ocf_agent_t *self, int64_t now)
 static void
 s_after_event (ocf_agent_t *self)
 {
+    //  Outcomes reported from within (a unit's start that failed at the tick) ask for one
+    //  more round rather than a nested one.
+    if (self->in_event) {
+        self->event_again = true;
+        return;
+    }
+    self->in_event = true;
+    do {
+        self->event_again = false;
+        s_settle (self);
+    } while (self->event_again);
+    self->in_event = false;
+}
+
+static void
+s_settle (ocf_agent_t *self)
+{
     int64_t now = ocf_time_mono_ms ();
+    if (self->units)
+        ocf_units_tick (self->units, now);
     for (size_t i = 0; i < self->entry_count; i++)
         s_act (&self->entries[i], now);
     if (self->phase == PHASE_RUNNING && now >= self->next_probe_at)
@@ -582,6 +645,8 @@ ocf_agent_reap (ocf_agent_t *self)
             s_probe_exited (self, status);
             continue;
         }
+        if (self->units && ocf_units_reap (self->units, pid, status))
+            continue;
         for (size_t i = 0; i < self->entry_count; i++)
             if (self->entries[i].process && ocf_process_pid (self->entries[i].process) == pid)
                 s_entry_exited (&self->entries[i], status);
@@ -712,6 +777,11 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
         ocf_agent_destroy (&self);
         return NULL;
     }
+    if (strcmp (config->workerd.launcher, "systemd") == 0
+    &&  !(self->units = ocf_units_new (loop, backends, UNIT_START_TIMEOUT_MS, error, error_size))) {
+        ocf_agent_destroy (&self);
+        return NULL;
+    }
     self->entries = ocf_calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
     for (size_t i = 0; i < config->service_count; i++) {
         entry_t *entry = &self->entries[self->entry_count];
@@ -724,10 +794,12 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                 return NULL;
             }
             entry->env = s_environment (entry->config);
+            //  A unit's output goes to its own journal (journalctl -u ocf-backend@NAME).
             ocf_statedir_backend_path (config->node.state_dir, entry->config->name, ".log", entry->log_path,
                                        sizeof entry->log_path);
-            entry->log = ocf_logtail_new (loop, entry->log_path, BACKEND_LOG_MAX, s_log_line, entry, error, error_size);
-            if (!entry->log) {
+            if (!self->units
+            &&  !(entry->log = ocf_logtail_new (loop, entry->log_path, BACKEND_LOG_MAX, s_log_line, entry, error,
+                                                error_size))) {
                 ocf_agent_destroy (&self);
                 return NULL;
             }
@@ -788,6 +860,7 @@ ocf_agent_destroy (ocf_agent_t **self_p)
     ocf_gpu_probe_destroy (&self->probe);
     ocf_fetch_destroy (&self->fetch);
     ocf_registrar_destroy (&self->registrar);
+    ocf_units_destroy (&self->units);
     if (self->timer_id >= 0)
         zloop_timer_end (self->loop, self->timer_id);
     free (self);

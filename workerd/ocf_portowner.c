@@ -99,7 +99,8 @@ ocf_portowner_check (ocf_portowner_t *self, pid_t pid, const char *host, int por
         return 0;
     uint64_t inodes[OCF_PORTOWNER_MAX_SOCKETS];
     size_t count = 0;
-    static const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    //  Through self: under ProcSubset=pid (the unit's sandbox) /proc/net is hidden.
+    static const char *tables[] = { "/proc/self/net/tcp", "/proc/self/net/tcp6" };
     for (int i = 0; i < 2; i++) {
         size_t size;
         char *text = s_read_file (tables[i], &size);

@@ -66,8 +66,8 @@ s_environment (char *const *env)
 }
 
 //  Resolved before fork(): the child may only call async-signal-safe functions.
-static int
-s_find_program (const char *name, char *path, size_t size, char *error, size_t error_size)
+int
+ocf_process_find_program (const char *name, char *path, size_t size, char *error, size_t error_size)
 {
     if (strchr (name, '/')) {
         if (access (name, X_OK) != 0) {
@@ -140,7 +140,7 @@ ocf_process_spawn (char *const *argv, char *const *env, const char *workdir, con
                    size_t error_size)
 {
     char path[4096];
-    if (s_find_program (argv[0], path, sizeof path, error, error_size) != 0)
+    if (ocf_process_find_program (argv[0], path, sizeof path, error, error_size) != 0)
         return NULL;
     //  output[0]: what workerd reads (-1 for a log file), output[1]: the child's stdout.
     int output[2] = { -1, -1 }, status[2];

@@ -31,6 +31,8 @@ ocf_process_t *ocf_process_spawn (char *const *argv, char *const *env, const cha
 //  A running process that is not our child: returns NULL with the reason in error when pid
 //  is gone or is not the process that started at start_time (a later one with its pid).
 ocf_process_t *ocf_process_adopt (pid_t pid, uint64_t start_time, char *error, size_t error_size);
+//  Where argv[0] would be found (as spawn looks for it): 0 with path, or -1 with why.
+int ocf_process_find_program (const char *name, char *path, size_t size, char *error, size_t error_size);
 //  Closes the output pipe or pidfd (stop polling it first). Does not signal or reap the process.
 void ocf_process_destroy (ocf_process_t **self_p);
 pid_t ocf_process_pid (ocf_process_t *self);

@@ -304,7 +304,7 @@ static void
 s_describe_exit (int status, char *text, size_t size)
 {
     if (status == OCF_SERVICE_EXIT_UNKNOWN)
-        snprintf (text, size, "ended (exit status unknown: started by an earlier workerd)");
+        snprintf (text, size, "ended (exit status unknown: not a child of workerd)");
     else
     if (WIFEXITED (status))
         snprintf (text, size, "exited with status %d", WEXITSTATUS (status));

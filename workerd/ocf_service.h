@@ -68,7 +68,8 @@ typedef struct {
     bool outdated;               //  started with another command, env, gpus or workdir
 } ocf_service_adoption_t;
 
-//  The exit status given to exited() when it is unknown (an adopted backend).
+//  The exit status given to exited() when it is unknown (an adopted backend, or one in a
+//  systemd unit: not our child).
 #define OCF_SERVICE_EXIT_UNKNOWN (-1)
 
 //  config and workerd are read at creation and must outlive the service.

@@ -14,6 +14,8 @@ static const ocf_config_key_t s_workerd_keys[] = {
       "nvidia-smi program (a host without it is a CPU host)" },
     { "metrics_interval", OCF_CONFIG_DURATION, KEY (metrics_interval_ms), "5s", 100, 3600000, NULL, false,
       "Interval of backend metrics scrapes" },
+    { "launcher", OCF_CONFIG_ENUM, KEY (launcher), "process", 0, 0, "process|systemd", false,
+      "How backends are started: process (detached children) or systemd (one unit ocf-backend@NAME each)" },
 };
 
 const ocf_config_section_t ocf_workerd_config_section = {

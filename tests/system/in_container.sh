@@ -42,6 +42,9 @@ for name in tabled gossipd proxyd workerd; do
   grep -q "/usr/sbin/ocf-$name\$" /tmp/package-contents && daemons="$daemons $name"
 done
 echo "daemons in the package:$daemons"
+#  The system bus: ocf-workerd starts its backends' units through it (polkit decides). The
+#  test's target boots sysinit only; on a real host dbus runs anyway.
+systemctl start dbus.service
 #  An empty configuration file is a valid one-host cluster.
 mkdir -p /etc/ocf
 : > /etc/ocf/ocf.conf
@@ -99,8 +102,39 @@ CONF
   check "a streamed chat completion through proxyd: 5 token events, then [DONE]" \
     sh -c '[ "$(grep -c "\"content\"" /tmp/stream)" -ge 5 ] && grep -q "data: \[DONE\]" /tmp/stream'
   grep -q "DONE" /tmp/stream || cat /tmp/stream
-  check "journald has the backend's output under ocf-workerd" \
-    sh -c 'journalctl -u ocf-workerd.service -o cat --no-pager | grep -q "^llm: "'
+  check "journald has the backend's output under its own unit, ocf-backend@llm" \
+    sh -c 'journalctl -u ocf-backend@llm.service -o cat --no-pager | grep -q .'
+
+  #  Backends outlive ocf-workerd: a restart and a kill -9 under a streamed completion.
+  backend=$(property ocf-backend@llm.service MainPID)
+  check "the backend is the main process of ocf-backend@llm.service" test "${backend:-0}" -gt 0
+  check "the backend is not in ocf-workerd.service's cgroup" sh -c "! grep -q ocf-workerd.service /proc/$backend/cgroup"
+  registered() { ocfctl -t 1000 PROVIDERS '{"service": "llm"}' 2>/dev/null | grep -q '"port": 18000'; }
+  watch_registration() {                # one line per look at the table, "miss" when llm was not there
+    while [ -f /tmp/watching ]; do registered && echo ok || echo miss; sleep 0.05; done > /tmp/looks
+  }
+  for how in restart kill; do
+    touch /tmp/watching; watch_registration & watcher=$!
+    curl -sSN http://127.0.0.1:8092/v1/chat/completions -H 'Content-Type: application/json' \
+      -H 'X-Test-Tokens: 40' -H 'X-Test-Token-Delay-Ms: 50' \
+      -d '{"model": "nspawn-model", "stream": true, "messages": [{"role": "user", "content": "hi"}]}' > /tmp/stream 2>&1 &
+    stream=$!
+    sleep 0.5
+    workerd=$(mainpid workerd)
+    if [ "$how" = restart ]; then systemctl restart ocf-workerd.service; else kill -9 "$workerd"; fi
+    wait_for 20 sh -c "[ \"\$(systemctl show -p MainPID --value ocf-workerd.service)\" != $workerd ] && [ \"\$(systemctl show -p ActiveState --value ocf-workerd.service)\" = active ]"
+    check "$how of ocf-workerd: the new one adopted the backend" \
+      wait_for 10 sh -c "journalctl -u ocf-workerd.service _PID=\$(systemctl show -p MainPID --value ocf-workerd.service) -o cat --no-pager | grep -q 'llm: adopted the running backend; it stays registered'"
+    journalctl -u ocf-workerd.service -o cat --no-pager | grep "running backend adopted" | tail -1
+    wait "$stream"
+    sleep 1
+    rm /tmp/watching; wait "$watcher"
+    check "$how of ocf-workerd: the backend kept its pid" test "$(property ocf-backend@llm.service MainPID)" = "$backend"
+    check "$how of ocf-workerd: the stream in flight got its 40 tokens and [DONE]" \
+      sh -c '[ "$(grep -c "\"content\"" /tmp/stream)" -ge 40 ] && grep -q "data: \[DONE\]" /tmp/stream'
+    check "$how of ocf-workerd: llm stayed registered ($(grep -c ok /tmp/looks) looks at the table, none missed it)" \
+      sh -c '! grep -q miss /tmp/looks && grep -q ok /tmp/looks'
+  done
 fi
 
 #  Socket activation: ocf-proxyd.socket holds the port while ocf-proxyd restarts.

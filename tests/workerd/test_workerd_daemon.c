@@ -670,7 +670,7 @@ s_check_adoption (int signal_number)
     cr_assert_geq (s_wait_registered ("llm", true, 5000), 0, "registered again after the restart");
     cr_assert_neq (s_stat_integer ("llm", "pid"), backend);
     log = s_log ("ocf-workerd");
-    cr_assert (strstr (log, "llm: backend ended (exit status unknown: started by an earlier workerd)"), "%s", log);
+    cr_assert (strstr (log, "llm: backend ended (exit status unknown: not a child of workerd)"), "%s", log);
     free (log);
 }
 
@@ -762,6 +762,77 @@ Test (workerd_daemon, sigterm_leaves_the_backend_running_and_registered)
 Test (workerd_daemon, kill_9_leaves_the_backend_running_and_registered)
 {
     s_check_outlives (SIGKILL);
+}
+
+//  launcher = systemd, with tests/workerd/fixtures/systemctl standing in for systemctl: it
+//  runs the unit's ExecStart (the real ocf-backend-exec) detached, as systemd would.
+static void
+s_fake_systemd (void)
+{
+    char path[2048];
+    snprintf (path, sizeof path, "%s/systemctl:%s", FIXTURES, getenv ("PATH"));
+    setenv ("PATH", path, 1);
+    setenv ("OCF_TEST_STATE_DIR", s_node.state_dir, 1);
+    setenv ("OCF_TEST_BACKEND_EXEC", ocf_test_bin ("ocf-backend-exec"), 1);
+}
+
+Test (workerd_daemon, backends_in_systemd_units_are_started_watched_and_adopted)
+{
+    s_fake_systemd ();
+    s_launched_service ("llm", "--model m1", "identity_group = model=m1\nenv = FOO=bar");
+    s_start_workerd (NULL, "workerd.launcher=systemd");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    pid_t backend = (pid_t) s_stat_integer ("llm", "pid");
+    char expected[300];
+    snprintf (expected, sizeof expected, "llm: started %s in ocf-backend@llm.service (pid %d)",
+              ocf_test_bin ("ocf-test-backend"), (int) backend);
+    cr_assert (s_wait_log ("ocf-workerd", expected, 1000), "%s", expected);
+    char environ_path[64];
+    snprintf (environ_path, sizeof environ_path, "/proc/%d/environ", (int) backend);
+    FILE *file = fopen (environ_path, "r");
+    char environment[65536];
+    size_t got = fread (environment, 1, sizeof environment - 1, file);
+    fclose (file);
+    bool foo = false;
+    for (size_t at = 0; at < got; at += strlen (environment + at) + 1)
+        foo |= strcmp (environment + at, "FOO=bar") == 0;
+    cr_assert (foo, "the unit's backend got the service's env");
+    //  A restart of workerd adopts it.
+    cr_assert_eq (ocf_test_stop (s_workerd, SIGTERM, 5000), 0);
+    s_start_workerd (NULL, "workerd.launcher=systemd");
+    cr_assert (ocf_test_wait_for (s_adopted, NULL, 5000));
+    cr_assert_eq (s_stat_integer ("llm", "pid"), backend);
+    cr_assert (s_is_registered ("llm"));
+    //  Its death is seen through the pidfd, and a new unit start follows.
+    cr_assert_eq (kill (backend, SIGKILL), 0);
+    cr_assert_geq (s_wait_registered ("llm", false, 2000), 0);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert_neq (s_stat_integer ("llm", "pid"), backend);
+}
+
+Test (workerd_daemon, a_unit_that_cannot_be_started_is_a_failed_start)
+{
+    //  What polkit says to a unit that is not ocf-backend@*: here, what systemctl says is
+    //  the reason, and the crash loop limit applies as for a program that cannot run.
+    s_fake_systemd ();
+    ocf_test_node_config (&s_node, "[service.llm]\ncommand = /bin/true\nport = 1\nrestart_max = 1\n"
+                                    "restart_delay = 100ms\n");
+    char bin[600];
+    snprintf (bin, sizeof bin, "%s/fake-bin", s_node.root);
+    mkdir (bin, 0755);
+    char script[700];
+    snprintf (script, sizeof script, "%s/systemctl", bin);
+    s_write (script, "#!/bin/sh\necho 'Failed to restart unit: Access denied' >&2\nexit 4\n", 0755);
+    char path[2048];
+    snprintf (path, sizeof path, "%s:%s", bin, getenv ("PATH"));
+    setenv ("PATH", path, 1);
+    s_start_workerd (NULL, "workerd.launcher=systemd");
+    cr_assert (s_wait_state ("llm", "failed", 5000));
+    json_t *stats = s_stats ();
+    const char *error = json_string_value (json_object_get (s_service_stats (stats, "llm"), "last_error"));
+    cr_assert (error && strstr (error, "systemctl restart ocf-backend@llm.service failed: Failed to restart unit: Access denied"),
+               "%s", error);
+    json_decref (stats);
 }
 
 Test (workerd_daemon, a_foreign_listener_on_the_port_is_not_registered)
