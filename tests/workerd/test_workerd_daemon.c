@@ -764,6 +764,84 @@ Test (workerd_daemon, kill_9_leaves_the_backend_running_and_registered)
     s_check_outlives (SIGKILL);
 }
 
+//  Under a load of streamed completions through ocf-proxyd, workerd killed with -9 and
+//  started again, then stopped with SIGTERM and started again: not a request fails, not a
+//  stream is cut, the backend keeps its pid, and the adoption takes at most 1 s from the
+//  new workerd's start (printed: "TIMING adoption ...").
+Test (workerd_daemon, restarts_of_workerd_under_streamed_load_lose_nothing, .timeout = 120)
+{
+    enum { STREAMS = 8, TOKENS = 30 };
+    s_launched_service ("llm", "--model m1 --threads 2 --tokens 30 --token-delay-ms 50", "models_path = /v1/models");
+    int api = ocf_test_free_port ();
+    char listen[64];
+    snprintf (listen, sizeof listen, "proxyd.listen=127.0.0.1:%d", api);
+    const char *proxyd_sets[] = { listen, "proxyd.fabric_listen=off", NULL };
+    pid_t proxyd = ocf_test_start (&s_node, "ocf-proxyd", proxyd_sets, 10000);
+    cr_assert_gt (proxyd, 0);
+    s_start_workerd (NULL, NULL);
+    char command[600], url[200];
+    snprintf (command, sizeof command, "curl -sf http://127.0.0.1:%d/v1/models", api);
+    int64_t deadline = ocf_time_mono_ms () + 10000;
+    bool routable = false;
+    while (!routable && ocf_time_mono_ms () < deadline) {
+        int status;
+        char *models = ocf_test_run (command, &status);
+        routable = status == 0 && models && strstr (models, "\"m1\"");
+        free (models);
+        usleep (50000);
+    }
+    cr_assert (routable, "proxyd routes to the backend");
+    pid_t backend = (pid_t) s_stat_integer ("llm", "pid");
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/v1/chat/completions", api);
+    const int signals[] = { SIGKILL, SIGTERM };
+    for (int round = 0; round < 2; round++) {
+        pid_t clients[STREAMS];
+        char outputs[STREAMS][400];
+        for (int i = 0; i < STREAMS; i++) {
+            snprintf (outputs[i], sizeof outputs[i], "%s/stream-%d-%d", s_node.root, round, i);
+            const char *argv[] = { "curl", "-sSNf", "--max-time", "30", "-o", outputs[i], url, "-H",
+                                   "Content-Type: application/json", "-d",
+                                   "{\"model\": \"m1\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
+                                   NULL };
+            char log[400];
+            snprintf (log, sizeof log, "%s.log", outputs[i]);
+            clients[i] = ocf_test_exec (argv, log, NULL);
+        }
+        usleep (300 * 1000);     //  the streams are under way
+        ocf_test_stop (s_workerd, signals[round], 5000);
+        int64_t started = ocf_test_now_us ();
+        s_start_workerd (NULL, NULL);
+        cr_assert (ocf_test_wait_for (s_adopted, NULL, 5000), "adopted");
+        int64_t outside_ms = (ocf_test_now_us () - started) / 1000;
+        char *log = s_log ("ocf-workerd");
+        char *line = NULL, *found = log;
+        while ((found = strstr (found, "1 running backend adopted, ")))
+            line = found++;
+        cr_assert_not_null (line);
+        long inside_ms = atol (line + strlen ("1 running backend adopted, "));
+        free (log);
+        fprintf (stderr, "TIMING adoption after %s: %ld ms after workerd started (its log), %lld ms from its "
+                 "start to STATS showing it adopted and checked 3 times\n", round ? "SIGTERM" : "kill -9", inside_ms,
+                 (long long) outside_ms);
+        cr_assert_leq (inside_ms, 1000, "adoption within 1 s of workerd's start");
+        for (int i = 0; i < STREAMS; i++) {
+            int status = ocf_test_stop (clients[i], 0, 30000);
+            cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "request %d did not fail (status %d)", i, status);
+            char *stream = ocf_test_read_file (outputs[i]);
+            cr_assert_not_null (stream);
+            int tokens = 0;
+            for (char *at = stream; (at = strstr (at, "\"content\"")); at++)
+                tokens++;
+            cr_assert_geq (tokens, TOKENS, "stream %d not cut: %d tokens", i, tokens);
+            cr_assert (strstr (stream, "data: [DONE]"), "stream %d ended with [DONE]", i);
+            free (stream);
+        }
+        cr_assert_eq (s_stat_integer ("llm", "pid"), backend, "the same backend");
+        cr_assert (s_is_registered ("llm"));
+    }
+    ocf_test_stop (proxyd, SIGTERM, 5000);
+}
+
 //  launcher = systemd, with tests/workerd/fixtures/systemctl standing in for systemctl: it
 //  runs the unit's ExecStart (the real ocf-backend-exec) detached, as systemd would.
 static void
