@@ -666,8 +666,10 @@ ocf_agent_leave (ocf_agent_t *self)
     for (size_t i = 0; i < self->entry_count; i++)
         if (self->entries[i].process) {
             entry_t *entry = &self->entries[i];
+            json_t *registration = ocf_service_registration (entry->machine);
             ocf_log_info ("%s: backend (pid %d) left running%s", entry->config->name, (int) ocf_process_pid (entry->process),
-                          ocf_service_registration (entry->machine) ? ", registered" : "");
+                          registration ? ", registered" : "");
+            json_decref (registration);
             running++;
         }
     ocf_log_notice ("exiting with %zu backend%s left running (a restarted ocf-workerd adopts them; "
