@@ -199,7 +199,16 @@ for name in $daemons; do
 done
 before=""
 for name in $daemons; do before="$before $(mainpid "$name")"; done
+backend=$(property ocf-backend@llm.service MainPID)
 check "systemctl restart ocf.target restarts every daemon" systemctl restart ocf.target
+if packaged workerd && [ "${backend:-0}" != 0 ]; then
+  adopted_by_current() {
+    journalctl -u ocf-workerd.service _PID="$(mainpid workerd)" -o cat --no-pager | grep -q 'llm: adopted'
+  }
+  check "systemctl restart ocf.target keeps the backend (same pid)" \
+    test "$(property ocf-backend@llm.service MainPID)" = "$backend"
+  check "systemctl restart ocf.target: the new ocf-workerd adopted it" wait_for 10 adopted_by_current
+fi
 for name in $daemons; do
   case " $before " in *" $(mainpid "$name") "*) check "ocf-$name got a new process" false ;;
                       *) check "ocf-$name got a new process" true ;; esac
@@ -238,5 +247,7 @@ for name in $daemons; do
   check "ocf-$name stopped cleanly (inactive, result success)" \
     wait_for 30 sh -c "[ \$(systemctl show -p ActiveState --value ocf-$name.service) = inactive ] && [ \$(systemctl show -p Result --value ocf-$name.service) = success ]"
 done
+ packaged workerd && check "systemctl stop ocf.target stops the backends' units too" \
+  wait_for 30 sh -c "! systemctl is-active -q ocf-backend@llm.service"
 check "ocf-tabled logged STOPPING and stopped" sh -c 'journalctl -u ocf-tabled.service -o cat --no-pager | grep -q "stopped"'
 finish
