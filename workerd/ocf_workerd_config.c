@@ -14,6 +14,8 @@ static const ocf_config_key_t s_workerd_keys[] = {
       "nvidia-smi program (a host without it is a CPU host)" },
     { "metrics_interval", OCF_CONFIG_DURATION, KEY (metrics_interval_ms), "5s", 100, 3600000, NULL, false,
       "Interval of backend metrics scrapes" },
+    { "drain_timeout", OCF_CONFIG_DURATION, KEY (drain_timeout_ms), "5min", 0, OCF_CONFIG_DAY_MS, NULL, false,
+      "Longest wait for requests in flight (streams) when draining, before the services are withdrawn" },
 };
 
 const ocf_config_section_t ocf_workerd_config_section = {

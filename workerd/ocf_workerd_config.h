@@ -16,6 +16,7 @@ typedef struct {
     int64_t gpu_interval_ms;
     char *nvidia_smi;
     int64_t metrics_interval_ms;
+    int64_t drain_timeout_ms;    //  longest wait for requests in flight before a drain withdraws
 } ocf_workerd_config_t;
 
 typedef struct {
