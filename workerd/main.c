@@ -1,7 +1,8 @@
 /*  ocf-workerd: this host's agent: it runs and watches the backends and reports the hardware.
     The daemon around ocf_agent: configuration, signals (SIGTERM/SIGINT stop, SIGCHLD
     reaps), systemd notifications, and the local API on run_dir/workerd.api (ROUTER) with
-    HELLO and STATS, guarded by run_dir/workerd.lock.  */
+    HELLO, STATS, DRAIN and UNDRAIN, guarded by run_dir/workerd.lock.  */
+#include "ocf_alloc.h"
 #include "ocf_daemon.h"
 #include "ocf_lock.h"
 #include "ocf_log.h"
@@ -14,6 +15,13 @@
 
 #define MAX_REQUEST 65536
 #define STATUS_INTERVAL_MS 5000
+#define MAX_WAITERS 64           //  DRAIN {"wait": true} callers answered once the drain is complete
+
+//  A DRAIN caller waiting for the end of the drain: its reply's envelope and what it drains.
+typedef struct {
+    zmsg_t *reply;
+    char *service;               //  NULL: every service
+} waiter_t;
 
 typedef struct {
     ocf_config_t *config;
@@ -21,7 +29,72 @@ typedef struct {
     ocf_agent_t *agent;
     zsock_t *api;
     char status[256];            //  the last STATUS= sent
+    waiter_t waiters[MAX_WAITERS];
+    size_t waiter_count;
 } daemon_t;
+
+static void
+s_send (daemon_t *daemon, zmsg_t **reply)
+{
+    //  Never blocks (SNDTIMEO 0): a client gone or too slow loses its reply.
+    if (zmsg_send (reply, daemon->api) != 0)
+        zmsg_destroy (reply);
+}
+
+//  After every event of the agent: answer the waiters whose drain is complete.
+static void
+s_on_drain_progress (void *arg)
+{
+    daemon_t *daemon = arg;
+    for (size_t i = 0; i < daemon->waiter_count;) {
+        waiter_t *waiter = &daemon->waiters[i];
+        if (!ocf_agent_drained (daemon->agent, waiter->service)) {
+            i++;
+            continue;
+        }
+        ocf_msg_append (waiter->reply, "OK", ocf_agent_drain_view (daemon->agent, waiter->service));
+        s_send (daemon, &waiter->reply);
+        free (waiter->service);
+        daemon->waiters[i] = daemon->waiters[--daemon->waiter_count];
+    }
+}
+
+//  DRAIN and UNDRAIN: {"service": NAME} (default: every service); DRAIN also {"wait": true}
+//  (answer once drained) and {"stop": true} (stop the backends once drained).
+static json_t *
+s_drain (daemon_t *daemon, ocf_msg_t *msg, zmsg_t **reply, const char **verb)
+{
+    *verb = "ERR";
+    bool drain = strcmp (msg->verb, "DRAIN") == 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (msg->body, key, value) {
+        bool known = strcmp (key, "v") == 0 || strcmp (key, "service") == 0
+                  || (drain && (strcmp (key, "wait") == 0 || strcmp (key, "stop") == 0));
+        if (!known)
+            return ocf_msg_error_body ("%s: unknown member \"%s\" (known: service%s)", msg->verb, key,
+                                       drain ? ", wait, stop" : "");
+    }
+    json_t *service = json_object_get (msg->body, "service");
+    json_t *wait = json_object_get (msg->body, "wait"), *stop = json_object_get (msg->body, "stop");
+    if ((service && !json_is_string (service)) || (wait && !json_is_boolean (wait)) || (stop && !json_is_boolean (stop)))
+        return ocf_msg_error_body ("%s: \"service\" must be a string, \"wait\" and \"stop\" booleans", msg->verb);
+    const char *name = json_string_value (service);
+    char error[256];
+    int rc = drain ? ocf_agent_drain (daemon->agent, name, json_is_true (stop), error, sizeof error)
+                   : ocf_agent_undrain (daemon->agent, name, error, sizeof error);
+    if (rc != 0)
+        return ocf_msg_error_body ("%s", error);
+    if (drain && json_is_true (wait) && !ocf_agent_drained (daemon->agent, name)) {
+        if (daemon->waiter_count == MAX_WAITERS)
+            return ocf_msg_error_body ("DRAIN: %d callers wait already", MAX_WAITERS);
+        daemon->waiters[daemon->waiter_count++] = (waiter_t) { *reply, name ? ocf_strdup (name) : NULL };
+        *reply = NULL;
+        return NULL;
+    }
+    *verb = "OK";
+    return ocf_agent_drain_view (daemon->agent, name);
+}
 
 static void
 s_answer (daemon_t *daemon, zmsg_t *request)
@@ -40,12 +113,18 @@ s_answer (daemon_t *daemon, zmsg_t *request)
         if (strcmp (msg.verb, "STATS") == 0)
             ocf_msg_append (reply, "OK", ocf_agent_stats (daemon->agent));
         else
-            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS)", msg.verb));
+        if (strcmp (msg.verb, "DRAIN") == 0 || strcmp (msg.verb, "UNDRAIN") == 0) {
+            const char *verb = NULL;
+            json_t *body = s_drain (daemon, &msg, &reply, &verb);
+            if (reply)
+                ocf_msg_append (reply, verb, body);
+        }
+        else
+            ocf_msg_append (reply, "ERR", ocf_msg_error_body ("unknown verb %s (known: HELLO STATS DRAIN UNDRAIN)", msg.verb));
         ocf_msg_clear (&msg);
     }
-    //  Never blocks (SNDTIMEO 0): a client gone or too slow loses its reply.
-    if (zmsg_send (&reply, daemon->api) != 0)
-        zmsg_destroy (&reply);
+    if (reply)
+        s_send (daemon, &reply);
 }
 
 static int
@@ -137,6 +216,7 @@ main (int argc, char **argv)
         zloop_destroy (&loop);
         goto stop;
     }
+    ocf_agent_set_drain_handler (daemon.agent, s_on_drain_progress, &daemon);
     zloop_reader (loop, daemon.api, s_on_api, &daemon);
     zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (daemon.signals), ZMQ_POLLIN, 0 };
     zloop_poller (loop, &signal_item, s_on_signal, &daemon);
@@ -148,6 +228,12 @@ main (int argc, char **argv)
     //  Ready means supervising: backends become healthy later, each in its own time.
     ocf_sdnotify ("READY=1");
     zloop_start (loop);
+    for (size_t i = 0; i < daemon.waiter_count; i++) {
+        //  Stopping ends the drain too: every service was withdrawn.
+        ocf_msg_append (daemon.waiters[i].reply, "ERR", ocf_msg_error_body ("workerd stopped during the drain"));
+        s_send (&daemon, &daemon.waiters[i].reply);
+        free (daemon.waiters[i].service);
+    }
     ocf_agent_destroy (&daemon.agent);
     zloop_destroy (&loop);
     status = 0;
