@@ -953,3 +953,123 @@ Test (workerd_daemon, timing_of_registration_and_withdrawal, .timeout = 600)
              (long long) refused[samples - 1], (long long) medians[3], (long long) exited[samples - 1],
              (long long) bound);
 }
+
+//  --------------------------------------------------------------------------
+//  Drain (here without proxyd: the in-flight count is unknown, so drain_timeout decides;
+//  tests/proxyd/test_drain.c drains under load with proxyd counting)
+
+//  The service's status in tabled's services view, as people query it ("" when not there).
+static char *
+s_view_status (const char *name)
+{
+    char command[700];
+    snprintf (command, sizeof command, "sqlite3 -readonly '%s/table.db' \"SELECT DISTINCT status FROM services "
+              "WHERE service = '%s' AND node_id = '%s'\"", s_node.state_dir, name, s_id);
+    int status;
+    char *out = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "sqlite3: %s", out);
+    out[strcspn (out, "\n")] = '\0';
+    return out;
+}
+
+static json_t *
+s_workerd_call (const char *verb, json_t *body, bool *ok)
+{
+    json_t *reply = ocf_test_call (&s_node, "workerd", verb, body, ok);
+    cr_assert_not_null (reply, "workerd answers %s", verb);
+    return reply;
+}
+
+Test (workerd_daemon, drain_marks_draining_then_withdraws_and_undrain_registers_again)
+{
+    int port = s_launched_service ("llm", "--model m", "models_path = /v1/models\n");
+    s_start_workerd (NULL, "workerd.drain_timeout=2s");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    char *status = s_view_status ("llm");
+    cr_assert_str_eq (status, "ready");
+    free (status);
+    //  Bad requests are refused with the reason.
+    bool ok;
+    json_t *reply = s_workerd_call ("DRAIN", json_pack ("{s:s}", "service", "nope"), &ok);
+    cr_assert_not (ok);
+    cr_assert_str_eq (json_string_value (json_object_get (reply, "error")), "no service 'nope' on this host");
+    json_decref (reply);
+    reply = s_workerd_call ("DRAIN", json_pack ("{s:i}", "colour", 1), &ok);
+    cr_assert_not (ok);
+    json_decref (reply);
+    int64_t started = ocf_time_mono_ms ();
+    reply = s_workerd_call ("DRAIN", NULL, &ok);
+    cr_assert (ok, "%s", json_dumps (reply, 0));
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (json_object_get (reply, "services"), "llm"),
+                                                          "drain")), "draining");
+    json_decref (reply);
+    //  Marked in tabled (and so in the view people read) while the backend still serves.
+    json_t *service = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref (service);
+        service = s_registered ("llm");
+        if (service && strcmp (json_string_value (json_object_get (service, "status")), "draining") == 0)
+            break;
+        usleep (5000);
+    }
+    cr_assert_str_eq (json_string_value (json_object_get (service, "status")), "draining");
+    json_decref (service);
+    status = s_view_status ("llm");
+    cr_assert_str_eq (status, "draining");
+    free (status);
+    json_t *stats = s_stats ();
+    cr_assert_str_eq (json_string_value (json_object_get (s_service_stats (stats, "llm"), "drain")), "draining");
+    json_decref (stats);
+    //  No proxyd to say nothing is in flight: withdrawn at drain_timeout, not before.
+    cr_assert_geq (s_wait_registered ("llm", false, 5000), 0);
+    int64_t took = ocf_time_mono_ms () - started;
+    cr_assert_geq (took, 2000, "withdrawn after %lld ms, before drain_timeout", (long long) took);
+    cr_assert_str_eq (s_state ("llm"), "healthy", "the backend still runs and answers");
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "llm: cannot learn the requests in flight from proxyd"), "%s", log);
+    cr_assert (strstr (log, "llm: drain_timeout (2 s) reached"), "%s", log);
+    free (log);
+    //  Still drained some checks later; UNDRAIN registers it again.
+    usleep (3 * (useconds_t) s_interval_ms * 1000);
+    cr_assert_not (s_is_registered ("llm"));
+    reply = s_workerd_call ("UNDRAIN", NULL, &ok);
+    cr_assert (ok);
+    json_decref (reply);
+    cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
+    service = s_registered ("llm");
+    cr_assert_str_eq (json_string_value (json_object_get (service, "status")), "ready");
+    json_decref (service);
+    (void) port;
+}
+
+Test (workerd_daemon, drain_with_wait_and_stop_answers_once_the_backend_is_gone)
+{
+    s_launched_service ("llm", "", "identity_group = model=m\n");
+    s_launched_service ("other", "", "identity_group = model=o\n");
+    s_start_workerd (NULL, "workerd.drain_timeout=500ms");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert_geq (s_wait_registered ("other", true, 5000), 0);
+    pid_t pid = (pid_t) s_stat_integer ("llm", "pid");
+    int64_t started = ocf_time_mono_ms ();
+    bool ok;
+    json_t *reply = s_workerd_call ("DRAIN", json_pack ("{s:s, s:b, s:b}", "service", "llm", "wait", 1, "stop", 1), &ok);
+    cr_assert (ok, "%s", json_dumps (reply, 0));
+    int64_t took = ocf_time_mono_ms () - started;
+    cr_assert_geq (took, 500, "answered at the end of the drain (%lld ms)", (long long) took);
+    cr_assert (json_is_true (json_object_get (reply, "drained")));
+    json_t *llm = json_object_get (json_object_get (reply, "services"), "llm");
+    cr_assert_str_eq (json_string_value (json_object_get (llm, "drain")), "drained");
+    cr_assert (json_is_false (json_object_get (llm, "running")));
+    cr_assert_null (json_object_get (json_object_get (reply, "services"), "other"), "only the service named");
+    json_decref (reply);
+    cr_assert_eq (kill (pid, 0), -1, "the backend is gone");
+    cr_assert_not (s_is_registered ("llm"));
+    cr_assert (s_is_registered ("other"), "the other service is untouched");
+    cr_assert_str_eq (s_state ("llm"), "stopped", "not restarted");
+    //  UNDRAIN starts it again.
+    reply = s_workerd_call ("UNDRAIN", json_pack ("{s:s}", "service", "llm"), &ok);
+    cr_assert (ok);
+    json_decref (reply);
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    cr_assert_neq ((pid_t) s_stat_integer ("llm", "pid"), pid);
+}
