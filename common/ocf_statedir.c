@@ -13,7 +13,8 @@ ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, s
     static const char *names[] = {
         [OCF_STATE_NODE_KEY] = "node.key",
         [OCF_STATE_TABLE_DB] = "table.db",
-        [OCF_STATE_KNOWN_SEEDS] = "known_seeds"
+        [OCF_STATE_KNOWN_SEEDS] = "known_seeds",
+        [OCF_STATE_DRAINED] = "drained"
     };
     snprintf (buffer, size, "%s/%s", state_dir, names[file]);
     return buffer;

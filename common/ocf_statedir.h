@@ -1,7 +1,8 @@
 /*  ocf_statedir: what [node] state_dir holds, and the directory itself.
     state_dir keeps what a host must not lose or share across restarts: node.key (its
     identity, common/ocf_identity), table.db (tabled's SQLite table, with its -wal and -shm
-    files beside it) and known_seeds (gossipd's keys of plain seeds, pinned on first use).
+    files beside it), known_seeds (gossipd's keys of plain seeds, pinned on first use) and
+    drained (the services workerd keeps drained until UNDRAIN, across its restarts).
     Every daemon builds these paths here, and the directory is created and kept private
     (0750: the secret key and the table are this node's alone) in one place.  */
 #ifndef OCF_STATEDIR_H
@@ -13,7 +14,8 @@
 typedef enum {
     OCF_STATE_NODE_KEY,          //  node.key
     OCF_STATE_TABLE_DB,          //  table.db
-    OCF_STATE_KNOWN_SEEDS        //  known_seeds
+    OCF_STATE_KNOWN_SEEDS,       //  known_seeds
+    OCF_STATE_DRAINED            //  drained
 } ocf_state_file_t;
 
 //  Writes the path of a file of state_dir to buffer and returns buffer.

@@ -12,6 +12,7 @@
 #include "ocf_prom.h"
 #include "ocf_service.h"
 #include "ocf_slurm.h"
+#include "ocf_statedir.h"
 #include "ocf_sysinfo.h"
 #include "ocf_registrar.h"
 #include "ocf_time.h"
@@ -49,6 +50,7 @@ typedef struct {
     bool wants_inflight;         //  waits for the local proxyd's in-flight count
     bool stop_when_drained;      //  DRAIN {"stop": true}: the backend goes once drained
     bool stopped_by_drain;       //  ... and was told to
+    bool kept_drained;           //  listed in state_dir/drained: drained until UNDRAIN, restarts included
 } entry_t;
 
 struct _ocf_agent_t {
@@ -80,6 +82,7 @@ struct _ocf_agent_t {
 };
 
 static void s_after_event (ocf_agent_t *self);
+static void s_load_drained (ocf_agent_t *self, int64_t now);
 
 //  --------------------------------------------------------------------------
 //  Backend output: each line into the log, prefixed with the service name
@@ -652,6 +655,7 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
                       entry->base_url);
     }
     int64_t now = ocf_time_mono_ms ();
+    s_load_drained (self, now);
     for (size_t i = 0; i < self->entry_count; i++)
         ocf_service_start (self->entries[i].machine, now);
     s_after_event (self);
@@ -703,6 +707,58 @@ s_any_drain (ocf_agent_t *self)
     return false;
 }
 
+//  state_dir/drained: the services an operator drained, one name a line, so that a restart of
+//  workerd (an upgrade in the middle of maintenance) does not put them back into service.
+//  Drains with stop (ocf.target stopping) are not kept: the host serves again once started.
+static void
+s_save_drained (ocf_agent_t *self)
+{
+    char path[4200], temporary[4300];
+    ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
+    snprintf (temporary, sizeof temporary, "%s.tmp", path);
+    bool any = false;
+    for (size_t i = 0; i < self->entry_count; i++)
+        any |= self->entries[i].kept_drained;
+    if (!any) {
+        if (unlink (path) != 0 && errno != ENOENT)
+            ocf_log_error ("cannot remove %s: %s", path, strerror (errno));
+        return;
+    }
+    FILE *file = fopen (temporary, "w");
+    for (size_t i = 0; file && i < self->entry_count; i++)
+        if (self->entries[i].kept_drained)
+            fprintf (file, "%s\n", self->entries[i].config->name);
+    if (!file || fclose (file) != 0 || rename (temporary, path) != 0)
+        ocf_log_error ("cannot write %s (a restart of workerd would undrain): %s", path, strerror (errno));
+}
+
+static void
+s_load_drained (ocf_agent_t *self, int64_t now)
+{
+    char path[4200], line[256];
+    ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    while (fgets (line, sizeof line, file)) {
+        line[strcspn (line, "\r\n")] = '\0';
+        entry_t *entry = NULL;
+        for (size_t i = 0; i < self->entry_count; i++)
+            if (strcmp (self->entries[i].config->name, line) == 0)
+                entry = &self->entries[i];
+        if (!entry) {
+            if (*line)
+                ocf_log_warning ("%s names '%s', which is no service of this host now: ignored", path, line);
+            continue;
+        }
+        ocf_log_notice ("%s: kept drained (listed in %s) until UNDRAIN", line, path);
+        entry->kept_drained = true;
+        ocf_service_drain (entry->machine, now);
+    }
+    fclose (file);
+    s_save_drained (self);
+}
+
 //  The entry named, or every entry when name is NULL; -1 with error for an unknown name.
 static int
 s_select (ocf_agent_t *self, const char *name, size_t *first, size_t *last, char *error, size_t error_size)
@@ -737,7 +793,9 @@ ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, si
         entry_t *entry = &self->entries[i];
         ocf_service_drain (entry->machine, now);
         entry->stop_when_drained |= stop;
+        entry->kept_drained |= !stop;
     }
+    s_save_drained (self);
     s_after_event (self);
     return 0;
 }
@@ -761,9 +819,10 @@ ocf_agent_undrain (ocf_agent_t *self, const char *name, char *error, size_t erro
     ocf_log_notice ("undrain of %s requested", name ? name : "every service");
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = first; i < last; i++) {
-        self->entries[i].stop_when_drained = self->entries[i].stopped_by_drain = false;
+        self->entries[i].stop_when_drained = self->entries[i].stopped_by_drain = self->entries[i].kept_drained = false;
         ocf_service_undrain (self->entries[i].machine, now);
     }
+    s_save_drained (self);
     s_after_event (self);
     return 0;
 }

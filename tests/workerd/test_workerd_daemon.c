@@ -1066,10 +1066,44 @@ Test (workerd_daemon, drain_with_wait_and_stop_answers_once_the_backend_is_gone)
     cr_assert_not (s_is_registered ("llm"));
     cr_assert (s_is_registered ("other"), "the other service is untouched");
     cr_assert_str_eq (s_state ("llm"), "stopped", "not restarted");
+    char path[600];
+    snprintf (path, sizeof path, "%s/drained", s_node.state_dir);
+    cr_assert_eq (access (path, F_OK), -1, "a drain with stop (ocf.target stopping) is not kept across restarts");
     //  UNDRAIN starts it again.
     reply = s_workerd_call ("UNDRAIN", json_pack ("{s:s}", "service", "llm"), &ok);
     cr_assert (ok);
     json_decref (reply);
     cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
     cr_assert_neq ((pid_t) s_stat_integer ("llm", "pid"), pid);
+}
+
+Test (workerd_daemon, a_drain_outlives_a_restart_of_workerd_until_undrain)
+{
+    s_launched_service ("llm", "", "identity_group = model=m\n");
+    s_start_workerd (NULL, "workerd.drain_timeout=200ms");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    bool ok;
+    json_t *reply = s_workerd_call ("DRAIN", json_pack ("{s:b}", "wait", 1), &ok);
+    cr_assert (ok, "%s", json_dumps (reply, 0));
+    json_decref (reply);
+    char path[600];
+    snprintf (path, sizeof path, "%s/drained", s_node.state_dir);
+    char *kept = ocf_test_read_file (path);
+    cr_assert_str_eq (kept ? kept : "(none)", "llm\n");
+    free (kept);
+    //  Restarted (an upgrade in the middle of maintenance): the backend runs, is healthy,
+    //  and stays out of the table.
+    ocf_test_stop (s_workerd, SIGTERM, 10000);
+    s_start_workerd (NULL, "workerd.drain_timeout=200ms");
+    cr_assert (s_wait_state ("llm", "healthy", 5000));
+    usleep (3 * (useconds_t) s_interval_ms * 1000);
+    cr_assert_not (s_is_registered ("llm"), "still drained after the restart");
+    char *log = s_log ("ocf-workerd");
+    cr_assert (strstr (log, "llm: kept drained (listed in"), "%s", log);
+    free (log);
+    reply = s_workerd_call ("UNDRAIN", NULL, &ok);
+    cr_assert (ok);
+    json_decref (reply);
+    cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
+    cr_assert_eq (access (path, F_OK), -1, "nothing kept drained any more");
 }
