@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define CLIENTS 16
@@ -74,8 +75,10 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    if (s_workerd > 0)
-        ocf_test_stop (s_workerd, SIGTERM, 10000);
+    if (s_workerd > 0) {
+        int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
+        cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-workerd did not stop cleanly (status %d)", status);
+    }
     for (int i = 0; i < 2; i++)
         if (s_gossipd[i] > 0)
             ocf_test_stop (s_gossipd[i], SIGTERM, 5000);
