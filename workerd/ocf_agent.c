@@ -197,6 +197,14 @@ s_act (entry_t *entry, int64_t now)
     //  a few rounds settle it.
     for (int round = 0; round < 4; round++) {
         ocf_service_tick (entry->machine, now);
+        //  Drained with {"stop": true}: stopped on purpose, not restarted until undrained.
+        if (entry->stop_when_drained && ocf_service_drain_state (entry->machine) == OCF_SERVICE_DRAIN_DRAINED) {
+            entry->stop_when_drained = false;
+            entry->stopped_by_drain = true;
+            if (ocf_service_running (entry->machine))
+                ocf_log_notice ("%s: drained, stopping its backend", entry->config->name);
+            ocf_service_stop (entry->machine, now);
+        }
         int actions = ocf_service_take_actions (entry->machine);
         if (!actions)
             break;
@@ -217,14 +225,6 @@ s_act (entry_t *entry, int64_t now)
             entry->wants_inflight = ocf_inflight_ask (self->inflight, error, sizeof error) == 0;
             if (!entry->wants_inflight)
                 ocf_service_inflight (entry->machine, -1, error, now);
-        }
-        //  Drained with {"stop": true}: stopped on purpose, not restarted until undrained.
-        if (entry->stop_when_drained && ocf_service_drain_state (entry->machine) == OCF_SERVICE_DRAIN_DRAINED) {
-            entry->stop_when_drained = false;
-            entry->stopped_by_drain = true;
-            if (ocf_service_running (entry->machine))
-                ocf_log_notice ("%s: drained, stopping its backend", entry->config->name);
-            ocf_service_stop (entry->machine, now);
         }
     }
     ocf_registrar_set_service (self->registrar, entry->config->name, ocf_service_registration (entry->machine));

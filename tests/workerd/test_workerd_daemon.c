@@ -1046,7 +1046,10 @@ Test (workerd_daemon, drain_with_wait_and_stop_answers_once_the_backend_is_gone)
 {
     s_launched_service ("llm", "", "identity_group = model=m\n");
     s_launched_service ("other", "", "identity_group = model=o\n");
-    s_start_workerd (NULL, "workerd.drain_timeout=500ms");
+    //  Checks a minute apart once healthy: the stop must follow the end of the drain at once,
+    //  not wait for the next event of the service.
+    ocf_test_node_config (&s_node, "[workerd]\ndrain_timeout = 500ms\n");
+    s_start_workerd (NULL, "workerd.health_interval=60s");
     cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
     cr_assert_geq (s_wait_registered ("other", true, 5000), 0);
     pid_t pid = (pid_t) s_stat_integer ("llm", "pid");
