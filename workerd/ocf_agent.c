@@ -914,11 +914,18 @@ ocf_agent_stats (ocf_agent_t *self)
 void
 ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
 {
-    size_t healthy = 0;
-    for (size_t i = 0; i < self->entry_count; i++)
+    size_t healthy = 0, drains[3] = { 0 };
+    for (size_t i = 0; i < self->entry_count; i++) {
         healthy += ocf_service_state (self->entries[i].machine) == OCF_SERVICE_HEALTHY;
+        drains[ocf_service_drain_state (self->entries[i].machine)]++;
+    }
+    //  An operator looking at `systemctl status` wants to see that the host is out of service.
+    char drain[64] = "";
+    if (drains[OCF_SERVICE_DRAIN_DRAINING] || drains[OCF_SERVICE_DRAIN_DRAINED])
+        snprintf (drain, sizeof drain, " (%zu draining, %zu drained)", drains[OCF_SERVICE_DRAIN_DRAINING],
+                  drains[OCF_SERVICE_DRAIN_DRAINED]);
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
-    snprintf (line, size, "%zu/%zu services healthy, %zu GPU%s, tabled %s", healthy, self->entry_count,
+    snprintf (line, size, "%zu/%zu services healthy%s, %zu GPU%s, tabled %s", healthy, self->entry_count, drain,
               gpus ? json_array_size (gpus) : 0, gpus && json_array_size (gpus) == 1 ? "" : "s",
               ocf_registrar_connected (self->registrar) ? "connected" : "unreachable");
 }

@@ -1101,6 +1101,8 @@ Test (workerd_daemon, a_drain_outlives_a_restart_of_workerd_until_undrain)
     cr_assert (s_wait_state ("llm", "healthy", 5000));
     usleep (3 * (useconds_t) s_interval_ms * 1000);
     cr_assert_not (s_is_registered ("llm"), "still drained after the restart");
+    cr_assert (ocf_test_wait_notify (&s_node, "STATUS=1/1 services healthy (0 draining, 1 drained), 0 GPUs, tabled connected",
+                                     6000), "systemctl status says the host is drained");
     char *log = s_log ("ocf-workerd");
     cr_assert (strstr (log, "llm: kept drained (listed in"), "%s", log);
     free (log);
