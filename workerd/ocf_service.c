@@ -515,9 +515,12 @@ ocf_service_tick (ocf_service_t *self, int64_t now)
         self->next_scrape_at = now + self->metrics_interval;
     }
     if (self->drain == OCF_SERVICE_DRAIN_DRAINING && now >= self->drain_deadline) {
-        ocf_log_warning ("%s: drain_timeout (%.0f s) reached with %lld request%s still in flight; withdrawing",
-                         self->config->name, (double) self->drain_timeout / 1000, (long long) self->inflight,
-                         self->inflight == 1 ? "" : "s");
+        char left[64] = "the requests in flight unknown";
+        if (self->inflight >= 0)
+            snprintf (left, sizeof left, "%lld request%s still in flight", (long long) self->inflight,
+                      self->inflight == 1 ? "" : "s");
+        ocf_log_warning ("%s: drain_timeout (%.0f s) reached with %s; withdrawing", self->config->name,
+                         (double) self->drain_timeout / 1000, left);
         s_drained (self);
     }
     if (self->drain == OCF_SERVICE_DRAIN_DRAINING && self->drain_published && !self->inflight_in_flight
