@@ -41,22 +41,27 @@ s_send (daemon_t *daemon, zmsg_t **reply)
         zmsg_destroy (reply);
 }
 
+//  Answers waiter index (body taken) and forgets it: the last one takes its place.
+static void
+s_answer_waiter (daemon_t *daemon, size_t index, const char *verb, json_t *body)
+{
+    waiter_t *waiter = &daemon->waiters[index];
+    ocf_msg_append (waiter->reply, verb, body);
+    s_send (daemon, &waiter->reply);
+    free (waiter->service);
+    daemon->waiters[index] = daemon->waiters[--daemon->waiter_count];
+}
+
 //  After every event of the agent: answer the waiters whose drain is complete.
 static void
 s_on_drain_progress (void *arg)
 {
     daemon_t *daemon = arg;
-    for (size_t i = 0; i < daemon->waiter_count;) {
-        waiter_t *waiter = &daemon->waiters[i];
-        if (!ocf_agent_drained (daemon->agent, waiter->service)) {
+    for (size_t i = 0; i < daemon->waiter_count;)
+        if (ocf_agent_drained (daemon->agent, daemon->waiters[i].service))
+            s_answer_waiter (daemon, i, "OK", ocf_agent_drain_view (daemon->agent, daemon->waiters[i].service));
+        else
             i++;
-            continue;
-        }
-        ocf_msg_append (waiter->reply, "OK", ocf_agent_drain_view (daemon->agent, waiter->service));
-        s_send (daemon, &waiter->reply);
-        free (waiter->service);
-        daemon->waiters[i] = daemon->waiters[--daemon->waiter_count];
-    }
 }
 
 //  DRAIN and UNDRAIN: {"service": NAME} (default: every service); DRAIN also {"wait": true}
@@ -85,6 +90,12 @@ s_drain (daemon_t *daemon, ocf_msg_t *msg, zmsg_t **reply, const char **verb)
                    : ocf_agent_undrain (daemon->agent, name, error, sizeof error);
     if (rc != 0)
         return ocf_msg_error_body ("%s", error);
+    //  An UNDRAIN ends the drains it covers: whoever waits for them is told.
+    for (size_t i = 0; !drain && i < daemon->waiter_count;)
+        if (!name || !daemon->waiters[i].service || strcmp (name, daemon->waiters[i].service) == 0)
+            s_answer_waiter (daemon, i, "ERR", ocf_msg_error_body ("undrained before the drain was complete"));
+        else
+            i++;
     if (drain && json_is_true (wait) && !ocf_agent_drained (daemon->agent, name)) {
         if (daemon->waiter_count == MAX_WAITERS)
             return ocf_msg_error_body ("DRAIN: %d callers wait already", MAX_WAITERS);
@@ -228,12 +239,9 @@ main (int argc, char **argv)
     //  Ready means supervising: backends become healthy later, each in its own time.
     ocf_sdnotify ("READY=1");
     zloop_start (loop);
-    for (size_t i = 0; i < daemon.waiter_count; i++) {
-        //  Stopping ends the drain too: every service was withdrawn.
-        ocf_msg_append (daemon.waiters[i].reply, "ERR", ocf_msg_error_body ("workerd stopped during the drain"));
-        s_send (&daemon, &daemon.waiters[i].reply);
-        free (daemon.waiters[i].service);
-    }
+    //  Stopping ends the drains too: every service was withdrawn.
+    while (daemon.waiter_count)
+        s_answer_waiter (&daemon, 0, "ERR", ocf_msg_error_body ("workerd stopped during the drain"));
     ocf_agent_destroy (&daemon.agent);
     zloop_destroy (&loop);
     status = 0;

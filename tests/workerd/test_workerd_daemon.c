@@ -1112,3 +1112,41 @@ Test (workerd_daemon, a_drain_outlives_a_restart_of_workerd_until_undrain)
     cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
     cr_assert_eq (access (path, F_OK), -1, "nothing kept drained any more");
 }
+
+Test (workerd_daemon, undrain_answers_whoever_waits_for_the_drain)
+{
+    s_launched_service ("llm", "", "identity_group = model=m\n");
+    s_start_workerd (NULL, "workerd.drain_timeout=60s");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    //  No proxyd: the drain would wait its minute. A caller waits for it in the background.
+    char out[600], command[2000];
+    snprintf (out, sizeof out, "%s/drain-wait.out", s_node.root);
+    snprintf (command, sizeof command, "('%s' -r '%s' -d workerd -t 30000 DRAIN '{\"wait\": true}'; echo \"exit $?\") > '%s' 2>&1 &",
+              ocf_test_bin ("ocfctl"), s_node.run_dir, out);
+    cr_assert_eq (system (command), 0);
+    cr_assert (s_wait_state ("llm", "healthy", 1000));
+    json_t *service = NULL;
+    for (int i = 0; i < 200; i++) {
+        json_decref (service);
+        service = s_registered ("llm");
+        if (service && strcmp (json_string_value (json_object_get (service, "status")), "draining") == 0)
+            break;
+        usleep (10000);
+    }
+    cr_assert_str_eq (json_string_value (json_object_get (service, "status")), "draining");
+    json_decref (service);
+    bool ok;
+    json_t *reply = s_workerd_call ("UNDRAIN", NULL, &ok);
+    cr_assert (ok);
+    json_decref (reply);
+    char *text = NULL;
+    for (int i = 0; i < 200 && !(text && strstr (text, "exit ")); i++) {
+        free (text);
+        usleep (10000);
+        text = ocf_test_read_file (out);
+    }
+    cr_assert (text && strstr (text, "undrained before the drain was complete") && strstr (text, "exit 1"),
+               "the waiting caller was told: %s", text ? text : "(nothing)");
+    free (text);
+    cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
+}
