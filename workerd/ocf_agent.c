@@ -68,6 +68,7 @@ struct _ocf_agent_t {
     int64_t next_probe_at;
     int cpus;
     int64_t memory_mb;
+    int64_t memory_used_mb;
     int64_t health_timeout_ms;
     phase_t phase;
     int64_t phase_deadline;
@@ -323,9 +324,10 @@ s_report_hardware (ocf_agent_t *self)
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
     if (!gpus)
         return;
-    ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb);
-    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
-                                                            "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
+    ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb, &self->memory_used_mb);
+    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:I, s:O}", "cpus", self->cpus,
+                                                            "memory_mb", (json_int_t) self->memory_mb,
+                                                            "memory_used_mb", (json_int_t) self->memory_used_mb, "gpus", gpus));
 }
 
 static int

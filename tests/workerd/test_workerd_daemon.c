@@ -809,6 +809,79 @@ Test (workerd_daemon, everything_is_sent_again_after_a_tabled_restart)
     cr_assert (s_is_registered ("llm"));
 }
 
+//  An HTTP request to a local proxyd with curl; returns the status, the body in *body
+//  (caller frees) when body is not NULL.
+static int
+s_http (int port, const char *method, const char *payload, char **body)
+{
+    char command[1024];
+    snprintf (command, sizeof command, "curl -s -X %s -w '\\n%%{http_code}' http://127.0.0.1:%d/v1/dnt/_node%s%s%s", method,
+              port, payload ? " -d '" : "", payload ? payload : "", payload ? "'" : "");
+    int status;
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "%s", command);
+    char *last = strrchr (output, '\n');
+    int code = last ? atoi (last + 1) : 0;
+    if (last)
+        *last = '\0';
+    if (body)
+        *body = output;
+    else
+        free (output);
+    return code;
+}
+
+//  The services workerd registers are its own: through proxyd's HTTP API a registration of
+//  the same name is refused (409) and DELETE /v1/dnt/_node leaves them; one that someone
+//  withdraws anyway (an operator's ocfctl may) is registered again within a heartbeat.
+Test (workerd_daemon, its_services_stay_its_own)
+{
+    int port = ocf_test_free_port (), http = ocf_test_free_port ();
+    char section[512];
+    snprintf (section, sizeof section, "[service.ext]\nport = %d\nidentity_group = model=ext\n", port);
+    ocf_test_node_config (&s_node, section);
+    s_start_workerd (NULL, NULL);
+    const char *flags[] = { "--model", "ext", NULL };
+    s_start_backend (port, flags);
+    cr_assert_geq (s_wait_registered ("ext", true, 5000), 0);
+    char listen[64];
+    snprintf (listen, sizeof listen, "proxyd.listen=127.0.0.1:%d", http);
+    const char *sets[] = { listen, "proxyd.fabric_listen=off", NULL };
+    pid_t proxyd = ocf_test_start (&s_node, "ocf-proxyd", sets, 10000);
+    cr_assert_gt (proxyd, 0, "ocf-proxyd did not start");
+
+    char *body;
+    int code = s_http (http, "POST", "{\"service\": [{\"name\": \"ext\", \"port\": 9}]}", &body);
+    cr_assert_eq (code, 409, "%s", body);
+    cr_assert (strstr (body, "\"service_owned\"") && strstr (body, "ocf-workerd"), "%s", body);
+    free (body);
+    json_t *service = s_registered ("ext");
+    cr_assert_eq (json_integer_value (json_object_get (service, "port")), port, "workerd's registration is untouched");
+    cr_assert_str_eq (json_string_value (json_object_get (service, "owner")), "ocf-workerd");
+    json_decref (service);
+    code = s_http (http, "DELETE", "{\"service\": [{\"name\": \"ext\"}]}", &body);
+    cr_assert_eq (code, 409, "%s", body);
+    free (body);
+    //  An empty DELETE withdraws what this API registered: another service, not workerd's.
+    cr_assert_eq (s_http (http, "POST", "{\"service\": [{\"name\": \"mine\", \"port\": 9}]}", NULL), 200);
+    code = s_http (http, "DELETE", "{}", &body);
+    cr_assert_eq (code, 200, "%s", body);
+    cr_assert (strstr (body, "\"mine\"") && !strstr (body, "\"ext\""), "%s", body);
+    free (body);
+    cr_assert_not (s_is_registered ("mine"));
+    cr_assert (s_is_registered ("ext"), "DELETE {} withdrew workerd's service");
+
+    //  An operator's SERVICE.DOWN names no owner and may: workerd puts the service back once
+    //  its next HELLO shows a version of the record it did not write.
+    json_decref (s_call ("SERVICE.DOWN", json_pack ("{s:s}", "name", "ext")));
+    cr_assert_not (s_is_registered ("ext"));
+    int64_t back = s_wait_registered ("ext", true, 5000);
+    cr_assert_geq (back, 0, "workerd did not register its service again");
+    cr_assert_lt (back, 2 * 1000 + 500, "registered again after %lld ms, more than two heartbeats", (long long) back);
+    fprintf (stderr, "TIMING re-registered %lld ms after an outside SERVICE.DOWN\n", (long long) back);
+    cr_assert_eq (ocf_test_stop (proxyd, SIGTERM, 5000), 0);
+}
+
 //  --------------------------------------------------------------------------
 //  The daemon itself
 
