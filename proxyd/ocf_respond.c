@@ -119,7 +119,7 @@ ocf_respond_req_header (h2o_req_t *req, const char *name)
 //  --------------------------------------------------------------------------
 //  h2o's own refusals (413 for a body over max_body, 400 for broken chunked encoding) come
 //  as plain text from the fallback path, which only requests that never reached our handler
-//  take: give them the same JSON shape as every other error.
+//  take: give them the same JSON shape and headers as every other error.
 
 typedef struct {
     h2o_ostream_t super;

@@ -10,6 +10,7 @@
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -333,7 +334,10 @@ Test (proxyd_compat, a_full_disk_is_503_not_the_clients_fault)
         cr_skip_test ("mounting a tmpfs needs root");
     fabric_host_t *host = fabric_host_unstarted (&s_fabric, "host-full", ocf_test_free_port (), "max_body = 1MiB\n");
     mkdir (host->node.state_dir, 0750);
-    cr_assert_eq (mount ("tmpfs", host->node.state_dir, "tmpfs", 0, "size=4m,mode=0750"), 0, "mount: %m");
+    if (mount ("tmpfs", host->node.state_dir, "tmpfs", 0, "size=4m,mode=0750") != 0) {
+        cr_assert_eq (errno, EPERM, "mount: %m");
+        cr_skip_test ("root without CAP_SYS_ADMIN (a container) cannot mount a tmpfs");
+    }
     snprintf (s_mounted, sizeof s_mounted, "%s", host->node.state_dir);
     fabric_start_tabled (host);
     fabric_start_proxyd (host);
