@@ -32,7 +32,7 @@ typedef struct {
     void (*row) (void *arg, json_t *row);
     //  The view is loaded; it follows the events from here.
     void (*loaded) (void *arg);
-    //  An event, in order: topic "row", "status" or "tombstone".
+    //  An event, in order: topic "row", "status", "tombstone" or "seen".
     void (*event) (void *arg, const char *topic, json_t *body);
     //  The view stopped following tabled (it did not answer or refused: error says which), or
     //  the very first try failed. Called once per outage.

@@ -14,6 +14,7 @@ ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, s
         [OCF_STATE_NODE_KEY] = "node.key",
         [OCF_STATE_TABLE_DB] = "table.db",
         [OCF_STATE_KNOWN_SEEDS] = "known_seeds",
+        [OCF_STATE_DRAINED] = "drained",
         [OCF_STATE_BACKENDS] = "backends"
     };
     snprintf (buffer, size, "%s/%s", state_dir, names[file]);

@@ -2,6 +2,7 @@
     state_dir keeps what a host must not lose or share across restarts: node.key (its
     identity, common/ocf_identity), table.db (tabled's SQLite table, with its -wal and -shm
     files beside it), known_seeds (gossipd's keys of plain seeds, pinned on first use) and
+    drained (the services workerd keeps drained until UNDRAIN, across its restarts) and
     backends/ (workerd: per launched service NAME, NAME.json records the running backend so
     that a restarted workerd adopts it, and NAME.log holds its output, workerd/ocf_logtail).
     Every daemon builds these paths here, and the directory is created and kept private
@@ -16,6 +17,7 @@ typedef enum {
     OCF_STATE_NODE_KEY,          //  node.key
     OCF_STATE_TABLE_DB,          //  table.db
     OCF_STATE_KNOWN_SEEDS,       //  known_seeds
+    OCF_STATE_DRAINED,           //  drained
     OCF_STATE_BACKENDS           //  backends (a directory)
 } ocf_state_file_t;
 

@@ -19,7 +19,9 @@ s_usage (FILE *out)
         "  -h, --help          print this help\n\n"
         "Exit status: 0 on OK, 1 on ERR, 2 on a usage error, 3 when no reply came.\n"
         "Verbs of tabled: HELLO GET LIST PROVIDERS SNAPSHOT DIGEST DELTA STATS SELF.SET\n"
-        "SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE SELF.RENEW (docs/protocol.md).\n",
+        "SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE SELF.RENEW (docs/protocol.md).\n"
+        "Verbs of workerd: HELLO STATS DRAIN UNDRAIN, e.g. ocfctl -d workerd -t 600000 DRAIN '{\"wait\": true}'\n"
+        "(docs/workerd.md); of gossipd and proxyd: HELLO STATS.\n",
         OCF_CONFIG_DEFAULT_PATH);
 }
 

@@ -378,6 +378,8 @@ static void
 s_follow_event (void *arg, const char *topic, json_t *body)
 {
     ocf_bridge_t *self = arg;
+    if (strcmp (topic, "seen") == 0)
+        return;                  //  local observations (last_alive): nothing that travels
     bool own = json_is_string (json_object_get (body, "source"))
             && strcmp (json_string_value (json_object_get (body, "source")), "self") == 0;
     self->root_dirty = true;

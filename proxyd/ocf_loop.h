@@ -59,7 +59,7 @@ typedef struct {
     ocf_viewsync_t *viewsync;
     ocf_pools_t *pools;
     ocf_chooser_t chooser;
-    ocf_zclient_t *scrape[OCF_SCRAPE_COUNT];  //  STATS for /metrics, short deadline
+    ocf_zclient_t *scrape[OCF_SCRAPE_COUNT];  //  STATS for /metrics, DRAIN for /v1/admin: short deadline
     size_t inflight;             //  requests of this loop being answered
     int wake_fd;                 //  eventfd: another thread asks this loop to stop
     h2o_socket_t *wake;

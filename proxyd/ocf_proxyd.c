@@ -7,6 +7,8 @@
 #include "ocf_log.h"
 #include "ocf_msg.h"
 #include "ocf_routes.h"
+#include "ocf_admin.h"
+#include "ocf_apidocs.h"
 #include "ocf_scrape.h"
 #include "ocf_sdlisten.h"
 #include "ocf_sdnotify.h"
@@ -117,7 +119,9 @@ ocf_proxyd_register_routes (ocf_routetable_t *routes)
     ocf_tableapi_routes (routes);
     ocf_routes_register (routes);
     ocf_scrape_routes (routes);
+    ocf_admin_routes (routes);
     ocf_dashboard_routes (routes);
+    ocf_apidocs_routes (routes);
 }
 
 int64_t

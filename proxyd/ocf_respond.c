@@ -119,12 +119,23 @@ ocf_respond_req_header (h2o_req_t *req, const char *name)
 //  --------------------------------------------------------------------------
 //  h2o's own refusals (413 for a body over max_body, 400 for broken chunked encoding) come
 //  as plain text from the fallback path, which only requests that never reached our handler
-//  take: give them the same JSON shape as every other error.
+//  take: give them the same JSON shape and headers as every other error.
 
 typedef struct {
     h2o_ostream_t super;
     h2o_iovec_t body;
 } reshaped_t;
+
+//  Every answer, forwarded or not, names the software that gave it, as OpenFabric's
+//  "ocf-version" (one that another host's proxyd already named keeps its value).
+static void
+s_version (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    if (h2o_find_header_by_str (&req->res.headers, H2O_STRLIT ("ocf-version"), -1) < 0)
+        h2o_add_header_by_str (&req->pool, &req->res.headers, H2O_STRLIT ("ocf-version"), 0, "Ocf-Version",
+                               H2O_STRLIT (OCF_VERSION));
+    h2o_setup_next_ostream (req, slot);
+}
 
 static void
 s_reshaped_send (h2o_ostream_t *ostream, h2o_req_t *req, h2o_iovec_t *bufs, size_t count, h2o_send_state_t state)
@@ -157,7 +168,7 @@ s_reshape (h2o_filter_t *filter, h2o_req_t *req, h2o_ostream_t **slot)
         s_name_answer (req);
         slot = &reshaped->super.next;
     }
-    h2o_setup_next_ostream (req, slot);
+    s_version (filter, req, slot);
 }
 
 //  --------------------------------------------------------------------------
@@ -274,5 +285,6 @@ ocf_respond_register (h2o_hostconf_t *host, ocf_access_t *access)
     h2o_pathconf_t *path = h2o_config_register_path (host, "/", 0);
     h2o_create_handler (path, sizeof (h2o_handler_t))->on_req = s_on_request;
     ocf_access_register (access, path);
+    h2o_create_filter (path, sizeof (h2o_filter_t))->on_setup_ostream = s_version;
     h2o_create_filter (&host->fallback_path, sizeof (h2o_filter_t))->on_setup_ostream = s_reshape;
 }

@@ -3,8 +3,10 @@
 #include "ocf_respond.h"
 #include "ocf_proxyd.h"
 #include "ocf_record.h"
+#include "ocf_time.h"
 
 #define MAX_NODE_SERVICES 64     //  services one POST /v1/dnt/_node may name
+#define OWNER "ocf-proxyd"       //  of the services registered here (tabled keeps others' apart)
 
 //  --------------------------------------------------------------------------
 //  Views
@@ -36,8 +38,9 @@ s_public_address (ocf_view_node_t *node)
 }
 
 //  One node in OpenFabric's "Peer" shape, with this implementation's row under "ocf".
+//  last_seen: this node answers now; of the others, when this host last heard from them.
 static json_t *
-s_peer (ocf_view_node_t *node)
+s_peer (ocf_view_node_t *node, bool self)
 {
     json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
     if (!row)
@@ -60,24 +63,30 @@ s_peer (ocf_view_node_t *node)
         json_t *inflight = json_object_get (json_object_get (item, "load"), "inflight");
         json_array_append_new (loads, json_integer (json_is_integer (inflight) ? json_integer_value (inflight) : 0));
     }
+    //  GPUs under OpenFabric's names (memory, memory_used in MiB; workerd's name is its name
+    //  too) and the names this API gave them first (total_memory, used_memory), beside
+    //  workerd's own fields.
     json_t *hardware = json_object_get (row, "hardware"), *gpus = json_array ();
     json_array_foreach (json_object_get (hardware, "gpus"), index, item) {
         json_t *gpu = json_deep_copy (item);
+        json_object_set (gpu, "memory", json_object_get (item, "memory_total_mb"));
+        json_object_set (gpu, "memory_used", json_object_get (item, "memory_used_mb"));
         json_object_set (gpu, "total_memory", json_object_get (item, "memory_total_mb"));
         json_object_set (gpu, "used_memory", json_object_get (item, "memory_used_mb"));
         json_array_append_new (gpus, gpu);
     }
-    json_t *memory = json_object_get (hardware, "memory_mb");
-    json_t *last_alive = json_object_get (row, "last_alive");
-    json_t *peer = json_pack ("{s:s, s:s, s:s, s:b, s:o, s:O?, s:I, s:o, s:o, s:o, s:o, s:[], s:s, s:i, s:b, s:{s:o, s:I, s:O?}, s:o}",
+    json_t *memory = json_object_get (hardware, "memory_mb"), *memory_used = json_object_get (hardware, "memory_used_mb");
+    int64_t last_seen = self ? ocf_time_wall_ms () / 1000 : node->last_alive / 1000;
+    json_t *peer = json_pack ("{s:s, s:s, s:s, s:b, s:o, s:O?, s:I, s:o, s:o, s:o, s:o, s:[], s:s, s:i, s:b, "
+                              "s:{s:o, s:I, s:O?, s:O?}, s:o}",
         "id", node->id, "name", node->name ? node->name : "", "status", ocf_status_name ((ocf_status_t) node->status),
         "connected", ocf_view_node_live (node), "public_address", s_public_address (node),
-        "version", json_object_get (row, "software"),
-        "last_seen", (json_int_t) (json_is_integer (last_alive) ? json_integer_value (last_alive) / 1000 : 0),
+        "version", json_object_get (row, "software"), "last_seen", (json_int_t) last_seen,
         "service", services, "current_offering", offering, "available_offering", json_deep_copy (offering),
         "load", loads, "role", "owner", "", "latency", 0, "privileged", false,
         "hardware", "gpus", gpus, "host_memory", (json_int_t) (json_is_integer (memory) ? json_integer_value (memory) : 0),
-        "cpus", json_object_get (hardware, "cpus"), "ocf", row);
+        "host_memory_used", json_is_integer (memory_used) ? memory_used : NULL, "cpus", json_object_get (hardware, "cpus"),
+        "ocf", row);
     return peer;
 }
 
@@ -89,26 +98,79 @@ s_peer_status (ocf_view_node_t *node)
                       "status", ocf_status_name ((ocf_status_t) node->status));
 }
 
+//  "tcp://10.0.0.5:7946" -> "/ip4/10.0.0.5/tcp/7946<protocols>/p2p/<id>", libp2p's form, which
+//  OpenFabric's clients parse (the id is this fabric's, not a libp2p peer id). NULL when the
+//  URL has no host and port.
+static json_t *
+s_multiaddr (const char *url, const char *protocols, const char *id)
+{
+    const char *host = url ? strstr (url, "://") : NULL;
+    if (!host)
+        return NULL;
+    host += 3;
+    const char *colon = strrchr (host, ':');
+    if (!colon || colon == host || !colon[1])
+        return NULL;
+    size_t host_len = (size_t) (colon - host);
+    bool v6 = host[0] == '[' && host_len > 2 && host[host_len - 1] == ']';
+    if (v6) {
+        host++;
+        host_len -= 2;
+    }
+    bool numeric = true;
+    for (size_t i = 0; i < host_len; i++)
+        numeric &= (host[i] >= '0' && host[i] <= '9') || host[i] == '.';
+    char text[512];
+    snprintf (text, sizeof text, "/%s/%.*s/tcp/%s%s/p2p/%s", v6 ? "ip6" : numeric ? "ip4" : "dns", (int) host_len, host,
+              colon + 1, protocols, id);
+    return json_string (text);
+}
+
+//  libp2p's AddrInfo: {"ID", "Addrs": [multiaddrs]}, and the same addresses as URLs.
 static json_t *
 s_peer_addrs (ocf_view_node_t *node)
 {
     json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
-    json_t *addrs = json_array ();
-    const char *key;
-    json_t *value;
-    json_object_foreach (json_object_get (row, "addr"), key, value)
-        if (json_is_string (value))
-            json_array_append (addrs, value);
+    json_t *addr = json_object_get (row, "addr");
+    static const struct { const char *key; const char *protocols; } kinds[] = {
+        { "gossip", "" }, { "proxy", "/http" }, { "fabric", "/tls/http" },
+    };
+    json_t *addrs = json_array (), *urls = json_object ();
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        json_t *url = json_object_get (addr, kinds[i].key);
+        json_t *multiaddr = s_multiaddr (json_string_value (url), kinds[i].protocols, node->id);
+        if (multiaddr) {
+            json_array_append_new (addrs, multiaddr);
+            json_object_set (urls, kinds[i].key, url);
+        }
+    }
     json_decref (row);
-    return json_pack ("{s:s, s:o}", "ID", node->id, "Addrs", addrs);
+    return json_pack ("{s:s, s:o, s:o}", "ID", node->id, "Addrs", addrs, "urls", urls);
+}
+
+static const char *
+s_gossip_url (ocf_view_node_t *node, json_t **row)
+{
+    *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
+    return json_string_value (json_object_get (json_object_get (*row, "addr"), "gossip"));
+}
+
+//  The gossip address as OpenFabric's bootstrap multiaddr.
+static json_t *
+s_bootstrap (ocf_view_node_t *node)
+{
+    json_t *row;
+    json_t *multiaddr = s_multiaddr (s_gossip_url (node, &row), "", node->id);
+    json_decref (row);
+    return multiaddr;
 }
 
 //  "tcp://10.0.0.5:7946" -> "<id>@10.0.0.5:7946", the seed form gossipd accepts.
 static json_t *
-s_bootstrap (ocf_view_node_t *node)
+s_seed (ocf_view_node_t *node)
 {
-    json_t *row = node->row ? json_loads (node->row, 0, NULL) : NULL;
-    const char *gossip = json_string_value (json_object_get (json_object_get (row, "addr"), "gossip"));
+    json_t *row;
+    const char *gossip = s_gossip_url (node, &row);
     json_t *seed = NULL;
     if (gossip) {
         const char *hostport = strstr (gossip, "://");
@@ -196,9 +258,9 @@ s_view (h2o_req_t *req, ocf_route_t *route)
             reply = json_object ();
             for (size_t i = 0; i < nodes.count; i++)
                 if (all || ocf_view_node_live (nodes.nodes[i])) {
-                    char key[48];
+                    char key[OCF_NODE_ID_LEN + 2];
                     snprintf (key, sizeof key, "/%s", nodes.nodes[i]->id);
-                    json_object_set_new (reply, key, s_peer (nodes.nodes[i]));
+                    json_object_set_new (reply, key, s_peer (nodes.nodes[i], nodes.nodes[i] == me));
                 }
             break;
         }
@@ -209,13 +271,17 @@ s_view (h2o_req_t *req, ocf_route_t *route)
             reply = json_pack ("{s:o}", "peers", s_collect (&nodes, s_peer_status, false, true));
             break;
         case VIEW_BOOTSTRAPS:
-            reply = json_pack ("{s:o}", "bootstraps", s_collect (&nodes, s_bootstrap, true, false));
+            reply = json_pack ("{s:o, s:o}", "bootstraps", s_collect (&nodes, s_bootstrap, true, false),
+                               "seeds", s_collect (&nodes, s_seed, true, false));
             break;
         case VIEW_STATS: {
             size_t by_status[4] = { 0 };
             for (size_t i = 0; i < nodes.count; i++)
                 by_status[nodes.nodes[i]->status & 3]++;
-            reply = json_pack ("{s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}",
+            char message[128];
+            snprintf (message, sizeof message, "%zu of %zu known peers connected", live - (me_live ? 1 : 0),
+                      nodes.count - (me ? 1 : 0));
+            reply = json_pack ("{s:s, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o}", "message", message,
                                "connected_peers", (json_int_t) (live - (me_live ? 1 : 0)),
                                "total_peers_known", (json_int_t) (nodes.count - (me ? 1 : 0)),
                                "connected_peer_details", s_collect (&nodes, s_peer_addrs, true, true),
@@ -281,6 +347,9 @@ s_node_op_dispose (void *data)
     json_decref (op->names);
 }
 
+//  What the first failure was, by the code of tabled's refusal (docs/protocol.md): a
+//  service of another daemon's (409), table.db failing on this host (503: the client did
+//  nothing wrong, and may retry), anything else the request's fault (400).
 static void
 s_node_op_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error)
 {
@@ -288,13 +357,23 @@ s_node_op_reply (void *arg, ocf_zreply_t status, json_t *body, const char *error
     node_op_t *op = call->op;
     call->call = NULL;
     if (status != OCF_ZREPLY_OK && !op->status) {
-        op->status = status == OCF_ZREPLY_ERR ? 400 : 503;
+        const char *code = status == OCF_ZREPLY_ERR ? json_string_value (json_object_get (body, "code")) : NULL;
+        op->status = status != OCF_ZREPLY_ERR ? 504 : !code ? 400 : strcmp (code, "not_yours") == 0 ? 409
+                   : strcmp (code, "storage") == 0 ? 503 : 400;
         snprintf (op->error, sizeof op->error, "%s", error ? error : "tabled failed");
     }
     if (--op->waiting)
         return;
-    if (op->status == 503)
+    if (op->status == 504)
         ocf_respond_error (op->req, 503, "table_unavailable", NULL, "tabled did not answer: %s", op->error);
+    else
+    if (op->status == 503)
+        ocf_respond_error (op->req, 503, "storage_unavailable", NULL, "this host cannot store the change now (nothing "
+                           "was changed; retry later): %s", op->error);
+    else
+    if (op->status == 409)
+        ocf_respond_error (op->req, 409, "service_owned", NULL, "%s: a service that another daemon of this host "
+                           "registered is changed only by it (ocf-workerd: its [service.NAME] configuration)", op->error);
     else
     if (op->status)
         ocf_respond_error (op->req, 400, "invalid_service", NULL, "tabled refused the change: %s", op->error);
@@ -348,9 +427,10 @@ s_service_from_body (json_t *item, char *error, size_t error_size)
             return NULL;
         }
     }
-    json_t *service = json_pack ("{s:s, s:s, s:I, s:s, s:o}", "name", name, "host", host ? json_string_value (host) : "127.0.0.1",
-                                 "port", (json_int_t) port, "status", "ready",
-                                 "identity_group", groups ? json_deep_copy (groups) : json_array ());
+    json_t *service = json_pack ("{s:s, s:s, s:I, s:s, s:o, s:s}", "name", name,
+                                 "host", host ? json_string_value (host) : "127.0.0.1", "port", (json_int_t) port,
+                                 "status", "ready", "identity_group", groups ? json_deep_copy (groups) : json_array (),
+                                 "owner", OWNER);
     json_t *max_inflight = json_object_get (item, "max_inflight");
     if (json_is_integer (max_inflight) && json_integer_value (max_inflight) > 0)
         json_object_set_new (service, "load", json_pack ("{s:O}", "max_inflight", max_inflight));
@@ -385,7 +465,7 @@ s_node (h2o_req_t *req, ocf_route_t *route)
     json_array_foreach (services, index, item) {
         json_t *change = post ? s_service_from_body (item, error, sizeof error)
                               : ocf_record_service_name_valid (json_string_value (json_object_get (item, "name")))
-                              ? json_pack ("{s:O}", "name", json_object_get (item, "name")) : NULL;
+                              ? json_pack ("{s:O, s:s}", "name", json_object_get (item, "name"), "owner", OWNER) : NULL;
         if (!change) {
             if (!post)
                 snprintf (error, sizeof error, "service[%zu] needs a valid \"name\"", index);
@@ -398,9 +478,17 @@ s_node (h2o_req_t *req, ocf_route_t *route)
     }
     json_decref (body);
     ocf_view_node_t *me = ocf_view_self (loop->view);
-    if (!post && json_array_size (changes) == 0)
-        for (size_t i = 0; me && i < me->service_count; i++)
-            json_array_append_new (changes, json_pack ("{s:s}", "name", me->services[i].name));
+    //  "Every service" is every service this API registered: those that ocf-workerd (or
+    //  another owner) registered stay.
+    if (!post && json_array_size (changes) == 0) {
+        json_t *row = me && me->row ? json_loads (me->row, 0, NULL) : NULL;
+        json_array_foreach (json_object_get (row, "services"), index, item) {
+            const char *owner = json_string_value (json_object_get (item, "owner"));
+            if (!owner || strcmp (owner, OWNER) == 0)
+                json_array_append_new (changes, json_pack ("{s:O, s:s}", "name", json_object_get (item, "name"), "owner", OWNER));
+        }
+        json_decref (row);
+    }
     node_op_t *op = h2o_mem_alloc_shared (&req->pool, sizeof *op, s_node_op_dispose);
     memset (op, 0, sizeof *op);
     op->req = req;

@@ -302,6 +302,13 @@ s_reshaped (ocf_view_t *self, ocf_view_node_t *node)
     node->shape = shape;
 }
 
+static void
+s_seen (ocf_view_node_t *node, json_t *last_alive)
+{
+    if (json_is_integer (last_alive) && json_integer_value (last_alive) > node->last_alive)
+        node->last_alive = json_integer_value (last_alive);
+}
+
 int
 ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_size)
 {
@@ -328,6 +335,8 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
     bool member_newer = node && s_member_newer (node, member_generation, incarnation, status);
     if (node && self->reloading)
         node->seen = true;
+    if (node)
+        s_seen (node, json_object_get (row, "last_alive"));
     if (!record_newer && !member_newer)
         return 0;
     bool created = !node;
@@ -337,6 +346,7 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         node->seen = true;
         zhashx_insert (self->nodes, node->id, node);
         self->index_stale = true;
+        s_seen (node, json_object_get (row, "last_alive"));
     }
     if (record_newer) {
         json_t *services = json_object_get (row, "services");
@@ -411,6 +421,23 @@ ocf_view_apply_tombstone (ocf_view_t *self, json_t *tombstone, char *error, size
         return 0;
     zhashx_delete (self->nodes, id);
     self->index_stale = true;
+    return 1;
+}
+
+int
+ocf_view_apply_seen (ocf_view_t *self, json_t *seen, char *error, size_t error_size)
+{
+    if (!json_is_object (seen)) {
+        snprintf (error, error_size, "\"seen\" must be an object of node ids and times");
+        return -1;
+    }
+    const char *id;
+    json_t *last_alive;
+    json_object_foreach (seen, id, last_alive) {
+        ocf_view_node_t *node = ocf_view_lookup (self, id);
+        if (node)
+            s_seen (node, last_alive);
+    }
     return 1;
 }
 

@@ -45,6 +45,8 @@ typedef struct {
     ocf_view_service_t *services;
     size_t service_count;
     char *row;                   //  the row as received, compact JSON
+    int64_t last_alive;          //  ms: when this host last heard from the node (tabled's
+                                 //  observation: the row's, then "seen" events); 0: never
     int64_t inflight;            //  requests this loop has in flight toward this node
     uint64_t shape;              //  hash of what routing depends on
     bool seen;                   //  during a reload: present in the new load
@@ -70,6 +72,8 @@ const char *ocf_view_self_id (ocf_view_t *self);
 int ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_size);
 int ocf_view_apply_member (ocf_view_t *self, json_t *member, char *error, size_t error_size);
 int ocf_view_apply_tombstone (ocf_view_t *self, json_t *tombstone, char *error, size_t error_size);
+//  A "seen" event's {id: last_alive ms}: nodes heard from just now. Never goes backwards.
+int ocf_view_apply_seen (ocf_view_t *self, json_t *seen, char *error, size_t error_size);
 //  A full reload: rows applied between begin and end replace the view; nodes not applied in
 //  between are dropped at the end.
 void ocf_view_reload_begin (ocf_view_t *self);

@@ -231,7 +231,7 @@ s_get_sig (ocf_json_span_t value, bool *has_sig, uint8_t sig[OCF_SIGNATURE_BYTES
 }
 
 typedef struct {
-    ocf_json_span_t name, identity_group, status, port, host, load;
+    ocf_json_span_t name, identity_group, status, port, host, load, owner;
 } service_fields_t;
 
 static int
@@ -245,6 +245,7 @@ s_service_member (const char *name, ocf_json_span_t key, ocf_json_span_t value, 
     else if (strcmp (name, "port") == 0) fields->port = value;
     else if (strcmp (name, "host") == 0) fields->host = value;
     else if (strcmp (name, "load") == 0) fields->load = value;
+    else if (strcmp (name, "owner") == 0) fields->owner = value;
     return 0;
 }
 
@@ -277,6 +278,8 @@ s_check_service_span (ocf_json_span_t service, char *name_out, char *error, size
     int64_t port;
     if (fields.port.len && (ocf_json_integer (fields.port, &port) != 0 || port < 0 || port > 65535))
         return s_fail (error, error_size, "service %s: \"port\" must be an integer 0-65535", name);
+    if (fields.owner.len && !s_is_string_of_at_most (fields.owner, 32))
+        return s_fail (error, error_size, "service %s: \"owner\" must be a short string", name);
     if (fields.host.len && !s_is_string_of_at_most (fields.host, 255))
         return s_fail (error, error_size, "service %s: \"host\" must be a string of at most 255 bytes", name);
     if (fields.load.len && s_check_object (fields.load, "service \"load\"", error, error_size) != 0)

@@ -25,16 +25,31 @@ ocf_tabled_reply_ok (zmsg_t *reply, json_t *body)
     ocf_msg_append (reply, "OK", body);
 }
 
+static void
+s_reply_error (ocf_tabled_t *self, zmsg_t *reply, const char *code, const char *format, va_list args)
+{
+    char text[1024];
+    vsnprintf (text, sizeof text, format, args);
+    self->stats.errors++;
+    ocf_msg_append (reply, "ERR", json_pack ("{s:s, s:s?}", "error", text, "code", code));
+}
+
 void
 ocf_tabled_reply_error (ocf_tabled_t *self, zmsg_t *reply, const char *format, ...)
 {
-    char text[1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    s_reply_error (self, reply, NULL, format, args);
     va_end (args);
-    self->stats.errors++;
-    ocf_msg_append (reply, "ERR", json_pack ("{s:s}", "error", text));
+}
+
+void
+ocf_tabled_reply_refusal (ocf_tabled_t *self, zmsg_t *reply, const char *code, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    s_reply_error (self, reply, code, format, args);
+    va_end (args);
 }
 
 //  --------------------------------------------------------------------------
@@ -84,8 +99,8 @@ ocf_tabled_handle (ocf_tabled_t *self, ocf_msg_t *request, zmsg_t *reply)
             return;
         }
         if (s_verbs[i].writes && ocf_store_begin (self->store) != 0) {
-            ocf_tabled_reply_error (self, reply, "%s: table.db is busy or failing (%s); nothing was changed, retry",
-                                    request->verb, ocf_store_error (self->store));
+            ocf_tabled_reply_refusal (self, reply, OCF_TABLED_STORAGE, "%s: table.db is busy or failing (%s); nothing "
+                                      "was changed, retry", request->verb, ocf_store_error (self->store));
             return;
         }
         self->source = "merge";
@@ -150,7 +165,7 @@ ocf_tabled_commit (ocf_tabled_t *self)
 json_t *
 ocf_tabled_batch_error (ocf_tabled_t *self)
 {
-    return json_pack ("{s:s}", "error", self->batch_error);
+    return json_pack ("{s:s, s:s}", "error", self->batch_error, "code", OCF_TABLED_STORAGE);
 }
 
 static void

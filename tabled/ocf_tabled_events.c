@@ -73,6 +73,12 @@ ocf_tabled_changed (ocf_tabled_t *self, const char *id, int mask)
         ocf_table_evict_record (entry);
 }
 
+void
+ocf_tabled_seen_event (ocf_tabled_t *self, json_t *seen)
+{
+    s_event_json (self, "seen", "seen", seen);
+}
+
 zmsg_t *
 ocf_tabled_pop_event (ocf_tabled_t *self)
 {

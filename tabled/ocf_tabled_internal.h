@@ -46,10 +46,19 @@ struct _ocf_tabled_t {
 void ocf_tabled_reply_ok (zmsg_t *reply, json_t *body);
 void ocf_tabled_reply_error (ocf_tabled_t *self, zmsg_t *reply, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+//  An ERR whose body names a code (docs/protocol.md), so that a client tells the server's
+//  failures (OCF_TABLED_STORAGE: table.db cannot be written, nothing changed) and refusals
+//  of what is not the caller's (OCF_TABLED_NOT_YOURS) from a bad request.
+#define OCF_TABLED_STORAGE "storage"
+#define OCF_TABLED_NOT_YOURS "not_yours"
+void ocf_tabled_reply_refusal (ocf_tabled_t *self, zmsg_t *reply, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
 
 //  ocf_tabled_events.c: persists a change of id (mask: OCF_CHANGED_*) inside the open
 //  transaction and queues its events, stamped with self->source.
 void ocf_tabled_changed (ocf_tabled_t *self, const char *id, int mask);
+//  Queues a "seen" event: {id: last_alive ms} of the nodes SEEN just heard from (taken).
+void ocf_tabled_seen_event (ocf_tabled_t *self, json_t *seen);
 
 //  ocf_tabled_self.c
 int ocf_tabled_own_start (ocf_tabled_t *self, char *error, size_t error_size);

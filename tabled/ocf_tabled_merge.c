@@ -205,16 +205,22 @@ ocf_tabled_on_seen (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         return;
     }
     int64_t now = ocf_time_wall_ms ();
-    size_t updated = 0, index;
-    json_t *id;
+    size_t index;
+    json_t *id, *seen = json_object ();
     json_array_foreach (ids, index, id) {
         ocf_entry_t *entry = json_is_string (id) ? ocf_table_lookup (self->table, json_string_value (id)) : NULL;
         if (entry) {
             ocf_table_seen (self->table, entry->id, now);
             zhashx_update (self->seen_dirty, entry->id, self);     //  a set: any non-NULL item
-            updated++;
+            json_object_set_new (seen, entry->id, json_integer (entry->last_alive));
         }
     }
+    size_t updated = json_object_size (seen);
+    //  Followers (proxyd's views) learn the fresh times at once; the disk at the next flush.
+    if (updated)
+        ocf_tabled_seen_event (self, seen);
+    else
+        json_decref (seen);
     ocf_tabled_reply_ok (reply, json_pack ("{s:I}", "updated", (json_int_t) updated));
 }
 

@@ -190,8 +190,9 @@ ocf_tabled_own_start (ocf_tabled_t *self, char *error, size_t error_size)
 void
 ocf_tabled_on_hello (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
 {
-    ocf_tabled_reply_ok (reply, json_pack ("{s:s, s:s, s:I, s:I, s:I, s:s}", "id", self->id, "name", self->config->node.name,
-                                           "generation", (json_int_t) self->generation, "boot", (json_int_t) self->boot,
+    ocf_tabled_reply_ok (reply, json_pack ("{s:s, s:s, s:I, s:O, s:I, s:I, s:s}", "id", self->id,
+                                           "name", self->config->node.name, "generation", (json_int_t) self->generation,
+                                           "version", json_object_get (self->own, "version"), "boot", (json_int_t) self->boot,
                                            "seq", (json_int_t) self->seq, "software", "ocf " OCF_VERSION));
 }
 
@@ -241,6 +242,27 @@ ocf_tabled_on_self_set (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     s_own_write_reply (self, "SELF.SET", candidate, reply);
 }
 
+//  A service belongs to the daemon that registered it, when it says so ("owner"): a request
+//  that names another owner may not replace or withdraw it (an HTTP registration must not
+//  take over a service ocf-workerd supervises). A request that names no owner is the
+//  operator's (ocfctl) and may. False, with the refusal answered, when it may not.
+static bool
+s_owner_allows (ocf_tabled_t *self, const char *verb, const char *name, const char *owner, zmsg_t *reply)
+{
+    size_t index;
+    json_t *service;
+    json_array_foreach (json_object_get (self->own, "services"), index, service) {
+        const char *holder = json_string_value (json_object_get (service, "owner"));
+        if (owner && holder && strcmp (json_string_value (json_object_get (service, "name")), name) == 0
+        &&  strcmp (holder, owner) != 0) {
+            ocf_tabled_reply_refusal (self, reply, OCF_TABLED_NOT_YOURS, "%s: service %s belongs to %s, not to %s", verb,
+                                      name, holder, owner);
+            return false;
+        }
+    }
+    return true;
+}
+
 static json_t *
 s_own_services_without (ocf_tabled_t *self, const char *name)
 {
@@ -268,6 +290,8 @@ ocf_tabled_on_service_up (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
     }
     //  Replace in place, so re-registering an unchanged service changes nothing.
     const char *name = json_string_value (json_object_get (service, "name"));
+    if (!s_owner_allows (self, "SERVICE.UP", name, json_string_value (json_object_get (service, "owner")), reply))
+        return;
     json_t *ordered = json_array ();
     size_t index;
     json_t *item;
@@ -292,6 +316,8 @@ ocf_tabled_on_service_down (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         ocf_tabled_reply_error (self, reply, "SERVICE.DOWN: \"name\" must be a service name");
         return;
     }
+    if (!s_owner_allows (self, "SERVICE.DOWN", name, json_string_value (json_object_get (body, "owner")), reply))
+        return;
     json_t *candidate = json_copy (self->own);
     json_object_set_new (candidate, "services", s_own_services_without (self, name));
     s_own_write_reply (self, "SERVICE.DOWN", candidate, reply);

@@ -4,6 +4,7 @@
 #include "ocf_backend_record.h"
 #include "ocf_daemon.h"
 #include "ocf_gpu_probe.h"
+#include "ocf_inflight.h"
 #include "ocf_fetch.h"
 #include "ocf_linebuf.h"
 #include "ocf_logtail.h"
@@ -15,9 +16,9 @@
 #include "ocf_prom.h"
 #include "ocf_service.h"
 #include "ocf_slurm.h"
+#include "ocf_statedir.h"
 #include "ocf_sysinfo.h"
 #include "ocf_registrar.h"
-#include "ocf_statedir.h"
 #include "ocf_time.h"
 #include "ocf_units.h"
 
@@ -41,6 +42,7 @@ extern char **environ;
 #define MAX_METRICS_BODY (8 * 1024 * 1024)
 #define MAX_MODELS 256
 #define UNIT_START_TIMEOUT_MS 30000   //  from `systemctl restart` to the backend's exec
+#define INFLIGHT_TIMEOUT_MS 1000 //  proxyd answers STATS from its main loop: milliseconds
 
 typedef enum { PHASE_RUNNING, PHASE_WITHDRAWING, PHASE_STOPPING, PHASE_DONE } phase_t;
 
@@ -58,6 +60,10 @@ typedef struct {
     json_t *spec;                //  the configuration it is started with
     json_t *recorded;            //  the service state last written there
     ocf_portowner_t port_owner;  //  the last verdict on who listens on its port
+    bool wants_inflight;         //  waits for the local proxyd's in-flight count
+    bool stop_when_drained;      //  DRAIN {"stop": true}: the backend goes once drained
+    bool stopped_by_drain;       //  ... and was told to
+    bool kept_drained;           //  listed in state_dir/drained: drained until UNDRAIN, restarts included
 } entry_t;
 
 struct _ocf_agent_t {
@@ -70,11 +76,15 @@ struct _ocf_agent_t {
     ocf_units_t *units;          //  launcher = systemd, else NULL
     bool in_event;               //  s_after_event is running
     bool event_again;            //  and must run once more
+    ocf_inflight_t *inflight;
+    ocf_agent_fn *on_drain;
+    void *on_drain_arg;
     ocf_gpu_probe_t *probe;
     bool probe_polled;
     int64_t next_probe_at;
     int cpus;
     int64_t memory_mb;
+    int64_t memory_used_mb;
     int64_t health_timeout_ms;
     phase_t phase;
     int64_t phase_deadline;
@@ -90,6 +100,7 @@ struct _ocf_agent_t {
 
 static void s_after_event (ocf_agent_t *self);
 static void s_settle (ocf_agent_t *self);
+static void s_load_drained (ocf_agent_t *self, int64_t now);
 
 //  --------------------------------------------------------------------------
 //  Backend output: each line into the log, prefixed with the service name
@@ -304,6 +315,14 @@ s_act (entry_t *entry, int64_t now)
     //  a few rounds settle it.
     for (int round = 0; round < 4; round++) {
         ocf_service_tick (entry->machine, now);
+        //  Drained with {"stop": true}: stopped on purpose, not restarted until undrained.
+        if (entry->stop_when_drained && ocf_service_drain_state (entry->machine) == OCF_SERVICE_DRAIN_DRAINED) {
+            entry->stop_when_drained = false;
+            entry->stopped_by_drain = true;
+            if (ocf_service_running (entry->machine))
+                ocf_log_notice ("%s: drained, stopping its backend", entry->config->name);
+            ocf_service_stop (entry->machine, now);
+        }
         int actions = ocf_service_take_actions (entry->machine);
         if (!actions)
             break;
@@ -319,6 +338,12 @@ s_act (entry_t *entry, int64_t now)
             s_get (entry, GET_MODELS);
         if (actions & OCF_SERVICE_SCRAPE)
             s_get (entry, GET_METRICS);
+        if (actions & OCF_SERVICE_INFLIGHT) {
+            char error[512];
+            entry->wants_inflight = ocf_inflight_ask (self->inflight, error, sizeof error) == 0;
+            if (!entry->wants_inflight)
+                ocf_service_inflight (entry->machine, -1, error, now);
+        }
     }
     if (entry->process)
         s_write_record (entry);
@@ -428,9 +453,10 @@ s_report_hardware (ocf_agent_t *self)
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
     if (!gpus)
         return;
-    ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb);
-    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:O}", "cpus", self->cpus,
-                                                            "memory_mb", (json_int_t) self->memory_mb, "gpus", gpus));
+    ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb, &self->memory_used_mb);
+    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:I, s:O}", "cpus", self->cpus,
+                                                            "memory_mb", (json_int_t) self->memory_mb,
+                                                            "memory_used_mb", (json_int_t) self->memory_used_mb, "gpus", gpus));
 }
 
 static int
@@ -593,6 +619,8 @@ s_settle (ocf_agent_t *self)
             s_act (&self->entries[i], now);
     }
     s_arm (self);
+    if (self->on_drain)
+        self->on_drain (self->on_drain_arg);
 }
 
 static int
@@ -606,13 +634,40 @@ s_on_timer (zloop_t *loop, int timer_id, void *arg)
     return self->phase == PHASE_DONE ? -1 : 0;
 }
 
-//  The registrar caught up with tabled: a withdrawal may be complete.
+//  The registrar caught up with tabled: a withdrawal may be complete, and tabled holds the
+//  "draining" marks set so far.
 static void
 s_on_synced (void *arg)
 {
     ocf_agent_t *self = arg;
-    if (self->phase == PHASE_WITHDRAWING)
+    bool draining = false;
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (ocf_service_drain_state (self->entries[i].machine) == OCF_SERVICE_DRAIN_DRAINING) {
+            ocf_service_drain_published (self->entries[i].machine, now);
+            draining = true;
+        }
+    if (self->phase == PHASE_WITHDRAWING || draining)
         s_after_event (self);
+}
+
+//  The local proxyd's answer, for every service that asked. A service it never routed to is
+//  not listed: nothing in flight.
+static void
+s_on_inflight (json_t *counts, const char *error, void *arg)
+{
+    ocf_agent_t *self = arg;
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = &self->entries[i];
+        if (!entry->wants_inflight)
+            continue;
+        entry->wants_inflight = false;
+        json_t *count = counts ? json_object_get (counts, entry->config->name) : NULL;
+        ocf_service_inflight (entry->machine, counts ? (json_is_integer (count) ? json_integer_value (count) : 0) : -1,
+                              error, now);
+    }
+    s_after_event (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -761,6 +816,8 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
     self->registrar = ocf_registrar_new (loop, ocf_daemon_endpoint (config, "tabled.api", endpoint, sizeof endpoint),
                                          TABLED_TIMEOUT_MS, TABLED_HEARTBEAT_MS);
     ocf_registrar_set_synced_handler (self->registrar, s_on_synced, self);
+    self->inflight = ocf_inflight_new (loop, ocf_daemon_endpoint (config, "proxyd.api", endpoint, sizeof endpoint),
+                                       INFLIGHT_TIMEOUT_MS, s_on_inflight, self);
     int64_t gpu_timeout = config->workerd.gpu_interval_ms;
     self->probe = ocf_gpu_probe_new (config->workerd.nvidia_smi, gpu_timeout < 2000 ? 2000 : gpu_timeout > 30000 ? 30000 : gpu_timeout);
     char skipped[256];
@@ -821,6 +878,7 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
     //  A service this node registered in an earlier run is withdrawn until it is healthy,
     //  unless its backend is still running: then it stays as it is (registered or not).
     int64_t now = ocf_time_mono_ms ();
+    s_load_drained (self, now);
     for (size_t i = 0; i < self->entry_count; i++) {
         entry_t *entry = &self->entries[i];
         if (!entry->config->command || !s_adopt (entry, now)) {
@@ -863,10 +921,183 @@ ocf_agent_destroy (ocf_agent_t **self_p)
     ocf_fetch_destroy (&self->fetch);
     ocf_registrar_destroy (&self->registrar);
     ocf_units_destroy (&self->units);
+    ocf_inflight_destroy (&self->inflight);
     if (self->timer_id >= 0)
         zloop_timer_end (self->loop, self->timer_id);
     free (self);
     *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Drain
+
+static bool
+s_any_drain (ocf_agent_t *self)
+{
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (ocf_service_drain_state (self->entries[i].machine) != OCF_SERVICE_DRAIN_NONE)
+            return true;
+    return false;
+}
+
+//  state_dir/drained: the services an operator drained, one name a line, so that a restart of
+//  workerd (an upgrade in the middle of maintenance) does not put them back into service.
+//  Drains with stop (ocf.target stopping) are not kept: the host serves again once started.
+static void
+s_save_drained (ocf_agent_t *self)
+{
+    char path[4200], temporary[4300];
+    ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
+    snprintf (temporary, sizeof temporary, "%s.tmp", path);
+    bool any = false;
+    for (size_t i = 0; i < self->entry_count; i++)
+        any |= self->entries[i].kept_drained;
+    if (!any) {
+        if (unlink (path) != 0 && errno != ENOENT)
+            ocf_log_error ("cannot remove %s: %s", path, strerror (errno));
+        return;
+    }
+    FILE *file = fopen (temporary, "w");
+    for (size_t i = 0; file && i < self->entry_count; i++)
+        if (self->entries[i].kept_drained)
+            fprintf (file, "%s\n", self->entries[i].config->name);
+    if (!file || fclose (file) != 0 || rename (temporary, path) != 0)
+        ocf_log_error ("cannot write %s (a restart of workerd would undrain): %s", path, strerror (errno));
+}
+
+static void
+s_load_drained (ocf_agent_t *self, int64_t now)
+{
+    char path[4200], line[256];
+    ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return;
+    while (fgets (line, sizeof line, file)) {
+        line[strcspn (line, "\r\n")] = '\0';
+        entry_t *entry = NULL;
+        for (size_t i = 0; i < self->entry_count; i++)
+            if (strcmp (self->entries[i].config->name, line) == 0)
+                entry = &self->entries[i];
+        if (!entry) {
+            if (*line)
+                ocf_log_warning ("%s names '%s', which is no service of this host now: ignored", path, line);
+            continue;
+        }
+        ocf_log_notice ("%s: kept drained (listed in %s) until UNDRAIN", line, path);
+        entry->kept_drained = true;
+        ocf_service_drain (entry->machine, now);
+    }
+    fclose (file);
+    s_save_drained (self);
+}
+
+//  The entry named, or every entry when name is NULL; -1 with error for an unknown name.
+static int
+s_select (ocf_agent_t *self, const char *name, size_t *first, size_t *last, char *error, size_t error_size)
+{
+    *first = 0;
+    *last = self->entry_count;
+    if (!name)
+        return 0;
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (strcmp (self->entries[i].config->name, name) == 0) {
+            *first = i;
+            *last = i + 1;
+            return 0;
+        }
+    snprintf (error, error_size, "no service '%s' on this host", name);
+    return -1;
+}
+
+int
+ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, size_t error_size)
+{
+    size_t first, last;
+    if (s_select (self, name, &first, &last, error, error_size) != 0)
+        return -1;
+    if (self->phase != PHASE_RUNNING) {
+        snprintf (error, error_size, "workerd is stopping");
+        return -1;
+    }
+    ocf_log_notice ("drain of %s requested%s", name ? name : "every service", stop ? "; the backends stop once drained" : "");
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = first; i < last; i++) {
+        entry_t *entry = &self->entries[i];
+        ocf_service_drain (entry->machine, now);
+        entry->stop_when_drained |= stop;
+        entry->kept_drained |= !stop;
+    }
+    s_save_drained (self);
+    s_after_event (self);
+    return 0;
+}
+
+int
+ocf_agent_undrain (ocf_agent_t *self, const char *name, char *error, size_t error_size)
+{
+    size_t first, last;
+    if (s_select (self, name, &first, &last, error, error_size) != 0)
+        return -1;
+    if (self->phase != PHASE_RUNNING) {
+        snprintf (error, error_size, "workerd is stopping");
+        return -1;
+    }
+    for (size_t i = first; i < last; i++)
+        if (self->entries[i].stopped_by_drain && ocf_service_running (self->entries[i].machine)) {
+            snprintf (error, error_size, "%s: its backend is stopping after its drain; undrain once it has stopped",
+                      self->entries[i].config->name);
+            return -1;
+        }
+    ocf_log_notice ("undrain of %s requested", name ? name : "every service");
+    int64_t now = ocf_time_mono_ms ();
+    for (size_t i = first; i < last; i++) {
+        self->entries[i].stop_when_drained = self->entries[i].stopped_by_drain = self->entries[i].kept_drained = false;
+        ocf_service_undrain (self->entries[i].machine, now);
+    }
+    s_save_drained (self);
+    s_after_event (self);
+    return 0;
+}
+
+bool
+ocf_agent_drained (ocf_agent_t *self, const char *name)
+{
+    size_t first, last;
+    char error[128];
+    if (s_select (self, name, &first, &last, error, sizeof error) != 0)
+        return true;
+    for (size_t i = first; i < last; i++) {
+        entry_t *entry = &self->entries[i];
+        if (ocf_service_drain_state (entry->machine) != OCF_SERVICE_DRAIN_DRAINED || entry->stop_when_drained
+        ||  (entry->stopped_by_drain && ocf_service_running (entry->machine)))
+            return false;
+    }
+    return true;
+}
+
+json_t *
+ocf_agent_drain_view (ocf_agent_t *self, const char *name)
+{
+    static const char *drains[] = { "none", "draining", "drained" };
+    size_t first, last;
+    char error[128];
+    json_t *services = json_object ();
+    if (s_select (self, name, &first, &last, error, sizeof error) == 0)
+        for (size_t i = first; i < last; i++) {
+            entry_t *entry = &self->entries[i];
+            json_object_set_new (services, entry->config->name,
+                                 json_pack ("{s:s, s:b}", "drain", drains[ocf_service_drain_state (entry->machine)],
+                                            "running", ocf_service_running (entry->machine)));
+        }
+    return json_pack ("{s:o, s:b}", "services", services, "drained", ocf_agent_drained (self, name));
+}
+
+void
+ocf_agent_set_drain_handler (ocf_agent_t *self, ocf_agent_fn *fn, void *arg)
+{
+    self->on_drain = fn;
+    self->on_drain_arg = arg;
 }
 
 //  --------------------------------------------------------------------------
@@ -878,9 +1109,9 @@ ocf_agent_hello (ocf_agent_t *self)
     json_t *names = json_array ();
     for (size_t i = 0; i < self->entry_count; i++)
         json_array_append_new (names, json_string (self->entries[i].config->name));
-    return json_pack ("{s:s, s:s, s:s, s:i, s:o, s:b}", "daemon", "ocf-workerd", "software", "ocf " OCF_VERSION,
+    return json_pack ("{s:s, s:s, s:s, s:i, s:o, s:b, s:b}", "daemon", "ocf-workerd", "software", "ocf " OCF_VERSION,
                       "id", ocf_registrar_node_id (self->registrar), "pid", (int) getpid (), "services", names,
-                      "stopping", self->phase != PHASE_RUNNING);
+                      "stopping", self->phase != PHASE_RUNNING, "draining", s_any_drain (self));
 }
 
 json_t *
@@ -916,11 +1147,18 @@ ocf_agent_stats (ocf_agent_t *self)
 void
 ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
 {
-    size_t healthy = 0;
-    for (size_t i = 0; i < self->entry_count; i++)
+    size_t healthy = 0, drains[3] = { 0 };
+    for (size_t i = 0; i < self->entry_count; i++) {
         healthy += ocf_service_state (self->entries[i].machine) == OCF_SERVICE_HEALTHY;
+        drains[ocf_service_drain_state (self->entries[i].machine)]++;
+    }
+    //  An operator looking at `systemctl status` wants to see that the host is out of service.
+    char drain[64] = "";
+    if (drains[OCF_SERVICE_DRAIN_DRAINING] || drains[OCF_SERVICE_DRAIN_DRAINED])
+        snprintf (drain, sizeof drain, " (%zu draining, %zu drained)", drains[OCF_SERVICE_DRAIN_DRAINING],
+                  drains[OCF_SERVICE_DRAIN_DRAINED]);
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
-    snprintf (line, size, "%zu/%zu services healthy, %zu GPU%s, tabled %s", healthy, self->entry_count,
+    snprintf (line, size, "%zu/%zu services healthy%s, %zu GPU%s, tabled %s", healthy, self->entry_count, drain,
               gpus ? json_array_size (gpus) : 0, gpus && json_array_size (gpus) == 1 ? "" : "s",
               ocf_registrar_connected (self->registrar) ? "connected" : "unreachable");
 }

@@ -31,6 +31,19 @@ int ocf_agent_leave (ocf_agent_t *self);
 int ocf_agent_shutdown (ocf_agent_t *self);
 bool ocf_agent_stopping (ocf_agent_t *self);
 
+//  DRAIN: the named service (NULL: every one) marked draining, withdrawn once nothing is in
+//  flight (or at drain_timeout); with stop, its backend is stopped then. UNDRAIN undoes it.
+//  Return -1 with error set for an unknown service or while workerd stops.
+int ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, size_t error_size);
+int ocf_agent_undrain (ocf_agent_t *self, const char *name, char *error, size_t error_size);
+//  Whether the drain of the named service (NULL: every one) is complete, stop included.
+bool ocf_agent_drained (ocf_agent_t *self, const char *name);
+//  {"services": {name: {"drain", "running"}}, "drained"} for DRAIN's reply. Caller owns it.
+json_t *ocf_agent_drain_view (ocf_agent_t *self, const char *name);
+//  Called after every event, for waiters on a drain.
+typedef void (ocf_agent_fn) (void *arg);
+void ocf_agent_set_drain_handler (ocf_agent_t *self, ocf_agent_fn *fn, void *arg);
+
 //  For the local API. Caller owns them.
 json_t *ocf_agent_hello (ocf_agent_t *self);
 json_t *ocf_agent_stats (ocf_agent_t *self);

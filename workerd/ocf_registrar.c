@@ -10,6 +10,7 @@
 #define RETRY_MS 100             //  while tabled is not connected
 #define UNREACHABLE_WARN_MS 1000
 #define MAX_REPLY (4 * 1024 * 1024)
+#define OWNER "ocf-workerd"      //  tabled keeps other registrations from replacing these
 
 typedef enum { ITEM_HARDWARE, ITEM_LABELS, ITEM_SERVICE } item_kind_t;
 
@@ -21,9 +22,11 @@ typedef struct {
     bool row_read;               //  a service: tabled's row was read since acked became unknown
     json_t *acked;               //  what tabled holds, as far as we know
     json_t *rejected;            //  content tabled refused: not sent again until it changes
+    bool blocked;                //  ... because another owner holds the name: tried again
+                                 //  when the record changes (it may have let go)
 } item_t;
 
-typedef enum { SENT_HELLO, SENT_ITEM, SENT_LABELS_GET, SENT_SERVICES_GET } sent_t;
+typedef enum { SENT_HELLO, SENT_ITEM, SENT_LABELS_GET, SENT_SERVICES_GET, SENT_CHECK } sent_t;
 
 struct _ocf_registrar_t {
     zloop_t *loop;
@@ -47,6 +50,11 @@ struct _ocf_registrar_t {
     int64_t unreachable_since;   //  0 while tabled answers
     bool warned;                 //  the outage was logged
     uint64_t boot;
+    //  This host's record as tabled last described it (HELLO, replies to our writes): a
+    //  version we did not write means someone else changed it (an operator, a restore).
+    bool record_known;
+    uint64_t record_generation, record_version;
+    bool check_due;              //  it changed: read it and send again what differs
     char node_id[64];
     int64_t next_hello_at;
     int timer_id;
@@ -209,11 +217,14 @@ static void
 s_resync (ocf_registrar_t *self)
 {
     self->resyncs++;
+    self->record_known = false;
+    self->check_due = false;
     for (size_t i = 0; i < self->item_count; i++) {
         self->items[i].acked_known = false;
         self->items[i].row_read = false;
         s_set (&self->items[i].acked, NULL);
         s_set (&self->items[i].rejected, NULL);
+        self->items[i].blocked = false;
     }
 }
 
@@ -288,15 +299,19 @@ s_send_item (ocf_registrar_t *self, size_t index)
                 s_send (self, SENT_SERVICES_GET, index, "GET", json_pack ("{s:s}", "id", self->node_id), NULL);
             else
             if (!item->desired)
-                s_send (self, SENT_ITEM, index, "SERVICE.DOWN", json_pack ("{s:s}", "name", item->name), NULL);
+                s_send (self, SENT_ITEM, index, "SERVICE.DOWN", json_pack ("{s:s, s:s}", "name", item->name, "owner", OWNER),
+                        NULL);
             else
             if (item->acked_known && s_only_load_differs (item->desired, item->acked))
                 s_send (self, SENT_ITEM, index, "SERVICE.LOAD",
                         json_pack ("{s:s, s:O}", "name", item->name, "load", json_object_get (item->desired, "load")),
                         json_incref (item->desired));
-            else
-                s_send (self, SENT_ITEM, index, "SERVICE.UP", json_pack ("{s:O}", "service", item->desired),
+            else {
+                json_t *service = json_copy (item->desired);
+                json_object_set_new (service, "owner", json_string (OWNER));
+                s_send (self, SENT_ITEM, index, "SERVICE.UP", json_pack ("{s:o}", "service", service),
                         json_incref (item->desired));
+            }
             return;
     }
 }
@@ -315,6 +330,9 @@ s_next (ocf_registrar_t *self)
         if (now >= self->next_hello_at)
             s_send (self, SENT_HELLO, 0, "HELLO", NULL, NULL);
         else
+        if (self->check_due)
+            s_send (self, SENT_CHECK, 0, "GET", json_pack ("{s:s}", "id", self->node_id), NULL);
+        else
             for (size_t i = 0; i < self->item_count; i++)
                 if (s_needs_send (&self->items[i])) {
                     s_send_item (self, i);
@@ -329,6 +347,87 @@ s_error_text (json_t *body)
 {
     const char *error = json_string_value (json_object_get (body, "error"));
     return error ? error : "no reason given";
+}
+
+//  Notes the version of this host's record that tabled reports (written_by_us: after one of
+//  our writes, which made it one higher when it changed something). Another writer since
+//  the last version we knew of (an operator's ocfctl, proxyd's load reports) makes the
+//  registrar read the record and send again whatever of workerd's differs there: tabled
+//  holds what workerd says within a heartbeat, whoever changed it.
+static void
+s_note_record (ocf_registrar_t *self, json_t *body, bool written_by_us)
+{
+    json_t *generation = json_object_get (body, "generation"), *version = json_object_get (body, "version");
+    if (!json_is_integer (generation) || !json_is_integer (version))
+        return;
+    uint64_t expected = self->record_version + (written_by_us && json_is_true (json_object_get (body, "changed")));
+    if (self->record_known && ((uint64_t) json_integer_value (generation) != self->record_generation
+                           ||  (uint64_t) json_integer_value (version) != expected))
+        self->check_due = true;
+    self->record_known = true;
+    self->record_generation = (uint64_t) json_integer_value (generation);
+    self->record_version = (uint64_t) json_integer_value (version);
+}
+
+//  Whether a registration in the record is the one acknowledged: the owner is tabled's
+//  bookkeeping, and load values are merged by others too (proxyd's in-flight counts).
+static bool
+s_same_registration (json_t *current, json_t *acked)
+{
+    if (!current || !acked)
+        return !current && !acked;
+    json_t *a = json_copy (current), *b = json_copy (acked);
+    json_object_del (a, "owner");
+    json_object_del (a, "load");
+    json_object_del (b, "load");
+    bool same = json_equal (a, b);
+    json_decref (a);
+    json_decref (b);
+    return same;
+}
+
+//  The record as it is now (GET): an item whose acknowledged content is not what the record
+//  holds is sent again.
+static void
+s_on_check (ocf_registrar_t *self, json_t *row)
+{
+    for (size_t i = 0; i < self->item_count; i++) {
+        item_t *item = &self->items[i];
+        if (item->blocked) {
+            item->blocked = false;
+            s_set (&item->rejected, NULL);
+        }
+        if (!item->acked_known)
+            continue;
+        bool same = true;
+        if (item->kind == ITEM_HARDWARE)
+            same = !item->acked || s_same (json_object_get (row, "hardware"), item->acked);
+        else
+        if (item->kind == ITEM_LABELS) {
+            json_t *current = json_object_get (row, "labels");
+            json_t *merged = ocf_slurm_merge (current, item->desired);
+            same = !item->desired || s_same (current, merged);
+            json_decref (merged);
+        }
+        else {
+            json_t *current = NULL, *service;
+            size_t index;
+            json_array_foreach (json_object_get (row, "services"), index, service)
+                if (strcmp (json_string_value (json_object_get (service, "name")), item->name) == 0)
+                    current = service;
+            //  Withdrawn: what matters is that no registration of workerd's is left.
+            const char *owner = json_string_value (json_object_get (current, "owner"));
+            same = item->acked ? s_same_registration (current, item->acked) : !current || !owner || strcmp (owner, OWNER) != 0;
+        }
+        if (!same) {
+            ocf_log_notice ("%s%s was changed in tabled outside workerd: sending it again",
+                            item->kind == ITEM_SERVICE ? "service " : item->kind == ITEM_HARDWARE ? "the hardware" : "the labels",
+                            item->name);
+            item->acked_known = false;
+            s_set (&item->rejected, NULL);
+        }
+    }
+    s_note_record (self, row, false);
 }
 
 static void
@@ -351,6 +450,7 @@ s_on_hello (ocf_registrar_t *self, json_t *body)
                         (unsigned long long) boot, (unsigned long long) self->boot);
         s_resync (self);
     }
+    s_note_record (self, body, false);
     self->boot = (uint64_t) boot;
     self->connected = true;
     self->unreachable_since = 0;
@@ -428,6 +528,14 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
             ocf_log_error ("tabled refused HELLO: %s", s_error_text (msg->body));
         return;
     }
+    if (self->sent == SENT_CHECK) {
+        self->check_due = false;
+        if (ok)
+            s_on_check (self, json_object_get (msg->body, "row"));
+        else
+            ocf_log_error ("tabled refused GET of this host's record: %s", s_error_text (msg->body));
+        return;
+    }
     item_t *item = &self->items[self->sent_item];
     if (!ok && self->sent == SENT_SERVICES_GET) {
         //  Without the row, register in full as before.
@@ -437,6 +545,14 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
             self->items[i].row_read = true;
         return;
     }
+    const char *code = ok ? NULL : json_string_value (json_object_get (msg->body, "code"));
+    bool not_ours = code && strcmp (code, "not_yours") == 0;
+    if (not_ours && !item->desired) {
+        //  Withdrawing a name another owner registered since: nothing of workerd's is there.
+        item->acked_known = true;
+        s_set (&item->acked, NULL);
+        return;
+    }
     if (!ok) {
         self->errors++;
         ocf_log_error ("tabled refused %s%s%s: %s", self->sent_verb, *item->name ? " for " : "", item->name,
@@ -444,8 +560,10 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
         //  A load update for a service tabled does not hold: register it in full instead.
         if (strcmp (self->sent_verb, "SERVICE.LOAD") == 0)
             item->acked_known = false;
-        else
+        else {
             s_set (&item->rejected, json_incref (self->sent_content));
+            item->blocked = not_ours;
+        }
         return;
     }
     if (self->sent == SENT_LABELS_GET) {
@@ -459,6 +577,8 @@ s_on_message (ocf_registrar_t *self, ocf_msg_t *msg)
     item->acked_known = true;
     s_set (&item->acked, json_incref (self->sent_content));
     s_set (&item->rejected, NULL);
+    item->blocked = false;
+    s_note_record (self, msg->body, true);
 }
 
 static int

@@ -8,7 +8,13 @@
 
     Restarts of tabled are detected with a HELLO each heartbeat: a new "boot", or a request
     left unanswered, makes every acknowledgement unknown again, so everything is sent again
-    (all of it idempotent). Events on tabled.events are not used: tabled publishes nothing
+    (all of it idempotent). A version of this host's record that workerd did not write
+    (HELLO and every reply name it) means someone else changed it: the registrar reads the
+    record and sends again what of workerd's differs there (a service withdrawn by an
+    operator), so tabled holds what workerd says again within a heartbeat. Services are
+    registered and withdrawn as owner "ocf-workerd", which tabled keeps other owners
+    (proxyd's POST /v1/dnt/_node) from replacing; a name another owner holds is tried again
+    when the record changes. Events on tabled.events are not used: tabled publishes nothing
     when it starts, so only asking notices a restart promptly, and following the events
     would mean parsing every row change of the whole cluster.  */
 #ifndef OCF_REGISTRAR_H

@@ -12,6 +12,7 @@
 #define NEVER INT64_MAX
 #define MAX_GROUPS 256           //  tabled's limit of identity groups per service
 #define STARTING_CHECK_MIN_MS 100
+#define INFLIGHT_POLL_MS 100     //  a local IPC round trip: cheap, and a drain ends this soon after its last stream
 
 typedef enum { STOP_NONE, STOP_START_TIMEOUT, STOP_SHUTDOWN, STOP_REPLACE } stop_reason_t;
 
@@ -66,6 +67,17 @@ struct _ocf_service_t {
     double kv_cache;
     bool metrics_failing;
 
+    //  Drain
+    ocf_service_drain_t drain;
+    int64_t drain_timeout;
+    int64_t drain_started;
+    int64_t drain_deadline;
+    bool drain_published;        //  tabled holds the "draining" mark
+    int64_t next_inflight_at;
+    bool inflight_in_flight;
+    int64_t inflight;            //  the local proxyd's last count, -1 unknown
+    bool inflight_failing;
+
     uint64_t registrations;
     uint64_t withdrawals;
 };
@@ -108,6 +120,8 @@ ocf_service_new (const ocf_service_config_t *config, const ocf_workerd_config_t 
     self->health_interval = workerd->health_interval_ms;
     self->metrics_interval = workerd->metrics_interval_ms;
     self->failure_threshold = workerd->failure_threshold;
+    self->drain_timeout = workerd->drain_timeout_ms;
+    self->inflight = -1;
     self->state = OCF_SERVICE_STOPPED;
     self->next_delay = config->restart_delay_ms;
     self->last_exit = -1;
@@ -157,7 +171,25 @@ ocf_service_running (ocf_service_t *self)
 static bool
 s_registered (ocf_service_t *self)
 {
-    return self->state == OCF_SERVICE_HEALTHY && !self->shutting_down;
+    return self->state == OCF_SERVICE_HEALTHY && !self->shutting_down && self->drain != OCF_SERVICE_DRAIN_DRAINED;
+}
+
+static void
+s_count_registration (ocf_service_t *self, bool was_registered)
+{
+    if (!was_registered && s_registered (self))
+        self->registrations++;
+    if (was_registered && !s_registered (self))
+        self->withdrawals++;
+}
+
+static void
+s_drained (ocf_service_t *self)
+{
+    bool was_registered = s_registered (self);
+    self->drain = OCF_SERVICE_DRAIN_DRAINED;
+    self->inflight_in_flight = false;
+    s_count_registration (self, was_registered);
 }
 
 static void
@@ -175,10 +207,13 @@ s_set_state (ocf_service_t *self, ocf_service_state_t state, int64_t now)
         self->healthy_since = 0;
         self->awaiting_models = false;
     }
-    if (!was_registered && s_registered (self))
-        self->registrations++;
-    if (was_registered && !s_registered (self))
-        self->withdrawals++;
+    //  A draining backend that fails is withdrawn like any other, and that ends its drain:
+    //  were it healthy again, it would come back drained (withdrawn) until undrained.
+    if (self->drain == OCF_SERVICE_DRAIN_DRAINING && !s_registered (self) && !self->shutting_down) {
+        ocf_log_notice ("%s: withdrawn while draining (%s); drained", self->config->name, s_state_names[state]);
+        self->drain = OCF_SERVICE_DRAIN_DRAINED;
+    }
+    s_count_registration (self, was_registered);
 }
 
 static void
@@ -525,6 +560,21 @@ ocf_service_tick (ocf_service_t *self, int64_t now)
         self->scrape_in_flight = true;
         self->next_scrape_at = now + self->metrics_interval;
     }
+    if (self->drain == OCF_SERVICE_DRAIN_DRAINING && now >= self->drain_deadline) {
+        char left[64] = "the requests in flight unknown";
+        if (self->inflight >= 0)
+            snprintf (left, sizeof left, "%lld request%s still in flight", (long long) self->inflight,
+                      self->inflight == 1 ? "" : "s");
+        ocf_log_warning ("%s: drain_timeout (%.0f s) reached with %s; withdrawing", self->config->name,
+                         (double) self->drain_timeout / 1000, left);
+        s_drained (self);
+    }
+    if (self->drain == OCF_SERVICE_DRAIN_DRAINING && self->drain_published && !self->inflight_in_flight
+    &&  now >= self->next_inflight_at) {
+        self->actions |= OCF_SERVICE_INFLIGHT;
+        self->inflight_in_flight = true;
+        self->next_inflight_at = now + INFLIGHT_POLL_MS;
+    }
     //  A backend that stayed healthy for restart_delay_max ended its crash loop, if any.
     if (s_registered (self) && self->restarts_in_loop
     &&  now - self->healthy_since >= self->config->restart_delay_max_ms) {
@@ -533,13 +583,102 @@ ocf_service_tick (ocf_service_t *self, int64_t now)
     }
 }
 
+//  --------------------------------------------------------------------------
+//  Drain
+
+void
+ocf_service_drain (ocf_service_t *self, int64_t now)
+{
+    if (self->drain != OCF_SERVICE_DRAIN_NONE || self->shutting_down)
+        return;
+    if (!s_registered (self)) {
+        ocf_log_notice ("%s: drained (not registered: %s); stays withdrawn until undrained", self->config->name,
+                        s_state_names[self->state]);
+        self->drain = OCF_SERVICE_DRAIN_DRAINED;
+        return;
+    }
+    ocf_log_notice ("%s: draining: marked draining in the table, no new requests; waiting at most %.0f s "
+                    "(drain_timeout) for those in flight", self->config->name, (double) self->drain_timeout / 1000);
+    self->drain = OCF_SERVICE_DRAIN_DRAINING;
+    self->drain_started = now;
+    self->drain_deadline = now + self->drain_timeout;
+    self->drain_published = false;
+    self->inflight = -1;
+    self->inflight_failing = false;
+}
+
+void
+ocf_service_drain_published (ocf_service_t *self, int64_t now)
+{
+    if (self->drain != OCF_SERVICE_DRAIN_DRAINING || self->drain_published)
+        return;
+    self->drain_published = true;
+    self->next_inflight_at = now;
+}
+
+void
+ocf_service_inflight (ocf_service_t *self, int64_t count, const char *error, int64_t now)
+{
+    if (self->drain != OCF_SERVICE_DRAIN_DRAINING || !self->inflight_in_flight)
+        return;
+    self->inflight_in_flight = false;
+    if (count < 0) {
+        //  Not knowing is not idle: a stream may still be running. drain_timeout decides.
+        if (!self->inflight_failing)
+            ocf_log_warning ("%s: cannot learn the requests in flight from proxyd (%s); waiting for drain_timeout",
+                             self->config->name, error ? error : "no answer");
+        self->inflight_failing = true;
+        return;
+    }
+    if (self->inflight_failing)
+        ocf_log_info ("%s: proxyd answers again", self->config->name);
+    self->inflight_failing = false;
+    if (count != self->inflight && count > 0)
+        ocf_log_info ("%s: draining, %lld request%s in flight", self->config->name, (long long) count,
+                      count == 1 ? "" : "s");
+    self->inflight = count;
+    if (count == 0) {
+        ocf_log_notice ("%s: drained in %.1f s (nothing in flight), withdrawing", self->config->name,
+                        (double) (now - self->drain_started) / 1000);
+        s_drained (self);
+    }
+}
+
+void
+ocf_service_undrain (ocf_service_t *self, int64_t now)
+{
+    if (self->drain == OCF_SERVICE_DRAIN_NONE)
+        return;
+    bool was_registered = s_registered (self);
+    self->drain = OCF_SERVICE_DRAIN_NONE;
+    self->inflight_in_flight = false;
+    if (self->shutting_down && !self->running) {
+        //  Stopped after its drain: a fresh start, crash-loop accounting included.
+        self->shutting_down = false;
+        self->restarts_in_loop = 0;
+        self->next_delay = self->config->restart_delay_ms;
+        ocf_log_notice ("%s: undrained, starting it again", self->config->name);
+        ocf_service_start (self, now);
+        return;
+    }
+    s_count_registration (self, was_registered);
+    ocf_log_notice ("%s: undrained%s", self->config->name, s_registered (self) ? ", registering" : "");
+}
+
+ocf_service_drain_t
+ocf_service_drain_state (ocf_service_t *self)
+{
+    return self->drain;
+}
+
 void
 ocf_service_withdraw (ocf_service_t *self)
 {
     if (s_registered (self))
         self->withdrawals++;
     self->shutting_down = true;
-    self->actions &= ~(OCF_SERVICE_SPAWN | OCF_SERVICE_CHECK | OCF_SERVICE_MODELS | OCF_SERVICE_SCRAPE);
+    self->actions &= ~(OCF_SERVICE_SPAWN | OCF_SERVICE_CHECK | OCF_SERVICE_MODELS | OCF_SERVICE_SCRAPE
+                     | OCF_SERVICE_INFLIGHT);
 }
 
 void
@@ -598,6 +737,11 @@ ocf_service_next_wakeup (ocf_service_t *self)
         next = s_min (next, self->next_check_at);
     if (s_registered (self) && *self->config->metrics_path && !self->scrape_in_flight)
         next = s_min (next, self->next_scrape_at);
+    if (self->drain == OCF_SERVICE_DRAIN_DRAINING) {
+        next = s_min (next, self->drain_deadline);
+        if (self->drain_published && !self->inflight_in_flight)
+            next = s_min (next, self->next_inflight_at);
+    }
     return next;
 }
 
@@ -629,8 +773,9 @@ ocf_service_registration (ocf_service_t *self)
         json_object_set_new (load, "queue_depth", json_integer (self->queue_depth));
     if (self->has_kv)
         json_object_set_new (load, "kv_cache", json_real (s_kv_reported (self->kv_cache)));
+    const char *status = self->drain == OCF_SERVICE_DRAIN_DRAINING ? "draining" : "ready";
     return json_pack ("{s:s, s:o, s:s, s:s, s:I, s:o}", "name", self->config->name, "identity_group", groups,
-                      "status", "ready", "host", self->config->host, "port", (json_int_t) self->config->port,
+                      "status", status, "host", self->config->host, "port", (json_int_t) self->config->port,
                       "load", load);
 }
 
@@ -671,5 +816,12 @@ ocf_service_stats (ocf_service_t *self, int64_t now)
         json_object_set_new (stats, "restart_in_ms", json_integer (self->backoff_until > now ? self->backoff_until - now : 0));
     if (self->last_exit >= 0)
         json_object_set_new (stats, "last_exit_status", json_integer (self->last_exit));
+    static const char *drains[] = { [OCF_SERVICE_DRAIN_NONE] = NULL, [OCF_SERVICE_DRAIN_DRAINING] = "draining",
+                                    [OCF_SERVICE_DRAIN_DRAINED] = "drained" };
+    json_object_set_new (stats, "drain", drains[self->drain] ? json_string (drains[self->drain]) : json_null ());
+    if (self->drain == OCF_SERVICE_DRAIN_DRAINING) {
+        json_object_set_new (stats, "drain_inflight", self->inflight >= 0 ? json_integer (self->inflight) : json_null ());
+        json_object_set_new (stats, "drain_left_ms", json_integer (self->drain_deadline > now ? self->drain_deadline - now : 0));
+    }
     return stats;
 }

@@ -20,7 +20,15 @@
     registered stays registered (healthy, confirmed or withdrawn by the next checks, as any
     healthy one), one that was still loading goes on starting, and one started with another
     configuration than the current one is stopped and replaced at once. Its exit status is
-    unknown (it is not workerd's child) and counts as a failure.  */
+    unknown (it is not workerd's child) and counts as a failure.
+
+    Orthogonal to that, a drain (ocfctl DRAIN) takes the service out of routing gently:
+
+        none ──drain──► draining ──published, then 0 in flight, or drain_timeout──► drained
+          ▲  (registered, status "draining": every proxyd stops choosing it)  (withdrawn)
+          └───────────────────────────── undrain ─────────────────────────────────┘
+
+    The backend keeps running and being checked throughout; only the registration changes.  */
 #ifndef OCF_SERVICE_H
 #define OCF_SERVICE_H
 
@@ -47,8 +55,15 @@ enum {
     OCF_SERVICE_KILL = 4,        //  SIGKILL the process group
     OCF_SERVICE_CHECK = 8,       //  GET health_path (then call health)
     OCF_SERVICE_MODELS = 16,     //  GET models_path (then call models)
-    OCF_SERVICE_SCRAPE = 32      //  GET metrics_path (then call metrics)
+    OCF_SERVICE_SCRAPE = 32,     //  GET metrics_path (then call metrics)
+    OCF_SERVICE_INFLIGHT = 64    //  ask the local proxyd for the requests in flight (then call inflight)
 };
+
+typedef enum {
+    OCF_SERVICE_DRAIN_NONE,      //  routed normally
+    OCF_SERVICE_DRAIN_DRAINING,  //  registered as "draining": no new requests, in-flight ones finish
+    OCF_SERVICE_DRAIN_DRAINED    //  withdrawn by the drain; the backend still runs
+} ocf_service_drain_t;
 
 //  The outcome of one HTTP request to the backend.
 typedef struct {
@@ -97,6 +112,19 @@ void ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, bool has_q
                           bool has_kv, double kv_cache, const char *error, int64_t now);
 //  Timers: call at ocf_service_next_wakeup() (calling more often is harmless).
 void ocf_service_tick (ocf_service_t *self, int64_t now);
+//  Drain: registered as "draining" (withdrawn at once when not registered) until the local
+//  proxyd reports nothing in flight, or until drain_timeout; then withdrawn.
+void ocf_service_drain (ocf_service_t *self, int64_t now);
+//  tabled holds the "draining" mark: from now on no proxyd that saw it sends new requests,
+//  so the in-flight count can only fall.
+void ocf_service_drain_published (ocf_service_t *self, int64_t now);
+//  The requests the local proxyd has in flight to this backend; -1 when it did not say (error).
+void ocf_service_inflight (ocf_service_t *self, int64_t count, const char *error, int64_t now);
+//  Back to normal routing: registered again while healthy. A service stopped after its
+//  drain (ocf_service_stop) is started again.
+void ocf_service_undrain (ocf_service_t *self, int64_t now);
+ocf_service_drain_t ocf_service_drain_state (ocf_service_t *self);
+
 //  Shutdown, first step: withdraw and start nothing more.
 void ocf_service_withdraw (ocf_service_t *self);
 //  Shutdown, second step (once the withdrawal reached tabled): stop the process.

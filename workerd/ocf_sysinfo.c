@@ -23,13 +23,14 @@ ocf_sysinfo_cpus_parse (const char *stat)
 }
 
 int64_t
-ocf_sysinfo_memory_mb_parse (const char *meminfo)
+ocf_sysinfo_memory_mb_parse (const char *meminfo, const char *field)
 {
     const char *line = meminfo;
+    size_t len = strlen (field);
     while (line && *line) {
         long long kib;
-        if (strncmp (line, "MemTotal:", 9) == 0)
-            return sscanf (line + 9, "%lld kB", &kib) == 1 && kib > 0 ? kib / 1024 : 0;
+        if (strncmp (line, field, len) == 0 && line[len] == ':')
+            return sscanf (line + len + 1, "%lld kB", &kib) == 1 && kib > 0 ? kib / 1024 : 0;
         line = strchr (line, '\n');
         if (line)
             line++;
@@ -57,12 +58,15 @@ s_read (const char *root, const char *name)
 }
 
 int
-ocf_sysinfo_read (const char *proc_root, int *cpus, int64_t *memory_mb)
+ocf_sysinfo_read (const char *proc_root, int *cpus, int64_t *memory_mb, int64_t *memory_used_mb)
 {
     char *stat = s_read (proc_root, "stat");
     char *meminfo = s_read (proc_root, "meminfo");
     *cpus = stat ? ocf_sysinfo_cpus_parse (stat) : 0;
-    *memory_mb = meminfo ? ocf_sysinfo_memory_mb_parse (meminfo) : 0;
+    *memory_mb = meminfo ? ocf_sysinfo_memory_mb_parse (meminfo, "MemTotal") : 0;
+    //  What programs hold: what the kernel could not give to a new one without swapping.
+    int64_t available = meminfo ? ocf_sysinfo_memory_mb_parse (meminfo, "MemAvailable") : 0;
+    *memory_used_mb = available > 0 && available <= *memory_mb ? *memory_mb - available : 0;
     free (stat);
     free (meminfo);
     return *cpus > 0 && *memory_mb > 0 ? 0 : -1;

@@ -8,10 +8,12 @@
 
 //  Online CPUs: the "cpuN" lines of /proc/stat. Returns 0 when there are none.
 int ocf_sysinfo_cpus_parse (const char *stat);
-//  MemTotal of /proc/meminfo in MiB. Returns 0 when absent or malformed.
-int64_t ocf_sysinfo_memory_mb_parse (const char *meminfo);
-//  Reads proc_root/stat and proc_root/meminfo. Returns 0, or -1 when either is unreadable
-//  or yields nothing (the values are then 0).
-int ocf_sysinfo_read (const char *proc_root, int *cpus, int64_t *memory_mb);
+//  A field of /proc/meminfo ("MemTotal", "MemAvailable") in MiB. Returns 0 when absent or
+//  malformed.
+int64_t ocf_sysinfo_memory_mb_parse (const char *meminfo, const char *field);
+//  Reads proc_root/stat and proc_root/meminfo: CPUs, MemTotal and what is in use (MemTotal -
+//  MemAvailable; 0 when MemAvailable is missing). Returns 0, or -1 when either file is
+//  unreadable or yields nothing (the values are then 0).
+int ocf_sysinfo_read (const char *proc_root, int *cpus, int64_t *memory_mb, int64_t *memory_used_mb);
 
 #endif

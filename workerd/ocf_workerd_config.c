@@ -16,6 +16,8 @@ static const ocf_config_key_t s_workerd_keys[] = {
       "Interval of backend metrics scrapes" },
     { "launcher", OCF_CONFIG_ENUM, KEY (launcher), "process", 0, 0, "process|systemd", false,
       "How backends are started: process (detached children) or systemd (one unit ocf-backend@NAME each)" },
+    { "drain_timeout", OCF_CONFIG_DURATION, KEY (drain_timeout_ms), "5min", 0, OCF_CONFIG_DAY_MS, NULL, false,
+      "Longest wait for requests in flight (streams) when draining, before the services are withdrawn" },
 };
 
 const ocf_config_section_t ocf_workerd_config_section = {

@@ -17,6 +17,7 @@ typedef struct {
     char *nvidia_smi;
     int64_t metrics_interval_ms;
     char *launcher;              //  process | systemd
+    int64_t drain_timeout_ms;    //  longest wait for requests in flight before a drain withdraws
 } ocf_workerd_config_t;
 
 typedef struct {

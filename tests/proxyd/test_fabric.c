@@ -292,7 +292,7 @@ Test (proxyd_fabric, p2p_and_table_views)
     response = fabric_http ("GET", url, NULL, NULL);
     json_t *table = fabric_json (&response);
     cr_assert_eq (json_object_size (table), 3);
-    char key[48];
+    char key[OCF_NODE_ID_LEN + 2];
     snprintf (key, sizeof key, "/%s", C->id);
     json_t *peer = json_object_get (table, key);
     cr_assert_str_eq (json_string_value (json_object_get (peer, "name")), "host-c");

@@ -534,6 +534,34 @@ Test (proxyd_view, rows_merge_by_version)
     ocf_view_destroy (&view);
 }
 
+Test (proxyd_view, a_draining_service_is_no_provider_but_still_served_at_the_last_hop)
+{
+    ocf_view_t *view = ocf_view_new ();
+    ocf_view_set_self (view, ID_A);
+    s_row (view, ROW (ID_A, 5, 1, "alive", 8001, 0, "\"model=m1\""), 'a');
+    s_row (view, ROW (ID_B, 5, 1, "alive", 8002, 0, "\"model=m1\""), 'b');
+    const ocf_provider_t *providers;
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 2);
+    //  ocf-workerd's DRAIN on A: the same service, status "draining".
+    s_row (view, "{\"id\":\"" ID_A "\",\"name\":\"a\",\"generation\":5,\"version\":2,\"status\":\"alive\","
+                 "\"addr\":{\"proxy\":\"http://127.0.0.1:8001\"},\"services\":[{\"name\":\"llm\",\"status\":\"draining\","
+                 "\"identity_group\":[\"model=m1\"],\"host\":\"127.0.0.1\",\"port\":9001}]}");
+    //  Every route chooses among the providers: by model, by service, any identity.
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 1);
+    cr_assert_str_eq (providers[0].node->id, ID_B);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, NULL, &providers), 1);
+    cr_assert_str_eq (providers[0].node->id, ID_B);
+    json_t *models = ocf_view_group_values (view, "llm", "model", true);
+    cr_assert_eq (json_array_size (models), 1, "B still serves m1");
+    json_decref (models);
+    //  A request another host chose before it had the change still reaches the backend.
+    ocf_view_service_t *service = ocf_view_node_service (ocf_view_self (view), "llm", 3);
+    cr_assert_not_null (service);
+    cr_assert_eq (service->port, 9001);
+    cr_assert_not (service->ready);
+    ocf_view_destroy (&view);
+}
+
 Test (proxyd_view, liveness_readiness_and_removal)
 {
     ocf_view_t *view = ocf_view_new ();

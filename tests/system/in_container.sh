@@ -241,6 +241,22 @@ check "a member of group ocf reads the views with sqlite3 while tabled runs" \
 check "a user outside group ocf cannot read the table" \
   sh -c '! runuser -u stranger1 -- sqlite3 -readonly /var/lib/ocf/table.db "select count(*) from nodes" 2>/dev/null'
 
+#  Drain at stop: stopping ocf.target drains the host first (ocf-drain.service); restarting
+#  one daemon does not.
+if packaged workerd && packaged proxyd; then
+  drains() { journalctl -u ocf-workerd.service -o cat --no-pager | grep -c "drain of every service requested"; }
+  check "ocf-drain.service is active with the target" active ocf-drain.service
+  check "llm is registered again after the restarts" \
+    wait_for 20 sh -c 'curl -sf http://127.0.0.1:8092/v1/models | grep -q nspawn-model'
+  before=$(drains)
+  systemctl restart ocf-workerd.service
+  check "systemctl restart ocf-workerd: no drain" test "$(drains)" = "$before"
+  check "systemctl restart ocf-workerd: ocf-drain.service stays active" active ocf-drain.service
+  check "llm is registered after the restart of workerd" \
+    wait_for 20 sh -c 'curl -sf http://127.0.0.1:8092/v1/models | grep -q nspawn-model'
+fi
+cursor=$(journalctl -n 0 --show-cursor --no-pager | sed -n 's/^-- cursor: //p')
+
 #  A clean stop.
 check "systemctl stop ocf.target" systemctl stop ocf.target
 for name in $daemons; do
@@ -250,4 +266,14 @@ done
  packaged workerd && check "systemctl stop ocf.target stops the backends' units too" \
   wait_for 30 sh -c "! systemctl is-active -q ocf-backend@llm.service"
 check "ocf-tabled logged STOPPING and stopped" sh -c 'journalctl -u ocf-tabled.service -o cat --no-pager | grep -q "stopped"'
+if packaged workerd && packaged proxyd; then
+  journalctl --after-cursor "$cursor" --no-pager -o cat -u ocf-workerd.service -u ocf-drain.service > /tmp/stop-journal
+  line() { grep -n "$1" /tmp/stop-journal | head -1 | cut -d: -f1; }
+  drained=$(line "llm: drained in"); stopped=$(line "llm: drained, stopping its backend"); term=$(line "received Terminated")
+  echo "the journal of the stop (ocf-workerd, ocf-drain):"; head -20 /tmp/stop-journal
+  check "systemctl stop ocf.target: the journal shows the drain, then the backend stopped, then workerd's SIGTERM" \
+    test -n "$drained" -a -n "$stopped" -a -n "$term" -a "${drained:-0}" -lt "${stopped:-0}" -a "${stopped:-0}" -lt "${term:-0}"
+  check "ocf-drain.service stopped cleanly" \
+    sh -c '[ "$(systemctl show -p ActiveState --value ocf-drain.service)" = inactive ] && [ "$(systemctl show -p Result --value ocf-drain.service)" = success ]'
+fi
 finish

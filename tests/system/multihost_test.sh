@@ -12,7 +12,8 @@
 # every host (curl, the OpenAI SDK, /v1/models, /metrics, sqlite3), then the fabric listener
 # (mutual TLS between hosts, members only); 3 host 2's link down and up under load; 4 a 2+3
 # partition with changes on both sides, then healed; 5 host 2 killed -9 and
-# restarted; 6 a rolling restart of all 20 daemons under load. Figures go to
+# restarted; 6 a rolling restart of all 20 daemons under load; 7 host 1 drained under load,
+# then undrained. Figures go to
 # BUILD_DIR/multihost-figures.txt. Exit 1 if any check failed, 77 (skipped) only without root
 # or without `ip netns`. Every deadline is derived from the gossip parameters below or is a
 # plain "it must happen" bound; none is tuned to what a run happened to take.
@@ -735,6 +736,56 @@ check "rolling restart: $rolling_sent requests, none lost ($rolling_lost lost, $
 [ "$rolling_lost" = 0 ] || { say "lost requests:"; jq -c --argjson t "$t_rolling" \
   'select(.outcome == "lost") | {t0: (.t0 - $t), t1: (.t1 - $t), via, node, status, retries, error}' "$log"; }
 check "after the rolling restart the five hosts converge again" wait_for 10000 converged
+
+# --- 7. Drain under load --------------------------------------------------------------------
+# POST /v1/admin/drain on host 1's loopback while the load goes through hosts 3-5: host 1's
+# service is marked draining, every proxyd stops choosing it once its view has the mark, the
+# streams on it finish, then it is withdrawn. No request may fail or be cut, and none that a
+# proxyd received after its view had the mark may reach host 1 (each proxyd's view is read
+# through its /v1/dnt/table: it has one event loop, so the view that answers is the one that
+# routes).
+say "== 7. host 1 drained under load, then undrained"
+# mark_seen HOST: HOST's proxyd no longer lists host 1's llm as ready.
+mark_seen() {
+  in_ns "$client" curl -sf "http://$(addr "$1"):8092/v1/dnt/table" |
+    jq -e --arg one "/${node_id[1]}" '[.[$one].service[]? | select(.name == "llm" and .status == "ready")] | length == 0' >/dev/null
+}
+drained() { "$bin/ocfctl" -r "$work/h1/run" -t 1000 -d workerd STATS 2>/dev/null | jq -e '.services.llm.drain == "drained"' >/dev/null; }
+load_start drain 3 4 5
+sleep 2
+t_drain=$(now_ms)
+in_ns "$(host_ns 1)" curl -sf -X POST http://127.0.0.1:8092/v1/admin/drain > "$work/drain.json"
+check "POST /v1/admin/drain on host 1's loopback starts the drain" jq -e '.services.llm.drain != "none"' "$work/drain.json"
+declare -a t_marked
+for h in 3 4 5; do
+  wait_for 10000 mark_seen "$h" && t_marked[$h]=$(now_ms) || t_marked[$h]=0
+done
+check "hosts 3-5's proxyds have the mark" test "${t_marked[3]}" != 0 -a "${t_marked[4]}" != 0 -a "${t_marked[5]}" != 0
+if wait_for 30000 drained; then
+  t_drained=$(now_ms)
+  ok "host 1 drained (withdrawn) $((t_drained - t_drain)) ms after the drain request"
+else
+  t_drained=$(now_ms)
+  fail "host 1 not drained within 30 s"
+fi
+sleep 2                                   # served by host 2 alone now
+load_stop
+log=$work/load-drain.jsonl
+drain_sent=$(load_count "$log" true)
+drain_bad=$(load_count "$log" '.outcome != "ok"')
+late=$(jq -s --arg one "${node_id[1]}" --arg m3 "${t_marked[3]}" --arg m4 "${t_marked[4]}" --arg m5 "${t_marked[5]}" '
+  {mh3: ($m3 | tonumber), mh4: ($m4 | tonumber), mh5: ($m5 | tonumber)} as $marked
+  | [.[] | select(.node == $one and .t0 > $marked[.via])] | length' "$log")
+last_to_one=$(jq -s --arg one "${node_id[1]}" '[.[] | select(.node == $one) | .t0] | max // 0' "$log")
+figure drain_to_mark_in_every_proxyd $(( $(printf '%s\n' "${t_marked[3]}" "${t_marked[4]}" "${t_marked[5]}" | sort -n | tail -1) - t_drain )) ms
+figure drain_last_request_to_drained_host $((last_to_one - t_drain)) ms
+figure drain_to_withdrawn $((t_drained - t_drain)) ms
+figure drain_requests_sent "$drain_sent" requests
+check "drain under load: $drain_sent requests, none failed or cut ($drain_bad)" test "$drain_bad" = 0 -a "$drain_sent" -gt 0
+check "no request reached host 1 after its proxyd had the mark ($late did)" test "$late" = 0
+check "host 1's backend still runs, drained" sh -c "'$bin/ocfctl' -r '$work/h1/run' -d workerd STATS | jq -e '.services.llm.running and .services.llm.state == \"healthy\"' >/dev/null"
+in_ns "$(host_ns 1)" curl -sf -X POST http://127.0.0.1:8092/v1/admin/undrain >/dev/null
+check "undrained: hosts 1 and 2 provide llm everywhere again" wait_for 10000 converged
 
 # --- Summary --------------------------------------------------------------------------------
 figure total_runtime $(( ($(now_ms) - started) / 1000 )) s

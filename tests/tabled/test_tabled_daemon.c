@@ -383,6 +383,18 @@ Test (tabled_daemon, publishes_committed_changes_to_subscribers)
     event = s_next_event (sub, "row", 5000);
     cr_assert_str_eq (json_string_value (json_object_get (event, "source")), "merge");
     cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "row"), "id")), id);
+    seq = json_integer_value (json_object_get (event, "seq"));
+    json_decref (event);
+    //  Heard from (gossipd's SEEN): the fresh last_alive reaches followers at once, in order.
+    int64_t before = zclock_time ();
+    json_t *seen = s_call_ok ("SEEN", json_pack ("{s:[s, s]}", "ids", id, "unknown-node"));
+    cr_assert_eq (json_integer_value (json_object_get (seen, "updated")), 1);
+    json_decref (seen);
+    event = s_next_event (sub, "seen", 5000);
+    cr_assert_not_null (event, "no seen event");
+    cr_assert_eq (json_integer_value (json_object_get (event, "seq")), seq + 1);
+    cr_assert_eq (json_object_size (json_object_get (event, "seen")), 1);
+    cr_assert_geq (json_integer_value (json_object_get (json_object_get (event, "seen"), id)), before);
     json_decref (event);
     json_decref (s_call_ok ("MERGE", json_pack ("{s:[{s:s, s:i, s:i, s:s}]}", "members", "id", id,
                                                 "generation", 4, "incarnation", 2, "status", "suspect")));
@@ -401,6 +413,61 @@ Test (tabled_daemon, publishes_committed_changes_to_subscribers)
     cr_assert_str_eq (json_string_value (json_object_get (json_object_get (event, "tombstone"), "id")), id);
     json_decref (event);
     zsock_destroy (&sub);
+}
+
+//  A refusal's code (docs/protocol.md), NULL when it has none.
+static char *
+s_call_refusal (const char *verb, json_t *body, char **code)
+{
+    bool ok;
+    json_t *reply = ocf_test_call (&s_node, "tabled", verb, body, &ok);
+    cr_assert (reply && !ok, "%s: expected ERR", verb);
+    const char *text = json_string_value (json_object_get (reply, "code"));
+    *code = text ? strdup (text) : NULL;
+    char *error = strdup (json_string_value (json_object_get (reply, "error")));
+    json_decref (reply);
+    return error;
+}
+
+static json_int_t
+s_hello_version (void)
+{
+    json_t *hello = s_call_ok ("HELLO", NULL);
+    json_int_t version = json_integer_value (json_object_get (hello, "version"));
+    json_decref (hello);
+    return version;
+}
+
+Test (tabled_daemon, a_service_belongs_to_the_owner_that_registered_it)
+{
+    json_t *reply = s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:i, s:s}}", "service", "name", "llm", "port", 8000,
+                                                         "owner", "ocf-workerd"));
+    json_int_t version = json_integer_value (json_object_get (reply, "version"));
+    json_decref (reply);
+    cr_assert_eq (s_hello_version (), version, "HELLO names the record's version");
+    char *code, *error = s_call_refusal ("SERVICE.UP", json_pack ("{s:{s:s, s:i, s:s}}", "service", "name", "llm",
+                                                                   "port", 9, "owner", "ocf-proxyd"), &code);
+    cr_assert_str_eq (code, "not_yours");
+    cr_assert (strstr (error, "belongs to ocf-workerd"), "%s", error);
+    free (code);
+    free (error);
+    error = s_call_refusal ("SERVICE.DOWN", json_pack ("{s:s, s:s}", "name", "llm", "owner", "ocf-proxyd"), &code);
+    cr_assert_str_eq (code, "not_yours");
+    free (code);
+    free (error);
+    cr_assert_eq (s_hello_version (), version, "a refusal changes nothing");
+    error = s_call_refusal ("SERVICE.UP", json_pack ("{s:{s:s, s:i, s:i}}", "service", "name", "x", "port", 1, "owner", 7), &code);
+    cr_assert (strstr (error, "\"owner\" must be a short string"), "%s", error);
+    cr_assert_null (code, "a bad request has no code");
+    free (error);
+    //  The owner may; a request naming no owner (an operator's ocfctl) may too.
+    json_decref (s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:i, s:s}}", "service", "name", "llm", "port", 8001,
+                                                      "owner", "ocf-workerd")));
+    json_decref (s_call_ok ("SERVICE.DOWN", json_pack ("{s:s}", "name", "llm")));
+    cr_assert_eq (s_hello_version (), version + 2);
+    //  A name nobody holds now is anyone's.
+    json_decref (s_call_ok ("SERVICE.UP", json_pack ("{s:{s:s, s:i, s:s}}", "service", "name", "llm", "port", 9,
+                                                      "owner", "ocf-proxyd")));
 }
 
 Test (tabled_daemon, refutes_suspicion_of_itself_and_starts_a_new_generation_after_leave)

@@ -351,20 +351,23 @@ Test (sysinfo, proc_stat_and_meminfo)
                        "cpu15 1 2 3\nintr 12345\nctxt 99\n";
     cr_assert_eq (ocf_sysinfo_cpus_parse (stat), 3);
     cr_assert_eq (ocf_sysinfo_cpus_parse ("intr 1\n"), 0);
-    const char *meminfo = "MemTotal:       24683660 kB\nMemFree:        20000000 kB\n";
-    cr_assert_eq (ocf_sysinfo_memory_mb_parse (meminfo), 24105);
-    cr_assert_eq (ocf_sysinfo_memory_mb_parse ("MemFree: 1 kB\n"), 0);
-    cr_assert_eq (ocf_sysinfo_memory_mb_parse ("MemTotal: lots\n"), 0);
+    const char *meminfo = "MemTotal:       24683660 kB\nMemFree:        20000000 kB\nMemAvailable:   22000000 kB\n";
+    cr_assert_eq (ocf_sysinfo_memory_mb_parse (meminfo, "MemTotal"), 24105);
+    cr_assert_eq (ocf_sysinfo_memory_mb_parse (meminfo, "MemAvailable"), 21484);
+    cr_assert_eq (ocf_sysinfo_memory_mb_parse ("MemFree: 1 kB\n", "MemTotal"), 0);
+    cr_assert_eq (ocf_sysinfo_memory_mb_parse ("MemTotal: lots\n", "MemTotal"), 0);
+    cr_assert_eq (ocf_sysinfo_memory_mb_parse ("MemTotalX: 1024 kB\n", "MemTotal"), 0);
 }
 
 Test (sysinfo, reads_this_host)
 {
     int cpus;
-    int64_t memory_mb;
-    cr_assert_eq (ocf_sysinfo_read ("/proc", &cpus, &memory_mb), 0);
+    int64_t memory_mb, memory_used_mb;
+    cr_assert_eq (ocf_sysinfo_read ("/proc", &cpus, &memory_mb, &memory_used_mb), 0);
     cr_assert_eq (cpus, (int) sysconf (_SC_NPROCESSORS_ONLN));
     cr_assert_gt (memory_mb, 0);
-    cr_assert_eq (ocf_sysinfo_read ("/nonexistent", &cpus, &memory_mb), -1);
+    cr_assert (memory_used_mb > 0 && memory_used_mb < memory_mb, "used %ld of %ld MiB", (long) memory_used_mb, (long) memory_mb);
+    cr_assert_eq (ocf_sysinfo_read ("/nonexistent", &cpus, &memory_mb, &memory_used_mb), -1);
     cr_assert_eq (cpus, 0);
 }
 

@@ -541,3 +541,119 @@ Test (service, a_foreign_process_on_the_port_is_not_the_backend)
     cr_assert_not (s_registered (service));
     ocf_service_destroy (&service);
 }
+
+//  The status the registration carries ("-" when withdrawn).
+static const char *
+s_status (ocf_service_t *service)
+{
+    static char text[32];
+    json_t *registration = ocf_service_registration (service);
+    snprintf (text, sizeof text, "%s", registration ? json_string_value (json_object_get (registration, "status")) : "-");
+    json_decref (registration);
+    return text;
+}
+
+//  Ticks at now, answers a health check due with OK, and returns the other actions due.
+static int
+s_healthy_at (ocf_service_t *service, int64_t now)
+{
+    int actions = s_at (service, now);
+    if (actions & OCF_SERVICE_CHECK)
+        ocf_service_health (service, ocf_service_run (service), &OK, now);
+    return actions & ~OCF_SERVICE_CHECK;
+}
+
+Test (service, drain_marks_then_waits_for_nothing_in_flight_then_withdraws)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    s_make_healthy (service, 10);
+    cr_assert_str_eq (s_status (service), "ready");
+    ocf_service_drain (service, 1000);
+    cr_assert_str_eq (s_status (service), "draining", "still registered, marked so that no proxyd chooses it");
+    cr_assert_eq (ocf_service_drain_state (service), OCF_SERVICE_DRAIN_DRAINING);
+    cr_assert_eq (s_healthy_at (service, 1000), 0, "no in-flight poll before tabled holds the mark");
+    ocf_service_drain_published (service, 1050);
+        cr_assert_eq (s_healthy_at (service, 1050), OCF_SERVICE_INFLIGHT);
+    cr_assert_eq (s_healthy_at (service, 1100), 0, "one poll at a time");
+    ocf_service_inflight (service, 3, NULL, 1101);
+    cr_assert_str_eq (s_status (service), "draining");
+    cr_assert_eq (s_healthy_at (service, 1149), 0);
+    cr_assert_eq (s_healthy_at (service, 1150), OCF_SERVICE_INFLIGHT, "polled every 100 ms");
+    ocf_service_inflight (service, -1, "proxyd did not answer", 1151);
+    cr_assert_str_eq (s_status (service), "draining", "unknown is not idle");
+    cr_assert_eq (s_healthy_at (service, 1250), OCF_SERVICE_INFLIGHT);
+    ocf_service_inflight (service, 0, NULL, 1260);
+    cr_assert_str_eq (s_status (service), "-", "withdrawn once nothing is in flight");
+    cr_assert_eq (ocf_service_drain_state (service), OCF_SERVICE_DRAIN_DRAINED);
+    cr_assert (ocf_service_running (service), "the backend keeps running");
+    cr_assert_eq (s_at (service, 5000), OCF_SERVICE_CHECK, "and is still checked");
+    ocf_service_health (service, ocf_service_run (service), &OK, 5001);
+    cr_assert_str_eq (s_status (service), "-", "healthy but drained: not registered");
+    cr_assert_eq (s_stat (service, "withdrawals"), 1);
+    cr_assert_str_eq (s_stat_text (service, "drain"), "drained");
+    ocf_service_undrain (service, 6000);
+    cr_assert_str_eq (s_status (service), "ready", "undrained: registered again");
+    cr_assert_eq (s_stat (service, "registrations"), 2);
+    cr_assert_eq (ocf_service_drain_state (service), OCF_SERVICE_DRAIN_NONE);
+    ocf_service_destroy (&service);
+}
+
+Test (service, drain_timeout_withdraws_with_requests_still_in_flight)
+{
+    ocf_service_t *service = s_service ("command = backend\n[workerd]\ndrain_timeout = 30s\n");
+    s_launch (service);
+    s_make_healthy (service, 10);
+    ocf_service_drain (service, 1000);
+    ocf_service_drain_published (service, 1000);
+    for (int64_t now = 1000; now < 31000; now += 100) {
+        if (s_healthy_at (service, now) & OCF_SERVICE_INFLIGHT)
+            ocf_service_inflight (service, 1, NULL, now);
+        cr_assert_str_eq (s_status (service), "draining", "a stream is running at %lld ms", (long long) now);
+    }
+    cr_assert_eq (ocf_service_next_wakeup (service) <= 31000, true);
+    s_healthy_at (service, 31000);
+    cr_assert_str_eq (s_status (service), "-", "withdrawn at drain_timeout");
+    cr_assert_eq (s_healthy_at (service, 31100), 0, "no more polls");
+    ocf_service_destroy (&service);
+}
+
+Test (service, draining_is_withdrawn_at_once_when_not_registered_or_when_it_fails)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    ocf_service_drain (service, 50);
+    cr_assert_eq (ocf_service_drain_state (service), OCF_SERVICE_DRAIN_DRAINED, "starting: nothing to wait for");
+    s_make_healthy (service, 100);
+    cr_assert_str_eq (s_status (service), "-", "healthy later: stays withdrawn");
+    ocf_service_undrain (service, 200);
+    cr_assert_str_eq (s_status (service), "ready");
+    ocf_service_drain (service, 300);
+    cr_assert_str_eq (s_status (service), "draining");
+    ocf_service_exited (service, 9, 400);
+    cr_assert_str_eq (s_status (service), "-");
+    cr_assert_eq (ocf_service_drain_state (service), OCF_SERVICE_DRAIN_DRAINED, "its exit ended the drain");
+    ocf_service_destroy (&service);
+}
+
+Test (service, stopped_after_its_drain_then_started_again_by_undrain)
+{
+    ocf_service_t *service = s_service ("command = backend\n");
+    s_launch (service);
+    s_make_healthy (service, 10);
+    ocf_service_drain (service, 100);
+    ocf_service_drain_published (service, 100);
+    cr_assert_eq (s_healthy_at (service, 100), OCF_SERVICE_INFLIGHT);
+    ocf_service_inflight (service, 0, NULL, 120);
+    ocf_service_stop (service, 130);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_TERM);
+    ocf_service_exited (service, 0, 200);
+    cr_assert_eq (ocf_service_state (service), OCF_SERVICE_STOPPED);
+    ocf_service_undrain (service, 1000);
+    cr_assert_eq (ocf_service_take_actions (service), OCF_SERVICE_SPAWN, "started again");
+    ocf_service_spawned (service, 1001);
+    cr_assert_eq (s_at (service, 1001), OCF_SERVICE_CHECK);
+    s_make_healthy (service, 1100);
+    cr_assert_str_eq (s_status (service), "ready");
+    ocf_service_destroy (&service);
+}
