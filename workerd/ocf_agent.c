@@ -1010,16 +1010,25 @@ s_select (ocf_agent_t *self, const char *name, size_t *first, size_t *last, char
     return -1;
 }
 
-int
-ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, size_t error_size)
+//  s_select, for a drain or an undrain: none while workerd stops.
+static int
+s_select_running (ocf_agent_t *self, const char *name, size_t *first, size_t *last, char *error, size_t error_size)
 {
-    size_t first, last;
-    if (s_select (self, name, &first, &last, error, error_size) != 0)
+    if (s_select (self, name, first, last, error, error_size) != 0)
         return -1;
     if (self->phase != PHASE_RUNNING) {
         snprintf (error, error_size, "workerd is stopping");
         return -1;
     }
+    return 0;
+}
+
+int
+ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, size_t error_size)
+{
+    size_t first, last;
+    if (s_select_running (self, name, &first, &last, error, error_size) != 0)
+        return -1;
     ocf_log_notice ("drain of %s requested%s", name ? name : "every service", stop ? "; the backends stop once drained" : "");
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = first; i < last; i++) {
@@ -1037,12 +1046,8 @@ int
 ocf_agent_undrain (ocf_agent_t *self, const char *name, char *error, size_t error_size)
 {
     size_t first, last;
-    if (s_select (self, name, &first, &last, error, error_size) != 0)
+    if (s_select_running (self, name, &first, &last, error, error_size) != 0)
         return -1;
-    if (self->phase != PHASE_RUNNING) {
-        snprintf (error, error_size, "workerd is stopping");
-        return -1;
-    }
     for (size_t i = first; i < last; i++)
         if (self->entries[i].stopped_by_drain && ocf_service_running (self->entries[i].machine)) {
             snprintf (error, error_size, "%s: its backend is stopping after its drain; undrain once it has stopped",
