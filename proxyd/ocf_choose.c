@@ -1,9 +1,10 @@
 /*  ocf_choose: provider choice policies.  */
 #include "ocf_choose.h"
+#include "ocf_hash.h"
 
 #include <string.h>
 
-static const char *s_names[] = { "p2c", "local_first", "round_robin", "random" };
+static const char *s_names[] = { "p2c", "local_first", "round_robin", "random", "prefix" };
 
 int
 ocf_policy_parse (const char *name)
@@ -14,12 +15,25 @@ ocf_policy_parse (const char *name)
     return -1;
 }
 
+const char *
+ocf_policy_name (ocf_policy_t policy)
+{
+    return s_names[policy];
+}
+
+uint64_t
+ocf_choose_id_hash (const char *node_id)
+{
+    return ocf_hash64 (node_id, strlen (node_id), 0);
+}
+
 void
 ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed)
 {
     self->policy = policy;
     self->random = seed ? seed : 0x9E3779B97F4A7C15ULL;
     self->turn = 0;
+    self->balance = 0.25;
 }
 
 uint64_t
@@ -86,20 +100,55 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
     return -1;
 }
 
-int
-ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n)
+//  Rendezvous hashing with bounded loads: of the providers whose load is under the bound, the
+//  one with the highest hash(key, id). The order depends on the key and the ids alone, so every
+//  host has the same; a provider that leaves moves only the keys it was first for. The bound
+//  is ceil((1 + balance) x the mean load with this request counted), as in consistent hashing
+//  with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2018); the least loaded provider is
+//  always under it, so one is always found.
+static int
+s_prefix (const ocf_chooser_t *self, const pool_t *pool, uint64_t key)
 {
-    if (self->policy == OCF_POLICY_P2C || self->policy == OCF_POLICY_LOCAL_FIRST) {
+    int64_t total = 1;
+    for (size_t i = 0; i < pool->n; i++)
+        if (s_in_pool (pool, i))
+            total += pool->candidates[i].load;
+    //  load < ceil (x) is load < x for an integer load
+    double bound = (1.0 + self->balance) * (double) total / (double) pool->count;
+    int best = -1;
+    uint64_t best_score = 0;
+    for (size_t i = 0; i < pool->n; i++) {
+        if (!s_in_pool (pool, i) || (double) pool->candidates[i].load >= bound)
+            continue;
+        uint64_t score = ocf_hash_u64 (key, pool->candidates[i].id_hash);
+        if (best < 0 || score > best_score) {
+            best = (int) i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+int
+ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, uint64_t key)
+{
+    bool keyed = self->policy == OCF_POLICY_PREFIX && key;
+    bool balanced = self->policy == OCF_POLICY_P2C || self->policy == OCF_POLICY_LOCAL_FIRST
+                 || self->policy == OCF_POLICY_PREFIX;
+    //  Without a key the prefix policy is p2c, this host first included.
+    if (balanced && !keyed) {
         int local = s_self (candidates, n, self->policy == OCF_POLICY_LOCAL_FIRST);
         if (local >= 0)
             return local;
     }
     pool_t pool;
-    s_pool_init (&pool, candidates, n, self->policy == OCF_POLICY_P2C || self->policy == OCF_POLICY_LOCAL_FIRST);
+    s_pool_init (&pool, candidates, n, balanced);
     if (pool.count == 0)
         return -1;
     if (pool.count == 1)
         return s_pool_at (&pool, 0);
+    if (keyed)
+        return s_prefix (self, &pool, key);
     switch (self->policy) {
         case OCF_POLICY_ROUND_ROBIN:
             return s_pool_at (&pool, (size_t) (self->turn++ % pool.count));

@@ -6,6 +6,10 @@
       local_first  this host whenever it serves the request, busy or not; otherwise as p2c
       round_robin  providers in turn
       random       a provider drawn uniformly
+      prefix       the request's prefix key (ocf_prefix) orders the providers, the same way on
+                   every host (rendezvous hashing: by hash(key, node id)); the first in that
+                   order whose load is under (1 + balance) times the mean load takes it
+                   (bounded loads); without a key, as p2c
     A provider is full when it declares max_inflight and its load reaches it; p2c and
     local_first prefer providers that are not full, and fall back to full ones rather than
     refusing (the backend queues).  */
@@ -20,7 +24,8 @@ typedef enum {
     OCF_POLICY_P2C = 0,
     OCF_POLICY_LOCAL_FIRST,
     OCF_POLICY_ROUND_ROBIN,
-    OCF_POLICY_RANDOM
+    OCF_POLICY_RANDOM,
+    OCF_POLICY_PREFIX
 } ocf_policy_t;
 
 typedef struct {
@@ -28,19 +33,26 @@ typedef struct {
     bool excluded;               //  already tried for this request
     int64_t load;                //  requests in flight toward it plus its reported in-flight and queue
     int64_t capacity;            //  its max_inflight; 0 when it declares none
+    uint64_t id_hash;            //  ocf_choose_id_hash of its node id: its place in a key's order
 } ocf_candidate_t;
 
 typedef struct {
     ocf_policy_t policy;
     uint64_t random;             //  xorshift state, never 0
     uint64_t turn;               //  round-robin position
+    double balance;              //  prefix: no provider above (1 + balance) x the mean load
 } ocf_chooser_t;
 
-//  Parses "p2c", "local_first", "round_robin" or "random"; -1 otherwise.
+//  Parses "p2c", "local_first", "round_robin", "random" or "prefix"; -1 otherwise.
 int ocf_policy_parse (const char *name);
+const char *ocf_policy_name (ocf_policy_t policy);
+//  balance starts at 0.25.
 void ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed);
 //  The index of the chosen candidate, or -1 when every candidate is excluded (or n is 0).
-int ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n);
+//  key: the request's prefix key for the prefix policy (0: none); other policies ignore it.
+int ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, uint64_t key);
+//  What a candidate's id_hash is made from: its node id.
+uint64_t ocf_choose_id_hash (const char *node_id);
 //  The next pseudo-random number (also used for request ids).
 uint64_t ocf_chooser_random (ocf_chooser_t *self);
 

@@ -513,6 +513,7 @@ ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_
     if (getrandom (&seed, sizeof seed, 0) != sizeof seed)
         seed = (uint64_t) time (NULL) ^ ((uint64_t) index << 32);
     ocf_chooser_init (&self->chooser, (ocf_policy_t) ocf_policy_parse (self->config->proxyd.policy), seed);
+    self->chooser.balance = self->config->proxyd.prefix_balance;
     return 0;
 }
 

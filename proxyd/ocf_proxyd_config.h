@@ -12,7 +12,10 @@ typedef struct {
     char *listen;
     char *fabric_listen;         //  host:port of the mutual-TLS listener for other hosts; "off"
     int64_t fabric_handshake_timeout_ms; //  a fabric connection not through its handshake by then is closed
-    char *policy;                //  p2c | round_robin | random | local_first
+    char *policy;                //  p2c | round_robin | random | local_first | prefix
+    int64_t prefix_block;        //  bytes of normalised text per hashed block
+    int64_t prefix_blocks;       //  longest prefix key, in blocks
+    double prefix_balance;       //  bounded loads: no provider at (1 + this) x the mean load
     int64_t max_body;
     int64_t connect_timeout_ms;
     int64_t first_byte_timeout_ms;

@@ -2,6 +2,7 @@
 #include "ocf_routes.h"
 #include "ocf_alloc.h"
 #include "ocf_forward.h"
+#include "ocf_prefix.h"
 #include "ocf_respond.h"
 
 #define MAX_TRIED 17             //  [proxyd] retries is at most 16
@@ -20,6 +21,7 @@ typedef struct {
     char tried[MAX_TRIED][OCF_NODE_ID_LEN + 1];   //  node ids, also the targets' node_id
     size_t tried_count;
     int slot;                    //  this host's load slot for the service
+    uint64_t key;                //  the prefix key (policy prefix); 0: none
 } providers_t;
 
 static bool
@@ -61,10 +63,11 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
             //  there plus what that host last reported.
             .load = local ? ocf_load_get (loop->load, self->slot)
                           : provider->node->inflight + provider->service->inflight + provider->service->queue_depth,
-            .capacity = provider->service->max_inflight
+            .capacity = provider->service->max_inflight,
+            .id_hash = ocf_choose_id_hash (provider->node->id)
         };
     }
-    int chosen = ocf_choose (&loop->chooser, candidates, count);
+    int chosen = ocf_choose (&loop->chooser, candidates, count, self->key);
     if (candidates != few)
         free (candidates);
     if (chosen < 0) {
@@ -141,9 +144,27 @@ s_no_provider (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t ser
     free (list);
 }
 
+//  The request's prefix key when the policy routes by it and the route carries a prompt (0:
+//  none, and the choice is p2c's). A body the key cannot be read from is the backend's to
+//  refuse: it is routed without a key.
+static uint64_t
+s_prefix_key (ocf_loop_t *loop, h2o_req_t *req, int prefix_kind)
+{
+    if (loop->chooser.policy != OCF_POLICY_PREFIX || prefix_kind < 0)
+        return 0;
+    ocf_prefix_key_t key;
+    char error[256];
+    if (ocf_prefix_key (req->entity.base, req->entity.len, (ocf_prefix_kind_t) prefix_kind,
+                        (size_t) loop->config->proxyd.prefix_block, (size_t) loop->config->proxyd.prefix_blocks, &key,
+                        error, sizeof error) != 0)
+        return 0;
+    return key.anchor;
+}
+
+//  prefix_kind: an ocf_prefix_kind_t when the route carries a prompt, else -1.
 static void
 s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t service_len, h2o_iovec_t path,
-                   bool openai)
+                   bool openai, int prefix_kind)
 {
     h2o_iovec_t header = ocf_respond_req_header (req, "x-ocf-identity");
     h2o_iovec_t content_type = ocf_respond_req_header (req, "content-type");
@@ -171,6 +192,7 @@ s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t
     self->remote_path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/_service/")),
                                     h2o_iovec_init (service, service_len), path);
     self->slot = ocf_load_slot (loop->load, service, service_len);
+    self->key = s_prefix_key (loop, req, prefix_kind);
     ocf_forward (loop, req, &s_providers_router, self, 1 + (unsigned) loop->config->proxyd.retries);
 }
 
@@ -294,7 +316,7 @@ s_rest (h2o_req_t *req, ocf_route_t *route)
 static void
 s_service (h2o_req_t *req, ocf_route_t *route)
 {
-    s_route_providers (ocf_loop_of (req), req, route->service, route->service_len, s_rest (req, route), false);
+    s_route_providers (ocf_loop_of (req), req, route->service, route->service_len, s_rest (req, route), false, -1);
 }
 
 static void
@@ -320,7 +342,7 @@ s_openai (h2o_req_t *req, ocf_route_t *route)
     if (path_len > 1 && path.base[path_len - 1] == '/')
         path = h2o_concat (&req->pool, h2o_iovec_init (path.base, path_len - 1),
                            h2o_iovec_init (path.base + path_len, path.len - path_len));
-    s_route_providers (ocf_loop_of (req), req, H2O_STRLIT ("llm"), path, true);
+    s_route_providers (ocf_loop_of (req), req, H2O_STRLIT ("llm"), path, true, route->spec->variant);
 }
 
 void
@@ -330,17 +352,18 @@ ocf_routes_register (ocf_routetable_t *routes)
         { "service", "/v1/service/{svc}/{path}", NULL, OCF_ACCESS_PUBLIC, s_service, 0, false },
         { "local_service", "/v1/_service/{svc}/{path}", NULL, OCF_ACCESS_FABRIC, s_local, 0, false },
         { "p2p", "/v1/p2p/{node}/{path}", NULL, OCF_ACCESS_PUBLIC, s_p2p, 0, true },
-        { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "responses", "/v1/responses", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "audio_transcriptions", "/v1/audio/transcriptions", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "audio_translations", "/v1/audio/translations", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "audio_speech", "/v1/audio/speech", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "moderations", "/v1/moderations", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        //  variant: the prefix kind of the prompt the route carries (-1: none, routed as p2c)
+        { "chat_completions", "/v1/chat/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, OCF_PREFIX_CHAT, false },
+        { "completions", "/v1/completions", "POST", OCF_ACCESS_PUBLIC, s_openai, OCF_PREFIX_COMPLETION, false },
+        { "embeddings", "/v1/embeddings", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "responses", "/v1/responses", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "audio_transcriptions", "/v1/audio/transcriptions", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "audio_translations", "/v1/audio/translations", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "audio_speech", "/v1/audio/speech", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "moderations", "/v1/moderations", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
         //  vLLM's cross-encoder routes (Jina's and Cohere's rerank shape, and its own score)
-        { "rerank", "/v1/rerank", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
-        { "score", "/v1/score", "POST", OCF_ACCESS_PUBLIC, s_openai, 0, false },
+        { "rerank", "/v1/rerank", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
+        { "score", "/v1/score", "POST", OCF_ACCESS_PUBLIC, s_openai, -1, false },
     };
     ocf_routetable_add (routes, specs, sizeof specs / sizeof specs[0]);
 }

@@ -402,68 +402,68 @@ Test (proxyd_choose, p2c_prefers_this_host_with_capacity)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 42);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0 }, { true, false, 5, 8 }, { false, false, 0, 0 } };
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0 }, { true, false, 5, 8, 0 }, { false, false, 0, 0, 0 } };
     for (int i = 0; i < 100; i++)
-        cr_assert_eq (ocf_choose (&chooser, candidates, 3), 1);
+        cr_assert_eq (ocf_choose (&chooser, candidates, 3, 0), 1);
     candidates[1].load = 8;      //  full: the others now
     for (int i = 0; i < 100; i++)
-        cr_assert_neq (ocf_choose (&chooser, candidates, 3), 1);
+        cr_assert_neq (ocf_choose (&chooser, candidates, 3, 0), 1);
     candidates[1].capacity = 0;  //  no declared limit: never full
-    cr_assert_eq (ocf_choose (&chooser, candidates, 3), 1);
+    cr_assert_eq (ocf_choose (&chooser, candidates, 3, 0), 1);
 }
 
 Test (proxyd_choose, local_first_even_when_busy)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_LOCAL_FIRST, 7);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0 }, { true, false, 50, 8 } };
-    cr_assert_eq (ocf_choose (&chooser, candidates, 2), 1);
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0 }, { true, false, 50, 8, 0 } };
+    cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 1);
     candidates[1].excluded = true;
-    cr_assert_eq (ocf_choose (&chooser, candidates, 2), 0);
+    cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 0);
 }
 
 Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 1);
-    ocf_candidate_t two[] = { { false, false, 9, 0 }, { false, false, 3, 0 } };
+    ocf_candidate_t two[] = { { false, false, 9, 0, 0 }, { false, false, 3, 0, 0 } };
     for (int i = 0; i < 100; i++)
-        cr_assert_eq (ocf_choose (&chooser, two, 2), 1);
+        cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 1);
     //  Among many, the most loaded is never chosen and the least loaded most often.
     ocf_candidate_t many[8];
     for (int i = 0; i < 8; i++)
-        many[i] = (ocf_candidate_t) { false, false, i, 0 };
+        many[i] = (ocf_candidate_t) { false, false, i, 0, 0 };
     int counts[8] = { 0 };
     for (int i = 0; i < 8000; i++)
-        counts[ocf_choose (&chooser, many, 8)]++;
+        counts[ocf_choose (&chooser, many, 8, 0)]++;
     cr_assert_eq (counts[7], 0);
     for (int i = 1; i < 7; i++)
         cr_assert_gt (counts[i - 1], counts[i], "load %d chosen %d times, load %d %d times", i - 1, counts[i - 1], i, counts[i]);
     //  Full providers only when nothing else is left.
-    ocf_candidate_t full[] = { { false, false, 8, 8 }, { false, false, 20, 0 } };
+    ocf_candidate_t full[] = { { false, false, 8, 8, 0 }, { false, false, 20, 0, 0 } };
     for (int i = 0; i < 50; i++)
-        cr_assert_eq (ocf_choose (&chooser, full, 2), 1);
+        cr_assert_eq (ocf_choose (&chooser, full, 2, 0), 1);
     full[1].excluded = true;
-    cr_assert_eq (ocf_choose (&chooser, full, 2), 0);
+    cr_assert_eq (ocf_choose (&chooser, full, 2, 0), 0);
     full[0].excluded = true;
-    cr_assert_eq (ocf_choose (&chooser, full, 2), -1);
-    cr_assert_eq (ocf_choose (&chooser, full, 0), -1);
+    cr_assert_eq (ocf_choose (&chooser, full, 2, 0), -1);
+    cr_assert_eq (ocf_choose (&chooser, full, 0, 0), -1);
 }
 
 Test (proxyd_choose, round_robin_and_random)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_ROUND_ROBIN, 3);
-    ocf_candidate_t candidates[] = { { true, false, 0, 0 }, { false, true, 0, 0 }, { false, false, 0, 0 }, { false, false, 9, 1 } };
+    ocf_candidate_t candidates[] = { { true, false, 0, 0, 0 }, { false, true, 0, 0, 0 }, { false, false, 0, 0, 0 }, { false, false, 9, 1, 0 } };
     int sequence[6];
     for (int i = 0; i < 6; i++)
-        sequence[i] = ocf_choose (&chooser, candidates, 4);
+        sequence[i] = ocf_choose (&chooser, candidates, 4, 0);
     int expected[] = { 0, 2, 3, 0, 2, 3 };
     cr_assert_arr_eq (sequence, expected, sizeof expected);
     ocf_chooser_init (&chooser, OCF_POLICY_RANDOM, 3);
     int counts[4] = { 0 };
     for (int i = 0; i < 3000; i++)
-        counts[ocf_choose (&chooser, candidates, 4)]++;
+        counts[ocf_choose (&chooser, candidates, 4, 0)]++;
     cr_assert_eq (counts[1], 0);
     for (int i = 0; i < 4; i++)
         if (i != 1)

@@ -1,0 +1,257 @@
+/*  ocf_prefix: prefix keys of inference requests.  */
+#include "ocf_prefix.h"
+#include "ocf_hash.h"
+#include "ocf_json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define CHAIN_SEED 0x6f63662d70726566ULL   //  "ocf-pref": block 0 chains from it
+
+//  The normalised text, hashed block by block as it is produced; nothing past the last
+//  block of the anchor is kept or hashed.
+typedef struct {
+    unsigned char block[OCF_PREFIX_BLOCK_MAX];
+    size_t size, fill, blocks, max_blocks, total;
+    uint64_t chain;
+    bool full;                   //  max_blocks hashed: the anchor cannot grow
+} hasher_t;
+
+static void
+s_feed (hasher_t *h, const void *data, size_t len)
+{
+    const unsigned char *bytes = data;
+    while (len && !h->full) {
+        size_t take = h->size - h->fill < len ? h->size - h->fill : len;
+        memcpy (h->block + h->fill, bytes, take);
+        h->fill += take;
+        h->total += take;
+        bytes += take;
+        len -= take;
+        if (h->fill == h->size) {
+            h->chain = ocf_hash64 (h->block, h->size, h->chain);
+            h->fill = 0;
+            h->full = ++h->blocks == h->max_blocks;
+        }
+    }
+}
+
+//  The chain so far, the partial block included; never 0, which means "no key".
+static uint64_t
+s_anchor (const hasher_t *h)
+{
+    if (h->total == 0)
+        return 0;
+    uint64_t anchor = h->fill ? ocf_hash64 (h->block, h->fill, h->chain) : h->chain;
+    return anchor ? anchor : 1;
+}
+
+static int
+s_hex (char c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+static unsigned
+s_u4 (const char *p)
+{
+    return (unsigned) (s_hex (p[0]) << 12 | s_hex (p[1]) << 8 | s_hex (p[2]) << 4 | s_hex (p[3]));
+}
+
+//  A validated string span, decoded (a lone surrogate is encoded as it stands: the key only
+//  needs to be the same for the same text).
+static void
+s_string (hasher_t *h, ocf_json_span_t string)
+{
+    const char *p = string.start + 1, *end = string.start + string.len - 1;
+    while (p < end && !h->full) {
+        const char *run = p;
+        while (p < end && *p != '\\')
+            p++;
+        s_feed (h, run, (size_t) (p - run));
+        if (p >= end)
+            break;
+        char c = p[1];
+        p += 2;
+        unsigned char out[4];
+        size_t n = 1;
+        switch (c) {
+            case 'b': out[0] = '\b'; break;
+            case 'f': out[0] = '\f'; break;
+            case 'n': out[0] = '\n'; break;
+            case 'r': out[0] = '\r'; break;
+            case 't': out[0] = '\t'; break;
+            case 'u': {
+                unsigned code = s_u4 (p);
+                p += 4;
+                if (code >= 0xD800 && code < 0xDC00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                    unsigned low = s_u4 (p + 2);
+                    if (low >= 0xDC00 && low < 0xE000) {
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                        p += 6;
+                    }
+                }
+                if (code < 0x80)
+                    out[0] = (unsigned char) code;
+                else if (code < 0x800) {
+                    out[0] = (unsigned char) (0xC0 | code >> 6);
+                    out[1] = (unsigned char) (0x80 | (code & 0x3F));
+                    n = 2;
+                }
+                else if (code < 0x10000) {
+                    out[0] = (unsigned char) (0xE0 | code >> 12);
+                    out[1] = (unsigned char) (0x80 | (code >> 6 & 0x3F));
+                    out[2] = (unsigned char) (0x80 | (code & 0x3F));
+                    n = 3;
+                }
+                else {
+                    out[0] = (unsigned char) (0xF0 | code >> 18);
+                    out[1] = (unsigned char) (0x80 | (code >> 12 & 0x3F));
+                    out[2] = (unsigned char) (0x80 | (code >> 6 & 0x3F));
+                    out[3] = (unsigned char) (0x80 | (code & 0x3F));
+                    n = 4;
+                }
+                break;
+            }
+            default: out[0] = (unsigned char) c; break;      //  " \ /
+        }
+        s_feed (h, out, n);
+    }
+}
+
+//  Any value, compact: strings decoded, structure kept, whitespace dropped.
+static void
+s_value (hasher_t *h, ocf_json_span_t value)
+{
+    if (h->full)
+        return;
+    ocf_json_type_t type = ocf_json_type (value);
+    if (type == OCF_JSON_STRING)
+        s_string (h, value);
+    else if (type == OCF_JSON_OBJECT) {
+        ocf_json_iter_t iter = ocf_json_iter (value);
+        ocf_json_span_t key, member;
+        s_feed (h, "{", 1);
+        while (!h->full && ocf_json_object_next (&iter, &key, &member)) {
+            s_string (h, key);
+            s_feed (h, ":", 1);
+            s_value (h, member);
+            s_feed (h, ",", 1);
+        }
+        s_feed (h, "}", 1);
+    }
+    else if (type == OCF_JSON_ARRAY) {
+        ocf_json_iter_t iter = ocf_json_iter (value);
+        ocf_json_span_t element;
+        s_feed (h, "[", 1);
+        while (!h->full && ocf_json_array_next (&iter, &element)) {
+            s_value (h, element);
+            s_feed (h, ",", 1);
+        }
+        s_feed (h, "]", 1);
+    }
+    else
+        s_feed (h, value.start, value.len);
+}
+
+//  The members of a message the backend's template renders, in a fixed order whatever order
+//  the client wrote them in. Returns whether the message is a user's.
+static bool
+s_message (hasher_t *h, ocf_json_span_t message)
+{
+    static const char *members[] = { "name", "content", "tool_calls", "tool_call_id" };
+    ocf_json_span_t role = ocf_json_member (message, "role");
+    s_string (h, role);
+    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+        s_feed (h, "\x1f", 1);
+        ocf_json_span_t value = ocf_json_member (message, members[i]);
+        if (value.len && ocf_json_type (value) != OCF_JSON_NULL)
+            s_value (h, value);
+    }
+    s_feed (h, "\x1e", 1);
+    return ocf_json_string_is (role, "user");
+}
+
+static int
+s_fail (char *error, size_t error_size, const char *message)
+{
+    snprintf (error, error_size, "%s", message);
+    return -1;
+}
+
+static int
+s_chat (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    ocf_json_span_t tools = ocf_json_member (root, "tools");
+    if (tools.len && ocf_json_type (tools) != OCF_JSON_ARRAY && ocf_json_type (tools) != OCF_JSON_NULL)
+        return s_fail (error, error_size, "\"tools\" must be an array");
+    ocf_json_span_t messages = ocf_json_member (root, "messages");
+    if (!messages.len || ocf_json_type (messages) != OCF_JSON_ARRAY)
+        return s_fail (error, error_size, "\"messages\" must be an array");
+    //  Checked whole first: whether a body is refused must not depend on where the anchor ends.
+    ocf_json_iter_t iter = ocf_json_iter (messages);
+    ocf_json_span_t message;
+    while (ocf_json_array_next (&iter, &message)) {
+        if (ocf_json_type (message) != OCF_JSON_OBJECT)
+            return s_fail (error, error_size, "each of \"messages\" must be an object");
+        if (ocf_json_type (ocf_json_member (message, "role")) != OCF_JSON_STRING)
+            return s_fail (error, error_size, "each of \"messages\" must have a string \"role\"");
+    }
+    if (tools.len && ocf_json_type (tools) == OCF_JSON_ARRAY && ocf_json_count (tools)) {
+        s_feed (h, "tools\x1e", 6);
+        s_value (h, tools);
+        s_feed (h, "\x1e", 1);
+    }
+    iter = ocf_json_iter (messages);
+    while (!h->full && ocf_json_array_next (&iter, &message))
+        if (s_message (h, message))
+            break;
+    key->anchor = s_anchor (h);
+    return 0;
+}
+
+static int
+s_completion (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    ocf_json_span_t prompt = ocf_json_member (root, "prompt");
+    if (!prompt.len)
+        return 0;
+    ocf_json_type_t type = ocf_json_type (prompt);
+    if (type != OCF_JSON_STRING && type != OCF_JSON_ARRAY)
+        return s_fail (error, error_size, "\"prompt\" must be a string or an array");
+    s_value (h, prompt);
+    key->anchor = s_anchor (h);
+    return 0;
+}
+
+int
+ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
+                ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    *key = (ocf_prefix_key_t) { 0 };
+    if (block_size < 1 || block_size > OCF_PREFIX_BLOCK_MAX || max_blocks < 1)
+        return s_fail (error, error_size, "block size or block count out of range");
+    ocf_json_index_t index = { 0 };
+    if (ocf_json_validate (body, len, &index, error, error_size) != 0)
+        return -1;
+    ocf_json_span_t root = ocf_json_root (body, len, &index);
+    int rc;
+    if (ocf_json_type (root) != OCF_JSON_OBJECT)
+        rc = s_fail (error, error_size, "the body is not a JSON object");
+    else {
+        hasher_t h;
+        h.size = block_size;
+        h.max_blocks = max_blocks;
+        h.fill = h.blocks = h.total = 0;
+        h.chain = CHAIN_SEED;
+        h.full = false;
+        rc = kind == OCF_PREFIX_CHAT ? s_chat (&h, root, key, error, error_size)
+                                     : s_completion (&h, root, key, error, error_size);
+        if (rc == 0 && key->anchor) {
+            key->anchor_bytes = h.total;
+            key->blocks = h.blocks;
+        }
+    }
+    ocf_json_index_clear (&index);
+    return rc;
+}

@@ -1,0 +1,270 @@
+/*  The prefix policy's pure parts: the key a request body gives (ocf_prefix) and the choice it
+    makes among providers (ocf_choose, policy prefix).  */
+#include "ocf_choose.h"
+#include "ocf_prefix.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char s_error[256];
+
+static ocf_prefix_key_t
+s_key_sized (ocf_prefix_kind_t kind, const char *body, size_t max_blocks)
+{
+    ocf_prefix_key_t key;
+    int rc = ocf_prefix_key (body, strlen (body), kind, 256, max_blocks, &key, s_error, sizeof s_error);
+    cr_assert_eq (rc, 0, "refused %s: %s", body, s_error);
+    return key;
+}
+
+static uint64_t
+s_chat (const char *body)
+{
+    return s_key_sized (OCF_PREFIX_CHAT, body, 16).anchor;
+}
+
+static uint64_t
+s_prompt (const char *body)
+{
+    return s_key_sized (OCF_PREFIX_COMPLETION, body, 16).anchor;
+}
+
+#define SYS "{\"role\": \"system\", \"content\": \"You are terse.\"}"
+
+Test (proxyd_prefix, every_turn_of_a_conversation_has_its_key)
+{
+    uint64_t turn1 = s_chat ("{\"model\": \"m\", \"messages\": [" SYS ", {\"role\": \"user\", \"content\": \"hi\"}]}");
+    uint64_t turn2 = s_chat ("{\"model\": \"m\", \"messages\": [" SYS ", {\"role\": \"user\", \"content\": \"hi\"},"
+                             "{\"role\": \"assistant\", \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \"more\"}],"
+                             "\"stream\": true, \"max_tokens\": 5}");
+    uint64_t other = s_chat ("{\"model\": \"m\", \"messages\": [" SYS ", {\"role\": \"user\", \"content\": \"bye\"}]}");
+    uint64_t other_system = s_chat ("{\"model\": \"m\", \"messages\": [{\"role\": \"system\", \"content\": \"You are long.\"},"
+                                    "{\"role\": \"user\", \"content\": \"hi\"}]}");
+    cr_assert_neq (turn1, 0);
+    cr_assert_eq (turn1, turn2, "the second turn of a conversation must have the first's key");
+    cr_assert_neq (turn1, other);
+    cr_assert_neq (turn1, other_system);
+    //  The role is part of the text the backend sees.
+    cr_assert_neq (turn1, s_chat ("{\"messages\": [" SYS ", {\"role\": \"assistant\", \"content\": \"hi\"}]}"));
+}
+
+Test (proxyd_prefix, normalised)
+{
+    uint64_t plain = s_chat ("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"caf\xc3\xa9 a/b\"}]}");
+    cr_assert_eq (plain, s_chat ("{ \"messages\" : [ { \"content\" : \"caf\\u00e9 a\\/b\", \"role\" : \"user\" } ],\n"
+                                 "  \"model\" : \"other\" }"));
+    //  Astral characters from a surrogate pair, as UTF-8.
+    cr_assert_eq (s_chat ("{\"messages\":[{\"role\":\"user\",\"content\":\"\xf0\x9f\x98\x80\"}]}"),
+                  s_chat ("{\"messages\":[{\"role\":\"user\",\"content\":\"\\ud83d\\ude00\"}]}"));
+    //  Content given as parts is the text the template renders from them: another key.
+    cr_assert_neq (plain, s_chat ("{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"caf\xc3\xa9 a/b\"}]}]}"));
+}
+
+Test (proxyd_prefix, tools_and_tool_calls_count)
+{
+    const char *tools_a = "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\"}}],"
+                          "\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}";
+    const char *tools_b = "{\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"b\"}}],"
+                          "\"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}";
+    const char *none = "{\"tools\": [], \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}";
+    cr_assert_neq (s_chat (tools_a), s_chat (tools_b));
+    cr_assert_eq (s_chat (none), s_chat ("{\"tools\": null, \"messages\": [{\"role\": \"user\", \"content\": \"q\"}]}"));
+    //  Before the first user message, an assistant's tool calls are part of the key.
+    cr_assert_neq (s_chat ("{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"1\"}]},"
+                           "{\"role\": \"user\", \"content\": \"q\"}]}"),
+                   s_chat ("{\"messages\": [{\"role\": \"assistant\", \"tool_calls\": [{\"id\": \"2\"}]},"
+                           "{\"role\": \"user\", \"content\": \"q\"}]}"));
+    //  No user message at all: everything.
+    cr_assert_neq (s_chat ("{\"messages\": [" SYS "]}"), 0);
+    cr_assert_eq (s_chat ("{\"messages\": []}"), 0);
+}
+
+//  A system prompt that fills the anchor's blocks makes every conversation that shares it
+//  share the key; with room for more blocks, the users' messages tell them apart.
+Test (proxyd_prefix, a_long_shared_prefix_is_the_key)
+{
+    char system[6000];
+    memset (system, 'x', sizeof system - 1);
+    system[sizeof system - 1] = '\0';
+    char *a, *b;
+    cr_assert (asprintf (&a, "{\"messages\": [{\"role\": \"system\", \"content\": \"%s\"}, {\"role\": \"user\", \"content\": \"a\"}]}", system) > 0);
+    cr_assert (asprintf (&b, "{\"messages\": [{\"role\": \"system\", \"content\": \"%s\"}, {\"role\": \"user\", \"content\": \"b\"}]}", system) > 0);
+    ocf_prefix_key_t ka = s_key_sized (OCF_PREFIX_CHAT, a, 16), kb = s_key_sized (OCF_PREFIX_CHAT, b, 16);
+    cr_assert_eq (ka.anchor, kb.anchor);
+    cr_assert_eq (ka.blocks, 16);
+    cr_assert_eq (ka.anchor_bytes, 16 * 256);
+    ka = s_key_sized (OCF_PREFIX_CHAT, a, 64);
+    kb = s_key_sized (OCF_PREFIX_CHAT, b, 64);
+    cr_assert_neq (ka.anchor, kb.anchor);
+    //  "system", 4 separators, 5,999 x, 0x1e; "user", 0x1f 0x1f "a" 0x1f 0x1f 0x1e: 6,020 bytes
+    cr_assert_eq (ka.blocks, 23);
+    cr_assert_eq (ka.anchor_bytes, 6020);
+    free (a);
+    free (b);
+}
+
+Test (proxyd_prefix, completions)
+{
+    uint64_t text = s_prompt ("{\"model\": \"m\", \"prompt\": \"Once upon a time\"}");
+    cr_assert_neq (text, 0);
+    cr_assert_eq (text, s_prompt ("{\"prompt\": \"Once upon\\u0020a time\", \"max_tokens\": 3}"));
+    cr_assert_neq (text, s_prompt ("{\"prompt\": \"Once upon a tide\"}"));
+    cr_assert_neq (s_prompt ("{\"prompt\": [1, 2, 3]}"), s_prompt ("{\"prompt\": [1, 2, 4]}"));
+    cr_assert_eq (s_prompt ("{\"model\": \"m\"}"), 0);
+    cr_assert_eq (s_prompt ("{\"prompt\": \"\"}"), 0);
+}
+
+static void
+s_refused (ocf_prefix_kind_t kind, const char *body, const char *why)
+{
+    ocf_prefix_key_t key;
+    s_error[0] = '\0';
+    cr_assert_eq (ocf_prefix_key (body, strlen (body), kind, 256, 16, &key, s_error, sizeof s_error), -1, "accepted %s", body);
+    cr_assert (strstr (s_error, why), "%s: '%s' does not say '%s'", body, s_error, why);
+    cr_assert_eq (key.anchor, 0);
+}
+
+Test (proxyd_prefix, bad_bodies_say_why)
+{
+    s_refused (OCF_PREFIX_CHAT, "{\"messages\": [", "at byte 14");
+    s_refused (OCF_PREFIX_CHAT, "[1]", "not a JSON object");
+    s_refused (OCF_PREFIX_CHAT, "{\"model\": \"m\"}", "\"messages\" must be an array");
+    s_refused (OCF_PREFIX_CHAT, "{\"messages\": {}}", "\"messages\" must be an array");
+    s_refused (OCF_PREFIX_CHAT, "{\"messages\": [1]}", "must be an object");
+    s_refused (OCF_PREFIX_CHAT, "{\"messages\": [{\"content\": \"x\"}]}", "string \"role\"");
+    //  Even after the anchor's end: whether a body is refused does not depend on the knobs.
+    s_refused (OCF_PREFIX_CHAT, "{\"messages\": [{\"role\": \"user\"}, {\"role\": 1}]}", "string \"role\"");
+    s_refused (OCF_PREFIX_CHAT, "{\"tools\": {}, \"messages\": []}", "\"tools\" must be an array");
+    s_refused (OCF_PREFIX_COMPLETION, "{\"prompt\": 5}", "\"prompt\" must be a string or an array");
+    ocf_prefix_key_t key;
+    cr_assert_eq (ocf_prefix_key ("{}", 2, OCF_PREFIX_COMPLETION, 0, 16, &key, s_error, sizeof s_error), -1);
+    cr_assert_eq (ocf_prefix_key ("{}", 2, OCF_PREFIX_COMPLETION, 256, 0, &key, s_error, sizeof s_error), -1);
+}
+
+//  --------------------------------------------------------------------------
+//  The choice
+
+#define NODES 4
+static const char *s_ids[NODES] = { "node-a", "node-b", "node-c", "node-d" };
+
+static void
+s_candidates (ocf_candidate_t *candidates, const int *order, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        candidates[i] = (ocf_candidate_t) { .id_hash = ocf_choose_id_hash (s_ids[order[i]]) };
+}
+
+static uint64_t
+s_key_of (int i)
+{
+    char body[128];
+    snprintf (body, sizeof body, "{\"messages\": [{\"role\": \"user\", \"content\": \"conversation %d\"}]}", i);
+    return s_chat (body);
+}
+
+//  The same key gives the same node whatever the host: its random state and the order its
+//  view lists the providers in do not matter.
+Test (proxyd_prefix, same_choice_on_every_host)
+{
+    int order_a[NODES] = { 0, 1, 2, 3 }, order_b[NODES] = { 3, 1, 0, 2 };
+    ocf_candidate_t a[NODES], b[NODES];
+    s_candidates (a, order_a, NODES);
+    s_candidates (b, order_b, NODES);
+    ocf_chooser_t host_a, host_b;
+    ocf_chooser_init (&host_a, OCF_POLICY_PREFIX, 1);
+    ocf_chooser_init (&host_b, OCF_POLICY_PREFIX, 99);
+    int counts[NODES] = { 0 };
+    for (int i = 0; i < 2000; i++) {
+        uint64_t key = s_key_of (i);
+        int chosen_a = ocf_choose (&host_a, a, NODES, key), chosen_b = ocf_choose (&host_b, b, NODES, key);
+        cr_assert_eq (order_a[chosen_a], order_b[chosen_b], "key %d: %s on one host, %s on the other", i,
+                      s_ids[order_a[chosen_a]], s_ids[order_b[chosen_b]]);
+        counts[order_a[chosen_a]]++;
+    }
+    //  Keys spread over the providers (500 each expected).
+    for (int i = 0; i < NODES; i++)
+        cr_assert (counts[i] > 400 && counts[i] < 600, "%s chosen for %d keys of 2000", s_ids[i], counts[i]);
+}
+
+//  Consistent hashing: a provider that leaves moves its own keys only.
+Test (proxyd_prefix, a_provider_leaving_moves_only_its_keys)
+{
+    int all[NODES] = { 0, 1, 2, 3 }, without_c[NODES - 1] = { 0, 1, 3 };
+    ocf_candidate_t before[NODES], after[NODES - 1];
+    s_candidates (before, all, NODES);
+    s_candidates (after, without_c, NODES - 1);
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_PREFIX, 5);
+    int moved = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t key = s_key_of (i);
+        int was = all[ocf_choose (&chooser, before, NODES, key)];
+        int is = without_c[ocf_choose (&chooser, after, NODES - 1, key)];
+        if (was != 2)
+            cr_assert_eq (was, is, "key %d moved from %s to %s", i, s_ids[was], s_ids[is]);
+        else
+            moved++;
+    }
+    cr_assert (moved > 150 && moved < 350, "%d keys were node-c's", moved);
+}
+
+//  Bounded loads: a provider at (1 + balance) x the mean or more is passed over for the next
+//  in the key's order; so is a full one, and one already tried.
+Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
+{
+    int all[NODES] = { 0, 1, 2, 3 };
+    ocf_candidate_t candidates[NODES];
+    s_candidates (candidates, all, NODES);
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_PREFIX, 5);
+    uint64_t key = s_key_of (7);
+    int first = ocf_choose (&chooser, candidates, NODES, key);
+    candidates[first].excluded = true;
+    int second = ocf_choose (&chooser, candidates, NODES, key);
+    candidates[second].excluded = true;
+    int third = ocf_choose (&chooser, candidates, NODES, key);
+    candidates[first].excluded = candidates[second].excluded = false;
+    cr_assert_neq (first, second);
+    cr_assert_neq (third, first);
+    cr_assert_neq (third, second);
+    //  Loads 2, 0, 0, 0 (with this request: mean 0.75, bound 0.94): the first is over it.
+    candidates[first].load = 2;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
+    //  Loads 3, 3, 2, 2 (mean 2.75, bound 3.44): under it, the first keeps its keys.
+    for (int i = 0; i < NODES; i++)
+        candidates[i].load = i == first || i == second ? 3 : 2;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
+    chooser.balance = 0;         //  bound 2.75: the first two are over it
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), third);
+    //  Full (its max_inflight reached): passed over whatever the mean.
+    chooser.balance = 0.25;
+    for (int i = 0; i < NODES; i++)
+        candidates[i].load = 0;
+    candidates[first].capacity = 1;
+    candidates[first].load = 1;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
+    //  Everyone full: still the key's order among them (the backends queue).
+    for (int i = 0; i < NODES; i++)
+        candidates[i].capacity = candidates[i].load = 1;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
+    for (int i = 0; i < NODES; i++)
+        candidates[i].excluded = true;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), -1);
+}
+
+//  No key (a body without a prompt, another route): p2c, this host first.
+Test (proxyd_prefix, without_a_key_as_p2c)
+{
+    int all[NODES] = { 0, 1, 2, 3 };
+    ocf_candidate_t candidates[NODES];
+    s_candidates (candidates, all, NODES);
+    candidates[2].self = true;
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_PREFIX, 5);
+    for (int i = 0; i < 20; i++)
+        cr_assert_eq (ocf_choose (&chooser, candidates, NODES, 0), 2);
+    cr_assert_eq (ocf_policy_parse ("prefix"), OCF_POLICY_PREFIX);
+    cr_assert_str_eq (ocf_policy_name (OCF_POLICY_PREFIX), "prefix");
+}
