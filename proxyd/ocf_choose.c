@@ -21,6 +21,13 @@ ocf_policy_name (ocf_policy_t policy)
     return s_names[policy];
 }
 
+const char *
+ocf_choice_name (ocf_choice_t choice)
+{
+    static const char *names[OCF_CHOICE_COUNT] = { "local", "balanced", "affinity", "spilled" };
+    return names[choice];
+}
+
 uint64_t
 ocf_choose_id_hash (const char *node_id)
 {
@@ -34,6 +41,7 @@ ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed)
     self->random = seed ? seed : 0x9E3779B97F4A7C15ULL;
     self->turn = 0;
     self->balance = 0.25;
+    self->last = OCF_CHOICE_BALANCED;
 }
 
 uint64_t
@@ -107,7 +115,7 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
 //  with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2018); the least loaded provider is
 //  always under it, so one is always found.
 static int
-s_prefix (const ocf_chooser_t *self, const pool_t *pool, uint64_t key)
+s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
 {
     int64_t total = 1;
     for (size_t i = 0; i < pool->n; i++)
@@ -116,16 +124,19 @@ s_prefix (const ocf_chooser_t *self, const pool_t *pool, uint64_t key)
     //  load < ceil (x) is load < x for an integer load
     double bound = (1.0 + self->balance) * (double) total / (double) pool->count;
     int best = -1;
-    uint64_t best_score = 0;
+    uint64_t best_score = 0, top_score = 0;
     for (size_t i = 0; i < pool->n; i++) {
+        uint64_t score = ocf_hash_u64 (key, pool->candidates[i].id_hash);
+        if (score > top_score)
+            top_score = score;
         if (!s_in_pool (pool, i) || (double) pool->candidates[i].load >= bound)
             continue;
-        uint64_t score = ocf_hash_u64 (key, pool->candidates[i].id_hash);
         if (best < 0 || score > best_score) {
             best = (int) i;
             best_score = score;
         }
     }
+    self->last = best_score == top_score ? OCF_CHOICE_AFFINITY : OCF_CHOICE_SPILLED;
     return best;
 }
 
@@ -138,17 +149,19 @@ ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, ui
     //  Without a key the prefix policy is p2c, this host first included.
     if (balanced && !keyed) {
         int local = s_self (candidates, n, self->policy == OCF_POLICY_LOCAL_FIRST);
+        self->last = OCF_CHOICE_LOCAL;
         if (local >= 0)
             return local;
     }
+    self->last = OCF_CHOICE_BALANCED;
     pool_t pool;
     s_pool_init (&pool, candidates, n, balanced);
     if (pool.count == 0)
         return -1;
-    if (pool.count == 1)
-        return s_pool_at (&pool, 0);
     if (keyed)
         return s_prefix (self, &pool, key);
+    if (pool.count == 1)
+        return s_pool_at (&pool, 0);
     switch (self->policy) {
         case OCF_POLICY_ROUND_ROBIN:
             return s_pool_at (&pool, (size_t) (self->turn++ % pool.count));

@@ -36,8 +36,18 @@ typedef struct {
     uint64_t id_hash;            //  ocf_choose_id_hash of its node id: its place in a key's order
 } ocf_candidate_t;
 
+//  How the last choice was made (for the metrics).
+typedef enum {
+    OCF_CHOICE_LOCAL = 0,        //  this host, by p2c or local_first
+    OCF_CHOICE_BALANCED,         //  by load or in turn: p2c's draw, round_robin, random, prefix without a key
+    OCF_CHOICE_AFFINITY,         //  prefix: the first provider in the key's order
+    OCF_CHOICE_SPILLED,          //  prefix: a later one (the first was loaded, full, tried or gone)
+    OCF_CHOICE_COUNT
+} ocf_choice_t;
+
 typedef struct {
     ocf_policy_t policy;
+    ocf_choice_t last;           //  how the last choice was made
     uint64_t random;             //  xorshift state, never 0
     uint64_t turn;               //  round-robin position
     double balance;              //  prefix: no provider above (1 + balance) x the mean load
@@ -51,6 +61,7 @@ void ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed);
 //  The index of the chosen candidate, or -1 when every candidate is excluded (or n is 0).
 //  key: the request's prefix key for the prefix policy (0: none); other policies ignore it.
 int ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, uint64_t key);
+const char *ocf_choice_name (ocf_choice_t choice);
 //  What a candidate's id_hash is made from: its node id.
 uint64_t ocf_choose_id_hash (const char *node_id);
 //  The next pseudo-random number (also used for request ids).

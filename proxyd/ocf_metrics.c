@@ -1,7 +1,9 @@
 /*  ocf_metrics: proxyd's counters.  */
 #include "ocf_metrics.h"
 #include "ocf_alloc.h"
+#include "ocf_identity.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,15 @@ static const char *s_attempt_names[OCF_ATTEMPT_COUNT] = {
 
 static const char *s_handshake_names[OCF_FABRIC_HANDSHAKE_COUNT] = { "ok", "refused", "failed", "timeout" };
 
+#define POLICIES (OCF_POLICY_PREFIX + 1)
+
+//  A provider's counters; its id is written once, before count publishes it.
+typedef struct {
+    uint64_t hash;
+    char id[OCF_NODE_ID_LEN + 1];
+    uint64_t chosen[OCF_CHOICE_COUNT];
+} provider_t;
+
 struct _ocf_metrics_t {
     const ocf_routetable_t *routes;
     uint64_t requests[OCF_ROUTES_MAX][STATUS_MAX];
@@ -37,6 +48,10 @@ struct _ocf_metrics_t {
     histogram_t duration;
     histogram_t first_byte;
     ocf_pools_stats_t pools;
+    uint64_t choices[POLICIES][OCF_CHOICE_COUNT];
+    pthread_mutex_t naming;      //  taken only to add a provider
+    size_t provider_count;       //  published with release order after the id is written
+    provider_t providers[OCF_METRICS_PROVIDERS + 1];  //  the last one: "other"
 };
 
 #define ADD(field, n) __atomic_add_fetch (&(field), (n), __ATOMIC_RELAXED)
@@ -47,12 +62,16 @@ ocf_metrics_new (const ocf_routetable_t *routes)
 {
     ocf_metrics_t *self = ocf_calloc (1, sizeof (ocf_metrics_t));
     self->routes = routes;
+    pthread_mutex_init (&self->naming, NULL);
+    snprintf (self->providers[OCF_METRICS_PROVIDERS].id, sizeof self->providers[0].id, "other");
     return self;
 }
 
 void
 ocf_metrics_destroy (ocf_metrics_t **self_p)
 {
+    if (*self_p)
+        pthread_mutex_destroy (&(*self_p)->naming);
     free (*self_p);
     *self_p = NULL;
 }
@@ -100,6 +119,39 @@ void
 ocf_metrics_retry (ocf_metrics_t *self)
 {
     ADD (self->retries, 1);
+}
+
+static provider_t *
+s_find_provider (ocf_metrics_t *self, uint64_t hash, const char *id, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (self->providers[i].hash == hash && strcmp (self->providers[i].id, id) == 0)
+            return &self->providers[i];
+    return NULL;
+}
+
+void
+ocf_metrics_choice (ocf_metrics_t *self, ocf_policy_t policy, ocf_choice_t how, const char *node_id)
+{
+    if ((int) policy < 0 || policy >= POLICIES || how >= OCF_CHOICE_COUNT)
+        return;
+    ADD (self->choices[policy][how], 1);
+    uint64_t hash = ocf_choose_id_hash (node_id);
+    provider_t *provider = s_find_provider (self, hash, node_id, __atomic_load_n (&self->provider_count, __ATOMIC_ACQUIRE));
+    if (!provider) {
+        pthread_mutex_lock (&self->naming);
+        provider = s_find_provider (self, hash, node_id, self->provider_count);
+        if (!provider && self->provider_count < OCF_METRICS_PROVIDERS) {
+            provider = &self->providers[self->provider_count];
+            provider->hash = hash;
+            snprintf (provider->id, sizeof provider->id, "%s", node_id);
+            __atomic_store_n (&self->provider_count, self->provider_count + 1, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock (&self->naming);
+        if (!provider)
+            provider = &self->providers[OCF_METRICS_PROVIDERS];
+    }
+    ADD (provider->chosen[how], 1);
 }
 
 void
@@ -197,6 +249,30 @@ ocf_metrics_render (ocf_metrics_t *self, ocf_promtext_t *page)
     }
     s_counter (page, "ocf_proxyd_upstream_retries_total", "Requests sent again to another provider (or connection)",
                GET (self->retries));
+    const char *choices = "ocf_proxyd_choices_total";
+    ocf_promtext_family (page, choices, "counter",
+                         "Providers chosen for an attempt, by policy and how: local (this host), balanced (by load or in turn), "
+                         "affinity (prefix: the key's first), spilled (prefix: a later one)");
+    for (int policy = 0; policy < POLICIES; policy++)
+        for (int how = 0; how < OCF_CHOICE_COUNT; how++) {
+            uint64_t count = GET (self->choices[policy][how]);
+            const char *labels[] = { "policy", ocf_policy_name ((ocf_policy_t) policy), "how", ocf_choice_name ((ocf_choice_t) how), NULL };
+            if (count)
+                ocf_promtext_sample (page, choices, "", (double) count, labels);
+        }
+    const char *chosen = "ocf_proxyd_provider_choices_total";
+    ocf_promtext_family (page, chosen, "counter", "Times each provider (node id) was chosen for an attempt, by how");
+    size_t providers = __atomic_load_n (&self->provider_count, __ATOMIC_ACQUIRE);
+    for (size_t i = 0; i <= OCF_METRICS_PROVIDERS; i++) {
+        if (i == providers)
+            i = OCF_METRICS_PROVIDERS;
+        for (int how = 0; how < OCF_CHOICE_COUNT; how++) {
+            uint64_t count = GET (self->providers[i].chosen[how]);
+            const char *labels[] = { "node", self->providers[i].id, "how", ocf_choice_name ((ocf_choice_t) how), NULL };
+            if (count)
+                ocf_promtext_sample (page, chosen, "", (double) count, labels);
+        }
+    }
     s_counter (page, "ocf_proxyd_stream_events_total", "Server-sent events relayed to clients", GET (self->stream_events));
     s_counter (page, "ocf_proxyd_upstream_connections_total", "Upstream connections opened", GET (self->pools.connects));
     s_counter (page, "ocf_proxyd_upstream_connect_failures_total", "Upstream connections that could not be opened",

@@ -1,12 +1,15 @@
 /*  ocf_metrics: proxyd's own counters and histograms, shared by every loop.
     Atomic counters (relaxed: each is independent; no lock on the request path): requests by
     route and status, upstream attempts by outcome, retries, in-flight requests, server-sent
-    events relayed, the fabric listener's handshakes and requests, request durations and upstream first-byte times as histograms, upstream
+    events relayed, provider choices by policy and how they were made, and by provider (the
+    first OCF_METRICS_PROVIDERS node ids seen; later ones are counted under node "other"),
+    the fabric listener's handshakes and requests, request durations and upstream first-byte times as histograms, upstream
     connection counts. Rendered into an ocf_promtext page for /metrics and as JSON for the
     STATS verb of proxyd.api.  */
 #ifndef OCF_METRICS_H
 #define OCF_METRICS_H
 
+#include "ocf_choose.h"
 #include "ocf_promtext.h"
 #include "ocf_request.h"
 #include "ocf_upstream.h"
@@ -35,6 +38,8 @@ typedef enum {
     OCF_FABRIC_HANDSHAKE_COUNT
 } ocf_fabric_handshake_t;
 
+#define OCF_METRICS_PROVIDERS 256
+
 typedef struct _ocf_metrics_t ocf_metrics_t;
 
 //  routes: the server's route table (its names label the requests), kept.
@@ -47,6 +52,8 @@ void ocf_metrics_request_end (ocf_metrics_t *self, int route, int status, uint64
 void ocf_metrics_first_byte (ocf_metrics_t *self, uint64_t duration_us);
 void ocf_metrics_attempt (ocf_metrics_t *self, ocf_attempt_t outcome);
 void ocf_metrics_retry (ocf_metrics_t *self);
+//  A provider chosen (node_id) for an attempt, by policy, and how (ocf_chooser_t.last).
+void ocf_metrics_choice (ocf_metrics_t *self, ocf_policy_t policy, ocf_choice_t how, const char *node_id);
 void ocf_metrics_stream_events (ocf_metrics_t *self, uint64_t count);
 void ocf_metrics_fabric_handshake (ocf_metrics_t *self, ocf_fabric_handshake_t result);
 //  A request that came through the fabric listener (from another host).

@@ -77,6 +77,7 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     }
     ocf_view_node_t *node = providers[chosen].node;
     ocf_view_service_t *service = providers[chosen].service;
+    ocf_metrics_choice (loop->metrics, loop->chooser.policy, loop->chooser.last, node->id);
     char *id = self->tried[self->tried_count++];
     snprintf (id, sizeof self->tried[0], "%s", node->id);
     target->node_id = id;
