@@ -15,6 +15,8 @@ typedef struct {
     size_t size, fill, blocks, max_blocks, total;
     uint64_t chain;
     bool full;                   //  max_blocks hashed: the anchor cannot grow
+    bool whole;                  //  the whole prompt, not the anchor
+    uint64_t *chain_out;         //  each block's chain hash, when wanted
 } hasher_t;
 
 static void
@@ -30,6 +32,8 @@ s_feed (hasher_t *h, const void *data, size_t len)
         len -= take;
         if (h->fill == h->size) {
             h->chain = ocf_hash64 (h->block, h->size, h->chain);
+            if (h->chain_out)
+                h->chain_out[h->blocks] = h->chain;
             h->fill = 0;
             h->full = ++h->blocks == h->max_blocks;
         }
@@ -204,7 +208,7 @@ s_chat (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *error, s
     }
     iter = ocf_json_iter (messages);
     while (!h->full && ocf_json_array_next (&iter, &message))
-        if (s_message (h, message))
+        if (s_message (h, message) && !h->whole)
             break;
     key->anchor = s_anchor (h);
     return 0;
@@ -224,9 +228,9 @@ s_completion (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *er
     return 0;
 }
 
-int
-ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
-                ocf_prefix_key_t *key, char *error, size_t error_size)
+static int
+s_derive (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks, uint64_t *chain,
+          ocf_prefix_key_t *key, char *error, size_t error_size)
 {
     *key = (ocf_prefix_key_t) { 0 };
     if (block_size < 1 || block_size > OCF_PREFIX_BLOCK_MAX || max_blocks < 1)
@@ -245,6 +249,8 @@ ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t blo
         h.fill = h.blocks = h.total = 0;
         h.chain = CHAIN_SEED;
         h.full = false;
+        h.whole = chain != NULL;
+        h.chain_out = chain;
         rc = kind == OCF_PREFIX_CHAT ? s_chat (&h, root, key, error, error_size)
                                      : s_completion (&h, root, key, error, error_size);
         if (rc == 0 && key->anchor) {
@@ -254,4 +260,18 @@ ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t blo
     }
     ocf_json_index_clear (&index);
     return rc;
+}
+
+int
+ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
+                ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    return s_derive (body, len, kind, block_size, max_blocks, NULL, key, error, error_size);
+}
+
+int
+ocf_prefix_chain (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, uint64_t *chain,
+                  size_t max_blocks, ocf_prefix_key_t *whole, char *error, size_t error_size)
+{
+    return s_derive (body, len, kind, block_size, max_blocks, chain, whole, error, error_size);
 }

@@ -39,4 +39,12 @@ typedef struct {
 int ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
                     ocf_prefix_key_t *key, char *error, size_t error_size);
 
+//  The whole prompt (every message, not only up to the first user's), as a backend's prefix
+//  cache sees it: chain[i] gets the hash of blocks 0..i for the first max_blocks full blocks;
+//  whole->blocks is their count and whole->anchor_bytes the normalised bytes read (the blocks
+//  and what follows them, up to the end or the last block). For ocf-test-backend's simulated
+//  cache, so that it counts hits as proxyd keys requests. Returns as ocf_prefix_key.
+int ocf_prefix_chain (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, uint64_t *chain,
+                      size_t max_blocks, ocf_prefix_key_t *whole, char *error, size_t error_size);
+
 #endif

@@ -8,7 +8,12 @@
     size) so tests can see what a proxy forwarded. Every model route answers 404 for a model
     it does not serve, so a request routed to the wrong backend shows. Behaviour is set by flags, or per request by X-Test-* headers. Each streamed
     event carries "x_sent_us" (wall clock, microseconds) so clients can measure delay added on
-    the way. It is not part of the fabric and is never installed.  */
+    the way. With --prefix-cache-blocks it simulates a GPU backend's prefix cache
+    (prefix_cache.c): a prompt's blocks (ocf_prefix's, 256 bytes of normalised text) already
+    held are not prefilled again; the others cost --prefill-us-per-kib each, one prompt at a
+    time (a GPU prefills in turn), before the first streamed event; vLLM's counters
+    vllm:prefix_cache_queries_total / _hits_total report it (in blocks, not tokens). It is not
+    part of the fabric and is never installed.  */
 #include <errno.h>
 #include <getopt.h>
 #include <h2o.h>
@@ -25,7 +30,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ocf_prefix.h"
+#include "prefix_cache.h"
+
 #define MAX_MODELS 64
+#define PREFIX_BLOCK 256
+#define PREFIX_MAX_BLOCKS 4096
 #define MAX_TIMEOUTS 32
 
 typedef struct {
@@ -43,6 +53,8 @@ typedef struct {
     int first_token_delay_ms;
     int fail_status;             //  answer the OpenAI routes with this status
     int max_running;             //  above this, requests count as waiting in /metrics
+    int prefix_cache_blocks;     //  0: no simulated prefix cache
+    int prefill_us_per_kib;      //  prefill cost of uncached prompt text
 } options_t;
 
 static options_t s_options = {
@@ -51,6 +63,10 @@ static options_t s_options = {
 };
 static struct timespec s_started;
 static int s_inflight;           //  requests being answered, all threads
+static prefix_cache_t *s_cache;
+static uint64_t s_prefix_queries, s_prefix_hits;   //  blocks
+static pthread_mutex_t s_prefill_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t s_prefill_until_us;   //  monotonic: when the simulated GPU is done prefilling
 
 typedef struct {
     h2o_evloop_t *loop;
@@ -68,6 +84,14 @@ s_wall_us (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t
+s_mono_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
     return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -188,15 +212,35 @@ typedef struct {
     bool may_send;               //  h2o asked for more (proceed) since our last send
     bool due;                    //  the timer says the next event is due
     bool done;
+    int64_t first_due_us;        //  monotonic: when the first event is due (0: none pending)
     char buffer[1024];
 } stream_t;
 
 static void s_stream_try (stream_t *stream);
 
+//  Waits until the first event's due time with queues of 1, 2, 4 ... ms (a delay of any
+//  length in a few hops, without a queue per delay).
+static bool
+s_wait_first (stream_t *stream)
+{
+    int64_t left_ms = (stream->first_due_us - s_mono_us ()) / 1000;
+    if (left_ms < 1) {
+        stream->first_due_us = 0;
+        return false;
+    }
+    uint64_t step = 1;
+    while (step * 2 <= (uint64_t) left_ms && step < 4096)
+        step *= 2;
+    h2o_timeout_link (s_worker->context.loop, s_timeout (step), &stream->timer);
+    return true;
+}
+
 static void
 s_stream_timer (h2o_timeout_entry_t *entry)
 {
     stream_t *stream = H2O_STRUCT_FROM_MEMBER (stream_t, timer, entry);
+    if (stream->first_due_us && s_wait_first (stream))
+        return;
     stream->due = true;
     s_stream_try (stream);
 }
@@ -277,6 +321,31 @@ s_stream_try (stream_t *stream)
 //  --------------------------------------------------------------------------
 //  Routes
 
+//  The simulated prefix cache: the prefill time of this prompt's uncached part, after the
+//  prefills before it (in microseconds from now); 0 without a cache.
+static int64_t
+s_prefill_us (h2o_req_t *req, bool chat)
+{
+    if (!s_cache)
+        return 0;
+    static __thread uint64_t chain[PREFIX_MAX_BLOCKS];
+    ocf_prefix_key_t whole;
+    char error[256];
+    if (ocf_prefix_chain (req->entity.base, req->entity.len, chat ? OCF_PREFIX_CHAT : OCF_PREFIX_COMPLETION, PREFIX_BLOCK,
+                          chain, PREFIX_MAX_BLOCKS, &whole, error, sizeof error) != 0)
+        return 0;
+    size_t hits = prefix_cache_use (s_cache, chain, whole.blocks);
+    __atomic_add_fetch (&s_prefix_queries, whole.blocks, __ATOMIC_RELAXED);
+    __atomic_add_fetch (&s_prefix_hits, hits, __ATOMIC_RELAXED);
+    int64_t cost = (int64_t) (whole.anchor_bytes - hits * PREFIX_BLOCK) * s_options.prefill_us_per_kib / 1024;
+    int64_t now = s_mono_us ();
+    pthread_mutex_lock (&s_prefill_lock);
+    int64_t start = s_prefill_until_us > now ? s_prefill_until_us : now;
+    s_prefill_until_us = start + cost;
+    pthread_mutex_unlock (&s_prefill_lock);
+    return start + cost - now;
+}
+
 //  The text every non-streamed answer holds: the backend's name first, as in completions.
 static void
 s_text (char *out, size_t size, int tokens)
@@ -350,7 +419,17 @@ s_completion (h2o_req_t *req, bool chat)
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT ("text/event-stream"));
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT ("no-cache"));
     h2o_start_response (req, &stream->generator);
-    //  The first event (the role) goes after the first-token delay, later ones at the pace.
+    //  The first event (the role) goes after the first-token delay and the prefill, later
+    //  ones at the pace.
+    int64_t prefill_us = s_prefill_us (req, chat);
+    if (prefill_us > 0) {
+        stream->first_due_us = s_mono_us () + (int64_t) first_delay * 1000 + prefill_us;
+        if (!s_wait_first (stream)) {
+            stream->due = true;
+            s_stream_try (stream);
+        }
+    }
+    else
     if (first_delay > 0)
         h2o_timeout_link (s_worker->context.loop, s_timeout ((uint64_t) first_delay), &stream->timer);
     else {
@@ -556,7 +635,7 @@ s_metrics (h2o_req_t *req)
 {
     int inflight = __atomic_load_n (&s_inflight, __ATOMIC_RELAXED);
     int running = inflight < s_options.max_running ? inflight : s_options.max_running;
-    char text[2048];
+    char text[3072];
     json_t *models = s_models ();
     const char *model = json_array_size (models) ? json_string_value (json_array_get (models, 0)) : "none";
     int len = snprintf (text, sizeof text,
@@ -570,6 +649,16 @@ s_metrics (h2o_req_t *req)
         "# TYPE vllm:gpu_cache_usage_perc gauge\n"
         "vllm:gpu_cache_usage_perc{model_name=\"%s\"} %.3f\n",
         model, running, model, inflight - running, model, running * 0.05);
+    if (s_cache)
+        len += snprintf (text + len, sizeof text - len,
+            "# HELP vllm:prefix_cache_queries Prefix cache queries, in terms of number of queried tokens.\n"
+            "# TYPE vllm:prefix_cache_queries counter\n"
+            "vllm:prefix_cache_queries_total{model_name=\"%s\"} %llu.0\n"
+            "# HELP vllm:prefix_cache_hits Prefix cache hits, in terms of number of cached tokens.\n"
+            "# TYPE vllm:prefix_cache_hits counter\n"
+            "vllm:prefix_cache_hits_total{model_name=\"%s\"} %llu.0\n",
+            model, (unsigned long long) __atomic_load_n (&s_prefix_queries, __ATOMIC_RELAXED),
+            model, (unsigned long long) __atomic_load_n (&s_prefix_hits, __ATOMIC_RELAXED));
     json_decref (models);
     s_respond (req, 200, "text/plain; version=0.0.4", text, (size_t) len);
 }
@@ -718,6 +807,8 @@ s_usage (FILE *out)
         "  --fail-status CODE         answer completions with CODE\n"
         "  --max-running N            in-flight requests above N count as waiting in /metrics\n"
         "  --threads N                event loops (SO_REUSEPORT), default 1\n"
+        "  --prefix-cache-blocks N    simulate a prefix cache of N blocks of 256 bytes (default 0: none)\n"
+        "  --prefill-us-per-kib US    with it: prefill time of uncached prompt text, one prompt at a time\n"
         "Per request: X-Test-Tokens, X-Test-Token-Delay-Ms, X-Test-First-Token-Delay-Ms,\n"
         "X-Test-Status override the flags; X-Test-Hop-Header: NAME makes the echo answer\n"
         "with a header NAME that its Connection header names.\n");
@@ -733,6 +824,7 @@ main (int argc, char **argv)
         { "first-token-delay-ms", required_argument, NULL, 'f' }, { "startup-delay-ms", required_argument, NULL, 's' },
         { "sick-file", required_argument, NULL, 'S' }, { "fail-status", required_argument, NULL, 'F' },
         { "max-running", required_argument, NULL, 'r' }, { "threads", required_argument, NULL, 'T' },
+        { "prefix-cache-blocks", required_argument, NULL, 'P' }, { "prefill-us-per-kib", required_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
     };
     int option;
@@ -759,6 +851,8 @@ main (int argc, char **argv)
             case 'S': s_options.sick_file = optarg; break;
             case 'F': s_options.fail_status = atoi (optarg); break;
             case 'r': s_options.max_running = atoi (optarg); break;
+            case 'P': s_options.prefix_cache_blocks = atoi (optarg); break;
+            case 'p': s_options.prefill_us_per_kib = atoi (optarg); break;
             case 'T': s_options.threads = atoi (optarg) > 0 ? atoi (optarg) : 1; break;
             case 'h': s_usage (stdout); return 0;
             default: s_usage (stderr); return 2;
@@ -766,6 +860,8 @@ main (int argc, char **argv)
     }
     if (s_options.model_count == 0)
         s_options.models[s_options.model_count++] = "test-model";
+    if (s_options.prefix_cache_blocks > 0)
+        s_cache = prefix_cache_new ((size_t) s_options.prefix_cache_blocks);
     signal (SIGPIPE, SIG_IGN);
     clock_gettime (CLOCK_MONOTONIC, &s_started);
     h2o_config_init (&s_config);

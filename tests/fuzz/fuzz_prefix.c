@@ -1,6 +1,8 @@
 /*  Fuzz target: the prefix key proxyd derives from a request body under policy = prefix
-    (proxyd/ocf_prefix.c), for chat and completions, at a small and the default block size.
-    A refusal must say why; a key must be the same when derived again, and within its bounds.  */
+    (proxyd/ocf_prefix.c), for chat and completions, at a small and the default block size,
+    and the whole prompt's chain (ocf-test-backend's). A refusal must say why, and the chain is
+    refused exactly when the key is; a key must be the same when derived again, and within its
+    bounds; the chain covers at least the key's full blocks.  */
 #include "ocf_prefix.h"
 
 #include <stdint.h>
@@ -15,12 +17,22 @@ s_check (const char *text, size_t size, ocf_prefix_kind_t kind, size_t block_siz
     int rc = ocf_prefix_key (text, size, kind, block_size, max_blocks, &key, error, sizeof error);
     if (rc != 0 && (!*error || key.anchor))
         abort ();
-    if (rc != 0)
+    if (rc != 0) {
+        uint64_t chain[16];
+        ocf_prefix_key_t whole;
+        if (ocf_prefix_chain (text, size, kind, block_size, chain, max_blocks, &whole, error, sizeof error) != -1)
+            abort ();
         return;
+    }
     if (key.blocks > max_blocks || key.anchor_bytes > max_blocks * block_size || key.anchor_bytes / block_size != key.blocks)
         abort ();
     if (ocf_prefix_key (text, size, kind, block_size, max_blocks, &again, error, sizeof error) != 0
     ||  memcmp (&key, &again, sizeof key) != 0)
+        abort ();
+    uint64_t chain[16];
+    ocf_prefix_key_t whole;
+    if (ocf_prefix_chain (text, size, kind, block_size, chain, max_blocks, &whole, error, sizeof error) != 0
+    ||  whole.blocks < key.blocks || whole.blocks > max_blocks)
         abort ();
 }
 

@@ -268,3 +268,30 @@ Test (proxyd_prefix, without_a_key_as_p2c)
     cr_assert_eq (ocf_policy_parse ("prefix"), OCF_POLICY_PREFIX);
     cr_assert_str_eq (ocf_policy_name (OCF_POLICY_PREFIX), "prefix");
 }
+
+//  The whole prompt's blocks, as ocf-test-backend's cache sees them: a conversation's next
+//  turn starts with every full block of the one before.
+Test (proxyd_prefix, chain_of_the_whole_prompt)
+{
+    char turn1[2048], turn2[4096];
+    char long_text[1500];
+    memset (long_text, 'y', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    snprintf (turn1, sizeof turn1, "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"}]}", long_text);
+    snprintf (turn2, sizeof turn2, "{\"messages\": [{\"role\": \"user\", \"content\": \"%s\"},"
+              "{\"role\": \"assistant\", \"content\": \"%s\"}, {\"role\": \"user\", \"content\": \"q\"}]}", long_text, long_text);
+    uint64_t chain1[64], chain2[64];
+    ocf_prefix_key_t whole1, whole2;
+    cr_assert_eq (ocf_prefix_chain (turn1, strlen (turn1), OCF_PREFIX_CHAT, 256, chain1, 64, &whole1, s_error, sizeof s_error), 0);
+    cr_assert_eq (ocf_prefix_chain (turn2, strlen (turn2), OCF_PREFIX_CHAT, 256, chain2, 64, &whole2, s_error, sizeof s_error), 0);
+    cr_assert_eq (whole1.blocks, 5);             //  "user" 0x1f 0x1f 1,499 y 0x1f 0x1f 0x1e: 1,508 bytes
+    cr_assert_eq (whole1.anchor_bytes, 1508);
+    cr_assert_eq (whole2.blocks, 11);            //  and "assistant" ... "user" ... "q": 3,031 bytes
+    cr_assert_eq (memcmp (chain1, chain2, 5 * sizeof chain1[0]), 0);
+    //  The whole prompt goes past the first user message; the key stops there.
+    cr_assert_neq (chain2[10], 0);
+    cr_assert_eq (s_chat (turn1), s_chat (turn2));
+    //  At most max_blocks.
+    cr_assert_eq (ocf_prefix_chain (turn2, strlen (turn2), OCF_PREFIX_CHAT, 256, chain2, 3, &whole2, s_error, sizeof s_error), 0);
+    cr_assert_eq (whole2.blocks, 3);
+}
