@@ -69,6 +69,20 @@ s_render (scrape_t *scrape)
         ocf_promtext_sample (page, "ocf_proxyd_service_inflight_requests", "", (double) ocf_load_get (loop->load, (int) slot),
                              labels);
     }
+    //  What each provider's workerd reports of its backend's prefix cache (the view of the loop
+    //  that serves the scrape: every loop's view follows the same table).
+    const char *ratio = "ocf_proxyd_provider_prefix_cache_hit_ratio";
+    ocf_promtext_family (page, ratio, "gauge",
+                         "Prefix-cache hit rate of each live provider's backend, as its workerd last reported it (0-1)");
+    size_t node_count;
+    ocf_view_node_t **nodes = ocf_view_nodes (loop->view, &node_count);
+    for (size_t i = 0; i < node_count; i++)
+        for (size_t k = 0; ocf_view_node_live (nodes[i]) && k < nodes[i]->service_count; k++)
+            if (nodes[i]->services[k].prefix_hit_rate >= 0) {
+                const char *labels[] = { "node", nodes[i]->id, "service", nodes[i]->services[k].name, NULL };
+                ocf_promtext_sample (page, ratio, "", nodes[i]->services[k].prefix_hit_rate, labels);
+            }
+    free (nodes);
     json_t *viewsync = ocf_viewsync_stats (loop->viewsync);
     ocf_promtext_family (page, "ocf_proxyd_table_loads_total", "counter", "Full loads of the routing view from tabled");
     ocf_promtext_sample (page, "ocf_proxyd_table_loads_total", "", (double) json_integer_value (json_object_get (viewsync, "loads")), NULL);

@@ -225,6 +225,17 @@ s_shape (const ocf_view_node_t *node)
     return h;
 }
 
+
+//  What the node reports about a service's load (its proxyd and its workerd).
+static void
+s_read_load (ocf_view_service_t *service, json_t *load)
+{
+    service->inflight = s_int (load, "inflight");
+    service->max_inflight = s_int (load, "max_inflight");
+    service->queue_depth = s_int (load, "queue_depth");
+    json_t *rate = json_object_get (load, "prefix_hit_rate");
+    service->prefix_hit_rate = json_is_number (rate) ? json_number_value (rate) : -1;
+}
 static void
 s_parse_services (ocf_view_node_t *node, json_t *services)
 {
@@ -252,10 +263,7 @@ s_parse_services (ocf_view_node_t *node, json_t *services)
             if (group)
                 service->groups[service->group_count++] = ocf_strdup (group);
         }
-        json_t *load = json_object_get (item, "load");
-        service->inflight = s_int (load, "inflight");
-        service->max_inflight = s_int (load, "max_inflight");
-        service->queue_depth = s_int (load, "queue_depth");
+        s_read_load (service, json_object_get (item, "load"));
     }
 }
 
@@ -270,10 +278,7 @@ s_update_loads (ocf_view_node_t *node, json_t *services)
         ocf_view_service_t *service = name ? ocf_view_node_service (node, name, strlen (name)) : NULL;
         if (!service)
             continue;
-        json_t *load = json_object_get (item, "load");
-        service->inflight = s_int (load, "inflight");
-        service->max_inflight = s_int (load, "max_inflight");
-        service->queue_depth = s_int (load, "queue_depth");
+        s_read_load (service, json_object_get (item, "load"));
     }
 }
 

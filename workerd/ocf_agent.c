@@ -427,8 +427,7 @@ s_deliver_metrics (entry_t *entry, uint64_t run, const ocf_fetch_result_t *resul
     }
     if (!ok)
         entry->agent->metrics_failures++;
-    ocf_service_metrics (entry->machine, run, ok, load.has_queue, load.queue_depth, load.has_kv, load.kv_cache,
-                         problem, now);
+    ocf_service_metrics (entry->machine, run, ok, &load, problem, now);
 }
 
 static void

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { QUEUE, KV } kind_t;
+typedef enum { QUEUE, KV, PREFIX_QUERIES, PREFIX_HITS, PREFIX_RATE } kind_t;
 
 typedef struct {
     const char *name;
@@ -21,6 +21,12 @@ static const known_t s_known[] = {
     { "vllm:kv_cache_usage_perc", KV, 3 },
     { "vllm:gpu_cache_usage_perc", KV, 2 },
     { "llamacpp:kv_cache_usage_ratio", KV, 1 },
+    { "vllm:prefix_cache_queries_total", PREFIX_QUERIES, 0 },
+    { "vllm:prefix_cache_hits_total", PREFIX_HITS, 0 },
+    { "vllm:gpu_prefix_cache_queries_total", PREFIX_QUERIES, 0 },
+    { "vllm:gpu_prefix_cache_hits_total", PREFIX_HITS, 0 },
+    { "vllm:gpu_prefix_cache_hit_rate", PREFIX_RATE, 0 },
+    { "sglang:cache_hit_rate", PREFIX_RATE, 0 },
 };
 #define KNOWN_COUNT (sizeof s_known / sizeof s_known[0])
 
@@ -161,6 +167,7 @@ ocf_prom_parse_load (const char *text, size_t size, ocf_prom_load_t *load, char 
     memset (load, 0, sizeof *load);
     int kv_rank = -1;
     double queue = 0;
+    bool current_names = false;  //  vLLM's current prefix counter names were seen
     int number = 0;
     const char *cursor = text, *end = text + size;
     while (cursor < end) {
@@ -182,10 +189,29 @@ ocf_prom_parse_load (const char *text, size_t size, ocf_prom_load_t *load, char 
         }
         if (known < 0 || isnan (value))
             continue;
-        if (s_known[known].kind == QUEUE) {
+        kind_t kind = s_known[known].kind;
+        if (kind == QUEUE) {
             load->has_queue = true;
             if (value > 0)
                 queue += value;
+        }
+        else
+        if (kind == PREFIX_QUERIES || kind == PREFIX_HITS) {
+            //  A backend exports both names or neither; vLLM's renamed ones are not summed twice.
+            bool current = strncmp (s_known[known].name, "vllm:gpu_", 9) != 0;
+            if (current && !current_names) {
+                current_names = true;
+                load->prefix_queries = load->prefix_hits = 0;
+            }
+            if (current == current_names && value > 0 && !isinf (value))
+                *(kind == PREFIX_QUERIES ? &load->prefix_queries : &load->prefix_hits) += value;
+            load->has_prefix_counters = true;
+        }
+        else
+        if (kind == PREFIX_RATE) {
+            if (!load->has_prefix_rate || value > load->prefix_hit_rate)
+                load->prefix_hit_rate = value;
+            load->has_prefix_rate = true;
         }
         else
         if (s_known[known].rank > kv_rank || (s_known[known].rank == kv_rank && value > load->kv_cache)) {
@@ -194,11 +220,13 @@ ocf_prom_parse_load (const char *text, size_t size, ocf_prom_load_t *load, char 
             kv_rank = s_known[known].rank;
         }
     }
-    if (!load->has_queue && !load->has_kv) {
+    if (!load->has_queue && !load->has_kv && !load->has_prefix_counters && !load->has_prefix_rate) {
         snprintf (error, error_size, "none of the known load metrics (vllm:num_requests_waiting, vllm:kv_cache_usage_perc, "
                   "llamacpp:requests_deferred, ...) is present");
         return -1;
     }
+    if (load->has_prefix_rate)
+        load->prefix_hit_rate = load->prefix_hit_rate < 0 ? 0 : load->prefix_hit_rate > 1 ? 1 : load->prefix_hit_rate;
     load->queue_depth = queue > 1e12 ? (int64_t) 1e12 : (int64_t) llround (queue);
     if (load->has_kv)
         load->kv_cache = load->kv_cache < 0 ? 0 : load->kv_cache > 1 ? 1 : load->kv_cache;

@@ -65,6 +65,10 @@ struct _ocf_service_t {
     int64_t queue_depth;
     bool has_kv;
     double kv_cache;
+    bool has_prefix;
+    double prefix_hit_rate;      //  over the last scrape interval that had queries
+    bool has_prefix_totals;
+    double prefix_queries, prefix_hits;  //  the backend's totals at the last scrape
     bool metrics_failing;
 
     //  Drain
@@ -487,9 +491,28 @@ ocf_service_models (ocf_service_t *self, uint64_t run, json_t *models, const cha
         s_become_healthy (self, now);
 }
 
+//  The hit rate of the prefix cache from its counters: over the interval since the last
+//  scrape (what the cache does now, not since the backend started), kept while no queries
+//  come; from the totals at the first scrape and after a counter reset (a restart).
+static void
+s_prefix_counters (ocf_service_t *self, double queries, double hits)
+{
+    bool reset = !self->has_prefix_totals || queries < self->prefix_queries || hits < self->prefix_hits;
+    double new_queries = reset ? queries : queries - self->prefix_queries;
+    double new_hits = reset ? hits : hits - self->prefix_hits;
+    if (new_queries > 0) {
+        double rate = new_hits / new_queries;
+        self->prefix_hit_rate = rate > 1 ? 1 : rate;
+        self->has_prefix = true;
+    }
+    self->has_prefix_totals = true;
+    self->prefix_queries = queries;
+    self->prefix_hits = hits;
+}
+
 void
-ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, bool has_queue, int64_t queue_depth, bool has_kv,
-                     double kv_cache, const char *error, int64_t now)
+ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, const ocf_prom_load_t *load, const char *error,
+                     int64_t now)
 {
     if (run != self->run)
         return;
@@ -504,10 +527,17 @@ ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, bool has_queue,
     if (self->metrics_failing)
         ocf_log_info ("%s: metrics readable again", self->config->name);
     self->metrics_failing = false;
-    self->has_queue = has_queue;
-    self->queue_depth = queue_depth;
-    self->has_kv = has_kv;
-    self->kv_cache = kv_cache;
+    self->has_queue = load->has_queue;
+    self->queue_depth = load->queue_depth;
+    self->has_kv = load->has_kv;
+    self->kv_cache = load->kv_cache;
+    if (load->has_prefix_counters)
+        s_prefix_counters (self, load->prefix_queries, load->prefix_hits);
+    else
+    if (load->has_prefix_rate) {
+        self->has_prefix = true;
+        self->prefix_hit_rate = load->prefix_hit_rate;
+    }
 }
 
 static int64_t
@@ -745,10 +775,10 @@ ocf_service_next_wakeup (ocf_service_t *self)
     return next;
 }
 
-//  KV-cache use in whole percents: finer changes are noise that would cost a record
-//  update (and its gossip) each time.
+//  KV-cache use and prefix hit rates in whole percents: finer changes are noise that would
+//  cost a record update (and its gossip) each time.
 static double
-s_kv_reported (double kv_cache)
+s_whole_percents (double kv_cache)
 {
     return round (kv_cache * 100) / 100;
 }
@@ -772,7 +802,9 @@ ocf_service_registration (ocf_service_t *self)
     if (self->has_queue)
         json_object_set_new (load, "queue_depth", json_integer (self->queue_depth));
     if (self->has_kv)
-        json_object_set_new (load, "kv_cache", json_real (s_kv_reported (self->kv_cache)));
+        json_object_set_new (load, "kv_cache", json_real (s_whole_percents (self->kv_cache)));
+    if (self->has_prefix)
+        json_object_set_new (load, "prefix_hit_rate", json_real (s_whole_percents (self->prefix_hit_rate)));
     const char *status = self->drain == OCF_SERVICE_DRAIN_DRAINING ? "draining" : "ready";
     return json_pack ("{s:s, s:o, s:s, s:s, s:I, s:o}", "name", self->config->name, "identity_group", groups,
                       "status", status, "host", self->config->host, "port", (json_int_t) self->config->port,
@@ -810,7 +842,9 @@ ocf_service_stats (ocf_service_t *self, int64_t now)
                          self->checks ? json_real ((double) self->latency_us / 1000) : json_null ());
     json_object_set_new (stats, "models", self->models ? json_copy (self->models) : json_array ());
     json_object_set_new (stats, "queue_depth", self->has_queue ? json_integer (self->queue_depth) : json_null ());
-    json_object_set_new (stats, "kv_cache", self->has_kv ? json_real (s_kv_reported (self->kv_cache)) : json_null ());
+    json_object_set_new (stats, "kv_cache", self->has_kv ? json_real (s_whole_percents (self->kv_cache)) : json_null ());
+    json_object_set_new (stats, "prefix_hit_rate",
+                         self->has_prefix ? json_real (s_whole_percents (self->prefix_hit_rate)) : json_null ());
     json_object_set_new (stats, "last_error", *self->last_error ? json_string (self->last_error) : json_null ());
     if (self->state == OCF_SERVICE_BACKOFF)
         json_object_set_new (stats, "restart_in_ms", json_integer (self->backoff_until > now ? self->backoff_until - now : 0));

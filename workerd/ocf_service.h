@@ -33,6 +33,7 @@
 #define OCF_SERVICE_H
 
 #include "ocf_config.h"
+#include "ocf_prom.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -108,8 +109,8 @@ void ocf_service_exited (ocf_service_t *self, int wait_status, int64_t now);
 void ocf_service_health (ocf_service_t *self, uint64_t run, const ocf_service_probe_t *probe, int64_t now);
 //  models: sorted unique ids (ocf_models_parse), or NULL when the fetch failed.
 void ocf_service_models (ocf_service_t *self, uint64_t run, json_t *models, const char *error, int64_t now);
-void ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, bool has_queue, int64_t queue_depth,
-                          bool has_kv, double kv_cache, const char *error, int64_t now);
+void ocf_service_metrics (ocf_service_t *self, uint64_t run, bool ok, const ocf_prom_load_t *load, const char *error,
+                          int64_t now);
 //  Timers: call at ocf_service_next_wakeup() (calling more often is harmless).
 void ocf_service_tick (ocf_service_t *self, int64_t now);
 //  Drain: registered as "draining" (withdrawn at once when not registered) until the local

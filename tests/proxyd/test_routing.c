@@ -18,7 +18,8 @@ s_setup (void)
     B = fabric_host (&s_fabric, "host-b", "policy = prefix\n");
     const char *m1[] = { "--model", "m1", NULL };
     fabric_service (A, "llm", fabric_backend (&s_fabric, "a1", m1), "model=m1", NULL);
-    fabric_service (B, "llm", fabric_backend (&s_fabric, "b1", m1), "model=m1", NULL);
+    //  As B's workerd reports its backend's prefix cache.
+    fabric_service (B, "llm", fabric_backend (&s_fabric, "b1", m1), "model=m1", "{\"load\": {\"prefix_hit_rate\": 0.75}}");
     fabric_sync (&s_fabric);
     cr_assert (fabric_wait_model (A, "m1", 2, 5000), "host A does not route m1 to two providers");
     cr_assert (fabric_wait_model (B, "m1", 2, 5000), "host B does not route m1 to two providers");
@@ -86,4 +87,12 @@ Test (proxyd_routing, a_conversation_sticks_to_one_backend_through_any_host)
         by_provider += fabric_metric (A, sample);
     }
     cr_assert_eq (by_provider, 32);
+}
+
+Test (proxyd_routing, providers_prefix_hit_rates_in_metrics)
+{
+    char sample[160];
+    snprintf (sample, sizeof sample, "ocf_proxyd_provider_prefix_cache_hit_ratio{node=\"%s\",service=\"llm\"} ", B->id);
+    cr_assert_float_eq (fabric_metric (A, sample), 0.75, 1e-9);
+    cr_assert_float_eq (fabric_metric (B, sample), 0.75, 1e-9);
 }

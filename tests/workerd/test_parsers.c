@@ -299,6 +299,39 @@ Test (prom, llamacpp_deferred_requests_are_the_queue)
     cr_assert_float_eq (load.kv_cache, 0.42, 1e-9);
 }
 
+Test (prom, prefix_cache_figures)
+{
+    //  vLLM V1: counters, one series per engine, summed; the earlier names alongside are
+    //  the same counts and are not added again.
+    const char *v1 =
+        "vllm:num_requests_waiting{engine=\"0\"} 0.0\n"
+        "vllm:gpu_prefix_cache_queries_total{engine=\"0\"} 1000.0\n"
+        "vllm:prefix_cache_queries_total{engine=\"0\"} 1000.0\n"
+        "vllm:prefix_cache_queries_total{engine=\"1\"} 600.0\n"
+        "vllm:prefix_cache_hits_total{engine=\"0\"} 700.0\n"
+        "vllm:prefix_cache_hits_total{engine=\"1\"} 100.0\n"
+        "vllm:gpu_prefix_cache_hits_total{engine=\"0\"} 700.0\n";
+    ocf_prom_load_t load;
+    char error[512];
+    cr_assert_eq (ocf_prom_parse_load (v1, strlen (v1), &load, error, sizeof error), 0, "%s", error);
+    cr_assert (load.has_prefix_counters && !load.has_prefix_rate);
+    cr_assert_float_eq (load.prefix_queries, 1600, 1e-9);
+    cr_assert_float_eq (load.prefix_hits, 800, 1e-9);
+    //  Only the earlier names (vLLM 0.8-0.9).
+    const char *earlier = "vllm:gpu_prefix_cache_queries_total 10\nvllm:gpu_prefix_cache_hits_total 4\n";
+    cr_assert_eq (ocf_prom_parse_load (earlier, strlen (earlier), &load, error, sizeof error), 0, "%s", error);
+    cr_assert_float_eq (load.prefix_queries, 10, 1e-9);
+    cr_assert_float_eq (load.prefix_hits, 4, 1e-9);
+    //  vLLM V0 and SGLang: a rate, the largest series; alone it is enough to read.
+    const char *v0 = "vllm:gpu_prefix_cache_hit_rate{model_name=\"a\"} 0.25\nvllm:gpu_prefix_cache_hit_rate{model_name=\"b\"} 0.5\n";
+    cr_assert_eq (ocf_prom_parse_load (v0, strlen (v0), &load, error, sizeof error), 0, "%s", error);
+    cr_assert (load.has_prefix_rate && !load.has_prefix_counters && !load.has_queue);
+    cr_assert_float_eq (load.prefix_hit_rate, 0.5, 1e-9);
+    const char *sglang = "sglang:num_queue_reqs{model_name=\"m\"} 3\nsglang:cache_hit_rate{model_name=\"m\"} 1.7\n";
+    cr_assert_eq (ocf_prom_parse_load (sglang, strlen (sglang), &load, error, sizeof error), 0, "%s", error);
+    cr_assert_float_eq (load.prefix_hit_rate, 1.0, 1e-9, "clamped to 1");
+}
+
 Test (prom, format_details)
 {
     //  Timestamps, escaped label values, spaces, CRLF, NaN and an exemplar are all valid.

@@ -354,7 +354,8 @@ Test (service, load_from_metrics)
     cr_assert_eq (ocf_service_next_wakeup (service), 60000, "no scrape before healthy");
     s_make_healthy (service, 1);
     cr_assert_eq (s_at (service, 1) & OCF_SERVICE_SCRAPE, OCF_SERVICE_SCRAPE, "scraped at once when healthy");
-    ocf_service_metrics (service, 1, true, true, 7, true, 0.4375, NULL, 2);
+    ocf_prom_load_t scraped = { .has_queue = true, .queue_depth = 7, .has_kv = true, .kv_cache = 0.4375 };
+    ocf_service_metrics (service, 1, true, &scraped, NULL, 2);
     json_t *registration = ocf_service_registration (service);
     json_t *load = json_object_get (registration, "load");
     cr_assert_eq (json_integer_value (json_object_get (load, "queue_depth")), 7);
@@ -362,10 +363,52 @@ Test (service, load_from_metrics)
     json_decref (registration);
     cr_assert_eq (s_at (service, 1000) & OCF_SERVICE_SCRAPE, 0, "rate-limited by metrics_interval");
     cr_assert_eq (s_at (service, 5001) & OCF_SERVICE_SCRAPE, OCF_SERVICE_SCRAPE);
-    ocf_service_metrics (service, 1, false, false, 0, false, 0, "HTTP 404", 5002);
+    ocf_prom_load_t none = { 0 };
+    ocf_service_metrics (service, 1, false, &none, "HTTP 404", 5002);
     registration = ocf_service_registration (service);
     cr_assert_eq (json_integer_value (json_object_get (json_object_get (registration, "load"), "queue_depth")), 7,
                   "a failed scrape keeps the last values");
+    json_decref (registration);
+    ocf_service_destroy (&service);
+}
+
+//  The prefix hit rate from vLLM's counters is the last interval's, kept while idle; a
+//  backend's rate is taken as it is.
+Test (service, prefix_hit_rate_from_metrics)
+{
+    ocf_service_t *service = s_service ("command = backend\nmetrics_path = /metrics\n");
+    s_launch (service);
+    s_make_healthy (service, 1);
+    ocf_prom_load_t scraped = { .has_queue = true, .has_prefix_counters = true, .prefix_queries = 1000, .prefix_hits = 100 };
+    ocf_service_metrics (service, 1, true, &scraped, NULL, 2);
+    json_t *registration = ocf_service_registration (service);
+    cr_assert_float_eq (json_real_value (json_object_get (json_object_get (registration, "load"), "prefix_hit_rate")), 0.1,
+                        1e-9, "from the totals at the first scrape");
+    json_decref (registration);
+    scraped.prefix_queries = 2000;
+    scraped.prefix_hits = 1000;  //  900 of the last 1000
+    ocf_service_metrics (service, 1, true, &scraped, NULL, 5002);
+    registration = ocf_service_registration (service);
+    cr_assert_float_eq (json_real_value (json_object_get (json_object_get (registration, "load"), "prefix_hit_rate")), 0.9,
+                        1e-9, "over the interval");
+    json_decref (registration);
+    ocf_service_metrics (service, 1, true, &scraped, NULL, 10002);
+    registration = ocf_service_registration (service);
+    cr_assert_float_eq (json_real_value (json_object_get (json_object_get (registration, "load"), "prefix_hit_rate")), 0.9,
+                        1e-9, "kept while no queries come");
+    json_decref (registration);
+    scraped.prefix_queries = 10;  //  the backend restarted
+    scraped.prefix_hits = 2;
+    ocf_service_metrics (service, 1, true, &scraped, NULL, 15002);
+    registration = ocf_service_registration (service);
+    cr_assert_float_eq (json_real_value (json_object_get (json_object_get (registration, "load"), "prefix_hit_rate")), 0.2,
+                        1e-9, "after a reset, from its totals");
+    json_decref (registration);
+    ocf_prom_load_t rate = { .has_prefix_rate = true, .prefix_hit_rate = 0.456 };
+    ocf_service_metrics (service, 1, true, &rate, NULL, 20002);
+    registration = ocf_service_registration (service);
+    cr_assert_float_eq (json_real_value (json_object_get (json_object_get (registration, "load"), "prefix_hit_rate")), 0.46,
+                        1e-9, "in whole percents");
     json_decref (registration);
     ocf_service_destroy (&service);
 }

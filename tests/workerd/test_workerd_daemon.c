@@ -1076,6 +1076,55 @@ Test (workerd_daemon, backend_load_from_its_metrics)
     cr_assert_eq (queue, 0, "the queue drained");
 }
 
+//  One streamed chat completion, read to its end.
+static void
+s_stream_to_end (int port, const char *body)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) port),
+                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert_eq (connect (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    char request[4096];
+    int len = snprintf (request, sizeof request,
+                        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "X-Test-Tokens: 2\r\nX-Test-Token-Delay-Ms: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                        strlen (body), body);
+    cr_assert_eq (write (fd, request, (size_t) len), len);
+    char reply[8192];
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof reply - 1 && (n = read (fd, reply + got, sizeof reply - 1 - got)) > 0)
+        got += (size_t) n;
+    reply[got] = '\0';
+    close (fd);
+    cr_assert (strstr (reply, "[DONE]"), "no whole stream: %s", reply);
+}
+
+Test (workerd_daemon, prefix_cache_hit_rate_from_the_backend)
+{
+    //  The test backend's simulated prefix cache counts as vLLM's does: the same prompt twice
+    //  is all misses then all hits (hit rate 0.5 over both, or 1.0 over the second alone).
+    int port = s_launched_service ("llm", "--model m --prefix-cache-blocks 100", "metrics_path = /metrics");
+    s_start_workerd (NULL, "workerd.metrics_interval=200ms");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    char body[2048], text[1200];
+    memset (text, 'p', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    snprintf (body, sizeof body, "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}]}", text);
+    s_stream_to_end (port, body);
+    s_stream_to_end (port, body);
+    int64_t deadline = ocf_time_mono_ms () + 5000;
+    double rate = -1;
+    while (ocf_time_mono_ms () < deadline && rate < 0.5) {
+        json_t *service = s_registered ("llm");
+        json_t *value = json_object_get (json_object_get (service, "load"), "prefix_hit_rate");
+        rate = json_is_number (value) ? json_number_value (value) : -1;
+        json_decref (service);
+        usleep (20000);
+    }
+    cr_assert (rate == 0.5 || rate == 1.0, "prefix_hit_rate %g", rate);
+}
+
 //  --------------------------------------------------------------------------
 //  Host: GPUs, labels, tabled restarts
 
