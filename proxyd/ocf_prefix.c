@@ -62,19 +62,17 @@ s_u4 (const char *p)
     return (unsigned) (s_hex (p[0]) << 12 | s_hex (p[1]) << 8 | s_hex (p[2]) << 4 | s_hex (p[3]));
 }
 
-//  A validated string span, decoded (a lone surrogate is encoded as it stands: the key only
-//  needs to be the same for the same text).
+//  A validated string span, decoded (the validator refused unpaired surrogates).
 static void
 s_string (hasher_t *h, ocf_json_span_t string)
 {
     const char *p = string.start + 1, *end = string.start + string.len - 1;
     while (p < end && !h->full) {
-        const char *run = p;
-        while (p < end && *p != '\\')
-            p++;
-        s_feed (h, run, (size_t) (p - run));
-        if (p >= end)
+        const char *escape = memchr (p, '\\', (size_t) (end - p));
+        s_feed (h, p, (size_t) ((escape ? escape : end) - p));
+        if (!escape)
             break;
+        p = escape;
         char c = p[1];
         p += 2;
         unsigned char out[4];

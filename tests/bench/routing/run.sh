@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+#  The routing policies against each other, in one run: p2c, round_robin and prefix, over HOSTS
+#  hosts on loopback (ocf-tabled + ocf-proxyd each, rows copied between the tables as gossip
+#  would; plain HTTP between the hosts), each with one ocf-test-backend that simulates a GPU
+#  backend's prefix cache (--prefix-cache-blocks: an LRU of 256-byte prompt blocks;
+#  --prefill-us-per-kib: prefill time of the uncached part, one prompt at a time).
+#  One command: tests/bench/routing/run.sh
+#
+#  Workloads (tests/bench/routing/loadgen.py): shared (long system prompts shared by every
+#  client), multiturn (conversations resent whole at each turn, turns entering at different
+#  hosts), unique (prompts that share nothing). Each (policy, workload) run starts with fresh
+#  backends (empty caches) and the same clients, seed and think time, so the same offered load.
+#  Reported per run: completed requests/s, TTFT p50/p99, prefix-cache hit rate (the backends'
+#  vllm:prefix_cache_* counters), max/mean requests per backend. Then what the prefix policy's
+#  key and choice cost per request (bench_choice.c, alone on the machine). A Markdown report on stdout
+#  (and in $OUT if set). Only 127.0.0.1 is used; everything started here is stopped at the end.
+#
+#  Settings (environment): BUILD (a Release build tree it configures and builds, default
+#  ./build-bench), HOSTS (3), POLICIES ("p2c round_robin prefix"), WORKLOADS ("shared multiturn
+#  unique"), CLIENTS (12), DURATION seconds per run (20), THINK_MS (100), CACHE_BLOCKS (160, per
+#  backend), PREFILL_US_PER_KIB (4000), TOKENS (8), TOKEN_DELAY_MS (5), PORT_BASE (28300),
+#  QUICK=1 (5 s runs: a smoke test).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+BIN=$BUILD/bin
+HOSTS=${HOSTS:-3}
+POLICIES=${POLICIES:-"p2c round_robin prefix"}
+WORKLOADS=${WORKLOADS:-"shared multiturn unique"}
+CLIENTS=${CLIENTS:-12}
+DURATION=${DURATION:-20}
+THINK_MS=${THINK_MS:-100}
+CACHE_BLOCKS=${CACHE_BLOCKS:-160}
+PREFILL_US_PER_KIB=${PREFILL_US_PER_KIB:-4000}
+TOKENS=${TOKENS:-8}
+TOKEN_DELAY_MS=${TOKEN_DELAY_MS:-5}
+PORT_BASE=${PORT_BASE:-28300}
+if [ "${QUICK:-0}" = 1 ]; then DURATION=5; fi
+
+for tool in cc curl python3; do
+    command -v $tool > /dev/null || { echo "run.sh: $tool is needed" >&2; exit 1; }
+done
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON > /dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target ocf-tabled ocf-proxyd ocf-test-backend ocfctl bench_choice > /dev/null
+
+WORK=$(mktemp -d /tmp/ocf-bench-routing-XXXXXX)
+PIDS=()
+cleanup () {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
+    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+for port in $(seq $PORT_BASE $((PORT_BASE + 2 * HOSTS - 1))); do
+    if (exec 3<> /dev/tcp/127.0.0.1/$port) 2> /dev/null; then echo "run.sh: port $port is in use (set PORT_BASE)" >&2; exit 1; fi
+done
+cc -O2 -o "$WORK/rowcopy" "$ROOT/tests/bench/proxy/rowcopy.c" -lczmq -lzmq
+
+proxy_port () { echo $((PORT_BASE + $1)); }
+backend_port () { echo $((PORT_BASE + HOSTS + $1)); }
+
+wait_until () {                  #  what command...
+    local what=$1; shift
+    for _ in $(seq 200); do "$@" > /dev/null 2>&1 && return 0; sleep 0.05; done
+    echo "run.sh: $what did not come up" >&2; exit 1
+}
+
+write_config () {                #  host policy
+    local dir=$WORK/host-$1
+    mkdir -p "$dir"
+    cat > "$dir/ocf.conf" <<CONF
+[node]
+name = bench-$1
+state_dir = $dir/state
+run_dir = $dir/run
+public_addr = 127.0.0.1
+log_level = warning
+[proxyd]
+listen = 127.0.0.1:$(proxy_port $1)
+fabric_listen = off
+policy = $2
+CONF
+}
+
+BACKEND_PIDS=()
+start_backends () {
+    for pid in "${BACKEND_PIDS[@]}"; do kill "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; done
+    BACKEND_PIDS=()
+    for i in $(seq 0 $((HOSTS - 1))); do
+        "$BIN/ocf-test-backend" --listen 127.0.0.1:$(backend_port $i) --name b$i --model bench --tokens "$TOKENS" \
+            --token-delay-ms "$TOKEN_DELAY_MS" --prefix-cache-blocks "$CACHE_BLOCKS" \
+            --prefill-us-per-kib "$PREFILL_US_PER_KIB" 2>> "$WORK/backend-$i.log" &
+        PIDS+=($!) BACKEND_PIDS+=($!)
+    done
+    for i in $(seq 0 $((HOSTS - 1))); do wait_until "backend b$i" curl -sf http://127.0.0.1:$(backend_port $i)/health; done
+}
+
+PROXYD_PIDS=()
+start_proxyds () {               #  policy
+    for pid in "${PROXYD_PIDS[@]}"; do kill "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; done
+    PROXYD_PIDS=()
+    for i in $(seq 0 $((HOSTS - 1))); do
+        write_config $i "$1"
+        "$BIN/ocf-proxyd" -c "$WORK/host-$i/ocf.conf" 2>> "$WORK/host-$i/proxyd.log" &
+        PIDS+=($!) PROXYD_PIDS+=($!)
+    done
+    #  Every host routes to every backend (its view has every row).
+    for i in $(seq 0 $((HOSTS - 1))); do
+        wait_until "proxyd $i" sh -c "curl -sf http://127.0.0.1:$(proxy_port $i)/v1/models | grep -q '\"providers\": *$HOSTS\\|\"providers\":$HOSTS'"
+    done
+}
+
+#  The hosts: tabled each, a service each, every row copied to every table.
+for i in $(seq 0 $((HOSTS - 1))); do
+    write_config $i p2c
+    "$BIN/ocf-tabled" -c "$WORK/host-$i/ocf.conf" 2>> "$WORK/host-$i/tabled.log" &
+    PIDS+=($!)
+    wait_until "tabled $i" "$BIN/ocfctl" -r "$WORK/host-$i/run" -t 200 HELLO
+    "$BIN/ocfctl" -r "$WORK/host-$i/run" SERVICE.UP \
+        "{\"service\": {\"name\": \"llm\", \"host\": \"127.0.0.1\", \"port\": $(backend_port $i), \"identity_group\": [\"model=bench\"]}}" > /dev/null
+done
+for i in $(seq 0 $((HOSTS - 1))); do
+    for j in $(seq 0 $((HOSTS - 1))); do
+        [ $i = $j ] || "$WORK/rowcopy" "$WORK/host-$i/run" "$WORK/host-$j/run"
+    done
+done
+
+ENTRIES=$(for i in $(seq 0 $((HOSTS - 1))); do printf '127.0.0.1:%s,' $(proxy_port $i); done | sed 's/,$//')
+BACKENDS=$(for i in $(seq 0 $((HOSTS - 1))); do printf 'http://127.0.0.1:%s,' $(backend_port $i); done | sed 's/,$//')
+RESULTS=$WORK/results.jsonl
+for policy in $POLICIES; do
+    start_proxyds "$policy"
+    for workload in $WORKLOADS; do
+        start_backends
+        python3 "$HERE/loadgen.py" --entries "$ENTRIES" --backends "$BACKENDS" --workload "$workload" \
+            --clients "$CLIENTS" --duration "$DURATION" --think-ms "$THINK_MS" --tokens "$TOKENS" \
+            | python3 -c "import json, sys; r = json.load(sys.stdin); r['policy'] = '$policy'; print(json.dumps(r))" >> "$RESULTS"
+        echo "run.sh: $policy $workload: $(tail -1 "$RESULTS")" >&2
+    done
+done
+
+report () {
+    echo "## Routing policies ($(date -u +%F), $(nproc) cores: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo
+    echo "$HOSTS hosts, one ocf-test-backend each (prefix cache $CACHE_BLOCKS blocks of 256 bytes, prefill $PREFILL_US_PER_KIB µs/KiB uncached,"
+    echo "one prompt at a time; $TOKENS tokens $TOKEN_DELAY_MS ms apart); $CLIENTS clients, think time $THINK_MS ms (exponential), ${DURATION} s per run."
+    echo
+    python3 - "$RESULTS" <<'PY'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+print('| workload | policy | completed/s | failed | TTFT p50 | TTFT p99 | prefix-cache hit rate | max/mean load |')
+print('|---|---|---|---|---|---|---|---|')
+for workload in ['shared', 'multiturn', 'unique']:
+    for r in rows:
+        if r['workload'] == workload:
+            print('| %s | %s | %.1f | %d | %.1f ms | %.1f ms | %.1f %% | %.2f |' % (
+                workload, r['policy'], r['rps'], r['failed'], r['ttft_p50_ms'], r['ttft_p99_ms'],
+                100 * r['hit_rate'], r['max_over_mean']))
+PY
+    echo
+    echo "What the prefix policy adds per request (key from the body, then the choice among $HOSTS; bench_choice):"
+    echo
+    "$BUILD/bench/bench_choice" "$HOSTS" | sed 's/^/* /'
+}
+if [ -n "${OUT:-}" ]; then report | tee "$OUT"; else report; fi
