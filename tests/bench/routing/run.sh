@@ -18,7 +18,8 @@
 #  Settings (environment): BUILD (a Release build tree it configures and builds, default
 #  ./build-bench), HOSTS (3), POLICIES ("p2c round_robin prefix"), WORKLOADS ("shared multiturn
 #  unique"), CLIENTS (12), DURATION seconds per run (20), THINK_MS (100), CACHE_BLOCKS (160, per
-#  backend), PREFILL_US_PER_KIB (4000), TOKENS (8), TOKEN_DELAY_MS (5), PORT_BASE (28300),
+#  backend), PREFILL_US_PER_KIB (4000), TOKENS (8), TOKEN_DELAY_MS (5), PREFIX_BALANCE ([proxyd]
+#  prefix_balance, 0.25), PORT_BASE (28300),
 #  QUICK=1 (5 s runs: a smoke test).
 set -euo pipefail
 
@@ -37,6 +38,7 @@ PREFILL_US_PER_KIB=${PREFILL_US_PER_KIB:-4000}
 TOKENS=${TOKENS:-8}
 TOKEN_DELAY_MS=${TOKEN_DELAY_MS:-5}
 PORT_BASE=${PORT_BASE:-28300}
+PREFIX_BALANCE=${PREFIX_BALANCE:-0.25}
 if [ "${QUICK:-0}" = 1 ]; then DURATION=5; fi
 
 for tool in cc curl python3; do
@@ -81,6 +83,7 @@ log_level = warning
 listen = 127.0.0.1:$(proxy_port $1)
 fabric_listen = off
 policy = $2
+prefix_balance = $PREFIX_BALANCE
 CONF
 }
 
@@ -145,7 +148,8 @@ report () {
     echo "## Routing policies ($(date -u +%F), $(nproc) cores: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load average $(cut -d' ' -f1-3 /proc/loadavg))"
     echo
     echo "$HOSTS hosts, one ocf-test-backend each (prefix cache $CACHE_BLOCKS blocks of 256 bytes, prefill $PREFILL_US_PER_KIB µs/KiB uncached,"
-    echo "one prompt at a time; $TOKENS tokens $TOKEN_DELAY_MS ms apart); $CLIENTS clients, think time $THINK_MS ms (exponential), ${DURATION} s per run."
+    echo "one prompt at a time; $TOKENS tokens $TOKEN_DELAY_MS ms apart); $CLIENTS clients, think time $THINK_MS ms (exponential), ${DURATION} s per run;"
+    echo "prefix_balance $PREFIX_BALANCE."
     echo
     python3 - "$RESULTS" <<'PY'
 import json, sys
