@@ -19,6 +19,7 @@
 #define SCRAPE_TIMEOUT_MS 300
 #define CLOSE_WAIT_MS 3000       //  longest wait for clients to go once the loop is done
 #define MAX_HANDSHAKES 256       //  fabric handshakes under way at once, per loop
+#define FIRST_REQUEST_GRACE_MS 1000  //  at a stop, how long a new connection may take to send its request
 
 typedef struct {
     h2o_linklist_t link;
@@ -343,10 +344,27 @@ s_on_accept (h2o_socket_t *listener, const char *error)
 //  --------------------------------------------------------------------------
 //  Stopping
 
+//  Whether an API client accepted before the stop has not sent its first bytes yet: its
+//  request was made in time, and closing the connection under it would fail it (curl: no
+//  answer at all).
+static bool
+s_awaits_first_request (ocf_loop_t *self)
+{
+    for (h2o_linklist_t *node = self->clients.next; node != &self->clients; node = node->next)
+        if (h2o_timeout_is_linked (&H2O_STRUCT_FROM_MEMBER (client_t, link, node)->preface))
+            return true;
+    return false;
+}
+
 static void
 s_check_drained (ocf_loop_t *self)
 {
-    if (self->stopping && !self->done && (self->inflight == 0 || h2o_now (self->evloop) >= self->stop_deadline))
+    if (!self->stopping || self->done)
+        return;
+    uint64_t now = h2o_now (self->evloop);
+    bool idle = self->inflight == 0
+             && (now >= self->stop_started + FIRST_REQUEST_GRACE_MS || !s_awaits_first_request (self));
+    if (idle || now >= self->stop_deadline)
         self->done = true;
 }
 
@@ -368,7 +386,8 @@ s_on_wake (h2o_socket_t *sock, const char *error)
         return;
     self->stopping = true;
     self->context.shutdown_requested = 1;    //  kept-alive clients get "connection: close"
-    self->stop_deadline = h2o_now (self->evloop) + (uint64_t) self->config->proxyd.stop_timeout_ms;
+    self->stop_started = h2o_now (self->evloop);
+    self->stop_deadline = self->stop_started + (uint64_t) self->config->proxyd.stop_timeout_ms;
     if (self->listener) {
         h2o_socket_close (self->listener);
         self->listener = NULL;

@@ -66,6 +66,7 @@ typedef struct {
     bool stopping;
     bool done;
     uint64_t stop_deadline;      //  loop time (ms) after which streams are cut
+    uint64_t stop_started;       //  loop time (ms) of the stop
     h2o_timeout_entry_t drain_check;
 } ocf_loop_t;
 

@@ -5,6 +5,7 @@
 #include "fabric.h"
 #include "ocf_time.h"
 
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -134,6 +136,48 @@ Test (proxyd_daemon, sigterm_lets_streams_finish)
     char *text = ocf_test_read_file (output);
     cr_assert (text && strstr (text, "data: [DONE]"), "the stream was cut: %s", text ? text : "(nothing)");
     free (text);
+}
+
+//  Whether nothing waits in the accept queue of the host's port (ss: a listener's Recv-Q).
+static bool
+s_accepted (void *arg)
+{
+    fabric_host_t *host = arg;
+    char command[128];
+    snprintf (command, sizeof command, "ss -Hltn 'sport = :%d' | awk '{ print $2 }'", host->port);
+    int status;
+    char *queued = ocf_test_run (command, &status);
+    bool accepted = queued && atoi (queued) == 0 && *queued;
+    free (queued);
+    return accepted;
+}
+
+//  A connection accepted just before SIGTERM whose request comes just after it made the
+//  request in time: it is answered (with Connection: close), not closed unanswered.
+Test (proxyd_daemon, a_connection_made_before_sigterm_is_answered)
+{
+    fabric_host_t *host = fabric_host (&s_fabric, "host-a", NULL);
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons ((uint16_t) host->port),
+                                   .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    cr_assert_eq (connect (fd, (struct sockaddr *) &address, sizeof address), 0);
+    cr_assert (ocf_test_wait_for (s_accepted, host, 5000), "proxyd did not accept the connection");
+    kill (host->proxyd, SIGTERM);
+    cr_assert (ocf_test_wait_notify (&host->node, "STOPPING=1", 2000));
+    usleep (200000);             //  the stop is under way: before, the connection was closed by now
+    const char request[] = "GET /v1/health HTTP/1.1\r\nHost: test\r\n\r\n";
+    cr_assert_eq (write (fd, request, sizeof request - 1), (ssize_t) (sizeof request - 1));
+    struct timeval timeout = { .tv_sec = 5 };
+    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    char answer[4096] = "";
+    ssize_t got = read (fd, answer, sizeof answer - 1);
+    close (fd);
+    cr_assert_gt (got, 0, "no answer: %s", got < 0 ? strerror (errno) : "the connection was closed");
+    answer[got] = '\0';
+    cr_assert (strncmp (answer, "HTTP/1.1 200", 12) == 0, "%s", answer);
+    int status = ocf_test_stop (host->proxyd, SIGTERM, 10000);
+    host->proxyd = 0;
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "exit status %d", status);
 }
 
 //  Waits until the host's row in tabled reports this many requests in flight to its llm.
