@@ -40,6 +40,33 @@ s_gauge (ocf_promtext_t *page, const char *name, const char *help, double value,
     ocf_promtext_sample (page, name, "", value, labels);
 }
 
+//  Per model of each service, the live nodes ready to serve it: 0 while a model's every
+//  provider is down or starting, which an alert needs (docs/prometheus/ocf-rules.yml). The
+//  models are those the table names, so the label set is bounded by the table.
+static void
+s_model_providers (ocf_promtext_t *page, ocf_view_t *view)
+{
+    ocf_promtext_family (page, "ocf_proxyd_model_providers", "gauge",
+                         "Live nodes ready to serve the model (identity group model=M of the service)");
+    json_t *services = ocf_view_service_names (view), *service;
+    size_t index;
+    json_array_foreach (services, index, service) {
+        const char *name = json_string_value (service);
+        json_t *models = ocf_view_group_values (view, name, "model", false), *model;
+        size_t item;
+        json_array_foreach (models, item, model) {
+            char identity[1024];
+            snprintf (identity, sizeof identity, "model=%s", json_string_value (model));
+            const ocf_provider_t *providers;
+            size_t count = ocf_view_providers (view, name, strlen (name), identity, &providers);
+            const char *labels[] = { "service", name, "model", json_string_value (model), NULL };
+            ocf_promtext_sample (page, "ocf_proxyd_model_providers", "", (double) count, labels);
+        }
+        json_decref (models);
+    }
+    json_decref (services);
+}
+
 static void
 s_render (scrape_t *scrape)
 {
@@ -83,6 +110,7 @@ s_render (scrape_t *scrape)
                 ocf_promtext_sample (page, ratio, "", nodes[i]->services[k].prefix_hit_rate, labels);
             }
     free (nodes);
+    s_model_providers (page, loop->view);
     json_t *viewsync = ocf_viewsync_stats (loop->viewsync);
     ocf_promtext_family (page, "ocf_proxyd_table_loads_total", "counter", "Full loads of the routing view from tabled");
     ocf_promtext_sample (page, "ocf_proxyd_table_loads_total", "", (double) json_integer_value (json_object_get (viewsync, "loads")), NULL);

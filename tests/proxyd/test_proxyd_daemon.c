@@ -223,6 +223,7 @@ Test (proxyd_daemon, local_api_metrics_and_load_reports)
     cr_assert (strstr (response.body, "\nocf_daemon_up{daemon=\"gossipd\"} 0\n"));
     cr_assert (strstr (response.body, "\nocf_tabled_rows 1\n"));
     cr_assert (strstr (response.body, "ocf_proxyd_requests_total{route=\"chat_completions\",code=\"200\"} 1\n"));
+    cr_assert (strstr (response.body, "\nocf_proxyd_model_providers{service=\"llm\",model=\"m1\"} 1\n"), "%s", response.body);
     snprintf (path, sizeof path, "%s/metrics.txt", host->node.root);
     FILE *file = fopen (path, "w");
     fwrite (response.body, 1, response.body_len, file);
