@@ -197,6 +197,19 @@ s_wait_reported (fabric_host_t *host, int64_t inflight)
     return false;
 }
 
+static fabric_host_t *s_scraped;
+
+static bool
+s_metrics_have (void *text)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/metrics", s_scraped->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    bool found = response.status == 200 && strstr (response.body, text);
+    fabric_response_free (&response);
+    return found;
+}
+
 Test (proxyd_daemon, local_api_metrics_and_load_reports)
 {
     const char *m1[] = { "--model", "m1", NULL };
@@ -213,6 +226,11 @@ Test (proxyd_daemon, local_api_metrics_and_load_reports)
     json_decref (stats);
     json_decref (ocf_test_call (&host->node, "proxyd", "NOPE", NULL, &ok));
     cr_assert (!ok);
+
+    //  A model whose only provider is not ready has none.
+    fabric_service (host, "emb", &s_fabric.backends[0], "model=e1", "{\"status\": \"starting\"}");
+    s_scraped = host;
+    cr_assert (ocf_test_wait_for (s_metrics_have, "\nocf_proxyd_model_providers{service=\"emb\",model=\"e1\"} 0\n", 5000));
 
     //  /metrics: every family lint-clean for promtool; gossipd and workerd are not running.
     char url[128], path[300], command[400];
