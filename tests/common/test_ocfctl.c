@@ -388,3 +388,42 @@ Test (ocfctl, events_follow)
     json_decref (event);
     free (text);
 }
+
+//  Completes the words (the last one being completed) with common/ocfctl.bash in plain bash.
+static char *
+s_complete (const char *words)
+{
+    char command[1024];
+    int status;
+    snprintf (command, sizeof command, "bash -c 'source %s/common/ocfctl.bash; COMP_WORDS=(%s); "
+              "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _ocfctl; echo \"${COMPREPLY[*]}\"'", OCF_SOURCE_DIR, words);
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "%s", output);
+    return output;
+}
+
+Test (ocfctl_files, bash_completion_and_man_page)
+{
+    const char *const cases[][2] = {
+        { "ocfctl \"\"", "members models services events HELLO GET LIST" },
+        { "ocfctl mo", "models\n" },
+        { "ocfctl -r /run/ocf ev", "events\n" },
+        { "ocfctl events --", "--follow --json\n" },
+        { "ocfctl members --", "--json\n" },
+        { "ocfctl -d gossipd \"\"", "HELLO STATS\n" },
+        { "ocfctl --d", "--daemon\n" },
+        { "ocfctl -d w", "workerd\n" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        char *output = s_complete (cases[index][0]);
+        cr_assert (strncmp (output, cases[index][1], strlen (cases[index][1])) == 0, "%s: %s", cases[index][0], output);
+        free (output);
+    }
+    //  The man page formats without a warning.
+    char command[512];
+    int status;
+    snprintf (command, sizeof command, "groff -man -ww -z -Tutf8 '%s/docs/ocfctl.1' 2>&1", OCF_SOURCE_DIR);
+    char *output = ocf_test_run (command, &status);
+    cr_assert (status == 0 && output[0] == '\0', "%s", output);
+    free (output);
+}
