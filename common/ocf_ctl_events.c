@@ -11,9 +11,7 @@
 static bool
 s_connected (zsock_t *events, int timeout_ms)
 {
-    static int instance;
-    char monitor_endpoint[64];
-    snprintf (monitor_endpoint, sizeof monitor_endpoint, "inproc://ocfctl-events-monitor-%d", instance++);
+    const char *monitor_endpoint = "inproc://ocfctl-events-monitor";
     if (zmq_socket_monitor (zsock_resolve (events), monitor_endpoint, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
         return false;
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
