@@ -36,6 +36,13 @@ static int s_by_name (const void *a, const void *b) { return s_compare (a, b, "n
 static int s_by_model (const void *a, const void *b) { return s_compare (a, b, "model", "service"); }
 static int s_by_host (const void *a, const void *b) { return s_compare (a, b, "host", "service"); }
 
+static int
+s_by_text (const void *a, const void *b)
+{
+    const char *first = json_string_value (*(json_t * const *) a), *second = json_string_value (*(json_t * const *) b);
+    return strcmp (first ? first : "", second ? second : "");
+}
+
 //  The array's items in the order compare gives (jansson arrays cannot be sorted in place).
 static json_t *
 s_sorted (json_t *array, int (*compare) (const void *, const void *))
@@ -115,8 +122,10 @@ s_models (json_t *rows)
     }
     json_t *list = json_array (), *entry;
     const char *key;
-    json_object_foreach (models, key, entry)
+    json_object_foreach (models, key, entry) {
+        json_object_set_new (entry, "hosts", s_sorted (json_incref (json_object_get (entry, "hosts")), s_by_text));
         json_array_append (list, entry);
+    }
     json_decref (models);
     return s_sorted (list, s_by_model);
 }
