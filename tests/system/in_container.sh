@@ -169,6 +169,11 @@ fi
 #  A change to keep through everything that follows.
 check "ocfctl registers a service with ocf-tabled over /run/ocf" \
   ocfctl SERVICE.UP '{"service": {"name": "survivor", "port": 9999, "identity_group": ["model=kept"]}}'
+check "ocfctl members lists this host, alive; ocfctl services the service" \
+  sh -c 'ocfctl members | grep -q "  alive  " && ocfctl services | grep -q "  survivor  "'
+check "the package installs ocfctl's man page and bash completion, the Grafana dashboard, the Prometheus rules" \
+  test -f /usr/share/man/man1/ocfctl.1 -a -f /usr/share/bash-completion/completions/ocfctl \
+    -a -f /usr/share/openfabric/grafana/ocf.json -a -f /usr/share/openfabric/prometheus/ocf-rules.yml
 table_has_survivor() {
   ocfctl -t 1000 PROVIDERS '{"service": "survivor", "ready": false}' 2>/dev/null | grep -q '"port": 9999'
 }
