@@ -31,7 +31,7 @@ int
 ocf_ctl_rows (const ocf_ctl_t *ctl, bool live, json_t **rows, json_int_t *boot, json_int_t *seq)
 {
     *rows = json_array ();
-    json_t *after = NULL;               //  the next page's first id; NULL before the first page
+    json_t *after = NULL;               //  LIST's "next": where the next page starts
     int status = OCF_CTL_OK;
     bool first = true;
     while (status == OCF_CTL_OK && (first || after)) {
@@ -55,7 +55,9 @@ ocf_ctl_rows (const ocf_ctl_t *ctl, bool live, json_t **rows, json_int_t *boot, 
         json_decref (page);
     }
     json_decref (after);
-    if (status != OCF_CTL_OK)
-        json_decref (*rows), *rows = NULL;
+    if (status != OCF_CTL_OK) {
+        json_decref (*rows);
+        *rows = NULL;
+    }
     return status;
 }
