@@ -1118,6 +1118,22 @@ ocf_agent_hello (ocf_agent_t *self)
                       "stopping", self->phase != PHASE_RUNNING, "draining", s_any_drain (self));
 }
 
+//  Each GPU as STATS shows it for /metrics: its index as a string, so that proxyd's generic
+//  rendering makes it a label beside name and uuid (ocf_workerd_gpu_utilization{index="0",...})
+//  rather than a gauge of its own.
+static json_t *
+s_gpu_stats (json_t *gpus)
+{
+    json_t *list = json_array (), *gpu;
+    size_t index;
+    json_array_foreach (gpus, index, gpu) {
+        json_t *copy = json_deep_copy (gpu);
+        json_object_set_new (copy, "index", json_sprintf ("%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (gpu, "index"))));
+        json_array_append_new (list, copy);
+    }
+    return list;
+}
+
 json_t *
 ocf_agent_stats (ocf_agent_t *self)
 {
@@ -1140,9 +1156,9 @@ ocf_agent_stats (ocf_agent_t *self)
                                   "model_fetch_failures", (json_int_t) self->model_failures,
                                   "metrics_scrapes", (json_int_t) self->metrics_scrapes,
                                   "metrics_failures", (json_int_t) self->metrics_failures);
-    return json_pack ("{s:o, s:I, s:I, s:I, s:i, s:I, s:o, s:o, s:I, s:b}", "services", services,
+    return json_pack ("{s:o, s:I, s:I, s:I, s:o, s:i, s:I, s:o, s:o, s:I, s:b}", "services", services,
                       "services_total", (json_int_t) self->entry_count, "services_healthy", (json_int_t) healthy,
-                      "gpus", (json_int_t) (gpus ? json_array_size (gpus) : 0), "cpus", self->cpus,
+                      "gpus", (json_int_t) (gpus ? json_array_size (gpus) : 0), "gpu", s_gpu_stats (gpus), "cpus", self->cpus,
                       "memory_mb", (json_int_t) self->memory_mb, "tabled", ocf_registrar_stats (self->registrar),
                       "counters", counters, "uptime_s", (json_int_t) ((now - self->started_at) / 1000),
                       "stopping", self->phase != PHASE_RUNNING);

@@ -1,6 +1,6 @@
 /*  The Grafana dashboard (docs/grafana/ocf.json) and the Prometheus rules
     (docs/prometheus/ocf-rules.yml) against a running fabric: one host's four real daemons,
-    a backend with metrics, a completion served; its /metrics page scraped, then
+    a backend with metrics, a GPU (a fake nvidia-smi), a completion served; its /metrics page scraped, then
     tests/support/monitoring_check.py has promtool parse every rule and every dashboard
     expression and finds every metric they name on the page. The checker itself is shown to
     refuse an unknown metric and an expression that does not parse.  */
@@ -10,6 +10,7 @@
 #include <czmq.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 static ocf_test_node_t s_node;
 static pid_t s_pids[4];
@@ -23,15 +24,24 @@ s_setup (void)
     int base = ocf_test_free_ports (5);
     cr_assert_gt (base, 0);
     s_port = base;
+    //  A GPU host, as nvidia-smi would describe it.
+    char smi[400], script[800];
+    snprintf (smi, sizeof smi, "%s/nvidia-smi", s_node.root);
+    snprintf (script, sizeof script, "#!/bin/sh\ncat '%s/tests/workerd/fixtures/nvidia-smi/h100-80gb-hbm3.csv'\n", OCF_SOURCE_DIR);
+    FILE *file = fopen (smi, "w");
+    cr_assert_not_null (file);
+    fputs (script, file);
+    fclose (file);
+    chmod (smi, 0755);
     char config[2048];
     snprintf (config, sizeof config,
               "[node]\nname = mon-a\n"
               "[proxyd]\nlisten = 127.0.0.1:%d\nfabric_listen = 127.0.0.1:%d\n"
               "[gossipd]\nbind = 127.0.0.1:%d\nintroducer = 127.0.0.1:%d\n"
-              "[workerd]\nhealth_interval = 200ms\nmetrics_interval = 200ms\n"
+              "[workerd]\nhealth_interval = 200ms\nmetrics_interval = 200ms\nnvidia_smi = %s\n"
               "[service.llm]\ncommand = %s --listen 127.0.0.1:%d --model m1\nport = %d\n"
               "identity_group = model=m1\nmetrics_path = /metrics\n",
-              base, base + 1, base + 2, base + 3, ocf_test_bin ("ocf-test-backend"), base + 4, base + 4);
+              base, base + 1, base + 2, base + 3, smi, ocf_test_bin ("ocf-test-backend"), base + 4, base + 4);
     ocf_test_node_config (&s_node, config);
     const char *const daemons[] = { "ocf-tabled", "ocf-gossipd", "ocf-workerd", "ocf-proxyd" };
     for (int index = 0; index < 4; index++) {
@@ -97,6 +107,8 @@ Test (proxyd_monitoring, dashboard_and_rules_use_exposed_metrics)
     const char *const ready[] = {
         "\nocf_daemon_up{daemon=\"tabled\"} 1\n", "\nocf_daemon_up{daemon=\"gossipd\"} 1\n",
         "\nocf_daemon_up{daemon=\"workerd\"} 1\n", "\nocf_workerd_services_kv_cache{",
+        "\nocf_workerd_gpu_utilization{index=\"0\",name=\"NVIDIA H100 80GB HBM3\","
+        "uuid=\"GPU-00000000-0000-0000-0000-000000000000\"} 100\n",
         "\nocf_proxyd_model_providers{service=\"llm\",model=\"m1\"} 1\n", NULL
     };
     cr_assert (ocf_test_wait_for (s_metrics_have, (void *) ready, 20000), "the fabric did not come up");
