@@ -27,6 +27,8 @@ _ocfctl ()
             COMPREPLY=($(compgen -W "members models services events HELLO GET LIST PROVIDERS SNAPSHOT DIGEST
                                      DELTA STATS SELF.SET SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE
                                      SELF.RENEW" -- "$cur"))
+        elif [[ $daemon == workerd ]]; then
+            COMPREPLY=($(compgen -W "HELLO STATS DRAIN UNDRAIN" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "HELLO STATS" -- "$cur"))
         fi
