@@ -83,6 +83,22 @@ s_metrics_have (void *arg)
     return all;
 }
 
+//  A sample of ocf_workerd_services_running labelled drain="drained" is on the page.
+static bool
+s_running_drained (void *arg)
+{
+    char *page = s_metrics ();
+    bool found = false;
+    for (char *line = strstr (page, "\nocf_workerd_services_running{"); line && !found;
+         line = strstr (line + 1, "\nocf_workerd_services_running{")) {
+        char *end = strchr (line + 1, '\n');
+        char *label = strstr (line, "drain=\"drained\"");
+        found = label && (!end || label < end);
+    }
+    free (page);
+    return found;
+}
+
 static char *
 s_check (const char *dashboard, const char *rules, const char *metrics, int *status)
 {
@@ -134,6 +150,12 @@ Test (proxyd_monitoring, dashboard_and_rules_use_exposed_metrics)
     cr_assert_eq (status, 0, "%s", output);
     cr_assert (strstr (output, "ok: "), "%s", output);
     free (output);
+
+    //  A drained service is labelled so, as the dashboard's drain panel selects it.
+    snprintf (command, sizeof command, "'%s' -r '%s' -d workerd DRAIN", ocf_test_bin ("ocfctl"), s_node.run_dir);
+    free (ocf_test_run (command, &status));
+    cr_assert_eq (status, 0);
+    cr_assert (ocf_test_wait_for (s_running_drained, NULL, 10000), "no drained service on /metrics");
 
     //  The checker fails on a metric no daemon exposes, and on PromQL that does not parse.
     char wrong[400];
