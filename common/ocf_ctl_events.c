@@ -147,8 +147,10 @@ ocf_ctl_events_follow (const ocf_ctl_t *ctl, bool json)
         else
         if (event_seq > seq + 1)
             fprintf (stderr, "ocfctl: %" JSON_INTEGER_FORMAT " events were lost\n", event_seq - seq - 1);
-        //  What the loaded table already shows is not news.
-        if (json_is_object (body) && (restarted || event_seq > seq)) {
+        //  What the loaded table already shows is not news, and a `seen` event (fresh
+        //  last_alive times, many a second) is no change of the table.
+        bool news = json_is_object (body) && (restarted || event_seq > seq);
+        if (news && topic && strcmp (topic, "seen") != 0) {
             if (json) {
                 json_object_set_new (body, "topic", json_string (topic));
                 json_object_del (body, "v");
@@ -158,6 +160,8 @@ ocf_ctl_events_follow (const ocf_ctl_t *ctl, bool json)
             else
                 s_print (names, topic, body);
             fflush (stdout);
+        }
+        if (news) {
             seq = event_seq;
             boot = event_boot;
         }
