@@ -28,7 +28,7 @@ _ocfctl ()
                                      DELTA STATS SELF.SET SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE
                                      SELF.RENEW" -- "$cur"))
         elif [[ $daemon == workerd ]]; then
-            COMPREPLY=($(compgen -W "HELLO STATS DRAIN UNDRAIN" -- "$cur"))
+            COMPREPLY=($(compgen -W "HELLO STATS DRAIN UNDRAIN STOP" -- "$cur"))
         else
             COMPREPLY=($(compgen -W "HELLO STATS" -- "$cur"))
         fi

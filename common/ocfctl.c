@@ -34,7 +34,7 @@ s_usage (FILE *out)
         "reply came (the daemon is not running, or another run_dir).\n"
         "Verbs of tabled: HELLO GET LIST PROVIDERS SNAPSHOT DIGEST DELTA STATS SELF.SET\n"
         "SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE SELF.RENEW (docs/protocol.md).\n"
-        "Verbs of workerd: HELLO STATS DRAIN UNDRAIN, e.g. ocfctl -d workerd -t 600000 DRAIN '{\"wait\": true}'\n"
+        "Verbs of workerd: HELLO STATS DRAIN UNDRAIN STOP, e.g. ocfctl -d workerd -t 600000 DRAIN '{\"wait\": true}'\n"
         "(docs/workerd.md); of gossipd and proxyd: HELLO STATS.\n",
         "events -f", OCF_CONFIG_DEFAULT_PATH);
 }

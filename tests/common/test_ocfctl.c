@@ -413,7 +413,7 @@ Test (ocfctl_files, bash_completion_and_man_page)
         { "ocfctl events --", "--follow --json\n" },
         { "ocfctl members --", "--json\n" },
         { "ocfctl -d gossipd \"\"", "HELLO STATS\n" },
-        { "ocfctl -d workerd \"\"", "HELLO STATS DRAIN UNDRAIN\n" },
+        { "ocfctl -d workerd \"\"", "HELLO STATS DRAIN UNDRAIN STOP\n" },
         { "ocfctl --d", "--daemon\n" },
         { "ocfctl -d w", "workerd\n" },
     };
