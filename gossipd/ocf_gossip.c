@@ -86,9 +86,15 @@ s_pickable (ocf_gossip_t *self, const ocf_peer_t *member, const ocf_peer_t **cho
 size_t
 ocf_gossip_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except)
 {
-    size_t size = ocf_members_size (self->view), found = 0;
-    if (!size || !want)
-        return 0;
+    return ocf_gossip_more_random_peers (self, out, 0, want, except);
+}
+
+size_t
+ocf_gossip_more_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want, const char *except)
+{
+    size_t size = ocf_members_size (self->view);
+    if (!size || found >= want)
+        return found;
     //  Random probes find live members quickly when most are live; a scan from a random
     //  start finishes the job when few are.
     for (size_t attempt = 0; attempt < want * 4 && found < want; attempt++) {
@@ -304,6 +310,7 @@ ocf_gossip_receive (ocf_gossip_t *self, int64_t now, const char *from, const uin
         return -1;
     }
     self->stats.msgs_in_by_type[msg.type]++;
+    ocf_gossip_detect_heard (self, from);
     switch (msg.type) {
         case OCF_WIRE_HEARTBEAT: ocf_gossip_on_heartbeat (self, from, &msg); break;
         case OCF_WIRE_PING:      ocf_gossip_on_ping (self, from, &msg); break;

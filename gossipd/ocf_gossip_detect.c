@@ -91,17 +91,15 @@ s_health_up (ocf_gossip_t *self)
 //  keys), so these are random peers; every node is watched by exactly K others and watches
 //  exactly K, and a join or a death moves only the duties of its K neighbours.
 
-//  Up to want live members next to this node on the ring, forward (its observers) or
-//  backward (the nodes it observes), in ring order.
+//  Up to want live members that follow this node on the ring (its observers), in ring order.
 static int
-s_ring_neighbours (ocf_gossip_t *self, bool forward, char (*out)[OCF_ID_SIZE], int want)
+s_successors (ocf_gossip_t *self, char (*out)[OCF_ID_SIZE], int want)
 {
     size_t size = ocf_members_size (self->view);
     size_t start = ocf_members_lower_bound (self->view, self->id);
     int count = 0;
     for (size_t n = 0; n < size && count < want; n++) {
-        size_t index = forward ? (start + n) % size : (start + size - 1 - n) % size;
-        const ocf_peer_t *member = ocf_members_at (self->view, index);
+        const ocf_peer_t *member = ocf_members_at (self->view, (start + n) % size);
         if (ocf_peer_live (member) && strcmp (member->id, self->id) != 0)
             memcpy (out[count++], member->id, OCF_ID_SIZE);
     }
@@ -132,24 +130,45 @@ s_heartbeat (ocf_gossip_t *self, const char *observer, uint8_t flags)
 //  The nodes that, by our view, have us among their observers: we expect their heartbeats
 //  even before the first one, so that a node whose every observer was cut off (a
 //  partition) is still watched from this side.
+//  Suspects do not fill a place, and each widens the window by two more: behind suspects we
+//  expect the next live members, and probe them at once, since whatever silenced the
+//  suspects may have silenced them too. A partition puts runs of the other side's nodes on
+//  the ring, each watched only by the nodes of this side that follow it: this way a run is
+//  swept in a few steps of one probe each, the window growing with what failed, not in
+//  steps of one whole detection (phi, probe, suspicion) per K nodes. A lone suspect costs
+//  one more probe, answered UNWATCHED.
 static void
 s_expect_heartbeats (ocf_gossip_t *self)
 {
-    char expected[MAX_OBSERVERS][OCF_ID_SIZE];
-    int count = s_ring_neighbours (self, false, expected, self->config.observers);
     for (size_t i = 0; i < self->watched_count; i++)
         self->watched[i].expected = false;
-    for (int i = 0; i < count; i++) {
-        watched_t *watched = s_watched_find (self, expected[i]);
-        if (!watched && (watched = s_watched_add (self, expected[i]))) {
+    size_t size = ocf_members_size (self->view);
+    size_t start = ocf_members_lower_bound (self->view, self->id);
+    bool behind_suspect = false;
+    int count = 0, suspects = 0;
+    for (size_t n = 0; n < size && count < self->config.observers + 2 * suspects && count < MAX_WATCHED / 2; n++) {
+        const ocf_peer_t *member = ocf_members_at (self->view, (start + size - 1 - n) % size);
+        if (!ocf_peer_live (member) || strcmp (member->id, self->id) == 0)
+            continue;
+        if (member->status == OCF_STATUS_SUSPECT) {
+            behind_suspect = true;
+            suspects++;
+            continue;
+        }
+        count++;
+        watched_t *watched = s_watched_find (self, member->id);
+        if (!watched && (watched = s_watched_add (self, member->id))) {
             ocf_phi_start (&watched->phi, self->now);
-            s_update_probe_at (self, watched, self->now);
+            if (behind_suspect)
+                watched->probe_at = self->now;
+            else
+                s_update_probe_at (self, watched, self->now);
         }
         if (watched)
             watched->expected = true;
     }
     for (size_t i = 0; i < self->watched_count; )
-        if (!self->watched[i].heard && !self->watched[i].expected)
+        if (!self->watched[i].heard && !self->watched[i].expected && !self->watched[i].suspecting)
             s_watched_remove (self, &self->watched[i]);
         else
             i++;
@@ -160,7 +179,7 @@ s_choose_observers (ocf_gossip_t *self)
 {
     self->observers_dirty = false;
     char chosen[MAX_OBSERVERS][OCF_ID_SIZE];
-    int count = s_ring_neighbours (self, true, chosen, self->config.observers);
+    int count = s_successors (self, chosen, self->config.observers);
     //  Released observers are told, so that they stop watching instead of suspecting us;
     //  new ones get a heartbeat at once, so that they start.
     for (int i = 0; i < self->observer_count; i++) {
@@ -210,16 +229,50 @@ s_suspicion_timeout (ocf_gossip_t *self, int confirmations)
     return (int64_t) (timeout * ocf_gossip_health_scale (self));
 }
 
+//  Whether other members than this one fail at the same time, by our own probes or by
+//  others' suspicions: a partition, or a failure that everybody sees, not our own trouble.
+static bool
+s_others_failing (ocf_gossip_t *self, const watched_t *target)
+{
+    for (size_t i = 0; i < self->watched_count; i++) {
+        const watched_t *watched = &self->watched[i];
+        if (watched != target && (watched->suspecting || watched->probe_nonce))
+            return true;
+    }
+    size_t size = ocf_members_size (self->view);
+    for (size_t i = 0; i < size; i++) {
+        const ocf_peer_t *member = ocf_members_at (self->view, i);
+        if (member->status == OCF_STATUS_SUSPECT && strcmp (member->id, target->id) != 0)
+            return true;
+    }
+    return false;
+}
+
 static void
 s_probe (ocf_gossip_t *self, watched_t *watched)
 {
     watched->probe_nonce = s_nonce (self);
+    watched->probe_started = self->now;
     watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
     watched->nacks = 0;
     ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
     ocf_gossip_send (self, watched->id, &ping);
+    //  Helpers we heard from lately (within one heartbeat interval and a half: any node we
+    //  watch and do not doubt) first, latest first: in a partition they are on our side, so that their NACKs tell a failure they see too from silence on our part.
     const ocf_peer_t *helpers[MAX_OBSERVERS];
-    size_t count = ocf_gossip_random_peers (self, helpers, (size_t) self->config.observers, watched->id);
+    size_t count = 0, want = (size_t) self->config.observers;
+    for (size_t n = 1; n <= MAX_CONTACTS && count < want; n++) {
+        const contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
+        if (!contact->id[0] || self->now - contact->at > self->config.heartbeat_interval_ms * 3 / 2)
+            break;
+        const ocf_peer_t *member = ocf_members_get (self->view, contact->id);
+        if (member && member->status == OCF_STATUS_ALIVE && strcmp (member->id, watched->id) != 0) {
+            memcpy (watched->fresh[count], member->id, OCF_ID_SIZE);
+            helpers[count++] = member;
+        }
+    }
+    watched->fresh_count = (int) count;
+    count = ocf_gossip_more_random_peers (self, helpers, count, want, watched->id);
     ocf_wire_msg_t request = { .type = OCF_WIRE_PING_REQ, .nonce = watched->probe_nonce };
     memcpy (request.target, watched->id, OCF_ID_SIZE);
     for (size_t i = 0; i < count; i++)
@@ -228,15 +281,30 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     self->stats.probes++;
 }
 
+//  Whether any of the probe's fresh helpers sent us anything since the probe began.
+static bool
+s_heard_since (ocf_gossip_t *self, const watched_t *watched)
+{
+    for (size_t n = 0; n < MAX_CONTACTS; n++)
+        for (int i = 0; i < watched->fresh_count; i++)
+            if (self->contacts[n].at >= watched->probe_started && strcmp (self->contacts[n].id, watched->fresh[i]) == 0)
+                return true;
+    return false;
+}
+
 //  Returns false when the watched node was dropped.
 static bool
 s_probe_failed (ocf_gossip_t *self, watched_t *watched)
 {
     self->stats.probe_failures++;
     watched->probe_nonce = 0;
-    //  Not even a "no answer" from any helper: more likely our network than the node.
-    if (watched->helpers > 0 && watched->nacks == 0)
+    //  Helpers that reached us just before went silent: more likely our network than the
+    //  node. Helpers we did not hear from lately may be on the far side of a partition, and
+    //  one that sent us anything meanwhile (a busy one, with no relay free) still reaches
+    //  us: stretching our timeouts for their silence would only slow down what everybody sees.
+    if (watched->fresh_count > 0 && watched->nacks == 0 && !s_heard_since (self, watched))
         s_health_up (self);
+    bool together = s_others_failing (self, watched);
     const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
     if (!member || !ocf_peer_live (member)) {
         s_update_probe_at (self, watched, self->now);
@@ -247,10 +315,16 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
     watched->suspect_incarnation = member->incarnation;
     watched->suspect_since = self->now;
     watched->confirmer_count = 0;
-    watched->suspect_deadline = self->now + s_suspicion_timeout (self, 0);
+    //  Members failing together (a partition, a rack) are confirmed together: each by the
+    //  others' failures, as if its other observers had confirmed it, so that a whole side
+    //  is declared as fast as one crash that all of its observers see. A lone failure waits
+    //  for its other observers, as Lifeguard does.
+    int confirmations = together ? self->config.observers - 1 : 0;
+    watched->suspect_deadline = self->now + s_suspicion_timeout (self, confirmations);
     self->stats.suspicions++;
-    ocf_gossip_log (self, OCF_LOG_NOTICE, "suspect %s: no heartbeat for %lld ms and no answer to probes",
-                    watched->id, (long long) (self->now - watched->phi.last));
+    ocf_gossip_log (self, OCF_LOG_NOTICE, "suspect %s: no heartbeat for %lld ms and no answer to probes%s",
+                    watched->id, (long long) (self->now - watched->phi.last),
+                    together ? ", as others fail together" : "");
     s_declare (self, member, OCF_STATUS_SUSPECT);
     return true;
 }
@@ -347,6 +421,28 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
 }
 
 void
+ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
+{
+    for (size_t n = 1; n <= MAX_CONTACTS; n++) {
+        contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
+        if (strcmp (contact->id, peer) == 0) {
+            //  Moved to the latest place: the ring stays free of duplicates.
+            for (size_t m = n; m > 1; m--)
+                self->contacts[(self->contact_next + MAX_CONTACTS - m) % MAX_CONTACTS]
+                    = self->contacts[(self->contact_next + MAX_CONTACTS - m + 1) % MAX_CONTACTS];
+            contact = &self->contacts[(self->contact_next + MAX_CONTACTS - 1) % MAX_CONTACTS];
+            memcpy (contact->id, peer, OCF_ID_SIZE);
+            contact->at = self->now;
+            return;
+        }
+    }
+    contact_t *contact = &self->contacts[self->contact_next];
+    memcpy (contact->id, peer, OCF_ID_SIZE);
+    contact->at = self->now;
+    self->contact_next = (self->contact_next + 1) % MAX_CONTACTS;
+}
+
+void
 ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg)
 {
     self->stats.heartbeats_in++;
@@ -436,7 +532,10 @@ ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg
         ocf_gossip_send (self, relay->target, &ping);
         return;
     }
-    //  All relay slots busy: the requester hears nothing from us, as if we were slow.
+    //  All relay slots busy (a partition being swept): "no answer" at once, which tells the
+    //  requester that we reach it, so that our being busy does not count against its health.
+    ocf_wire_msg_t nack = { .type = OCF_WIRE_ACK, .nonce = msg->nonce, .flags = OCF_WIRE_NACK };
+    ocf_gossip_send (self, from, &nack);
 }
 
 void
@@ -475,8 +574,12 @@ ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_
         return;
     if (strcmp (id, self->id) == 0) {
         if (member->status == OCF_STATUS_SUSPECT || member->status == OCF_STATUS_DEAD) {
-            //  Being accused may mean we were too slow to answer: Lifeguard counts it.
-            s_health_up (self);
+            //  Being suspected of this run may mean we were too slow to answer: Lifeguard
+            //  counts it. A death we never heard suspected, or one of an earlier run, tells
+            //  of the network (a healed partition) or the past, not of our speed.
+            const ocf_peer_t *me = ocf_members_get (self->view, self->id);
+            if (member->status == OCF_STATUS_SUSPECT && me && me->generation == member->generation)
+                s_health_up (self);
             ocf_gossip_detect_accused_by (self, member->accuser);
         }
         return;
@@ -490,7 +593,9 @@ ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_
             return;
     if (watched->confirmer_count < MAX_OBSERVERS)
         memcpy (watched->confirmers[watched->confirmer_count++], member->accuser, OCF_ID_SIZE);
-    watched->suspect_deadline = watched->suspect_since + s_suspicion_timeout (self, watched->confirmer_count);
+    int64_t deadline = watched->suspect_since + s_suspicion_timeout (self, watched->confirmer_count);
+    if (deadline < watched->suspect_deadline)
+        watched->suspect_deadline = deadline;
 }
 
 void

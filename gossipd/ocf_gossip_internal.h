@@ -16,6 +16,7 @@
 #define MAX_RELAYS 64                //  indirect probes run for others at once
 #define MAX_PENDING 64               //  table queries in flight
 #define MAX_ACCUSERS 8
+#define MAX_CONTACTS 16              //  peers last heard from, for probe helpers
 #define MAX_SNAP_SESSIONS 64
 #define MAX_CANDIDATES 16            //  nodes a joiner may ask for a snapshot
 #define HEALTH_MAX 8
@@ -31,8 +32,11 @@ typedef struct {
     bool expected;                   //  our view makes us one of its observers
     //  an indirect probe in progress
     uint32_t probe_nonce;            //  0: none
+    int64_t probe_started;
     int64_t probe_deadline;
     int helpers;
+    char fresh[MAX_OBSERVERS][OCF_ID_SIZE];      //  helpers we heard from lately: on our side of any partition
+    int fresh_count;
     int nacks;
     //  our suspicion, with the independent confirmations others sent
     bool suspecting;
@@ -49,6 +53,12 @@ typedef struct {
     int64_t mismatch_since;          //  of this pair of roots
     int64_t differing_since;         //  of any difference
 } watched_t;
+
+//  A peer we received a message from, and when.
+typedef struct {
+    char id[OCF_ID_SIZE];
+    int64_t at;
+} contact_t;
 
 //  An indirect probe this node runs for another.
 typedef struct {
@@ -145,6 +155,8 @@ struct _ocf_gossip_t {
     int64_t last_tick;
     char accusers[MAX_ACCUSERS][OCF_ID_SIZE];
     int accuser_count;
+    contact_t contacts[MAX_CONTACTS];    //  a ring, the latest at contact_next - 1
+    size_t contact_next;
 
     //  dissemination
     ocf_recent_t *recent;
@@ -174,6 +186,9 @@ void ocf_gossip_log (ocf_gossip_t *self, int level, const char *format, ...) __a
 uint64_t ocf_gossip_random (ocf_gossip_t *self);
 //  Up to want distinct live members other than this node and except; returns how many.
 size_t ocf_gossip_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except);
+//  The same, adding to the found members already in out (kept, and not chosen again).
+size_t ocf_gossip_more_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want,
+                                     const char *except);
 pending_t *ocf_gossip_query (ocf_gossip_t *self, pending_kind_t kind, const char *peer, uint32_t nonce,
                              const ocf_query_t *query);
 void ocf_gossip_pending_free (pending_t *pending);
@@ -182,6 +197,8 @@ double ocf_gossip_health_scale (ocf_gossip_t *self);
 //  ocf_gossip_detect.c
 void ocf_gossip_detect_tick (ocf_gossip_t *self);
 void ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id);
+//  A message came from peer (any type): it reaches us.
+void ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer);
 void ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ping (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);

@@ -43,7 +43,7 @@ typedef enum {
 //  Flag bits (their meaning depends on the type).
 enum {
     OCF_WIRE_BYE = 1,            //  HEARTBEAT: you are no longer one of my observers
-    OCF_WIRE_NACK = 1,           //  ACK: the target did not answer the helper in time
+    OCF_WIRE_NACK = 1,           //  ACK: the target did not answer the helper in time (or it had no relay free)
     OCF_WIRE_UNWATCHED = 2,      //  ACK: you are not one of my observers, stop watching me
     OCF_WIRE_RANGE = 1,          //  RUMOUR: forward to the ring interval (receiver, range end)
     OCF_WIRE_TRUNCATED = 1,      //  AE_DIGESTS, AE_DELTA: more differences than one message held

@@ -370,6 +370,95 @@ Test (gossip_sim, partition_heals_without_resurrecting_tombstones, .timeout = 12
     sim_destroy (&sim);
 }
 
+//  A split: nodes [0, cut) on one side, the rest on the other (ids are random: both sides
+//  are scattered over the id ring, as a real network splits).
+typedef struct {
+    size_t cut;
+} split_t;
+
+static bool
+s_split_declared (sim_t *sim, void *arg)
+{
+    split_t *split = arg;
+    for (size_t i = 0; i < sim_size (sim); i++)
+        for (size_t j = 0; j < sim_size (sim); j++)
+            if ((i < split->cut) != (j < split->cut) && sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
+                return false;
+    return true;
+}
+
+static bool
+s_all_alive_and_same (sim_t *sim, void *arg)
+{
+    for (size_t i = 0; i < sim_size (sim); i++)
+        for (size_t j = 0; j < sim_size (sim); j++)
+            if (sim_up (sim, i) && sim_up (sim, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
+                return false;
+    return s_all_same_root (sim, arg);
+}
+
+static int
+s_max_health (sim_t *sim)
+{
+    int worst = 0;
+    for (size_t i = 0; i < sim_size (sim); i++)
+        if (sim_up (sim, i) && ocf_gossip_stats (sim_node (sim, i)->core)->local_health > worst)
+            worst = ocf_gossip_stats (sim_node (sim, i)->core)->local_health;
+    return worst;
+}
+
+//  Each side of a split declares the other dead within the bound of one crash (the nodes of
+//  the far side are swept along the ring and confirmed together), nobody is falsely
+//  suspected on its own side, no observer's local health rises for a failure everybody sees,
+//  and right after the heal a crash is detected as fast as ever.
+Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeout = 240)
+{
+    static const struct { size_t nodes, cut; } splits[] = { { 5, 2 }, { 64, 32 }, { 64, 6 }, { 256, 128 }, { 256, 26 } };
+    for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
+        size_t nodes = splits[s].nodes;
+        split_t split = { splits[s].cut };
+        sim_options_t options = s_options (nodes, 0, 60 + nodes + split.cut);
+        int64_t bound = s_detection_bound (&options.config);
+        sim_t *sim = sim_new (&options);
+        sim_run (sim, 5000);
+        for (size_t i = 0; i < split.cut; i++)
+            sim_set_group (sim, i, 1);
+        int64_t start = sim_now (sim);
+        cr_assert (sim_run_until (sim, start + bound, 20, s_split_declared, &split),
+                   "N=%zu, %zu cut off: the sides did not declare each other dead within %lld ms", nodes, split.cut,
+                   (long long) bound);
+        int64_t declared = sim_now (sim) - start;
+        uint64_t refutations = 0;
+        for (size_t i = 0; i < nodes; i++) {
+            refutations += ocf_gossip_stats (sim_node (sim, i)->core)->refutations;
+            for (size_t j = 0; j < nodes; j++)
+                if ((i < split.cut) == (j < split.cut))
+                    cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "N=%zu: node %zu sees %zu, on its side, as %d",
+                                  nodes, i, j, sim_entry (sim, i, j).status);
+        }
+        cr_assert_eq (refutations, 0, "N=%zu: %llu false suspicions refuted during the split", nodes,
+                      (unsigned long long) refutations);
+        cr_assert_eq (s_max_health (sim), 0, "N=%zu: an observer's local health rose for the split", nodes);
+        for (size_t i = 0; i < split.cut; i++)
+            sim_set_group (sim, i, 0);
+        int64_t heal_bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
+        cr_assert (sim_run_until (sim, sim_now (sim) + heal_bound, 20, s_all_alive_and_same, NULL),
+                   "N=%zu: not every node alive everywhere with identical tables %lld ms after the heal", nodes,
+                   (long long) heal_bound);
+        cr_assert_eq (s_max_health (sim), 0, "N=%zu: an observer's local health rose for the heal", nodes);
+        size_t who = split.cut / 2;
+        sim_crash (sim, who);
+        int64_t crashed = sim_now (sim);
+        goal_t goal = { who, 0, OCF_STATUS_DEAD };
+        cr_assert (sim_run_until (sim, crashed + bound, 5, s_all_see, &goal),
+                   "N=%zu: a crash right after the heal was not detected within %lld ms", nodes, (long long) bound);
+        printf ("split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms, a crash right after the heal "
+                "after %lld ms (bound of one crash %lld ms)\n", nodes, split.cut, (long long) declared,
+                (long long) (sim_now (sim) - crashed), (long long) bound);
+        sim_destroy (&sim);
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Bandwidth
 
