@@ -34,6 +34,7 @@ struct _sim_t {
     int64_t now;
     uint64_t rng;
     bool verbose;
+    uint8_t *peers;              //  track_peers: size x size bits, [a][b] set when a and b talked
     struct env_arg *args;        //  one per node: what the env callbacks get
 };
 
@@ -128,6 +129,11 @@ s_env_send (void *arg, const char *peer, const uint8_t *data, size_t size)
     node->msgs_out++;
     node->bytes_out += size;
     long target = sim_universe_find (self->universe, peer);
+    if (self->peers && target >= 0) {
+        size_t a = env->index, b = (size_t) target;
+        self->peers[(a * self->size + b) / 8] |= (uint8_t) (1u << ((a * self->size + b) % 8));
+        self->peers[(b * self->size + a) / 8] |= (uint8_t) (1u << ((b * self->size + a) % 8));
+    }
     if (target < 0 || self->nodes[target].group != node->group || s_uniform (self) < self->options.loss)
         return;
     int64_t span = self->options.delay_max_ms - self->options.delay_min_ms;
@@ -281,6 +287,8 @@ sim_new (const sim_options_t *options)
     if (options->share_view)
         self->shared_view = sim_base_view (self->base);
     self->nodes = calloc (self->size, sizeof *self->nodes);
+    if (options->track_peers)
+        self->peers = calloc ((self->size * self->size + 7) / 8, 1);
     self->args = calloc (self->size, sizeof *self->args);
     for (size_t i = 0; i < self->size; i++)
         self->args[i] = (env_arg_t) { self, i };
@@ -307,6 +315,7 @@ sim_destroy (sim_t **self_p)
     }
     free (self->heap);
     free (self->nodes);
+    free (self->peers);
     ocf_members_destroy (&self->shared_view);
     sim_base_destroy (&self->base);
     sim_base_destroy (&self->empty);
@@ -350,6 +359,22 @@ sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond) (si
         sim_run (self, next < deadline ? next : deadline);
     }
     return true;
+}
+
+size_t
+sim_peers (sim_t *self, size_t index)
+{
+    size_t count = 0;
+    for (size_t b = 0; self->peers && b < self->size; b++)
+        count += (self->peers[(index * self->size + b) / 8] >> ((index * self->size + b) % 8)) & 1;
+    return count;
+}
+
+void
+sim_peers_reset (sim_t *self)
+{
+    if (self->peers)
+        memset (self->peers, 0, (self->size * self->size + 7) / 8);
 }
 
 void

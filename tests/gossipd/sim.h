@@ -23,6 +23,7 @@ typedef struct {
     int64_t delay_max_ms;
     size_t row_size;             //  bytes a row is padded to (0: none, ~230 bytes)
     bool share_view;             //  start every node on one shared view (for large N)
+    bool track_peers;            //  count the distinct peers each node exchanges messages with
     ocf_gossip_config_t config;
 } sim_options_t;
 
@@ -52,6 +53,11 @@ bool sim_up (sim_t *self, size_t index);
 void sim_run (sim_t *self, int64_t until);
 //  Runs until cond holds (checked every check_ms) or deadline; true when it held.
 bool sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond) (sim_t *sim, void *arg), void *arg);
+
+//  With track_peers: the distinct peers node index sent a message to or got one from since
+//  the last sim_peers_reset (what a real node would hold connections to, if none closed).
+size_t sim_peers (sim_t *self, size_t index);
+void sim_peers_reset (sim_t *self);
 
 //  Events of the world.
 void sim_touch (sim_t *self, size_t index);            //  the node changes its record
