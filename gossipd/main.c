@@ -281,6 +281,13 @@ s_on_api (zloop_t *loop, zsock_t *sock, void *arg)
 //  --------------------------------------------------------------------------
 //  Time, signals, leaving
 
+static bool
+s_active (void *arg, const char *id)
+{
+    server_t *server = arg;
+    return ocf_gossip_is_active (server->core, id);
+}
+
 static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
@@ -291,7 +298,7 @@ s_on_tick (zloop_t *loop, int timer_id, void *arg)
         ocf_gossip_tick (server->core, now);
     if (server->transport && now >= server->next_slow_tick) {
         server->next_slow_tick = now + SLOW_TICK_MS;
-        ocf_transport_tick (server->transport, now);
+        ocf_transport_tick (server->transport, now, server->core && server->ready ? s_active : NULL, server);
         ocf_seeds_tick (server->seeds);
     }
     return server->failed ? -1 : 0;

@@ -86,15 +86,9 @@ s_pickable (ocf_gossip_t *self, const ocf_peer_t *member, const ocf_peer_t **cho
 size_t
 ocf_gossip_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except)
 {
-    return ocf_gossip_more_random_peers (self, out, 0, want, except);
-}
-
-size_t
-ocf_gossip_more_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want, const char *except)
-{
-    size_t size = ocf_members_size (self->view);
-    if (!size || found >= want)
-        return found;
+    size_t size = ocf_members_size (self->view), found = 0;
+    if (!size || !want)
+        return 0;
     //  Random probes find live members quickly when most are live; a scan from a random
     //  start finishes the job when few are.
     for (size_t attempt = 0; attempt < want * 4 && found < want; attempt++) {
@@ -417,6 +411,15 @@ ocf_gossip_foreach_watched (ocf_gossip_t *self, ocf_gossip_watch_fn *visit, void
         visit (arg, watched->id, ocf_phi_value (&watched->phi, self->now, &params), ocf_phi_samples (&watched->phi),
                watched->suspecting);
     }
+}
+
+bool
+ocf_gossip_is_active (ocf_gossip_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->active_count; i++)
+        if (strcmp (self->active[i], id) == 0)
+            return true;
+    return false;
 }
 
 size_t

@@ -148,5 +148,8 @@ typedef void (ocf_gossip_watch_fn) (void *arg, const char *id, double phi, size_
 void ocf_gossip_foreach_watched (ocf_gossip_t *self, ocf_gossip_watch_fn *visit, void *arg);
 //  This node's observers (the nodes it heartbeats to).
 size_t ocf_gossip_observers (ocf_gossip_t *self, char (*ids)[OCF_ID_SIZE], size_t max);
+//  Whether id is in this node's active view (its fingers and ring neighbours: the peers it
+//  keeps talking to, about 2 log2(N) + 2K); the runner keeps these connections open longer.
+bool ocf_gossip_is_active (ocf_gossip_t *self, const char *id);
 
 #endif

@@ -195,6 +195,7 @@ s_choose_observers (ocf_gossip_t *self)
     memcpy (self->observers, chosen, sizeof chosen[0] * count);
     self->observer_count = count;
     s_expect_heartbeats (self);
+    ocf_gossip_active_refresh (self);
 }
 
 //  --------------------------------------------------------------------------
@@ -272,7 +273,7 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
         }
     }
     watched->fresh_count = (int) count;
-    count = ocf_gossip_more_random_peers (self, helpers, count, want, watched->id);
+    count = ocf_gossip_active_peers (self, helpers, count, want, watched->id);
     ocf_wire_msg_t request = { .type = OCF_WIRE_PING_REQ, .nonce = watched->probe_nonce };
     memcpy (request.target, watched->id, OCF_ID_SIZE);
     for (size_t i = 0; i < count; i++)

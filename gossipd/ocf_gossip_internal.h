@@ -17,6 +17,7 @@
 #define MAX_PENDING 64               //  table queries in flight
 #define MAX_ACCUSERS 8
 #define MAX_CONTACTS 16              //  peers last heard from, for probe helpers
+#define MAX_ACTIVE 80                //  the active view: 64 fingers and 2 * MAX_OBSERVERS ring neighbours
 #define MAX_SNAP_SESSIONS 64
 #define MAX_CANDIDATES 16            //  nodes a joiner may ask for a snapshot
 #define HEALTH_MAX 8
@@ -158,6 +159,10 @@ struct _ocf_gossip_t {
     contact_t contacts[MAX_CONTACTS];    //  a ring, the latest at contact_next - 1
     size_t contact_next;
 
+    //  the active view: the peers this node keeps talking to (fingers, ring neighbours)
+    char active[MAX_ACTIVE][OCF_ID_SIZE];
+    size_t active_count;
+
     //  dissemination
     ocf_recent_t *recent;
     int64_t next_round;
@@ -186,9 +191,6 @@ void ocf_gossip_log (ocf_gossip_t *self, int level, const char *format, ...) __a
 uint64_t ocf_gossip_random (ocf_gossip_t *self);
 //  Up to want distinct live members other than this node and except; returns how many.
 size_t ocf_gossip_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except);
-//  The same, adding to the found members already in out (kept, and not chosen again).
-size_t ocf_gossip_more_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want,
-                                     const char *except);
 pending_t *ocf_gossip_query (ocf_gossip_t *self, pending_kind_t kind, const char *peer, uint32_t nonce,
                              const ocf_query_t *query);
 void ocf_gossip_pending_free (pending_t *pending);
@@ -212,6 +214,12 @@ void ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item);
 void ocf_gossip_detect_free (ocf_gossip_t *self);
 
 //  ocf_gossip_spread.c
+//  The view changed: recomputes the active view (the tree's fingers and the ring neighbours).
+void ocf_gossip_active_refresh (ocf_gossip_t *self);
+//  Up to want distinct live members of the active view other than except, at random,
+//  added to the found already in out.
+size_t ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want,
+                                const char *except);
 void ocf_gossip_spread_tick (ocf_gossip_t *self);
 //  Spreads items to every live member: down the tree of the whole ring, then IHAVE rounds.
 void ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count);

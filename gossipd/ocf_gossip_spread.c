@@ -1,12 +1,15 @@
 /*  ocf_gossip_spread: dissemination of rumours (membership verdicts, record deltas,
-    tombstones).
-    Eager push down a tree laid on the id ring: the origin splits the ring (itself excluded)
-    into `fanout` contiguous ranges and sends the rumour to the first live member of each,
-    naming where its range ends; each receiver does the same within its range. With views
-    that agree, every live node gets each rumour exactly once, after about log_fanout(N)
-    hops and N-1 messages in all. Views disagree during churn and nodes crash, so every node
-    then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to `fanout` random
-    peers per round, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
+    tombstones), and the active view it runs on.
+    The active view of a node is what it keeps talking to, bounded by about 2 log2(N) + 2K
+    whatever N: its fingers, the live members 1, 2, 4, 8, ... places after it on the id
+    ring, and its K ring neighbours on each side. Eager push goes down a tree laid on the
+    fingers (Chord broadcast): a node handed the ring interval (itself, end) sends the rumour
+    to each of its fingers inside it, naming the next finger (or end) as that finger's end;
+    each receiver does the same within its range. With views that agree, every live node
+    gets each rumour exactly once, after at most log2(N) hops and N-1 messages in all, and
+    every message travels along a finger. Views disagree during churn and nodes crash, so
+    every node then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to
+    `fanout` random peers of its active view per round, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
     missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
     missing after that is the business of anti-entropy.  */
 #include "ocf_gossip_internal.h"
@@ -67,8 +70,8 @@ s_in_interval (const char *from, const char *x, const char *to)
     return strcmp (x, from) > 0 || strcmp (x, to) < 0;
 }
 
-//  Pushes items to the live members of the ring interval (self, end), split in fanout
-//  ranges, each handed to its first member.
+//  Pushes items to the live members of the ring interval (self, end): to the members 1, 2,
+//  4, ... places after this node (its fingers), each handed the range up to the next.
 static void
 s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const char *end)
 {
@@ -87,15 +90,70 @@ s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const ch
         if (ocf_peer_live (member))
             range[live++] = member;
     }
-    size_t fanout = (size_t) self->config.fanout;
-    for (size_t j = 0; j < fanout; j++) {
-        size_t low = j * live / fanout, high = (j + 1) * live / fanout;
-        if (low == high)
-            continue;
+    for (size_t low = 0; low < live; low = 2 * low + 1) {
+        size_t high = 2 * low + 1;
         s_send_rumour (self, range[low]->id, high < live ? range[high]->id : end, items, count);
         self->stats.rumours_forwarded++;
     }
     free (range);
+}
+
+static void
+s_active_add (ocf_gossip_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->active_count; i++)
+        if (strcmp (self->active[i], id) == 0)
+            return;
+    if (self->active_count < MAX_ACTIVE)
+        memcpy (self->active[self->active_count++], id, OCF_ID_SIZE);
+}
+
+void
+ocf_gossip_active_refresh (ocf_gossip_t *self)
+{
+    self->active_count = 0;
+    size_t size = ocf_members_size (self->view);
+    size_t start = ocf_members_lower_bound (self->view, self->id);
+    size_t place = 0, next_finger = 1, neighbours = 0;
+    for (size_t n = 0; n < size; n++) {
+        const ocf_peer_t *member = ocf_members_at (self->view, (start + n) % size);
+        if (!ocf_peer_live (member) || strcmp (member->id, self->id) == 0)
+            continue;
+        if (++place == next_finger) {
+            s_active_add (self, member->id);
+            next_finger *= 2;
+        }
+    }
+    for (size_t n = 0; n < size && neighbours < (size_t) self->config.observers; n++) {
+        const ocf_peer_t *member = ocf_members_at (self->view, (start + size - 1 - n) % size);
+        if (ocf_peer_live (member) && strcmp (member->id, self->id) != 0) {
+            s_active_add (self, member->id);
+            neighbours++;
+        }
+    }
+    for (int i = 0; i < self->observer_count; i++)
+        s_active_add (self, self->observers[i]);
+}
+
+size_t
+ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want, const char *except)
+{
+    //  From a random place of the active view on: random enough for IHAVE rounds, helpers
+    //  and anti-entropy partners, and each chosen once.
+    size_t count = self->active_count;
+    size_t start = count ? (size_t) (ocf_gossip_random (self) % count) : 0;
+    for (size_t n = 0; n < count && found < want; n++) {
+        const char *id = self->active[(start + n) % count];
+        const ocf_peer_t *member = ocf_members_get (self->view, id);
+        if (!member || !ocf_peer_live (member) || (except && strcmp (id, except) == 0))
+            continue;
+        bool chosen = false;
+        for (size_t i = 0; i < found && !chosen; i++)
+            chosen = out[i] == member;
+        if (!chosen)
+            out[found++] = member;
+    }
+    return found;
 }
 
 void
@@ -198,7 +256,7 @@ ocf_gossip_spread_tick (ocf_gossip_t *self)
     if (!key_count)
         return;
     const ocf_peer_t *peers[MAX_OBSERVERS];
-    size_t count = ocf_gossip_random_peers (self, peers, sends, NULL);
+    size_t count = ocf_gossip_active_peers (self, peers, 0, sends, NULL);
     ocf_wire_msg_t ihave = { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = key_count };
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, peers[i]->id, &ihave);

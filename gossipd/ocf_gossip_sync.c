@@ -690,14 +690,14 @@ ocf_gossip_sync_tick (ocf_gossip_t *self)
     const ocf_peer_t *peer;
     if (self->sync_again) {
         self->sync_again = false;
-        if (ocf_gossip_random_peers (self, &peer, 1, NULL) == 1)
+        if (ocf_gossip_active_peers (self, &peer, 0, 1, NULL) == 1)
             ocf_gossip_sync_start (self, peer->id);
         return;
     }
     ocf_wire_msg_t syn = { .type = OCF_WIRE_AE_SYN, .nonce = 0, .root = self->root, .entries = self->entries };
     if (self->now >= self->next_sync) {
         self->next_sync = self->now + self->config.anti_entropy_interval_ms;
-        if (ocf_gossip_random_peers (self, &peer, 1, NULL) == 1)
+        if (ocf_gossip_active_peers (self, &peer, 0, 1, NULL) == 1)
             ocf_gossip_send (self, peer->id, &syn);
     }
     //  A member we think dead: after a partition heals, this is how the halves find each

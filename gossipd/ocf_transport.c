@@ -18,7 +18,8 @@
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
 #define ZAP_DOMAIN "ocf-gossip"
-#define IDLE_CLOSE_MS 60000          //  a connection unused this long is closed
+#define IDLE_CLOSE_MS 60000          //  a connection to an active peer unused this long is closed
+#define TEMPORARY_CLOSE_MS 10000     //  one to another peer (an answer, a probe, a joiner)
 #define MAX_CONNECTIONS 1024
 #define CUT_OFF_MS 60000
 #define STRIKES_MAX 10               //  malformed messages per STRIKE_WINDOW_MS before a cut-off
@@ -640,14 +641,19 @@ ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, siz
 }
 
 void
-ocf_transport_tick (ocf_transport_t *self, int64_t now)
+ocf_transport_tick (ocf_transport_t *self, int64_t now, ocf_transport_active_fn *active, void *arg)
 {
     zlistx_t *idle = zlistx_new ();
     zlistx_set_destructor (idle, (zlistx_destructor_fn *) zstr_free);
     for (connection_t *connection = zhashx_first (self->connections); connection;
-         connection = zhashx_next (self->connections))
-        if (now - connection->last_used > IDLE_CLOSE_MS)
-            zlistx_add_end (idle, ocf_strdup (zhashx_cursor (self->connections)));
+         connection = zhashx_next (self->connections)) {
+        const char *id = zhashx_cursor (self->connections);
+        //  So that a node holds its active view's connections, not one per peer it ever
+        //  answered: the count stays about 2 log2(N) + 2K whatever N (docs/gossip.md).
+        int64_t limit = !active || active (arg, id) ? IDLE_CLOSE_MS : TEMPORARY_CLOSE_MS;
+        if (now - connection->last_used > limit)
+            zlistx_add_end (idle, ocf_strdup (id));
+    }
     for (const char *id = zlistx_first (idle); id; id = zlistx_next (idle))
         zhashx_delete (self->connections, id);
     zlistx_purge (idle);

@@ -66,8 +66,11 @@ bool ocf_transport_knows (ocf_transport_t *self, const char *id);
 //  Sends without blocking. Returns 0, or -1 when the message was dropped or waits (for a
 //  few seconds) for the node's endpoint to become known.
 int ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, size_t size, int64_t now);
-//  Closes idle connections, ends cut-offs that are over.
-void ocf_transport_tick (ocf_transport_t *self, int64_t now);
+//  Closes idle connections (after a minute those to the peers that active says the protocol
+//  keeps talking to, after 10 s the others; active may be NULL: all are), ends cut-offs
+//  that are over.
+typedef bool (ocf_transport_active_fn) (void *arg, const char *id);
+void ocf_transport_tick (ocf_transport_t *self, int64_t now, ocf_transport_active_fn *active, void *arg);
 
 //  True when id may be part of the cluster (always, without authorized keys).
 bool ocf_transport_authorized (ocf_transport_t *self, const char *id);

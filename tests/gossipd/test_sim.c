@@ -131,6 +131,39 @@ Test (gossip_sim, convergence_10000_nodes, .timeout = 240)
     s_convergence (10000, 0.01, 3);
 }
 
+//  The peers a node talks to in a minute of record changes (the connections it holds) stay
+//  within its active view: 2 ceil(log2 N) + K, whatever N, and the dissemination tree keeps
+//  its latency (every change everywhere within a second; in milliseconds without loss).
+Test (gossip_sim, connections_per_node_bounded_by_the_active_view, .timeout = 180)
+{
+    for (size_t nodes = 64; nodes <= 1024; nodes *= 4) {
+        sim_options_t options = s_options (nodes, 0, 90 + nodes);
+        options.track_peers = true;
+        sim_t *sim = sim_new (&options);
+        sim_run (sim, 5000);
+        sim_peers_reset (sim);
+        int64_t worst = 0;
+        for (int change = 0; change < 60; change++) {
+            size_t who = ((size_t) change * 7919 + 11) % nodes;
+            sim_touch (sim, who);
+            goal_t goal = { who, sim_entry (sim, who, who).version, -1 };
+            int64_t start = sim_now (sim);
+            cr_assert (sim_run_until (sim, start + 1000, 1, s_all_see, &goal), "N=%zu: change %d missed a node", nodes, change);
+            worst = sim_now (sim) - start > worst ? sim_now (sim) - start : worst;
+            sim_run (sim, start + 1000);
+        }
+        size_t most = 0;
+        for (size_t i = 0; i < nodes; i++)
+            most = sim_peers (sim, i) > most ? sim_peers (sim, i) : most;
+        size_t bound = 2 * (size_t) ceil (log2 ((double) nodes)) + (size_t) options.config.observers;
+        printf ("connections N=%4zu: at most %zu peers per node in a minute (bound %zu); a change everywhere in %lld ms at worst\n",
+                nodes, most, bound, (long long) worst);
+        cr_expect_leq (most, bound, "N=%zu: a node talked to %zu peers", nodes, most);
+        cr_expect_leq (worst, 100, "N=%zu: a change took %lld ms to reach every node without loss", nodes, (long long) worst);
+        sim_destroy (&sim);
+    }
+}
+
 Test (gossip_sim, same_seed_same_run, .timeout = 60)
 {
     uint64_t bytes[2], roots[2];

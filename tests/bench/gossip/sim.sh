@@ -3,8 +3,9 @@
 # revision, one after the other, so that the figures with and without a change come from one
 # run of one harness:
 #   tests/bench/gossip/sim.sh [--base REV (default: main)] [bench_gossip_sim options...]
-# The baseline is exported with git archive and built with this tree's bench source, which
-# uses only the simulator's interface (tests/gossipd/sim.h).
+# The baseline is exported with git archive and built with this tree's bench source and
+# simulated network (tests/gossipd/sim.c, sim.h: sockets and clock, no protocol logic), so
+# that only the protocol core (gossipd/) and the table code differ.
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 base=main
@@ -13,6 +14,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 git -C "$root" archive "$base" | tar -x -C "$work"
 cp "$root/tests/bench/gossip/bench_gossip_sim.c" "$root/tests/bench/gossip/CMakeLists.txt" "$work/tests/bench/gossip/"
+cp "$root/tests/gossipd/sim.c" "$root/tests/gossipd/sim.h" "$work/tests/gossipd/"
 for tree in "$work" "$root"; do
     cmake -S "$tree" -B "$tree/build-sim" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON >/dev/null
     cmake --build "$tree/build-sim" --target bench_gossip_sim -j"$(nproc)" >/dev/null
