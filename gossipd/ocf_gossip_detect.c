@@ -130,7 +130,7 @@ s_heartbeat (ocf_gossip_t *self, const char *observer, uint8_t flags)
 //  The nodes that, by our view, have us among their observers: we expect their heartbeats
 //  even before the first one, so that a node whose every observer was cut off (a
 //  partition) is still watched from this side.
-//  Suspects do not fill a place, and each widens the window by two more: behind suspects we
+//  Suspects do not fill a place, and each widens the window by four more: behind suspects we
 //  expect the next live members, and probe them at once, since whatever silenced the
 //  suspects may have silenced them too. A partition puts runs of the other side's nodes on
 //  the ring, each watched only by the nodes of this side that follow it: this way a run is
@@ -146,7 +146,7 @@ s_expect_heartbeats (ocf_gossip_t *self)
     size_t start = ocf_members_lower_bound (self->view, self->id);
     bool behind_suspect = false;
     int count = 0, suspects = 0;
-    for (size_t n = 0; n < size && count < self->config.observers + 2 * suspects && count < MAX_WATCHED / 2; n++) {
+    for (size_t n = 0; n < size && count < self->config.observers + 4 * suspects && count < MAX_WATCHED / 2; n++) {
         const ocf_peer_t *member = ocf_members_at (self->view, (start + size - 1 - n) % size);
         if (!ocf_peer_live (member) || strcmp (member->id, self->id) == 0)
             continue;
