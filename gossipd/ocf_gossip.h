@@ -1,8 +1,10 @@
 /*  ocf_gossip: the protocol core of ocf-gossipd, sans I/O.
     Owns every decision about talking to other hosts: whom to heartbeat and watch (phi accrual
     over the K nodes that follow each on the id ring), when to probe indirectly, suspect, and
-    declare a node dead (Lifeguard-style suspicion, local health); how rumours spread (a
-    dissemination tree over the id ring, then IHAVE/WANT repair rounds); anti-entropy over the
+    declare a node dead (Lifeguard-style suspicion, local health, partitions confirmed
+    together); which peers it keeps talking to (the active view: fingers and ring
+    neighbours, about 2 log2 N); how rumours spread (a dissemination tree over the fingers
+    of the id ring, then IHAVE/WANT repair rounds); anti-entropy over the
     table's hashed digests; serving and pulling snapshots. It holds only transient protocol
     state. It is fed with messages, table answers and the time, and acts through the env
     callbacks: no sockets, no clock, no table inside. ocf-gossipd runs it around ZeroMQ and

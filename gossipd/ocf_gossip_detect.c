@@ -8,7 +8,9 @@
     is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
     own table raises). A node whose own timers run late, or whose probes get no answer from
     anybody, raises its local health score, which stretches all of its timeouts: a starved
-    daemon waits longer instead of accusing healthy peers.  */
+    daemon waits longer instead of accusing healthy peers. Many members failing at once (a
+    partition) are swept along the ring and confirmed together, without raising anybody's
+    local health, so that each side declares the other as fast as one crash.  */
 #include "ocf_gossip_internal.h"
 #include "ocf_alloc.h"
 
@@ -136,7 +138,7 @@ s_heartbeat (ocf_gossip_t *self, const char *observer, uint8_t flags)
 //  the ring, each watched only by the nodes of this side that follow it: this way a run is
 //  swept in a few steps of one probe each, the window growing with what failed, not in
 //  steps of one whole detection (phi, probe, suspicion) per K nodes. A lone suspect costs
-//  one more probe, answered UNWATCHED.
+//  a few more probes, answered UNWATCHED.
 static void
 s_expect_heartbeats (ocf_gossip_t *self)
 {
@@ -259,7 +261,9 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
     ocf_gossip_send (self, watched->id, &ping);
     //  Helpers we heard from lately (within one heartbeat interval and a half: any node we
-    //  watch and do not doubt) first, latest first: in a partition they are on our side, so that their NACKs tell a failure they see too from silence on our part.
+    //  watch and do not doubt) first, latest first: in a partition they are on our side, so
+    //  that their NACKs tell a failure they see too from silence on our part. Then peers of
+    //  the active view, whose connections are open anyway.
     const ocf_peer_t *helpers[MAX_OBSERVERS];
     size_t count = 0, want = (size_t) self->config.observers;
     for (size_t n = 1; n <= MAX_CONTACTS && count < want; n++) {
@@ -278,7 +282,6 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     memcpy (request.target, watched->id, OCF_ID_SIZE);
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, helpers[i]->id, &request);
-    watched->helpers = (int) count;
     self->stats.probes++;
 }
 

@@ -35,7 +35,6 @@ typedef struct {
     uint32_t probe_nonce;            //  0: none
     int64_t probe_started;
     int64_t probe_deadline;
-    int helpers;
     char fresh[MAX_OBSERVERS][OCF_ID_SIZE];      //  helpers we heard from lately: on our side of any partition
     int fresh_count;
     int nacks;
