@@ -117,6 +117,25 @@ s_write (const char *path, const char *text)
     fclose (file);
 }
 
+//  Writes a one-panel dashboard whose only query is expr, and asserts the checker
+//  rejects it with a message containing reason.
+static void
+s_assert_dashboard_rejected (const char *name, const char *expr, const char *rules,
+                             const char *metrics, const char *reason)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/%s", s_node.root, name);
+    char dashboard[400];
+    snprintf (dashboard, sizeof dashboard, "{\"panels\": [{\"id\": 1, \"title\": \"t\", \"targets\": "
+              "[{\"refId\": \"A\", \"expr\": \"%s\"}]}]}", expr);
+    s_write (path, dashboard);
+    int status;
+    char *output = s_check (path, rules, metrics, &status);
+    cr_assert_neq (status, 0, "%s", output);
+    cr_assert (strstr (output, reason), "%s", output);
+    free (output);
+}
+
 Test (proxyd_monitoring, dashboard_and_rules_use_exposed_metrics)
 {
     //  Every daemon reports, the backend's metrics were read, the model is served.
@@ -158,19 +177,8 @@ Test (proxyd_monitoring, dashboard_and_rules_use_exposed_metrics)
     cr_assert (ocf_test_wait_for (s_running_drained, NULL, 10000), "no drained service on /metrics");
 
     //  The checker fails on a metric no daemon exposes, and on PromQL that does not parse.
-    char wrong[400];
-    snprintf (wrong, sizeof wrong, "%s/unknown-metric.json", s_node.root);
-    s_write (wrong, "{\"panels\": [{\"id\": 1, \"title\": \"t\", \"targets\": [{\"refId\": \"A\", "
-                    "\"expr\": \"rate(ocf_tabled_no_such_metric[$__rate_interval])\"}]}]}");
-    output = s_check (wrong, rules, metrics, &status);
-    cr_assert_neq (status, 0, "%s", output);
-    cr_assert (strstr (output, "ocf_tabled_no_such_metric is not exposed"), "%s", output);
-    free (output);
-    snprintf (wrong, sizeof wrong, "%s/bad-promql.json", s_node.root);
-    s_write (wrong, "{\"panels\": [{\"id\": 1, \"title\": \"t\", \"targets\": [{\"refId\": \"A\", "
-                    "\"expr\": \"sum(rate(ocf_tabled_rows[5m]\"}]}]}");
-    output = s_check (wrong, rules, metrics, &status);
-    cr_assert_neq (status, 0, "%s", output);
-    cr_assert (strstr (output, "promtool check rules"), "%s", output);
-    free (output);
+    s_assert_dashboard_rejected ("unknown-metric.json", "rate(ocf_tabled_no_such_metric[$__rate_interval])",
+                                 rules, metrics, "ocf_tabled_no_such_metric is not exposed");
+    s_assert_dashboard_rejected ("bad-promql.json", "sum(rate(ocf_tabled_rows[5m]",
+                                 rules, metrics, "promtool check rules");
 }
