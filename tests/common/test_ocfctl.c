@@ -138,6 +138,14 @@ s_assert_cell (json_t *line, size_t column, const char *expected)
 }
 
 //  How a JSON value reads in a column, written here again rather than taken from ocfctl.
+//  The cells of a line from column first on, one per entry of the NULL-terminated expected.
+static void
+s_assert_cells (json_t *line, size_t first, const char *const *expected)
+{
+    for (size_t index = 0; expected[index]; index++)
+        s_assert_cell (line, first + index, expected[index]);
+}
+
 static void
 s_text_of (json_t *value, char *text, size_t size)
 {
@@ -186,6 +194,20 @@ s_assert_json_matches (const char *command, json_t *lines, const char *const *ke
     free (output);
 }
 
+//  The table a view command prints on A, checked for its exit status, header and number of lines.
+static json_t *
+s_view_lines (const char *command, const char *const *headers, size_t line_count)
+{
+    int status;
+    char *output = s_ocfctl (s_a.run_dir, command, &status);
+    cr_assert_eq (status, 0, "%s", output);
+    json_t *lines = s_parse_columns (output);
+    s_assert_header (lines, headers);
+    cr_assert_eq (json_array_size (lines), line_count, "%s", output);
+    free (output);
+    return lines;
+}
+
 static json_t *
 s_row_named (const char *name)
 {
@@ -200,79 +222,47 @@ s_row_named (const char *name)
 
 Test (ocfctl, members)
 {
-    int status;
-    char *output = s_ocfctl (s_a.run_dir, "members", &status);
-    cr_assert_eq (status, 0, "%s", output);
-    json_t *lines = s_parse_columns (output);
     const char *const headers[] = { "NAME", "ID", "ADDRESS", "STATUS", "GENERATION", "SERVICES", "RTT", NULL };
-    s_assert_header (lines, headers);
-    cr_assert_eq (json_array_size (lines), 3, "%s", output);
+    json_t *lines = s_view_lines ("members", headers, 3);
     const char *const names[] = { "ctl-a", "ctl-b" }, *const addresses[] = { "127.0.0.1:17801", "127.0.0.1:17802" };
     const char *const statuses[] = { "alive", "suspect" }, *const services[] = { "llm,emb", "llm" };
     for (size_t host = 0; host < 2; host++) {
         json_t *row = s_row_named (names[host]), *line = json_array_get (lines, host + 1);
         char generation[32];
         snprintf (generation, sizeof generation, "%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (row, "generation")));
-        s_assert_cell (line, 0, names[host]);
-        s_assert_cell (line, 1, json_string_value (json_object_get (row, "id")));
-        s_assert_cell (line, 2, addresses[host]);
-        s_assert_cell (line, 3, statuses[host]);
-        s_assert_cell (line, 4, generation);
-        s_assert_cell (line, 5, services[host]);
-        s_assert_cell (line, 6, "-");
+        s_assert_cells (line, 0, (const char *const[]) { names[host], json_string_value (json_object_get (row, "id")),
+                                                         addresses[host], statuses[host], generation, services[host], "-", NULL });
     }
     const char *const keys[] = { "name", "id", "address", "status", "generation", "services", "rtt_ms", NULL };
     s_assert_json_matches ("members", lines, keys);
     json_decref (lines);
-    free (output);
 }
 
 Test (ocfctl, models)
 {
-    int status;
-    char *output = s_ocfctl (s_a.run_dir, "models", &status);
-    cr_assert_eq (status, 0, "%s", output);
-    json_t *lines = s_parse_columns (output);
     const char *const headers[] = { "MODEL", "SERVICE", "READY", "PROVIDERS", "HOSTS", NULL };
-    s_assert_header (lines, headers);
-    cr_assert_eq (json_array_size (lines), 4, "%s", output);
+    json_t *lines = s_view_lines ("models", headers, 4);
     //  m1 is served by both hosts, ready on A only (B's backend is starting).
     json_t *m1 = s_line (lines, "m1", "llm"), *m2 = s_line (lines, "m2", "llm"), *e1 = s_line (lines, "e1", "emb");
-    s_assert_cell (m1, 2, "1");
-    s_assert_cell (m1, 3, "2");
-    s_assert_cell (m1, 4, "ctl-a,ctl-b");
-    s_assert_cell (m2, 2, "1");
-    s_assert_cell (m2, 3, "1");
-    s_assert_cell (m2, 4, "ctl-a");
+    s_assert_cells (m1, 2, (const char *const[]) { "1", "2", "ctl-a,ctl-b", NULL });
+    s_assert_cells (m2, 2, (const char *const[]) { "1", "1", "ctl-a", NULL });
     s_assert_cell (e1, 4, "ctl-a");
     const char *const keys[] = { "model", "service", "ready", "providers", "hosts", NULL };
     s_assert_json_matches ("models", lines, keys);
     json_decref (lines);
-    free (output);
 }
 
 Test (ocfctl, services)
 {
-    int status;
-    char *output = s_ocfctl (s_a.run_dir, "services", &status);
-    cr_assert_eq (status, 0, "%s", output);
-    json_t *lines = s_parse_columns (output);
     const char *const headers[] = { "HOST", "SERVICE", "STATUS", "ENDPOINT", "INFLIGHT", "MAX", "IDENTITY", NULL };
-    s_assert_header (lines, headers);
-    cr_assert_eq (json_array_size (lines), 4, "%s", output);
+    json_t *lines = s_view_lines ("services", headers, 4);
     json_t *llm = s_line (lines, "ctl-a", "llm"), *emb = s_line (lines, "ctl-a", "emb"), *b = s_line (lines, "ctl-b", "llm");
-    s_assert_cell (llm, 2, "ready");
-    s_assert_cell (llm, 3, "127.0.0.1:9001");
-    s_assert_cell (llm, 4, "2");
-    s_assert_cell (llm, 5, "8");
-    s_assert_cell (llm, 6, "model=m1,model=m2");
+    s_assert_cells (llm, 2, (const char *const[]) { "ready", "127.0.0.1:9001", "2", "8", "model=m1,model=m2", NULL });
     s_assert_cell (emb, 4, "-");
-    s_assert_cell (b, 2, "starting");
-    s_assert_cell (b, 3, "10.0.0.2:9001");
+    s_assert_cells (b, 2, (const char *const[]) { "starting", "10.0.0.2:9001", NULL });
     const char *const keys[] = { "host", "service", "status", "endpoint", "inflight", "max_inflight", "identity_group", NULL };
     s_assert_json_matches ("services", lines, keys);
     json_decref (lines);
-    free (output);
 }
 
 Test (ocfctl, exit_statuses)
