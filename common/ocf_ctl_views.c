@@ -87,39 +87,55 @@ s_model (json_t *group)
     return text && strncmp (text, "model=", 6) == 0 ? text + 6 : NULL;
 }
 
-//  One entry per (model, service): the hosts that offer it and how many of them are ready.
-static json_t *
-s_models (json_t *rows)
+//  The per-service views (models, services) walk every service of every row.
+typedef void (s_service_visit_fn) (json_t *row, json_t *service, json_t *into);
+
+static void
+s_each_service (json_t *rows, s_service_visit_fn *visit, json_t *into)
 {
-    json_t *models = json_object (), *row;
+    json_t *row;
     size_t index;
     json_array_foreach (rows, index, row) {
         json_t *service;
         size_t item;
-        json_array_foreach (json_object_get (row, "services"), item, service) {
-            json_t *group;
-            size_t g;
-            json_array_foreach (json_object_get (service, "identity_group"), g, group) {
-                const char *model = s_model (group);
-                if (!model)
-                    continue;
-                char key[1024];
-                snprintf (key, sizeof key, "%s\n%s", model, s_string (service, "name"));
-                json_t *entry = json_object_get (models, key);
-                if (!entry) {
-                    entry = json_pack ("{s:s,s:O,s:i,s:i,s:[]}", "model", model, "service",
-                                       json_object_get (service, "name"), "ready", 0, "providers", 0, "hosts");
-                    json_object_set_new (models, key, entry);
-                }
-                json_object_set_new (entry, "providers",
-                                     json_integer (json_integer_value (json_object_get (entry, "providers")) + 1));
-                if (strcmp (s_string (service, "status"), "ready") == 0)
-                    json_object_set_new (entry, "ready",
-                                         json_integer (json_integer_value (json_object_get (entry, "ready")) + 1));
-                json_array_append (json_object_get (entry, "hosts"), json_object_get (row, "name"));
-            }
-        }
+        json_array_foreach (json_object_get (row, "services"), item, service)
+            visit (row, service, into);
     }
+}
+
+//  Counts the service in the entry of each model it serves, keyed "model\nservice".
+static void
+s_count_models (json_t *row, json_t *service, json_t *models)
+{
+    json_t *group;
+    size_t g;
+    json_array_foreach (json_object_get (service, "identity_group"), g, group) {
+        const char *model = s_model (group);
+        if (!model)
+            continue;
+        char key[1024];
+        snprintf (key, sizeof key, "%s\n%s", model, s_string (service, "name"));
+        json_t *entry = json_object_get (models, key);
+        if (!entry) {
+            entry = json_pack ("{s:s,s:O,s:i,s:i,s:[]}", "model", model, "service",
+                               json_object_get (service, "name"), "ready", 0, "providers", 0, "hosts");
+            json_object_set_new (models, key, entry);
+        }
+        json_object_set_new (entry, "providers",
+                             json_integer (json_integer_value (json_object_get (entry, "providers")) + 1));
+        if (strcmp (s_string (service, "status"), "ready") == 0)
+            json_object_set_new (entry, "ready",
+                                 json_integer (json_integer_value (json_object_get (entry, "ready")) + 1));
+        json_array_append (json_object_get (entry, "hosts"), json_object_get (row, "name"));
+    }
+}
+
+//  One entry per (model, service): the hosts that offer it and how many of them are ready.
+static json_t *
+s_models (json_t *rows)
+{
+    json_t *models = json_object ();
+    s_each_service (rows, s_count_models, models);
     json_t *list = json_array (), *entry;
     const char *key;
     json_object_foreach (models, key, entry) {
@@ -130,28 +146,27 @@ s_models (json_t *rows)
     return s_sorted (list, s_by_model);
 }
 
+static void
+s_append_service (json_t *row, json_t *service, json_t *list)
+{
+    json_t *endpoint = json_null ();
+    if (json_is_string (json_object_get (service, "host")) && json_is_integer (json_object_get (service, "port")))
+        endpoint = json_sprintf ("%s:%" JSON_INTEGER_FORMAT, s_string (service, "host"),
+                                 json_integer_value (json_object_get (service, "port")));
+    json_t *load = json_object_get (service, "load");
+    json_array_append_new (list, json_pack ("{s:O?,s:O,s:O?,s:O?,s:o,s:O?,s:O?,s:O?}",
+        "host", json_object_get (row, "name"), "id", json_object_get (row, "id"),
+        "service", json_object_get (service, "name"), "status", json_object_get (service, "status"),
+        "endpoint", endpoint, "inflight", json_object_get (load, "inflight"),
+        "max_inflight", json_object_get (load, "max_inflight"),
+        "identity_group", json_object_get (service, "identity_group")));
+}
+
 static json_t *
 s_services (json_t *rows)
 {
-    json_t *list = json_array (), *row;
-    size_t index;
-    json_array_foreach (rows, index, row) {
-        json_t *service;
-        size_t item;
-        json_array_foreach (json_object_get (row, "services"), item, service) {
-            json_t *endpoint = json_null ();
-            if (json_is_string (json_object_get (service, "host")) && json_is_integer (json_object_get (service, "port")))
-                endpoint = json_sprintf ("%s:%" JSON_INTEGER_FORMAT, s_string (service, "host"),
-                                         json_integer_value (json_object_get (service, "port")));
-            json_t *load = json_object_get (service, "load");
-            json_array_append_new (list, json_pack ("{s:O?,s:O,s:O?,s:O?,s:o,s:O?,s:O?,s:O?}",
-                "host", json_object_get (row, "name"), "id", json_object_get (row, "id"),
-                "service", json_object_get (service, "name"), "status", json_object_get (service, "status"),
-                "endpoint", endpoint, "inflight", json_object_get (load, "inflight"),
-                "max_inflight", json_object_get (load, "max_inflight"),
-                "identity_group", json_object_get (service, "identity_group")));
-        }
-    }
+    json_t *list = json_array ();
+    s_each_service (rows, s_append_service, list);
     return s_sorted (list, s_by_host);
 }
 
