@@ -377,6 +377,46 @@ sim_peers_reset (sim_t *self)
         memset (self->peers, 0, (self->size * self->size + 7) / 8);
 }
 
+bool
+sim_all_same_root (sim_t *sim, void *arg)
+{
+    (void) arg;
+    long first = -1;
+    for (size_t i = 0; i < sim_size (sim); i++) {
+        if (!sim_up (sim, i))
+            continue;
+        if (first < 0)
+            first = (long) i;
+        else
+        if (sim_table_root (sim_node (sim, i)->table) != sim_table_root (sim_node (sim, (size_t) first)->table))
+            return false;
+    }
+    return true;
+}
+
+bool
+sim_all_alive_and_same (sim_t *sim, void *arg)
+{
+    for (size_t i = 0; i < sim_size (sim); i++)
+        for (size_t j = 0; j < sim_size (sim); j++)
+            if (sim_up (sim, i) && sim_up (sim, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
+                return false;
+    return sim_all_same_root (sim, arg);
+}
+
+static int
+s_compare_int64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+void
+sim_sort_int64 (int64_t *values, size_t count)
+{
+    qsort (values, count, sizeof *values, s_compare_int64);
+}
+
 void
 sim_touch (sim_t *self, size_t index)
 {

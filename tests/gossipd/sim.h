@@ -59,6 +59,14 @@ bool sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond
 size_t sim_peers (sim_t *self, size_t index);
 void sim_peers_reset (sim_t *self);
 
+//  Conditions for sim_run_until, shared by the tests and the bench: every running node has
+//  the same table root; and also sees every running node alive.
+bool sim_all_same_root (sim_t *sim, void *arg);
+bool sim_all_alive_and_same (sim_t *sim, void *arg);
+
+//  Sorts measured durations ascending, for medians and percentiles.
+void sim_sort_int64 (int64_t *values, size_t count);
+
 //  Events of the world.
 void sim_touch (sim_t *self, size_t index);            //  the node changes its record
 void sim_crash (sim_t *self, size_t index);            //  kill -9: it stops, its table stays

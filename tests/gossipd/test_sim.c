@@ -48,33 +48,10 @@ s_all_see (sim_t *sim, void *arg)
     return true;
 }
 
-static bool
-s_all_same_root (sim_t *sim, void *arg)
-{
-    long first = -1;
-    for (size_t i = 0; i < sim_size (sim); i++) {
-        if (!sim_up (sim, i))
-            continue;
-        if (first < 0)
-            first = (long) i;
-        else
-        if (sim_table_root (sim_node (sim, i)->table) != sim_table_root (sim_node (sim, (size_t) first)->table))
-            return false;
-    }
-    return true;
-}
-
-static int
-s_compare_int64 (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
 static int64_t
 s_median (int64_t *values, size_t count)
 {
-    qsort (values, count, sizeof *values, s_compare_int64);
+    sim_sort_int64 (values, count);
     return values[count / 2];
 }
 
@@ -385,7 +362,7 @@ Test (gossip_sim, partition_heals_without_resurrecting_tombstones, .timeout = 12
     //  They meet within a dead-contact interval (1.5 at most); anti-entropy then repairs
     //  everything along the heartbeat ring in a few of its rounds.
     int64_t bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
-    cr_assert (sim_run_until (sim, start + bound, 10, s_all_same_root, NULL), "the halves did not converge after %lld ms",
+    cr_assert (sim_run_until (sim, start + bound, 10, sim_all_same_root, NULL), "the halves did not converge after %lld ms",
                (long long) bound);
     printf ("healed: identical tables after %lld ms\n", (long long) (sim_now (sim) - start));
     for (size_t i = 0; i < 64; i++) {
@@ -418,16 +395,6 @@ s_split_declared (sim_t *sim, void *arg)
             if ((i < split->cut) != (j < split->cut) && sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
                 return false;
     return true;
-}
-
-static bool
-s_all_alive_and_same (sim_t *sim, void *arg)
-{
-    for (size_t i = 0; i < sim_size (sim); i++)
-        for (size_t j = 0; j < sim_size (sim); j++)
-            if (sim_up (sim, i) && sim_up (sim, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
-                return false;
-    return s_all_same_root (sim, arg);
 }
 
 static int
@@ -475,7 +442,7 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
         for (size_t i = 0; i < split.cut; i++)
             sim_set_group (sim, i, 0);
         int64_t heal_bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
-        cr_assert (sim_run_until (sim, sim_now (sim) + heal_bound, 20, s_all_alive_and_same, NULL),
+        cr_assert (sim_run_until (sim, sim_now (sim) + heal_bound, 20, sim_all_alive_and_same, NULL),
                    "N=%zu: not every node alive everywhere with identical tables %lld ms after the heal", nodes,
                    (long long) heal_bound);
         cr_assert_eq (s_max_health (sim), 0, "N=%zu: an observer's local health rose for the heal", nodes);

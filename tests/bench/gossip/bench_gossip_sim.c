@@ -26,26 +26,6 @@ s_sees_dead (sim_t *sim, void *arg)
     return true;
 }
 
-static bool
-s_all_alive_and_same (sim_t *sim, void *arg)
-{
-    (void) arg;
-    uint64_t root = 0;
-    bool first = true;
-    for (size_t i = 0; i < sim_size (sim); i++) {
-        if (!sim_up (sim, i))
-            continue;
-        for (size_t j = 0; j < sim_size (sim); j++)
-            if (sim_up (sim, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
-                return false;
-        uint64_t mine = sim_table_root (sim_node (sim, i)->table);
-        if (!first && mine != root)
-            return false;
-        root = mine, first = false;
-    }
-    return true;
-}
-
 //  Whether every node of [from, to) sees every node outside it dead.
 static bool
 s_side_sees_other_dead (sim_t *sim, size_t from, size_t to)
@@ -97,7 +77,7 @@ s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
     size_t lone = nodes - 1;
     result.lone = s_crash (sim, lone);
     sim_restart (sim, lone);
-    sim_run_until (sim, sim_now (sim) + DEADLINE_MS, 10, s_all_alive_and_same, NULL);
+    sim_run_until (sim, sim_now (sim) + DEADLINE_MS, 10, sim_all_alive_and_same, NULL);
     sim_run (sim, sim_now (sim) + 10000);
     uint64_t refutations = s_refutations (sim, nodes);
     for (size_t i = 0; i < cut; i++)
@@ -122,7 +102,7 @@ s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
     for (size_t i = 0; i < cut; i++)
         sim_set_group (sim, i, 0);
     start = sim_now (sim);
-    result.heal = sim_run_until (sim, start + DEADLINE_MS, 10, s_all_alive_and_same, NULL) ? sim_now (sim) - start : -1;
+    result.heal = sim_run_until (sim, start + DEADLINE_MS, 10, sim_all_alive_and_same, NULL) ? sim_now (sim) - start : -1;
     //  Right after the heal: a crash on either side.
     result.after = s_crash (sim, cut / 2);
     sim_destroy (&sim);
@@ -136,22 +116,16 @@ s_compare_size (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-typedef struct {
-    size_t joiner;
-} join_goal_t;
-
 static bool
 s_joined (sim_t *sim, void *arg)
 {
-    join_goal_t *goal = arg;
+    size_t joiner = *(size_t *) arg;
     for (size_t i = 0; i < sim_size (sim); i++)
-        if (sim_up (sim, i) && (sim_entry (sim, i, goal->joiner).status != OCF_STATUS_ALIVE
-                            ||  sim_entry (sim, goal->joiner, i).status != OCF_STATUS_ALIVE))
+        if (sim_up (sim, i) && (sim_entry (sim, i, joiner).status != OCF_STATUS_ALIVE
+                            ||  sim_entry (sim, joiner, i).status != OCF_STATUS_ALIVE))
             return false;
     return true;
 }
-
-static int s_compare (const void *a, const void *b);
 
 static void
 s_scale (size_t nodes, double loss, uint64_t seed)
@@ -194,12 +168,12 @@ s_scale (size_t nodes, double loss, uint64_t seed)
     for (size_t i = 0; i < nodes; i++)
         peers[i] = sim_peers (sim, i);
     qsort (peers, nodes, sizeof *peers, s_compare_size);
-    qsort (latency, samples, sizeof *latency, s_compare);
+    sim_sort_int64 (latency, samples);
     //  A join through node 0, then a crash.
     int64_t start = sim_now (sim);
     sim_join (sim, nodes, 0);
-    join_goal_t goal = { nodes };
-    int64_t join = sim_run_until (sim, start + DEADLINE_MS, 5, s_joined, &goal) ? sim_now (sim) - start : -1;
+    size_t joiner = nodes;
+    int64_t join = sim_run_until (sim, start + DEADLINE_MS, 5, s_joined, &joiner) ? sim_now (sim) - start : -1;
     sim_run (sim, sim_now (sim) + 5000);
     int64_t crash = s_crash (sim, nodes / 3);
     printf ("| %zu | %zu | %zu | %lld | %lld | %lld | %lld |\n", nodes, peers[nodes / 2], peers[nodes - 1],
@@ -210,18 +184,11 @@ s_scale (size_t nodes, double loss, uint64_t seed)
     sim_destroy (&sim);
 }
 
-static int
-s_compare (const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
-    return x < y ? -1 : x > y;
-}
-
 //  "median (min-max)" in seconds; -1 (not reached within the deadline) sorts first and says so.
 static void
 s_print (int64_t *values, int count)
 {
-    qsort (values, (size_t) count, sizeof *values, s_compare);
+    sim_sort_int64 (values, (size_t) count);
     if (values[0] < 0) {
         printf (" | not within %d s", DEADLINE_MS / 1000);
         return;
