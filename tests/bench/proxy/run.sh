@@ -53,14 +53,8 @@ cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BEN
 cmake --build "$BUILD" -j"$(nproc)" --target ocf-tabled ocf-proxyd ocf-test-backend ocfctl > /dev/null
 ulimit -n 20000 2> /dev/null || true
 
-WORK=$(mktemp -d /tmp/ocf-bench-XXXXXX)
-PIDS=()
-cleanup () {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/tests/bench/lib.sh"
+bench_work ocf-bench
 
 BACKEND_PORT=$PORT_BASE
 NGINX_B=$((PORT_BASE + 1)) NGINX_A=$((PORT_BASE + 2))
@@ -70,9 +64,7 @@ NGINX_TB=$((PORT_BASE + 7)) NGINX_TA=$((PORT_BASE + 8))
 HAPROXY_TB=$((PORT_BASE + 9)) HAPROXY_TA=$((PORT_BASE + 10))
 PROXYD_TB=$((PORT_BASE + 11)) PROXYD_TA=$((PORT_BASE + 12))
 FABRIC_TB=$((PORT_BASE + 13)) FABRIC_TA=$((PORT_BASE + 14))
-for port in $(seq $PORT_BASE $((PORT_BASE + 14))); do
-    if (exec 3<> /dev/tcp/127.0.0.1/$port) 2> /dev/null; then echo "run.sh: port $port is in use (set PORT_BASE)" >&2; exit 1; fi
-done
+bench_ports_free $PORT_BASE $((PORT_BASE + 14))
 cc -O2 -I "$ROOT/common" -o "$WORK/sse_bench" "$HERE/sse_bench.c"
 cc -O2 -o "$WORK/rowcopy" "$HERE/rowcopy.c" -lczmq -lzmq
 #  The TLS anchors' certificate and key: Ed25519, self-signed (proxyd's are too).
@@ -188,23 +180,9 @@ PROXYD_PIDS=()
 #  fabric: the fabric listener (host:port), or off (hosts forward to each other in plain HTTP)
 start_proxyd () {                #  name port workers fabric [tabled already running]
     local dir=$WORK/proxyd-$1
-    mkdir -p "$dir"
-    cat > "$dir/ocf.conf" <<EOF
-[node]
-name = bench-$1
-state_dir = $dir/state
-run_dir = $dir/run
-public_addr = 127.0.0.1
-log_level = warning
-[proxyd]
-listen = 127.0.0.1:$2
-fabric_listen = $4
-workers = $3
-EOF
+    bench_write_config "$dir" "$1" "$2" "$4" "workers = $3"
     if [ ! -e "$dir/run/tabled.lock" ] || ! "$BIN/ocfctl" -r "$dir/run" -t 500 HELLO > /dev/null 2>&1; then
-        "$BIN/ocf-tabled" -c "$dir/ocf.conf" 2>> "$dir/tabled.log" &
-        PIDS+=($!)
-        for _ in $(seq 100); do "$BIN/ocfctl" -r "$dir/run" -t 200 HELLO > /dev/null 2>&1 && break; sleep 0.05; done
+        bench_start_tabled "$dir"
     fi
     "$BIN/ocf-proxyd" -c "$dir/ocf.conf" 2>> "$dir/proxyd.log" &
     PIDS+=($!) PROXYD_PIDS+=($!)

@@ -47,17 +47,9 @@ done
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON > /dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target ocf-tabled ocf-proxyd ocf-test-backend ocfctl bench_choice > /dev/null
 
-WORK=$(mktemp -d /tmp/ocf-bench-routing-XXXXXX)
-PIDS=()
-cleanup () {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2> /dev/null || true; done
-    [ -n "${KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-for port in $(seq $PORT_BASE $((PORT_BASE + 2 * HOSTS - 1))); do
-    if (exec 3<> /dev/tcp/127.0.0.1/$port) 2> /dev/null; then echo "run.sh: port $port is in use (set PORT_BASE)" >&2; exit 1; fi
-done
+source "$ROOT/tests/bench/lib.sh"
+bench_work ocf-bench-routing
+bench_ports_free $PORT_BASE $((PORT_BASE + 2 * HOSTS - 1))
 cc -O2 -o "$WORK/rowcopy" "$ROOT/tests/bench/proxy/rowcopy.c" -lczmq -lzmq
 
 proxy_port () { echo $((PORT_BASE + $1)); }
@@ -70,21 +62,7 @@ wait_until () {                  #  what command...
 }
 
 write_config () {                #  host policy
-    local dir=$WORK/host-$1
-    mkdir -p "$dir"
-    cat > "$dir/ocf.conf" <<CONF
-[node]
-name = bench-$1
-state_dir = $dir/state
-run_dir = $dir/run
-public_addr = 127.0.0.1
-log_level = warning
-[proxyd]
-listen = 127.0.0.1:$(proxy_port $1)
-fabric_listen = off
-policy = $2
-prefix_balance = $PREFIX_BALANCE
-CONF
+    bench_write_config "$WORK/host-$1" $1 $(proxy_port $1) off "policy = $2" "prefix_balance = $PREFIX_BALANCE"
 }
 
 BACKEND_PIDS=()
@@ -118,9 +96,7 @@ start_proxyds () {               #  policy
 #  The hosts: tabled each, a service each, every row copied to every table.
 for i in $(seq 0 $((HOSTS - 1))); do
     write_config $i p2c
-    "$BIN/ocf-tabled" -c "$WORK/host-$i/ocf.conf" 2>> "$WORK/host-$i/tabled.log" &
-    PIDS+=($!)
-    wait_until "tabled $i" "$BIN/ocfctl" -r "$WORK/host-$i/run" -t 200 HELLO
+    bench_start_tabled "$WORK/host-$i"
     "$BIN/ocfctl" -r "$WORK/host-$i/run" SERVICE.UP \
         "{\"service\": {\"name\": \"llm\", \"host\": \"127.0.0.1\", \"port\": $(backend_port $i), \"identity_group\": [\"model=bench\"]}}" > /dev/null
 done
