@@ -28,6 +28,8 @@
 #  WORKERS ("1 2"), BACKEND_THREADS (2), STREAMS ("100 1000"), TOKENS per stream (40),
 #  TOKEN_DELAY_MS (50), PORT_BASE (28100), QUICK=1 (1 run of 2 s: a smoke test),
 #  ONLY=tls (only the backend and the TLS two-hop rows), ONLY=plain (no TLS rows), TLS_WORKERS (1).
+#  Keep PORT_BASE below the ephemeral range (/proc/sys/net/ipv4/ip_local_port_range, 32768 on
+#  Debian): the 1,000-stream clients take ports from it, and a proxy could not bind one taken.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
