@@ -1,12 +1,12 @@
 /*  ocf_backend_record: encoder and strict decoder of backend records.  */
 #include "ocf_backend_record.h"
 #include "ocf_models.h"
+#include "ocf_statefile.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define VERSION 1
-#define PID_MAX (1 << 22)        //  the kernel's limit (pid_max) on 64-bit systems
 #define MAX_MODELS 256
 #define MAX_SPEC_VALUE 65536
 
@@ -101,23 +101,13 @@ ocf_backend_record_decode (const char *text, size_t size, ocf_backend_record_t *
                            size_t error_size)
 {
     memset (record, 0, sizeof *record);
-    if (size > OCF_BACKEND_RECORD_MAX) {
-        snprintf (error, error_size, "larger than %d bytes", OCF_BACKEND_RECORD_MAX);
+    json_t *root = ocf_statefile_parse (text, size, OCF_BACKEND_RECORD_MAX, error, error_size);
+    if (!root)
         return -1;
-    }
-    json_error_t problem;
-    json_t *root = json_loadb (text, size, JSON_REJECT_DUPLICATES, &problem);
-    if (!root) {
-        snprintf (error, error_size, "not JSON: %s (line %d)", problem.text, problem.line);
-        return -1;
-    }
     int rc = -1;
     json_t *service = json_object_get (root, "service"), *pid = json_object_get (root, "pid");
     json_t *start_time = json_object_get (root, "start_time"), *registered = json_object_get (root, "registered");
     json_t *models = json_object_get (root, "models");
-    if (!json_is_object (root))
-        s_fail (error, error_size, "not a JSON object");
-    else
     if (json_integer_value (json_object_get (root, "version")) != VERSION || !json_is_integer (json_object_get (root, "version")))
         snprintf (error, error_size, "\"version\" must be %d", VERSION);
     else
@@ -128,8 +118,8 @@ ocf_backend_record_decode (const char *text, size_t size, ocf_backend_record_t *
     ||  strlen (json_string_value (service)) != json_string_length (service))
         snprintf (error, error_size, "\"service\" must be a service name (1 to %d printable bytes)", OCF_SERVICE_NAME_MAX);
     else
-    if (!json_is_integer (pid) || json_integer_value (pid) <= 1 || json_integer_value (pid) >= PID_MAX)
-        snprintf (error, error_size, "\"pid\" must be an integer from 2 to %d", PID_MAX - 1);
+    if (!json_is_integer (pid) || json_integer_value (pid) <= 1 || json_integer_value (pid) >= OCF_STATEFILE_PID_MAX)
+        snprintf (error, error_size, "\"pid\" must be an integer from 2 to %d", OCF_STATEFILE_PID_MAX - 1);
     else
     if (!json_is_integer (start_time) || json_integer_value (start_time) < 0)
         s_fail (error, error_size, "\"start_time\" must be a non-negative integer");

@@ -1,6 +1,7 @@
 /*  ocf_launch: spec and started files of backend units.  */
 #include "ocf_launch.h"
 #include "ocf_alloc.h"
+#include "ocf_statefile.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 
 #define MAX_WORDS 4096
-#define PID_MAX (1 << 22)
 
 static json_t *
 s_strings (char *const *list)
@@ -38,26 +38,6 @@ ocf_launch_started_encode (pid_t pid, uint64_t start_time, uint64_t nonce)
     char *text = json_dumps (started, JSON_COMPACT);
     json_decref (started);
     return text;
-}
-
-static json_t *
-s_load (const char *text, size_t size, char *error, size_t error_size)
-{
-    if (size > OCF_LAUNCH_FILE_MAX) {
-        snprintf (error, error_size, "larger than %d bytes", OCF_LAUNCH_FILE_MAX);
-        return NULL;
-    }
-    json_error_t problem;
-    json_t *root = json_loadb (text, size, JSON_REJECT_DUPLICATES, &problem);
-    if (!root)
-        snprintf (error, error_size, "not JSON: %s (line %d)", problem.text, problem.line);
-    else
-    if (!json_is_object (root)) {
-        snprintf (error, error_size, "not a JSON object");
-        json_decref (root);
-        root = NULL;
-    }
-    return root;
 }
 
 //  An array of strings without NUL (env: each KEY=VALUE with a non-empty KEY) as a
@@ -98,7 +78,7 @@ int
 ocf_launch_spec_decode (const char *text, size_t size, ocf_launch_spec_t *spec, char *error, size_t error_size)
 {
     memset (spec, 0, sizeof *spec);
-    json_t *root = s_load (text, size, error, error_size);
+    json_t *root = ocf_statefile_parse (text, size, OCF_LAUNCH_FILE_MAX, error, error_size);
     if (!root)
         return -1;
     json_t *workdir = json_object_get (root, "workdir"), *nonce = json_object_get (root, "nonce");
@@ -141,7 +121,7 @@ int
 ocf_launch_started_decode (const char *text, size_t size, pid_t *pid, uint64_t *start_time, uint64_t *nonce,
                            char *error, size_t error_size)
 {
-    json_t *root = s_load (text, size, error, error_size);
+    json_t *root = ocf_statefile_parse (text, size, OCF_LAUNCH_FILE_MAX, error, error_size);
     if (!root)
         return -1;
     json_t *p = json_object_get (root, "pid"), *t = json_object_get (root, "start_time"), *n = json_object_get (root, "nonce");
@@ -149,8 +129,8 @@ ocf_launch_started_decode (const char *text, size_t size, pid_t *pid, uint64_t *
     if (json_object_size (root) != 3)
         snprintf (error, error_size, "keys must be exactly pid, start_time, nonce");
     else
-    if (!json_is_integer (p) || json_integer_value (p) <= 1 || json_integer_value (p) >= PID_MAX)
-        snprintf (error, error_size, "\"pid\" must be an integer from 2 to %d", PID_MAX - 1);
+    if (!json_is_integer (p) || json_integer_value (p) <= 1 || json_integer_value (p) >= OCF_STATEFILE_PID_MAX)
+        snprintf (error, error_size, "\"pid\" must be an integer from 2 to %d", OCF_STATEFILE_PID_MAX - 1);
     else
     if (!json_is_integer (t) || json_integer_value (t) < 0)
         snprintf (error, error_size, "\"start_time\" must be a non-negative integer");
