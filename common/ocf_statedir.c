@@ -1,11 +1,16 @@
 /*  ocf_statedir: the layout and the mode of state_dir.  */
 #include "ocf_statedir.h"
+#include "ocf_alloc.h"
 #include "ocf_log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 const char *
 ocf_statedir_path (const char *state_dir, ocf_state_file_t file, char *buffer, size_t size)
@@ -70,5 +75,52 @@ ocf_mkdirs (const char *path, mode_t mode)
         }
     if (mkdir (buffer, mode) != 0 && errno != EEXIST)
         return -1;
+    return 0;
+}
+
+char *
+ocf_statedir_read (const char *path, size_t max, size_t *size)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    char *text = ocf_malloc (max + 1);
+    ssize_t got = read (fd, text, max + 1);
+    int saved = errno;
+    close (fd);
+    if (got < 0) {
+        free (text);
+        errno = saved;
+        return NULL;
+    }
+    *size = (size_t) got;
+    return text;
+}
+
+int
+ocf_statedir_write (const char *path, const char *text)
+{
+    char temporary[4300];
+    if (snprintf (temporary, sizeof temporary, "%s.tmp", path) >= (int) sizeof temporary) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen (text);
+    bool written = write (fd, text, len) == (ssize_t) len;
+    int saved = errno;
+    if (close (fd) != 0 && written) {
+        written = false;
+        saved = errno;
+    }
+    if (!written || rename (temporary, path) != 0) {
+        if (written)
+            saved = errno;
+        unlink (temporary);
+        errno = saved;
+        return -1;
+    }
     return 0;
 }

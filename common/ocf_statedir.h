@@ -32,6 +32,15 @@ const char *ocf_statedir_backend_path (const char *state_dir, const char *servic
 //  notice in the log. Returns 0, or -1 with the reason in error.
 int ocf_statedir_prepare (const char *state_dir, char *error, size_t error_size);
 
+//  The text of a state file, at most max + 1 bytes (one more than a sound file holds, so
+//  that its decoder tells it is too large); NULL with errno set when it cannot be read.
+//  Caller frees.
+char *ocf_statedir_read (const char *path, size_t max, size_t *size);
+//  Writes text to path whole or not at all (a temporary file, mode 0640, renamed over it): a
+//  reader (a unit starting, the next workerd) finds the old file or the new one, never half.
+//  Returns 0, or -1 with errno set.
+int ocf_statedir_write (const char *path, const char *text);
+
 //  Creates a directory and its parents when missing (state_dir, run_dir).
 int ocf_mkdirs (const char *path, mode_t mode);
 

@@ -17,6 +17,7 @@
 #include "ocf_service.h"
 #include "ocf_slurm.h"
 #include "ocf_statedir.h"
+#include "ocf_strbuf.h"
 #include "ocf_sysinfo.h"
 #include "ocf_registrar.h"
 #include "ocf_time.h"
@@ -131,17 +132,9 @@ s_write_record (entry_t *entry)
     }
     char *text = ocf_backend_record_encode (entry->config->name, ocf_process_pid (entry->process),
                                             ocf_process_start_time (entry->process), entry->spec, state);
-    char temporary[4300];
-    snprintf (temporary, sizeof temporary, "%s.tmp", entry->record_path);
-    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    size_t len = strlen (text);
-    bool written = fd >= 0 && write (fd, text, len) == (ssize_t) len;
-    if (fd >= 0)
-        close (fd);
-    if (!written || rename (temporary, entry->record_path) != 0) {
+    if (ocf_statedir_write (entry->record_path, text) != 0) {
         ocf_log_error ("%s: cannot write %s: %s (a restarted workerd would not adopt the backend)", entry->config->name,
                        entry->record_path, strerror (errno));
-        unlink (temporary);
         json_decref (state);
     }
     else {
@@ -183,19 +176,19 @@ static bool
 s_adopt (entry_t *entry, int64_t now)
 {
     const char *name = entry->config->name;
-    int fd = open (entry->record_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    size_t size;
+    char *text = ocf_statedir_read (entry->record_path, OCF_BACKEND_RECORD_MAX, &size);
+    if (!text) {
+        if (errno == ENOENT)
+            return false;
+        ocf_log_warning ("%s: cannot read %s: %s; record discarded", name, entry->record_path, strerror (errno));
+        unlink (entry->record_path);
         return false;
-    char *text = ocf_malloc (OCF_BACKEND_RECORD_MAX + 1);
-    ssize_t size = read (fd, text, OCF_BACKEND_RECORD_MAX + 1);
-    close (fd);
+    }
     ocf_backend_record_t record;
     char error[512];
     bool adopted = false;
-    if (size < 0)
-        ocf_log_warning ("%s: cannot read %s: %s; record discarded", name, entry->record_path, strerror (errno));
-    else
-    if (ocf_backend_record_decode (text, (size_t) size, &record, error, sizeof error) != 0)
+    if (ocf_backend_record_decode (text, size, &record, error, sizeof error) != 0)
         ocf_log_warning ("%s: %s is not a backend record: %s; record discarded", name, entry->record_path, error);
     else {
         if (strcmp (record.service, name) != 0)
@@ -945,9 +938,8 @@ s_any_drain (ocf_agent_t *self)
 static void
 s_save_drained (ocf_agent_t *self)
 {
-    char path[4200], temporary[4300];
+    char path[4200];
     ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
-    snprintf (temporary, sizeof temporary, "%s.tmp", path);
     bool any = false;
     for (size_t i = 0; i < self->entry_count; i++)
         any |= self->entries[i].kept_drained;
@@ -956,12 +948,13 @@ s_save_drained (ocf_agent_t *self)
             ocf_log_error ("cannot remove %s: %s", path, strerror (errno));
         return;
     }
-    FILE *file = fopen (temporary, "w");
-    for (size_t i = 0; file && i < self->entry_count; i++)
+    ocf_strbuf_t names = { 0 };
+    for (size_t i = 0; i < self->entry_count; i++)
         if (self->entries[i].kept_drained)
-            fprintf (file, "%s\n", self->entries[i].config->name);
-    if (!file || fclose (file) != 0 || rename (temporary, path) != 0)
+            ocf_strbuf_printf (&names, "%s\n", self->entries[i].config->name);
+    if (ocf_statedir_write (path, names.data) != 0)
         ocf_log_error ("cannot write %s (a restart of workerd would undrain): %s", path, strerror (errno));
+    ocf_strbuf_free (&names);
 }
 
 static void

@@ -6,9 +6,9 @@
     unit's cgroup, not in ocf-workerd.service's.  */
 #include "ocf_launch.h"
 #include "ocf_procstat.h"
+#include "ocf_statedir.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,16 +28,15 @@ main (int argc, char **argv)
     if (argc != 2 || strlen (argv[1]) < 6 || strcmp (argv[1] + strlen (argv[1]) - 5, ".spec") != 0)
         return s_fail ("usage: ocf-backend-exec STATE_DIR/backends/NAME.spec", "");
     const char *path = argv[1];
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    size_t size;
+    char *text = ocf_statedir_read (path, OCF_LAUNCH_FILE_MAX, &size);
+    if (!text)
         return s_fail (path, strerror (errno));
-    static char text[OCF_LAUNCH_FILE_MAX + 1];
-    ssize_t size = read (fd, text, sizeof text);
-    close (fd);
     ocf_launch_spec_t spec;
     char error[512];
-    if (size < 0 || ocf_launch_spec_decode (text, (size_t) size, &spec, error, sizeof error) != 0)
-        return s_fail (path, size < 0 ? strerror (errno) : error);
+    if (ocf_launch_spec_decode (text, size, &spec, error, sizeof error) != 0)
+        return s_fail (path, error);
+    free (text);
     if (*spec.workdir && chdir (spec.workdir) != 0)
         return s_fail (spec.workdir, strerror (errno));
     for (char **pair = spec.env; *pair; pair++)
@@ -45,13 +44,10 @@ main (int argc, char **argv)
     ocf_procstat_t stat;
     if (ocf_procstat_read (getpid (), &stat) != 0)
         return s_fail ("/proc/self/stat", "cannot read it");
-    char started[4200], temporary[4300];
+    char started[4200];
     snprintf (started, sizeof started, "%.*s.started", (int) (strlen (path) - 5), path);
-    snprintf (temporary, sizeof temporary, "%s.tmp", started);
     char *answer = ocf_launch_started_encode (getpid (), stat.start_time, spec.nonce);
-    fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0 || write (fd, answer, strlen (answer)) != (ssize_t) strlen (answer) || close (fd) != 0
-    ||  rename (temporary, started) != 0)
+    if (ocf_statedir_write (started, answer) != 0)
         return s_fail (started, strerror (errno));
     free (answer);
     execvp (spec.argv[0], spec.argv);

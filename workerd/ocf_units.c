@@ -3,10 +3,10 @@
 #include "ocf_alloc.h"
 #include "ocf_launch.h"
 #include "ocf_log.h"
+#include "ocf_statedir.h"
 #include "ocf_time.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,23 +32,6 @@ struct _ocf_units_t {
     int inotify;
     start_t starts[MAX_STARTS];  //  name[0] == '\0': free
 };
-
-static char *
-s_read (const char *path, size_t *size)
-{
-    int fd = open (path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    char *text = ocf_malloc (OCF_LAUNCH_FILE_MAX + 1);
-    ssize_t got = read (fd, text, OCF_LAUNCH_FILE_MAX + 1);
-    close (fd);
-    if (got < 0) {
-        free (text);
-        return NULL;
-    }
-    *size = (size_t) got;
-    return text;
-}
 
 static void
 s_path (ocf_units_t *self, const char *name, const char *suffix, char *path, size_t size)
@@ -78,7 +61,7 @@ s_check_started (ocf_units_t *self, start_t *start)
     char path[4200], error[512];
     s_path (self, start->name, ".started", path, sizeof path);
     size_t size;
-    char *text = s_read (path, &size);
+    char *text = ocf_statedir_read (path, OCF_LAUNCH_FILE_MAX, &size);
     if (!text)
         return;
     pid_t pid;
@@ -167,23 +150,6 @@ ocf_units_starting (ocf_units_t *self, const char *name)
     return s_find (self, name) != NULL;
 }
 
-//  Written whole or not at all: the unit may read it at any moment.
-static int
-s_write (const char *path, const char *text)
-{
-    char temporary[4300];
-    snprintf (temporary, sizeof temporary, "%s.tmp", path);
-    int fd = open (temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0)
-        return -1;
-    bool written = write (fd, text, strlen (text)) == (ssize_t) strlen (text);
-    if (close (fd) != 0 || !written || rename (temporary, path) != 0) {
-        unlink (temporary);
-        return -1;
-    }
-    return 0;
-}
-
 int
 ocf_units_start (ocf_units_t *self, const char *name, char *const *argv, char *const *env, const char *workdir,
                  ocf_units_fn *fn, void *arg)
@@ -208,7 +174,7 @@ ocf_units_start (ocf_units_t *self, const char *name, char *const *argv, char *c
     unlink (path);
     s_path (self, name, ".spec", path, sizeof path);
     char *spec = ocf_launch_spec_encode (argv, env, workdir, start->nonce);
-    int written = s_write (path, spec);
+    int written = ocf_statedir_write (path, spec);
     free (spec);
     if (written != 0) {
         snprintf (start->error, sizeof start->error, "cannot write %s: %s", path, strerror (errno));
