@@ -137,6 +137,18 @@ Test (proxyd_access, admin_routes_refuse_remote_clients, .init = s_setup, .fini 
     cr_assert_eq (s_remote ("POST", host, "/v1/dnt/_node", "Authorization: Bearer " ADMIN_KEY, NODE_BODY, &body), 200,
                   "%s", body);
     free (body);
+    //  Draining this host is admin too: nobody else takes its services out of routing. With
+    //  the key it gets past the check (no ocf-workerd here to drain: 503, not 403).
+    const char *drains[] = { "/v1/admin/drain", "/v1/admin/undrain", NULL };
+    for (const char **drain = drains; *drain; drain++) {
+        cr_assert_eq (s_remote ("POST", host, *drain, NULL, "{}", &body), 403, "%s: %s", *drain, body);
+        s_assert_error (body, "forbidden");
+        free (body);
+        cr_assert_eq (s_remote ("POST", host, *drain, "Authorization: Bearer not-the-admin-key", "{}", NULL), 403);
+        cr_assert_eq (s_remote ("POST", host, *drain, "Authorization: Bearer " ADMIN_KEY, "{}", &body), 503, "%s: %s",
+                      *drain, body);
+        free (body);
+    }
 
     //  A client on this host needs no key, unless its request was relayed (a proxy in front).
     char url[128];
