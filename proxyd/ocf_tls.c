@@ -172,36 +172,19 @@ s_session_key (h2o_socket_t *sock, const char *name, char key[OCF_NODE_ID_LEN + 
     return len > 0 && len < OCF_NODE_ID_LEN + 16;
 }
 
-static void
-s_cache_session (SSL_CTX *ctx, h2o_socket_t *sock, const char *key, SSL_SESSION *session)
-{
-    h2o_cache_t *cache = h2o_socket_ssl_get_session_cache (ctx);
-    if (cache)
-        h2o_cache_set (cache, h2o_now (h2o_socket_get_loop (sock)), h2o_iovec_init (key, strlen (key)), 0,
-                       h2o_iovec_init (session, 1));
-    else
-        SSL_SESSION_free (session);
-}
-
-//  TLS 1.3 hands a session over after the handshake, in a ticket: h2o's client cache, which
-//  stores the session at the end of the handshake, would keep one that cannot resume. The
-//  ticket's session replaces it, under h2o's key, and is kept aside for the connections to
-//  come (ocf_tls_client_prepare).
+//  TLS 1.3 hands a session over after the handshake, in a ticket: it is kept as the node's
+//  newest, of which every connection to come takes a copy (ocf_tls_client_prepare).
 static int
 s_on_new_session (SSL *ssl, SSL_SESSION *session)
 {
-    SSL_CTX *ctx = SSL_get_SSL_CTX (ssl);
-    check_t *check = SSL_CTX_get_ex_data (ctx, s_check_index);
-    h2o_socket_t *sock = BIO_get_data (SSL_get_rbio (ssl));
+    check_t *check = SSL_CTX_get_ex_data (SSL_get_SSL_CTX (ssl), s_check_index);
     char key[OCF_NODE_ID_LEN + 16];
-    if (!check || !s_session_key (sock, SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name), key))
+    if (!check || !s_session_key (BIO_get_data (SSL_get_rbio (ssl)), SSL_get_servername (ssl, TLSEXT_NAMETYPE_host_name), key))
         return 0;
     if (zhashx_size (check->resumable) >= SESSION_CACHE_ENTRIES && !zhashx_lookup (check->resumable, key))
         zhashx_purge (check->resumable);
-    SSL_SESSION_up_ref (session);
     zhashx_update (check->resumable, key, session);
-    s_cache_session (ctx, sock, key, session);
-    return 1;                    //  the cache holds the reference now
+    return 1;                    //  the table holds OpenSSL's reference now
 }
 
 void
@@ -214,13 +197,16 @@ ocf_tls_client_prepare (SSL_CTX *ctx, h2o_socket_t *sock, const char *server_nam
     SSL_SESSION *resumable = zhashx_lookup (check->resumable, key);
     if (!resumable)
         return;
+    h2o_cache_t *cache = h2o_socket_ssl_get_session_cache (ctx);
     SSL_SESSION *copy = NULL;
     if (time (NULL) >= SSL_SESSION_get_time (resumable) + SSL_SESSION_get_timeout (resumable)
     ||  !(copy = SSL_SESSION_dup (resumable))) {
         zhashx_delete (check->resumable, key);
         return;
     }
-    s_cache_session (ctx, sock, key, copy);
+    //  h2o's cache is where its handshake looks for a session; it frees the copy.
+    h2o_cache_set (cache, h2o_now (h2o_socket_get_loop (sock)), h2o_iovec_init (key, strlen (key)), 0,
+                   h2o_iovec_init (copy, 1));
 }
 
 //  The method says the side: h2o takes an SSL that does not say client for a server.
