@@ -38,13 +38,11 @@ static void
 s_serve (h2o_req_t *req, ocf_route_t *route)
 {
     ocf_loop_t *loop = ocf_loop_of (req);
-    json_error_t parse_error;
-    json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : json_object ();
-    if (!body) {
-        ocf_respond_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
-                           parse_error.position);
+    json_t *body;
+    if (!ocf_respond_parse_body (req, &body))
         return;
-    }
+    if (!body)
+        body = json_object ();
     if (!json_is_object (body)) {
         json_decref (body);
         ocf_respond_error (req, 400, "invalid_request", NULL, "the body must be an object: {\"service\": NAME} or empty");

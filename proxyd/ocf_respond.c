@@ -78,6 +78,20 @@ s_error_body (int status, const char *code, json_t *extra, const char *message)
     return json_pack ("{s:o}", "error", error);
 }
 
+bool
+ocf_respond_parse_body (h2o_req_t *req, json_t **body)
+{
+    *body = NULL;
+    if (!req->entity.len)
+        return true;
+    json_error_t problem;
+    *body = json_loadb (req->entity.base, req->entity.len, 0, &problem);
+    if (!*body)
+        ocf_respond_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", problem.text,
+                           problem.position);
+    return *body != NULL;
+}
+
 void
 ocf_respond_error (h2o_req_t *req, int status, const char *code, json_t *extra, const char *format, ...)
 {

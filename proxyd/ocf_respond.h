@@ -11,6 +11,7 @@
 
 #include <h2o.h>
 #include <jansson.h>
+#include <stdbool.h>
 
 typedef struct _ocf_access_t ocf_access_t;
 
@@ -20,6 +21,9 @@ void ocf_respond_register (h2o_hostconf_t *host, ocf_access_t *access);
 
 //  A JSON response (body taken).
 void ocf_respond_json (h2o_req_t *req, int status, json_t *body);
+//  The request's body parsed as JSON into *body (NULL when the body is empty). False when it
+//  is not JSON, once the client was answered 400 invalid_json, naming the byte.
+bool ocf_respond_parse_body (h2o_req_t *req, json_t **body);
 //  A response with a copy of body.
 void ocf_respond_send (h2o_req_t *req, int status, const char *content_type, const char *body, size_t len);
 //  An error in OpenAI's shape. code: a short machine-readable reason ("model_not_found");

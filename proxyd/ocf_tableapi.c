@@ -442,13 +442,9 @@ s_node (h2o_req_t *req, ocf_route_t *route)
 {
     ocf_loop_t *loop = ocf_loop_of (req);
     bool post = h2o_memis (req->method.base, req->method.len, H2O_STRLIT ("POST"));
-    json_error_t parse_error;
-    json_t *body = req->entity.len ? json_loadb (req->entity.base, req->entity.len, 0, &parse_error) : NULL;
-    if (req->entity.len && !body) {
-        ocf_respond_error (req, 400, "invalid_json", NULL, "the body is not valid JSON: %s at byte %d", parse_error.text,
-                           parse_error.position);
+    json_t *body;
+    if (!ocf_respond_parse_body (req, &body))
         return;
-    }
     json_t *services = json_object_get (body, "service");
     if ((body && !json_is_object (body)) || (services && !json_is_array (services))
     ||  (post && json_array_size (services) == 0) || json_array_size (services) > MAX_NODE_SERVICES) {
