@@ -129,9 +129,12 @@ cluster_stop (cluster_t *cluster)
         if (node->tabled > 0)
             ocf_test_stop (node->tabled, SIGTERM, 5000);
         node->gossipd = node->tabled = 0;
-        if (node->node.root[0])
-            ocf_test_node_cleanup (&node->node);
     }
+    //  Only once every node stopped: a node's cleanup kills whatever children are left, the
+    //  other nodes' daemons included.
+    for (int i = 0; i < cluster->count; i++)
+        if (cluster->nodes[i].node.root[0])
+            ocf_test_node_cleanup (&cluster->nodes[i].node);
 }
 
 bool

@@ -390,7 +390,10 @@ fabric_stop (fabric_t *fabric)
         }
         if (host->tabled > 0)
             ocf_test_stop (host->tabled, SIGTERM, 5000);
-        ocf_test_node_cleanup (&host->node);
     }
+    //  Only once every host stopped: a node's cleanup kills whatever children are left, the
+    //  other hosts' daemons included.
+    for (size_t i = 0; i < fabric->host_count; i++)
+        ocf_test_node_cleanup (&fabric->hosts[i].node);
     memset (fabric, 0, sizeof *fabric);
 }
