@@ -6,16 +6,19 @@
 #include <czmq.h>
 #include <time.h>
 
-//  Waits until the SUB socket's connection to tabled.events is made, so that no change
-//  committed after the table is loaded can be missed (a SUB drops what comes before).
+//  Connects the SUB socket to tabled.events and waits until the connection is made, so that
+//  no change committed after the table is loaded can be missed (a SUB drops what comes
+//  before). The monitor is in place before the connect: a handshake over ipc can finish in
+//  the I/O thread before a monitor added after it would hear of it.
 static bool
-s_connected (zsock_t *events, int timeout_ms)
+s_connect (zsock_t *events, const char *endpoint, int timeout_ms)
 {
     const char *monitor_endpoint = "inproc://ocfctl-events-monitor";
     if (zmq_socket_monitor (zsock_resolve (events), monitor_endpoint, ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0)
         return false;
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     zsock_connect (monitor, "%s", monitor_endpoint);
+    zsock_connect (events, "%s", endpoint);
     zsock_set_rcvtimeo (monitor, timeout_ms);
     zmsg_t *event = zmsg_recv (monitor);
     bool connected = event != NULL;
@@ -114,13 +117,12 @@ ocf_ctl_events_follow (const ocf_ctl_t *ctl, bool json)
     ocf_ctl_endpoint (ctl, "tabled", "events", endpoint, sizeof endpoint);
     zsock_t *events = zsock_new (ZMQ_SUB);
     zsock_set_subscribe (events, "");
-    zsock_connect (events, "%s", endpoint);
     zhashx_t *names = zhashx_new ();
     zhashx_set_duplicator (names, s_duplicate);
     zhashx_set_destructor (names, s_free);
     json_int_t seq = 0, boot = 0;
     int status = OCF_CTL_UNREACHABLE;
-    if (!s_connected (events, ctl->timeout_ms))
+    if (!s_connect (events, endpoint, ctl->timeout_ms))
         fprintf (stderr, "ocfctl: no connection to %s within %d ms\n", endpoint, ctl->timeout_ms);
     else
         status = s_load_names (ctl, names, &boot, &seq);
