@@ -4,6 +4,7 @@
 #include "ocf_backend_record.h"
 #include "ocf_daemon.h"
 #include "ocf_gpu_probe.h"
+#include "ocf_hardware.h"
 #include "ocf_inflight.h"
 #include "ocf_fetch.h"
 #include "ocf_linebuf.h"
@@ -86,6 +87,7 @@ struct _ocf_agent_t {
     int cpus;
     int64_t memory_mb;
     int64_t memory_used_mb;
+    json_t *hardware;                   //  what the record was last told (settled figures)
     int64_t health_timeout_ms;
     phase_t phase;
     int64_t phase_deadline;
@@ -446,9 +448,13 @@ s_report_hardware (ocf_agent_t *self)
     if (!gpus)
         return;
     ocf_sysinfo_read ("/proc", &self->cpus, &self->memory_mb, &self->memory_used_mb);
-    ocf_registrar_set_hardware (self->registrar, json_pack ("{s:i, s:I, s:I, s:O}", "cpus", self->cpus,
-                                                            "memory_mb", (json_int_t) self->memory_mb,
-                                                            "memory_used_mb", (json_int_t) self->memory_used_mb, "gpus", gpus));
+    json_t *measured = json_pack ("{s:i, s:I, s:I, s:O}", "cpus", self->cpus, "memory_mb", (json_int_t) self->memory_mb,
+                                  "memory_used_mb", (json_int_t) self->memory_used_mb, "gpus", gpus);
+    json_t *settled = ocf_hardware_settle (self->hardware, measured);
+    json_decref (measured);
+    json_decref (self->hardware);
+    self->hardware = json_incref (settled);
+    ocf_registrar_set_hardware (self->registrar, settled);
 }
 
 static int
@@ -912,6 +918,7 @@ ocf_agent_destroy (ocf_agent_t **self_p)
     ocf_gpu_probe_destroy (&self->probe);
     ocf_fetch_destroy (&self->fetch);
     ocf_registrar_destroy (&self->registrar);
+    json_decref (self->hardware);
     ocf_units_destroy (&self->units);
     ocf_inflight_destroy (&self->inflight);
     if (self->timer_id >= 0)

@@ -2,6 +2,7 @@
     ones: nvidia-smi CSV, /v1/models JSON, Prometheus text, /proc, Slurm variables, and the
     bounded line splitter for backend output.  */
 #include "ocf_gpu.h"
+#include "ocf_hardware.h"
 #include "ocf_linebuf.h"
 #include "ocf_models.h"
 #include "ocf_procnet.h"
@@ -578,4 +579,56 @@ Test (procstat, stat_lines)
     cr_assert_eq (ocf_procstat_read (getpid (), &stat), 0);
     cr_assert_eq (stat.pid, getpid ());
     cr_assert_eq (stat.ppid, getppid ());
+}
+
+//  A GPU as nvidia-smi reports it, in the record's shape.
+static json_t *
+s_gpu (const char *uuid, int index, int memory_used, int utilization, int temperature)
+{
+    return json_pack ("{s:i, s:s, s:s?, s:i, s:i, s:i, s:i}", "index", index, "name", "NVIDIA H100", "uuid", uuid,
+                      "memory_total_mb", 80000, "memory_used_mb", memory_used, "utilization", utilization,
+                      "temperature", temperature);
+}
+
+static json_t *
+s_hardware (int memory_used, json_t *gpus)
+{
+    return json_pack ("{s:i, s:i, s:i, s:o}", "cpus", 64, "memory_mb", 512000, "memory_used_mb", memory_used, "gpus", gpus);
+}
+
+Test (hardware, figures_are_written_past_a_deadband_only)
+{
+    json_t *reported = s_hardware (48000, json_pack ("[o, o]", s_gpu ("GPU-a", 0, 20000, 50, 60), s_gpu (NULL, 1, 0, 0, 30)));
+    //  Small moves everywhere (host memory < 5 % of 512 GB, GPU memory < 5 % of 80 GB,
+    //  utilisation < 10 points, temperature < 5 degrees): the record stays as it is.
+    json_t *measured = s_hardware (70000, json_pack ("[o, o]", s_gpu ("GPU-a", 0, 23000, 59, 64), s_gpu (NULL, 1, 3000, 9, 26)));
+    json_t *settled = ocf_hardware_settle (reported, measured);
+    cr_assert (json_equal (settled, reported), "%s", json_dumps (settled, JSON_COMPACT));
+    json_decref (settled);
+    //  Past the deadband, each figure on its own: the moved ones as measured, the rest as reported.
+    json_decref (measured);
+    measured = s_hardware (80000, json_pack ("[o, o]", s_gpu ("GPU-a", 0, 23900, 40, 63), s_gpu (NULL, 1, 0, 10, 35)));
+    settled = ocf_hardware_settle (reported, measured);
+    json_t *expected = s_hardware (80000, json_pack ("[o, o]", s_gpu ("GPU-a", 0, 20000, 40, 60), s_gpu (NULL, 1, 0, 10, 35)));
+    cr_assert (json_equal (settled, expected), "%s", json_dumps (settled, JSON_COMPACT));
+    cr_assert_eq (json_integer_value (json_object_get (json_array_get (json_object_get (measured, "gpus"), 0), "memory_used_mb")), 23900,
+                  "measured is left untouched");
+    json_decref (settled);
+    json_decref (expected);
+    json_decref (measured);
+    //  A new GPU, a swapped one (other uuid) and a value becoming unknown are written at once.
+    measured = s_hardware (48000, json_pack ("[o, o, o]", s_gpu ("GPU-b", 0, 20001, 51, 61), s_gpu (NULL, 1, 0, 0, 30),
+                                            s_gpu ("GPU-c", 2, 1, 1, 1)));
+    json_object_set_new (json_array_get (json_object_get (measured, "gpus"), 1), "utilization", json_null ());
+    settled = ocf_hardware_settle (reported, measured);
+    cr_assert (json_equal (settled, measured), "%s", json_dumps (settled, JSON_COMPACT));
+    json_decref (settled);
+    json_decref (measured);
+    //  Nothing reported yet: everything as measured.
+    measured = s_hardware (1, json_array ());
+    settled = ocf_hardware_settle (NULL, measured);
+    cr_assert (json_equal (settled, measured));
+    json_decref (settled);
+    json_decref (measured);
+    json_decref (reported);
 }
