@@ -18,6 +18,7 @@ typedef enum { STOP_NONE, STOP_START_TIMEOUT, STOP_SHUTDOWN, STOP_REPLACE } stop
 
 struct _ocf_service_t {
     const ocf_service_config_t *config;
+    int64_t port;                //  the configured one, or swap_port for the new backend of a swap
     bool launched;
     int64_t health_interval;
     int64_t metrics_interval;
@@ -120,6 +121,7 @@ ocf_service_new (const ocf_service_config_t *config, const ocf_workerd_config_t 
 {
     ocf_service_t *self = ocf_calloc (1, sizeof *self);
     self->config = config;
+    self->port = config->port;
     self->launched = config->command != NULL;
     self->health_interval = workerd->health_interval_ms;
     self->metrics_interval = workerd->metrics_interval_ms;
@@ -169,6 +171,24 @@ ocf_service_running (ocf_service_t *self)
     return self->running;
 }
 
+void
+ocf_service_set_port (ocf_service_t *self, int64_t port)
+{
+    self->port = port;
+}
+
+int64_t
+ocf_service_port (ocf_service_t *self)
+{
+    return self->port;
+}
+
+void
+ocf_service_set_config (ocf_service_t *self, const ocf_service_config_t *config)
+{
+    self->config = config;
+}
+
 //  --------------------------------------------------------------------------
 //  Transitions
 
@@ -176,6 +196,12 @@ static bool
 s_registered (ocf_service_t *self)
 {
     return self->state == OCF_SERVICE_HEALTHY && !self->shutting_down && self->drain != OCF_SERVICE_DRAIN_DRAINED;
+}
+
+bool
+ocf_service_registered (ocf_service_t *self)
+{
+    return s_registered (self);
 }
 
 static void
@@ -807,7 +833,7 @@ ocf_service_registration (ocf_service_t *self)
         json_object_set_new (load, "prefix_hit_rate", json_real (s_whole_percents (self->prefix_hit_rate)));
     const char *status = self->drain == OCF_SERVICE_DRAIN_DRAINING ? "draining" : "ready";
     return json_pack ("{s:s, s:o, s:s, s:s, s:I, s:o}", "name", self->config->name, "identity_group", groups,
-                      "status", status, "host", self->config->host, "port", (json_int_t) self->config->port,
+                      "status", status, "host", self->config->host, "port", (json_int_t) self->port,
                       "load", load);
 }
 
@@ -836,7 +862,7 @@ ocf_service_stats (ocf_service_t *self, int64_t now)
                                "health_failures", (json_int_t) self->check_failures,
                                "registrations", (json_int_t) self->registrations,
                                "withdrawals", (json_int_t) self->withdrawals,
-                               "port", (json_int_t) self->config->port);
+                               "port", (json_int_t) self->port);
     json_object_set_new (stats, "adopted", json_boolean (self->adopted));
     json_object_set_new (stats, "health_latency_ms",
                          self->checks ? json_real ((double) self->latency_us / 1000) : json_null ());

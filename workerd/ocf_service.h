@@ -99,6 +99,15 @@ uint64_t ocf_service_run (ocf_service_t *self);
 //  True while a launched process exists (from spawned to exited).
 bool ocf_service_running (ocf_service_t *self);
 
+//  The port the backend listens on: the configured one unless set (a swap's new backend
+//  beside the old one). Set before the start.
+void ocf_service_set_port (ocf_service_t *self, int64_t port);
+int64_t ocf_service_port (ocf_service_t *self);
+//  An equal configuration from a reloaded file replaces the one read at creation.
+void ocf_service_set_config (ocf_service_t *self, const ocf_service_config_t *config);
+//  True while it should be registered (ocf_service_registration is not NULL).
+bool ocf_service_registered (ocf_service_t *self);
+
 //  Events.
 void ocf_service_start (ocf_service_t *self, int64_t now);
 //  Instead of start: the backend runs already (see above).

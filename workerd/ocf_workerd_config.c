@@ -1,6 +1,8 @@
 /*  ocf_workerd_config: the [workerd] and [service.NAME] sections.  */
 #include "ocf_config.h"
 
+#include <string.h>
+
 #define KEY(field) offsetof (ocf_workerd_config_t, field)
 
 static const ocf_config_key_t s_workerd_keys[] = {
@@ -29,7 +31,7 @@ const ocf_config_section_t ocf_workerd_config_section = {
 
 static const ocf_config_key_t s_service_keys[] = {
     { "command", OCF_CONFIG_STRING, KEY (command), NULL, 0, 0, NULL, true,
-      "Backend to launch (argv, no shell); absent: an externally managed backend" },
+      "Backend to launch (argv, no shell; {port} becomes the port it is started on); absent: an externally managed backend" },
     { "env", OCF_CONFIG_STRING, KEY (env), "", 0, 0, NULL, true,
       "Environment for the backend: KEY=VALUE KEY=VALUE" },
     { "gpus", OCF_CONFIG_STRING, KEY (gpus), "", 0, 0, NULL, false,
@@ -62,7 +64,54 @@ static const ocf_config_key_t s_service_keys[] = {
       "Time a launched backend has to become healthy (model loading)" },
     { "stop_timeout", OCF_CONFIG_DURATION, KEY (stop_timeout_ms), "10s", 0, 3600000, NULL, false,
       "Grace period between SIGTERM and SIGKILL" },
+    { "swap", OCF_CONFIG_ENUM, KEY (swap), "after_drain", 0, 0, "after_drain|beside", false,
+      "How a reload replaces the backend when this section changed: after_drain (drain and stop the old one, then start "
+      "the new one) or beside (start the new one on the other port, then drain and stop the old one)" },
+    { "swap_port", OCF_CONFIG_INT, KEY (swap_port), "0", 0, 65535, NULL, false,
+      "swap = beside: the other port; a backend alternates between port and swap_port at each change" },
 };
+
+#define SERVICE_KEY_COUNT (sizeof s_service_keys / sizeof s_service_keys[0])
+
+bool
+ocf_service_config_same (const ocf_service_config_t *a, const ocf_service_config_t *b)
+{
+    for (size_t i = 0; i < SERVICE_KEY_COUNT; i++) {
+        const ocf_config_key_t *key = &s_service_keys[i];
+        if (strcmp (key->key, "swap") == 0 || strcmp (key->key, "swap_port") == 0)
+            continue;
+        const char *left = (const char *) a + key->offset, *right = (const char *) b + key->offset;
+        if (key->type == OCF_CONFIG_STRING || key->type == OCF_CONFIG_ENUM) {
+            const char *x = *(char *const *) left, *y = *(char *const *) right;
+            if ((x == NULL) != (y == NULL) || (x && strcmp (x, y) != 0))
+                return false;
+        }
+        else
+        if (*(const int64_t *) left != *(const int64_t *) right)
+            return false;
+    }
+    return true;
+}
+
+//  swap = beside: a second port that nothing else uses, which the command is told.
+static void
+s_finish_swap (ocf_config_t *self, ocf_service_config_t *service, const char *where)
+{
+    if (strcmp (service->swap, "beside") != 0)
+        return;
+    if (!service->command)
+        ocf_config_error (self, "%s swap: beside needs a command (workerd starts the new backend)", where);
+    else
+    if (!strstr (service->command, OCF_SERVICE_PORT_PLACEHOLDER))
+        ocf_config_error (self, "%s swap: beside starts the new backend on another port: the command must say where "
+                          "to listen with " OCF_SERVICE_PORT_PLACEHOLDER, where);
+    if (service->swap_port == 0 || service->swap_port == service->port)
+        ocf_config_error (self, "%s swap_port: swap = beside needs a port other than port for the new backend", where);
+    if (strcmp (self->workerd.launcher, "systemd") == 0)
+        ocf_config_error (self, "%s swap: beside is not available with [workerd] launcher = systemd yet (one unit "
+                          "per service); use after_drain", where);
+}
+
 
 //  Every service needs a port, and no two the same address; commands must split into argv.
 static void
@@ -94,12 +143,20 @@ s_finish_services (ocf_config_t *self, const char *file)
             ocf_config_error (self, "%s metrics_path: '%s' must start with /", where, service->metrics_path);
         if (service->restart_delay_max_ms < service->restart_delay_ms)
             ocf_config_error (self, "%s restart_delay_max: shorter than restart_delay", where);
+        s_finish_swap (self, service, where);
         //  Two services on one address would check (and register) the same backend twice.
-        for (size_t j = 0; j < i; j++)
-            if (service->port && service->port == self->services[j].port
-            &&  strcmp (service->host, self->services[j].host) == 0)
-                ocf_config_error (self, "%s port: %lld is also the port of [service.%s]", where, (long long) service->port,
-                                  self->services[j].name);
+        for (size_t j = 0; j < i; j++) {
+            const ocf_service_config_t *other = &self->services[j];
+            if (strcmp (service->host, other->host) != 0)
+                continue;
+            int64_t mine[] = { service->port, service->swap_port }, theirs[] = { other->port, other->swap_port };
+            static const char *keys[] = { "port", "swap_port" };
+            for (int m = 0; m < 2; m++)
+                for (int t = 0; t < 2; t++)
+                    if (mine[m] && mine[m] == theirs[t])
+                        ocf_config_error (self, "%s %s: %lld is also the %s of [service.%s]", where, keys[m],
+                                          (long long) mine[m], keys[t], other->name);
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 #include "../common/ocf_config_schema.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define OCF_SERVICE_NAME_MAX 64
@@ -40,10 +41,19 @@ typedef struct {
     int64_t restart_delay_max_ms;
     int64_t start_timeout_ms;
     int64_t stop_timeout_ms;
+    char *swap;                  //  after_drain | beside: how a reload replaces a changed backend
+    int64_t swap_port;           //  beside: the new backend's port while the old one serves
 } ocf_service_config_t;
+
+//  "{port}" in a command: replaced with the port the backend is started on.
+#define OCF_SERVICE_PORT_PLACEHOLDER "{port}"
 
 extern const ocf_config_section_t ocf_workerd_config_section;
 //  Every [service.NAME] section.
 extern const ocf_config_section_t ocf_service_config_section;
+
+//  Whether two [service.NAME] sections describe the same backend: every key but swap and
+//  swap_port (which only say how the next change is made) is equal.
+bool ocf_service_config_same (const ocf_service_config_t *a, const ocf_service_config_t *b);
 
 #endif
