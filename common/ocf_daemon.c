@@ -36,6 +36,42 @@ ocf_daemon_start (int argc, char **argv, const char *program, const char *summar
     return ocf_daemon_start_checked (argc, argv, program, summary, NULL);
 }
 
+//  Where the configuration came from, for ocf_daemon_reload: the path and the overrides are
+//  argv's strings, which live as long as the process.
+static struct {
+    const char *path;
+    bool explicit_path;
+    char **overrides;
+    int override_count;
+} s_source;
+
+static ocf_config_t *
+s_load (void)
+{
+    ocf_config_t *config = ocf_config_new ();
+    ocf_config_load (config, s_source.path, s_source.explicit_path);
+    for (int i = 0; i < s_source.override_count; i++)
+        ocf_config_set (config, s_source.overrides[i]);
+    ocf_config_finish (config);
+    return config;
+}
+
+ocf_config_t *
+ocf_daemon_reload (void)
+{
+    ocf_config_t *config = s_load ();
+    const char *errors = ocf_config_errors (config);
+    if (!*errors)
+        return config;
+    ocf_log_error ("reload: %s has errors; keeping the configuration in use:", s_source.path);
+    char *copy = ocf_strdup (errors), *saveptr = NULL;
+    for (char *line = strtok_r (copy, "\n", &saveptr); line; line = strtok_r (NULL, "\n", &saveptr))
+        ocf_log_error ("reload: %s", line);
+    free (copy);
+    ocf_config_destroy (&config);
+    return NULL;
+}
+
 ocf_config_t *
 ocf_daemon_start_checked (int argc, char **argv, const char *program, const char *summary, ocf_daemon_check_fn *own_check)
 {
@@ -74,12 +110,11 @@ ocf_daemon_start_checked (int argc, char **argv, const char *program, const char
         fprintf (stderr, "%s: unexpected argument '%s' (see --help)\n", program, argv[optind]);
         exit (2);
     }
-    ocf_config_t *config = ocf_config_new ();
-    ocf_config_load (config, path, explicit_path);
-    for (int i = 0; i < override_count; i++)
-        ocf_config_set (config, overrides[i]);
-    free (overrides);
-    ocf_config_finish (config);
+    s_source.path = path;
+    s_source.explicit_path = explicit_path;
+    s_source.overrides = overrides;
+    s_source.override_count = override_count;
+    ocf_config_t *config = s_load ();
     char own[1024] = "";
     const char *errors = ocf_config_errors (config);
     if (!*errors && own_check && own_check (config, own, sizeof own - 1) != 0) {

@@ -19,6 +19,10 @@ typedef int (ocf_daemon_check_fn) (ocf_config_t *config, char *error, size_t err
 //  --check-config reports its errors too and a start with them fails the same way.
 ocf_config_t *ocf_daemon_start_checked (int argc, char **argv, const char *program, const char *summary,
                                         ocf_daemon_check_fn *check);
+//  The configuration read again from the same file with the same overrides (SIGHUP), or
+//  NULL when it has errors, each logged with the file, line and key ("keeping the
+//  configuration in use"). Caller owns it.
+ocf_config_t *ocf_daemon_reload (void);
 //  "ipc://<run_dir>/<name>" into buffer.
 const char *ocf_daemon_endpoint (ocf_config_t *config, const char *name, char *buffer, size_t size);
 //  Creates run_dir (0755) and state_dir (0750) when missing, then takes run_dir/<name>.lock,

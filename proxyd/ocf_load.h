@@ -1,7 +1,8 @@
 /*  ocf_load: requests in flight to this host's own backends, per service, across loops.
     Counted where proxyd talks to a local backend (the /v1/_service hop, or a request routed to
     this host directly). It is this host's capacity check when routing and what proxyd reports
-    to tabled (SERVICE.LOAD) so that other hosts can balance. A fixed table of atomic counters:
+    to tabled (SERVICE.LOAD) so that other hosts can balance. A second table counts the same
+    requests per backend address (host:port) for ocf-workerd's drains. A fixed table of atomic counters:
     loops add and read without locks; a mutex guards only the naming of a new slot.  */
 #ifndef OCF_LOAD_H
 #define OCF_LOAD_H

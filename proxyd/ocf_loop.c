@@ -479,6 +479,7 @@ ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_
     self->config = ocf_proxyd_config (server);
     self->metrics = ocf_proxyd_metrics (server);
     self->load = ocf_proxyd_load (server);
+    self->backends = ocf_proxyd_backends (server);
     self->globalconf = ocf_proxyd_globalconf (server);
     self->index = index;
     self->wake_fd = -1;

@@ -33,6 +33,7 @@ typedef struct {
     ocf_config_t *config;
     ocf_metrics_t *metrics;
     ocf_load_t *load;
+    ocf_load_t *backends;
     h2o_globalconf_t *globalconf;
     int index;
     pthread_t thread;

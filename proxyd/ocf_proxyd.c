@@ -38,6 +38,7 @@ struct _ocf_proxyd_t {
     char server_name[64];
     ocf_metrics_t *metrics;
     ocf_load_t *load;
+    ocf_load_t *backends;        //  the same counts per backend address, for workerd's drains
     ocf_tls_t *tls;              //  this host's credentials on the fabric
     ocf_loop_t *loops;
     int loop_count;
@@ -86,6 +87,12 @@ ocf_load_t *
 ocf_proxyd_load (ocf_proxyd_t *self)
 {
     return self->load;
+}
+
+ocf_load_t *
+ocf_proxyd_backends (ocf_proxyd_t *self)
+{
+    return self->backends;
 }
 
 ocf_tls_t *
@@ -277,6 +284,11 @@ s_stats (ocf_proxyd_t *self)
     for (size_t slot = 0; slot < ocf_load_count (self->load); slot++)
         json_object_set_new (inflight, ocf_load_name (self->load, (int) slot), json_integer (ocf_load_get (self->load, (int) slot)));
     json_object_set_new (stats, "service_inflight", inflight);
+    json_t *backends = json_object ();
+    for (size_t slot = 0; slot < ocf_load_count (self->backends); slot++)
+        json_object_set_new (backends, ocf_load_name (self->backends, (int) slot),
+                             json_integer (ocf_load_get (self->backends, (int) slot)));
+    json_object_set_new (stats, "backend_inflight", backends);
     return stats;
 }
 
@@ -344,6 +356,7 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     ocf_proxyd_register_routes (&self->routes);
     self->metrics = ocf_metrics_new (&self->routes);
     self->load = ocf_load_new ();
+    self->backends = ocf_load_new ();
     self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < OCF_LOAD_SLOTS; i++)
         self->reports[i] = (report_t) { self, i, 0, -1 };
@@ -486,6 +499,7 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     h2o_config_dispose (&self->globalconf);
     ocf_access_destroy (&self->access);
     ocf_load_destroy (&self->load);
+    ocf_load_destroy (&self->backends);
     ocf_metrics_destroy (&self->metrics);
     ocf_signals_destroy (&self->signals);
     free (self);

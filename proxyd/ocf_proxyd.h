@@ -35,6 +35,9 @@ int ocf_proxyd_run (ocf_proxyd_t *self);
 ocf_config_t *ocf_proxyd_config (ocf_proxyd_t *self);
 ocf_metrics_t *ocf_proxyd_metrics (ocf_proxyd_t *self);
 ocf_load_t *ocf_proxyd_load (ocf_proxyd_t *self);
+//  The same per local backend address ("host:port"): ocf-workerd drains the old backend of a
+//  model swap while the new one, of the same service, takes the new requests.
+ocf_load_t *ocf_proxyd_backends (ocf_proxyd_t *self);
 h2o_globalconf_t *ocf_proxyd_globalconf (ocf_proxyd_t *self);
 const ocf_routetable_t *ocf_proxyd_routes (ocf_proxyd_t *self);
 ocf_access_t *ocf_proxyd_access (ocf_proxyd_t *self);

@@ -21,6 +21,7 @@ typedef struct {
     char tried[MAX_TRIED][OCF_NODE_ID_LEN + 1];   //  node ids, also the targets' node_id
     size_t tried_count;
     int slot;                    //  this host's load slot for the service
+    int backend_slot;            //  ... and for the backend's address, once chosen
     uint64_t key;                //  the prefix key (policy prefix); 0: none
 } providers_t;
 
@@ -41,6 +42,15 @@ s_node_pool (ocf_loop_t *loop, ocf_view_node_t *node)
     if (node->fabric_port)
         return ocf_pools_get (loop->pools, node->fabric_host, strlen (node->fabric_host), node->fabric_port, node->id);
     return ocf_pools_get (loop->pools, node->proxy_host, strlen (node->proxy_host), node->proxy_port, NULL);
+}
+
+//  The slot of a local backend's address in the per-backend counts (-1: the table is full).
+static int
+s_backend_slot (ocf_loop_t *loop, const char *host, int port)
+{
+    char address[80];
+    int len = snprintf (address, sizeof address, "%s:%d", host, port);
+    return len < (int) sizeof address ? ocf_load_slot (loop->backends, address, (size_t) len) : -1;
 }
 
 static bool
@@ -86,6 +96,8 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
         target->path = self->local_path;
         target->data = LOCAL;
         ocf_load_add (loop->load, self->slot, 1);
+        self->backend_slot = s_backend_slot (loop, service->host, service->port);
+        ocf_load_add (loop->backends, self->backend_slot, 1);
     }
     else {
         target->pool = s_node_pool (loop, node);
@@ -100,8 +112,10 @@ static void
 s_providers_release (void *arg, ocf_target_t *target)
 {
     providers_t *self = arg;
-    if (target->data == LOCAL)
+    if (target->data == LOCAL) {
         ocf_load_add (self->loop->load, self->slot, -1);
+        ocf_load_add (self->loop->backends, self->backend_slot, -1);
+    }
     else {
         ocf_view_node_t *node = ocf_view_lookup (self->loop->view, target->node_id);
         if (node && node->inflight > 0)
@@ -205,6 +219,7 @@ typedef struct {
     ocf_target_t target;
     bool given;
     int slot;                    //  >= 0: a local backend, counted in the load
+    int backend_slot;            //  ... and by its address
 } fixed_t;
 
 static bool
@@ -218,6 +233,7 @@ s_fixed_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
     self->given = true;
     *target = self->target;
     ocf_load_add (self->loop->load, self->slot, 1);
+    ocf_load_add (self->loop->backends, self->backend_slot, 1);
     return true;
 }
 
@@ -226,15 +242,18 @@ s_fixed_release (void *arg, ocf_target_t *target)
 {
     fixed_t *self = arg;
     ocf_load_add (self->loop->load, self->slot, -1);
+    ocf_load_add (self->loop->backends, self->backend_slot, -1);
 }
 
 static const ocf_router_t s_fixed_router = { s_fixed_next, s_fixed_release };
 
 static void
-s_route_fixed (ocf_loop_t *loop, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot)
+s_route_fixed (ocf_loop_t *loop, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot,
+               int backend_slot)
 {
     fixed_t *self = h2o_mem_alloc_pool (&req->pool, sizeof *self);
-    *self = (fixed_t) { loop, { pool, path, h2o_strdup (&req->pool, node_id, strlen (node_id)).base, NULL }, false, slot };
+    *self = (fixed_t) { loop, { pool, path, h2o_strdup (&req->pool, node_id, strlen (node_id)).base, NULL }, false, slot,
+                        backend_slot };
     ocf_forward (loop, req, &s_fixed_router, self, 1);
 }
 
@@ -268,7 +287,8 @@ s_route_local (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t
         return;
     }
     ocf_pool_t *pool = ocf_pools_get (loop->pools, service->host, strlen (service->host), service->port, NULL);
-    s_route_fixed (loop, req, pool, path, me->id, ocf_load_slot (loop->load, route->service, route->service_len));
+    s_route_fixed (loop, req, pool, path, me->id, ocf_load_slot (loop->load, route->service, route->service_len),
+                   s_backend_slot (loop, service->host, service->port));
 }
 
 static void
@@ -303,7 +323,7 @@ s_route_p2p (ocf_loop_t *loop, h2o_req_t *req, ocf_route_t *route, h2o_iovec_t p
     if (node->fabric_port)
         path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/p2p/")), h2o_iovec_init (node->id, strlen (node->id)),
                            path);
-    s_route_fixed (loop, req, s_node_pool (loop, node), path, node->id, -1);
+    s_route_fixed (loop, req, s_node_pool (loop, node), path, node->id, -1, -1);
 }
 
 //  The path at the target: "/" in front of a bare query.

@@ -1,8 +1,9 @@
 /*  ocf-workerd: this host's agent: it runs and watches the backends and reports the hardware.
     The daemon around ocf_agent: configuration, signals (SIGTERM/SIGINT exit and leave the
-    backends running, SIGCHLD reaps), systemd notifications, and the local API on
-    run_dir/workerd.api (ROUTER) with HELLO, STATS, DRAIN, UNDRAIN and STOP (withdraw, stop
-    the backends, exit), guarded by run_dir/workerd.lock.  */
+    backends running, SIGHUP reads the configuration again for ocf_agent_reload, SIGCHLD
+    reaps), systemd notifications, and the local API on run_dir/workerd.api (ROUTER) with
+    HELLO, STATS, DRAIN, UNDRAIN and STOP (withdraw, stop the backends, exit), guarded by
+    run_dir/workerd.lock.  */
 #include "ocf_alloc.h"
 #include "ocf_daemon.h"
 #include "ocf_lock.h"
@@ -185,8 +186,12 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
             rc = ocf_agent_leave (daemon->agent);
         }
         else
-            ocf_log_notice ("received %s: ignored (the configuration is read at start; restart to change it)",
-                            strsignal (signal_number));
+        if (signal_number == SIGHUP) {
+            ocf_log_notice ("received SIGHUP: reading the configuration again");
+            ocf_config_t *config = ocf_daemon_reload ();
+            if (config)
+                ocf_agent_reload (daemon->agent, config);
+        }
         if (rc == -1)
             return -1;           //  ends zloop_start
     }

@@ -17,6 +17,7 @@
 #include "ocf_prom.h"
 #include "ocf_service.h"
 #include "ocf_slurm.h"
+#include "ocf_swap.h"
 #include "ocf_statedir.h"
 #include "ocf_strbuf.h"
 #include "ocf_sysinfo.h"
@@ -48,16 +49,28 @@ extern char **environ;
 
 typedef enum { PHASE_RUNNING, PHASE_WITHDRAWING, PHASE_STOPPING, PHASE_DONE } phase_t;
 
+//  A service's log file follower: the service's, not one backend's (the old and the new
+//  backend of a swap append to the same file).
 typedef struct {
+    ocf_agent_t *agent;
+    char name[OCF_SERVICE_NAME_MAX + 1];
+    ocf_logtail_t *tail;
+} follower_t;
+
+typedef struct _entry_t entry_t;
+
+struct _entry_t {
     ocf_agent_t *agent;
     ocf_service_config_t *config;
     ocf_service_t *machine;
-    char **argv;                 //  the command, split once
+    int64_t port;                //  its backend's: port, or swap_port after a swap beside the old one
+    char **argv;                 //  the command, split, {port} replaced
     char **env;                  //  env plus CUDA_VISIBLE_DEVICES
     char base_url[320];
+    char address[300];           //  host:port, as proxyd counts the requests in flight to it
     ocf_process_t *process;
     char log_path[4200];         //  state_dir/backends/NAME.log, its output
-    ocf_logtail_t *log;          //  follows it into workerd's log
+    follower_t *follower;        //  follows it into workerd's log
     char record_path[4200];      //  state_dir/backends/NAME.json, for the next workerd
     json_t *spec;                //  the configuration it is started with
     json_t *recorded;            //  the service state last written there
@@ -66,13 +79,22 @@ typedef struct {
     bool stop_when_drained;      //  DRAIN {"stop": true}: the backend goes once drained
     bool stopped_by_drain;       //  ... and was told to
     bool kept_drained;           //  listed in state_dir/drained: drained until UNDRAIN, restarts included
-} entry_t;
+    int pending;                 //  HTTP requests and unit starts whose callbacks are still due
+    ocf_swap_t *swap;            //  the new backend of a swap under way: the swap ...
+    entry_t *old;                //  ... and the old backend's entry
+    entry_t *successor;          //  the old backend of a swap under way: the new one's entry
+    bool removed;                //  no longer configured: drained, stopped, then forgotten
+    bool dead;                   //  forgotten once its process is gone and no callback is due
+};
 
 struct _ocf_agent_t {
-    ocf_config_t *config;
+    ocf_config_t *config;        //  the one read at start: [node] and [workerd] come from it
+    ocf_config_t **loaded;       //  those read by reloads, kept while an entry refers to them
+    size_t loaded_count;
     zloop_t *loop;
-    entry_t *entries;
+    entry_t **entries;
     size_t entry_count;
+    size_t entry_cap;
     ocf_fetch_t *fetch;
     ocf_registrar_t *registrar;
     ocf_units_t *units;          //  launcher = systemd, else NULL
@@ -104,6 +126,7 @@ struct _ocf_agent_t {
 static void s_after_event (ocf_agent_t *self);
 static void s_settle (ocf_agent_t *self);
 static void s_load_drained (ocf_agent_t *self, int64_t now);
+static void s_save_drained (ocf_agent_t *self);
 
 //  --------------------------------------------------------------------------
 //  Backend output: each line into the log, prefixed with the service name
@@ -111,9 +134,9 @@ static void s_load_drained (ocf_agent_t *self, int64_t now);
 static void
 s_log_line (const char *line, size_t len, bool continued, void *arg)
 {
-    entry_t *entry = arg;
-    entry->agent->output_lines++;
-    ocf_log_info ("%s: %.*s%s", entry->config->name, (int) len, line, continued ? " [...]" : "");
+    follower_t *follower = arg;
+    follower->agent->output_lines++;
+    ocf_log_info ("%s: %.*s%s", follower->name, (int) len, line, continued ? " [...]" : "");
 }
 
 //  --------------------------------------------------------------------------
@@ -127,13 +150,16 @@ s_log_line (const char *line, size_t len, bool continued, void *arg)
 static void
 s_write_record (entry_t *entry)
 {
+    //  None for the old backend of a swap beside it: the file is the new one's.
+    if (!*entry->record_path)
+        return;
     json_t *state = ocf_service_record (entry->machine);
     if (entry->recorded && json_equal (state, entry->recorded)) {
         json_decref (state);
         return;
     }
     char *text = ocf_backend_record_encode (entry->config->name, ocf_process_pid (entry->process),
-                                            ocf_process_start_time (entry->process), entry->spec, state);
+                                            ocf_process_start_time (entry->process), entry->port, entry->spec, state);
     if (ocf_statedir_write (entry->record_path, text) != 0) {
         ocf_log_error ("%s: cannot write %s: %s (a restarted workerd would not adopt the backend)", entry->config->name,
                        entry->record_path, strerror (errno));
@@ -149,12 +175,49 @@ s_write_record (entry_t *entry)
 static void
 s_forget_record (entry_t *entry)
 {
-    unlink (entry->record_path);
+    if (*entry->record_path)
+        unlink (entry->record_path);
     json_decref (entry->recorded);
     entry->recorded = NULL;
 }
 
 static void s_entry_exited (entry_t *entry, int status);
+
+//  The port its backend listens on, and what follows from it: the URL it is checked at, the
+//  address proxyd counts its requests under, the command ({port}).
+static void
+s_set_port (entry_t *entry, int64_t port)
+{
+    const char *host = entry->config->host;
+    entry->port = port;
+    snprintf (entry->base_url, sizeof entry->base_url, strchr (host, ':') ? "http://[%s]:%lld" : "http://%s:%lld", host,
+              (long long) port);
+    snprintf (entry->address, sizeof entry->address, "%s:%lld", host, (long long) port);
+    ocf_service_set_port (entry->machine, port);
+    if (!entry->config->command)
+        return;
+    char number[16];
+    snprintf (number, sizeof number, "%lld", (long long) port);
+    size_t placeholder = strlen (OCF_SERVICE_PORT_PLACEHOLDER);
+    char error[128];
+    ocf_config_argv_free (&entry->argv);
+    //  It split when the configuration was checked.
+    entry->argv = ocf_config_split_argv (entry->config->command, error, sizeof error);
+    for (char **arg = entry->argv; *arg; arg++) {
+        ocf_strbuf_t expanded = { 0 };
+        const char *rest = *arg, *found;
+        while ((found = strstr (rest, OCF_SERVICE_PORT_PLACEHOLDER))) {
+            ocf_strbuf_printf (&expanded, "%.*s%s", (int) (found - rest), rest, number);
+            rest = found + placeholder;
+        }
+        if (rest == *arg)
+            continue;
+        ocf_strbuf_printf (&expanded, "%s", rest);
+        free (*arg);
+        *arg = ocf_strdup (expanded.data);
+        ocf_strbuf_free (&expanded);
+    }
+}
 
 //  An adopted backend's pidfd became readable: it ended.
 static int
@@ -201,7 +264,12 @@ s_adopt (entry_t *entry, int64_t now)
             ocf_log_notice ("%s: the backend recorded as pid %d is not running (%s); starting it", name,
                             (int) record.pid, error);
         else {
-            bool outdated = !json_equal (record.spec, entry->spec);
+            //  A backend that a swap started beside the old one listens on swap_port.
+            int64_t port = record.port ? record.port : entry->config->port;
+            bool outdated = !json_equal (record.spec, entry->spec)
+                         || (port != entry->config->port && port != entry->config->swap_port);
+            if (!outdated && port != entry->port)
+                s_set_port (entry, port);
             ocf_log_info ("%s: pid %d is the backend an earlier workerd started%s", name, (int) record.pid,
                           outdated ? ", with another configuration" : "; adopting it");
             s_watch_pidfd (entry);
@@ -224,6 +292,7 @@ s_on_unit_started (void *arg, ocf_process_t *process, const char *error)
 {
     entry_t *entry = arg;
     int64_t now = ocf_time_mono_ms ();
+    entry->pending--;
     if (!process)
         ocf_service_spawn_failed (entry->machine, error, now);
     else {
@@ -247,9 +316,10 @@ s_spawn (entry_t *entry, int64_t now)
         if (ocf_process_find_program (entry->argv[0], path, sizeof path, error, sizeof error) != 0)
             ocf_service_spawn_failed (entry->machine, error, now);
         else
-        if (!ocf_units_starting (units, entry->config->name))
-            ocf_units_start (units, entry->config->name, entry->argv, entry->env, entry->config->workdir,
-                             s_on_unit_started, entry);
+        if (!ocf_units_starting (units, entry->config->name)
+        &&  ocf_units_start (units, entry->config->name, entry->argv, entry->env, entry->config->workdir,
+                             s_on_unit_started, entry) == 0)
+            entry->pending++;
         return;
     }
     entry->process = ocf_process_spawn (entry->argv, entry->env, entry->config->workdir, entry->log_path, error,
@@ -283,6 +353,7 @@ static void
 s_on_response (const ocf_fetch_result_t *result, void *arg, uint64_t tag)
 {
     entry_t *entry = arg;
+    entry->pending--;
     s_deliver (entry, (get_kind_t) (tag & 3), tag >> 2, result);
     s_after_event (entry->agent);
 }
@@ -300,6 +371,8 @@ s_get (entry_t *entry, get_kind_t kind)
         ocf_fetch_result_t failed = { .body = "", .error = "cannot start an HTTP request" };
         s_deliver (entry, kind, run, &failed);
     }
+    else
+        entry->pending++;
 }
 
 static void
@@ -342,7 +415,6 @@ s_act (entry_t *entry, int64_t now)
     }
     if (entry->process)
         s_write_record (entry);
-    ocf_registrar_set_service (self->registrar, entry->config->name, ocf_service_registration (entry->machine));
 }
 
 //  --------------------------------------------------------------------------
@@ -374,9 +446,9 @@ s_deliver_health (entry_t *entry, uint64_t run, const ocf_fetch_result_t *result
     char holder[128];
     if (probe.ok && entry->process
     &&  ocf_portowner_check (&entry->port_owner, ocf_process_pid (entry->process), entry->config->host,
-                             (int) entry->config->port, holder, sizeof holder) != 0) {
+                             (int) entry->port, holder, sizeof holder) != 0) {
         snprintf (why, sizeof why, "port %lld is held by %s, not by the backend (pid %d)",
-                  (long long) entry->config->port, holder, (int) ocf_process_pid (entry->process));
+                  (long long) entry->port, holder, (int) ocf_process_pid (entry->process));
         probe.ok = false;
         probe.foreign = true;
     }
@@ -516,7 +588,7 @@ s_next_deadline (ocf_agent_t *self)
     if (self->phase == PHASE_WITHDRAWING || self->phase == PHASE_STOPPING)
         next = self->phase_deadline < next ? self->phase_deadline : next;
     for (size_t i = 0; i < self->entry_count; i++) {
-        int64_t wake = ocf_service_next_wakeup (self->entries[i].machine);
+        int64_t wake = ocf_service_next_wakeup (self->entries[i]->machine);
         next = wake < next ? wake : next;
     }
     return next;
@@ -542,7 +614,7 @@ static bool
 s_anything_running (ocf_agent_t *self)
 {
     for (size_t i = 0; i < self->entry_count; i++)
-        if (self->entries[i].process)
+        if (self->entries[i]->process)
             return true;
     return ocf_gpu_probe_pid (self->probe) != 0;
 }
@@ -561,9 +633,9 @@ s_advance_shutdown (ocf_agent_t *self, int64_t now)
         self->phase = PHASE_STOPPING;
         int64_t longest = 0;
         for (size_t i = 0; i < self->entry_count; i++) {
-            ocf_service_stop (self->entries[i].machine, now);
-            if (self->entries[i].config->stop_timeout_ms > longest)
-                longest = self->entries[i].config->stop_timeout_ms;
+            ocf_service_stop (self->entries[i]->machine, now);
+            if (self->entries[i]->config->stop_timeout_ms > longest)
+                longest = self->entries[i]->config->stop_timeout_ms;
         }
         ocf_gpu_probe_kill (self->probe);
         self->phase_deadline = now + longest + KILL_WAIT_MS;
@@ -597,14 +669,101 @@ s_after_event (ocf_agent_t *self)
     self->in_event = false;
 }
 
+static bool
+s_tick_swaps (ocf_agent_t *self, int64_t now)
+{
+    bool changed = false;
+    for (size_t i = 0; i < self->entry_count; i++)
+        if (self->entries[i]->swap)
+            changed |= ocf_swap_tick (self->entries[i]->swap, now);
+    return changed;
+}
+
+//  A swap that is over leaves one entry for the service: the new one, or the old one when
+//  the new one failed beside it.
+static void
+s_end_swaps (ocf_agent_t *self)
+{
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = self->entries[i], *old = entry->old;
+        if (!entry->swap || !ocf_swap_over (entry->swap))
+            continue;
+        ocf_registrar_set_service (self->registrar, ocf_swap_aside_name (entry->swap), NULL);
+        if (ocf_swap_phase (entry->swap) == OCF_SWAP_ABORTED) {
+            entry->dead = true;
+            old->follower = entry->follower;
+            entry->follower = NULL;
+            ocf_statedir_backend_path (self->config->node.state_dir, old->config->name, ".json", old->record_path,
+                                       sizeof old->record_path);
+            json_decref (old->recorded);
+            old->recorded = NULL;
+        }
+        else
+            old->dead = true;
+        old->successor = NULL;
+        entry->old = NULL;
+        ocf_swap_destroy (&entry->swap);
+    }
+}
+
+//  What tabled should hold, from every machine (and every swap under way).
+static void
+s_register (ocf_agent_t *self)
+{
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = self->entries[i];
+        if (entry->dead || entry->successor)
+            continue;            //  forgotten, or registered by the swap
+        if (entry->swap) {
+            ocf_registrar_set_service (self->registrar, entry->config->name, ocf_swap_registration (entry->swap));
+            ocf_registrar_set_service (self->registrar, ocf_swap_aside_name (entry->swap),
+                                       ocf_swap_aside_registration (entry->swap));
+        }
+        else
+            ocf_registrar_set_service (self->registrar, entry->config->name, ocf_service_registration (entry->machine));
+    }
+}
+
+static void s_entry_destroy (entry_t **entry_p);
+
+//  Removed services once stopped, and the losers of swaps, are forgotten when nothing will
+//  call back about them any more.
+static void
+s_forget_entries (ocf_agent_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = self->entries[i];
+        if (entry->removed && !ocf_service_running (entry->machine) && !entry->dead) {
+            ocf_log_notice ("%s: removed from the configuration, its backend stopped: forgotten", entry->config->name);
+            ocf_registrar_set_service (self->registrar, entry->config->name, NULL);
+            entry->dead = true;
+        }
+        if (entry->dead && !entry->process && !entry->pending)
+            s_entry_destroy (&entry);
+        else
+            self->entries[kept++] = entry;
+    }
+    self->entry_count = kept;
+}
+
 static void
 s_settle (ocf_agent_t *self)
 {
     int64_t now = ocf_time_mono_ms ();
     if (self->units)
         ocf_units_tick (self->units, now);
+    s_tick_swaps (self, now);
     for (size_t i = 0; i < self->entry_count; i++)
-        s_act (&self->entries[i], now);
+        s_act (self->entries[i], now);
+    //  A machine's tick (a drain_timeout, an exit) may move a swap on, which gives the
+    //  machines more to do.
+    if (s_tick_swaps (self, now))
+        for (size_t i = 0; i < self->entry_count; i++)
+            s_act (self->entries[i], now);
+    s_end_swaps (self);
+    s_register (self);
+    s_forget_entries (self);
     if (self->phase == PHASE_RUNNING && now >= self->next_probe_at)
         s_probe (self, now);
     int64_t probe_deadline = ocf_gpu_probe_deadline (self->probe);
@@ -614,7 +773,7 @@ s_settle (ocf_agent_t *self)
         s_advance_shutdown (self, now);
         //  Stopping the services made SIGTERMs due.
         for (size_t i = 0; i < self->entry_count; i++)
-            s_act (&self->entries[i], now);
+            s_act (self->entries[i], now);
     }
     s_arm (self);
     if (self->on_drain)
@@ -641,27 +800,28 @@ s_on_synced (void *arg)
     bool draining = false;
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = 0; i < self->entry_count; i++)
-        if (ocf_service_drain_state (self->entries[i].machine) == OCF_SERVICE_DRAIN_DRAINING) {
-            ocf_service_drain_published (self->entries[i].machine, now);
+        if (ocf_service_drain_state (self->entries[i]->machine) == OCF_SERVICE_DRAIN_DRAINING) {
+            ocf_service_drain_published (self->entries[i]->machine, now);
             draining = true;
         }
     if (self->phase == PHASE_WITHDRAWING || draining)
         s_after_event (self);
 }
 
-//  The local proxyd's answer, for every service that asked. A service it never routed to is
-//  not listed: nothing in flight.
+//  The local proxyd's answer, for every backend that asked, by address: the old and the new
+//  backend of a swap share the service's name. A backend it never routed to is not listed:
+//  nothing in flight.
 static void
 s_on_inflight (json_t *counts, const char *error, void *arg)
 {
     ocf_agent_t *self = arg;
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = 0; i < self->entry_count; i++) {
-        entry_t *entry = &self->entries[i];
+        entry_t *entry = self->entries[i];
         if (!entry->wants_inflight)
             continue;
         entry->wants_inflight = false;
-        json_t *count = counts ? json_object_get (counts, entry->config->name) : NULL;
+        json_t *count = counts ? json_object_get (counts, entry->address) : NULL;
         ocf_service_inflight (entry->machine, counts ? (json_is_integer (count) ? json_integer_value (count) : 0) : -1,
                               error, now);
     }
@@ -675,8 +835,8 @@ static void
 s_entry_exited (entry_t *entry, int status)
 {
     //  What the child wrote last is worth keeping: it often says why it died.
-    if (entry->log)
-        ocf_logtail_drain (entry->log);
+    if (entry->follower)
+        ocf_logtail_drain (entry->follower->tail);
     if (ocf_process_pidfd (entry->process) >= 0) {
         zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), 0, 0 };
         zloop_poller_end (entry->agent->loop, &item);
@@ -701,8 +861,8 @@ ocf_agent_reap (ocf_agent_t *self)
         if (self->units && ocf_units_reap (self->units, pid, status))
             continue;
         for (size_t i = 0; i < self->entry_count; i++)
-            if (self->entries[i].process && ocf_process_pid (self->entries[i].process) == pid)
-                s_entry_exited (&self->entries[i], status);
+            if (self->entries[i]->process && ocf_process_pid (self->entries[i]->process) == pid)
+                s_entry_exited (self->entries[i], status);
     }
     s_after_event (self);
     return self->phase == PHASE_DONE ? -1 : 0;
@@ -717,8 +877,8 @@ ocf_agent_leave (ocf_agent_t *self)
     }
     size_t running = 0;
     for (size_t i = 0; i < self->entry_count; i++)
-        if (self->entries[i].process) {
-            entry_t *entry = &self->entries[i];
+        if (self->entries[i]->process) {
+            entry_t *entry = self->entries[i];
             json_t *registration = ocf_service_registration (entry->machine);
             ocf_log_info ("%s: backend (pid %d) left running%s", entry->config->name, (int) ocf_process_pid (entry->process),
                           registration ? ", registered" : "");
@@ -743,7 +903,7 @@ ocf_agent_shutdown (ocf_agent_t *self)
     self->phase = PHASE_WITHDRAWING;
     self->phase_deadline = ocf_time_mono_ms () + WITHDRAW_WAIT_MS;
     for (size_t i = 0; i < self->entry_count; i++)
-        ocf_service_withdraw (self->entries[i].machine);
+        ocf_service_withdraw (self->entries[i]->machine);
     s_after_event (self);
     return self->phase == PHASE_DONE ? -1 : 0;
 }
@@ -788,7 +948,7 @@ s_log_adoption_time (ocf_agent_t *self)
 {
     size_t adopted = 0;
     for (size_t i = 0; i < self->entry_count; i++)
-        adopted += self->entries[i].process != NULL;
+        adopted += self->entries[i]->process != NULL;
     ocf_procstat_t stat;
     struct timespec boot;
     long ticks = sysconf (_SC_CLK_TCK);
@@ -797,6 +957,79 @@ s_log_adoption_time (ocf_agent_t *self)
     int64_t since_ms = (int64_t) boot.tv_sec * 1000 + boot.tv_nsec / 1000000 - (int64_t) stat.start_time * 1000 / ticks;
     ocf_log_info ("%zu running backend%s adopted, %lld ms after workerd started", adopted, adopted == 1 ? "" : "s",
                   (long long) since_ms);
+}
+
+//  A service's entry, its backend on port, added to the agent's; not started. NULL with
+//  error set when its command cannot be split (the configuration check catches it first).
+static entry_t *
+s_entry_new (ocf_agent_t *self, ocf_service_config_t *config, int64_t port, char *error, size_t error_size)
+{
+    entry_t *entry = ocf_calloc (1, sizeof *entry);
+    entry->agent = self;
+    entry->config = config;
+    const char *state_dir = self->config->node.state_dir;
+    if (config->command) {
+        if (!(entry->argv = ocf_config_split_argv (config->command, error, error_size))) {
+            free (entry);
+            return NULL;
+        }
+        entry->env = s_environment (config);
+        //  A unit's output goes to its own journal (journalctl -u ocf-backend@NAME).
+        ocf_statedir_backend_path (state_dir, config->name, ".log", entry->log_path, sizeof entry->log_path);
+        ocf_statedir_backend_path (state_dir, config->name, ".json", entry->record_path, sizeof entry->record_path);
+        entry->spec = ocf_backend_record_spec (config);
+    }
+    entry->machine = ocf_service_new (config, &self->config->workerd);
+    s_set_port (entry, port);
+    if (self->entry_count == self->entry_cap) {
+        self->entry_cap = self->entry_cap ? self->entry_cap * 2 : 8;
+        self->entries = ocf_realloc (self->entries, self->entry_cap * sizeof *self->entries);
+    }
+    self->entries[self->entry_count++] = entry;
+    ocf_log_info ("%s: %s on %s", config->name, config->command ? "launching a backend" : "checking an externally managed backend",
+                  entry->base_url);
+    return entry;
+}
+
+//  Follows the service's log file (launcher = process).
+static int
+s_follow (entry_t *entry, char *error, size_t error_size)
+{
+    follower_t *follower = ocf_calloc (1, sizeof *follower);
+    follower->agent = entry->agent;
+    snprintf (follower->name, sizeof follower->name, "%s", entry->config->name);
+    follower->tail = ocf_logtail_new (entry->agent->loop, entry->log_path, BACKEND_LOG_MAX, s_log_line, follower, error,
+                                      error_size);
+    if (!follower->tail) {
+        free (follower);
+        return -1;
+    }
+    entry->follower = follower;
+    return 0;
+}
+
+static void
+s_entry_destroy (entry_t **entry_p)
+{
+    entry_t *entry = *entry_p;
+    //  A backend still running was left on purpose (ocf_agent_leave): it outlives workerd.
+    if (entry->process && ocf_process_pidfd (entry->process) >= 0) {
+        zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), 0, 0 };
+        zloop_poller_end (entry->agent->loop, &item);
+    }
+    ocf_process_destroy (&entry->process);
+    json_decref (entry->spec);
+    json_decref (entry->recorded);
+    if (entry->follower) {
+        ocf_logtail_destroy (&entry->follower->tail);
+        free (entry->follower);
+    }
+    ocf_swap_destroy (&entry->swap);
+    ocf_service_destroy (&entry->machine);
+    ocf_config_argv_free (&entry->argv);
+    ocf_config_argv_free (&entry->env);
+    free (entry);
+    *entry_p = NULL;
 }
 
 ocf_agent_t *
@@ -839,46 +1072,19 @@ ocf_agent_new (ocf_config_t *config, zloop_t *loop, char *error, size_t error_si
         ocf_agent_destroy (&self);
         return NULL;
     }
-    self->entries = ocf_calloc (config->service_count ? config->service_count : 1, sizeof *self->entries);
     for (size_t i = 0; i < config->service_count; i++) {
-        entry_t *entry = &self->entries[self->entry_count];
-        entry->agent = self;
-        entry->config = &config->services[i];
-        if (entry->config->command) {
-            entry->argv = ocf_config_split_argv (entry->config->command, error, error_size);
-            if (!entry->argv) {
-                ocf_agent_destroy (&self);
-                return NULL;
-            }
-            entry->env = s_environment (entry->config);
-            //  A unit's output goes to its own journal (journalctl -u ocf-backend@NAME).
-            ocf_statedir_backend_path (config->node.state_dir, entry->config->name, ".log", entry->log_path,
-                                       sizeof entry->log_path);
-            if (!self->units
-            &&  !(entry->log = ocf_logtail_new (loop, entry->log_path, BACKEND_LOG_MAX, s_log_line, entry, error,
-                                                error_size))) {
-                ocf_agent_destroy (&self);
-                return NULL;
-            }
-            ocf_statedir_backend_path (config->node.state_dir, entry->config->name, ".json", entry->record_path,
-                                       sizeof entry->record_path);
-            entry->spec = ocf_backend_record_spec (entry->config);
+        entry_t *entry = s_entry_new (self, &config->services[i], config->services[i].port, error, error_size);
+        if (!entry || (entry->config->command && !self->units && s_follow (entry, error, error_size) != 0)) {
+            ocf_agent_destroy (&self);
+            return NULL;
         }
-        const char *host = entry->config->host;
-        snprintf (entry->base_url, sizeof entry->base_url, strchr (host, ':') ? "http://[%s]:%lld" : "http://%s:%lld",
-                  host, (long long) entry->config->port);
-        entry->machine = ocf_service_new (entry->config, &config->workerd);
-        self->entry_count++;
-        ocf_log_info ("%s: %s on %s", entry->config->name,
-                      entry->config->command ? "launching a backend" : "checking an externally managed backend",
-                      entry->base_url);
     }
     //  A service this node registered in an earlier run is withdrawn until it is healthy,
     //  unless its backend is still running: then it stays as it is (registered or not).
     int64_t now = ocf_time_mono_ms ();
     s_load_drained (self, now);
     for (size_t i = 0; i < self->entry_count; i++) {
-        entry_t *entry = &self->entries[i];
+        entry_t *entry = self->entries[i];
         if (!entry->config->command || !s_adopt (entry, now)) {
             ocf_registrar_set_service (self->registrar, entry->config->name, NULL);
             ocf_service_start (entry->machine, now);
@@ -895,22 +1101,12 @@ ocf_agent_destroy (ocf_agent_t **self_p)
     ocf_agent_t *self = *self_p;
     if (!self)
         return;
-    for (size_t i = 0; i < self->entry_count; i++) {
-        entry_t *entry = &self->entries[i];
-        //  A backend still running was left on purpose (ocf_agent_leave): it outlives workerd.
-        if (entry->process && ocf_process_pidfd (entry->process) >= 0) {
-            zmq_pollitem_t item = { NULL, ocf_process_pidfd (entry->process), 0, 0 };
-            zloop_poller_end (self->loop, &item);
-        }
-        ocf_process_destroy (&entry->process);
-        json_decref (entry->spec);
-        json_decref (entry->recorded);
-        ocf_logtail_destroy (&entry->log);
-        ocf_service_destroy (&entry->machine);
-        ocf_config_argv_free (&entry->argv);
-        ocf_config_argv_free (&entry->env);
-    }
+    for (size_t i = 0; i < self->entry_count; i++)
+        s_entry_destroy (&self->entries[i]);
     free (self->entries);
+    for (size_t i = 0; i < self->loaded_count; i++)
+        ocf_config_destroy (&self->loaded[i]);
+    free (self->loaded);
     if (self->probe_polled) {
         zmq_pollitem_t item = { NULL, ocf_gpu_probe_fd (self->probe), 0, 0 };
         zloop_poller_end (self->loop, &item);
@@ -928,13 +1124,147 @@ ocf_agent_destroy (ocf_agent_t **self_p)
 }
 
 //  --------------------------------------------------------------------------
+//  Reload
+
+//  The entry that stands for the service now (the new one during a swap), NULL when none.
+static entry_t *
+s_current (ocf_agent_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = self->entries[i];
+        if (!entry->dead && !entry->successor && !entry->removed && strcmp (entry->config->name, name) == 0)
+            return entry;
+    }
+    return NULL;
+}
+
+static bool
+s_uses (ocf_agent_t *self, const ocf_config_t *config)
+{
+    for (size_t i = 0; i < self->entry_count; i++) {
+        const ocf_service_config_t *used = self->entries[i]->config;
+        if (used >= config->services && used < config->services + config->service_count)
+            return true;
+    }
+    return false;
+}
+
+//  Configurations read by earlier reloads that no entry refers to any more.
+static void
+s_prune_configs (ocf_agent_t *self)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < self->loaded_count; i++)
+        if (i + 1 == self->loaded_count || s_uses (self, self->loaded[i]))
+            self->loaded[kept++] = self->loaded[i];
+        else
+            ocf_config_destroy (&self->loaded[i]);
+    self->loaded_count = kept;
+}
+
+//  A changed service: its backend replaced by a swap (ocf_swap).
+static void
+s_begin_swap (ocf_agent_t *self, entry_t *old, ocf_service_config_t *config, int64_t now)
+{
+    char error[256];
+    bool beside = strcmp (config->swap, "beside") == 0;
+    //  Beside: the port the old backend does not hold.
+    int64_t port = beside && old->port == config->port ? config->swap_port : config->port;
+    entry_t *entry = s_entry_new (self, config, port, error, sizeof error);
+    if (!entry) {
+        ocf_log_error ("%s: reload: %s; the running backend stays", config->name, error);
+        return;
+    }
+    //  The log file is the service's: the old and the new backend append to it.
+    entry->follower = old->follower;
+    old->follower = NULL;
+    if (config->command && !self->units && !entry->follower && s_follow (entry, error, sizeof error) != 0)
+        ocf_log_error ("%s: %s (its output is not logged)", config->name, error);
+    if (beside)
+        old->record_path[0] = '\0';
+    entry->old = old;
+    old->successor = entry;
+    entry->swap = ocf_swap_new (config->name, beside ? OCF_SWAP_BESIDE : OCF_SWAP_AFTER_DRAIN, old->machine,
+                                entry->machine, now);
+}
+
+int
+ocf_agent_reload (ocf_agent_t *self, ocf_config_t *config)
+{
+    if (self->phase != PHASE_RUNNING) {
+        ocf_log_notice ("reload: ignored, workerd is stopping");
+        ocf_config_destroy (&config);
+        return -1;
+    }
+    int64_t now = ocf_time_mono_ms ();
+    size_t added = 0, changed = 0, removed = 0, unchanged = 0;
+    for (size_t i = 0; i < self->entry_count; i++) {
+        entry_t *entry = self->entries[i];
+        if (entry->dead || entry->successor || entry->removed || ocf_config_service (config, entry->config->name))
+            continue;
+        if (entry->swap) {
+            ocf_log_warning ("%s: reload: removed from the configuration while its swap is under way; reload again "
+                             "once it is done", entry->config->name);
+            continue;
+        }
+        ocf_log_notice ("%s: reload: removed from the configuration: draining it, then stopping its backend",
+                        entry->config->name);
+        entry->removed = entry->stop_when_drained = true;
+        entry->kept_drained = false;
+        ocf_service_drain (entry->machine, now);
+        removed++;
+    }
+    for (size_t i = 0; i < config->service_count; i++) {
+        ocf_service_config_t *service = &config->services[i];
+        entry_t *entry = s_current (self, service->name);
+        if (!entry) {
+            char error[256];
+            ocf_log_notice ("%s: reload: added to the configuration, starting it", service->name);
+            entry = s_entry_new (self, service, service->port, error, sizeof error);
+            if (!entry || (service->command && !self->units && s_follow (entry, error, sizeof error) != 0)) {
+                ocf_log_error ("%s: reload: %s", service->name, error);
+                continue;
+            }
+            ocf_registrar_set_service (self->registrar, service->name, NULL);
+            ocf_service_start (entry->machine, now);
+            added++;
+        }
+        else
+        if (ocf_service_config_same (entry->config, service)) {
+            //  Untouched: only its configuration is the new file's (equal but for swap settings).
+            entry->config = service;
+            ocf_service_set_config (entry->machine, service);
+            unchanged++;
+        }
+        else
+        if (entry->swap)
+            ocf_log_warning ("%s: reload: changed again while its swap is under way; reload again once it is done",
+                             service->name);
+        else {
+            s_begin_swap (self, entry, service, now);
+            changed++;
+        }
+    }
+    if (self->loaded_count % 8 == 0)
+        self->loaded = ocf_realloc (self->loaded, (self->loaded_count + 8) * sizeof *self->loaded);
+    self->loaded[self->loaded_count++] = config;
+    ocf_log_notice ("reload: %zu service%s added, %zu changed, %zu removed, %zu unchanged (only [service.*] sections "
+                    "are applied; other sections take effect at the next start)", added, added == 1 ? "" : "s",
+                    changed, removed, unchanged);
+    s_prune_configs (self);
+    s_save_drained (self);
+    s_after_event (self);
+    return 0;
+}
+
+//  --------------------------------------------------------------------------
 //  Drain
 
 static bool
 s_any_drain (ocf_agent_t *self)
 {
     for (size_t i = 0; i < self->entry_count; i++)
-        if (ocf_service_drain_state (self->entries[i].machine) != OCF_SERVICE_DRAIN_NONE)
+        if (ocf_service_drain_state (self->entries[i]->machine) != OCF_SERVICE_DRAIN_NONE)
             return true;
     return false;
 }
@@ -949,7 +1279,7 @@ s_save_drained (ocf_agent_t *self)
     ocf_statedir_path (self->config->node.state_dir, OCF_STATE_DRAINED, path, sizeof path);
     bool any = false;
     for (size_t i = 0; i < self->entry_count; i++)
-        any |= self->entries[i].kept_drained;
+        any |= self->entries[i]->kept_drained;
     if (!any) {
         if (unlink (path) != 0 && errno != ENOENT)
             ocf_log_error ("cannot remove %s: %s", path, strerror (errno));
@@ -957,8 +1287,8 @@ s_save_drained (ocf_agent_t *self)
     }
     ocf_strbuf_t names = { 0 };
     for (size_t i = 0; i < self->entry_count; i++)
-        if (self->entries[i].kept_drained)
-            ocf_strbuf_printf (&names, "%s\n", self->entries[i].config->name);
+        if (self->entries[i]->kept_drained)
+            ocf_strbuf_printf (&names, "%s\n", self->entries[i]->config->name);
     if (ocf_statedir_write (path, names.data) != 0)
         ocf_log_error ("cannot write %s (a restart of workerd would undrain): %s", path, strerror (errno));
     ocf_strbuf_free (&names);
@@ -976,8 +1306,8 @@ s_load_drained (ocf_agent_t *self, int64_t now)
         line[strcspn (line, "\r\n")] = '\0';
         entry_t *entry = NULL;
         for (size_t i = 0; i < self->entry_count; i++)
-            if (strcmp (self->entries[i].config->name, line) == 0)
-                entry = &self->entries[i];
+            if (strcmp (self->entries[i]->config->name, line) == 0)
+                entry = self->entries[i];
         if (!entry) {
             if (*line)
                 ocf_log_warning ("%s names '%s', which is no service of this host now: ignored", path, line);
@@ -999,8 +1329,9 @@ s_select (ocf_agent_t *self, const char *name, size_t *first, size_t *last, char
     *last = self->entry_count;
     if (!name)
         return 0;
-    for (size_t i = 0; i < self->entry_count; i++)
-        if (strcmp (self->entries[i].config->name, name) == 0) {
+    entry_t *entry = s_current (self, name);
+    for (size_t i = 0; entry && i < self->entry_count; i++)
+        if (self->entries[i] == entry) {
             *first = i;
             *last = i + 1;
             return 0;
@@ -1031,7 +1362,7 @@ ocf_agent_drain (ocf_agent_t *self, const char *name, bool stop, char *error, si
     ocf_log_notice ("drain of %s requested%s", name ? name : "every service", stop ? "; the backends stop once drained" : "");
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = first; i < last; i++) {
-        entry_t *entry = &self->entries[i];
+        entry_t *entry = self->entries[i];
         ocf_service_drain (entry->machine, now);
         entry->stop_when_drained |= stop;
         entry->kept_drained |= !stop;
@@ -1048,16 +1379,16 @@ ocf_agent_undrain (ocf_agent_t *self, const char *name, char *error, size_t erro
     if (s_select_running (self, name, &first, &last, error, error_size) != 0)
         return -1;
     for (size_t i = first; i < last; i++)
-        if (self->entries[i].stopped_by_drain && ocf_service_running (self->entries[i].machine)) {
+        if (self->entries[i]->stopped_by_drain && ocf_service_running (self->entries[i]->machine)) {
             snprintf (error, error_size, "%s: its backend is stopping after its drain; undrain once it has stopped",
-                      self->entries[i].config->name);
+                      self->entries[i]->config->name);
             return -1;
         }
     ocf_log_notice ("undrain of %s requested", name ? name : "every service");
     int64_t now = ocf_time_mono_ms ();
     for (size_t i = first; i < last; i++) {
-        self->entries[i].stop_when_drained = self->entries[i].stopped_by_drain = self->entries[i].kept_drained = false;
-        ocf_service_undrain (self->entries[i].machine, now);
+        self->entries[i]->stop_when_drained = self->entries[i]->stopped_by_drain = self->entries[i]->kept_drained = false;
+        ocf_service_undrain (self->entries[i]->machine, now);
     }
     s_save_drained (self);
     s_after_event (self);
@@ -1072,7 +1403,7 @@ ocf_agent_drained (ocf_agent_t *self, const char *name)
     if (s_select (self, name, &first, &last, error, sizeof error) != 0)
         return true;
     for (size_t i = first; i < last; i++) {
-        entry_t *entry = &self->entries[i];
+        entry_t *entry = self->entries[i];
         if (ocf_service_drain_state (entry->machine) != OCF_SERVICE_DRAIN_DRAINED || entry->stop_when_drained
         ||  (entry->stopped_by_drain && ocf_service_running (entry->machine)))
             return false;
@@ -1089,7 +1420,7 @@ ocf_agent_drain_view (ocf_agent_t *self, const char *name)
     json_t *services = json_object ();
     if (s_select (self, name, &first, &last, error, sizeof error) == 0)
         for (size_t i = first; i < last; i++) {
-            entry_t *entry = &self->entries[i];
+            entry_t *entry = self->entries[i];
             json_object_set_new (services, entry->config->name,
                                  json_pack ("{s:s, s:b}", "drain", drains[ocf_service_drain_state (entry->machine)],
                                             "running", ocf_service_running (entry->machine)));
@@ -1112,7 +1443,8 @@ ocf_agent_hello (ocf_agent_t *self)
 {
     json_t *names = json_array ();
     for (size_t i = 0; i < self->entry_count; i++)
-        json_array_append_new (names, json_string (self->entries[i].config->name));
+        if (!self->entries[i]->dead && !self->entries[i]->successor)
+            json_array_append_new (names, json_string (self->entries[i]->config->name));
     return json_pack ("{s:s, s:s, s:s, s:i, s:o, s:b, s:b}", "daemon", "ocf-workerd", "software", "ocf " OCF_VERSION,
                       "id", ocf_registrar_node_id (self->registrar), "pid", (int) getpid (), "services", names,
                       "stopping", self->phase != PHASE_RUNNING, "draining", s_any_drain (self));
@@ -1141,9 +1473,16 @@ ocf_agent_stats (ocf_agent_t *self)
     json_t *services = json_object ();
     size_t healthy = 0;
     for (size_t i = 0; i < self->entry_count; i++) {
-        entry_t *entry = &self->entries[i];
+        entry_t *entry = self->entries[i];
+        if (entry->dead || entry->successor)
+            continue;            //  the old backend of a swap shows in the new one's "swap"
         json_t *stats = ocf_service_stats (entry->machine, now);
         json_object_set_new (stats, "pid", entry->process ? json_integer (ocf_process_pid (entry->process)) : json_null ());
+        if (entry->swap) {
+            json_t *swap = ocf_swap_stats (entry->swap, now);
+            json_object_set_new (swap, "old", ocf_service_stats (entry->old->machine, now));
+            json_object_set_new (stats, "swap", swap);
+        }
         json_object_set_new (services, entry->config->name, stats);
         healthy += ocf_service_state (entry->machine) == OCF_SERVICE_HEALTHY;
     }
@@ -1169,8 +1508,8 @@ ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
 {
     size_t healthy = 0, drains[3] = { 0 };
     for (size_t i = 0; i < self->entry_count; i++) {
-        healthy += ocf_service_state (self->entries[i].machine) == OCF_SERVICE_HEALTHY;
-        drains[ocf_service_drain_state (self->entries[i].machine)]++;
+        healthy += ocf_service_state (self->entries[i]->machine) == OCF_SERVICE_HEALTHY;
+        drains[ocf_service_drain_state (self->entries[i]->machine)]++;
     }
     //  An operator looking at `systemctl status` wants to see that the host is out of service.
     char drain[64] = "";

@@ -30,6 +30,10 @@ int ocf_agent_leave (ocf_agent_t *self);
 //  when the shutdown is complete already (nothing was running).
 int ocf_agent_shutdown (ocf_agent_t *self);
 bool ocf_agent_stopping (ocf_agent_t *self);
+//  SIGHUP, with the configuration read again (the agent takes it): services added are
+//  started, removed ones drained and stopped, changed ones swapped (ocf_swap: per their
+//  `swap`), unchanged ones left alone. Returns -1 (config destroyed) while workerd stops.
+int ocf_agent_reload (ocf_agent_t *self, ocf_config_t *config);
 
 //  DRAIN: the named service (NULL: every one) marked draining, withdrawn once nothing is in
 //  flight (or at drain_timeout); with stop, its backend is stopped then. UNDRAIN undoes it.

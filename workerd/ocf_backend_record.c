@@ -20,12 +20,15 @@ ocf_backend_record_spec (const ocf_service_config_t *config)
 }
 
 char *
-ocf_backend_record_encode (const char *service, pid_t pid, uint64_t start_time, json_t *spec, json_t *state)
+ocf_backend_record_encode (const char *service, pid_t pid, uint64_t start_time, int64_t port, json_t *spec,
+                           json_t *state)
 {
     json_t *record = json_pack ("{s:i, s:s, s:i, s:I, s:O, s:O, s:O}", "version", VERSION, "service", service,
                                 "pid", (int) pid, "start_time", (json_int_t) start_time, "spec", spec,
                                 "registered", json_object_get (state, "registered"),
                                 "models", json_object_get (state, "models"));
+    if (port > 0)
+        json_object_set_new (record, "port", json_integer (port));
     char *text = json_dumps (record, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref (record);
     return text;
@@ -107,12 +110,16 @@ ocf_backend_record_decode (const char *text, size_t size, ocf_backend_record_t *
     int rc = -1;
     json_t *service = json_object_get (root, "service"), *pid = json_object_get (root, "pid");
     json_t *start_time = json_object_get (root, "start_time"), *registered = json_object_get (root, "registered");
-    json_t *models = json_object_get (root, "models");
+    json_t *models = json_object_get (root, "models"), *port = json_object_get (root, "port");
     if (json_integer_value (json_object_get (root, "version")) != VERSION || !json_is_integer (json_object_get (root, "version")))
         snprintf (error, error_size, "\"version\" must be %d", VERSION);
     else
-    if (json_object_size (root) != 7)
-        s_fail (error, error_size, "keys must be exactly version, service, pid, start_time, spec, registered, models");
+    if (json_object_size (root) != (port ? 8 : 7))
+        s_fail (error, error_size, "keys must be exactly version, service, pid, start_time, spec, registered, models "
+                "and an optional port");
+    else
+    if (port && (!json_is_integer (port) || json_integer_value (port) < 1 || json_integer_value (port) > 65535))
+        s_fail (error, error_size, "\"port\" must be an integer from 1 to 65535");
     else
     if (!json_is_string (service) || !s_printable (json_string_value (service), OCF_SERVICE_NAME_MAX)
     ||  strlen (json_string_value (service)) != json_string_length (service))
@@ -132,6 +139,7 @@ ocf_backend_record_decode (const char *text, size_t size, ocf_backend_record_t *
         snprintf (record->service, sizeof record->service, "%s", json_string_value (service));
         record->pid = (pid_t) json_integer_value (pid);
         record->start_time = (uint64_t) json_integer_value (start_time);
+        record->port = port ? json_integer_value (port) : 0;
         record->spec = json_incref (json_object_get (root, "spec"));
         record->registered = json_is_true (registered);
         record->models = json_is_null (models) ? NULL : json_incref (models);

@@ -71,9 +71,9 @@ s_deliver (ocf_inflight_t *self, zmsg_t *zmsg)
         self->fn (NULL, error, self->arg);
         return;
     }
-    json_t *counts = json_object_get (msg.body, "service_inflight");
+    json_t *counts = json_object_get (msg.body, "backend_inflight");
     if (strcmp (msg.verb, "OK") != 0 || !json_is_object (counts))
-        self->fn (NULL, "proxyd's STATS reply holds no service_inflight", self->arg);
+        self->fn (NULL, "proxyd's STATS reply holds no backend_inflight", self->arg);
     else
         self->fn (counts, NULL, self->arg);
     ocf_msg_clear (&msg);

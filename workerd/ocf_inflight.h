@@ -1,5 +1,6 @@
 /*  ocf_inflight: asks this host's proxyd how many requests it has in flight to each local
-    backend (STATS on run_dir/proxyd.api, its "service_inflight"). proxyd carries the last hop
+    backend, by address (STATS on run_dir/proxyd.api, its "backend_inflight": {"host:port": n},
+    which tells the old and the new backend of a swap apart). proxyd carries the last hop
     to every backend of this host, for its own clients and other hosts' alike, and counts a
     request until the backend's response has ended, streams included: the one place that
     knows when a draining backend is idle, whatever the backend is (its own metrics differ
@@ -14,7 +15,7 @@
 
 typedef struct _ocf_inflight_t ocf_inflight_t;
 
-//  The answer: counts is {"service": n, ...} (borrowed for the call), or NULL with error.
+//  The answer: counts is {"host:port": n, ...} (borrowed for the call), or NULL with error.
 typedef void (ocf_inflight_fn) (json_t *counts, const char *error, void *arg);
 
 ocf_inflight_t *ocf_inflight_new (zloop_t *loop, const char *endpoint, int64_t timeout_ms, ocf_inflight_fn *fn, void *arg);

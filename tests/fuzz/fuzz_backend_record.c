@@ -18,10 +18,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
     //  An accepted record encodes back to one that decodes to the same.
     json_t *state = json_pack ("{s:b, s:O?}", "registered", record.registered, "models", record.models);
-    char *text = ocf_backend_record_encode (record.service, record.pid, record.start_time, record.spec, state);
+    char *text = ocf_backend_record_encode (record.service, record.pid, record.start_time, record.port, record.spec,
+                                            state);
     ocf_backend_record_t again;
     if (ocf_backend_record_decode (text, strlen (text), &again, error, sizeof error) != 0 || again.pid != record.pid
-    ||  again.start_time != record.start_time || strcmp (again.service, record.service) != 0
+    ||  again.start_time != record.start_time || again.port != record.port || strcmp (again.service, record.service) != 0
     ||  !json_equal (again.spec, record.spec) || again.registered != record.registered
     ||  (again.models == NULL) != (record.models == NULL) || (again.models && !json_equal (again.models, record.models)))
         __builtin_trap ();

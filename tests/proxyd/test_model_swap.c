@@ -1,0 +1,344 @@
+/*  A service's model changed by a reload of ocf-workerd, under load, with the real daemons on
+    loopback: one host (tabled, proxyd, workerd) whose workerd launches ocf-test-backend as
+    service llm, named "old" and serving model m. Eight client threads stream chat
+    completions of model m through proxyd (two of them streams of 2 s) while the test rewrites
+    the service's command (the backend named "new", serving m and m2) and sends SIGHUP.
+      beside       the new backend starts on swap_port beside the old one: no request may
+                   fail, no stream be cut; once the swap is done every request reaches the
+                   new backend, and m2 is served; both providers are listed meanwhile.
+      after_drain  the old backend drains, stops, then the new one starts on the same port:
+                   streams running at the reload finish; requests in the gap are answered 503
+                   no_live_provider with Retry-After (the clients retry), nothing else fails.
+    The swap time and the gap are printed ("SWAP ...").  */
+#include "fabric.h"
+#include "ocf_time.h"
+
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CLIENTS 8
+#define LONG_CLIENTS 2           //  of which these stream for 2 s
+#define MAX_RESULTS 8192
+
+typedef struct {
+    int64_t sent_us;
+    int64_t ended_us;
+    long status;
+    bool done;
+    char backend[32];
+} result_t;
+
+static fabric_t s_fabric;
+static fabric_host_t *A;
+static pid_t s_workerd;
+static int s_port, s_swap_port;
+static result_t s_results[MAX_RESULTS];
+static size_t s_result_count;
+static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
+static volatile bool s_running;
+
+//  The service section; name "old" serves m, "new" serves m and m2.
+static void
+s_service_section (char *text, size_t size, const char *swap, bool new_)
+{
+    snprintf (text, size, "[service.llm]\ncommand = %s --listen 127.0.0.1:{port} --name %s --model m%s --tokens 10 "
+              "--token-delay-ms 20 --threads 4\nport = %d\nswap_port = %d\nswap = %s\nmodels_path = /v1/models\n"
+              "restart_delay = 200ms\nstop_timeout = 5s\n", ocf_test_bin ("ocf-test-backend"), new_ ? "new" : "old",
+              new_ ? " --model m2" : "", s_port, s_swap_port, swap);
+}
+
+static void
+s_start (const char *swap)
+{
+    s_port = ocf_test_free_port ();
+    s_swap_port = ocf_test_free_port ();
+    char section[2048], extra[2560];
+    s_service_section (section, sizeof section, swap, false);
+    snprintf (extra, sizeof extra, "[workerd]\nhealth_interval = 100ms\ndrain_timeout = 30s\n%s", section);
+    A = fabric_host (&s_fabric, "host-a", extra);
+    s_workerd = ocf_test_start (&A->node, "ocf-workerd", NULL, 10000);
+    cr_assert_gt (s_workerd, 0, "ocf-workerd did not start (see %s)", A->node.root);
+    cr_assert (fabric_wait_model (A, "m", 1, 20000), "proxyd does not route m");
+}
+
+static void
+s_teardown (void)
+{
+    if (s_workerd > 0) {
+        //  STOP: the backends go with it (SIGTERM would leave them running).
+        ocf_test_call (&A->node, "workerd", "STOP", NULL, NULL);
+        int status = ocf_test_stop (s_workerd, 0, 15000);
+        cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-workerd did not stop cleanly (status %d)", status);
+    }
+    fabric_stop (&s_fabric);
+}
+
+TestSuite (model_swap, .fini = s_teardown, .timeout = 120);
+
+static void *
+s_client (void *arg)
+{
+    int index = (int) (intptr_t) arg;
+    char url[160];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    const char *long_stream[] = { "X-Test-Tokens: 100", NULL };
+    while (s_running) {
+        result_t result = { .sent_us = ocf_time_wall_us () };
+        fabric_stream_t stream = fabric_stream (url, "m", index < LONG_CLIENTS ? long_stream : NULL);
+        result.ended_us = ocf_time_wall_us ();
+        result.status = stream.status;
+        result.done = stream.done;
+        snprintf (result.backend, sizeof result.backend, "%s", stream.backend);
+        pthread_mutex_lock (&s_lock);
+        if (s_result_count < MAX_RESULTS)
+            s_results[s_result_count++] = result;
+        pthread_mutex_unlock (&s_lock);
+        //  A 503 says when to come back (Retry-After); the test retries sooner to measure the gap.
+        if (stream.status == 503)
+            usleep (50 * 1000);
+    }
+    return NULL;
+}
+
+//  The service's entry in workerd's STATS (caller owns it).
+static json_t *
+s_llm_stats (void)
+{
+    json_t *stats = ocf_test_call (&A->node, "workerd", "STATS", NULL, NULL);
+    cr_assert_not_null (stats);
+    json_t *llm = json_incref (json_object_get (json_object_get (stats, "services"), "llm"));
+    json_decref (stats);
+    return llm;
+}
+
+//  The status of service name in proxyd's view of this host ("" when not listed).
+static void
+s_listed (const char *name, char *status, size_t size)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/dnt/table", A->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    json_t *table = fabric_json (&response);
+    fabric_response_free (&response);
+    char key[64];
+    snprintf (key, sizeof key, "/%s", A->id);
+    json_t *service;
+    size_t index;
+    status[0] = '\0';
+    json_array_foreach (json_object_get (json_object_get (table, key), "service"), index, service)
+        if (strcmp (json_string_value (json_object_get (service, "name")), name) == 0)
+            snprintf (status, size, "%s", json_string_value (json_object_get (service, "status")));
+    json_decref (table);
+}
+
+//  Rewrites the service section as the new backend's, sends SIGHUP.
+static void
+s_reload (const char *swap)
+{
+    char *text = ocf_test_read_file (A->node.config);
+    cr_assert_not_null (text);
+    char old_section[2048], new_section[2048];
+    s_service_section (old_section, sizeof old_section, swap, false);
+    s_service_section (new_section, sizeof new_section, swap, true);
+    char *at = strstr (text, old_section);
+    cr_assert_not_null (at);
+    FILE *file = fopen (A->node.config, "w");
+    fprintf (file, "%.*s%s%s", (int) (at - text), text, new_section, at + strlen (old_section));
+    fclose (file);
+    free (text);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+}
+
+typedef struct {
+    int64_t reload_us, done_us;
+    int64_t mark_us;             //  when proxyd's view no longer offered the old backend as ready
+    int64_t first_503_us, last_503_us;
+    size_t total, failed, refused, to_old_during, to_old_after_mark, to_new;
+    int64_t last_old_end_us;
+    bool aside_seen;             //  llm.old listed as draining
+    bool swapping_seen;          //  llm listed as swapping
+} outcome_t;
+
+//  Load, reload, wait for the end of the swap (workerd's STATS without "swap"), more load.
+static outcome_t
+s_swap_under_load (const char *swap)
+{
+    outcome_t outcome = { 0 };
+    json_t *llm = s_llm_stats ();
+    int64_t old_pid = json_integer_value (json_object_get (llm, "pid"));
+    json_decref (llm);
+    bool beside = strcmp (swap, "beside") == 0;
+    s_running = true;
+    pthread_t threads[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_create (&threads[i], NULL, s_client, (void *) (intptr_t) i);
+    usleep (1200 * 1000);
+    outcome.reload_us = ocf_time_wall_us ();
+    s_reload (swap);
+    bool swapping = true;
+    while (ocf_time_wall_us () - outcome.reload_us < 40 * 1000000LL) {
+        char aside[32], status[32];
+        s_listed ("llm.old", aside, sizeof aside);
+        s_listed ("llm", status, sizeof status);
+        int64_t now_us = ocf_time_wall_us ();
+        outcome.aside_seen |= strcmp (aside, "draining") == 0;
+        outcome.swapping_seen |= strcmp (status, "swapping") == 0;
+        //  From then on no request may reach the old backend.
+        if (!outcome.mark_us && (beside ? *aside != '\0' : strcmp (status, "ready") != 0))
+            outcome.mark_us = now_us;
+        //  Over once the new backend alone is the service.
+        llm = s_llm_stats ();
+        bool under_way = json_object_get (llm, "swap") != NULL;
+        int64_t pid = json_integer_value (json_object_get (llm, "pid"));
+        json_decref (llm);
+        if (!under_way && pid && pid != old_pid) {
+            swapping = false;
+            break;
+        }
+        usleep (5000);
+    }
+    outcome.done_us = ocf_time_wall_us ();
+    cr_assert_not (swapping, "the swap did not end within 40 s (see %s)", A->node.root);
+    usleep (1000 * 1000);
+    s_running = false;
+    for (int i = 0; i < CLIENTS; i++)
+        pthread_join (threads[i], NULL);
+
+    outcome.total = s_result_count;
+    for (size_t i = 0; i < s_result_count; i++) {
+        result_t *result = &s_results[i];
+        if (result->status == 503) {
+            outcome.refused++;
+            if (!outcome.first_503_us || result->sent_us < outcome.first_503_us)
+                outcome.first_503_us = result->sent_us;
+            if (result->ended_us > outcome.last_503_us)
+                outcome.last_503_us = result->ended_us;
+            continue;
+        }
+        if (result->status != 200 || !result->done) {
+            outcome.failed++;
+            cr_log_error ("request %zu (sent %+.0f ms from the reload): status %ld%s", i,
+                          (double) (result->sent_us - outcome.reload_us) / 1000, result->status,
+                          result->done ? "" : ", stream cut");
+            continue;
+        }
+        bool old = strcmp (result->backend, "old") == 0;
+        outcome.to_new += !old;
+        if (old && result->sent_us < outcome.reload_us && result->ended_us > outcome.reload_us)
+            outcome.to_old_during++;
+        if (old && result->ended_us > outcome.last_old_end_us)
+            outcome.last_old_end_us = result->ended_us;
+        if (old && outcome.mark_us && result->sent_us > outcome.mark_us) {
+            outcome.to_old_after_mark++;
+            cr_log_error ("request %zu sent %.1f ms after proxyd's view stopped offering the old backend reached it", i,
+                          (double) (result->sent_us - outcome.mark_us) / 1000);
+        }
+    }
+    return outcome;
+}
+
+//  A non-streamed completion of model; returns the answer's "model" ("" when none).
+static void
+s_answer_model (const char *model, char *answer, size_t size)
+{
+    char url[128], body[256];
+    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
+    snprintf (body, sizeof body, "{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", model);
+    const char *headers[] = { "Content-Type: application/json", NULL };
+    fabric_response_t response = fabric_http ("POST", url, headers, body);
+    json_t *json = fabric_json (&response);
+    snprintf (answer, size, "%s", response.status == 200 ? json_string_value (json_object_get (json, "model")) ?: "" : "");
+    json_decref (json);
+    fabric_response_free (&response);
+}
+
+static void
+s_check_log (const char *needle)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-workerd.log", A->node.root);
+    char *log = ocf_test_read_file (path);
+    cr_assert (log && strstr (log, needle), "workerd's log says \"%s\"", needle);
+    free (log);
+}
+
+Test (model_swap, beside_loses_no_request_and_moves_to_the_new_model)
+{
+    s_start ("beside");
+    outcome_t outcome = s_swap_under_load ("beside");
+    fprintf (stderr, "SWAP beside: %zu requests (%d clients, streams of 0.2 s and 2 s): %zu failed, %zu refused; "
+             "%zu streams on the old backend at the reload, last one ended %+.1f ms from it; new backend routed to "
+             "(llm.old listed) %.1f ms after SIGHUP; swap done (old stopped) %.1f ms after SIGHUP; %zu answered by the new "
+             "backend\n", outcome.total, CLIENTS, outcome.failed, outcome.refused, outcome.to_old_during,
+             (double) (outcome.last_old_end_us - outcome.reload_us) / 1000,
+             (double) (outcome.mark_us - outcome.reload_us) / 1000,
+             (double) (outcome.done_us - outcome.reload_us) / 1000, outcome.to_new);
+    cr_assert_eq (outcome.failed, 0, "every request answered, every stream to its end");
+    cr_assert_eq (outcome.refused, 0, "no gap: the old backend served until the new one did");
+    cr_assert_gt (outcome.to_old_during, 0, "streams were running on the old backend at the reload");
+    cr_assert_eq (outcome.to_old_after_mark, 0, "once llm.old is listed, requests reach the new backend");
+    cr_assert_gt (outcome.to_new, 0);
+    cr_assert (outcome.aside_seen, "the old backend was listed as llm.old, draining, during the swap");
+    char model[64];
+    s_answer_model ("m2", model, sizeof model);
+    cr_assert_str_eq (model, "m2", "the new model is served");
+    json_t *llm = s_llm_stats ();
+    cr_assert_eq (json_integer_value (json_object_get (llm, "port")), s_swap_port, "the new backend listens on swap_port");
+    json_decref (llm);
+    char status[32];
+    s_listed ("llm.old", status, sizeof status);
+    cr_assert_str_empty (status, "llm.old is withdrawn once the old backend is gone");
+    s_check_log ("llm: swap done in");
+}
+
+Test (model_swap, after_drain_finishes_streams_and_answers_503_in_the_gap)
+{
+    s_start ("after_drain");
+    outcome_t outcome = s_swap_under_load ("after_drain");
+    fprintf (stderr, "SWAP after_drain: %zu requests (%d clients, streams of 0.2 s and 2 s): %zu failed, %zu answered "
+             "503 in the gap (first sent %+.1f ms from SIGHUP, last answered %+.1f ms: a gap of %.1f ms); %zu streams "
+             "on the old backend at the reload, last one ended %+.1f ms from it; swap done %.1f ms after SIGHUP\n",
+             outcome.total, CLIENTS, outcome.failed, outcome.refused,
+             (double) (outcome.first_503_us - outcome.reload_us) / 1000,
+             (double) (outcome.last_503_us - outcome.reload_us) / 1000,
+             (double) (outcome.last_503_us - outcome.first_503_us) / 1000, outcome.to_old_during,
+             (double) (outcome.last_old_end_us - outcome.reload_us) / 1000,
+             (double) (outcome.done_us - outcome.reload_us) / 1000);
+    cr_assert_eq (outcome.failed, 0, "nothing but 503s in the gap; every stream to its end");
+    cr_assert_gt (outcome.to_old_during, 0, "streams were running on the old backend at the reload");
+    cr_assert_eq (outcome.to_old_after_mark, 0, "once llm is marked, no request reaches the old backend");
+    cr_assert_gt (outcome.to_new, 0);
+    cr_assert (outcome.swapping_seen, "the service was listed as swapping in the gap");
+    cr_assert_lt (outcome.last_503_us, outcome.done_us + 500 * 1000LL, "no 503 once the new backend is registered");
+    char model[64];
+    s_answer_model ("m2", model, sizeof model);
+    cr_assert_str_eq (model, "m2", "the new model is served");
+    json_t *llm = s_llm_stats ();
+    cr_assert_eq (json_integer_value (json_object_get (llm, "port")), s_port, "the new backend listens on port");
+    json_decref (llm);
+    s_check_log ("llm: swap done in");
+}
+
+Test (model_swap, a_reload_with_errors_keeps_the_running_configuration)
+{
+    s_start ("beside");
+    json_t *before = s_llm_stats ();
+    FILE *file = fopen (A->node.config, "a");
+    fputs ("[service.broken]\nport = banana\n", file);
+    fclose (file);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+    usleep (500 * 1000);
+    s_check_log ("reload: ");
+    s_check_log ("keeping the configuration in use");
+    json_t *after = s_llm_stats ();
+    cr_assert_eq (json_integer_value (json_object_get (after, "pid")), json_integer_value (json_object_get (before, "pid")),
+                  "the backend is untouched");
+    cr_assert_eq (json_integer_value (json_object_get (after, "registrations")), 1);
+    json_decref (before);
+    json_decref (after);
+}
