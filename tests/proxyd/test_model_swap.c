@@ -324,6 +324,73 @@ Test (model_swap, after_drain_finishes_streams_and_answers_503_in_the_gap)
     s_check_log ("llm: swap done in");
 }
 
+//  A service's entry in workerd's STATS, NULL when none (caller owns it).
+static json_t *
+s_service_stats (const char *name)
+{
+    json_t *stats = ocf_test_call (&A->node, "workerd", "STATS", NULL, NULL);
+    cr_assert_not_null (stats);
+    json_t *service = json_incref (json_object_get (json_object_get (stats, "services"), name));
+    json_decref (stats);
+    return service;
+}
+
+static bool
+s_two_registered (void *arg)
+{
+    json_t *two = s_service_stats ("two");
+    bool registered = json_is_true (json_object_get (two, "registered"));
+    json_decref (two);
+    char status[32];
+    s_listed ("two", status, sizeof status);
+    return registered && strcmp (status, "ready") == 0;
+}
+
+static bool
+s_two_gone (void *arg)
+{
+    json_t *two = s_service_stats ("two");
+    json_decref (two);
+    char status[32];
+    s_listed ("two", status, sizeof status);
+    return !two && !*status && kill (*(pid_t *) arg, 0) != 0;
+}
+
+Test (model_swap, a_reload_starts_added_services_stops_removed_ones_and_leaves_the_others)
+{
+    s_start ("beside");
+    json_t *before = s_llm_stats ();
+    int port = ocf_test_free_port ();
+    char section[1024];
+    snprintf (section, sizeof section, "[service.two]\ncommand = %s --listen 127.0.0.1:%d --name two --model t\n"
+              "port = %d\nmodels_path = /v1/models\nstop_timeout = 5s\n", ocf_test_bin ("ocf-test-backend"), port, port);
+    char *original = ocf_test_read_file (A->node.config);
+    ocf_test_node_config (&A->node, section);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+    cr_assert (ocf_test_wait_for (s_two_registered, NULL, 10000), "the added service is started and registered");
+    json_t *two = s_service_stats ("two");
+    pid_t two_pid = (pid_t) json_integer_value (json_object_get (two, "pid"));
+    json_decref (two);
+    cr_assert_gt (two_pid, 0);
+    //  Removed again: drained (nothing in flight), stopped, withdrawn, forgotten.
+    FILE *file = fopen (A->node.config, "w");
+    fputs (original, file);
+    fclose (file);
+    free (original);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+    cr_assert (ocf_test_wait_for (s_two_gone, &two_pid, 10000), "the removed service is stopped and withdrawn");
+    //  llm was in both files, unchanged: the same backend, never withdrawn.
+    json_t *after = s_llm_stats ();
+    cr_assert_eq (json_integer_value (json_object_get (after, "pid")), json_integer_value (json_object_get (before, "pid")));
+    cr_assert_eq (json_integer_value (json_object_get (after, "registrations")), 1);
+    cr_assert_eq (json_integer_value (json_object_get (after, "withdrawals")), 0);
+    json_decref (before);
+    json_decref (after);
+    s_check_log ("reload: 1 service added, 0 changed, 0 removed, 1 unchanged");
+    s_check_log ("reload: 0 services added, 0 changed, 1 removed, 1 unchanged");
+    s_check_log ("two: removed from the configuration, its backend stopped: forgotten");
+}
+
 Test (model_swap, a_reload_with_errors_keeps_the_running_configuration)
 {
     s_start ("beside");
