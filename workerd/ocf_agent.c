@@ -690,7 +690,9 @@ s_end_swaps (ocf_agent_t *self)
             continue;
         ocf_registrar_set_service (self->registrar, ocf_swap_aside_name (entry->swap), NULL);
         if (ocf_swap_phase (entry->swap) == OCF_SWAP_ABORTED) {
+            //  The record file is the old backend's again (written at its next event).
             entry->dead = true;
+            entry->record_path[0] = '\0';
             old->follower = entry->follower;
             entry->follower = NULL;
             ocf_statedir_backend_path (self->config->node.state_dir, old->config->name, ".json", old->record_path,
@@ -1496,7 +1498,7 @@ ocf_agent_stats (ocf_agent_t *self)
                                   "metrics_scrapes", (json_int_t) self->metrics_scrapes,
                                   "metrics_failures", (json_int_t) self->metrics_failures);
     return json_pack ("{s:o, s:I, s:I, s:I, s:o, s:i, s:I, s:o, s:o, s:I, s:b}", "services", services,
-                      "services_total", (json_int_t) self->entry_count, "services_healthy", (json_int_t) healthy,
+                      "services_total", (json_int_t) json_object_size (services), "services_healthy", (json_int_t) healthy,
                       "gpus", (json_int_t) (gpus ? json_array_size (gpus) : 0), "gpu", s_gpu_stats (gpus), "cpus", self->cpus,
                       "memory_mb", (json_int_t) self->memory_mb, "tabled", ocf_registrar_stats (self->registrar),
                       "counters", counters, "uptime_s", (json_int_t) ((now - self->started_at) / 1000),
@@ -1507,7 +1509,11 @@ void
 ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
 {
     size_t healthy = 0, drains[3] = { 0 };
+    size_t services = 0;
     for (size_t i = 0; i < self->entry_count; i++) {
+        if (self->entries[i]->dead || self->entries[i]->successor)
+            continue;
+        services++;
         healthy += ocf_service_state (self->entries[i]->machine) == OCF_SERVICE_HEALTHY;
         drains[ocf_service_drain_state (self->entries[i]->machine)]++;
     }
@@ -1517,7 +1523,7 @@ ocf_agent_status_line (ocf_agent_t *self, char *line, size_t size)
         snprintf (drain, sizeof drain, " (%zu draining, %zu drained)", drains[OCF_SERVICE_DRAIN_DRAINING],
                   drains[OCF_SERVICE_DRAIN_DRAINED]);
     json_t *gpus = ocf_gpu_probe_gpus (self->probe);
-    snprintf (line, size, "%zu/%zu services healthy%s, %zu GPU%s, tabled %s", healthy, self->entry_count, drain,
+    snprintf (line, size, "%zu/%zu services healthy%s, %zu GPU%s, tabled %s", healthy, services, drain,
               gpus ? json_array_size (gpus) : 0, gpus && json_array_size (gpus) == 1 ? "" : "s",
               ocf_registrar_connected (self->registrar) ? "connected" : "unreachable");
 }

@@ -391,6 +391,56 @@ Test (model_swap, a_reload_starts_added_services_stops_removed_ones_and_leaves_t
     s_check_log ("two: removed from the configuration, its backend stopped: forgotten");
 }
 
+static bool
+s_abandoned (void *arg)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/ocf-workerd.log", A->node.root);
+    char *log = ocf_test_read_file (path);
+    bool found = log && strstr (log, "llm: the new backend failed; the swap is abandoned");
+    free (log);
+    json_t *llm = s_llm_stats ();
+    bool over = !json_object_get (llm, "swap");
+    json_decref (llm);
+    return found && over;
+}
+
+Test (model_swap, beside_keeps_the_old_backend_when_the_new_one_fails)
+{
+    s_start ("beside");
+    json_t *before = s_llm_stats ();
+    char *text = ocf_test_read_file (A->node.config);
+    char *at = strstr (text, " --name old ");
+    cr_assert_not_null (at);
+    FILE *file = fopen (A->node.config, "w");
+    fprintf (file, "%.*s --no-such-flag%s", (int) (at - text), text, at);
+    fclose (file);
+    free (text);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+    //  It exits at once, again at each restart (200 ms, doubling up to 60 s... restart_max 5).
+    cr_assert (ocf_test_wait_for (s_abandoned, NULL, 20000), "the swap is abandoned");
+    json_t *after = s_llm_stats ();
+    cr_assert_eq (json_integer_value (json_object_get (after, "pid")), json_integer_value (json_object_get (before, "pid")));
+    cr_assert_eq (json_integer_value (json_object_get (after, "port")), s_port);
+    cr_assert_eq (json_integer_value (json_object_get (after, "withdrawals")), 0, "the old backend served throughout");
+    cr_assert (fabric_wait_model (A, "m", 1, 1000));
+    //  The record is the old backend's again, for a restarted workerd to adopt.
+    char path[400];
+    snprintf (path, sizeof path, "%s/backends/llm.json", A->node.state_dir);
+    char expected[64];
+    snprintf (expected, sizeof expected, "\"pid\":%lld,", (long long) json_integer_value (json_object_get (before, "pid")));
+    bool recorded = false;
+    for (int i = 0; i < 50 && !recorded; i++) {
+        char *record = ocf_test_read_file (path);
+        recorded = record && strstr (record, expected);
+        free (record);
+        usleep (100 * 1000);
+    }
+    cr_assert (recorded, "%s names the old backend", path);
+    json_decref (before);
+    json_decref (after);
+}
+
 Test (model_swap, a_reload_with_errors_keeps_the_running_configuration)
 {
     s_start ("beside");
