@@ -71,6 +71,7 @@ struct _entry_t {
     ocf_process_t *process;
     char log_path[4200];         //  state_dir/backends/NAME.log, its output
     follower_t *follower;        //  follows it into workerd's log
+    char unit[OCF_SERVICE_NAME_MAX + 8];   //  launcher = systemd: ocf-backend@UNIT.service (NAME, or NAME.swap)
     char record_path[4200];      //  state_dir/backends/NAME.json, for the next workerd
     json_t *spec;                //  the configuration it is started with
     json_t *recorded;            //  the service state last written there
@@ -299,7 +300,7 @@ s_on_unit_started (void *arg, ocf_process_t *process, const char *error)
         entry->process = process;
         s_watch_pidfd (entry);
         ocf_log_info ("%s: started %s in ocf-backend@%s.service (pid %d)", entry->config->name, entry->argv[0],
-                      entry->config->name, (int) ocf_process_pid (process));
+                      entry->unit, (int) ocf_process_pid (process));
         ocf_service_spawned (entry->machine, now);
     }
     s_after_event (entry->agent);
@@ -316,8 +317,8 @@ s_spawn (entry_t *entry, int64_t now)
         if (ocf_process_find_program (entry->argv[0], path, sizeof path, error, sizeof error) != 0)
             ocf_service_spawn_failed (entry->machine, error, now);
         else
-        if (!ocf_units_starting (units, entry->config->name)
-        &&  ocf_units_start (units, entry->config->name, entry->argv, entry->env, entry->config->workdir,
+        if (!ocf_units_starting (units, entry->unit)
+        &&  ocf_units_start (units, entry->unit, entry->argv, entry->env, entry->config->workdir,
                              s_on_unit_started, entry) == 0)
             entry->pending++;
         return;
@@ -969,6 +970,7 @@ s_entry_new (ocf_agent_t *self, ocf_service_config_t *config, int64_t port, char
     entry_t *entry = ocf_calloc (1, sizeof *entry);
     entry->agent = self;
     entry->config = config;
+    snprintf (entry->unit, sizeof entry->unit, "%s", config->name);
     const char *state_dir = self->config->node.state_dir;
     if (config->command) {
         if (!(entry->argv = ocf_config_split_argv (config->command, error, error_size))) {
@@ -1182,8 +1184,12 @@ s_begin_swap (ocf_agent_t *self, entry_t *old, ocf_service_config_t *config, int
     old->follower = NULL;
     if (config->command && !self->units && !entry->follower && s_follow (entry, error, sizeof error) != 0)
         ocf_log_error ("%s: %s (its output is not logged)", config->name, error);
-    if (beside)
+    if (beside) {
         old->record_path[0] = '\0';
+        //  Both run at once: in units of their own (the next swap beside goes back to NAME).
+        if (strcmp (old->unit, config->name) == 0)
+            snprintf (entry->unit, sizeof entry->unit, "%s.swap", config->name);
+    }
     entry->old = old;
     old->successor = entry;
     entry->swap = ocf_swap_new (config->name, beside ? OCF_SWAP_BESIDE : OCF_SWAP_AFTER_DRAIN, old->machine,

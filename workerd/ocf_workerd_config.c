@@ -107,9 +107,6 @@ s_finish_swap (ocf_config_t *self, ocf_service_config_t *service, const char *wh
                           "to listen with " OCF_SERVICE_PORT_PLACEHOLDER, where);
     if (service->swap_port == 0 || service->swap_port == service->port)
         ocf_config_error (self, "%s swap_port: swap = beside needs a port other than port for the new backend", where);
-    if (strcmp (self->workerd.launcher, "systemd") == 0)
-        ocf_config_error (self, "%s swap: beside is not available with [workerd] launcher = systemd yet (one unit "
-                          "per service); use after_drain", where);
 }
 
 

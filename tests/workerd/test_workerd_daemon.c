@@ -886,6 +886,44 @@ Test (workerd_daemon, backends_in_systemd_units_are_started_watched_and_adopted)
     cr_assert_neq (s_stat_integer ("llm", "pid"), backend);
 }
 
+//  A reload that changes the model with swap = beside: the new backend in a second unit,
+//  ocf-backend@llm.swap, on swap_port; the old unit's backend stopped once drained (no proxyd
+//  here to count what is in flight: drain_timeout, 1 s, ends the drain).
+Test (workerd_daemon, a_swap_beside_under_systemd_starts_the_new_backend_in_a_second_unit)
+{
+    s_fake_systemd ();
+    int port = ocf_test_free_port (), swap_port = ocf_test_free_port ();
+    char section[2048];
+    snprintf (section, sizeof section, "[workerd]\ndrain_timeout = 1s\n[service.llm]\ncommand = %s --listen "
+              "127.0.0.1:{port} --name old --model m1\nport = %d\nswap = beside\nswap_port = %d\n"
+              "models_path = /v1/models\nstop_timeout = 2s\n", ocf_test_bin ("ocf-test-backend"), port, swap_port);
+    ocf_test_node_config (&s_node, section);
+    s_start_workerd (NULL, "workerd.launcher=systemd");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    pid_t old = (pid_t) s_stat_integer ("llm", "pid");
+    char *text = ocf_test_read_file (s_node.config);
+    char *at = strstr (text, "--name old --model m1");
+    cr_assert_not_null (at);
+    memcpy (at, "--name new --model m2", strlen ("--name new --model m2"));
+    s_write (s_node.config, text, 0644);
+    free (text);
+    cr_assert_eq (kill (s_workerd, SIGHUP), 0);
+    char expected[600];
+    snprintf (expected, sizeof expected, "llm: started %s in ocf-backend@llm.swap.service", ocf_test_bin ("ocf-test-backend"));
+    cr_assert (s_wait_log ("ocf-workerd", expected, 5000), "%s", expected);
+    cr_assert (s_wait_log ("ocf-workerd", "llm: swap done in", 10000));
+    cr_assert_eq (s_stat_integer ("llm", "port"), swap_port);
+    cr_assert_neq (s_stat_integer ("llm", "pid"), old);
+    cr_assert_not (s_alive (old), "the old backend is gone");
+    json_t *service = s_registered ("llm");
+    cr_assert_not_null (service);
+    cr_assert_eq (json_integer_value (json_object_get (service, "port")), swap_port);
+    char *groups = json_dumps (json_object_get (service, "identity_group"), JSON_COMPACT);
+    cr_assert_str_eq (groups, "[\"model=m2\"]");
+    free (groups);
+    json_decref (service);
+}
+
 Test (workerd_daemon, a_unit_that_cannot_be_started_is_a_failed_start)
 {
     //  What polkit says to a unit that is not ocf-backend@*: here, what systemctl says is
