@@ -136,15 +136,15 @@ s_listed (const char *name, char *status, size_t size)
     json_decref (table);
 }
 
-//  Rewrites the service section as the new backend's, sends SIGHUP.
+//  Rewrites the service section as the new backend's (or back), sends SIGHUP.
 static void
-s_reload (const char *swap)
+s_reload_to (const char *swap, bool new_)
 {
     char *text = ocf_test_read_file (A->node.config);
     cr_assert_not_null (text);
     char old_section[2048], new_section[2048];
-    s_service_section (old_section, sizeof old_section, swap, false);
-    s_service_section (new_section, sizeof new_section, swap, true);
+    s_service_section (old_section, sizeof old_section, swap, !new_);
+    s_service_section (new_section, sizeof new_section, swap, new_);
     char *at = strstr (text, old_section);
     cr_assert_not_null (at);
     FILE *file = fopen (A->node.config, "w");
@@ -179,7 +179,7 @@ s_swap_under_load (const char *swap)
         pthread_create (&threads[i], NULL, s_client, (void *) (intptr_t) i);
     usleep (1200 * 1000);
     outcome.reload_us = ocf_time_wall_us ();
-    s_reload (swap);
+    s_reload_to (swap, true);
     bool swapping = true;
     while (ocf_time_wall_us () - outcome.reload_us < 40 * 1000000LL) {
         char aside[32], status[32];
@@ -294,6 +294,25 @@ Test (model_swap, beside_loses_no_request_and_moves_to_the_new_model)
     s_listed ("llm.old", status, sizeof status);
     cr_assert_str_empty (status, "llm.old is withdrawn once the old backend is gone");
     s_check_log ("llm: swap done in");
+    //  Changed back: the next swap beside returns to port.
+    json_t *swapped = s_llm_stats ();
+    int64_t new_pid = json_integer_value (json_object_get (swapped, "pid"));
+    json_decref (swapped);
+    s_reload_to ("beside", false);
+    bool back = false;
+    for (int i = 0; i < 400 && !back; i++) {
+        usleep (25 * 1000);
+        llm = s_llm_stats ();
+        back = !json_object_get (llm, "swap") && json_integer_value (json_object_get (llm, "pid")) != new_pid;
+        if (back)
+            cr_assert_eq (json_integer_value (json_object_get (llm, "port")), s_port, "back on port");
+        json_decref (llm);
+    }
+    cr_assert (back, "the second swap ended within 10 s");
+    s_answer_model ("m", model, sizeof model);
+    cr_assert_str_eq (model, "m");
+    s_answer_model ("m2", model, sizeof model);
+    cr_assert_str_empty (model, "m2 is no longer served");
 }
 
 Test (model_swap, after_drain_finishes_streams_and_answers_503_in_the_gap)
