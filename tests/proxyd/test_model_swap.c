@@ -71,7 +71,7 @@ s_teardown (void)
 {
     if (s_workerd > 0) {
         //  STOP: the backends go with it (SIGTERM would leave them running).
-        ocf_test_call (&A->node, "workerd", "STOP", NULL, NULL);
+        json_decref (ocf_test_call (&A->node, "workerd", "STOP", NULL, NULL));
         int status = ocf_test_stop (s_workerd, 0, 15000);
         cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-workerd did not stop cleanly (status %d)", status);
     }
