@@ -120,6 +120,11 @@ s_finish_services (ocf_config_t *self, const char *file)
         snprintf (where, sizeof where, "%s:%d: [service.%s]", file, service->line, service->name);
         if (service->port == 0)
             ocf_config_error (self, "%s port: missing (the port the backend listens on)", where);
+        //  The names a model change gives its backends (the old one's service, its unit).
+        size_t len = strlen (service->name);
+        if ((len > 4 && strcmp (service->name + len - 4, ".old") == 0) || (len > 5 && strcmp (service->name + len - 5, ".swap") == 0))
+            ocf_config_error (self, "%s: a service name may not end in .old or .swap (workerd names a swapped service's "
+                              "old backend NAME.old and its unit NAME.swap)", where);
         if (service->command) {
             char problem[128];
             char **argv = ocf_config_split_argv (service->command, problem, sizeof problem);

@@ -229,3 +229,41 @@ Test (swap, after_drain_with_a_failing_new_backend_leaves_the_service_failed)
     cr_assert_eq (ocf_swap_phase (s_swap), OCF_SWAP_FAILED);
     cr_assert_str_eq (s_main (), "-");
 }
+
+//  The errors of a configuration made of text.
+static char *
+s_errors_of (const char *text)
+{
+    ocf_config_t *config = ocf_config_new ();
+    ocf_config_load_string (config, text, "test.conf");
+    ocf_config_finish (config);
+    char *errors = strdup (ocf_config_errors (config));
+    ocf_config_destroy (&config);
+    return errors;
+}
+
+Test (swap_config, what_beside_needs_and_the_names_it_takes)
+{
+    const struct {
+        const char *text, *error;
+    } cases[] = {
+        { "[service.llm]\ncommand = serve --port 8000\nport = 8000\nswap = beside\nswap_port = 8001\n",
+          "the command must say where to listen with {port}" },
+        { "[service.llm]\ncommand = serve --port {port}\nport = 8000\nswap = beside\n", "needs a port other than port" },
+        { "[service.llm]\ncommand = serve --port {port}\nport = 8000\nswap = beside\nswap_port = 8000\n",
+          "needs a port other than port" },
+        { "[service.llm.old]\ncommand = serve\nport = 8000\n", "may not end in .old or .swap" },
+        { "[service.llm.swap]\ncommand = serve\nport = 8000\n", "may not end in .old or .swap" },
+        { "[service.llm]\ncommand = serve --port {port}\nport = 8000\nswap = beside\nswap_port = 8001\n"
+          "[service.emb]\ncommand = serve\nport = 8001\n", "8001 is also the swap_port of [service.llm]" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        char *errors = s_errors_of (cases[index].text);
+        cr_assert (strstr (errors, cases[index].error), "case %zu: '%s' not in: %s", index, cases[index].error, errors);
+        free (errors);
+    }
+    char *errors = s_errors_of ("[service.llm]\ncommand = serve --port {port}\nport = 8000\nswap = beside\nswap_port = 8001\n"
+                                "[service.oldish]\ncommand = serve\nport = 8002\n");
+    cr_assert_str_empty (errors);
+    free (errors);
+}
