@@ -17,12 +17,14 @@
 #define ROOT_REFRESH_MS 1000         //  also without events: compaction changes the root silently
 #define ROOT_DEBOUNCE_MS 100
 #define SEEN_INTERVAL_MS 1000
+#define RTT_INTERVAL_MS 5000         //  round-trip times that changed go to tabled at most this often
+#define RTT_BATCH 256
 #define MERGE_BATCH_ITEMS 512
 #define MERGE_BUFFER_BYTES (8u << 20)
 #define MERGES_IN_FLIGHT 2
 #define QUEUED_EVENTS_MAX 10000
 
-typedef enum { REQ_FOLLOW, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_QUERY } request_kind_t;
+typedef enum { REQ_FOLLOW, REQ_ROOT, REQ_MERGE, REQ_SEEN, REQ_RTT, REQ_QUERY } request_kind_t;
 
 typedef struct {
     request_kind_t kind;
@@ -72,6 +74,7 @@ struct _ocf_bridge_t {
     int64_t root_asked;
     zhashx_t *seen;
     int64_t next_seen;
+    int64_t next_rtt;
     ocf_bridge_stats_t stats;
 };
 
@@ -106,7 +109,7 @@ s_set_add (item_set_t *set, ocf_item_kind_t kind, const char *id, void *payload,
     snprintf (item->id, sizeof item->id, "%s", id);
 }
 
-//  A row as it travels: tabled's row without the local last_alive.
+//  A row as it travels: tabled's row without this host's observations (last_alive, rtt_ms).
 static void
 s_add_row (item_set_t *set, json_t *row)
 {
@@ -115,6 +118,7 @@ s_add_row (item_set_t *set, json_t *row)
         return;
     json_t *copy = json_copy (row);
     json_object_del (copy, "last_alive");
+    json_object_del (copy, "rtt_ms");
     char *text = json_dumps (copy, JSON_COMPACT);
     json_decref (copy);
     if (text)
@@ -274,6 +278,7 @@ s_request_lost (ocf_bridge_t *self, request_t *request, int64_t now)
             }
             break;
         case REQ_SEEN:
+        case REQ_RTT:
             break;
     }
 }
@@ -378,8 +383,8 @@ static void
 s_follow_event (void *arg, const char *topic, json_t *body)
 {
     ocf_bridge_t *self = arg;
-    if (strcmp (topic, "seen") == 0)
-        return;                  //  local observations (last_alive): nothing that travels
+    if (strcmp (topic, "seen") == 0 || strcmp (topic, "rtt") == 0)
+        return;                  //  local observations (last_alive, rtt_ms): nothing that travels
     bool own = json_is_string (json_object_get (body, "source"))
             && strcmp (json_string_value (json_object_get (body, "source")), "self") == 0;
     self->root_dirty = true;
@@ -594,6 +599,7 @@ s_on_reply (ocf_bridge_t *self, request_t *request, json_t *reply, bool ok, int6
             s_flush_merges (self, now);
             break;
         case REQ_SEEN:
+        case REQ_RTT:
             break;
         case REQ_QUERY:
             s_answer_query (self, request, ok ? reply : NULL, now);
@@ -751,6 +757,17 @@ ocf_bridge_tick (ocf_bridge_t *self, int64_t now)
             json_array_append_new (ids, json_string (zhashx_cursor (self->seen)));
         zhashx_purge (self->seen);
         s_request (self, REQ_SEEN, "SEEN", json_pack ("{s:o}", "ids", ids), now);
+    }
+    if (self->core && now >= self->next_rtt) {
+        self->next_rtt = now + RTT_INTERVAL_MS;
+        ocf_rtt_report_t reports[RTT_BATCH];
+        size_t count = ocf_rtt_report (ocf_gossip_rtt (self->core), reports, RTT_BATCH);
+        if (count) {
+            json_t *rtt = json_object ();
+            for (size_t i = 0; i < count; i++)
+                json_object_set_new (rtt, reports[i].id, json_real (reports[i].rtt_ms));
+            s_request (self, REQ_RTT, "RTT", json_pack ("{s:o}", "rtt", rtt), now);
+        }
     }
     s_flush_merges (self, now);
 }

@@ -35,6 +35,7 @@ ocf_gossip_config_from (ocf_gossip_config_t *config, const ocf_gossipd_config_t 
         .rumour_ttl_ms = 30000,
         .recent_max = 4096,
         .query_timeout_ms = 2000,
+        .rtt_interval_ms = section->rtt_interval_ms,
     };
 }
 
@@ -70,6 +71,14 @@ ocf_gossip_random (ocf_gossip_t *self)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+uint32_t
+ocf_gossip_nonce (ocf_gossip_t *self)
+{
+    if (++self->next_nonce == 0)
+        self->next_nonce = 1;
+    return self->next_nonce;
 }
 
 static bool
@@ -249,6 +258,9 @@ ocf_gossip_new (const char *self_id, const ocf_gossip_config_t *config, ocf_memb
     self->next_sync = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.anti_entropy_interval_ms);
     self->next_dead_contact = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.dead_contact_interval_ms);
     self->next_nonce = (uint32_t) ocf_gossip_random (self) | 1;
+    self->rtt = ocf_rtt_new ();
+    if (self->config.rtt_interval_ms > 0)
+        self->next_rtt_ping = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.rtt_interval_ms);
     return self;
 }
 
@@ -263,6 +275,7 @@ ocf_gossip_destroy (ocf_gossip_t **self_p)
     free (self->pending);
     free (self->snap_sessions);
     ocf_gossip_detect_free (self);
+    ocf_rtt_destroy (&self->rtt);
     ocf_recent_destroy (&self->recent);
     ocf_wire_buf_free (&self->out);
     free (self->self_row_data);
@@ -277,6 +290,38 @@ ocf_gossip_set_view (ocf_gossip_t *self, ocf_members_t *view)
     self->observers_dirty = true;
 }
 
+//  Round-trip times: a PING (answered by an ACK, as any probe) to the peer of the active view
+//  measured longest ago. Heartbeats go one way, to observers, so they time nothing; the
+//  active view holds the peers this node talks to anyway, so no connection is opened for it.
+static void
+s_rtt_tick (ocf_gossip_t *self)
+{
+    if (self->config.rtt_interval_ms <= 0 || self->now < self->next_rtt_ping)
+        return;
+    self->next_rtt_ping = self->now + self->config.rtt_interval_ms;
+    const char *stalest = NULL;
+    int64_t stalest_at = INT64_MAX;
+    for (size_t i = 0; i < self->active_count; i++) {
+        const ocf_peer_t *member = ocf_members_get (self->view, self->active[i]);
+        int64_t at = ocf_rtt_sampled_at (self->rtt, self->active[i]);
+        if (member && member->status == OCF_STATUS_ALIVE && at < stalest_at) {
+            stalest = self->active[i];
+            stalest_at = at;
+        }
+    }
+    if (!stalest)
+        return;
+    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = ocf_gossip_nonce (self) };
+    if (ocf_gossip_send (self, stalest, &ping) == 0)
+        ocf_rtt_sent (self->rtt, stalest, ping.nonce, self->now);
+}
+
+ocf_rtt_t *
+ocf_gossip_rtt (ocf_gossip_t *self)
+{
+    return self->rtt;
+}
+
 void
 ocf_gossip_tick (ocf_gossip_t *self, int64_t now)
 {
@@ -287,6 +332,7 @@ ocf_gossip_tick (ocf_gossip_t *self, int64_t now)
     ocf_gossip_detect_tick (self);
     ocf_gossip_spread_tick (self);
     ocf_gossip_sync_tick (self);
+    s_rtt_tick (self);
     self->last_tick = now;
 }
 
@@ -309,7 +355,10 @@ ocf_gossip_receive (ocf_gossip_t *self, int64_t now, const char *from, const uin
         case OCF_WIRE_HEARTBEAT: ocf_gossip_on_heartbeat (self, from, &msg); break;
         case OCF_WIRE_PING:      ocf_gossip_on_ping (self, from, &msg); break;
         case OCF_WIRE_PING_REQ:  ocf_gossip_on_ping_req (self, from, &msg); break;
-        case OCF_WIRE_ACK:       ocf_gossip_on_ack (self, from, &msg); break;
+        case OCF_WIRE_ACK:
+            if (!ocf_rtt_answered (self->rtt, from, msg.nonce, now))
+                ocf_gossip_on_ack (self, from, &msg);
+            break;
         case OCF_WIRE_RUMOUR:    ocf_gossip_on_rumour (self, from, &msg); break;
         case OCF_WIRE_IHAVE:     ocf_gossip_on_ihave (self, from, &msg); break;
         case OCF_WIRE_WANT:      ocf_gossip_on_want (self, from, &msg); break;
@@ -350,6 +399,9 @@ ocf_gossip_member_changed (ocf_gossip_t *self, int64_t now, const char *id)
 {
     self->now = now;
     ocf_gossip_detect_member_changed (self, id);
+    const ocf_peer_t *member = ocf_members_get (self->view, id);
+    if (!member || !ocf_peer_live (member))
+        ocf_rtt_forget (self->rtt, id);
 }
 
 void

@@ -20,6 +20,7 @@
 
 #include "ocf_config.h"
 #include "ocf_members.h"
+#include "ocf_rtt.h"
 #include "ocf_wire.h"
 
 #include <stdbool.h>
@@ -47,6 +48,7 @@ typedef struct {
     int64_t rumour_ttl_ms;
     size_t recent_max;               //  rumours remembered
     int64_t query_timeout_ms;        //  a table answer later than this is given up
+    int64_t rtt_interval_ms;         //  a round-trip ping to the peer measured longest ago (0: none)
 } ocf_gossip_config_t;
 
 #define OCF_GOSSIP_MAX_QUERY_IDS 4096    //  ids one ITEMS query asks for at most (tabled's DELTA)
@@ -153,5 +155,7 @@ size_t ocf_gossip_observers (ocf_gossip_t *self, char (*ids)[OCF_ID_SIZE], size_
 //  Whether id is in this node's active view (its fingers and ring neighbours: the peers it
 //  keeps talking to, about 2 log2(N) + 2K); the runner keeps these connections open longer.
 bool ocf_gossip_is_active (ocf_gossip_t *self, const char *id);
+//  The round-trip times this node measured to its peers (read them; the core feeds them).
+ocf_rtt_t *ocf_gossip_rtt (ocf_gossip_t *self);
 
 #endif

@@ -22,14 +22,6 @@
 #define FORGET_UNKNOWN_AFTER 10      //  heartbeat intervals before an unknown sender is forgotten
 #define LASTING_DIFFERENCE 5         //  heartbeat intervals of differing roots that start anti-entropy
 
-static uint32_t
-s_nonce (ocf_gossip_t *self)
-{
-    if (++self->next_nonce == 0)
-        self->next_nonce = 1;
-    return self->next_nonce;
-}
-
 static ocf_phi_params_t
 s_phi_params (ocf_gossip_t *self)
 {
@@ -254,7 +246,7 @@ s_others_failing (ocf_gossip_t *self, const watched_t *target)
 static void
 s_probe (ocf_gossip_t *self, watched_t *watched)
 {
-    watched->probe_nonce = s_nonce (self);
+    watched->probe_nonce = ocf_gossip_nonce (self);
     watched->probe_started = self->now;
     watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
     watched->nacks = 0;
@@ -526,7 +518,7 @@ ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg
         relay_t *relay = &self->relays[i];
         if (relay->nonce)
             continue;
-        relay->nonce = s_nonce (self);
+        relay->nonce = ocf_gossip_nonce (self);
         relay->requester_nonce = msg->nonce;
         memcpy (relay->requester, from, OCF_ID_SIZE);
         memcpy (relay->target, msg->target, OCF_ID_SIZE);

@@ -180,6 +180,10 @@ struct _ocf_gossip_t {
     size_t snap_session_count;
     join_t join;
 
+    //  round-trip times: a PING to one peer every rtt_interval_ms
+    ocf_rtt_t *rtt;
+    int64_t next_rtt_ping;
+
     ocf_gossip_stats_t stats;
 };
 
@@ -188,6 +192,8 @@ struct _ocf_gossip_t {
 int ocf_gossip_send (ocf_gossip_t *self, const char *peer, const ocf_wire_msg_t *msg);
 void ocf_gossip_log (ocf_gossip_t *self, int level, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
 uint64_t ocf_gossip_random (ocf_gossip_t *self);
+//  A nonce for a PING or PING_REQ, never 0, unique among those in flight.
+uint32_t ocf_gossip_nonce (ocf_gossip_t *self);
 //  Up to want distinct live members other than this node and except; returns how many.
 size_t ocf_gossip_random_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except);
 pending_t *ocf_gossip_query (ocf_gossip_t *self, pending_kind_t kind, const char *peer, uint32_t nonce,

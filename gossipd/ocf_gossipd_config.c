@@ -49,6 +49,8 @@ static const ocf_config_key_t s_keys[] = {
       "IHAVE sends per rumour: retransmit_mult * ceil(log10(N + 1))" },
     { "flood_limit", OCF_CONFIG_INT, KEY (flood_limit), "5000", 10, 10000000, NULL, false,
       "Messages per second a peer may send before it is cut off for a minute" },
+    { "rtt_interval", OCF_CONFIG_DURATION, KEY (rtt_interval_ms), "2s", 0, 3600000, NULL, false,
+      "Interval of round-trip pings, each to the peer of the active view measured longest ago (0: none)" },
 };
 
 //  [gossipd]: seeds are host:port or pubkey@host:port; the introducer host:port or off.

@@ -32,6 +32,7 @@ typedef struct {
     int64_t acceptable_pause_ms;
     int64_t retransmit_mult;
     int64_t flood_limit;         //  messages per second from one peer
+    int64_t rtt_interval_ms;     //  0: no round-trip pings
 } ocf_gossipd_config_t;
 
 extern const ocf_config_section_t ocf_gossipd_config_section;

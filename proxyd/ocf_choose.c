@@ -41,6 +41,7 @@ ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed)
     self->random = seed ? seed : 0x9E3779B97F4A7C15ULL;
     self->turn = 0;
     self->balance = 0.25;
+    self->near_ms = 20;
     self->last = OCF_CHOICE_BALANCED;
 }
 
@@ -62,24 +63,34 @@ s_full (const ocf_candidate_t *candidate)
     return candidate->capacity > 0 && candidate->load >= candidate->capacity;
 }
 
-//  Candidates considered: not excluded, and not full unless only full ones remain.
+//  Candidates considered: not excluded, and not full unless only full ones remain; with a
+//  distance limit, measured and no farther than it.
 typedef struct {
     const ocf_candidate_t *candidates;
     size_t n;
     bool allow_full;
+    double max_rtt;              //  < 0: no limit
     size_t count;
 } pool_t;
 
 static bool
+s_within_reach (const pool_t *pool, size_t i)
+{
+    double rtt = pool->candidates[i].rtt_ms;
+    return pool->max_rtt < 0 || (rtt >= 0 && rtt <= pool->max_rtt);
+}
+
+static bool
 s_in_pool (const pool_t *pool, size_t i)
 {
-    return !pool->candidates[i].excluded && (pool->allow_full || !s_full (&pool->candidates[i]));
+    const ocf_candidate_t *candidate = &pool->candidates[i];
+    return !candidate->excluded && (pool->allow_full || !s_full (candidate)) && s_within_reach (pool, i);
 }
 
 static void
 s_pool_init (pool_t *pool, const ocf_candidate_t *candidates, size_t n, bool prefer_free)
 {
-    *pool = (pool_t) { candidates, n, !prefer_free, 0 };
+    *pool = (pool_t) { candidates, n, !prefer_free, -1, 0 };
     for (size_t i = 0; i < n; i++)
         pool->count += s_in_pool (pool, i);
     if (pool->count == 0 && prefer_free) {
@@ -87,6 +98,34 @@ s_pool_init (pool_t *pool, const ocf_candidate_t *candidates, size_t n, bool pre
         for (size_t i = 0; i < n; i++)
             pool->count += s_in_pool (pool, i);
     }
+}
+
+//  Keeps the near members of the pool only: those within near_ms of the nearest measured one.
+//  Nobody measured (rtt_interval off, a fresh start): all stay.
+static void
+s_pool_near (pool_t *pool, double near_ms)
+{
+    double nearest = -1;
+    for (size_t i = 0; i < pool->n; i++) {
+        double rtt = pool->candidates[i].rtt_ms;
+        if (s_in_pool (pool, i) && rtt >= 0 && (nearest < 0 || rtt < nearest))
+            nearest = rtt;
+    }
+    if (nearest < 0 || near_ms <= 0)
+        return;
+    pool->max_rtt = nearest + near_ms;
+    pool->count = 0;
+    for (size_t i = 0; i < pool->n; i++)
+        pool->count += s_in_pool (pool, i);
+}
+
+//  p2c's comparison: the less loaded; of two equally loaded, the nearer (unmeasured last).
+static bool
+s_better (const ocf_candidate_t *a, const ocf_candidate_t *b)
+{
+    if (a->load != b->load)
+        return a->load < b->load;
+    return a->rtt_ms >= 0 && (b->rtt_ms < 0 || a->rtt_ms < b->rtt_ms);
 }
 
 //  The k-th member of the pool (0-based).
@@ -127,8 +166,8 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
     uint64_t best_score = 0, top_score = 0;
     for (size_t i = 0; i < pool->n; i++) {
         uint64_t score = ocf_hash_u64 (key, pool->candidates[i].id_hash);
-        if (score > top_score)
-            top_score = score;
+        if (score > top_score && s_within_reach (pool, i))
+            top_score = score;      //  far providers are not in the order at all
         if (!s_in_pool (pool, i) || (double) pool->candidates[i].load >= bound)
             continue;
         if (best < 0 || score > best_score) {
@@ -158,6 +197,8 @@ ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, ui
     s_pool_init (&pool, candidates, n, balanced);
     if (pool.count == 0)
         return -1;
+    if (self->policy == OCF_POLICY_PREFIX)
+        s_pool_near (&pool, self->near_ms);
     if (keyed)
         return s_prefix (self, &pool, key);
     if (pool.count == 1)
@@ -173,7 +214,7 @@ ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n, ui
             if (b >= a)
                 b++;                 //  two distinct draws
             int first = s_pool_at (&pool, a), second = s_pool_at (&pool, b);
-            return candidates[second].load < candidates[first].load ? second : first;
+            return s_better (&candidates[second], &candidates[first]) ? second : first;
         }
     }
 }

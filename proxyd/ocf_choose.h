@@ -6,13 +6,19 @@
       local_first  this host whenever it serves the request, busy or not; otherwise as p2c
       round_robin  providers in turn
       random       a provider drawn uniformly
-      prefix       the request's prefix key (ocf_prefix) orders the providers, the same way on
-                   every host (rendezvous hashing: by hash(key, node id)); the first in that
-                   order whose load is under (1 + balance) times the mean load takes it
-                   (bounded loads); without a key, as p2c
-    A provider is full when it declares max_inflight and its load reaches it; p2c and
-    local_first prefer providers that are not full, and fall back to full ones rather than
-    refusing (the backend queues).  */
+      prefix       among the near providers (below), the request's prefix key (ocf_prefix)
+                   orders them, the same way on every host that sees the same near ones
+                   (rendezvous hashing: by hash(key, node id)); the first in that order whose
+                   load is under (1 + balance) times their mean load takes it (bounded loads);
+                   without a key, this host when it has capacity, else as p2c among the near
+    A provider is full when it declares max_inflight and its load reaches it; p2c, local_first
+    and prefix prefer providers that are not full, and fall back to full ones rather than
+    refusing (the backend queues).
+    Distance: a candidate's round-trip time from this host (0 for this host; unknown for
+    hosts not measured yet). p2c's two draws of equal load go to the nearer. prefix keeps the
+    near providers only: those within near_ms of the nearest of the candidates left (not
+    tried, not full while others are not), the unmeasured ones out while any is measured; so
+    far providers take requests only when every near one is full, tried or gone.  */
 #ifndef OCF_CHOOSE_H
 #define OCF_CHOOSE_H
 
@@ -34,6 +40,7 @@ typedef struct {
     int64_t load;                //  requests in flight toward it plus its reported in-flight and queue
     int64_t capacity;            //  its max_inflight; 0 when it declares none
     uint64_t id_hash;            //  ocf_choose_id_hash of its node id: its place in a key's order
+    double rtt_ms;               //  round-trip time from this host: 0 for this host, < 0 unknown
 } ocf_candidate_t;
 
 //  How the last choice was made (for the metrics).
@@ -51,12 +58,13 @@ typedef struct {
     uint64_t random;             //  xorshift state, never 0
     uint64_t turn;               //  round-robin position
     double balance;              //  prefix: no provider above (1 + balance) x the mean load
+    double near_ms;              //  prefix: near = within this of the nearest (0: every provider)
 } ocf_chooser_t;
 
 //  Parses "p2c", "local_first", "round_robin", "random" or "prefix"; -1 otherwise.
 int ocf_policy_parse (const char *name);
 const char *ocf_policy_name (ocf_policy_t policy);
-//  balance starts at 0.25.
+//  balance starts at 0.25, near_ms at 20.
 void ocf_chooser_init (ocf_chooser_t *self, ocf_policy_t policy, uint64_t seed);
 //  The index of the chosen candidate, or -1 when every candidate is excluded (or n is 0).
 //  key: the request's prefix key for the prefix policy (0: none); other policies ignore it.

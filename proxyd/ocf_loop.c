@@ -534,6 +534,7 @@ ocf_loop_init (ocf_loop_t *self, ocf_proxyd_t *server, int index, int inherited_
         seed = (uint64_t) time (NULL) ^ ((uint64_t) index << 32);
     ocf_chooser_init (&self->chooser, (ocf_policy_t) ocf_policy_parse (self->config->proxyd.policy), seed);
     self->chooser.balance = self->config->proxyd.prefix_balance;
+    self->chooser.near_ms = (double) self->config->proxyd.near_rtt_ms;
     return 0;
 }
 

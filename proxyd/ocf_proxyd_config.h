@@ -16,6 +16,7 @@ typedef struct {
     int64_t prefix_block;        //  bytes of normalised text per hashed block
     int64_t prefix_blocks;       //  longest prefix key, in blocks
     double prefix_balance;       //  bounded loads: no provider at (1 + this) x the mean load
+    int64_t near_rtt_ms;         //  prefix: near providers are within this of the nearest (0: all)
     int64_t max_body;
     int64_t connect_timeout_ms;
     int64_t first_byte_timeout_ms;

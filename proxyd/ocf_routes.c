@@ -74,7 +74,8 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
             .load = local ? ocf_load_get (loop->load, self->slot)
                           : provider->node->inflight + provider->service->inflight + provider->service->queue_depth,
             .capacity = provider->service->max_inflight,
-            .id_hash = ocf_choose_id_hash (provider->node->id)
+            .id_hash = ocf_choose_id_hash (provider->node->id),
+            .rtt_ms = local ? 0 : provider->node->rtt_ms
         };
     }
     int chosen = ocf_choose (&loop->chooser, candidates, count, self->key);

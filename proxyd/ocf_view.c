@@ -314,6 +314,13 @@ s_seen (ocf_view_node_t *node, json_t *last_alive)
         node->last_alive = json_integer_value (last_alive);
 }
 
+static void
+s_rtt (ocf_view_node_t *node, json_t *rtt_ms)
+{
+    if (json_is_number (rtt_ms) && json_number_value (rtt_ms) >= 0)
+        node->rtt_ms = json_number_value (rtt_ms);
+}
+
 int
 ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_size)
 {
@@ -340,8 +347,10 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
     bool member_newer = node && s_member_newer (node, member_generation, incarnation, status);
     if (node && self->reloading)
         node->seen = true;
-    if (node)
+    if (node) {
         s_seen (node, json_object_get (row, "last_alive"));
+        s_rtt (node, json_object_get (row, "rtt_ms"));
+    }
     if (!record_newer && !member_newer)
         return 0;
     bool created = !node;
@@ -352,6 +361,8 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         zhashx_insert (self->nodes, node->id, node);
         self->index_stale = true;
         s_seen (node, json_object_get (row, "last_alive"));
+        node->rtt_ms = -1;
+        s_rtt (node, json_object_get (row, "rtt_ms"));
     }
     if (record_newer) {
         json_t *services = json_object_get (row, "services");
@@ -442,6 +453,23 @@ ocf_view_apply_seen (ocf_view_t *self, json_t *seen, char *error, size_t error_s
         ocf_view_node_t *node = ocf_view_lookup (self, id);
         if (node)
             s_seen (node, last_alive);
+    }
+    return 1;
+}
+
+int
+ocf_view_apply_rtt (ocf_view_t *self, json_t *rtt, char *error, size_t error_size)
+{
+    if (!json_is_object (rtt)) {
+        snprintf (error, error_size, "\"rtt\" must be an object of node ids and round-trip times");
+        return -1;
+    }
+    const char *id;
+    json_t *rtt_ms;
+    json_object_foreach (rtt, id, rtt_ms) {
+        ocf_view_node_t *node = ocf_view_lookup (self, id);
+        if (node)
+            s_rtt (node, rtt_ms);
     }
     return 1;
 }

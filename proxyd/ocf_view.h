@@ -48,6 +48,8 @@ typedef struct {
     char *row;                   //  the row as received, compact JSON
     int64_t last_alive;          //  ms: when this host last heard from the node (tabled's
                                  //  observation: the row's, then "seen" events); 0: never
+    double rtt_ms;               //  round-trip time from this host (tabled's "rtt_ms", then
+                                 //  "rtt" events); < 0: not measured
     int64_t inflight;            //  requests this loop has in flight toward this node
     uint64_t shape;              //  hash of what routing depends on
     bool seen;                   //  during a reload: present in the new load
@@ -75,6 +77,8 @@ int ocf_view_apply_member (ocf_view_t *self, json_t *member, char *error, size_t
 int ocf_view_apply_tombstone (ocf_view_t *self, json_t *tombstone, char *error, size_t error_size);
 //  A "seen" event's {id: last_alive ms}: nodes heard from just now. Never goes backwards.
 int ocf_view_apply_seen (ocf_view_t *self, json_t *seen, char *error, size_t error_size);
+//  An "rtt" event's {id: ms}: round-trip times from this host that changed.
+int ocf_view_apply_rtt (ocf_view_t *self, json_t *rtt, char *error, size_t error_size);
 //  A full reload: rows applied between begin and end replace the view; nodes not applied in
 //  between are dropped at the end.
 void ocf_view_reload_begin (ocf_view_t *self);

@@ -118,6 +118,9 @@ s_on_event (void *arg, const char *topic, json_t *body)
     else
     if (strcmp (topic, "seen") == 0)
         rc = ocf_view_apply_seen (self->view, json_object_get (body, "seen"), error, sizeof error);
+    else
+    if (strcmp (topic, "rtt") == 0)
+        rc = ocf_view_apply_rtt (self->view, json_object_get (body, "rtt"), error, sizeof error);
     if (rc < 0) {
         self->errors++;
         ocf_log_warning ("ignored a malformed %s event from tabled: %s", topic, error);

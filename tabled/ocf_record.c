@@ -20,7 +20,7 @@
 #define MAX_KEY_NAME 32          //  longer keys are none we look for
 
 //  Fields that are not the owner's: they travel with the row but are not in its content.
-static const char *s_membership_fields[] = { "incarnation", "status", "status_generation", "last_alive", "sig", NULL };
+static const char *s_membership_fields[] = { "incarnation", "status", "status_generation", "last_alive", "rtt_ms", "sig", NULL };
 
 static const char *s_status_names[] = { "alive", "suspect", "dead", "left" };
 static const char *s_reason_names[] = { [OCF_REASON_REAPED] = "reaped", [OCF_REASON_LEFT] = "left" };

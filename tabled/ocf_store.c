@@ -88,12 +88,25 @@ static const struct {
       "ALTER TABLE tombstone ADD COLUMN sig BLOB;"  //  of a left tombstone, by the node that left
       "DELETE FROM nodes; DELETE FROM tombstone;",
       "rows and tombstones without signatures (old node ids) removed" },
+    //  3: round-trip times from this host to its peers, as gossipd measures them: this host's
+    //  observations, never replicated, kept apart from the replicated nodes table; a node's
+    //  goes with its row.
+    { "CREATE TABLE rtt ("
+      "  id TEXT PRIMARY KEY NOT NULL,"
+      "  rtt_ms REAL NOT NULL,"                     //  smoothed round-trip time
+      "  updated_at INTEGER NOT NULL"               //  ms, wall clock
+      ");"
+      "CREATE TRIGGER nodes_rtt_gone AFTER DELETE ON nodes BEGIN DELETE FROM rtt WHERE id = old.id; END;"
+      "CREATE VIEW peer_rtt AS"
+      "  SELECT r.id, n.name, n.status, round(r.rtt_ms, 2) AS rtt_ms,"
+      "         strftime('%Y-%m-%d %H:%M:%f', r.updated_at / 1000.0, 'unixepoch') AS updated_at"
+      "  FROM rtt AS r JOIN nodes AS n ON n.id = r.id;", NULL },
 };
 #define MIGRATION_COUNT (int) (sizeof s_migrations / sizeof s_migrations[0])
 
 enum {
     STMT_UPSERT_NODE, STMT_UPSERT_MEMBER, STMT_DELETE_NODE, STMT_UPSERT_TOMBSTONE, STMT_DELETE_TOMBSTONE,
-    STMT_LAST_ALIVE, STMT_META_SET, STMT_META_GET, STMT_RECORD, STMT_COUNT
+    STMT_LAST_ALIVE, STMT_RTT, STMT_META_SET, STMT_META_GET, STMT_RECORD, STMT_COUNT
 };
 
 static const char *s_statements[STMT_COUNT] = {
@@ -113,6 +126,7 @@ static const char *s_statements[STMT_COUNT] = {
         "INSERT OR REPLACE INTO tombstone (id, generation, reason, declared_at, sig) VALUES (?1, ?2, ?3, ?4, ?5)",
     [STMT_DELETE_TOMBSTONE] = "DELETE FROM tombstone WHERE id = ?1",
     [STMT_LAST_ALIVE] = "UPDATE nodes SET last_alive = ?2 WHERE id = ?1 AND last_alive < ?2",
+    [STMT_RTT] = "INSERT OR REPLACE INTO rtt (id, rtt_ms, updated_at) VALUES (?1, ?2, ?3)",
     [STMT_META_SET] = "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
     [STMT_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [STMT_RECORD] = "SELECT record FROM nodes WHERE id = ?1",
@@ -407,6 +421,16 @@ ocf_store_save_last_alive (ocf_store_t *self, const char *id, int64_t last_alive
 }
 
 int
+ocf_store_save_rtt (ocf_store_t *self, const char *id, double rtt_ms, int64_t updated_at)
+{
+    sqlite3_stmt *stmt = self->statements[STMT_RTT];
+    sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_double (stmt, 2, rtt_ms);
+    sqlite3_bind_int64 (stmt, 3, updated_at);
+    return s_step (self, stmt);
+}
+
+int
 ocf_store_meta_set (ocf_store_t *self, const char *key, int64_t value)
 {
     sqlite3_stmt *stmt = self->statements[STMT_META_SET];
@@ -461,7 +485,8 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
     sqlite3_finalize (stmt);
     if (sqlite3_prepare_v2 (self->db,
             "SELECT id, generation, version, status_generation, incarnation, status, status_since, last_alive,"
-            " content_hash, name, length(record), sig FROM nodes", -1, &stmt, NULL) != SQLITE_OK)
+            " content_hash, name, length(record), sig, (SELECT rtt_ms FROM rtt WHERE rtt.id = nodes.id) FROM nodes",
+            -1, &stmt, NULL) != SQLITE_OK)
         goto failed;
     while (sqlite3_step (stmt) == SQLITE_ROW) {
         const char *id = (const char *) sqlite3_column_text (stmt, 0);
@@ -495,6 +520,8 @@ ocf_store_load (ocf_store_t *self, ocf_table_t *table)
         if (entry) {
             entry->status_since = status_since;
             entry->last_alive = sqlite3_column_int64 (stmt, 7);
+            entry->has_rtt = sqlite3_column_type (stmt, 12) != SQLITE_NULL;
+            entry->rtt_ms = sqlite3_column_double (stmt, 12);
             loaded++;
         }
     }

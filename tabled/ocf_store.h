@@ -38,6 +38,8 @@ int ocf_store_save_entry (ocf_store_t *self, const char *id, const ocf_entry_t *
 //  The record text of a node (malloc'd, length in *len), or NULL.
 char *ocf_store_record (ocf_store_t *self, const char *id, size_t *len);
 int ocf_store_save_last_alive (ocf_store_t *self, const char *id, int64_t last_alive);
+//  This host's round-trip time to a node (the rtt table: local, never replicated).
+int ocf_store_save_rtt (ocf_store_t *self, const char *id, double rtt_ms, int64_t updated_at);
 int ocf_store_meta_set (ocf_store_t *self, const char *key, int64_t value);
 int64_t ocf_store_meta_get (ocf_store_t *self, const char *key, int64_t fallback);
 

@@ -571,15 +571,17 @@ ocf_entry_next_generation (const ocf_entry_t *entry, uint64_t current)
 }
 
 size_t
-ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive,
+ocf_row_head (uint64_t generation, const ocf_member_t *member, const ocf_entry_t *local,
               const uint8_t sig[OCF_SIGNATURE_BYTES], char head[OCF_ROW_HEAD_MAX])
 {
     int len = snprintf (head, OCF_ROW_HEAD_MAX, "{\"incarnation\":%" PRIu64 ",\"status\":\"%s\",",
                         member->incarnation, ocf_status_name (member->status));
     if (member->generation != generation)
         len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"status_generation\":%" PRIu64 ",", member->generation);
-    if (last_alive)
-        len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"last_alive\":%" PRId64 ",", last_alive);
+    if (local && local->last_alive)
+        len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"last_alive\":%" PRId64 ",", local->last_alive);
+    if (local && local->has_rtt)
+        len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"rtt_ms\":%.2f,", local->rtt_ms);
     char text[OCF_SIGNATURE_TEXT_LEN + 1];
     ocf_record_sig_text (sig, text);
     len += snprintf (head + len, OCF_ROW_HEAD_MAX - (size_t) len, "\"sig\":\"%s\",", text);
@@ -588,12 +590,12 @@ ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_aliv
 
 char *
 ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
-              int64_t last_alive, const uint8_t sig[OCF_SIGNATURE_BYTES])
+              const ocf_entry_t *local, const uint8_t sig[OCF_SIGNATURE_BYTES])
 {
     //  The record is a JSON object: membership fields are spliced in front of its first key
     //  rather than parsing and re-serializing the whole record.
     char head[OCF_ROW_HEAD_MAX];
-    size_t len = ocf_row_head (generation, member, last_alive, sig, head);
+    size_t len = ocf_row_head (generation, member, local, sig, head);
     char *json = ocf_malloc (len + record_len);
     memcpy (json, head, len);
     memcpy (json + len, record + 1, record_len);          //  includes the NUL
@@ -606,7 +608,7 @@ ocf_entry_row_json (const ocf_entry_t *entry, bool with_local)
     if (!entry->has_record || !entry->record)
         return NULL;
     return ocf_row_json (entry->record, entry->record_len, entry->generation, &entry->member,
-                         with_local ? entry->last_alive : 0, entry->sig);
+                         with_local ? entry : NULL, entry->sig);
 }
 
 json_t *

@@ -51,6 +51,8 @@ struct _ocf_entry_t {
     //  local observations, wall-clock ms, not replicated
     int64_t status_since;
     int64_t last_alive;
+    bool has_rtt;
+    double rtt_ms;               //  round-trip time from this host (gossipd's PINGs), smoothed
     //  digest contribution and bucket chain
     uint64_t hash;
     ocf_entry_t *bucket_prev, *bucket_next;
@@ -130,14 +132,15 @@ void ocf_table_index_services (ocf_entry_t *entry, json_t *record);
 
 //  Row JSON as exchanged: the owner's record text with the membership fields and the
 //  signature spliced in (incarnation, status, status_generation when it differs from
-//  generation, last_alive when non-zero, sig). Returns a malloc'd string.
+//  generation, sig) and, from local (NULL: none), this host's observations of the node
+//  (last_alive when non-zero, rtt_ms when known). Returns a malloc'd string.
 //  ocf_row_head writes what goes before the record's first key ("{", the membership fields
 //  and sig) and returns its length: the row is the head, then the record without its "{".
-#define OCF_ROW_HEAD_MAX 260
-size_t ocf_row_head (uint64_t generation, const ocf_member_t *member, int64_t last_alive,
+#define OCF_ROW_HEAD_MAX 288
+size_t ocf_row_head (uint64_t generation, const ocf_member_t *member, const ocf_entry_t *local,
                      const uint8_t sig[OCF_SIGNATURE_BYTES], char head[OCF_ROW_HEAD_MAX]);
 char *ocf_row_json (const char *record, size_t record_len, uint64_t generation, const ocf_member_t *member,
-                    int64_t last_alive, const uint8_t sig[OCF_SIGNATURE_BYTES]);
+                    const ocf_entry_t *local, const uint8_t sig[OCF_SIGNATURE_BYTES]);
 //  The same for an entry holding its record text; NULL when it has none (or it was evicted).
 char *ocf_entry_row_json (const ocf_entry_t *entry, bool with_local);
 //  {"id","generation","incarnation","status"} or NULL when the entry has no membership.

@@ -75,6 +75,7 @@ static const struct {
     { "MERGE", NULL, ocf_tabled_on_merge, true },
     { "LEAVE", ocf_tabled_on_leave, NULL, true },
     { "SEEN", ocf_tabled_on_seen, NULL, false },
+    { "RTT", ocf_tabled_on_rtt, NULL, true },
     { "GET", ocf_tabled_on_get, NULL, false },
     { "LIST", ocf_tabled_on_list, NULL, false },
     { "PROVIDERS", ocf_tabled_on_providers, NULL, false },

@@ -1,6 +1,6 @@
 /*  ocf_tabled_events: every change to the table, as one place sees it: persisted inside the
     batch's open transaction, then framed as events ([topic][json]: row, status, tombstone,
-    each with seq, boot and source) and queued until the batch is committed. The record text
+    seen, rtt, each with seq, boot and source) and queued until the batch is committed. The record text
     then leaves memory: SQLite holds it.  */
 #include "ocf_tabled_internal.h"
 
@@ -62,7 +62,7 @@ ocf_tabled_changed (ocf_tabled_t *self, const char *id, int mask)
     if (mask & OCF_CHANGED_RECORD && entry && entry->has_record) {
         char head[OCF_ROW_HEAD_MAX];
         const char *parts[] = { head, entry->record + 1 };
-        size_t lens[] = { ocf_row_head (entry->generation, &entry->member, entry->last_alive, entry->sig, head),
+        size_t lens[] = { ocf_row_head (entry->generation, &entry->member, entry, entry->sig, head),
                           entry->record_len - 1 };
         s_event (self, "row", "row", parts, lens, 2);
     }
@@ -77,6 +77,12 @@ void
 ocf_tabled_seen_event (ocf_tabled_t *self, json_t *seen)
 {
     s_event_json (self, "seen", "seen", seen);
+}
+
+void
+ocf_tabled_rtt_event (ocf_tabled_t *self, json_t *rtt)
+{
+    s_event_json (self, "rtt", "rtt", rtt);
 }
 
 zmsg_t *

@@ -59,6 +59,8 @@ void ocf_tabled_reply_refusal (ocf_tabled_t *self, zmsg_t *reply, const char *co
 void ocf_tabled_changed (ocf_tabled_t *self, const char *id, int mask);
 //  Queues a "seen" event: {id: last_alive ms} of the nodes SEEN just heard from (taken).
 void ocf_tabled_seen_event (ocf_tabled_t *self, json_t *seen);
+//  Queues an "rtt" event: {id: rtt_ms} of the round-trip times RTT just recorded (taken).
+void ocf_tabled_rtt_event (ocf_tabled_t *self, json_t *rtt);
 
 //  ocf_tabled_self.c
 int ocf_tabled_own_start (ocf_tabled_t *self, char *error, size_t error_size);
@@ -74,6 +76,7 @@ void ocf_tabled_on_leave (ocf_tabled_t *self, json_t *body, zmsg_t *reply);
 //  ocf_tabled_merge.c
 void ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply);
 void ocf_tabled_on_seen (ocf_tabled_t *self, json_t *body, zmsg_t *reply);
+void ocf_tabled_on_rtt (ocf_tabled_t *self, json_t *body, zmsg_t *reply);
 //  Writes the last_alive times SEEN changed (in a transaction the next commit ends).
 void ocf_tabled_flush_seen (ocf_tabled_t *self);
 

@@ -2,7 +2,7 @@
     membership and tombstone in place on the request text before applying any, verifies the
     signatures of the rows that would apply (ocf_verify, on several cores), counts and logs
     refusals (at most one line a second); SEEN records last_alive, flushed to table.db by
-    the tick.  */
+    the tick; RTT records this host's round-trip times to its peers (the rtt table).  */
 #include "ocf_tabled_internal.h"
 #include "ocf_alloc.h"
 #include "ocf_time.h"
@@ -236,4 +236,48 @@ ocf_tabled_flush_seen (ocf_tabled_t *self)
             ocf_store_save_last_alive (self->store, id, entry->last_alive);
     }
     zhashx_purge (self->seen_dirty);
+}
+
+//  {"rtt": {id: ms}}: gossipd's smoothed round-trip times that changed. Written inside the
+//  batch (a few a minute), published as an "rtt" event; ids not in the table are skipped.
+#define RTT_MAX_MS 3600000.0
+
+void
+ocf_tabled_on_rtt (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
+{
+    json_t *times = json_object_get (body, "rtt"), *value;
+    const char *id;
+    if (!json_is_object (times)) {
+        ocf_tabled_reply_error (self, reply, "RTT: \"rtt\" must be an object of node ids and round-trip times in ms");
+        return;
+    }
+    json_object_foreach (times, id, value) {
+        double ms = json_number_value (value);
+        if (!json_is_number (value) || !(ms >= 0 && ms <= RTT_MAX_MS)) {
+            ocf_tabled_reply_error (self, reply, "RTT: the time of %.64s must be a number of ms from 0 to %.0f", id,
+                                    RTT_MAX_MS);
+            return;
+        }
+    }
+    int64_t now = ocf_time_wall_ms ();
+    json_t *updated = json_object ();
+    json_object_foreach (times, id, value) {
+        ocf_entry_t *entry = ocf_table_lookup (self->table, id);
+        if (!entry)
+            continue;
+        entry->has_rtt = true;
+        entry->rtt_ms = json_number_value (value);
+        if (!self->batch_failed && ocf_store_save_rtt (self->store, entry->id, entry->rtt_ms, now) != 0) {
+            self->batch_failed = true;
+            snprintf (self->batch_error, sizeof self->batch_error, "writing table.db failed: %s",
+                      ocf_store_error (self->store));
+        }
+        json_object_set_new (updated, entry->id, json_real (entry->rtt_ms));
+    }
+    size_t count = json_object_size (updated);
+    if (count)
+        ocf_tabled_rtt_event (self, updated);
+    else
+        json_decref (updated);
+    ocf_tabled_reply_ok (reply, json_pack ("{s:I}", "updated", (json_int_t) count));
 }

@@ -46,7 +46,7 @@ s_row_text (ocf_tabled_t *self, const ocf_entry_t *entry, bool with_local)
     char *record = ocf_store_record (self->store, entry->id, &len);
     if (!record)
         return NULL;
-    char *row = ocf_row_json (record, len, entry->generation, &entry->member, with_local ? entry->last_alive : 0, entry->sig);
+    char *row = ocf_row_json (record, len, entry->generation, &entry->member, with_local ? entry : NULL, entry->sig);
     free (record);
     return row;
 }

@@ -402,7 +402,7 @@ Test (proxyd_choose, p2c_prefers_this_host_with_capacity)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 42);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0 }, { true, false, 5, 8, 0 }, { false, false, 0, 0, 0 } };
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1 }, { true, false, 5, 8, 0, -1 }, { false, false, 0, 0, 0, -1 } };
     for (int i = 0; i < 100; i++)
         cr_assert_eq (ocf_choose (&chooser, candidates, 3, 0), 1);
     candidates[1].load = 8;      //  full: the others now
@@ -416,7 +416,7 @@ Test (proxyd_choose, local_first_even_when_busy)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_LOCAL_FIRST, 7);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0 }, { true, false, 50, 8, 0 } };
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1 }, { true, false, 50, 8, 0, -1 } };
     cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 1);
     candidates[1].excluded = true;
     cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 0);
@@ -426,13 +426,13 @@ Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 1);
-    ocf_candidate_t two[] = { { false, false, 9, 0, 0 }, { false, false, 3, 0, 0 } };
+    ocf_candidate_t two[] = { { false, false, 9, 0, 0, -1 }, { false, false, 3, 0, 0, -1 } };
     for (int i = 0; i < 100; i++)
         cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 1);
     //  Among many, the most loaded is never chosen and the least loaded most often.
     ocf_candidate_t many[8];
     for (int i = 0; i < 8; i++)
-        many[i] = (ocf_candidate_t) { false, false, i, 0, 0 };
+        many[i] = (ocf_candidate_t) { false, false, i, 0, 0, -1 };
     int counts[8] = { 0 };
     for (int i = 0; i < 8000; i++)
         counts[ocf_choose (&chooser, many, 8, 0)]++;
@@ -440,7 +440,7 @@ Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
     for (int i = 1; i < 7; i++)
         cr_assert_gt (counts[i - 1], counts[i], "load %d chosen %d times, load %d %d times", i - 1, counts[i - 1], i, counts[i]);
     //  Full providers only when nothing else is left.
-    ocf_candidate_t full[] = { { false, false, 8, 8, 0 }, { false, false, 20, 0, 0 } };
+    ocf_candidate_t full[] = { { false, false, 8, 8, 0, -1 }, { false, false, 20, 0, 0, -1 } };
     for (int i = 0; i < 50; i++)
         cr_assert_eq (ocf_choose (&chooser, full, 2, 0), 1);
     full[1].excluded = true;
@@ -454,7 +454,7 @@ Test (proxyd_choose, round_robin_and_random)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_ROUND_ROBIN, 3);
-    ocf_candidate_t candidates[] = { { true, false, 0, 0, 0 }, { false, true, 0, 0, 0 }, { false, false, 0, 0, 0 }, { false, false, 9, 1, 0 } };
+    ocf_candidate_t candidates[] = { { true, false, 0, 0, 0, -1 }, { false, true, 0, 0, 0, -1 }, { false, false, 0, 0, 0, -1 }, { false, false, 9, 1, 0, -1 } };
     int sequence[6];
     for (int i = 0; i < 6; i++)
         sequence[i] = ocf_choose (&chooser, candidates, 4, 0);
@@ -470,6 +470,81 @@ Test (proxyd_choose, round_robin_and_random)
             cr_assert (counts[i] > 800 && counts[i] < 1200, "candidate %d: %d", i, counts[i]);
     cr_assert_eq (ocf_policy_parse ("local_first"), OCF_POLICY_LOCAL_FIRST);
     cr_assert_eq (ocf_policy_parse ("fastest"), -1);
+}
+
+Test (proxyd_choose, p2c_breaks_ties_by_distance)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_P2C, 5);
+    //  Two drawn, equally loaded: the nearer; an unmeasured one after any measured.
+    ocf_candidate_t two[] = { { false, false, 2, 0, 0, 40 }, { false, false, 2, 0, 0, 1.5 } };
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 1);
+    two[1].rtt_ms = -1;
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 0);
+    //  Load first: the far one when it is less loaded.
+    two[1].rtt_ms = 1.5;
+    two[1].load = 3;
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 0);
+}
+
+//  prefix: only the providers within near_ms of the nearest, keyed or not; the far ones when
+//  every near one is full or tried; all of them when nobody is measured.
+Test (proxyd_choose, prefix_keeps_to_near_providers)
+{
+    ocf_chooser_t chooser;
+    ocf_chooser_init (&chooser, OCF_POLICY_PREFIX, 11);
+    cr_assert_eq (chooser.near_ms, 20);
+    ocf_candidate_t candidates[] = {
+        { false, false, 0, 4, ocf_choose_id_hash ("near-1"), 1 },
+        { false, false, 0, 4, ocf_choose_id_hash ("far"), 41 },
+        { false, false, 0, 4, ocf_choose_id_hash ("near-2"), 2.5 },
+    };
+    int counts[3] = { 0 };
+    for (uint64_t key = 0; key < 3000; key++)
+        counts[ocf_choose (&chooser, candidates, 3, key)]++;       //  key 0: no key
+    cr_assert_eq (counts[1], 0);
+    cr_assert (counts[0] > 1200 && counts[2] > 1200, "near ones: %d and %d", counts[0], counts[2]);
+    cr_assert_eq (ocf_choose (&chooser, candidates, 3, 77), ocf_choose (&chooser, candidates, 3, 77));
+    //  The near ones full, or one full and the other already tried: the far one.
+    candidates[0].load = candidates[2].load = 4;
+    for (uint64_t key = 0; key < 100; key++)
+        cr_assert_eq (ocf_choose (&chooser, candidates, 3, key), 1);
+    candidates[2].load = 0;
+    candidates[2].excluded = true;
+    for (uint64_t key = 0; key < 100; key++)
+        cr_assert_eq (ocf_choose (&chooser, candidates, 3, key), 1);
+    //  Distance weighed at the margin: 39.5 ms farther than the nearest is near with 40 ms.
+    candidates[0].load = 0;
+    candidates[2].excluded = false;
+    chooser.near_ms = 40;
+    memset (counts, 0, sizeof counts);
+    for (uint64_t key = 1; key < 3000; key++)
+        counts[ocf_choose (&chooser, candidates, 3, key)]++;
+    cr_assert (counts[1] > 700, "far one within 40 ms: %d", counts[1]);
+    //  near_ms 0: distance does not count.
+    chooser.near_ms = 0;
+    memset (counts, 0, sizeof counts);
+    for (uint64_t key = 1; key < 3000; key++)
+        counts[ocf_choose (&chooser, candidates, 3, key)]++;
+    cr_assert (counts[1] > 700, "far one without a distance limit: %d", counts[1]);
+    //  A provider not measured yet stays out while others are measured; nobody measured: all in.
+    chooser.near_ms = 20;
+    candidates[1].rtt_ms = -1;
+    memset (counts, 0, sizeof counts);
+    for (uint64_t key = 1; key < 3000; key++)
+        counts[ocf_choose (&chooser, candidates, 3, key)]++;
+    cr_assert_eq (counts[1], 0);
+    candidates[0].rtt_ms = candidates[2].rtt_ms = -1;
+    memset (counts, 0, sizeof counts);
+    for (uint64_t key = 1; key < 3000; key++)
+        counts[ocf_choose (&chooser, candidates, 3, key)]++;
+    cr_assert (counts[1] > 700, "nobody measured: %d", counts[1]);
+    //  This host (rtt 0) first without a key, as before.
+    ocf_candidate_t with_self[] = { { false, false, 0, 0, 1, 0.2 }, { true, false, 3, 8, 2, 0 } };
+    cr_assert_eq (ocf_choose (&chooser, with_self, 2, 0), 1);
 }
 
 //  --------------------------------------------------------------------------
@@ -531,6 +606,30 @@ Test (proxyd_view, rows_merge_by_version)
     cr_assert_eq (json_array_size (models), 2);
     cr_assert_str_eq (json_string_value (json_array_get (models, 1)), "m2");
     json_decref (models);
+    ocf_view_destroy (&view);
+}
+
+//  Round-trip times: from tabled's row (rtt_ms) and its "rtt" events; unknown until then.
+Test (proxyd_view, round_trip_times)
+{
+    ocf_view_t *view = ocf_view_new ();
+    ocf_view_set_self (view, ID_A);
+    cr_assert_eq (s_row (view, ROW (ID_A, 5, 2, "alive", 8001, 0, "\"model=m1\""), 'a'), 1);
+    cr_assert_eq (ocf_view_lookup (view, ID_A)->rtt_ms, -1);
+    json_t *row = json_loads ("{\"id\":\"" ID_B "\",\"generation\":1,\"version\":1,\"rtt_ms\":12.5}", 0, NULL);
+    char error[200];
+    cr_assert_eq (ocf_view_apply_row (view, row, error, sizeof error), 1);
+    json_decref (row);
+    cr_assert_float_eq (ocf_view_lookup (view, ID_B)->rtt_ms, 12.5, 1e-9);
+    json_t *rtt = json_loads ("{\"" ID_B "\": 40.25, \"" ID_A "\": \"x\", \"unknown\": 3}", 0, NULL);
+    cr_assert_eq (ocf_view_apply_rtt (view, rtt, error, sizeof error), 1);
+    json_decref (rtt);
+    cr_assert_float_eq (ocf_view_lookup (view, ID_B)->rtt_ms, 40.25, 1e-9);
+    cr_assert_eq (ocf_view_lookup (view, ID_A)->rtt_ms, -1);
+    rtt = json_string ("fast");
+    cr_assert_eq (ocf_view_apply_rtt (view, rtt, error, sizeof error), -1);
+    cr_assert (strstr (error, "round-trip"), "%s", error);
+    json_decref (rtt);
     ocf_view_destroy (&view);
 }
 

@@ -260,7 +260,7 @@ Test (tabled_daemon, bad_input_is_answered_with_err_and_changes_nothing)
 
     char *error = s_call_error ("NO.SUCH.VERB", NULL);
     cr_assert (strstr (error, "unknown verb NO.SUCH.VERB (known: HELLO SELF.SET SELF.RENEW SERVICE.UP SERVICE.DOWN "
-                              "SERVICE.LOAD MERGE LEAVE SEEN GET LIST PROVIDERS SNAPSHOT DIGEST DELTA STATS)"), "%s", error);
+                              "SERVICE.LOAD MERGE LEAVE SEEN RTT GET LIST PROVIDERS SNAPSHOT DIGEST DELTA STATS)"), "%s", error);
     free (error);
     char id[64];
     json_t *good = s_foreign_row (id, 3, 1);
