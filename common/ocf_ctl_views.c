@@ -70,11 +70,12 @@ s_members (json_t *rows)
         size_t item;
         json_array_foreach (json_object_get (row, "services"), item, service)
             json_array_append (services, json_object_get (service, "name"));
-        //  gossipd measures no round-trip times yet: the column is there, as a dash.
-        json_array_append_new (members, json_pack ("{s:O?,s:O,s:o,s:O?,s:O?,s:o,s:n}",
+        //  rtt_ms: this host's round-trip time to the node (gossipd's), absent until measured.
+        json_array_append_new (members, json_pack ("{s:O?,s:O,s:o,s:O?,s:O?,s:o,s:O?}",
             "name", json_object_get (row, "name"), "id", json_object_get (row, "id"),
             "address", s_address (row), "status", json_object_get (row, "status"),
-            "generation", json_object_get (row, "generation"), "services", services, "rtt_ms"));
+            "generation", json_object_get (row, "generation"), "services", services,
+            "rtt_ms", json_object_get (row, "rtt_ms")));
     }
     return s_sorted (members, s_by_name);
 }

@@ -37,6 +37,21 @@ s_public_address (ocf_view_node_t *node)
     return json_string (node->proxy_host[0] ? node->proxy_host : "");
 }
 
+//  rtt_ms: this host's round-trip time to the node (gossipd's, via tabled), where measured; the
+//  row under "ocf" carries it as of the row's last change, so it gets the current one too.
+static json_t *
+s_with_rtt (json_t *object, ocf_view_node_t *node, json_t *row)
+{
+    if (row)
+        json_object_del (row, "rtt_ms");
+    if (node->rtt_ms >= 0) {
+        json_object_set_new (object, "rtt_ms", json_real (node->rtt_ms));
+        if (row)
+            json_object_set_new (row, "rtt_ms", json_real (node->rtt_ms));
+    }
+    return object;
+}
+
 //  One node in OpenFabric's "Peer" shape, with this implementation's row under "ocf".
 //  last_seen: this node answers now; of the others, when this host last heard from them.
 static json_t *
@@ -87,15 +102,15 @@ s_peer (ocf_view_node_t *node, bool self)
         "hardware", "gpus", gpus, "host_memory", (json_int_t) (json_is_integer (memory) ? json_integer_value (memory) : 0),
         "host_memory_used", json_is_integer (memory_used) ? memory_used : NULL, "cpus", json_object_get (hardware, "cpus"),
         "ocf", row);
-    return peer;
+    return s_with_rtt (peer, node, row);
 }
 
 static json_t *
 s_peer_status (ocf_view_node_t *node)
 {
-    return json_pack ("{s:s, s:s, s:s, s:s}", "id", node->id, "name", node->name ? node->name : "",
-                      "connectedness", ocf_view_node_live (node) ? "Connected" : "NotConnected",
-                      "status", ocf_status_name ((ocf_status_t) node->status));
+    return s_with_rtt (json_pack ("{s:s, s:s, s:s, s:s}", "id", node->id, "name", node->name ? node->name : "",
+                                  "connectedness", ocf_view_node_live (node) ? "Connected" : "NotConnected",
+                                  "status", ocf_status_name ((ocf_status_t) node->status)), node, NULL);
 }
 
 //  "tcp://10.0.0.5:7946" -> "/ip4/10.0.0.5/tcp/7946<protocols>/p2p/<id>", libp2p's form, which
@@ -145,7 +160,7 @@ s_peer_addrs (ocf_view_node_t *node)
         }
     }
     json_decref (row);
-    return json_pack ("{s:s, s:o, s:o}", "ID", node->id, "Addrs", addrs, "urls", urls);
+    return s_with_rtt (json_pack ("{s:s, s:o, s:o}", "ID", node->id, "Addrs", addrs, "urls", urls), node, NULL);
 }
 
 static const char *

@@ -51,6 +51,8 @@ s_setup (void)
     json_t *merge = json_pack ("{s:[O],s:[{s:O,s:O,s:i,s:s}]}", "rows", b, "members", "id", json_object_get (b, "id"),
                                "generation", json_object_get (b, "generation"), "incarnation", 0, "status", "suspect");
     json_decref (s_call (&s_a, "MERGE", merge));
+    //  A's gossipd would have measured B: 12.46 ms.
+    json_decref (s_call (&s_a, "RTT", json_pack ("{s:{s:f}}", "rtt", json_string_value (json_object_get (b, "id")), 12.46)));
     json_decref (page);
     page = s_call (&s_a, "LIST", NULL);
     s_rows = json_incref (json_object_get (page, "rows"));
@@ -155,6 +157,9 @@ s_text_of (json_t *value, char *text, size_t size)
     if (json_is_integer (value))
         snprintf (text, size, "%" JSON_INTEGER_FORMAT, json_integer_value (value));
     else
+    if (json_is_real (value))
+        snprintf (text, size, "%.1f", json_real_value (value));
+    else
     if (json_is_array (value) && json_array_size (value)) {
         text[0] = '\0';
         json_t *item;
@@ -226,12 +231,13 @@ Test (ocfctl, members)
     json_t *lines = s_view_lines ("members", headers, 3);
     const char *const names[] = { "ctl-a", "ctl-b" }, *const addresses[] = { "127.0.0.1:17801", "127.0.0.1:17802" };
     const char *const statuses[] = { "alive", "suspect" }, *const services[] = { "llm,emb", "llm" };
+    const char *const rtts[] = { "-", "12.5" };          //  A itself: never measured
     for (size_t host = 0; host < 2; host++) {
         json_t *row = s_row_named (names[host]), *line = json_array_get (lines, host + 1);
         char generation[32];
         snprintf (generation, sizeof generation, "%" JSON_INTEGER_FORMAT, json_integer_value (json_object_get (row, "generation")));
         s_assert_cells (line, 0, (const char *const[]) { names[host], json_string_value (json_object_get (row, "id")),
-                                                         addresses[host], statuses[host], generation, services[host], "-", NULL });
+                                                         addresses[host], statuses[host], generation, services[host], rtts[host], NULL });
     }
     const char *const keys[] = { "name", "id", "address", "status", "generation", "services", "rtt_ms", NULL };
     s_assert_json_matches ("members", lines, keys);

@@ -345,6 +345,55 @@ s_next_event (zsock_t *sub, const char *topic, int timeout_ms)
     return NULL;
 }
 
+//  RTT: this host's round-trip times, in rows (rtt_ms, like last_alive), the rtt table and
+//  its peer_rtt view, kept across a restart; never in what gossip sends (SNAPSHOT).
+Test (tabled_daemon, records_round_trip_times_as_local_observations)
+{
+    char id[64];
+    ocf_identity_t *identity;
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[o]}", "rows", s_foreign_row_of (id, 3, 1, &identity))));
+    json_t *reply = s_call_ok ("RTT", json_pack ("{s:{s:f, s:f}}", "rtt", id, 12.5,
+                                                 "unknown-node-is-skipped", 3.0));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "updated")), 1);
+    json_decref (reply);
+    char *error = s_call_error ("RTT", json_pack ("{s:{s:f}}", "rtt", id, -1.0));
+    cr_assert (strstr (error, "RTT: the time of"), "%s", error);
+    free (error);
+    error = s_call_error ("RTT", json_pack ("{s:{s:s}}", "rtt", id, "fast"));
+    cr_assert (strstr (error, "must be a number of ms"), "%s", error);
+    free (error);
+    error = s_call_error ("RTT", json_pack ("{s:[]}", "rtt"));
+    cr_assert (strstr (error, "\"rtt\" must be an object"), "%s", error);
+    free (error);
+
+    char *rows = s_sqlite ("select name, rtt_ms, updated_at is not null from peer_rtt");
+    cr_assert_str_eq (rows, "host-b|12.5|1\n");
+    free (rows);
+    int status = ocf_test_stop (s_pid, SIGTERM, 5000);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    s_pid = ocf_test_start (&s_node, "ocf-tabled", NULL, 5000);
+    cr_assert_gt (s_pid, 0);
+    reply = s_call_ok ("GET", json_pack ("{s:s}", "id", id));
+    cr_assert_float_eq (json_number_value (json_object_get (json_object_get (reply, "row"), "rtt_ms")), 12.5, 1e-9,
+                        "kept across a restart");
+    json_decref (reply);
+    reply = s_call_ok ("SNAPSHOT", NULL);
+    json_t *row;
+    size_t index;
+    json_array_foreach (json_object_get (reply, "rows"), index, row)
+        cr_assert_null (json_object_get (row, "rtt_ms"), "a snapshot carries no local observation");
+    json_decref (reply);
+    //  A node that goes takes its time with it.
+    json_t *tombstone = json_pack ("{s:s, s:i, s:s, s:i}", "id", id, "generation", 3, "reason", "left", "declared_at", 1000);
+    char sign_error[256];
+    cr_assert_eq (ocf_record_sign_tombstone_json (tombstone, identity, sign_error, sizeof sign_error), 0, "%s", sign_error);
+    ocf_identity_destroy (&identity);
+    json_decref (s_call_ok ("MERGE", json_pack ("{s:[o]}", "tombstones", tombstone)));
+    rows = s_sqlite ("select count(*) from rtt");
+    cr_assert_str_eq (rows, "0\n");
+    free (rows);
+}
+
 Test (tabled_daemon, publishes_committed_changes_to_subscribers)
 {
     char endpoint[400];
