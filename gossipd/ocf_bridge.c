@@ -17,7 +17,6 @@
 #define ROOT_REFRESH_MS 1000         //  also without events: compaction changes the root silently
 #define ROOT_DEBOUNCE_MS 100
 #define SEEN_INTERVAL_MS 1000
-#define RTT_INTERVAL_MS 5000         //  round-trip times that changed go to tabled at most this often
 #define RTT_BATCH 256
 #define MERGE_BATCH_ITEMS 512
 #define MERGE_BUFFER_BYTES (8u << 20)
@@ -759,7 +758,7 @@ ocf_bridge_tick (ocf_bridge_t *self, int64_t now)
         s_request (self, REQ_SEEN, "SEEN", json_pack ("{s:o}", "ids", ids), now);
     }
     if (self->core && now >= self->next_rtt) {
-        self->next_rtt = now + RTT_INTERVAL_MS;
+        self->next_rtt = now + OCF_RTT_REPORT_MS;
         ocf_rtt_report_t reports[RTT_BATCH];
         size_t count = ocf_rtt_report (ocf_gossip_rtt (self->core), reports, RTT_BATCH);
         if (count) {

@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+//  How often the runner hands the reports to tabled, at most.
+#define OCF_RTT_REPORT_MS 5000
+
 typedef struct {
     char id[OCF_ID_SIZE];
     double rtt_ms;               //  smoothed

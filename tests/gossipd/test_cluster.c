@@ -4,6 +4,8 @@
     run with), never from what a run happened to take.  */
 #include "cluster.h"
 #include "ocf_config.h"
+#include "ocf_rtt.h"
+#include "ocf_statedir.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
@@ -112,6 +114,36 @@ Test (gossip_cluster, eight_nodes_join_and_converge)
     for (int i = 0; i < NODES; i++)
         cr_assert (ocf_test_wait_for (s_gossipd_sees_all, &i, s_repair_deadline_ms ()),
                    "node %d's gossipd does not see %d alive peers and %d observers", i, NODES - 1, (int) s_params.observers);
+}
+
+//  Node *arg's table.db, read with the sqlite3 CLI: a round-trip time for every other node.
+static bool
+s_rtt_in_table_db (void *arg)
+{
+    char db[512], command[700];
+    ocf_statedir_path (s_cluster.nodes[*(int *) arg].node.state_dir, OCF_STATE_TABLE_DB, db, sizeof db);
+    snprintf (command, sizeof command,
+              "sqlite3 -readonly %s 'select count(*) from peer_rtt where rtt_ms >= 0 and updated_at is not null' 2>&1", db);
+    int status;
+    char *output = ocf_test_run (command, &status);
+    bool ok = status == 0 && atoi (output) == NODES - 1;
+    free (output);
+    return ok;
+}
+
+//  gossipd pings one peer of its active view (here: every other node) every rtt_interval,
+//  the stalest first, and hands changed times to tabled every OCF_RTT_REPORT_MS.
+Test (gossip_cluster, round_trip_times_reach_table_db)
+{
+    int64_t deadline = s_repair_deadline_ms () + (NODES - 1) * s_params.rtt_interval_ms + OCF_RTT_REPORT_MS;
+    for (int i = 0; i < NODES; i += NODES - 1)
+        cr_assert (ocf_test_wait_for (s_rtt_in_table_db, &i, (int) deadline),
+                   "node %d's table.db has no round-trip time for some of the %d others", i, NODES - 1);
+    //  In tabled's rows too, as this host's observation.
+    json_t *got = cluster_get (&s_cluster, 0, 1);
+    json_t *rtt = json_object_get (json_object_get (got, "row"), "rtt_ms");
+    cr_assert (json_is_number (rtt) && json_number_value (rtt) >= 0, "no rtt_ms in node 0's row of node 1");
+    json_decref (got);
 }
 
 Test (gossip_cluster, record_change_reaches_all)

@@ -5,6 +5,7 @@
 #include "ocf_members.h"
 #include "ocf_phi.h"
 #include "ocf_recent.h"
+#include "ocf_rtt.h"
 #include "ocf_wire.h"
 
 #include <criterion/criterion.h>
@@ -375,6 +376,48 @@ Test (gossip_recent, adverts_are_counted_down)
 }
 
 //  --------------------------------------------------------------------------
+
+Test (gossip_rtt, smooths_samples_and_reports_changes_beyond_the_threshold)
+{
+    ocf_rtt_t *rtt = ocf_rtt_new ();
+    ocf_rtt_report_t reports[4];
+    cr_assert_eq (ocf_rtt_get (rtt, "p1"), -1);
+    cr_assert_eq (ocf_rtt_sampled_at (rtt, "p1"), INT64_MIN);
+    //  Only the ping in flight is answered: another nonce or peer is a probe's ACK.
+    ocf_rtt_sent (rtt, "p1", 7, 1000);
+    cr_assert_not (ocf_rtt_answered (rtt, "p1", 8, 1010));
+    cr_assert_not (ocf_rtt_answered (rtt, "p2", 7, 1010));
+    cr_assert (ocf_rtt_answered (rtt, "p1", 7, 1040));
+    cr_assert_not (ocf_rtt_answered (rtt, "p1", 7, 1041), "answered once");
+    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 40, 1e-9);
+    cr_assert_eq (ocf_rtt_sampled_at (rtt, "p1"), 1040);
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
+    cr_assert_str_eq (reports[0].id, "p1");
+    cr_assert_float_eq (reports[0].rtt_ms, 40, 1e-9);
+    //  A second sample moves the average by a quarter of the difference: 40 -> 42, within 10 %.
+    ocf_rtt_sent (rtt, "p1", 9, 2000);
+    cr_assert (ocf_rtt_answered (rtt, "p1", 9, 2048));
+    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 42, 1e-9);
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 0);
+    //  A path that became slower shows within a few samples: 42 -> 54.5 -> 63.9, reported.
+    for (uint32_t nonce = 10; nonce < 12; nonce++) {
+        ocf_rtt_sent (rtt, "p1", nonce, 3000);
+        cr_assert (ocf_rtt_answered (rtt, "p1", nonce, 3092));
+    }
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
+    cr_assert_float_eq (reports[0].rtt_ms, 63.875, 1e-9);
+    //  Below 1 ms the threshold is 1 ms, not 10 %: LAN jitter at a millisecond clock stays quiet.
+    ocf_rtt_sent (rtt, "p2", 1, 0);
+    cr_assert (ocf_rtt_answered (rtt, "p2", 1, 0));
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
+    ocf_rtt_sent (rtt, "p2", 2, 0);
+    cr_assert (ocf_rtt_answered (rtt, "p2", 2, 1));
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 0);
+    ocf_rtt_forget (rtt, "p2");
+    cr_assert_eq (ocf_rtt_get (rtt, "p2"), -1);
+    cr_assert_eq (ocf_rtt_size (rtt), 1);
+    ocf_rtt_destroy (&rtt);
+}
 
 Test (gossip_members, keeps_the_ring_sorted_and_counts_the_live)
 {
