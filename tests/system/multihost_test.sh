@@ -45,52 +45,24 @@ figures=$build/multihost-figures.txt
 hb_ms=500 pause_ms=250 probe_ms=250 suspicion_min_ms=500 suspicion_max_ms=1500
 phi_threshold=8 phi_min_std_ms=100           # the defaults, used in the bounds below
 
-now_ms() { date +%s%3N; }
-say() { printf '%s  %s\n' "$(date +%T.%3N)" "$*"; }
+. "$here/netns_lib.sh"
 
 # --------------------------------------------------------------------------------------------
-# Checks and figures
+# Figures
 
-passed=0 failed=0
-ok() { passed=$((passed + 1)); say "ok    $*"; }
-fail() { failed=$((failed + 1)); say "FAIL  $*"; }
-check() {    # check NAME COMMAND...: ok when COMMAND succeeds
-  local name=$1; shift
-  if "$@"; then ok "$name"; else fail "$name"; fi
-}
 : > "$figures"
 figure() {   # figure KEY VALUE UNIT
   printf '%s: %s %s\n' "$1" "$2" "$3" >> "$figures"
   say "figure $1: $2 $3"
 }
 
-# wait_for MS COMMAND...: runs COMMAND every 100 ms until it succeeds (true, and $waited_ms is
-# how long it took) or MS have passed (false).
-waited_ms=0
-wait_for() {
-  local limit=$1 start; shift
-  start=$(now_ms)
-  while :; do
-    if "$@"; then waited_ms=$(( $(now_ms) - start )); return 0; fi
-    [ "$(now_ms)" -lt $((start + limit)) ] || { waited_ms=$(( $(now_ms) - start )); return 1; }
-    sleep 0.1
-  done
-}
-
 # --------------------------------------------------------------------------------------------
 # Namespaces, processes, cleanup
 
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 host_ns() { echo "$prefix-h$1"; }
 addr() { echo "10.77.0.$1"; }
 ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
 
-kill_namespace() {     # every process in the namespace (all of them ours), then the namespace
-  local pids
-  pids=$(ip netns pids "$1" 2>/dev/null)
-  [ -z "$pids" ] || kill -9 $pids 2>/dev/null
-  ip netns del "$1" 2>/dev/null
-}
 cleanup() {
   trap - EXIT INT TERM
   [ -z "${watchdog:-}" ] || { pkill -P "$watchdog" sleep; kill "$watchdog"; } 2>/dev/null
@@ -126,30 +98,8 @@ show_logs() {
 }
 
 # --------------------------------------------------------------------------------------------
-# The network: a bridge in its own namespace, one veth per host (eth0 inside, vN in the bridge)
-
-make_network() {
-  ip netns add "$bridge" || return 1
-  in_ns "$bridge" ip link set lo up
-  in_ns "$bridge" ip link add br0 type bridge
-  in_ns "$bridge" ip link set br0 up
-  local i ns
-  for i in $(seq "$hosts") 100; do
-    ns=$([ "$i" = 100 ] && echo "$client" || host_ns "$i")
-    ip netns add "$ns" || return 1
-    # Created inside the bridge's namespace, the peer straight into the host's.
-    in_ns "$bridge" ip link add "v$i" type veth peer name eth0 netns "$ns" || return 1
-    in_ns "$bridge" ip link set "v$i" master br0 up
-    in_ns "$ns" ip link set lo up
-    in_ns "$ns" ip addr add "$(addr "$i")/24" dev eth0
-    in_ns "$ns" ip link set eth0 up
-  done
-}
-
-# --------------------------------------------------------------------------------------------
-# Daemons: started from the build tree in their host's namespace, logs appended per daemon
-
-daemons="tabled gossipd proxyd workerd"
+# Daemons: started from the build tree in their host's namespace (start_daemon), logs appended
+# per daemon
 
 write_config() {
   local h=$1 dir=$work/h$1
@@ -188,19 +138,7 @@ CONF
   } > "$dir/ocf.conf"
 }
 
-start_daemon() {    # start_daemon HOST DAEMON
-  local dir=$work/h$1
-  echo "===== $(date +%T.%3N) started by the test" >> "$dir/$2.log"
-  # `ip netns exec` execs the daemon: $! is the daemon's pid (a shell function would fork).
-  ip netns exec "$(host_ns "$1")" "$bin/ocf-$2" -c "$dir/ocf.conf" >> "$dir/$2.log" 2>&1 < /dev/null &
-  echo $! > "$dir/$2.pid"
-}
 
-exited() {     # a process that is gone, or a zombie (our child: `wait` has not reaped it yet)
-  local state
-  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
-  [ -z "$state" ] || [ "$state" = Z ]
-}
 
 # stop_daemon HOST DAEMON [SIGNAL]: signals it and waits until it has exited (20 s at most:
 # proxyd may take its stop_timeout of 15 s for streams in flight); $stop_status: its status.
@@ -219,26 +157,6 @@ stop_daemon() {
   fi
 }
 
-serves() { case " $serving " in *" $1 "*) return 0;; esac; return 1; }
-
-# Whether HOST's tabled lists its own llm service as ready (workerd registered the backend).
-registered() {
-  ctl "$1" PROVIDERS '{"service": "llm", "ready": true}' 2>/dev/null | jq -e 'any(.providers[]; .self)' >/dev/null
-}
-
-# Ready: answering on its local API and saying so; workerd also has registered its backend.
-daemon_ready() {     # daemon_ready HOST DAEMON
-  case $2 in
-    tabled) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 HELLO >/dev/null 2>&1 ;;
-    workerd) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 -d workerd HELLO >/dev/null 2>&1 &&
-             { ! serves "$1" || registered "$1"; } ;;
-    *) "$bin/ocfctl" -r "$work/h$1/run" -t 1000 -d "$2" HELLO 2>/dev/null | jq -e .ready >/dev/null ;;
-  esac
-}
-
-# start_host HOST: its four daemons at once, as systemd starts ocf.target.
-start_host() { local d; for d in $daemons; do start_daemon "$1" "$d"; done; }
-host_ready() { local d; for d in $daemons; do daemon_ready "$1" "$d" || return 1; done; }
 # --------------------------------------------------------------------------------------------
 # What the hosts' tables say
 
@@ -325,7 +243,6 @@ sse_chat() {
     -d "{\"model\": \"$model\", \"stream\": true, \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}]}" |
     while IFS= read -r line; do [ -z "$line" ] || echo "$(date +%s%6N) $line"; done > "$2/lines"
 }
-header() { tr -d '\r' < "$1" | awk -v h="$2" 'tolower($0) ~ "^" tolower(h) ":" { sub(/^[^:]*: */, ""); print }'; }
 
 # sse_ok HOST OUTDIR: the answer was 200, an event stream of 10 token events then [DONE], served
 # by a host that serves the model, and streamed: the first event reached curl before the backend
