@@ -105,13 +105,23 @@ s_pool_init (pool_t *pool, const ocf_candidate_t *candidates, size_t n, bool pre
 static void
 s_pool_near (pool_t *pool, double near_ms)
 {
-    double nearest = -1;
+    double nearest = -1, farthest = -1;
+    bool unmeasured = false;
     for (size_t i = 0; i < pool->n; i++) {
         double rtt = pool->candidates[i].rtt_ms;
-        if (s_in_pool (pool, i) && rtt >= 0 && (nearest < 0 || rtt < nearest))
-            nearest = rtt;
+        if (!s_in_pool (pool, i))
+            continue;
+        if (rtt < 0)
+            unmeasured = true;
+        else {
+            if (nearest < 0 || rtt < nearest)
+                nearest = rtt;
+            if (rtt > farthest)
+                farthest = rtt;
+        }
     }
-    if (nearest < 0 || near_ms <= 0)
+    //  Nobody to leave out (all near, the usual case within a site): no filter to apply later.
+    if (nearest < 0 || near_ms <= 0 || (!unmeasured && farthest <= nearest + near_ms))
         return;
     pool->max_rtt = nearest + near_ms;
     pool->count = 0;
