@@ -64,7 +64,8 @@ s_full (const ocf_candidate_t *candidate)
 }
 
 //  Candidates considered: not excluded, and not full unless only full ones remain; with a
-//  distance limit, measured and no farther than it.
+//  distance limit, no farther than it (one not measured yet counts as near: a host that just
+//  joined, a peer whose gossipd does not measure).
 typedef struct {
     const ocf_candidate_t *candidates;
     size_t n;
@@ -77,7 +78,7 @@ static bool
 s_within_reach (const pool_t *pool, size_t i)
 {
     double rtt = pool->candidates[i].rtt_ms;
-    return pool->max_rtt < 0 || (rtt >= 0 && rtt <= pool->max_rtt);
+    return pool->max_rtt < 0 || rtt <= pool->max_rtt;
 }
 
 static bool
@@ -101,27 +102,21 @@ s_pool_init (pool_t *pool, const ocf_candidate_t *candidates, size_t n, bool pre
 }
 
 //  Keeps the near members of the pool only: those within near_ms of the nearest measured one.
-//  Nobody measured (rtt_interval off, a fresh start): all stay.
 static void
 s_pool_near (pool_t *pool, double near_ms)
 {
     double nearest = -1, farthest = -1;
-    bool unmeasured = false;
     for (size_t i = 0; i < pool->n; i++) {
         double rtt = pool->candidates[i].rtt_ms;
-        if (!s_in_pool (pool, i))
+        if (!s_in_pool (pool, i) || rtt < 0)
             continue;
-        if (rtt < 0)
-            unmeasured = true;
-        else {
-            if (nearest < 0 || rtt < nearest)
-                nearest = rtt;
-            if (rtt > farthest)
-                farthest = rtt;
-        }
+        if (nearest < 0 || rtt < nearest)
+            nearest = rtt;
+        if (rtt > farthest)
+            farthest = rtt;
     }
     //  Nobody to leave out (all near, the usual case within a site): no filter to apply later.
-    if (nearest < 0 || near_ms <= 0 || (!unmeasured && farthest <= nearest + near_ms))
+    if (near_ms <= 0 || farthest <= nearest + near_ms)
         return;
     pool->max_rtt = nearest + near_ms;
     pool->count = 0;

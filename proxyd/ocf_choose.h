@@ -15,10 +15,10 @@
     and prefix prefer providers that are not full, and fall back to full ones rather than
     refusing (the backend queues).
     Distance: a candidate's round-trip time from this host (0 for this host; unknown for
-    hosts not measured yet). p2c's two draws of equal load go to the nearer. prefix keeps the
-    near providers only: those within near_ms of the nearest of the candidates left (not
-    tried, not full while others are not), the unmeasured ones out while any is measured; so
-    far providers take requests only when every near one is full, tried or gone.  */
+    hosts not measured yet). p2c's two draws of equal load go to the nearer (the unmeasured
+    last). prefix keeps the near providers only: those within near_ms of the nearest of the
+    candidates left (not tried, not full while others are not), the unmeasured ones counted
+    as near; so far providers take requests only when every near one is full, tried or gone.  */
 #ifndef OCF_CHOOSE_H
 #define OCF_CHOOSE_H
 

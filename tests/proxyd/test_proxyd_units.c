@@ -530,18 +530,23 @@ Test (proxyd_choose, prefix_keeps_to_near_providers)
     for (uint64_t key = 1; key < 3000; key++)
         counts[ocf_choose (&chooser, candidates, 3, key)]++;
     cr_assert (counts[1] > 700, "far one without a distance limit: %d", counts[1]);
-    //  A provider not measured yet stays out while others are measured; nobody measured: all in.
+    //  A provider not measured yet counts as near (a host that just joined): it takes its keys.
     chooser.near_ms = 20;
     candidates[1].rtt_ms = -1;
     memset (counts, 0, sizeof counts);
     for (uint64_t key = 1; key < 3000; key++)
         counts[ocf_choose (&chooser, candidates, 3, key)]++;
-    cr_assert_eq (counts[1], 0);
-    candidates[0].rtt_ms = candidates[2].rtt_ms = -1;
-    memset (counts, 0, sizeof counts);
+    cr_assert (counts[1] > 700, "not measured yet: %d", counts[1]);
+    //  This host (0 ms) and a peer not measured yet: both take keys (as on a fabric whose
+    //  gossipds measure nothing); the same with a measured peer far away left out.
+    ocf_candidate_t pair[] = { { true, false, 0, 0, ocf_choose_id_hash ("me"), 0 },
+                               { false, false, 0, 0, ocf_choose_id_hash ("peer"), -1 },
+                               { false, false, 0, 0, ocf_choose_id_hash ("distant"), 60 } };
+    int pair_counts[3] = { 0 };
     for (uint64_t key = 1; key < 3000; key++)
-        counts[ocf_choose (&chooser, candidates, 3, key)]++;
-    cr_assert (counts[1] > 700, "nobody measured: %d", counts[1]);
+        pair_counts[ocf_choose (&chooser, pair, 3, key)]++;
+    cr_assert (pair_counts[0] > 1200 && pair_counts[1] > 1200 && pair_counts[2] == 0, "%d %d %d", pair_counts[0],
+               pair_counts[1], pair_counts[2]);
     //  This host (rtt 0) first without a key, as before.
     ocf_candidate_t with_self[] = { { false, false, 0, 0, 1, 0.2 }, { true, false, 3, 8, 2, 0 } };
     cr_assert_eq (ocf_choose (&chooser, with_self, 2, 0), 1);
