@@ -376,6 +376,12 @@ s_hop_served (h2o_req_t *req, const ocf_route_t *route)
 }
 
 bool
+ocf_access_admin (ocf_access_t *self, h2o_req_t *req)
+{
+    return ocf_access_local (req) || s_is_admin (self, req);
+}
+
+bool
 ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_t *route)
 {
     const ocf_route_spec_t *spec = route->spec;
@@ -393,7 +399,7 @@ ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_route_
         case OCF_ACCESS_PUBLIC:
             return !self->keys_path || s_check_key (self, req, loop);
         case OCF_ACCESS_ADMIN:
-            if (ocf_access_local (req) || s_is_admin (self, req))
+            if (ocf_access_admin (self, req))
                 return true;
             s_reject (self, REJECT_NOT_ADMIN);
             ocf_respond_error (req, 403, "forbidden", NULL, "%s changes this node: only a client on this host, or one "

@@ -54,6 +54,9 @@ bool ocf_access_check (ocf_access_t *self, h2o_req_t *req, int loop, const ocf_r
 
 //  Whether the request comes from a local client (see above).
 bool ocf_access_local (h2o_req_t *req);
+//  Whether the request may call the admin routes (a local client, or the admin key): the
+//  dashboard shows its controls only then.
+bool ocf_access_admin (ocf_access_t *self, h2o_req_t *req);
 //  Whether the request is a hop over the fabric: another host of the network, authenticated
 //  by the fabric listener (or anyone, with fabric_listen off).
 bool ocf_access_fabric (ocf_access_t *self, h2o_req_t *req);

@@ -40,6 +40,7 @@ typedef struct {
     h2o_buffer_t *sending;
     h2o_buffer_t *waiting;           //  taken from the upstream at its end while sending
     int64_t started_us;
+    int64_t first_byte_us;           //  -1 until a body byte came
     h2o_timeout_entry_t liveness;
 } forward_t;
 
@@ -169,6 +170,10 @@ s_on_dispose (void *data)
 {
     forward_t *self = data;
     s_cancel_upstream (self);
+    //  The request is being disposed of: its struct, and the status it was answered, are
+    //  still there while its pool is cleared.
+    if (self->router->ended)
+        self->router->ended (self->router_arg, self->req->res.status, self->broken, self->first_byte_us);
     h2o_linklist_unlink (&self->link);
     h2o_buffer_dispose (&self->sending);
     h2o_buffer_dispose (&self->waiting);
@@ -316,6 +321,8 @@ static void
 s_on_body (void *arg, h2o_buffer_t **buffer, bool eos)
 {
     forward_t *self = arg;
+    if (self->first_byte_us < 0 && (*buffer)->size)
+        self->first_byte_us = ocf_time_mono_us () - self->started_us;
     if (eos) {
         self->eos = true;
         self->conn = NULL;           //  recycled by the pool after this call
@@ -528,6 +535,7 @@ ocf_forward (ocf_loop_t *loop, h2o_req_t *req, const ocf_router_t *router, void 
     self->router_arg = arg;
     self->max_attempts = max_attempts ? max_attempts : 1;
     self->started_us = ocf_time_mono_us ();
+    self->first_byte_us = -1;
     self->last_byte = '\n';
     h2o_buffer_init (&self->sending, &h2o_socket_buffer_prototype);
     h2o_buffer_init (&self->waiting, &h2o_socket_buffer_prototype);

@@ -32,6 +32,10 @@ typedef struct {
     bool (*next) (void *arg, ocf_target_t *target, char *why, size_t why_size);
     //  An attempt on the target ended.
     void (*release) (void *arg, ocf_target_t *target);
+    //  May be NULL. The request ended: the status answered (0: none, the client left first),
+    //  whether the stream was cut after its head, the time from the request to the first
+    //  body byte relayed (-1: none).
+    void (*ended) (void *arg, int status, bool broken, int64_t first_byte_us);
 } ocf_router_t;
 
 //  Forwards req. router and arg must live as long as the request (allocate them in its pool).

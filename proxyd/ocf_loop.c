@@ -544,6 +544,8 @@ ocf_loop_run (ocf_loop_t *self)
     char endpoint[300];
     self->viewsync = ocf_viewsync_new (self->evloop, self->tabled, ocf_daemon_endpoint (self->config, "tabled.events", endpoint,
                                sizeof endpoint), self->view, s_on_settled, self);
+    if (self->index == 0)
+        ocf_viewsync_record (self->viewsync, ocf_proxyd_eventlog (self->server));
     while (!self->done)
         if (h2o_evloop_run (self->evloop, INT32_MAX) != 0 && errno != EINTR) {
             ocf_log_error ("loop %d: event loop failed: %s", self->index, strerror (errno));

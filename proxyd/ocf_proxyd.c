@@ -39,6 +39,8 @@ struct _ocf_proxyd_t {
     ocf_metrics_t *metrics;
     ocf_load_t *load;
     ocf_load_t *backends;        //  the same counts per backend address, for workerd's drains
+    ocf_modelstats_t *modelstats;
+    ocf_eventlog_t *eventlog;
     ocf_tls_t *tls;              //  this host's credentials on the fabric
     ocf_loop_t *loops;
     int loop_count;
@@ -93,6 +95,18 @@ ocf_load_t *
 ocf_proxyd_backends (ocf_proxyd_t *self)
 {
     return self->backends;
+}
+
+ocf_modelstats_t *
+ocf_proxyd_modelstats (ocf_proxyd_t *self)
+{
+    return self->modelstats;
+}
+
+ocf_eventlog_t *
+ocf_proxyd_eventlog (ocf_proxyd_t *self)
+{
+    return self->eventlog;
 }
 
 ocf_tls_t *
@@ -357,6 +371,8 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->metrics = ocf_metrics_new (&self->routes);
     self->load = ocf_load_new ();
     self->backends = ocf_load_new ();
+    self->modelstats = ocf_modelstats_new ();
+    self->eventlog = ocf_eventlog_new ();
     self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < OCF_LOAD_SLOTS; i++)
         self->reports[i] = (report_t) { self, i, 0, -1 };
@@ -500,6 +516,8 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
     ocf_access_destroy (&self->access);
     ocf_load_destroy (&self->load);
     ocf_load_destroy (&self->backends);
+    ocf_modelstats_destroy (&self->modelstats);
+    ocf_eventlog_destroy (&self->eventlog);
     ocf_metrics_destroy (&self->metrics);
     ocf_signals_destroy (&self->signals);
     free (self);

@@ -1,6 +1,6 @@
 /*  ocf_proxyd: the proxy server as a whole: its loops and what they share, and its control.
-    Shared, read-mostly: the configuration, h2o's global configuration, the route table, the metrics
-    and the per-service load counters. Control, on loop 0's loop (the main thread):
+    Shared, read-mostly: the configuration, h2o's global configuration, the route table, the metrics,
+    the per-service load counters, the per-model statistics and the event log of the dashboard. Control, on loop 0's loop (the main thread):
     signals (through a signalfd), readiness (READY=1 once every loop listens and has
     loaded its view, or found tabled unreachable), the systemd watchdog, load reports to
     tabled (SERVICE.LOAD, at most once per load_report_interval and only on change), and
@@ -13,8 +13,10 @@
 
 #include "ocf_access.h"
 #include "ocf_config.h"
+#include "ocf_eventlog.h"
 #include "ocf_load.h"
 #include "ocf_metrics.h"
+#include "ocf_modelstats.h"
 #include "ocf_tls.h"
 
 #include <h2o.h>
@@ -38,6 +40,8 @@ ocf_load_t *ocf_proxyd_load (ocf_proxyd_t *self);
 //  The same per local backend address ("host:port"): ocf-workerd drains the old backend of a
 //  model swap while the new one, of the same service, takes the new requests.
 ocf_load_t *ocf_proxyd_backends (ocf_proxyd_t *self);
+ocf_modelstats_t *ocf_proxyd_modelstats (ocf_proxyd_t *self);
+ocf_eventlog_t *ocf_proxyd_eventlog (ocf_proxyd_t *self);
 h2o_globalconf_t *ocf_proxyd_globalconf (ocf_proxyd_t *self);
 const ocf_routetable_t *ocf_proxyd_routes (ocf_proxyd_t *self);
 ocf_access_t *ocf_proxyd_access (ocf_proxyd_t *self);

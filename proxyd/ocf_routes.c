@@ -3,7 +3,9 @@
 #include "ocf_alloc.h"
 #include "ocf_forward.h"
 #include "ocf_prefix.h"
+#include "ocf_proxyd.h"
 #include "ocf_respond.h"
+#include "ocf_time.h"
 
 #define MAX_TRIED 17             //  [proxyd] retries is at most 16
 #define LOCAL ((void *) 1)       //  target.data of an attempt on this host's own backend
@@ -23,6 +25,7 @@ typedef struct {
     int slot;                    //  this host's load slot for the service
     int backend_slot;            //  ... and for the backend's address, once chosen
     uint64_t key;                //  the prefix key (policy prefix); 0: none
+    int model;                   //  the model's slot in the dashboard's statistics; -1: none
 } providers_t;
 
 static bool
@@ -124,7 +127,15 @@ s_providers_release (void *arg, ocf_target_t *target)
     }
 }
 
-static const ocf_router_t s_providers_router = { s_providers_next, s_providers_release };
+static void
+s_providers_ended (void *arg, int status, bool broken, int64_t first_byte_us)
+{
+    providers_t *self = arg;
+    ocf_modelstats_end (ocf_proxyd_modelstats (self->loop->server), self->model, ocf_time_mono_ms (), status, broken,
+                        first_byte_us);
+}
+
+static const ocf_router_t s_providers_router = { s_providers_next, s_providers_release, s_providers_ended };
 
 //  404 when nothing in the table names the service or identity, 503 when something does but
 //  no live, ready node serves it now.
@@ -209,6 +220,8 @@ s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t
                                     h2o_iovec_init (service, service_len), path);
     self->slot = ocf_load_slot (loop->load, service, service_len);
     self->key = s_prefix_key (loop, req, prefix_kind);
+    self->model = wanted && strncmp (wanted, "model=", 6) == 0
+                ? ocf_modelstats_begin (ocf_proxyd_modelstats (loop->server), wanted + 6, ocf_time_mono_ms ()) : -1;
     ocf_forward (loop, req, &s_providers_router, self, 1 + (unsigned) loop->config->proxyd.retries);
 }
 
@@ -246,7 +259,7 @@ s_fixed_release (void *arg, ocf_target_t *target)
     ocf_load_add (self->loop->backends, self->backend_slot, -1);
 }
 
-static const ocf_router_t s_fixed_router = { s_fixed_next, s_fixed_release };
+static const ocf_router_t s_fixed_router = { s_fixed_next, s_fixed_release, NULL };
 
 static void
 s_route_fixed (ocf_loop_t *loop, h2o_req_t *req, ocf_pool_t *pool, h2o_iovec_t path, const char *node_id, int slot,

@@ -27,6 +27,7 @@ struct _ocf_viewsync_t {
     h2o_timeout_entry_t tick;
     ocf_zcall_t *call;           //  the follower's request out
     uint64_t errors;             //  malformed events and rows
+    ocf_eventlog_t *eventlog;    //  told of the changes, when set
 };
 
 static void
@@ -107,6 +108,13 @@ s_on_event (void *arg, const char *topic, json_t *body)
     ocf_viewsync_t *self = arg;
     char error[256];
     int rc = 0;
+    //  What changed for people: the node as it was and as it is (the event names it).
+    json_t *subject = json_object_get (body, strcmp (topic, "row") == 0 ? "row"
+                                           : strcmp (topic, "status") == 0 ? "member" : "tombstone");
+    const char *id = json_string_value (json_object_get (subject, "id"));
+    ocf_eventlog_node_t before;
+    if (self->eventlog && id)
+        ocf_eventlog_snapshot (&before, ocf_view_lookup (self->view, id));
     if (strcmp (topic, "row") == 0)
         rc = ocf_view_apply_row (self->view, json_object_get (body, "row"), error, sizeof error);
     else
@@ -124,6 +132,11 @@ s_on_event (void *arg, const char *topic, json_t *body)
     if (rc < 0) {
         self->errors++;
         ocf_log_warning ("ignored a malformed %s event from tabled: %s", topic, error);
+    }
+    if (rc > 0 && self->eventlog && id) {
+        ocf_eventlog_node_t after;
+        ocf_eventlog_snapshot (&after, ocf_view_lookup (self->view, id));
+        ocf_eventlog_compare (self->eventlog, ocf_time_wall_ms (), id, &before, &after);
     }
 }
 
@@ -213,6 +226,12 @@ ocf_viewsync_destroy (ocf_viewsync_t **self_p)
     ocf_follower_destroy (&self->follower);
     free (self);
     *self_p = NULL;
+}
+
+void
+ocf_viewsync_record (ocf_viewsync_t *self, ocf_eventlog_t *eventlog)
+{
+    self->eventlog = eventlog;
 }
 
 bool

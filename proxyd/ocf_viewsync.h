@@ -8,6 +8,7 @@
 #ifndef OCF_VIEWSYNC_H
 #define OCF_VIEWSYNC_H
 
+#include "ocf_eventlog.h"
 #include "ocf_view.h"
 #include "ocf_zsock.h"
 
@@ -22,6 +23,9 @@ typedef void (ocf_viewsync_settled_fn) (void *arg);
 ocf_viewsync_t *ocf_viewsync_new (h2o_loop_t *loop, ocf_zclient_t *tabled, const char *events_endpoint, ocf_view_t *view,
                           ocf_viewsync_settled_fn *settled, void *arg);
 void ocf_viewsync_destroy (ocf_viewsync_t **self_p);
+//  Tells the event log what each of tabled's events changed in the view from now on (one
+//  loop's viewsync does: the changes are the same in every loop's view).
+void ocf_viewsync_record (ocf_viewsync_t *self, ocf_eventlog_t *eventlog);
 //  Whether the view is loaded and follows tabled's events.
 bool ocf_viewsync_connected (ocf_viewsync_t *self);
 //  Counters: loads, events applied, reloads after a gap or a restart, errors.
