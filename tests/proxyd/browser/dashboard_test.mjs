@@ -1,0 +1,177 @@
+// The dashboard in headless Chromium, driven over the DevTools protocol (Node's WebSocket: no
+// package). Usage: node --experimental-websocket dashboard_test.mjs URL ARTIFACTS_DIR
+// Loads URL at 1280x800 and at 390x844, light and dark, and checks that the hosts, the models,
+// the graph and the controls show, that the keyboard reaches the graph and the host cards,
+// and that no console error occurs; saves screenshots in ARTIFACTS_DIR. Then prints READY and
+// waits for "GO <ms since the epoch>" on stdin: the time just before the test changed the
+// network (host-c marked dead); the event must be listed within 2 s of it. Prints OK and exits
+// 0, or prints FAIL and why and exits 1.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+const [url, artifacts] = process.argv.slice(2);
+const CHROMIUM = process.env.OCF_CHROMIUM || "/usr/bin/chromium";
+const profile = mkdtempSync(join(tmpdir(), "ocf-dashboard-"));
+mkdirSync(artifacts, { recursive: true });
+let browser, socket;
+
+function fail(why) {
+  console.log("FAIL " + why);
+  finish(1);
+}
+function finish(code) {
+  try { socket && socket.close(); } catch {}
+  try { browser && browser.kill("SIGKILL"); } catch {}
+  try { rmSync(profile, { recursive: true, force: true }); } catch {}
+  process.exit(code);
+}
+setTimeout(() => fail("the whole check took over 25 s"), 25000).unref();
+
+// Chromium prints its DevTools address on stderr once it listens.
+browser = spawn(CHROMIUM, ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+  "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0",
+  "--user-data-dir=" + profile, "about:blank"], { stdio: ["ignore", "ignore", "pipe"] });
+browser.on("exit", (code) => { if (socket) fail("chromium exited (" + code + ")"); });
+const endpoint = await new Promise((resolve, reject) => {
+  let text = "";
+  browser.stderr.on("data", (chunk) => {
+    text += chunk;
+    const found = text.match(/DevTools listening on (ws:\/\/\S+)/);
+    if (found) resolve(found[1]);
+  });
+  browser.on("error", reject);
+  setTimeout(() => reject(new Error("chromium did not start: " + text)), 15000).unref();
+}).catch((error) => fail(error.message));
+
+socket = new WebSocket(endpoint);
+await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error("no DevTools connection")); })
+  .catch((error) => fail(error.message));
+let nextId = 1;
+const pending = new Map();
+const problems = [];
+socket.onmessage = (message) => {
+  const data = JSON.parse(message.data);
+  if (data.id && pending.has(data.id)) {
+    const { resolve, reject } = pending.get(data.id);
+    pending.delete(data.id);
+    data.error ? reject(new Error(data.error.message)) : resolve(data.result);
+  } else if (data.method === "Runtime.consoleAPICalled" && (data.params.type === "error" || data.params.type === "assert")) {
+    problems.push("console." + data.params.type + ": " + data.params.args.map((a) => a.value ?? a.description).join(" "));
+  } else if (data.method === "Runtime.exceptionThrown") {
+    problems.push("exception: " + (data.params.exceptionDetails.exception?.description || data.params.exceptionDetails.text));
+  } else if (data.method === "Log.entryAdded" && data.params.entry.level === "error") {
+    problems.push("log: " + data.params.entry.text + " " + (data.params.entry.url || ""));
+  }
+};
+let session;
+function send(method, params = {}) {
+  const id = nextId++;
+  socket.send(JSON.stringify({ id, method, params, sessionId: session }));
+  return new Promise((resolve, reject) => pending.set(id, { resolve, reject }))
+    .catch((error) => { throw new Error(method + ": " + error.message); });
+}
+async function evaluate(expression) {
+  const result = await send("Runtime.evaluate", { expression, returnByValue: true });
+  if (result.exceptionDetails) throw new Error("evaluating " + expression + ": " + result.exceptionDetails.text);
+  return result.result.value;
+}
+// Waits for a condition on the page (an expression), never for a fixed time.
+async function waitFor(what, expression, timeoutMs) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await evaluate(expression);
+    if (value) return value;
+    if (Date.now() > until) fail("waited " + timeoutMs + " ms for " + what);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+async function screenshot(name) {
+  const shot = await send("Page.captureScreenshot", { format: "png" });
+  writeFileSync(join(artifacts, name), Buffer.from(shot.data, "base64"));
+}
+async function viewport(width, height, mobile) {
+  await send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile });
+}
+async function scheme(value) {
+  await send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value }] });
+}
+// The page redrew since now: its "updated" time moved on.
+async function redrawn() {
+  const before = await evaluate("document.getElementById('summary').textContent");
+  await waitFor("a refresh", `document.getElementById('summary').textContent !== ${JSON.stringify(before)}`, 5000);
+}
+
+try {
+  const target = await send("Target.createTarget", { url: "about:blank" });
+  session = (await send("Target.attachToTarget", { targetId: target.targetId, flatten: true })).sessionId;
+  await send("Runtime.enable");
+  await send("Log.enable");
+  await send("Page.enable");
+  await viewport(1280, 800, false);
+  await scheme("light");
+  await send("Page.navigate", { url });
+
+  // Hosts, models, graph, controls.
+  await waitFor("three hosts with host-b's GPU and the models m1 and m2",
+    `document.querySelectorAll('#hosts .host').length === 3 && document.querySelectorAll('#graph .node').length === 3
+     && /m1/.test(document.querySelector('#models tbody').textContent) && /m2/.test(document.querySelector('#models tbody').textContent)
+     && document.querySelectorAll('.spark polyline').length >= 3`, 15000);
+  const shown = await evaluate(`({
+    hosts: [...document.querySelectorAll('#hosts .host h3')].map(h => h.textContent),
+    self: document.querySelectorAll('#graph .node.self').length,
+    m1: [...document.querySelectorAll('#models tbody tr')].find(r => r.firstChild.textContent === 'm1')?.textContent || '',
+    drain: [...document.querySelectorAll('#hosts button')].map(b => b.textContent),
+    keyForm: !!document.getElementById('key-form') })`);
+  for (const name of ["host-a", "host-b", "host-c"])
+    if (!shown.hosts.some((h) => h.startsWith(name))) fail("no card for " + name + ": " + JSON.stringify(shown.hosts));
+  if (shown.self !== 1) fail("this host is not marked in the graph once: " + shown.self);
+  if (!/^m12\/2/.test(shown.m1)) fail("m1 does not show two ready providers: " + shown.m1);
+  if (!shown.drain.includes("Drain host") || !shown.drain.includes("Undrain host"))
+    fail("a client on this host sees no drain controls: " + JSON.stringify(shown.drain));
+  if (shown.keyForm) fail("a client on this host is asked for the admin key");
+  await screenshot("dashboard-1280x800.png");
+
+  // The keyboard: the first Tab reaches a host of the graph, Enter its card.
+  const key = (type, k, vk) => send("Input.dispatchKeyEvent", { type, key: k, code: k, windowsVirtualKeyCode: vk });
+  await key("keyDown", "Tab", 9); await key("keyUp", "Tab", 9);
+  if (!(await evaluate("document.activeElement?.classList?.contains('node')"))) fail("Tab does not reach the graph");
+  await key("keyDown", "Enter", 13); await key("keyUp", "Enter", 13);
+  if (!(await evaluate("document.activeElement?.id?.startsWith('host-')"))) fail("Enter on a graph node does not open its card");
+
+  // Dark theme.
+  const light = await evaluate("getComputedStyle(document.body).backgroundColor");
+  await scheme("dark");
+  await redrawn();
+  if ((await evaluate("getComputedStyle(document.body).backgroundColor")) === light) fail("no dark theme");
+  await screenshot("dashboard-1280x800-dark.png");
+
+  // A phone: one column, nothing wider than the screen.
+  await scheme("light");
+  await viewport(390, 844, true);
+  await evaluate("window.scrollTo(0, 0)");
+  await redrawn();
+  const width = await evaluate("({ page: document.documentElement.scrollWidth, view: window.innerWidth })");
+  if (width.page > width.view) fail("the page is wider than a 390 px screen: " + width.page);
+  await screenshot("dashboard-390x844.png");
+  await viewport(1280, 800, false);
+
+  if (problems.length) fail("console errors: " + problems.join("; "));
+
+  // A change: host-c marked dead.
+  console.log("READY");
+  const line = await new Promise((resolve) => createInterface({ input: process.stdin }).once("line", resolve));
+  const changed = Number(line.split(" ")[1]);
+  await waitFor("the event 'dead' for host-c",
+    `[...document.querySelectorAll('#events li[data-kind="dead"]')].some(li => li.textContent.includes('host-c'))`, 10000);
+  const latency = Date.now() - changed;
+  await screenshot("dashboard-event.png");
+  if (latency > 2000) fail("the event showed " + latency + " ms after the change (more than 2 s)");
+  if (problems.length) fail("console errors: " + problems.join("; "));
+  console.log("OK event after " + latency + " ms");
+  finish(0);
+} catch (error) {
+  fail(error.stack || error.message);
+}
