@@ -87,11 +87,12 @@ ocf_eventlog_compare (ocf_eventlog_t *self, int64_t wall_ms, const char *id, con
 {
     static const char *statuses[] = { "alive", "suspect", "dead", "left" };
     const char *name = after->present ? after->name : before->name;
+    if (before->present && !after->present) {
+        s_add (self, wall_ms, "removed", id, name, NULL);
+        return;                  //  its services with it
+    }
     if (!before->present && after->present)
         s_add (self, wall_ms, "joined", id, name, NULL);
-    else
-    if (before->present && !after->present)
-        s_add (self, wall_ms, "removed", id, name, NULL);
     else
     if (before->status != after->status && after->status >= OCF_STATUS_ALIVE && after->status <= OCF_STATUS_LEFT)
         s_add (self, wall_ms, statuses[after->status], id, name, NULL);

@@ -1,7 +1,10 @@
 /*  proxyd's pure modules: routes and identity extraction, provider choice, the routing view,
-    Prometheus text (checked by the real promtool).  */
+    Prometheus text (checked by the real promtool), the dashboard's model statistics and event
+    log.  */
 #include "ocf_apikeys.h"
 #include "ocf_choose.h"
+#include "ocf_eventlog.h"
+#include "ocf_modelstats.h"
 #include "ocf_promtext.h"
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
@@ -857,4 +860,97 @@ Test (proxyd_apikeys, limits)
     for (int i = 0; i < 10; i++)
         cr_assert_eq (ocf_apikey_admit (ocf_apikeys_find (next, "foo", 3), now, &retry), OCF_APIKEY_OK);
     ocf_apikeys_unref (&next);
+}
+
+//  --------------------------------------------------------------------------
+//  The dashboard's model statistics and event log
+
+Test (proxyd_modelstats, a_minute_of_requests)
+{
+    ocf_modelstats_t *stats = ocf_modelstats_new ();
+    int64_t now = 1000000;
+    int slot = ocf_modelstats_begin (stats, "m", now);
+    cr_assert_eq (ocf_modelstats_begin (stats, "m", now), slot);
+    //  98 requests with a first byte after 10 ms, one after 1 s, one failed with none.
+    for (int i = 0; i < 98; i++) {
+        ocf_modelstats_begin (stats, "m", now);
+        ocf_modelstats_end (stats, slot, now, 200, false, 10000);
+    }
+    ocf_modelstats_end (stats, slot, now, 200, false, 1000000);
+    ocf_modelstats_end (stats, slot, now + 500, 502, false, -1);
+    int other = ocf_modelstats_begin (stats, "other", now);
+    json_t *json = ocf_modelstats_json (stats, now + 1000);
+    json_t *m = json_object_get (json, "m");
+    cr_assert_eq (json_integer_value (json_object_get (m, "requests")), 100);
+    cr_assert_eq (json_integer_value (json_object_get (m, "inflight")), 0);
+    cr_assert_float_eq (json_real_value (json_object_get (m, "error_rate")), 0.01, 1e-9);
+    cr_assert_float_eq (json_real_value (json_object_get (m, "requests_per_s")), 100.0 / 60, 0.01);
+    //  A percentile is its bucket's bound: within 25 % above the truth.
+    double p50 = json_real_value (json_object_get (m, "ttft_p50_ms")), p99 = json_real_value (json_object_get (m, "ttft_p99_ms"));
+    cr_assert (p50 >= 10 && p50 <= 12.5, "p50 %g", p50);
+    cr_assert (p99 >= 1000 && p99 <= 1250, "p99 %g: the 99th of 99 samples is 1 s", p99);
+    cr_assert_eq (json_integer_value (json_object_get (json_object_get (json, "other"), "inflight")), 1);
+    cr_assert (json_is_null (json_object_get (json_object_get (json, "other"), "ttft_p50_ms")));
+    json_decref (json);
+    //  A minute later, only the request still in flight is left.
+    json = ocf_modelstats_json (stats, now + 61000);
+    cr_assert_eq (json_integer_value (json_object_get (json_object_get (json, "m"), "requests")), 0);
+    cr_assert (json_is_null (json_object_get (json_object_get (json, "m"), "error_rate")));
+    json_decref (json);
+    ocf_modelstats_end (stats, other, now + 62000, 0, false, -1);
+    //  The table is bounded: models past it are not counted.
+    char name[16];
+    for (int i = 0; i < OCF_MODELSTATS_MODELS; i++) {
+        snprintf (name, sizeof name, "x%d", i);
+        int extra = ocf_modelstats_begin (stats, name, now);
+        cr_assert_eq (extra < 0, i >= OCF_MODELSTATS_MODELS - 2, "%s: slot %d", name, extra);
+        ocf_modelstats_end (stats, extra, now, 200, false, -1);
+    }
+    ocf_modelstats_destroy (&stats);
+}
+
+static ocf_eventlog_node_t
+s_snapshot (bool present, int status, const char *services)
+{
+    ocf_eventlog_node_t node = { .present = present, .status = status };
+    snprintf (node.name, sizeof node.name, "n");
+    for (const char *at = services; at && *at; at += 2) {
+        snprintf (node.services[node.service_count].name, OCF_EVENTLOG_NAME, "%c", at[0]);
+        node.services[node.service_count++].ready = at[1] == '+';
+    }
+    return node;
+}
+
+Test (proxyd_eventlog, changes_and_their_order)
+{
+    ocf_eventlog_t *log = ocf_eventlog_new ();
+    ocf_eventlog_node_t absent = s_snapshot (false, 0, NULL), alive = s_snapshot (true, 0, "a+b+");
+    ocf_eventlog_node_t suspect = s_snapshot (true, 1, "a+b+"), changed = s_snapshot (true, 1, "a-c+");
+    ocf_eventlog_compare (log, 1, "id", &absent, &alive);
+    ocf_eventlog_compare (log, 2, "id", &alive, &suspect);
+    ocf_eventlog_compare (log, 3, "id", &suspect, &changed);
+    ocf_eventlog_compare (log, 4, "id", &changed, &changed);
+    ocf_eventlog_compare (log, 5, "id", &changed, &absent);
+    const char *expected[] = { "joined", "service_up", "service_up", "suspect", "service_draining", "service_up",
+                               "service_down", "removed" };
+    size_t count = sizeof expected / sizeof expected[0];
+    cr_assert_eq (ocf_eventlog_last (log), count);
+    json_t *events = ocf_eventlog_json (log, 0);
+    cr_assert_eq (json_array_size (events), count);
+    for (size_t i = 0; i < count; i++)
+        cr_assert_str_eq (json_string_value (json_object_get (json_array_get (events, i), "kind")), expected[i], "%zu", i);
+    cr_assert_str_eq (json_string_value (json_object_get (json_array_get (events, 6), "service")), "b");
+    json_decref (events);
+    events = ocf_eventlog_json (log, count - 1);
+    cr_assert_eq (json_array_size (events), 1);
+    json_decref (events);
+    //  Bounded: the oldest go.
+    ocf_eventlog_node_t bare = s_snapshot (true, 0, NULL);
+    for (int i = 0; i < OCF_EVENTLOG_SIZE; i++)
+        ocf_eventlog_compare (log, 6, "id", &absent, &bare);
+    events = ocf_eventlog_json (log, 0);
+    cr_assert_eq (json_array_size (events), OCF_EVENTLOG_SIZE);
+    cr_assert_eq (json_integer_value (json_object_get (json_array_get (events, 0), "seq")), (json_int_t) count + 1);
+    json_decref (events);
+    ocf_eventlog_destroy (&log);
 }
