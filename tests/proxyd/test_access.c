@@ -149,6 +149,17 @@ Test (proxyd_access, admin_routes_refuse_remote_clients, .init = s_setup, .fini 
                       *drain, body);
         free (body);
     }
+    //  The dashboard's controls call those routes: it offers them to whoever may call them,
+    //  and the routes refuse the others whatever a page shows.
+    const char *callers[][2] = { { NULL, "false" }, { "Authorization: Bearer not-the-admin-key", "false" },
+                                 { "Authorization: Bearer " ADMIN_KEY, "true" } };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq (s_remote ("GET", host, "/v1/dashboard", callers[i][0], NULL, &body), 200, "%s", body);
+        char expected[32];
+        snprintf (expected, sizeof expected, "\"control\":%s", callers[i][1]);
+        cr_assert (strstr (body, expected), "%s: %s", callers[i][0] ? callers[i][0] : "no key", body);
+        free (body);
+    }
 
     //  A client on this host needs no key, unless its request was relayed (a proxy in front).
     char url[128];
