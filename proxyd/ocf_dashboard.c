@@ -6,6 +6,7 @@
 #include "ocf_respond.h"
 #include "ocf_time.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 //  Generated at build time from dashboard.html (see embed.cmake).
@@ -14,24 +15,30 @@ extern const size_t ocf_dashboard_html_len;
 
 enum { DASHBOARD_PAGE, DASHBOARD_DATA };
 
-//  The value of ?since=N (0 when absent or not a number).
-static uint64_t
-s_since (h2o_req_t *req)
+//  The value of ?since=N into *since (0 when absent). False when it is no number.
+static bool
+s_since (h2o_req_t *req, uint64_t *since)
 {
+    *since = 0;
     if (req->query_at == SIZE_MAX)
-        return 0;
+        return true;
     h2o_iovec_t query = h2o_iovec_init (req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
-    char text[32] = "";
     for (size_t at = 0; at < query.len;) {
         const char *end = memchr (query.base + at, '&', query.len - at);
         size_t len = end ? (size_t) (end - query.base) - at : query.len - at;
-        if (len > 6 && len < 6 + sizeof text && memcmp (query.base + at, "since=", 6) == 0)
+        if (len >= 6 && memcmp (query.base + at, "since=", 6) == 0) {
+            char text[24], *rest;
+            if (len == 6 || len - 6 >= sizeof text || query.base[at + 6] == '-')
+                return false;
             snprintf (text, sizeof text, "%.*s", (int) (len - 6), query.base + at + 6);
+            errno = 0;
+            *since = strtoull (text, &rest, 10);
+            if (*rest || errno)
+                return false;
+        }
         at += len + 1;
     }
-    char *rest;
-    unsigned long long since = strtoull (text, &rest, 10);
-    return *text && !*rest ? since : 0;
+    return true;
 }
 
 //  A service of the node: its row's entry (status, models) with the load the view holds.
@@ -130,6 +137,11 @@ s_models (ocf_loop_t *loop, ocf_view_node_t **nodes, size_t count)
 static void
 s_data (h2o_req_t *req)
 {
+    uint64_t since;
+    if (!s_since (req, &since)) {
+        ocf_respond_error (req, 400, "invalid_request", NULL, "since: the seq of an event (a number) is expected");
+        return;
+    }
     ocf_loop_t *loop = ocf_loop_of (req);
     ocf_eventlog_t *eventlog = ocf_proxyd_eventlog (loop->server);
     size_t count;
@@ -143,7 +155,7 @@ s_data (h2o_req_t *req)
                                "tabled", ocf_viewsync_connected (loop->viewsync),
                                "control", ocf_access_admin (ocf_proxyd_access (loop->server), req),
                                "nodes", list, "models", s_models (loop, nodes, count),
-                               "events", ocf_eventlog_json (eventlog, s_since (req)),
+                               "events", ocf_eventlog_json (eventlog, since),
                                "events_seq", (json_int_t) ocf_eventlog_last (eventlog));
     free (nodes);
     h2o_add_header (&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT ("no-store"));

@@ -122,6 +122,7 @@ s_requests (int count)
 
 Test (proxyd_dashboard, data_follows_the_network)
 {
+    char url[160];
     s_requests (4);
     json_t *dashboard = s_dashboard (A, "");
     cr_assert_str_eq (json_string_value (json_object_get (dashboard, "self")), A->id);
@@ -149,6 +150,14 @@ Test (proxyd_dashboard, data_follows_the_network)
     cr_assert (json_is_null (json_object_get (m2, "ttft_p50_ms")) || !json_object_get (m2, "ttft_p50_ms"));
     uint64_t since = (uint64_t) json_integer_value (json_object_get (dashboard, "events_seq"));
     json_decref (dashboard);
+    const char *bad[] = { "?since=", "?since=x", "?since=-1", "?since=1x", "?since=99999999999999999999999", NULL };
+    for (const char **query = bad; *query; query++) {
+        snprintf (url, sizeof url, "%s/v1/dashboard%s", A->url, *query);
+        fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+        cr_assert_eq (response.status, 400, "%s: %ld %s", *query, response.status, response.body);
+        cr_assert (strstr (response.body, "since"), "%s", response.body);
+        fabric_response_free (&response);
+    }
 
     //  A host suspected then dead, a service up then down: each listed, and only newer events.
     fabric_set_status (A, C, "suspect");
