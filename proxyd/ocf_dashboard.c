@@ -53,10 +53,9 @@ s_service (json_t *entry, ocf_view_service_t *service)
             json_array_append_new (models, json_string (text + 6));
     }
     json_t *status = json_object_get (entry, "status");
-    json_t *item = json_pack ("{s:O, s:O, s:o}", "name", json_object_get (entry, "name"),
-                              "status", status ? status : json_string ("ready"), "models", models);
-    if (json_is_null (json_object_get (item, "status")))
-        json_object_set_new (item, "status", json_string ("ready"));
+    json_t *item = json_pack ("{s:O?, s:o, s:o}", "name", json_object_get (entry, "name"),
+                              "status", json_is_string (status) ? json_incref (status) : json_string ("ready"),
+                              "models", models);
     if (service) {
         json_object_set_new (item, "inflight", json_integer (service->inflight));
         if (service->max_inflight)
@@ -81,14 +80,14 @@ s_node (ocf_view_node_t *node, bool self)
         any_ready |= service && service->ready;
         json_array_append_new (services, s_service (entry, service));
     }
-    json_t *hardware = json_object_get (row, "hardware");
-    json_t *gpus = json_object_get (hardware, "gpus");
+    json_t *gpus = json_object_get (json_object_get (row, "hardware"), "gpus");
+    json_t *address = json_object_get (json_object_get (row, "addr"), "proxy");
     json_t *item = json_pack ("{s:s, s:s, s:s, s:b, s:b, s:b, s:o, s:o, s:O?, s:O?}", "id", node->id,
                               "name", node->name ? node->name : "", "status", ocf_status_name ((ocf_status_t) node->status),
                               "live", ocf_view_node_live (node), "self", self,
                               "draining", ocf_view_node_live (node) && json_array_size (services) && !any_ready,
-                              "services", services, "gpus", gpus ? json_incref (gpus) : json_array (),
-                              "software", json_object_get (row, "software"), "address", json_object_get (json_object_get (row, "addr"), "proxy"));
+                              "services", services, "gpus", json_is_array (gpus) ? json_incref (gpus) : json_array (),
+                              "software", json_object_get (row, "software"), "address", address);
     json_decref (row);
     return item;
 }
