@@ -1,9 +1,10 @@
 /*  The dashboard against three real hosts (A, B, C: tabled and proxyd each, rows copied as
     gossip would), B and C with a test backend for the model m1 (C also m2) and a GPU in their
-    record: GET /v1/dashboard's document, its events as the network changes, and the page in
-    headless Chromium (browser/dashboard_test.mjs: hosts, models, graph, keyboard, themes,
-    both viewports, no console error, an event listed within 2 s of the change; screenshots in
-    the build tree's artifacts/).  */
+    record, A with ocf-workerd checking a backend of its own (model ma) as service llm:
+    GET /v1/dashboard's document, its events as the network changes, and the page in headless
+    Chromium (browser/dashboard_test.mjs: hosts, models, graph, keyboard, themes, both
+    viewports, drain and undrain of A's llm with the page's buttons, no console error, an event
+    listed within 2 s of the change; screenshots in the build tree's artifacts/).  */
 #include "fabric.h"
 
 #include <criterion/criterion.h>
@@ -17,6 +18,7 @@
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *B, *C;
+static pid_t s_workerd;
 
 #define GPU "{\"gpus\": [{\"index\": 0, \"name\": \"Test GPU\", \"utilization\": 37, \"memory_used_mb\": 10240, " \
             "\"memory_total_mb\": 81920, \"temperature\": 54}]}"
@@ -34,7 +36,12 @@ s_gpu (fabric_host_t *host)
 static void
 s_setup (void)
 {
-    A = fabric_host (&s_fabric, "host-a", NULL);
+    const char *ma[] = { "--model", "ma", NULL };
+    fabric_backend_t *a1 = fabric_backend (&s_fabric, "a1", ma);
+    char extra[256];
+    snprintf (extra, sizeof extra, "[workerd]\nhealth_interval = 200ms\n[service.llm]\nport = %d\nidentity_group = model=ma\n",
+              a1->port);
+    A = fabric_host (&s_fabric, "host-a", extra);
     B = fabric_host (&s_fabric, "host-b", NULL);
     C = fabric_host (&s_fabric, "host-c", NULL);
     const char *m1[] = { "--model", "m1", NULL };
@@ -43,6 +50,9 @@ s_setup (void)
     fabric_service (C, "llm", fabric_backend (&s_fabric, "c1", m12), "model=m1,model=m2", NULL);
     s_gpu (B);
     s_gpu (C);
+    s_workerd = ocf_test_start (&A->node, "ocf-workerd", NULL, 10000);
+    cr_assert_gt (s_workerd, 0, "ocf-workerd of host-a did not start (see %s)", A->node.root);
+    cr_assert (fabric_wait_model (A, "ma", 1, 20000), "host-a's workerd did not register its llm");
     fabric_sync (&s_fabric);
     cr_assert (fabric_wait_model (A, "m1", 2, 5000), "host A does not route m1 to two providers");
     cr_assert (fabric_wait_model (A, "m2", 1, 5000));
@@ -51,6 +61,10 @@ s_setup (void)
 static void
 s_teardown (void)
 {
+    if (s_workerd > 0) {
+        int status = ocf_test_stop (s_workerd, SIGTERM, 10000);
+        cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-workerd did not stop cleanly (status %d)", status);
+    }
     fabric_stop (&s_fabric);
 }
 

@@ -2,7 +2,8 @@
 // package). Usage: node --experimental-websocket dashboard_test.mjs URL ARTIFACTS_DIR
 // Loads URL at 1280x800 and at 390x844, light and dark, and checks that the hosts, the models,
 // the graph and the controls show, that the keyboard reaches the graph and the host cards,
-// and that no console error occurs; saves screenshots in ARTIFACTS_DIR. Then prints READY and
+// that the page's buttons drain and undrain host-a's llm (workerd runs there), and that no
+// console error occurs; saves screenshots in ARTIFACTS_DIR. Then prints READY and
 // waits for "GO <ms since the epoch>" on stdin: the time just before the test changed the
 // network (host-c marked dead); the event must be listed within 2 s of it. Prints OK and exits
 // 0, or prints FAIL and why and exits 1.
@@ -145,6 +146,7 @@ try {
   if (!(await evaluate("document.activeElement?.id?.startsWith('host-')"))) fail("Enter on a graph node does not open its card");
 
   // Dark theme.
+  await evaluate("document.activeElement.blur(), window.scrollTo(0, 0)");
   const light = await evaluate("getComputedStyle(document.body).backgroundColor");
   await scheme("dark");
   await redrawn();
@@ -160,6 +162,18 @@ try {
   if (width.page > width.view) fail("the page is wider than a 390 px screen: " + width.page);
   await screenshot("dashboard-390x844.png");
   await viewport(1280, 800, false);
+
+  // Control: drain host-a's llm with its button, then undrain the host (a drained service
+  // leaves the table, and its own buttons with it); each shows as an event.
+  const eventFor = (kinds) => `[...document.querySelectorAll('#events li')].some(li =>
+    ${JSON.stringify(kinds)}.includes(li.dataset.kind) && li.textContent.includes('host-a · llm'))`;
+  const click = (key) => evaluate(`document.querySelector('[data-focus="${key}"]').click()`);
+  await click("drain/llm");
+  await waitFor("host-a's llm draining", eventFor(["service_draining", "service_down"]), 15000);
+  await screenshot("dashboard-drained.png");
+  await click("undrain/");
+  await waitFor("host-a's llm back", eventFor(["service_up", "service_ready"]), 15000);
+  if (await evaluate("document.getElementById('error').textContent")) fail(await evaluate("document.getElementById('error').textContent"));
 
   if (problems.length) fail("console errors: " + problems.join("; "));
 
