@@ -6,7 +6,6 @@
 #include "ocf_respond.h"
 #include "ocf_time.h"
 
-#include <errno.h>
 #include <stdlib.h>
 
 //  Generated at build time from dashboard.html (see embed.cmake).
@@ -20,25 +19,11 @@ static bool
 s_since (h2o_req_t *req, uint64_t *since)
 {
     *since = 0;
-    if (req->query_at == SIZE_MAX)
-        return true;
-    h2o_iovec_t query = h2o_iovec_init (req->path.base + req->query_at + 1, req->path.len - req->query_at - 1);
-    for (size_t at = 0; at < query.len;) {
-        const char *end = memchr (query.base + at, '&', query.len - at);
-        size_t len = end ? (size_t) (end - query.base) - at : query.len - at;
-        if (len >= 6 && memcmp (query.base + at, "since=", 6) == 0) {
-            char text[24], *rest;
-            if (len == 6 || len - 6 >= sizeof text || query.base[at + 6] == '-')
-                return false;
-            snprintf (text, sizeof text, "%.*s", (int) (len - 6), query.base + at + 6);
-            errno = 0;
-            *since = strtoull (text, &rest, 10);
-            if (*rest || errno)
-                return false;
-        }
-        at += len + 1;
-    }
-    return true;
+    const char *value;
+    size_t len;
+    return req->query_at == SIZE_MAX
+        || !ocf_query_param (req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, "since", &value, &len)
+        || ocf_parse_uint (value, len, since);
 }
 
 //  A service of the node: its row's entry (status, models) with the load the view holds.

@@ -38,6 +38,36 @@ s_hex (char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+bool
+ocf_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len)
+{
+    size_t name_len = strlen (name);
+    for (size_t at = 0; at < len;) {
+        const char *end = memchr (query + at, '&', len - at);
+        size_t item = end ? (size_t) (end - query) - at : len - at;
+        if (item > name_len && query[at + name_len] == '=' && memcmp (query + at, name, name_len) == 0) {
+            *value = query + at + name_len + 1;
+            *value_len = item - name_len - 1;
+            return true;
+        }
+        at += item + 1;
+    }
+    return false;
+}
+
+bool
+ocf_parse_uint (const char *text, size_t len, uint64_t *value)
+{
+    *value = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned) (text[i] - '0');
+        if (digit > 9 || *value > (UINT64_MAX - digit) / 10)
+            return false;
+        *value = *value * 10 + digit;
+    }
+    return len > 0;
+}
+
 int
 ocf_percent_decode (const char *src, size_t len, char *dst, size_t dst_size)
 {

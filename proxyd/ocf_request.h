@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct st_h2o_req_t h2o_req_t;
 
@@ -109,6 +110,12 @@ bool ocf_connection_names (const char *list, size_t list_len, const char *name, 
 //  starts) is unknown: read differently by the next hop, it could smuggle a request.
 struct phr_header;
 bool ocf_request_framing_ok (const struct phr_header *headers, size_t count, char *error, size_t error_size);
+
+//  The raw value (not percent-decoded) of the parameter name in a query string (what follows
+//  the '?'): true with *value and *value_len set, false when the query does not name it.
+bool ocf_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len);
+//  A decimal number that fits 64 bits, digits only: false for anything else (empty, a sign).
+bool ocf_parse_uint (const char *text, size_t len, uint64_t *value);
 
 //  Percent-decodes src into dst (NUL-terminated). Returns -1 on a malformed escape, a NUL byte
 //  or when dst is too small.

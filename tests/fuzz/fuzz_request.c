@@ -1,13 +1,14 @@
 /*  Fuzz target: what proxyd reads from a request before routing it (proxyd/ocf_request.c):
     the routing identity from a JSON body or an X-Ocf-Identity header, the route from the
-    path, the header names a Connection header lists, and whether a request head frames its
-    body unambiguously. The JSON scanner is checked against jansson, a full parser: both must
+    path, the header names a Connection header lists, whether a request head frames its
+    body unambiguously, and a query's parameters and numbers (?since= of /v1/dashboard). The JSON scanner is checked against jansson, a full parser: both must
     agree on whether the input is JSON and on the value of "model".  */
 #include "ocf_proxyd.h"
 #include "ocf_request.h"
 #include "ocf_json.h"
 #include "ocf_phr.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -101,10 +102,36 @@ s_check_framing (const char *text, size_t size)
         abort ();
 }
 
+//  The input as a query: a parameter found is whole, "since=" at its start or after a '&',
+//  within the query; a number read back prints as its digits (leading zeros aside).
+static void
+s_check_query (const char *text, size_t size)
+{
+    const char *value;
+    size_t len;
+    if (ocf_query_param (text, size, "since", &value, &len)) {
+        size_t at = (size_t) (value - text);
+        if (at < 6 || at + len > size || memcmp (value - 6, "since=", 6) != 0 || (at > 6 && text[at - 7] != '&')
+        ||  memchr (value, '&', len) || (at + len < size && text[at + len] != '&'))
+            abort ();
+    }
+    uint64_t number;
+    if (ocf_parse_uint (text, size, &number)) {
+        size_t zeros = 0;
+        while (zeros + 1 < size && text[zeros] == '0')
+            zeros++;
+        char printed[24];
+        int printed_len = snprintf (printed, sizeof printed, "%" PRIu64, number);
+        if ((size_t) printed_len != size - zeros || memcmp (printed, text + zeros, size - zeros) != 0)
+            abort ();
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     const char *text = (const char *) data;
+    s_check_query (text, size);
     s_compare_with_jansson (text, size);
     s_check_connection_list (text, size);
     s_check_framing (text, size);
