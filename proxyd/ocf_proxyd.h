@@ -1,7 +1,7 @@
 /*  ocf_proxyd: the proxy server as a whole: its loops and what they share, and its control.
-    Shared, read-mostly: the configuration, h2o's global configuration, the route table, the metrics,
-    the per-service load counters, the per-model statistics and the event log of the dashboard. Control, on loop 0's loop (the main thread):
-    signals (through a signalfd), readiness (READY=1 once every loop listens and has
+    Shared, read-mostly: the configuration, h2o's global configuration, the route table, the
+    metrics, the per-service load counters, the per-model statistics and the event log of the
+    dashboard. Control, on loop 0's loop (the main thread): signals (through a signalfd), readiness (READY=1 once every loop listens and has
     loaded its view, or found tabled unreachable), the systemd watchdog, load reports to
     tabled (SERVICE.LOAD, at most once per load_report_interval and only on change), and
     proxyd's own local API, run_dir/proxyd.api (HELLO, STATS).
