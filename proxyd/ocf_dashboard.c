@@ -73,6 +73,9 @@ s_node (ocf_view_node_t *node, bool self)
                               "draining", ocf_view_node_live (node) && json_array_size (services) && !any_ready,
                               "services", services, "gpus", json_is_array (gpus) ? json_incref (gpus) : json_array (),
                               "software", json_object_get (row, "software"), "address", address);
+    //  This host's round-trip time to another, where gossipd measured it (the graph's links).
+    if (!self && node->rtt_ms >= 0)
+        json_object_set_new (item, "rtt_ms", json_real (node->rtt_ms));
     json_decref (row);
     return item;
 }

@@ -55,6 +55,10 @@ s_setup (void)
     cr_assert (fabric_wait_model (A, "ma", 1, 20000), "host-a's workerd did not register its llm");
     fabric_sync (&s_fabric);
     cr_assert (fabric_wait_model (A, "m1", 2, 5000), "host A does not route m1 to two providers");
+    //  Round-trip times from A, as its gossipd would report them: B near, C unmeasured.
+    bool ok;
+    json_decref (ocf_test_call (&A->node, "tabled", "RTT", json_pack ("{s:{s:f}}", "rtt", B->id, 3.5), &ok));
+    cr_assert (ok, "RTT on host-a failed");
     cr_assert (fabric_wait_model (A, "m2", 1, 5000));
 }
 
@@ -81,6 +85,18 @@ s_dashboard (fabric_host_t *host, const char *query)
     cr_assert (json, "%s is not JSON: %s", url, response.body);
     fabric_response_free (&response);
     return json;
+}
+
+static json_t *s_node (json_t *dashboard, fabric_host_t *host);
+
+static bool
+s_rtt_shown (void *arg)
+{
+    json_t *dashboard = s_dashboard (A, "");
+    json_t *rtt = json_object_get (s_node (dashboard, B), "rtt_ms");
+    bool shown = json_is_number (rtt) && json_number_value (rtt) == 3.5;
+    json_decref (dashboard);
+    return shown;
 }
 
 static json_t *
@@ -138,6 +154,7 @@ Test (proxyd_dashboard, data_follows_the_network)
 {
     char url[160];
     s_requests (4);
+    cr_assert (ocf_test_wait_for (s_rtt_shown, NULL, 5000), "host-b's round-trip time (3.5 ms) is not shown");
     json_t *dashboard = s_dashboard (A, "");
     cr_assert_str_eq (json_string_value (json_object_get (dashboard, "self")), A->id);
     cr_assert (json_is_true (json_object_get (dashboard, "control")), "a client on this host may use the controls");
@@ -147,6 +164,8 @@ Test (proxyd_dashboard, data_follows_the_network)
     cr_assert_str_eq (json_string_value (json_object_get (b, "status")), "alive");
     cr_assert (json_is_false (json_object_get (b, "draining")));
     cr_assert_eq (json_integer_value (json_object_get (json_array_get (json_object_get (b, "gpus"), 0), "utilization")), 37);
+    cr_assert (!json_object_get (s_node (dashboard, A), "rtt_ms"), "this host has no link to itself");
+    cr_assert (!json_object_get (s_node (dashboard, C), "rtt_ms"), "C's round-trip time is not measured");
     json_t *service = json_array_get (json_object_get (b, "services"), 0);
     cr_assert_str_eq (json_string_value (json_object_get (service, "status")), "ready");
     cr_assert_str_eq (json_string_value (json_array_get (json_object_get (service, "models"), 0)), "m1");

@@ -126,17 +126,24 @@ try {
   // Hosts, models, graph, controls.
   await waitFor("three hosts with host-b's GPU and the models m1 and m2",
     `document.querySelectorAll('#hosts .host').length === 3 && document.querySelectorAll('#graph .node').length === 3
+     && document.querySelectorAll('#graph .link.known').length === 1
      && /m1/.test(document.querySelector('#models tbody').textContent) && /m2/.test(document.querySelector('#models tbody').textContent)
      && document.querySelectorAll('.spark polyline').length >= 3`, 15000);
   const shown = await evaluate(`({
     hosts: [...document.querySelectorAll('#hosts .host h3')].map(h => h.textContent),
     self: document.querySelectorAll('#graph .node.self').length,
+    links: [...document.querySelectorAll('#graph .link')].map(l => l.classList.contains('known') ? getComputedStyle(l).stroke : 'unknown'),
     m1: [...document.querySelectorAll('#models tbody tr')].find(r => r.firstChild.textContent === 'm1')?.textContent || '',
     drain: [...document.querySelectorAll('#hosts button')].map(b => b.textContent),
     keyForm: !!document.getElementById('key-form') })`);
   for (const name of ["host-a", "host-b", "host-c"])
     if (!shown.hosts.some((h) => h.startsWith(name))) await fail("no card for " + name + ": " + JSON.stringify(shown.hosts));
   if (shown.self !== 1) await fail("this host is not marked in the graph once: " + shown.self);
+  // host-b's link is coloured as near (3.5 ms), host-c's is unknown: dashed, uncoloured.
+  const near = await evaluate(`(() => { const probe = document.createElement('span'); probe.style.color = 'var(--rtt-good)';
+    document.body.appendChild(probe); const color = getComputedStyle(probe).color; probe.remove(); return color; })()`);
+  if (shown.links.length !== 2 || !shown.links.includes("unknown") || !shown.links.includes(near))
+    await fail("the links are not one near (" + near + ") and one unknown: " + JSON.stringify(shown.links));
   if (!/^m12\/2/.test(shown.m1)) await fail("m1 does not show two ready providers: " + shown.m1);
   if (!shown.drain.includes("Drain host") || !shown.drain.includes("Undrain host"))
     await fail("a client on this host sees no drain controls: " + JSON.stringify(shown.drain));
