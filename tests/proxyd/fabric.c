@@ -397,3 +397,22 @@ fabric_stop (fabric_t *fabric)
         ocf_test_node_cleanup (&fabric->hosts[i].node);
     memset (fabric, 0, sizeof *fabric);
 }
+
+void
+fabric_service_status (fabric_host_t *host, const char *node_id, const char *name, char *status, size_t size)
+{
+    char url[128];
+    snprintf (url, sizeof url, "%s/v1/dnt/table", host->url);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    json_t *table = fabric_json (&response);
+    fabric_response_free (&response);
+    char key[128];
+    snprintf (key, sizeof key, "/%s", node_id);
+    json_t *service;
+    size_t index;
+    status[0] = '\0';
+    json_array_foreach (json_object_get (json_object_get (table, key), "service"), index, service)
+        if (strcmp (json_string_value (json_object_get (service, "name")), name) == 0)
+            snprintf (status, size, "%s", json_string_value (json_object_get (service, "status")));
+    json_decref (table);
+}

@@ -82,6 +82,9 @@ char *fabric_header (const fabric_response_t *response, const char *name);
 json_t *fabric_json (const fabric_response_t *response);
 //  The value of a sample of the host's /metrics ("name{labels} "), 0 when absent.
 double fabric_metric (fabric_host_t *host, const char *sample);
+//  The status of node_id's service name in host's proxyd's view (/v1/dnt/table) into status,
+//  "" when the view lists none.
+void fabric_service_status (fabric_host_t *host, const char *node_id, const char *name, char *status, size_t size);
 //  A node id as a path segment (percent-encoded).
 void fabric_escape (const char *text, char *out, size_t size);
 

@@ -112,25 +112,6 @@ s_client (void *arg)
     return NULL;
 }
 
-//  The status of host-a's llm in a proxyd's view (/v1/dnt/table), "" when it lists none.
-static void
-s_status_in_view (fabric_host_t *host, char *status, size_t size)
-{
-    char url[128];
-    snprintf (url, sizeof url, "%s/v1/dnt/table", host->url);
-    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
-    json_t *table = fabric_json (&response);
-    fabric_response_free (&response);
-    char key[64];
-    snprintf (key, sizeof key, "/%s", A->id);
-    json_t *service;
-    size_t index;
-    status[0] = '\0';
-    json_array_foreach (json_object_get (json_object_get (table, key), "service"), index, service)
-        if (strcmp (json_string_value (json_object_get (service, "name")), "llm") == 0)
-            snprintf (status, size, "%s", json_string_value (json_object_get (service, "status")));
-    json_decref (table);
-}
 
 static const char *
 s_drain_state (void)
@@ -166,7 +147,7 @@ Test (proxyd_drain, a_host_drained_under_load_loses_no_request)
         for (int host = 0; host < 2; host++) {
             char status[32];
             if (!marked_us[host]) {
-                s_status_in_view (&s_fabric.hosts[host], status, sizeof status);
+                fabric_service_status (&s_fabric.hosts[host], A->id, "llm", status, sizeof status);
                 //  Withdrawn already also means the mark was seen before (the view is in order).
                 if (strcmp (status, "ready") != 0)
                     marked_us[host] = ocf_time_wall_us ();

@@ -116,25 +116,6 @@ s_llm_stats (void)
     return llm;
 }
 
-//  The status of service name in proxyd's view of this host ("" when not listed).
-static void
-s_listed (const char *name, char *status, size_t size)
-{
-    char url[128];
-    snprintf (url, sizeof url, "%s/v1/dnt/table", A->url);
-    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
-    json_t *table = fabric_json (&response);
-    fabric_response_free (&response);
-    char key[64];
-    snprintf (key, sizeof key, "/%s", A->id);
-    json_t *service;
-    size_t index;
-    status[0] = '\0';
-    json_array_foreach (json_object_get (json_object_get (table, key), "service"), index, service)
-        if (strcmp (json_string_value (json_object_get (service, "name")), name) == 0)
-            snprintf (status, size, "%s", json_string_value (json_object_get (service, "status")));
-    json_decref (table);
-}
 
 //  Rewrites the service section as the new backend's (or back), sends SIGHUP.
 static void
@@ -183,8 +164,8 @@ s_swap_under_load (const char *swap)
     bool swapping = true;
     while (ocf_time_wall_us () - outcome.reload_us < 40 * 1000000LL) {
         char aside[32], status[32];
-        s_listed ("llm.old", aside, sizeof aside);
-        s_listed ("llm", status, sizeof status);
+        fabric_service_status (A, A->id, "llm.old", aside, sizeof aside);
+        fabric_service_status (A, A->id, "llm", status, sizeof status);
         int64_t now_us = ocf_time_wall_us ();
         outcome.aside_seen |= strcmp (aside, "draining") == 0;
         outcome.swapping_seen |= strcmp (status, "swapping") == 0;
@@ -291,7 +272,7 @@ Test (model_swap, beside_loses_no_request_and_moves_to_the_new_model)
     cr_assert_eq (json_integer_value (json_object_get (llm, "port")), s_swap_port, "the new backend listens on swap_port");
     json_decref (llm);
     char status[32];
-    s_listed ("llm.old", status, sizeof status);
+    fabric_service_status (A, A->id, "llm.old", status, sizeof status);
     cr_assert_str_empty (status, "llm.old is withdrawn once the old backend is gone");
     s_check_log ("llm: swap done in");
     //  Changed back: the next swap beside returns to port.
@@ -361,7 +342,7 @@ s_two_registered (void *arg)
     bool registered = json_is_true (json_object_get (two, "registered"));
     json_decref (two);
     char status[32];
-    s_listed ("two", status, sizeof status);
+    fabric_service_status (A, A->id, "two", status, sizeof status);
     return registered && strcmp (status, "ready") == 0;
 }
 
@@ -371,7 +352,7 @@ s_two_gone (void *arg)
     json_t *two = s_service_stats ("two");
     json_decref (two);
     char status[32];
-    s_listed ("two", status, sizeof status);
+    fabric_service_status (A, A->id, "two", status, sizeof status);
     return !two && !*status && kill (*(pid_t *) arg, 0) != 0;
 }
 
