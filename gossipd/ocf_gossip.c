@@ -28,7 +28,7 @@ ocf_gossip_config_from (ocf_gossip_config_t *config, const ocf_gossipd_config_t 
         .fanout = (int) section->fanout,
         .retransmit_mult = (int) section->retransmit_mult,
         .anti_entropy_interval_ms = section->anti_entropy_interval_ms,
-        .dead_contact_interval_ms = 10 * section->heartbeat_interval_ms,
+        .dead_contact_interval_ms = 2 * section->heartbeat_interval_ms,
         .max_snapshots = (int) section->max_snapshots,
         .snapshot_page = 500,
         .max_frame = (size_t) section->max_frame,

@@ -6,9 +6,10 @@
     it suspect the node. A suspicion becomes a death after a timeout that
     shrinks, Lifeguard-style, with each independent confirmation from another observer, and
     is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
-    own table raises). A node whose own timers run late, or whose probes get no answer from
-    anybody, raises its local health score, which stretches all of its timeouts: a starved
-    daemon waits longer instead of accusing healthy peers. Many members failing at once (a
+    own table raises). A node whose timers run late moves its deadlines by the time it did not
+    run; one whose probes get no answer from anybody, or that is suspected itself, raises
+    its local health score, which stretches all of its timeouts: a sick node waits longer
+    instead of accusing healthy peers. Many members failing at once (a
     partition) are swept along the ring and confirmed together, without raising anybody's
     local health, so that each side declares the other as fast as one crash.  */
 #include "ocf_gossip_internal.h"
@@ -69,11 +70,12 @@ s_update_probe_at (ocf_gossip_t *self, watched_t *watched, int64_t from)
 }
 
 static void
-s_health_up (ocf_gossip_t *self)
+s_health_up (ocf_gossip_t *self, const char *why)
 {
     if (self->health < HEALTH_MAX) {
         self->health++;
-        ocf_gossip_log (self, OCF_LOG_INFO, "local health score %d: timeouts now x%d", self->health, self->health + 1);
+        ocf_gossip_log (self, OCF_LOG_INFO, "local health score %d (%s): timeouts now x%d", self->health, why,
+                        self->health + 1);
         for (size_t i = 0; i < self->watched_count; i++)
             s_update_probe_at (self, &self->watched[i], self->watched[i].phi.last);
     }
@@ -299,7 +301,7 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
     //  one that sent us anything meanwhile (a busy one, with no relay free) still reaches
     //  us: stretching our timeouts for their silence would only slow down what everybody sees.
     if (watched->fresh_count > 0 && watched->nacks == 0 && !s_heard_since (self, watched))
-        s_health_up (self);
+        s_health_up (self, "helpers heard from lately went silent");
     bool together = s_others_failing (self, watched);
     const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
     if (!member || !ocf_peer_live (member)) {
@@ -353,10 +355,12 @@ void
 ocf_gossip_detect_tick (ocf_gossip_t *self)
 {
     //  A tick far later than asked for means this process did not run: that time is
-    //  nobody else's fault.
+    //  nobody else's fault, and every deadline moves by it. It does not raise the local
+    //  health as well: on a loaded machine late ticks come every few seconds, and each
+    //  would stretch every timeout again (x9 at most, a partition declared in 19 s instead
+    //  of 3) for a delay already forgiven.
     int64_t late = self->now - (self->last_tick + self->config.tick_ms);
     if (late > self->config.tick_ms) {
-        s_health_up (self);
         for (size_t i = 0; i < self->watched_count; i++) {
             watched_t *watched = &self->watched[i];
             ocf_phi_forgive (&watched->phi, late);
@@ -575,7 +579,7 @@ ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_
             //  of the network (a healed partition) or the past, not of our speed.
             const ocf_peer_t *me = ocf_members_get (self->view, self->id);
             if (member->status == OCF_STATUS_SUSPECT && me && me->generation == member->generation)
-                s_health_up (self);
+                s_health_up (self, "suspected by a peer");
             ocf_gossip_detect_accused_by (self, member->accuser);
         }
         return;

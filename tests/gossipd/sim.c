@@ -238,6 +238,14 @@ s_dispatch (sim_t *self, event_t *event)
     sim_node_t *node = &self->nodes[event->node];
     if (!node->core)
         return;                  //  down: whatever reaches it is lost
+    if (node->stalled_until > self->now) {
+        event_t later = *event;
+        later.time = node->stalled_until;
+        s_push (self, later);
+        event->data = NULL;      //  now the deferred event's
+        event->query = NULL;
+        return;
+    }
     switch (event->type) {
         case EV_DELIVER:
             ocf_gossip_receive (node->core, self->now, self->universe->ids[event->from], event->data, event->size);
@@ -247,6 +255,8 @@ s_dispatch (sim_t *self, event_t *event)
                 break;
             ocf_gossip_tick (node->core, self->now);
             s_schedule_tick (self, event->node, self->now + self->options.config.tick_ms);
+            if (self->options.stall_rate > 0 && s_uniform (self) < self->options.stall_rate)
+                node->stalled_until = self->now + 1 + (int64_t) (s_random (self) % (uint64_t) self->options.stall_max_ms);
             break;
         case EV_ANSWER:
             sim_table_answer (node->table, node->core, self->now, event->token, event->query);

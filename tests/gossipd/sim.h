@@ -24,6 +24,10 @@ typedef struct {
     size_t row_size;             //  bytes a row is padded to (0: none, ~230 bytes)
     bool share_view;             //  start every node on one shared view (for large N)
     bool track_peers;            //  count the distinct peers each node exchanges messages with
+    //  A loaded machine: after each tick a node's process stalls (is not scheduled) with this
+    //  probability, for up to stall_max_ms; whatever reaches it meanwhile waits.
+    double stall_rate;
+    int64_t stall_max_ms;
     ocf_gossip_config_t config;
 } sim_options_t;
 
@@ -34,6 +38,7 @@ typedef struct {
     uint64_t msgs_out;
     uint64_t bytes_out;
     uint32_t epoch;              //  ticks of an earlier run of the node are ignored
+    int64_t stalled_until;       //  stall_rate: the process runs again at this time
 } sim_node_t;
 
 typedef struct _sim_t sim_t;

@@ -442,9 +442,13 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
         for (size_t i = 0; i < split.cut; i++)
             sim_set_group (sim, i, 0);
         int64_t heal_bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
+        int64_t healing = sim_now (sim);
         cr_assert (sim_run_until (sim, sim_now (sim) + heal_bound, 20, sim_all_alive_and_same, NULL),
                    "N=%zu: not every node alive everywhere with identical tables %lld ms after the heal", nodes,
                    (long long) heal_bound);
+        int64_t healed = sim_now (sim) - healing;
+        //  Target (docs/gossip.md): identical tables within 5 s of the heal.
+        cr_expect_leq (healed, 5000, "N=%zu: healed after %lld ms", nodes, (long long) healed);
         cr_assert_eq (s_max_health (sim), 0, "N=%zu: an observer's local health rose for the heal", nodes);
         size_t who = split.cut / 2;
         sim_crash (sim, who);
@@ -452,9 +456,56 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
         goal_t goal = { who, 0, OCF_STATUS_DEAD };
         cr_assert (sim_run_until (sim, crashed + bound, 5, s_all_see, &goal),
                    "N=%zu: a crash right after the heal was not detected within %lld ms", nodes, (long long) bound);
-        printf ("split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms, a crash right after the heal "
-                "after %lld ms (bound of one crash %lld ms)\n", nodes, split.cut, (long long) declared,
+        printf ("split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms, healed (all alive, identical "
+                "tables) after %lld ms, a crash right after the heal after %lld ms (bound of one crash %lld ms)\n", nodes,
+                split.cut, (long long) declared, (long long) healed,
                 (long long) (sim_now (sim) - crashed), (long long) bound);
+        sim_destroy (&sim);
+    }
+}
+
+//  On a loaded machine (every process stalls now and then: ticks late, messages read late)
+//  the same splits are declared within the bound of one crash stretched by the time the
+//  processes did not run, with no false death on either side: a stall is forgiven by the
+//  time it took, not counted against the observer's health, so that it does not multiply
+//  every later timeout as well.
+Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretched_bound, .timeout = 120)
+{
+    static const struct { size_t nodes, cut; } splits[] = { { 5, 2 }, { 64, 32 } };
+    for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
+        size_t nodes = splits[s].nodes;
+        split_t split = { splits[s].cut };
+        sim_options_t options = s_options (nodes, 0, 90 + nodes);
+        //  Each process stalls about once a second (one tick in 20), for up to 300 ms.
+        options.stall_rate = 0.05;
+        options.stall_max_ms = 300;
+        double stalled = options.stall_rate * (double) options.stall_max_ms / (double) options.config.tick_ms;
+        int64_t bound = (int64_t) ((double) s_detection_bound (&options.config) * (1 + stalled));
+        sim_t *sim = sim_new (&options);
+        //  Ten minutes of stalls first: nobody is suspected for them.
+        sim_run (sim, 600000);
+        uint64_t suspicions = 0;
+        for (size_t i = 0; i < nodes; i++)
+            suspicions += ocf_gossip_stats (sim_node (sim, i)->core)->suspicions;
+        cr_expect_eq (suspicions, 0, "N=%zu loaded: %llu suspicions in ten minutes without a failure", nodes,
+                      (unsigned long long) suspicions);
+        int health_before = s_max_health (sim);
+        for (size_t i = 0; i < split.cut; i++)
+            sim_set_group (sim, i, 1);
+        int64_t start = sim_now (sim);
+        bool declared = sim_run_until (sim, start + 4 * bound, 20, s_split_declared, &split);
+        int64_t took = sim_now (sim) - start;
+        printf ("loaded, split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms (bound %lld ms), "
+                "local health at most %d before, %d after; %llu suspicions before\n", nodes, split.cut, (long long) took,
+                (long long) bound, health_before, s_max_health (sim), (unsigned long long) suspicions);
+        cr_assert (declared, "N=%zu loaded: the sides did not declare each other dead", nodes);
+        cr_expect_leq (took, bound, "N=%zu loaded: the sides declared each other dead after %lld ms, bound %lld ms", nodes,
+                       (long long) took, (long long) bound);
+        for (size_t i = 0; i < nodes; i++)
+            for (size_t j = 0; j < nodes; j++)
+                if ((i < split.cut) == (j < split.cut))
+                    cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "N=%zu loaded: node %zu sees %zu, on its side, as %d",
+                                  nodes, i, j, sim_entry (sim, i, j).status);
         sim_destroy (&sim);
     }
 }

@@ -13,6 +13,11 @@
                happens (strace on a sample of nodes; payload incl. ZeroMQ/CURVE framing
                for us, memberlist's packets for serf; no IP/TCP/UDP headers)
       RSS      VmRSS of each process (and, for ours, tabled's separately)
+      private  Private_Clean + Private_Dirty of each process (/proc/PID/smaps_rollup): what
+               it costs beyond the library pages every process of the host shares
+      conns    established TCP connections each process holds (its /proc/PID/fd sockets
+               found ESTABLISHED in /proc/net/tcp), after the record changes
+      load     the machine's 1-minute load average when the cluster was up (it is shared)
     Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
 #include "ocf_client.h"
 #include "ocf_identity.h"
@@ -36,9 +41,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
-#define MAX_NODES 128
+#define MAX_NODES 256
 #define STRACE_SAMPLE 4
 #define WAIT_MS 60000
 static int s_probe_ms = 10;          //  how often a node that has not seen it yet is asked again
@@ -576,9 +582,119 @@ s_idle_bytes (bench_t *bench, int seconds, series_t *rates)
 }
 
 typedef struct {
-    series_t join_all, join_each, change_all, change_each, crash_all, crash_each, idle, rss, rss_tabled;
+    series_t join_all, join_each, change_all, change_each, crash_all, crash_each, idle, rss, rss_tabled, private_mb,
+             conns, load;
     int failures;
 } results_t;
+
+//  Private_Clean + Private_Dirty of a process, in kB (-1: unknown).
+static long
+s_private_kb (pid_t pid)
+{
+    char path[64], line[256];
+    snprintf (path, sizeof path, "/proc/%d/smaps_rollup", (int) pid);
+    FILE *file = fopen (path, "r");
+    long total = -1;
+    while (file && fgets (line, sizeof line, file))
+        if (strncmp (line, "Private_Clean:", 14) == 0 || strncmp (line, "Private_Dirty:", 14) == 0)
+            total = (total < 0 ? 0 : total) + atol (strchr (line, ':') + 1);
+    if (file)
+        fclose (file);
+    return total;
+}
+
+static int
+s_compare_ulongs (const void *a, const void *b)
+{
+    unsigned long x = *(const unsigned long *) a, y = *(const unsigned long *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  The inodes of every ESTABLISHED TCP socket of the machine, sorted.
+static unsigned long *
+s_established_inodes (size_t *count)
+{
+    const char *tables[] = { "/proc/net/tcp", "/proc/net/tcp6" };
+    unsigned long *inodes = NULL;
+    size_t cap = 0;
+    *count = 0;
+    for (int t = 0; t < 2; t++) {
+        FILE *file = fopen (tables[t], "r");
+        char line[512];
+        while (file && fgets (line, sizeof line, file)) {
+            unsigned state;
+            unsigned long inode;
+            //  sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+            if (sscanf (line, " %*s %*s %*s %x %*s %*s %*s %*s %*s %lu", &state, &inode) != 2 || state != 1)
+                continue;
+            if (*count == cap) {
+                cap = cap ? cap * 2 : 4096;
+                inodes = realloc (inodes, cap * sizeof *inodes);
+            }
+            inodes[(*count)++] = inode;
+        }
+        if (file)
+            fclose (file);
+    }
+    if (*count)
+        qsort (inodes, *count, sizeof *inodes, s_compare_ulongs);
+    return inodes;
+}
+
+//  Established TCP connections the process holds.
+static int
+s_tcp_connections (pid_t pid, const unsigned long *inodes, size_t count)
+{
+    char path[64];
+    snprintf (path, sizeof path, "/proc/%d/fd", (int) pid);
+    DIR *dir = opendir (path);
+    int connections = 0;
+    struct dirent *entry;
+    while (dir && (entry = readdir (dir))) {
+        char link[128], target[64];
+        snprintf (link, sizeof link, "%s/%s", path, entry->d_name);
+        ssize_t size = readlink (link, target, sizeof target - 1);
+        unsigned long inode;
+        if (size <= 0)
+            continue;
+        target[size] = '\0';
+        if (sscanf (target, "socket:[%lu]", &inode) == 1 && bsearch (&inode, inodes, count, sizeof inode, s_compare_ulongs))
+            connections++;
+    }
+    if (dir)
+        closedir (dir);
+    return connections;
+}
+
+static double
+s_load_average (void)
+{
+    FILE *file = fopen ("/proc/loadavg", "r");
+    double load = NAN;
+    if (file && fscanf (file, "%lf", &load) != 1)
+        load = NAN;
+    if (file)
+        fclose (file);
+    return load;
+}
+
+//  What each running process holds: memory, and connections (after some traffic).
+static void
+s_footprint (bench_t *bench, results_t *results)
+{
+    size_t count;
+    unsigned long *inodes = s_established_inodes (&count);
+    for (int i = 0; i < bench->count; i++) {
+        node_t *node = &bench->nodes[i];
+        if (!node->up)
+            continue;
+        pid_t pid = node->pids[node->pid_count - 1];
+        s_add (&results->private_mb, (double) s_private_kb (pid) / 1024.0);
+        s_add (&results->conns, (double) s_tcp_connections (pid, inodes, count));
+    }
+    free (inodes);
+    s_add (&results->load, s_load_average ());
+}
 
 static void
 s_run_cluster (bench_t *bench, const system_ops_t *ops, int size, int changes, int crashes, int idle_s, results_t *results)
@@ -626,6 +742,7 @@ s_run_cluster (bench_t *bench, const system_ops_t *ops, int size, int changes, i
         while (ocf_time_mono_ms () < pause)
             ops->poll (bench, 50);
     }
+    s_footprint (bench, results);
     for (int k = 0; k < crashes; k++) {
         int index = (3 + 11 * k) % size;
         t0 = ocf_time_mono_us ();
@@ -670,11 +787,13 @@ s_each_cell (FILE *out, series_t *series)
 static void
 s_machine (FILE *out)
 {
-    FILE *cpu = popen ("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-; nproc; uname -r; serf version | head -1", "r");
+    FILE *cpu = popen ("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-; nproc; uname -r; serf version | head -1; "
+                       "awk '/MemTotal/ { printf \"%.1f GiB\\n\", $2 / 1048576 }' /proc/meminfo; ulimit -n; "
+                       "cat /proc/sys/kernel/pid_max", "r");
     fprintf (out, "Machine:");
     char line[256];
-    const char *labels[] = { " CPU", ", nproc", ", kernel", ", serf" };
-    for (int i = 0; cpu && fgets (line, sizeof line, cpu) && i < 4; i++) {
+    const char *labels[] = { " CPU", ", nproc", ", kernel", ", serf", ", memory", ", open files limit", ", pid_max" };
+    for (int i = 0; cpu && fgets (line, sizeof line, cpu) && i < 7; i++) {
         line[strcspn (line, "\n")] = '\0';
         fprintf (out, "%s %s", labels[i], line + strspn (line, " "));
     }
@@ -737,8 +856,9 @@ main (int argc, char **argv)
         s_machine (outs[o]);
         fprintf (outs[o], "Medians, (ranges) over repetitions; per-observer latencies as p50/max over all observers.\n\n"
                           "| system | N | join: last started -> all see it | record change -> all | change per observer "
-                          "| kill -9 -> all see it dead | crash per observer | idle B/s per node (sent) | RSS MB | tabled RSS MB |\n"
-                          "|---|---|---|---|---|---|---|---|---|---|\n");
+                          "| kill -9 -> all see it dead | crash per observer | idle B/s per node (sent) | RSS MB | tabled RSS MB "
+                          "| private MB | TCP connections per process | load |\n"
+                          "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         fflush (outs[o]);
     }
     for (int s = 0; s < size_count; s++) {
@@ -761,6 +881,9 @@ main (int argc, char **argv)
                 s_cell (outs[o], &results.idle, "", 0);
                 s_cell (outs[o], &results.rss, "", 1);
                 s_cell (outs[o], &results.rss_tabled, "", 1);
+                s_cell (outs[o], &results.private_mb, "", 1);
+                s_cell (outs[o], &results.conns, "", 0);
+                s_cell (outs[o], &results.load, "", 1);
                 fprintf (outs[o], "%s\n", results.failures ? " (failures: see stderr)" : "");
                 fflush (outs[o]);
             }
