@@ -1,7 +1,10 @@
 #!/bin/bash
 # The latency test: three hosts on one machine, each a network namespace running the four real
 # daemons of the build tree, joined by a bridge; host 3's link delays every packet by 20 ms each
-# way (tc netem), so it is 40 ms further away from the others than they are from each other.
+# way, so it is 40 ms further away from the others than they are from each other: with tc netem
+# on both ends of the link where the kernel has sch_netem, otherwise with ocf-test-netdelay
+# (tests/netdelay) in host 3's namespace, given its packets on eth0 both ways by iptables'
+# NFQUEUE target.
 #
 #   10.78.0.1  host 1  seed; serves nothing; every host routes with policy = prefix
 #   10.78.0.2  host 2  serves lt-model (ocf-test-backend, max_inflight 2): near
@@ -13,7 +16,7 @@
 # host 1 all go to the near host 2; 3 while host 2 is full (two slow streams in flight there,
 # max_inflight 2) they spill to host 3, and come back once it is free; 4 host 2
 # drained: host 3; undrained: host 2 again. Exit 1 if any check failed, 77 (skipped) without
-# root, `ip netns` or netem.
+# root, `ip netns`, or any way to delay packets (neither netem nor NFQUEUE and ocf-test-netdelay).
 #
 # Usage: latency_test.sh BUILD_DIR. OCF_TEST_KEEP=1 keeps the work dir.
 set -u
@@ -155,11 +158,45 @@ say "work dir $work; namespaces $prefix-*"
 ip netns add "$bridge" 2>/dev/null || { echo "SKIP: cannot create a network namespace (ip netns add)"; exit 77; }
 ip netns del "$bridge"
 make_network || { fail "building the network (bridge, veths, addresses)"; exit 1; }
-# Both ends of host 3's link: its own eth0 and its port on the bridge.
-if ! in_ns "$(host_ns 3)" tc qdisc add dev eth0 root netem delay "${delay_ms}ms" 2>/dev/null; then
-  echo "SKIP: tc netem is not available (the sch_netem module)"; exit 77
+# delay_host3: delays host 3's packets by delay_ms each way and says how in $delayer; false with
+# the reason in $why when this machine cannot. netem: both ends of the link (host 3's eth0 and
+# its port on the bridge). Otherwise ocf-test-netdelay holds what host 3 sends and receives on
+# eth0 (iptables OUTPUT and INPUT to its NFQUEUE queue; --queue-bypass: nothing is lost while
+# no program reads it).
+netdelay_queue=3
+delay_host3() {
+  local ns
+  ns=$(host_ns 3)
+  if in_ns "$ns" tc qdisc add dev eth0 root netem delay "${delay_ms}ms" 2>/dev/null; then
+    in_ns "$bridge" tc qdisc add dev v3 root netem delay "${delay_ms}ms" || return 1
+    delayer="tc netem"; return 0
+  fi
+  why="no tc netem (the kernel has no sch_netem)"
+  if [ ! -x "$bin/ocf-test-netdelay" ]; then
+    why="$why, and no ocf-test-netdelay (not built: libnetfilter_queue is missing, see .ci/deps)"; return 1
+  fi
+  if ! command -v iptables >/dev/null; then why="$why, and no iptables (see .ci/deps)"; return 1; fi
+  if ! { in_ns "$ns" iptables -A OUTPUT -o eth0 -j NFQUEUE --queue-num "$netdelay_queue" --queue-bypass &&
+         in_ns "$ns" iptables -A INPUT -i eth0 -j NFQUEUE --queue-num "$netdelay_queue" --queue-bypass; } 2>/dev/null; then
+    why="$why, and iptables refuses the NFQUEUE target (CONFIG_NETFILTER_XT_TARGET_NFQUEUE)"; return 1
+  fi
+  # `ip netns exec` execs it: $! is its pid, for the SIGTERM at the end (as start_daemon).
+  ip netns exec "$ns" "$bin/ocf-test-netdelay" --queue "$netdelay_queue" --delay-ms "$delay_ms" \
+    > "$work/h3/netdelay.log" 2>&1 < /dev/null &
+  netdelay_pid=$!
+  delayer="ocf-test-netdelay (NFQUEUE $netdelay_queue)"
+}
+netdelay_ready() { grep -q ': ready' "$work/h3/netdelay.log"; }
+mkdir -p "$work/h3"
+why=""
+if ! delay_host3; then
+  [ -z "$why" ] || { echo "SKIP: cannot delay host 3's packets: $why"; exit 77; }
+  fail "delaying host 3's link with tc netem"; exit 1
 fi
-in_ns "$bridge" tc qdisc add dev v3 root netem delay "${delay_ms}ms"
+if [ -n "${netdelay_pid:-}" ] && ! wait_for 5000 netdelay_ready; then
+  fail "ocf-test-netdelay is not ready: $(cat "$work/h3/netdelay.log")"; exit 1
+fi
+say "host 3's link delayed ${delay_ms} ms each way by $delayer"
 for h in $(seq "$hosts"); do write_config "$h"; done
 declare -a node_id
 
@@ -219,6 +256,13 @@ in_ns "$(host_ns 2)" curl -sf -X POST http://127.0.0.1:8092/v1/admin/undrain > /
 check "host 2 undrained: unique prompts go to it again" wait_for 10000 goes_to lt2
 check "the next ones too" all_to lt2 5
 
+if [ -n "${netdelay_pid:-}" ]; then
+  kill -TERM "$netdelay_pid"
+  wait "$netdelay_pid"
+  netdelay_status=$?
+  check "ocf-test-netdelay exits 0 on SIGTERM" [ "$netdelay_status" = 0 ]
+  say "  $(tail -n 1 "$work/h3/netdelay.log")"
+fi
 say "$passed checks passed, $failed failed"
 if [ "$failed" -gt 0 ]; then show_logs; exit 1; fi
 exit 0
