@@ -1,21 +1,34 @@
-/*  ocf_rtt: smoothed round-trip times per peer.  */
+/*  ocf_rtt: round-trip times per peer, the least of the recent samples.  */
 #include "ocf_rtt.h"
 #include "ocf_alloc.h"
 
 #include <czmq.h>
 #include <math.h>
 
-//  The weight of a new sample. TCP's 1/8 suits a sample per segment; a peer here gives one
-//  every few seconds, so a change of path shows within a few samples rather than dozens.
-#define GAIN 0.25
+//  The time to a peer is the least of its last WINDOW samples, not an average: a sample is
+//  the path's time plus whatever the two processes waited for a CPU, and that wait only ever
+//  adds. On a loaded host an average took waits of tens of ms for distance (a LAN peer read
+//  23 ms, within near_rtt of a peer 40 ms away) and sent requests to the far host. A slower
+//  path shows once WINDOW samples saw it; a faster one at its first sample.
+#define WINDOW 5
 #define REPORT_FRACTION 0.10
 #define REPORT_MIN_MS 1.0
 
 typedef struct {
-    double srtt;                 //  < 0: no sample yet
+    double samples[WINDOW];      //  a ring, the last `count` samples
+    size_t count, next;
     double reported;             //  < 0: never reported
     int64_t sampled_at;
 } peer_t;
+
+static double
+s_least (const peer_t *entry)
+{
+    double least = entry->samples[0];
+    for (size_t index = 1; index < entry->count; index++)
+        least = fmin (least, entry->samples[index]);
+    return least;
+}
 
 struct _ocf_rtt_t {
     zhashx_t *peers;             //  id -> peer_t
@@ -70,11 +83,14 @@ ocf_rtt_answered (ocf_rtt_t *self, const char *peer, uint32_t nonce, int64_t now
         return true;
     peer_t *entry = zhashx_lookup (self->peers, peer);
     if (!entry) {
-        entry = ocf_malloc (sizeof *entry);
-        *entry = (peer_t) { -1, -1, 0 };
+        entry = ocf_calloc (1, sizeof *entry);
+        entry->reported = -1;
         zhashx_insert (self->peers, peer, entry);
     }
-    entry->srtt = entry->srtt < 0 ? sample : entry->srtt + GAIN * (sample - entry->srtt);
+    entry->samples[entry->next] = sample;
+    entry->next = (entry->next + 1) % WINDOW;
+    if (entry->count < WINDOW)
+        entry->count++;
     entry->sampled_at = now;
     return true;
 }
@@ -90,7 +106,7 @@ double
 ocf_rtt_get (ocf_rtt_t *self, const char *peer)
 {
     peer_t *entry = zhashx_lookup (self->peers, peer);
-    return entry ? entry->srtt : -1;
+    return entry ? s_least (entry) : -1;
 }
 
 void
@@ -104,12 +120,12 @@ ocf_rtt_report (ocf_rtt_t *self, ocf_rtt_report_t *out, size_t max)
 {
     size_t count = 0;
     for (peer_t *entry = zhashx_first (self->peers); entry && count < max; entry = zhashx_next (self->peers)) {
-        double threshold = fmax (REPORT_MIN_MS, REPORT_FRACTION * entry->reported);
-        if (entry->reported >= 0 && fabs (entry->srtt - entry->reported) <= threshold)
+        double threshold = fmax (REPORT_MIN_MS, REPORT_FRACTION * entry->reported), rtt = s_least (entry);
+        if (entry->reported >= 0 && fabs (rtt - entry->reported) <= threshold)
             continue;
         snprintf (out[count].id, sizeof out[count].id, "%s", (const char *) zhashx_cursor (self->peers));
-        out[count++].rtt_ms = entry->srtt;
-        entry->reported = entry->srtt;
+        out[count++].rtt_ms = rtt;
+        entry->reported = rtt;
     }
     return count;
 }

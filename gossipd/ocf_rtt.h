@@ -1,6 +1,6 @@
 /*  ocf_rtt: round-trip times to peers, as this host measures them.
-    Owns the smoothed round-trip time per peer (an exponentially weighted moving average of
-    samples, as TCP's SRTT), the one ping in flight that yields the next sample, and what was
+    Owns the round-trip time per peer (the least of its last few samples: what a process
+    waited for a CPU only ever adds to a sample), the one ping in flight that yields the next sample, and what was
     last reported, so that only changes beyond a threshold go to tabled. The gossip core pings
     (PING/ACK, docs/gossip.md) and feeds the answers here; the runner takes the reports. Pure:
     no sockets, no clock. Bounded: one entry per live member, forgotten when it goes.  */
@@ -18,7 +18,7 @@
 
 typedef struct {
     char id[OCF_ID_SIZE];
-    double rtt_ms;               //  smoothed
+    double rtt_ms;               //  the least of the recent samples
 } ocf_rtt_report_t;
 
 typedef struct _ocf_rtt_t ocf_rtt_t;
@@ -33,7 +33,7 @@ void ocf_rtt_sent (ocf_rtt_t *self, const char *peer, uint32_t nonce, int64_t no
 bool ocf_rtt_answered (ocf_rtt_t *self, const char *peer, uint32_t nonce, int64_t now);
 //  When peer last gave a sample (INT64_MIN: never), to ping the stalest first.
 int64_t ocf_rtt_sampled_at (ocf_rtt_t *self, const char *peer);
-//  The smoothed time to peer in ms, or -1 when unknown.
+//  The time to peer in ms (the least of its recent samples), or -1 when unknown.
 double ocf_rtt_get (ocf_rtt_t *self, const char *peer);
 void ocf_rtt_forget (ocf_rtt_t *self, const char *peer);
 //  Up to max peers whose time moved by more than 10 % and 1 ms since their last report (or

@@ -93,7 +93,7 @@ static const struct {
     //  goes with its row.
     { "CREATE TABLE rtt ("
       "  id TEXT PRIMARY KEY NOT NULL,"
-      "  rtt_ms REAL NOT NULL,"                     //  smoothed round-trip time
+      "  rtt_ms REAL NOT NULL,"                     //  round-trip time (least of recent samples)
       "  updated_at INTEGER NOT NULL"               //  ms, wall clock
       ");"
       "CREATE TRIGGER nodes_rtt_gone AFTER DELETE ON nodes BEGIN DELETE FROM rtt WHERE id = old.id; END;"

@@ -52,7 +52,7 @@ struct _ocf_entry_t {
     int64_t status_since;
     int64_t last_alive;
     bool has_rtt;
-    double rtt_ms;               //  round-trip time from this host (gossipd's PINGs), smoothed
+    double rtt_ms;               //  round-trip time from this host (gossipd's PINGs, least of recent samples)
     //  digest contribution and bucket chain
     uint64_t hash;
     ocf_entry_t *bucket_prev, *bucket_next;

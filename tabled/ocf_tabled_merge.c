@@ -238,7 +238,7 @@ ocf_tabled_flush_seen (ocf_tabled_t *self)
     zhashx_purge (self->seen_dirty);
 }
 
-//  {"rtt": {id: ms}}: gossipd's smoothed round-trip times that changed. Written inside the
+//  {"rtt": {id: ms}}: gossipd's round-trip times that changed. Written inside the
 //  batch (a few a minute), published as an "rtt" event; ids not in the table are skipped.
 #define RTT_MAX_MS 3600000.0
 

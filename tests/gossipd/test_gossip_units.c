@@ -377,7 +377,7 @@ Test (gossip_recent, adverts_are_counted_down)
 
 //  --------------------------------------------------------------------------
 
-Test (gossip_rtt, smooths_samples_and_reports_changes_beyond_the_threshold)
+Test (gossip_rtt, least_of_recent_samples_and_reports_changes_beyond_the_threshold)
 {
     ocf_rtt_t *rtt = ocf_rtt_new ();
     ocf_rtt_report_t reports[4];
@@ -394,18 +394,30 @@ Test (gossip_rtt, smooths_samples_and_reports_changes_beyond_the_threshold)
     cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
     cr_assert_str_eq (reports[0].id, "p1");
     cr_assert_float_eq (reports[0].rtt_ms, 40, 1e-9);
-    //  A second sample moves the average by a quarter of the difference: 40 -> 42, within 10 %.
-    ocf_rtt_sent (rtt, "p1", 9, 2000);
-    cr_assert (ocf_rtt_answered (rtt, "p1", 9, 2048));
-    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 42, 1e-9);
-    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 0);
-    //  A path that became slower shows within a few samples: 42 -> 54.5 -> 63.9, reported.
-    for (uint32_t nonce = 10; nonce < 12; nonce++) {
-        ocf_rtt_sent (rtt, "p1", nonce, 3000);
-        cr_assert (ocf_rtt_answered (rtt, "p1", nonce, 3092));
+    //  Samples stretched by waits for a CPU (63, 90 ms) do not move it: the least is 40.
+    uint32_t nonce = 9;
+    int64_t now = 2000;
+    const int stretched[] = { 63, 90, 41, 55 };
+    for (size_t index = 0; index < 4; index++, nonce++, now += 1000) {
+        ocf_rtt_sent (rtt, "p1", nonce, now);
+        cr_assert (ocf_rtt_answered (rtt, "p1", nonce, now + stretched[index]));
     }
+    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 40, 1e-9);
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 0);
+    //  A path that became slower shows once a window of samples saw it: the fifth at 92 ms
+    //  leaves 41 the least, and so on until every sample is the new path's.
+    for (int index = 0; index < 5; index++, nonce++, now += 1000) {
+        ocf_rtt_sent (rtt, "p1", nonce, now);
+        cr_assert (ocf_rtt_answered (rtt, "p1", nonce, now + 92 + index));
+    }
+    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 92, 1e-9);
     cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
-    cr_assert_float_eq (reports[0].rtt_ms, 63.875, 1e-9);
+    cr_assert_float_eq (reports[0].rtt_ms, 92, 1e-9);
+    //  A faster one at its first sample.
+    ocf_rtt_sent (rtt, "p1", nonce, now);
+    cr_assert (ocf_rtt_answered (rtt, "p1", nonce, now + 12));
+    cr_assert_float_eq (ocf_rtt_get (rtt, "p1"), 12, 1e-9);
+    cr_assert_eq (ocf_rtt_report (rtt, reports, 4), 1);
     //  Below 1 ms the threshold is 1 ms, not 10 %: LAN jitter at a millisecond clock stays quiet.
     ocf_rtt_sent (rtt, "p2", 1, 0);
     cr_assert (ocf_rtt_answered (rtt, "p2", 1, 0));
