@@ -44,35 +44,7 @@ host_ns() { echo "$prefix-h$1"; }
 addr() { echo "10.78.0.$1"; }
 ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
 
-show_logs() {
-  local log
-  for log in "$work"/h*/*.log; do
-    [ -s "$log" ] || continue
-    echo "----- tail of ${log#"$work"/}"
-    tail -n 15 "$log"
-  done
-}
-cleanup() {
-  trap - EXIT INT TERM
-  [ -z "${watchdog:-}" ] || { pkill -P "$watchdog" sleep; kill "$watchdog"; } 2>/dev/null
-  {
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-"); do kill_namespace "$ns"; done
-    wait
-  } 2>/dev/null
-  if [ "$failed" -gt 0 ] || [ -n "${OCF_TEST_KEEP:-}" ]; then
-    say "logs and configuration kept in $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'fail "interrupted (signal or the test'"'"'s own time limit)"; show_logs; exit 1' INT TERM
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^ocflt[0-9]*-'); do
-  owner=${ns#ocflt}; owner=${owner%%-*}
-  kill -0 "$owner" 2>/dev/null || kill_namespace "$ns"
-done
-( sleep "${OCF_LATENCY_LIMIT:-170}" && kill -TERM $$ ) < /dev/null > /dev/null 2>&1 &
-watchdog=$!
+guard_test ocflt "${OCF_LATENCY_LIMIT:-170}"
 
 write_config() {
   local h=$1 dir=$work/h$1

@@ -63,39 +63,7 @@ host_ns() { echo "$prefix-h$1"; }
 addr() { echo "10.77.0.$1"; }
 ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
 
-cleanup() {
-  trap - EXIT INT TERM
-  [ -z "${watchdog:-}" ] || { pkill -P "$watchdog" sleep; kill "$watchdog"; } 2>/dev/null
-  {   # (quietly: the shell reports each job it reaps as killed)
-    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-"); do kill_namespace "$ns"; done
-    wait
-  } 2>/dev/null
-  if [ "$failed" -gt 0 ] || [ -n "${OCF_TEST_KEEP:-}" ]; then
-    say "logs and configuration kept in $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'fail "interrupted (signal or the test'"'"'s own time limit)"; show_logs; exit 1' INT TERM
-# A run killed with SIGKILL cannot clean up: its namespaces are removed by the next run.
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^ocfmh[0-9]*-'); do
-  owner=${ns#ocfmh}; owner=${owner%%-*}
-  kill -0 "$owner" 2>/dev/null || kill_namespace "$ns"
-done
-# Our own limit, below ctest's TIMEOUT, so that the trap still cleans up and shows the logs.
-# Its output goes nowhere, so that nobody reading ours (ctest, a pipe) waits for its sleep.
-( sleep "${OCF_MULTIHOST_LIMIT:-390}" && kill -TERM $$ ) < /dev/null > /dev/null 2>&1 &
-watchdog=$!
-
-show_logs() {
-  local log
-  for log in "$work"/h*/*.log "$work"/*.log; do
-    [ -s "$log" ] || continue
-    echo "----- tail of ${log#"$work"/}"
-    tail -n 15 "$log"
-  done
-}
+guard_test ocfmh "${OCF_MULTIHOST_LIMIT:-390}"
 
 # --------------------------------------------------------------------------------------------
 # Daemons: started from the build tree in their host's namespace (start_daemon), logs appended

@@ -1,6 +1,8 @@
 # Shared by the network-namespace tests (multihost_test.sh, latency_test.sh): checks, waiting,
-# namespaces, the bridged network and starting a daemon of the build tree in a host's namespace.
-# The sourcing script defines: bin (the build's bin/), work (its work dir, hN/ per host),
+# namespaces, the bridged network, starting a daemon of the build tree in a host's namespace,
+# logs, cleanup and the time limit (guard_test).
+# The sourcing script defines: bin (the build's bin/), work (its work dir, hN/ per host), prefix
+# (its namespaces' names start with "$prefix-"),
 # hosts (how many), client and bridge (namespace names), host_ns N and addr N (a host's
 # namespace and address; addr 100 is the clients'), serving (the hosts whose workerd runs a
 # backend for the service llm, space-separated), ctl HOST ARGS... (ocfctl on that host).
@@ -100,3 +102,46 @@ daemon_ready() {     # daemon_ready HOST DAEMON
 # start_host HOST: its four daemons at once, as systemd starts ocf.target.
 start_host() { local d; for d in $daemons; do start_daemon "$1" "$d"; done; }
 host_ready() { local d; for d in $daemons; do daemon_ready "$1" "$d" || return 1; done; }
+
+# --------------------------------------------------------------------------------------------
+# Logs, cleanup and the test's own time limit
+
+show_logs() {
+  local log
+  for log in "$work"/h*/*.log "$work"/*.log; do
+    [ -s "$log" ] || continue
+    echo "----- tail of ${log#"$work"/}"
+    tail -n 15 "$log"
+  done
+}
+cleanup() {
+  trap - EXIT INT TERM
+  [ -z "${watchdog:-}" ] || { pkill -P "$watchdog" sleep; kill "$watchdog"; } 2>/dev/null
+  {   # (quietly: the shell reports each job it reaps as killed)
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$prefix-"); do kill_namespace "$ns"; done
+    wait
+  } 2>/dev/null
+  if [ "$failed" -gt 0 ] || [ -n "${OCF_TEST_KEEP:-}" ]; then
+    say "logs and configuration kept in $work"
+  else
+    rm -rf "$work"
+  fi
+}
+
+# guard_test STEM LIMIT_S: the test's namespaces are named STEM<its pid>-*. Cleans up on exit
+# (the work dir kept when a check failed or OCF_TEST_KEEP is set); removes the namespaces of
+# earlier runs killed with SIGKILL, which could not clean up; and ends the test after LIMIT_S
+# seconds, below ctest's TIMEOUT, so that the trap still cleans up and shows the logs. The
+# limit's sleep writes nowhere, so that nobody reading the test's output (ctest, a pipe)
+# waits for it.
+guard_test() {
+  local stem=$1 limit=$2 ns owner
+  trap cleanup EXIT
+  trap 'fail "interrupted (signal or the test'"'"'s own time limit)"; show_logs; exit 1' INT TERM
+  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$stem[0-9]*-"); do
+    owner=${ns#"$stem"}; owner=${owner%%-*}
+    kill -0 "$owner" 2>/dev/null || kill_namespace "$ns"
+  done
+  ( sleep "$limit" && kill -TERM $$ ) < /dev/null > /dev/null 2>&1 &
+  watchdog=$!
+}
