@@ -50,16 +50,8 @@ write_config() {
   local h=$1 dir=$work/h$1
   mkdir -p "$dir/state" "$dir/run"
   {
+    node_config "$h" lt$h
     cat <<CONF
-[node]
-name = lt$h
-state_dir = $dir/state
-run_dir = $dir/run
-public_addr = $(addr "$h")
-
-[gossipd]
-bind = 0.0.0.0:7946
-$([ "$h" = 1 ] || echo "seeds = $(addr 1):7946")
 
 [proxyd]
 listen = 0.0.0.0:8092

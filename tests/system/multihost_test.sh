@@ -73,16 +73,8 @@ write_config() {
   local h=$1 dir=$work/h$1
   mkdir -p "$dir/state" "$dir/run"
   {
+    node_config "$h" mh$h
     cat <<CONF
-[node]
-name = mh$h
-state_dir = $dir/state
-run_dir = $dir/run
-public_addr = $(addr "$h")
-
-[gossipd]
-bind = 0.0.0.0:7946
-$([ "$h" = 1 ] || echo "seeds = $(addr 1):7946")
 heartbeat_interval = ${hb_ms}ms
 acceptable_pause = ${pause_ms}ms
 probe_timeout = ${probe_ms}ms

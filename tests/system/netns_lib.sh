@@ -103,6 +103,23 @@ daemon_ready() {     # daemon_ready HOST DAEMON
 start_host() { local d; for d in $daemons; do start_daemon "$1" "$d"; done; }
 host_ready() { local d; for d in $daemons; do daemon_ready "$1" "$d" || return 1; done; }
 
+# node_config H NAME: the [node] section of host H's configuration and the start of its
+# [gossipd] (host 1 is the seed); the test's own [gossipd] keys may follow.
+node_config() {
+  local h=$1 dir=$work/h$1
+  cat <<CONF
+[node]
+name = $2
+state_dir = $dir/state
+run_dir = $dir/run
+public_addr = $(addr "$h")
+
+[gossipd]
+bind = 0.0.0.0:7946
+$([ "$h" = 1 ] || echo "seeds = $(addr 1):7946")
+CONF
+}
+
 # --------------------------------------------------------------------------------------------
 # Logs, cleanup and the test's own time limit
 
