@@ -18,7 +18,7 @@ enum {
 
 typedef struct {
     const char *run_dir;
-    int timeout_ms;
+    int timeout_ms;              //  how long a reply may take; -1: as long as it takes
 } ocf_ctl_t;
 
 //  "ipc://<run_dir>/<daemon>.<kind>" (kind: "api" or "events").

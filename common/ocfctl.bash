@@ -24,7 +24,7 @@ _ocfctl ()
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--config --run-dir --daemon --timeout --json --help" -- "$cur"))
         elif [[ $daemon == tabled ]]; then
-            COMPREPLY=($(compgen -W "members models services events HELLO GET LIST PROVIDERS SNAPSHOT DIGEST
+            COMPREPLY=($(compgen -W "members models services events drain undrain HELLO GET LIST PROVIDERS SNAPSHOT DIGEST
                                      DELTA STATS SELF.SET SERVICE.UP SERVICE.DOWN SERVICE.LOAD MERGE SEEN LEAVE
                                      SELF.RENEW" -- "$cur"))
         elif [[ $daemon == workerd ]]; then
@@ -37,6 +37,8 @@ _ocfctl ()
     case $command in
         members|models|services) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
         events) COMPREPLY=($(compgen -W "--follow --json" -- "$cur")) ;;
+        drain) COMPREPLY=($(compgen -W "--no-wait --stop --json" -- "$cur")) ;;
+        undrain) COMPREPLY=($(compgen -W "--json" -- "$cur")) ;;
         *) COMPREPLY=() ;;
     esac
 }

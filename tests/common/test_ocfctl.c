@@ -403,7 +403,8 @@ s_complete (const char *words)
 Test (ocfctl_files, bash_completion_and_man_page)
 {
     const char *const cases[][2] = {
-        { "ocfctl \"\"", "members models services events HELLO GET LIST" },
+        { "ocfctl \"\"", "members models services events drain undrain HELLO GET LIST" },
+        { "ocfctl drain --", "--no-wait --stop --json\n" },
         { "ocfctl mo", "models\n" },
         { "ocfctl -r /run/ocf ev", "events\n" },
         { "ocfctl events --", "--follow --json\n" },

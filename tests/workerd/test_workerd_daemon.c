@@ -1725,3 +1725,48 @@ Test (workerd_daemon, undrain_answers_whoever_waits_for_the_drain)
     free (text);
     cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
 }
+
+//  ocfctl's drain and undrain (for people) against this workerd: output and exit status.
+static char *
+s_ocfctl (const char *arguments, int *status)
+{
+    char command[1200];
+    snprintf (command, sizeof command, "'%s' -r '%s' %s 2>&1", ocf_test_bin ("ocfctl"), s_node.run_dir, arguments);
+    return ocf_test_run (command, status);
+}
+
+Test (workerd_daemon, ocfctl_drain_waits_for_the_drain_and_undrain_puts_it_back)
+{
+    s_launched_service ("llm", "", "identity_group = model=m\n");
+    s_start_workerd (NULL, "workerd.drain_timeout=1s");
+    cr_assert_geq (s_wait_registered ("llm", true, 5000), 0);
+    int status;
+    char *output = s_ocfctl ("drain nope", &status);
+    cr_assert_eq (status, 1, "%s", output);
+    cr_assert (strstr (output, "no service 'nope' on this host"), "%s", output);
+    free (output);
+    //  No proxyd here: the drain ends at drain_timeout, and drain waits for it.
+    int64_t started = ocf_time_mono_ms ();
+    output = s_ocfctl ("drain llm", &status);
+    int64_t took = ocf_time_mono_ms () - started;
+    cr_assert_eq (status, 0, "%s", output);
+    cr_assert_geq (took, 1000, "returned after %lld ms, before the drain was complete", (long long) took);
+    cr_assert (strstr (output, "SERVICE") && strstr (output, "DRAIN") && strstr (output, "BACKEND RUNNING"), "%s", output);
+    cr_assert (strstr (output, "llm") && strstr (output, "drained") && strstr (output, "yes"), "%s", output);
+    free (output);
+    cr_assert_not (s_is_registered ("llm"));
+    output = s_ocfctl ("undrain --json", &status);
+    cr_assert_eq (status, 0, "%s", output);
+    json_t *reply = json_loads (output, 0, NULL);
+    cr_assert (json_is_object (json_object_get (json_object_get (reply, "services"), "llm")), "%s", output);
+    json_decref (reply);
+    free (output);
+    cr_assert_geq (s_wait_registered ("llm", true, 2000), 0);
+    //  --no-wait: the answer at once, the service draining.
+    output = s_ocfctl ("drain --no-wait", &status);
+    cr_assert_eq (status, 0, "%s", output);
+    cr_assert (strstr (output, "draining"), "%s", output);
+    free (output);
+    free (s_ocfctl ("undrain llm", &status));
+    cr_assert_eq (status, 0);
+}
