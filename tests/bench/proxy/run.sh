@@ -85,10 +85,15 @@ wait_http () {                   #  url [header]
 }
 
 stop () {                        #  pid...: stops and forgets them
+    local pid kept listed
     for pid in "$@"; do
         kill "$pid" 2> /dev/null || true
         wait "$pid" 2> /dev/null || true
-        PIDS=("${PIDS[@]/$pid}")
+        #  Exact matches only: a pattern substitution would turn a listed 1234 into 4 when
+        #  stopping 123, and the cleanup would then signal pid 4.
+        kept=()
+        for listed in "${PIDS[@]}"; do [ "$listed" = "$pid" ] || kept+=("$listed"); done
+        PIDS=("${kept[@]}")
     done
 }
 
