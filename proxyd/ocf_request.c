@@ -45,9 +45,10 @@ ocf_query_param (const char *query, size_t len, const char *name, const char **v
     for (size_t at = 0; at < len;) {
         const char *end = memchr (query + at, '&', len - at);
         size_t item = end ? (size_t) (end - query) - at : len - at;
-        if (item > name_len && query[at + name_len] == '=' && memcmp (query + at, name, name_len) == 0) {
-            *value = query + at + name_len + 1;
-            *value_len = item - name_len - 1;
+        if (item >= name_len && memcmp (query + at, name, name_len) == 0
+        &&  (item == name_len || query[at + name_len] == '=')) {
+            *value = query + at + (item == name_len ? name_len : name_len + 1);
+            *value_len = item == name_len ? 0 : item - name_len - 1;
             return true;
         }
         at += item + 1;

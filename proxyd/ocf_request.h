@@ -112,7 +112,8 @@ struct phr_header;
 bool ocf_request_framing_ok (const struct phr_header *headers, size_t count, char *error, size_t error_size);
 
 //  The raw value (not percent-decoded) of the parameter name in a query string (what follows
-//  the '?'): true with *value and *value_len set, false when the query does not name it.
+//  the '?'): true with *value and *value_len set (empty for a bare "name"), false when the
+//  query does not name it.
 bool ocf_query_param (const char *query, size_t len, const char *name, const char **value, size_t *value_len);
 //  A decimal number that fits 64 bits, digits only: false for anything else (empty, a sign).
 bool ocf_parse_uint (const char *text, size_t len, uint64_t *value);

@@ -1,5 +1,6 @@
 /*  ocf_tableapi: table views, health, models, and service registration over HTTP.  */
 #include "ocf_tableapi.h"
+#include "ocf_request.h"
 #include "ocf_respond.h"
 #include "ocf_proxyd.h"
 #include "ocf_record.h"
@@ -11,23 +12,15 @@
 //  --------------------------------------------------------------------------
 //  Views
 
+//  A flag of the query: "?all" or "?all=..." other than "?all=0".
 static bool
 s_query_flag (h2o_req_t *req, const char *name)
 {
-    if (req->query_at == SIZE_MAX)
-        return false;
-    const char *query = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
-    size_t len = strlen (name);
-    for (const char *item = query; item < end;) {
-        const char *stop = memchr (item, '&', (size_t) (end - item));
-        if (!stop)
-            stop = end;
-        if ((size_t) (stop - item) >= len && memcmp (item, name, len) == 0
-        &&  (stop - item == (ptrdiff_t) len || (item[len] == '=' && !(stop - item == (ptrdiff_t) len + 2 && item[len + 1] == '0'))))
-            return true;
-        item = stop + 1;
-    }
-    return false;
+    const char *value;
+    size_t len;
+    return req->query_at != SIZE_MAX
+        && ocf_query_param (req->path.base + req->query_at + 1, req->path.len - req->query_at - 1, name, &value, &len)
+        && !(len == 1 && value[0] == '0');
 }
 
 //  The host part of "http://host:port".

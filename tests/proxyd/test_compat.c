@@ -110,6 +110,34 @@ Test (proxyd_compat, last_seen_is_what_tabled_observed)
     json_decref (table);
 }
 
+typedef struct {
+    const char *path;
+    bool listed;
+} listing_t;
+
+//  Whether A's /v1/dnt/table at path lists B as the case expects.
+static bool
+s_lists_b_as_expected (void *arg)
+{
+    const listing_t *listing = arg;
+    json_t *table = s_get (A, listing->path);
+    bool listed = s_peer (table, B) != NULL;
+    json_decref (table);
+    return listed == listing->listed;
+}
+
+Test (proxyd_compat, the_table_lists_live_nodes_unless_all_is_asked)
+{
+    fabric_set_status (A, B, "dead");
+    const listing_t cases[] = {
+        { "/v1/dnt/table", false }, { "/v1/dnt/table?all=1", true }, { "/v1/dnt/table?all", true },
+        { "/v1/dnt/table?x=1&all=yes", true }, { "/v1/dnt/table?all=0", false }, { "/v1/dnt/table?allx=1", false },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++)
+        cr_assert (ocf_test_wait_for (s_lists_b_as_expected, (void *) &cases[index], 2000), "%s %s the dead node",
+                   cases[index].path, cases[index].listed ? "does not list" : "lists");
+}
+
 //  The headers of every answer: this node's id (or the serving node's), a request id, the
 //  software's version.
 static void
