@@ -209,7 +209,9 @@ ocf_msg_send (zsock_t *sock, const char *verb, json_t *body)
 {
     zmsg_t *zmsg = zmsg_new ();
     ocf_msg_append (zmsg, verb, body);
-    return zmsg_send (&zmsg, sock);
+    int rc = zmsg_send (&zmsg, sock);
+    zmsg_destroy (&zmsg);               //  czmq keeps a message it could not send
+    return rc;
 }
 
 json_t *

@@ -809,6 +809,9 @@ s_on_synced (void *arg)
         }
     if (self->phase == PHASE_WITHDRAWING || draining)
         s_after_event (self);
+    else
+    if (self->on_drain)
+        self->on_drain (self->on_drain_arg);    //  a complete drain waits for tabled's acknowledgement
 }
 
 //  The local proxyd's answer, for every backend that asked, by address: the old and the new
@@ -1416,7 +1419,9 @@ ocf_agent_drained (ocf_agent_t *self, const char *name)
         ||  (entry->stopped_by_drain && ocf_service_running (entry->machine)))
             return false;
     }
-    return true;
+    //  Complete once tabled has the withdrawals too: a caller that goes on to stop the host
+    //  (ocf-drain.service) must not stop tabled before it has them. Not when tabled is away.
+    return !ocf_registrar_connected (self->registrar) || ocf_registrar_synced (self->registrar);
 }
 
 json_t *

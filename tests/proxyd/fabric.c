@@ -385,8 +385,8 @@ fabric_stop (fabric_t *fabric)
         fabric_host_t *host = &fabric->hosts[i];
         if (host->proxyd > 0) {
             int status = ocf_test_stop (host->proxyd, SIGTERM, 10000);
-            cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-proxyd of %s did not stop cleanly (status %d)",
-                       host->name, status);
+            if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+                ocf_test_teardown_fail ("ocf-proxyd of %s did not stop cleanly (status %d)", host->name, status);
         }
         if (host->tabled > 0)
             ocf_test_stop (host->tabled, SIGTERM, 5000);

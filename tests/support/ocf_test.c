@@ -5,6 +5,7 @@
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
+#include <stdarg.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -57,11 +58,22 @@ s_check_logs (ocf_test_node_t *node)
               node->root);
     int status;
     char *found = ocf_test_run (command, &status);
-    if (*found) {
-        setenv ("OCF_TEST_KEEP", "1", 1);
-        cr_assert_fail ("sanitizer findings in %s", found);
-    }
+    if (*found)
+        ocf_test_teardown_fail ("sanitizer findings in %s", found);
     free (found);
+}
+
+void
+ocf_test_teardown_fail (const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    fprintf (stderr, "[FAIL] in the teardown: ");
+    vfprintf (stderr, format, args);
+    fprintf (stderr, "\n");
+    va_end (args);
+    setenv ("OCF_TEST_KEEP", "1", 1);
+    abort ();
 }
 
 //  Kills (with their process groups) and reaps the children still there: backends a workerd

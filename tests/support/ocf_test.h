@@ -28,6 +28,11 @@ void ocf_test_node_init (ocf_test_node_t *node, const char *name);
 //  workerd included: the test process is their subreaper), then removes the directory
 //  (kept when OCF_TEST_KEEP is set).
 void ocf_test_node_cleanup (ocf_test_node_t *node);
+//  Fails the test from its teardown, where Criterion ignores a failed assertion (the test
+//  still counts as passed and the program exits 0): prints why, keeps the work dirs
+//  (OCF_TEST_KEEP) and aborts, which Criterion reports as a crash in the teardown and ctest
+//  as a failure.
+void ocf_test_teardown_fail (const char *format, ...) __attribute__ ((format (printf, 1, 2), noreturn));
 //  Appends text to the node's config file.
 void ocf_test_node_config (ocf_test_node_t *node, const char *text);
 
