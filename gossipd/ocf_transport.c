@@ -372,7 +372,8 @@ s_on_zap (zloop_t *loop, zsock_t *sock, void *arg)
         zmsg_addstr (reply, text);
         zmsg_addstr (reply, *status == '2' ? key : "");
         zmsg_addmem (reply, NULL, 0);
-        zmsg_send (&reply, self->zap);
+        if (zmsg_send (&reply, self->zap) != 0)
+            zmsg_destroy (&reply);
         zframe_destroy (&version);
         zframe_destroy (&domain);
         zframe_destroy (&address);
