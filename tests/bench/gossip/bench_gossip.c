@@ -18,6 +18,14 @@
       conns    established TCP connections each process holds (its /proc/PID/fd sockets
                found ESTABLISHED in /proc/net/tcp), after the record changes
       load     the machine's 1-minute load average when the cluster was up (it is shared)
+    --partition NS_A=ADDR_A,NS_B=ADDR_B (ours only; run.sh's PARTITION=1 makes the two network
+    namespaces): node i runs in side i % 2's namespace and binds its address, so loopback
+    traffic within a side stays in its namespace and the halves meet over one veth pair. The
+    last node leaves (SIGTERM: its signed leave), then an iptables DROP in each namespace of
+    everything from the other side cuts the cluster in two; measured from each table's own
+    status and status_since (table.db, read-only): every node of one side sees every node of
+    the other dead; then the rules go and every table must be identical again (same rows:
+    id, generation, version, status, content hash), every node alive, the leaver not back.
     Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
 #include "ocf_client.h"
 #include "ocf_identity.h"
@@ -41,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <sqlite3.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -70,6 +79,8 @@ typedef struct {
     int notify_fd;               //  ocf: the daemons' sd_notify socket
     char notify[320];
     serf_rpc_t rpc;              //  serf
+    int side;                    //  --partition: 0 or 1, the namespace it runs in
+    sqlite3 *db;                 //  --partition: its table.db, read-only
     bool probing;                //  a probe is out
     int64_t probed_at;
     bool full_list_asked;        //  serf: a plain members request is out (after the probe, if any)
@@ -98,6 +109,8 @@ struct bench {
     char root[256];
     char bin_dir[256];
     int base_port;
+    bool partition;
+    char ns[2][64], addr[2][64]; //  --partition: each side's network namespace and address
     event_t *events;
     size_t event_count, event_cap;
 };
@@ -177,6 +190,9 @@ s_stop_all (bench_t *bench)
             s_kill_node (bench, i);
         zsock_destroy (&node->api);
         serf_rpc_close (&node->rpc);
+        if (node->db)
+            sqlite3_close (node->db);
+        node->db = NULL;
         if (node->notify_fd > 0)
             close (node->notify_fd);
         node->notify_fd = 0;
@@ -241,6 +257,9 @@ s_ocf_start (bench_t *bench, int index)
 {
     node_t *node = &bench->nodes[index];
     node->port = bench->base_port + 2 * index;
+    node->side = index % 2;
+    const char *bind_addr = bench->partition ? bench->addr[node->side] : "127.0.0.1";
+    const char *seed_addr = bench->partition ? bench->addr[0] : "127.0.0.1";
     char sets[8][400], tabled[300], gossipd[300], log[400];
     s_fresh_dir (node, bench->root, "ocf", index);
     snprintf (node->notify, sizeof node->notify, "%s/ocf-n%d/notify.sock", bench->root, index);
@@ -253,17 +272,22 @@ s_ocf_start (bench_t *bench, int index)
     snprintf (sets[0], sizeof sets[0], "node.state_dir=%s/state", node->dir);
     snprintf (sets[1], sizeof sets[1], "node.run_dir=%s/run", node->dir);
     snprintf (sets[2], sizeof sets[2], "node.name=n%d", index);
-    snprintf (sets[3], sizeof sets[3], "node.public_addr=127.0.0.1");
-    snprintf (sets[4], sizeof sets[4], "gossipd.bind=127.0.0.1:%d", node->port);
+    snprintf (sets[3], sizeof sets[3], "node.public_addr=%s", bind_addr);
+    snprintf (sets[4], sizeof sets[4], "gossipd.bind=%s:%d", bind_addr, node->port);
     snprintf (sets[5], sizeof sets[5], "node.log_level=notice");
     if (index == 0)
         snprintf (sets[6], sizeof sets[6], "gossipd.seeds=");
     else
-        snprintf (sets[6], sizeof sets[6], "gossipd.seeds=%s@127.0.0.1:%d", bench->nodes[0].subject, bench->nodes[0].port);
+        snprintf (sets[6], sizeof sets[6], "gossipd.seeds=%s@%s:%d", bench->nodes[0].subject, seed_addr,
+                  bench->nodes[0].port);
     snprintf (tabled, sizeof tabled, "%s/ocf-tabled", bench->bin_dir);
     snprintf (gossipd, sizeof gossipd, "%s/ocf-gossipd", bench->bin_dir);
-    char *argv[20] = { tabled, "-c", "/dev/null" };
-    int argc = 3;
+    //  `ip netns exec` execs the daemon: the pid is the daemon's.
+    char *argv[24] = { "ip", "netns", "exec", bench->ns[node->side] };
+    int first = bench->partition ? 4 : 0, argc = first;
+    argv[argc++] = tabled;
+    argv[argc++] = "-c";
+    argv[argc++] = "/dev/null";
     for (int i = 0; i < 7; i++) {
         argv[argc++] = "--set";
         argv[argc++] = sets[i];
@@ -280,7 +304,7 @@ s_ocf_start (bench_t *bench, int index)
     node->api = zsock_new_dealer (NULL);
     zsock_set_linger (node->api, 0);
     zsock_connect (node->api, "ipc://%s/run/tabled.api", node->dir);
-    argv[0] = gossipd;
+    argv[first] = gossipd;
     snprintf (log, sizeof log, "%s/gossipd.log", node->dir);
     node->pids[1] = ocf_test_exec ((const char *const *) argv, log, node->notify);
     node->pid_count = 2;
@@ -757,6 +781,283 @@ s_run_cluster (bench_t *bench, const system_ops_t *ops, int size, int changes, i
 }
 
 //  --------------------------------------------------------------------------
+//  --partition
+
+//  What one node's table says of another: its status ("" when it has no row) and since when
+//  (status_since, ms since the epoch, the observer's own clock).
+typedef struct {
+    char status[12];
+    int64_t since_ms;
+} view_t;
+
+//  Reads each running node's table.db into views[observer * count + subject] and a digest of
+//  its rows; false when one could not be read (then read again).
+static bool
+s_read_tables (bench_t *bench, view_t *views, uint64_t *digests)
+{
+    int count = bench->count;
+    memset (views, 0, (size_t) count * (size_t) count * sizeof *views);
+    for (int o = 0; o < count; o++) {
+        node_t *node = &bench->nodes[o];
+        if (!node->up)
+            continue;
+        if (!node->db) {
+            char path[400];
+            snprintf (path, sizeof path, "%s/state/table.db", node->dir);
+            if (sqlite3_open_v2 (path, &node->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                sqlite3_close (node->db);
+                node->db = NULL;
+                return false;
+            }
+            sqlite3_busy_timeout (node->db, 2000);
+        }
+        sqlite3_stmt *stmt;
+        if (sqlite3_prepare_v2 (node->db, "select id, status, status_since, ifnull(generation, -1), ifnull(version, -1), "
+                                          "ifnull(content_hash, 0) from nodes order by id", -1, &stmt, NULL) != SQLITE_OK)
+            return false;
+        uint64_t digest = 14695981039346656037ULL;           //  FNV-1a over the rows
+        int rc;
+        while ((rc = sqlite3_step (stmt)) == SQLITE_ROW) {
+            const char *id = (const char *) sqlite3_column_text (stmt, 0);
+            const char *status = (const char *) sqlite3_column_text (stmt, 1);
+            char row[160];
+            int len = snprintf (row, sizeof row, "%s|%s|%lld|%lld|%lld;", id, status ? status : "",
+                                sqlite3_column_int64 (stmt, 3), sqlite3_column_int64 (stmt, 4), sqlite3_column_int64 (stmt, 5));
+            for (int i = 0; i < len && i < (int) sizeof row; i++)
+                digest = (digest ^ (uint8_t) row[i]) * 1099511628211ULL;
+            for (int subject = 0; subject < count && id; subject++)
+                if (strcmp (bench->nodes[subject].subject, id) == 0) {
+                    view_t *view = &views[o * count + subject];
+                    snprintf (view->status, sizeof view->status, "%s", status ? status : "");
+                    view->since_ms = sqlite3_column_int64 (stmt, 2);
+                }
+        }
+        sqlite3_finalize (stmt);
+        if (rc != SQLITE_DONE)
+            return false;
+        digests[o] = digest;
+    }
+    return true;
+}
+
+static bool
+s_listed (const view_t *view)
+{
+    return strcmp (view->status, "alive") == 0 || strcmp (view->status, "suspect") == 0;
+}
+
+//  Cuts (action "-A") or heals ("-D") the link between the sides: each side's namespace drops
+//  everything from the other's address. quiet: no complaint when there is no rule to delete.
+static bool
+s_cut (bench_t *bench, const char *action, bool quiet)
+{
+    bool done = true;
+    for (int side = 0; side < 2; side++) {
+        char command[300];
+        snprintf (command, sizeof command, "ip netns exec '%s' iptables -w %s INPUT -s %s -j DROP%s", bench->ns[side], action,
+                  bench->addr[!side], quiet ? " 2>/dev/null" : "");
+        done = system (command) == 0 && done;
+    }
+    return done;
+}
+
+typedef struct {
+    double load_cut, load_heal;
+    double side_ms[2], side_p50_ms[2];   //  partition -> the last / the median observer of a side sees the other dead
+    int false_dead;                      //  the most same-side rows not alive or suspect in one reading during the split
+    double heal_poll_ms;                 //  heal -> every table identical, all alive (as polled: an upper bound)
+    double heal_since_ms;                //  heal -> the last far-side node alive again in any table (status_since)
+    int resurrected;                     //  the most tables listing the leaver alive or suspect in one reading after the heal
+    int digests;                         //  distinct tables when the wait ended
+    int ok;                              //  0: a step failed (stderr says which)
+} partition_row_t;
+
+static void
+s_pause (bench_t *bench, int ms)
+{
+    int64_t end = ocf_time_mono_ms () + ms;
+    while (ocf_time_mono_ms () < end)
+        bench->ops->poll (bench, 100);
+}
+
+static void
+s_run_partition (bench_t *bench, int size, partition_row_t *row)
+{
+    *row = (partition_row_t) { .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
+                               .heal_since_ms = NAN };
+    bench->ops = &s_ocf;
+    bench->count = 0;
+    bench->event_count = 0;
+    for (int i = 0; i < size; i++) {
+        bench->count = i + 1;
+        if (s_ocf_start (bench, i) != 0) {
+            fprintf (stderr, "partition N=%d: node %d did not start (see %s)\n", size, i, bench->nodes[i].dir);
+            s_stop_all (bench);
+            return;
+        }
+    }
+    if (!s_converged (bench, size - 1)) {
+        fprintf (stderr, "partition N=%d: the cluster did not converge\n", size);
+        s_stop_all (bench);
+        return;
+    }
+    view_t *views = calloc ((size_t) size * (size_t) size, sizeof *views);
+    uint64_t *digests = calloc ((size_t) size, sizeof *digests);
+    int64_t *seen = calloc ((size_t) size, sizeof *seen);
+
+    //  The last node leaves (gossipd's SIGTERM: the signed leave), then its tabled is stopped.
+    int leaver = size - 1;
+    node_t *gone = &bench->nodes[leaver];
+    kill (gone->pids[1], SIGTERM);
+    int64_t deadline = ocf_time_mono_ms () + 10000;
+    while (waitpid (gone->pids[1], NULL, WNOHANG) == 0 && ocf_time_mono_ms () < deadline)
+        usleep (50000);
+    s_kill_node (bench, leaver);             //  SIGKILL to both: gossipd's is a no-op if it has gone
+    bool left = false;
+    deadline = ocf_time_mono_ms () + 30000;
+    while (!left && ocf_time_mono_ms () < deadline) {
+        left = s_read_tables (bench, views, digests);
+        for (int o = 0; o < size && left; o++)
+            left = !bench->nodes[o].up || !s_listed (&views[o * size + leaver]);
+        if (!left)
+            usleep (250000);
+    }
+    if (!left)
+        fprintf (stderr, "partition N=%d: the leave did not reach every table in 30 s\n", size);
+    s_pause (bench, 3000);
+
+    //  The cut. Timed from before the rules go in: their installing counts against us.
+    row->load_cut = s_load_average ();
+    int64_t cut_ms = ocf_time_wall_ms ();
+    if (!s_cut (bench, "-A", false)) {
+        fprintf (stderr, "partition N=%d: iptables failed\n", size);
+        goto done;
+    }
+    series_t each[2] = { { 0 } };
+    for (int o = 0; o < size; o++)
+        seen[o] = bench->nodes[o].up ? 0 : -1;
+    int waiting = size - 1;
+    deadline = ocf_time_mono_ms () + WAIT_MS;
+    while (waiting > 0 && ocf_time_mono_ms () < deadline) {
+        if (!s_read_tables (bench, views, digests)) {
+            usleep (100000);
+            continue;
+        }
+        int false_dead = 0;
+        for (int o = 0; o < size; o++) {
+            int64_t last = 0;
+            bool all_dead = true;
+            for (int s = 0; s < size; s++) {
+                view_t *view = &views[o * size + s];
+                if (!bench->nodes[o].up || !bench->nodes[s].up || s == o)
+                    continue;
+                if (bench->nodes[s].side == bench->nodes[o].side)
+                    false_dead += !s_listed (view);
+                else if (strcmp (view->status, "dead") == 0)
+                    last = view->since_ms > last ? view->since_ms : last;
+                else
+                    all_dead = false;
+            }
+            if (seen[o] == 0 && all_dead && last > 0) {
+                seen[o] = last;
+                s_add (&each[bench->nodes[o].side], (double) (last - cut_ms));
+                waiting--;
+            }
+        }
+        row->false_dead = false_dead > row->false_dead ? false_dead : row->false_dead;
+        usleep (250000);
+    }
+    for (int side = 0; side < 2; side++) {
+        if (waiting == 0) {
+            row->side_ms[side] = s_quantile (&each[side], 1.0);
+            row->side_p50_ms[side] = s_quantile (&each[side], 0.5);
+        }
+        free (each[side].values);
+    }
+    if (waiting)
+        fprintf (stderr, "partition N=%d: %d nodes did not see the other side dead in %d s\n", size, waiting, WAIT_MS / 1000);
+
+    //  The heal: every table the same again, every node alive, the leaver still gone.
+    row->load_heal = s_load_average ();
+    int64_t heal_ms = ocf_time_wall_ms ();
+    int64_t heal_mono = ocf_time_mono_ms ();
+    if (!s_cut (bench, "-D", false)) {
+        fprintf (stderr, "partition N=%d: iptables -D failed\n", size);
+        goto done;
+    }
+    deadline = ocf_time_mono_ms () + WAIT_MS;
+    bool healed = false;
+    int not_alive = 0;                       //  tables with a running node not alive in them
+    while (!healed && ocf_time_mono_ms () < deadline) {
+        if (!s_read_tables (bench, views, digests)) {
+            usleep (100000);
+            continue;
+        }
+        int64_t now = ocf_time_mono_ms ();
+        healed = true;
+        int64_t last_alive = 0;
+        row->digests = 0;
+        int listed = 0;
+        not_alive = 0;
+        for (int o = 0; o < size; o++) {
+            if (!bench->nodes[o].up)
+                continue;
+            listed += s_listed (&views[o * size + leaver]);
+            bool new_digest = true;
+            for (int p = 0; p < o && new_digest; p++)
+                new_digest = !bench->nodes[p].up || digests[p] != digests[o];
+            row->digests += new_digest;
+            bool all_alive = true;
+            for (int s = 0; s < size; s++) {
+                view_t *view = &views[o * size + s];
+                if (!bench->nodes[s].up)
+                    continue;
+                all_alive = all_alive && strcmp (view->status, "alive") == 0;
+                if (bench->nodes[s].side != bench->nodes[o].side && view->since_ms > last_alive)
+                    last_alive = view->since_ms;
+            }
+            not_alive += !all_alive;
+            healed = healed && all_alive;
+        }
+        row->resurrected = listed > row->resurrected ? listed : row->resurrected;
+        healed = healed && row->digests == 1;
+        if (healed) {
+            row->heal_poll_ms = (double) (now - heal_mono);
+            row->heal_since_ms = (double) (last_alive - heal_ms);
+        }
+        else
+            usleep (250000);
+    }
+    if (!healed)
+        fprintf (stderr, "partition N=%d: not healed in %d s (%d distinct tables, %d with a node not alive)\n", size,
+                 WAIT_MS / 1000, row->digests, not_alive);
+    //  Still gone a while later: no table brings the leaver back.
+    s_pause (bench, 5000);
+    int listed = 0;
+    if (s_read_tables (bench, views, digests))
+        for (int o = 0; o < size; o++)
+            listed += bench->nodes[o].up && s_listed (&views[o * size + leaver]);
+    row->resurrected = listed > row->resurrected ? listed : row->resurrected;
+    row->ok = healed && waiting == 0 && left;
+done:
+    s_cut (bench, "-D", true);                     //  no rule outlives the run, whatever failed (errors when none is left)
+    free (views);
+    free (digests);
+    free (seen);
+    s_stop_all (bench);
+}
+
+static void
+s_partition_report (FILE *out, int size, const partition_row_t *row)
+{
+    fprintf (out, "| %d | %.1f / %.1f | %.0f ms (p50 %.0f) | %.0f ms (p50 %.0f) | %d | %.0f ms | %.0f ms | %d | %d |%s\n", size,
+             row->load_cut, row->load_heal, row->side_ms[0], row->side_p50_ms[0], row->side_ms[1], row->side_p50_ms[1],
+             row->false_dead, row->heal_poll_ms, row->heal_since_ms, row->digests, row->resurrected,
+             row->ok ? "" : " (failed: see stderr)");
+    fflush (out);
+}
+
+//  --------------------------------------------------------------------------
 //  Report
 
 static void
@@ -807,16 +1108,19 @@ main (int argc, char **argv)
 {
     int sizes[8] = { 8, 16, 32, 64 }, size_count = 4, reps = 3, changes = 5, crashes = 2, idle_s = 15;
     const char *out_dir = "bench-gossip", *systems = "ocf,serf";
+    static bench_t bench;
+    bool partition = false;
     char bin_dir[256] = OCF_BIN_DIR;
     static const struct option options[] = {
         { "sizes", required_argument, NULL, 's' }, { "reps", required_argument, NULL, 'r' },
         { "changes", required_argument, NULL, 'c' }, { "crashes", required_argument, NULL, 'k' },
         { "idle", required_argument, NULL, 'i' }, { "out", required_argument, NULL, 'o' },
         { "systems", required_argument, NULL, 'y' }, { "bin", required_argument, NULL, 'b' },
-        { "probe-ms", required_argument, NULL, 'p' }, { NULL, 0, NULL, 0 }
+        { "probe-ms", required_argument, NULL, 'p' }, { "partition", required_argument, NULL, 'P' },
+        { NULL, 0, NULL, 0 }
     };
     int option;
-    while ((option = getopt_long (argc, argv, "s:r:c:k:i:o:y:b:p:", options, NULL)) != -1)
+    while ((option = getopt_long (argc, argv, "s:r:c:k:i:o:y:b:p:P:", options, NULL)) != -1)
         switch (option) {
             case 's': {
                 size_count = 0;
@@ -834,15 +1138,24 @@ main (int argc, char **argv)
             case 'y': systems = optarg; break;
             case 'b': snprintf (bin_dir, sizeof bin_dir, "%s", optarg); break;
             case 'p': s_probe_ms = atoi (optarg); break;
+            case 'P':
+                partition = sscanf (optarg, "%63[^=]=%63[^,],%63[^=]=%63s", bench.ns[0], bench.addr[0], bench.ns[1],
+                                    bench.addr[1]) == 4;
+                if (!partition) {
+                    fprintf (stderr, "bench_gossip: --partition wants NS_A=ADDR_A,NS_B=ADDR_B, not '%s'\n", optarg);
+                    return 2;
+                }
+                break;
             default:
                 fprintf (stderr, "usage: bench_gossip [--sizes 8,16,32,64] [--reps 3] [--changes 5] [--crashes 2] "
-                                 "[--idle 15] [--systems ocf,serf] [--probe-ms 10] [--out DIR] [--bin DIR]\n");
+                                 "[--idle 15] [--systems ocf,serf] [--probe-ms 10] [--out DIR] [--bin DIR] "
+                                 "[--partition NS_A=ADDR_A,NS_B=ADDR_B]\n");
                 return 2;
         }
     zsys_handler_set (NULL);         //  ^C stops the benchmark (its nodes die with it)
     zsys_init ();
     mkdir (out_dir, 0755);
-    static bench_t bench;
+    bench.partition = partition;
     snprintf (bench.root, sizeof bench.root, "/tmp/ocf-bench-XXXXXX");
     if (!mkdtemp (bench.root))
         return 1;
@@ -851,7 +1164,28 @@ main (int argc, char **argv)
     snprintf (path, sizeof path, "%s/results.md", out_dir);
     FILE *report = fopen (path, "w");
     FILE *outs[] = { stdout, report };
-    for (int o = 0; o < 2; o++) {
+    if (partition) {
+        for (int o = 0; o < 2; o++) {
+            fprintf (outs[o], "# ocf-gossipd: a 50/50 partition, then healed; sides in namespaces %s (%s) and %s (%s)\n\n",
+                     bench.ns[0], bench.addr[0], bench.ns[1], bench.addr[1]);
+            s_machine (outs[o]);
+            fprintf (outs[o], "From the tables' own status_since; one row per repetition. The last node leaves before the cut.\n\n"
+                              "| N | load at cut / heal | A: cut -> every B dead, last observer (median) | B: cut -> every A dead "
+                              "| same-side rows not alive | healed -> identical tables, all alive (polled) "
+                              "| healed -> far side alive in every table (status_since) | distinct tables at the end "
+                              "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|\n");
+        }
+        for (int s = 0; s < size_count; s++)
+            for (int rep = 0; rep < reps; rep++) {
+                partition_row_t row;
+                bench.base_port = ocf_test_free_ports (2 * sizes[s]);
+                s_run_partition (&bench, sizes[s], &row);
+                for (int o = 0; o < 2; o++)
+                    s_partition_report (outs[o], sizes[s], &row);
+            }
+        size_count = 0;
+    }
+    for (int o = 0; o < 2 && !partition; o++) {
         fprintf (outs[o], "# ocf-gossipd vs serf (LAN profile), %d repetition(s) per size, 127.0.0.1\n\n", reps);
         s_machine (outs[o]);
         fprintf (outs[o], "Medians, (ranges) over repetitions; per-observer latencies as p50/max over all observers.\n\n"
