@@ -234,6 +234,14 @@ s_on_table_api (zloop_t *loop, zsock_t *sock, void *arg)
     return server->failed ? -1 : 0;
 }
 
+static void
+s_on_api_replaced (void *arg, zsock_t *old_api, zsock_t *new_api)
+{
+    server_t *server = arg;
+    zloop_reader_end (server->loop, old_api);
+    zloop_reader (server->loop, new_api, s_on_table_api, server);
+}
+
 static int
 s_on_table_events (zloop_t *loop, zsock_t *sock, void *arg)
 {
@@ -362,7 +370,8 @@ main (int argc, char **argv)
     }
     server.view = ocf_members_new ();
     ocf_bridge_handler_t handler = { .arg = &server, .hello = s_on_hello, .loaded = s_on_loaded,
-                                        .member_changed = s_on_member, .own_change = s_on_own_change, .root = s_on_root };
+                                        .member_changed = s_on_member, .own_change = s_on_own_change, .root = s_on_root,
+                                        .api_replaced = s_on_api_replaced };
     server.bridge = ocf_bridge_new (config->node.run_dir, server.view, &handler, (size_t) config->tabled.max_message);
     server.loop = zloop_new ();
     zloop_reader (server.loop, server.api, s_on_api, &server);

@@ -232,15 +232,20 @@ s_request (ocf_bridge_t *self, request_kind_t kind, const char *verb, json_t *bo
     return request;
 }
 
+//  A new socket to tabled's API. A socket replaced is handed over before it is destroyed: a
+//  loop still polling it would fail on it and end, and gossipd with it.
 static void
 s_connect (ocf_bridge_t *self)
 {
-    zsock_destroy (&self->api);
+    zsock_t *old = self->api;
     self->api = zsock_new (ZMQ_DEALER);
     zsock_set_linger (self->api, 0);
     zsock_set_sndhwm (self->api, 10000);
     zsock_set_rcvhwm (self->api, 10000);
     zsock_connect (self->api, "%s", self->api_endpoint);
+    if (old && self->handler.api_replaced)
+        self->handler.api_replaced (self->handler.arg, old, self->api);
+    zsock_destroy (&old);
 }
 
 static void

@@ -29,6 +29,9 @@ typedef struct {
     void (*own_change) (void *arg, const ocf_item_t *item);
     //  The table's root hash.
     void (*root) (void *arg, uint64_t root, uint64_t entries);
+    //  The socket to tabled's API was replaced (tabled went silent): whoever polls the old
+    //  one polls the new one from now on. The old one is destroyed when this returns.
+    void (*api_replaced) (void *arg, zsock_t *old_api, zsock_t *new_api);
 } ocf_bridge_handler_t;
 
 typedef struct {

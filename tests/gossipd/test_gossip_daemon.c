@@ -275,3 +275,51 @@ Test (gossip_daemon, tabled_refutes_a_death_carried_by_its_own_row)
     cr_assert (ocf_test_wait_for (s_logged, &(logged_t) { "tabled", "refuted being dead" }, 2000),
                "tabled's log does not say what it refuted");
 }
+
+typedef struct {
+    json_int_t before;
+} timeouts_t;
+
+static bool
+s_tabled_timed_out (void *arg)
+{
+    json_t *stats = cluster_call (&s_cluster, 0, "gossipd", "STATS", NULL);
+    bool more = stats && s_counter (stats, "tabled_timeouts") > ((timeouts_t *) arg)->before;
+    json_decref (stats);
+    return more;
+}
+
+Test (gossip_daemon, a_silent_tabled_does_not_stop_gossipd)
+{
+    //  tabled stopped for longer than a request may take: the bridge gives the link up and
+    //  connects a new socket. gossipd goes on, and is answered again once tabled is. (It
+    //  ended here once: its loop still polled the socket the bridge had replaced, failed on
+    //  it and stopped as if told to, leaving the cluster.)
+    cluster_node_t *node = &s_cluster.nodes[0];
+    json_t *stats = s_stats ();
+    timeouts_t timeouts = { s_counter (stats, "tabled_timeouts") };
+    json_int_t requests = s_counter (stats, "tabled_requests");
+    json_decref (stats);
+    kill (node->tabled, SIGSTOP);
+    bool timed_out = ocf_test_wait_for (s_tabled_timed_out, &timeouts, 15000);
+    kill (node->tabled, SIGCONT);
+    cr_assert (timed_out, "no request to tabled timed out while it was stopped (or gossipd is gone: %d)", kill (node->gossipd, 0));
+    usleep (500 * 1000);
+    cr_assert_eq (kill (node->gossipd, 0), 0, "gossipd is gone");
+    stats = s_stats ();
+    json_int_t asked = s_counter (stats, "tabled_requests"), timeouts_after = s_counter (stats, "tabled_timeouts");
+    json_decref (stats);
+    cr_assert_gt (asked, requests);
+    char path[600];
+    snprintf (path, sizeof path, "%s/ocf-gossipd.log", node->node.root);
+    char *log = ocf_test_read_file (path);
+    cr_assert (log && !strstr (log, "left the cluster"), "%s", log ? log : "(no log)");
+    free (log);
+    //  Asked again and answered: requests go on (the table's root at least every few seconds),
+    //  and none times out for longer than a request may take.
+    sleep (4);
+    stats = s_stats ();
+    cr_assert_gt (s_counter (stats, "tabled_requests"), asked, "tabled is not asked again");
+    cr_assert_eq (s_counter (stats, "tabled_timeouts"), timeouts_after, "tabled is not answering the new socket");
+    json_decref (stats);
+}
