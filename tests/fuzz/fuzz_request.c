@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -102,8 +103,9 @@ s_check_framing (const char *text, size_t size)
         abort ();
 }
 
-//  The input as a query: a parameter found is whole, "since=" at its start or after a '&',
-//  within the query; a number read back prints as its digits (leading zeros aside).
+//  The input as a query: a parameter found is whole, "since=VALUE" or a bare "since" at its
+//  start or after a '&', within the query; a number read back prints as its digits (leading
+//  zeros aside).
 static void
 s_check_query (const char *text, size_t size)
 {
@@ -111,7 +113,11 @@ s_check_query (const char *text, size_t size)
     size_t len;
     if (ocf_query_param (text, size, "since", &value, &len)) {
         size_t at = (size_t) (value - text);
-        if (at < 6 || at + len > size || memcmp (value - 6, "since=", 6) != 0 || (at > 6 && text[at - 7] != '&')
+        bool bare = at >= 5 && memcmp (value - 5, "since", 5) == 0 && len == 0
+                 && (at == size || text[at] == '&');
+        size_t name_at = bare ? at - 5 : at - 6;
+        bool named = bare || (at >= 6 && memcmp (value - 6, "since=", 6) == 0);
+        if (!named || at + len > size || (name_at > 0 && text[name_at - 1] != '&')
         ||  memchr (value, '&', len) || (at + len < size && text[at + len] != '&'))
             abort ();
     }
