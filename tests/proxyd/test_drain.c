@@ -8,11 +8,10 @@
     held the "draining" mark (the table event) may reach ba. The times from the drain to
     the mark in each proxyd's view, to the last request routed to ba, and to the
     withdrawal are printed ("DRAIN ...").  */
-#include "fabric.h"
+#include "fabric_load.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,25 +20,11 @@
 
 #define CLIENTS 16
 #define LONG_CLIENTS 2           //  of which these stream for 2 s
-#define MAX_RESULTS 8192
-
-typedef struct {
-    int64_t sent_us;             //  before the request left the client
-    int64_t ended_us;
-    int host;                    //  the proxyd it entered: 0 host-a, 1 host-b
-    long status;
-    bool done;
-    char backend[32];
-} result_t;
 
 static fabric_t s_fabric;
 static fabric_host_t *A, *B;
 static fabric_backend_t *ba, *bb;
 static pid_t s_gossipd[2], s_workerd;
-static result_t s_results[MAX_RESULTS];
-static size_t s_result_count;
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static volatile bool s_running;
 
 static pid_t
 s_start (fabric_host_t *host, const char *program)
@@ -87,31 +72,14 @@ s_teardown (void)
 
 TestSuite (proxyd_drain, .init = s_setup, .fini = s_teardown, .timeout = 180);
 
-static void *
-s_client (void *arg)
+//  Clients alternate between the hosts and between the two routes to the service.
+static int
+s_target (int client, int round, const char **path)
 {
-    int index = (int) (intptr_t) arg;
-    for (int round = 0; s_running; round++) {
-        int host = (index + round) % 2;
-        bool by_model = (round / 2 + index) % 2;
-        char url[160];
-        snprintf (url, sizeof url, "%s%s", s_fabric.hosts[host].url,
-                  by_model ? "/v1/chat/completions" : "/v1/service/llm/v1/chat/completions");
-        result_t result = { .sent_us = ocf_time_wall_us (), .host = host };
-        const char *long_stream[] = { "X-Test-Tokens: 100", NULL };
-        fabric_stream_t stream = fabric_stream (url, "m", index < LONG_CLIENTS ? long_stream : NULL);
-        result.ended_us = ocf_time_wall_us ();
-        result.status = stream.status;
-        result.done = stream.done;
-        snprintf (result.backend, sizeof result.backend, "%s", stream.backend);
-        pthread_mutex_lock (&s_lock);
-        if (s_result_count < MAX_RESULTS)
-            s_results[s_result_count++] = result;
-        pthread_mutex_unlock (&s_lock);
-    }
-    return NULL;
+    bool by_model = (round / 2 + client) % 2;
+    *path = by_model ? "/v1/chat/completions" : "/v1/service/llm/v1/chat/completions";
+    return (client + round) % 2;
 }
-
 
 static const char *
 s_drain_state (void)
@@ -127,10 +95,7 @@ s_drain_state (void)
 
 Test (proxyd_drain, a_host_drained_under_load_loses_no_request)
 {
-    s_running = true;
-    pthread_t threads[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_create (&threads[i], NULL, s_client, (void *) (intptr_t) i);
+    fabric_load_t *load = fabric_load_start (&s_fabric, "m", CLIENTS, LONG_CLIENTS, s_target);
     usleep (1500 * 1000);
 
     //  The drain, from host-a's own proxyd (a local client: the admin class).
@@ -161,14 +126,12 @@ Test (proxyd_drain, a_host_drained_under_load_loses_no_request)
     cr_assert (drained_us, "the drain did not end within 60 s");
     //  After the withdrawal, requests go on to bb alone.
     usleep (1500 * 1000);
-    s_running = false;
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_join (threads[i], NULL);
-
-    size_t total = s_result_count, failed = 0, to_ba_during = 0, to_ba_after = 0;
+    size_t total;
+    const fabric_result_t *results = fabric_load_stop (load, &total);
+    size_t failed = 0, to_ba_during = 0, to_ba_after = 0;
     int64_t last_to_ba_us = 0, last_end_on_ba_us = 0;
     for (size_t i = 0; i < total; i++) {
-        result_t *result = &s_results[i];
+        const fabric_result_t *result = &results[i];
         if (result->status != 200 || !result->done) {
             failed++;
             cr_log_error ("request %zu into host-%c (sent %+.0f ms from the drain): status %ld%s", i, 'a' + result->host,
@@ -189,6 +152,7 @@ Test (proxyd_drain, a_host_drained_under_load_loses_no_request)
                           'a' + result->host, (double) (result->sent_us - marked_us[result->host]) / 1000);
         }
     }
+    fabric_load_destroy (&load);
     fprintf (stderr, "DRAIN %zu requests (%d clients, streams of 0.2 s and 2 s, both routes, both hosts): %zu failed; "
              "%zu streams on ba when the drain began, all finished; mark in host-a's view after %.1f ms, host-b's "
              "after %.1f ms; last request routed to ba sent %+.1f ms from the drain; last stream on ba ended %+.1f ms; "

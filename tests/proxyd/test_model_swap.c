@@ -10,11 +10,10 @@
                    streams running at the reload finish; requests in the gap are answered 503
                    no_live_provider with Retry-After (the clients retry), nothing else fails.
     The swap time and the gap are printed ("SWAP ...").  */
-#include "fabric.h"
+#include "fabric_load.h"
 #include "ocf_time.h"
 
 #include <criterion/criterion.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,24 +22,11 @@
 
 #define CLIENTS 8
 #define LONG_CLIENTS 2           //  of which these stream for 2 s
-#define MAX_RESULTS 8192
-
-typedef struct {
-    int64_t sent_us;
-    int64_t ended_us;
-    long status;
-    bool done;
-    char backend[32];
-} result_t;
 
 static fabric_t s_fabric;
 static fabric_host_t *A;
 static pid_t s_workerd;
 static int s_port, s_swap_port;
-static result_t s_results[MAX_RESULTS];
-static size_t s_result_count;
-static pthread_mutex_t s_lock = PTHREAD_MUTEX_INITIALIZER;
-static volatile bool s_running;
 
 //  The service section; name "old" serves m, "new" serves m and m2.
 static void
@@ -80,29 +66,12 @@ s_teardown (void)
 
 TestSuite (model_swap, .fini = s_teardown, .timeout = 120);
 
-static void *
-s_client (void *arg)
+static int
+s_target (int client, int round, const char **path)
 {
-    int index = (int) (intptr_t) arg;
-    char url[160];
-    snprintf (url, sizeof url, "%s/v1/chat/completions", A->url);
-    const char *long_stream[] = { "X-Test-Tokens: 100", NULL };
-    while (s_running) {
-        result_t result = { .sent_us = ocf_time_wall_us () };
-        fabric_stream_t stream = fabric_stream (url, "m", index < LONG_CLIENTS ? long_stream : NULL);
-        result.ended_us = ocf_time_wall_us ();
-        result.status = stream.status;
-        result.done = stream.done;
-        snprintf (result.backend, sizeof result.backend, "%s", stream.backend);
-        pthread_mutex_lock (&s_lock);
-        if (s_result_count < MAX_RESULTS)
-            s_results[s_result_count++] = result;
-        pthread_mutex_unlock (&s_lock);
-        //  A 503 says when to come back (Retry-After); the test retries sooner to measure the gap.
-        if (stream.status == 503)
-            usleep (50 * 1000);
-    }
-    return NULL;
+    (void) client, (void) round;
+    *path = "/v1/chat/completions";
+    return 0;
 }
 
 //  The service's entry in workerd's STATS (caller owns it).
@@ -154,10 +123,7 @@ s_swap_under_load (const char *swap)
     int64_t old_pid = json_integer_value (json_object_get (llm, "pid"));
     json_decref (llm);
     bool beside = strcmp (swap, "beside") == 0;
-    s_running = true;
-    pthread_t threads[CLIENTS];
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_create (&threads[i], NULL, s_client, (void *) (intptr_t) i);
+    fabric_load_t *load = fabric_load_start (&s_fabric, "m", CLIENTS, LONG_CLIENTS, s_target);
     usleep (1200 * 1000);
     outcome.reload_us = ocf_time_wall_us ();
     s_reload_to (swap, true);
@@ -186,13 +152,9 @@ s_swap_under_load (const char *swap)
     outcome.done_us = ocf_time_wall_us ();
     cr_assert_not (swapping, "the swap did not end within 40 s (see %s)", A->node.root);
     usleep (1000 * 1000);
-    s_running = false;
-    for (int i = 0; i < CLIENTS; i++)
-        pthread_join (threads[i], NULL);
-
-    outcome.total = s_result_count;
-    for (size_t i = 0; i < s_result_count; i++) {
-        result_t *result = &s_results[i];
+    const fabric_result_t *results = fabric_load_stop (load, &outcome.total);
+    for (size_t i = 0; i < outcome.total; i++) {
+        const fabric_result_t *result = &results[i];
         if (result->status == 503) {
             outcome.refused++;
             if (!outcome.first_503_us || result->sent_us < outcome.first_503_us)
@@ -220,6 +182,7 @@ s_swap_under_load (const char *swap)
                           (double) (result->sent_us - outcome.mark_us) / 1000);
         }
     }
+    fabric_load_destroy (&load);
     return outcome;
 }
 
