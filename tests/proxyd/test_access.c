@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 static fabric_t s_fabric;
-static char s_namespace[32];     //  the remote client's network namespace, "" when none
-static char s_remote_host[32];   //  this machine's address as the namespace sees it
+static ocf_test_netns_t s_remote_client;
 static char s_dir[64];           //  the keys files
 
 static void
@@ -29,11 +28,8 @@ static void
 s_teardown (void)
 {
     fabric_stop (&s_fabric);
+    ocf_test_netns_destroy (&s_remote_client);
     char command[256];
-    if (*s_namespace) {
-        snprintf (command, sizeof command, "ip netns del %s 2>/dev/null", s_namespace);
-        cr_assert_eq (system (command), 0);
-    }
     snprintf (command, sizeof command, "rm -rf %s", s_dir);
     cr_assert_eq (system (command), 0);
 }
@@ -56,25 +52,6 @@ s_run (const char *format, ...)
     return output;
 }
 
-//  A network namespace whose only way out is a veth pair to this one, a /30 of its own.
-static void
-s_remote_client (void)
-{
-    int status;
-    free (ocf_test_run ("ip netns list", &status));
-    if (status != 0)
-        cr_skip_test ("'ip netns' is not available here");
-    int pid = (int) getpid (), net = (pid % 16384) * 4;
-    snprintf (s_namespace, sizeof s_namespace, "ocfacc%d", pid);
-    snprintf (s_remote_host, sizeof s_remote_host, "10.201.%d.%d", net / 256, net % 256 + 1);
-    free (s_run ("ip netns add %s && ip link add ocfa%d type veth peer name eth0 netns %s"
-                 " && ip addr add %s/30 dev ocfa%d && ip link set ocfa%d up"
-                 " && ip netns exec %s ip addr add 10.201.%d.%d/30 dev eth0"
-                 " && ip netns exec %s ip link set eth0 up && ip netns exec %s ip link set lo up",
-                 s_namespace, pid, s_namespace, s_remote_host, pid, pid, s_namespace, net / 256, net % 256 + 2,
-                 s_namespace, s_namespace));
-}
-
 //  A request from the namespace: its status; *body (to free) gets the answer when not NULL.
 static int
 s_remote (const char *method, fabric_host_t *host, const char *path, const char *header, const char *data, char **body)
@@ -82,8 +59,8 @@ s_remote (const char *method, fabric_host_t *host, const char *path, const char 
     char file[128];
     snprintf (file, sizeof file, "%s/answer", s_dir);
     char *code = s_run ("ip netns exec %s curl -s -m 10 -o %s -w '%%{http_code}' -X %s %s%s%s -d '%s' 'http://%s:%d%s'",
-                        s_namespace, file, method, header ? "-H '" : "", header ? header : "", header ? "'" : "",
-                        data ? data : "", s_remote_host, host->port, path);
+                        s_remote_client.name, file, method, header ? "-H '" : "", header ? header : "", header ? "'" : "",
+                        data ? data : "", s_remote_client.host_addr, host->port, path);
     int status = atoi (code);
     free (code);
     if (body)
@@ -109,7 +86,7 @@ s_assert_error (const char *body, const char *code)
 
 Test (proxyd_access, admin_routes_refuse_remote_clients, .init = s_setup, .fini = s_teardown, .timeout = 60)
 {
-    s_remote_client ();
+    ocf_test_netns_new (&s_remote_client);
     char path[128], extra[256];
     snprintf (path, sizeof path, "%s/admin.key", s_dir);
     FILE *file = fopen (path, "w");

@@ -4,7 +4,10 @@
     GET /v1/dashboard's document, its events as the network changes, and the page in headless
     Chromium (browser/dashboard_test.mjs: hosts, models, graph, keyboard, themes, both
     viewports, drain and undrain of A's llm with the page's buttons, no console error, an event
-    listed within 2 s of the change; screenshots in the build tree's artifacts/).  */
+    listed within 2 s of the change; screenshots in the build tree's artifacts/), and the page
+    as a client on another machine sees it (browser/dashboard_remote_test.mjs in a network
+    namespace: no control until the admin key is given, a wrong key refused, the host's key
+    drains and undrains).  */
 #include "fabric.h"
 
 #include <criterion/criterion.h>
@@ -16,9 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#define ADMIN_KEY "dashboard-admin-key-0123456789"
+
 static fabric_t s_fabric;
 static fabric_host_t *A, *B, *C;
 static pid_t s_workerd;
+static ocf_test_netns_t s_remote_client;
 
 #define GPU "{\"gpus\": [{\"index\": 0, \"name\": \"Test GPU\", \"utilization\": 37, \"memory_used_mb\": 10240, " \
             "\"memory_total_mb\": 81920, \"temperature\": 54}]}"
@@ -41,7 +47,19 @@ s_setup (void)
     char extra[256];
     snprintf (extra, sizeof extra, "[workerd]\nhealth_interval = 200ms\n[service.llm]\nport = %d\nidentity_group = model=ma\n",
               a1->port);
-    A = fabric_host (&s_fabric, "host-a", extra);
+    //  Reachable from another machine, which the admin key lets use the drain controls.
+    s_fabric.listen_host = "0.0.0.0";
+    A = fabric_host_unstarted (&s_fabric, "host-a", ocf_test_free_port (), extra);
+    char path[400], key_line[512];
+    snprintf (path, sizeof path, "%s/admin.key", A->node.root);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file);
+    fprintf (file, "%s\n", ADMIN_KEY);
+    fclose (file);
+    snprintf (key_line, sizeof key_line, "[proxyd]\nadmin_key_file = %s\n", path);
+    ocf_test_node_config (&A->node, key_line);
+    fabric_start_tabled (A);
+    fabric_start_proxyd (A);
     B = fabric_host (&s_fabric, "host-b", NULL);
     C = fabric_host (&s_fabric, "host-c", NULL);
     const char *m1[] = { "--model", "m1", NULL };
@@ -70,6 +88,7 @@ s_teardown (void)
         cr_expect (WIFEXITED (status) && WEXITSTATUS (status) == 0, "ocf-workerd did not stop cleanly (status %d)", status);
     }
     fabric_stop (&s_fabric);
+    ocf_test_netns_destroy (&s_remote_client);
 }
 
 TestSuite (proxyd_dashboard, .init = s_setup, .fini = s_teardown, .timeout = 90);
@@ -229,49 +248,95 @@ s_wall_ms (void)
     return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-Test (proxyd_dashboard, page_in_chromium)
+typedef struct {
+    pid_t pid;
+    FILE *output;                //  its stdout and stderr
+    int output_fd;
+    int input_fd;                //  its stdin
+    char transcript[16384];      //  what it printed so far
+} script_t;
+
+static void
+s_script_start (script_t *script, const char *const *argv)
 {
     if (access ("/usr/bin/chromium", X_OK) != 0 && !getenv ("OCF_CHROMIUM"))
         cr_skip_test ("no /usr/bin/chromium (Debian's chromium package; .ci/deps installs it)");
-    s_requests (3);
     int to_script[2], from_script[2];
     cr_assert_eq (pipe (to_script), 0);
     cr_assert_eq (pipe (from_script), 0);
-    char url[96];
-    snprintf (url, sizeof url, "%s/", A->url);
-    pid_t script = fork ();
-    if (script == 0) {
+    script->pid = fork ();
+    if (script->pid == 0) {
         dup2 (to_script[0], 0);
         dup2 (from_script[1], 1);
         dup2 (from_script[1], 2);
         close (to_script[1]);
         close (from_script[0]);
-        execlp ("node", "node", "--experimental-websocket", "--no-warnings", OCF_DASHBOARD_SCRIPT, url,
-                OCF_ARTIFACTS_DIR, (char *) NULL);
+        execvp (argv[0], (char *const *) argv);
         _exit (127);
     }
     close (to_script[0]);
     close (from_script[1]);
-    FILE *output = fdopen (from_script[0], "r");
-    char line[4096], transcript[16384] = "";
-    //  The script ends itself after 60 s in all.
-    bool ready = false;
-    while (!ready && s_read_line (output, from_script[0], line, sizeof line, 70000)) {
-        strncat (transcript, line, sizeof transcript - strlen (transcript) - 1);
-        ready = strncmp (line, "READY", 5) == 0;
+    script->input_fd = to_script[1];
+    script->output_fd = from_script[0];
+    script->output = fdopen (from_script[0], "r");
+    script->transcript[0] = '\0';
+}
+
+//  Reads the script's lines until one starts with prefix (true) or its output ends (false).
+//  The scripts end themselves after 60 s in all.
+static bool
+s_script_until (script_t *script, const char *prefix)
+{
+    char line[4096];
+    while (s_read_line (script->output, script->output_fd, line, sizeof line, 70000)) {
+        strncat (script->transcript, line, sizeof script->transcript - strlen (script->transcript) - 1);
+        if (prefix && strncmp (line, prefix, strlen (prefix)) == 0)
+            return true;
     }
-    cr_assert (ready, "the page's checks failed:\n%s", transcript);
+    return false;
+}
+
+//  Reads the rest, waits for the exit: it must be 0 and the transcript hold `ok`.
+static void
+s_script_finish (script_t *script, const char *ok)
+{
+    s_script_until (script, NULL);
+    int status;
+    waitpid (script->pid, &status, 0);
+    fclose (script->output);
+    close (script->input_fd);
+    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "the page's checks failed:\n%s", script->transcript);
+    cr_assert (strstr (script->transcript, ok), "%s", script->transcript);
+    cr_log_info ("%s", script->transcript);
+}
+
+Test (proxyd_dashboard, page_in_chromium)
+{
+    s_requests (3);
+    char url[96];
+    snprintf (url, sizeof url, "%s/", A->url);
+    const char *argv[] = { "node", "--experimental-websocket", "--no-warnings", OCF_DASHBOARD_SCRIPT, url,
+                           OCF_ARTIFACTS_DIR, NULL };
+    static script_t script;
+    s_script_start (&script, argv);
+    cr_assert (s_script_until (&script, "READY"), "the page's checks failed:\n%s", script.transcript);
     char go[64];
     snprintf (go, sizeof go, "GO %" PRId64 "\n", s_wall_ms ());
     fabric_set_status (A, C, "dead");
-    cr_assert_eq (write (to_script[1], go, strlen (go)), (ssize_t) strlen (go));
-    while (s_read_line (output, from_script[0], line, sizeof line, 70000))
-        strncat (transcript, line, sizeof transcript - strlen (transcript) - 1);
-    int status;
-    waitpid (script, &status, 0);
-    fclose (output);
-    close (to_script[1]);
-    cr_assert (WIFEXITED (status) && WEXITSTATUS (status) == 0, "the page's checks failed:\n%s", transcript);
-    cr_assert (strstr (transcript, "OK event after"), "%s", transcript);
-    cr_log_info ("%s", transcript);
+    cr_assert_eq (write (script.input_fd, go, strlen (go)), (ssize_t) strlen (go));
+    s_script_finish (&script, "OK event after");
+}
+
+//  From another machine the page asks for the admin key, refuses a wrong one, and with the
+//  host's key drains and undrains as a local client does.
+Test (proxyd_dashboard, admin_key_from_another_machine)
+{
+    ocf_test_netns_new (&s_remote_client);
+    char url[96];
+    snprintf (url, sizeof url, "http://%s:%d/", s_remote_client.host_addr, A->port);
+    const char *argv[] = { "ip", "netns", "exec", s_remote_client.name, "node", "--experimental-websocket", "--no-warnings",
+                           OCF_DASHBOARD_REMOTE_SCRIPT, url, OCF_ARTIFACTS_DIR, ADMIN_KEY, NULL };
+    static script_t script;
+    s_script_start (&script, argv);
+    s_script_finish (&script, "OK");
 }

@@ -376,3 +376,42 @@ ocf_test_run (const char *command, int *status)
     *status = WIFEXITED (rc) ? WEXITSTATUS (rc) : -1;
     return data;
 }
+
+//  --------------------------------------------------------------------------
+//  Another machine: a network namespace
+
+void
+ocf_test_netns_new (ocf_test_netns_t *netns)
+{
+    int status;
+    free (ocf_test_run ("ip netns list", &status));
+    if (status != 0)
+        cr_skip_test ("'ip netns' is not available here");
+    //  A /30 per test process, so that tests running at once do not share addresses.
+    int pid = (int) getpid (), net = (pid % 16384) * 4;
+    snprintf (netns->name, sizeof netns->name, "ocftest%d", pid);
+    snprintf (netns->host_addr, sizeof netns->host_addr, "10.201.%d.%d", net / 256, net % 256 + 1);
+    snprintf (netns->addr, sizeof netns->addr, "10.201.%d.%d", net / 256, net % 256 + 2);
+    char command[1024];
+    snprintf (command, sizeof command,
+              "ip netns add %s && ip link add ocft%d type veth peer name eth0 netns %s && ip addr add %s/30 dev ocft%d"
+              " && ip link set ocft%d up && ip netns exec %s ip addr add %s/30 dev eth0"
+              " && ip netns exec %s ip link set eth0 up && ip netns exec %s ip link set lo up 2>&1",
+              netns->name, pid, netns->name, netns->host_addr, pid, pid, netns->name, netns->addr, netns->name,
+              netns->name);
+    char *output = ocf_test_run (command, &status);
+    cr_assert_eq (status, 0, "%s failed: %s", command, output);
+    free (output);
+}
+
+void
+ocf_test_netns_destroy (ocf_test_netns_t *netns)
+{
+    if (!*netns->name)
+        return;
+    char command[128];
+    snprintf (command, sizeof command, "ip netns del %s 2>/dev/null", netns->name);
+    if (system (command) != 0)
+        ocf_test_teardown_fail ("could not delete the network namespace %s", netns->name);
+    *netns->name = '\0';
+}

@@ -67,6 +67,21 @@ int64_t ocf_test_now_us (void);
 char *ocf_test_read_file (const char *path);
 //  Runs a shell command, returning its stdout (caller frees) and exit status.
 char *ocf_test_run (const char *command, int *status);
+
+//  Another machine for a test: a network namespace whose only way out is a veth pair to
+//  this one, a /30 of its own, so that what runs there reaches this machine's daemons from
+//  an address that is not loopback.
+typedef struct {
+    char name[32];               //  for "ip netns exec NAME ..."
+    char host_addr[32];          //  this machine's address as the namespace sees it
+    char addr[32];               //  the namespace's own
+} ocf_test_netns_t;
+
+//  Creates it; skips the test where "ip netns" is not available.
+void ocf_test_netns_new (ocf_test_netns_t *netns);
+//  Deletes it (and the veth pair with it); nothing when it was never made.
+void ocf_test_netns_destroy (ocf_test_netns_t *netns);
+
 //  The resident set (VmRSS) of a process in kB, -1 when it cannot be read.
 long ocf_test_rss_kb (pid_t pid);
 

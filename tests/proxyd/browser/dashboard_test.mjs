@@ -1,5 +1,5 @@
-// The dashboard in headless Chromium, driven over the DevTools protocol (Node's WebSocket: no
-// package). Usage: node --experimental-websocket dashboard_test.mjs URL ARTIFACTS_DIR
+// The dashboard in headless Chromium (devtools.mjs), as a client on its own host sees it.
+// Usage: node --experimental-websocket dashboard_test.mjs URL ARTIFACTS_DIR
 // Loads URL at 1280x800 and at 390x844, light and dark, and checks that the hosts, the models,
 // the graph and the controls show, that the keyboard reaches the graph and the host cards,
 // that the page's buttons drain and undrain host-a's llm (workerd runs there), and that no
@@ -7,121 +7,14 @@
 // waits for "GO <ms since the epoch>" on stdin: the time just before the test changed the
 // network (host-c marked dead); the event must be listed within 2 s of it. Prints OK and exits
 // 0, or prints FAIL and why and exits 1.
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { open } from "./devtools.mjs";
 
 const [url, artifacts] = process.argv.slice(2);
-const CHROMIUM = process.env.OCF_CHROMIUM || "/usr/bin/chromium";
-const profile = mkdtempSync(join(tmpdir(), "ocf-dashboard-"));
-mkdirSync(artifacts, { recursive: true });
-let browser, socket, finishing = false;
-
-// Says why, ends everything, and never resolves: the check awaiting it goes no further.
-function fail(why) {
-  if (!finishing) {
-    console.log("FAIL " + why);
-    finish(1);
-  }
-  return new Promise(() => {});
-}
-// Chromium runs in a process group of its own: all of it goes, then its profile.
-async function finish(code) {
-  finishing = true;
-  try { socket && socket.close(); } catch {}
-  if (browser && browser.exitCode === null && browser.signalCode === null) {
-    const exited = new Promise((resolve) => browser.once("exit", resolve));
-    try { process.kill(-browser.pid, "SIGKILL"); } catch {}
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
-  }
-  rmSync(profile, { recursive: true, force: true, maxRetries: 5 });
-  process.exit(code);
-}
-// Chromium prints its DevTools address on stderr once it listens.
-browser = spawn(CHROMIUM, ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-  "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--remote-debugging-port=0",
-  "--user-data-dir=" + profile, "about:blank"], { stdio: ["ignore", "ignore", "pipe"], detached: true });
-browser.on("exit", (code) => { if (!finishing) fail("chromium exited (" + code + ")"); });
-const endpoint = await new Promise((resolve, reject) => {
-  let text = "";
-  browser.stderr.on("data", (chunk) => {
-    text += chunk;
-    const found = text.match(/DevTools listening on (ws:\/\/\S+)/);
-    if (found) resolve(found[1]);
-  });
-  browser.on("error", reject);
-  setTimeout(() => reject(new Error("chromium did not start: " + text)), 15000).unref();
-}).catch((error) => fail(error.message));
-
-socket = new WebSocket(endpoint);
-await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error("no DevTools connection")); })
-  .catch((error) => fail(error.message));
-let nextId = 1;
-const pending = new Map();
-const problems = [];
-socket.onmessage = (message) => {
-  const data = JSON.parse(message.data);
-  if (data.id && pending.has(data.id)) {
-    const { resolve, reject } = pending.get(data.id);
-    pending.delete(data.id);
-    data.error ? reject(new Error(data.error.message)) : resolve(data.result);
-  } else if (data.method === "Runtime.consoleAPICalled" && (data.params.type === "error" || data.params.type === "assert")) {
-    problems.push("console." + data.params.type + ": " + data.params.args.map((a) => a.value ?? a.description).join(" "));
-  } else if (data.method === "Runtime.exceptionThrown") {
-    problems.push("exception: " + (data.params.exceptionDetails.exception?.description || data.params.exceptionDetails.text));
-  } else if (data.method === "Log.entryAdded" && data.params.entry.level === "error") {
-    problems.push("log: " + data.params.entry.text + " " + (data.params.entry.url || ""));
-  }
-};
-let session;
-function send(method, params = {}) {
-  const id = nextId++;
-  socket.send(JSON.stringify({ id, method, params, sessionId: session }));
-  return new Promise((resolve, reject) => pending.set(id, { resolve, reject }))
-    .catch((error) => { throw new Error(method + ": " + error.message); });
-}
-async function evaluate(expression) {
-  const result = await send("Runtime.evaluate", { expression, returnByValue: true });
-  if (result.exceptionDetails) throw new Error("evaluating " + expression + ": " + result.exceptionDetails.text);
-  return result.result.value;
-}
-// Waits for a condition on the page (an expression), never for a fixed time.
-async function waitFor(what, expression, timeoutMs) {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await evaluate(expression);
-    if (value) return value;
-    if (Date.now() > until) await fail("waited " + timeoutMs + " ms for " + what);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-async function screenshot(name) {
-  const shot = await send("Page.captureScreenshot", { format: "png" });
-  writeFileSync(join(artifacts, name), Buffer.from(shot.data, "base64"));
-}
-async function viewport(width, height, mobile) {
-  await send("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile });
-}
-async function scheme(value) {
-  await send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value }] });
-}
-// The page redrew since now: its "updated" time moved on.
-async function redrawn() {
-  const before = await evaluate("document.getElementById('summary').textContent");
-  await waitFor("a refresh", `document.getElementById('summary').textContent !== ${JSON.stringify(before)}`, 5000);
-}
+const { fail, finish, evaluate, waitFor, screenshot, viewport, scheme, key, redrawn, navigate, problems } = await open(artifacts);
 
 try {
-  const target = await send("Target.createTarget", { url: "about:blank" });
-  session = (await send("Target.attachToTarget", { targetId: target.targetId, flatten: true })).sessionId;
-  await send("Runtime.enable");
-  await send("Log.enable");
-  await send("Page.enable");
-  await viewport(1280, 800, false);
-  await scheme("light");
-  await send("Page.navigate", { url });
+  await navigate(url);
 
   // Hosts, models, graph, controls.
   await waitFor("three hosts with host-b's GPU and the models m1 and m2",
@@ -151,7 +44,6 @@ try {
   await screenshot("dashboard-1280x800.png");
 
   // The keyboard: the first Tab reaches a host of the graph (and keeps it over a refresh), Enter its card.
-  const key = (type, k, vk) => send("Input.dispatchKeyEvent", { type, key: k, code: k, windowsVirtualKeyCode: vk });
   await key("keyDown", "Tab", 9); await key("keyUp", "Tab", 9);
   if (!(await evaluate("document.activeElement?.classList?.contains('node')"))) await fail("Tab does not reach the graph");
   await redrawn();
