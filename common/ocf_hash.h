@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline uint64_t
 ocf_hash_rotl (uint64_t x, int r)
@@ -24,6 +25,20 @@ ocf_hash_mix (uint64_t h)
     return h;
 }
 
+//  8 bytes as a little-endian word: one load (and a swap on a big-endian host). gcc -O2 does
+//  not merge a loop of eight byte loads into one (-O3 does): the hash of proxyd's prefix key
+//  took 1.7 times as long in a RelWithDebInfo build.
+static inline uint64_t
+ocf_hash_le64 (const unsigned char *bytes)
+{
+    uint64_t k;
+    memcpy (&k, bytes, sizeof k);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    k = __builtin_bswap64 (k);
+#endif
+    return k;
+}
+
 static inline uint64_t
 ocf_hash64 (const void *data, size_t size, uint64_t seed)
 {
@@ -31,10 +46,7 @@ ocf_hash64 (const void *data, size_t size, uint64_t seed)
     const unsigned char *bytes = data;
     uint64_t h = seed ^ (size * p1);
     while (size >= 8) {
-        uint64_t k = 0;
-        for (int i = 7; i >= 0; i--)
-            k = (k << 8) | bytes[i];
-        k = ocf_hash_rotl (k * p2, 31) * p1;
+        uint64_t k = ocf_hash_rotl (ocf_hash_le64 (bytes) * p2, 31) * p1;
         h = ocf_hash_rotl (h ^ k, 27) * p1 + 0x52dce729;
         bytes += 8;
         size -= 8;
