@@ -623,15 +623,15 @@ ocf_json_integer (ocf_json_span_t number, int64_t *value)
 
 ocf_json_key_t
 ocf_json_find_key (const char *text, size_t len, const char *key, char *value, size_t value_size,
-                   char *error, size_t error_size)
+                   ocf_json_index_t *index, char *error, size_t error_size)
 {
     if (value_size)
         value[0] = '\0';
     if (error_size)
         error[0] = '\0';
-    if (ocf_json_validate (text, len, NULL, error, error_size) != 0)
+    if (ocf_json_validate (text, len, index, error, error_size) != 0)
         return OCF_JSON_KEY_INVALID;
-    ocf_json_span_t root = ocf_json_root (text, len, NULL);
+    ocf_json_span_t root = ocf_json_root (text, len, index);
     if (ocf_json_type (root) != OCF_JSON_OBJECT)
         return OCF_JSON_KEY_NOT_OBJECT;
     //  The last member of that name wins, as in most JSON parsers.

@@ -90,8 +90,11 @@ typedef enum {
 
 //  Validates text as one JSON value and, when it is an object, copies the string value of its
 //  last top-level member named key (decoded, NUL-terminated) into value: one linear pass over
-//  a request body of any size, no allocation. A value holding \u0000 does not fit.
+//  a request body of any size. A value holding \u0000 does not fit. With index (NULL: none,
+//  and nothing is allocated), the validation also records the document's index, as
+//  ocf_json_validate does, so that a caller walking the same text again (proxyd's prefix key)
+//  neither validates it a second time nor reads through its containers; the caller clears it.
 ocf_json_key_t ocf_json_find_key (const char *text, size_t len, const char *key, char *value, size_t value_size,
-                                  char *error, size_t error_size);
+                                  ocf_json_index_t *index, char *error, size_t error_size);
 
 #endif

@@ -227,35 +227,41 @@ s_completion (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *er
 }
 
 static int
-s_derive (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks, uint64_t *chain,
+s_derive (ocf_json_span_t root, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks, uint64_t *chain,
           ocf_prefix_key_t *key, char *error, size_t error_size)
 {
     *key = (ocf_prefix_key_t) { 0 };
     if (block_size < 1 || block_size > OCF_PREFIX_BLOCK_MAX || max_blocks < 1)
         return s_fail (error, error_size, "block size or block count out of range");
+    if (ocf_json_type (root) != OCF_JSON_OBJECT)
+        return s_fail (error, error_size, "the body is not a JSON object");
+    hasher_t h;
+    h.size = block_size;
+    h.max_blocks = max_blocks;
+    h.fill = h.blocks = h.total = 0;
+    h.chain = CHAIN_SEED;
+    h.full = false;
+    h.whole = chain != NULL;
+    h.chain_out = chain;
+    int rc = kind == OCF_PREFIX_CHAT ? s_chat (&h, root, key, error, error_size)
+                                     : s_completion (&h, root, key, error, error_size);
+    if (rc == 0 && key->anchor) {
+        key->anchor_bytes = h.total;
+        key->blocks = h.blocks;
+    }
+    return rc;
+}
+
+//  Validates the body with an index (the walks step over containers by it), then derives.
+static int
+s_derive_body (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
+               uint64_t *chain, ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    *key = (ocf_prefix_key_t) { 0 };
     ocf_json_index_t index = { 0 };
     if (ocf_json_validate (body, len, &index, error, error_size) != 0)
         return -1;
-    ocf_json_span_t root = ocf_json_root (body, len, &index);
-    int rc;
-    if (ocf_json_type (root) != OCF_JSON_OBJECT)
-        rc = s_fail (error, error_size, "the body is not a JSON object");
-    else {
-        hasher_t h;
-        h.size = block_size;
-        h.max_blocks = max_blocks;
-        h.fill = h.blocks = h.total = 0;
-        h.chain = CHAIN_SEED;
-        h.full = false;
-        h.whole = chain != NULL;
-        h.chain_out = chain;
-        rc = kind == OCF_PREFIX_CHAT ? s_chat (&h, root, key, error, error_size)
-                                     : s_completion (&h, root, key, error, error_size);
-        if (rc == 0 && key->anchor) {
-            key->anchor_bytes = h.total;
-            key->blocks = h.blocks;
-        }
-    }
+    int rc = s_derive (ocf_json_root (body, len, &index), kind, block_size, max_blocks, chain, key, error, error_size);
     ocf_json_index_clear (&index);
     return rc;
 }
@@ -264,12 +270,19 @@ int
 ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
                 ocf_prefix_key_t *key, char *error, size_t error_size)
 {
-    return s_derive (body, len, kind, block_size, max_blocks, NULL, key, error, error_size);
+    return s_derive_body (body, len, kind, block_size, max_blocks, NULL, key, error, error_size);
+}
+
+int
+ocf_prefix_key_json (ocf_json_span_t root, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
+                     ocf_prefix_key_t *key, char *error, size_t error_size)
+{
+    return s_derive (root, kind, block_size, max_blocks, NULL, key, error, error_size);
 }
 
 int
 ocf_prefix_chain (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, uint64_t *chain,
                   size_t max_blocks, ocf_prefix_key_t *whole, char *error, size_t error_size)
 {
-    return s_derive (body, len, kind, block_size, max_blocks, chain, whole, error, error_size);
+    return s_derive_body (body, len, kind, block_size, max_blocks, chain, whole, error, error_size);
 }

@@ -15,6 +15,8 @@
 #ifndef OCF_PREFIX_H
 #define OCF_PREFIX_H
 
+#include "ocf_json.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +40,10 @@ typedef struct {
 //  when the body is not a JSON object or a member has the wrong type (error says which).
 int ocf_prefix_key (const char *body, size_t len, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
                     ocf_prefix_key_t *key, char *error, size_t error_size);
+//  The same from a body already validated (root: ocf_json_root of it, with the index its
+//  validation recorded): proxyd reads the model and the key in one validation of the body.
+int ocf_prefix_key_json (ocf_json_span_t root, ocf_prefix_kind_t kind, size_t block_size, size_t max_blocks,
+                         ocf_prefix_key_t *key, char *error, size_t error_size);
 
 //  The whole prompt (every message, not only up to the first user's), as a backend's prefix
 //  cache sees it: chain[i] gets the hash of blocks 0..i for the first max_blocks full blocks;

@@ -259,8 +259,8 @@ s_form_identity (const char *content_type, size_t content_type_len, const char *
 
 ocf_identity_result_t
 ocf_request_identity (const char *header, size_t header_len, const char *content_type, size_t content_type_len,
-                      const char *body, size_t body_len, const char *key, bool required, char *identity,
-                      size_t identity_size, char *error, size_t error_size)
+                      const char *body, size_t body_len, const char *key, bool required, ocf_json_index_t *index,
+                      char *identity, size_t identity_size, char *error, size_t error_size)
 {
     identity[0] = '\0';
     if (header) {
@@ -289,7 +289,7 @@ ocf_request_identity (const char *header, size_t header_len, const char *content
         return OCF_IDENTITY_NONE;
     char detail[160];
     ocf_json_key_t found = ocf_json_find_key (body, body_len, key, identity + key_len + 1, identity_size - key_len - 1,
-                                              detail, sizeof detail);
+                                              index, detail, sizeof detail);
     switch (found) {
         case OCF_JSON_KEY_FOUND:
             memcpy (identity, key, key_len);

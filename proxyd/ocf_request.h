@@ -9,6 +9,8 @@
 #ifndef OCF_REQUEST_H
 #define OCF_REQUEST_H
 
+#include "ocf_json.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,11 +94,13 @@ typedef enum {
 //  read for the form field key (ocf_multipart: a malformed body is an error); any other body
 //  when required (the OpenAI routes: it must be a JSON object with a string "model") or when
 //  it looks like JSON (a content type naming json, or a first non-blank byte '{'); key is the
-//  member to read.
+//  member to read. index (NULL: none): when the body is read as JSON, its index is recorded
+//  there too (ocf_json_find_key), so that the prefix key walks the body without validating it
+//  again; the caller clears it. index->text is the body exactly when it was read and valid.
 ocf_identity_result_t ocf_request_identity (const char *header, size_t header_len, const char *content_type,
                                             size_t content_type_len, const char *body, size_t body_len, const char *key,
-                                            bool required, char *identity, size_t identity_size, char *error,
-                                            size_t error_size);
+                                            bool required, ocf_json_index_t *index, char *identity,
+                                            size_t identity_size, char *error, size_t error_size);
 
 //  Whether the value of a Connection header (a comma-separated list of header names, RFC 9110
 //  7.6.1) names the header called name, case-insensitively. The headers it names are

@@ -171,21 +171,32 @@ s_no_provider (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t ser
     free (list);
 }
 
-//  The request's prefix key when the policy routes by it and the route carries a prompt (0:
-//  none, and the choice is p2c's). A body the key cannot be read from is the backend's to
+//  Whether the request is routed by its prefix key: the policy routes by it and the route
+//  carries a prompt.
+static bool
+s_prefix_wanted (ocf_loop_t *loop, int prefix_kind)
+{
+    return loop->chooser.policy == OCF_POLICY_PREFIX && prefix_kind >= 0;
+}
+
+//  The request's prefix key (0: none, and the choice is p2c's), from the body as the identity
+//  read it when it did (index: one validation per request), else validated here (the identity
+//  came from a header or a form). A body the key cannot be read from is the backend's to
 //  refuse: it is routed without a key.
 static uint64_t
-s_prefix_key (ocf_loop_t *loop, h2o_req_t *req, int prefix_kind)
+s_prefix_key (ocf_loop_t *loop, h2o_req_t *req, int prefix_kind, const ocf_json_index_t *index)
 {
-    if (loop->chooser.policy != OCF_POLICY_PREFIX || prefix_kind < 0)
+    if (!s_prefix_wanted (loop, prefix_kind))
         return 0;
     ocf_prefix_key_t key;
     char error[256];
-    if (ocf_prefix_key (req->entity.base, req->entity.len, (ocf_prefix_kind_t) prefix_kind,
-                        (size_t) loop->config->proxyd.prefix_block, (size_t) loop->config->proxyd.prefix_blocks, &key,
-                        error, sizeof error) != 0)
-        return 0;
-    return key.anchor;
+    size_t block = (size_t) loop->config->proxyd.prefix_block, blocks = (size_t) loop->config->proxyd.prefix_blocks;
+    int rc = index->text && index->text == req->entity.base
+           ? ocf_prefix_key_json (ocf_json_root (req->entity.base, req->entity.len, index), (ocf_prefix_kind_t) prefix_kind,
+                                  block, blocks, &key, error, sizeof error)
+           : ocf_prefix_key (req->entity.base, req->entity.len, (ocf_prefix_kind_t) prefix_kind, block, blocks, &key,
+                             error, sizeof error);
+    return rc == 0 ? key.anchor : 0;
 }
 
 //  prefix_kind: an ocf_prefix_kind_t when the route carries a prompt, else -1.
@@ -196,16 +207,20 @@ s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t
     h2o_iovec_t header = ocf_respond_req_header (req, "x-ocf-identity");
     h2o_iovec_t content_type = ocf_respond_req_header (req, "content-type");
     char identity[OCF_IDENTITY_MAX], error[512];
+    ocf_json_index_t index = { 0 };
     ocf_identity_result_t found = ocf_request_identity (header.base, header.len, content_type.base, content_type.len,
-                                                        req->entity.base, req->entity.len, "model", openai, identity,
+                                                        req->entity.base, req->entity.len, "model", openai,
+                                                        s_prefix_wanted (loop, prefix_kind) ? &index : NULL, identity,
                                                         sizeof identity, error, sizeof error);
     if (found == OCF_IDENTITY_ERROR) {
+        ocf_json_index_clear (&index);
         ocf_respond_error (req, 400, "invalid_request", NULL, "%s", error);
         return;
     }
     const char *wanted = found == OCF_IDENTITY_OK ? h2o_strdup (&req->pool, identity, strlen (identity)).base : NULL;
     const ocf_provider_t *providers;
     if (ocf_view_providers (loop->view, service, service_len, wanted, &providers) == 0) {
+        ocf_json_index_clear (&index);
         s_no_provider (loop, req, service, service_len, wanted);
         return;
     }
@@ -219,7 +234,8 @@ s_route_providers (ocf_loop_t *loop, h2o_req_t *req, const char *service, size_t
     self->remote_path = h2o_concat (&req->pool, h2o_iovec_init (H2O_STRLIT ("/v1/_service/")),
                                     h2o_iovec_init (service, service_len), path);
     self->slot = ocf_load_slot (loop->load, service, service_len);
-    self->key = s_prefix_key (loop, req, prefix_kind);
+    self->key = s_prefix_key (loop, req, prefix_kind, &index);
+    ocf_json_index_clear (&index);
     self->model = wanted && strncmp (wanted, "model=", 6) == 0
                 ? ocf_modelstats_begin (ocf_proxyd_modelstats (loop->server), wanted + 6, ocf_time_mono_ms ()) : -1;
     ocf_forward (loop, req, &s_providers_router, self, 1 + (unsigned) loop->config->proxyd.retries);

@@ -19,10 +19,16 @@
 static void
 s_compare_with_jansson (const char *text, size_t size)
 {
-    char value[512], error[256];
-    ocf_json_key_t found = ocf_json_find_key (text, size, "model", value, sizeof value, error, sizeof error);
+    char value[512], error[256], indexed[512];
+    ocf_json_key_t found = ocf_json_find_key (text, size, "model", value, sizeof value, NULL, error, sizeof error);
     if (found == OCF_JSON_KEY_INVALID && !*error)
         abort ();                //  every refusal says why
+    //  Recording the index (for the prefix key's walk) changes nothing of the answer.
+    ocf_json_index_t index = { 0 };
+    if (ocf_json_find_key (text, size, "model", indexed, sizeof indexed, &index, error, sizeof error) != found
+    ||  strcmp (indexed, value) != 0 || (index.text != NULL) != (found != OCF_JSON_KEY_INVALID))
+        abort ();
+    ocf_json_index_clear (&index);
     //  jansson takes a NUL byte for the end of the input: no common ground there.
     if (memchr (text, '\0', size))
         return;
@@ -151,12 +157,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
     char identity[OCF_IDENTITY_MAX], error[512];
     for (int required = 0; required < 2; required++) {
-        ocf_identity_result_t result = ocf_request_identity (NULL, 0, "application/json", 16, text, size, "model", required,
+        ocf_identity_result_t result = ocf_request_identity (NULL, 0, "application/json", 16, text, size, "model", required, NULL,
                                                              identity, sizeof identity, error, sizeof error);
         if ((result == OCF_IDENTITY_OK && strncmp (identity, "model=", 6) != 0) || (result == OCF_IDENTITY_ERROR && !*error))
             abort ();
     }
-    if (ocf_request_identity (text, size, NULL, 0, NULL, 0, "model", true, identity, sizeof identity, error, sizeof error)
+    if (ocf_request_identity (text, size, NULL, 0, NULL, 0, "model", true, NULL, identity, sizeof identity, error, sizeof error)
         == OCF_IDENTITY_OK && (!strchr (identity, '=') || strlen (identity) != size))
         abort ();
     return 0;

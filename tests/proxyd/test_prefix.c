@@ -295,3 +295,27 @@ Test (proxyd_prefix, chain_of_the_whole_prompt)
     cr_assert_eq (ocf_prefix_chain (turn2, strlen (turn2), OCF_PREFIX_CHAT, 256, chain2, 3, &whole2, s_error, sizeof s_error), 0);
     cr_assert_eq (whole2.blocks, 3);
 }
+
+//  proxyd reads the model and the key in one validation: the key from that index is the key.
+Test (proxyd_prefix, the_key_from_the_model_lookups_index)
+{
+    const char *bodies[] = {
+        "{\"model\": \"m\", \"messages\": [" SYS ", {\"role\": \"user\", \"content\": \"caf\\u00e9\"}]}",
+        "{\"tools\": [{\"type\": \"function\"}], \"model\": \"m\", \"messages\": [{\"role\": \"user\", \"content\": [1]}]}",
+        "{\"model\": \"m\", \"messages\": []}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        ocf_json_index_t index = { 0 };
+        char model[16];
+        cr_assert_eq (ocf_json_find_key (bodies[i], strlen (bodies[i]), "model", model, sizeof model, &index, s_error,
+                                         sizeof s_error), OCF_JSON_KEY_FOUND);
+        ocf_json_span_t root = ocf_json_root (bodies[i], strlen (bodies[i]), &index);
+        cr_assert_not_null (root.index);
+        ocf_prefix_key_t shared, alone;
+        cr_assert_eq (ocf_prefix_key_json (root, OCF_PREFIX_CHAT, 256, 16, &shared, s_error, sizeof s_error), 0);
+        cr_assert_eq (ocf_prefix_key (bodies[i], strlen (bodies[i]), OCF_PREFIX_CHAT, 256, 16, &alone, s_error,
+                                      sizeof s_error), 0);
+        cr_assert_eq (memcmp (&shared, &alone, sizeof shared), 0, "%s", bodies[i]);
+        ocf_json_index_clear (&index);
+    }
+}

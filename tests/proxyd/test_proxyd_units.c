@@ -218,8 +218,16 @@ Test (proxyd_route, connection_lists)
 static ocf_json_key_t
 s_find (const char *text, char *value, size_t size)
 {
-    char error[200];
-    return ocf_json_find_key (text, strlen (text), "model", value, size, error, sizeof error);
+    char error[200], again[64] = "";
+    ocf_json_key_t found = ocf_json_find_key (text, strlen (text), "model", value, size, NULL, error, sizeof error);
+    //  With an index recorded for later walks, the same answer.
+    ocf_json_index_t index = { 0 };
+    cr_assert_leq (size, sizeof again);
+    cr_assert_eq (ocf_json_find_key (text, strlen (text), "model", again, size, &index, error, sizeof error), found);
+    cr_assert_str_eq (again, value);
+    cr_assert_eq (index.text, found == OCF_JSON_KEY_INVALID ? NULL : text);
+    ocf_json_index_clear (&index);
+    return found;
 }
 
 Test (proxyd_json, finds_the_key)
@@ -247,18 +255,18 @@ Test (proxyd_json, refuses_what_is_not_json)
         "\"\xed\xa0\x80\"", "\"\xf4\x90\x80\x80\"", "\"\xe2\x82\"", "{'model': 'm'}", "{\"a\":1 \"b\":2}", "nul",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_assert_eq (ocf_json_find_key (bad[i], strlen (bad[i]), "model", value, sizeof value, error, sizeof error),
+        cr_assert_eq (ocf_json_find_key (bad[i], strlen (bad[i]), "model", value, sizeof value, NULL, error, sizeof error),
                       OCF_JSON_KEY_INVALID, "accepted: %s", bad[i]);
-    cr_assert_eq (ocf_json_find_key ("{\"model\": 1", 11, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_INVALID);
+    cr_assert_eq (ocf_json_find_key ("{\"model\": 1", 11, "model", value, sizeof value, NULL, error, sizeof error), OCF_JSON_KEY_INVALID);
     cr_assert (strstr (error, "at byte 11") != NULL, "error: %s", error);
     char deep[600];
     memset (deep, '[', 300);
     memset (deep + 300, ']', 300);
-    cr_assert_eq (ocf_json_find_key (deep, 600, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_INVALID);
+    cr_assert_eq (ocf_json_find_key (deep, 600, "model", value, sizeof value, NULL, error, sizeof error), OCF_JSON_KEY_INVALID);
     cr_assert (strstr (error, "nested too deeply") != NULL);
     memset (deep, '[', 200);
     memset (deep + 200, ']', 200);
-    cr_assert_eq (ocf_json_find_key (deep, 400, "model", value, sizeof value, error, sizeof error), OCF_JSON_KEY_NOT_OBJECT);
+    cr_assert_eq (ocf_json_find_key (deep, 400, "model", value, sizeof value, NULL, error, sizeof error), OCF_JSON_KEY_NOT_OBJECT);
 }
 
 Test (proxyd_json, wrong_types_and_sizes)
@@ -277,33 +285,43 @@ Test (proxyd_json, identity)
 {
     char identity[64], error[256];
     const char *body = "{\"model\": \"m1\"}";
-    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, body, strlen (body), "model", true, identity, sizeof identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, body, strlen (body), "model", true, NULL, identity, sizeof identity,
                                         error, sizeof error), OCF_IDENTITY_OK);
     cr_assert_str_eq (identity, "model=m1");
     //  The header wins over the body.
-    cr_assert_eq (ocf_request_identity ("model=m2", 8, NULL, 0, body, strlen (body), "model", true, identity,
+    cr_assert_eq (ocf_request_identity ("model=m2", 8, NULL, 0, body, strlen (body), "model", true, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_OK);
     cr_assert_str_eq (identity, "model=m2");
-    cr_assert_eq (ocf_request_identity ("m2", 2, NULL, 0, body, strlen (body), "model", true, identity, sizeof identity,
+    cr_assert_eq (ocf_request_identity ("m2", 2, NULL, 0, body, strlen (body), "model", true, NULL, identity, sizeof identity,
                                         error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "key=value"));
     //  The OpenAI routes need a model; other routes may have none.
-    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", true, identity, sizeof identity, error,
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", true, NULL, identity, sizeof identity, error,
                                         sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "no \"model\""), "%s", error);
-    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", false, identity, sizeof identity, error,
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{}", 2, "model", false, NULL, identity, sizeof identity, error,
                                         sizeof error), OCF_IDENTITY_NONE);
-    cr_assert_eq (ocf_request_identity (NULL, 0, "text/plain", 10, "hello", 5, "model", false, identity, sizeof identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, "text/plain", 10, "hello", 5, "model", false, NULL, identity, sizeof identity,
                                         error, sizeof error), OCF_IDENTITY_NONE);
-    cr_assert_eq (ocf_request_identity (NULL, 0, "application/json", 16, "hello", 5, "model", false, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, "application/json", 16, "hello", 5, "model", false, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "not valid JSON"), "%s", error);
-    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "[1]", 3, "model", true, identity, sizeof identity, error,
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "[1]", 3, "model", true, NULL, identity, sizeof identity, error,
                                         sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "must be a JSON object"));
-    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{\"model\": [1]}", 14, "model", true, identity, sizeof identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, "{\"model\": [1]}", 14, "model", true, NULL, identity, sizeof identity,
                                         error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "must be a string"));
+    //  With an index (policy prefix): recorded when the body was read, for the key to walk.
+    ocf_json_index_t index = { 0 };
+    cr_assert_eq (ocf_request_identity (NULL, 0, NULL, 0, body, strlen (body), "model", true, &index, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_OK);
+    cr_assert_str_eq (identity, "model=m1");
+    cr_assert_eq (index.text, body);
+    ocf_json_index_clear (&index);
+    cr_assert_eq (ocf_request_identity ("model=m2", 8, NULL, 0, body, strlen (body), "model", true, &index, identity,
+                                        sizeof identity, error, sizeof error), OCF_IDENTITY_OK);
+    cr_assert_null (index.text);
 }
 
 //  --------------------------------------------------------------------------
@@ -379,21 +397,21 @@ Test (proxyd_multipart, identity_of_an_upload)
 {
     char identity[64], error[256];
     const char *body = PART ("model", "whisper-1") "------form7MA4--";
-    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_OK, "%s", error);
     cr_assert_str_eq (identity, "model=whisper-1");
     body = PART ("file", "x") "------form7MA4--";
-    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", true, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "no field \"model\""), "%s", error);
-    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_NONE);
     body = PART ("model", "") "------form7MA4--";
-    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), body, strlen (body), "model", false, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "empty"), "%s", error);
     //  A broken form is refused whether the route needs a model or not.
-    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), "junk", 4, "model", false, identity,
+    cr_assert_eq (ocf_request_identity (NULL, 0, FORM_TYPE, strlen (FORM_TYPE), "junk", 4, "model", false, NULL, identity,
                                         sizeof identity, error, sizeof error), OCF_IDENTITY_ERROR);
     cr_assert (strstr (error, "not valid multipart/form-data"), "%s", error);
 }

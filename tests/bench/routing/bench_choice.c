@@ -3,9 +3,13 @@
     Prints one line per body: its size and the nanoseconds per key and per choice, in CPU
     time of the thread (wall time on a shared machine counts the waits for a CPU). Half the
     providers are near (1 ms), half far (41 ms), so the choice also weighs distance; the last
-    line is a choice without a key (p2c among the near ones).
+    line is a choice without a key (p2c among the near ones). Then what proxyd runs for the
+    body under each policy: every policy reads the model (ocf_json_find_key, one validation);
+    prefix records the index in that validation and derives the key from it, and "added" is
+    the difference, what the key costs a request in proxyd.
     Usage: bench_choice [providers]  (default 3)  */
 #include "ocf_choose.h"
+#include "ocf_json.h"
 #include "ocf_prefix.h"
 
 #include <stdio.h>
@@ -64,8 +68,25 @@ s_measure (const char *name, const char *body, size_t providers)
     for (int i = 0; i < rounds; i++)
         sink += (uint64_t) ocf_choose (&chooser, candidates, providers, 0);
     double unkeyed = s_now ();
-    printf ("%s: %zu bytes, key %.0f ns, choice among %zu %.0f ns, without a key %.0f ns (%llu)\n", name, len,
-            (keyed - start) / rounds * 1e9, providers, (chosen - keyed) / rounds * 1e9, (unkeyed - chosen) / rounds * 1e9,
+    char model[256];
+    for (int i = 0; i < rounds; i++)
+        sink += (uint64_t) ocf_json_find_key (body, len, "model", model, sizeof model, NULL, error, sizeof error);
+    double read = s_now ();
+    for (int i = 0; i < rounds; i++) {
+        ocf_json_index_t index = { 0 };
+        if (ocf_json_find_key (body, len, "model", model, sizeof model, &index, error, sizeof error) != OCF_JSON_KEY_FOUND
+        ||  ocf_prefix_key_json (ocf_json_root (body, len, &index), OCF_PREFIX_CHAT, 256, 16, &key, error, sizeof error) != 0) {
+            fprintf (stderr, "bench_choice: %s\n", error);
+            exit (1);
+        }
+        sink += key.anchor;
+        ocf_json_index_clear (&index);
+    }
+    double shared = s_now ();
+    printf ("%s: %zu bytes, key %.0f ns, choice among %zu %.0f ns, without a key %.0f ns; model %.0f ns, model and key "
+            "%.0f ns: added %.0f ns (%llu)\n", name, len, (keyed - start) / rounds * 1e9, providers,
+            (chosen - keyed) / rounds * 1e9, (unkeyed - chosen) / rounds * 1e9, (read - unkeyed) / rounds * 1e9,
+            (shared - read) / rounds * 1e9, ((shared - read) - (read - unkeyed)) / rounds * 1e9,
             (unsigned long long) (sink & 1));
 }
 
