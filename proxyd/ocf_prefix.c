@@ -9,7 +9,9 @@
 #define CHAIN_SEED 0x6f63662d70726566ULL   //  "ocf-pref": block 0 chains from it
 
 //  The normalised text, hashed block by block as it is produced; nothing past the last
-//  block of the anchor is kept or hashed.
+//  block of the anchor is kept or hashed. A block that lies whole in the body (plain text of a
+//  long string) is hashed where it lies; only the text around escapes, separators and
+//  the ends of strings is copied into block.
 typedef struct {
     unsigned char block[OCF_PREFIX_BLOCK_MAX];
     size_t size, fill, blocks, max_blocks, total;
@@ -20,10 +22,26 @@ typedef struct {
 } hasher_t;
 
 static void
+s_block (hasher_t *h, const unsigned char *bytes)
+{
+    h->chain = ocf_hash64 (bytes, h->size, h->chain);
+    if (h->chain_out)
+        h->chain_out[h->blocks] = h->chain;
+    h->full = ++h->blocks == h->max_blocks;
+}
+
+static void
 s_feed (hasher_t *h, const void *data, size_t len)
 {
     const unsigned char *bytes = data;
     while (len && !h->full) {
+        if (h->fill == 0 && len >= h->size) {
+            s_block (h, bytes);
+            h->total += h->size;
+            bytes += h->size;
+            len -= h->size;
+            continue;
+        }
         size_t take = h->size - h->fill < len ? h->size - h->fill : len;
         memcpy (h->block + h->fill, bytes, take);
         h->fill += take;
@@ -31,13 +49,22 @@ s_feed (hasher_t *h, const void *data, size_t len)
         bytes += take;
         len -= take;
         if (h->fill == h->size) {
-            h->chain = ocf_hash64 (h->block, h->size, h->chain);
-            if (h->chain_out)
-                h->chain_out[h->blocks] = h->chain;
+            s_block (h, h->block);
             h->fill = 0;
-            h->full = ++h->blocks == h->max_blocks;
         }
     }
+}
+
+//  One byte of structure (a bracket, a separator): most of them, one store.
+static inline void
+s_byte (hasher_t *h, unsigned char byte)
+{
+    if (h->fill + 1 < h->size && !h->full) {
+        h->block[h->fill++] = byte;
+        h->total++;
+    }
+    else
+        s_feed (h, &byte, 1);
 }
 
 //  The chain so far, the partial block included; never 0, which means "no key".
@@ -62,7 +89,8 @@ s_u4 (const char *p)
     return (unsigned) (s_hex (p[0]) << 12 | s_hex (p[1]) << 8 | s_hex (p[2]) << 4 | s_hex (p[3]));
 }
 
-//  A validated string span, decoded (the validator refused unpaired surrogates).
+//  A validated string span, decoded (the validator refused unpaired surrogates). Runs of plain
+//  bytes go to the hasher whole.
 static void
 s_string (hasher_t *h, ocf_json_span_t string)
 {
@@ -133,45 +161,54 @@ s_value (hasher_t *h, ocf_json_span_t value)
     else if (type == OCF_JSON_OBJECT) {
         ocf_json_iter_t iter = ocf_json_iter (value);
         ocf_json_span_t key, member;
-        s_feed (h, "{", 1);
+        s_byte (h, '{');
         while (!h->full && ocf_json_object_next (&iter, &key, &member)) {
             s_string (h, key);
-            s_feed (h, ":", 1);
+            s_byte (h, ':');
             s_value (h, member);
-            s_feed (h, ",", 1);
+            s_byte (h, ',');
         }
-        s_feed (h, "}", 1);
+        s_byte (h, '}');
     }
     else if (type == OCF_JSON_ARRAY) {
         ocf_json_iter_t iter = ocf_json_iter (value);
         ocf_json_span_t element;
-        s_feed (h, "[", 1);
+        s_byte (h, '[');
         while (!h->full && ocf_json_array_next (&iter, &element)) {
             s_value (h, element);
-            s_feed (h, ",", 1);
+            s_byte (h, ',');
         }
-        s_feed (h, "]", 1);
+        s_byte (h, ']');
     }
     else
         s_feed (h, value.start, value.len);
 }
 
 //  The members of a message the backend's template renders, in a fixed order whatever order
-//  the client wrote them in. Returns whether the message is a user's.
+//  the client wrote them in (the first member of a name counts, as ocf_json_member finds it;
+//  found in one walk of the message, not one per name). Returns whether the message is a user's.
 static bool
 s_message (hasher_t *h, ocf_json_span_t message)
 {
-    static const char *members[] = { "name", "content", "tool_calls", "tool_call_id" };
-    ocf_json_span_t role = ocf_json_member (message, "role");
-    s_string (h, role);
-    for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
-        s_feed (h, "\x1f", 1);
-        ocf_json_span_t value = ocf_json_member (message, members[i]);
-        if (value.len && ocf_json_type (value) != OCF_JSON_NULL)
-            s_value (h, value);
+    static const char *names[] = { "role", "name", "content", "tool_calls", "tool_call_id" };
+    enum { NAMES = sizeof names / sizeof names[0] };
+    ocf_json_span_t values[NAMES] = { { 0 } };
+    ocf_json_iter_t iter = ocf_json_iter (message);
+    ocf_json_span_t name, value;
+    while (ocf_json_object_next (&iter, &name, &value))
+        for (size_t i = 0; i < NAMES; i++)
+            if (!values[i].len && ocf_json_string_is (name, names[i])) {
+                values[i] = value;
+                break;
+            }
+    s_string (h, values[0]);
+    for (size_t i = 1; i < NAMES; i++) {
+        s_byte (h, 0x1f);
+        if (values[i].len && ocf_json_type (values[i]) != OCF_JSON_NULL)
+            s_value (h, values[i]);
     }
-    s_feed (h, "\x1e", 1);
-    return ocf_json_string_is (role, "user");
+    s_byte (h, 0x1e);
+    return ocf_json_string_is (values[0], "user");
 }
 
 static int
@@ -202,7 +239,7 @@ s_chat (hasher_t *h, ocf_json_span_t root, ocf_prefix_key_t *key, char *error, s
     if (tools.len && ocf_json_type (tools) == OCF_JSON_ARRAY && ocf_json_count (tools)) {
         s_feed (h, "tools\x1e", 6);
         s_value (h, tools);
-        s_feed (h, "\x1e", 1);
+        s_byte (h, 0x1e);
     }
     iter = ocf_json_iter (messages);
     while (!h->full && ocf_json_array_next (&iter, &message))

@@ -296,6 +296,126 @@ Test (proxyd_prefix, chain_of_the_whole_prompt)
     cr_assert_eq (whole2.blocks, 3);
 }
 
+//  --------------------------------------------------------------------------
+//  Blocks and escapes: the key hashes whole blocks in place where the body's text is plain
+//  and copies the rest; whichever way, the same text must give the same chain.
+
+static size_t
+s_chain (const char *body, ocf_prefix_kind_t kind, size_t block_size, uint64_t *chain, size_t max_blocks,
+         ocf_prefix_key_t *whole)
+{
+    cr_assert_eq (ocf_prefix_chain (body, strlen (body), kind, block_size, chain, max_blocks, whole, s_error,
+                                    sizeof s_error), 0, "%s", s_error);
+    return whole->blocks;
+}
+
+//  A prompt of 1,300 characters (ASCII, two- and four-byte UTF-8), written raw in one body
+//  and, in the other, with every non-ASCII character and every 37th ASCII one as \u escapes
+//  (surrogate pairs for the astral ones), so that escapes fall on and across block ends.
+Test (proxyd_prefix, escaped_and_raw_text_give_the_same_chain)
+{
+    char raw[8192] = "", escaped[16384] = "";
+    size_t raw_len = 0, escaped_len = 0;
+    for (int i = 0; i < 1300; i++) {
+        if (i % 11 == 5) {
+            raw_len += (size_t) sprintf (raw + raw_len, "\xc3\xa9");
+            escaped_len += (size_t) sprintf (escaped + escaped_len, "\\u00e9");
+        }
+        else if (i % 97 == 3) {
+            raw_len += (size_t) sprintf (raw + raw_len, "\xf0\x9f\x98\x80");
+            escaped_len += (size_t) sprintf (escaped + escaped_len, "\\ud83d\\ude00");
+        }
+        else {
+            char c = (char) ('a' + i % 26);
+            raw[raw_len++] = c;
+            escaped_len += (size_t) (i % 37 == 0 ? sprintf (escaped + escaped_len, "\\u%04x", c)
+                                                 : sprintf (escaped + escaped_len, "%c", c));
+        }
+    }
+    raw[raw_len] = escaped[escaped_len] = '\0';
+    char *body_raw, *body_escaped, *prompt_raw, *prompt_escaped;
+    cr_assert (asprintf (&body_raw, "{\"messages\":[{\"role\":\"system\",\"content\":\"%s\"},{\"role\":\"user\",\"content\":\"%s\"}]}",
+                         raw, raw) > 0);
+    cr_assert (asprintf (&body_escaped, "{ \"messages\" : [ {\"content\": \"%s\", \"role\": \"system\"},\n"
+                         "{\"role\": \"user\", \"content\": \"%s\"} ] }", escaped, raw) > 0);
+    cr_assert (asprintf (&prompt_raw, "{\"prompt\": \"%s\"}", raw) > 0);
+    cr_assert (asprintf (&prompt_escaped, "{\"prompt\": \"%s\"}", escaped) > 0);
+    static const size_t block_sizes[] = { 1, 7, 16, 256, 4096 };
+    for (size_t b = 0; b < sizeof block_sizes / sizeof block_sizes[0]; b++) {
+        uint64_t chain_raw[64], chain_escaped[64];
+        ocf_prefix_key_t whole_raw, whole_escaped;
+        size_t blocks = s_chain (body_raw, OCF_PREFIX_CHAT, block_sizes[b], chain_raw, 64, &whole_raw);
+        cr_assert_eq (s_chain (body_escaped, OCF_PREFIX_CHAT, block_sizes[b], chain_escaped, 64, &whole_escaped), blocks);
+        cr_assert_eq (whole_raw.anchor_bytes, whole_escaped.anchor_bytes);
+        cr_assert_eq (memcmp (chain_raw, chain_escaped, blocks * sizeof chain_raw[0]), 0, "block size %zu", block_sizes[b]);
+        blocks = s_chain (prompt_raw, OCF_PREFIX_COMPLETION, block_sizes[b], chain_raw, 64, &whole_raw);
+        cr_assert_eq (s_chain (prompt_escaped, OCF_PREFIX_COMPLETION, block_sizes[b], chain_escaped, 64, &whole_escaped), blocks);
+        cr_assert_eq (memcmp (chain_raw, chain_escaped, blocks * sizeof chain_raw[0]), 0, "block size %zu", block_sizes[b]);
+        for (size_t max_blocks = 1; max_blocks <= 64; max_blocks *= 4) {
+            ocf_prefix_key_t a, b2;
+            cr_assert_eq (ocf_prefix_key (body_raw, strlen (body_raw), OCF_PREFIX_CHAT, block_sizes[b], max_blocks, &a,
+                                          s_error, sizeof s_error), 0);
+            cr_assert_eq (ocf_prefix_key (body_escaped, strlen (body_escaped), OCF_PREFIX_CHAT, block_sizes[b], max_blocks,
+                                          &b2, s_error, sizeof s_error), 0);
+            cr_assert_eq (memcmp (&a, &b2, sizeof a), 0, "block size %zu, %zu blocks", block_sizes[b], max_blocks);
+        }
+    }
+    free (body_raw);
+    free (body_escaped);
+    free (prompt_raw);
+    free (prompt_escaped);
+}
+
+//  A completion's normalised text is its prompt: n bytes make n / 256 full blocks; a key that
+//  ends on a block's end is that block's chain hash, any other adds the partial block.
+Test (proxyd_prefix, block_boundaries)
+{
+    static const size_t sizes[] = { 1, 255, 256, 257, 511, 512, 513, 4095, 4096, 4097 };
+    char text[4200], body[4300];
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        for (size_t j = 0; j < sizes[i]; j++)
+            text[j] = (char) ('a' + (j * 7) % 26);
+        text[sizes[i]] = '\0';
+        snprintf (body, sizeof body, "{\"prompt\": \"%s\"}", text);
+        ocf_prefix_key_t key = s_key_sized (OCF_PREFIX_COMPLETION, body, 64);
+        cr_assert_eq (key.blocks, sizes[i] / 256, "%zu bytes", sizes[i]);
+        cr_assert_eq (key.anchor_bytes, sizes[i]);
+        uint64_t chain[64];
+        ocf_prefix_key_t whole;
+        cr_assert_eq (s_chain (body, OCF_PREFIX_COMPLETION, 256, chain, 64, &whole), key.blocks);
+        if (sizes[i] % 256 == 0)
+            cr_assert_eq (key.anchor, chain[key.blocks - 1], "%zu bytes", sizes[i]);
+        else
+            cr_assert (key.blocks == 0 || key.anchor != chain[key.blocks - 1], "%zu bytes", sizes[i]);
+        //  Cut at 16 blocks: 4,096 bytes at most.
+        key = s_key_sized (OCF_PREFIX_COMPLETION, body, 16);
+        cr_assert_eq (key.anchor_bytes, sizes[i] < 4096 ? sizes[i] : 4096);
+    }
+}
+
+//  Text that differs at one byte has the same blocks before the one holding it, and another
+//  chain from there on: the chain carries the difference into every later block.
+Test (proxyd_prefix, different_text_different_chains)
+{
+    char text[2000], body_a[2100], body_b[2100];
+    for (size_t j = 0; j < sizeof text - 1; j++)
+        text[j] = (char) ('a' + (j * 5) % 26);
+    text[sizeof text - 1] = '\0';
+    snprintf (body_a, sizeof body_a, "{\"prompt\": \"%s\"}", text);
+    for (size_t at = 0; at < sizeof text - 1; at += 333) {
+        text[at] = text[at] == 'z' ? 'y' : 'z';
+        snprintf (body_b, sizeof body_b, "{\"prompt\": \"%s\"}", text);
+        text[at] = body_a[12 + at];
+        uint64_t chain_a[16], chain_b[16];
+        ocf_prefix_key_t whole_a, whole_b;
+        size_t blocks = s_chain (body_a, OCF_PREFIX_COMPLETION, 256, chain_a, 16, &whole_a);
+        cr_assert_eq (s_chain (body_b, OCF_PREFIX_COMPLETION, 256, chain_b, 16, &whole_b), blocks);
+        for (size_t i = 0; i < blocks; i++)
+            cr_assert_eq (chain_a[i] == chain_b[i], i < at / 256, "byte %zu changed, block %zu", at, i);
+        cr_assert_neq (s_prompt (body_a), s_prompt (body_b), "byte %zu changed", at);
+    }
+}
+
 //  proxyd reads the model and the key in one validation: the key from that index is the key.
 Test (proxyd_prefix, the_key_from_the_model_lookups_index)
 {
