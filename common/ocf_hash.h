@@ -58,6 +58,31 @@ ocf_hash64 (const void *data, size_t size, uint64_t seed)
     return ocf_hash_mix (h);
 }
 
+//  The same kind of hash over four lanes of 8-byte words (as xxHash64): the lanes' multiplies
+//  do not wait for each other, so a long input hashes about three times as fast as with
+//  ocf_hash64, whose every word waits for the one before. Other values than ocf_hash64's: for
+//  hashes that are not exchanged with older versions (proxyd's prefix blocks); as
+//  deterministic across machines. Inputs under 32 bytes are ocf_hash64's.
+static inline uint64_t
+ocf_hash64_wide (const void *data, size_t size, uint64_t seed)
+{
+    const uint64_t p1 = 0x9E3779B185EBCA87ULL, p2 = 0xC2B2AE3D27D4EB4FULL;
+    const unsigned char *bytes = data;
+    if (size < 32)
+        return ocf_hash64 (bytes, size, seed);
+    //  Four variables, not an array: gcc -O2 kept an array's lanes in memory.
+    uint64_t a = seed + p1 + p2, b = seed + p2, c = seed, d = seed - p1;
+    size_t left = size;
+    for (; left >= 32; bytes += 32, left -= 32) {
+        a = ocf_hash_rotl (a + ocf_hash_le64 (bytes) * p2, 31) * p1;
+        b = ocf_hash_rotl (b + ocf_hash_le64 (bytes + 8) * p2, 31) * p1;
+        c = ocf_hash_rotl (c + ocf_hash_le64 (bytes + 16) * p2, 31) * p1;
+        d = ocf_hash_rotl (d + ocf_hash_le64 (bytes + 24) * p2, 31) * p1;
+    }
+    uint64_t h = ocf_hash_rotl (a, 1) + ocf_hash_rotl (b, 7) + ocf_hash_rotl (c, 12) + ocf_hash_rotl (d, 18);
+    return ocf_hash64 (bytes, left, ocf_hash_mix (h ^ size));
+}
+
 //  Folds one 64-bit value into a running hash.
 static inline uint64_t
 ocf_hash_u64 (uint64_t h, uint64_t value)

@@ -24,7 +24,7 @@ typedef struct {
 static void
 s_block (hasher_t *h, const unsigned char *bytes)
 {
-    h->chain = ocf_hash64 (bytes, h->size, h->chain);
+    h->chain = ocf_hash64_wide (bytes, h->size, h->chain);
     if (h->chain_out)
         h->chain_out[h->blocks] = h->chain;
     h->full = ++h->blocks == h->max_blocks;
@@ -73,7 +73,7 @@ s_anchor (const hasher_t *h)
 {
     if (h->total == 0)
         return 0;
-    uint64_t anchor = h->fill ? ocf_hash64 (h->block, h->fill, h->chain) : h->chain;
+    uint64_t anchor = h->fill ? ocf_hash64_wide (h->block, h->fill, h->chain) : h->chain;
     return anchor ? anchor : 1;
 }
 

@@ -439,3 +439,22 @@ Test (proxyd_prefix, the_key_from_the_model_lookups_index)
         ocf_json_index_clear (&index);
     }
 }
+
+//  Every host must compute the same key from the same body, whatever its processor: words
+//  are read little-endian. The value below is the key on x86-64, and what a reference of the
+//  normalisation and the hash written apart in Python gives; a host that computes another
+//  routes conversations elsewhere than its peers. It changes only with the normalisation or
+//  the block hash, and then every host of a fabric must change together.
+Test (proxyd_prefix, the_same_key_on_every_machine)
+{
+    char text[700], body[800];
+    for (size_t j = 0; j < sizeof text - 1; j++)
+        text[j] = (char) ('a' + (j * 3) % 26);
+    text[sizeof text - 1] = '\0';
+    snprintf (body, sizeof body, "{\"messages\": [{\"role\": \"system\", \"content\": \"%s\"}, {\"role\": \"user\", \"content\": \"hi\"}]}",
+              text);
+    ocf_prefix_key_t key = s_key_sized (OCF_PREFIX_CHAT, body, 16);
+    //  "system", 4 separators, the content, the end; "user", 4 separators, "hi", the end
+    cr_assert_eq (key.anchor_bytes, 6 + 4 + 699 + 1 + 4 + 4 + 2 + 1);
+    cr_assert_eq (key.anchor, 0xebaf5b54dd2c1b65ULL, "%016llx", (unsigned long long) key.anchor);
+}
