@@ -138,7 +138,7 @@ s_env_send (void *arg, const char *peer, const uint8_t *data, size_t size)
         return;
     int64_t span = self->options.delay_max_ms - self->options.delay_min_ms;
     int64_t delay = self->options.delay_min_ms + (span > 0 ? (int64_t) (s_random (self) % (uint64_t) (span + 1)) : 0);
-    event_t event = { .time = self->now + delay, .type = EV_DELIVER, .node = (uint32_t) target,
+    event_t event = { .time = self->now + node->slow_ms + delay, .type = EV_DELIVER, .node = (uint32_t) target,
                       .from = (uint32_t) env->index, .data = malloc (size ? size : 1), .size = size };
     memcpy (event.data, data, size);
     s_push (self, event);
@@ -482,4 +482,10 @@ void
 sim_set_group (sim_t *self, size_t index, int group)
 {
     self->nodes[index].group = group;
+}
+
+void
+sim_set_slow (sim_t *self, size_t index, int64_t extra_ms)
+{
+    self->nodes[index].slow_ms = extra_ms;
 }

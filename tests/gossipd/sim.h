@@ -39,6 +39,7 @@ typedef struct {
     uint64_t bytes_out;
     uint32_t epoch;              //  ticks of an earlier run of the node are ignored
     int64_t stalled_until;       //  stall_rate: the process runs again at this time
+    int64_t slow_ms;             //  sim_set_slow: what it sends leaves this much later
 } sim_node_t;
 
 typedef struct _sim_t sim_t;
@@ -79,5 +80,8 @@ void sim_restart (sim_t *self, size_t index);          //  back with a new gener
 void sim_leave (sim_t *self, size_t index);            //  graceful leave, then it stops
 void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
 void sim_set_group (sim_t *self, size_t index, int group);
+//  A process starved of CPU with work queued: everything it sends from now on (answers,
+//  heartbeats, refutations) leaves extra_ms late, in order. 0: back to normal.
+void sim_set_slow (sim_t *self, size_t index, int64_t extra_ms);
 
 #endif

@@ -510,6 +510,68 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
     }
 }
 
+typedef struct {
+    size_t cut;
+    size_t same_side_dead;       //  the most same-side entries listed dead at one check
+} split_watch_t;
+
+static bool
+s_split_declared_watching (sim_t *sim, void *arg)
+{
+    split_watch_t *watch = arg;
+    size_t dead = 0;
+    for (size_t i = 0; i < sim_size (sim); i++)
+        for (size_t j = 0; j < sim_size (sim); j++)
+            if ((i < watch->cut) == (j < watch->cut) && sim_entry (sim, i, j).status == OCF_STATUS_DEAD)
+                dead++;
+    if (dead > watch->same_side_dead)
+        watch->same_side_dead = dead;
+    split_t split = { watch->cut };
+    return s_split_declared (sim, &split);
+}
+
+//  A split loads both sides (every node probes, relays and spreads verdicts at once), and
+//  some processes fall behind: what they send leaves late. A slow node on this side still
+//  answers, within the time a confirmed suspicion lasts (probe, then suspicion_min): it is
+//  not confirmed dead together with the far side, which is declared within the bound of one
+//  crash all the same.
+Test (gossip_sim, slow_members_on_this_side_are_not_declared_with_the_far_side, .timeout = 120)
+{
+    static const struct { size_t nodes, cut; } splits[] = { { 64, 32 }, { 256, 128 } };
+    for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
+        size_t nodes = splits[s].nodes;
+        split_watch_t watch = { splits[s].cut, 0 };
+        sim_options_t options = s_options (nodes, 0, 130 + nodes);
+        //  What they send leaves late by 2/5 of a confirmed suspicion's span (probe, then
+        //  suspicion_min): even between two slow nodes an answer comes within it.
+        int64_t slow_ms = (options.config.probe_timeout_ms + options.config.suspicion_min_ms) * 2 / 5;
+        int64_t bound = s_detection_bound (&options.config);
+        sim_t *sim = sim_new (&options);
+        sim_run (sim, 5000);
+        for (size_t i = 0; i < watch.cut; i++)
+            sim_set_group (sim, i, 1);
+        //  Every eighth node of each side, from the cut on.
+        for (size_t i = 0; i < nodes; i += 8)
+            sim_set_slow (sim, i, slow_ms);
+        int64_t start = sim_now (sim);
+        bool declared = sim_run_until (sim, start + 2 * bound, 20, s_split_declared_watching, &watch);
+        int64_t took = sim_now (sim) - start;
+        //  What the slow nodes sent meanwhile arrives, then a few heartbeats.
+        sim_run (sim, sim_now (sim) + slow_ms + 2 * options.config.heartbeat_interval_ms);
+        s_split_declared_watching (sim, &watch);
+        printf ("split N=%3zu, %3zu cut off, every 8th node %lld ms slow: sides declared each other dead after %lld ms "
+                "(bound %lld ms); same-side entries dead at once, at most %zu\n", nodes, watch.cut, (long long) slow_ms,
+                (long long) took, (long long) bound, watch.same_side_dead);
+        cr_assert (declared, "N=%zu with slow nodes: the sides did not declare each other dead within %lld ms", nodes,
+                   (long long) (2 * bound));
+        cr_expect_leq (took, bound, "N=%zu with slow nodes: declared after %lld ms, bound %lld ms", nodes, (long long) took,
+                       (long long) bound);
+        cr_expect_eq (watch.same_side_dead, 0, "N=%zu: %zu same-side entries listed dead (slow nodes declared with the far side)",
+                      nodes, watch.same_side_dead);
+        sim_destroy (&sim);
+    }
+}
+
 //  --------------------------------------------------------------------------
 //  Bandwidth
 
