@@ -295,7 +295,6 @@ static bool
 s_probe_failed (ocf_gossip_t *self, watched_t *watched)
 {
     self->stats.probe_failures++;
-    uint32_t nonce = watched->probe_nonce;
     watched->probe_nonce = 0;
     //  Helpers that reached us just before went silent: more likely our network than the
     //  node. Helpers we did not hear from lately may be on the far side of a partition, and
@@ -314,14 +313,13 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
     watched->suspect_incarnation = member->incarnation;
     watched->suspect_since = self->now;
     watched->confirmer_count = 0;
-    watched->suspect_nonce = nonce;
     //  Members failing together (a partition, a rack) are confirmed together: each by the
     //  others' failures, as if its other observers had confirmed it, so that a whole side
     //  is declared as fast as one crash that all of its observers see. A lone failure waits
     //  for its other observers, as Lifeguard does. A split also loads this side (probes,
     //  relays, verdicts everywhere at once), and a node of this side that falls behind
-    //  answers late: its answer to the failed probe still ends the suspicion (on_ack), so
-    //  that it is not declared with the far side for answering after probe_timeout.
+    //  answers late: whatever it sends us meanwhile, its late answer first, ends the
+    //  suspicion (ocf_gossip_detect_heard), so that it is not declared with the far side.
     int confirmations = together ? self->config.observers - 1 : 0;
     watched->suspect_deadline = self->now + s_suspicion_timeout (self, confirmations);
     self->stats.suspicions++;
@@ -428,6 +426,16 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
 void
 ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
 {
+    //  A node we suspect that sends us anything (its late answer to our probe, a rumour, an
+    //  IHAVE) runs and reaches us: slow, not gone, whatever else fails meanwhile. That ends
+    //  our suspicion; the node refutes what we spread about it by itself.
+    watched_t *watched = s_watched_find (self, peer);
+    if (watched && watched->suspecting) {
+        ocf_gossip_log (self, OCF_LOG_INFO, "%s sent us a message %lld ms after our probe began: slow, not gone", peer,
+                        (long long) (self->now - watched->probe_started));
+        watched->suspecting = false;
+        s_update_probe_at (self, watched, self->now);
+    }
     for (size_t n = 1; n <= MAX_CONTACTS; n++) {
         contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
         if (strcmp (contact->id, peer) == 0) {
@@ -557,17 +565,6 @@ ocf_gossip_on_ack (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *m
     }
     for (size_t i = 0; i < self->watched_count; i++) {
         watched_t *watched = &self->watched[i];
-        if (watched->suspecting && watched->suspect_nonce == msg->nonce && !(msg->flags & OCF_WIRE_NACK)) {
-            //  The probe's answer, after its deadline: a slow node (or a slow path to it),
-            //  not a failed one, whatever else fails meanwhile. Our suspicion ends here; the
-            //  node refutes what we spread by itself.
-            ocf_gossip_log (self, OCF_LOG_INFO, "%s answered %lld ms after the probe began: slow, not gone", watched->id,
-                            (long long) (self->now - watched->probe_started));
-            watched->suspecting = false;
-            watched->suspect_nonce = 0;
-            s_update_probe_at (self, watched, self->now);
-            return;
-        }
         if (!watched->probe_nonce || watched->probe_nonce != msg->nonce)
             continue;
         if (msg->flags & OCF_WIRE_NACK) {

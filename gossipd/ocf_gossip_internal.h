@@ -44,7 +44,6 @@ typedef struct {
     uint64_t suspect_incarnation;
     int64_t suspect_since;
     int64_t suspect_deadline;
-    uint32_t suspect_nonce;          //  of the probe that failed: a late answer to it ends the suspicion
     char confirmers[MAX_OBSERVERS][OCF_ID_SIZE];
     int confirmer_count;
     //  anti-entropy trigger: roots that differ, settled (the same two roots for a heartbeat
