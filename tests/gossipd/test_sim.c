@@ -428,9 +428,11 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
                    "N=%zu, %zu cut off: the sides did not declare each other dead within %lld ms", nodes, split.cut,
                    (long long) bound);
         int64_t declared = sim_now (sim) - start;
-        uint64_t refutations = 0;
+        uint64_t refutations = 0, suspicions = 0, deaths = 0;
         for (size_t i = 0; i < nodes; i++) {
             refutations += ocf_gossip_stats (sim_node (sim, i)->core)->refutations;
+            suspicions += ocf_gossip_stats (sim_node (sim, i)->core)->suspicions;
+            deaths += ocf_gossip_stats (sim_node (sim, i)->core)->deaths_declared;
             for (size_t j = 0; j < nodes; j++)
                 if ((i < split.cut) == (j < split.cut))
                     cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "N=%zu: node %zu sees %zu, on its side, as %d",
@@ -456,9 +458,10 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
         goal_t goal = { who, 0, OCF_STATUS_DEAD };
         cr_assert (sim_run_until (sim, crashed + bound, 5, s_all_see, &goal),
                    "N=%zu: a crash right after the heal was not detected within %lld ms", nodes, (long long) bound);
-        printf ("split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms, healed (all alive, identical "
-                "tables) after %lld ms, a crash right after the heal after %lld ms (bound of one crash %lld ms)\n", nodes,
-                split.cut, (long long) declared, (long long) healed,
+        printf ("split N=%3zu, %3zu cut off: both sides declared the other dead after %lld ms (%.1f suspicions, %.1f "
+                "verdicts of death per node), healed (all alive, identical tables) after %lld ms, a crash right after the heal "
+                "after %lld ms (bound of one crash %lld ms)\n", nodes, split.cut, (long long) declared,
+                (double) suspicions / (double) nodes, (double) deaths / (double) nodes, (long long) healed,
                 (long long) (sim_now (sim) - crashed), (long long) bound);
         sim_destroy (&sim);
     }
