@@ -204,7 +204,7 @@ double ocf_gossip_health_scale (ocf_gossip_t *self);
 //  ocf_gossip_detect.c
 void ocf_gossip_detect_tick (ocf_gossip_t *self);
 void ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id);
-//  A message came from peer (any type): it reaches us.
+//  A message came from peer (any type): it reaches us, and our suspicion of it ends.
 void ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer);
 void ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ping (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);

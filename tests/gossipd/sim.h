@@ -81,7 +81,7 @@ void sim_leave (sim_t *self, size_t index);            //  graceful leave, then 
 void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
 void sim_set_group (sim_t *self, size_t index, int group);
 //  A process starved of CPU with work queued: everything it sends from now on (answers,
-//  heartbeats, refutations) leaves extra_ms late, in order. 0: back to normal.
+//  heartbeats, refutations) leaves extra_ms late. 0: back to normal.
 void sim_set_slow (sim_t *self, size_t index, int64_t extra_ms);
 
 #endif
