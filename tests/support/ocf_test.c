@@ -130,6 +130,8 @@ const char *
 ocf_test_bin (const char *program)
 {
     static __thread char path[512];
+    if (strchr (program, '/'))
+        return program;
     snprintf (path, sizeof path, "%s/%s", OCF_BIN_DIR, program);
     return path;
 }
@@ -177,7 +179,8 @@ ocf_test_spawn (ocf_test_node_t *node, const char *program, const char *const *s
     char state[400], run[400], log[400];
     snprintf (state, sizeof state, "node.state_dir=%s", node->state_dir);
     snprintf (run, sizeof run, "node.run_dir=%s", node->run_dir);
-    snprintf (log, sizeof log, "%s/%s.log", node->root, program);
+    const char *name = strrchr (program, '/');
+    snprintf (log, sizeof log, "%s/%s.log", node->root, name ? name + 1 : program);
     const char *argv[64] = { ocf_test_bin (program), "-c", node->config, "--set", state, "--set", run };
     int argc = 7;
     for (const char *const *set = sets; set && *set && argc < 60; set++) {

@@ -36,7 +36,8 @@ void ocf_test_teardown_fail (const char *format, ...) __attribute__ ((format (pr
 //  Appends text to the node's config file.
 void ocf_test_node_config (ocf_test_node_t *node, const char *text);
 
-//  Path of a program built by this tree ("ocf-tabled", "ocfctl", ...).
+//  Path of a program built by this tree ("ocf-tabled", "ocfctl", ...); a path (with a '/') is
+//  taken as it is, so that a benchmark can run another build's daemon beside this one's.
 const char *ocf_test_bin (const char *program);
 //  Starts a daemon for the node: -c node->config plus state_dir/run_dir and extra
 //  "--set" arguments (NULL-terminated, may be NULL); stderr goes to root/<program>.log.
