@@ -385,7 +385,9 @@ ocf_tabled_on_stats (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         "tombstones", (json_int_t) ocf_table_tombstone_count (self->table),
         "live", (json_int_t) census.live, "suspect", (json_int_t) census.suspect, "dead", (json_int_t) census.dead,
         "event_seq", (json_int_t) self->seq);
-    json_t *counters = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+    uint64_t verified, verify_cpu_us;
+    ocf_verify_stats (self->verify, &verified, &verify_cpu_us);
+    json_t *counters = json_pack ("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
         "requests", (json_int_t) self->stats.requests, "bad_requests", (json_int_t) self->stats.bad_requests,
         "errors", (json_int_t) self->stats.errors, "row_writes", (json_int_t) self->stats.writes,
         "commits", (json_int_t) self->stats.commits, "commit_failures", (json_int_t) self->stats.commit_failures,
@@ -393,7 +395,8 @@ ocf_tabled_on_stats (ocf_tabled_t *self, json_t *body, zmsg_t *reply)
         "events", (json_int_t) self->stats.events, "reaped", (json_int_t) self->stats.reaped,
         "compacted", (json_int_t) self->stats.compacted, "refutations", (json_int_t) self->stats.refutations,
         "rows_refused_signature", (json_int_t) self->stats.refused_signature,
-        "tombstones_refused_live", (json_int_t) self->stats.refused_reaped);
+        "tombstones_refused_live", (json_int_t) self->stats.refused_reaped,
+        "rows_verified", (json_int_t) verified, "verify_cpu_us", (json_int_t) verify_cpu_us);
     json_object_set_new (stats, "counters", counters);
     json_object_set_new (stats, "db_bytes", json_integer (ocf_store_file_size (self->store)));
     json_object_set_new (stats, "wal_bytes", json_integer (ocf_store_wal_size (self->store)));
