@@ -12,41 +12,61 @@
 
 typedef enum { KIND_ROW, KIND_MEMBER, KIND_TOMBSTONE } merge_kind_t;
 
-//  Checks every item of one MERGE array in place; fills parsed items. Returns -1 with error set.
+//  One array of a MERGE ("rows", "members" or "tombstones"), checked in place item by item.
+//  Its items are allocated at once: the verify threads hold pointers to rows while the rest
+//  are parsed.
+typedef struct {
+    const char *key;
+    merge_kind_t kind;
+    char *items;
+    size_t size;                 //  of an item
+    size_t count;                //  items in the array
+    size_t parsed;               //  items parsed so far
+    ocf_json_iter_t iter;
+} merge_array_t;
+
+//  Checks that the array is one (or absent) and makes room for its items. Returns -1 with
+//  error set.
 static int
-s_merge_parse (ocf_tabled_t *self, ocf_json_span_t array, const char *key, merge_kind_t kind, void **items_p,
-               size_t *count_p, char *error, size_t error_size)
+s_array_open (merge_array_t *array, ocf_json_span_t span, const char *key, merge_kind_t kind, char *error,
+              size_t error_size)
 {
-    *items_p = NULL;
-    *count_p = 0;
-    if (!array.len)
+    *array = (merge_array_t) { .key = key, .kind = kind,
+                               .size = kind == KIND_ROW ? sizeof (ocf_row_in_t)
+                                     : kind == KIND_MEMBER ? sizeof (ocf_member_in_t) : sizeof (ocf_tombstone_in_t) };
+    if (!span.len)
         return 0;
-    if (ocf_json_type (array) != OCF_JSON_ARRAY) {
+    if (ocf_json_type (span) != OCF_JSON_ARRAY) {
         snprintf (error, error_size, "\"%s\" must be an array", key);
         return -1;
     }
-    size_t size = kind == KIND_ROW ? sizeof (ocf_row_in_t) : kind == KIND_MEMBER ? sizeof (ocf_member_in_t)
-                                                             : sizeof (ocf_tombstone_in_t);
-    size_t capacity = 16;
-    char *items = ocf_malloc (capacity * size);
-    ocf_json_iter_t iter = ocf_json_iter (array);
     ocf_json_span_t item;
-    for (size_t index = 0; ocf_json_array_next (&iter, &item); index++) {
-        if (index == capacity)
-            items = ocf_realloc (items, (capacity *= 2) * size);
-        *items_p = items;
+    array->iter = ocf_json_iter (span);
+    while (ocf_json_array_next (&array->iter, &item))
+        array->count++;
+    array->iter = ocf_json_iter (span);
+    array->items = ocf_malloc ((array->count ? array->count : 1) * array->size);
+    return 0;
+}
+
+//  Checks the array's next items, until `until` are parsed in all. Returns -1 with error set.
+static int
+s_array_parse (ocf_tabled_t *self, merge_array_t *array, size_t until, char *error, size_t error_size)
+{
+    ocf_json_span_t item;
+    while (array->parsed < until && ocf_json_array_next (&array->iter, &item)) {
         char problem[512];
-        void *slot = items + index * size;
-        int rc = kind == KIND_ROW ? ocf_record_parse_row_span (item, (size_t) self->config->tabled.max_record, slot, problem, sizeof problem)
-               : kind == KIND_MEMBER ? ocf_record_parse_member_span (item, slot, problem, sizeof problem)
+        void *slot = array->items + array->parsed * array->size;
+        int rc = array->kind == KIND_ROW ? ocf_record_parse_row_span (item, (size_t) self->config->tabled.max_record, slot,
+                                                                      problem, sizeof problem)
+               : array->kind == KIND_MEMBER ? ocf_record_parse_member_span (item, slot, problem, sizeof problem)
                : ocf_record_parse_tombstone_span (item, slot, problem, sizeof problem);
         if (rc != 0) {
-            snprintf (error, error_size, "%s[%zu]: %s", key, index, problem);
+            snprintf (error, error_size, "%s[%zu]: %s", array->key, array->parsed, problem);
             return -1;
         }
-        *count_p = index + 1;
+        array->parsed++;
     }
-    *items_p = items;
     return 0;
 }
 
@@ -100,32 +120,76 @@ s_reaped_admissible (ocf_tabled_t *self, const ocf_tombstone_in_t *tombstone)
     return !covers_record || !ocf_entry_live (entry) || entry->member.generation > entry->generation;
 }
 
+//  Rows of a MERGE whose signatures are checked while the rest are parsed, when it has at
+//  least twice as many: the verify threads start on them at once instead of idling until
+//  every row is parsed. An eighth of the rows, at least EARLY_ROWS: parsing a row costs about
+//  a tenth of verifying one, so a thread is busy until the parsing ends.
+#define EARLY_ROWS 16
+
+//  Hands the verify threads the rows of [from, to) that would apply (into unchecked) and
+//  returns how many.
+static size_t
+s_verify_start (ocf_tabled_t *self, ocf_row_in_t *rows, size_t from, size_t to, ocf_row_in_t **unchecked)
+{
+    size_t count = 0;
+    for (size_t i = from; i < to; i++)
+        if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))
+            unchecked[count++] = &rows[i];
+    ocf_verify_start (self->verify, unchecked, count);
+    return count;
+}
+
 //  MERGE works on the request text: rows are checked in place and stored as they came,
 //  without building a JSON tree (the costliest part of a merge otherwise).
 void
 ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
 {
-    ocf_json_span_t arrays[3] = { { 0 } }, key, value;
+    ocf_json_span_t spans[3] = { { 0 } }, key, value;
     ocf_json_iter_t iter = ocf_json_iter (body);
     while (ocf_json_object_next (&iter, &key, &value))
         for (int kind = KIND_ROW; kind <= KIND_TOMBSTONE; kind++)
             if (ocf_json_string_is (key, (const char *[]) { "rows", "members", "tombstones" }[kind]))
-                arrays[kind] = value;
-    ocf_row_in_t *rows = NULL;
-    ocf_member_in_t *members = NULL;
-    ocf_tombstone_in_t *tombstones = NULL;
-    size_t row_count = 0, member_count = 0, tombstone_count = 0;
+                spans[kind] = value;
+    merge_array_t arrays[3] = { { 0 } };
     char error[600];
     //  Everything is checked before anything is applied: a bad item changes nothing.
     int rc = -1;
-    if (!arrays[KIND_ROW].len && !arrays[KIND_MEMBER].len && !arrays[KIND_TOMBSTONE].len)
+    if (!spans[KIND_ROW].len && !spans[KIND_MEMBER].len && !spans[KIND_TOMBSTONE].len)
         snprintf (error, sizeof error, "needs \"rows\", \"members\" or \"tombstones\"");
     else
-    if (s_merge_parse (self, arrays[KIND_ROW], "rows", KIND_ROW, (void **) &rows, &row_count, error, sizeof error) == 0
-    &&  s_merge_parse (self, arrays[KIND_MEMBER], "members", KIND_MEMBER, (void **) &members, &member_count, error, sizeof error) == 0
-    &&  s_merge_parse (self, arrays[KIND_TOMBSTONE], "tombstones", KIND_TOMBSTONE, (void **) &tombstones, &tombstone_count,
-                       error, sizeof error) == 0)
+    if (s_array_open (&arrays[KIND_ROW], spans[KIND_ROW], "rows", KIND_ROW, error, sizeof error) == 0
+    &&  s_array_open (&arrays[KIND_MEMBER], spans[KIND_MEMBER], "members", KIND_MEMBER, error, sizeof error) == 0
+    &&  s_array_open (&arrays[KIND_TOMBSTONE], spans[KIND_TOMBSTONE], "tombstones", KIND_TOMBSTONE, error,
+                      sizeof error) == 0)
         rc = 0;
+    ocf_row_in_t *rows = (ocf_row_in_t *) arrays[KIND_ROW].items;
+    ocf_member_in_t *members = (ocf_member_in_t *) arrays[KIND_MEMBER].items;
+    ocf_tombstone_in_t *tombstones = (ocf_tombstone_in_t *) arrays[KIND_TOMBSTONE].items;
+    size_t row_count = arrays[KIND_ROW].count, member_count = arrays[KIND_MEMBER].count;
+    size_t tombstone_count = arrays[KIND_TOMBSTONE].count;
+    //  The signatures of the rows that would apply are checked on the verify threads: the
+    //  first ones' while this thread parses the others, then the others' while it
+    //  merges, each row once it has its verdict (this thread checks rows itself rather than
+    //  wait for one). Nothing changes the table until every item is parsed, so what would
+    //  apply is the same whenever it is asked. The rest are never checked.
+    ocf_row_in_t **unchecked = ocf_malloc ((row_count + 1) * sizeof *unchecked);
+    size_t early = row_count >= 2 * EARLY_ROWS ? (row_count / 8 > EARLY_ROWS ? row_count / 8 : EARLY_ROWS) : 0;
+    bool early_started = false;
+    if (rc == 0 && early) {
+        if (s_array_parse (self, &arrays[KIND_ROW], early, error, sizeof error) != 0)
+            rc = -1;
+        else {
+            s_verify_start (self, rows, 0, early, unchecked);
+            early_started = true;
+        }
+    }
+    if (rc == 0
+    &&  (s_array_parse (self, &arrays[KIND_ROW], row_count, error, sizeof error) != 0
+    ||   s_array_parse (self, &arrays[KIND_MEMBER], member_count, error, sizeof error) != 0
+    ||   s_array_parse (self, &arrays[KIND_TOMBSTONE], tombstone_count, error, sizeof error) != 0))
+        rc = -1;
+    if (early_started)
+        ocf_verify_finish (self->verify);
     merge_result_t result = { 0 };
     char from[OCF_ID_SIZE + 1];
     ocf_json_span_t from_span = ocf_json_member (body, "from");
@@ -136,15 +200,8 @@ ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
     bool touches_self = false;
     int64_t now = ocf_time_wall_ms ();
     if (rc == 0) {
-        //  The signatures of the rows that would apply, on the verify threads while this one
-        //  merges: each row is merged once it has its verdict, and this thread checks rows
-        //  itself rather than wait for one. The rest are never checked.
-        ocf_row_in_t **unchecked = ocf_malloc ((row_count + 1) * sizeof *unchecked);
-        size_t unchecked_count = 0, next_unchecked = 0;
-        for (size_t i = 0; i < row_count; i++)
-            if (strcmp (rows[i].id, self->id) != 0 && ocf_table_row_applies (self->table, &rows[i]))
-                unchecked[unchecked_count++] = &rows[i];
-        ocf_verify_start (self->verify, unchecked, unchecked_count);
+        size_t next_unchecked = 0;
+        size_t unchecked_count = s_verify_start (self, rows, early, row_count, unchecked);
         for (size_t i = 0; i < row_count; i++) {
             if (next_unchecked < unchecked_count && unchecked[next_unchecked] == &rows[i])
                 ocf_verify_wait (self->verify, next_unchecked++);
@@ -164,7 +221,6 @@ ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
             s_merge_counted (self, rows[i].id, ocf_table_merge_row (self->table, &rows[i], now, NULL), &result);
         }
         ocf_verify_finish (self->verify);
-        free (unchecked);
         for (size_t i = 0; i < member_count; i++) {
             touches_self |= strcmp (members[i].id, self->id) == 0;
             s_merge_counted (self, members[i].id, ocf_table_merge_member (self->table, &members[i], now, NULL), &result);
@@ -189,7 +245,8 @@ ocf_tabled_on_merge (ocf_tabled_t *self, ocf_json_span_t body, zmsg_t *reply)
     }
     else
         ocf_tabled_reply_error (self, reply, "MERGE: %s", error);
-    for (size_t i = 0; i < row_count; i++)
+    free (unchecked);
+    for (size_t i = 0; i < arrays[KIND_ROW].parsed; i++)
         ocf_row_in_clear (&rows[i]);
     free (rows);
     free (members);

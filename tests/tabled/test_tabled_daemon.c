@@ -252,6 +252,73 @@ Test (tabled_daemon, refuses_forged_rows_and_reaps_of_live_nodes_counting_and_lo
     ocf_identity_destroy (&forger);
 }
 
+//  Enough rows for the verify threads, the first ones checked while the rest are parsed:
+//  forged rows among them, early and late, are refused and the others taken; copies already
+//  held are not verified again; a bad item anywhere changes nothing, the early rows included.
+Test (tabled_daemon, a_large_merge_takes_its_good_rows_refuses_its_forged_ones_and_verifies_only_what_applies)
+{
+    enum { ROWS = 40 };
+    static const int forged_at[] = { 3, 10, 25 };
+    char ids[ROWS][64], other[64];
+    ocf_identity_t *forger;
+    json_decref (s_foreign_row_of (other, 1, 1, &forger));
+    json_t *rows = json_array ();
+    for (int i = 0; i < ROWS; i++)
+        json_array_append_new (rows, s_foreign_row (ids[i], 1, 1));
+    s_sign (json_array_get (rows, forged_at[0]), forger);
+    s_sign (json_array_get (rows, forged_at[2]), forger);
+    json_object_set_new (json_array_get (rows, forged_at[1]), "version", json_integer (2));     //  altered after signing
+    json_t *reply = s_call_ok ("MERGE", json_pack ("{s:s, s:O}", "from", other, "rows", rows));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "applied")), ROWS - 3);
+    cr_assert_eq (json_integer_value (json_object_get (reply, "refused")), 3);
+    json_decref (reply);
+    cr_assert_eq (s_counter ("rows_refused_signature"), 3);
+    cr_assert_eq (s_counter ("rows_verified"), ROWS);
+    cr_assert_gt (s_counter ("verify_cpu_us"), 0);
+    for (int i = 0, f = 0; i < ROWS; i++) {
+        bool forged = f < 3 && i == forged_at[f];
+        f += forged;
+        reply = s_call_ok ("GET", json_pack ("{s:s}", "id", ids[i]));
+        cr_assert (json_is_null (json_object_get (reply, "row")) == forged, "row %d", i);
+        json_decref (reply);
+    }
+
+    //  Again: the copies held are stale and cost no verification; the forged rows, still
+    //  new here, are checked and refused again.
+    reply = s_call_ok ("MERGE", json_pack ("{s:O}", "rows", rows));
+    cr_assert_eq (json_integer_value (json_object_get (reply, "stale")), ROWS - 3);
+    cr_assert_eq (json_integer_value (json_object_get (reply, "refused")), 3);
+    json_decref (reply);
+    cr_assert_eq (s_counter ("rows_verified"), ROWS + 3);
+    json_decref (rows);
+
+    //  New rows, one malformed among the first (checked while the rest are parsed) or the
+    //  last: an ERR naming it, and none of the rows is taken.
+    json_t *digest = s_call_ok ("DIGEST", NULL);
+    char *root = strdup (json_string_value (json_object_get (digest, "root")));
+    json_decref (digest);
+    static const int malformed_at[] = { 5, ROWS - 1 };
+    for (size_t m = 0; m < sizeof malformed_at / sizeof malformed_at[0]; m++) {
+        rows = json_array ();
+        for (int i = 0; i < ROWS; i++)
+            json_array_append_new (rows, i == malformed_at[m] ? json_pack ("{s:s, s:i}", "id", ids[0], "generation", 1)
+                                                              : s_foreign_row (ids[i], 1, 1));
+        char *error = s_call_error ("MERGE", json_pack ("{s:o}", "rows", rows));
+        char expected[64];
+        snprintf (expected, sizeof expected, "MERGE: rows[%d]: \"version\" is missing", malformed_at[m]);
+        cr_assert (strstr (error, expected), "%s", error);
+        free (error);
+        digest = s_call_ok ("DIGEST", NULL);
+        cr_assert_str_eq (json_string_value (json_object_get (digest, "root")), root);
+        json_decref (digest);
+        reply = s_call_ok ("GET", json_pack ("{s:s}", "id", ids[ROWS - 2]));
+        cr_assert (json_is_null (json_object_get (reply, "row")));
+        json_decref (reply);
+    }
+    free (root);
+    ocf_identity_destroy (&forger);
+}
+
 Test (tabled_daemon, bad_input_is_answered_with_err_and_changes_nothing)
 {
     json_t *digest = s_call_ok ("DIGEST", NULL);
