@@ -14,6 +14,10 @@
     uses) on 1 thread and on one thread per core, and with OpenSSL (EVP_DigestVerify) on 1;
     then merged rows per second are given as a fraction of the verification ceiling (cores /
     libsodium's CPU time per verification), with tabled's CPU time per merged row.
+    Each merge figure comes with CPU times per merged row: tabled's (all its threads), of which
+    signature verification (its STATS counter verify_cpu_us) and the rest, and this client's.
+    BASELINE_TABLED=path/to/ocf-tabled (another build's, e.g. main's) runs 1 on that tabled too,
+    in the same run: the two take turns burst by burst (order alternating), on the same rows.
     Run: tests/bench/tabled/run.sh (builds first; MERGES_ONLY=1: the anchors and 1 only). Not a
     test: it prints figures.  */
 #include "ocf_msg.h"
@@ -28,6 +32,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #define ROWS 10000
@@ -209,10 +214,21 @@ s_row (int generation, ocf_identity_t *identity)
     return row;
 }
 
-//  Sends `requests` MERGEs of `per_request` rows each, pipelined (at most 256 in flight);
-//  returns rows per second, acknowledged (so verified and persisted).
-static pid_t s_tabled_pid;       //  the measured tabled: its CPU time per merged row
-static double s_cpu_per_row_us;  //  out of the last s_merge_rate on it
+//  A tabled whose merges are measured.
+typedef struct {
+    const char *label;
+    ocf_test_node_t node;
+    pid_t pid;
+    char endpoint[400];
+} tabled_t;
+
+//  What one burst of merges measured: rows per second, acknowledged (so verified and
+//  persisted); CPU time per row of tabled, of its signature verifications (NAN when its STATS
+//  do not say: an older build) and of this client (building no message: they are made first).
+typedef struct {
+    double rate, tabled_us, verify_us, client_us;
+    double load;                 //  the machine's 1-minute load average after it
+} burst_t;
 
 //  utime + stime of a process, in microseconds.
 static int64_t
@@ -232,10 +248,53 @@ s_process_cpu_us (pid_t pid)
     return (int64_t) ((utime + stime) * 1000000ULL / (unsigned long long) sysconf (_SC_CLK_TCK));
 }
 
-static double
-s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request)
+static int64_t
+s_self_cpu_us (void)
 {
-    zsock_t *client = zsock_new_dealer (endpoint);
+    struct rusage usage;
+    getrusage (RUSAGE_SELF, &usage);
+    return (int64_t) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000000 + usage.ru_utime.tv_usec
+         + usage.ru_stime.tv_usec;
+}
+
+//  tabled's verify_cpu_us counter, or -1 when it has none.
+static int64_t
+s_tabled_verify_cpu_us (tabled_t *tabled)
+{
+    bool ok;
+    json_t *stats = ocf_test_call (&tabled->node, "tabled", "STATS", NULL, &ok);
+    json_t *value = json_object_get (json_object_get (stats, "counters"), "verify_cpu_us");
+    int64_t cpu_us = ok && json_is_integer (value) ? (int64_t) json_integer_value (value) : -1;
+    json_decref (stats);
+    return cpu_us;
+}
+
+//  program: "ocf-tabled" (this build's) or a path to another build's.
+static void
+s_tabled_start (tabled_t *tabled, const char *label, const char *program)
+{
+    tabled->label = label;
+    ocf_test_node_init (&tabled->node, label);
+    tabled->pid = ocf_test_start (&tabled->node, program, NULL, 10000);
+    if (tabled->pid < 0) {
+        fprintf (stderr, "%s did not start\n", program);
+        exit (1);
+    }
+    snprintf (tabled->endpoint, sizeof tabled->endpoint, "ipc://%s/tabled.api", tabled->node.run_dir);
+}
+
+static void
+s_tabled_stop (tabled_t *tabled)
+{
+    ocf_test_stop (tabled->pid, SIGTERM, 10000);
+    ocf_test_node_cleanup (&tabled->node);
+}
+
+//  Sends `requests` MERGEs of `per_request` rows each, pipelined (at most 256 in flight).
+static burst_t
+s_merge_burst (tabled_t *tabled, json_t **rows, int requests, int per_request)
+{
+    zsock_t *client = zsock_new_dealer (tabled->endpoint);
     zmsg_t **messages = calloc ((size_t) requests, sizeof *messages);
     for (int r = 0; r < requests; r++) {
         json_t *batch = json_array ();
@@ -244,26 +303,55 @@ s_merge_rate (const char *endpoint, json_t **rows, int requests, int per_request
         messages[r] = zmsg_new ();
         ocf_msg_append (messages[r], "MERGE", json_pack ("{s:o}", "rows", batch));
     }
-    int64_t start = ocf_test_now_us (), cpu_start = s_process_cpu_us (s_tabled_pid);
+    int64_t verify_start = s_tabled_verify_cpu_us (tabled);
+    int64_t start = ocf_test_now_us (), cpu_start = s_process_cpu_us (tabled->pid), client_start = s_self_cpu_us ();
     int sent = 0, acked = 0;
     while (acked < requests) {
         while (sent < requests && sent - acked < 256)
             zmsg_send (&messages[sent++], client);
         zmsg_t *reply = zmsg_recv (client);
-        char *body = reply ? zframe_strdup (zmsg_last (reply)) : NULL;
-        if (!reply || !zframe_streq (zmsg_first (reply), "OK") || !strstr (body, "\"refused\":0")) {
-            fprintf (stderr, "MERGE failed or refused rows: %s\n", body ? body : "no reply");
+        zframe_t *body = reply ? zmsg_last (reply) : NULL;
+        //  The reply is {"applied":N,"stale":N,"refused":N,"ignored":N}: read in place.
+        if (!reply || !zframe_streq (zmsg_first (reply), "OK")
+        ||  !memmem (zframe_data (body), zframe_size (body), "\"refused\":0,", 12)) {
+            char *text = body ? zframe_strdup (body) : NULL;
+            fprintf (stderr, "MERGE failed or refused rows: %s\n", text ? text : "no reply");
             exit (1);
         }
-        free (body);
         zmsg_destroy (&reply);
         acked++;
     }
-    double seconds = (ocf_test_now_us () - start) / 1e6;
-    s_cpu_per_row_us = (double) (s_process_cpu_us (s_tabled_pid) - cpu_start) / (requests * per_request);
+    int64_t end = ocf_test_now_us (), client_end = s_self_cpu_us ();
+    int64_t cpu_end = s_process_cpu_us (tabled->pid), verify_end = s_tabled_verify_cpu_us (tabled);
+    double merged = requests * per_request;
+    burst_t burst = { merged / ((end - start) / 1e6), (cpu_end - cpu_start) / merged,
+                      verify_start < 0 ? NAN : (verify_end - verify_start) / merged, (client_end - client_start) / merged,
+                      NAN };
+    FILE *loadavg = fopen ("/proc/loadavg", "r");
+    if (!loadavg || fscanf (loadavg, "%lf", &burst.load) != 1)
+        burst.load = NAN;
+    if (loadavg)
+        fclose (loadavg);
     free (messages);
     zsock_destroy (&client);
-    return requests * per_request / seconds;
+    return burst;
+}
+
+//  Merges by `tabled_count` tableds of the same rows, REPS bursts each, the tableds taking
+//  turns (the order alternating, so that neither always follows the other). prepare (when
+//  given) makes burst r's rows first, and the time it takes counts nowhere.
+static void
+s_merge_bursts (tabled_t *tableds, int tabled_count, json_t **rows, int per_request, bool fresh_rows,
+                void (*prepare) (int r), burst_t bursts[][REPS])
+{
+    for (int r = 0; r < REPS; r++) {
+        if (prepare)
+            prepare (r);
+        for (int turn = 0; turn < tabled_count; turn++) {
+            int t = r % 2 ? tabled_count - 1 - turn : turn;
+            bursts[t][r] = s_merge_burst (&tableds[t], rows + (fresh_rows ? r * ROWS : 0), ROWS / per_request, per_request);
+        }
+    }
 }
 
 typedef struct {
@@ -300,33 +388,65 @@ s_compare_double (const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-//  Median and range of REPS rates (sorts them), against the verification ceiling; and
-//  tabled's CPU time per merged row (median), of which one verification is a part.
-static void
-s_print_rate (const char *label, double *rates, double *cpu_us)
+static double
+s_median (double *values)
 {
-    qsort (rates, REPS, sizeof *rates, s_compare_double);
-    qsort (cpu_us, REPS, sizeof *cpu_us, s_compare_double);
-    double cpu = cpu_us[REPS / 2];
-    printf ("%-38s %7.0f rows/s persisted (median of %d; %.0f-%.0f), %.0f%% of the verification ceiling\n", label,
-            rates[REPS / 2], REPS, rates[0], rates[REPS - 1], 100 * rates[REPS / 2] * s_verify_cpu_us / (s_cores * 1e6));
-    printf ("%-38s tabled CPU %.1f us per row (%.1f-%.1f), verification %.0f%% of it: %.0f rows/s if %d idle cores ran"
-            " only tabled\n", "", cpu, cpu_us[0], cpu_us[REPS - 1], 100 * s_verify_cpu_us / cpu, s_cores * 1e6 / cpu, s_cores);
+    qsort (values, REPS, sizeof *values, s_compare_double);
+    return values[REPS / 2];
+}
+
+//  Median and range of REPS bursts, against the verification ceiling; and the CPU times per
+//  merged row (medians): tabled's, of which its verifications and the rest, and the client's.
+static void
+s_print_rate (const char *label, const tabled_t *tabled, const burst_t *bursts)
+{
+    double rates[REPS], cpu[REPS], verify[REPS], rest[REPS], client[REPS], load[REPS];
+    for (int r = 0; r < REPS; r++) {
+        rates[r] = bursts[r].rate;
+        cpu[r] = bursts[r].tabled_us;
+        verify[r] = bursts[r].verify_us;
+        rest[r] = bursts[r].tabled_us - bursts[r].verify_us;
+        client[r] = bursts[r].client_us;
+        load[r] = bursts[r].load;
+    }
+    double rate = s_median (rates), cpu_us = s_median (cpu), verify_us = s_median (verify), rest_us = s_median (rest),
+           client_us = s_median (client), load_median = s_median (load);
+    printf ("%-38s %7.0f rows/s persisted (median of %d; %.0f-%.0f), %.0f%% of the verification ceiling [%s]\n", label,
+            rate, REPS, rates[0], rates[REPS - 1], 100 * rate * s_verify_cpu_us / (s_cores * 1e6), tabled->label);
+    printf ("%-38s tabled CPU %.1f us per row (%.1f-%.1f): %.0f rows/s if %d idle cores ran only tabled\n", "", cpu_us,
+            cpu[0], cpu[REPS - 1], s_cores * 1e6 / cpu_us, s_cores);
+    if (!isnan (verify[0]))
+        printf ("%-38s   of which verification %.1f us (%.1f-%.1f), the rest %.1f us (%.1f-%.1f)\n", "",
+                verify_us, verify[0], verify[REPS - 1], rest_us, rest[0], rest[REPS - 1]);
+    else
+        printf ("%-38s   of which verification ~%.1f us (the anchor's CPU time: this tabled does not count it)\n", "",
+                s_verify_cpu_us);
+    printf ("%-38s client CPU %.1f us per row (%.1f-%.1f); load average %.1f (%.1f-%.1f)\n", "", client_us, client[0],
+            client[REPS - 1], load_median, load[0], load[REPS - 1]);
 }
 
 //  A fresh ocf-tabled takes a 10,000-row snapshot: milliseconds until every row is committed.
 static double
 s_snapshot_ms (json_t **rows)
 {
-    ocf_test_node_t fresh;
-    ocf_test_node_init (&fresh, "bench-join");
-    pid_t pid = ocf_test_start (&fresh, "ocf-tabled", NULL, 10000);
-    char endpoint[400];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", fresh.run_dir);
-    double rate = s_merge_rate (endpoint, rows, ROWS / SNAPSHOT_PAGE, SNAPSHOT_PAGE);
-    ocf_test_stop (pid, SIGTERM, 10000);
-    ocf_test_node_cleanup (&fresh);
-    return ROWS / rate * 1000;
+    tabled_t fresh;
+    s_tabled_start (&fresh, "bench-join", "ocf-tabled");
+    burst_t burst = s_merge_burst (&fresh, rows, ROWS / SNAPSHOT_PAGE, SNAPSHOT_PAGE);
+    s_tabled_stop (&fresh);
+    return ROWS / burst.rate * 1000;
+}
+
+//  The updates' bursts: burst r gives every row of the first 100-per-request burst version r + 2.
+static json_t **s_update_rows;
+static ocf_identity_t **s_update_identities;
+
+static void
+s_prepare_updates (int r)
+{
+    for (int i = 0; i < ROWS; i++) {
+        json_object_set_new (s_update_rows[i], "version", json_integer (r + 2));
+        s_sign (s_update_rows[i], s_update_identities[i]);
+    }
 }
 
 int
@@ -334,16 +454,16 @@ main (void)
 {
     zsys_init ();
     s_anchors ();
-    ocf_test_node_t node;
-    ocf_test_node_init (&node, "bench");
-    pid_t pid = ocf_test_start (&node, "ocf-tabled", NULL, 10000);
-    if (pid < 0) {
-        fprintf (stderr, "ocf-tabled did not start\n");
-        return 1;
-    }
-    s_tabled_pid = pid;
-    char endpoint[400];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/tabled.api", node.run_dir);
+    //  This build's tabled, and the baseline's when asked for: both idle but for their turns.
+    tabled_t tableds[2];
+    const char *baseline = getenv ("BASELINE_TABLED");
+    int tabled_count = baseline && *baseline ? 2 : 1;
+    s_tabled_start (&tableds[0], "bench", "ocf-tabled");
+    if (tabled_count == 2)
+        s_tabled_start (&tableds[1], "baseline", baseline);
+    ocf_test_node_t node = tableds[0].node;
+    pid_t pid = tableds[0].pid;
+    const char *endpoint = tableds[0].endpoint;
     //  New rows: REPS bursts of ROWS distinct rows, one row per request, then as many 100 per
     //  request; updates: the rows of the first 100-per-request burst, a new version each time.
     //  One node (key) per row, made before anything is timed.
@@ -356,32 +476,23 @@ main (void)
     char *sample = json_dumps (rows[0], JSON_COMPACT);
     printf ("row size: %zu bytes of JSON\n", strlen (sample));
     free (sample);
-    double single[REPS], batched[REPS], updates[REPS], single_cpu[REPS], batched_cpu[REPS], updates_cpu[REPS];
-    for (int r = 0; r < REPS; r++) {
-        single[r] = s_merge_rate (endpoint, rows + r * ROWS, ROWS, 1);
-        single_cpu[r] = s_cpu_per_row_us;
+    burst_t single[2][REPS], batched[2][REPS], updates[2][REPS];
+    s_merge_bursts (tableds, tabled_count, rows, 1, true, NULL, single);
+    fprintf (stderr, "bench: merges of 100 rows per request\n");      //  a cue for a profiler to attach
+    s_merge_bursts (tableds, tabled_count, rows + REPS * ROWS, 100, true, NULL, batched);
+    s_update_rows = rows + REPS * ROWS;
+    s_update_identities = identities + REPS * ROWS;
+    s_merge_bursts (tableds, tabled_count, s_update_rows, 100, false, s_prepare_updates, updates);
+    for (int t = 0; t < tabled_count; t++) {
+        s_print_rate ("merge, 1 row per request, pipelined:", &tableds[t], single[t]);
+        s_print_rate ("merge, 100 rows per request:", &tableds[t], batched[t]);
+        s_print_rate ("merge, 100 updated rows per request:", &tableds[t], updates[t]);
     }
-    json_t **batch_rows = rows + REPS * ROWS;
-    for (int r = 0; r < REPS; r++) {
-        batched[r] = s_merge_rate (endpoint, batch_rows + r * ROWS, ROWS / 100, 100);
-        batched_cpu[r] = s_cpu_per_row_us;
-    }
-    ocf_identity_t **batch_identities = identities + REPS * ROWS;
-    for (int r = 0; r < REPS; r++) {
-        for (int i = 0; i < ROWS; i++) {
-            json_object_set_new (batch_rows[i], "version", json_integer (r + 2));
-            s_sign (batch_rows[i], batch_identities[i]);
-        }
-        updates[r] = s_merge_rate (endpoint, batch_rows, ROWS / 100, 100);
-        updates_cpu[r] = s_cpu_per_row_us;
-    }
-    s_print_rate ("merge, 1 row per request, pipelined:", single, single_cpu);
-    s_print_rate ("merge, 100 rows per request:", batched, batched_cpu);
-    s_print_rate ("merge, 100 updated rows per request:", updates, updates_cpu);
     fflush (stdout);
+    if (tabled_count == 2)
+        s_tabled_stop (&tableds[1]);
     if (getenv ("MERGES_ONLY")) {       //  MERGES_ONLY=1: the anchors and merges, nothing after
-        ocf_test_stop (pid, SIGTERM, 10000);
-        ocf_test_node_cleanup (&node);
+        s_tabled_stop (&tableds[0]);
         return 0;
     }
     double snapshots[REPS];
