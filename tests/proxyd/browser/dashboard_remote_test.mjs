@@ -5,10 +5,11 @@
 // refused (the note says so, still no control); that the host's key brings the controls, and
 // that they work: host-a's llm drained with its button and undrained with the host's, each
 // listed as an event; no console error. Prints OK and exits 0, or FAIL and why and exits 1.
-import { open } from "./devtools.mjs";
+import { open, drainAndUndrain } from "./devtools.mjs";
 
 const [url, artifacts, adminKey] = process.argv.slice(2);
-const { fail, finish, evaluate, waitFor, screenshot, navigate, problems } = await open(artifacts);
+const page = await open(artifacts);
+const { fail, finish, evaluate, waitFor, screenshot, navigate, problems } = page;
 const buttons = "[...document.querySelectorAll('#hosts button')].map(b => b.textContent)";
 const note = "document.getElementById('key-note')?.textContent || ''";
 
@@ -33,15 +34,7 @@ try {
   await useKey(adminKey);
   await waitFor("the drain controls", `${buttons}.includes('Drain host') && !document.getElementById('key-form')`, 5000);
   await screenshot("dashboard-remote-controls.png");
-  const eventFor = (kinds) => `[...document.querySelectorAll('#events li')].some(li =>
-    ${JSON.stringify(kinds)}.includes(li.dataset.kind) && li.textContent.includes('host-a · llm'))`;
-  const click = (key) => evaluate(`document.querySelector('[data-focus="${key}"]').click()`);
-  await click("drain/llm");
-  await waitFor("host-a's llm draining", eventFor(["service_draining", "service_down"]), 15000);
-  await click("undrain/");
-  await waitFor("host-a's llm back", eventFor(["service_up", "service_ready"]), 15000);
-  const error = await evaluate("document.getElementById('error').textContent");
-  if (error) await fail("a control failed: " + error);
+  await drainAndUndrain(page, "dashboard-remote-drained.png");
   if (problems.length) await fail("console errors: " + problems.join("; "));
   console.log("OK");
   finish(0);

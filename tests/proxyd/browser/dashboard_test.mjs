@@ -8,10 +8,11 @@
 // network (host-c marked dead); the event must be listed within 2 s of it. Prints OK and exits
 // 0, or prints FAIL and why and exits 1.
 import { createInterface } from "node:readline";
-import { open } from "./devtools.mjs";
+import { open, drainAndUndrain } from "./devtools.mjs";
 
 const [url, artifacts] = process.argv.slice(2);
-const { fail, finish, evaluate, waitFor, screenshot, viewport, scheme, key, redrawn, navigate, problems } = await open(artifacts);
+const page = await open(artifacts);
+const { fail, finish, evaluate, waitFor, screenshot, viewport, scheme, key, redrawn, navigate, problems } = page;
 
 try {
   await navigate(url);
@@ -69,17 +70,8 @@ try {
   await screenshot("dashboard-390x844.png");
   await viewport(1280, 800, false);
 
-  // Control: drain host-a's llm with its button, then undrain the host (a drained service
-  // leaves the table, and its own buttons with it); each shows as an event.
-  const eventFor = (kinds) => `[...document.querySelectorAll('#events li')].some(li =>
-    ${JSON.stringify(kinds)}.includes(li.dataset.kind) && li.textContent.includes('host-a · llm'))`;
-  const click = (key) => evaluate(`document.querySelector('[data-focus="${key}"]').click()`);
-  await click("drain/llm");
-  await waitFor("host-a's llm draining", eventFor(["service_draining", "service_down"]), 15000);
-  await screenshot("dashboard-drained.png");
-  await click("undrain/");
-  await waitFor("host-a's llm back", eventFor(["service_up", "service_ready"]), 15000);
-  if (await evaluate("document.getElementById('error').textContent")) await fail(await evaluate("document.getElementById('error').textContent"));
+  // Control: drain and undrain with the page's buttons.
+  await drainAndUndrain(page, "dashboard-drained.png");
 
   if (problems.length) await fail("console errors: " + problems.join("; "));
 

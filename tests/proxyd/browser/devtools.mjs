@@ -124,3 +124,19 @@ export async function open(artifacts) {
   }
   return { fail, finish, send, evaluate, waitFor, screenshot, viewport, scheme, key, type, redrawn, navigate, problems };
 }
+
+// The page's controls at work: host-a's llm drained with its button, then the host undrained
+// with its own (a drained service leaves the table, and its buttons with it); each must show
+// as an event, and no control may report an error. shot: the screenshot's name once drained.
+export async function drainAndUndrain({ evaluate, waitFor, screenshot, fail }, shot) {
+  const eventFor = (kinds) => `[...document.querySelectorAll('#events li')].some(li =>
+    ${JSON.stringify(kinds)}.includes(li.dataset.kind) && li.textContent.includes('host-a · llm'))`;
+  const click = (key) => evaluate(`document.querySelector('[data-focus="${key}"]').click()`);
+  await click("drain/llm");
+  await waitFor("host-a's llm draining", eventFor(["service_draining", "service_down"]), 15000);
+  await screenshot(shot);
+  await click("undrain/");
+  await waitFor("host-a's llm back", eventFor(["service_up", "service_ready"]), 15000);
+  const error = await evaluate("document.getElementById('error').textContent");
+  if (error) await fail("a control failed: " + error);
+}
