@@ -121,6 +121,19 @@ fabric_json (const fabric_response_t *response)
     return json_loadb (response->body, response->body_len, 0, NULL);
 }
 
+json_t *
+fabric_get_json (fabric_host_t *host, const char *path)
+{
+    char url[256];
+    snprintf (url, sizeof url, "%s%s", host->url, path);
+    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
+    cr_assert_eq (response.status, 200, "GET %s: %ld %s", path, response.status, response.body);
+    json_t *json = fabric_json (&response);
+    cr_assert (json, "GET %s is not JSON: %s", path, response.body);
+    fabric_response_free (&response);
+    return json;
+}
+
 double
 fabric_metric (fabric_host_t *host, const char *sample)
 {

@@ -80,6 +80,8 @@ void fabric_response_free (fabric_response_t *response);
 char *fabric_header (const fabric_response_t *response, const char *name);
 //  The body as JSON (NULL when it is not).
 json_t *fabric_json (const fabric_response_t *response);
+//  GET path on the host's proxyd, which must answer 200 with JSON: the body (caller decrefs).
+json_t *fabric_get_json (fabric_host_t *host, const char *path);
 //  The value of a sample of the host's /metrics ("name{labels} "), 0 when absent.
 double fabric_metric (fabric_host_t *host, const char *sample);
 //  The status of node_id's service name in host's proxyd's view (/v1/dnt/table) into status,

@@ -43,18 +43,6 @@ s_teardown (void)
 TestSuite (proxyd_compat, .init = s_setup, .fini = s_teardown, .timeout = 90);
 
 static json_t *
-s_get (fabric_host_t *host, const char *path)
-{
-    char url[256];
-    snprintf (url, sizeof url, "%s%s", host->url, path);
-    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
-    cr_assert_eq (response.status, 200, "GET %s: %ld %s", path, response.status, response.body);
-    json_t *body = fabric_json (&response);
-    fabric_response_free (&response);
-    return body;
-}
-
-static json_t *
 s_tabled (fabric_host_t *host, const char *verb, json_t *body)
 {
     bool ok;
@@ -80,7 +68,7 @@ static bool
 s_fresh (void *arg)
 {
     fresh_t *fresh = arg;
-    json_t *table = s_get (A, "/v1/dnt/table");
+    json_t *table = fabric_get_json (A, "/v1/dnt/table");
     bool ok = json_integer_value (json_object_get (s_peer (table, fresh->about), "last_seen")) >= fresh->since;
     json_decref (table);
     return ok;
@@ -98,11 +86,11 @@ Test (proxyd_compat, last_seen_is_what_tabled_observed)
     cr_assert_geq (observed, before, "tabled's own last_alive");
     fresh_t fresh = { B, observed };
     if (!ocf_test_wait_for (s_fresh, &fresh, 2000)) {
-        json_t *table = s_get (A, "/v1/dnt/table");
+        json_t *table = fabric_get_json (A, "/v1/dnt/table");
         char *text = json_dumps (s_peer (table, B), JSON_COMPACT);
         cr_assert_fail ("the view's last_seen of B is not tabled's last_alive (%lld): %s", (long long) observed, text);
     }
-    json_t *table = s_get (A, "/v1/dnt/table");
+    json_t *table = fabric_get_json (A, "/v1/dnt/table");
     int64_t now = ocf_time_wall_ms () / 1000;
     int64_t own = json_integer_value (json_object_get (s_peer (table, A), "last_seen"));
     cr_assert (own >= before && own <= now, "this node's last_seen is %lld, not now (%lld)", (long long) own, (long long) now);
@@ -120,7 +108,7 @@ static bool
 s_lists_b_as_expected (void *arg)
 {
     const listing_t *listing = arg;
-    json_t *table = s_get (A, listing->path);
+    json_t *table = fabric_get_json (A, listing->path);
     bool listed = s_peer (table, B) != NULL;
     json_decref (table);
     return listed == listing->listed;
@@ -181,7 +169,7 @@ Test (proxyd_compat, every_answer_names_node_request_and_version)
 
 Test (proxyd_compat, openfabric_shapes)
 {
-    json_t *peers = s_get (A, "/v1/dnt/peers");
+    json_t *peers = fabric_get_json (A, "/v1/dnt/peers");
     json_t *peer = json_array_get (json_object_get (peers, "peers"), 0);
     cr_assert_str_eq (json_string_value (json_object_get (peer, "ID")), B->id);
     char expected[200];
@@ -198,7 +186,7 @@ Test (proxyd_compat, openfabric_shapes)
     cr_assert_str_eq (json_string_value (json_object_get (json_object_get (peer, "urls"), "proxy")), expected);
     json_decref (peers);
 
-    json_t *bootstraps = s_get (A, "/v1/dnt/bootstraps");
+    json_t *bootstraps = fabric_get_json (A, "/v1/dnt/bootstraps");
     cr_assert_eq (json_array_size (json_object_get (bootstraps, "bootstraps")), 2);
     json_array_foreach (json_object_get (bootstraps, "bootstraps"), index, addr)
         cr_assert (strncmp (json_string_value (addr), "/ip4/127.0.0.1/tcp/", 19) == 0 && strstr (json_string_value (addr), "/p2p/"),
@@ -207,7 +195,7 @@ Test (proxyd_compat, openfabric_shapes)
         cr_assert (strchr (json_string_value (addr), '@'), "%s", json_string_value (addr));
     json_decref (bootstraps);
 
-    json_t *stats = s_get (A, "/v1/dnt/stats");
+    json_t *stats = fabric_get_json (A, "/v1/dnt/stats");
     cr_assert_str_eq (json_string_value (json_object_get (stats, "message")), "1 of 1 known peers connected");
     json_decref (stats);
 
@@ -218,7 +206,7 @@ Test (proxyd_compat, openfabric_shapes)
     fabric_sync (&s_fabric);
     json_t *hardware = NULL;
     for (int i = 0; i < 200 && !hardware; i++) {
-        json_t *table = s_get (A, "/v1/dnt/table");
+        json_t *table = fabric_get_json (A, "/v1/dnt/table");
         json_t *candidate = json_object_get (s_peer (table, B), "hardware");
         if (json_integer_value (json_object_get (candidate, "host_memory_used")) == 12000)
             hardware = json_incref (candidate);

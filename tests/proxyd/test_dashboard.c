@@ -93,25 +93,12 @@ s_teardown (void)
 
 TestSuite (proxyd_dashboard, .init = s_setup, .fini = s_teardown, .timeout = 90);
 
-static json_t *
-s_dashboard (fabric_host_t *host, const char *query)
-{
-    char url[160];
-    snprintf (url, sizeof url, "%s/v1/dashboard%s", host->url, query);
-    fabric_response_t response = fabric_http ("GET", url, NULL, NULL);
-    cr_assert_eq (response.status, 200, "%s: %ld %s", url, response.status, response.body);
-    json_t *json = fabric_json (&response);
-    cr_assert (json, "%s is not JSON: %s", url, response.body);
-    fabric_response_free (&response);
-    return json;
-}
-
 static json_t *s_node (json_t *dashboard, fabric_host_t *host);
 
 static bool
 s_rtt_shown (void *arg)
 {
-    json_t *dashboard = s_dashboard (A, "");
+    json_t *dashboard = fabric_get_json (A, "/v1/dashboard");
     json_t *rtt = json_object_get (s_node (dashboard, B), "rtt_ms");
     bool shown = json_is_number (rtt) && json_number_value (rtt) == 3.5;
     json_decref (dashboard);
@@ -141,9 +128,9 @@ static bool
 s_event_listed (void *arg)
 {
     event_wait_t *wait = arg;
-    char query[48];
-    snprintf (query, sizeof query, "?since=%" PRIu64, wait->since);
-    json_t *dashboard = s_dashboard (wait->host, query), *event;
+    char path[64];
+    snprintf (path, sizeof path, "/v1/dashboard?since=%" PRIu64, wait->since);
+    json_t *dashboard = fabric_get_json (wait->host, path), *event;
     size_t index;
     bool found = false;
     json_array_foreach (json_object_get (dashboard, "events"), index, event) {
@@ -174,7 +161,7 @@ Test (proxyd_dashboard, data_follows_the_network)
     char url[160];
     s_requests (4);
     cr_assert (ocf_test_wait_for (s_rtt_shown, NULL, 5000), "host-b's round-trip time (3.5 ms) is not shown");
-    json_t *dashboard = s_dashboard (A, "");
+    json_t *dashboard = fabric_get_json (A, "/v1/dashboard");
     cr_assert_str_eq (json_string_value (json_object_get (dashboard, "self")), A->id);
     cr_assert (json_is_true (json_object_get (dashboard, "control")), "a client on this host may use the controls");
     cr_assert_eq (json_array_size (json_object_get (dashboard, "nodes")), 3);

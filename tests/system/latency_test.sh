@@ -40,9 +40,7 @@ rtt_report_ms=5000             # OCF_RTT_REPORT_MS (gossipd/ocf_rtt.h)
 
 . "$here/netns_lib.sh"
 
-host_ns() { echo "$prefix-h$1"; }
 addr() { echo "10.78.0.$1"; }
-ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
 
 guard_test ocflt "${OCF_LATENCY_LIMIT:-170}"
 

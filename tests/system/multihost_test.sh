@@ -59,9 +59,7 @@ figure() {   # figure KEY VALUE UNIT
 # --------------------------------------------------------------------------------------------
 # Namespaces, processes, cleanup
 
-host_ns() { echo "$prefix-h$1"; }
 addr() { echo "10.77.0.$1"; }
-ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }
 
 guard_test ocfmh "${OCF_MULTIHOST_LIMIT:-390}"
 

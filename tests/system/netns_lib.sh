@@ -3,9 +3,9 @@
 # logs, cleanup and the time limit (guard_test).
 # The sourcing script defines: bin (the build's bin/), work (its work dir, hN/ per host), prefix
 # (its namespaces' names start with "$prefix-"),
-# hosts (how many), client and bridge (namespace names), host_ns N and addr N (a host's
-# namespace and address; addr 100 is the clients'), serving (the hosts whose workerd runs a
-# backend for the service llm, space-separated), ctl HOST ARGS... (ocfctl on that host).
+# hosts (how many), client and bridge (namespace names), addr N (a host's address; addr 100 is
+# the clients'), serving (the hosts whose workerd runs a backend for the service llm,
+# space-separated).
 
 now_ms() { date +%s%3N; }
 say() { printf '%s  %s\n' "$(date +%T.%3N)" "$*"; }
@@ -31,6 +31,8 @@ wait_for() {
   done
 }
 
+host_ns() { echo "$prefix-h$1"; }    # host N's namespace
+ctl() { local h=$1; shift; "$bin/ocfctl" -r "$work/h$h/run" -t 3000 "$@"; }    # ctl HOST ARGS...: ocfctl there
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 
 kill_namespace() {     # every process in the namespace (all of them ours), then the namespace
