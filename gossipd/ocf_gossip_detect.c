@@ -476,9 +476,9 @@ ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wire_ms
     watched->disowned = false;
     ocf_phi_heartbeat (&watched->phi, self->now);
     s_update_probe_at (self, watched, self->now);
-    //  Any sign of life ends our own doubts; the node refutes others' by itself.
+    //  A heartbeat answers for any probe under way; our suspicion, if any, ended as the
+    //  message arrived (ocf_gossip_detect_heard), and the node refutes others' by itself.
     watched->probe_nonce = 0;
-    watched->suspecting = false;
     //  Tables that differ for a whole heartbeat interval with neither root moving are not
     //  just an update on its way; nor are tables that keep differing for several intervals
     //  (a busy cluster, whose roots never hold still): repair them now.
