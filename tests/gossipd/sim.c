@@ -35,6 +35,7 @@ struct _sim_t {
     uint64_t rng;
     bool verbose;
     uint8_t *peers;              //  track_peers: size x size bits, [a][b] set when a and b talked
+    size_t *rank;                //  each node's place in a shuffle fixed by the seed (sim_cut_off)
     struct env_arg *args;        //  one per node: what the env callbacks get
 };
 
@@ -300,6 +301,22 @@ sim_new (const sim_options_t *options)
     if (options->track_peers)
         self->peers = calloc ((self->size * self->size + 7) / 8, 1);
     self->args = calloc (self->size, sizeof *self->args);
+    //  Fisher-Yates on its own random stream, so that the run's stream is the same with or
+    //  without scattered splits.
+    self->rank = calloc (self->size, sizeof *self->rank);
+    size_t *order = calloc (self->size, sizeof *order);
+    uint64_t state = options->seed ^ 0x5ca77e2ed5ca77e2ULL;
+    for (size_t i = 0; i < self->size; i++)
+        order[i] = i;
+    for (size_t i = self->size; i > 1; i--) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t j = (size_t) ((state >> 33) % i), swap = order[i - 1];
+        order[i - 1] = order[j];
+        order[j] = swap;
+    }
+    for (size_t i = 0; i < self->size; i++)
+        self->rank[order[i]] = i;
+    free (order);
     for (size_t i = 0; i < self->size; i++)
         self->args[i] = (env_arg_t) { self, i };
     for (size_t i = 0; i < options->nodes; i++) {
@@ -326,6 +343,7 @@ sim_destroy (sim_t **self_p)
     free (self->heap);
     free (self->nodes);
     free (self->peers);
+    free (self->rank);
     ocf_members_destroy (&self->shared_view);
     sim_base_destroy (&self->base);
     sim_base_destroy (&self->empty);
@@ -369,6 +387,12 @@ sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond) (si
         sim_run (self, next < deadline ? next : deadline);
     }
     return true;
+}
+
+bool
+sim_cut_off (sim_t *self, size_t index, size_t cut, bool scattered)
+{
+    return (scattered ? self->rank[index] : index) < cut;
 }
 
 size_t

@@ -80,6 +80,10 @@ void sim_restart (sim_t *self, size_t index);          //  back with a new gener
 void sim_leave (sim_t *self, size_t index);            //  graceful leave, then it stops
 void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
 void sim_set_group (sim_t *self, size_t index, int group);
+//  Whether node index is on the cut side of a split of `cut` nodes: nodes [0, cut), an arc
+//  of the ring (node indexes follow the ring: ids are sorted), or, scattered, the first cut
+//  of a shuffle fixed by the seed, as real ids put a site's hosts all over the ring.
+bool sim_cut_off (sim_t *self, size_t index, size_t cut, bool scattered);
 //  A process starved of CPU with work queued: everything it sends from now on (answers,
 //  heartbeats, refutations) leaves extra_ms late. 0: back to normal.
 void sim_set_slow (sim_t *self, size_t index, int64_t extra_ms);

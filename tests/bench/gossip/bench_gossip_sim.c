@@ -2,8 +2,9 @@
     (tests/gossipd/sim.h), in simulated time. For each size and split it measures, per seed:
     a lone crash (kill -9 -> every node sees it dead), the partition (cut -> each side sees
     every node of the other dead; false suspicions on one's own side, counted by the
-    refutations they caused), the heal (-> every node sees every other alive, identical tables), and a crash
-    right after the heal. With --scale instead, at N = 64, 256, 1,000: the distinct peers each
+    refutations they caused), what the split cost the busiest node (probes sent, distinct peers
+    talked to, members watched at once), the heal (-> every node sees every other alive,
+    identical tables), and a crash right after the heal. With --scale instead, at N = 64, 256, 1,000: the distinct peers each
     node talks to in a minute with a record change a second (the connections it would hold),
     a record change's latency to each node (p50, p99), and convergence after a join and
     after a crash. tests/bench/gossip/sim.sh runs it on this tree and on a baseline.
@@ -26,13 +27,26 @@ s_sees_dead (sim_t *sim, void *arg)
     return true;
 }
 
-//  Whether every node of [from, to) sees every node outside it dead.
+//  A split: `cut` nodes on one side, an arc of the ring or scattered over it.
+typedef struct {
+    size_t cut;
+    bool scattered;
+} split_t;
+
 static bool
-s_side_sees_other_dead (sim_t *sim, size_t from, size_t to)
+s_cut_off (sim_t *sim, const split_t *split, size_t index)
 {
-    for (size_t i = from; i < to; i++)
+    return sim_cut_off (sim, index, split->cut, split->scattered);
+}
+
+//  Whether every node of one side sees every node of the other dead.
+static bool
+s_side_sees_other_dead (sim_t *sim, const split_t *split, bool cut_side)
+{
+    for (size_t i = 0; i < sim_size (sim); i++)
         for (size_t j = 0; j < sim_size (sim); j++)
-            if ((j < from || j >= to) && sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
+            if (s_cut_off (sim, split, i) == cut_side && s_cut_off (sim, split, j) != cut_side
+            &&  sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
                 return false;
     return true;
 }
@@ -60,10 +74,33 @@ s_crash (sim_t *sim, size_t who)
 typedef struct {
     int64_t lone, side_a, side_b, heal, after;
     uint64_t false_positives;
+    //  What the split cost a node, the most of any: probes sent, distinct peers it talked
+    //  to (its connections, if none closed) and members watched at once (the sweep's reach).
+    int64_t probes, peers, watched;
 } result_t;
 
+static void
+s_count_watched (void *arg, const char *id, double phi, size_t samples, bool suspected)
+{
+    (void) id, (void) phi, (void) samples, (void) suspected;
+    (*(int64_t *) arg)++;
+}
+
+//  Raises each node's figure to its current count of watched members.
+static void
+s_watched_high_water (sim_t *sim, size_t nodes, int64_t *most)
+{
+    for (size_t i = 0; i < nodes; i++) {
+        int64_t count = 0;
+        if (sim_up (sim, i))
+            ocf_gossip_foreach_watched (sim_node (sim, i)->core, s_count_watched, &count);
+        if (count > most[i])
+            most[i] = count;
+    }
+}
+
 static result_t
-s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
+s_scenario (size_t nodes, split_t split, double loss, uint64_t seed)
 {
     result_t result = { 0 };
     sim_options_t options;
@@ -71,6 +108,7 @@ s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
     options.nodes = nodes;
     options.loss = loss;
     options.seed = seed;
+    options.track_peers = true;
     sim_t *sim = sim_new (&options);
     sim_run (sim, 5000);
     //  A lone crash first, the reference; the node comes back with a new generation.
@@ -80,15 +118,22 @@ s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
     sim_run_until (sim, sim_now (sim) + DEADLINE_MS, 10, sim_all_alive_and_same, NULL);
     sim_run (sim, sim_now (sim) + 10000);
     uint64_t refutations = s_refutations (sim, nodes);
-    for (size_t i = 0; i < cut; i++)
-        sim_set_group (sim, i, 1);
+    uint64_t *probes = calloc (nodes, sizeof *probes);
+    int64_t *watched = calloc (nodes, sizeof *watched);
+    for (size_t i = 0; i < nodes; i++)
+        probes[i] = ocf_gossip_stats (sim_node (sim, i)->core)->probes;
+    sim_peers_reset (sim);
+    for (size_t i = 0; i < nodes; i++)
+        if (s_cut_off (sim, &split, i))
+            sim_set_group (sim, i, 1);
     int64_t start = sim_now (sim);
     result.side_a = result.side_b = -1;
     while (sim_now (sim) < start + DEADLINE_MS && (result.side_a < 0 || result.side_b < 0)) {
         sim_run (sim, sim_now (sim) + 10);
-        if (result.side_a < 0 && s_side_sees_other_dead (sim, 0, cut))
+        s_watched_high_water (sim, nodes, watched);
+        if (result.side_a < 0 && s_side_sees_other_dead (sim, &split, true))
             result.side_a = sim_now (sim) - start;
-        if (result.side_b < 0 && s_side_sees_other_dead (sim, cut, nodes))
+        if (result.side_b < 0 && s_side_sees_other_dead (sim, &split, false))
             result.side_b = sim_now (sim) - start;
     }
     //  A false suspicion on one's own side is heard by the accused, which refutes it: the
@@ -97,14 +142,23 @@ s_scenario (size_t nodes, size_t cut, double loss, uint64_t seed)
     result.false_positives = s_refutations (sim, nodes) - refutations;
     for (size_t i = 0; i < nodes; i++)
         for (size_t j = 0; j < nodes; j++)
-            if ((i < cut) == (j < cut) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
+            if (s_cut_off (sim, &split, i) == s_cut_off (sim, &split, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
                 result.false_positives++;
-    for (size_t i = 0; i < cut; i++)
+    for (size_t i = 0; i < nodes; i++) {
+        int64_t sent = (int64_t) (ocf_gossip_stats (sim_node (sim, i)->core)->probes - probes[i]);
+        int64_t peers = (int64_t) sim_peers (sim, i);
+        result.probes = sent > result.probes ? sent : result.probes;
+        result.peers = peers > result.peers ? peers : result.peers;
+        result.watched = watched[i] > result.watched ? watched[i] : result.watched;
+    }
+    free (probes);
+    free (watched);
+    for (size_t i = 0; i < nodes; i++)
         sim_set_group (sim, i, 0);
     start = sim_now (sim);
     result.heal = sim_run_until (sim, start + DEADLINE_MS, 10, sim_all_alive_and_same, NULL) ? sim_now (sim) - start : -1;
     //  Right after the heal: a crash on either side.
-    result.after = s_crash (sim, cut / 2);
+    result.after = s_crash (sim, split.cut / 2);
     sim_destroy (&sim);
     return result;
 }
@@ -196,6 +250,14 @@ s_print (int64_t *values, int count)
     printf (" | %.1f (%.1f–%.1f)", values[count / 2] / 1000.0, values[0] / 1000.0, values[count - 1] / 1000.0);
 }
 
+//  "median (min-max)" of counts.
+static void
+s_print_count (int64_t *values, int count)
+{
+    sim_sort_int64 (values, (size_t) count);
+    printf (" | %lld (%lld–%lld)", (long long) values[count / 2], (long long) values[0], (long long) values[count - 1]);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -234,22 +296,29 @@ main (int argc, char *argv[])
                 s_scale (sizes[i], loss, 500 + sizes[i]);
         return 0;
     }
-    static const struct { size_t nodes, cut; const char *name; } cases[] = {
-        { 5, 2, "2 + 3" }, { 64, 32, "half / half" }, { 64, 6, "10 % cut off" },
-        { 256, 128, "half / half" }, { 256, 26, "10 % cut off" }
+    //  Arcs (nodes [0, cut), as the sim's indexes follow the ring) and scattered sets, as
+    //  real ids put a site's hosts over the ring.
+    static const struct { size_t nodes; split_t split; const char *name; } cases[] = {
+        { 5, { 2, false }, "2 + 3" }, { 64, { 32, false }, "half / half, arcs" },
+        { 64, { 32, true }, "half / half, scattered" }, { 64, { 6, false }, "10 % cut off, an arc" },
+        { 64, { 6, true }, "10 % cut off, scattered" }, { 256, { 128, false }, "half / half, arcs" },
+        { 256, { 128, true }, "half / half, scattered" }, { 256, { 26, false }, "10 % cut off, an arc" },
+        { 256, { 26, true }, "10 % cut off, scattered" }
     };
     printf ("| N | split | lone crash → all dead (s) | cut side sees rest dead (s) | rest sees cut side dead (s) "
-            "| runs with a same-side false suspicion | healed → all alive, same tables (s) | crash after heal → all dead (s) |\n"
-            "|---|---|---|---|---|---|---|---|\n");
+            "| runs with a same-side false suspicion | healed → all alive, same tables (s) | crash after heal → all dead (s) "
+            "| split's cost, the most of any node: probes sent | peers talked to | members watched at once |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         if (only && cases[c].nodes != only)
             continue;
-        int64_t lone[32], side_a[32], side_b[32], heal[32], after[32];
+        int64_t lone[32], side_a[32], side_b[32], heal[32], after[32], probes[32], peers[32], watched[32];
         size_t false_positives = 0;
         for (int s = 0; s < seeds; s++) {
-            result_t result = s_scenario (cases[c].nodes, cases[c].cut, loss, 1000 + (uint64_t) s * 77 + cases[c].nodes);
+            result_t result = s_scenario (cases[c].nodes, cases[c].split, loss, 1000 + (uint64_t) s * 77 + cases[c].nodes);
             lone[s] = result.lone, side_a[s] = result.side_a, side_b[s] = result.side_b;
             heal[s] = result.heal, after[s] = result.after;
+            probes[s] = result.probes, peers[s] = result.peers, watched[s] = result.watched;
             false_positives += result.false_positives ? 1 : 0;
         }
         printf ("| %zu | %s", cases[c].nodes, cases[c].name);
@@ -259,6 +328,9 @@ main (int argc, char *argv[])
         printf (" | %zu of %d runs", false_positives, seeds);
         s_print (heal, seeds);
         s_print (after, seeds);
+        s_print_count (probes, seeds);
+        s_print_count (peers, seeds);
+        s_print_count (watched, seeds);
         printf (" |\n");
         fflush (stdout);
     }
