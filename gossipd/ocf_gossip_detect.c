@@ -123,46 +123,67 @@ s_heartbeat (ocf_gossip_t *self, const char *observer, uint8_t flags)
     self->stats.heartbeats_out++;
 }
 
+//  Whether a member answered for itself since the sweep began (what it said before may
+//  predate the failure) and we do not suspect it. Such members bound a sweep (below).
+static bool
+s_vouches (ocf_gossip_t *self, const watched_t *watched)
+{
+    return watched && !watched->suspecting && watched->heard_at >= self->sweep_since;
+}
+
 //  The nodes that, by our view, have us among their observers: we expect their heartbeats
 //  even before the first one, so that a node whose every observer was cut off (a
 //  partition) is still watched from this side.
-//  Suspects do not fill a place, and each widens the window by four more: behind suspects we
-//  expect the next live members, and probe them at once, since whatever silenced the
-//  suspects may have silenced them too. A partition puts runs of the other side's nodes on
-//  the ring, each watched only by the nodes of this side that follow it: this way a run is
-//  swept in a few steps of one probe each, the window growing with what failed, not in
-//  steps of one whole detection (phi, probe, suspicion) per K nodes. A lone suspect costs
-//  a few more probes, answered UNWATCHED.
+//  A sweep: suspects do not fill a place, and while our own probes fail (a sweep is under
+//  way) the window widens by four more members for each failure, probed at once, since
+//  whatever silenced the others may have silenced them too. A partition puts runs of the
+//  other side's nodes on the ring, each watched only by the nodes of this side that follow
+//  it: this way a run is swept in a few steps of one probe each, the window growing with what
+//  failed, not in steps of one whole detection (phi, probe, suspicion) per K nodes. The sweep
+//  stops at K members that answered since it began: the run of failures this node borders
+//  ends there, and what lies behind them is theirs to sweep. Before, every suspect in the
+//  view widened the window, whoever suspected it: in a split, with a suspect for every live
+//  member, every window grew to the whole ring and every node probed every other, over a new
+//  connection each (simulated, 256 nodes split scattered over the ring: 210-252 probes and
+//  250-254 peers for the busiest node, against 28-38 and about 100 now); on a loaded
+//  machine those answered late and turned into false suspicions. A lone failure costs a few more probes, answered UNWATCHED.
 static void
 s_expect_heartbeats (ocf_gossip_t *self)
 {
     for (size_t i = 0; i < self->watched_count; i++)
-        self->watched[i].expected = false;
+        self->watched[i].expected = self->watched[i].swept = false;
     size_t size = ocf_members_size (self->view);
     size_t start = ocf_members_lower_bound (self->view, self->id);
-    bool behind_suspect = false;
-    int count = 0, suspects = 0;
-    for (size_t n = 0; n < size && count < self->config.observers + 4 * suspects && count < MAX_WATCHED / 2; n++) {
+    int count = 0, vouching = 0;
+    int reach = self->config.observers + 4 * self->sweep_failures;
+    for (size_t n = 0; n < size && count < reach && count < MAX_WATCHED / 2 && vouching < self->config.observers; n++) {
         const ocf_peer_t *member = ocf_members_at (self->view, (start + size - 1 - n) % size);
         if (!ocf_peer_live (member) || strcmp (member->id, self->id) == 0)
             continue;
         if (member->status == OCF_STATUS_SUSPECT) {
-            behind_suspect = true;
-            suspects++;
+            if (!self->sweep_since)
+                self->sweep_since = self->now;
+            self->sweep_seen = self->now;
             continue;
         }
         count++;
         watched_t *watched = s_watched_find (self, member->id);
         if (!watched && (watched = s_watched_add (self, member->id))) {
             ocf_phi_start (&watched->phi, self->now);
-            if (behind_suspect)
+            if (self->sweep_since)
                 watched->probe_at = self->now;
             else
                 s_update_probe_at (self, watched, self->now);
         }
-        if (watched)
+        if (watched) {
             watched->expected = true;
+            watched->swept = self->sweep_since != 0;
+        }
+        vouching += self->sweep_since && s_vouches (self, watched);
     }
+    //  Over when no suspect has stood in the window for two heartbeat intervals.
+    if (self->sweep_since && self->now - self->sweep_seen > 2 * self->config.heartbeat_interval_ms)
+        self->sweep_since = self->sweep_failures = 0;
     for (size_t i = 0; i < self->watched_count; )
         if (!self->watched[i].heard && !self->watched[i].expected && !self->watched[i].suspecting)
             s_watched_remove (self, &self->watched[i]);
@@ -254,22 +275,14 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     watched->nacks = 0;
     ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
     ocf_gossip_send (self, watched->id, &ping);
-    //  Helpers we heard from lately (within one heartbeat interval and a half: any node we
-    //  watch and do not doubt) first, latest first: in a partition they are on our side, so
-    //  that their NACKs tell a failure they see too from silence on our part. Then peers of
-    //  the active view, whose connections are open anyway.
+    //  Helpers we heard from lately first: in a partition they are on our side, so that
+    //  their NACKs tell a failure they see too from silence on our part. Then peers of the
+    //  active view, whose connections are open anyway.
     const ocf_peer_t *helpers[MAX_OBSERVERS];
-    size_t count = 0, want = (size_t) self->config.observers;
-    for (size_t n = 1; n <= MAX_CONTACTS && count < want; n++) {
-        const contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
-        if (!contact->id[0] || self->now - contact->at > self->config.heartbeat_interval_ms * 3 / 2)
-            break;
-        const ocf_peer_t *member = ocf_members_get (self->view, contact->id);
-        if (member && member->status == OCF_STATUS_ALIVE && strcmp (member->id, watched->id) != 0) {
-            memcpy (watched->fresh[count], member->id, OCF_ID_SIZE);
-            helpers[count++] = member;
-        }
-    }
+    size_t want = (size_t) self->config.observers;
+    size_t count = ocf_gossip_recent_contacts (self, helpers, want, watched->id);
+    for (size_t i = 0; i < count; i++)
+        memcpy (watched->fresh[i], helpers[i]->id, OCF_ID_SIZE);
     watched->fresh_count = (int) count;
     count = ocf_gossip_active_peers (self, helpers, count, want, watched->id);
     ocf_wire_msg_t request = { .type = OCF_WIRE_PING_REQ, .nonce = watched->probe_nonce };
@@ -296,13 +309,35 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
 {
     self->stats.probe_failures++;
     watched->probe_nonce = 0;
+    //  Our own failed probe starts a sweep, or widens the one under way.
+    if (!self->sweep_since)
+        self->sweep_since = self->now;
+    self->sweep_seen = self->now;
+    if (self->sweep_failures < MAX_WATCHED)
+        self->sweep_failures++;
+    self->observers_dirty = true;
     //  Helpers that reached us just before went silent: more likely our network than the
     //  node. Helpers we did not hear from lately may be on the far side of a partition, and
     //  one that sent us anything meanwhile (a busy one, with no relay free) still reaches
     //  us: stretching our timeouts for their silence would only slow down what everybody sees.
-    if (watched->fresh_count > 0 && watched->nacks == 0 && !s_heard_since (self, watched))
-        s_health_up (self, "helpers heard from lately went silent");
+    //  So would counting it while other members fail too: in a split, what reached us just
+    //  before it may all be on the far side (most of a small side's contacts are). The first
+    //  failure of a split cannot know that yet: the next, failing together, takes it back.
     bool together = s_others_failing (self, watched);
+    if (watched->fresh_count > 0 && watched->nacks == 0 && !s_heard_since (self, watched) && !together) {
+        s_health_up (self, "helpers heard from lately went silent");
+        self->health_blamed_helpers_at = self->now;
+    }
+    else
+    if (together && self->health_blamed_helpers_at
+    &&  self->now - self->health_blamed_helpers_at <= self->config.suspicion_max_ms) {
+        self->health_blamed_helpers_at = 0;
+        if (self->health > 0) {
+            self->health--;
+            ocf_gossip_log (self, OCF_LOG_INFO, "local health score %d: the helpers that went silent fail with others, "
+                            "not for our network", self->health);
+        }
+    }
     const ocf_peer_t *member = ocf_members_get (self->view, watched->id);
     if (!member || !ocf_peer_live (member)) {
         s_update_probe_at (self, watched, self->now);
@@ -322,6 +357,14 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
     //  suspicion (ocf_gossip_detect_heard), so that it is not declared with the far side.
     int confirmations = together ? self->config.observers - 1 : 0;
     watched->suspect_deadline = self->now + s_suspicion_timeout (self, confirmations);
+    //  What we already suspected alone fails together with this one: a split's first
+    //  suspicion, which may have no other observer on this side to confirm it.
+    for (size_t i = 0; together && i < self->watched_count; i++) {
+        watched_t *other = &self->watched[i];
+        int64_t deadline = other->suspect_since + s_suspicion_timeout (self, self->config.observers - 1);
+        if (other->suspecting && deadline < other->suspect_deadline)
+            other->suspect_deadline = deadline;
+    }
     self->stats.suspicions++;
     ocf_gossip_log (self, OCF_LOG_NOTICE, "suspect %s: no heartbeat for %lld ms and no answer to probes%s",
                     watched->id, (long long) (self->now - watched->phi.last),
@@ -408,7 +451,7 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
                 kept = s_probe_failed (self, watched);
         }
         else
-        if (self->now >= watched->probe_at && !watched->disowned)
+        if (self->now >= watched->probe_at && (!watched->disowned || watched->swept))
             s_probe (self, watched);
         if (kept)
             i++;
@@ -423,6 +466,38 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
     }
 }
 
+//  The n-th latest contact (1: the latest) when it is fresh: within a heartbeat interval
+//  and a half. Contacts are in order, so the first stale one ends any walk.
+static const contact_t *
+s_fresh_contact (ocf_gossip_t *self, size_t n)
+{
+    const contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
+    return contact->id[0] && self->now - contact->at <= self->config.heartbeat_interval_ms * 3 / 2 ? contact : NULL;
+}
+
+bool
+ocf_gossip_heard_lately (ocf_gossip_t *self, const char *peer)
+{
+    const contact_t *contact;
+    for (size_t n = 1; n <= MAX_CONTACTS && (contact = s_fresh_contact (self, n)); n++)
+        if (strcmp (contact->id, peer) == 0)
+            return true;
+    return false;
+}
+
+size_t
+ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except)
+{
+    size_t count = 0;
+    const contact_t *contact;
+    for (size_t n = 1; n <= MAX_CONTACTS && count < want && (contact = s_fresh_contact (self, n)); n++) {
+        const ocf_peer_t *member = ocf_members_get (self->view, contact->id);
+        if (member && member->status == OCF_STATUS_ALIVE && (!except || strcmp (member->id, except) != 0))
+            out[count++] = member;
+    }
+    return count;
+}
+
 void
 ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
 {
@@ -430,6 +505,8 @@ ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
     //  IHAVE) runs and reaches us: slow, not gone, whatever else fails meanwhile. That ends
     //  our suspicion; the node refutes what we spread about it by itself.
     watched_t *watched = s_watched_find (self, peer);
+    if (watched)
+        watched->heard_at = self->now;
     if (watched && watched->suspecting) {
         ocf_gossip_log (self, OCF_LOG_INFO, "%s sent us a message %lld ms after our probe began: slow, not gone", peer,
                         (long long) (self->now - watched->probe_started));
@@ -575,6 +652,9 @@ ocf_gossip_on_ack (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *m
         //  It heartbeats to others: our view of who watches it is not its own (yet).
         if ((msg->flags & OCF_WIRE_UNWATCHED) && strcmp (from, watched->id) == 0)
             watched->disowned = true;
+        //  A swept member that answers may be where the sweep stops: the window is drawn again.
+        if (watched->swept)
+            self->observers_dirty = true;
         s_update_probe_at (self, watched, self->now);
         return;
     }

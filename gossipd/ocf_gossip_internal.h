@@ -31,6 +31,8 @@ typedef struct {
     bool heard;                      //  a heartbeat came (else: expected by our view, not yet heard)
     bool disowned;                   //  it told us we are not its observer: no probing
     bool expected;                   //  our view makes us one of its observers
+    bool swept;                      //  expected behind a suspect: probed at once, and again while it vouches
+    int64_t heard_at;                //  when it last sent us anything
     //  an indirect probe in progress
     uint32_t probe_nonce;            //  0: none
     int64_t probe_started;
@@ -152,6 +154,12 @@ struct _ocf_gossip_t {
     uint32_t next_nonce;
     int health;                      //  local health multiplier: timeouts scale by 1 + health
     int64_t health_decay_at;
+    int64_t health_blamed_helpers_at;    //  when silent helpers last raised the health (0: not lately)
+    //  a sweep (ocf_gossip_detect.c): since when, our probes failed during it, when a suspect
+    //  last stood in our window
+    int64_t sweep_since;                 //  0: none under way
+    int sweep_failures;
+    int64_t sweep_seen;
     int64_t last_tick;
     char accusers[MAX_ACCUSERS][OCF_ID_SIZE];
     int accuser_count;
@@ -210,6 +218,11 @@ void ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wi
 void ocf_gossip_on_ping (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ack (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
+//  Up to want members alive in our view that sent us something within a heartbeat interval
+//  and a half, latest first, other than except: in a partition, members of our side.
+size_t ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except);
+//  Whether peer sent us something within a heartbeat interval and a half.
+bool ocf_gossip_heard_lately (ocf_gossip_t *self, const char *peer);
 //  A membership item arrived in a rumour: confirmations of our suspicions, accusations of us.
 void ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_member_t *member);
 //  peer holds (and may spread) a wrong view of this node: it gets our next refutation.
@@ -221,8 +234,8 @@ void ocf_gossip_detect_free (ocf_gossip_t *self);
 //  ocf_gossip_spread.c
 //  The view changed: recomputes the active view (the tree's fingers and the ring neighbours).
 void ocf_gossip_active_refresh (ocf_gossip_t *self);
-//  Up to want distinct live members of the active view other than except, at random,
-//  added to the found already in out.
+//  Up to want distinct members of the active view other than except, alive in our view
+//  (a suspect is no helper and no repair partner), at random, added to the found in out.
 size_t ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t found, size_t want,
                                 const char *except);
 void ocf_gossip_spread_tick (ocf_gossip_t *self);

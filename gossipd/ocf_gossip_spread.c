@@ -5,11 +5,14 @@
     ring, and its K ring neighbours on each side. Eager push goes down a tree laid on the
     fingers (Chord broadcast): a node handed the ring interval (itself, end) sends the rumour
     to each of its fingers inside it, naming the next finger (or end) as that finger's end;
-    each receiver does the same within its range. With views that agree, every live node
+    each receiver does the same within its range. Suspects that stay silent are left out of
+    the tree, each getting its copy as a leaf, so that a split's far side does not swallow
+    whole subtrees. With views that agree, every live node
     gets each rumour exactly once, after at most log2(N) hops and N-1 messages in all, and
     every message travels along a finger. Views disagree during churn and nodes crash, so
     every node then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to
-    `fanout` random peers of its active view per round, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
+    `fanout` peers per round, half of them peers it heard from lately and half random peers of
+    its active view, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
     missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
     missing after that is the business of anti-entropy.  */
 #include "ocf_gossip_internal.h"
@@ -87,8 +90,19 @@ s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const ch
             continue;
         if (!s_in_interval (self->id, member->id, end))
             break;
-        if (ocf_peer_live (member))
-            range[live++] = member;
+        if (!ocf_peer_live (member))
+            continue;
+        //  Not through suspects that stay silent: a child that does not answer loses its
+        //  whole subrange until repair, and in a split the far side's nodes are suspects
+        //  first. Each still gets its copy, as a leaf, from the member before it on the
+        //  ring (the one whose range it falls in first); a suspect that still reaches us
+        //  (slow, not gone) keeps its place in the tree.
+        if (member->status == OCF_STATUS_SUSPECT && !ocf_gossip_heard_lately (self, member->id)) {
+            if (live == 0)
+                s_send_rumour (self, member->id, NULL, items, count);
+            continue;
+        }
+        range[live++] = member;
     }
     for (size_t low = 0; low < live; low = 2 * low + 1) {
         size_t high = 2 * low + 1;
@@ -145,7 +159,7 @@ ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t foun
     for (size_t n = 0; n < count && found < want; n++) {
         const char *id = self->active[(start + n) % count];
         const ocf_peer_t *member = ocf_members_get (self->view, id);
-        if (!member || !ocf_peer_live (member) || (except && strcmp (id, except) == 0))
+        if (!member || member->status != OCF_STATUS_ALIVE || (except && strcmp (id, except) == 0))
             continue;
         bool chosen = false;
         for (size_t i = 0; i < found && !chosen; i++)
@@ -255,8 +269,15 @@ ocf_gossip_spread_tick (ocf_gossip_t *self)
     size_t key_count = ocf_recent_take_adverts (self->recent, keys, MAX_KEYS, &sends);
     if (!key_count)
         return;
-    const ocf_peer_t *peers[MAX_OBSERVERS];
-    size_t count = ocf_gossip_active_peers (self, peers, 0, sends, NULL);
+    //  Half of them peers that reached us lately, from a random one on: in a partition,
+    //  whatever the active view holds, members of our side, so that what this side declares
+    //  spreads on it (the tree's children and fingers are half on the far side).
+    const ocf_peer_t *peers[MAX_OBSERVERS], *recent[MAX_CONTACTS];
+    size_t count = 0, recent_count = ocf_gossip_recent_contacts (self, recent, MAX_CONTACTS, NULL);
+    size_t first = recent_count ? (size_t) (ocf_gossip_random (self) % recent_count) : 0;
+    for (size_t n = 0; n < recent_count && count < sends / 2; n++)
+        peers[count++] = recent[(first + n) % recent_count];
+    count = ocf_gossip_active_peers (self, peers, count, sends, NULL);
     ocf_wire_msg_t ihave = { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = key_count };
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, peers[i]->id, &ihave);
