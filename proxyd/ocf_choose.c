@@ -152,36 +152,65 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
     return -1;
 }
 
-//  Rendezvous hashing with bounded loads: of the providers whose load is under the bound, the
-//  one with the highest hash(key, id). The order depends on the key and the ids alone, so every
-//  host has the same; a provider that leaves moves only the keys it was first for. The bound
-//  is ceil((1 + balance) x the mean load with this request counted), as in consistent hashing
-//  with bounded loads (Mirrokni, Thorup, Zadimoghaddam 2018); the least loaded provider is
-//  always under it, so one is always found.
+//  Rendezvous hashing with bounded loads: of the providers under the key's bound, the one with
+//  the highest hash(key, id). The order depends on the key and the ids alone, so every host has
+//  the same; a provider that leaves moves only the keys it was first for. The bound is on what
+//  this chooser sent each provider lately (consistent hashing with bounded loads, Mirrokni,
+//  Thorup, Zadimoghaddam 2018): a recent count under (1 + balance x u) x the mean with this
+//  request counted (of a full window at least), u in [0, 1) drawn from hash(key, id). A
+//  provider over its share thus sheds whole keys, those of least u first and the same ones
+//  every time, which then stay cached on their next provider; a bound on requests in flight
+//  sheds requests of every key at random, each a miss where it lands. In flight, only a long
+//  queue counts: at twice the bound (x the mean in-flight load) or more. The least counted
+//  provider is under every bound, so one is always found: when every one under it has a long
+//  queue, the first of them in the key's order.
 static int
 s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
 {
-    int64_t total = 1;
+    double total = 1, load = 1;
     for (size_t i = 0; i < pool->n; i++)
-        if (s_in_pool (pool, i))
-            total += pool->candidates[i].load;
-    //  load < ceil (x) is load < x for an integer load
-    double bound = (1.0 + self->balance) * (double) total / (double) pool->count;
-    int best = -1;
-    uint64_t best_score = 0, top_score = 0;
+        if (s_in_pool (pool, i)) {
+            total += pool->candidates[i].recent;
+            load += (double) pool->candidates[i].load;
+        }
+    //  Counts are shares of a window only once a window of choices was made: before (after a
+    //  start, for a new model), what is missing counts as spread evenly.
+    double mean = (total > OCF_CHOOSE_WINDOW ? total : OCF_CHOOSE_WINDOW) / (double) pool->count;
+    double mean_load = load / (double) pool->count;
+    int best = -1, queued = -1;
+    uint64_t best_score = 0, queued_score = 0, top_score = 0;
     for (size_t i = 0; i < pool->n; i++) {
-        uint64_t score = ocf_hash_u64 (key, pool->candidates[i].id_hash);
+        const ocf_candidate_t *candidate = &pool->candidates[i];
+        uint64_t score = ocf_hash_u64 (key, candidate->id_hash);
         if (score > top_score && s_within_reach (pool, i))
             top_score = score;      //  far providers are not in the order at all
-        if (!s_in_pool (pool, i) || (double) pool->candidates[i].load >= bound)
+        if (!s_in_pool (pool, i) || (best >= 0 && score <= best_score))
             continue;
-        if (best < 0 || score > best_score) {
+        //  The low bits: independent enough of the high ones that order the providers.
+        double bound = 1.0 + self->balance * (double) (score & 0xFFFF) / 65536.0;
+        if (candidate->recent >= bound * mean)
+            continue;
+        if ((double) candidate->load < 2 * bound * mean_load) {
             best = (int) i;
             best_score = score;
         }
+        else if (queued < 0 || score > queued_score) {
+            queued = (int) i;
+            queued_score = score;
+        }
+    }
+    if (best < 0) {
+        best = queued;
+        best_score = queued_score;
     }
     self->last = best_score == top_score ? OCF_CHOICE_AFFINITY : OCF_CHOICE_SPILLED;
     return best;
+}
+
+void
+ocf_choose_count (double *recent, bool chosen)
+{
+    *recent = *recent * (1.0 - 1.0 / OCF_CHOOSE_WINDOW) + (chosen ? 1.0 : 0.0);
 }
 
 int

@@ -8,8 +8,11 @@
       random       a provider drawn uniformly
       prefix       among the near providers (below), the request's prefix key (ocf_prefix)
                    orders them, the same way on every host that sees the same near ones
-                   (rendezvous hashing: by hash(key, node id)); the first in that order whose
-                   load is under (1 + balance) times their mean load takes it (bounded loads);
+                   (rendezvous hashing: by hash(key, node id)); the first in that order under
+                   the key's bound takes it (bounded loads): its recent count under
+                   (1 + balance x u) times their mean, u in [0, 1) from hash(key, node id), so
+                   that a provider over its share sheds the same keys each time, and its
+                   in-flight load under twice that bound times theirs (a short queue);
                    without a key, this host when it has capacity, else as p2c among the near
     A provider is full when it declares max_inflight and its load reaches it; p2c, local_first
     and prefix prefer providers that are not full, and fall back to full ones rather than
@@ -41,6 +44,7 @@ typedef struct {
     int64_t capacity;            //  its max_inflight; 0 when it declares none
     uint64_t id_hash;            //  ocf_choose_id_hash of its node id: its place in a key's order
     double rtt_ms;               //  round-trip time from this host: 0 for this host, < 0 unknown
+    double recent;               //  prefix: requests this chooser sent it lately (ocf_choose_count)
 } ocf_candidate_t;
 
 //  How the last choice was made (for the metrics).
@@ -57,7 +61,7 @@ typedef struct {
     ocf_choice_t last;           //  how the last choice was made
     uint64_t random;             //  xorshift state, never 0
     uint64_t turn;               //  round-robin position
-    double balance;              //  prefix: no provider above (1 + balance) x the mean load
+    double balance;              //  prefix: no provider above (1 + balance) x the mean recent count
     double near_ms;              //  prefix: near = within this of the nearest (0: every provider)
 } ocf_chooser_t;
 
@@ -72,6 +76,11 @@ int ocf_choose (ocf_chooser_t *self, const ocf_candidate_t *candidates, size_t n
 const char *ocf_choice_name (ocf_choice_t choice);
 //  What a candidate's id_hash is made from: its node id.
 uint64_t ocf_choose_id_hash (const char *node_id);
+//  How many of the last choices a provider's recent count spans (about: an exponential decay).
+#define OCF_CHOOSE_WINDOW 128
+//  After each choice of the prefix policy, for each candidate's recent count: decays it, and
+//  adds the request to the chosen one's.
+void ocf_choose_count (double *recent, bool chosen);
 //  The next pseudo-random number (also used for request ids).
 uint64_t ocf_chooser_random (ocf_chooser_t *self);
 

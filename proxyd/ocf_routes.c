@@ -78,10 +78,14 @@ s_providers_next (void *arg, ocf_target_t *target, char *why, size_t why_size)
                           : provider->node->inflight + provider->service->inflight + provider->service->queue_depth,
             .capacity = provider->service->max_inflight,
             .id_hash = ocf_choose_id_hash (provider->node->id),
-            .rtt_ms = local ? 0 : provider->node->rtt_ms
+            .rtt_ms = local ? 0 : provider->node->rtt_ms,
+            .recent = provider->service->recent
         };
     }
     int chosen = ocf_choose (&loop->chooser, candidates, count, self->key);
+    if (loop->chooser.policy == OCF_POLICY_PREFIX && chosen >= 0)
+        for (size_t i = 0; i < count; i++)
+            ocf_choose_count (&providers[i].service->recent, (int) i == chosen);
     if (candidates != few)
         free (candidates);
     if (chosen < 0) {

@@ -386,6 +386,12 @@ ocf_view_apply_row (ocf_view_t *self, json_t *row, char *error, size_t error_siz
         s_parse_services (&probe, services);
         probe.status = created || member_newer ? status : node->status;
         if (created || s_shape (&probe) != node->shape) {
+            //  What this loop sent a service lately outlives a change of its row's shape.
+            for (size_t i = 0; i < probe.service_count; i++) {
+                ocf_view_service_t *was = ocf_view_node_service (node, probe.services[i].name,
+                                                                 strlen (probe.services[i].name));
+                probe.services[i].recent = was ? was->recent : 0;
+            }
             s_services_free (node);
             node->services = probe.services;
             node->service_count = probe.service_count;

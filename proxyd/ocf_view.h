@@ -28,6 +28,7 @@ typedef struct {
     int64_t max_inflight;        //  0: none declared
     int64_t queue_depth;         //  reported by the node's workerd (backend metrics)
     double prefix_hit_rate;      //  its backend's prefix cache, reported by workerd; -1: none
+    double recent;               //  requests this loop sent it lately (policy prefix's bound)
 } ocf_view_service_t;
 
 typedef struct {

@@ -210,8 +210,9 @@ Test (proxyd_prefix, a_provider_leaving_moves_only_its_keys)
     cr_assert (moved > 150 && moved < 350, "%d keys were node-c's", moved);
 }
 
-//  Bounded loads: a provider at (1 + balance) x the mean or more is passed over for the next
-//  in the key's order; so is a full one, and one already tried.
+//  Bounded loads: a provider whose recent count is at (1 + balance) x the mean or more is
+//  passed over for the next in the key's order; so is one with a long queue, a full one, and
+//  one already tried.
 Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
 {
     int all[NODES] = { 0, 1, 2, 3 };
@@ -229,17 +230,45 @@ Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
     cr_assert_neq (first, second);
     cr_assert_neq (third, first);
     cr_assert_neq (third, second);
-    //  Loads 2, 0, 0, 0 (with this request: mean 0.75, bound 0.94): the first is over it.
-    candidates[first].load = 2;
-    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
-    //  Loads 3, 3, 2, 2 (mean 2.75, bound 3.44): under it, the first keeps its keys.
+    //  Recent counts 60, 30, 30, 30 (with this request: mean 37.75, bound at most 47.2): over it.
     for (int i = 0; i < NODES; i++)
-        candidates[i].load = i == first || i == second ? 3 : 2;
+        candidates[i].recent = i == first ? 60 : 30;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
+    //  Fewer than a window of choices so far (after a start): 6, 0, 0, 0 is no share yet, what
+    //  is missing counts as spread evenly (mean 32), and the first keeps its keys.
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = i == first ? 6 : 0;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
-    chooser.balance = 0;         //  bound 2.75: the first two are over it
+    //  50, 50, 60, 60 (mean 55.25): at the mean or under, the first keeps its keys, even at
+    //  balance 0.
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = i == first || i == second ? 50 : 60;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
+    chooser.balance = 0;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
+    //  64, 64, 46, 46 at balance 0 (bound: the mean, 55.25): the first two are over it.
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = i == first || i == second ? 64 : 46;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), third);
-    //  Full (its max_inflight reached): passed over whatever the mean.
     chooser.balance = 0.25;
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = 0;
+    //  In flight 2, 2, 0, 0 (mean 1.25): above (1 + balance) x the mean, but a short queue (under
+    //  twice the bound): the first keeps it. 3, 0, 0, 0 (mean 1): a long one, passed over.
+    candidates[first].load = candidates[second].load = 2;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
+    candidates[first].load = 3;
+    candidates[second].load = 0;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
+    //  The only one under its recent bound has a long queue: it still takes the request.
+    for (int i = 0; i < NODES; i++) {
+        candidates[i].recent = i == third ? 0 : 60;
+        candidates[i].load = i == third ? 5 : 0;
+    }
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), third);
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = 0;
+    //  Full (its max_inflight reached): passed over whatever the mean.
     for (int i = 0; i < NODES; i++)
         candidates[i].load = 0;
     candidates[first].capacity = 1;
@@ -252,6 +281,74 @@ Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
     for (int i = 0; i < NODES; i++)
         candidates[i].excluded = true;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), -1);
+}
+
+//  A provider over its share sheds whole keys, the same ones every time and on every host
+//  (they then stay cached on their next provider), more of them the further over it is: the
+//  keys with the lowest bound first. Its other keys stay.
+Test (proxyd_prefix, an_overloaded_provider_sheds_the_same_keys)
+{
+    enum { KEYS = 2000 };
+    int all[NODES] = { 0, 1, 2, 3 };
+    ocf_candidate_t candidates[NODES];
+    s_candidates (candidates, all, NODES);
+    ocf_chooser_t host_a, host_b;
+    ocf_chooser_init (&host_a, OCF_POLICY_PREFIX, 1);
+    ocf_chooser_init (&host_b, OCF_POLICY_PREFIX, 99);
+    static int home[KEYS], shed_at[KEYS];
+    int own = 0;
+    for (int i = 0; i < KEYS; i++) {
+        home[i] = ocf_choose (&host_a, candidates, NODES, s_key_of (i));
+        own += home[i] == 0;
+        shed_at[i] = -1;
+    }
+    //  node-a's recent count from the others' 40 up to 60 (0.99 to 1.33 x the mean).
+    static const double counts[] = { 40, 44, 47, 50, 53, 60 };
+    int shed[6] = { 0 };
+    for (size_t c = 0; c < 6; c++) {
+        for (int n = 0; n < NODES; n++)
+            candidates[n].recent = n == 0 ? counts[c] : 40;
+        for (int i = 0; i < KEYS; i++) {
+            if (home[i] != 0) {
+                cr_assert_eq (ocf_choose (&host_a, candidates, NODES, s_key_of (i)), home[i],
+                              "key %d moved off a provider under its share", i);
+                continue;
+            }
+            int to = ocf_choose (&host_a, candidates, NODES, s_key_of (i));
+            cr_assert_eq (ocf_choose (&host_b, candidates, NODES, s_key_of (i)), to, "key %d: hosts differ", i);
+            cr_assert_eq (ocf_choose (&host_a, candidates, NODES, s_key_of (i)), to, "key %d: not the same again", i);
+            if (to == 0) {
+                cr_assert_eq (shed_at[i], -1, "key %d came back at a higher count", i);
+                continue;
+            }
+            shed[c]++;
+            if (shed_at[i] < 0)
+                shed_at[i] = to;
+            cr_assert_eq (to, shed_at[i], "key %d shed to another provider at a higher count", i);
+        }
+    }
+    cr_assert (own > 400 && own < 600, "node-a first for %d keys", own);
+    cr_assert_eq (shed[0], 0, "under the mean, %d keys shed", shed[0]);
+    for (size_t c = 1; c < 5; c++)
+        cr_assert (shed[c] > shed[c - 1] && shed[c] < own, "at %.0f, %d of %d keys shed (before: %d)", counts[c],
+                   shed[c], own, shed[c - 1]);
+    cr_assert_eq (shed[5], own, "above (1 + balance) x the mean, %d of %d keys shed", shed[5], own);
+}
+
+//  Each choice decays every candidate's recent count and adds the request to the chosen one's:
+//  at a steady rate a provider's count tends to the requests it took of the last window.
+Test (proxyd_prefix, recent_counts_decay)
+{
+    double taken = 0, other = 0;
+    for (int i = 0; i < 20 * OCF_CHOOSE_WINDOW; i++) {
+        ocf_choose_count (&taken, i % 4 == 0);
+        ocf_choose_count (&other, false);
+    }
+    cr_assert (taken > 0.24 * OCF_CHOOSE_WINDOW && taken < 0.26 * OCF_CHOOSE_WINDOW, "%f", taken);
+    cr_assert (other == 0);
+    for (int i = 0; i < 4 * OCF_CHOOSE_WINDOW; i++)
+        ocf_choose_count (&taken, false);
+    cr_assert (taken < 0.01 * OCF_CHOOSE_WINDOW, "%f after 4 windows without a request", taken);
 }
 
 //  No key (a body without a prompt, another route): p2c, this host first.

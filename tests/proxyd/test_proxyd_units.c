@@ -423,7 +423,7 @@ Test (proxyd_choose, p2c_prefers_this_host_with_capacity)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 42);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1 }, { true, false, 5, 8, 0, -1 }, { false, false, 0, 0, 0, -1 } };
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1, 0 }, { true, false, 5, 8, 0, -1, 0 }, { false, false, 0, 0, 0, -1, 0 } };
     for (int i = 0; i < 100; i++)
         cr_assert_eq (ocf_choose (&chooser, candidates, 3, 0), 1);
     candidates[1].load = 8;      //  full: the others now
@@ -437,7 +437,7 @@ Test (proxyd_choose, local_first_even_when_busy)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_LOCAL_FIRST, 7);
-    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1 }, { true, false, 50, 8, 0, -1 } };
+    ocf_candidate_t candidates[] = { { false, false, 0, 0, 0, -1, 0 }, { true, false, 50, 8, 0, -1, 0 } };
     cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 1);
     candidates[1].excluded = true;
     cr_assert_eq (ocf_choose (&chooser, candidates, 2, 0), 0);
@@ -447,13 +447,13 @@ Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 1);
-    ocf_candidate_t two[] = { { false, false, 9, 0, 0, -1 }, { false, false, 3, 0, 0, -1 } };
+    ocf_candidate_t two[] = { { false, false, 9, 0, 0, -1, 0 }, { false, false, 3, 0, 0, -1, 0 } };
     for (int i = 0; i < 100; i++)
         cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 1);
     //  Among many, the most loaded is never chosen and the least loaded most often.
     ocf_candidate_t many[8];
     for (int i = 0; i < 8; i++)
-        many[i] = (ocf_candidate_t) { false, false, i, 0, 0, -1 };
+        many[i] = (ocf_candidate_t) { false, false, i, 0, 0, -1, 0 };
     int counts[8] = { 0 };
     for (int i = 0; i < 8000; i++)
         counts[ocf_choose (&chooser, many, 8, 0)]++;
@@ -461,7 +461,7 @@ Test (proxyd_choose, p2c_picks_the_less_loaded_of_two)
     for (int i = 1; i < 7; i++)
         cr_assert_gt (counts[i - 1], counts[i], "load %d chosen %d times, load %d %d times", i - 1, counts[i - 1], i, counts[i]);
     //  Full providers only when nothing else is left.
-    ocf_candidate_t full[] = { { false, false, 8, 8, 0, -1 }, { false, false, 20, 0, 0, -1 } };
+    ocf_candidate_t full[] = { { false, false, 8, 8, 0, -1, 0 }, { false, false, 20, 0, 0, -1, 0 } };
     for (int i = 0; i < 50; i++)
         cr_assert_eq (ocf_choose (&chooser, full, 2, 0), 1);
     full[1].excluded = true;
@@ -475,7 +475,7 @@ Test (proxyd_choose, round_robin_and_random)
 {
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_ROUND_ROBIN, 3);
-    ocf_candidate_t candidates[] = { { true, false, 0, 0, 0, -1 }, { false, true, 0, 0, 0, -1 }, { false, false, 0, 0, 0, -1 }, { false, false, 9, 1, 0, -1 } };
+    ocf_candidate_t candidates[] = { { true, false, 0, 0, 0, -1, 0 }, { false, true, 0, 0, 0, -1, 0 }, { false, false, 0, 0, 0, -1, 0 }, { false, false, 9, 1, 0, -1, 0 } };
     int sequence[6];
     for (int i = 0; i < 6; i++)
         sequence[i] = ocf_choose (&chooser, candidates, 4, 0);
@@ -498,7 +498,7 @@ Test (proxyd_choose, p2c_breaks_ties_by_distance)
     ocf_chooser_t chooser;
     ocf_chooser_init (&chooser, OCF_POLICY_P2C, 5);
     //  Two drawn, equally loaded: the nearer; an unmeasured one after any measured.
-    ocf_candidate_t two[] = { { false, false, 2, 0, 0, 40 }, { false, false, 2, 0, 0, 1.5 } };
+    ocf_candidate_t two[] = { { false, false, 2, 0, 0, 40, 0 }, { false, false, 2, 0, 0, 1.5, 0 } };
     for (int i = 0; i < 100; i++)
         cr_assert_eq (ocf_choose (&chooser, two, 2, 0), 1);
     two[1].rtt_ms = -1;
@@ -519,9 +519,9 @@ Test (proxyd_choose, prefix_keeps_to_near_providers)
     ocf_chooser_init (&chooser, OCF_POLICY_PREFIX, 11);
     cr_assert_eq (chooser.near_ms, 20);
     ocf_candidate_t candidates[] = {
-        { false, false, 0, 4, ocf_choose_id_hash ("near-1"), 1 },
-        { false, false, 0, 4, ocf_choose_id_hash ("far"), 41 },
-        { false, false, 0, 4, ocf_choose_id_hash ("near-2"), 2.5 },
+        { false, false, 0, 4, ocf_choose_id_hash ("near-1"), 1, 0 },
+        { false, false, 0, 4, ocf_choose_id_hash ("far"), 41, 0 },
+        { false, false, 0, 4, ocf_choose_id_hash ("near-2"), 2.5, 0 },
     };
     int counts[3] = { 0 };
     for (uint64_t key = 0; key < 3000; key++)
@@ -560,16 +560,16 @@ Test (proxyd_choose, prefix_keeps_to_near_providers)
     cr_assert (counts[1] > 700, "not measured yet: %d", counts[1]);
     //  This host (0 ms) and a peer not measured yet: both take keys (as on a fabric whose
     //  gossipds measure nothing); the same with a measured peer far away left out.
-    ocf_candidate_t pair[] = { { true, false, 0, 0, ocf_choose_id_hash ("me"), 0 },
-                               { false, false, 0, 0, ocf_choose_id_hash ("peer"), -1 },
-                               { false, false, 0, 0, ocf_choose_id_hash ("distant"), 60 } };
+    ocf_candidate_t pair[] = { { true, false, 0, 0, ocf_choose_id_hash ("me"), 0, 0 },
+                               { false, false, 0, 0, ocf_choose_id_hash ("peer"), -1, 0 },
+                               { false, false, 0, 0, ocf_choose_id_hash ("distant"), 60, 0 } };
     int pair_counts[3] = { 0 };
     for (uint64_t key = 1; key < 3000; key++)
         pair_counts[ocf_choose (&chooser, pair, 3, key)]++;
     cr_assert (pair_counts[0] > 1200 && pair_counts[1] > 1200 && pair_counts[2] == 0, "%d %d %d", pair_counts[0],
                pair_counts[1], pair_counts[2]);
     //  This host (rtt 0) first without a key, as before.
-    ocf_candidate_t with_self[] = { { false, false, 0, 0, 1, 0.2 }, { true, false, 3, 8, 2, 0 } };
+    ocf_candidate_t with_self[] = { { false, false, 0, 0, 1, 0.2, 0 }, { true, false, 3, 8, 2, 0, 0 } };
     cr_assert_eq (ocf_choose (&chooser, with_self, 2, 0), 1);
 }
 
@@ -628,6 +628,13 @@ Test (proxyd_view, rows_merge_by_version)
     ocf_view_providers (view, "llm", 3, "model=m2", &providers);
     cr_assert_eq (providers[0].service, before);
     cr_assert_eq (before->inflight, 3);
+    //  What this loop sent it lately (policy prefix's bound) outlives a change of its shape.
+    before->recent = 42.5;
+    cr_assert_eq (s_row (view, ROW (ID_B, 5, 4, "alive", 8002, 3, "\"model=m2\""), 'b'), 1);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m1", &providers), 1);
+    cr_assert_eq (ocf_view_providers (view, "llm", 3, "model=m2", &providers), 1);
+    cr_assert_float_eq (providers[0].service->recent, 42.5, 1e-9);
+    cr_assert_eq (s_row (view, ROW (ID_B, 5, 5, "alive", 8002, 3, "\"model=m1\",\"model=m2\""), 'b'), 1);
     json_t *models = ocf_view_group_values (view, "llm", "model", true);
     cr_assert_eq (json_array_size (models), 2);
     cr_assert_str_eq (json_string_value (json_array_get (models, 1)), "m2");

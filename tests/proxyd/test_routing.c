@@ -94,7 +94,8 @@ Test (proxyd_routing, a_conversation_sticks_to_one_backend_through_any_host)
     //  The keys spread (all 16 on one host by chance: 1 in 32,768).
     cr_assert (served[0] && served[1], "host-a served %d conversations, host-b %d", served[0], served[1]);
     //  A chose for turns 1 and 3 of each: always the key's first provider (one request at a
-    //  time: no load to spill for), counted by policy and by provider.
+    //  time, fewer than a window of choices: no load, no share to spill for), counted by
+    //  policy and by provider.
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_choices_total{policy=\"prefix\",how=\"affinity\"} "), 32);
     cr_assert_eq (fabric_metric (A, "ocf_proxyd_choices_total{policy=\"prefix\",how=\"spilled\"} "), 0);
     char sample[160];
