@@ -77,7 +77,7 @@ const char *ocf_choice_name (ocf_choice_t choice);
 //  What a candidate's id_hash is made from: its node id.
 uint64_t ocf_choose_id_hash (const char *node_id);
 //  How many of the last choices a provider's recent count spans (about: an exponential decay).
-#define OCF_CHOOSE_WINDOW 128
+#define OCF_CHOOSE_WINDOW 64
 //  After each choice of the prefix policy, for each candidate's recent count: decays it, and
 //  adds the request to the chosen one's.
 void ocf_choose_count (double *recent, bool chosen);

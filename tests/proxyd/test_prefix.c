@@ -235,7 +235,7 @@ Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
         candidates[i].recent = i == first ? 60 : 30;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
     //  Fewer than a window of choices so far (after a start): 6, 0, 0, 0 is no share yet, what
-    //  is missing counts as spread evenly (mean 32), and the first keeps its keys.
+    //  is missing counts as spread evenly (mean: a window over 4), and the first keeps its keys.
     for (int i = 0; i < NODES; i++)
         candidates[i].recent = i == first ? 6 : 0;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
