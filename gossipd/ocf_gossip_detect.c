@@ -248,10 +248,13 @@ s_suspicion_timeout (ocf_gossip_t *self, int confirmations)
 }
 
 //  Whether other members than this one fail at the same time, by our own probes or by
-//  others' suspicions: a partition, or a failure that everybody sees, not our own trouble.
+//  others' verdicts (lately: the last of a split's far side is suspected after the rest
+//  died): a partition, or a failure that everybody sees, not our own trouble.
 static bool
 s_others_failing (ocf_gossip_t *self, const watched_t *target)
 {
+    if (self->failure_seen_at && self->now - self->failure_seen_at <= self->config.suspicion_max_ms)
+        return true;
     for (size_t i = 0; i < self->watched_count; i++) {
         const watched_t *watched = &self->watched[i];
         if (watched != target && (watched->suspecting || watched->probe_nonce))
@@ -301,6 +304,20 @@ s_heard_since (ocf_gossip_t *self, const watched_t *watched)
             if (self->contacts[n].at >= watched->probe_started && strcmp (self->contacts[n].id, watched->fresh[i]) == 0)
                 return true;
     return false;
+}
+
+//  Another member fails with the ones we suspected alone (a split's first suspicions, which
+//  may have no other observer on this side to confirm them): they are confirmed by it, as if
+//  their other observers had.
+static void
+s_confirm_together (ocf_gossip_t *self, const char *failing)
+{
+    for (size_t i = 0; i < self->watched_count; i++) {
+        watched_t *other = &self->watched[i];
+        int64_t deadline = other->suspect_since + s_suspicion_timeout (self, self->config.observers - 1);
+        if (other->suspecting && deadline < other->suspect_deadline && strcmp (other->id, failing) != 0)
+            other->suspect_deadline = deadline;
+    }
 }
 
 //  Returns false when the watched node was dropped.
@@ -357,14 +374,8 @@ s_probe_failed (ocf_gossip_t *self, watched_t *watched)
     //  suspicion (ocf_gossip_detect_heard), so that it is not declared with the far side.
     int confirmations = together ? self->config.observers - 1 : 0;
     watched->suspect_deadline = self->now + s_suspicion_timeout (self, confirmations);
-    //  What we already suspected alone fails together with this one: a split's first
-    //  suspicion, which may have no other observer on this side to confirm it.
-    for (size_t i = 0; together && i < self->watched_count; i++) {
-        watched_t *other = &self->watched[i];
-        int64_t deadline = other->suspect_since + s_suspicion_timeout (self, self->config.observers - 1);
-        if (other->suspecting && deadline < other->suspect_deadline)
-            other->suspect_deadline = deadline;
-    }
+    if (together)
+        s_confirm_together (self, watched->id);
     self->stats.suspicions++;
     ocf_gossip_log (self, OCF_LOG_NOTICE, "suspect %s: no heartbeat for %lld ms and no answer to probes%s",
                     watched->id, (long long) (self->now - watched->phi.last),
@@ -721,10 +732,15 @@ void
 ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id)
 {
     self->observers_dirty = true;
+    const ocf_peer_t *member = ocf_members_get (self->view, id);
+    if (member && (member->status == OCF_STATUS_SUSPECT || member->status == OCF_STATUS_DEAD)
+    &&  strcmp (id, self->id) != 0) {
+        self->failure_seen_at = self->now;
+        s_confirm_together (self, id);
+    }
     watched_t *watched = s_watched_find (self, id);
     if (!watched)
         return;
-    const ocf_peer_t *member = ocf_members_get (self->view, id);
     if (!member || !ocf_peer_live (member))
         s_watched_remove (self, watched);
     else

@@ -155,6 +155,7 @@ struct _ocf_gossip_t {
     int health;                      //  local health multiplier: timeouts scale by 1 + health
     int64_t health_decay_at;
     int64_t health_blamed_helpers_at;    //  when silent helpers last raised the health (0: not lately)
+    int64_t failure_seen_at;             //  when another member last turned suspect or dead in our view
     //  a sweep (ocf_gossip_detect.c): since when, our probes failed during it, when a suspect
     //  last stood in our window
     int64_t sweep_since;                 //  0: none under way
