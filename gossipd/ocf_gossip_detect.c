@@ -181,9 +181,6 @@ s_expect_heartbeats (ocf_gossip_t *self)
         }
         vouching += self->sweep_since && s_vouches (self, watched);
     }
-    //  Over when no suspect has stood in the window for two heartbeat intervals.
-    if (self->sweep_since && self->now - self->sweep_seen > 2 * self->config.heartbeat_interval_ms)
-        self->sweep_since = self->sweep_failures = 0;
     for (size_t i = 0; i < self->watched_count; )
         if (!self->watched[i].heard && !self->watched[i].expected && !self->watched[i].suspecting)
             s_watched_remove (self, &self->watched[i]);
@@ -434,6 +431,17 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
     }
     if (self->observers_dirty)
         s_choose_observers (self);
+    //  A sweep is over when no suspect has stood in the window for two heartbeat intervals
+    //  (drawn again, in case one stands there still): the window shrinks back, and the
+    //  members it swept are not probed any more.
+    int64_t quiet = 2 * self->config.heartbeat_interval_ms;
+    if (self->sweep_since && self->now - self->sweep_seen > quiet) {
+        s_expect_heartbeats (self);
+        if (self->now - self->sweep_seen > quiet) {
+            self->sweep_since = self->sweep_failures = 0;
+            s_expect_heartbeats (self);
+        }
+    }
     if (self->now >= self->next_heartbeat) {
         for (int i = 0; i < self->observer_count; i++)
             s_heartbeat (self, self->observers[i], 0);

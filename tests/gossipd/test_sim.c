@@ -204,8 +204,20 @@ Test (gossip_sim, crash_detected_by_all_flat_in_n, .timeout = 120)
             sim_run (sim, sim_now (sim) + 2 * options.config.heartbeat_interval_ms);
         }
         medians[size_index] = s_median (took, 8);
-        printf ("crash -> all dead N=%3zu: median %lld ms, worst %lld ms (bound from parameters %lld ms)\n", nodes,
-                (long long) medians[size_index], (long long) worst, (long long) bound);
+        //  Then quiet: each crash began a sweep (the members behind it probed at once, and
+        //  again while it lasted); once the dead are dead, nobody probes any more.
+        sim_run (sim, sim_now (sim) + 5 * options.config.heartbeat_interval_ms);
+        uint64_t probes = 0, later = 0;
+        for (size_t i = 0; i < nodes; i++)
+            probes += sim_up (sim, i) ? ocf_gossip_stats (sim_node (sim, i)->core)->probes : 0;
+        sim_run (sim, sim_now (sim) + 30000);
+        for (size_t i = 0; i < nodes; i++)
+            later += sim_up (sim, i) ? ocf_gossip_stats (sim_node (sim, i)->core)->probes : 0;
+        cr_expect_eq (later, probes, "N=%zu: %llu probes in 30 quiet seconds after the crashes were declared", nodes,
+                      (unsigned long long) (later - probes));
+        printf ("crash -> all dead N=%3zu: median %lld ms, worst %lld ms (bound from parameters %lld ms); %llu probes in "
+                "30 quiet seconds after\n", nodes, (long long) medians[size_index], (long long) worst, (long long) bound,
+                (unsigned long long) (later - probes));
         //  Targets: median <= 4 s, worst <= 5 s.
         cr_expect_leq (medians[size_index], 4000);
         cr_expect_leq (worst, 5000);
