@@ -146,7 +146,8 @@ s_vouches (ocf_gossip_t *self, const watched_t *watched)
 //  member, every window grew to the whole ring and every node probed every other, over a new
 //  connection each (simulated, 256 nodes split scattered over the ring: 210-252 probes and
 //  250-254 peers for the busiest node, against 28-38 and about 100 now); on a loaded
-//  machine those answered late and turned into false suspicions. A lone failure costs a few more probes, answered UNWATCHED.
+//  machine those answered late and turned into false suspicions. A lone failure costs a
+//  few more probes, answered UNWATCHED.
 static void
 s_expect_heartbeats (ocf_gossip_t *self)
 {

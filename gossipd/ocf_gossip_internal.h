@@ -31,7 +31,7 @@ typedef struct {
     bool heard;                      //  a heartbeat came (else: expected by our view, not yet heard)
     bool disowned;                   //  it told us we are not its observer: no probing
     bool expected;                   //  our view makes us one of its observers
-    bool swept;                      //  expected behind a suspect: probed at once, and again while it vouches
+    bool swept;                      //  expected during a sweep: probed at once, and again while it lasts
     int64_t heard_at;                //  when it last sent us anything
     //  an indirect probe in progress
     uint32_t probe_nonce;            //  0: none

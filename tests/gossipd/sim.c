@@ -390,9 +390,16 @@ sim_run_until (sim_t *self, int64_t deadline, int64_t check_ms, bool (*cond) (si
 }
 
 bool
-sim_cut_off (sim_t *self, size_t index, size_t cut, bool scattered)
+sim_cut_off (sim_t *self, const sim_split_t *split, size_t index)
 {
-    return (scattered ? self->rank[index] : index) < cut;
+    return (split->scattered ? self->rank[index] : index) < split->cut;
+}
+
+void
+sim_set_split (sim_t *self, const sim_split_t *split, bool apart)
+{
+    for (size_t i = 0; i < self->size; i++)
+        sim_set_group (self, i, apart && sim_cut_off (self, split, i) ? 1 : 0);
 }
 
 size_t

@@ -80,10 +80,18 @@ void sim_restart (sim_t *self, size_t index);          //  back with a new gener
 void sim_leave (sim_t *self, size_t index);            //  graceful leave, then it stops
 void sim_join (sim_t *self, size_t index, size_t seed);  //  a spare node joins through seed
 void sim_set_group (sim_t *self, size_t index, int group);
-//  Whether node index is on the cut side of a split of `cut` nodes: nodes [0, cut), an arc
-//  of the ring (node indexes follow the ring: ids are sorted), or, scattered, the first cut
-//  of a shuffle fixed by the seed, as real ids put a site's hosts all over the ring.
-bool sim_cut_off (sim_t *self, size_t index, size_t cut, bool scattered);
+//  A split: `cut` nodes on one side, the rest on the other. Node indexes follow the ring (ids
+//  are sorted), so nodes [0, cut) are an arc of it, the longest runs of failures to sweep;
+//  scattered, the cut side is the first cut of a shuffle fixed by the seed, as real ids put
+//  a site's hosts all over the ring (many short runs, every node near one).
+typedef struct {
+    size_t cut;
+    bool scattered;
+} sim_split_t;
+//  Whether node index is on the cut side.
+bool sim_cut_off (sim_t *self, const sim_split_t *split, size_t index);
+//  Apart: the cut side in a partition group of its own; else every node back in one.
+void sim_set_split (sim_t *self, const sim_split_t *split, bool apart);
 //  A process starved of CPU with work queued: everything it sends from now on (answers,
 //  heartbeats, refutations) leaves extra_ms late. 0: back to normal.
 void sim_set_slow (sim_t *self, size_t index, int64_t extra_ms);

@@ -392,35 +392,13 @@ Test (gossip_sim, partition_heals_without_resurrecting_tombstones, .timeout = 12
     sim_destroy (&sim);
 }
 
-//  A split: cut nodes on one side, the rest on the other; the cut side an arc of the id ring
-//  (the longest runs of failures to sweep) or scattered over it (as real ids scatter a
-//  site's hosts: many short runs, every node near the cut).
-typedef struct {
-    size_t cut;
-    bool scattered;
-} split_t;
-
-static bool
-s_cut_off (sim_t *sim, const split_t *split, size_t index)
-{
-    return sim_cut_off (sim, index, split->cut, split->scattered);
-}
-
-static void
-s_split (sim_t *sim, const split_t *split, bool apart)
-{
-    for (size_t i = 0; i < sim_size (sim); i++)
-        if (s_cut_off (sim, split, i))
-            sim_set_group (sim, i, apart ? 1 : 0);
-}
-
 static bool
 s_split_declared (sim_t *sim, void *arg)
 {
-    split_t *split = arg;
+    sim_split_t *split = arg;
     for (size_t i = 0; i < sim_size (sim); i++)
         for (size_t j = 0; j < sim_size (sim); j++)
-            if (s_cut_off (sim, split, i) != s_cut_off (sim, split, j) && sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
+            if (sim_cut_off (sim, split, i) != sim_cut_off (sim, split, j) && sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
                 return false;
     return true;
 }
@@ -444,13 +422,13 @@ s_max_health (sim_t *sim)
 //  210-252 probes and 250-254 distinct peers).
 Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeout = 240)
 {
-    static const struct { size_t nodes; split_t split; } splits[] = {
+    static const struct { size_t nodes; sim_split_t split; } splits[] = {
         { 5, { 2, false } }, { 64, { 32, false } }, { 64, { 6, false } }, { 256, { 128, false } }, { 256, { 26, false } },
         { 64, { 32, true } }, { 256, { 128, true } }, { 256, { 26, true } }
     };
     for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
         size_t nodes = splits[s].nodes;
-        split_t split = splits[s].split;
+        sim_split_t split = splits[s].split;
         sim_options_t options = s_options (nodes, 0, 60 + nodes + split.cut);
         options.track_peers = true;
         int64_t bound = s_detection_bound (&options.config);
@@ -460,7 +438,7 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
         for (size_t i = 0; i < nodes; i++)
             probes_before += ocf_gossip_stats (sim_node (sim, i)->core)->probes;
         sim_peers_reset (sim);
-        s_split (sim, &split, true);
+        sim_set_split (sim, &split, true);
         int64_t start = sim_now (sim);
         cr_assert (sim_run_until (sim, start + bound, 20, s_split_declared, &split),
                    "N=%zu, %zu cut off%s: the sides did not declare each other dead within %lld ms", nodes, split.cut,
@@ -477,7 +455,7 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
             if (sim_peers (sim, i) > most_peers)
                 most_peers = sim_peers (sim, i);
             for (size_t j = 0; j < nodes; j++)
-                if (s_cut_off (sim, &split, i) == s_cut_off (sim, &split, j))
+                if (sim_cut_off (sim, &split, i) == sim_cut_off (sim, &split, j))
                     cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "N=%zu: node %zu sees %zu, on its side, as %d",
                                   nodes, i, j, sim_entry (sim, i, j).status);
         }
@@ -498,7 +476,7 @@ Test (gossip_sim, partitions_are_declared_within_the_bound_of_one_crash, .timeou
                 cr_assert_lt (most_peers, nodes / 2, "N=%zu scattered: a node talked to %zu peers during the split", nodes,
                               most_peers);
         }
-        s_split (sim, &split, false);
+        sim_set_split (sim, &split, false);
         int64_t heal_bound = 2 * options.config.dead_contact_interval_ms + 10 * options.config.heartbeat_interval_ms;
         int64_t healing = sim_now (sim);
         cr_assert (sim_run_until (sim, sim_now (sim) + heal_bound, 20, sim_all_alive_and_same, NULL),
@@ -534,7 +512,7 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
     static const struct { size_t nodes, cut; } splits[] = { { 5, 2 }, { 64, 32 } };
     for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
         size_t nodes = splits[s].nodes;
-        split_t split = { splits[s].cut, false };
+        sim_split_t split = { splits[s].cut, false };
         sim_options_t options = s_options (nodes, 0, 90 + nodes);
         //  Each process stalls about once a second (one tick in 20), for up to 300 ms.
         options.stall_rate = 0.05;
@@ -550,7 +528,7 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
         cr_expect_eq (suspicions, 0, "N=%zu loaded: %llu suspicions in ten minutes without a failure", nodes,
                       (unsigned long long) suspicions);
         int health_before = s_max_health (sim);
-        s_split (sim, &split, true);
+        sim_set_split (sim, &split, true);
         int64_t start = sim_now (sim);
         bool declared = sim_run_until (sim, start + 4 * bound, 20, s_split_declared, &split);
         int64_t took = sim_now (sim) - start;
@@ -562,7 +540,7 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
                        (long long) took, (long long) bound);
         for (size_t i = 0; i < nodes; i++)
             for (size_t j = 0; j < nodes; j++)
-                if (s_cut_off (sim, &split, i) == s_cut_off (sim, &split, j))
+                if (sim_cut_off (sim, &split, i) == sim_cut_off (sim, &split, j))
                     cr_assert_eq (sim_entry (sim, i, j).status, OCF_STATUS_ALIVE, "N=%zu loaded: node %zu sees %zu, on its side, as %d",
                                   nodes, i, j, sim_entry (sim, i, j).status);
         sim_destroy (&sim);
@@ -570,7 +548,7 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
 }
 
 typedef struct {
-    split_t split;
+    sim_split_t split;
     size_t same_side_dead;       //  the most same-side entries listed dead at one check
 } split_watch_t;
 
@@ -581,7 +559,7 @@ s_split_declared_watching (sim_t *sim, void *arg)
     size_t dead = 0;
     for (size_t i = 0; i < sim_size (sim); i++)
         for (size_t j = 0; j < sim_size (sim); j++)
-            if (s_cut_off (sim, &watch->split, i) == s_cut_off (sim, &watch->split, j)
+            if (sim_cut_off (sim, &watch->split, i) == sim_cut_off (sim, &watch->split, j)
             &&  sim_entry (sim, i, j).status == OCF_STATUS_DEAD)
                 dead++;
     if (dead > watch->same_side_dead)
@@ -596,7 +574,7 @@ s_split_declared_watching (sim_t *sim, void *arg)
 //  crash all the same.
 Test (gossip_sim, slow_members_on_this_side_are_not_declared_with_the_far_side, .timeout = 120)
 {
-    static const struct { size_t nodes; split_t split; } splits[] = {
+    static const struct { size_t nodes; sim_split_t split; } splits[] = {
         { 64, { 32, false } }, { 256, { 128, false } }
     };
     for (size_t s = 0; s < sizeof splits / sizeof splits[0]; s++) {
@@ -609,7 +587,7 @@ Test (gossip_sim, slow_members_on_this_side_are_not_declared_with_the_far_side, 
         int64_t bound = s_detection_bound (&options.config);
         sim_t *sim = sim_new (&options);
         sim_run (sim, 5000);
-        s_split (sim, &watch.split, true);
+        sim_set_split (sim, &watch.split, true);
         //  Every eighth node of each side, from the cut on.
         for (size_t i = 0; i < nodes; i += 8)
             sim_set_slow (sim, i, slow_ms);

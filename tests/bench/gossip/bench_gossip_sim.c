@@ -27,25 +27,13 @@ s_sees_dead (sim_t *sim, void *arg)
     return true;
 }
 
-//  A split: `cut` nodes on one side, an arc of the ring or scattered over it.
-typedef struct {
-    size_t cut;
-    bool scattered;
-} split_t;
-
-static bool
-s_cut_off (sim_t *sim, const split_t *split, size_t index)
-{
-    return sim_cut_off (sim, index, split->cut, split->scattered);
-}
-
 //  Whether every node of one side sees every node of the other dead.
 static bool
-s_side_sees_other_dead (sim_t *sim, const split_t *split, bool cut_side)
+s_side_sees_other_dead (sim_t *sim, const sim_split_t *split, bool cut_side)
 {
     for (size_t i = 0; i < sim_size (sim); i++)
         for (size_t j = 0; j < sim_size (sim); j++)
-            if (s_cut_off (sim, split, i) == cut_side && s_cut_off (sim, split, j) != cut_side
+            if (sim_cut_off (sim, split, i) == cut_side && sim_cut_off (sim, split, j) != cut_side
             &&  sim_entry (sim, i, j).status != OCF_STATUS_DEAD)
                 return false;
     return true;
@@ -100,7 +88,7 @@ s_watched_high_water (sim_t *sim, size_t nodes, int64_t *most)
 }
 
 static result_t
-s_scenario (size_t nodes, split_t split, double loss, uint64_t seed)
+s_scenario (size_t nodes, sim_split_t split, double loss, uint64_t seed)
 {
     result_t result = { 0 };
     sim_options_t options;
@@ -123,9 +111,7 @@ s_scenario (size_t nodes, split_t split, double loss, uint64_t seed)
     for (size_t i = 0; i < nodes; i++)
         probes[i] = ocf_gossip_stats (sim_node (sim, i)->core)->probes;
     sim_peers_reset (sim);
-    for (size_t i = 0; i < nodes; i++)
-        if (s_cut_off (sim, &split, i))
-            sim_set_group (sim, i, 1);
+    sim_set_split (sim, &split, true);
     int64_t start = sim_now (sim);
     result.side_a = result.side_b = -1;
     while (sim_now (sim) < start + DEADLINE_MS && (result.side_a < 0 || result.side_b < 0)) {
@@ -142,7 +128,7 @@ s_scenario (size_t nodes, split_t split, double loss, uint64_t seed)
     result.false_positives = s_refutations (sim, nodes) - refutations;
     for (size_t i = 0; i < nodes; i++)
         for (size_t j = 0; j < nodes; j++)
-            if (s_cut_off (sim, &split, i) == s_cut_off (sim, &split, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
+            if (sim_cut_off (sim, &split, i) == sim_cut_off (sim, &split, j) && sim_entry (sim, i, j).status != OCF_STATUS_ALIVE)
                 result.false_positives++;
     for (size_t i = 0; i < nodes; i++) {
         int64_t sent = (int64_t) (ocf_gossip_stats (sim_node (sim, i)->core)->probes - probes[i]);
@@ -153,8 +139,7 @@ s_scenario (size_t nodes, split_t split, double loss, uint64_t seed)
     }
     free (probes);
     free (watched);
-    for (size_t i = 0; i < nodes; i++)
-        sim_set_group (sim, i, 0);
+    sim_set_split (sim, &split, false);
     start = sim_now (sim);
     result.heal = sim_run_until (sim, start + DEADLINE_MS, 10, sim_all_alive_and_same, NULL) ? sim_now (sim) - start : -1;
     //  Right after the heal: a crash on either side.
@@ -298,7 +283,7 @@ main (int argc, char *argv[])
     }
     //  Arcs (nodes [0, cut), as the sim's indexes follow the ring) and scattered sets, as
     //  real ids put a site's hosts over the ring.
-    static const struct { size_t nodes; split_t split; const char *name; } cases[] = {
+    static const struct { size_t nodes; sim_split_t split; const char *name; } cases[] = {
         { 5, { 2, false }, "2 + 3" }, { 64, { 32, false }, "half / half, arcs" },
         { 64, { 32, true }, "half / half, scattered" }, { 64, { 6, false }, "10 % cut off, an arc" },
         { 64, { 6, true }, "10 % cut off, scattered" }, { 256, { 128, false }, "half / half, arcs" },
