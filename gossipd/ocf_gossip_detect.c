@@ -145,7 +145,7 @@ s_vouches (ocf_gossip_t *self, const watched_t *watched)
 //  view widened the window, whoever suspected it: in a split, with a suspect for every live
 //  member, every window grew to the whole ring and every node probed every other, over a new
 //  connection each (simulated, 256 nodes split scattered over the ring: 210-252 probes and
-//  250-254 peers for the busiest node, against 28-38 and about 100 now); on a loaded
+//  250-254 peers for the busiest node, against 30-38 and about 100 now); on a loaded
 //  machine those answered late and turned into false suspicions. A lone failure costs a
 //  few more probes, answered UNWATCHED.
 static void
