@@ -25,9 +25,11 @@ static fabric_backend_t *b1, *c1, *f1, *g1;
 static void
 s_setup (void)
 {
-    A = fabric_host (&s_fabric, "host-a", NULL);
-    B = fabric_host (&s_fabric, "host-b", NULL);
-    C = fabric_host (&s_fabric, "host-c", NULL);
+    //  p2c: these tests send one prompt again and again and expect it spread, and served by
+    //  the host it enters where that host provides (policy prefix: proxyd_routing).
+    A = fabric_host (&s_fabric, "host-a", "policy = p2c\n");
+    B = fabric_host (&s_fabric, "host-b", "policy = p2c\n");
+    C = fabric_host (&s_fabric, "host-c", "policy = p2c\n");
     const char *m1[] = { "--model", "m1", "--token-delay-ms", "5", NULL };
     const char *m12[] = { "--model", "m1", "--model", "m2", "--token-delay-ms", "5", NULL };
     const char *m3_bad[] = { "--model", "m3", "--fail-status", "503", NULL };

@@ -35,11 +35,15 @@ const endpoints = endpointArgs.map((arg) => {
 // (10 tokens, 20 ms apart). Past it the client gives up: that request has failed.
 const DEADLINE_MS = 10000;
 const MAX_INFLIGHT = 500;
-const body = JSON.stringify({ model, stream: true, messages: [{ role: "user", content: "Hello, fabric!" }] });
+// Each request is a user of its own (its own prompt), so that a policy that routes by prompt
+// prefix (the default, prefix) spreads them as it would many users, rather than sending one
+// prompt to one backend every time.
+let users = 0;
+const body = () => JSON.stringify({ model, stream: true, messages: [{ role: "user", content: `Hello, fabric! I am user ${users++}.` }] });
 const log = fs.createWriteStream(out, { flags: "a" });
 
 // One attempt on one endpoint; resolves to what happened (never rejects).
-function attempt(endpoint) {
+function attempt(endpoint, body) {
   return new Promise((resolve) => {
     const t0 = Date.now();
     const result = { via: endpoint.name, node: null, status: null, first: null, outcome: null, error: null };
@@ -94,8 +98,9 @@ async function send() {
     result = { outcome: "lost", error: `${MAX_INFLIGHT} requests in flight already` };
   } else {
     inflight++;
+    const prompt = body();
     for (;;) {
-      result = await attempt(endpoints[next++ % endpoints.length]);
+      result = await attempt(endpoints[next++ % endpoints.length], prompt);
       if (result.outcome !== "refused") break;
       if (++retries >= endpoints.length) {
         result.outcome = "lost";
