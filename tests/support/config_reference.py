@@ -13,7 +13,10 @@ INTRO = {
     'proxyd': 'The HTTP API and request routing (ocf-proxyd): see [proxyd.md](proxyd.md).',
     'workerd': 'The host agent (ocf-workerd): see [workerd.md](workerd.md).',
     'service.NAME': 'One section per backend that ocf-workerd runs or watches; NAME is the service name others '
-                    'route to (`llm` for the OpenAI routes).',
+                    'route to (`llm` for the OpenAI routes).\n'
+                    '`systemctl reload ocf-workerd` (SIGHUP) applies changes to these sections: added ones start,\n'
+                    'removed ones are drained and stopped, changed ones are swapped to a new backend as `swap` says,\n'
+                    'unchanged ones are left alone ([workerd.md](workerd.md#changing-a-model-reload)).',
 }
 
 def main():
