@@ -26,7 +26,8 @@ typedef struct {
 void ocf_test_node_init (ocf_test_node_t *node, const char *name);
 //  Kills what is left of the processes started for the test (backends that outlived their
 //  workerd included: the test process is their subreaper), then removes the directory
-//  (kept when OCF_TEST_KEEP is set).
+//  (kept when OCF_TEST_KEEP is set). Every child of the test process goes, whichever node
+//  started it: call it when the test's nodes are done with, not to stop one node of several.
 void ocf_test_node_cleanup (ocf_test_node_t *node);
 //  Fails the test from its teardown, where Criterion ignores a failed assertion (the test
 //  still counts as passed and the program exits 0): prints why, keeps the work dirs
