@@ -281,7 +281,7 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     //  active view, whose connections are open anyway.
     const ocf_peer_t *helpers[MAX_OBSERVERS];
     size_t want = (size_t) self->config.observers;
-    size_t count = ocf_gossip_recent_contacts (self, helpers, want, watched->id);
+    size_t count = ocf_gossip_recent_contacts (self, helpers, want, watched->id, false);
     for (size_t i = 0; i < count; i++)
         memcpy (watched->fresh[i], helpers[i]->id, OCF_ID_SIZE);
     watched->fresh_count = (int) count;
@@ -506,13 +506,14 @@ ocf_gossip_heard_lately (ocf_gossip_t *self, const char *peer)
 }
 
 size_t
-ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except)
+ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except, bool suspects)
 {
     size_t count = 0;
     const contact_t *contact;
     for (size_t n = 1; n <= MAX_CONTACTS && count < want && (contact = s_fresh_contact (self, n)); n++) {
         const ocf_peer_t *member = ocf_members_get (self->view, contact->id);
-        if (member && member->status == OCF_STATUS_ALIVE && (!except || strcmp (member->id, except) != 0))
+        if (member && (member->status == OCF_STATUS_ALIVE || (suspects && member->status == OCF_STATUS_SUSPECT))
+        &&  (!except || strcmp (member->id, except) != 0))
             out[count++] = member;
     }
     return count;
@@ -735,6 +736,11 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
     for (int i = 0; i < self->accuser_count; i++)
         ocf_gossip_send_items (self, self->accusers[i], item, 1, true);
     self->accuser_count = 0;
+    //  While others held us suspect, much of what they spread passed us over (the tree leaves
+    //  silent suspects out, and only the few that heard from us lately advertise to us): once
+    //  our refutation has had a heartbeat interval to spread, an exchange fetches what we
+    //  missed, rather than a random one much later.
+    self->catch_up_at = self->now + self->config.heartbeat_interval_ms;
 }
 
 void

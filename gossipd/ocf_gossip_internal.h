@@ -185,6 +185,7 @@ struct _ocf_gossip_t {
     int64_t next_sync;
     int64_t next_dead_contact;
     bool sync_again;                 //  the last exchange found real differences: go on at once
+    int64_t catch_up_at;             //  after our last refutation: an exchange then (0: none due)
     snap_session_t *snap_sessions;   //  at most config.max_snapshots
     size_t snap_session_count;
     join_t join;
@@ -219,9 +220,10 @@ void ocf_gossip_on_heartbeat (ocf_gossip_t *self, const char *from, const ocf_wi
 void ocf_gossip_on_ping (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ack (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
-//  Up to want members alive in our view that sent us something within a heartbeat interval
-//  and a half, latest first, other than except: in a partition, members of our side.
-size_t ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except);
+//  Up to want members alive in our view (suspects: or suspected) that sent us something within
+//  a heartbeat interval and a half, latest first, other than except: in a partition, members
+//  of our side.
+size_t ocf_gossip_recent_contacts (ocf_gossip_t *self, const ocf_peer_t **out, size_t want, const char *except, bool suspects);
 //  Whether peer sent us something within a heartbeat interval and a half.
 bool ocf_gossip_heard_lately (ocf_gossip_t *self, const char *peer);
 //  A membership item arrived in a rumour: confirmations of our suspicions, accusations of us.

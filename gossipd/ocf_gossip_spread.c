@@ -11,8 +11,8 @@
     gets each rumour exactly once, after at most log2(N) hops and N-1 messages in all, and
     every message travels along a finger. Views disagree during churn and nodes crash, so
     every node then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to
-    `fanout` peers per round, half of them peers it heard from lately and half random peers of
-    its active view, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
+    `fanout` peers per round, half of them peers it heard from lately (suspects included:
+    those run) and half random live peers of its active view, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
     missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
     missing after that is the business of anti-entropy.  */
 #include "ocf_gossip_internal.h"
@@ -271,9 +271,12 @@ ocf_gossip_spread_tick (ocf_gossip_t *self)
         return;
     //  Half of them peers that reached us lately, from a random one on: in a partition,
     //  whatever the active view holds, members of our side, so that what this side declares
-    //  spreads on it (the tree's children and fingers are half on the far side).
+    //  spreads on it (the tree's children and fingers are half on the far side). Suspects
+    //  among them too: one that reached us lately is slow, not gone, and the other ways a
+    //  rumour travels pass it over while it is suspected (the tree, unless it is the first
+    //  after its sender; the random half, live members only).
     const ocf_peer_t *peers[MAX_OBSERVERS], *recent[MAX_CONTACTS];
-    size_t count = 0, recent_count = ocf_gossip_recent_contacts (self, recent, MAX_CONTACTS, NULL);
+    size_t count = 0, recent_count = ocf_gossip_recent_contacts (self, recent, MAX_CONTACTS, NULL, true);
     size_t first = recent_count ? (size_t) (ocf_gossip_random (self) % recent_count) : 0;
     for (size_t n = 0; n < recent_count && count < sends / 2; n++)
         peers[count++] = recent[(first + n) % recent_count];

@@ -2,8 +2,9 @@
     Anti-entropy (Scuttlebutt over hashed digests) repairs whatever dissemination missed.
     It starts when a heartbeat shows an observer's table root differing from ours for a whole
     interval (or for several, whatever the roots), when a random peer's AE_SYN (8 bytes of
-    root, every anti_entropy_interval) does, or at once again after an exchange that found
-    real differences. The driver D and the
+    root, every anti_entropy_interval) does, at once again after an exchange that found
+    real differences, and a heartbeat interval after this node refuted a suspicion of itself
+    (while suspected, dissemination passed it over). The driver D and the
     other side O narrow the difference down level by level, asking their tables each time:
         D -> O  AE_GROUPS   root + 16 group hashes (a group = 16 of the 256 buckets)
         O -> D  AE_BUCKETS  the bucket hashes of the groups that differ (none: in sync)
@@ -688,6 +689,10 @@ ocf_gossip_sync_tick (ocf_gossip_t *self)
     if (self->drive.active || !self->root_known)
         return;
     const ocf_peer_t *peer;
+    if (self->catch_up_at && self->now >= self->catch_up_at) {
+        self->catch_up_at = 0;
+        self->sync_again = true;
+    }
     if (self->sync_again) {
         self->sync_again = false;
         if (ocf_gossip_active_peers (self, &peer, 0, 1, NULL) == 1)
