@@ -161,11 +161,9 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
 //  provider over its share thus sheds whole keys, those of least u first and the same ones
 //  every time, which then stay cached on their next provider; a bound on requests in flight
 //  sheds requests of every key at random, each a miss where it lands. In flight, only a long
-//  queue counts: at twice the bound x the mean in-flight load of the others (with this
-//  request) or more; measured against a mean that held its own queue, one of two providers
-//  could never have a long one, stuck as it may be. The least counted provider is under every
-//  bound, so one is always found: when every one under it has a long queue, the first of
-//  them in the key's order.
+//  queue counts: at twice the bound (x the mean in-flight load) or more. The least counted
+//  provider is under every bound, so one is always found: when every one under it has a long
+//  queue, the first of them in the key's order.
 static int
 s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
 {
@@ -178,6 +176,7 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
     //  Counts are shares of a window only once a window of choices was made: before (after a
     //  start, for a new model), what is missing counts as spread evenly.
     double mean = (total > OCF_CHOOSE_WINDOW ? total : OCF_CHOOSE_WINDOW) / (double) pool->count;
+    double mean_load = load / (double) pool->count;
     int best = -1, queued = -1;
     uint64_t best_score = 0, queued_score = 0, top_score = 0;
     for (size_t i = 0; i < pool->n; i++) {
@@ -191,8 +190,7 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
         double bound = 1.0 + self->balance * (double) (score & 0xFFFF) / 65536.0;
         if (candidate->recent >= bound * mean)
             continue;
-        double others_load = pool->count > 1 ? (load - (double) candidate->load) / (double) (pool->count - 1) : load;
-        if ((double) candidate->load < 2 * bound * others_load) {
+        if ((double) candidate->load < 2 * bound * mean_load) {
             best = (int) i;
             best_score = score;
         }
