@@ -156,8 +156,10 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
 //  the highest hash(key, id). The order depends on the key and the ids alone, so every host has
 //  the same; a provider that leaves moves only the keys it was first for. The bound is on what
 //  this chooser sent each provider lately (consistent hashing with bounded loads, Mirrokni,
-//  Thorup, Zadimoghaddam 2018): a recent count under (1 + balance x u) x the mean with this
-//  request counted (of a full window at least), u in [0, 1) drawn from hash(key, id). A
+//  Thorup, Zadimoghaddam 2018): a recent count that stays within (1 + balance x u) x the mean
+//  once it takes this request (of a full window at least), u in [0, 1) drawn from hash(key,
+//  id); within it after the choice, not only before, or with few requests a provider each
+//  (many hosts, each its own chooser) the count one over the bound is a tenth of the mean. A
 //  provider over its share thus sheds whole keys, those of least u first and the same ones
 //  every time, which then stay cached on their next provider; a bound on requests in flight
 //  sheds requests of every key at random, each a miss where it lands. In flight, only a long
@@ -188,7 +190,7 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
             continue;
         //  The low bits: independent enough of the high ones that order the providers.
         double bound = 1.0 + self->balance * (double) (score & 0xFFFF) / 65536.0;
-        if (candidate->recent >= bound * mean)
+        if (candidate->recent + 1 > bound * mean)
             continue;
         if ((double) candidate->load < 2 * bound * mean_load) {
             best = (int) i;
