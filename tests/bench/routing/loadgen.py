@@ -33,6 +33,7 @@ class Client(threading.Thread):
         self.rng = random.Random(args.seed * 1000 + index)
         self.connections = {}
         self.results = []        # (ttft_s, backend, ok)
+        self.errors = {}         # why requests failed: count per reason
         self.turn = 0            # requests sent: picks the entry host
         self.conversation = []   # multiturn: messages so far
         self.conversation_turns = 0
@@ -74,7 +75,11 @@ class Client(threading.Thread):
             conn.request('POST', '/v1/chat/completions', body, {'Content-Type': 'application/json'})
             response = conn.getresponse()
             if response.status != 200:
-                response.read()
+                try:
+                    code = json.loads(response.read())['error']['code']
+                except (ValueError, KeyError, TypeError):
+                    code = 'no error code'
+                why = 'HTTP %d %s' % (response.status, code)
             else:
                 while True:
                     line = response.readline()
@@ -88,8 +93,12 @@ class Client(threading.Thread):
                         if line.startswith(b'data: [DONE]'):
                             ok = True
                 ok = ok and ttft is not None
-        except (OSError, http.client.HTTPException):
+                why = 'stream ended without [DONE]'
+        except (OSError, http.client.HTTPException) as error:
             self.connections.pop(entry, None)
+            why = '%s at %s' % (type(error).__name__, 'the request' if ttft is None else 'the stream')
+        if not ok:
+            self.errors[why] = self.errors.get(why, 0) + 1
         self.results.append((ttft, backend, ok))
         if ok:
             self.answered(messages)
@@ -161,6 +170,7 @@ def main():
     print(json.dumps({
         'workload': args.workload, 'requests': len(results), 'completed': len(done),
         'failed': len(results) - len(done), 'rps': len(done) / elapsed,
+        'errors': {why: sum(c.errors.get(why, 0) for c in clients) for why in set(w for c in clients for w in c.errors)},
         'ttft_p50_ms': percentile(ttfts, 50), 'ttft_p99_ms': percentile(ttfts, 99),
         'hit_rate': (hits1 - hits0) / (queries1 - queries0) if queries1 > queries0 else 0.0,
         'per_backend': per_backend, 'max_over_mean': (max(counts) / mean) if mean else float('nan'),

@@ -169,6 +169,14 @@ for workload in workloads:
                 workload, policy, spread([r['rps'] for r in rs], '%.1f'), sum(r['failed'] for r in rs),
                 spread([r['ttft_p50_ms'] for r in rs], '%.1f'), spread([r['ttft_p99_ms'] for r in rs], '%.1f'),
                 spread([100 * r['hit_rate'] for r in rs], '%.1f'), spread([r['max_over_mean'] for r in rs], '%.2f')))
+failures = {}
+for r in rows:
+    for why, count in r.get('errors', {}).items():
+        where = '%s %s: %s' % (r['workload'], r['policy'], why)
+        failures[where] = failures.get(where, 0) + count
+if failures:
+    print()
+    print('Failed requests: ' + '; '.join('%s (%d)' % item for item in sorted(failures.items())) + '.')
 if 'p2c' in policies:
     print()
     print('Against p2c, round by round (the median of the rounds\' ratios, then each round\'s):')
