@@ -26,6 +26,9 @@
     status and status_since (table.db, read-only): every node of one side sees every node of
     the other dead; then the rules go and every table must be identical again (same rows:
     id, generation, version, status, content hash), every node alive, the leaver not back.
+    It also reports the CPU (user + system) of all tableds and of all gossipds in each phase,
+    and what their STATS counted from the cut to the end, per node (messages by type, merges,
+    commits): where a split's cost goes.
     Not a test: run it with tests/bench/gossip/run.sh (docs/gossip.md).  */
 #include "ocf_client.h"
 #include "ocf_identity.h"
@@ -861,8 +864,70 @@ s_cut (bench_t *bench, const char *action, bool quiet)
     return done;
 }
 
+//  CPU seconds (user + system, all threads) of every running tabled and gossipd, summed.
+static void
+s_cpu (bench_t *bench, double cpu[2])
+{
+    long hz = sysconf (_SC_CLK_TCK);
+    cpu[0] = cpu[1] = 0;
+    for (int i = 0; i < bench->count; i++)
+        for (int p = 0; p < bench->nodes[i].pid_count && bench->nodes[i].up; p++) {
+            char path[64], text[1024];
+            snprintf (path, sizeof path, "/proc/%d/stat", (int) bench->nodes[i].pids[p]);
+            FILE *file = fopen (path, "r");
+            size_t got = file ? fread (text, 1, sizeof text - 1, file) : 0;
+            if (file)
+                fclose (file);
+            text[got] = '\0';
+            //  Fields 14 and 15 (utime, stime) count from the one after the command's ')'.
+            char *after = strrchr (text, ')');
+            unsigned long long utime, stime;
+            if (after && sscanf (after + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) == 2)
+                cpu[p] += (double) (utime + stime) / (double) hz;
+        }
+}
+
+//  Adds every integer of a STATS reply (its counters, and gossipd's messages by type) into sums,
+//  under the daemon's prefix: what a phase cost in messages and writes.
+static void
+s_sum_stats (json_t *sums, const char *prefix, json_t *stats)
+{
+    const char *groups[] = { "counters", "messages.in", "messages.out" };
+    for (int g = 0; g < 3; g++) {
+        json_t *group = g == 0 ? json_object_get (stats, "counters")
+                      : json_object_get (json_object_get (stats, "messages"), g == 1 ? "in" : "out");
+        const char *key;
+        json_t *value;
+        json_object_foreach (group, key, value) {
+            char name[128];
+            snprintf (name, sizeof name, "%s %s %s", prefix, groups[g], key);
+            json_int_t sum = json_integer_value (json_object_get (sums, name)) + json_integer_value (value);
+            json_object_set_new (sums, name, json_integer (sum));
+        }
+    }
+}
+
+static json_t *
+s_stats (bench_t *bench)
+{
+    json_t *sums = json_object ();
+    for (int i = 0; i < bench->count; i++) {
+        if (!bench->nodes[i].up)
+            continue;
+        for (int d = 0; d < 2; d++) {
+            json_t *stats = s_ocf_call (&bench->nodes[i], d ? "gossipd" : "tabled", "STATS", NULL, 5000);
+            if (stats)
+                s_sum_stats (sums, d ? "gossipd" : "tabled", stats);
+            json_decref (stats);
+        }
+    }
+    return sums;
+}
+
 typedef struct {
     double load_cut, load_heal;
+    double wall_s[3], cpu_s[3][2];       //  cut -> every side sees the other dead -> healed -> 5 s later: wall; CPU of tableds, gossipds
+    json_t *counted;                     //  the STATS counters' growth from the cut to the end, summed over the nodes
     double side_ms[2], side_p50_ms[2];   //  partition -> the last / the median observer of a side sees the other dead
     int false_dead;                      //  the most same-side rows not alive or suspect in one reading during the split
     double heal_poll_ms;                 //  heal -> every table identical, all alive (as polled: an upper bound)
@@ -927,7 +992,12 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     s_pause (bench, 3000);
 
     //  The cut. Timed from before the rules go in: their installing counts against us.
+    json_t *stats_cut = s_stats (bench);
+    double cpu_at[4][2];
+    int64_t wall_at[4];
     row->load_cut = s_load_average ();
+    s_cpu (bench, cpu_at[0]);
+    wall_at[0] = ocf_time_mono_ms ();
     int64_t cut_ms = ocf_time_wall_ms ();
     if (!s_cut (bench, "-A", false)) {
         fprintf (stderr, "partition N=%d: iptables failed\n", size);
@@ -978,6 +1048,8 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
         fprintf (stderr, "partition N=%d: %d nodes did not see the other side dead in %d s\n", size, waiting, WAIT_MS / 1000);
 
     //  The heal: every table the same again, every node alive, the leaver still gone.
+    s_cpu (bench, cpu_at[1]);
+    wall_at[1] = ocf_time_mono_ms ();
     row->load_heal = s_load_average ();
     int64_t heal_ms = ocf_time_wall_ms ();
     int64_t heal_mono = ocf_time_mono_ms ();
@@ -1031,8 +1103,22 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     if (!healed)
         fprintf (stderr, "partition N=%d: not healed in %d s (%d distinct tables, %d with a node not alive)\n", size,
                  WAIT_MS / 1000, row->digests, not_alive);
+    s_cpu (bench, cpu_at[2]);
+    wall_at[2] = ocf_time_mono_ms ();
     //  Still gone a while later: no table brings the leaver back.
     s_pause (bench, 5000);
+    s_cpu (bench, cpu_at[3]);
+    wall_at[3] = ocf_time_mono_ms ();
+    for (int phase = 0; phase < 3; phase++) {
+        row->wall_s[phase] = (double) (wall_at[phase + 1] - wall_at[phase]) / 1000;
+        for (int d = 0; d < 2; d++)
+            row->cpu_s[phase][d] = cpu_at[phase + 1][d] - cpu_at[phase][d];
+    }
+    row->counted = s_stats (bench);
+    const char *key;
+    json_t *value;
+    json_object_foreach (row->counted, key, value)
+        json_integer_set (value, json_integer_value (value) - json_integer_value (json_object_get (stats_cut, key)));
     int listed = 0;
     if (s_read_tables (bench, views, digests))
         for (int o = 0; o < size; o++)
@@ -1040,6 +1126,7 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     row->resurrected = listed > row->resurrected ? listed : row->resurrected;
     row->ok = healed && waiting == 0 && left;
 done:
+    json_decref (stats_cut);
     s_cut (bench, "-D", true);                     //  no rule outlives the run, whatever failed (errors when none is left)
     free (views);
     free (digests);
@@ -1055,6 +1142,33 @@ s_partition_report (FILE *out, int size, const partition_row_t *row)
              row->false_dead, row->heal_poll_ms, row->heal_since_ms, row->digests, row->resurrected,
              row->ok ? "" : " (failed: see stderr)");
     fflush (out);
+}
+
+//  Where the CPU went, phase by phase.
+static void
+s_partition_cost_report (FILE *out, int size, const partition_row_t *row)
+{
+    const char *phases[] = { "cut -> every side sees the other dead", "heal -> identical tables", "5 s after" };
+    for (int phase = 0; phase < 3 && row->ok; phase++)
+        fprintf (out, "| %d | %s | %.1f s | %.1f s | %.1f s | %.0f %% |\n", size, phases[phase], row->wall_s[phase],
+                 row->cpu_s[phase][0], row->cpu_s[phase][1],
+                 100 * (row->cpu_s[phase][0] + row->cpu_s[phase][1]) / (row->wall_s[phase] * (double) sysconf (_SC_NPROCESSORS_ONLN)));
+}
+
+//  What the nodes counted from the cut to the end, per node: gossipd's messages by type,
+//  tabled's merges and commits (the nonzero ones).
+static void
+s_partition_counted_report (FILE *out, int size, const partition_row_t *row)
+{
+    if (!row->counted)
+        return;
+    fprintf (out, "\nCounted from the cut to the end, per node (N = %d):", size);
+    const char *key;
+    json_t *value;
+    json_object_foreach (row->counted, key, value)
+        if (json_integer_value (value))
+            fprintf (out, " %s %.1f;", key, (double) json_integer_value (value) / (size - 1));
+    fprintf (out, "\n");
 }
 
 //  --------------------------------------------------------------------------
@@ -1175,14 +1289,26 @@ main (int argc, char **argv)
                               "| healed -> far side alive in every table (status_since) | distinct tables at the end "
                               "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|\n");
         }
+        partition_row_t *rows = calloc ((size_t) (size_count * reps), sizeof *rows);
         for (int s = 0; s < size_count; s++)
             for (int rep = 0; rep < reps; rep++) {
-                partition_row_t row;
+                partition_row_t *row = &rows[s * reps + rep];
                 bench.base_port = ocf_test_free_ports (2 * sizes[s]);
-                s_run_partition (&bench, sizes[s], &row);
+                s_run_partition (&bench, sizes[s], row);
                 for (int o = 0; o < 2; o++)
-                    s_partition_report (outs[o], sizes[s], &row);
+                    s_partition_report (outs[o], sizes[s], row);
             }
+        for (int o = 0; o < 2; o++) {
+            fprintf (outs[o], "\nCPU of all tableds and all gossipds (user + system, every thread), phase by phase:\n\n"
+                              "| N | phase | wall | tableds | gossipds | of the machine |\n|---|---|---|---|---|---|\n");
+            for (int r = 0; r < size_count * reps; r++)
+                s_partition_cost_report (outs[o], sizes[r / reps], &rows[r]);
+            for (int r = 0; r < size_count * reps; r++)
+                s_partition_counted_report (outs[o], sizes[r / reps], &rows[r]);
+        }
+        for (int r = 0; r < size_count * reps; r++)
+            json_decref (rows[r].counted);
+        free (rows);
         size_count = 0;
     }
     for (int o = 0; o < 2 && !partition; o++) {
