@@ -87,16 +87,18 @@ s_health_up (ocf_gossip_t *self, const char *why)
 //  keys), so these are random peers; every node is watched by exactly K others and watches
 //  exactly K, and a join or a death moves only the duties of its K neighbours.
 
-//  Up to want live members that follow this node on the ring (its observers), in ring order.
+//  Up to want live members that follow node `of` on the ring (its observers), in ring order;
+//  alive_only: not suspects either (those that watch it: a suspect does not fill a place).
 static int
-s_successors (ocf_gossip_t *self, char (*out)[OCF_ID_SIZE], int want)
+s_successors (ocf_gossip_t *self, const char *of, char (*out)[OCF_ID_SIZE], int want, bool alive_only)
 {
     size_t size = ocf_members_size (self->view);
-    size_t start = ocf_members_lower_bound (self->view, self->id);
+    size_t start = ocf_members_lower_bound (self->view, of);
     int count = 0;
     for (size_t n = 0; n < size && count < want; n++) {
         const ocf_peer_t *member = ocf_members_at (self->view, (start + n) % size);
-        if (ocf_peer_live (member) && strcmp (member->id, self->id) != 0)
+        if (ocf_peer_live (member) && strcmp (member->id, of) != 0
+        &&  (!alive_only || member->status == OCF_STATUS_ALIVE))
             memcpy (out[count++], member->id, OCF_ID_SIZE);
     }
     return count;
@@ -194,7 +196,7 @@ s_choose_observers (ocf_gossip_t *self)
 {
     self->observers_dirty = false;
     char chosen[MAX_OBSERVERS][OCF_ID_SIZE];
-    int count = s_successors (self, chosen, self->config.observers);
+    int count = s_successors (self, self->id, chosen, self->config.observers, false);
     //  Released observers are told, so that they stop watching instead of suspecting us;
     //  new ones get a heartbeat at once, so that they start.
     for (int i = 0; i < self->observer_count; i++) {
@@ -216,7 +218,11 @@ s_choose_observers (ocf_gossip_t *self)
 //  --------------------------------------------------------------------------
 //  Probing, suspecting, declaring dead
 
-//  Our own membership verdict about a node: into our table, and to everybody.
+//  Our own membership verdict about a node: into our table, and to everybody, unless another
+//  observer's verdict of that state reached us first (it is spreading; a rumour's key is the
+//  state, not who declared it). The accused hears it first hand, so it can refute at once; a
+//  suspicion also goes straight to the node's other observers, for whom it is a
+//  confirmation that the tree no longer brings once another observer's went down it.
 static void
 s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
 {
@@ -225,10 +231,16 @@ s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
     uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
     ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&declared, payload) };
     memcpy (item.id, member->id, OCF_ID_SIZE);
-    self->env.merge (self->env.arg, NULL, &item, 1);
-    ocf_gossip_spread (self, &item, 1);
-    //  The accused hears it first hand, so it can refute at once.
-    ocf_gossip_send_items (self, member->id, &item, 1, false);
+    if (!ocf_gossip_seen (self, &item)) {
+        self->env.merge (self->env.arg, NULL, &item, 1);
+        ocf_gossip_spread (self, &item, 1);
+    }
+    ocf_gossip_send_items (self, item.id, &item, 1, false);
+    char watchers[MAX_OBSERVERS][OCF_ID_SIZE];
+    int count = status == OCF_STATUS_SUSPECT ? s_successors (self, item.id, watchers, self->config.observers, true) : 0;
+    for (int i = 0; i < count; i++)
+        if (strcmp (watchers[i], self->id) != 0)
+            ocf_gossip_send_items (self, watchers[i], &item, 1, false);
 }
 
 static int64_t

@@ -244,6 +244,8 @@ size_t ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size
 void ocf_gossip_spread_tick (ocf_gossip_t *self);
 //  Spreads items to every live member: down the tree of the whole ring, then IHAVE rounds.
 void ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count);
+//  Whether an item of this content (a membership: of this state) is among the recent rumours.
+bool ocf_gossip_seen (ocf_gossip_t *self, const ocf_item_t *item);
 void ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ihave (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);

@@ -170,6 +170,12 @@ ocf_gossip_active_peers (ocf_gossip_t *self, const ocf_peer_t **out, size_t foun
     return found;
 }
 
+bool
+ocf_gossip_seen (ocf_gossip_t *self, const ocf_item_t *item)
+{
+    return ocf_recent_find (self->recent, ocf_wire_item_key (item)) != NULL;
+}
+
 void
 ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count)
 {
@@ -202,10 +208,12 @@ ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t
             self->stats.rumours_new++;
             rumour = ocf_recent_add (self->recent, key, item, self->now, retransmits);
             fresh[fresh_count++] = *item;
-            ocf_wire_member_t member;
-            if (item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0)
-                ocf_gossip_detect_on_member (self, item->id, &member);
         }
+        //  Another observer's verdict of a state seen before has the same key (it is not
+        //  merged or passed on again), yet it confirms our suspicion, or names an accuser.
+        ocf_wire_member_t member;
+        if (item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0)
+            ocf_gossip_detect_on_member (self, item->id, &member);
         //  A copy that came by repair first still owes its subtree the tree push.
         if ((msg->flags & OCF_WIRE_RANGE) && !rumour->spread) {
             rumour->spread = true;

@@ -322,6 +322,15 @@ uint64_t
 ocf_wire_item_key (const ocf_item_t *item)
 {
     uint64_t h = ocf_hash64 (item->id, strlen (item->id), item->kind);
+    //  A verdict is the state it declares, whoever declared it: the observers of a node that
+    //  declare it at once send one rumour, not one each down the whole tree.
+    ocf_wire_member_t member;
+    if (item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0
+    &&  member.accuser[0]) {
+        uint8_t state[OCF_WIRE_PAYLOAD_MAX];
+        member.accuser[0] = '\0';
+        return ocf_hash_u64 (h, ocf_hash64 (state, ocf_wire_member_encode (&member, state), 0x6974656d));
+    }
     return ocf_hash_u64 (h, ocf_hash64 (item->data, item->size, 0x6974656d));
 }
 

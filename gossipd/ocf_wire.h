@@ -164,7 +164,8 @@ int ocf_wire_tombstone_decode (const uint8_t *data, size_t size, ocf_wire_tombst
 int ocf_wire_tombstone_decode_signed (const uint8_t *data, size_t size, ocf_wire_tombstone_t *tombstone, bool *has_sig,
                                       uint8_t sig[OCF_SIGNATURE_BYTES]);
 
-//  The identity of an item's exact content, for recognising a rumour seen before.
+//  The identity of an item's content, for recognising a rumour seen before: a membership's
+//  state (generation, incarnation, status), not who declared it.
 uint64_t ocf_wire_item_key (const ocf_item_t *item);
 
 #endif

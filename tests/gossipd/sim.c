@@ -152,7 +152,7 @@ s_env_merge (void *arg, const char *from, const ocf_item_t *items, size_t count)
     size_t bytes = count * sizeof (ocf_item_t);
     for (size_t i = 0; i < count; i++)
         bytes += items[i].size;
-    event_t event = { .time = env->sim->now, .type = EV_MERGE, .node = (uint32_t) env->index,
+    event_t event = { .time = env->sim->now + env->sim->options.table_delay_ms, .type = EV_MERGE, .node = (uint32_t) env->index,
                       .data = malloc (bytes ? bytes : 1), .size = count };
     ocf_item_t *copies = (ocf_item_t *) event.data;
     uint8_t *payload = event.data + count * sizeof (ocf_item_t);

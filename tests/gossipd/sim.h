@@ -28,6 +28,8 @@ typedef struct {
     //  probability, for up to stall_max_ms; whatever reaches it meanwhile waits.
     double stall_rate;
     int64_t stall_max_ms;
+    //  A loaded tabled: what a node merges reaches its table (and its view) this much later.
+    int64_t table_delay_ms;
     ocf_gossip_config_t config;
 } sim_options_t;
 

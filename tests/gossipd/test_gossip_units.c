@@ -245,7 +245,7 @@ Test (gossip_wire, a_leave_carries_its_signature_and_nothing_else_fits)
     cr_assert_neq (ocf_wire_tombstone_decode_signed (payload, size + 1, &got, &has_sig, back), 0);
 }
 
-Test (gossip_wire, item_keys_tell_contents_apart)
+Test (gossip_wire, item_keys_tell_contents_apart_and_verdicts_by_state)
 {
     ocf_item_t a = { .kind = OCF_ITEM_ROW, .data = (const uint8_t *) "{\"v\":1}", .size = 7 };
     ocf_item_t b = a;
@@ -260,6 +260,23 @@ Test (gossip_wire, item_keys_tell_contents_apart)
     b = a;
     b.kind = OCF_ITEM_MEMBER;
     cr_assert_neq (ocf_wire_item_key (&a), ocf_wire_item_key (&b));
+    //  A membership is keyed by its state: two observers' verdicts of it are one rumour.
+    uint8_t payloads[3][OCF_WIRE_PAYLOAD_MAX];
+    ocf_wire_member_t verdicts[3] = { { 7, 2, OCF_STATUS_SUSPECT, { 0 } }, { 7, 2, OCF_STATUS_SUSPECT, { 0 } },
+                                      { 7, 2, OCF_STATUS_DEAD, { 0 } } };
+    strcpy (verdicts[0].accuser, s_ids[1]);
+    strcpy (verdicts[1].accuser, s_ids[2]);
+    strcpy (verdicts[2].accuser, s_ids[1]);
+    ocf_item_t items[3];
+    for (int i = 0; i < 3; i++) {
+        items[i] = (ocf_item_t) { .kind = OCF_ITEM_MEMBER, .data = payloads[i],
+                                  .size = (uint32_t) ocf_wire_member_encode (&verdicts[i], payloads[i]) };
+        strcpy (items[i].id, s_ids[0]);
+    }
+    cr_assert_neq (items[0].size, 0);
+    cr_assert (memcmp (payloads[0], payloads[1], items[0].size) != 0, "the accusers differ on the wire");
+    cr_assert_eq (ocf_wire_item_key (&items[0]), ocf_wire_item_key (&items[1]));
+    cr_assert_neq (ocf_wire_item_key (&items[0]), ocf_wire_item_key (&items[2]));
 }
 
 //  --------------------------------------------------------------------------
