@@ -755,17 +755,36 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
     self->catch_up_at = self->now + self->config.heartbeat_interval_ms;
 }
 
+//  Our table says a member failed while it still reaches us: in a healed partition, the other
+//  side's verdicts about this side arrive by repair. The member learns it from us at once and
+//  refutes, instead of at its own next exchange with that side (one every 1-3 s, to a dead
+//  member picked at random: the tail of a heal). An observer's own verdict went to it first
+//  hand already; a member that does not reach us gets nothing.
+static void
+s_tell_accused (ocf_gossip_t *self, const ocf_peer_t *member, const watched_t *watched)
+{
+    int64_t lately = self->config.heartbeat_interval_ms * 3 / 2;
+    if (!ocf_gossip_heard_lately (self, member->id) && !(watched && watched->heard_at && self->now - watched->heard_at <= lately))
+        return;
+    ocf_wire_member_t state = { member->generation, member->incarnation, member->status, { 0 } };
+    uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
+    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&state, payload) };
+    memcpy (item.id, member->id, OCF_ID_SIZE);
+    ocf_gossip_send_items (self, item.id, &item, 1, false);
+}
+
 void
 ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id)
 {
     self->observers_dirty = true;
     const ocf_peer_t *member = ocf_members_get (self->view, id);
+    watched_t *watched = s_watched_find (self, id);
     if (member && (member->status == OCF_STATUS_SUSPECT || member->status == OCF_STATUS_DEAD)
     &&  strcmp (id, self->id) != 0) {
         self->failure_seen_at = self->now;
         s_confirm_together (self, id);
+        s_tell_accused (self, member, watched);
     }
-    watched_t *watched = s_watched_find (self, id);
     if (!watched)
         return;
     if (!member || !ocf_peer_live (member))
