@@ -163,9 +163,10 @@ s_self (const ocf_candidate_t *candidates, size_t n, bool busy_ok)
 //  provider over its share thus sheds whole keys, those of least u first and the same ones
 //  every time, which then stay cached on their next provider; a bound on requests in flight
 //  sheds requests of every key at random, each a miss where it lands. In flight, only a long
-//  queue counts: at twice the bound (x the mean in-flight load) or more. The least counted
-//  provider is under every bound, so one is always found: when every one under it has a long
-//  queue, the first of them in the key's order.
+//  queue counts: at twice the bound (x the mean in-flight load) or more. When every one within
+//  its bound has a long queue, the first of them in the key's order takes the request; when
+//  none is within its bound (counted alike, each near its bound: one must pass the mean), the
+//  least counted (of equals, the first in the key's order).
 static int
 s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
 {
@@ -179,14 +180,21 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
     //  start, for a new model), what is missing counts as spread evenly.
     double mean = (total > OCF_CHOOSE_WINDOW ? total : OCF_CHOOSE_WINDOW) / (double) pool->count;
     double mean_load = load / (double) pool->count;
-    int best = -1, queued = -1;
-    uint64_t best_score = 0, queued_score = 0, top_score = 0;
+    int best = -1, queued = -1, least = -1;
+    uint64_t best_score = 0, queued_score = 0, least_score = 0, top_score = 0;
     for (size_t i = 0; i < pool->n; i++) {
         const ocf_candidate_t *candidate = &pool->candidates[i];
         uint64_t score = ocf_hash_u64 (key, candidate->id_hash);
         if (score > top_score && s_within_reach (pool, i))
             top_score = score;      //  far providers are not in the order at all
-        if (!s_in_pool (pool, i) || (best >= 0 && score <= best_score))
+        if (!s_in_pool (pool, i))
+            continue;
+        if (least < 0 || candidate->recent < pool->candidates[least].recent
+        ||  (candidate->recent == pool->candidates[least].recent && score > least_score)) {
+            least = (int) i;
+            least_score = score;
+        }
+        if (best >= 0 && score <= best_score)
             continue;
         //  The low bits: independent enough of the high ones that order the providers.
         double bound = 1.0 + self->balance * (double) (score & 0xFFFF) / 65536.0;
@@ -204,6 +212,11 @@ s_prefix (ocf_chooser_t *self, const pool_t *pool, uint64_t key)
     if (best < 0) {
         best = queued;
         best_score = queued_score;
+    }
+    //  Counted alike and each near its bound, every one would pass it: the least counted.
+    if (best < 0) {
+        best = least;
+        best_score = least_score;
     }
     self->last = best_score == top_score ? OCF_CHOICE_AFFINITY : OCF_CHOICE_SPILLED;
     return best;

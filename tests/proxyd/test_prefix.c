@@ -246,11 +246,16 @@ Test (proxyd_prefix, a_loaded_provider_spills_to_the_next)
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
     chooser.balance = 0;
     cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
-    //  55 each at balance 0 (the mean with this request 55.25): taking it would put the first
-    //  above the mean, so it goes on (the bound holds after the choice, not only before it).
+    //  55, then 54.9 each at balance 0 (the mean with this request 55.175): taking it would
+    //  put any of them above the mean (the bound holds after the choice, not only before it),
+    //  so the least counted takes it, of equals the first in the key's order; 55 each: the
+    //  first. Never none (a 503 to the client).
+    for (int i = 0; i < NODES; i++)
+        candidates[i].recent = i == first ? 55 : 54.9;
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), second);
     for (int i = 0; i < NODES; i++)
         candidates[i].recent = 55;
-    cr_assert_neq (ocf_choose (&chooser, candidates, NODES, key), first);
+    cr_assert_eq (ocf_choose (&chooser, candidates, NODES, key), first);
     //  64, 64, 46, 46 at balance 0 (bound: the mean, 55.25): the first two are over it.
     for (int i = 0; i < NODES; i++)
         candidates[i].recent = i == first || i == second ? 64 : 46;
