@@ -180,6 +180,17 @@ s_detection_bound (const ocf_gossip_config_t *config)
          + config->suspicion_max_ms + config->heartbeat_interval_ms;
 }
 
+//  A loaded machine: each process stalls about once a second (one tick in 20), for up to
+//  300 ms. Returns the detection bound stretched by the time stalled.
+static int64_t
+s_stalling (sim_options_t *options)
+{
+    options->stall_rate = 0.05;
+    options->stall_max_ms = 300;
+    double stalled = options->stall_rate * (double) options->stall_max_ms / (double) options->config.tick_ms;
+    return (int64_t) ((double) s_detection_bound (&options->config) * (1 + stalled));
+}
+
 Test (gossip_sim, crash_detected_by_all_flat_in_n, .timeout = 120)
 {
     int64_t medians[3];
@@ -522,11 +533,7 @@ Test (gossip_sim, partitions_on_a_loaded_machine_are_declared_within_the_stretch
         size_t nodes = splits[s].nodes;
         sim_split_t split = { splits[s].cut, false };
         sim_options_t options = s_options (nodes, 0, 90 + nodes);
-        //  Each process stalls about once a second (one tick in 20), for up to 300 ms.
-        options.stall_rate = 0.05;
-        options.stall_max_ms = 300;
-        double stalled = options.stall_rate * (double) options.stall_max_ms / (double) options.config.tick_ms;
-        int64_t bound = (int64_t) ((double) s_detection_bound (&options.config) * (1 + stalled));
+        int64_t bound = s_stalling (&options);
         sim_t *sim = sim_new (&options);
         //  Ten minutes of stalls first: nobody is suspected for them.
         sim_run (sim, 600000);
@@ -642,11 +649,8 @@ Test (gossip_sim, a_split_sends_each_verdict_state_about_once, .timeout = 120)
         //  a node declare it before their tables hold each other's verdicts.
         options.delay_min_ms = 5;
         options.delay_max_ms = 50;
-        options.stall_rate = 0.05;
-        options.stall_max_ms = 300;
         options.table_delay_ms = 200;
-        double stalled = options.stall_rate * (double) options.stall_max_ms / (double) options.config.tick_ms;
-        int64_t bound = (int64_t) ((double) s_detection_bound (&options.config) * (1 + stalled));
+        int64_t bound = s_stalling (&options);
         sim_t *sim = sim_new (&options);
         sim_run (sim, 5000);
         uint64_t before = 0, messages_before = 0;
