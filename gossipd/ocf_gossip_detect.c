@@ -223,14 +223,24 @@ s_choose_observers (ocf_gossip_t *self)
 //  state, not who declared it). The accused hears it first hand, so it can refute at once; a
 //  suspicion also goes straight to the node's other observers, for whom it is a
 //  confirmation that the tree no longer brings once another observer's went down it.
+//  A membership item about member at its generation and incarnation, of status, declared by
+//  accuser (NULL: nobody named), encoded into payload.
+static ocf_item_t
+s_member_item (const ocf_peer_t *member, ocf_status_t status, const char *accuser, uint8_t payload[OCF_WIRE_PAYLOAD_MAX])
+{
+    ocf_wire_member_t state = { member->generation, member->incarnation, status, { 0 } };
+    if (accuser)
+        memcpy (state.accuser, accuser, OCF_ID_SIZE);
+    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&state, payload) };
+    memcpy (item.id, member->id, OCF_ID_SIZE);
+    return item;
+}
+
 static void
 s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
 {
-    ocf_wire_member_t declared = { member->generation, member->incarnation, status, { 0 } };
-    memcpy (declared.accuser, self->id, OCF_ID_SIZE);
     uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
-    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&declared, payload) };
-    memcpy (item.id, member->id, OCF_ID_SIZE);
+    ocf_item_t item = s_member_item (member, status, self->id, payload);
     if (!ocf_gossip_seen (self, &item)) {
         self->env.merge (self->env.arg, NULL, &item, 1);
         ocf_gossip_spread (self, &item, 1);
@@ -498,13 +508,20 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
     }
 }
 
-//  The n-th latest contact (1: the latest) when it is fresh: within a heartbeat interval
-//  and a half. Contacts are in order, so the first stale one ends any walk.
+//  Whether time `at` was lately: within a heartbeat interval and a half.
+static bool
+s_lately (ocf_gossip_t *self, int64_t at)
+{
+    return self->now - at <= self->config.heartbeat_interval_ms * 3 / 2;
+}
+
+//  The n-th latest contact (1: the latest) when it is fresh (s_lately). Contacts are in
+//  order, so the first stale one ends any walk.
 static const contact_t *
 s_fresh_contact (ocf_gossip_t *self, size_t n)
 {
     const contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
-    return contact->id[0] && self->now - contact->at <= self->config.heartbeat_interval_ms * 3 / 2 ? contact : NULL;
+    return contact->id[0] && s_lately (self, contact->at) ? contact : NULL;
 }
 
 bool
@@ -763,13 +780,10 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
 static void
 s_tell_accused (ocf_gossip_t *self, const ocf_peer_t *member, const watched_t *watched)
 {
-    int64_t lately = self->config.heartbeat_interval_ms * 3 / 2;
-    if (!ocf_gossip_heard_lately (self, member->id) && !(watched && watched->heard_at && self->now - watched->heard_at <= lately))
+    if (!ocf_gossip_heard_lately (self, member->id) && !(watched && watched->heard_at && s_lately (self, watched->heard_at)))
         return;
-    ocf_wire_member_t state = { member->generation, member->incarnation, member->status, { 0 } };
     uint8_t payload[OCF_WIRE_PAYLOAD_MAX];
-    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&state, payload) };
-    memcpy (item.id, member->id, OCF_ID_SIZE);
+    ocf_item_t item = s_member_item (member, member->status, NULL, payload);
     ocf_gossip_send_items (self, item.id, &item, 1, false);
 }
 
