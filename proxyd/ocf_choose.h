@@ -9,8 +9,9 @@
       prefix       among the near providers (below), the request's prefix key (ocf_prefix)
                    orders them, the same way on every host that sees the same near ones
                    (rendezvous hashing: by hash(key, node id)); the first in that order under
-                   the key's bound takes it (bounded loads): its recent count under
-                   (1 + balance x u) times their mean, u in [0, 1) from hash(key, node id), so
+                   the key's bound takes it (bounded loads): its recent count with this
+                   request within (1 + balance x u) times their mean, u in [0, 1) from
+                   hash(key, node id) (none within: the least counted), so
                    that a provider over its share sheds the same keys each time, and its
                    in-flight load under twice that bound times theirs (a short queue);
                    without a key, this host when it has capacity, else as p2c among the near

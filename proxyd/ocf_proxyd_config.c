@@ -17,7 +17,7 @@ static const ocf_config_key_t s_keys[] = {
     { "prefix_blocks", OCF_CONFIG_INT, KEY (prefix_blocks), "16", 1, 65536, NULL, false,
       "policy = prefix: longest prefix key, in blocks (a prompt that shares this much with others goes where they go)" },
     { "prefix_balance", OCF_CONFIG_DOUBLE, KEY (prefix_balance), "0.25", 0, 10, NULL, false,
-      "policy = prefix: no provider takes a request while its share of this host's recent requests is (1 + this) x the mean or more; "
+      "policy = prefix: no provider takes a request that would put its share of this host's recent requests above (1 + this) x the mean; "
       "above the mean, a provider sheds whole keys, more the further above it is (1 + this x u, u in [0, 1) per key and provider)" },
     { "near_rtt", OCF_CONFIG_DURATION, KEY (near_rtt_ms), "20ms", 0, 60000, NULL, false,
       "policy = prefix: providers farther than the nearest by more than this (round-trip time) take requests only when the near ones are full (0: distance does not count)" },
