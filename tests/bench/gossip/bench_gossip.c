@@ -39,7 +39,9 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -88,6 +90,9 @@ typedef struct {
     int64_t probed_at;
     bool full_list_asked;        //  serf: a plain members request is out (after the probe, if any)
     int members_alive;           //  serf: the answer to it
+    int far_failed;              //  serf, --partition: members of the other side it lists failed
+    bool lists_leaver;           //  serf, --partition: it lists the node that left as alive
+    int64_t answered_ms;         //  serf: when the answer came (wall clock)
 } node_t;
 
 typedef struct bench bench_t;
@@ -114,6 +119,7 @@ struct bench {
     int base_port;
     bool partition;
     char ns[2][64], addr[2][64]; //  --partition: each side's network namespace and address
+    int leaver;                  //  --partition: the node that left before the cut (-1: none yet)
     event_t *events;
     size_t event_count, event_cap;
 };
@@ -388,6 +394,31 @@ static const system_ops_t s_ocf = { "ocf-gossipd", s_ocf_start, s_ocf_change, s_
 //  --------------------------------------------------------------------------
 //  serf
 
+//  Connects to a node's agent RPC; with --partition, from inside its side's namespace (the
+//  socket stays there when this thread comes back).
+static int
+s_serf_rpc_open (bench_t *bench, node_t *node)
+{
+    if (!bench->partition)
+        return serf_rpc_open (&node->rpc, node->rpc_port, 1000);
+    char path[128];
+    snprintf (path, sizeof path, "/run/netns/%s", bench->ns[node->side]);
+    int home = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), there = open (path, O_RDONLY | O_CLOEXEC);
+    int rc = -1;
+    if (home >= 0 && there >= 0 && setns (there, CLONE_NEWNET) == 0) {
+        rc = serf_rpc_open (&node->rpc, node->rpc_port, 1000);
+        if (setns (home, CLONE_NEWNET) != 0) {
+            fprintf (stderr, "bench_gossip: cannot return to its own network namespace\n");
+            exit (1);
+        }
+    }
+    if (home >= 0)
+        close (home);
+    if (there >= 0)
+        close (there);
+    return rc;
+}
+
 static int
 s_serf_start (bench_t *bench, int index)
 {
@@ -396,18 +427,24 @@ s_serf_start (bench_t *bench, int index)
     node->rpc_port = node->port + 1;
     snprintf (node->subject, sizeof node->subject, "n%d", index);
     s_fresh_dir (node, bench->root, "serf", index);
-    char name[64], bind[64], rpc[64], join[64], log[400];
+    node->side = index % 2;
+    const char *bind_addr = bench->partition ? bench->addr[node->side] : "127.0.0.1";
+    const char *seed_addr = bench->partition ? bench->addr[0] : "127.0.0.1";
+    char name[64], bind[96], rpc[64], join[96], log[400];
     snprintf (name, sizeof name, "-node=%s", node->subject);
-    snprintf (bind, sizeof bind, "-bind=127.0.0.1:%d", node->port);
+    snprintf (bind, sizeof bind, "-bind=%s:%d", bind_addr, node->port);
     snprintf (rpc, sizeof rpc, "-rpc-addr=127.0.0.1:%d", node->rpc_port);
-    snprintf (join, sizeof join, "-join=127.0.0.1:%d", bench->nodes[0].port);
-    char *argv[] = { "serf", "agent", name, bind, rpc, "-profile=lan", "-log-level=warn", index ? join : NULL, NULL };
+    snprintf (join, sizeof join, "-join=%s:%d", seed_addr, bench->nodes[0].port);
+    char *argv[] = { "ip", "netns", "exec", bench->ns[node->side],
+                     "serf", "agent", name, bind, rpc, "-profile=lan", "-log-level=warn", index ? join : NULL, NULL };
+    int first = bench->partition ? 0 : 4;
     snprintf (log, sizeof log, "%s/serf.log", node->dir);
-    node->pids[0] = ocf_test_exec ((const char *const *) argv, log, NULL);
+    node->pids[0] = ocf_test_exec ((const char *const *) argv + first, log, NULL);
     node->pid_count = 1;
     node->probing = node->full_list_asked = false;
+    //  Its RPC listens on the loopback of its namespace: the socket is made in there.
     int64_t deadline = ocf_time_mono_ms () + 20000;
-    while (ocf_time_mono_ms () < deadline && serf_rpc_open (&node->rpc, node->rpc_port, 1000) != 0)
+    while (ocf_time_mono_ms () < deadline && s_serf_rpc_open (bench, node) != 0)
         usleep (20000);
     if (node->rpc.fd <= 0)
         return -1;
@@ -461,12 +498,26 @@ s_serf_poll (bench_t *bench, int timeout_ms)
                 else
                 if (node->full_list_asked) {
                     node->full_list_asked = false;
-                    int alive = 0;
+                    int alive = 0, far_failed = 0;
+                    bool lists_leaver = false;
                     for (size_t m = 0; m < members->length; m++) {
+                        const mp_value_t *name = mp_get (&members->items[m], "Name");
                         const mp_value_t *status = mp_get (&members->items[m], "Status");
-                        alive += status && status->type == MP_STR && strcmp (status->string, "alive") == 0;
+                        if (!status || status->type != MP_STR)
+                            continue;
+                        bool is_alive = strcmp (status->string, "alive") == 0;
+                        alive += is_alive;
+                        //  Names are "n<index>": the side and the leaver by index.
+                        int index = name && name->type == MP_STR && name->string[0] == 'n' ? atoi (name->string + 1) : -1;
+                        if (index < 0 || index >= bench->count)
+                            continue;
+                        far_failed += bench->nodes[index].side != node->side && strcmp (status->string, "failed") == 0;
+                        lists_leaver |= index == bench->leaver && is_alive;
                     }
                     node->members_alive = alive;
+                    node->far_failed = far_failed;
+                    node->lists_leaver = lists_leaver;
+                    node->answered_ms = ocf_time_wall_ms ();
                 }
             }
             mp_free (&body);
@@ -925,15 +976,17 @@ s_stats (bench_t *bench)
 }
 
 typedef struct {
+    const system_ops_t *ops;             //  whose cluster it is
     double load_cut, load_heal;
     double wall_s[3], cpu_s[3][2];       //  cut -> every side sees the other dead -> healed -> 5 s later: wall; CPU of tableds, gossipds
     json_t *counted;                     //  the STATS counters' growth from the cut to the end, summed over the nodes
     double side_ms[2], side_p50_ms[2];   //  partition -> the last / the median observer of a side sees the other dead
     int false_dead;                      //  the most same-side rows not alive or suspect in one reading during the split
+                                         //  (serf: members not alive in one round of lists)
     double heal_poll_ms;                 //  heal -> every table identical, all alive (as polled: an upper bound)
-    double heal_since_ms;                //  heal -> the last far-side node alive again in any table (status_since)
+    double heal_since_ms;                //  heal -> the last far-side node alive again in any table (status_since; serf: NAN)
     int resurrected;                     //  the most tables listing the leaver alive or suspect in one reading after the heal
-    int digests;                         //  distinct tables when the wait ended
+    int digests;                         //  distinct tables when the wait ended (serf: 0, it has none)
     int ok;                              //  0: a step failed (stderr says which)
 } partition_row_t;
 
@@ -948,7 +1001,7 @@ s_pause (bench_t *bench, int ms)
 static void
 s_run_partition (bench_t *bench, int size, partition_row_t *row)
 {
-    *row = (partition_row_t) { .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
+    *row = (partition_row_t) { .ops = &s_ocf, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
                                .heal_since_ms = NAN };
     bench->ops = &s_ocf;
     bench->count = 0;
@@ -1134,12 +1187,184 @@ done:
     s_stop_all (bench);
 }
 
+//  serf, the same steps: its agents (LAN profile) in the same namespaces, the leaver's
+//  SIGINT (serf's graceful leave), then what every agent lists, polled. serf keeps no
+//  status_since: its times are those of the first list that showed the change (a round of
+//  lists from every agent every 100-300 ms), an upper bound.
+static void
+s_serf_lists (bench_t *bench)
+{
+    for (int i = 0; i < bench->count; i++) {
+        node_t *node = &bench->nodes[i];
+        node->members_alive = -1;
+        if (node->up && !node->full_list_asked) {
+            node->full_list_asked = true;
+            serf_rpc_members (&node->rpc, NULL);
+        }
+    }
+    int64_t deadline = ocf_time_mono_ms () + 2000;
+    bool all = false;
+    while (!all && ocf_time_mono_ms () < deadline) {
+        s_serf_poll (bench, 20);
+        all = true;
+        for (int i = 0; i < bench->count && all; i++)
+            all = !bench->nodes[i].up || bench->nodes[i].members_alive >= 0;
+    }
+}
+
+static void
+s_run_partition_serf (bench_t *bench, int size, partition_row_t *row)
+{
+    *row = (partition_row_t) { .ops = &s_serf, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
+                               .heal_since_ms = NAN };
+    bench->ops = &s_serf;
+    bench->count = 0;
+    bench->leaver = -1;
+    for (int i = 0; i < size; i++) {
+        bench->count = i + 1;
+        if (s_serf_start (bench, i) != 0) {
+            fprintf (stderr, "partition N=%d: serf agent %d did not start (see %s)\n", size, i, bench->nodes[i].dir);
+            s_stop_all (bench);
+            return;
+        }
+    }
+    if (!s_converged (bench, size - 1)) {
+        fprintf (stderr, "partition N=%d: the serf cluster did not converge\n", size);
+        s_stop_all (bench);
+        return;
+    }
+    bench->leaver = size - 1;
+    node_t *gone = &bench->nodes[bench->leaver];
+    kill (gone->pids[0], SIGINT);
+    int64_t deadline = ocf_time_mono_ms () + 10000;
+    while (waitpid (gone->pids[0], NULL, WNOHANG) == 0 && ocf_time_mono_ms () < deadline)
+        usleep (50000);
+    s_kill_node (bench, bench->leaver);
+    bool left = false;
+    deadline = ocf_time_mono_ms () + 30000;
+    while (!left && ocf_time_mono_ms () < deadline) {
+        s_serf_lists (bench);
+        left = true;
+        for (int o = 0; o < size && left; o++)
+            left = !bench->nodes[o].up || (bench->nodes[o].members_alive >= 0 && !bench->nodes[o].lists_leaver);
+        if (!left)
+            usleep (250000);
+    }
+    if (!left)
+        fprintf (stderr, "partition N=%d: serf's leave did not reach every agent in 30 s\n", size);
+    s_pause (bench, 3000);
+    int up[2] = { 0, 0 };
+    for (int i = 0; i < size; i++)
+        up[bench->nodes[i].side] += bench->nodes[i].up;
+
+    double cpu_at[4][2];
+    int64_t wall_at[4];
+    row->load_cut = s_load_average ();
+    s_cpu (bench, cpu_at[0]);
+    wall_at[0] = ocf_time_mono_ms ();
+    int64_t cut_ms = ocf_time_wall_ms ();
+    bool healed = false;
+    int waiting = 0;
+    series_t each[2] = { { 0 } };
+    if (!s_cut (bench, "-A", false)) {
+        fprintf (stderr, "partition N=%d: iptables failed\n", size);
+        goto done;
+    }
+    bool *seen = calloc ((size_t) size, sizeof *seen);
+    waiting = up[0] + up[1];
+    deadline = ocf_time_mono_ms () + WAIT_MS;
+    while (waiting > 0 && ocf_time_mono_ms () < deadline) {
+        s_serf_lists (bench);
+        int false_dead = 0;
+        for (int o = 0; o < size; o++) {
+            node_t *node = &bench->nodes[o];
+            if (!node->up || node->members_alive < 0)
+                continue;
+            //  Alive ones it lists: itself, its side, the far side not failed yet.
+            false_dead += up[node->side] - (node->members_alive - (up[!node->side] - node->far_failed));
+            if (!seen[o] && node->far_failed == up[!node->side]) {
+                seen[o] = true;
+                s_add (&each[node->side], (double) (node->answered_ms - cut_ms));
+                waiting--;
+            }
+        }
+        row->false_dead = false_dead > row->false_dead ? false_dead : row->false_dead;
+        usleep (100000);
+    }
+    free (seen);
+    for (int side = 0; side < 2; side++) {
+        if (waiting == 0) {
+            row->side_ms[side] = s_quantile (&each[side], 1.0);
+            row->side_p50_ms[side] = s_quantile (&each[side], 0.5);
+        }
+        free (each[side].values);
+    }
+    if (waiting)
+        fprintf (stderr, "partition N=%d: %d serf agents did not see the other side failed in %d s\n", size, waiting,
+                 WAIT_MS / 1000);
+
+    s_cpu (bench, cpu_at[1]);
+    wall_at[1] = ocf_time_mono_ms ();
+    row->load_heal = s_load_average ();
+    int64_t heal_mono = ocf_time_mono_ms ();
+    if (!s_cut (bench, "-D", false)) {
+        fprintf (stderr, "partition N=%d: iptables -D failed\n", size);
+        goto done;
+    }
+    deadline = ocf_time_mono_ms () + WAIT_MS;
+    int not_alive = 0;
+    while (!healed && ocf_time_mono_ms () < deadline) {
+        s_serf_lists (bench);
+        int listed = 0;
+        not_alive = 0;
+        for (int o = 0; o < size; o++)
+            if (bench->nodes[o].up) {
+                not_alive += bench->nodes[o].members_alive != up[0] + up[1];
+                listed += bench->nodes[o].lists_leaver;
+            }
+        row->resurrected = listed > row->resurrected ? listed : row->resurrected;
+        healed = not_alive == 0;
+        if (healed)
+            row->heal_poll_ms = (double) (ocf_time_mono_ms () - heal_mono);
+        else
+            usleep (100000);
+    }
+    if (!healed)
+        fprintf (stderr, "partition N=%d: serf not healed in %d s (%d agents missing a member)\n", size, WAIT_MS / 1000,
+                 not_alive);
+    s_cpu (bench, cpu_at[2]);
+    wall_at[2] = ocf_time_mono_ms ();
+    s_pause (bench, 5000);
+    s_cpu (bench, cpu_at[3]);
+    wall_at[3] = ocf_time_mono_ms ();
+    for (int phase = 0; phase < 3; phase++) {
+        row->wall_s[phase] = (double) (wall_at[phase + 1] - wall_at[phase]) / 1000;
+        for (int d = 0; d < 2; d++)
+            row->cpu_s[phase][d] = cpu_at[phase + 1][d] - cpu_at[phase][d];
+    }
+    s_serf_lists (bench);
+    for (int o = 0, listed = 0; o < size; o++) {
+        listed += bench->nodes[o].up && bench->nodes[o].lists_leaver;
+        row->resurrected = listed > row->resurrected ? listed : row->resurrected;
+    }
+    row->ok = healed && waiting == 0 && left;
+done:
+    s_cut (bench, "-D", true);
+    s_stop_all (bench);
+}
+
 static void
 s_partition_report (FILE *out, int size, const partition_row_t *row)
 {
-    fprintf (out, "| %d | %.1f / %.1f | %.0f ms (p50 %.0f) | %.0f ms (p50 %.0f) | %d | %.0f ms | %.0f ms | %d | %d |%s\n", size,
-             row->load_cut, row->load_heal, row->side_ms[0], row->side_p50_ms[0], row->side_ms[1], row->side_p50_ms[1],
-             row->false_dead, row->heal_poll_ms, row->heal_since_ms, row->digests, row->resurrected,
+    bool serf = row->ops == &s_serf;
+    char since[32] = "n/a", digests[16] = "n/a";
+    if (!serf) {
+        snprintf (since, sizeof since, "%.0f ms", row->heal_since_ms);
+        snprintf (digests, sizeof digests, "%d", row->digests);
+    }
+    fprintf (out, "| %s | %d | %.1f / %.1f | %.0f ms (p50 %.0f) | %.0f ms (p50 %.0f) | %d | %.0f ms | %s | %s | %d |%s\n",
+             row->ops->name, size, row->load_cut, row->load_heal, row->side_ms[0], row->side_p50_ms[0], row->side_ms[1],
+             row->side_p50_ms[1], row->false_dead, row->heal_poll_ms, since, digests, row->resurrected,
              row->ok ? "" : " (failed: see stderr)");
     fflush (out);
 }
@@ -1149,9 +1374,10 @@ static void
 s_partition_cost_report (FILE *out, int size, const partition_row_t *row)
 {
     const char *phases[] = { "cut -> every side sees the other dead", "heal -> identical tables", "5 s after" };
+    //  serf's agent is pids[0], counted where tabled is for ours.
     for (int phase = 0; phase < 3 && row->ok; phase++)
-        fprintf (out, "| %d | %s | %.1f s | %.1f s | %.1f s | %.0f %% |\n", size, phases[phase], row->wall_s[phase],
-                 row->cpu_s[phase][0], row->cpu_s[phase][1],
+        fprintf (out, "| %s | %d | %s | %.1f s | %.1f s | %.1f s | %.0f %% |\n", row->ops->name, size, phases[phase],
+                 row->wall_s[phase], row->cpu_s[phase][0], row->cpu_s[phase][1],
                  100 * (row->cpu_s[phase][0] + row->cpu_s[phase][1]) / (row->wall_s[phase] * (double) sysconf (_SC_NPROCESSORS_ONLN)));
 }
 
@@ -1280,33 +1506,45 @@ main (int argc, char **argv)
     FILE *outs[] = { stdout, report };
     if (partition) {
         for (int o = 0; o < 2; o++) {
-            fprintf (outs[o], "# ocf-gossipd: a 50/50 partition, then healed; sides in namespaces %s (%s) and %s (%s)\n\n",
-                     bench.ns[0], bench.addr[0], bench.ns[1], bench.addr[1]);
+            fprintf (outs[o], "# A 50/50 partition, then healed (systems: %s); sides in namespaces %s (%s) and %s (%s)\n\n",
+                     systems, bench.ns[0], bench.addr[0], bench.ns[1], bench.addr[1]);
             s_machine (outs[o]);
-            fprintf (outs[o], "From the tables' own status_since; one row per repetition. The last node leaves before the cut.\n\n"
-                              "| N | load at cut / heal | A: cut -> every B dead, last observer (median) | B: cut -> every A dead "
-                              "| same-side rows not alive | healed -> identical tables, all alive (polled) "
+            fprintf (outs[o], "ocf-gossipd: from the tables' own status_since; serf (LAN profile): from its agents' member "
+                              "lists, polled (a round every 100-300 ms), failed for dead. One row per repetition. The last "
+                              "node leaves before the cut.\n\n"
+                              "| system | N | load at cut / heal | A: cut -> every B dead, last observer (median) "
+                              "| B: cut -> every A dead | same-side rows not alive | healed -> identical tables, all alive (polled) "
                               "| healed -> far side alive in every table (status_since) | distinct tables at the end "
-                              "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|\n");
+                              "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|---|\n");
         }
-        partition_row_t *rows = calloc ((size_t) (size_count * reps), sizeof *rows);
+        partition_row_t *rows = calloc ((size_t) (size_count * reps * 2), sizeof *rows);
         for (int s = 0; s < size_count; s++)
             for (int rep = 0; rep < reps; rep++) {
-                partition_row_t *row = &rows[s * reps + rep];
-                bench.base_port = ocf_test_free_ports (2 * sizes[s]);
-                s_run_partition (&bench, sizes[s], row);
-                for (int o = 0; o < 2; o++)
-                    s_partition_report (outs[o], sizes[s], row);
+                for (int sys = 0; sys < 2; sys++) {
+                    if (!strstr (systems, sys == 0 ? "ocf" : "serf"))
+                        continue;
+                    partition_row_t *row = &rows[(s * reps + rep) * 2 + sys];
+                    bench.base_port = ocf_test_free_ports (2 * sizes[s]);
+                    if (sys == 0)
+                        s_run_partition (&bench, sizes[s], row);
+                    else
+                        s_run_partition_serf (&bench, sizes[s], row);
+                    for (int o = 0; o < 2; o++)
+                        s_partition_report (outs[o], sizes[s], row);
+                }
             }
         for (int o = 0; o < 2; o++) {
-            fprintf (outs[o], "\nCPU of all tableds and all gossipds (user + system, every thread), phase by phase:\n\n"
-                              "| N | phase | wall | tableds | gossipds | of the machine |\n|---|---|---|---|---|---|\n");
-            for (int r = 0; r < size_count * reps; r++)
-                s_partition_cost_report (outs[o], sizes[r / reps], &rows[r]);
-            for (int r = 0; r < size_count * reps; r++)
-                s_partition_counted_report (outs[o], sizes[r / reps], &rows[r]);
+            fprintf (outs[o], "\nCPU of all tableds and all gossipds (serf: of its agents, in the first column), user + "
+                              "system, every thread, phase by phase:\n\n"
+                              "| system | N | phase | wall | tableds (serf agents) | gossipds | of the machine |\n"
+                              "|---|---|---|---|---|---|---|\n");
+            for (int r = 0; r < size_count * reps * 2; r++)
+                if (rows[r].ops)
+                    s_partition_cost_report (outs[o], sizes[r / (reps * 2)], &rows[r]);
+            for (int r = 0; r < size_count * reps * 2; r++)
+                s_partition_counted_report (outs[o], sizes[r / (reps * 2)], &rows[r]);
         }
-        for (int r = 0; r < size_count * reps; r++)
+        for (int r = 0; r < size_count * reps * 2; r++)
             json_decref (rows[r].counted);
         free (rows);
         size_count = 0;

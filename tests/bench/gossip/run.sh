@@ -5,15 +5,17 @@
 #                             [--idle 15] [--systems ocf,serf] [--out DIR]
 # Prints a Markdown table and writes it to DIR/results.md (default: bench-gossip/).
 # Needs serf (Debian package serf) and strace. Takes about 15 minutes with the defaults.
-#   PARTITION=1 tests/bench/gossip/run.sh --sizes 64,256 [--reps 1]
-# instead cuts a cluster of ours in two halves and heals it (bench_gossip --partition): as root,
+#   PARTITION=1 tests/bench/gossip/run.sh --sizes 64,256 [--reps 1] [--systems ocf,serf]
+# instead cuts a cluster in two halves and heals it, ours then serf's (bench_gossip --partition): as root,
 # it makes two network namespaces joined by a veth pair (ocfbench-a 10.213.0.1, ocfbench-b
 # 10.213.0.2), each half in one, and deletes them (and their iptables rules) on exit.
 set -eu
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 partition=${PARTITION:-0}
-[ "$partition" = 1 ] || command -v serf >/dev/null || { echo "run.sh: serf is not installed (Debian: apt install serf)" >&2; exit 1; }
+case " $* " in *" --systems ocf "*) ;; *)
+  command -v serf >/dev/null || { echo "run.sh: serf is not installed (Debian: apt install serf)" >&2; exit 1; };;
+esac
 command -v strace >/dev/null || { echo "run.sh: strace is needed to measure idle traffic" >&2; exit 1; }
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DOCF_TESTS=ON -DOCF_BENCH=ON >/dev/null
 cmake --build "$build" --target ocf-tabled ocf-gossipd bench_gossip -j"$(nproc)" >/dev/null
