@@ -979,7 +979,7 @@ typedef struct {
     const system_ops_t *ops;             //  whose cluster it is
     double load_cut, load_heal;
     double wall_s[3], cpu_s[3][2];       //  cut -> every side sees the other dead -> healed -> 5 s later: wall; CPU of tableds, gossipds
-    json_t *counted;                     //  the STATS counters' growth from the cut to the end, summed over the nodes
+    json_t *counted[2];                  //  the STATS counters' growth, summed over the nodes: cut -> heal, heal -> end
     double side_ms[2], side_p50_ms[2];   //  partition -> the last / the median observer of a side sees the other dead
     int false_dead;                      //  the most same-side rows not alive or suspect in one reading during the split
                                          //  (serf: members not alive in one round of lists)
@@ -998,27 +998,75 @@ s_pause (bench_t *bench, int ms)
         bench->ops->poll (bench, 100);
 }
 
-static void
-s_run_partition (bench_t *bench, int size, partition_row_t *row)
+//  A cluster of size nodes of a system, started and converged; false (all stopped) if not.
+static bool
+s_partition_start (bench_t *bench, const system_ops_t *ops, int size, partition_row_t *row)
 {
-    *row = (partition_row_t) { .ops = &s_ocf, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
+    *row = (partition_row_t) { .ops = ops, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
                                .heal_since_ms = NAN };
-    bench->ops = &s_ocf;
+    bench->ops = ops;
     bench->count = 0;
     bench->event_count = 0;
+    bench->leaver = -1;
     for (int i = 0; i < size; i++) {
         bench->count = i + 1;
-        if (s_ocf_start (bench, i) != 0) {
-            fprintf (stderr, "partition N=%d: node %d did not start (see %s)\n", size, i, bench->nodes[i].dir);
+        if (ops->start (bench, i) != 0) {
+            fprintf (stderr, "partition N=%d: %s node %d did not start (see %s)\n", size, ops->name, i, bench->nodes[i].dir);
             s_stop_all (bench);
-            return;
+            return false;
         }
     }
     if (!s_converged (bench, size - 1)) {
-        fprintf (stderr, "partition N=%d: the cluster did not converge\n", size);
+        fprintf (stderr, "partition N=%d: the %s cluster did not converge\n", size, ops->name);
         s_stop_all (bench);
-        return;
+        return false;
     }
+    return true;
+}
+
+//  Each side's last and median observer, once every observer saw the other side dead.
+static void
+s_partition_sides (partition_row_t *row, series_t each[2], int waiting)
+{
+    for (int side = 0; side < 2; side++) {
+        if (waiting == 0) {
+            row->side_ms[side] = s_quantile (&each[side], 1.0);
+            row->side_p50_ms[side] = s_quantile (&each[side], 0.5);
+        }
+        free (each[side].values);
+    }
+}
+
+//  The clocks at the four edges of a partition's three phases (cut, declared, healed, 5 s
+//  later): the CPU of the nodes' two kinds of process, and the monotonic wall clock.
+typedef struct {
+    double cpu[4][2];
+    int64_t wall[4];
+} edges_t;
+
+static void
+s_partition_edge (bench_t *bench, edges_t *edges, int edge)
+{
+    s_cpu (bench, edges->cpu[edge]);
+    edges->wall[edge] = ocf_time_mono_ms ();
+}
+
+//  Wall and CPU time of the three phases.
+static void
+s_partition_phases (partition_row_t *row, const edges_t *edges)
+{
+    for (int phase = 0; phase < 3; phase++) {
+        row->wall_s[phase] = (double) (edges->wall[phase + 1] - edges->wall[phase]) / 1000;
+        for (int d = 0; d < 2; d++)
+            row->cpu_s[phase][d] = edges->cpu[phase + 1][d] - edges->cpu[phase][d];
+    }
+}
+
+static void
+s_run_partition (bench_t *bench, int size, partition_row_t *row)
+{
+    if (!s_partition_start (bench, &s_ocf, size, row))
+        return;
     view_t *views = calloc ((size_t) size * (size_t) size, sizeof *views);
     uint64_t *digests = calloc ((size_t) size, sizeof *digests);
     int64_t *seen = calloc ((size_t) size, sizeof *seen);
@@ -1045,12 +1093,10 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     s_pause (bench, 3000);
 
     //  The cut. Timed from before the rules go in: their installing counts against us.
-    json_t *stats_cut = s_stats (bench);
-    double cpu_at[4][2];
-    int64_t wall_at[4];
+    json_t *stats_cut = s_stats (bench), *stats_heal = NULL;
+    edges_t edges;
     row->load_cut = s_load_average ();
-    s_cpu (bench, cpu_at[0]);
-    wall_at[0] = ocf_time_mono_ms ();
+    s_partition_edge (bench, &edges, 0);
     int64_t cut_ms = ocf_time_wall_ms ();
     if (!s_cut (bench, "-A", false)) {
         fprintf (stderr, "partition N=%d: iptables failed\n", size);
@@ -1090,19 +1136,13 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
         row->false_dead = false_dead > row->false_dead ? false_dead : row->false_dead;
         usleep (250000);
     }
-    for (int side = 0; side < 2; side++) {
-        if (waiting == 0) {
-            row->side_ms[side] = s_quantile (&each[side], 1.0);
-            row->side_p50_ms[side] = s_quantile (&each[side], 0.5);
-        }
-        free (each[side].values);
-    }
+    s_partition_sides (row, each, waiting);
     if (waiting)
         fprintf (stderr, "partition N=%d: %d nodes did not see the other side dead in %d s\n", size, waiting, WAIT_MS / 1000);
 
     //  The heal: every table the same again, every node alive, the leaver still gone.
-    s_cpu (bench, cpu_at[1]);
-    wall_at[1] = ocf_time_mono_ms ();
+    stats_heal = s_stats (bench);
+    s_partition_edge (bench, &edges, 1);
     row->load_heal = s_load_average ();
     int64_t heal_ms = ocf_time_wall_ms ();
     int64_t heal_mono = ocf_time_mono_ms ();
@@ -1156,22 +1196,20 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     if (!healed)
         fprintf (stderr, "partition N=%d: not healed in %d s (%d distinct tables, %d with a node not alive)\n", size,
                  WAIT_MS / 1000, row->digests, not_alive);
-    s_cpu (bench, cpu_at[2]);
-    wall_at[2] = ocf_time_mono_ms ();
+    s_partition_edge (bench, &edges, 2);
     //  Still gone a while later: no table brings the leaver back.
     s_pause (bench, 5000);
-    s_cpu (bench, cpu_at[3]);
-    wall_at[3] = ocf_time_mono_ms ();
-    for (int phase = 0; phase < 3; phase++) {
-        row->wall_s[phase] = (double) (wall_at[phase + 1] - wall_at[phase]) / 1000;
-        for (int d = 0; d < 2; d++)
-            row->cpu_s[phase][d] = cpu_at[phase + 1][d] - cpu_at[phase][d];
+    s_partition_edge (bench, &edges, 3);
+    s_partition_phases (row, &edges);
+    row->counted[1] = s_stats (bench);
+    row->counted[0] = json_deep_copy (stats_heal);
+    const json_t *before[2] = { stats_cut, stats_heal };
+    for (int phase = 0; phase < 2; phase++) {
+        const char *key;
+        json_t *value;
+        json_object_foreach (row->counted[phase], key, value)
+            json_integer_set (value, json_integer_value (value) - json_integer_value (json_object_get (before[phase], key)));
     }
-    row->counted = s_stats (bench);
-    const char *key;
-    json_t *value;
-    json_object_foreach (row->counted, key, value)
-        json_integer_set (value, json_integer_value (value) - json_integer_value (json_object_get (stats_cut, key)));
     int listed = 0;
     if (s_read_tables (bench, views, digests))
         for (int o = 0; o < size; o++)
@@ -1180,6 +1218,7 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     row->ok = healed && waiting == 0 && left;
 done:
     json_decref (stats_cut);
+    json_decref (stats_heal);
     s_cut (bench, "-D", true);                     //  no rule outlives the run, whatever failed (errors when none is left)
     free (views);
     free (digests);
@@ -1215,24 +1254,8 @@ s_serf_lists (bench_t *bench)
 static void
 s_run_partition_serf (bench_t *bench, int size, partition_row_t *row)
 {
-    *row = (partition_row_t) { .ops = &s_serf, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
-                               .heal_since_ms = NAN };
-    bench->ops = &s_serf;
-    bench->count = 0;
-    bench->leaver = -1;
-    for (int i = 0; i < size; i++) {
-        bench->count = i + 1;
-        if (s_serf_start (bench, i) != 0) {
-            fprintf (stderr, "partition N=%d: serf agent %d did not start (see %s)\n", size, i, bench->nodes[i].dir);
-            s_stop_all (bench);
-            return;
-        }
-    }
-    if (!s_converged (bench, size - 1)) {
-        fprintf (stderr, "partition N=%d: the serf cluster did not converge\n", size);
-        s_stop_all (bench);
+    if (!s_partition_start (bench, &s_serf, size, row))
         return;
-    }
     bench->leaver = size - 1;
     node_t *gone = &bench->nodes[bench->leaver];
     kill (gone->pids[0], SIGINT);
@@ -1257,11 +1280,9 @@ s_run_partition_serf (bench_t *bench, int size, partition_row_t *row)
     for (int i = 0; i < size; i++)
         up[bench->nodes[i].side] += bench->nodes[i].up;
 
-    double cpu_at[4][2];
-    int64_t wall_at[4];
+    edges_t edges;
     row->load_cut = s_load_average ();
-    s_cpu (bench, cpu_at[0]);
-    wall_at[0] = ocf_time_mono_ms ();
+    s_partition_edge (bench, &edges, 0);
     int64_t cut_ms = ocf_time_wall_ms ();
     bool healed = false;
     int waiting = 0;
@@ -1292,19 +1313,12 @@ s_run_partition_serf (bench_t *bench, int size, partition_row_t *row)
         usleep (100000);
     }
     free (seen);
-    for (int side = 0; side < 2; side++) {
-        if (waiting == 0) {
-            row->side_ms[side] = s_quantile (&each[side], 1.0);
-            row->side_p50_ms[side] = s_quantile (&each[side], 0.5);
-        }
-        free (each[side].values);
-    }
+    s_partition_sides (row, each, waiting);
     if (waiting)
         fprintf (stderr, "partition N=%d: %d serf agents did not see the other side failed in %d s\n", size, waiting,
                  WAIT_MS / 1000);
 
-    s_cpu (bench, cpu_at[1]);
-    wall_at[1] = ocf_time_mono_ms ();
+    s_partition_edge (bench, &edges, 1);
     row->load_heal = s_load_average ();
     int64_t heal_mono = ocf_time_mono_ms ();
     if (!s_cut (bench, "-D", false)) {
@@ -1332,16 +1346,10 @@ s_run_partition_serf (bench_t *bench, int size, partition_row_t *row)
     if (!healed)
         fprintf (stderr, "partition N=%d: serf not healed in %d s (%d agents missing a member)\n", size, WAIT_MS / 1000,
                  not_alive);
-    s_cpu (bench, cpu_at[2]);
-    wall_at[2] = ocf_time_mono_ms ();
+    s_partition_edge (bench, &edges, 2);
     s_pause (bench, 5000);
-    s_cpu (bench, cpu_at[3]);
-    wall_at[3] = ocf_time_mono_ms ();
-    for (int phase = 0; phase < 3; phase++) {
-        row->wall_s[phase] = (double) (wall_at[phase + 1] - wall_at[phase]) / 1000;
-        for (int d = 0; d < 2; d++)
-            row->cpu_s[phase][d] = cpu_at[phase + 1][d] - cpu_at[phase][d];
-    }
+    s_partition_edge (bench, &edges, 3);
+    s_partition_phases (row, &edges);
     s_serf_lists (bench);
     for (int o = 0, listed = 0; o < size; o++) {
         listed += bench->nodes[o].up && bench->nodes[o].lists_leaver;
@@ -1381,20 +1389,21 @@ s_partition_cost_report (FILE *out, int size, const partition_row_t *row)
                  100 * (row->cpu_s[phase][0] + row->cpu_s[phase][1]) / (row->wall_s[phase] * (double) sysconf (_SC_NPROCESSORS_ONLN)));
 }
 
-//  What the nodes counted from the cut to the end, per node: gossipd's messages by type,
-//  tabled's merges and commits (the nonzero ones).
+//  What the nodes counted from the cut to the heal and from the heal to the end, per node:
+//  gossipd's messages by type, tabled's merges and commits (the nonzero ones).
 static void
 s_partition_counted_report (FILE *out, int size, const partition_row_t *row)
 {
-    if (!row->counted)
-        return;
-    fprintf (out, "\nCounted from the cut to the end, per node (N = %d):", size);
-    const char *key;
-    json_t *value;
-    json_object_foreach (row->counted, key, value)
-        if (json_integer_value (value))
-            fprintf (out, " %s %.1f;", key, (double) json_integer_value (value) / (size - 1));
-    fprintf (out, "\n");
+    const char *phases[] = { "the cut to the heal", "the heal to the end" };
+    for (int phase = 0; phase < 2 && row->counted[phase]; phase++) {
+        fprintf (out, "\nCounted from %s, per node (N = %d):", phases[phase], size);
+        const char *key;
+        json_t *value;
+        json_object_foreach (row->counted[phase], key, value)
+            if (json_integer_value (value))
+                fprintf (out, " %s %.1f;", key, (double) json_integer_value (value) / (size - 1));
+        fprintf (out, "\n");
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -1545,7 +1554,8 @@ main (int argc, char **argv)
                 s_partition_counted_report (outs[o], sizes[r / (reps * 2)], &rows[r]);
         }
         for (int r = 0; r < size_count * reps * 2; r++)
-            json_decref (rows[r].counted);
+            for (int phase = 0; phase < 2; phase++)
+                json_decref (rows[r].counted[phase]);
         free (rows);
         size_count = 0;
     }
