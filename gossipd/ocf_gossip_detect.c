@@ -2,8 +2,8 @@
     Every node heartbeats to K observers, the K live members that follow it on the id ring,
     so every node is watched by exactly K others and a membership change moves few duties.
     An observer runs phi accrual on those heartbeats; when phi crosses the threshold it
-    probes the node directly and through K helpers, and only when nobody got an answer does
-    it suspect the node. A suspicion becomes a death after a timeout that
+    probes the node directly, then through K helpers if it has not answered within a quarter
+    of the timeout, and only when nobody got an answer does it suspect the node. A suspicion becomes a death after a timeout that
     shrinks, Lifeguard-style, with each independent confirmation from another observer, and
     is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
     own table raises). A node whose timers run late moves its deadlines by the time it did not
@@ -22,6 +22,8 @@
 #define HEALTH_DECAY_MS 5000         //  the local health score falls by one per quiet period
 #define FORGET_UNKNOWN_AFTER 10      //  heartbeat intervals before an unknown sender is forgotten
 #define LASTING_DIFFERENCE 5         //  heartbeat intervals of differing roots that start anti-entropy
+#define INDIRECT_AFTER 0.25          //  of a probe's timeout: its helpers are asked then, if no answer came
+#define RELAY_SHARE 0.6              //  of the probe timeout: a helper's own ping, answered (or NACKed) within it
 
 static ocf_phi_params_t
 s_phi_params (ocf_gossip_t *self)
@@ -296,8 +298,22 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     watched->probe_started = self->now;
     watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
     watched->nacks = 0;
+    watched->fresh_count = 0;
+    //  The helpers only if it has not answered within a quarter of the timeout, as SWIM
+    //  does: most probes are answered (members swept during a split, members alive again
+    //  after it), and helpers asked at once cost each of those 2K + 1 more messages,
+    //  a third of all that a node handled in a 128-node split and heal.
+    watched->probe_indirect_at = self->now + (watched->probe_deadline - self->now) * INDIRECT_AFTER;
     ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
     ocf_gossip_send (self, watched->id, &ping);
+    self->stats.probes++;
+}
+
+//  The indirect half of a probe: K helpers ping the node for us.
+static void
+s_probe_indirect (ocf_gossip_t *self, watched_t *watched)
+{
+    watched->probe_indirect_at = 0;
     //  Helpers we heard from lately first: in a partition they are on our side, so that
     //  their NACKs tell a failure they see too from silence on our part. Then peers of the
     //  active view, whose connections are open anyway.
@@ -312,7 +328,6 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     memcpy (request.target, watched->id, OCF_ID_SIZE);
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, helpers[i]->id, &request);
-    self->stats.probes++;
 }
 
 //  Whether any of the probe's fresh helpers sent us anything since the probe began.
@@ -491,6 +506,9 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
         if (watched->probe_nonce) {
             if (self->now >= watched->probe_deadline)
                 kept = s_probe_failed (self, watched);
+            else
+            if (watched->probe_indirect_at && self->now >= watched->probe_indirect_at)
+                s_probe_indirect (self, watched);
         }
         else
         if (self->now >= watched->probe_at && (!watched->disowned || watched->swept))
@@ -666,8 +684,9 @@ ocf_gossip_on_ping_req (ocf_gossip_t *self, const char *from, const ocf_wire_msg
         relay->requester_nonce = msg->nonce;
         memcpy (relay->requester, from, OCF_ID_SIZE);
         memcpy (relay->target, msg->target, OCF_ID_SIZE);
-        //  Answer the requester before its own probe times out, so a NACK still counts.
-        relay->deadline = self->now + (int64_t) (self->config.probe_timeout_ms * 0.8 * ocf_gossip_health_scale (self));
+        //  Answer the requester before its own probe times out (it asked us a quarter of the
+        //  way into it), so that a NACK still counts.
+        relay->deadline = self->now + (int64_t) (self->config.probe_timeout_ms * RELAY_SHARE * ocf_gossip_health_scale (self));
         ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = relay->nonce };
         ocf_gossip_send (self, relay->target, &ping);
         return;

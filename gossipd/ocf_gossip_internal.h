@@ -37,6 +37,7 @@ typedef struct {
     uint32_t probe_nonce;            //  0: none
     int64_t probe_started;
     int64_t probe_deadline;
+    int64_t probe_indirect_at;       //  when the helpers are asked, if it has not answered; 0: asked
     char fresh[MAX_OBSERVERS][OCF_ID_SIZE];      //  helpers we heard from lately: on our side of any partition
     int fresh_count;
     int nacks;
