@@ -983,6 +983,8 @@ typedef struct {
     double side_ms[2], side_p50_ms[2];   //  partition -> the last / the median observer of a side sees the other dead
     int false_dead;                      //  the most same-side rows not alive or suspect in one reading during the split
                                          //  (serf: members not alive in one round of lists)
+    double first_verdict_ms;             //  cut -> the last far node's death first in a table of the other side
+    double verdict_spread_ms[2];         //  from a far node's death in the first such table to the last: median, longest
     double heal_poll_ms;                 //  heal -> every table identical, all alive (as polled: an upper bound)
     double heal_since_ms;                //  heal -> the last far-side node alive again in any table (status_since; serf: NAN)
     int resurrected;                     //  the most tables listing the leaver alive or suspect in one reading after the heal
@@ -998,12 +1000,41 @@ s_pause (bench_t *bench, int ms)
         bench->ops->poll (bench, 100);
 }
 
+//  Where the last observer's time went, from the tables read when every observer had every
+//  far node dead: detection (a far node's death in the first table of the other side) and
+//  spreading (from that table to the last). A node's death in its declarer's table is the
+//  declaration, give or take tabled's merge.
+static void
+s_verdict_times (bench_t *bench, const view_t *views, int size, int64_t cut_ms, partition_row_t *row)
+{
+    row->first_verdict_ms = 0;
+    series_t spreads = { 0 };
+    for (int s = 0; s < size; s++) {
+        int64_t first = INT64_MAX, last = 0;
+        for (int o = 0; o < size; o++) {
+            const view_t *view = &views[o * size + s];
+            if (!bench->nodes[o].up || !bench->nodes[s].up || bench->nodes[o].side == bench->nodes[s].side)
+                continue;
+            first = view->since_ms < first ? view->since_ms : first;
+            last = view->since_ms > last ? view->since_ms : last;
+        }
+        if (last == 0)
+            continue;
+        if ((double) (first - cut_ms) > row->first_verdict_ms)
+            row->first_verdict_ms = (double) (first - cut_ms);
+        s_add (&spreads, (double) (last - first));
+    }
+    row->verdict_spread_ms[0] = s_quantile (&spreads, 0.5);
+    row->verdict_spread_ms[1] = s_quantile (&spreads, 1.0);
+    free (spreads.values);
+}
+
 //  A cluster of size nodes of a system, started and converged; false (all stopped) if not.
 static bool
 s_partition_start (bench_t *bench, const system_ops_t *ops, int size, partition_row_t *row)
 {
     *row = (partition_row_t) { .ops = ops, .side_ms = { NAN, NAN }, .side_p50_ms = { NAN, NAN }, .heal_poll_ms = NAN,
-                               .heal_since_ms = NAN };
+                               .heal_since_ms = NAN, .first_verdict_ms = NAN, .verdict_spread_ms = { NAN, NAN } };
     bench->ops = ops;
     bench->count = 0;
     bench->event_count = 0;
@@ -1139,6 +1170,8 @@ s_run_partition (bench_t *bench, int size, partition_row_t *row)
     s_partition_sides (row, each, waiting);
     if (waiting)
         fprintf (stderr, "partition N=%d: %d nodes did not see the other side dead in %d s\n", size, waiting, WAIT_MS / 1000);
+    else
+        s_verdict_times (bench, views, size, cut_ms, row);
 
     //  The heal: every table the same again, every node alive, the leaver still gone.
     stats_heal = s_stats (bench);
@@ -1365,14 +1398,16 @@ static void
 s_partition_report (FILE *out, int size, const partition_row_t *row)
 {
     bool serf = row->ops == &s_serf;
-    char since[32] = "n/a", digests[16] = "n/a";
+    char since[32] = "n/a", digests[16] = "n/a", verdicts[64] = "n/a";
     if (!serf) {
         snprintf (since, sizeof since, "%.0f ms", row->heal_since_ms);
         snprintf (digests, sizeof digests, "%d", row->digests);
+        snprintf (verdicts, sizeof verdicts, "%.0f ms / p50 %.0f ms, max %.0f ms", row->first_verdict_ms,
+                  row->verdict_spread_ms[0], row->verdict_spread_ms[1]);
     }
-    fprintf (out, "| %s | %d | %.1f / %.1f | %.0f ms (p50 %.0f) | %.0f ms (p50 %.0f) | %d | %.0f ms | %s | %s | %d |%s\n",
+    fprintf (out, "| %s | %d | %.1f / %.1f | %.0f ms (p50 %.0f) | %.0f ms (p50 %.0f) | %s | %d | %.0f ms | %s | %s | %d |%s\n",
              row->ops->name, size, row->load_cut, row->load_heal, row->side_ms[0], row->side_p50_ms[0], row->side_ms[1],
-             row->side_p50_ms[1], row->false_dead, row->heal_poll_ms, since, digests, row->resurrected,
+             row->side_p50_ms[1], verdicts, row->false_dead, row->heal_poll_ms, since, digests, row->resurrected,
              row->ok ? "" : " (failed: see stderr)");
     fflush (out);
 }
@@ -1522,9 +1557,10 @@ main (int argc, char **argv)
                               "lists, polled (a round every 100-300 ms), failed for dead. One row per repetition. The last "
                               "node leaves before the cut.\n\n"
                               "| system | N | load at cut / heal | A: cut -> every B dead, last observer (median) "
-                              "| B: cut -> every A dead | same-side rows not alive | healed -> identical tables, all alive (polled) "
+                              "| B: cut -> every A dead | cut -> last far node first dead in a table / a far node's death, first "
+                              "table -> every table | same-side rows not alive | healed -> identical tables, all alive (polled) "
                               "| healed -> far side alive in every table (status_since) | distinct tables at the end "
-                              "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|---|\n");
+                              "| tables listing the leaver |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         }
         partition_row_t *rows = calloc ((size_t) (size_count * reps * 2), sizeof *rows);
         for (int s = 0; s < size_count; s++)
