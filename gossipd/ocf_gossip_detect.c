@@ -3,8 +3,8 @@
     so every node is watched by exactly K others and a membership change moves few duties.
     An observer runs phi accrual on those heartbeats; when phi crosses the threshold it
     probes the node directly, then through K helpers if it has not answered within a quarter
-    of the timeout, and only when nobody got an answer does it suspect the node. A suspicion becomes a death after a timeout that
-    shrinks, Lifeguard-style, with each independent confirmation from another observer, and
+    of the timeout, and only when nobody got an answer does it suspect the node. A suspicion
+    becomes a death after a timeout that shrinks, Lifeguard-style, with each independent confirmation from another observer, and
     is cancelled by any sign of life or a refutation (a higher incarnation, which the node's
     own table raises). A node whose timers run late moves its deadlines by the time it did not
     run; one whose probes get no answer from anybody, or that is suspected itself, raises
@@ -220,11 +220,6 @@ s_choose_observers (ocf_gossip_t *self)
 //  --------------------------------------------------------------------------
 //  Probing, suspecting, declaring dead
 
-//  Our own membership verdict about a node: into our table, and to everybody, unless another
-//  observer's verdict of that state reached us first (it is spreading; a rumour's key is the
-//  state, not who declared it). The accused hears it first hand, so it can refute at once; a
-//  suspicion also goes straight to the node's other observers, for whom it is a
-//  confirmation that the tree no longer brings once another observer's went down it.
 //  A membership item about member at its generation and incarnation, of status, declared by
 //  accuser (NULL: nobody named), encoded into payload.
 static ocf_item_t
@@ -238,6 +233,11 @@ s_member_item (const ocf_peer_t *member, ocf_status_t status, const char *accuse
     return item;
 }
 
+//  Our own membership verdict about a node: into our table, and to everybody, unless another
+//  observer's verdict of that state reached us first (it is spreading; a rumour's key is the
+//  state, not who declared it). The accused hears it first hand, so it can refute at once; a
+//  suspicion also goes straight to the node's other observers, for whom it is a
+//  confirmation that the tree no longer brings once another observer's went down it.
 static void
 s_declare (ocf_gossip_t *self, const ocf_peer_t *member, ocf_status_t status)
 {
@@ -291,24 +291,6 @@ s_others_failing (ocf_gossip_t *self, const watched_t *target)
     return false;
 }
 
-static void
-s_probe (ocf_gossip_t *self, watched_t *watched)
-{
-    watched->probe_nonce = ocf_gossip_nonce (self);
-    watched->probe_started = self->now;
-    watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
-    watched->nacks = 0;
-    watched->fresh_count = 0;
-    //  The helpers only if it has not answered within a quarter of the timeout, as SWIM
-    //  does: most probes are answered (members swept during a split, members alive again
-    //  after it), and helpers asked at once cost each of those 2K + 1 more messages,
-    //  a third of all that a node handled in a 128-node split and heal.
-    watched->probe_indirect_at = self->now + (watched->probe_deadline - self->now) * INDIRECT_AFTER;
-    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
-    ocf_gossip_send (self, watched->id, &ping);
-    self->stats.probes++;
-}
-
 //  The indirect half of a probe: K helpers ping the node for us.
 static void
 s_probe_indirect (ocf_gossip_t *self, watched_t *watched)
@@ -328,6 +310,29 @@ s_probe_indirect (ocf_gossip_t *self, watched_t *watched)
     memcpy (request.target, watched->id, OCF_ID_SIZE);
     for (size_t i = 0; i < count; i++)
         ocf_gossip_send (self, helpers[i]->id, &request);
+}
+
+static void
+s_probe (ocf_gossip_t *self, watched_t *watched)
+{
+    watched->probe_nonce = ocf_gossip_nonce (self);
+    watched->probe_started = self->now;
+    watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+    watched->nacks = 0;
+    watched->fresh_count = 0;
+    //  The helpers only if it has not answered within a quarter of the timeout, as SWIM
+    //  does: most probes are answered (members swept during a split, members alive again
+    //  after it), and helpers asked at once cost each of those 2K + 1 more messages,
+    //  a third of all that a node handled in a 128-node split and heal.
+    int64_t timeout = watched->probe_deadline - self->now;
+    watched->probe_indirect_at = self->now + (int64_t) ((double) timeout * INDIRECT_AFTER);
+    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
+    ocf_gossip_send (self, watched->id, &ping);
+    self->stats.probes++;
+    //  A timeout too short for a tick between the two halves (a small probe_timeout): the
+    //  helpers at once, as a probe never fails without them.
+    if ((double) timeout * (1 - INDIRECT_AFTER) <= (double) self->config.tick_ms)
+        s_probe_indirect (self, watched);
 }
 
 //  Whether any of the probe's fresh helpers sent us anything since the probe began.
