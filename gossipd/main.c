@@ -108,6 +108,14 @@ s_on_message (void *arg, const char *peer, zframe_t **frame)
         ocf_transport_strike (server->transport, peer, now);
 }
 
+static void
+s_on_drained (void *arg)
+{
+    server_t *server = arg;
+    if (server->core)
+        ocf_gossip_flush (server->core);
+}
+
 //  tabled is there: read the key it made, then open the gossip sockets and start the core.
 static int
 s_start_gossip (server_t *server, const char *tabled_id)
@@ -123,7 +131,8 @@ s_start_gossip (server_t *server, const char *tabled_id)
         return -1;
     }
     snprintf (server->id, sizeof server->id, "%s", tabled_id);
-    server->transport = ocf_transport_new (server->identity, config, server->loop, s_on_message, server, error, sizeof error);
+    server->transport = ocf_transport_new (server->identity, config, server->loop, s_on_message, s_on_drained, server,
+                                           error, sizeof error);
     if (!server->transport) {
         ocf_log_error ("%s", error);
         return -1;

@@ -251,6 +251,7 @@ ocf_gossip_new (const char *self_id, const ocf_gossip_config_t *config, ocf_memb
     self->last_tick = now;
     self->out.max = self->config.max_frame;
     self->recent = ocf_recent_new (self->config.recent_max, self->config.max_frame * 4, self->config.rumour_ttl_ms);
+    self->outbox = ocf_outbox_new (OUTBOX_BATCHES, self->config.max_frame * 2);
     self->observers_dirty = true;
     //  Spread periodic work over time so that nodes started together do not beat together.
     self->next_heartbeat = now + (int64_t) (ocf_gossip_random (self) % (uint64_t) self->config.heartbeat_interval_ms);
@@ -277,6 +278,7 @@ ocf_gossip_destroy (ocf_gossip_t **self_p)
     ocf_gossip_detect_free (self);
     ocf_rtt_destroy (&self->rtt);
     ocf_recent_destroy (&self->recent);
+    ocf_outbox_destroy (&self->outbox);
     ocf_wire_buf_free (&self->out);
     free (self->self_row_data);
     free (self);
@@ -326,6 +328,7 @@ void
 ocf_gossip_tick (ocf_gossip_t *self, int64_t now)
 {
     self->now = now;
+    ocf_gossip_flush (self);         //  in case the runner did not
     for (size_t i = 0; i < self->pending_cap; i++)
         if (self->pending[i].used && self->pending[i].deadline <= now)
             ocf_gossip_answer_failed (self, now, self->pending[i].token);
@@ -351,6 +354,7 @@ ocf_gossip_receive (ocf_gossip_t *self, int64_t now, const char *from, const uin
     }
     self->stats.msgs_in_by_type[msg.type]++;
     ocf_gossip_detect_heard (self, from);
+    self->holding = true;
     switch (msg.type) {
         case OCF_WIRE_HEARTBEAT: ocf_gossip_on_heartbeat (self, from, &msg); break;
         case OCF_WIRE_PING:      ocf_gossip_on_ping (self, from, &msg); break;
@@ -372,6 +376,7 @@ ocf_gossip_receive (ocf_gossip_t *self, int64_t now, const char *from, const uin
         case OCF_WIRE_SNAP_CHUNK:
         case OCF_WIRE_SNAP_BUSY: ocf_gossip_on_snap (self, from, &msg); break;
     }
+    self->holding = false;
     ocf_wire_clear (&msg);
     return 0;
 }

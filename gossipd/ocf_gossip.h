@@ -122,8 +122,12 @@ void ocf_gossip_set_view (ocf_gossip_t *self, ocf_members_t *view);
 //  Time passes: heartbeats, failure detection, IHAVE rounds, anti-entropy, time-outs.
 void ocf_gossip_tick (ocf_gossip_t *self, int64_t now);
 //  A message from an authenticated peer. Returns 0, or -1 when it was malformed (counted;
-//  the caller may cut the peer off).
+//  the caller may cut the peer off). The rumours it passes on are held until
+//  ocf_gossip_flush: call it when the messages waiting are handled (the next tick sends
+//  them otherwise), so that a burst's rumours for the same peer leave in one message.
 int ocf_gossip_receive (ocf_gossip_t *self, int64_t now, const char *from, const uint8_t *data, size_t size);
+//  Sends the rumours held since the last flush.
+void ocf_gossip_flush (ocf_gossip_t *self);
 //  This node's table changed by its own hand (its record, a refutation, its tombstone):
 //  spread it to everybody. Items about other nodes are disseminated the same way.
 void ocf_gossip_local_change (ocf_gossip_t *self, int64_t now, const ocf_item_t *item);

@@ -8,6 +8,7 @@
 
 #include "ocf_gossip.h"
 #include "ocf_log.h"
+#include "ocf_outbox.h"
 #include "ocf_phi.h"
 #include "ocf_recent.h"
 
@@ -21,6 +22,7 @@
 #define MAX_SNAP_SESSIONS 64
 #define MAX_CANDIDATES 16            //  nodes a joiner may ask for a snapshot
 #define HEALTH_MAX 8
+#define OUTBOX_BATCHES 64            //  peer and range pairs held for one burst of messages
 
 //  A node this one watches: it sends us heartbeats because we are one of its observers.
 typedef struct {
@@ -174,6 +176,8 @@ struct _ocf_gossip_t {
 
     //  dissemination
     ocf_recent_t *recent;
+    ocf_outbox_t *outbox;            //  rumours held while a burst of messages is handled
+    bool holding;                    //  inside ocf_gossip_receive: rumours go to the outbox
     int64_t next_round;
     ocf_item_t self_row;             //  this node's latest row, announced when joining
     uint8_t *self_row_data;

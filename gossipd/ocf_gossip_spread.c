@@ -14,7 +14,8 @@
     `fanout` peers per round, half of them peers it heard from lately (suspects included:
     those run) and half random live peers of its active view, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
     missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
-    missing after that is the business of anti-entropy.  */
+    missing after that is the business of anti-entropy. What a burst of received messages
+    passes on is held in the outbox and leaves as one RUMOUR per peer and range.  */
 #include "ocf_gossip_internal.h"
 #include "ocf_alloc.h"
 
@@ -33,9 +34,9 @@ s_retransmits (ocf_gossip_t *self)
     return count ? count : 1;
 }
 
-//  Sends items to one peer, in as many frames as max_frame needs.
+//  Sends items to one peer now, in as many frames as max_frame needs.
 static void
-s_send_rumour (ocf_gossip_t *self, const char *peer, const char *range_end, const ocf_item_t *items, size_t count)
+s_send_now (ocf_gossip_t *self, const char *peer, const char *range_end, const ocf_item_t *items, size_t count)
 {
     ocf_wire_msg_t msg = { .type = OCF_WIRE_RUMOUR, .flags = range_end ? OCF_WIRE_RANGE : 0 };
     if (range_end)
@@ -50,6 +51,32 @@ s_send_rumour (ocf_gossip_t *self, const char *peer, const char *range_end, cons
         msg.item_count = last - first;
         ocf_gossip_send (self, peer, &msg);
         first = last;
+    }
+}
+
+void
+ocf_gossip_flush (ocf_gossip_t *self)
+{
+    for (size_t i = 0; i < ocf_outbox_batches (self->outbox); i++) {
+        const ocf_outbox_batch_t *batch = ocf_outbox_batch (self->outbox, i);
+        s_send_now (self, batch->peer, batch->ranged ? batch->range_end : NULL, batch->items, batch->count);
+    }
+    ocf_outbox_clear (self->outbox);
+}
+
+//  Sends items to one peer: held in the outbox while a burst of messages is handled
+//  (ocf_gossip_receive), so that a burst's rumours for the same peer and range leave
+//  together; at once otherwise.
+static void
+s_send_rumour (ocf_gossip_t *self, const char *peer, const char *range_end, const ocf_item_t *items, size_t count)
+{
+    if (!self->holding)
+        s_send_now (self, peer, range_end, items, count);
+    else
+    if (!ocf_outbox_add (self->outbox, peer, range_end, items, count)) {
+        ocf_gossip_flush (self);
+        if (!ocf_outbox_add (self->outbox, peer, range_end, items, count))
+            s_send_now (self, peer, range_end, items, count);
     }
 }
 

@@ -59,6 +59,7 @@ struct _ocf_transport_t {
     ocf_identity_t *identity;
     zloop_t *loop;
     ocf_transport_fn *receive;
+    ocf_transport_drained_fn *drained;
     void *arg;
     zsock_t *router;
     zsock_t *zap;
@@ -147,8 +148,8 @@ static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
 
 ocf_transport_t *
-ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive, void *arg,
-                   char *error, size_t error_size)
+ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop, ocf_transport_fn *receive,
+                   ocf_transport_drained_fn *drained, void *arg, char *error, size_t error_size)
 {
     ocf_transport_t *self = ocf_calloc (1, sizeof *self);
     self->identity = identity;
@@ -156,6 +157,7 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
     snprintf (self->id_property, sizeof self->id_property, "%s:%s", OCF_TRANSPORT_ID_PROPERTY, ocf_identity_id (identity));
     self->loop = loop;
     self->receive = receive;
+    self->drained = drained;
     self->arg = arg;
     self->routes = zhashx_new ();
     zhashx_set_destructor (self->routes, (zhashx_destructor_fn *) zframe_destroy);
@@ -469,6 +471,7 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
         zframe_destroy (&routing);
         zframe_destroy (&frame);
     }
+    self->drained (self->arg);
     return 0;
 }
 
@@ -483,6 +486,7 @@ s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
             break;
         s_deliver (connection->transport, connection->id, &frame, ocf_time_mono_ms ());
     }
+    connection->transport->drained (connection->transport->arg);
     return 0;
 }
 

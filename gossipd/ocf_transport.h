@@ -45,11 +45,15 @@ typedef struct _ocf_transport_t ocf_transport_t;
 
 //  A message from an authenticated peer (the frame is the caller's to destroy).
 typedef void (ocf_transport_fn) (void *arg, const char *peer, zframe_t **frame);
+//  The messages waiting on a socket were all received.
+typedef void (ocf_transport_drained_fn) (void *arg);
 
 //  Reads the authorized keys (config and file), and registers its sockets with loop; every
-//  message received goes to receive. NULL with a message in error on failure.
+//  message received goes to receive, and drained is called after each socket's burst.
+//  NULL with a message in error on failure.
 ocf_transport_t *ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop,
-                                    ocf_transport_fn *receive, void *arg, char *error, size_t error_size);
+                                    ocf_transport_fn *receive, ocf_transport_drained_fn *drained, void *arg,
+                                    char *error, size_t error_size);
 void ocf_transport_destroy (ocf_transport_t **self_p);
 //  Reads the authorized keys again (SIGHUP): an id no longer listed loses its connections
 //  and whatever it sends is dropped. On error the keys in force stay, and error says why.

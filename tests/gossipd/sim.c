@@ -37,6 +37,8 @@ struct _sim_t {
     uint8_t *peers;              //  track_peers: size x size bits, [a][b] set when a and b talked
     size_t *rank;                //  each node's place in a shuffle fixed by the seed (sim_cut_off)
     struct env_arg *args;        //  one per node: what the env callbacks get
+    uint32_t *holding;           //  nodes that received at this time: flushed when time moves on
+    size_t holding_count;
 };
 
 typedef struct env_arg {
@@ -250,6 +252,10 @@ s_dispatch (sim_t *self, event_t *event)
     switch (event->type) {
         case EV_DELIVER:
             ocf_gossip_receive (node->core, self->now, self->universe->ids[event->from], event->data, event->size);
+            if (!node->holding) {
+                node->holding = true;
+                self->holding[self->holding_count++] = event->node;
+            }
             break;
         case EV_TICK:
             if (event->epoch != node->epoch)
@@ -301,6 +307,7 @@ sim_new (const sim_options_t *options)
     if (options->track_peers)
         self->peers = calloc ((self->size * self->size + 7) / 8, 1);
     self->args = calloc (self->size, sizeof *self->args);
+    self->holding = calloc (self->size, sizeof *self->holding);
     //  Fisher-Yates on its own random stream, so that the run's stream is the same with or
     //  without scattered splits.
     self->rank = calloc (self->size, sizeof *self->rank);
@@ -349,6 +356,7 @@ sim_destroy (sim_t **self_p)
     sim_base_destroy (&self->empty);
     sim_universe_destroy (&self->universe);
     free (self->args);
+    free (self->holding);
     free (self);
     *self_p = NULL;
 }
@@ -364,15 +372,32 @@ sim_entry (sim_t *self, size_t at, size_t about)
     return sim_table_get (self->nodes[at].table, about);
 }
 
+//  A node handles whatever reached it at one time as one burst, as a daemon drains its
+//  sockets: what it passes on leaves when time moves on.
+static void
+s_flush_held (sim_t *self)
+{
+    for (size_t i = 0; i < self->holding_count; i++) {
+        sim_node_t *node = &self->nodes[self->holding[i]];
+        node->holding = false;
+        if (node->core)
+            ocf_gossip_flush (node->core);
+    }
+    self->holding_count = 0;
+}
+
 void
 sim_run (sim_t *self, int64_t until)
 {
     while (self->heap_count && self->heap[0].time <= until) {
         event_t event = s_pop (self);
+        if (event.time > self->now)
+            s_flush_held (self);
         self->now = event.time;
         s_dispatch (self, &event);
         s_event_free (&event);
     }
+    s_flush_held (self);
     if (until > self->now)
         self->now = until;
 }

@@ -42,6 +42,7 @@ typedef struct {
     uint32_t epoch;              //  ticks of an earlier run of the node are ignored
     int64_t stalled_until;       //  stall_rate: the process runs again at this time
     int64_t slow_ms;             //  sim_set_slow: what it sends leaves this much later
+    bool holding;                //  received at the current time: its rumours wait for the time to move on
 } sim_node_t;
 
 typedef struct _sim_t sim_t;

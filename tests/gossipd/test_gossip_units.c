@@ -2,7 +2,9 @@
     round-trips; every truncation, bad count, bad version and decompression bomb is refused),
     the phi accrual detector, the recent-rumour store (against a naive model, under random
     operations) and the membership view.  */
+#include "ocf_gossip.h"
 #include "ocf_members.h"
+#include "ocf_outbox.h"
 #include "ocf_phi.h"
 #include "ocf_recent.h"
 #include "ocf_rtt.h"
@@ -471,5 +473,106 @@ Test (gossip_members, keeps_the_ring_sorted_and_counts_the_live)
     cr_assert_str_eq (ocf_members_get (copy, s_ids[3])->endpoint, "tcp://a:1");
     cr_assert_eq (ocf_members_lower_bound (copy, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaar"), 1);
     ocf_members_destroy (&copy);
+    ocf_members_destroy (&view);
+}
+
+Test (gossip_outbox, holds_copies_by_peer_and_range_in_order_within_its_bounds)
+{
+    uint8_t storage[3][40];
+    ocf_item_t items[3];
+    for (unsigned i = 0; i < 3; i++)
+        items[i] = s_item (i + 1, storage[i], sizeof storage[i]);
+    ocf_outbox_t *outbox = ocf_outbox_new (2, 130);
+    cr_assert (ocf_outbox_add (outbox, s_ids[1], s_ids[2], &items[0], 1));
+    cr_assert (ocf_outbox_add (outbox, s_ids[1], NULL, &items[1], 1), "no range is another batch");
+    cr_assert (ocf_outbox_add (outbox, s_ids[1], s_ids[2], &items[1], 1), "the same peer and range: the same batch");
+    cr_assert_not (ocf_outbox_add (outbox, s_ids[1], s_ids[3], &items[2], 1), "a third batch passes the bound");
+    cr_assert_not (ocf_outbox_add (outbox, s_ids[1], NULL, &items[2], 1), "so do 160 bytes");
+    memset (storage, 0, sizeof storage);
+    cr_assert_eq (ocf_outbox_batches (outbox), 2);
+    const ocf_outbox_batch_t *ranged = ocf_outbox_batch (outbox, 0), *kept = ocf_outbox_batch (outbox, 1);
+    cr_assert (ranged->ranged);
+    cr_assert_str_eq (ranged->peer, s_ids[1]);
+    cr_assert_str_eq (ranged->range_end, s_ids[2]);
+    cr_assert_eq (ranged->count, 2);
+    cr_assert_not (kept->ranged);
+    cr_assert_eq (kept->count, 1);
+    for (unsigned i = 0; i < 2; i++) {
+        cr_assert_str_eq (ranged->items[i].id, items[i].id, "in the order added");
+        cr_assert_eq (ranged->items[i].data[0], i + 1, "copies: the caller's storage was cleared");
+    }
+    cr_assert_null (ocf_outbox_batch (outbox, 2));
+    ocf_outbox_clear (outbox);
+    cr_assert_eq (ocf_outbox_batches (outbox), 0);
+    cr_assert (ocf_outbox_add (outbox, s_ids[3], NULL, &items[2], 1), "cleared: room again");
+    ocf_outbox_destroy (&outbox);
+    cr_assert_null (outbox);
+}
+
+//  What a core sends, decoded: RUMOURs per peer, and their items.
+typedef struct {
+    size_t rumours[4];
+    size_t items[4];
+} sent_t;
+
+static void
+s_count_rumours (void *arg, const char *peer, const uint8_t *data, size_t size)
+{
+    sent_t *sent = arg;
+    ocf_wire_msg_t msg;
+    char error[256];
+    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    for (int i = 0; i < 4; i++)
+        if (msg.type == OCF_WIRE_RUMOUR && strcmp (peer, s_ids[i]) == 0) {
+            sent->rumours[i]++;
+            sent->items[i] += msg.item_count;
+        }
+    ocf_wire_clear (&msg);
+}
+
+static void
+s_merge_nothing (void *arg, const char *from, const ocf_item_t *items, size_t count)
+{
+}
+
+static void
+s_query_nothing (void *arg, uint64_t token, const ocf_query_t *query)
+{
+}
+
+Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
+{
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < 4; i++)
+        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    sent_t sent;
+    memset (&sent, 0, sizeof sent);
+    ocf_gossip_env_t env = { .arg = &sent, .send = s_count_rumours, .merge = s_merge_nothing, .query = s_query_nothing };
+    ocf_gossip_config_t config;
+    ocf_gossip_config_defaults (&config);
+    config.max_frame = MAX_FRAME;
+    ocf_gossip_t *core = ocf_gossip_new (s_ids[0], &config, view, &env, 1, 1000);
+    //  Two rumours from two peers, each to be spread over the whole ring from this node:
+    //  its fingers are s_ids[1] (range up to s_ids[2]) and s_ids[2] (the rest of the ring).
+    uint8_t storage[2][40];
+    for (unsigned i = 0; i < 2; i++) {
+        ocf_item_t item = s_item (i + 1, storage[i], sizeof storage[i]);
+        memcpy (item.id, s_ids[3], OCF_ID_SIZE);
+        ocf_wire_msg_t rumour = { .type = OCF_WIRE_RUMOUR, .flags = OCF_WIRE_RANGE, .items = &item, .item_count = 1 };
+        memcpy (rumour.target, s_ids[0], OCF_ID_SIZE);
+        ocf_wire_buf_t buf = s_encode (&rumour);
+        cr_assert_eq (ocf_gossip_receive (core, 1000, s_ids[i + 1], buf.data, buf.len), 0);
+        ocf_wire_buf_free (&buf);
+    }
+    cr_assert_eq (sent.rumours[1] + sent.rumours[2] + sent.rumours[3], 0, "held until the burst is handled");
+    ocf_gossip_flush (core);
+    for (int i = 1; i <= 2; i++) {
+        cr_assert_eq (sent.rumours[i], 1, "finger %d: one message", i);
+        cr_assert_eq (sent.items[i], 2, "finger %d: both rumours", i);
+    }
+    cr_assert_eq (sent.rumours[3], 0, "s_ids[3] is s_ids[2]'s to reach");
+    ocf_gossip_flush (core);
+    cr_assert_eq (sent.rumours[1] + sent.rumours[2], 2, "sent once");
+    ocf_gossip_destroy (&core);
     ocf_members_destroy (&view);
 }
