@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KEPT_ITEMS 64                //  room for items a batch keeps between bursts
+
 struct _ocf_outbox_t {
     ocf_outbox_batch_t *batches;     //  grown on demand up to max_batches; count used
     size_t count;
@@ -120,6 +122,12 @@ ocf_outbox_clear (ocf_outbox_t *self)
         for (size_t j = 0; j < batch->count; j++)
             free ((void *) batch->items[j].data);
         batch->count = 0;
+        //  An unusual burst does not keep its room: private memory stays what is in use.
+        if (batch->cap > KEPT_ITEMS) {
+            free (batch->items);
+            batch->items = NULL;
+            batch->cap = 0;
+        }
     }
     self->count = 0;
     self->bytes = 0;

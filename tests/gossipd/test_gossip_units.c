@@ -507,6 +507,19 @@ Test (gossip_outbox, holds_copies_by_peer_and_range_in_order_within_its_bounds)
     cr_assert (ocf_outbox_add (outbox, s_ids[3], NULL, &items[2], 1), "cleared: room again");
     ocf_outbox_destroy (&outbox);
     cr_assert_null (outbox);
+    //  A large burst, then an ordinary one: the batch gives its extra room back and is used again.
+    for (unsigned i = 0; i < 3; i++)
+        items[i] = s_item (i + 1, storage[i], sizeof storage[i]);
+    outbox = ocf_outbox_new (2, 1 << 20);
+    for (int round = 0; round < 2; round++) {
+        size_t burst = round == 0 ? 500 : 3;
+        for (size_t i = 0; i < burst; i++)
+            cr_assert (ocf_outbox_add (outbox, s_ids[1], NULL, &items[i % 3], 1));
+        cr_assert_eq (ocf_outbox_batch (outbox, 0)->count, burst);
+        cr_assert_eq (ocf_outbox_batch (outbox, 0)->items[burst - 1].data[0], (burst - 1) % 3 + 1);
+        ocf_outbox_clear (outbox);
+    }
+    ocf_outbox_destroy (&outbox);
 }
 
 //  What a core sends, decoded: RUMOURs per peer, and their items.
