@@ -280,7 +280,7 @@ ocf_gossip_destroy (ocf_gossip_t **self_p)
     ocf_recent_destroy (&self->recent);
     ocf_outbox_destroy (&self->outbox);
     ocf_wire_buf_free (&self->out);
-    free (self->self_row_data);
+    free ((void *) self->self_row.data);
     free (self);
     *self_p = NULL;
 }
@@ -387,11 +387,8 @@ ocf_gossip_local_change (ocf_gossip_t *self, int64_t now, const ocf_item_t *item
     self->now = now;
     if (item->kind == OCF_ITEM_ROW && strcmp (item->id, self->id) == 0) {
         //  Kept to announce this node to the seeds it joins through.
-        free (self->self_row_data);
-        self->self_row_data = ocf_malloc (item->size ? item->size : 1);
-        memcpy (self->self_row_data, item->data, item->size);
-        self->self_row = *item;
-        self->self_row.data = self->self_row_data;
+        free ((void *) self->self_row.data);
+        self->self_row = ocf_wire_item_copy (item);
     }
     self->stats.rumours_originated++;
     ocf_gossip_spread (self, item, 1);

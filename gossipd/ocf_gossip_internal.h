@@ -179,8 +179,7 @@ struct _ocf_gossip_t {
     ocf_outbox_t *outbox;            //  rumours held while a burst of messages is handled
     bool holding;                    //  inside ocf_gossip_receive: rumours go to the outbox
     int64_t next_round;
-    ocf_item_t self_row;             //  this node's latest row, announced when joining
-    uint8_t *self_row_data;
+    ocf_item_t self_row;             //  this node's latest row, announced when joining (data owned)
 
     //  anti-entropy and snapshots
     pending_t *pending;              //  grown on demand up to MAX_PENDING

@@ -91,13 +91,8 @@ ocf_outbox_add (ocf_outbox_t *self, const char *peer, const char *range_end, con
         batch->items = ocf_realloc (batch->items, cap * sizeof *batch->items);
         batch->cap = cap;
     }
-    for (size_t i = 0; i < count; i++) {
-        ocf_item_t *copy = &batch->items[batch->count++];
-        *copy = items[i];
-        uint8_t *data = ocf_malloc (items[i].size ? items[i].size : 1);
-        memcpy (data, items[i].data, items[i].size);
-        copy->data = data;
-    }
+    for (size_t i = 0; i < count; i++)
+        batch->items[batch->count++] = ocf_wire_item_copy (&items[i]);
     self->bytes += bytes;
     return true;
 }

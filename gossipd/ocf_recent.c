@@ -156,10 +156,7 @@ ocf_recent_add (ocf_recent_t *self, uint64_t key, const ocf_item_t *item, int64_
     ocf_rumour_t *rumour = &self->ring[slot];
     memset (rumour, 0, sizeof *rumour);
     rumour->key = key;
-    rumour->item = *item;
-    uint8_t *copy = ocf_malloc (item->size ? item->size : 1);
-    memcpy (copy, item->data, item->size);
-    rumour->item.data = copy;
+    rumour->item = ocf_wire_item_copy (item);
     rumour->seen_at = now;
     rumour->adverts = adverts;
     self->advertising += adverts > 0;

@@ -108,6 +108,16 @@ ocf_wire_item_size (const ocf_item_t *item)
     return 1 + (OCF_ID_SIZE - 1) + s_varint_size (item->size) + item->size;
 }
 
+ocf_item_t
+ocf_wire_item_copy (const ocf_item_t *item)
+{
+    ocf_item_t copy = *item;
+    uint8_t *data = ocf_malloc (item->size);
+    memcpy (data, item->data, item->size);
+    copy.data = data;
+    return copy;
+}
+
 size_t
 ocf_wire_digest_size (void)
 {

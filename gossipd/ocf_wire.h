@@ -148,6 +148,8 @@ void ocf_wire_buf_free (ocf_wire_buf_t *buf);
 
 //  Bytes an item takes inside a message, to fill messages up to a budget.
 size_t ocf_wire_item_size (const ocf_item_t *item);
+//  A copy of item whose payload is the caller's, to free ((void *) copy.data).
+ocf_item_t ocf_wire_item_copy (const ocf_item_t *item);
 //  Bytes of a digest on the wire (upper bound).
 size_t ocf_wire_digest_size (void);
 
