@@ -23,6 +23,7 @@
 #define FORGET_UNKNOWN_AFTER 10      //  heartbeat intervals before an unknown sender is forgotten
 #define LASTING_DIFFERENCE 5         //  heartbeat intervals of differing roots that start anti-entropy
 #define INDIRECT_AFTER 0.25          //  of a probe's timeout: its helpers are asked then, if no answer came
+#define PINGS_AGAIN 2                //  a swept member's pings after the first, instead of helpers
 #define RELAY_SHARE 0.6              //  of the probe timeout: a helper's own ping, answered (or NACKed) within it
 
 static ocf_phi_params_t
@@ -312,6 +313,28 @@ s_probe_indirect (ocf_gossip_t *self, watched_t *watched)
         ocf_gossip_send (self, helpers[i]->id, &request);
 }
 
+//  A member a sweep probes while others fail together is pinged again, twice, instead of
+//  through helpers: in a split they cannot reach the far side either, and a member of this
+//  side that answers late (a loaded host) is only loaded further by their pings. Helpers
+//  cost 2K + 1 messages and mostly K new connections (the helpers' own to the member, a
+//  CURVE handshake each); a ping again one message on a connection already open. Twice,
+//  so that a lost ping or answer does not make a suspect: once was not enough at 1 %
+//  loss (a same-side false suspicion in one simulated split of three). A lone failure
+//  keeps its helpers.
+static void
+s_probe_again_or_indirect (ocf_gossip_t *self, watched_t *watched)
+{
+    if (!watched->swept || !s_others_failing (self, watched)) {
+        s_probe_indirect (self, watched);
+        return;
+    }
+    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
+    ocf_gossip_send (self, watched->id, &ping);
+    int64_t timeout = watched->probe_deadline - watched->probe_started;
+    watched->probe_indirect_at = ++watched->pinged_again < PINGS_AGAIN
+                               ? self->now + (int64_t) ((double) timeout * INDIRECT_AFTER) : 0;
+}
+
 static void
 s_probe (ocf_gossip_t *self, watched_t *watched)
 {
@@ -319,6 +342,7 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     watched->probe_started = self->now;
     watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
     watched->nacks = 0;
+    watched->pinged_again = 0;
     watched->fresh_count = 0;
     //  The helpers only if it has not answered within a quarter of the timeout, as SWIM
     //  does: most probes are answered (members swept during a split, members alive again
@@ -513,7 +537,7 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
                 kept = s_probe_failed (self, watched);
             else
             if (watched->probe_indirect_at && self->now >= watched->probe_indirect_at)
-                s_probe_indirect (self, watched);
+                s_probe_again_or_indirect (self, watched);
         }
         else
         if (self->now >= watched->probe_at && (!watched->disowned || watched->swept))

@@ -43,6 +43,7 @@ typedef struct {
     char fresh[MAX_OBSERVERS][OCF_ID_SIZE];      //  helpers we heard from lately: on our side of any partition
     int fresh_count;
     int nacks;
+    int pinged_again;                //  pings sent again instead of asking helpers (a sweep)
     //  our suspicion, with the independent confirmations others sent
     bool suspecting;
     uint64_t suspect_generation;
