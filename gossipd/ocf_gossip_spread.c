@@ -12,8 +12,9 @@
     every message travels along a finger. Views disagree during churn and nodes crash, so
     every node then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to
     `fanout` peers per round, half of them peers it heard from lately (suspects included:
-    those run) and half random live peers of its active view, a bounded number of times (retransmit_mult * ceil(log10(N+1))); a peer
-    missing one asks for it (WANT). Nothing is sent when nothing is new. Anything still
+    those run) and half random live peers of its active view, a bounded number of times
+    (retransmit_mult * ceil(log10(N+1)), twice that for a death verdict); a peer missing one
+    asks for it (WANT). Nothing is sent when nothing is new. Anything still
     missing after that is the business of anti-entropy. What a burst of received messages
     passes on is held in the outbox and leaves as one RUMOUR per peer and range.  */
 #include "ocf_gossip_internal.h"
@@ -32,6 +33,21 @@ s_retransmits (ocf_gossip_t *self)
     double live = (double) ocf_members_live (self->view);
     uint32_t count = (uint32_t) (self->config.retransmit_mult * ceil (log10 (live + 1)));
     return count ? count : 1;
+}
+
+//  IHAVE sends owed for a new rumour. A death verdict twice as many: in a split it is made
+//  while the other side's nodes still stand in views, and the tree hands ranges to them,
+//  lost with them; the members of those ranges only get the verdict from an advert, or
+//  from anti-entropy seconds later (the tails of "a far node's death, first table -> every
+//  table" that made the last observers of a split late). Not for suspicions and refutations,
+//  which a heal brings by the hundred and whose WANTs would race the tree's copies.
+static uint32_t
+s_adverts (ocf_gossip_t *self, const ocf_item_t *item)
+{
+    ocf_wire_member_t member;
+    bool death = item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0
+              && member.status == OCF_STATUS_DEAD;
+    return death ? 2 * s_retransmits (self) : s_retransmits (self);
 }
 
 //  Sends items to one peer now, in as many frames as max_frame needs.
@@ -210,7 +226,7 @@ ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count)
         uint64_t key = ocf_wire_item_key (&items[i]);
         ocf_rumour_t *rumour = ocf_recent_find (self->recent, key);
         if (!rumour)
-            rumour = ocf_recent_add (self->recent, key, &items[i], self->now, s_retransmits (self));
+            rumour = ocf_recent_add (self->recent, key, &items[i], self->now, s_adverts (self, &items[i]));
         rumour->spread = true;
     }
     s_push_down (self, items, count, self->id);
@@ -222,7 +238,6 @@ ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t
     ocf_item_t *fresh = ocf_malloc ((msg->item_count + 1) * sizeof *fresh);
     ocf_item_t *onward = ocf_malloc ((msg->item_count + 1) * sizeof *onward);
     size_t fresh_count = 0, onward_count = 0;
-    uint32_t retransmits = s_retransmits (self);
     for (size_t i = 0; i < msg->item_count; i++) {
         const ocf_item_t *item = &msg->items[i];
         if (self->env.admit && !self->env.admit (self->env.arg, item))
@@ -233,7 +248,7 @@ ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t
             self->stats.rumours_duplicate++;
         else {
             self->stats.rumours_new++;
-            rumour = ocf_recent_add (self->recent, key, item, self->now, retransmits);
+            rumour = ocf_recent_add (self->recent, key, item, self->now, s_adverts (self, item));
             fresh[fresh_count++] = *item;
         }
         //  Another observer's verdict of a state seen before has the same key (it is not
