@@ -321,6 +321,17 @@ s_probe_indirect (ocf_gossip_t *self, watched_t *watched)
 //  so that a lost ping or answer does not make a suspect: once was not enough at 1 %
 //  loss (a same-side false suspicion in one simulated split of three). A lone failure
 //  keeps its helpers.
+//  Sends the probe's ping, and sets the next step (helpers, or a ping again) a quarter of
+//  the probe's timeout from now.
+static void
+s_ping (ocf_gossip_t *self, watched_t *watched)
+{
+    int64_t timeout = watched->probe_deadline - watched->probe_started;
+    watched->probe_indirect_at = self->now + (int64_t) ((double) timeout * INDIRECT_AFTER);
+    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
+    ocf_gossip_send (self, watched->id, &ping);
+}
+
 static void
 s_probe_again_or_indirect (ocf_gossip_t *self, watched_t *watched)
 {
@@ -328,11 +339,9 @@ s_probe_again_or_indirect (ocf_gossip_t *self, watched_t *watched)
         s_probe_indirect (self, watched);
         return;
     }
-    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
-    ocf_gossip_send (self, watched->id, &ping);
-    int64_t timeout = watched->probe_deadline - watched->probe_started;
-    watched->probe_indirect_at = ++watched->pinged_again < PINGS_AGAIN
-                               ? self->now + (int64_t) ((double) timeout * INDIRECT_AFTER) : 0;
+    s_ping (self, watched);
+    if (++watched->pinged_again >= PINGS_AGAIN)
+        watched->probe_indirect_at = 0;
 }
 
 static void
@@ -348,13 +357,11 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     //  does: most probes are answered (members swept during a split, members alive again
     //  after it), and helpers asked at once cost each of those 2K + 1 more messages,
     //  a third of all that a node handled in a 128-node split and heal.
-    int64_t timeout = watched->probe_deadline - self->now;
-    watched->probe_indirect_at = self->now + (int64_t) ((double) timeout * INDIRECT_AFTER);
-    ocf_wire_msg_t ping = { .type = OCF_WIRE_PING, .nonce = watched->probe_nonce };
-    ocf_gossip_send (self, watched->id, &ping);
+    s_ping (self, watched);
     self->stats.probes++;
     //  A timeout too short for a tick between the two halves (a small probe_timeout): the
     //  helpers at once, as a probe never fails without them.
+    int64_t timeout = watched->probe_deadline - self->now;
     if ((double) timeout * (1 - INDIRECT_AFTER) <= (double) self->config.tick_ms)
         s_probe_indirect (self, watched);
 }
