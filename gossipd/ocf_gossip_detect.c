@@ -842,6 +842,27 @@ s_tell_accused (ocf_gossip_t *self, const ocf_peer_t *member, const watched_t *w
     ocf_gossip_send_items (self, item.id, &item, 1, false);
 }
 
+//  A member that has just turned alive in our view (its refutation: a healed partition, a
+//  false suspicion ended), and that we do not watch yet, is watched from now on phi, like a
+//  newcomer, in case our window takes it in: not probed at once as a sweep's members are
+//  (s_expect_heartbeats). Its refutation, signed by itself, is a sign of life as fresh as
+//  an answer, and a heal swamps everybody with refutations and verdicts for a second or
+//  two: probes of every returner at once were answered 0.5-1.4 s late there, past the
+//  probe's timeout, and made false suspects that had to refute once more (64-node heals:
+//  20-45 of them, each one the last to turn alive again). The next s_expect_heartbeats
+//  drops it when the window does not take it in.
+static void
+s_watch_returning (ocf_gossip_t *self, const ocf_peer_t *member)
+{
+    if (!self->sweep_since || !member || member->status != OCF_STATUS_ALIVE || strcmp (member->id, self->id) == 0)
+        return;
+    watched_t *watched = s_watched_add (self, member->id);
+    if (watched) {
+        ocf_phi_start (&watched->phi, self->now);
+        s_update_probe_at (self, watched, self->now);
+    }
+}
+
 void
 ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id)
 {
@@ -854,8 +875,10 @@ ocf_gossip_detect_member_changed (ocf_gossip_t *self, const char *id)
         s_confirm_together (self, id);
         s_tell_accused (self, member, watched);
     }
-    if (!watched)
+    if (!watched) {
+        s_watch_returning (self, member);
         return;
+    }
     if (!member || !ocf_peer_live (member))
         s_watched_remove (self, watched);
     else

@@ -589,3 +589,63 @@ Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
     ocf_gossip_destroy (&core);
     ocf_members_destroy (&view);
 }
+
+//  What a core sends, decoded: PINGs to one peer.
+typedef struct {
+    const char *peer;
+    size_t pings;
+} pings_t;
+
+static void
+s_count_pings (void *arg, const char *peer, const uint8_t *data, size_t size)
+{
+    pings_t *pings = arg;
+    ocf_wire_msg_t msg;
+    char error[256];
+    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    if (msg.type == OCF_WIRE_PING && strcmp (peer, pings->peer) == 0)
+        pings->pings++;
+    ocf_wire_clear (&msg);
+}
+
+//  A member that turns alive again (its refutation, a healed partition) while a sweep is
+//  under way is watched on its heartbeats from then on, not pinged at once as the sweep's
+//  silent members are: its refutation is as fresh a sign of life as an answer, and in a heal,
+//  where everybody is swamped, those pings were answered late and made false suspects.
+Test (gossip_core, a_member_back_alive_during_a_sweep_is_not_probed_at_once)
+{
+    enum { MEMBERS = 10, SELF = 8, RETURNING = 4 };
+    char ids[MEMBERS][OCF_ID_SIZE];
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < MEMBERS; i++) {
+        memset (ids[i], 'a', OCF_ID_SIZE - 1);
+        ids[i][OCF_ID_SIZE - 1] = '\0';
+        ids[i][4] = (char) ('b' + i);            //  the ring is in index order
+        ocf_members_set (view, ids[i], 1, 0, i == RETURNING ? OCF_STATUS_DEAD : OCF_STATUS_ALIVE, NULL);
+    }
+    pings_t pings = { ids[RETURNING], 0 };
+    ocf_gossip_env_t env = { .arg = &pings, .send = s_count_pings, .merge = s_merge_nothing, .query = s_query_nothing };
+    ocf_gossip_config_t config;
+    ocf_gossip_config_defaults (&config);
+    config.max_frame = MAX_FRAME;
+    int64_t now = 1000;
+    ocf_gossip_t *core = ocf_gossip_new (ids[SELF], &config, view, &env, 1, now);
+    //  Nobody answers: the members this node watches fail, and it sweeps the ring before it.
+    while (ocf_gossip_stats (core)->suspicions == 0 && now < 20000)
+        ocf_gossip_tick (core, now += config.tick_ms);
+    cr_assert_gt (ocf_gossip_stats (core)->suspicions, 0, "the silent members were never suspected");
+    cr_assert_eq (pings.pings, 0, "a dead member is not probed");
+    //  The dead member refutes, within the widened window.
+    ocf_members_set (view, ids[RETURNING], 1, 1, OCF_STATUS_ALIVE, NULL);
+    ocf_gossip_member_changed (core, now, ids[RETURNING]);
+    int64_t back = now;
+    while (now < back + config.heartbeat_interval_ms)
+        ocf_gossip_tick (core, now += config.tick_ms);
+    cr_assert_eq (pings.pings, 0, "pinged %zu time(s) within a heartbeat interval of its refutation", pings.pings);
+    //  Then, still silent, it is probed like any member whose heartbeats stopped.
+    while (pings.pings == 0 && now < back + 10 * config.heartbeat_interval_ms)
+        ocf_gossip_tick (core, now += config.tick_ms);
+    cr_assert_gt (pings.pings, 0, "never probed although silent");
+    ocf_gossip_destroy (&core);
+    ocf_members_destroy (&view);
+}
