@@ -72,6 +72,22 @@ s_update_probe_at (ocf_gossip_t *self, watched_t *watched, int64_t from)
     watched->probe_at = from + ocf_phi_deadline (&watched->phi, self->config.phi_threshold, &params);
 }
 
+//  A member we start to watch, with no heartbeat yet: probed at once (a sweep's), or when
+//  phi, started now, says so. NULL when MAX_WATCHED are watched already.
+static watched_t *
+s_watch_new (ocf_gossip_t *self, const char *id, bool at_once)
+{
+    watched_t *watched = s_watched_add (self, id);
+    if (watched) {
+        ocf_phi_start (&watched->phi, self->now);
+        if (at_once)
+            watched->probe_at = self->now;
+        else
+            s_update_probe_at (self, watched, self->now);
+    }
+    return watched;
+}
+
 static void
 s_health_up (ocf_gossip_t *self, const char *why)
 {
@@ -174,13 +190,8 @@ s_expect_heartbeats (ocf_gossip_t *self)
         }
         count++;
         watched_t *watched = s_watched_find (self, member->id);
-        if (!watched && (watched = s_watched_add (self, member->id))) {
-            ocf_phi_start (&watched->phi, self->now);
-            if (self->sweep_since)
-                watched->probe_at = self->now;
-            else
-                s_update_probe_at (self, watched, self->now);
-        }
+        if (!watched)
+            watched = s_watch_new (self, member->id, self->sweep_since != 0);
         if (watched) {
             watched->expected = true;
             watched->swept = self->sweep_since != 0;
@@ -842,9 +853,9 @@ s_tell_accused (ocf_gossip_t *self, const ocf_peer_t *member, const watched_t *w
     ocf_gossip_send_items (self, item.id, &item, 1, false);
 }
 
-//  A member that has just turned alive in our view (its refutation: a healed partition, a
-//  false suspicion ended), and that we do not watch yet, is watched from now on phi, like a
-//  newcomer, in case our window takes it in: not probed at once as a sweep's members are
+//  A member alive in our view whose membership just changed (mostly its refutation: a
+//  healed partition, a false suspicion ended; or a join), and that we do not watch yet, is
+//  watched from now on phi, like a newcomer, in case our window takes it in: not probed at once as a sweep's members are
 //  (s_expect_heartbeats). Its refutation, signed by itself, is a sign of life as fresh as
 //  an answer, and a heal swamps everybody with refutations and verdicts for a second or
 //  two: probes of every returner at once were answered 0.5-1.4 s late there, past the
@@ -856,11 +867,7 @@ s_watch_returning (ocf_gossip_t *self, const ocf_peer_t *member)
 {
     if (!self->sweep_since || !member || member->status != OCF_STATUS_ALIVE || strcmp (member->id, self->id) == 0)
         return;
-    watched_t *watched = s_watched_add (self, member->id);
-    if (watched) {
-        ocf_phi_start (&watched->phi, self->now);
-        s_update_probe_at (self, watched, self->now);
-    }
+    s_watch_new (self, member->id, false);
 }
 
 void
