@@ -855,8 +855,8 @@ s_tell_accused (ocf_gossip_t *self, const ocf_peer_t *member, const watched_t *w
 
 //  A member alive in our view whose membership just changed (mostly its refutation: a
 //  healed partition, a false suspicion ended; or a join), and that we do not watch yet, is
-//  watched from now on phi, like a newcomer, in case our window takes it in: not probed at once as a sweep's members are
-//  (s_expect_heartbeats). Its refutation, signed by itself, is a sign of life as fresh as
+//  watched from now on phi, like a newcomer, in case our window takes it in: not probed at
+//  once as a sweep's members are (s_expect_heartbeats). Its refutation, signed by itself, is a sign of life as fresh as
 //  an answer, and a heal swamps everybody with refutations and verdicts for a second or
 //  two: probes of every returner at once were answered 0.5-1.4 s late there, past the
 //  probe's timeout, and made false suspects that had to refute once more (64-node heals:
