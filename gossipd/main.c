@@ -137,6 +137,7 @@ s_start_gossip (server_t *server, const char *tabled_id)
         ocf_log_error ("%s", error);
         return -1;
     }
+    ocf_transport_set_urgent (server->transport, ocf_wire_timely);
     char host[256];
     int port;
     ocf_config_parse_hostport (config->bind, host, sizeof host, &port);

@@ -31,6 +31,7 @@
 #define WAIT_MAX 64                  //  messages waiting per node
 #define WAITING_NODES_MAX 256
 #define LINGER_MS 500                //  a leave's tombstone still goes out when we close
+#define RECEIVE_BATCH 128            //  messages read from all sockets before any is handled
 
 typedef struct {
     ocf_transport_t *transport;
@@ -47,6 +48,12 @@ typedef struct {
     int64_t since;
 } waiting_t;
 
+//  A message read, not handled yet: from a proven peer.
+typedef struct {
+    char id[OCF_NODE_ID_LEN + 1];
+    zframe_t *frame;
+} received_t;
+
 typedef struct {
     double tokens;                   //  messages it may still send now
     int64_t refilled;
@@ -60,7 +67,10 @@ struct _ocf_transport_t {
     zloop_t *loop;
     ocf_transport_fn *receive;
     ocf_transport_drained_fn *drained;
+    ocf_transport_urgent_fn *urgent;
     void *arg;
+    received_t batch[RECEIVE_BATCH];
+    size_t batch_size;
     zsock_t *router;
     zsock_t *zap;
     ocf_loglimit_t refusal_log;      //  unauthorized keys: a line a second
@@ -144,7 +154,7 @@ ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *co
     return 0;
 }
 
-static int s_on_router (zloop_t *loop, zsock_t *sock, void *arg);
+static int s_on_readable (zloop_t *loop, zsock_t *sock, void *arg);
 static int s_on_zap (zloop_t *loop, zsock_t *sock, void *arg);
 
 ocf_transport_t *
@@ -206,7 +216,7 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
     //  of vanishing.
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, LINGER_MS);
-    zloop_reader (loop, self->router, s_on_router, self);
+    zloop_reader (loop, self->router, s_on_readable, self);
     zloop_reader (loop, self->zap, s_on_zap, self);
     return self;
 }
@@ -417,14 +427,14 @@ s_admit (ocf_transport_t *self, const char *id, zframe_t *frame, int64_t now)
 }
 
 static void
-s_deliver (ocf_transport_t *self, const char *id, zframe_t **frame, int64_t now)
+s_deliver (ocf_transport_t *self, received_t *received, int64_t now)
 {
-    if (!ocf_transport_authorized (self, id))
+    if (!ocf_transport_authorized (self, received->id))
         self->stats.dropped_unauthorized++;
     else
-    if (s_admit (self, id, *frame, now))
-        self->receive (self->arg, id, frame);
-    zframe_destroy (frame);
+    if (s_admit (self, received->id, received->frame, now))
+        self->receive (self->arg, received->id, &received->frame);
+    zframe_destroy (&received->frame);
 }
 
 //  True when the peer on the connection routing, which authenticated with CURVE key user,
@@ -450,12 +460,21 @@ s_proven (ocf_transport_t *self, const char *claimed, const char *user, zframe_t
     return true;
 }
 
-static int
-s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_keep (ocf_transport_t *self, const char *id, zframe_t **frame)
 {
-    ocf_transport_t *self = arg;
-    while (zsock_events (sock) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv_nowait (sock);
+    received_t *received = &self->batch[self->batch_size++];
+    snprintf (received->id, sizeof received->id, "%s", id);
+    received->frame = *frame;
+    *frame = NULL;
+}
+
+//  What waits on the ROUTER, from peers that connected to us, into the batch.
+static void
+s_read_router (ocf_transport_t *self)
+{
+    while (self->batch_size < RECEIVE_BATCH && (zsock_events (self->router) & ZMQ_POLLIN)) {
+        zmsg_t *msg = zmsg_recv_nowait (self->router);
         if (!msg)
             break;
         zframe_t *routing = zmsg_pop (msg);
@@ -467,26 +486,70 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
         const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
         const char *claimed = frame ? zframe_meta (frame, OCF_TRANSPORT_ID_PROPERTY) : NULL;
         if (routing && frame && single && user && claimed && s_proven (self, claimed, user, routing))
-            s_deliver (self, claimed, &frame, ocf_time_mono_ms ());
+            s_keep (self, claimed, &frame);
         zframe_destroy (&routing);
         zframe_destroy (&frame);
     }
-    self->drained (self->arg);
-    return 0;
 }
 
-//  A peer answering on the connection we opened to it: the key we pinned proves it is that peer.
-static int
-s_on_dealer (zloop_t *loop, zsock_t *sock, void *arg)
+//  What peers answered on the connections we opened (the key we pinned proves each is
+//  that peer), into the batch.
+static void
+s_read_dealers (ocf_transport_t *self)
 {
-    connection_t *connection = arg;
-    while (zsock_events (sock) & ZMQ_POLLIN) {
-        zframe_t *frame = zframe_recv_nowait (sock);
-        if (!frame)
+    for (connection_t *connection = zhashx_first (self->connections); connection;
+         connection = zhashx_next (self->connections))
+        while (self->batch_size < RECEIVE_BATCH && (zsock_events (connection->sock) & ZMQ_POLLIN)) {
+            zframe_t *frame = zframe_recv_nowait (connection->sock);
+            if (!frame)
+                break;
+            s_keep (self, connection->id, &frame);
+        }
+}
+
+//  Everything waiting on every socket is read before any of it is handled, and what the
+//  urgent callback picks (probes and heartbeats, whose arrival time is what they say) is
+//  handled first. A node that falls behind (a loaded host; every node in a split or a
+//  heal) finds hundreds of rumours, adverts and verdicts waiting when it runs again, and a
+//  probe among them, handled in turn, was answered after the prober's timeout: a false
+//  suspect, who then had to refute. memberlist likewise answers pings before it queues
+//  the rest. (Reading the batch before handling any of it also keeps the connections
+//  still while they are iterated: handling a message may open or close one.)
+void
+ocf_transport_receive (ocf_transport_t *self)
+{
+    bool received = false;
+    do {
+        self->batch_size = 0;
+        s_read_router (self);
+        s_read_dealers (self);
+        if (self->batch_size == 0)
             break;
-        s_deliver (connection->transport, connection->id, &frame, ocf_time_mono_ms ());
-    }
-    connection->transport->drained (connection->transport->arg);
+        received = true;
+        int64_t now = ocf_time_mono_ms ();
+        for (int pass = 0; pass < 2; pass++)
+            for (size_t i = 0; i < self->batch_size; i++) {
+                received_t *message = &self->batch[i];
+                if (message->frame && (pass == 1 || (self->urgent && self->urgent (zframe_data (message->frame),
+                                                                                   zframe_size (message->frame)))))
+                    s_deliver (self, message, now);
+            }
+    } while (self->batch_size == RECEIVE_BATCH);
+    self->batch_size = 0;
+    if (received)
+        self->drained (self->arg);
+}
+
+void
+ocf_transport_set_urgent (ocf_transport_t *self, ocf_transport_urgent_fn *urgent)
+{
+    self->urgent = urgent;
+}
+
+static int
+s_on_readable (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    ocf_transport_receive (arg);
     return 0;
 }
 
@@ -591,7 +654,7 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
     zsock_set_sndtimeo (connection->sock, 0);
     zsock_set_linger (connection->sock, LINGER_MS);
     zsock_set_reconnect_ivl_max (connection->sock, 5000);
-    zloop_reader (self->loop, connection->sock, s_on_dealer, connection);
+    zloop_reader (self->loop, connection->sock, s_on_readable, self);
     if (zsock_connect (connection->sock, "%s", endpoint) != 0) {
         ocf_log_warning ("cannot connect to %s at %s: %s", id, endpoint, zmq_strerror (zmq_errno ()));
         void *item = connection;

@@ -45,11 +45,13 @@ typedef struct _ocf_transport_t ocf_transport_t;
 
 //  A message from an authenticated peer (the frame is the caller's to destroy).
 typedef void (ocf_transport_fn) (void *arg, const char *peer, zframe_t **frame);
-//  The messages waiting on a socket were all received.
+//  The messages waiting on the sockets were all received.
 typedef void (ocf_transport_drained_fn) (void *arg);
+//  True for a message to be handled before the others that arrived with it.
+typedef bool (ocf_transport_urgent_fn) (const uint8_t *data, size_t size);
 
 //  Reads the authorized keys (config and file), and registers its sockets with loop; every
-//  message received goes to receive, and drained is called after each socket's burst.
+//  message received goes to receive, and drained is called after each burst.
 //  NULL with a message in error on failure.
 ocf_transport_t *ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config, zloop_t *loop,
                                     ocf_transport_fn *receive, ocf_transport_drained_fn *drained, void *arg,
@@ -60,6 +62,11 @@ void ocf_transport_destroy (ocf_transport_t **self_p);
 int ocf_transport_reload_keys (ocf_transport_t *self, const ocf_gossipd_config_t *config, char *error, size_t error_size);
 //  Binds the ROUTER (e.g. "tcp://0.0.0.0:7946"). Returns 0, or -1 with errno set.
 int ocf_transport_bind (ocf_transport_t *self, const char *endpoint);
+
+//  Receives what waits on every socket (as the loop does when one is readable), the
+//  messages urgent picks first: a timer calls it before it judges who has not answered.
+void ocf_transport_receive (ocf_transport_t *self);
+void ocf_transport_set_urgent (ocf_transport_t *self, ocf_transport_urgent_fn *urgent);
 
 //  The peer sent something malformed: enough of that in a minute cuts it off.
 void ocf_transport_strike (ocf_transport_t *self, const char *peer, int64_t now);

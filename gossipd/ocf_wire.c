@@ -489,6 +489,14 @@ s_get_compressed_items (reader_t *reader, ocf_wire_msg_t *msg, size_t max_frame)
         reader->failed = true;
 }
 
+bool
+ocf_wire_timely (const uint8_t *data, size_t size)
+{
+    return size >= 2 && data[0] == OCF_WIRE_VERSION
+        && (data[1] == OCF_WIRE_HEARTBEAT || data[1] == OCF_WIRE_PING || data[1] == OCF_WIRE_PING_REQ
+            || data[1] == OCF_WIRE_ACK);
+}
+
 int
 ocf_wire_decode (ocf_wire_msg_t *msg, const uint8_t *data, size_t size, size_t max_frame, char *error, size_t error_size)
 {

@@ -136,6 +136,10 @@ typedef struct {
 
 const char *ocf_wire_type_name (ocf_wire_type_t type);
 
+//  True for a frame whose arrival time is what it says (HEARTBEAT, PING, PING_REQ, ACK): a
+//  node that fell behind handles these before the rest (ocf_transport_receive).
+bool ocf_wire_timely (const uint8_t *data, size_t size);
+
 //  Decodes one frame. Returns 0, or -1 with the problem in error (the message is then
 //  empty). Frames above max_frame are refused before anything else is read.
 int ocf_wire_decode (ocf_wire_msg_t *msg, const uint8_t *data, size_t size, size_t max_frame,

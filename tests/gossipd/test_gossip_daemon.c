@@ -255,6 +255,67 @@ Test (gossip_daemon, an_oversize_frame_closes_the_connection)
     json_decref (stats);
 }
 
+static void
+s_send (zsock_t *sock, const ocf_wire_msg_t *msg)
+{
+    ocf_wire_buf_t buf = { .max = 1024 };
+    cr_assert_eq (ocf_wire_encode (msg, &buf), 0);
+    cr_assert_eq (zmq_send (zsock_resolve (sock), buf.data, buf.len, 0), (int) buf.len);
+    ocf_wire_buf_free (&buf);
+}
+
+//  The next message on sock, decoded (type 0 after timeout_ms without one).
+static ocf_wire_msg_t
+s_receive (zsock_t *sock, int timeout_ms)
+{
+    ocf_wire_msg_t msg = { 0 };
+    zsock_set_rcvtimeo (sock, timeout_ms);
+    zframe_t *frame = zframe_recv (sock);
+    if (frame) {
+        char error[256];
+        cr_assert_eq (ocf_wire_decode (&msg, zframe_data (frame), zframe_size (frame), 1 << 20, error, sizeof error), 0,
+                      "gossipd sent something malformed: %s", error);
+        zframe_destroy (&frame);
+    }
+    return msg;
+}
+
+Test (gossip_daemon, a_probe_behind_a_burst_is_answered_first)
+{
+    //  A node that did not run for a while (here: stopped) finds a burst waiting; a probe
+    //  in it is answered before the rest is handled, not after, where it would have come
+    //  past the prober's timeout on a loaded machine.
+    ocf_identity_t *identity = ocf_identity_new_ephemeral ();
+    zsock_t *peer = s_rogue (identity, ocf_identity_id (identity));
+    s_send (peer, &(ocf_wire_msg_t) { .type = OCF_WIRE_PING, .nonce = 1 });
+    ocf_wire_msg_t first = s_receive (peer, 5000);
+    cr_assert_eq (first.type, OCF_WIRE_ACK, "the first ping got no answer");
+    ocf_wire_clear (&first);
+    cr_assert_eq (kill (s_cluster.nodes[0].gossipd, SIGSTOP), 0);
+    //  Adverts of rumours it never heard of: each is answered with a WANT.
+    enum { ADVERTS = 30 };
+    for (uint64_t i = 0; i < ADVERTS; i++)
+        s_send (peer, &(ocf_wire_msg_t) { .type = OCF_WIRE_IHAVE, .keys = &(uint64_t) { 0x5eed0000 + i }, .key_count = 1 });
+    s_send (peer, &(ocf_wire_msg_t) { .type = OCF_WIRE_PING, .nonce = 2 });
+    usleep (200 * 1000);                 //  all of it in the stopped daemon's socket buffer
+    cr_assert_eq (kill (s_cluster.nodes[0].gossipd, SIGCONT), 0);
+    int ack_at = -1, wants = 0;
+    for (int i = 0; i < ADVERTS + 1; i++) {
+        ocf_wire_msg_t reply = s_receive (peer, 5000);
+        cr_assert_neq (reply.type, 0, "only %d of %d answers came", i, ADVERTS + 1);
+        if (reply.type == OCF_WIRE_ACK && reply.nonce == 2)
+            ack_at = i;
+        else
+        if (reply.type == OCF_WIRE_WANT)
+            wants++;
+        ocf_wire_clear (&reply);
+    }
+    cr_assert_eq (wants, ADVERTS);
+    cr_assert_eq (ack_at, 0, "the ping sent after %d adverts was answered after %d of their WANTs", ADVERTS, ack_at);
+    zsock_destroy (&peer);
+    ocf_identity_destroy (&identity);
+}
+
 Test (gossip_daemon, tabled_refutes_a_death_carried_by_its_own_row)
 {
     //  After a partition heals, a node can learn it was declared dead from its own row sent
