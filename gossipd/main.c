@@ -313,6 +313,11 @@ static int
 s_on_tick (zloop_t *loop, int timer_id, void *arg)
 {
     server_t *server = arg;
+    //  zloop runs its timers before its readers: an answer that has arrived meanwhile is
+    //  read before the tick judges who did not answer (only then: reading every socket
+    //  costs a system call each).
+    if (server->core && ocf_gossip_awaits_answers (server->core))
+        ocf_transport_receive (server->transport);
     int64_t now = ocf_time_mono_ms ();
     ocf_bridge_tick (server->bridge, now);
     if (server->core && server->ready)

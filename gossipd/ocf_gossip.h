@@ -159,6 +159,10 @@ size_t ocf_gossip_observers (ocf_gossip_t *self, char (*ids)[OCF_ID_SIZE], size_
 //  Whether id is in this node's active view (its fingers and ring neighbours: the peers it
 //  keeps talking to, about 2 log2(N) + 2K); the runner keeps these connections open longer.
 bool ocf_gossip_is_active (ocf_gossip_t *self, const char *id);
+//  Whether the core awaits an answer from the network (a probe out, a suspicion standing,
+//  an indirect probe run for another node): the runner then reads what has arrived before
+//  each tick, which may judge one of them.
+bool ocf_gossip_awaits_answers (ocf_gossip_t *self);
 //  The round-trip times this node measured to its peers (read them; the core feeds them).
 ocf_rtt_t *ocf_gossip_rtt (ocf_gossip_t *self);
 

@@ -573,6 +573,18 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
     }
 }
 
+bool
+ocf_gossip_awaits_answers (ocf_gossip_t *self)
+{
+    for (size_t i = 0; i < self->watched_count; i++)
+        if (self->watched[i].probe_nonce || self->watched[i].suspecting)
+            return true;
+    for (size_t i = 0; i < self->relay_cap; i++)
+        if (self->relays[i].nonce)
+            return true;
+    return false;
+}
+
 //  Whether time `at` was lately: within a heartbeat interval and a half.
 static bool
 s_lately (ocf_gossip_t *self, int64_t at)

@@ -634,3 +634,35 @@ Test (gossip_core, a_member_back_alive_during_a_sweep_is_not_probed_at_once)
     ocf_gossip_destroy (&core);
     ocf_members_destroy (&view);
 }
+
+//  The runner reads the sockets before a tick only while the core waits for an answer.
+Test (gossip_core, awaits_answers_only_while_a_probe_or_suspicion_stands)
+{
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < 3; i++)
+        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    sent_t nothing = { 0 };
+    ocf_gossip_env_t env = { .arg = &nothing, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
+    ocf_gossip_config_t config;
+    ocf_gossip_config_defaults (&config);
+    config.max_frame = MAX_FRAME;
+    int64_t now = 1000;
+    ocf_gossip_t *core = ocf_gossip_new (s_ids[0], &config, view, &env, 1, now);
+    cr_assert_not (ocf_gossip_awaits_answers (core), "nothing asked yet");
+    //  Its two peers stay silent: probed, then suspected, then declared dead.
+    while (ocf_gossip_stats (core)->probes == 0 && now < 20000)
+        ocf_gossip_tick (core, now += config.tick_ms);
+    cr_assert (ocf_gossip_awaits_answers (core), "a probe is out");
+    while (ocf_gossip_stats (core)->deaths_declared < 2 && now < 60000) {
+        ocf_gossip_tick (core, now += config.tick_ms);
+        if (ocf_gossip_stats (core)->suspicions > ocf_gossip_stats (core)->deaths_declared)
+            cr_assert (ocf_gossip_awaits_answers (core), "a suspicion stands");
+    }
+    cr_assert_eq (ocf_gossip_stats (core)->deaths_declared, 2);
+    for (int i = 1; i < 3; i++)
+        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_DEAD, NULL);
+    ocf_gossip_tick (core, now += config.tick_ms);
+    cr_assert_not (ocf_gossip_awaits_answers (core), "nobody left to wait for");
+    ocf_gossip_destroy (&core);
+    ocf_members_destroy (&view);
+}
