@@ -48,10 +48,11 @@ typedef struct {
     int64_t since;
 } waiting_t;
 
-//  A message read, not handled yet: from a proven peer.
+//  A message read, not handled yet: from a proven peer, on sock.
 typedef struct {
     char id[OCF_NODE_ID_LEN + 1];
     zframe_t *frame;
+    zsock_t *sock;
 } received_t;
 
 typedef struct {
@@ -461,10 +462,11 @@ s_proven (ocf_transport_t *self, const char *claimed, const char *user, zframe_t
 }
 
 static void
-s_keep (ocf_transport_t *self, const char *id, zframe_t **frame)
+s_keep (ocf_transport_t *self, zsock_t *sock, const char *id, zframe_t **frame)
 {
     received_t *received = &self->batch[self->batch_size++];
     snprintf (received->id, sizeof received->id, "%s", id);
+    received->sock = sock;
     received->frame = *frame;
     *frame = NULL;
 }
@@ -486,7 +488,7 @@ s_read_router (ocf_transport_t *self)
         const char *user = frame ? zframe_meta (frame, "User-Id") : NULL;
         const char *claimed = frame ? zframe_meta (frame, OCF_TRANSPORT_ID_PROPERTY) : NULL;
         if (routing && frame && single && user && claimed && s_proven (self, claimed, user, routing))
-            s_keep (self, claimed, &frame);
+            s_keep (self, self->router, claimed, &frame);
         zframe_destroy (&routing);
         zframe_destroy (&frame);
     }
@@ -503,7 +505,7 @@ s_read_dealers (ocf_transport_t *self)
             zframe_t *frame = zframe_recv_nowait (connection->sock);
             if (!frame)
                 break;
-            s_keep (self, connection->id, &frame);
+            s_keep (self, connection->sock, connection->id, &frame);
         }
 }
 
@@ -518,26 +520,32 @@ s_read_dealers (ocf_transport_t *self)
 void
 ocf_transport_receive (ocf_transport_t *self)
 {
-    bool received = false;
     do {
         self->batch_size = 0;
         s_read_router (self);
         s_read_dealers (self);
-        if (self->batch_size == 0)
-            break;
-        received = true;
         int64_t now = ocf_time_mono_ms ();
-        for (int pass = 0; pass < 2; pass++)
-            for (size_t i = 0; i < self->batch_size; i++) {
-                received_t *message = &self->batch[i];
-                if (message->frame && (pass == 1 || (self->urgent && self->urgent (zframe_data (message->frame),
-                                                                                   zframe_size (message->frame)))))
-                    s_deliver (self, message, now);
+        bool urgent = false;
+        for (size_t i = 0; i < self->batch_size; i++) {
+            received_t *message = &self->batch[i];
+            if (self->urgent && self->urgent (zframe_data (message->frame), zframe_size (message->frame))) {
+                s_deliver (self, message, now);
+                urgent = true;
             }
+        }
+        if (urgent)
+            self->drained (self->arg);
+        //  The rest in order, each socket's burst closed by drained as if read alone:
+        //  what those messages pass on leaves as soon as before, not a whole batch later.
+        for (size_t i = 0; i < self->batch_size; i++) {
+            received_t *message = &self->batch[i];
+            if (message->frame)
+                s_deliver (self, message, now);
+            if (i + 1 == self->batch_size || self->batch[i + 1].sock != message->sock)
+                self->drained (self->arg);
+        }
     } while (self->batch_size == RECEIVE_BATCH);
     self->batch_size = 0;
-    if (received)
-        self->drained (self->arg);
 }
 
 void
