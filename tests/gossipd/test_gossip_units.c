@@ -557,17 +557,25 @@ s_query_nothing (void *arg, uint64_t token, const ocf_query_t *query)
 {
 }
 
+//  A core with the default config as id on view, what it sends counted into sent; its
+//  config into config for the test's timings.
+static ocf_gossip_t *
+s_core_new (const char *id, ocf_members_t *view, sent_t *sent, ocf_gossip_config_t *config, int64_t now)
+{
+    ocf_gossip_env_t env = { .arg = sent, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
+    ocf_gossip_config_defaults (config);
+    config->max_frame = MAX_FRAME;
+    return ocf_gossip_new (id, config, view, &env, 1, now);
+}
+
 Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
 {
     ocf_members_t *view = ocf_members_new ();
     for (int i = 0; i < 4; i++)
         ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
     sent_t sent = { OCF_WIRE_RUMOUR, { s_ids[0], s_ids[1], s_ids[2], s_ids[3] }, { 0 }, { 0 } };
-    ocf_gossip_env_t env = { .arg = &sent, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
     ocf_gossip_config_t config;
-    ocf_gossip_config_defaults (&config);
-    config.max_frame = MAX_FRAME;
-    ocf_gossip_t *core = ocf_gossip_new (s_ids[0], &config, view, &env, 1, 1000);
+    ocf_gossip_t *core = s_core_new (s_ids[0], view, &sent, &config, 1000);
     //  Two rumours from two peers, each to be spread over the whole ring from this node:
     //  its fingers are s_ids[1] (range up to s_ids[2]) and s_ids[2] (the rest of the ring).
     uint8_t storage[2][40];
@@ -609,12 +617,9 @@ Test (gossip_core, a_member_back_alive_during_a_sweep_is_not_probed_at_once)
         ocf_members_set (view, ids[i], 1, 0, i == RETURNING ? OCF_STATUS_DEAD : OCF_STATUS_ALIVE, NULL);
     }
     sent_t pings = { OCF_WIRE_PING, { ids[RETURNING] }, { 0 }, { 0 } };
-    ocf_gossip_env_t env = { .arg = &pings, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
     ocf_gossip_config_t config;
-    ocf_gossip_config_defaults (&config);
-    config.max_frame = MAX_FRAME;
     int64_t now = 1000;
-    ocf_gossip_t *core = ocf_gossip_new (ids[SELF], &config, view, &env, 1, now);
+    ocf_gossip_t *core = s_core_new (ids[SELF], view, &pings, &config, now);
     //  Nobody answers: the members this node watches fail, and it sweeps the ring before it.
     while (ocf_gossip_stats (core)->suspicions == 0 && now < 20000)
         ocf_gossip_tick (core, now += config.tick_ms);
@@ -642,12 +647,9 @@ Test (gossip_core, awaits_answers_only_while_a_probe_or_suspicion_stands)
     for (int i = 0; i < 3; i++)
         ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
     sent_t nothing = { 0 };
-    ocf_gossip_env_t env = { .arg = &nothing, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
     ocf_gossip_config_t config;
-    ocf_gossip_config_defaults (&config);
-    config.max_frame = MAX_FRAME;
     int64_t now = 1000;
-    ocf_gossip_t *core = ocf_gossip_new (s_ids[0], &config, view, &env, 1, now);
+    ocf_gossip_t *core = s_core_new (s_ids[0], view, &nothing, &config, now);
     cr_assert_not (ocf_gossip_awaits_answers (core), "nothing asked yet");
     //  Its two peers stay silent: probed, then suspected, then declared dead.
     while (ocf_gossip_stats (core)->probes == 0 && now < 20000)
