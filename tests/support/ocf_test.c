@@ -277,18 +277,6 @@ ocf_test_wait_for (bool (*cond) (void *arg), void *arg, int timeout_ms)
     return cond (arg);
 }
 
-int
-ocf_test_free_port (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    if (bind (fd, (struct sockaddr *) &addr, sizeof addr) != 0 || getsockname (fd, (struct sockaddr *) &addr, &len) != 0)
-        abort ();
-    close (fd);
-    return ntohs (addr.sin_port);
-}
-
 static bool
 s_port_free (int port)
 {
@@ -300,16 +288,26 @@ s_port_free (int port)
     return free_now;
 }
 
+#define TEST_PORTS_FIRST 20000
+#define TEST_PORTS_END   32000          //  the kernel's ephemeral range starts at 32768
+
 int
 ocf_test_free_ports (int count)
 {
-    //  A random start in 20000-32000 per process, so that parallel tests rarely try the same.
-    static unsigned state;
-    if (!state)
-        state = (unsigned) getpid () * 2654435761u ^ (unsigned) ocf_time_mono_us ();
-    for (int attempt = 0; attempt < 200; attempt++) {
-        state = state * 1103515245u + 12345u;
-        int base = 20000 + (int) ((state >> 8) % (unsigned) (12000 - count));
+    //  Below the ephemeral range: a port the kernel handed out for bind(0) could be taken by
+    //  any outgoing connection of a test running beside this one before our daemon binds it.
+    //  A random start per process, so parallel tests rarely meet; then onwards, so that one
+    //  process never gets the same port twice before it binds the first.
+    static int next;
+    if (!next) {
+        unsigned seed = (unsigned) getpid () * 2654435761u ^ (unsigned) ocf_time_mono_us ();
+        next = TEST_PORTS_FIRST + (int) (seed % (unsigned) (TEST_PORTS_END - TEST_PORTS_FIRST));
+    }
+    for (int attempt = 0; attempt < 2000; attempt++) {
+        if (next + count > TEST_PORTS_END)
+            next = TEST_PORTS_FIRST;
+        int base = next;
+        next += count;
         bool all = true;
         for (int port = base; port < base + count && all; port++)
             all = s_port_free (port);
@@ -317,6 +315,15 @@ ocf_test_free_ports (int count)
             return base;
     }
     return -1;
+}
+
+int
+ocf_test_free_port (void)
+{
+    int port = ocf_test_free_ports (1);
+    if (port < 0)
+        abort ();
+    return port;
 }
 
 int64_t

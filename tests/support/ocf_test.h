@@ -59,11 +59,12 @@ int ocf_test_stop (pid_t pid, int signal, int timeout_ms);
 json_t *ocf_test_call (ocf_test_node_t *node, const char *daemon, const char *verb, json_t *body, bool *ok);
 //  Polls cond every few ms until it holds or timeout_ms passes.
 bool ocf_test_wait_for (bool (*cond) (void *arg), void *arg, int timeout_ms);
-//  A TCP port free on 127.0.0.1 right now.
-int ocf_test_free_port (void);
 //  The first of `count` consecutive ports free on 127.0.0.1, below the kernel's ephemeral
-//  range (where no other program's outgoing connection takes one meanwhile); -1 if none.
+//  range (where no other program's outgoing connection takes one meanwhile), and not given
+//  to this process before; -1 if none.
 int ocf_test_free_ports (int count);
+//  One such port (aborts if there is none).
+int ocf_test_free_port (void);
 int64_t ocf_test_now_us (void);
 //  Reads a whole file (NULL when it does not exist); caller frees.
 char *ocf_test_read_file (const char *path);
