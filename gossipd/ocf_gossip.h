@@ -96,7 +96,7 @@ typedef struct {
     uint64_t msgs_out_by_type[OCF_WIRE_TYPE_MAX + 1];
     uint64_t bad_msgs;
     uint64_t heartbeats_in, heartbeats_out;
-    uint64_t probes, probe_failures, suspicions, deaths_declared, refutations;
+    uint64_t probes, probe_failures, probes_extended, suspicions, deaths_declared, refutations;
     uint64_t rumours_originated, rumours_new, rumours_duplicate, rumours_forwarded;
     uint64_t wants_sent, wants_served;
     uint64_t ae_started, ae_in_sync, ae_repaired, ae_items_in, ae_items_out;

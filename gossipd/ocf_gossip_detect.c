@@ -363,6 +363,7 @@ s_probe (ocf_gossip_t *self, watched_t *watched)
     watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
     watched->nacks = 0;
     watched->pinged_again = 0;
+    watched->probe_extended = false;
     watched->fresh_count = 0;
     //  The helpers only if it has not answered within a quarter of the timeout, as SWIM
     //  does: most probes are answered (members swept during a split, members alive again
@@ -400,6 +401,29 @@ s_confirm_together (ocf_gossip_t *self, const char *failing)
         if (other->suspecting && deadline < other->suspect_deadline && strcmp (other->id, failing) != 0)
             other->suspect_deadline = deadline;
     }
+}
+
+//  A member a sweep probes while others fail together, on a host that ran late while the
+//  probe was out (a tick came more than a tick late), gets a second timeout before it is
+//  suspected. In a split every node of a side probes, relays and spreads verdicts at once;
+//  where that saturates the CPUs (128 hosts' daemons on two cores), the members of this
+//  side answer 0.5-1.4 s after the ping: they run, late, as we do. Suspected at 500 ms and
+//  confirmed at once by the others' failures, a third of them were declared dead before
+//  their answer came, and their refutations loaded everybody further: a spiral that took a
+//  split 8-10 s to declare. A host that runs on time keeps the configured timeout, and a
+//  lone failure always does, so that a crash is declared as fast as ever. (Lifeguard
+//  likewise waits longer on a host that shows it is slow; the late ticks themselves are
+//  already forgiven, deadline by deadline, and do not raise the local health.)
+static bool
+s_probe_extended (ocf_gossip_t *self, watched_t *watched)
+{
+    bool ran_late = self->late_tick_at && self->late_tick_at >= watched->probe_started - self->config.heartbeat_interval_ms;
+    if (watched->probe_extended || !watched->swept || !ran_late || !s_others_failing (self, watched))
+        return false;
+    watched->probe_extended = true;
+    watched->probe_deadline += (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+    self->stats.probes_extended++;
+    return true;
 }
 
 //  Returns false when the watched node was dropped.
@@ -500,6 +524,7 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
     //  of 3) for a delay already forgiven.
     int64_t late = self->now - (self->last_tick + self->config.tick_ms);
     if (late > self->config.tick_ms) {
+        self->late_tick_at = self->now;
         for (size_t i = 0; i < self->watched_count; i++) {
             watched_t *watched = &self->watched[i];
             ocf_phi_forgive (&watched->phi, late);
@@ -551,7 +576,7 @@ ocf_gossip_detect_tick (ocf_gossip_t *self)
         }
         else
         if (watched->probe_nonce) {
-            if (self->now >= watched->probe_deadline)
+            if (self->now >= watched->probe_deadline && !s_probe_extended (self, watched))
                 kept = s_probe_failed (self, watched);
             else
             if (watched->probe_indirect_at && self->now >= watched->probe_indirect_at)

@@ -34,6 +34,7 @@ typedef struct {
     bool disowned;                   //  it told us we are not its observer: no probing
     bool expected;                   //  our view makes us one of its observers
     bool swept;                      //  expected during a sweep: probed at once, and again while it lasts
+    bool probe_extended;             //  this probe was given a second timeout: this host ran late
     int64_t heard_at;                //  when it last sent us anything
     //  an indirect probe in progress
     uint32_t probe_nonce;            //  0: none
@@ -166,6 +167,7 @@ struct _ocf_gossip_t {
     int sweep_failures;
     int64_t sweep_seen;
     int64_t last_tick;
+    int64_t late_tick_at;                //  when a tick last came more than a tick late (0: never)
     char accusers[MAX_ACCUSERS][OCF_ID_SIZE];
     int accuser_count;
     contact_t contacts[MAX_CONTACTS];    //  a ring, the latest at contact_next - 1

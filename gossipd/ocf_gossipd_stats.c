@@ -45,7 +45,7 @@ ocf_gossipd_stats (const char *id, int64_t uptime_ms, bool ready, const ocf_memb
     COUNT ("bytes_in", core->bytes_in); COUNT ("bytes_out", core->bytes_out);
     COUNT ("bad_msgs", core->bad_msgs);
     COUNT ("heartbeats_in", core->heartbeats_in); COUNT ("heartbeats_out", core->heartbeats_out);
-    COUNT ("probes", core->probes); COUNT ("probe_failures", core->probe_failures);
+    COUNT ("probes", core->probes); COUNT ("probe_failures", core->probe_failures); COUNT ("probes_extended", core->probes_extended);
     COUNT ("suspicions", core->suspicions); COUNT ("deaths_declared", core->deaths_declared);
     COUNT ("refutations", core->refutations);
     COUNT ("rumours_originated", core->rumours_originated); COUNT ("rumours_new", core->rumours_new);

@@ -2,7 +2,8 @@
     round-trips; every truncation, bad count, bad version and decompression bomb is refused),
     the phi accrual detector, the recent-rumour store (against a naive model, under random
     operations), the membership view, the outbox; and the core itself fed by hand where a
-    behaviour is about single messages (a burst held for one send, a probe not sent).  */
+    behaviour is about single messages (a burst held for one send, a probe not sent, a swept
+    member's second timeout on a host that ran late).  */
 #include "ocf_gossip.h"
 #include "ocf_members.h"
 #include "ocf_outbox.h"
@@ -566,6 +567,121 @@ s_core_new (const char *id, ocf_members_t *view, sent_t *sent, ocf_gossip_config
     ocf_gossip_config_defaults (config);
     config->max_frame = MAX_FRAME;
     return ocf_gossip_new (id, config, view, &env, 1, now);
+}
+
+//  When a core's probes began (the first PING of each nonce, per peer) and how long each
+//  peer it suspected had been probed by then.
+#define PROBED_MAX 16
+typedef struct {
+    const int64_t *now;
+    char peers[PROBED_MAX][OCF_ID_SIZE];
+    uint32_t nonces[PROBED_MAX];
+    int64_t began[PROBED_MAX];
+    size_t count;
+    size_t suspected;
+    int64_t shortest_wait, longest_wait;
+} probed_t;
+
+static size_t
+s_probed_find (probed_t *probed, const char *peer)
+{
+    size_t i = 0;
+    while (i < probed->count && strcmp (probed->peers[i], peer) != 0)
+        i++;
+    if (i == probed->count) {
+        cr_assert_lt (probed->count, PROBED_MAX);
+        snprintf (probed->peers[probed->count++], OCF_ID_SIZE, "%s", peer);
+    }
+    return i;
+}
+
+static void
+s_note_probes (void *arg, const char *peer, const uint8_t *data, size_t size)
+{
+    probed_t *probed = arg;
+    ocf_wire_msg_t msg;
+    char error[256];
+    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    size_t i = s_probed_find (probed, peer);
+    if (msg.type == OCF_WIRE_PING && msg.nonce != probed->nonces[i]) {
+        probed->nonces[i] = msg.nonce;
+        probed->began[i] = *probed->now;
+    }
+    ocf_wire_clear (&msg);
+}
+
+static void
+s_note_suspicions (void *arg, const char *from, const ocf_item_t *items, size_t count)
+{
+    probed_t *probed = arg;
+    for (size_t n = 0; n < count; n++) {
+        ocf_wire_member_t member;
+        if (from || items[n].kind != OCF_ITEM_MEMBER || ocf_wire_member_decode (items[n].data, items[n].size, &member) != 0
+        ||  member.status != OCF_STATUS_SUSPECT)
+            continue;
+        int64_t waited = *probed->now - probed->began[s_probed_find (probed, items[n].id)];
+        if (!probed->suspected || waited < probed->shortest_wait)
+            probed->shortest_wait = waited;
+        if (!probed->suspected || waited > probed->longest_wait)
+            probed->longest_wait = waited;
+        probed->suspected++;
+    }
+}
+
+//  Nobody of a ring of ten answers this node: it sweeps it. late_ms: one tick comes that
+//  much late right after the sweep began (0: every tick on time). Returns what it probed
+//  and suspected, and how many probes it extended.
+static probed_t
+s_sweep_unanswered (int64_t late_ms, uint64_t *extended, ocf_gossip_config_t *config)
+{
+    enum { MEMBERS = 10, SELF = 8 };
+    char ids[MEMBERS][OCF_ID_SIZE];
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < MEMBERS; i++) {
+        memset (ids[i], 'a', OCF_ID_SIZE - 1);
+        ids[i][OCF_ID_SIZE - 1] = '\0';
+        ids[i][4] = (char) ('b' + i);
+        ocf_members_set (view, ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    }
+    int64_t now = 1000;
+    probed_t probed = { .now = &now };
+    ocf_gossip_env_t env = { .arg = &probed, .send = s_note_probes, .merge = s_note_suspicions, .query = s_query_nothing };
+    ocf_gossip_config_defaults (config);
+    config->max_frame = MAX_FRAME;
+    config->rtt_interval_ms = 0;                //  its pings are no probes
+    ocf_gossip_t *core = ocf_gossip_new (ids[SELF], config, view, &env, 1, now);
+    while (ocf_gossip_stats (core)->probe_failures == 0 && now < 20000)
+        ocf_gossip_tick (core, now += config->tick_ms);
+    cr_assert_gt (ocf_gossip_stats (core)->probe_failures, 0, "no probe failed");
+    ocf_gossip_tick (core, now += config->tick_ms + late_ms);
+    int64_t until = now + 5 * config->heartbeat_interval_ms;
+    while (now < until)
+        ocf_gossip_tick (core, now += config->tick_ms);
+    *extended = ocf_gossip_stats (core)->probes_extended;
+    ocf_gossip_destroy (&core);
+    ocf_members_destroy (&view);
+    return probed;
+}
+
+//  A member a sweep probes while others fail gets a second timeout when this host ran late
+//  meanwhile (a tick came more than a tick late: on a saturated machine the members of
+//  this side answer late too), and only then: on time, every probe waits probe_timeout.
+Test (gossip_core, a_swept_member_gets_a_second_timeout_when_this_host_ran_late)
+{
+    ocf_gossip_config_t config;
+    uint64_t extended;
+    probed_t on_time = s_sweep_unanswered (0, &extended, &config);
+    int64_t timeout = config.probe_timeout_ms;
+    cr_assert_gt (on_time.suspected, 3, "the sweep went beyond the watched members");
+    cr_assert_eq (extended, 0, "%llu probes extended on time", (unsigned long long) extended);
+    cr_assert (on_time.shortest_wait >= timeout && on_time.longest_wait <= timeout + config.tick_ms,
+               "on time: suspected %lld-%lld ms after the probe began", (long long) on_time.shortest_wait,
+               (long long) on_time.longest_wait);
+    probed_t late = s_sweep_unanswered (3 * config.tick_ms, &extended, &config);
+    cr_assert_gt (extended, 0, "no probe extended after a late tick");
+    cr_assert_geq (late.longest_wait, 2 * timeout, "after a late tick: suspected at most %lld ms after the probe began",
+                   (long long) late.longest_wait);
+    cr_assert_leq (late.longest_wait, 2 * timeout + 4 * config.tick_ms);
 }
 
 Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
