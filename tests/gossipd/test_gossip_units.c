@@ -533,13 +533,21 @@ typedef struct {
     size_t items[4];
 } sent_t;
 
+//  A message a core sent, decoded (the caller clears it).
+static ocf_wire_msg_t
+s_decode_sent (const uint8_t *data, size_t size)
+{
+    ocf_wire_msg_t msg;
+    char error[256];
+    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    return msg;
+}
+
 static void
 s_count_sent (void *arg, const char *peer, const uint8_t *data, size_t size)
 {
     sent_t *sent = arg;
-    ocf_wire_msg_t msg;
-    char error[256];
-    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    ocf_wire_msg_t msg = s_decode_sent (data, size);
     for (int i = 0; i < 4; i++)
         if ((int) msg.type == sent->type && sent->peers[i] && strcmp (peer, sent->peers[i]) == 0) {
             sent->messages[i]++;
@@ -599,9 +607,7 @@ static void
 s_note_probes (void *arg, const char *peer, const uint8_t *data, size_t size)
 {
     probed_t *probed = arg;
-    ocf_wire_msg_t msg;
-    char error[256];
-    cr_assert_eq (ocf_wire_decode (&msg, data, size, MAX_FRAME, error, sizeof error), 0, "%s", error);
+    ocf_wire_msg_t msg = s_decode_sent (data, size);
     size_t i = s_probed_find (probed, peer);
     if (msg.type == OCF_WIRE_PING && msg.nonce != probed->nonces[i]) {
         probed->nonces[i] = msg.nonce;
