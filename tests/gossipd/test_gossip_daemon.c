@@ -311,7 +311,10 @@ Test (gossip_daemon, a_probe_behind_a_burst_is_answered_first)
         ocf_wire_clear (&reply);
     }
     cr_assert_eq (wants, ADVERTS);
-    cr_assert_eq (ack_at, 0, "the ping sent after %d adverts was answered after %d of their WANTs", ADVERTS, ack_at);
+    //  Answered before the adverts read with it: first when the daemon's I/O thread had the
+    //  whole burst in the socket when the main thread read it (mostly), after the adverts of
+    //  an earlier read when it had only some. Handled in turn it came after all of them.
+    cr_assert_lt (ack_at, ADVERTS, "the ping sent after %d adverts was answered after %d of their WANTs", ADVERTS, ack_at);
     zsock_destroy (&peer);
     ocf_identity_destroy (&identity);
 }
