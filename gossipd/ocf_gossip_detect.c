@@ -355,12 +355,19 @@ s_probe_again_or_indirect (ocf_gossip_t *self, watched_t *watched)
         watched->probe_indirect_at = 0;
 }
 
+//  The time a probe has to be answered: probe_timeout, stretched by the local health.
+static int64_t
+s_probe_timeout (ocf_gossip_t *self)
+{
+    return (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+}
+
 static void
 s_probe (ocf_gossip_t *self, watched_t *watched)
 {
     watched->probe_nonce = ocf_gossip_nonce (self);
     watched->probe_started = self->now;
-    watched->probe_deadline = self->now + (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+    watched->probe_deadline = self->now + s_probe_timeout (self);
     watched->nacks = 0;
     watched->pinged_again = 0;
     watched->probe_extended = false;
@@ -421,7 +428,7 @@ s_probe_extended (ocf_gossip_t *self, watched_t *watched)
     if (watched->probe_extended || !watched->swept || !ran_late || !s_others_failing (self, watched))
         return false;
     watched->probe_extended = true;
-    watched->probe_deadline += (int64_t) (self->config.probe_timeout_ms * ocf_gossip_health_scale (self));
+    watched->probe_deadline += s_probe_timeout (self);
     self->stats.probes_extended++;
     return true;
 }
