@@ -98,6 +98,7 @@ typedef struct {
     uint64_t heartbeats_in, heartbeats_out;
     uint64_t probes, probe_failures, probes_extended, suspicions, deaths_declared, refutations;
     uint64_t rumours_originated, rumours_new, rumours_duplicate, rumours_forwarded;
+    uint64_t catch_ups;              //  recent deaths offered to a peer that reached us after a silence
     uint64_t wants_sent, wants_served;
     uint64_t ae_started, ae_in_sync, ae_repaired, ae_items_in, ae_items_out;
     uint64_t snapshots_served, snapshots_busy, snapshot_pages_in, snapshots_completed;

@@ -672,6 +672,8 @@ ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
         watched->suspecting = false;
         s_update_probe_at (self, watched, self->now);
     }
+    if (!ocf_gossip_heard_lately (self, peer))
+        ocf_gossip_spread_new_contact (self, peer);
     for (size_t n = 1; n <= MAX_CONTACTS; n++) {
         contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
         if (strcmp (contact->id, peer) == 0) {

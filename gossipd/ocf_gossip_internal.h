@@ -172,6 +172,8 @@ struct _ocf_gossip_t {
     int accuser_count;
     contact_t contacts[MAX_CONTACTS];    //  a ring, the latest at contact_next - 1
     size_t contact_next;
+    char catch_up[MAX_CONTACTS][OCF_ID_SIZE];    //  peers that reached us after a silence
+    size_t catch_up_count;
 
     //  the active view: the peers this node keeps talking to (fingers, ring neighbours)
     char active[MAX_ACTIVE][OCF_ID_SIZE];
@@ -253,6 +255,8 @@ void ocf_gossip_spread_tick (ocf_gossip_t *self);
 void ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count);
 //  Whether an item of this content (a membership: of this state) is among the recent rumours.
 bool ocf_gossip_seen (ocf_gossip_t *self, const ocf_item_t *item);
+//  peer reached us after a silence: offered the recent deaths at the next round.
+void ocf_gossip_spread_new_contact (ocf_gossip_t *self, const char *peer);
 void ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_ihave (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);
 void ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *msg);

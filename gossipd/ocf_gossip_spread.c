@@ -13,8 +13,10 @@
     every node then advertises the keys of its recent rumours (IHAVE, 8 bytes each) to
     `fanout` peers per round, half of them peers it heard from lately (suspects included:
     those run) and half random live peers of its active view, a bounded number of times
-    (retransmit_mult * ceil(log10(N+1)), twice that for a death verdict); a peer missing one
-    asks for it (WANT). Nothing is sent when nothing is new. Anything still
+    (retransmit_mult * ceil(log10(N+1)), twice that for a death verdict, none for a
+    suspicion); a peer missing one asks for it (WANT). Nothing is sent when nothing is new.
+    A peer that reaches us after a silence is offered the recent deaths (a split's side
+    finding itself). Anything still
     missing after that is the business of anti-entropy. What a burst of received messages
     passes on is held in the outbox and leaves as one RUMOUR per peer and range.  */
 #include "ocf_gossip_internal.h"
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #define MAX_KEYS 512                 //  keys per IHAVE or WANT
+#define CATCH_UP_MS 10000            //  how far back the deaths offered to a new contact go
 #define RUMOUR_OVERHEAD 64           //  header bytes of a RUMOUR besides its items
 
 static uint32_t
@@ -35,19 +38,33 @@ s_retransmits (ocf_gossip_t *self)
     return count ? count : 1;
 }
 
-//  IHAVE sends owed for a new rumour. A death verdict twice as many: in a split it is made
-//  while the other side's nodes still stand in views, and the tree hands ranges to them,
-//  lost with them; the members of those ranges only get the verdict from an advert, or
-//  from anti-entropy seconds later (the tails of "a far node's death, first table -> every
-//  table" that made the last observers of a split late). Not for suspicions and refutations,
-//  which a heal brings by the hundred and whose WANTs would race the tree's copies.
-static uint32_t
-s_adverts (ocf_gossip_t *self, const ocf_item_t *item)
+//  A new rumour into the recent store, with the IHAVE sends it is owed.
+//  * A death verdict twice as many: in a split it is made while the other side's nodes
+//    still stand in views, and the tree hands ranges to them, lost with them; the members
+//    of those ranges only get the verdict from an advert, or from anti-entropy seconds
+//    later (the tails of "a far node's death, first table -> every table" that made the
+//    last observers of a split late). It is also offered to the peers that reach us after
+//    a silence (s_catch_up).
+//  * Refutations the usual number: a heal brings them by the hundred, and their WANTs would
+//    race the tree's copies.
+//  * A suspicion none: it goes down the tree, straight to the accused and to the suspect's
+//    other observers, which is all the failure detector needs of it, and its death verdict
+//    or its refutation follows within seconds. In a split every far node is suspected at
+//    once, and those adverts, their WANTs and the copies fetched were half of what a node
+//    handled while the tree was broken: at 128 real processes split in halves, the later
+//    side declared the other dead in 5.2-6.0 s instead of 6.3-6.8 s without them
+//    (docs/benchmarks.md).
+static ocf_rumour_t *
+s_remember (ocf_gossip_t *self, uint64_t key, const ocf_item_t *item)
 {
     ocf_wire_member_t member;
-    bool death = item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0
-              && member.status == OCF_STATUS_DEAD;
-    return death ? 2 * s_retransmits (self) : s_retransmits (self);
+    bool membership = item->kind == OCF_ITEM_MEMBER && ocf_wire_member_decode (item->data, item->size, &member) == 0;
+    bool death = membership && member.status == OCF_STATUS_DEAD;
+    uint32_t adverts = death ? 2 * s_retransmits (self)
+                     : membership && member.status == OCF_STATUS_SUSPECT ? 0 : s_retransmits (self);
+    ocf_rumour_t *rumour = ocf_recent_add (self->recent, key, item, self->now, adverts);
+    rumour->catch_up = death;
+    return rumour;
 }
 
 //  Sends items to one peer now, in as many frames as max_frame needs.
@@ -226,7 +243,7 @@ ocf_gossip_spread (ocf_gossip_t *self, const ocf_item_t *items, size_t count)
         uint64_t key = ocf_wire_item_key (&items[i]);
         ocf_rumour_t *rumour = ocf_recent_find (self->recent, key);
         if (!rumour)
-            rumour = ocf_recent_add (self->recent, key, &items[i], self->now, s_adverts (self, &items[i]));
+            rumour = s_remember (self, key, &items[i]);
         rumour->spread = true;
     }
     s_push_down (self, items, count, self->id);
@@ -248,7 +265,7 @@ ocf_gossip_on_rumour (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t
             self->stats.rumours_duplicate++;
         else {
             self->stats.rumours_new++;
-            rumour = ocf_recent_add (self->recent, key, item, self->now, s_adverts (self, item));
+            rumour = s_remember (self, key, item);
             fresh[fresh_count++] = *item;
         }
         //  Another observer's verdict of a state seen before has the same key (it is not
@@ -304,6 +321,58 @@ ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *
 }
 
 void
+ocf_gossip_spread_new_contact (ocf_gossip_t *self, const char *peer)
+{
+    for (size_t i = 0; i < self->catch_up_count; i++)
+        if (strcmp (self->catch_up[i], peer) == 0)
+            return;
+    if (self->catch_up_count < MAX_CONTACTS)
+        memcpy (self->catch_up[self->catch_up_count++], peer, OCF_ID_SIZE);
+}
+
+static bool
+s_among (const ocf_rumour_t **deaths, size_t count, const char *id)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp (deaths[i]->item.id, id) == 0)
+            return true;
+    return false;
+}
+
+//  The peers that reached us after a silence are offered the keys of the recent death
+//  verdicts, when there are several (a split, a rack; a lone death goes down an intact
+//  tree). In a split a death is advertised in its first rounds, while each node of a side
+//  has hardly heard from another of that side; a member of this side that nobody
+//  reached then (its observers, the members it watches and most of its active view across
+//  the cut) got it only from anti-entropy, seconds later, once its own sweep found members
+//  of this side (simulated, 10 % of 256 cut off: 2.5-3.8 s from a far node's first table
+//  to every table of its side in 3 seeds of 10). The peer asks for what it lacks (WANT).
+static void
+s_catch_up (ocf_gossip_t *self)
+{
+    size_t owed = self->catch_up_count;
+    self->catch_up_count = 0;
+    const ocf_rumour_t *deaths[MAX_KEYS];
+    size_t count = owed ? ocf_recent_catch_up (self->recent, self->now - CATCH_UP_MS, deaths, MAX_KEYS) : 0;
+    if (count < 2)
+        return;
+    uint64_t keys[MAX_KEYS];
+    for (size_t i = 0; i < count; i++)
+        keys[i] = deaths[i]->key;
+    ocf_wire_msg_t ihave = { .type = OCF_WIRE_IHAVE, .keys = keys, .key_count = count };
+    for (size_t i = 0; i < owed; i++) {
+        //  Not to a member whose own death is among them: after a heal that is the whole far
+        //  side, reaching us at once, and its refutations bring it what it lacks (offered
+        //  to it too, these adverts added a third to what a node handled in a 128-node heal).
+        const ocf_peer_t *member = ocf_members_get (self->view, self->catch_up[i]);
+        if (member && ocf_peer_live (member) && !s_among (deaths, count, member->id)) {
+            ocf_gossip_send (self, member->id, &ihave);
+            self->stats.catch_ups++;
+        }
+    }
+}
+
+void
 ocf_gossip_spread_tick (ocf_gossip_t *self)
 {
     ocf_recent_expire (self->recent, self->now);
@@ -312,6 +381,7 @@ ocf_gossip_spread_tick (ocf_gossip_t *self)
     self->next_round += self->config.gossip_interval_ms;
     if (self->next_round <= self->now)
         self->next_round = self->now + self->config.gossip_interval_ms;
+    s_catch_up (self);
     uint64_t keys[MAX_KEYS];
     uint32_t sends = (uint32_t) (self->config.fanout < MAX_OBSERVERS ? self->config.fanout : MAX_OBSERVERS);
     if (ocf_members_live (self->view) < 2)

@@ -46,7 +46,7 @@ static const ocf_config_key_t s_keys[] = {
     { "acceptable_pause", OCF_CONFIG_DURATION, KEY (acceptable_pause_ms), "500ms", 0, 600000, NULL, false,
       "Heartbeat delay phi accrual tolerates before it grows" },
     { "retransmit_mult", OCF_CONFIG_INT, KEY (retransmit_mult), "2", 1, 16, NULL, false,
-      "IHAVE sends per rumour: retransmit_mult * ceil(log10(N + 1)), twice that for a death verdict" },
+      "IHAVE sends per rumour: retransmit_mult * ceil(log10(N + 1)), twice that for a death verdict, none for a suspicion" },
     { "flood_limit", OCF_CONFIG_INT, KEY (flood_limit), "5000", 10, 10000000, NULL, false,
       "Messages per second a peer may send before it is cut off for a minute" },
     { "rtt_interval", OCF_CONFIG_DURATION, KEY (rtt_interval_ms), "2s", 0, 3600000, NULL, false,

@@ -50,6 +50,7 @@ ocf_gossipd_stats (const char *id, int64_t uptime_ms, bool ready, const ocf_memb
     COUNT ("refutations", core->refutations);
     COUNT ("rumours_originated", core->rumours_originated); COUNT ("rumours_new", core->rumours_new);
     COUNT ("rumours_duplicate", core->rumours_duplicate); COUNT ("rumours_forwarded", core->rumours_forwarded);
+    COUNT ("catch_ups", core->catch_ups);
     COUNT ("wants_sent", core->wants_sent); COUNT ("wants_served", core->wants_served);
     COUNT ("ae_started", core->ae_started); COUNT ("ae_in_sync", core->ae_in_sync); COUNT ("ae_repaired", core->ae_repaired);
     COUNT ("ae_items_in", core->ae_items_in); COUNT ("ae_items_out", core->ae_items_out);

@@ -201,5 +201,19 @@ ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_
     return count;
 }
 
+size_t
+ocf_recent_catch_up (ocf_recent_t *self, int64_t since, const ocf_rumour_t **out, size_t max)
+{
+    size_t count = 0;
+    for (size_t n = self->count; n > 0 && count < max; n--) {
+        const ocf_rumour_t *rumour = s_slot (self, n - 1);
+        if (rumour->seen_at < since)
+            break;
+        if (rumour->catch_up)
+            out[count++] = rumour;
+    }
+    return count;
+}
+
 size_t ocf_recent_size (ocf_recent_t *self) { return self->count; }
 size_t ocf_recent_bytes (ocf_recent_t *self) { return self->bytes; }

@@ -19,6 +19,7 @@ typedef struct {
     int64_t seen_at;
     uint32_t adverts;            //  IHAVE transmissions still to make
     bool spread;                 //  already pushed down the dissemination tree
+    bool catch_up;               //  offered to peers that reach us after a silence (a death)
 } ocf_rumour_t;
 
 typedef struct _ocf_recent_t ocf_recent_t;
@@ -35,6 +36,8 @@ void ocf_recent_expire (ocf_recent_t *self, int64_t now);
 //  transmissions against each; *sends is lowered to what the keys still owe. Returns how
 //  many keys were written.
 size_t ocf_recent_take_adverts (ocf_recent_t *self, uint64_t *keys, size_t max, uint32_t *sends);
+//  Up to max of the rumours marked catch_up seen at since or later, newest first.
+size_t ocf_recent_catch_up (ocf_recent_t *self, int64_t since, const ocf_rumour_t **out, size_t max);
 size_t ocf_recent_size (ocf_recent_t *self);
 size_t ocf_recent_bytes (ocf_recent_t *self);
 

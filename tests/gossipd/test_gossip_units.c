@@ -398,6 +398,23 @@ Test (gossip_recent, adverts_are_counted_down)
 
 //  --------------------------------------------------------------------------
 
+Test (gossip_recent, catch_up_gives_the_marked_rumours_since_a_time)
+{
+    ocf_recent_t *recent = ocf_recent_new (16, 1 << 20, 60000);
+    uint8_t storage[8];
+    for (unsigned i = 1; i <= 5; i++) {
+        ocf_item_t item = s_item (i, storage, 8);
+        ocf_rumour_t *rumour = ocf_recent_add (recent, i, &item, 1000 * i, 0);
+        rumour->catch_up = i != 4;
+    }
+    const ocf_rumour_t *found[8];
+    cr_assert_eq (ocf_recent_catch_up (recent, 2000, found, 8), 3, "seen at 2000 or later, marked: 5, 3, 2");
+    cr_assert (found[0]->key == 5 && found[1]->key == 3 && found[2]->key == 2, "newest first");
+    cr_assert_eq (ocf_recent_catch_up (recent, 2000, found, 2), 2, "at most max");
+    cr_assert_eq (ocf_recent_catch_up (recent, 6000, found, 8), 0);
+    ocf_recent_destroy (&recent);
+}
+
 Test (gossip_rtt, least_of_recent_samples_and_reports_changes_beyond_the_threshold)
 {
     ocf_rtt_t *rtt = ocf_rtt_new ();
@@ -566,15 +583,48 @@ s_query_nothing (void *arg, uint64_t token, const ocf_query_t *query)
 {
 }
 
-//  A core with the default config as id on view, what it sends counted into sent; its
-//  config into config for the test's timings.
+//  A core with the default config as id on view, what it sends handed to send (with arg);
+//  its config into config for the test's timings.
 static ocf_gossip_t *
-s_core_new (const char *id, ocf_members_t *view, sent_t *sent, ocf_gossip_config_t *config, int64_t now)
+s_core_sending (const char *id, ocf_members_t *view, void (*send) (void *, const char *, const uint8_t *, size_t),
+                void *arg, ocf_gossip_config_t *config, int64_t now)
 {
-    ocf_gossip_env_t env = { .arg = sent, .send = s_count_sent, .merge = s_merge_nothing, .query = s_query_nothing };
+    ocf_gossip_env_t env = { .arg = arg, .send = send, .merge = s_merge_nothing, .query = s_query_nothing };
     ocf_gossip_config_defaults (config);
     config->max_frame = MAX_FRAME;
     return ocf_gossip_new (id, config, view, &env, 1, now);
+}
+
+//  The same, what it sends counted into sent.
+static ocf_gossip_t *
+s_core_new (const char *id, ocf_members_t *view, sent_t *sent, ocf_gossip_config_t *config, int64_t now)
+{
+    return s_core_sending (id, view, s_count_sent, sent, config, now);
+}
+
+//  The first count of s_ids, alive.
+static ocf_members_t *
+s_first_ids (int count)
+{
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < count; i++)
+        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    return view;
+}
+
+//  count members whose ids sort in index order ("aaaab...", "aaaac...", ...), alive but for
+//  the one at dead (-1: none).
+static ocf_members_t *
+s_ring (char (*ids)[OCF_ID_SIZE], int count, int dead)
+{
+    ocf_members_t *view = ocf_members_new ();
+    for (int i = 0; i < count; i++) {
+        memset (ids[i], 'a', OCF_ID_SIZE - 1);
+        ids[i][OCF_ID_SIZE - 1] = '\0';
+        ids[i][4] = (char) ('b' + i);
+        ocf_members_set (view, ids[i], 1, 0, i == dead ? OCF_STATUS_DEAD : OCF_STATUS_ALIVE, NULL);
+    }
+    return view;
 }
 
 //  When a core's probes began (the first PING of each nonce, per peer) and how long each
@@ -642,13 +692,7 @@ s_sweep_unanswered (int64_t late_ms, uint64_t *extended, ocf_gossip_config_t *co
 {
     enum { MEMBERS = 10, SELF = 8 };
     char ids[MEMBERS][OCF_ID_SIZE];
-    ocf_members_t *view = ocf_members_new ();
-    for (int i = 0; i < MEMBERS; i++) {
-        memset (ids[i], 'a', OCF_ID_SIZE - 1);
-        ids[i][OCF_ID_SIZE - 1] = '\0';
-        ids[i][4] = (char) ('b' + i);
-        ocf_members_set (view, ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
-    }
+    ocf_members_t *view = s_ring (ids, MEMBERS, -1);
     int64_t now = 1000;
     probed_t probed = { .now = &now };
     ocf_gossip_env_t env = { .arg = &probed, .send = s_note_probes, .merge = s_note_suspicions, .query = s_query_nothing };
@@ -692,9 +736,7 @@ Test (gossip_core, a_swept_member_gets_a_second_timeout_when_this_host_ran_late)
 
 Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
 {
-    ocf_members_t *view = ocf_members_new ();
-    for (int i = 0; i < 4; i++)
-        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    ocf_members_t *view = s_first_ids (4);
     sent_t sent = { OCF_WIRE_RUMOUR, { s_ids[0], s_ids[1], s_ids[2], s_ids[3] }, { 0 }, { 0 } };
     ocf_gossip_config_t config;
     ocf_gossip_t *core = s_core_new (s_ids[0], view, &sent, &config, 1000);
@@ -723,6 +765,137 @@ Test (gossip_core, a_burst_of_rumours_goes_on_in_one_message_per_child)
     ocf_members_destroy (&view);
 }
 
+//  IHAVEs a core sent: to whom (peers[0]: counted apart), how many, how many keys in all.
+typedef struct {
+    const char *peer;
+    size_t to_peer, to_peer_keys, all;
+} ihaves_t;
+
+static void
+s_count_ihaves (void *arg, const char *peer, const uint8_t *data, size_t size)
+{
+    ihaves_t *ihaves = arg;
+    ocf_wire_msg_t msg = s_decode_sent (data, size);
+    if (msg.type == OCF_WIRE_IHAVE) {
+        ihaves->all++;
+        if (ihaves->peer && strcmp (peer, ihaves->peer) == 0) {
+            ihaves->to_peer++;
+            ihaves->to_peer_keys += msg.key_count;
+        }
+    }
+    ocf_wire_clear (&msg);
+}
+
+//  Receives a leaf RUMOUR carrying a verdict of status about id from peer.
+static void
+s_receive_verdict (ocf_gossip_t *core, int64_t now, const char *peer, const char *id, ocf_status_t status)
+{
+    ocf_wire_member_t verdict = { 1, 0, status, { 0 } };
+    memcpy (verdict.accuser, peer, OCF_ID_SIZE);
+    uint8_t payload[64];
+    ocf_item_t item = { .kind = OCF_ITEM_MEMBER, .data = payload, .size = (uint32_t) ocf_wire_member_encode (&verdict, payload) };
+    memcpy (item.id, id, OCF_ID_SIZE);
+    ocf_wire_msg_t rumour = { .type = OCF_WIRE_RUMOUR, .items = &item, .item_count = 1 };
+    ocf_wire_buf_t buf = s_encode (&rumour);
+    cr_assert_eq (ocf_gossip_receive (core, now, peer, buf.data, buf.len), 0);
+    ocf_wire_buf_free (&buf);
+}
+
+static void
+s_hear_from (ocf_gossip_t *core, int64_t now, const char *peer)
+{
+    ocf_wire_msg_t ack = { .type = OCF_WIRE_ACK, .nonce = 1 };
+    ocf_wire_buf_t buf = s_encode (&ack);
+    cr_assert_eq (ocf_gossip_receive (core, now, peer, buf.data, buf.len), 0);
+    ocf_wire_buf_free (&buf);
+}
+
+//  In a split every far node is suspected at once: its suspicion goes down the tree and
+//  straight to those who need it, and is not advertised; its death is.
+Test (gossip_core, a_suspicion_is_not_advertised_a_death_is)
+{
+    ocf_members_t *view = s_first_ids (4);
+    ihaves_t ihaves = { 0 };
+    ocf_gossip_config_t config;
+    int64_t now = 1000;
+    ocf_gossip_t *core = s_core_sending (s_ids[0], view, s_count_ihaves, &ihaves, &config, now);
+    s_receive_verdict (core, now, s_ids[1], s_ids[3], OCF_STATUS_SUSPECT);
+    for (int round = 0; round < 10; round++)
+        ocf_gossip_tick (core, now += config.gossip_interval_ms);
+    cr_assert_eq (ihaves.all, 0, "a suspicion was advertised in %zu IHAVE(s)", ihaves.all);
+    s_receive_verdict (core, now, s_ids[1], s_ids[3], OCF_STATUS_DEAD);
+    for (int round = 0; round < 10; round++)
+        ocf_gossip_tick (core, now += config.gossip_interval_ms);
+    cr_assert_gt (ihaves.all, 0, "a death was not advertised");
+    ocf_gossip_destroy (&core);
+    ocf_members_destroy (&view);
+}
+
+//  Ticks rounds gossip rounds, the members that this node watches (the three before it on
+//  the ring) heartbeating every second, so that nobody is suspected.
+static void
+s_rounds (ocf_gossip_t *core, int64_t *now, int rounds, const ocf_gossip_config_t *config, const char (*watched)[OCF_ID_SIZE])
+{
+    for (int round = 0; round < rounds; round++) {
+        *now += config->gossip_interval_ms;
+        if (*now % config->heartbeat_interval_ms < config->gossip_interval_ms)
+            for (int i = 0; i < 3; i++) {
+                ocf_wire_msg_t heartbeat = { .type = OCF_WIRE_HEARTBEAT, .generation = 1 };
+                ocf_wire_buf_t buf = s_encode (&heartbeat);
+                cr_assert_eq (ocf_gossip_receive (core, *now, watched[i], buf.data, buf.len), 0);
+                ocf_wire_buf_free (&buf);
+            }
+        ocf_gossip_tick (core, *now);
+    }
+}
+
+//  A member of this side that nobody reached while a split's first deaths were advertised
+//  is offered them when it reaches us, as long as several deaths are recent.
+Test (gossip_core, a_peer_that_reaches_us_after_a_silence_is_offered_the_recent_deaths)
+{
+    enum { MEMBERS = 10, SELF = 0, SENDER = 5, NEWCOMER = 6 };
+    char ids[MEMBERS][OCF_ID_SIZE];
+    ocf_members_t *view = s_ring (ids, MEMBERS, -1);
+    ihaves_t ihaves = { .peer = ids[NEWCOMER] };
+    ocf_gossip_config_t config;
+    int64_t now = 1000;
+    ocf_gossip_t *core = s_core_sending (ids[SELF], view, s_count_ihaves, &ihaves, &config, now);
+    s_rounds (core, &now, 10, &config, &ids[7]);     //  the heartbeats are nothing new by then
+    //  One death: a lone crash, whose tree is whole. The newcomer is offered nothing.
+    s_receive_verdict (core, now, ids[SENDER], ids[1], OCF_STATUS_DEAD);
+    s_hear_from (core, now, ids[NEWCOMER]);
+    s_rounds (core, &now, 1, &config, &ids[7]);
+    cr_assert_eq (ocf_gossip_stats (core)->catch_ups, 0, "a lone death was offered");
+    //  Several, and their adverts have run their course; the newcomer falls silent.
+    s_receive_verdict (core, now, ids[SENDER], ids[2], OCF_STATUS_DEAD);
+    s_receive_verdict (core, now, ids[SENDER], ids[3], OCF_STATUS_DEAD);
+    s_rounds (core, &now, 30, &config, &ids[7]);
+    size_t before = ihaves.to_peer, keys_before = ihaves.to_peer_keys, all_before = ihaves.all;
+    //  Heard from after that silence: offered all three deaths at the next round, alone.
+    s_hear_from (core, now, ids[NEWCOMER]);
+    s_rounds (core, &now, 1, &config, &ids[7]);
+    cr_assert_eq (ocf_gossip_stats (core)->catch_ups, 1);
+    cr_assert_eq (ihaves.to_peer - before, 1, "%zu IHAVE(s) to the peer that reached us", ihaves.to_peer - before);
+    cr_assert_eq (ihaves.all - all_before, 1, "an IHAVE to somebody else");
+    cr_assert_eq (ihaves.to_peer_keys - keys_before, 3, "offered %zu keys", ihaves.to_peer_keys - keys_before);
+    //  Not again while it keeps in touch.
+    s_hear_from (core, now, ids[NEWCOMER]);
+    s_rounds (core, &now, 1, &config, &ids[7]);
+    cr_assert_eq (ocf_gossip_stats (core)->catch_ups, 1, "offered again while it keeps in touch");
+    //  Nor to a member whose own death is among them (a healed split's far side: its
+    //  refutation brings it what it lacks).
+    s_hear_from (core, now, ids[2]);
+    s_rounds (core, &now, 1, &config, &ids[7]);
+    cr_assert_eq (ocf_gossip_stats (core)->catch_ups, 1, "offered to a member declared dead");
+    //  Past CATCH_UP_MS (10 s) the deaths are old news.
+    s_rounds (core, &now, 50, &config, &ids[7]);
+    s_hear_from (core, now, ids[NEWCOMER]);
+    s_rounds (core, &now, 1, &config, &ids[7]);
+    cr_assert_eq (ocf_gossip_stats (core)->catch_ups, 1, "offered deaths older than ten seconds");
+    ocf_gossip_destroy (&core);
+    ocf_members_destroy (&view);
+}
+
 //  A member that turns alive again (its refutation, a healed partition) while a sweep is
 //  under way is watched on its heartbeats from then on, not pinged at once as the sweep's
 //  silent members are: its refutation is as fresh a sign of life as an answer, and in a heal,
@@ -731,13 +904,7 @@ Test (gossip_core, a_member_back_alive_during_a_sweep_is_not_probed_at_once)
 {
     enum { MEMBERS = 10, SELF = 8, RETURNING = 4 };
     char ids[MEMBERS][OCF_ID_SIZE];
-    ocf_members_t *view = ocf_members_new ();
-    for (int i = 0; i < MEMBERS; i++) {
-        memset (ids[i], 'a', OCF_ID_SIZE - 1);
-        ids[i][OCF_ID_SIZE - 1] = '\0';
-        ids[i][4] = (char) ('b' + i);            //  the ring is in index order
-        ocf_members_set (view, ids[i], 1, 0, i == RETURNING ? OCF_STATUS_DEAD : OCF_STATUS_ALIVE, NULL);
-    }
+    ocf_members_t *view = s_ring (ids, MEMBERS, RETURNING);
     sent_t pings = { OCF_WIRE_PING, { ids[RETURNING] }, { 0 }, { 0 } };
     ocf_gossip_config_t config;
     int64_t now = 1000;
@@ -765,9 +932,7 @@ Test (gossip_core, a_member_back_alive_during_a_sweep_is_not_probed_at_once)
 //  The runner reads the sockets before a tick only while the core waits for an answer.
 Test (gossip_core, awaits_answers_only_while_a_probe_or_suspicion_stands)
 {
-    ocf_members_t *view = ocf_members_new ();
-    for (int i = 0; i < 3; i++)
-        ocf_members_set (view, s_ids[i], 1, 0, OCF_STATUS_ALIVE, NULL);
+    ocf_members_t *view = s_first_ids (3);
     sent_t nothing = { 0 };
     ocf_gossip_config_t config;
     int64_t now = 1000;
