@@ -555,7 +555,7 @@ ocf_wire_decode (ocf_wire_msg_t *msg, const uint8_t *data, size_t size, size_t m
             break;
         case OCF_WIRE_AE_BUCKETS: {
             msg->nonce = s_get_nonce (&reader);
-            uint8_t mask[2];
+            uint8_t mask[2] = { 0, 0 };       //  a truncated frame leaves it untouched
             s_take (&reader, mask, 2, "group mask");
             msg->mask = (uint16_t) (mask[0] | mask[1] << 8);
             int hashes = __builtin_popcount (msg->mask) * OCF_WIRE_GROUPS;
