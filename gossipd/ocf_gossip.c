@@ -128,6 +128,16 @@ ocf_gossip_send (ocf_gossip_t *self, const char *peer, const ocf_wire_msg_t *msg
     return 0;
 }
 
+void
+ocf_gossip_id_set_add (char (*ids)[OCF_ID_SIZE], size_t *count, size_t cap, const char *id)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (strcmp (ids[i], id) == 0)
+            return;
+    if (*count < cap)
+        memcpy (ids[(*count)++], id, OCF_ID_SIZE);
+}
+
 double
 ocf_gossip_health_scale (ocf_gossip_t *self)
 {

@@ -672,11 +672,12 @@ ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
         watched->suspecting = false;
         s_update_probe_at (self, watched, self->now);
     }
-    if (!ocf_gossip_heard_lately (self, peer))
-        ocf_gossip_spread_new_contact (self, peer);
     for (size_t n = 1; n <= MAX_CONTACTS; n++) {
         contact_t *contact = &self->contacts[(self->contact_next + MAX_CONTACTS - n) % MAX_CONTACTS];
         if (strcmp (contact->id, peer) == 0) {
+            //  The ring is in order of when we last heard: this one is fresh if its own time is.
+            if (!s_lately (self, contact->at))
+                ocf_gossip_spread_new_contact (self, peer);
             //  Moved to the latest place: the ring stays free of duplicates.
             for (size_t m = n; m > 1; m--)
                 self->contacts[(self->contact_next + MAX_CONTACTS - m) % MAX_CONTACTS]
@@ -687,6 +688,7 @@ ocf_gossip_detect_heard (ocf_gossip_t *self, const char *peer)
             return;
         }
     }
+    ocf_gossip_spread_new_contact (self, peer);
     contact_t *contact = &self->contacts[self->contact_next];
     memcpy (contact->id, peer, OCF_ID_SIZE);
     contact->at = self->now;
@@ -856,11 +858,7 @@ ocf_gossip_detect_on_member (ocf_gossip_t *self, const char *id, const ocf_wire_
 void
 ocf_gossip_detect_accused_by (ocf_gossip_t *self, const char *peer)
 {
-    for (int i = 0; i < self->accuser_count; i++)
-        if (strcmp (self->accusers[i], peer) == 0)
-            return;
-    if (self->accuser_count < MAX_ACCUSERS)
-        memcpy (self->accusers[self->accuser_count++], peer, OCF_ID_SIZE);
+    ocf_gossip_id_set_add (self->accusers, &self->accuser_count, MAX_ACCUSERS, peer);
 }
 
 void
@@ -870,11 +868,11 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
     if (ocf_wire_member_decode (item->data, item->size, &member) != 0 || member.status != OCF_STATUS_ALIVE)
         return;
     self->stats.refutations++;
-    ocf_gossip_log (self, OCF_LOG_NOTICE, "refuted %d accusation(s) with incarnation %llu", self->accuser_count,
+    ocf_gossip_log (self, OCF_LOG_NOTICE, "refuted %zu accusation(s) with incarnation %llu", self->accuser_count,
                     (unsigned long long) member.incarnation);
     //  Each accuser also spreads it on its side: after a partition, the side that declared us
     //  dead may not be in our view, nor we in theirs.
-    for (int i = 0; i < self->accuser_count; i++)
+    for (size_t i = 0; i < self->accuser_count; i++)
         ocf_gossip_send_items (self, self->accusers[i], item, 1, true);
     self->accuser_count = 0;
     //  While others held us suspect, much of what they spread passed us over (the tree leaves

@@ -169,7 +169,7 @@ struct _ocf_gossip_t {
     int64_t last_tick;
     int64_t late_tick_at;                //  when a tick last came more than a tick late (0: never)
     char accusers[MAX_ACCUSERS][OCF_ID_SIZE];
-    int accuser_count;
+    size_t accuser_count;
     contact_t contacts[MAX_CONTACTS];    //  a ring, the latest at contact_next - 1
     size_t contact_next;
     char catch_up[MAX_CONTACTS][OCF_ID_SIZE];    //  peers that reached us after a silence
@@ -207,6 +207,8 @@ struct _ocf_gossip_t {
 };
 
 //  ocf_gossip.c
+//  Adds id to a set of at most cap ids (ids[0 .. *count)), unless it is there or full.
+void ocf_gossip_id_set_add (char (*ids)[OCF_ID_SIZE], size_t *count, size_t cap, const char *id);
 //  Encodes and sends; returns -1 (and sends nothing) when the message exceeds max_frame.
 int ocf_gossip_send (ocf_gossip_t *self, const char *peer, const ocf_wire_msg_t *msg);
 void ocf_gossip_log (ocf_gossip_t *self, int level, const char *format, ...) __attribute__ ((format (printf, 3, 4)));

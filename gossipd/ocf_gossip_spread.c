@@ -175,11 +175,7 @@ s_push_down (ocf_gossip_t *self, const ocf_item_t *items, size_t count, const ch
 static void
 s_active_add (ocf_gossip_t *self, const char *id)
 {
-    for (size_t i = 0; i < self->active_count; i++)
-        if (strcmp (self->active[i], id) == 0)
-            return;
-    if (self->active_count < MAX_ACTIVE)
-        memcpy (self->active[self->active_count++], id, OCF_ID_SIZE);
+    ocf_gossip_id_set_add (self->active, &self->active_count, MAX_ACTIVE, id);
 }
 
 void
@@ -323,11 +319,7 @@ ocf_gossip_on_want (ocf_gossip_t *self, const char *from, const ocf_wire_msg_t *
 void
 ocf_gossip_spread_new_contact (ocf_gossip_t *self, const char *peer)
 {
-    for (size_t i = 0; i < self->catch_up_count; i++)
-        if (strcmp (self->catch_up[i], peer) == 0)
-            return;
-    if (self->catch_up_count < MAX_CONTACTS)
-        memcpy (self->catch_up[self->catch_up_count++], peer, OCF_ID_SIZE);
+    ocf_gossip_id_set_add (self->catch_up, &self->catch_up_count, MAX_CONTACTS, peer);
 }
 
 static bool
