@@ -396,6 +396,7 @@ s_on_wake (h2o_socket_t *sock, const char *error)
         h2o_socket_close (self->fabric_listener);
         self->fabric_listener = NULL;
     }
+    ocf_proxyd_loop_unlistened (self->server);
     if (self->inflight)
         ocf_log_info ("loop %d: waiting for %zu requests in flight (at most %" PRId64 " ms)", self->index,
                       self->inflight, self->config->proxyd.stop_timeout_ms);

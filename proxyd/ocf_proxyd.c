@@ -52,11 +52,13 @@ struct _ocf_proxyd_t {
     h2o_socket_t *signal_event;
     zsock_t *api;
     ocf_zwatch_t *api_watch;
-    int settled_fd;              //  eventfd: loops say their view is loaded
-    h2o_socket_t *settled_event;
-    int settled;                 //  atomic
+    int loops_fd;                //  eventfd: loops say their view is loaded, or they stopped listening
+    h2o_socket_t *loops_event;
+    int settled;                 //  atomic: loops whose view is loaded
+    int unlistened;              //  atomic: loops that closed their listeners after a stop
     bool ready;
     bool stopping;
+    bool stopping_notified;      //  STOPPING=1 sent: no loop accepts any more
     bool running;                //  the other loops' threads were started
     h2o_timeout_t watchdog_timeout;
     h2o_timeout_entry_t watchdog;
@@ -151,26 +153,52 @@ ocf_proxyd_uptime_ms (ocf_proxyd_t *self)
     return ocf_time_mono_ms () - self->started_ms;
 }
 
+static void
+s_loop_reports (ocf_proxyd_t *self, int *counter)
+{
+    __atomic_add_fetch (counter, 1, __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    if (write (self->loops_fd, &one, sizeof one) < 0)
+        ocf_log_error ("cannot signal the main loop: %s", strerror (errno));
+}
+
 void
 ocf_proxyd_loop_settled (ocf_proxyd_t *self)
 {
-    __atomic_add_fetch (&self->settled, 1, __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    if (write (self->settled_fd, &one, sizeof one) < 0)
-        ocf_log_error ("cannot signal readiness: %s", strerror (errno));
+    s_loop_reports (self, &self->settled);
+}
+
+void
+ocf_proxyd_loop_unlistened (ocf_proxyd_t *self)
+{
+    s_loop_reports (self, &self->unlistened);
 }
 
 //  --------------------------------------------------------------------------
 //  Control
 
+//  STOPPING=1 says that no new connection will be accepted, so it waits until every loop has
+//  closed its listeners: a client that connects after it is refused (or, socket-activated, waits
+//  for the next ocf-proxyd), never served by a loop that had not heard of the stop yet.
 static void
-s_on_settled (h2o_socket_t *sock, const char *error)
+s_notify_stopping (ocf_proxyd_t *self)
+{
+    if (self->stopping_notified || __atomic_load_n (&self->unlistened, __ATOMIC_ACQUIRE) < self->loop_count)
+        return;
+    self->stopping_notified = true;
+    ocf_sdnotify ("STOPPING=1");
+}
+
+static void
+s_on_loops (h2o_socket_t *sock, const char *error)
 {
     ocf_proxyd_t *self = sock->data;
     uint64_t value;
-    if (read (self->settled_fd, &value, sizeof value) < 0 || self->ready)
+    if (read (self->loops_fd, &value, sizeof value) < 0)
         return;
-    if (__atomic_load_n (&self->settled, __ATOMIC_ACQUIRE) < self->loop_count)
+    if (self->stopping)
+        s_notify_stopping (self);
+    if (self->ready || __atomic_load_n (&self->settled, __ATOMIC_ACQUIRE) < self->loop_count)
         return;
     self->ready = true;
     ocf_view_t *view = self->loops[0].view;
@@ -193,7 +221,6 @@ s_stop (ocf_proxyd_t *self, int signal_number)
     ocf_log_info ("received %s, stopping: finishing requests in flight; %s", strsignal (signal_number),
                   self->socket_activated ? "new connections wait in systemd's socket for the next ocf-proxyd"
                                          : "no new connections");
-    ocf_sdnotify ("STOPPING=1");
     for (int i = 0; i < self->loop_count; i++)
         ocf_loop_stop (&self->loops[i]);
 }
@@ -373,7 +400,7 @@ ocf_proxyd_new (ocf_config_t *config, char *error, size_t error_size)
     self->backends = ocf_load_new ();
     self->modelstats = ocf_modelstats_new ();
     self->eventlog = ocf_eventlog_new ();
-    self->settled_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->loops_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     for (int i = 0; i < OCF_LOAD_SLOTS; i++)
         self->reports[i] = (report_t) { self, i, 0, -1 };
     h2o_config_init (&self->globalconf);
@@ -453,9 +480,9 @@ ocf_proxyd_run (ocf_proxyd_t *self)
     self->signal_event = h2o_evloop_socket_create (self->evloop, dup (ocf_signals_fd (self->signals)), H2O_SOCKET_FLAG_DONT_READ);
     self->signal_event->data = self;
     h2o_socket_read_start (self->signal_event, s_on_signal);
-    self->settled_event = h2o_evloop_socket_create (self->evloop, self->settled_fd, H2O_SOCKET_FLAG_DONT_READ);
-    self->settled_event->data = self;
-    h2o_socket_read_start (self->settled_event, s_on_settled);
+    self->loops_event = h2o_evloop_socket_create (self->evloop, self->loops_fd, H2O_SOCKET_FLAG_DONT_READ);
+    self->loops_event->data = self;
+    h2o_socket_read_start (self->loops_event, s_on_loops);
     int64_t watchdog = ocf_sdnotify_watchdog_interval_ms ();
     h2o_timeout_init (self->evloop, &self->watchdog_timeout, (uint64_t) (watchdog > 0 ? watchdog : 1000));
     self->watchdog.cb = s_on_watchdog;
@@ -501,8 +528,8 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
         ocf_zwatch_destroy (&self->api_watch);
         if (self->signal_event)
             h2o_socket_close (self->signal_event);
-        if (self->settled_event)
-            h2o_socket_close (self->settled_event);
+        if (self->loops_event)
+            h2o_socket_close (self->loops_event);
     }
     zsock_destroy (&self->api);
     //  Running loop threads freed theirs already.
@@ -510,8 +537,8 @@ ocf_proxyd_destroy (ocf_proxyd_t **self_p)
         ocf_loop_fini (&self->loops[i]);
     free (self->loops);
     ocf_tls_destroy (&self->tls);
-    if (!self->settled_event && self->settled_fd >= 0)
-        close (self->settled_fd);    //  else closed with its socket
+    if (!self->loops_event && self->loops_fd >= 0)
+        close (self->loops_fd);      //  else closed with its socket
     h2o_config_dispose (&self->globalconf);
     ocf_access_destroy (&self->access);
     ocf_load_destroy (&self->load);

@@ -6,8 +6,8 @@
     tabled (SERVICE.LOAD, at most once per load_report_interval and only on change), and
     proxyd's own local API, run_dir/proxyd.api (HELLO, STATS).
     SIGHUP: the API keys file is read again (ocf_access).
-    SIGTERM or SIGINT: STOPPING=1, every loop stops accepting and finishes what is in
-    flight (up to stop_timeout), and ocf_proxyd_run returns 0.  */
+    SIGTERM or SIGINT: every loop stops accepting (STOPPING=1 once none listens) and finishes
+    what is in flight (up to stop_timeout), and ocf_proxyd_run returns 0.  */
 #ifndef OCF_PROXYD_H
 #define OCF_PROXYD_H
 
@@ -49,5 +49,7 @@ ocf_tls_t *ocf_proxyd_tls (ocf_proxyd_t *self);
 int64_t ocf_proxyd_uptime_ms (ocf_proxyd_t *self);
 //  A loop's view is loaded (or tabled found unreachable). Any thread.
 void ocf_proxyd_loop_settled (ocf_proxyd_t *self);
+//  A loop closed its listeners after a stop. Any thread.
+void ocf_proxyd_loop_unlistened (ocf_proxyd_t *self);
 
 #endif
