@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <string.h>
 
 //  Still a draft option in libzmq 4.3's header, though Debian's library is built with it
@@ -37,6 +38,8 @@ typedef struct {
     ocf_transport_t *transport;
     char id[OCF_NODE_ID_LEN + 1];    //  the peer: the only one that can answer on it
     zsock_t *sock;
+    int fd;                          //  its ZMQ_FD (s_signal_item)
+    bool unread;                     //  a message may wait on it that its descriptor will not signal
     char *endpoint;
     int64_t last_used;
 } connection_t;
@@ -74,6 +77,9 @@ struct _ocf_transport_t {
     size_t batch_size;
     bool receiving;                  //  inside ocf_transport_receive
     bool read_again;                 //  a send found a message its DEALER's descriptor will not signal
+    struct pollfd *signals;          //  the DEALERs' descriptors, polled at once (s_mark_signalled)
+    connection_t **signalled;        //  the connection of each
+    size_t signals_size;
     int read_timer;                  //  a zloop timer that reads it soon (0: none)
     zsock_t *router;
     zsock_t *zap;
@@ -97,13 +103,15 @@ struct _ocf_transport_t {
 //  (libzmq polls the socket's mailbox), and with 20-60 DEALERs in a split, polls were 29-30 %
 //  of gossipd's main thread (watched this way, gossipd took about 15 % less CPU in a
 //  128-node split and heal). The descriptor signals when the socket's mailbox gets a
-//  command (a message arrived on an empty pipe); ocf_transport_receive then reads every
-//  socket until it is empty. The catch: a send may take in those commands itself, and then
-//  the descriptor stays quiet while a message waits (see ocf_transport_send).
+//  command (a message arrived on an empty pipe); ocf_transport_receive then asks all the
+//  descriptors at once which signalled (one poll(2) for every DEALER: asking each socket for
+//  ZMQ_EVENTS was a system call per DEALER and read) and reads those until they are empty.
+//  The catch: a send may take in those commands itself, and then the descriptor stays quiet
+//  while a message waits (see ocf_transport_send): such a DEALER is marked unread.
 static zmq_pollitem_t
-s_signal_item (zsock_t *sock)
+s_signal_item (int fd)
 {
-    return (zmq_pollitem_t) { NULL, zsock_fd (sock), ZMQ_POLLIN, 0 };
+    return (zmq_pollitem_t) { NULL, fd, ZMQ_POLLIN, 0 };
 }
 
 static void
@@ -111,7 +119,7 @@ s_connection_destroy (void **item)
 {
     connection_t *connection = *item;
     if (connection) {
-        zmq_pollitem_t signal = s_signal_item (connection->sock);
+        zmq_pollitem_t signal = s_signal_item (connection->fd);
         zloop_poller_end (connection->transport->loop, &signal);
         zsock_destroy (&connection->sock);
         free (connection->endpoint);
@@ -261,6 +269,8 @@ ocf_transport_destroy (ocf_transport_t **self_p)
     zhashx_destroy (&self->authorized_curve);
     zhashx_destroy (&self->curve_ids);
     zhashx_destroy (&self->waiting);
+    free (self->signals);
+    free (self->signalled);
     zsock_destroy (&self->router);
     zsock_destroy (&self->zap);
     free (self);
@@ -515,18 +525,45 @@ s_read_router (ocf_transport_t *self)
     }
 }
 
+//  Marks unread every DEALER whose descriptor signalled.
+static void
+s_mark_signalled (ocf_transport_t *self)
+{
+    size_t count = zhashx_size (self->connections);
+    if (count > self->signals_size) {
+        self->signals_size = count * 2;
+        self->signals = ocf_realloc (self->signals, self->signals_size * sizeof *self->signals);
+        self->signalled = ocf_realloc (self->signalled, self->signals_size * sizeof *self->signalled);
+    }
+    size_t watched = 0;
+    for (connection_t *connection = zhashx_first (self->connections); connection;
+         connection = zhashx_next (self->connections))
+        if (!connection->unread) {
+            self->signals[watched] = (struct pollfd) { .fd = connection->fd, .events = POLLIN };
+            self->signalled[watched++] = connection;
+        }
+    if (watched == 0 || poll (self->signals, watched, 0) <= 0)
+        return;
+    for (size_t i = 0; i < watched; i++)
+        if (self->signals[i].revents)
+            self->signalled[i]->unread = true;
+}
+
 //  What peers answered on the connections we opened (the key we pinned proves each is
-//  that peer), into the batch.
+//  that peer), into the batch: each unread DEALER until it is empty (it stays unread
+//  when the batch fills first).
 static void
 s_read_dealers (ocf_transport_t *self)
 {
+    s_mark_signalled (self);
     for (connection_t *connection = zhashx_first (self->connections); connection;
          connection = zhashx_next (self->connections))
-        while (self->batch_size < RECEIVE_BATCH && (zsock_events (connection->sock) & ZMQ_POLLIN)) {
+        while (connection->unread && self->batch_size < RECEIVE_BATCH) {
             zframe_t *frame = zframe_recv_nowait (connection->sock);
             if (!frame)
-                break;
-            s_keep (self, connection->sock, connection->id, &frame);
+                connection->unread = false;
+            else
+                s_keep (self, connection->sock, connection->id, &frame);
         }
 }
 
@@ -695,6 +732,7 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
     connection->transport = self;
     snprintf (connection->id, sizeof connection->id, "%s", id);
     connection->sock = zsock_new (ZMQ_DEALER);
+    connection->fd = zsock_fd (connection->sock);
     connection->endpoint = ocf_strdup (endpoint);
     char curve[41];
     if (!ocf_identity_id_curve (id, curve)) {
@@ -714,7 +752,7 @@ s_connect (ocf_transport_t *self, const char *id, const char *endpoint)
     zsock_set_sndtimeo (connection->sock, 0);
     zsock_set_linger (connection->sock, LINGER_MS);
     zsock_set_reconnect_ivl_max (connection->sock, 5000);
-    zmq_pollitem_t signal = s_signal_item (connection->sock);
+    zmq_pollitem_t signal = s_signal_item (connection->fd);
     zloop_poller (self->loop, &signal, s_on_signal, self);
     if (zsock_connect (connection->sock, "%s", endpoint) != 0) {
         ocf_log_warning ("cannot connect to %s at %s: %s", id, endpoint, zmq_strerror (zmq_errno ()));
@@ -763,8 +801,10 @@ ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, siz
     int sent = zmq_send (zsock_resolve (connection->sock), data, size, ZMQ_DONTWAIT);
     //  The send may have taken in the socket's pending commands, among them the one that
     //  said a message arrived: its descriptor stays quiet now (s_signal_item).
-    if (zsock_events (connection->sock) & ZMQ_POLLIN)
+    if (zsock_events (connection->sock) & ZMQ_POLLIN) {
+        connection->unread = true;
         s_read_soon (self);
+    }
     if (sent < 0) {
         self->stats.send_dropped++;
         return -1;
