@@ -18,6 +18,7 @@
 #include "ocf_statedir.h"
 #include "ocf_time.h"
 #include "ocf_transport.h"
+#include "ocf_zreader.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -33,6 +34,9 @@ typedef struct {
     ocf_signals_t *signals;
     zloop_t *loop;
     zsock_t *api;
+    ocf_zreader_t *api_reader;
+    ocf_zreader_t *table_api_reader;
+    ocf_zreader_t *table_events_reader;
     ocf_members_t *view;
     ocf_bridge_t *bridge;
     ocf_identity_t *identity;
@@ -251,8 +255,15 @@ static void
 s_on_api_replaced (void *arg, zsock_t *old_api, zsock_t *new_api)
 {
     server_t *server = arg;
-    zloop_reader_end (server->loop, old_api);
-    zloop_reader (server->loop, new_api, s_on_table_api, server);
+    ocf_zreader_set_socket (server->table_api_reader, new_api);
+}
+
+static void
+s_on_api_sent (void *arg)
+{
+    server_t *server = arg;
+    if (server->table_api_reader)
+        ocf_zreader_sent (server->table_api_reader);
 }
 
 static int
@@ -399,12 +410,12 @@ main (int argc, char **argv)
     server.view = ocf_members_new ();
     ocf_bridge_handler_t handler = { .arg = &server, .hello = s_on_hello, .loaded = s_on_loaded,
                                         .member_changed = s_on_member, .own_change = s_on_own_change, .root = s_on_root,
-                                        .api_replaced = s_on_api_replaced };
+                                        .api_replaced = s_on_api_replaced, .api_sent = s_on_api_sent };
     server.bridge = ocf_bridge_new (config->node.run_dir, server.view, &handler, (size_t) config->tabled.max_message);
     server.loop = zloop_new ();
-    zloop_reader (server.loop, server.api, s_on_api, &server);
-    zloop_reader (server.loop, ocf_bridge_api (server.bridge), s_on_table_api, &server);
-    zloop_reader (server.loop, ocf_bridge_events (server.bridge), s_on_table_events, &server);
+    server.api_reader = ocf_zreader_new (server.loop, server.api, s_on_api, &server);
+    server.table_api_reader = ocf_zreader_new (server.loop, ocf_bridge_api (server.bridge), s_on_table_api, &server);
+    server.table_events_reader = ocf_zreader_new (server.loop, ocf_bridge_events (server.bridge), s_on_table_events, &server);
     zmq_pollitem_t signal_item = { NULL, ocf_signals_fd (server.signals), ZMQ_POLLIN, 0 };
     zloop_poller (server.loop, &signal_item, s_on_signal, &server);
     ocf_gossip_config_t timing;
@@ -423,8 +434,11 @@ stop:
     //  The transport lingers a moment for what is still queued: the leave's tombstone. It
     //  takes its sockets out of the loop, so it goes first.
     ocf_transport_destroy (&server.transport);
-    zloop_destroy (&server.loop);
     ocf_seeds_destroy (&server.seeds);
+    ocf_zreader_destroy (&server.api_reader);
+    ocf_zreader_destroy (&server.table_api_reader);
+    ocf_zreader_destroy (&server.table_events_reader);
+    zloop_destroy (&server.loop);
     ocf_bridge_destroy (&server.bridge);
     ocf_members_destroy (&server.view);
     ocf_identity_destroy (&server.identity);

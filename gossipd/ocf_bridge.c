@@ -228,6 +228,8 @@ s_request (ocf_bridge_t *self, request_kind_t kind, const char *verb, json_t *bo
     ocf_msg_append (zmsg, verb, body);
     if (zmsg_send (&zmsg, self->api) != 0)
         zmsg_destroy (&zmsg);
+    if (self->handler.api_sent)
+        self->handler.api_sent (self->handler.arg);
     zlistx_add_end (self->in_flight, request);
     return request;
 }

@@ -32,6 +32,9 @@ typedef struct {
     //  The socket to tabled's API was replaced (tabled went silent): whoever polls the old
     //  one polls the new one from now on. The old one is destroyed when this returns.
     void (*api_replaced) (void *arg, zsock_t *old_api, zsock_t *new_api);
+    //  A request was sent to tabled's API (the send may have taken in the command that says
+    //  a reply waits: ocf_zreader_sent).
+    void (*api_sent) (void *arg);
 } ocf_bridge_handler_t;
 
 typedef struct {

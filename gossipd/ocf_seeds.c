@@ -4,6 +4,7 @@
 #include "ocf_introducer.h"
 #include "ocf_log.h"
 #include "ocf_time.h"
+#include "ocf_zreader.h"
 
 #define MAX_SEEDS 16
 
@@ -13,6 +14,7 @@ struct _ocf_seeds_t {
     ocf_transport_t *transport;
     ocf_members_t *view;
     zloop_t *loop;
+    ocf_zreader_t *server_reader;    //  the introducer's
     ocf_introducer_t *introducer;
     char introducer_endpoint[300];
     char seeds[MAX_SEEDS][OCF_ID_SIZE];
@@ -115,7 +117,7 @@ ocf_seeds_new (const ocf_gossipd_config_t *config, const char *state_dir, const 
         return NULL;
     }
     if (ocf_introducer_server (self->introducer))
-        zloop_reader (loop, ocf_introducer_server (self->introducer), s_on_introducer, self);
+        self->server_reader = ocf_zreader_new (loop, ocf_introducer_server (self->introducer), s_on_introducer, self);
     s_resolve (self, config->seeds);
     return self;
 }
@@ -126,6 +128,7 @@ ocf_seeds_destroy (ocf_seeds_t **self_p)
     ocf_seeds_t *self = *self_p;
     if (!self)
         return;
+    ocf_zreader_destroy (&self->server_reader);
     ocf_introducer_destroy (&self->introducer);
     free (self);
     *self_p = NULL;

@@ -5,6 +5,7 @@
 #include "ocf_log.h"
 #include "ocf_loglimit.h"
 #include "ocf_time.h"
+#include "ocf_zreader.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -83,6 +84,8 @@ struct _ocf_transport_t {
     int read_timer;                  //  a zloop timer that reads it soon (0: none)
     zsock_t *router;
     zsock_t *zap;
+    ocf_zreader_t *router_reader;
+    ocf_zreader_t *zap_reader;
     ocf_loglimit_t refusal_log;      //  unauthorized keys: a line a second
     zhashx_t *routes;                //  id -> zframe_t, the routing id of its connection to us
     zhashx_t *endpoints;             //  id -> "tcp://host:port"
@@ -244,8 +247,8 @@ ocf_transport_new (ocf_identity_t *identity, const ocf_gossipd_config_t *config,
     //  of vanishing.
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_linger (self->router, LINGER_MS);
-    zloop_reader (loop, self->router, s_on_readable, self);
-    zloop_reader (loop, self->zap, s_on_zap, self);
+    self->router_reader = ocf_zreader_new (loop, self->router, s_on_readable, self);
+    self->zap_reader = ocf_zreader_new (loop, self->zap, s_on_zap, self);
     return self;
 }
 
@@ -260,10 +263,8 @@ ocf_transport_destroy (ocf_transport_t **self_p)
         zloop_timer_end (self->loop, self->read_timer);
     zhashx_destroy (&self->endpoints);
     zhashx_destroy (&self->routes);
-    if (self->router)
-        zloop_reader_end (self->loop, self->router);
-    if (self->zap)
-        zloop_reader_end (self->loop, self->zap);
+    ocf_zreader_destroy (&self->router_reader);
+    ocf_zreader_destroy (&self->zap_reader);
     zhashx_destroy (&self->peers);
     zhashx_destroy (&self->authorized);
     zhashx_destroy (&self->authorized_curve);
@@ -774,7 +775,9 @@ ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, siz
         zframe_t *routing = zframe_dup (route);
         zmsg_append (msg, &routing);
         zmsg_addmem (msg, data, size);
-        if (zmsg_send (&msg, self->router) == 0) {
+        int sent = zmsg_send (&msg, self->router);
+        ocf_zreader_sent (self->router_reader);
+        if (sent == 0) {
             self->stats.msgs_out++;
             self->stats.bytes_out += size;
             self->stats.sent_back++;
