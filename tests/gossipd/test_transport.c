@@ -1,12 +1,16 @@
 /*  gossip_transport: gossipd's sockets (ocf_transport) driven in-process, over real CURVE
     TCP connections on 127.0.0.1, so that what depends on when messages arrive can be set
-    up exactly: here, a burst that waits whole in the socket before it is read.  */
+    up exactly: a burst that waits whole in the socket before it is read; and a socket
+    watched by its descriptor (ocf_zreader) whose arrival signal a send took in.  */
 #include "ocf_identity.h"
 #include "ocf_test.h"
 #include "ocf_transport.h"
+#include "ocf_zreader.h"
 
 #include <criterion/criterion.h>
 #include <czmq.h>
+#include <poll.h>
+#include <unistd.h>
 
 #define URGENT 'U'                   //  the first byte of a message the test calls urgent
 #define BURST 30                     //  messages sent ahead of the urgent one
@@ -117,4 +121,80 @@ Test (gossip_transport, an_urgent_message_read_with_a_burst_is_handled_first)
     zloop_destroy (&loop);
     ocf_identity_destroy (&peer_identity);
     ocf_identity_destroy (&server_identity);
+}
+
+//  ocf_zreader: a socket watched by its descriptor
+typedef struct {
+    int reads;                       //  messages the handler read
+} reader_seen_t;
+
+static int
+s_read_all (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    reader_seen_t *seen = arg;
+    zframe_t *frame;
+    while ((frame = zframe_recv_nowait (sock))) {
+        seen->reads++;
+        zframe_destroy (&frame);
+    }
+    return 0;
+}
+
+static int
+s_stop_loop (zloop_t *loop, int timer_id, void *arg)
+{
+    return -1;
+}
+
+//  Turns the loop for ms milliseconds.
+static void
+s_turn (zloop_t *loop, int ms)
+{
+    zloop_timer (loop, (size_t) ms, 1, s_stop_loop, NULL);
+    zloop_start (loop);
+}
+
+Test (gossip_transport, a_message_whose_signal_a_send_took_in_is_read_at_the_next_turn)
+{
+    //  The descriptor of a ZeroMQ socket says only that its mailbox got a command; a send on
+    //  the socket that takes that command in leaves a message waiting, unsignalled. Without
+    //  ocf_zreader_sent after such a send, the handler would not run until something else
+    //  arrived (docs/gossip.md, "Polling every socket").
+    zsock_t *peer = zsock_new_router ("inproc://zreader-test");
+    zsock_t *watched = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (watched, "watched");
+    cr_assert_eq (zsock_connect (watched, "inproc://zreader-test"), 0);
+    zloop_t *loop = zloop_new ();
+    reader_seen_t seen = { 0 };
+    ocf_zreader_t *reader = ocf_zreader_new (loop, watched, s_read_all, &seen);
+    zstr_send (watched, "hello");                //  the peer learns its routing id
+    ocf_zreader_sent (reader);
+    char *hello = zstr_recv (peer);             //  routing id
+    zstr_free (&hello);
+    hello = zstr_recv (peer);
+    cr_assert_str_eq (hello, "hello");
+    zstr_free (&hello);
+
+    //  A message that arrives signals the descriptor, and the handler reads it.
+    zstr_sendm (peer, "watched");
+    zstr_send (peer, "first");
+    s_turn (loop, 50);
+    cr_assert_eq (seen.reads, 1, "a message that arrived was not read");
+
+    //  Another arrives and is signalled, then a send takes the signal in before the loop runs.
+    zstr_sendm (peer, "watched");
+    zstr_send (peer, "second");
+    struct pollfd signalled = { .fd = zsock_fd (watched), .events = POLLIN };
+    cr_assert_eq (poll (&signalled, 1, 1000), 1, "the arrival was not signalled");
+    usleep (5000);                               //  past libzmq's throttle on taking commands in
+    zstr_send (watched, "a send");
+    cr_assert_eq (poll (&signalled, 1, 0), 0, "the send did not take the signal in: the test shows nothing");
+    ocf_zreader_sent (reader);
+    s_turn (loop, 50);
+    cr_assert_eq (seen.reads, 2, "a message whose signal a send took in was not read");
+
+    ocf_zreader_destroy (&reader);
+    zloop_destroy (&loop);
+    zsock_destroy (&watched);
+    zsock_destroy (&peer);
 }
