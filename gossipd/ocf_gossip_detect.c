@@ -879,7 +879,7 @@ ocf_gossip_detect_refuted (ocf_gossip_t *self, const ocf_item_t *item)
     //  silent suspects out, and only the few that heard from us lately advertise to us): once
     //  our refutation has had a heartbeat interval to spread, an exchange fetches what we
     //  missed, rather than a random one much later.
-    self->catch_up_at = self->now + self->config.heartbeat_interval_ms;
+    self->exchange_due_at = self->now + self->config.heartbeat_interval_ms;
 }
 
 //  Our table says a member failed while it still reaches us: in a healed partition, the other

@@ -194,7 +194,7 @@ struct _ocf_gossip_t {
     int64_t next_sync;
     int64_t next_dead_contact;
     bool sync_again;                 //  the last exchange found real differences: go on at once
-    int64_t catch_up_at;             //  after our last refutation: an exchange then (0: none due)
+    int64_t exchange_due_at;         //  an exchange then, after our refutation or one that repaired (0: none due)
     snap_session_t *snap_sessions;   //  at most config.max_snapshots
     size_t snap_session_count;
     join_t join;

@@ -84,9 +84,19 @@ s_drive_end (ocf_gossip_t *self, bool failed)
     drive->active = false;
     if (drive->repaired)
         self->stats.ae_repaired++;
-    //  Real differences, or more than one exchange could carry: go on at once, with
-    //  another peer, instead of waiting for the next interval.
-    self->sync_again = !failed && (drive->repaired || drive->truncated);
+    //  More than one exchange could carry: go on at once, with another peer. Real
+    //  differences: go on a heartbeat interval later, instead of waiting for the next
+    //  interval. At once, a heal chained 5-6 exchanges per node while its refutations were
+    //  still on their way as rumours, and half of what they carried was stale by the time
+    //  tabled merged it: 128 real processes healed in 6.5-6.8 s instead of 6.7-8.0 s with
+    //  the wait, on 8 % less CPU (simulated, where messages cost nothing, heals took
+    //  0.3-1.3 s instead of 0.3-0.8 s).
+    self->sync_again = !failed && drive->truncated;
+    if (!failed && drive->repaired && !drive->truncated) {
+        int64_t at = self->now + self->config.heartbeat_interval_ms;
+        if (!self->exchange_due_at || at < self->exchange_due_at)
+            self->exchange_due_at = at;
+    }
 }
 
 static bool
@@ -689,8 +699,8 @@ ocf_gossip_sync_tick (ocf_gossip_t *self)
     if (self->drive.active || !self->root_known)
         return;
     const ocf_peer_t *peer;
-    if (self->catch_up_at && self->now >= self->catch_up_at) {
-        self->catch_up_at = 0;
+    if (self->exchange_due_at && self->now >= self->exchange_due_at) {
+        self->exchange_due_at = 0;
         self->sync_again = true;
     }
     if (self->sync_again) {
