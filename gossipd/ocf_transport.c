@@ -76,12 +76,9 @@ struct _ocf_transport_t {
     void *arg;
     received_t batch[RECEIVE_BATCH];
     size_t batch_size;
-    bool receiving;                  //  inside ocf_transport_receive
-    bool read_again;                 //  a send found a message its DEALER's descriptor will not signal
     struct pollfd *signals;          //  the DEALERs' descriptors, polled at once (s_mark_signalled)
     connection_t **signalled;        //  the connection of each
     size_t signals_size;
-    int read_timer;                  //  a zloop timer that reads it soon (0: none)
     zsock_t *router;
     zsock_t *zap;
     ocf_zreader_t *router_reader;
@@ -259,8 +256,6 @@ ocf_transport_destroy (ocf_transport_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->connections);       //  lingers up to LINGER_MS for queued messages
-    if (self->read_timer)
-        zloop_timer_end (self->loop, self->read_timer);
     zhashx_destroy (&self->endpoints);
     zhashx_destroy (&self->routes);
     ocf_zreader_destroy (&self->router_reader);
@@ -580,9 +575,7 @@ s_read_dealers (ocf_transport_t *self)
 void
 ocf_transport_receive (ocf_transport_t *self)
 {
-    self->receiving = true;
     do {
-        self->read_again = false;
         self->batch_size = 0;
         s_read_router (self);
         s_read_dealers (self);
@@ -606,9 +599,8 @@ ocf_transport_receive (ocf_transport_t *self)
             if (i + 1 == self->batch_size || self->batch[i + 1].sock != message->sock)
                 self->drained (self->arg);
         }
-    } while (self->batch_size == RECEIVE_BATCH || self->read_again);
+    } while (self->batch_size == RECEIVE_BATCH);
     self->batch_size = 0;
-    self->receiving = false;
 }
 
 void
@@ -629,27 +621,6 @@ s_on_signal (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
     ocf_transport_receive (arg);
     return 0;
-}
-
-static int
-s_on_read_timer (zloop_t *loop, int timer_id, void *arg)
-{
-    ocf_transport_t *self = arg;
-    self->read_timer = 0;
-    ocf_transport_receive (self);
-    return 0;
-}
-
-//  A message waits on a DEALER whose descriptor will not say so: read it in this round of
-//  ocf_transport_receive, or at once after the handler now running.
-static void
-s_read_soon (ocf_transport_t *self)
-{
-    if (self->receiving)
-        self->read_again = true;
-    else
-    if (!self->read_timer)
-        self->read_timer = zloop_timer (self->loop, 0, 1, s_on_read_timer, self);
 }
 
 //  --------------------------------------------------------------------------
@@ -805,9 +776,10 @@ ocf_transport_send (ocf_transport_t *self, const char *id, const void *data, siz
     int sent = zmq_send (zsock_resolve (connection->sock), data, size, ZMQ_DONTWAIT);
     //  The send may have taken in the socket's pending commands, among them the one that
     //  said a message arrived: its descriptor stays quiet now (s_signal_item).
+    //  It is read at the loop's next turn, with whatever else waits.
     if (zsock_events (connection->sock) & ZMQ_POLLIN) {
         connection->unread = true;
-        s_read_soon (self);
+        ocf_zreader_sent (self->router_reader);
     }
     if (sent < 0) {
         self->stats.send_dropped++;
