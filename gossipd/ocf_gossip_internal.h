@@ -193,7 +193,7 @@ struct _ocf_gossip_t {
     drive_t drive;
     int64_t next_sync;
     int64_t next_dead_contact;
-    bool sync_again;                 //  the last exchange found real differences: go on at once
+    bool sync_again;                 //  the last exchange could not carry everything: go on at once
     int64_t exchange_due_at;         //  an exchange then, after our refutation or one that repaired (0: none due)
     snap_session_t *snap_sessions;   //  at most config.max_snapshots
     size_t snap_session_count;
